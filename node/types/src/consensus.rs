@@ -1,0 +1,298 @@
+//! Consensus messages: proposals, votes and certificates, and the validator set that signs
+//! them (DESIGN.md §5). Only the data and its verification live here; the protocol is in
+//! `tally-consensus`.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::block::{Block, BlockId};
+use crate::codec::{encode, Bounded, BoundedBytes, BoundedVec};
+use crate::hash::{Domain, Hash};
+use crate::ids::{ChainId, ValidatorIndex, View};
+use crate::keys::{Namespace, PublicKey, SecretKey, Signature};
+use crate::limits;
+
+/// The validators, in genesis order. Leader of view v is `validators[v mod n]`.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorSet {
+    pub keys: BoundedVec<PublicKey, { limits::VALIDATORS_MAX }>,
+}
+
+/// Why a validator set is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidatorSetError {
+    #[error("{0} validators; at least {min} are needed (n = 3f + 1, f >= 1)", min = limits::VALIDATORS_MIN)]
+    TooFew(usize),
+    #[error("{0} validators; n must be 3f + 1 (4, 7, 10, ...)")]
+    NotThreeFPlusOne(usize),
+    #[error("validator {0} appears twice")]
+    Duplicate(usize),
+    #[error("validator {index} key refused: {error}")]
+    BadKey { index: usize, error: crate::keys::KeyError },
+}
+
+impl ValidatorSet {
+    /// Builds and checks a validator set: n = 3f + 1 ≥ 4, distinct, valid, non-weak keys.
+    pub fn new(keys: Vec<PublicKey>) -> Result<Self, ValidatorSetError> {
+        let n = keys.len();
+        if n < limits::VALIDATORS_MIN {
+            return Err(ValidatorSetError::TooFew(n));
+        }
+        if n % 3 != 1 {
+            return Err(ValidatorSetError::NotThreeFPlusOne(n));
+        }
+        for (index, key) in keys.iter().enumerate() {
+            key.validate().map_err(|error| ValidatorSetError::BadKey { index, error })?;
+            if keys[..index].contains(key) {
+                return Err(ValidatorSetError::Duplicate(index));
+            }
+        }
+        let keys = BoundedVec::new(keys).map_err(|keys| ValidatorSetError::NotThreeFPlusOne(keys.len()))?;
+        Ok(ValidatorSet { keys })
+    }
+
+    /// n.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Never true for a checked set.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// f = (n - 1) / 3.
+    pub fn max_faulty(&self) -> usize {
+        (self.len().saturating_sub(1)) / 3
+    }
+
+    /// Q = n - f.
+    pub fn quorum(&self) -> usize {
+        self.len() - self.max_faulty()
+    }
+
+    /// The leader of `view`.
+    pub fn leader(&self, view: View) -> ValidatorIndex {
+        ValidatorIndex((view.0 % self.len() as u64) as u16)
+    }
+
+    /// The key of validator `index`.
+    pub fn key(&self, index: ValidatorIndex) -> Option<&PublicKey> {
+        self.keys.get(usize::from(index.0))
+    }
+
+    /// The position of `key`.
+    pub fn index_of(&self, key: &PublicKey) -> Option<ValidatorIndex> {
+        self.keys.iter().position(|k| k == key).map(|i| ValidatorIndex(i as u16))
+    }
+
+    /// The hash carried in every header.
+    pub fn hash(&self) -> Hash {
+        Domain::ValidatorSet.hash(&[&encode(self)])
+    }
+}
+
+impl Bounded for ValidatorSet {
+    const MAX_ENCODED_SIZE: usize = limits::VALIDATOR_SET_BYTES_MAX;
+}
+
+/// What a vote or certificate is about.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    /// The block is valid and extends the chain as the view's leader proposed it.
+    Notarize { view: View, block_id: BlockId },
+    /// The view made no progress here; move on without a block.
+    Nullify { view: View },
+    /// This validator did not nullify the view in which the block was notarized.
+    Finalize { view: View, block_id: BlockId },
+}
+
+impl Subject {
+    /// The view voted on.
+    pub fn view(&self) -> View {
+        match *self {
+            Subject::Notarize { view, .. } | Subject::Nullify { view } | Subject::Finalize { view, .. } => view,
+        }
+    }
+
+    /// The block voted on, if any.
+    pub fn block_id(&self) -> Option<BlockId> {
+        match *self {
+            Subject::Notarize { block_id, .. } | Subject::Finalize { block_id, .. } => Some(block_id),
+            Subject::Nullify { .. } => None,
+        }
+    }
+
+    /// The signature namespace of this kind of vote.
+    pub fn namespace(&self) -> Namespace {
+        match self {
+            Subject::Notarize { .. } => Namespace::Notarize,
+            Subject::Nullify { .. } => Namespace::Nullify,
+            Subject::Finalize { .. } => Namespace::Finalize,
+        }
+    }
+
+    /// The signed payload: the encoded subject.
+    pub fn payload(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Signs this subject.
+    pub fn sign(&self, chain_id: &ChainId, key: &SecretKey) -> Signature {
+        key.sign(self.namespace(), chain_id, &self.payload())
+    }
+}
+
+/// One validator's signed vote.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Vote {
+    pub subject: Subject,
+    pub signer: ValidatorIndex,
+    pub signature: Signature,
+}
+
+impl Vote {
+    /// Verifies the signature against the validator set.
+    pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
+        let key = validators.key(self.signer).ok_or(CertificateError::UnknownSigner(self.signer))?;
+        key.verify(self.subject.namespace(), chain_id, &self.subject.payload(), &self.signature)
+            .map_err(|_| CertificateError::BadSignature(self.signer))
+    }
+}
+
+impl Bounded for Vote {
+    const MAX_ENCODED_SIZE: usize = 128;
+}
+
+/// A leader's proposal for its view: the block, the view of its parent (the highest
+/// notarized block this leader extends), and the leader's signature in the `Proposal`
+/// namespace over `(view, parent_view, block_id)`.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Proposal {
+    pub view: View,
+    pub parent_view: View,
+    pub block: Block,
+    pub signature: Signature,
+}
+
+impl Proposal {
+    /// The signed payload.
+    pub fn payload(view: View, parent_view: View, block_id: BlockId) -> Vec<u8> {
+        encode(&(view, parent_view, block_id))
+    }
+
+    /// Verifies that the view's leader signed this proposal.
+    pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
+        let leader = validators.leader(self.view);
+        let key = validators.key(leader).ok_or(CertificateError::UnknownSigner(leader))?;
+        let payload = Self::payload(self.view, self.parent_view, self.block.id());
+        key.verify(Namespace::Proposal, chain_id, &payload, &self.signature)
+            .map_err(|_| CertificateError::BadSignature(leader))
+    }
+}
+
+impl Bounded for Proposal {
+    const MAX_ENCODED_SIZE: usize = limits::BLOCK_BYTES_MAX + 256;
+}
+
+/// Q = n − f signatures over one subject: a notarization, nullification or finalization.
+/// `signers` is a bitmap over validator indices (bit i of byte i/8, least significant first);
+/// `signatures` are in ascending signer order.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Certificate {
+    pub subject: Subject,
+    pub signers: BoundedBytes<{ limits::VALIDATORS_MAX.div_ceil(8) }>,
+    pub signatures: BoundedVec<Signature, { limits::VALIDATORS_MAX }>,
+}
+
+/// Why a vote or certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    #[error("signer bitmap is {actual} bytes; {expected} expected for this validator set")]
+    BitmapLength { expected: usize, actual: usize },
+    #[error("signer bitmap sets bit {0}, beyond the last validator")]
+    BitmapBeyondSet(usize),
+    #[error("{signers} signers in the bitmap but {signatures} signatures")]
+    CountMismatch { signers: usize, signatures: usize },
+    #[error("{have} signatures; a quorum of {need} is needed")]
+    NoQuorum { have: usize, need: usize },
+    #[error("validator {0} is not in the validator set")]
+    UnknownSigner(ValidatorIndex),
+    #[error("signature of validator {0} does not verify")]
+    BadSignature(ValidatorIndex),
+    #[error("validator {0} signed twice")]
+    DuplicateSigner(ValidatorIndex),
+}
+
+impl Certificate {
+    /// Assembles a certificate from votes on one subject (any order, no duplicates). The
+    /// caller guarantees the votes verified; this only arranges them.
+    pub fn from_votes(subject: Subject, votes: &[(ValidatorIndex, Signature)], n: usize) -> Result<Self, CertificateError> {
+        let mut sorted: Vec<(ValidatorIndex, Signature)> = votes.to_vec();
+        sorted.sort_by_key(|(index, _)| *index);
+        let mut bitmap = vec![0u8; n.div_ceil(8)];
+        for window in sorted.windows(2) {
+            if window[0].0 == window[1].0 {
+                return Err(CertificateError::DuplicateSigner(window[0].0));
+            }
+        }
+        for (index, _) in &sorted {
+            let i = usize::from(index.0);
+            if i >= n {
+                return Err(CertificateError::UnknownSigner(*index));
+            }
+            bitmap[i / 8] |= 1 << (i % 8);
+        }
+        let signatures = sorted.into_iter().map(|(_, signature)| signature).collect();
+        Ok(Certificate {
+            subject,
+            signers: BoundedBytes::new(bitmap).map_err(|_| CertificateError::BitmapBeyondSet(n))?,
+            signatures: BoundedVec::new(signatures).map_err(|s| CertificateError::CountMismatch { signers: n, signatures: s.len() })?,
+        })
+    }
+
+    /// The signer indices, ascending.
+    pub fn signer_indices(&self) -> Vec<ValidatorIndex> {
+        let mut out = Vec::new();
+        for (byte_index, byte) in self.signers.as_slice().iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (1 << bit) != 0 {
+                    out.push(ValidatorIndex((byte_index * 8 + bit) as u16));
+                }
+            }
+        }
+        out
+    }
+
+    /// Verifies the certificate: bitmap shape, a quorum of distinct signers, and every
+    /// signature (`verify_strict`) against the validator set.
+    pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
+        let n = validators.len();
+        let expected = n.div_ceil(8);
+        if self.signers.len() != expected {
+            return Err(CertificateError::BitmapLength { expected, actual: self.signers.len() });
+        }
+        let signers = self.signer_indices();
+        if let Some(beyond) = signers.iter().find(|index| usize::from(index.0) >= n) {
+            return Err(CertificateError::BitmapBeyondSet(usize::from(beyond.0)));
+        }
+        if signers.len() != self.signatures.len() {
+            return Err(CertificateError::CountMismatch { signers: signers.len(), signatures: self.signatures.len() });
+        }
+        if signers.len() < validators.quorum() {
+            return Err(CertificateError::NoQuorum { have: signers.len(), need: validators.quorum() });
+        }
+        let payload = self.subject.payload();
+        for (index, signature) in signers.iter().zip(self.signatures.iter()) {
+            let key = validators.key(*index).ok_or(CertificateError::UnknownSigner(*index))?;
+            key.verify(self.subject.namespace(), chain_id, &payload, signature)
+                .map_err(|_| CertificateError::BadSignature(*index))?;
+        }
+        Ok(())
+    }
+}
+
+impl Bounded for Certificate {
+    const MAX_ENCODED_SIZE: usize = limits::CERTIFICATE_BYTES_MAX;
+}

@@ -1,0 +1,35 @@
+//! Tally's protocol types: ids, keys, amounts, transactions and ops, blocks, votes and
+//! certificates, with the canonical codec, domain-separated hashing and signing, and Merkle
+//! trees and proofs that every other crate shares.
+//!
+//! Invariants this crate keeps:
+//! - No I/O, no clock, no randomness, no async: every function is a pure computation.
+//! - Untrusted bytes enter only through [`codec::decode`], which is bounded, strict and
+//!   canonical; every size limit is in [`limits`].
+//! - Every hash has its own domain ([`hash::Domain`]), every signature its own namespace
+//!   ([`keys::Namespace`]) and the chain id.
+//! - Signature validity is `verify_strict`; weak keys are refused.
+//! - Consensus types hold no `HashMap` and no floats.
+
+pub mod amount;
+pub mod block;
+pub mod codec;
+pub mod consensus;
+pub mod hash;
+pub mod ids;
+pub mod keys;
+pub mod limits;
+pub mod merkle;
+pub mod receipt;
+pub mod smt;
+pub mod tx;
+
+pub use amount::{Amount, AmountError, Price};
+pub use block::{Block, BlockId, Header};
+pub use codec::{decode, encode, Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError};
+pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
+pub use hash::{Domain, Hash};
+pub use ids::{AssetCode, AssetId, ChainId, Height, IdError, MemberId, OpId, ValidatorIndex, View};
+pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature};
+pub use receipt::{ErrorCode, Fill, Receipt, TxOutcome};
+pub use tx::{Op, SignedTransaction, Transaction, TxId};

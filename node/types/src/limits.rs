@@ -1,0 +1,82 @@
+//! Every protocol size limit, in one place.
+//!
+//! Decoding untrusted bytes always goes through [`crate::codec::decode`], which refuses any
+//! input longer than the type's [`crate::codec::Bounded::MAX_ENCODED_SIZE`]; the bounded
+//! collection types refuse any length above their own limit. The constants here are those
+//! limits. The `const` assertions at the bottom pin how they relate, so that a change to one
+//! cannot silently make another unreachable or unsafe.
+
+/// Longest chain id, in bytes. Chain ids are printable ASCII: `[a-z0-9-]`.
+pub const CHAIN_ID_BYTES_MAX: usize = 64;
+/// Shortest chain id, in bytes.
+pub const CHAIN_ID_BYTES_MIN: usize = 3;
+/// Operations in one transaction.
+pub const TX_OPS_MAX: usize = 16;
+/// Memo bytes in one transaction.
+pub const TX_MEMO_BYTES_MAX: usize = 256;
+/// Longest member id (`acme`), in bytes: `[a-z0-9-]{2,32}`.
+pub const MEMBER_ID_BYTES_MAX: usize = 32;
+/// Shortest member id, in bytes.
+pub const MEMBER_ID_BYTES_MIN: usize = 2;
+/// Longest asset code (`ACME`): `[A-Z0-9]{2,12}`.
+pub const ASSET_CODE_BYTES_MAX: usize = 12;
+/// Shortest asset code.
+pub const ASSET_CODE_BYTES_MIN: usize = 2;
+/// Largest asset scale (decimal places of the minor unit).
+pub const ASSET_SCALE_MAX: u8 = 18;
+/// A grant's external reference (an invoice or order number at the provider).
+pub const GRANT_EXTERNAL_REF_BYTES_MAX: usize = 128;
+/// The free-text part of a reward reason (`Other`).
+pub const REWARD_REASON_BYTES_MAX: usize = 64;
+/// A badge anchor's metadata URI.
+pub const BADGE_METADATA_URI_BYTES_MAX: usize = 256;
+/// A badge revocation reason.
+pub const BADGE_REVOCATION_REASON_BYTES_MAX: usize = 128;
+/// Badges in one anchored batch.
+pub const BADGE_BATCH_LEAVES_MAX: u32 = 1 << 20;
+
+/// Validators in one chain. n = 3f + 1, so f ≤ 33.
+pub const VALIDATORS_MAX: usize = 100;
+/// Fewest validators: n = 3f + 1 with f ≥ 1.
+pub const VALIDATORS_MIN: usize = 4;
+/// Transactions in one block.
+pub const BLOCK_TXS_MAX: usize = 10_000;
+/// Encoded size of one signed transaction.
+pub const TX_BYTES_MAX: usize = 8 * 1024;
+/// Encoded size of one block (header + transactions).
+pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Encoded size of a header.
+pub const HEADER_BYTES_MAX: usize = 512;
+/// Encoded size of one certificate.
+pub const CERTIFICATE_BYTES_MAX: usize = 16 * 1024;
+/// Fills made by one PlaceOffer op (DESIGN.md §4: at most 1,000 fills per op).
+pub const OFFER_FILLS_MAX: usize = 1_000;
+/// Fills recorded in one receipt: every op of a transaction may be a PlaceOffer.
+pub const RECEIPT_FILLS_MAX: usize = OFFER_FILLS_MAX * TX_OPS_MAX;
+/// Encoded size of one receipt.
+pub const RECEIPT_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Sibling hashes in a binary Merkle inclusion proof (trees of up to 2^64 leaves).
+pub const MERKLE_PROOF_SIBLINGS_MAX: usize = 64;
+/// Sibling hashes in a sparse Merkle proof (256-bit keys).
+pub const SMT_PROOF_SIBLINGS_MAX: usize = 256;
+/// Encoded size of one sparse Merkle proof.
+pub const SMT_PROOF_BYTES_MAX: usize = 16 * 1024;
+/// Encoded size of one value stored in the ledger state.
+pub const STATE_VALUE_BYTES_MAX: usize = 64 * 1024;
+/// Encoded size of a validator set.
+pub const VALIDATOR_SET_BYTES_MAX: usize = 64 * 1024;
+
+const _: () = assert!(VALIDATORS_MIN == 4, "n = 3f + 1 with f >= 1");
+const _: () = assert!(CHAIN_ID_BYTES_MIN <= CHAIN_ID_BYTES_MAX);
+const _: () = assert!(MEMBER_ID_BYTES_MIN <= MEMBER_ID_BYTES_MAX);
+const _: () = assert!(ASSET_CODE_BYTES_MIN <= ASSET_CODE_BYTES_MAX);
+// A full block of the largest transactions must fit the block limit, so that a proposer can
+// always include what its mempool admitted, up to the count limit or the byte limit.
+const _: () = assert!(TX_BYTES_MAX * 16 <= BLOCK_BYTES_MAX);
+// The largest transaction: 16 ops of at most ~400 bytes each plus envelope and memo.
+const _: () = assert!(TX_OPS_MAX * 450 + TX_MEMO_BYTES_MAX + 256 <= TX_BYTES_MAX);
+// A certificate holds at most one signature (64 B) per validator plus a bitmap.
+const _: () = assert!(VALIDATORS_MAX * 64 + VALIDATORS_MAX / 8 + 128 <= CERTIFICATE_BYTES_MAX);
+// Every fill (op index, two ids, two keys, two amounts, price) encodes to 129 bytes.
+const _: () = assert!(RECEIPT_FILLS_MAX * 129 + 1024 <= RECEIPT_BYTES_MAX);
+const _: () = assert!(SMT_PROOF_SIBLINGS_MAX * 32 + 256 <= SMT_PROOF_BYTES_MAX);

@@ -1,0 +1,156 @@
+//! Receipts: the outcome of every included transaction.
+//!
+//! A transaction that passes the inclusion checks (form, signature, chain, seq, expiry) is
+//! included even when an op fails; it then consumes its seq and carries a [`TxOutcome::Failed`]
+//! receipt naming the first failing op and a precise [`ErrorCode`]. Its ops have no effect.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Amount, Price};
+use crate::codec::{encode, Bounded, BoundedVec};
+use crate::hash::{Domain, Hash};
+use crate::ids::OpId;
+use crate::keys::PublicKey;
+use crate::limits;
+use crate::tx::TxId;
+
+/// Why an op failed. The discriminant order is part of the wire format: add at the end.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[borsh(use_discriminant = false)]
+pub enum ErrorCode {
+    /// The signer is not an issuer account of the member the op names.
+    NotIssuer,
+    /// No such member.
+    UnknownMember,
+    /// No such asset.
+    UnknownAsset,
+    /// The asset already exists.
+    AssetExists,
+    /// Scale above 18.
+    BadScale,
+    /// Undefined flag bits.
+    BadFlags,
+    /// A zero amount where a positive one is required.
+    ZeroAmount,
+    /// The grant would take supply above the asset's max supply.
+    MaxSupplyExceeded,
+    /// A sum would exceed u128.
+    AmountOverflow,
+    /// Not enough available (unlocked) balance.
+    InsufficientBalance,
+    /// The grant id was used before.
+    DuplicateGrantId,
+    /// Sender and receiver are the same account.
+    SelfTransfer,
+    /// A reward grant without a reason.
+    RewardReasonMissing,
+    /// A reason on a purchase or promo grant.
+    ReasonNotAllowed,
+    /// The asset is flagged non-transferable.
+    NotTransferable,
+    /// A max supply of zero, or below the current supply.
+    BadMaxSupply,
+    /// This ledger version does not execute the op yet.
+    OpNotSupported,
+    /// No spend authorization for this provider and asset, or it has expired.
+    NoAuthorization,
+    /// The hold would exceed the authorization's remaining cap.
+    CapExceeded,
+    /// The hold id was used before.
+    DuplicateHoldId,
+    /// No such hold.
+    UnknownHold,
+    /// The hold was already settled or voided.
+    HoldClosed,
+    /// The settlement batch id was used before.
+    DuplicateBatchId,
+    /// Settle amount above the held amount.
+    SettleExceedsHold,
+    /// The holder may void only after the hold expired.
+    HoldNotExpired,
+    /// An expiry that is not in the future of the block time.
+    BadExpiry,
+    /// Zero numerator or denominator.
+    BadPrice,
+    /// Selling and buying the same asset.
+    SameAsset,
+    /// The offer id was used before.
+    DuplicateOfferId,
+    /// No such open offer.
+    UnknownOffer,
+    /// Only the owner may cancel an offer.
+    NotOfferOwner,
+    /// The offer would trade with its owner's own offer.
+    SelfTrade,
+    /// A fill-or-kill offer could not fill completely.
+    FillOrKillNotFilled,
+    /// A passive offer would cross the book.
+    PassiveWouldCross,
+    /// Matching would need more than 1,000 fills.
+    TooManyFills,
+    /// The asset is flagged non-tradable.
+    NotTradable,
+    /// A badge batch with zero leaves or more than the limit.
+    BadBadgeBatch,
+    /// The badge root was anchored before.
+    DuplicateBadgeRoot,
+    /// The badge was already revoked.
+    BadgeAlreadyRevoked,
+}
+
+/// One trade of a PlaceOffer op against a resting offer.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Fill {
+    /// Index of the PlaceOffer op in its transaction.
+    pub op_index: u8,
+    pub maker_offer: OpId,
+    pub taker_offer: OpId,
+    pub maker: PublicKey,
+    pub taker: PublicKey,
+    /// What the maker gave (the maker's sell asset), received by the taker.
+    pub maker_gave: Amount,
+    /// What the taker gave (the maker's buy asset), received by the maker.
+    pub taker_gave: Amount,
+    /// The maker's price: the trade's price.
+    pub price: Price,
+}
+
+/// What happened to one transaction.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxOutcome {
+    Success,
+    Failed { op_index: u8, code: ErrorCode },
+}
+
+/// The receipt of one included transaction.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Receipt {
+    pub tx_id: TxId,
+    pub outcome: TxOutcome,
+    /// Trades made by the transaction's PlaceOffer ops, in order.
+    pub fills: BoundedVec<Fill, { limits::RECEIPT_FILLS_MAX }>,
+}
+
+impl Receipt {
+    /// A successful receipt with no fills.
+    pub fn success(tx_id: TxId) -> Self {
+        Receipt { tx_id, outcome: TxOutcome::Success, fills: BoundedVec::empty() }
+    }
+
+    /// A failed receipt.
+    pub fn failed(tx_id: TxId, op_index: u8, code: ErrorCode) -> Self {
+        Receipt { tx_id, outcome: TxOutcome::Failed { op_index, code }, fills: BoundedVec::empty() }
+    }
+
+    /// The hash committed by the receipts root.
+    pub fn hash(&self) -> Hash {
+        Domain::Receipt.hash(&[&encode(self)])
+    }
+}
+
+impl Bounded for Receipt {
+    const MAX_ENCODED_SIZE: usize = limits::RECEIPT_BYTES_MAX;
+}

@@ -1,0 +1,1 @@
+//! Sparse Merkle tree proofs: filled in below.

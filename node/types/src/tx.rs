@@ -1,0 +1,338 @@
+//! Transactions and operations (DESIGN.md §4).
+//!
+//! A transaction is `{chain_id, signer, seq, valid_until_height, ops[1..=16], memo}` plus a
+//! signature over its canonical encoding, in the `Tx` namespace. Its id is the domain-separated
+//! hash of that same encoding, so the id names exactly what was signed.
+
+use std::fmt;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Amount, Price};
+use crate::codec::{encode, Bounded, BoundedBytes, BoundedString, BoundedVec};
+use crate::hash::{Domain, Hash};
+use crate::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId};
+use crate::keys::{KeyError, Namespace, PublicKey, SecretKey, Signature};
+use crate::limits;
+
+/// A transaction id: `Domain::TxId` hash of the encoded [`Transaction`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TxId(pub Hash);
+
+impl fmt::Display for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TxId({})", self.0)
+    }
+}
+
+impl std::str::FromStr for TxId {
+    type Err = crate::hash::HashParseError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse().map(TxId)
+    }
+}
+
+/// Asset flags, a bit set. Unknown bits are refused by the ledger.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AssetFlags(pub u32);
+
+impl AssetFlags {
+    /// Holders may not transfer the asset to one another (e.g. promotional credits that are
+    /// only spendable with the issuer).
+    pub const NON_TRANSFERABLE: u32 = 1 << 0;
+    /// The asset may not be placed on the order book.
+    pub const NON_TRADABLE: u32 = 1 << 1;
+    /// Every defined bit.
+    pub const ALL: u32 = Self::NON_TRANSFERABLE | Self::NON_TRADABLE;
+
+    /// True when `flag` is set.
+    pub fn has(self, flag: u32) -> bool {
+        self.0 & flag == flag
+    }
+    /// True when only defined bits are set.
+    pub fn is_known(self) -> bool {
+        self.0 & !Self::ALL == 0
+    }
+}
+
+/// Why credits were granted.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    /// Bought by the developer.
+    Purchase,
+    /// Earned for an activity the provider rewards; a reason is required.
+    Reward,
+    /// Given away (trial, promotion).
+    Promo,
+}
+
+/// The activity a reward pays for.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardReason {
+    ClientLibrary,
+    HowToGuide,
+    ForumSupport,
+    PublishedApplication,
+    /// Any other activity, named by the provider.
+    Other(BoundedString<{ limits::REWARD_REASON_BYTES_MAX }>),
+}
+
+/// How a new offer treats the book.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferMode {
+    /// Match what crosses, rest the remainder.
+    #[default]
+    Normal,
+    /// Never take: refused if it would cross; rests otherwise.
+    Passive,
+    /// Immediate or cancel: match what crosses, drop the remainder.
+    ImmediateOrCancel,
+    /// Fill or kill: match fully at once or fail without effect.
+    FillOrKill,
+}
+
+/// The assertion format of anchored badges.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadgeFormat {
+    OpenBadges2,
+    OpenBadges3,
+}
+
+/// How each badge's bytes were canonicalized before hashing (DESIGN.md §8).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadgeCanon {
+    /// RFC 8785 JSON canonicalization, then plain blake3.
+    JcsBlake3,
+    /// The raw bytes (a compact JWS/JWT), then plain blake3.
+    RawBlake3,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct IssueAsset {
+    pub code: AssetCode,
+    /// Decimal places of the minor unit, 0..=18; immutable.
+    pub scale: u8,
+    pub max_supply: Option<Amount>,
+    pub flags: AssetFlags,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Grant {
+    /// Unique forever: a replayed grant (same id) is refused.
+    pub grant_id: OpId,
+    pub asset: AssetId,
+    pub to: PublicKey,
+    pub amount: Amount,
+    pub kind: GrantKind,
+    /// Required for `Reward`, refused otherwise.
+    pub reason: Option<RewardReason>,
+    /// The provider's own reference (order, invoice, ticket).
+    pub external_ref: BoundedString<{ limits::GRANT_EXTERNAL_REF_BYTES_MAX }>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transfer {
+    pub asset: AssetId,
+    pub to: PublicKey,
+    pub amount: Amount,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Burn {
+    pub asset: AssetId,
+    pub amount: Amount,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AuthorizeSpend {
+    pub provider: MemberId,
+    pub asset: AssetId,
+    pub cap: Amount,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Hold {
+    pub hold_id: OpId,
+    pub holder: PublicKey,
+    pub asset: AssetId,
+    pub amount: Amount,
+    pub expires_at_ms: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Settle {
+    pub hold_id: OpId,
+    pub batch_id: OpId,
+    pub amount: Amount,
+    pub usage_root: Hash,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Void {
+    pub hold_id: OpId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PlaceOffer {
+    pub offer_id: OpId,
+    pub sell: AssetId,
+    pub buy: AssetId,
+    /// Amount of `sell` offered.
+    pub amount: Amount,
+    /// Units of `buy` asked per unit of `sell`.
+    pub price: Price,
+    pub mode: OfferMode,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct CancelOffer {
+    pub offer_id: OpId,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AnchorBadges {
+    /// Binary Merkle root (leaf 0x00, node 0x01) over the badge hashes.
+    pub batch_root: Hash,
+    pub leaf_count: u32,
+    pub format: BadgeFormat,
+    pub canon: BadgeCanon,
+    pub metadata_uri: Option<BoundedString<{ limits::BADGE_METADATA_URI_BYTES_MAX }>>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RevokeBadge {
+    pub badge_hash: Hash,
+    pub reason: BoundedString<{ limits::BADGE_REVOCATION_REASON_BYTES_MAX }>,
+}
+
+/// One ledger operation. The variant order is part of the wire format: add new ones at the end.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    IssueAsset(IssueAsset),
+    Grant(Grant),
+    Transfer(Transfer),
+    Burn(Burn),
+    AuthorizeSpend(AuthorizeSpend),
+    Hold(Hold),
+    Settle(Settle),
+    Void(Void),
+    PlaceOffer(PlaceOffer),
+    CancelOffer(CancelOffer),
+    AnchorBadges(AnchorBadges),
+    RevokeBadge(RevokeBadge),
+}
+
+impl Op {
+    /// The op's name, for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::IssueAsset(_) => "issue_asset",
+            Op::Grant(_) => "grant",
+            Op::Transfer(_) => "transfer",
+            Op::Burn(_) => "burn",
+            Op::AuthorizeSpend(_) => "authorize_spend",
+            Op::Hold(_) => "hold",
+            Op::Settle(_) => "settle",
+            Op::Void(_) => "void",
+            Op::PlaceOffer(_) => "place_offer",
+            Op::CancelOffer(_) => "cancel_offer",
+            Op::AnchorBadges(_) => "anchor_badges",
+            Op::RevokeBadge(_) => "revoke_badge",
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Transaction {
+    pub chain_id: ChainId,
+    pub signer: PublicKey,
+    /// Must equal the signer's account seq + 1.
+    pub seq: u64,
+    /// The last height at which the transaction may be included.
+    pub valid_until_height: Height,
+    /// 1..=16 ops, applied atomically.
+    pub ops: BoundedVec<Op, { limits::TX_OPS_MAX }>,
+    pub memo: BoundedBytes<{ limits::TX_MEMO_BYTES_MAX }>,
+}
+
+impl Transaction {
+    /// The id: a hash of exactly the bytes that are signed.
+    pub fn id(&self) -> TxId {
+        TxId(Domain::TxId.hash(&[&encode(self)]))
+    }
+
+    /// Signs the transaction. The key must be the signer's.
+    pub fn sign(self, key: &SecretKey) -> SignedTransaction {
+        debug_assert_eq!(key.public_key(), self.signer, "signing with a key that is not the signer's");
+        let signature = key.sign(Namespace::Tx, &self.chain_id, &encode(&self));
+        SignedTransaction { tx: self, signature }
+    }
+}
+
+impl Bounded for Transaction {
+    const MAX_ENCODED_SIZE: usize = limits::TX_BYTES_MAX - 64;
+}
+
+/// Why a transaction is malformed, whatever the ledger state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxFormError {
+    #[error("transaction has no operations; it needs 1 to {max}", max = limits::TX_OPS_MAX)]
+    NoOps,
+    #[error("seq must be at least 1")]
+    ZeroSeq,
+    #[error("signer key is refused: {0}")]
+    BadSigner(KeyError),
+    #[error("signature does not verify for the signer")]
+    BadSignature,
+}
+
+/// A transaction with its signature.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    /// The transaction id (the signature is not part of it).
+    pub fn id(&self) -> TxId {
+        self.tx.id()
+    }
+
+    /// Checks what does not depend on ledger state: at least one op, seq ≥ 1, the signer key is
+    /// valid and not weak, and the signature verifies (`verify_strict`, `Tx` namespace).
+    pub fn check_form_and_signature(&self) -> Result<(), TxFormError> {
+        if self.tx.ops.is_empty() {
+            return Err(TxFormError::NoOps);
+        }
+        if self.tx.seq == 0 {
+            return Err(TxFormError::ZeroSeq);
+        }
+        self.tx.signer.validate().map_err(TxFormError::BadSigner)?;
+        self.tx
+            .signer
+            .verify(Namespace::Tx, &self.tx.chain_id, &encode(&self.tx), &self.signature)
+            .map_err(|_| TxFormError::BadSignature)
+    }
+}
+
+impl Bounded for SignedTransaction {
+    const MAX_ENCODED_SIZE: usize = limits::TX_BYTES_MAX;
+}
