@@ -1,0 +1,1 @@
+//! Tally genesis (being written).

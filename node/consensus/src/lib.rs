@@ -1,0 +1,1 @@
+//! Tally consensus (being written).

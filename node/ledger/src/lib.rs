@@ -1,0 +1,1 @@
+//! Tally ledger (being written).

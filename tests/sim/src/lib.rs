@@ -1,0 +1,1 @@
+//! Tally simulator (being written).
