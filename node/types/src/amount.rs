@@ -29,8 +29,9 @@ pub enum AmountError {
 }
 
 /// A quantity of one asset, in minor units.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
-#[derive(BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, BorshSerialize, BorshDeserialize,
+)]
 pub struct Amount(pub u128);
 
 impl Amount {
@@ -81,8 +82,7 @@ impl Amount {
         if given > u32::from(scale) {
             return Err(AmountError::TooManyDecimals { text: text.to_owned(), given, scale });
         }
-        let mantissa = u128::try_from(decimal.mantissa().unsigned_abs())
-            .map_err(|_| AmountError::Overflow(text.to_owned()))?;
+        let mantissa = decimal.mantissa().unsigned_abs();
         let factor = 10u128.pow(u32::from(scale) - given);
         mantissa.checked_mul(factor).map(Amount).ok_or_else(|| AmountError::Overflow(text.to_owned()))
     }
@@ -134,7 +134,9 @@ impl<'de> Deserialize<'de> for Amount {
 /// An exact rational price, `numerator / denominator` units of the bought asset per unit of the
 /// sold asset. Both parts are non-zero. Prices are compared by `u128` cross-multiplication,
 /// never by division.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 pub struct Price {
     pub numerator: u64,
     pub denominator: u64,
@@ -186,7 +188,10 @@ mod tests {
 
     #[test]
     fn each_problem_has_its_own_error() {
-        assert_eq!(Amount::parse("1.234", 2), Err(AmountError::TooManyDecimals { text: "1.234".into(), given: 3, scale: 2 }));
+        assert_eq!(
+            Amount::parse("1.234", 2),
+            Err(AmountError::TooManyDecimals { text: "1.234".into(), given: 3, scale: 2 })
+        );
         assert_eq!(Amount::parse("-1", 2), Err(AmountError::Negative("-1".into())));
         assert_eq!(Amount::parse("abc", 2), Err(AmountError::NotANumber("abc".into())));
         assert_eq!(Amount::parse("1e5", 2), Err(AmountError::NotANumber("1e5".into())));

@@ -5,8 +5,8 @@ use std::fmt;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{encode, Bounded, BoundedVec};
-use crate::hash::{merkle_leaf, Domain, Hash};
+use crate::codec::{Bounded, BoundedVec, encode};
+use crate::hash::{Domain, Hash, merkle_leaf};
 use crate::ids::{ChainId, Height, ValidatorIndex, View};
 use crate::limits;
 use crate::merkle;
@@ -14,7 +14,20 @@ use crate::receipt::Receipt;
 use crate::tx::{SignedTransaction, TxId};
 
 /// A block id: `Domain::BlockId` hash of the encoded header.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
 #[serde(transparent)]
 pub struct BlockId(pub Hash);
 

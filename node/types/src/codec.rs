@@ -227,12 +227,11 @@ impl<const N: usize> Serialize for BoundedBytes<N> {
 impl<'de, const N: usize> Deserialize<'de> for BoundedBytes<N> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <String as Deserialize>::deserialize(deserializer)?;
-        let bytes = hex::decode(&text)
-            .map_err(|error| serde::de::Error::custom(format!("not hex: {error}")))?;
+        let bytes =
+            hex::decode(&text).map_err(|error| serde::de::Error::custom(format!("not hex: {error}")))?;
         let len = bytes.len();
-        Self::new(bytes).map_err(|_| {
-            serde::de::Error::custom(format!("{len} bytes, more than the limit of {N}"))
-        })
+        Self::new(bytes)
+            .map_err(|_| serde::de::Error::custom(format!("{len} bytes, more than the limit of {N}")))
     }
 }
 
@@ -284,9 +283,7 @@ impl<const N: usize> BorshDeserialize for BoundedString<N> {
         let len = read_len(reader, N, "string")?;
         let mut bytes = vec![0u8; len];
         reader.read_exact(&mut bytes)?;
-        String::from_utf8(bytes)
-            .map(Self)
-            .map_err(|_| invalid_data("string is not valid UTF-8".to_owned()))
+        String::from_utf8(bytes).map(Self).map_err(|_| invalid_data("string is not valid UTF-8".to_owned()))
     }
 }
 
@@ -294,9 +291,8 @@ impl<'de, const N: usize> Deserialize<'de> for BoundedString<N> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <String as Deserialize>::deserialize(deserializer)?;
         let len = text.len();
-        Self::new(text).map_err(|_| {
-            serde::de::Error::custom(format!("{len} bytes, more than the limit of {N}"))
-        })
+        Self::new(text)
+            .map_err(|_| serde::de::Error::custom(format!("{len} bytes, more than the limit of {N}")))
     }
 }
 

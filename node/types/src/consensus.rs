@@ -6,7 +6,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, BlockId};
-use crate::codec::{encode, Bounded, BoundedBytes, BoundedVec};
+use crate::codec::{Bounded, BoundedBytes, BoundedVec, encode};
 use crate::hash::{Domain, Hash};
 use crate::ids::{ChainId, ValidatorIndex, View};
 use crate::keys::{Namespace, PublicKey, SecretKey, Signature};
@@ -97,7 +97,9 @@ impl Bounded for ValidatorSet {
 }
 
 /// What a vote or certificate is about.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Subject {
     /// The block is valid and extends the chain as the view's leader proposed it.
@@ -112,7 +114,9 @@ impl Subject {
     /// The view voted on.
     pub fn view(&self) -> View {
         match *self {
-            Subject::Notarize { view, .. } | Subject::Nullify { view } | Subject::Finalize { view, .. } => view,
+            Subject::Notarize { view, .. } | Subject::Nullify { view } | Subject::Finalize { view, .. } => {
+                view
+            }
         }
     }
 
@@ -228,7 +232,11 @@ pub enum CertificateError {
 impl Certificate {
     /// Assembles a certificate from votes on one subject (any order, no duplicates). The
     /// caller guarantees the votes verified; this only arranges them.
-    pub fn from_votes(subject: Subject, votes: &[(ValidatorIndex, Signature)], n: usize) -> Result<Self, CertificateError> {
+    pub fn from_votes(
+        subject: Subject,
+        votes: &[(ValidatorIndex, Signature)],
+        n: usize,
+    ) -> Result<Self, CertificateError> {
         let mut sorted: Vec<(ValidatorIndex, Signature)> = votes.to_vec();
         sorted.sort_by_key(|(index, _)| *index);
         let mut bitmap = vec![0u8; n.div_ceil(8)];
@@ -248,7 +256,8 @@ impl Certificate {
         Ok(Certificate {
             subject,
             signers: BoundedBytes::new(bitmap).map_err(|_| CertificateError::BitmapBeyondSet(n))?,
-            signatures: BoundedVec::new(signatures).map_err(|s| CertificateError::CountMismatch { signers: n, signatures: s.len() })?,
+            signatures: BoundedVec::new(signatures)
+                .map_err(|s| CertificateError::CountMismatch { signers: n, signatures: s.len() })?,
         })
     }
 
@@ -278,7 +287,10 @@ impl Certificate {
             return Err(CertificateError::BitmapBeyondSet(usize::from(beyond.0)));
         }
         if signers.len() != self.signatures.len() {
-            return Err(CertificateError::CountMismatch { signers: signers.len(), signatures: self.signatures.len() });
+            return Err(CertificateError::CountMismatch {
+                signers: signers.len(),
+                signatures: self.signatures.len(),
+            });
         }
         if signers.len() < validators.quorum() {
             return Err(CertificateError::NoQuorum { have: signers.len(), need: validators.quorum() });

@@ -125,18 +125,40 @@ impl Domain {
         }
     }
 
-    /// Hashes `parts`, concatenated, in this domain.
+    /// Every domain, in a fixed order (the index of the cached context key).
+    pub const ALL: [Domain; 9] = [
+        Domain::TxId,
+        Domain::BlockId,
+        Domain::Receipt,
+        Domain::StateKey,
+        Domain::StateValue,
+        Domain::SmtLeaf,
+        Domain::SmtNode,
+        Domain::ValidatorSet,
+        Domain::Genesis,
+    ];
+
+    /// Hashes `parts`, concatenated, in this domain: `blake3::derive_key(context, parts)`.
     pub fn hash(self, parts: &[&[u8]]) -> Hash {
-        let mut hasher = blake3::Hasher::new_derive_key(self.context());
+        let mut hasher = self.hasher();
         for part in parts {
             hasher.update(part);
         }
         Hash(*hasher.finalize().as_bytes())
     }
 
-    /// A reusable hasher for this domain (the derive-key setup is not free on hot paths).
+    /// A hasher in this domain's derive-key mode. The context key is computed once per process:
+    /// hashing the context string on every call would double the cost of small hashes, and
+    /// state-tree nodes are hashed millions of times.
     pub fn hasher(self) -> blake3::Hasher {
-        blake3::Hasher::new_derive_key(self.context())
+        use blake3::hazmat::HasherExt;
+        static CONTEXT_KEYS: std::sync::OnceLock<[blake3::hazmat::ContextKey; 9]> =
+            std::sync::OnceLock::new();
+        let keys = CONTEXT_KEYS.get_or_init(|| {
+            Domain::ALL.map(|domain| blake3::hazmat::hash_derive_key_context(domain.context()))
+        });
+        let index = Domain::ALL.iter().position(|d| *d == self).expect("every domain is in Domain::ALL");
+        blake3::Hasher::new_from_context_key(&keys[index])
     }
 }
 
@@ -163,21 +185,19 @@ mod tests {
 
     #[test]
     fn domains_are_distinct() {
-        let all = [
-            Domain::TxId,
-            Domain::BlockId,
-            Domain::Receipt,
-            Domain::StateKey,
-            Domain::StateValue,
-            Domain::SmtLeaf,
-            Domain::SmtNode,
-            Domain::ValidatorSet,
-            Domain::Genesis,
-        ];
+        let all = Domain::ALL;
         let mut hashes: Vec<Hash> = all.iter().map(|d| d.hash(&[b"same input"])).collect();
         hashes.sort();
         hashes.dedup();
         assert_eq!(hashes.len(), all.len());
+    }
+
+    #[test]
+    fn cached_context_keys_equal_blake3_derive_key() {
+        for domain in Domain::ALL {
+            let expected = blake3::derive_key(domain.context(), b"material");
+            assert_eq!(domain.hash(&[b"mate", b"rial"]).0, expected, "{domain:?}");
+        }
     }
 
     #[test]

@@ -127,8 +127,8 @@ impl PublicKey {
     /// Parses a bech32m address; checks the prefix, the checksum variant, the length, and that
     /// the key is valid and not weak.
     pub fn from_address(text: &str) -> Result<Self, KeyError> {
-        let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32m>(text)
-            .map_err(|error| {
+        let checked =
+            bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32m>(text).map_err(|error| {
                 // Tell apart the common mistake of a bech32 (not bech32m) checksum.
                 if bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text).is_ok() {
                     KeyError::NotBech32m
@@ -141,7 +141,8 @@ impl PublicKey {
             return Err(KeyError::WrongPrefix(hrp.to_string()));
         }
         let bytes: Vec<u8> = checked.byte_iter().collect();
-        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::AddressLength(bytes.len()))?;
+        let array: [u8; 32] =
+            bytes.as_slice().try_into().map_err(|_| KeyError::AddressLength(bytes.len()))?;
         let key = PublicKey(array);
         key.validate()?;
         Ok(key)

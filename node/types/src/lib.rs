@@ -26,7 +26,7 @@ pub mod tx;
 
 pub use amount::{Amount, AmountError, Price};
 pub use block::{Block, BlockId, Header};
-pub use codec::{decode, encode, Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError};
+pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, decode, encode};
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
 pub use ids::{AssetCode, AssetId, ChainId, Height, IdError, MemberId, OpId, ValidatorIndex, View};

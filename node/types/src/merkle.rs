@@ -9,7 +9,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{Bounded, BoundedVec};
-use crate::hash::{merkle_leaf, merkle_node, Hash};
+use crate::hash::{Hash, merkle_leaf, merkle_node};
 use crate::limits;
 
 /// The root of the empty tree.
@@ -106,7 +106,10 @@ impl MerkleProof {
         let mut hash = leaf_hash;
         for sibling in self.siblings.iter() {
             if sn == 0 {
-                return Err(MerkleError::WrongLength { expected: self.expected_len(), actual: self.siblings.len() });
+                return Err(MerkleError::WrongLength {
+                    expected: self.expected_len(),
+                    actual: self.siblings.len(),
+                });
             }
             if fn_ & 1 == 1 || fn_ == sn {
                 hash = merkle_node(sibling, &hash);
@@ -123,7 +126,10 @@ impl MerkleProof {
             sn >>= 1;
         }
         if sn != 0 {
-            return Err(MerkleError::WrongLength { expected: self.expected_len(), actual: self.siblings.len() });
+            return Err(MerkleError::WrongLength {
+                expected: self.expected_len(),
+                actual: self.siblings.len(),
+            });
         }
         Ok(hash)
     }

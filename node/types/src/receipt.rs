@@ -8,7 +8,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, Price};
-use crate::codec::{encode, Bounded, BoundedVec};
+use crate::codec::{Bounded, BoundedVec, encode};
 use crate::hash::{Domain, Hash};
 use crate::ids::OpId;
 use crate::keys::PublicKey;
@@ -16,7 +16,9 @@ use crate::limits;
 use crate::tx::TxId;
 
 /// Why an op failed. The discriminant order is part of the wire format: add at the end.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[borsh(use_discriminant = false)]
 pub enum ErrorCode {

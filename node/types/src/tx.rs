@@ -10,14 +10,27 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, Price};
-use crate::codec::{encode, Bounded, BoundedBytes, BoundedString, BoundedVec};
+use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
 use crate::hash::{Domain, Hash};
 use crate::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId};
 use crate::keys::{KeyError, Namespace, PublicKey, SecretKey, Signature};
 use crate::limits;
 
 /// A transaction id: `Domain::TxId` hash of the encoded [`Transaction`].
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
 #[serde(transparent)]
 pub struct TxId(pub Hash);
 
@@ -41,7 +54,9 @@ impl std::str::FromStr for TxId {
 }
 
 /// Asset flags, a bit set. Unknown bits are refused by the ledger.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct AssetFlags(pub u32);
 
@@ -65,7 +80,9 @@ impl AssetFlags {
 }
 
 /// Why credits were granted.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantKind {
     /// Bought by the developer.
@@ -89,7 +106,9 @@ pub enum RewardReason {
 }
 
 /// How a new offer treats the book.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OfferMode {
     /// Match what crosses, rest the remainder.
@@ -104,7 +123,9 @@ pub enum OfferMode {
 }
 
 /// The assertion format of anchored badges.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BadgeFormat {
     OpenBadges2,
@@ -112,7 +133,9 @@ pub enum BadgeFormat {
 }
 
 /// How each badge's bytes were canonicalized before hashing (DESIGN.md §8).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BadgeCanon {
     /// RFC 8785 JSON canonicalization, then plain blake3.
