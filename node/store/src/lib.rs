@@ -1,0 +1,528 @@
+//! Durable storage for a Tally node: blocks with their certificates, receipts, ledger state,
+//! state-tree nodes, indexes and the consensus write-ahead log, in one redb file.
+//!
+//! # Design note
+//!
+//! **Tables** (all keys and values are canonical borsh or fixed-width big-endian integers):
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `meta` | name | schema version, chain id, genesis hash, committed height |
+//! | `blocks` | height (u64) | encoded [`Block`] |
+//! | `certificates` | height | encoded finalization [`Certificate`] that made the block final |
+//! | `receipts` | height | encoded receipts of the block, in tx order |
+//! | `block_ids` | block id | height |
+//! | `txs` | tx id | (height, index in block) |
+//! | `state` | ledger state key bytes | ledger state value bytes |
+//! | `tree` | state-tree node key bytes | node bytes |
+//! | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
+//! | `guard` | name | opaque bytes (the sign guard: highest views signed) |
+//!
+//! **Invariants.** The committed height in `meta` equals the highest key in `blocks`; every
+//! block at or below it has its certificate, receipts, id and tx index entries; `state` and
+//! `tree` are exactly the state after that block. [`Store::commit_block`] writes all of that in
+//! one write transaction with `Durability::Immediate`, so after `commit_block` returns the block
+//! is on disk, and a crash at any instant leaves either the state before the block or the state
+//! after it — never a mix. Heights only grow by one.
+//!
+//! **Crash cases.** A crash during a commit leaves the previous commit (redb's copy-on-write
+//! B-trees and double-buffered commit slots with checksums). A crash between the WAL append
+//! and the network send is the consensus layer's concern: the WAL append is durable before
+//! [`Store::wal_append`] returns, so the host may send only after it.
+//!
+//! **What it assumes of the disk.** That `fsync` (which redb calls on every immediate commit)
+//! means the data is durable, and that a write either completes or is detected by redb's page
+//! checksums. A file that is not a redb database, was written by another chain, or carries
+//! another schema version is refused at open with a message naming the file; redb reports a
+//! corrupted file the same way. A value that does not decode (bit rot that checksums missed, or
+//! a bug) is reported as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableHandle,
+};
+use tally_types::codec::{Bounded, decode, encode};
+use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, TxId};
+
+/// The schema this code writes and reads. Bumped on any change of table layout or encoding.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+const BLOCK_IDS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_ids");
+const TXS: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new("txs");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree");
+const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
+const GUARD: TableDefinition<&str, &[u8]> = TableDefinition::new("guard");
+
+const META_SCHEMA: &str = "schema_version";
+const META_CHAIN_ID: &str = "chain_id";
+const META_GENESIS_HASH: &str = "genesis_hash";
+const META_HEIGHT: &str = "height";
+
+/// Which chain a data file belongs to. A file of another chain is refused at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainIdentity {
+    pub chain_id: ChainId,
+    pub genesis_hash: Hash,
+}
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open data file {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("data file {path} is in use by another process (is a node already running on it?)")]
+    InUse { path: PathBuf },
+    #[error("data file {path} belongs to another chain: {field} is {found}, expected {expected}")]
+    ForeignChain { path: PathBuf, field: &'static str, found: String, expected: String },
+    #[error("data file {path} has schema version {found}; this build reads version {expected}")]
+    SchemaVersion { path: PathBuf, found: u32, expected: u32 },
+    #[error("data file {path} is corrupt: {table} entry {key}: {reason}")]
+    Corrupt { path: PathBuf, table: &'static str, key: String, reason: String },
+    #[error("data file {path}: storage error: {reason}")]
+    Storage { path: PathBuf, reason: String },
+    #[error("block at height {got} cannot follow committed height {committed}")]
+    OutOfOrder { committed: Height, got: Height },
+    #[error("block at height {height} has {txs} transactions but {receipts} receipts")]
+    ReceiptCount { height: Height, txs: usize, receipts: usize },
+}
+
+/// One committed block and everything that changes with it, written atomically.
+pub struct BlockCommit<'a> {
+    pub block: &'a Block,
+    /// The finalization certificate that made this block final (its own, or a descendant's).
+    pub certificate: &'a Certificate,
+    pub receipts: &'a [Receipt],
+    /// Ledger state writes: `None` deletes the key.
+    pub state_writes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+    /// State-tree node writes: `None` deletes the node.
+    pub tree_writes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+}
+
+/// How long a commit took, for the node's metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct CommitTiming {
+    /// Time inside redb's commit, which includes the fsync.
+    pub commit: Duration,
+    /// Whole call, including building the transaction.
+    pub total: Duration,
+}
+
+/// Where a transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: Height,
+    pub index: u32,
+}
+
+/// The node's storage. Cheap reads may run concurrently with one writer.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the data file at `path`, creating it (and its chain identity) if it does not exist.
+    /// An existing file must be a Tally data file of the same chain and schema.
+    pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
+        let path = path.to_path_buf();
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse { path }),
+            Err(error) => {
+                return Err(StoreError::Open {
+                    path,
+                    reason: format!("not a readable Tally data file ({error})"),
+                });
+            }
+        };
+        let store = Store { db, path };
+        store.check_or_init_identity(identity)?;
+        Ok(store)
+    }
+
+    /// The data file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn storage<E: std::fmt::Display>(&self) -> impl Fn(E) -> StoreError + '_ {
+        move |error| StoreError::Storage { path: self.path.clone(), reason: error.to_string() }
+    }
+
+    fn corrupt(
+        &self,
+        table: &'static str,
+        key: impl std::fmt::Display,
+        reason: impl std::fmt::Display,
+    ) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            table,
+            key: key.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn check_or_init_identity(&self, identity: &ChainIdentity) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(self.storage())?;
+        {
+            let meta = txn.open_table(META).map_err(self.storage())?;
+            let schema = meta.get(META_SCHEMA).map_err(self.storage())?.map(|v| v.value().to_vec());
+            match schema {
+                None => {
+                    // A new file: make sure no other table holds data (a redb file of some other
+                    // program would have tables but no Tally meta).
+                    drop(meta);
+                    let foreign = txn.list_tables().map_err(self.storage())?.any(|t| t.name() != "meta");
+                    if foreign {
+                        return Err(StoreError::Open {
+                            path: self.path.clone(),
+                            reason: "a redb database without Tally metadata (another program's file?)".into(),
+                        });
+                    }
+                    let mut meta = txn.open_table(META).map_err(self.storage())?;
+                    meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice())
+                        .map_err(self.storage())?;
+                    meta.insert(META_CHAIN_ID, identity.chain_id.as_str().as_bytes())
+                        .map_err(self.storage())?;
+                    meta.insert(META_GENESIS_HASH, identity.genesis_hash.as_bytes().as_slice())
+                        .map_err(self.storage())?;
+                    meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+                }
+                Some(bytes) => {
+                    let found = u32::from_be_bytes(
+                        bytes
+                            .as_slice()
+                            .try_into()
+                            .map_err(|_| self.corrupt("meta", META_SCHEMA, "not 4 bytes"))?,
+                    );
+                    if found != SCHEMA_VERSION {
+                        return Err(StoreError::SchemaVersion {
+                            path: self.path.clone(),
+                            found,
+                            expected: SCHEMA_VERSION,
+                        });
+                    }
+                    let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
+                    let chain = String::from_utf8(chain.unwrap_or_default())
+                        .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
+                    if chain != identity.chain_id.as_str() {
+                        return Err(StoreError::ForeignChain {
+                            path: self.path.clone(),
+                            field: "chain id",
+                            found: chain,
+                            expected: identity.chain_id.to_string(),
+                        });
+                    }
+                    let genesis =
+                        meta.get(META_GENESIS_HASH).map_err(self.storage())?.map(|v| v.value().to_vec());
+                    let genesis: [u8; 32] = genesis
+                        .unwrap_or_default()
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| self.corrupt("meta", META_GENESIS_HASH, "not 32 bytes"))?;
+                    if Hash(genesis) != identity.genesis_hash {
+                        return Err(StoreError::ForeignChain {
+                            path: self.path.clone(),
+                            field: "genesis hash",
+                            found: Hash(genesis).to_string(),
+                            expected: identity.genesis_hash.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(self.storage())?;
+        Ok(())
+    }
+
+    /// The last committed height (0 before the first block).
+    pub fn height(&self) -> Result<Height, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        self.height_in(&txn)
+    }
+
+    fn height_in(&self, txn: &ReadTransaction) -> Result<Height, StoreError> {
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        let bytes = meta
+            .get(META_HEIGHT)
+            .map_err(self.storage())?
+            .ok_or_else(|| self.corrupt("meta", META_HEIGHT, "missing"))?;
+        let array: [u8; 8] =
+            bytes.value().try_into().map_err(|_| self.corrupt("meta", META_HEIGHT, "not 8 bytes"))?;
+        Ok(Height(u64::from_be_bytes(array)))
+    }
+
+    /// Writes one finalized block with its certificate, receipts, state and tree changes and
+    /// indexes, in one durable transaction. Returns after the data is on disk.
+    pub fn commit_block(&self, commit: &BlockCommit<'_>) -> Result<CommitTiming, StoreError> {
+        let started = Instant::now();
+        let header = &commit.block.header;
+        if commit.receipts.len() != commit.block.txs.len() {
+            return Err(StoreError::ReceiptCount {
+                height: header.height,
+                txs: commit.block.txs.len(),
+                receipts: commit.receipts.len(),
+            });
+        }
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        {
+            let mut meta = txn.open_table(META).map_err(self.storage())?;
+            let committed = {
+                let bytes = meta
+                    .get(META_HEIGHT)
+                    .map_err(self.storage())?
+                    .ok_or_else(|| self.corrupt("meta", META_HEIGHT, "missing"))?;
+                let array: [u8; 8] =
+                    bytes.value().try_into().map_err(|_| self.corrupt("meta", META_HEIGHT, "not 8 bytes"))?;
+                Height(u64::from_be_bytes(array))
+            };
+            if header.height != committed.next() {
+                return Err(StoreError::OutOfOrder { committed, got: header.height });
+            }
+            let height = header.height.0;
+            txn.open_table(BLOCKS)
+                .map_err(self.storage())?
+                .insert(height, encode(commit.block).as_slice())
+                .map_err(self.storage())?;
+            txn.open_table(CERTIFICATES)
+                .map_err(self.storage())?
+                .insert(height, encode(commit.certificate).as_slice())
+                .map_err(self.storage())?;
+            txn.open_table(RECEIPTS)
+                .map_err(self.storage())?
+                .insert(height, encode(&commit.receipts.to_vec()).as_slice())
+                .map_err(self.storage())?;
+            txn.open_table(BLOCK_IDS)
+                .map_err(self.storage())?
+                .insert(&commit.block.id().0.0, height)
+                .map_err(self.storage())?;
+            {
+                let mut txs = txn.open_table(TXS).map_err(self.storage())?;
+                for (index, tx) in commit.block.txs.iter().enumerate() {
+                    txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
+                }
+            }
+            apply_writes(&txn, STATE, commit.state_writes).map_err(self.storage())?;
+            apply_writes(&txn, TREE, commit.tree_writes).map_err(self.storage())?;
+            meta.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(self.storage())?;
+        }
+        let commit_started = Instant::now();
+        txn.commit().map_err(self.storage())?;
+        Ok(CommitTiming { commit: commit_started.elapsed(), total: started.elapsed() })
+    }
+
+    fn get_decoded<K, T>(
+        &self,
+        table: TableDefinition<K, &[u8]>,
+        name: &'static str,
+        key: K::SelfType<'_>,
+        shown_key: impl std::fmt::Display,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: borsh::BorshDeserialize + borsh::BorshSerialize + Bounded,
+    {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = match txn.open_table(table) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(self.storage()(error)),
+        };
+        match table.get(key).map_err(self.storage())? {
+            None => Ok(None),
+            Some(bytes) => {
+                decode::<T>(bytes.value()).map(Some).map_err(|error| self.corrupt(name, shown_key, error))
+            }
+        }
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        self.get_decoded(BLOCKS, "blocks", height.0, height)
+    }
+
+    /// The finalization certificate stored with the block at `height`.
+    pub fn certificate(&self, height: Height) -> Result<Option<Certificate>, StoreError> {
+        self.get_decoded(CERTIFICATES, "certificates", height.0, height)
+    }
+
+    /// The receipts of the block at `height`, in tx order.
+    pub fn receipts(&self, height: Height) -> Result<Option<Vec<Receipt>>, StoreError> {
+        self.get_decoded::<u64, ReceiptList>(RECEIPTS, "receipts", height.0, height)
+            .map(|list| list.map(|l| l.0))
+    }
+
+    /// The height of the block with id `id`, if committed.
+    pub fn height_of_block(&self, id: &BlockId) -> Result<Option<Height>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = match txn.open_table(BLOCK_IDS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(self.storage()(error)),
+        };
+        Ok(table.get(&id.0.0).map_err(self.storage())?.map(|v| Height(v.value())))
+    }
+
+    /// Where the transaction `id` was included, if it was.
+    pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = match txn.open_table(TXS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(self.storage()(error)),
+        };
+        Ok(table.get(&id.0.0).map_err(self.storage())?.map(|v| {
+            let (height, index) = v.value();
+            TxLocation { height: Height(height), index }
+        }))
+    }
+
+    /// A consistent read-only view of state and tree at the last committed block, for executing
+    /// the next block or serving proofs while commits go on.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let height = self.height_in(&txn)?;
+        Ok(Snapshot { store: self, txn, height })
+    }
+
+    /// Appends consensus WAL entries; durable when this returns (one fsync for the batch).
+    pub fn wal_append(&self, entries: &[Vec<u8>]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        {
+            let mut wal = txn.open_table(WAL).map_err(self.storage())?;
+            let first = wal.last().map_err(self.storage())?.map(|(k, _)| k.value() + 1).unwrap_or(0);
+            for (sequence, entry) in (first..).zip(entries) {
+                wal.insert(sequence, entry.as_slice()).map_err(self.storage())?;
+            }
+        }
+        txn.commit().map_err(self.storage())
+    }
+
+    /// Every WAL entry, oldest first, with its sequence number.
+    pub fn wal_entries(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = match txn.open_table(WAL) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(self.storage()(error)),
+        };
+        let mut out = Vec::new();
+        for item in table.iter().map_err(self.storage())? {
+            let (key, value) = item.map_err(self.storage())?;
+            out.push((key.value(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Removes WAL entries with sequence numbers below `keep_from` (those of finished views).
+    pub fn wal_prune(&self, keep_from: u64) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        {
+            let mut wal = txn.open_table(WAL).map_err(self.storage())?;
+            wal.retain_in(..keep_from, |_, _| false).map_err(self.storage())?;
+        }
+        txn.commit().map_err(self.storage())
+    }
+
+    /// Reads a sign-guard record.
+    pub fn guard_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = match txn.open_table(GUARD) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(self.storage()(error)),
+        };
+        Ok(table.get(name).map_err(self.storage())?.map(|v| v.value().to_vec()))
+    }
+
+    /// Writes a sign-guard record durably.
+    pub fn guard_set(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        txn.open_table(GUARD).map_err(self.storage())?.insert(name, value).map_err(self.storage())?;
+        txn.commit().map_err(self.storage())
+    }
+}
+
+fn apply_writes(
+    txn: &redb::WriteTransaction,
+    definition: TableDefinition<&[u8], &[u8]>,
+    writes: &[(Vec<u8>, Option<Vec<u8>>)],
+) -> Result<(), redb::Error> {
+    let mut table = txn.open_table(definition)?;
+    for (key, value) in writes {
+        match value {
+            Some(value) => {
+                table.insert(key.as_slice(), value.as_slice())?;
+            }
+            None => {
+                table.remove(key.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A block's receipts as stored: a plain list, bounded by the block's tx limit.
+#[derive(borsh::BorshSerialize, borsh::BorshDeserialize)]
+struct ReceiptList(Vec<Receipt>);
+
+impl Bounded for ReceiptList {
+    // Receipts of one block: bounded by the block limits, since each receipt belongs to one tx.
+    const MAX_ENCODED_SIZE: usize =
+        tally_types::limits::BLOCK_TXS_MAX * tally_types::limits::RECEIPT_BYTES_MAX;
+}
+
+/// A consistent read view of ledger state and state-tree nodes at one committed height.
+pub struct Snapshot<'a> {
+    store: &'a Store,
+    txn: ReadTransaction,
+    height: Height,
+}
+
+impl Snapshot<'_> {
+    /// The committed height this snapshot sees.
+    pub fn height(&self) -> Height {
+        self.height
+    }
+
+    fn get(
+        &self,
+        definition: TableDefinition<&[u8], &[u8]>,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let table = match self.txn.open_table(definition) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(self.store.storage()(error)),
+        };
+        Ok(table.get(key).map_err(self.store.storage())?.map(|v| v.value().to_vec()))
+    }
+
+    /// A ledger state value.
+    pub fn state_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(STATE, key)
+    }
+
+    /// A state-tree node.
+    pub fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(TREE, key)
+    }
+}

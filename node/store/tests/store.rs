@@ -1,0 +1,293 @@
+//! Storage tests: round trips, refusal of foreign or corrupt files, ordering, the WAL, and
+//! crash consistency under `kill -9` of a writer process.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tally_store::{BlockCommit, ChainIdentity, Store, StoreError, TxLocation};
+use tally_types::codec::{BoundedBytes, BoundedVec};
+use tally_types::ids::{AssetId, ChainId, Height, ValidatorIndex, View};
+use tally_types::receipt::Receipt;
+use tally_types::tx::{Op, Transaction, Transfer};
+use tally_types::{Amount, Block, BlockId, Certificate, Hash, Header, SecretKey, Subject};
+
+fn identity() -> ChainIdentity {
+    ChainIdentity { chain_id: ChainId::new("tally-store-test").expect("valid"), genesis_hash: Hash([7; 32]) }
+}
+
+fn block(height: u64, parent: BlockId, txs: usize) -> Block {
+    let key = SecretKey::from_seed(&[height as u8; 32]);
+    let txs: Vec<_> = (0..txs)
+        .map(|i| {
+            Transaction {
+                chain_id: identity().chain_id,
+                signer: key.public_key(),
+                seq: i as u64 + 1,
+                valid_until_height: Height(1_000_000),
+                ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+                    asset: "ACME@acme".parse::<AssetId>().expect("valid"),
+                    to: SecretKey::from_seed(&[0xee; 32]).public_key(),
+                    amount: Amount(height as u128 * 1000 + i as u128 + 1),
+                })])
+                .expect("one op"),
+                memo: BoundedBytes::empty(),
+            }
+            .sign(&key)
+        })
+        .collect();
+    Block {
+        header: Header {
+            chain_id: identity().chain_id,
+            height: Height(height),
+            view: View(height),
+            parent_id: parent,
+            time_ms: 1_700_000_000_000 + height,
+            proposer: ValidatorIndex(0),
+            tx_root: Hash([1; 32]),
+            receipts_root: Hash([2; 32]),
+            state_root: Hash([height as u8; 32]),
+            validators_hash: Hash([3; 32]),
+        },
+        txs: BoundedVec::new(txs).expect("few txs"),
+    }
+}
+
+fn certificate(block: &Block) -> Certificate {
+    let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
+    let votes: Vec<_> =
+        (0..3u16).map(|i| (ValidatorIndex(i), tally_types::Signature([i as u8; 64]))).collect();
+    Certificate::from_votes(subject, &votes, 4).expect("valid arrangement")
+}
+
+fn commit(store: &Store, block: &Block, state: &[(Vec<u8>, Option<Vec<u8>>)]) {
+    let receipts: Vec<Receipt> = block.txs.iter().map(|tx| Receipt::success(tx.id())).collect();
+    let tree = vec![(b"root".to_vec(), Some(block.header.state_root.0.to_vec()))];
+    store
+        .commit_block(&BlockCommit {
+            block,
+            certificate: &certificate(block),
+            receipts: &receipts,
+            state_writes: state,
+            tree_writes: &tree,
+        })
+        .expect("commit");
+}
+
+#[test]
+fn blocks_round_trip_and_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let mut parent = BlockId(identity().genesis_hash);
+    let mut blocks = Vec::new();
+    {
+        let store = Store::open(&path, &identity()).expect("open");
+        assert_eq!(store.height().expect("height"), Height(0));
+        for height in 1..=5 {
+            let block = block(height, parent, 3);
+            parent = block.id();
+            commit(&store, &block, &[(format!("k{height}").into_bytes(), Some(vec![height as u8]))]);
+            blocks.push(block);
+        }
+        // Delete one key in a later block.
+        let last = block(6, parent, 0);
+        commit(&store, &last, &[(b"k1".to_vec(), None)]);
+        blocks.push(last);
+    }
+    let store = Store::open(&path, &identity()).expect("reopen");
+    assert_eq!(store.height().expect("height"), Height(6));
+    for block in &blocks {
+        let height = block.header.height;
+        assert_eq!(store.block(height).expect("read").as_ref(), Some(block));
+        assert_eq!(store.certificate(height).expect("read"), Some(certificate(block)));
+        assert_eq!(store.height_of_block(&block.id()).expect("read"), Some(height));
+        let receipts = store.receipts(height).expect("read").expect("present");
+        assert_eq!(receipts.len(), block.txs.len());
+        for (index, tx) in block.txs.iter().enumerate() {
+            assert_eq!(
+                store.tx_location(&tx.id()).expect("read"),
+                Some(TxLocation { height, index: index as u32 })
+            );
+            assert_eq!(receipts[index].tx_id, tx.id());
+        }
+    }
+    assert_eq!(store.block(Height(7)).expect("read"), None);
+    let snapshot = store.snapshot().expect("snapshot");
+    assert_eq!(snapshot.height(), Height(6));
+    assert_eq!(snapshot.state_get(b"k1").expect("read"), None);
+    assert_eq!(snapshot.state_get(b"k2").expect("read"), Some(vec![2]));
+    assert_eq!(snapshot.tree_get(b"root").expect("read"), Some(vec![6; 32]));
+}
+
+#[test]
+fn snapshot_is_isolated_from_later_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let first = block(1, BlockId(identity().genesis_hash), 0);
+    commit(&store, &first, &[(b"k".to_vec(), Some(vec![1]))]);
+    let snapshot = store.snapshot().expect("snapshot");
+    commit(&store, &block(2, first.id(), 0), &[(b"k".to_vec(), Some(vec![2]))]);
+    assert_eq!(snapshot.height(), Height(1));
+    assert_eq!(snapshot.state_get(b"k").expect("read"), Some(vec![1]));
+    assert_eq!(store.snapshot().expect("snapshot").state_get(b"k").expect("read"), Some(vec![2]));
+}
+
+#[test]
+fn heights_only_grow_by_one_and_receipts_must_match() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let skip = block(2, BlockId(identity().genesis_hash), 0);
+    let error = store
+        .commit_block(&BlockCommit {
+            block: &skip,
+            certificate: &certificate(&skip),
+            receipts: &[],
+            state_writes: &[],
+            tree_writes: &[],
+        })
+        .expect_err("height 2 cannot follow 0");
+    assert!(matches!(error, StoreError::OutOfOrder { committed: Height(0), got: Height(2) }), "{error}");
+    let first = block(1, BlockId(identity().genesis_hash), 2);
+    let error = store
+        .commit_block(&BlockCommit {
+            block: &first,
+            certificate: &certificate(&first),
+            receipts: &[],
+            state_writes: &[],
+            tree_writes: &[],
+        })
+        .expect_err("receipts missing");
+    assert!(matches!(error, StoreError::ReceiptCount { txs: 2, receipts: 0, .. }), "{error}");
+    // Nothing was written by the refused commits.
+    assert_eq!(store.height().expect("height"), Height(0));
+    assert_eq!(store.block(Height(1)).expect("read"), None);
+}
+
+#[test]
+fn foreign_chain_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    drop(Store::open(&path, &identity()).expect("open"));
+    let other = ChainIdentity { chain_id: ChainId::new("other-chain").expect("valid"), ..identity() };
+    let error = Store::open(&path, &other).expect_err("other chain id");
+    let message = error.to_string();
+    assert!(message.contains("node.redb") && message.contains("chain id"), "{message}");
+    let other = ChainIdentity { genesis_hash: Hash([8; 32]), ..identity() };
+    let error = Store::open(&path, &other).expect_err("other genesis");
+    assert!(error.to_string().contains("genesis hash"), "{error}");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("garbage.redb");
+    std::fs::write(&path, vec![0x5a; 64 * 1024]).expect("write");
+    let error = Store::open(&path, &identity()).expect_err("garbage");
+    let message = error.to_string();
+    assert!(message.contains("garbage.redb"), "{message}");
+    // The file was not modified.
+    assert_eq!(std::fs::read(&path).expect("read"), vec![0x5a; 64 * 1024]);
+}
+
+#[test]
+fn a_second_open_of_the_same_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let _store = Store::open(&path, &identity()).expect("open");
+    let error = Store::open(&path, &identity()).expect_err("already open");
+    assert!(matches!(error, StoreError::InUse { .. }), "{error}");
+}
+
+#[test]
+fn wal_appends_in_order_and_prunes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    {
+        let store = Store::open(&path, &identity()).expect("open");
+        assert!(store.wal_entries().expect("read").is_empty());
+        store.wal_append(&[b"a".to_vec(), b"b".to_vec()]).expect("append");
+        store.wal_append(&[b"c".to_vec()]).expect("append");
+        store.guard_set("notarize", b"view 9").expect("guard");
+    }
+    let store = Store::open(&path, &identity()).expect("reopen");
+    let entries = store.wal_entries().expect("read");
+    assert_eq!(entries, vec![(0, b"a".to_vec()), (1, b"b".to_vec()), (2, b"c".to_vec())]);
+    store.wal_prune(2).expect("prune");
+    assert_eq!(store.wal_entries().expect("read"), vec![(2, b"c".to_vec())]);
+    store.wal_append(&[b"d".to_vec()]).expect("append");
+    assert_eq!(store.wal_entries().expect("read").last(), Some(&(3, b"d".to_vec())));
+    assert_eq!(store.guard_get("notarize").expect("read"), Some(b"view 9".to_vec()));
+    assert_eq!(store.guard_get("finalize").expect("read"), None);
+}
+
+/// The child half of the crash test: commits blocks forever (until killed), each block writing
+/// a state key whose value is its height, and the WAL an entry per block.
+#[test]
+fn crash_child_writer() {
+    let Ok(path) = std::env::var("TALLY_STORE_CRASH_CHILD") else { return };
+    let store = Store::open(Path::new(&path), &identity()).expect("open");
+    let mut height = store.height().expect("height").0;
+    let mut parent = match height {
+        0 => BlockId(identity().genesis_hash),
+        h => store.block(Height(h)).expect("read").expect("present").id(),
+    };
+    loop {
+        height += 1;
+        let next = block(height, parent, 2);
+        parent = next.id();
+        commit(&store, &next, &[(b"height".to_vec(), Some(height.to_be_bytes().to_vec()))]);
+        store.wal_append(&[height.to_be_bytes().to_vec()]).expect("wal");
+    }
+}
+
+/// kill -9 a writer at arbitrary moments: after each restart the file opens, the committed
+/// height has every block with its certificate, receipts and index entries, and the state is
+/// exactly the state of that height — never a partial block.
+#[test]
+fn kill_9_during_commits_leaves_a_consistent_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut last_height = 0u64;
+    for round in 0..6u64 {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .env("TALLY_STORE_CRASH_CHILD", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        // Vary the moment of the kill from round to round (bounded: at most ~1.3 s).
+        std::thread::sleep(Duration::from_millis(300 + 173 * round));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+
+        let store = Store::open(&path, &identity()).expect("reopen after kill -9");
+        let height = store.height().expect("height").0;
+        assert!(height >= last_height, "height went back from {last_height} to {height}");
+        last_height = height;
+        eprintln!("round {round}: reopened at height {height}");
+        let snapshot = store.snapshot().expect("snapshot");
+        if height > 0 {
+            let value = snapshot.state_get(b"height").expect("read").expect("state present");
+            assert_eq!(value, height.to_be_bytes().to_vec(), "state is not that of height {height}");
+        }
+        let mut parent = BlockId(identity().genesis_hash);
+        for h in 1..=height {
+            let block = store.block(Height(h)).expect("read").expect("every committed block present");
+            assert_eq!(block.header.parent_id, parent, "chain link broken at {h}");
+            parent = block.id();
+            assert!(store.certificate(Height(h)).expect("read").is_some());
+            assert_eq!(store.receipts(Height(h)).expect("read").map(|r| r.len()), Some(2));
+            assert_eq!(store.height_of_block(&block.id()).expect("read"), Some(Height(h)));
+        }
+        assert!(store.block(Height(height + 1)).expect("read").is_none());
+        // WAL entries are whole and in order.
+        let wal = store.wal_entries().expect("wal");
+        for (index, (sequence, entry)) in wal.iter().enumerate() {
+            assert_eq!(*sequence, index as u64);
+            assert_eq!(entry.len(), 8);
+        }
+    }
+    assert!(last_height > 0, "the writer never committed a block");
+}
