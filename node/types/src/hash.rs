@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
-    /// The all-zero hash: the root of an empty sparse Merkle tree and the parent of block 1.
+    /// The all-zero hash: the root of an empty sparse Merkle tree.
     pub const ZERO: Hash = Hash([0u8; 32]);
 
     /// The raw bytes.

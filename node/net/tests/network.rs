@@ -1,0 +1,249 @@
+//! Real swarms on 127.0.0.1: gossip, request-response, the allow list, and reconnection.
+//! Every wait is bounded by a timeout, so a broken network fails the test instead of hanging.
+
+use std::time::Duration;
+
+use tally_net::{
+    Keypair, NetEvent, NetHandle, NetworkConfig, Peer, Topic, Verdict, build, keypair_from_seed,
+    peer_id_from_public_key,
+};
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn key(seed: u8) -> Keypair {
+    keypair_from_seed([seed; 32]).expect("valid seed")
+}
+
+struct Node {
+    handle: NetHandle,
+    events: mpsc::Receiver<NetEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(keypair: Keypair, port: u16, validators: Vec<Peer>, observers: Vec<libp2p::PeerId>) -> Node {
+    let addr = format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("multiaddr");
+    let mut config = NetworkConfig::new("tally-net-test".into(), keypair, addr, validators);
+    config.observers = observers;
+    config.redial_interval_ms = 200;
+    config.request_timeout_ms = 3_000;
+    let (handle, events, event_loop) = build(config).expect("build");
+    let task = tokio::spawn(event_loop.run());
+    Node { handle, events, task }
+}
+
+fn cluster_peers(seeds: &[u8], ports: &[u16]) -> Vec<Peer> {
+    seeds
+        .iter()
+        .zip(ports)
+        .map(|(seed, port)| Peer {
+            peer_id: key(*seed).public().to_peer_id(),
+            addr: format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("multiaddr"),
+        })
+        .collect()
+}
+
+async fn wait_connected(handle: &NetHandle, count: usize) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if handle.connected_peers().await.expect("peers").len() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("peers did not connect in time");
+}
+
+/// Waits for the next gossip message, skipping connection events.
+async fn next_gossip(
+    events: &mut mpsc::Receiver<NetEvent>,
+) -> (Topic, libp2p::PeerId, tally_net::MessageId, Vec<u8>) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("event loop alive") {
+                NetEvent::Gossip { topic, source, id, data } => return (topic, source, id, data),
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("no gossip in time")
+}
+
+#[test]
+fn peer_ids_derive_from_genesis_network_keys() {
+    let keypair = key(5);
+    let public = keypair.public().try_into_ed25519().expect("ed25519").to_bytes();
+    assert_eq!(peer_id_from_public_key(&public).expect("valid"), keypair.public().to_peer_id());
+    // Not every 32-byte string is a point on the curve: about half of all y coordinates have
+    // no x. Some of the first few small y values must be refused.
+    let refused = (2u8..40)
+        .filter(|y| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = *y;
+            peer_id_from_public_key(&bytes).is_err()
+        })
+        .count();
+    assert!(refused > 0, "every candidate key was accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_reaches_every_validator() {
+    let seeds = [1u8, 2, 3];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let mut nodes: Vec<Node> = seeds
+        .iter()
+        .zip(&ports)
+        .map(|(seed, port)| start(key(*seed), *port, peers.clone(), vec![]))
+        .collect();
+    for node in &nodes {
+        wait_connected(&node.handle, 2).await;
+    }
+    // Gossipsub needs a heartbeat or two to build its mesh; publish until both others hear it.
+    let payload = b"block proposal bytes".to_vec();
+    let sender = nodes[0].handle.clone();
+    let publisher = tokio::spawn(async move {
+        for _ in 0..40 {
+            sender.publish(Topic::Consensus, payload.clone()).await.expect("publish");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    for node in nodes.iter_mut().skip(1) {
+        let (topic, source, id, data) = next_gossip(&mut node.events).await;
+        assert_eq!(topic, Topic::Consensus);
+        assert_eq!(data, b"block proposal bytes");
+        node.handle.report(id, source, Verdict::Accept).await.expect("report");
+    }
+    publisher.abort();
+    for node in nodes {
+        node.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_get_responses_and_oversize_requests_are_refused() {
+    let seeds = [11u8, 12];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let a = start(key(11), ports[0], peers.clone(), vec![]);
+    let mut b = start(key(12), ports[1], peers.clone(), vec![]);
+    wait_connected(&a.handle, 1).await;
+
+    let responder = b.handle.clone();
+    let server = tokio::spawn(async move {
+        while let Some(event) = b.events.recv().await {
+            if let NetEvent::Request { request, reply, .. } = event {
+                let mut answer = b"echo:".to_vec();
+                answer.extend_from_slice(&request);
+                responder.respond(reply, answer).await.expect("respond");
+            }
+        }
+    });
+    let response = a.handle.request(peers[1].peer_id, b"height 7".to_vec()).await.expect("response");
+    assert_eq!(response, b"echo:height 7");
+
+    let oversize = vec![0u8; 64 * 1024 + 1];
+    let error = a.handle.request(peers[1].peer_id, oversize).await.expect_err("too large");
+    assert!(error.to_string().contains("exceeds the limit"), "{error}");
+    server.abort();
+    a.task.abort();
+    b.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_outside_the_allow_list_cannot_connect_or_inject() {
+    let seeds = [21u8, 22];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let mut a = start(key(21), ports[0], peers.clone(), vec![]);
+    let b = start(key(22), ports[1], peers.clone(), vec![]);
+    wait_connected(&a.handle, 1).await;
+
+    // The intruder knows the validators' addresses and ids, and lists itself among them.
+    let intruder_key = key(99);
+    let intruder_id = intruder_key.public().to_peer_id();
+    let intruder_port = free_port();
+    let mut intruder_view = peers.clone();
+    intruder_view.push(Peer {
+        peer_id: intruder_id,
+        addr: format!("/ip4/127.0.0.1/tcp/{intruder_port}").parse().expect("multiaddr"),
+    });
+    let intruder = start(intruder_key, intruder_port, intruder_view, vec![]);
+    let intruder_handle = intruder.handle.clone();
+    let spam = tokio::spawn(async move {
+        for i in 0..20u32 {
+            let _ = intruder_handle.publish(Topic::Consensus, format!("forged {i}").into_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let request = intruder.handle.request(peers[0].peer_id, b"give me blocks".to_vec()).await;
+    assert!(request.is_err(), "the intruder got a response: {request:?}");
+
+    // For 2.5 s (many redials), validator A sees neither a connection nor a message from it.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2500);
+    while let Ok(event) = tokio::time::timeout_at(deadline, a.events.recv()).await {
+        match event {
+            Some(NetEvent::PeerConnected(peer)) => assert_ne!(peer, intruder_id, "intruder connected"),
+            Some(NetEvent::Gossip { data, .. }) => {
+                panic!("gossip arrived: {}", String::from_utf8_lossy(&data))
+            }
+            Some(NetEvent::Request { peer, .. }) => panic!("request from {peer}"),
+            Some(NetEvent::PeerDisconnected(_)) => {}
+            None => break,
+        }
+    }
+    let connected = a.handle.connected_peers().await.expect("peers");
+    assert!(!connected.contains(&intruder_id));
+    spam.abort();
+    for task in [a.task, b.task, intruder.task] {
+        task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_on_the_allow_list_may_connect() {
+    let seeds = [31u8, 32];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let observer_key = key(33);
+    let observer_id = observer_key.public().to_peer_id();
+    let a = start(key(31), ports[0], peers.clone(), vec![observer_id]);
+    // The observer dials validator A only.
+    let observer = start(observer_key, free_port(), vec![peers[0].clone()], vec![]);
+    wait_connected(&observer.handle, 1).await;
+    assert!(a.handle.connected_peers().await.expect("peers").contains(&observer_id));
+    a.task.abort();
+    observer.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_validator_is_reconnected() {
+    let seeds = [41u8, 42];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let a = start(key(41), ports[0], peers.clone(), vec![]);
+    let b = start(key(42), ports[1], peers.clone(), vec![]);
+    wait_connected(&a.handle, 1).await;
+    b.task.abort();
+    drop(b.handle);
+    // Let the connection drop, then bring the validator back on the same key and port.
+    tokio::time::timeout(WAIT, async {
+        while !a.handle.connected_peers().await.expect("peers").is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("connection to the stopped validator did not close");
+    let b = start(key(42), ports[1], peers.clone(), vec![]);
+    wait_connected(&a.handle, 1).await;
+    wait_connected(&b.handle, 1).await;
+    a.task.abort();
+    b.task.abort();
+}
