@@ -1,1 +1,85 @@
-//! Tally consensus (being written).
+//! Simplex BFT consensus for Tally as a sans-IO state machine: [`Core::on_input`] takes an
+//! [`Input`] and returns the [`Effect`]s a host must perform (`API.md` is the host contract).
+//!
+//! # Protocol
+//!
+//! Simplex (B. Y. Chan and R. Pass, "Simplex Consensus: A Simple and Fast Consensus
+//! Protocol", TCC 2023), in the form of commonware's `consensus::simplex`. There are n = 3f + 1
+//! validators, fixed in genesis; a quorum is Q = n − f. Views start at 1 (the anchor, genesis
+//! or the last committed block, is view 0 or its own view). The rules, as implemented:
+//!
+//! - **R1 Leader.** The leader of view v is `validators[v mod n]`. On entering v it asks the
+//!   host to build a block ([`Effect::BuildBlock`]) extending the highest notarized block it
+//!   knows, at view p, provided it holds nullifications for every view in (p, v); the
+//!   finalized block counts as notarized. It signs the proposal (namespace `Proposal`) and its
+//!   own Notarize for it, and sends both. Receivers count the leader's notarize only from that
+//!   vote, never from the proposal itself.
+//! - **R2** A node notarizes at most one block per view.
+//! - **R3** A node notarizes the proposal of its current view only if: the proposal is signed
+//!   by the view's leader; the header names the view, the leader as proposer, the chain and the
+//!   validator set; the parent is the finalized block or the block of a notarization at
+//!   `parent_view`; every view strictly between `parent_view` and v has a nullification
+//!   certificate (so the proposal extends the highest notarized block that was not itself
+//!   nullified); height = parent height + 1 and time > parent time; and the host verified the
+//!   block ([`Effect::VerifyBlock`] → [`Input::BlockVerified`]). A proposal that cannot be
+//!   notarized (malformed, invalid, bad parent) makes the node nullify the view at once.
+//! - **R4** A node never notarizes in a view it has nullified.
+//! - **R5 Timeouts.** With no valid proposal 2Δ after entering v (leader timeout), or no
+//!   notarization 3Δ after (advance timeout), a node broadcasts Nullify(v), unless it already
+//!   signed Finalize(v): an honest node never signs both in one view. While stuck it
+//!   re-broadcasts its nullify and its latest certificate, the period doubling up to
+//!   `timeout_max_ms`. Timeouts grow by `timeout_growth_percent` per consecutive view entered
+//!   through a nullification, reset on a notarization or finalization, and are capped.
+//! - **R6 Certificates.** Q notarizes for one block form a Notarization: the node forwards it,
+//!   moves to v + 1 and signs Finalize(v) unless it nullified v. Q nullifies form a
+//!   Nullification: forward, move to v + 1. Q finalizes form a Finalization: the block and
+//!   every uncommitted ancestor are committed in height order ([`Effect::Commit`]), each with
+//!   the finalization covering it (a block is final when a finalization exists for it or for a
+//!   descendant).
+//! - **R7** Any valid certificate for a view u ≥ v moves the node to u + 1 and is forwarded
+//!   once. Finalizations are forwarded whenever new, so that nodes behind can commit.
+//!
+//! With no faults, a block is final after three network hops: proposal → notarizes (each node
+//! then holds a notarization) → finalizes.
+//!
+//! Every signature (votes, proposals, each signature in a certificate) is checked through a
+//! [`Scheme`]; production uses [`Ed25519Scheme`] (`verify_strict`, a namespace per kind, the
+//! chain id). Two different proposals of one leader in a view, or two notarizes (or
+//! finalizes) of one signer for different blocks, or a nullify and a finalize of one signer in
+//! one view, yield [`Effect::Evidence`] with both signed messages; the signer's first vote of
+//! each kind is the only one counted.
+//!
+//! # Invariants
+//!
+//! - **Sans-IO and deterministic**: no clock, randomness, I/O or threads; ordered maps only,
+//!   so equal input sequences give equal effect sequences.
+//! - **Persist before send**: a message carrying this node's signature is emitted as
+//!   [`Effect::Send`] only after [`Input::Persisted`] acknowledged the [`Effect::Persist`] of
+//!   its WAL entry, and this node's vote counts toward a certificate only from then on.
+//! - **No conflicting signatures, also across restarts**: a vote is recorded as signed when
+//!   it is signed (before it is durable), and [`Core::restore`] rebuilds that record from the
+//!   WAL, so R2, R4 and R5 hold across crashes; a vote lost before it was durable was never
+//!   sent.
+//! - **Bounded memory**: messages beyond `view_window` views ahead are dropped before any
+//!   signature check; messages held for future views are capped by `future_messages_max`;
+//!   per view, at most one vote of each kind per validator and one proposal; fetches are
+//!   capped by `fetch_gap_blocks_max`; per-peer state is keyed by validator index; everything
+//!   at or below the finalized view is pruned.
+//! - **Commits** are emitted in strictly increasing height order, each height once, only for
+//!   blocks on the chain of a verified finalization, and never at or below the anchor.
+
+mod api;
+mod config;
+mod core;
+mod scheme;
+
+pub use api::{BlockRef, Effect, Evidence, Input, Message, Recipient, Ticket, Timer, TimerKind, WalEntry};
+#[cfg(feature = "test-faults")]
+pub use config::Faults;
+pub use config::{
+    ADVANCE_TIMEOUT_MS_DEFAULT, Config, ConfigError, FETCH_GAP_BLOCKS_MAX_DEFAULT,
+    FUTURE_MESSAGES_MAX_DEFAULT, LEADER_TIMEOUT_MS_DEFAULT, NULLIFY_RETRY_MS_DEFAULT,
+    TIMEOUT_GROWTH_PERCENT_DEFAULT, TIMEOUT_MAX_MS_DEFAULT, VIEW_WINDOW_DEFAULT,
+};
+pub use core::{Core, RestoreError, Stats};
+pub use scheme::{Ed25519Scheme, Scheme, SchemeError};

@@ -42,7 +42,7 @@ impl ValidatorSet {
             return Err(ValidatorSetError::NotThreeFPlusOne(n));
         }
         for (index, key) in keys.iter().enumerate() {
-            key.validate().map_err(|error| ValidatorSetError::BadKey { index, error })?;
+            key.validate_strict().map_err(|error| ValidatorSetError::BadKey { index, error })?;
             if keys[..index].contains(key) {
                 return Err(ValidatorSetError::Duplicate(index));
             }

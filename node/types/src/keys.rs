@@ -65,6 +65,8 @@ pub enum KeyError {
     InvalidPoint,
     #[error("public key is weak (small order) and is refused")]
     WeakKey,
+    #[error("public key has a small-order component (not in the prime-order subgroup) and is refused")]
+    MixedOrder,
     #[error("signature does not verify")]
     BadSignature,
     #[error("expected {expected} hex characters, got {actual}")]
@@ -95,6 +97,20 @@ impl PublicKey {
         let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidPoint)?;
         if key.is_weak() {
             return Err(KeyError::WeakKey);
+        }
+        Ok(())
+    }
+
+    /// [`Self::validate`], and also refuses keys with a small-order component. Such a key is not
+    /// weak, but its owner can make signatures that also verify under related keys for some
+    /// messages; keys that are registered (validators, issuers) or typed in by people are
+    /// checked this way. It costs a scalar multiplication, so the per-transaction signature
+    /// path uses the cheaper [`Self::validate`], which `verify_strict` backs up.
+    pub fn validate_strict(&self) -> Result<(), KeyError> {
+        self.validate()?;
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidPoint)?;
+        if !key.to_edwards().is_torsion_free() {
+            return Err(KeyError::MixedOrder);
         }
         Ok(())
     }
@@ -144,14 +160,14 @@ impl PublicKey {
         let array: [u8; 32] =
             bytes.as_slice().try_into().map_err(|_| KeyError::AddressLength(bytes.len()))?;
         let key = PublicKey(array);
-        key.validate()?;
+        key.validate_strict()?;
         Ok(key)
     }
 
     /// Parses 64 hex characters; checks the key is valid and not weak.
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
         let key = PublicKey(parse_hex_array::<32>(text)?);
-        key.validate()?;
+        key.validate_strict()?;
         Ok(key)
     }
 

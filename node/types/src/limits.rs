@@ -83,8 +83,8 @@ const _: () = assert!(TX_BYTES_MAX * 16 <= BLOCK_BYTES_MAX);
 const _: () = assert!(TX_OPS_MAX * 450 + TX_MEMO_BYTES_MAX + 256 <= TX_BYTES_MAX);
 // A certificate holds at most one signature (64 B) per validator plus a bitmap.
 const _: () = assert!(VALIDATORS_MAX * 64 + VALIDATORS_MAX / 8 + 128 <= CERTIFICATE_BYTES_MAX);
-// Every fill (op index, two ids, two keys, two amounts, price) encodes to 129 bytes.
-const _: () = assert!(RECEIPT_FILLS_MAX * 129 + 1024 <= RECEIPT_BYTES_MAX);
+// Every fill (op index, two ids, two keys, two amounts, price) encodes to 145 bytes.
+const _: () = assert!(RECEIPT_FILLS_MAX * 145 + 1024 <= RECEIPT_BYTES_MAX);
 const _: () = assert!(SMT_PROOF_SIBLINGS_MAX * 32 + 256 <= SMT_PROOF_BYTES_MAX);
 // A state key holds at most a tag, an account key and an asset id.
 const _: () = assert!(1 + 32 + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);

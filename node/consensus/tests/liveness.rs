@@ -1,0 +1,308 @@
+//! Timeouts, memory bounds under floods, catch-up, and progress of a few cores on a lossless
+//! in-order network (the seeded fault-injecting simulator lives in tests/sim).
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::*;
+use tally_consensus::{BlockRef, Core, Effect, Input, Message, Recipient, Timer, TimerKind};
+use tally_types::{Height, Subject};
+
+fn timeout(kind: TimerKind, view: u64) -> Input {
+    Input::Timeout(Timer { kind, view: v(view) })
+}
+
+fn timer_ms(effects: &[Effect], kind: TimerKind) -> Option<u64> {
+    effects.iter().rev().find_map(|e| match e {
+        Effect::SetTimer { timer, after_ms } if timer.kind == kind => Some(*after_ms),
+        _ => None,
+    })
+}
+
+#[test]
+fn timeouts_grow_per_nullified_view_reset_on_progress_and_are_capped() {
+    let fixture = Fixture::new(4);
+    let mut config = fixture.config(0);
+    config.leader_timeout_ms = 1_000;
+    config.advance_timeout_ms = 1_500;
+    config.timeout_growth_percent = 150;
+    config.timeout_max_ms = 5_000;
+    let (core, start) = fixture.core_with(config);
+    assert_eq!(timer_ms(&start, TimerKind::Leader), Some(1_000));
+    assert_eq!(timer_ms(&start, TimerKind::Advance), Some(1_500));
+    let mut host = Host::new(core, start);
+    host.build = false;
+    let expected_leader = [1_500, 2_250, 3_375, 5_000, 5_000];
+    let expected_advance = [2_250, 3_375, 5_000, 5_000, 5_000];
+    for (k, view) in (1..=5).enumerate() {
+        let effects = host.input(cert_input(1, fixture.nullification(view, &[1, 2, 3])));
+        assert_eq!(
+            timer_ms(&effects, TimerKind::Leader),
+            Some(expected_leader[k]),
+            "after {} nullified views",
+            k + 1
+        );
+        assert_eq!(timer_ms(&effects, TimerKind::Advance), Some(expected_advance[k]));
+    }
+    // A notarization is progress: back to the base timeouts.
+    let b6 = fixture.block(fixture.genesis, 6, 6);
+    host.input(proposal_input(2, fixture.proposal(b6.clone(), 0)));
+    let effects = host.input(cert_input(1, fixture.notarization(&b6, &[1, 2, 3])));
+    assert_eq!(timer_ms(&effects, TimerKind::Leader), Some(1_000));
+    assert_eq!(timer_ms(&effects, TimerKind::Advance), Some(1_500));
+}
+
+#[test]
+fn a_flood_of_future_view_votes_is_bounded() {
+    let fixture = Fixture::new(4);
+    let mut config = fixture.config(0);
+    config.view_window = 50;
+    config.future_messages_max = 40;
+    let (mut core, _) = fixture.core_with(config);
+    // Validators 1 and 2 (fewer than a quorum, so no certificate forms) vote every kind in
+    // every view ahead: many more messages than the cap.
+    for view in 2..=50 {
+        let block_id = fixture.block(fixture.genesis, view, 1).id();
+        for signer in 1..=2 {
+            for subject in [
+                Subject::Notarize { view: v(view), block_id },
+                Subject::Nullify { view: v(view) },
+                Subject::Finalize { view: v(view), block_id },
+            ] {
+                core.on_input(vote_input(signer, fixture.vote(signer, subject)));
+            }
+        }
+        assert!(core.stats().future_messages <= 40);
+    }
+    assert_eq!(core.stats().future_messages, 40);
+    // Held future messages stop counting once the node reaches their views.
+    core.on_input(cert_input(1, fixture.nullification(1, &[1, 2, 3])));
+    assert!(core.stats().future_messages < 40);
+}
+
+#[test]
+fn messages_beyond_the_view_window_are_dropped_before_any_signature_check() {
+    let fixture = Fixture::new(4);
+    let mut config = fixture.config(0);
+    config.view_window = 8;
+    let verifications = Rc::new(Cell::new(0));
+    let scheme = Counting { inner: fixture.scheme(0), verifications: verifications.clone() };
+    let mut core = Core::new(config, scheme).expect("valid");
+    core.start();
+    let before = verifications.get();
+    for view in 10..1_010 {
+        core.on_input(vote_input(1, fixture.vote(1, Subject::Nullify { view: v(view) })));
+        let block = fixture.block(fixture.genesis, view, 1);
+        core.on_input(proposal_input(1, fixture.proposal(block, 0)));
+    }
+    assert_eq!(verifications.get(), before);
+    assert_eq!(core.stats().views_held, 0);
+    assert_eq!(core.stats().blocks_held, 0);
+    // Within the window, messages are checked and held.
+    core.on_input(vote_input(1, fixture.vote(1, Subject::Nullify { view: v(9) })));
+    assert!(verifications.get() > before);
+    assert_eq!(core.stats().future_messages, 1);
+}
+
+#[test]
+fn a_missing_finalized_chain_is_fetched_block_by_block_and_committed_in_order() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    let mut chain = Vec::new();
+    let mut parent = fixture.genesis;
+    for view in 1..=5 {
+        let block = fixture.block(parent, view, view as u8);
+        parent = BlockRef::of(&block);
+        chain.push(block);
+    }
+    let effects = host.input(cert_input(1, fixture.finalization(&chain[4], &[1, 2, 3])));
+    assert_eq!(host.core.view(), v(6));
+    let mut fetched = effects.clone();
+    let mut committed = Vec::new();
+    for block in chain.iter().rev() {
+        assert!(
+            fetched.contains(&Effect::Fetch { block_id: block.id() }),
+            "fetches height {}",
+            block.header.height
+        );
+        fetched = host.input(Input::BlockFetched { block: block.clone() });
+        committed.extend(commits(&fetched));
+    }
+    assert_eq!(committed, chain);
+    assert_eq!(host.core.committed(), BlockRef::of(&chain[4]));
+    assert_eq!(host.core.stats().fetches_outstanding, 0);
+}
+
+#[test]
+fn fetches_are_reissued_on_the_retry_timer_while_still_needed() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    let effects = host.input(cert_input(1, fixture.finalization(&b1, &[1, 2, 3])));
+    assert!(effects.contains(&Effect::Fetch { block_id: b1.id() }));
+    assert!(timer_ms(&effects, TimerKind::FetchRetry).is_some());
+    let effects = host.input(timeout(TimerKind::FetchRetry, 2));
+    assert!(effects.contains(&Effect::Fetch { block_id: b1.id() }));
+    assert!(timer_ms(&effects, TimerKind::FetchRetry).is_some());
+    host.input(Input::BlockFetched { block: b1 });
+    let effects = host.input(timeout(TimerKind::FetchRetry, 2));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Fetch { .. } | Effect::SetTimer { .. })));
+}
+
+#[test]
+fn a_finalization_far_ahead_asks_the_host_to_sync_then_resumes_after_it() {
+    let fixture = Fixture::new(4);
+    let mut config = fixture.config(0);
+    config.fetch_gap_blocks_max = 4;
+    let (core, start) = fixture.core_with(config);
+    let mut host = Host::new(core, start);
+    let mut parent = fixture.genesis;
+    let mut chain = Vec::new();
+    for view in 1..=10 {
+        let block = fixture.block(parent, view, view as u8);
+        parent = BlockRef::of(&block);
+        chain.push(block);
+    }
+    let tip = chain[9].clone();
+    let finalization = fixture.finalization(&tip, &[1, 2, 3]);
+    host.input(cert_input(1, finalization.clone()));
+    let effects = host.input(Input::BlockFetched { block: tip.clone() });
+    assert!(effects.contains(&Effect::Sync { finalization, height: Height(10) }));
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Fetch { .. })),
+        "no block-by-block fetch over a large gap"
+    );
+    let effects = host.input(Input::Synced { anchor: BlockRef::of(&tip) });
+    assert!(commits(&effects).is_empty(), "synced blocks are already committed by the host");
+    assert_eq!(host.core.committed(), BlockRef::of(&tip));
+    assert_eq!(host.core.view(), v(11));
+    // The next block extends the synced tip.
+    let b11 = fixture.block(BlockRef::of(&tip), 11, 11);
+    let effects = host.input(proposal_input(3, fixture.proposal(b11.clone(), 10)));
+    assert!(signed_subjects(&effects).contains(&Subject::Notarize { view: v(11), block_id: b11.id() }));
+}
+
+#[test]
+fn a_peer_voting_in_old_views_is_sent_the_latest_certificates_once_per_view() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    host.build = false;
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    host.input(cert_input(1, fixture.finalization(&b1, &[1, 2, 3])));
+    for view in 2..=4 {
+        host.input(cert_input(1, fixture.nullification(view, &[1, 2, 3])));
+    }
+    assert_eq!(host.core.view(), v(5));
+    // Validator 3 is stuck in view 2 and keeps re-sending its nullify.
+    let stuck = fixture.vote(3, Subject::Nullify { view: v(2) });
+    let effects = host.input(vote_input(3, stuck.clone()));
+    let replies: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to: Recipient::One(peer), message: Message::Certificate(c) } if *peer == i(3) => {
+                Some(c.subject)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![Subject::Finalize { view: v(1), block_id: b1.id() }, Subject::Nullify { view: v(4) }]
+    );
+    assert!(sent(&host.input(vote_input(3, stuck))).is_empty(), "once per view of ours");
+}
+
+fn network(fixture: &Fixture) -> Network<tally_consensus::Ed25519Scheme> {
+    let hosts = (0..fixture.validators.len() as u16)
+        .map(|me| {
+            let (core, start) = fixture.core(me);
+            Host::new(core, start)
+        })
+        .collect();
+    Network::new(hosts)
+}
+
+#[test]
+fn with_no_faults_a_block_is_final_after_three_hops() {
+    let fixture = Fixture::new(4);
+    let mut network = network(&fixture);
+    let hops =
+        network.run_until(|hosts| hosts.iter().all(|h| h.core.committed().height >= Height(1)), 10_000);
+    for host in &network.hosts {
+        assert_eq!(host.core.committed().height, Height(1));
+    }
+    assert_eq!(hops, 3, "proposal → notarize → finalize");
+}
+
+#[test]
+fn cores_on_a_lossless_network_commit_the_same_chain() {
+    for n in [4, 7] {
+        let fixture = Fixture::new(n);
+        let mut network = network(&fixture);
+        network.run_until(|hosts| hosts.iter().all(|h| h.core.committed().height >= Height(20)), 1_000_000);
+        let chains: Vec<Vec<_>> =
+            network.hosts.iter().map(|h| commits(&h.log).iter().map(|b| b.id()).collect()).collect();
+        let shortest = chains.iter().map(Vec::len).min().expect("nodes");
+        assert!(shortest >= 20);
+        for chain in &chains {
+            assert_eq!(chain[..shortest], chains[0][..shortest], "n = {n}: identical prefixes");
+        }
+        for host in &network.hosts {
+            let heights: Vec<u64> = commits(&host.log).iter().map(|b| b.header.height.0).collect();
+            assert_eq!(
+                heights,
+                (1..=heights.len() as u64).collect::<Vec<_>>(),
+                "heights in order, once each"
+            );
+            // Memory stays flat as views are finalized.
+            assert!(host.core.stats().views_held <= 4, "{:?}", host.core.stats());
+            assert!(host.core.stats().blocks_held <= 4, "{:?}", host.core.stats());
+        }
+    }
+}
+
+#[test]
+fn a_crashed_leader_is_skipped_by_timeouts_and_the_chain_continues() {
+    let fixture = Fixture::new(4);
+    let mut network = network(&fixture);
+    network.run_until(|hosts| hosts.iter().all(|h| h.core.committed().height >= Height(2)), 100_000);
+    // Validator 3 goes silent: drop it from the network by never delivering to or from it.
+    // Its views time out on the others; they nullify and move on.
+    let alive = [0u16, 1, 2];
+    let mut rounds = 0;
+    while network.hosts[0].core.committed().height < Height(8) {
+        rounds += 1;
+        assert!(rounds < 100, "no progress");
+        for node in alive {
+            let view = network.hosts[usize::from(node)].core.view();
+            network.input(node, Input::Timeout(Timer { kind: TimerKind::Advance, view }));
+        }
+        network.run_until_excluding(3, 100_000);
+    }
+    let chains: Vec<Vec<_>> = alive
+        .iter()
+        .map(|n| commits(&network.hosts[usize::from(*n)].log).iter().map(|b| b.id()).collect())
+        .collect();
+    let shortest = chains.iter().map(Vec::len).min().expect("nodes");
+    for chain in &chains {
+        assert_eq!(chain[..shortest], chains[0][..shortest]);
+    }
+}
+
+#[test]
+fn equal_inputs_give_equal_effects() {
+    let run = || {
+        let fixture = Fixture::new(4);
+        let mut network = network(&fixture);
+        network.run_until(|hosts| hosts.iter().all(|h| h.core.committed().height >= Height(5)), 100_000);
+        network.hosts.iter().map(|h| format!("{:?}", h.log)).collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}

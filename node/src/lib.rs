@@ -1,0 +1,9 @@
+//! The Tally validator node: the mempool that feeds block proposals, and (as the node issue
+//! lands) the engine that drives consensus, execution and storage, the HTTP API and metrics.
+//!
+//! Invariants:
+//! - Everything keyed by remote input is bounded (mempool count and bytes, per-account queue).
+//! - A transaction's signature is checked once, when it enters the mempool; the result is
+//!   cached by tx id so block verification does not check it again.
+
+pub mod mempool;

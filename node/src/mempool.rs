@@ -1,0 +1,478 @@
+//! The mempool: verified transactions waiting for a block.
+//!
+//! - Bounded in count, bytes, and per account; a full pool refuses new transactions (no
+//!   eviction), so what was admitted stays until it is included, expires or goes stale.
+//! - Per-account seq order: a proposal takes, for each account, the consecutive run of seqs that
+//!   starts right after the account's committed seq, so every selected transaction passes the
+//!   ledger's seq check. Accounts are interleaved by the arrival of their next transaction.
+//! - The signature is checked once, on entry, after every cheaper check; the tx id is then
+//!   remembered in a bounded cache that block verification consults.
+//! - Duplicates (same tx id) and a second transaction for an (account, seq) already waiting are
+//!   refused.
+//! - Newly admitted transactions are handed out once, in batches, for gossip.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use tally_types::tx::TxFormError;
+use tally_types::{ChainId, Height, PublicKey, SignedTransaction, TxId, encode};
+
+/// Mempool limits.
+#[derive(Clone, Debug)]
+pub struct MempoolConfig {
+    /// Transactions held at once.
+    pub txs_max: usize,
+    /// Encoded bytes held at once.
+    pub bytes_max: usize,
+    /// Transactions of one account held at once.
+    pub per_account_max: usize,
+    /// How far ahead of its committed seq an account may queue (seq ≤ committed + this).
+    pub seq_ahead_max: u64,
+    /// Tx ids remembered as signature-checked.
+    pub verified_cache_max: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig {
+            txs_max: 100_000,
+            bytes_max: 256 * 1024 * 1024,
+            per_account_max: 1_000,
+            seq_ahead_max: 1_000,
+            verified_cache_max: 200_000,
+        }
+    }
+}
+
+impl MempoolConfig {
+    /// Checks the limits, naming the field at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        for (field, value) in [
+            ("txs_max", self.txs_max),
+            ("bytes_max", self.bytes_max),
+            ("per_account_max", self.per_account_max),
+            ("verified_cache_max", self.verified_cache_max),
+        ] {
+            if value == 0 {
+                return Err(format!("mempool.{field} must be positive"));
+            }
+        }
+        if self.seq_ahead_max == 0 {
+            return Err("mempool.seq_ahead_max must be positive".into());
+        }
+        if self.per_account_max > self.txs_max {
+            return Err("mempool.per_account_max must not exceed mempool.txs_max".into());
+        }
+        if self.bytes_max < tally_types::limits::TX_BYTES_MAX {
+            return Err(format!(
+                "mempool.bytes_max must hold at least one transaction ({} bytes)",
+                tally_types::limits::TX_BYTES_MAX
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    #[error("transaction {0} is already in the mempool")]
+    Duplicate(TxId),
+    #[error("transaction is {len} bytes; the limit is {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("wrong chain id `{got}`; this node runs `{expected}`")]
+    WrongChain { expected: ChainId, got: ChainId },
+    #[error("transaction expired: valid until height {valid_until}, the chain is at {height}")]
+    Expired { valid_until: Height, height: Height },
+    #[error("seq {seq} was already used: the account's committed seq is {committed}")]
+    StaleSeq { seq: u64, committed: u64 },
+    #[error(
+        "seq {seq} is too far ahead: the account's committed seq is {committed}, at most {ahead_max} ahead may wait"
+    )]
+    SeqTooFarAhead { seq: u64, committed: u64, ahead_max: u64 },
+    #[error("another transaction with seq {seq} from this account is already waiting")]
+    SeqTaken { seq: u64 },
+    #[error("this account already has {max} transactions waiting")]
+    AccountFull { max: usize },
+    #[error("the mempool is full ({txs} transactions, {bytes} bytes); try again later")]
+    Full { txs: usize, bytes: usize },
+    #[error("{0}")]
+    Malformed(TxFormError),
+}
+
+/// What the mempool needs to know of the ledger to admit a transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct AdmitContext {
+    /// The signer's committed seq (0 for a new account).
+    pub committed_seq: u64,
+    /// The committed height; the transaction must still be includable at height + 1.
+    pub height: Height,
+}
+
+struct Entry {
+    tx: Arc<SignedTransaction>,
+    len: usize,
+    arrival: u64,
+}
+
+/// A bounded set of tx ids whose signature verified, oldest forgotten first.
+struct VerifiedCache {
+    ids: HashSet<TxId>,
+    order: VecDeque<TxId>,
+    max: usize,
+}
+
+impl VerifiedCache {
+    fn insert(&mut self, id: TxId) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+            while self.order.len() > self.max {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+/// The mempool. Not thread-safe by itself: the node owns it in one task.
+pub struct Mempool {
+    config: MempoolConfig,
+    chain_id: ChainId,
+    entries: HashMap<TxId, Entry>,
+    accounts: BTreeMap<PublicKey, BTreeMap<u64, TxId>>,
+    bytes: usize,
+    next_arrival: u64,
+    verified: VerifiedCache,
+    fresh: Vec<TxId>,
+}
+
+impl Mempool {
+    /// An empty mempool for `chain_id`.
+    pub fn new(config: MempoolConfig, chain_id: ChainId) -> Result<Self, String> {
+        config.validate()?;
+        let verified =
+            VerifiedCache { ids: HashSet::new(), order: VecDeque::new(), max: config.verified_cache_max };
+        Ok(Mempool {
+            config,
+            chain_id,
+            entries: HashMap::new(),
+            accounts: BTreeMap::new(),
+            bytes: 0,
+            next_arrival: 0,
+            verified,
+            fresh: Vec::new(),
+        })
+    }
+
+    /// Transactions waiting.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Encoded bytes waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// True when `id` waits in the pool.
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// True when `id`'s signature was checked by this mempool (it may have left the pool since).
+    pub fn is_verified(&self, id: &TxId) -> bool {
+        self.verified.ids.contains(id)
+    }
+
+    /// Checks and admits a transaction. The cheap checks run first; the signature last.
+    pub fn admit(&mut self, tx: SignedTransaction, context: AdmitContext) -> Result<TxId, AdmitError> {
+        let len = encode(&tx).len();
+        if len > tally_types::limits::TX_BYTES_MAX {
+            return Err(AdmitError::TooLarge { len, max: tally_types::limits::TX_BYTES_MAX });
+        }
+        if tx.tx.chain_id != self.chain_id {
+            return Err(AdmitError::WrongChain {
+                expected: self.chain_id.clone(),
+                got: tx.tx.chain_id.clone(),
+            });
+        }
+        let id = tx.id();
+        if self.entries.contains_key(&id) {
+            return Err(AdmitError::Duplicate(id));
+        }
+        let next_height = context.height.next();
+        if tx.tx.valid_until_height < next_height {
+            return Err(AdmitError::Expired {
+                valid_until: tx.tx.valid_until_height,
+                height: context.height,
+            });
+        }
+        let seq = tx.tx.seq;
+        if seq <= context.committed_seq {
+            return Err(AdmitError::StaleSeq { seq, committed: context.committed_seq });
+        }
+        if seq - context.committed_seq > self.config.seq_ahead_max {
+            return Err(AdmitError::SeqTooFarAhead {
+                seq,
+                committed: context.committed_seq,
+                ahead_max: self.config.seq_ahead_max,
+            });
+        }
+        let signer = tx.tx.signer;
+        if let Some(queue) = self.accounts.get(&signer) {
+            if queue.contains_key(&seq) {
+                return Err(AdmitError::SeqTaken { seq });
+            }
+            if queue.len() >= self.config.per_account_max {
+                return Err(AdmitError::AccountFull { max: self.config.per_account_max });
+            }
+        }
+        if self.entries.len() >= self.config.txs_max || self.bytes + len > self.config.bytes_max {
+            return Err(AdmitError::Full { txs: self.entries.len(), bytes: self.bytes });
+        }
+        if !self.verified.ids.contains(&id) {
+            tx.check_form_and_signature().map_err(AdmitError::Malformed)?;
+            self.verified.insert(id);
+        }
+        self.accounts.entry(signer).or_default().insert(seq, id);
+        self.entries.insert(id, Entry { tx: Arc::new(tx), len, arrival: self.next_arrival });
+        self.next_arrival += 1;
+        self.bytes += len;
+        self.fresh.push(id);
+        Ok(id)
+    }
+
+    /// Picks transactions for a block: per account the consecutive seqs after its committed
+    /// seq, accounts interleaved by arrival, up to `txs_max` transactions and `bytes_max` bytes.
+    pub fn select(
+        &self,
+        txs_max: usize,
+        bytes_max: usize,
+        committed_seq: impl Fn(&PublicKey) -> u64,
+        height: Height,
+    ) -> Vec<Arc<SignedTransaction>> {
+        let next_height = height.next();
+        // For each account, the iterator over its queue and the seq it needs next.
+        let mut cursors: Vec<(std::collections::btree_map::Range<'_, u64, TxId>, u64)> = Vec::new();
+        let mut heap = BinaryHeap::new();
+        for (account, queue) in &self.accounts {
+            let want = committed_seq(account).saturating_add(1);
+            let mut range = queue.range(want..);
+            if let Some((&seq, id)) = range.next()
+                && seq == want
+            {
+                let arrival = self.entries[id].arrival;
+                heap.push(Reverse((arrival, cursors.len(), *id)));
+                cursors.push((range, want + 1));
+            }
+        }
+        let mut selected = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(Reverse((_, cursor, id))) = heap.pop() {
+            if selected.len() >= txs_max {
+                break;
+            }
+            let entry = &self.entries[&id];
+            // A transaction expiring before the next height is skipped, and with it the rest of
+            // its account's run (their seqs would no longer be consecutive).
+            if entry.tx.tx.valid_until_height < next_height {
+                continue;
+            }
+            if bytes + entry.len > bytes_max {
+                // Smaller transactions of other accounts may still fit.
+                continue;
+            }
+            bytes += entry.len;
+            selected.push(Arc::clone(&entry.tx));
+            let (range, want) = &mut cursors[cursor];
+            if let Some((&seq, next_id)) = range.next()
+                && seq == *want
+            {
+                *want += 1;
+                heap.push(Reverse((self.entries[next_id].arrival, cursor, *next_id)));
+            }
+        }
+        selected
+    }
+
+    /// Removes transactions that were included in a committed block.
+    pub fn remove(&mut self, ids: impl IntoIterator<Item = TxId>) {
+        for id in ids {
+            self.remove_one(&id);
+        }
+    }
+
+    fn remove_one(&mut self, id: &TxId) {
+        if let Some(entry) = self.entries.remove(id) {
+            self.bytes -= entry.len;
+            let signer = entry.tx.tx.signer;
+            if let Some(queue) = self.accounts.get_mut(&signer) {
+                queue.remove(&entry.tx.tx.seq);
+                if queue.is_empty() {
+                    self.accounts.remove(&signer);
+                }
+            }
+        }
+    }
+
+    /// After a commit: drops transactions whose seq is no longer above the account's committed
+    /// seq (another transaction took it) and those that expired.
+    pub fn prune(&mut self, committed_seq: impl Fn(&PublicKey) -> u64, height: Height) {
+        let next_height = height.next();
+        let mut doomed = Vec::new();
+        for (account, queue) in &self.accounts {
+            let committed = committed_seq(account);
+            for (&seq, id) in queue {
+                if seq <= committed || self.entries[id].tx.tx.valid_until_height < next_height {
+                    doomed.push(*id);
+                }
+            }
+        }
+        for id in doomed {
+            self.remove_one(&id);
+        }
+    }
+
+    /// Transactions admitted since the last call that are still waiting, for gossip in batches
+    /// of at most `batch_max`.
+    pub fn take_fresh(&mut self, batch_max: usize) -> Vec<Arc<SignedTransaction>> {
+        let take = self.fresh.len().min(batch_max);
+        let ids: Vec<TxId> = self.fresh.drain(..take).collect();
+        ids.iter().filter_map(|id| self.entries.get(id).map(|entry| Arc::clone(&entry.tx))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_types::codec::{BoundedBytes, BoundedVec};
+    use tally_types::tx::{Op, Transaction, Transfer};
+    use tally_types::{Amount, AssetId, SecretKey};
+
+    fn chain() -> ChainId {
+        ChainId::new("tally-mempool").expect("valid")
+    }
+
+    fn tx(key: &SecretKey, seq: u64, valid_until: u64, amount: u128) -> SignedTransaction {
+        Transaction {
+            chain_id: chain(),
+            signer: key.public_key(),
+            seq,
+            valid_until_height: Height(valid_until),
+            ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+                asset: "ACME@acme".parse::<AssetId>().expect("valid"),
+                to: SecretKey::from_seed(&[0xee; 32]).public_key(),
+                amount: Amount(amount),
+            })])
+            .expect("one op"),
+            memo: BoundedBytes::empty(),
+        }
+        .sign(key)
+    }
+
+    fn context(committed_seq: u64) -> AdmitContext {
+        AdmitContext { committed_seq, height: Height(10) }
+    }
+
+    fn pool(config: MempoolConfig) -> Mempool {
+        Mempool::new(config, chain()).expect("valid config")
+    }
+
+    #[test]
+    fn admits_once_and_refuses_each_bad_case_distinctly() {
+        let mut pool = pool(MempoolConfig { seq_ahead_max: 5, ..MempoolConfig::default() });
+        let key = SecretKey::from_seed(&[1; 32]);
+        let first = tx(&key, 1, 100, 1);
+        let id = pool.admit(first.clone(), context(0)).expect("admitted");
+        assert!(pool.is_verified(&id));
+        assert_eq!(pool.admit(first, context(0)), Err(AdmitError::Duplicate(id)));
+        assert_eq!(pool.admit(tx(&key, 1, 100, 2), context(0)), Err(AdmitError::SeqTaken { seq: 1 }));
+        assert_eq!(
+            pool.admit(tx(&key, 1, 100, 3), context(1)),
+            Err(AdmitError::StaleSeq { seq: 1, committed: 1 })
+        );
+        assert!(matches!(
+            pool.admit(tx(&key, 7, 100, 1), context(0)),
+            Err(AdmitError::SeqTooFarAhead { .. })
+        ));
+        assert!(matches!(pool.admit(tx(&key, 2, 10, 1), context(0)), Err(AdmitError::Expired { .. })));
+
+        let mut forged = tx(&key, 2, 100, 1);
+        forged.signature.0[0] ^= 1;
+        assert_eq!(pool.admit(forged, context(0)), Err(AdmitError::Malformed(TxFormError::BadSignature)));
+
+        let mut foreign = tx(&key, 2, 100, 1);
+        foreign.tx.chain_id = ChainId::new("other-chain").expect("valid");
+        assert!(matches!(pool.admit(foreign, context(0)), Err(AdmitError::WrongChain { .. })));
+        assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn bounds_hold_per_account_and_in_total() {
+        let mut pool = pool(MempoolConfig { txs_max: 3, per_account_max: 2, ..MempoolConfig::default() });
+        let a = SecretKey::from_seed(&[1; 32]);
+        let b = SecretKey::from_seed(&[2; 32]);
+        pool.admit(tx(&a, 1, 100, 1), context(0)).expect("admitted");
+        pool.admit(tx(&a, 2, 100, 1), context(0)).expect("admitted");
+        assert_eq!(pool.admit(tx(&a, 3, 100, 1), context(0)), Err(AdmitError::AccountFull { max: 2 }));
+        pool.admit(tx(&b, 1, 100, 1), context(0)).expect("admitted");
+        let c = SecretKey::from_seed(&[3; 32]);
+        assert!(matches!(pool.admit(tx(&c, 1, 100, 1), context(0)), Err(AdmitError::Full { txs: 3, .. })));
+    }
+
+    #[test]
+    fn select_takes_consecutive_seqs_per_account_interleaved_by_arrival() {
+        let mut pool = pool(MempoolConfig::default());
+        let a = SecretKey::from_seed(&[1; 32]);
+        let b = SecretKey::from_seed(&[2; 32]);
+        // a: seqs 1, 2, 4 (gap at 3); b: seqs 6, 7 with committed seq 5.
+        let a1 = pool.admit(tx(&a, 1, 100, 1), context(0)).expect("ok");
+        let b6 =
+            pool.admit(tx(&b, 6, 100, 1), AdmitContext { committed_seq: 5, height: Height(10) }).expect("ok");
+        let a2 = pool.admit(tx(&a, 2, 100, 1), context(0)).expect("ok");
+        pool.admit(tx(&a, 4, 100, 1), context(0)).expect("ok");
+        let b7 =
+            pool.admit(tx(&b, 7, 100, 1), AdmitContext { committed_seq: 5, height: Height(10) }).expect("ok");
+        let committed = |key: &PublicKey| if *key == b.public_key() { 5 } else { 0 };
+        let ids: Vec<TxId> =
+            pool.select(100, usize::MAX, committed, Height(10)).iter().map(|tx| tx.id()).collect();
+        assert_eq!(ids, vec![a1, b6, a2, b7]);
+        // Limits are honoured.
+        assert_eq!(pool.select(2, usize::MAX, committed, Height(10)).len(), 2);
+        assert!(pool.select(100, 10, committed, Height(10)).is_empty());
+    }
+
+    #[test]
+    fn remove_and_prune_keep_counters_exact() {
+        let mut pool = pool(MempoolConfig::default());
+        let a = SecretKey::from_seed(&[1; 32]);
+        let one = pool.admit(tx(&a, 1, 100, 1), context(0)).expect("ok");
+        pool.admit(tx(&a, 2, 100, 1), context(0)).expect("ok");
+        pool.admit(tx(&a, 3, 12, 1), context(0)).expect("ok");
+        assert_eq!(pool.take_fresh(2).len(), 2);
+        assert_eq!(pool.take_fresh(10).len(), 1);
+        assert!(pool.take_fresh(10).is_empty());
+        pool.remove([one]);
+        assert_eq!(pool.len(), 2);
+        // Seq 2 was used by some other transaction; seq 3 expires after height 12.
+        pool.prune(|_| 2, Height(12));
+        assert!(pool.is_empty());
+        assert_eq!(pool.bytes(), 0);
+        assert!(pool.is_verified(&one), "the verification cache outlives the pool entry");
+    }
+
+    #[test]
+    fn config_is_validated_naming_the_field() {
+        let error = Mempool::new(MempoolConfig { txs_max: 0, ..MempoolConfig::default() }, chain())
+            .err()
+            .expect("refused");
+        assert!(error.contains("mempool.txs_max"), "{error}");
+    }
+}
