@@ -51,7 +51,7 @@ fn a_readable_key_file_is_refused_until_fixed() {
     keystore.create("frank", "pass").expect("create");
     let path = keystore.dir().join("frank.json");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let error = keystore.load("frank", "pass").err().expect("refused");
+    let error = keystore.load("frank", "pass").expect_err("refused");
     assert!(matches!(error, KeystoreError::Permissions { mode: 0o644, .. }), "{error}");
     assert!(error.to_string().contains("chmod 600"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -89,7 +89,7 @@ fn tampered_clear_fields_fail_to_open() {
 
     // Not JSON at all.
     std::fs::write(&path, b"not a key file").expect("write");
-    let error = keystore.load("grace", "pass").err().expect("refused");
+    let error = keystore.load("grace", "pass").expect_err("refused");
     assert!(
         matches!(error, KeystoreError::Corrupt { .. }) && error.to_string().contains("grace.json"),
         "{error}"
