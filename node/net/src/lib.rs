@@ -29,12 +29,13 @@ use libp2p::futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, connection_limits, gossipsub, identity,
-    noise, request_response, tcp, yamux,
+    StreamProtocol, Swarm, allow_block_list, connection_limits, gossipsub, identity, noise, request_response,
+    tcp, yamux,
 };
 use tokio::sync::{mpsc, oneshot};
 
 pub use libp2p::identity::Keypair;
+pub use libp2p::{Multiaddr, PeerId};
 
 /// Capacity of the command channel from handles to the event loop.
 const COMMANDS_MAX: usize = 1024;

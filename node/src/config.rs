@@ -1,0 +1,413 @@
+//! The node's configuration: one TOML file per node (DESIGN.md §6), next to the genesis file.
+//!
+//! Every value is checked once, at start, and every problem is reported with the name of its
+//! field (`http.listen: ...`), all at once, so an operator fixes the file in one pass. Relative
+//! paths are taken relative to the folder of the configuration file, so a node folder can be
+//! moved as a whole.
+//!
+//! ```toml
+//! [node]
+//! data_dir = "data"
+//! genesis = "../genesis.json"
+//! consensus_key = "consensus.key"
+//! network_key = "network.key"
+//!
+//! [network]
+//! listen = "/ip4/127.0.0.1/tcp/27000"   # default: this validator's p2p_listen in genesis
+//! observers = []                         # peer ids allowed to connect besides validators
+//!
+//! [http]
+//! listen = "127.0.0.1:28000"            # default: this validator's http_listen in genesis
+//!
+//! [mempool]
+//! txs_max = 100000
+//!
+//! [log]
+//! format = "human"                      # or "json"
+//! level = "info"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tally_net::{Multiaddr, PeerId};
+
+use crate::mempool::MempoolConfig;
+
+/// Largest configuration file read, so a wrong path cannot make the node read a huge file.
+const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
+
+/// One problem in the configuration, with the field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("configuration file {path} is not valid TOML for a Tally node: {reason}")]
+    Syntax { path: PathBuf, reason: String },
+    #[error("configuration file {path} has {} problem(s):\n{}", problems.len(), list(problems))]
+    Invalid { path: PathBuf, problems: Vec<Problem> },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    node: RawNode,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    mempool: RawMempool,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    data_dir: PathBuf,
+    genesis: PathBuf,
+    consensus_key: PathBuf,
+    network_key: PathBuf,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    listen: Option<String>,
+    #[serde(default)]
+    observers: Vec<String>,
+    redial_interval_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<String>,
+    body_bytes_max: Option<usize>,
+    wait_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMempool {
+    txs_max: Option<usize>,
+    bytes_max: Option<usize>,
+    per_account_max: Option<usize>,
+    seq_ahead_max: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<String>,
+    level: Option<String>,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// A validated node configuration. Paths are absolute or relative to the working directory.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub genesis: PathBuf,
+    pub consensus_key: PathBuf,
+    pub network_key: PathBuf,
+    /// `None`: use this validator's address from genesis.
+    pub p2p_listen: Option<Multiaddr>,
+    pub observers: Vec<PeerId>,
+    pub redial_interval_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    /// `None`: use this validator's address from genesis.
+    pub http_listen: Option<SocketAddr>,
+    pub http_body_bytes_max: usize,
+    pub http_wait_timeout_ms: u64,
+    pub mempool: MempoolConfig,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl NodeConfig {
+    /// Reads and validates the configuration at `path`.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let read_error = |reason: String| ConfigError::Read { path: path.to_path_buf(), reason };
+        let metadata = std::fs::metadata(path).map_err(|error| read_error(error.to_string()))?;
+        if metadata.len() > CONFIG_BYTES_MAX {
+            return Err(read_error(format!(
+                "{} bytes, more than the limit of {CONFIG_BYTES_MAX}",
+                metadata.len()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|error| read_error(error.to_string()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &base).map_err(|error| match error {
+            ParseError::Syntax(reason) => ConfigError::Syntax { path: path.to_path_buf(), reason },
+            ParseError::Invalid(problems) => ConfigError::Invalid { path: path.to_path_buf(), problems },
+        })
+    }
+
+    /// Parses and validates TOML text; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<NodeConfig, ParseError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ParseError::Syntax(error.to_string()))?;
+        let mut problems = Vec::new();
+        let mut problem =
+            |field: &str, message: String| problems.push(Problem { field: field.into(), message });
+
+        let resolve = |path: &Path| if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+        for (field, path) in [
+            ("node.data_dir", &raw.node.data_dir),
+            ("node.genesis", &raw.node.genesis),
+            ("node.consensus_key", &raw.node.consensus_key),
+            ("node.network_key", &raw.node.network_key),
+        ] {
+            if path.as_os_str().is_empty() {
+                problem(field, "must not be empty".into());
+            }
+        }
+        for (field, path) in [
+            ("node.genesis", &raw.node.genesis),
+            ("node.consensus_key", &raw.node.consensus_key),
+            ("node.network_key", &raw.node.network_key),
+        ] {
+            let full = resolve(path);
+            if !path.as_os_str().is_empty() && !full.is_file() {
+                problem(field, format!("{} is not a readable file", full.display()));
+            }
+        }
+
+        let p2p_listen = raw.network.listen.as_ref().and_then(|text| match text.parse::<Multiaddr>() {
+            Ok(addr) => Some(addr),
+            Err(error) => {
+                problem(
+                    "network.listen",
+                    format!("`{text}` is not a multiaddr ({error}); e.g. /ip4/127.0.0.1/tcp/27000"),
+                );
+                None
+            }
+        });
+        let mut observers = Vec::new();
+        for (index, text) in raw.network.observers.iter().enumerate() {
+            match text.parse::<PeerId>() {
+                Ok(peer) if observers.contains(&peer) => {
+                    problem(&format!("network.observers[{index}]"), format!("`{text}` is listed twice"))
+                }
+                Ok(peer) => observers.push(peer),
+                Err(error) => problem(
+                    &format!("network.observers[{index}]"),
+                    format!("`{text}` is not a peer id ({error})"),
+                ),
+            }
+        }
+        let mut positive = |field: &str, value: Option<u64>, default: u64, max: u64| -> u64 {
+            match value {
+                None => default,
+                Some(0) => {
+                    problem(field, "must be positive".into());
+                    default
+                }
+                Some(v) if v > max => {
+                    problem(field, format!("{v} is above the maximum of {max}"));
+                    default
+                }
+                Some(v) => v,
+            }
+        };
+        let redial_interval_ms =
+            positive("network.redial_interval_ms", raw.network.redial_interval_ms, 1_000, 600_000);
+        let idle_timeout_ms =
+            positive("network.idle_timeout_ms", raw.network.idle_timeout_ms, 3_600_000, 86_400_000);
+        let request_timeout_ms =
+            positive("network.request_timeout_ms", raw.network.request_timeout_ms, 10_000, 600_000);
+        let http_wait_timeout_ms =
+            positive("http.wait_timeout_ms", raw.http.wait_timeout_ms, 30_000, 600_000);
+        let http_body_bytes_max = positive(
+            "http.body_bytes_max",
+            raw.http.body_bytes_max.map(|v| v as u64),
+            1024 * 1024,
+            64 * 1024 * 1024,
+        ) as usize;
+        if http_body_bytes_max < 2 * tally_types::limits::TX_BYTES_MAX {
+            problem(
+                "http.body_bytes_max",
+                format!(
+                    "{http_body_bytes_max} cannot hold one transaction as JSON (at least {})",
+                    2 * tally_types::limits::TX_BYTES_MAX
+                ),
+            );
+        }
+
+        let http_listen = raw.http.listen.as_ref().and_then(|text| match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(error) => {
+                problem("http.listen", format!("`{text}` is not an address ({error}); e.g. 127.0.0.1:28000"));
+                None
+            }
+        });
+
+        let defaults = MempoolConfig::default();
+        let mempool = MempoolConfig {
+            txs_max: raw.mempool.txs_max.unwrap_or(defaults.txs_max),
+            bytes_max: raw.mempool.bytes_max.unwrap_or(defaults.bytes_max),
+            per_account_max: raw.mempool.per_account_max.unwrap_or(defaults.per_account_max),
+            seq_ahead_max: raw.mempool.seq_ahead_max.unwrap_or(defaults.seq_ahead_max),
+            verified_cache_max: defaults.verified_cache_max,
+        };
+        if let Err(message) = mempool.validate() {
+            // MempoolConfig names its own field (`mempool.txs_max must ...`).
+            let field = message.split_whitespace().next().unwrap_or("mempool").to_owned();
+            problem(&field, message);
+        }
+
+        let log_format = match raw.log.format.as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problem("log.format", format!("`{other}` is not one of: human, json"));
+                LogFormat::Human
+            }
+        };
+        let log_level = raw.log.level.unwrap_or_else(|| "info".into());
+        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+            problem("log.level", format!("`{log_level}` is not one of: error, warn, info, debug, trace"));
+        }
+
+        if !problems.is_empty() {
+            return Err(ParseError::Invalid(problems));
+        }
+        Ok(NodeConfig {
+            data_dir: resolve(&raw.node.data_dir),
+            genesis: resolve(&raw.node.genesis),
+            consensus_key: resolve(&raw.node.consensus_key),
+            network_key: resolve(&raw.node.network_key),
+            p2p_listen,
+            observers,
+            redial_interval_ms,
+            idle_timeout_ms,
+            request_timeout_ms,
+            http_listen,
+            http_body_bytes_max,
+            http_wait_timeout_ms,
+            mempool,
+            log_format,
+            log_level,
+        })
+    }
+}
+
+/// Why configuration text was refused (without a file name; [`NodeConfig::load`] adds it).
+#[derive(Debug)]
+pub enum ParseError {
+    Syntax(String),
+    Invalid(Vec<Problem>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for file in ["genesis.json", "consensus.key", "network.key"] {
+            std::fs::write(dir.path().join(file), b"x").expect("write");
+        }
+        dir
+    }
+
+    const MINIMAL: &str = r#"
+        [node]
+        data_dir = "data"
+        genesis = "genesis.json"
+        consensus_key = "consensus.key"
+        network_key = "network.key"
+    "#;
+
+    fn problems(text: &str, base: &Path) -> Vec<String> {
+        match NodeConfig::parse(text, base) {
+            Err(ParseError::Invalid(problems)) => problems.iter().map(|p| p.to_string()).collect(),
+            Err(ParseError::Syntax(reason)) => vec![format!("syntax: {reason}")],
+            Ok(_) => vec![],
+        }
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults_and_resolved_paths() {
+        let dir = folder();
+        let config = NodeConfig::parse(MINIMAL, dir.path()).expect("valid");
+        assert_eq!(config.data_dir, dir.path().join("data"));
+        assert_eq!(config.log_format, LogFormat::Human);
+        assert_eq!(config.http_listen, None);
+        assert_eq!(config.mempool.txs_max, MempoolConfig::default().txs_max);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let dir = folder();
+        let text = format!(
+            "{MINIMAL}\n[network]\nlisten = \"not-an-addr\"\nobservers = [\"xyz\"]\nredial_interval_ms = 0\n\
+             [http]\nlisten = \"localhost\"\nbody_bytes_max = 10\n[mempool]\ntxs_max = 0\n[log]\nformat = \"xml\"\nlevel = \"loud\"\n"
+        );
+        let found = problems(&text, dir.path());
+        for field in [
+            "network.listen",
+            "network.observers[0]",
+            "network.redial_interval_ms",
+            "http.listen",
+            "http.body_bytes_max",
+            "mempool.txs_max",
+            "log.format",
+            "log.level",
+        ] {
+            assert!(found.iter().any(|p| p.starts_with(field)), "no problem for {field}: {found:#?}");
+        }
+    }
+
+    #[test]
+    fn missing_files_and_unknown_fields_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let found = problems(MINIMAL, dir.path());
+        assert!(
+            found.iter().any(|p| p.starts_with("node.genesis") && p.contains("genesis.json")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|p| p.starts_with("node.consensus_key")), "{found:?}");
+        let found = problems(&format!("{MINIMAL}\nsurprise = 1\n"), folder().path());
+        assert!(found[0].contains("surprise"), "{found:?}");
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = folder();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "[node]\n").expect("write");
+        let error = NodeConfig::load(&path).expect_err("incomplete");
+        assert!(error.to_string().contains("node.toml"), "{error}");
+        let error = NodeConfig::load(&dir.path().join("absent.toml")).expect_err("absent");
+        assert!(error.to_string().contains("absent.toml"), "{error}");
+    }
+}
