@@ -1,1 +1,40 @@
-//! Tally ledger (being written).
+//! Tally's deterministic ledger: executes blocks of transactions against the ledger state,
+//! commits the state to a sparse Merkle root, proves single entries, and checks invariants.
+//!
+//! Invariants this crate keeps:
+//! - Execution is a pure function of (state, block context, transactions): no tokio, no I/O,
+//!   no clock (only the block's `time_ms`), no randomness, and no `HashMap` iteration where its
+//!   order could reach the output. The same inputs give the same write set, receipts and state
+//!   root on every node, every time.
+//! - **Execution does not check signatures.** The caller checks every transaction once with
+//!   `SignedTransaction::check_form_and_signature` before handing it to [`execute_block`] or
+//!   [`BlockExecutor::execute_tx`]; execution trusts that `tx.signer` signed `tx`.
+//! - Execution reads state only through [`StateRead`] and never writes it: it returns a
+//!   [`WriteSet`], which the caller commits atomically together with the block.
+//! - A transaction that passes the inclusion checks consumes its seq; its ops apply all or
+//!   none. All amount arithmetic is checked.
+//! - After every block, per asset: minted − burned = supply = Σ balances (available + locked),
+//!   supply ≤ max supply; every grant id is used once per member; every account's seqs are
+//!   used once each, in order ([`check_invariants`], [`History`]).
+//! - The state is canonical: an entry that would hold only defaults (a zero balance, seq 0) is
+//!   deleted, so equal states have equal roots.
+
+pub mod execute;
+pub mod genesis;
+pub mod invariants;
+pub mod mem;
+pub mod proof;
+pub mod state;
+pub mod tree;
+
+pub use execute::{
+    BlockContext, BlockError, BlockExecutor, BlockOutput, InclusionError, TxError, execute_block,
+};
+pub use genesis::{GenesisAsset, GenesisBalance, GenesisError, GenesisLedger, GenesisMember, genesis_writes};
+pub use invariants::{History, HistoryViolation, InvariantViolation, check_invariants};
+pub use mem::{CommitBlockError, CommittedBlock, MemState};
+pub use proof::{ProveError, StateProof, prove_entry, verify_state_proof};
+pub use state::{
+    AccountState, AssetState, BalanceState, EntryKind, GrantRecord, IssuerState, MemberState, StateError,
+    StateKey, StateRead, StateValue, WriteSet,
+};

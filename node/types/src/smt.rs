@@ -96,12 +96,15 @@ const _: () = assert!(1 + 64 + 4 + 32 * limits::SMT_PROOF_SIBLINGS_MAX <= limits
 /// Bit `index` of `key`, most significant bit of byte 0 first: `false` is left, `true` right.
 ///
 /// Panics if `index >= 256`; every caller walks a path no deeper than the key is long.
+// Inline across crates: the tree calls this for every key at every level of a batch.
+#[inline]
 pub fn key_bit(key: &Hash, index: usize) -> bool {
     assert!(index < KEY_BITS, "key bit {index} is past the end of a 256-bit key");
     (key.0[index / 8] >> (7 - index % 8)) & 1 == 1
 }
 
 /// How many leading bits `a` and `b` share (256 when they are equal).
+#[inline]
 pub fn common_prefix_bits(a: &Hash, b: &Hash) -> usize {
     for (index, (x, y)) in a.0.iter().zip(b.0.iter()).enumerate() {
         let differing = x ^ y;

@@ -1,0 +1,392 @@
+//! The genesis document: typed, validated, and hashed canonically.
+//!
+//! A [`Genesis`] value is always valid: the only ways to get one are [`Genesis::load`],
+//! [`Genesis::from_json`] and the builder, and all of them go through the same validation
+//! (`validate.rs`). Its fields are private; accessors hand out shared references.
+//!
+//! The genesis hash is `Domain::Genesis` over the borsh encoding of the typed document, so it
+//! depends on the values alone: JSON key order, whitespace, number spelling (`1e3` is refused,
+//! but `007` for a string amount is the same as `7`), and the choice between an address and
+//! its equivalent spelling never change it. Array order does: it is content (validator order
+//! is the leader rotation; the other lists keep the order their author gave them).
+
+use std::fmt;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use borsh::BorshSerialize;
+use serde::{Serialize, Serializer};
+use tally_ledger::genesis::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember};
+use tally_types::codec::encode;
+use tally_types::tx::AssetFlags;
+use tally_types::{Amount, AssetId, BlockId, ChainId, Domain, Hash, MemberId, PublicKey, ValidatorSet};
+
+use crate::error::{GenesisError, ParseError};
+use crate::limits;
+
+/// Consensus timing and block size parameters, fixed for the life of the chain.
+///
+/// The timeouts follow DESIGN.md §5 with Δ the assumed message delay: a validator nullifies a
+/// view if no proposal arrived by `timeout_propose_ms` (2Δ) or no notarization by
+/// `timeout_notarize_ms` (3Δ). After consecutive nullified views a node may back off, but
+/// never beyond `timeout_max_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct ConsensusParams {
+    /// Nullify the view if no valid proposal arrived within this time of entering it.
+    pub timeout_propose_ms: u64,
+    /// Nullify the view if it was not notarized within this time of entering it.
+    pub timeout_notarize_ms: u64,
+    /// Upper bound of any backed-off timeout.
+    pub timeout_max_ms: u64,
+    /// Transactions in one block, at most `tally_types::limits::BLOCK_TXS_MAX`.
+    pub block_txs_max: u32,
+    /// Encoded block size, at most `tally_types::limits::BLOCK_BYTES_MAX`.
+    pub block_bytes_max: u32,
+}
+
+impl Default for ConsensusParams {
+    /// Δ = 500 ms, which suits validators on one continent; blocks half the protocol maximum.
+    fn default() -> Self {
+        ConsensusParams {
+            timeout_propose_ms: 1_000,
+            timeout_notarize_ms: 1_500,
+            timeout_max_ms: 30_000,
+            block_txs_max: 5_000,
+            block_bytes_max: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl ConsensusParams {
+    /// Every problem with these parameters, as (field name, message): each value in its range,
+    /// and the timeouts in the order the protocol needs (propose < notarize ≤ max).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        param_problems(&PartialParams {
+            timeout_propose_ms: Some(self.timeout_propose_ms),
+            timeout_notarize_ms: Some(self.timeout_notarize_ms),
+            timeout_max_ms: Some(self.timeout_max_ms),
+            block_txs_max: Some(self.block_txs_max),
+            block_bytes_max: Some(self.block_bytes_max),
+        })
+    }
+}
+
+/// Consensus parameters as far as they parsed, so that the ones that did are still checked.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PartialParams {
+    pub timeout_propose_ms: Option<u64>,
+    pub timeout_notarize_ms: Option<u64>,
+    pub timeout_max_ms: Option<u64>,
+    pub block_txs_max: Option<u32>,
+    pub block_bytes_max: Option<u32>,
+}
+
+impl PartialParams {
+    /// The parameters, if all parsed.
+    pub(crate) fn complete(&self) -> Option<ConsensusParams> {
+        Some(ConsensusParams {
+            timeout_propose_ms: self.timeout_propose_ms?,
+            timeout_notarize_ms: self.timeout_notarize_ms?,
+            timeout_max_ms: self.timeout_max_ms?,
+            block_txs_max: self.block_txs_max?,
+            block_bytes_max: self.block_bytes_max?,
+        })
+    }
+}
+
+/// The checks behind [`ConsensusParams::problems`]: ranges of the values present, and
+/// relations between the pairs present.
+pub(crate) fn param_problems(params: &PartialParams) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let timeout_range = limits::TIMEOUT_MS_MIN..=limits::TIMEOUT_MS_MAX;
+    let timeouts = [
+        ("timeout_propose_ms", params.timeout_propose_ms),
+        ("timeout_notarize_ms", params.timeout_notarize_ms),
+        ("timeout_max_ms", params.timeout_max_ms),
+    ];
+    for (field, value) in timeouts {
+        if let Some(value) = value
+            && !timeout_range.contains(&value)
+        {
+            let (min, max) = (limits::TIMEOUT_MS_MIN, limits::TIMEOUT_MS_MAX);
+            problems.push((field, format!("{value} ms is out of range {min}..={max} ms")));
+        }
+    }
+    // A view cannot be notarized before its proposal arrives, so the notarization deadline
+    // must leave time after the proposal deadline.
+    if let (Some(propose), Some(notarize)) = (params.timeout_propose_ms, params.timeout_notarize_ms)
+        && notarize <= propose
+    {
+        problems.push((
+            "timeout_notarize_ms",
+            format!("{notarize} ms must be greater than timeout_propose_ms ({propose} ms)"),
+        ));
+    }
+    if let (Some(notarize), Some(max)) = (params.timeout_notarize_ms, params.timeout_max_ms)
+        && max < notarize
+    {
+        problems.push((
+            "timeout_max_ms",
+            format!("{max} ms must be at least timeout_notarize_ms ({notarize} ms)"),
+        ));
+    }
+    let txs_max = tally_types::limits::BLOCK_TXS_MAX;
+    if let Some(txs) = params.block_txs_max
+        && (txs == 0 || txs as usize > txs_max)
+    {
+        problems.push(("block_txs_max", format!("{txs} is out of range 1..={txs_max}")));
+    }
+    let bytes_max = tally_types::limits::BLOCK_BYTES_MAX as u64;
+    if let Some(bytes) = params.block_bytes_max.map(u64::from)
+        && !(limits::BLOCK_BYTES_MAX_FLOOR..=bytes_max).contains(&bytes)
+    {
+        problems.push((
+            "block_bytes_max",
+            format!(
+                "{bytes} is out of range {}..={bytes_max} (a block must hold a header and the largest transaction)",
+                limits::BLOCK_BYTES_MAX_FLOOR
+            ),
+        ));
+    }
+    problems
+}
+
+/// One validator: who runs it, its keys, and where it listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct ValidatorEntry {
+    /// A short unique name for logs and file names, e.g. `validator-0`.
+    pub name: String,
+    /// The member that runs this validator.
+    pub member: MemberId,
+    /// Signs proposals and votes. JSON: the bech32m address form.
+    pub consensus_key: PublicKey,
+    /// The ed25519 public key of the node's libp2p identity (its PeerId derives from it).
+    /// JSON: 64 hex characters. Never equal to any consensus or issuer key.
+    #[serde(serialize_with = "serialize_hex_key")]
+    pub network_key: PublicKey,
+    /// Where peers dial this validator: `/ip4/A.B.C.D/tcp/PORT`, `/ip6/.../tcp/PORT` or
+    /// `/dns{,4,6}/HOST/tcp/PORT`, in canonical form.
+    pub p2p_listen: String,
+    /// The HTTP API's listen address, `IP:PORT`.
+    #[borsh(serialize_with = "borsh_socket_addr")]
+    pub http_listen: SocketAddr,
+}
+
+/// A consortium member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct MemberEntry {
+    pub id: MemberId,
+    /// Display name, e.g. `Acme`.
+    pub name: String,
+    /// Accounts that may issue assets, grant credits and anchor badges for this member.
+    /// JSON: addresses.
+    pub issuers: Vec<PublicKey>,
+}
+
+/// A credit asset that exists from the start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct AssetEntry {
+    /// `CODE@member`; the member is the issuer.
+    pub asset: AssetId,
+    /// Decimal places of the minor unit, 0..=18.
+    pub scale: u8,
+    /// Cap on the supply in minor units; `null` for none.
+    pub max_supply: Option<Amount>,
+    /// `AssetFlags` bits.
+    pub flags: AssetFlags,
+}
+
+/// An opening balance, in minor units; counts as minted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct BalanceEntry {
+    pub account: PublicKey,
+    pub asset: AssetId,
+    pub amount: Amount,
+}
+
+/// A validated genesis document. See the module documentation for what its hash covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct Genesis {
+    pub(crate) format_version: u32,
+    pub(crate) chain_id: ChainId,
+    pub(crate) genesis_time_ms: u64,
+    pub(crate) consensus: ConsensusParams,
+    pub(crate) validators: Vec<ValidatorEntry>,
+    pub(crate) members: Vec<MemberEntry>,
+    pub(crate) assets: Vec<AssetEntry>,
+    pub(crate) balances: Vec<BalanceEntry>,
+}
+
+impl Genesis {
+    /// Reads and validates a genesis file. Every error names the file; an invalid document
+    /// lists every problem found, each with its field path.
+    pub fn load(path: impl AsRef<Path>) -> Result<Genesis, GenesisError> {
+        let path = path.as_ref();
+        let read_error = |error| GenesisError::Read { path: path.to_owned(), error };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let size_bytes = file.metadata().map_err(read_error)?.len();
+        if size_bytes > limits::GENESIS_FILE_BYTES_MAX {
+            return Err(GenesisError::TooLarge { path: path.to_owned(), size_bytes });
+        }
+        // Read through a limit as well: the file may grow between the check and the read.
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(file, limits::GENESIS_FILE_BYTES_MAX + 1),
+            &mut text,
+        )
+        .map_err(read_error)?;
+        if text.len() as u64 > limits::GENESIS_FILE_BYTES_MAX {
+            return Err(GenesisError::TooLarge { path: path.to_owned(), size_bytes: text.len() as u64 });
+        }
+        Genesis::from_json(&text).map_err(|error| GenesisError::Parse { path: path.to_owned(), error })
+    }
+
+    /// Parses and validates genesis JSON text.
+    pub fn from_json(text: &str) -> Result<Genesis, ParseError> {
+        crate::validate::parse_genesis(text)
+    }
+
+    /// The document as pretty JSON with a trailing newline: the form `tally-genesis init` writes.
+    pub fn to_json_pretty(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self)
+            .expect("the document holds only strings, integers, lists and objects, which always serialize");
+        text.push('\n');
+        text
+    }
+
+    /// The canonical encoding the genesis hash covers: borsh of the typed document.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// The genesis hash: `Domain::Genesis` over [`Self::canonical_bytes`]. Block 1's header
+    /// carries it as its parent (see [`Self::parent_of_first_block`]).
+    pub fn hash(&self) -> Hash {
+        Domain::Genesis.hash(&[&self.canonical_bytes()])
+    }
+
+    /// The `parent_id` of the block at height 1: `BlockId(genesis.hash())`. Genesis is height 0
+    /// and has no header of its own; the hash of the whole document stands in for its block id,
+    /// so the chain of parent links ends at the genesis file and everything in it (validators,
+    /// parameters, initial ledger) is committed to by every later block.
+    pub fn parent_of_first_block(&self) -> BlockId {
+        BlockId(self.hash())
+    }
+
+    /// The validator set, in document order (the leader rotation order).
+    pub fn validator_set(&self) -> ValidatorSet {
+        let keys = self.validators.iter().map(|validator| validator.consensus_key).collect();
+        ValidatorSet::new(keys).expect(
+            "validation checked n = 3f + 1 within limits and distinct, valid, non-weak consensus keys",
+        )
+    }
+
+    /// The hash of [`Self::validator_set`], carried in every header.
+    pub fn validators_hash(&self) -> Hash {
+        self.validator_set().hash()
+    }
+
+    /// The ledger's part of genesis: members, assets and opening balances.
+    pub fn ledger(&self) -> GenesisLedger {
+        GenesisLedger {
+            members: self
+                .members
+                .iter()
+                .map(|member| GenesisMember {
+                    id: member.id.clone(),
+                    name: member.name.clone(),
+                    issuers: member.issuers.clone(),
+                })
+                .collect(),
+            assets: self
+                .assets
+                .iter()
+                .map(|asset| GenesisAsset {
+                    asset: asset.asset.clone(),
+                    scale: asset.scale,
+                    max_supply: asset.max_supply,
+                    flags: asset.flags,
+                })
+                .collect(),
+            balances: self
+                .balances
+                .iter()
+                .map(|balance| GenesisBalance {
+                    account: balance.account,
+                    asset: balance.asset.clone(),
+                    amount: balance.amount,
+                })
+                .collect(),
+        }
+    }
+
+    /// The genesis format version.
+    pub fn format_version(&self) -> u32 {
+        self.format_version
+    }
+
+    /// The chain id, part of every signed message.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    /// Milliseconds since the Unix epoch; block 1's time must be after it.
+    pub fn genesis_time_ms(&self) -> u64 {
+        self.genesis_time_ms
+    }
+
+    /// Consensus timing and block size parameters.
+    pub fn params(&self) -> &ConsensusParams {
+        &self.consensus
+    }
+
+    /// The validators, in leader rotation order.
+    pub fn validators(&self) -> &[ValidatorEntry] {
+        &self.validators
+    }
+
+    /// The members.
+    pub fn members(&self) -> &[MemberEntry] {
+        &self.members
+    }
+
+    /// The assets that exist from the start.
+    pub fn assets(&self) -> &[AssetEntry] {
+        &self.assets
+    }
+
+    /// The opening balances.
+    pub fn balances(&self) -> &[BalanceEntry] {
+        &self.balances
+    }
+
+    /// The member with id `id`.
+    pub fn member(&self, id: &MemberId) -> Option<&MemberEntry> {
+        self.members.iter().find(|member| &member.id == id)
+    }
+
+    /// The position of the validator whose consensus key is `key`.
+    pub fn validator_index(&self, key: &PublicKey) -> Option<tally_types::ValidatorIndex> {
+        // At most VALIDATORS_MAX (≤ u16::MAX) validators, so the position fits.
+        let position = self.validators.iter().position(|validator| &validator.consensus_key == key)?;
+        Some(tally_types::ValidatorIndex(position as u16))
+    }
+}
+
+impl fmt::Display for Genesis {
+    /// A short summary: chain, validator count, hash.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "genesis of {} ({} validators, hash {})", self.chain_id, self.validators.len(), self.hash())
+    }
+}
+
+fn serialize_hex_key<S: Serializer>(key: &PublicKey, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&key.to_hex())
+}
+
+/// Socket addresses enter the canonical encoding as their canonical text (`127.0.0.1:28000`),
+/// the same text the JSON carries.
+fn borsh_socket_addr<W: Write>(address: &SocketAddr, writer: &mut W) -> std::io::Result<()> {
+    BorshSerialize::serialize(&address.to_string(), writer)
+}

@@ -1,0 +1,301 @@
+//! Invariant checks: over a complete state ([`check_invariants`]) and over the sequence of
+//! executed blocks ([`History`]).
+//!
+//! These are written apart from the execution code and share none of its logic: they recompute
+//! every total from scratch, so a bug in an op shows up as a violation here instead of being
+//! repeated. Tests run them after every block, debug builds of [`crate::MemState`] run the
+//! state check after every commit, and `tally audit` runs both over the whole chain.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tally_types::receipt::{Receipt, TxOutcome};
+use tally_types::tx::{Op, SignedTransaction, TxId};
+use tally_types::{Amount, AssetId, Height, MemberId, OpId, PublicKey, limits};
+
+use crate::state::{AssetState, EntryKind, StateKey, StateValue};
+
+/// A broken state invariant. Each names the entry at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantViolation {
+    #[error("entry {key:?} holds a {value:?} value")]
+    KindMismatch { key: StateKey, value: EntryKind },
+    #[error("entry {key:?} holds only defaults and must not be stored")]
+    EmptyEntry { key: StateKey },
+    #[error("asset `{asset}` belongs to member `{member}`, which does not exist")]
+    AssetOfUnknownMember { asset: AssetId, member: MemberId },
+    #[error("asset `{asset}` has scale {scale}, above {max}", max = limits::ASSET_SCALE_MAX)]
+    BadScale { asset: AssetId, scale: u8 },
+    #[error("asset `{asset}` has unknown flag bits {flags:#x}")]
+    BadFlags { asset: AssetId, flags: u32 },
+    #[error("asset `{asset}` has a max supply of zero")]
+    ZeroMaxSupply { asset: AssetId },
+    #[error("asset `{asset}`: minted {minted} - burned {burned} != supply {supply}")]
+    MintedBurnedMismatch { asset: AssetId, minted: Amount, burned: Amount, supply: Amount },
+    #[error("asset `{asset}`: supply {supply} is above max supply {max_supply}")]
+    AboveMaxSupply { asset: AssetId, supply: Amount, max_supply: Amount },
+    #[error("asset `{asset}`: balances add up to {balances}, supply is {supply}")]
+    SupplyMismatch { asset: AssetId, supply: Amount, balances: Amount },
+    #[error("asset `{asset}`: balances add up to more than 2^128 - 1")]
+    BalancesOverflow { asset: AssetId },
+    #[error("account {account} holds a balance of asset `{asset}`, which does not exist")]
+    BalanceOfUnknownAsset { account: PublicKey, asset: AssetId },
+    #[error("account {account}: {locked} of `{asset}` locked, but open holds and offers lock {expected}")]
+    LockedMismatch { account: PublicKey, asset: AssetId, locked: Amount, expected: Amount },
+    #[error("member `{member}` has no issuer accounts")]
+    MemberWithoutIssuers { member: MemberId },
+    #[error("member `{member}` has an empty name")]
+    EmptyMemberName { member: MemberId },
+    #[error("member `{member}` issuer list is not sorted and unique")]
+    UnsortedIssuers { member: MemberId },
+    #[error("account {account} is an issuer of member `{member}` but the issuer index says {indexed:?}")]
+    IssuerIndexMismatch { account: PublicKey, member: MemberId, indexed: Option<MemberId> },
+    #[error("issuer index names account {account} for member `{member}`, which does not list it")]
+    StaleIssuerIndex { account: PublicKey, member: MemberId },
+    #[error("grant id {grant_id} is recorded for member `{member}`, which does not exist")]
+    GrantIdOfUnknownMember { member: MemberId, grant_id: OpId },
+}
+
+/// Checks every state invariant over a complete state, given as its entries in any order.
+///
+/// Per asset: minted − burned = supply = Σ (available + locked) over all balances, supply ≤
+/// max supply, scale and flags valid, issuer member exists. Per balance: its asset exists, and
+/// locked equals what open holds and offers lock (none exist yet, so locked is zero). No
+/// balance can exceed supply, since balances are non-negative and sum to it. Members have a
+/// name and sorted, unique issuers, and the issuer index matches the members exactly. Every
+/// entry's value is of its key's kind, and no entry holds only defaults.
+pub fn check_invariants<'a, I>(entries: I) -> Result<(), InvariantViolation>
+where
+    I: IntoIterator<Item = (&'a StateKey, &'a StateValue)>,
+{
+    let mut assets: BTreeMap<&AssetId, &AssetState> = BTreeMap::new();
+    let mut balance_sums: BTreeMap<&AssetId, Amount> = BTreeMap::new();
+    let mut balance_assets: Vec<(&PublicKey, &AssetId)> = Vec::new();
+    let mut members: BTreeMap<&MemberId, BTreeSet<&PublicKey>> = BTreeMap::new();
+    let mut issuer_index: BTreeMap<&PublicKey, &MemberId> = BTreeMap::new();
+    let mut grant_members: Vec<(&MemberId, &OpId)> = Vec::new();
+
+    for (key, value) in entries {
+        if key.kind() != value.kind() {
+            return Err(InvariantViolation::KindMismatch { key: key.clone(), value: value.kind() });
+        }
+        match (key, value) {
+            (StateKey::Account { .. }, StateValue::Account(account)) => {
+                if account.seq == 0 {
+                    return Err(InvariantViolation::EmptyEntry { key: key.clone() });
+                }
+            }
+            (StateKey::Balance { account, asset }, StateValue::Balance(balance)) => {
+                if balance.available.is_zero() && balance.locked.is_zero() {
+                    return Err(InvariantViolation::EmptyEntry { key: key.clone() });
+                }
+                // No holds or offers exist yet, so nothing may be locked.
+                let expected = Amount::ZERO;
+                if balance.locked != expected {
+                    return Err(InvariantViolation::LockedMismatch {
+                        account: *account,
+                        asset: asset.clone(),
+                        locked: balance.locked,
+                        expected,
+                    });
+                }
+                let overflow = || InvariantViolation::BalancesOverflow { asset: asset.clone() };
+                let total = balance.available.checked_add(balance.locked).ok_or_else(overflow)?;
+                let sum = balance_sums.entry(asset).or_insert(Amount::ZERO);
+                *sum = sum.checked_add(total).ok_or_else(overflow)?;
+                balance_assets.push((account, asset));
+            }
+            (StateKey::Asset { asset: id }, StateValue::Asset(asset)) => {
+                assets.insert(id, asset);
+            }
+            (StateKey::Member { member: id }, StateValue::Member(member)) => {
+                if member.name.is_empty() {
+                    return Err(InvariantViolation::EmptyMemberName { member: id.clone() });
+                }
+                if member.issuers.is_empty() {
+                    return Err(InvariantViolation::MemberWithoutIssuers { member: id.clone() });
+                }
+                if !member.issuers.windows(2).all(|pair| pair[0] < pair[1]) {
+                    return Err(InvariantViolation::UnsortedIssuers { member: id.clone() });
+                }
+                members.insert(id, member.issuers.iter().collect());
+            }
+            (StateKey::Issuer { account }, StateValue::Issuer(issuer)) => {
+                issuer_index.insert(account, &issuer.member);
+            }
+            (StateKey::GrantId { member, grant_id }, StateValue::GrantId(_)) => {
+                grant_members.push((member, grant_id));
+            }
+            _ => unreachable!("key and value kinds were checked equal above"),
+        }
+    }
+
+    for (id, asset) in &assets {
+        let id = *id;
+        if !members.contains_key(&id.issuer) {
+            return Err(InvariantViolation::AssetOfUnknownMember {
+                asset: id.clone(),
+                member: id.issuer.clone(),
+            });
+        }
+        if asset.scale > limits::ASSET_SCALE_MAX {
+            return Err(InvariantViolation::BadScale { asset: id.clone(), scale: asset.scale });
+        }
+        if !asset.flags.is_known() {
+            return Err(InvariantViolation::BadFlags { asset: id.clone(), flags: asset.flags.0 });
+        }
+        if asset.minted.checked_sub(asset.burned) != Some(asset.supply) {
+            return Err(InvariantViolation::MintedBurnedMismatch {
+                asset: id.clone(),
+                minted: asset.minted,
+                burned: asset.burned,
+                supply: asset.supply,
+            });
+        }
+        match asset.max_supply {
+            Some(max_supply) if max_supply.is_zero() => {
+                return Err(InvariantViolation::ZeroMaxSupply { asset: id.clone() });
+            }
+            Some(max_supply) if asset.supply > max_supply => {
+                return Err(InvariantViolation::AboveMaxSupply {
+                    asset: id.clone(),
+                    supply: asset.supply,
+                    max_supply,
+                });
+            }
+            _ => {}
+        }
+        let balances = balance_sums.get(id).copied().unwrap_or(Amount::ZERO);
+        if balances != asset.supply {
+            return Err(InvariantViolation::SupplyMismatch {
+                asset: id.clone(),
+                supply: asset.supply,
+                balances,
+            });
+        }
+    }
+    for (account, asset) in balance_assets {
+        if !assets.contains_key(asset) {
+            return Err(InvariantViolation::BalanceOfUnknownAsset {
+                account: *account,
+                asset: asset.clone(),
+            });
+        }
+    }
+    for (member, issuers) in &members {
+        for account in issuers {
+            let indexed = issuer_index.get(account).copied();
+            if indexed != Some(*member) {
+                return Err(InvariantViolation::IssuerIndexMismatch {
+                    account: **account,
+                    member: (*member).clone(),
+                    indexed: indexed.cloned(),
+                });
+            }
+        }
+    }
+    for (account, member) in &issuer_index {
+        if !members.get(member).is_some_and(|issuers| issuers.contains(account)) {
+            return Err(InvariantViolation::StaleIssuerIndex {
+                account: **account,
+                member: (*member).clone(),
+            });
+        }
+    }
+    for (member, grant_id) in grant_members {
+        if !members.contains_key(member) {
+            return Err(InvariantViolation::GrantIdOfUnknownMember {
+                member: member.clone(),
+                grant_id: *grant_id,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A broken history invariant: something no sequence of valid blocks can produce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryViolation {
+    #[error("block height {height} does not follow height {previous}")]
+    HeightNotIncreasing { previous: Height, height: Height },
+    #[error("block {height} has {txs} transactions but {receipts} receipts")]
+    ReceiptCount { height: Height, txs: usize, receipts: usize },
+    #[error("block {height} receipt {index} is for transaction {receipt_tx}, not {tx}")]
+    ReceiptForOtherTx { height: Height, index: usize, tx: TxId, receipt_tx: TxId },
+    #[error("block {height} transaction {index}: account {account} used seq {actual} after seq {previous}")]
+    SeqOutOfOrder { height: Height, index: usize, account: PublicKey, previous: u64, actual: u64 },
+    #[error("block {height} transaction {index}: grant id {grant_id} of member `{member}` was used before")]
+    GrantIdReused { height: Height, index: usize, member: MemberId, grant_id: OpId },
+}
+
+/// Tracks what every block used, to check that each grant id succeeds at most once and each
+/// account's seqs are used once each, in order (1, 2, 3, ...). Feed it every block from the
+/// first on, after execution.
+///
+/// Memory grows with the number of accounts and grants ever seen; it is a tool for tests and
+/// audits, which must remember exactly that.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    last_height: Height,
+    seqs: BTreeMap<PublicKey, u64>,
+    grant_ids: BTreeSet<(MemberId, OpId)>,
+}
+
+impl History {
+    /// A history starting at genesis (height 0, no seq or grant id used).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks one executed block and records what it used.
+    pub fn observe_block(
+        &mut self,
+        height: Height,
+        txs: &[SignedTransaction],
+        receipts: &[Receipt],
+    ) -> Result<(), HistoryViolation> {
+        if height <= self.last_height {
+            return Err(HistoryViolation::HeightNotIncreasing { previous: self.last_height, height });
+        }
+        if txs.len() != receipts.len() {
+            return Err(HistoryViolation::ReceiptCount { height, txs: txs.len(), receipts: receipts.len() });
+        }
+        for (index, (signed, receipt)) in txs.iter().zip(receipts).enumerate() {
+            let tx_id = signed.id();
+            if receipt.tx_id != tx_id {
+                return Err(HistoryViolation::ReceiptForOtherTx {
+                    height,
+                    index,
+                    tx: tx_id,
+                    receipt_tx: receipt.tx_id,
+                });
+            }
+            let tx = &signed.tx;
+            let previous = self.seqs.get(&tx.signer).copied().unwrap_or(0);
+            if previous.checked_add(1) != Some(tx.seq) {
+                return Err(HistoryViolation::SeqOutOfOrder {
+                    height,
+                    index,
+                    account: tx.signer,
+                    previous,
+                    actual: tx.seq,
+                });
+            }
+            self.seqs.insert(tx.signer, tx.seq);
+            if receipt.outcome != TxOutcome::Success {
+                continue;
+            }
+            for op in &tx.ops {
+                if let Op::Grant(grant) = op {
+                    let id = (grant.asset.issuer.clone(), grant.grant_id);
+                    if self.grant_ids.contains(&id) {
+                        let (member, grant_id) = id;
+                        return Err(HistoryViolation::GrantIdReused { height, index, member, grant_id });
+                    }
+                    self.grant_ids.insert(id);
+                }
+            }
+        }
+        self.last_height = height;
+        Ok(())
+    }
+}
