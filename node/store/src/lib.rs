@@ -245,6 +245,16 @@ impl Store {
                 }
             }
         }
+        // Every table exists from the first open on, so readers never meet a missing table.
+        txn.open_table(BLOCKS).map_err(self.storage())?;
+        txn.open_table(CERTIFICATES).map_err(self.storage())?;
+        txn.open_table(RECEIPTS).map_err(self.storage())?;
+        txn.open_table(BLOCK_IDS).map_err(self.storage())?;
+        txn.open_table(TXS).map_err(self.storage())?;
+        txn.open_table(STATE).map_err(self.storage())?;
+        txn.open_table(TREE).map_err(self.storage())?;
+        txn.open_table(WAL).map_err(self.storage())?;
+        txn.open_table(GUARD).map_err(self.storage())?;
         txn.commit().map_err(self.storage())?;
         Ok(())
     }
@@ -338,11 +348,7 @@ impl Store {
         T: borsh::BorshDeserialize + borsh::BorshSerialize + Bounded,
     {
         let txn = self.db.begin_read().map_err(self.storage())?;
-        let table = match txn.open_table(table) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(self.storage()(error)),
-        };
+        let table = txn.open_table(table).map_err(self.storage())?;
         match table.get(key).map_err(self.storage())? {
             None => Ok(None),
             Some(bytes) => {
@@ -370,22 +376,14 @@ impl Store {
     /// The height of the block with id `id`, if committed.
     pub fn height_of_block(&self, id: &BlockId) -> Result<Option<Height>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
-        let table = match txn.open_table(BLOCK_IDS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(self.storage()(error)),
-        };
+        let table = txn.open_table(BLOCK_IDS).map_err(self.storage())?;
         Ok(table.get(&id.0.0).map_err(self.storage())?.map(|v| Height(v.value())))
     }
 
     /// Where the transaction `id` was included, if it was.
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
-        let table = match txn.open_table(TXS) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(self.storage()(error)),
-        };
+        let table = txn.open_table(TXS).map_err(self.storage())?;
         Ok(table.get(&id.0.0).map_err(self.storage())?.map(|v| {
             let (height, index) = v.value();
             TxLocation { height: Height(height), index }
@@ -417,11 +415,7 @@ impl Store {
     /// Every WAL entry, oldest first, with its sequence number.
     pub fn wal_entries(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
-        let table = match txn.open_table(WAL) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(error) => return Err(self.storage()(error)),
-        };
+        let table = txn.open_table(WAL).map_err(self.storage())?;
         let mut out = Vec::new();
         for item in table.iter().map_err(self.storage())? {
             let (key, value) = item.map_err(self.storage())?;
@@ -444,11 +438,7 @@ impl Store {
     /// Reads a sign-guard record.
     pub fn guard_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
-        let table = match txn.open_table(GUARD) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(self.storage()(error)),
-        };
+        let table = txn.open_table(GUARD).map_err(self.storage())?;
         Ok(table.get(name).map_err(self.storage())?.map(|v| v.value().to_vec()))
     }
 
@@ -508,11 +498,7 @@ impl Snapshot<'_> {
         definition: TableDefinition<&[u8], &[u8]>,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let table = match self.txn.open_table(definition) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(error) => return Err(self.store.storage()(error)),
-        };
+        let table = self.txn.open_table(definition).map_err(self.store.storage())?;
         Ok(table.get(key).map_err(self.store.storage())?.map(|v| v.value().to_vec()))
     }
 
