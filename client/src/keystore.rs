@@ -54,6 +54,8 @@ pub enum KeystoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("operating-system randomness failed: {0}")]
     Random(String),
+    #[error("key derivation or encryption failed: {0}")]
+    Crypto(String),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -132,12 +134,12 @@ fn random<const N: usize>() -> Result<[u8; N], KeystoreError> {
 
 fn derive_key(passphrase: &str, params: &KdfParams) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
     let argon_params = argon2::Params::new(params.memory_kib, params.passes, params.lanes, Some(32))
-        .map_err(|error| KeystoreError::Random(format!("argon2 parameters: {error}")))?;
+        .map_err(|error| KeystoreError::Crypto(format!("argon2 parameters: {error}")))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
     let mut key = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(passphrase.as_bytes(), &params.salt, key.as_mut_slice())
-        .map_err(|error| KeystoreError::Random(format!("argon2: {error}")))?;
+        .map_err(|error| KeystoreError::Crypto(format!("argon2: {error}")))?;
     Ok(key)
 }
 
@@ -207,14 +209,14 @@ impl Keystore {
         let address = key.public_key();
         let cipher_key = derive_key(passphrase, &params)?;
         let cipher = XChaCha20Poly1305::new_from_slice(cipher_key.as_slice())
-            .map_err(|_| KeystoreError::Random("cipher key length".into()))?;
+            .map_err(|_| KeystoreError::Crypto("cipher key length".into()))?;
         let nonce_bytes = random::<24>()?;
         let nonce = XNonce::from(nonce_bytes);
         let aad = associated_data(name, &address, &params);
         let seed = key.seed();
         let ciphertext = cipher
             .encrypt(&nonce, Payload { msg: seed.as_slice(), aad: &aad })
-            .map_err(|_| KeystoreError::Random("encryption failed".into()))?;
+            .map_err(|_| KeystoreError::Crypto("encryption failed".into()))?;
         let file = KeyFile {
             version: FORMAT_VERSION,
             name: name.to_owned(),
@@ -225,20 +227,35 @@ impl Keystore {
             ciphertext: hex::encode(ciphertext),
         };
         let json =
-            serde_json::to_vec_pretty(&file).map_err(|error| KeystoreError::Random(error.to_string()))?;
-        // create_new: never overwrite a key; mode 0600 from the first byte written.
-        let mut out = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(
-            |source| {
-                if source.kind() == std::io::ErrorKind::AlreadyExists {
-                    KeystoreError::Exists { name: name.to_owned(), dir: self.dir.clone() }
-                } else {
-                    KeystoreError::Io { path: path.clone(), source }
-                }
-            },
-        )?;
-        out.write_all(&json)
-            .and_then(|()| out.sync_all())
-            .map_err(|source| KeystoreError::Io { path, source })
+            serde_json::to_vec_pretty(&file).map_err(|error| KeystoreError::Crypto(error.to_string()))?;
+        // Written to a temporary file (mode 0600 from the first byte), made durable, then linked
+        // under its name: `hard_link` fails if the name exists, so a key is never overwritten,
+        // and a crash mid-write leaves only a temporary file, never a half-written key.
+        let temporary = self.dir.join(format!(".{name}.json.{}.tmp", hex::encode(random::<8>()?)));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KeystoreError::Io { path, source }
+        };
+        let written = (|| {
+            let mut out = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
+            out.write_all(&json)?;
+            out.sync_all()
+        })();
+        if let Err(source) = written {
+            let _ = fs::remove_file(&temporary);
+            return Err(io(&temporary)(source));
+        }
+        let linked = fs::hard_link(&temporary, &path);
+        let _ = fs::remove_file(&temporary);
+        linked.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                KeystoreError::Exists { name: name.to_owned(), dir: self.dir.clone() }
+            } else {
+                KeystoreError::Io { path: path.clone(), source }
+            }
+        })?;
+        // The new directory entry is durable only once the directory is synced.
+        fs::File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(io(&self.dir))
     }
 
     fn read_file(&self, name: &str) -> Result<(PathBuf, KeyFile), KeystoreError> {
@@ -281,6 +298,9 @@ impl Keystore {
         if kdf.memory_kib > KDF_MEMORY_KIB_MAX || kdf.passes > KDF_PASSES_MAX || kdf.lanes > KDF_LANES_MAX {
             return Err(corrupt("key-derivation parameters are above the accepted limits".into()));
         }
+        if kdf.memory_kib < 8 * kdf.lanes || kdf.passes == 0 || kdf.lanes == 0 {
+            return Err(corrupt("key-derivation parameters are below Argon2's minimums".into()));
+        }
         Ok((path, file))
     }
 
@@ -295,7 +315,7 @@ impl Keystore {
         let ciphertext = hex::decode(&file.ciphertext).map_err(|_| corrupt("ciphertext is not hex"))?;
         let cipher_key = derive_key(passphrase, &file.kdf)?;
         let cipher = XChaCha20Poly1305::new_from_slice(cipher_key.as_slice())
-            .map_err(|_| KeystoreError::Random("cipher key length".into()))?;
+            .map_err(|_| KeystoreError::Crypto("cipher key length".into()))?;
         let aad = associated_data(name, &file.address, &file.kdf);
         let seed = Zeroizing::new(
             cipher
@@ -322,14 +342,17 @@ impl Keystore {
         Ok(KeyInfo { name: file.name, address: file.address })
     }
 
-    /// Every key, sorted by name. Files that are not valid key files are reported, not skipped.
+    /// Every key, sorted by name. A `.json` file under a valid key name that is not a valid key
+    /// file is reported, not skipped; other files (temporary files, notes) are ignored.
     pub fn list(&self) -> Result<Vec<KeyInfo>, KeystoreError> {
         let io = |source| KeystoreError::Io { path: self.dir.clone(), source };
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let file_name = entry.file_name();
-            if let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".json")) {
+            if let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".json"))
+                && check_name(name).is_ok()
+            {
                 names.push(name.to_owned());
             }
         }

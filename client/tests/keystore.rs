@@ -95,3 +95,18 @@ fn tampered_clear_fields_fail_to_open() {
         "{error}"
     );
 }
+
+#[test]
+fn list_ignores_stray_files_and_no_temporary_files_remain() {
+    let (_dir, keystore) = store();
+    let address = keystore.create("henry", "pass").expect("create");
+    std::fs::write(keystore.dir().join("notes.txt"), b"hello").expect("write");
+    std::fs::write(keystore.dir().join("bad name.json"), b"{}").expect("write");
+    assert_eq!(keystore.list().expect("list"), vec![KeyInfo { name: "henry".into(), address }]);
+    let leftovers: Vec<_> = std::fs::read_dir(keystore.dir())
+        .expect("read dir")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}

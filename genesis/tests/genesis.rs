@@ -191,7 +191,7 @@ fn node_and_auditor_views() {
     let set = genesis.validator_set();
     assert_eq!((set.len(), set.max_faulty(), set.quorum()), (4, 1, 3));
     for (index, validator) in genesis.validators().iter().enumerate() {
-        assert_eq!(set.keys[index], validator.consensus_key);
+        assert_eq!(set.keys()[index], validator.consensus_key);
         assert_eq!(genesis.validator_index(&validator.consensus_key).map(|i| usize::from(i.0)), Some(index));
     }
     assert_eq!(genesis.validators_hash(), set.hash());

@@ -5,8 +5,10 @@
 //! - Per-account seq order: a proposal takes, for each account, the consecutive run of seqs that
 //!   starts right after the account's committed seq, so every selected transaction passes the
 //!   ledger's seq check. Accounts are interleaved by the arrival of their next transaction.
-//! - The signature is checked once, on entry, after every cheaper check; the tx id is then
-//!   remembered in a bounded cache that block verification consults.
+//! - The signature is checked once, on entry, after every cheaper check; the pair (tx id,
+//!   signature) is then remembered in a bounded cache that block verification consults. The tx
+//!   id covers only the signed body, so the cache key must include the signature: otherwise a
+//!   proposer could pair a known body with a forged signature and pass as verified.
 //! - Duplicates (same tx id) and a second transaction for an (account, seq) already waiting are
 //!   refused.
 //! - Newly admitted transactions are handed out once, in batches, for gossip.
@@ -116,15 +118,22 @@ struct Entry {
     arrival: u64,
 }
 
-/// A bounded set of tx ids whose signature verified, oldest forgotten first.
+/// A verified (tx id, signature) pair.
+type VerifiedKey = (TxId, [u8; 64]);
+
+fn verified_key(tx: &SignedTransaction, id: TxId) -> VerifiedKey {
+    (id, tx.signature.0)
+}
+
+/// A bounded set of (tx id, signature) pairs that verified, oldest forgotten first.
 struct VerifiedCache {
-    ids: HashSet<TxId>,
-    order: VecDeque<TxId>,
+    ids: HashSet<VerifiedKey>,
+    order: VecDeque<VerifiedKey>,
     max: usize,
 }
 
 impl VerifiedCache {
-    fn insert(&mut self, id: TxId) {
+    fn insert(&mut self, id: VerifiedKey) {
         if self.ids.insert(id) {
             self.order.push_back(id);
             while self.order.len() > self.max {
@@ -145,7 +154,7 @@ pub struct Mempool {
     bytes: usize,
     next_arrival: u64,
     verified: VerifiedCache,
-    fresh: Vec<TxId>,
+    fresh: VecDeque<TxId>,
 }
 
 impl Mempool {
@@ -162,7 +171,7 @@ impl Mempool {
             bytes: 0,
             next_arrival: 0,
             verified,
-            fresh: Vec::new(),
+            fresh: VecDeque::new(),
         })
     }
 
@@ -186,9 +195,10 @@ impl Mempool {
         self.entries.contains_key(id)
     }
 
-    /// True when `id`'s signature was checked by this mempool (it may have left the pool since).
-    pub fn is_verified(&self, id: &TxId) -> bool {
-        self.verified.ids.contains(id)
+    /// True when this exact signed transaction (body and signature) was verified by this
+    /// mempool (it may have left the pool since).
+    pub fn is_verified(&self, tx: &SignedTransaction) -> bool {
+        self.verified.ids.contains(&verified_key(tx, tx.id()))
     }
 
     /// Checks and admits a transaction. The cheap checks run first; the signature last.
@@ -237,15 +247,21 @@ impl Mempool {
         if self.entries.len() >= self.config.txs_max || self.bytes + len > self.config.bytes_max {
             return Err(AdmitError::Full { txs: self.entries.len(), bytes: self.bytes });
         }
-        if !self.verified.ids.contains(&id) {
+        let key = verified_key(&tx, id);
+        if !self.verified.ids.contains(&key) {
             tx.check_form_and_signature().map_err(AdmitError::Malformed)?;
-            self.verified.insert(id);
+            self.verified.insert(key);
         }
         self.accounts.entry(signer).or_default().insert(seq, id);
         self.entries.insert(id, Entry { tx: Arc::new(tx), len, arrival: self.next_arrival });
         self.next_arrival += 1;
         self.bytes += len;
-        self.fresh.push(id);
+        // Bounded even if nobody drains it: past txs_max, the oldest fresh ids are forgotten
+        // (they are gossiped late or not at all; peers re-fetch what they miss).
+        if self.fresh.len() >= self.config.txs_max {
+            self.fresh.pop_front();
+        }
+        self.fresh.push_back(id);
         Ok(id)
     }
 
@@ -391,7 +407,12 @@ mod tests {
         let key = SecretKey::from_seed(&[1; 32]);
         let first = tx(&key, 1, 100, 1);
         let id = pool.admit(first.clone(), context(0)).expect("admitted");
-        assert!(pool.is_verified(&id));
+        assert!(pool.is_verified(&first));
+        // Same body, another signature: not verified, whatever the tx id says.
+        let mut resigned = first.clone();
+        resigned.signature.0[5] ^= 0x40;
+        assert_eq!(resigned.id(), id);
+        assert!(!pool.is_verified(&resigned));
         assert_eq!(pool.admit(first, context(0)), Err(AdmitError::Duplicate(id)));
         assert_eq!(pool.admit(tx(&key, 1, 100, 2), context(0)), Err(AdmitError::SeqTaken { seq: 1 }));
         assert_eq!(
@@ -453,7 +474,8 @@ mod tests {
     fn remove_and_prune_keep_counters_exact() {
         let mut pool = pool(MempoolConfig::default());
         let a = SecretKey::from_seed(&[1; 32]);
-        let one = pool.admit(tx(&a, 1, 100, 1), context(0)).expect("ok");
+        let first = tx(&a, 1, 100, 1);
+        let one = pool.admit(first.clone(), context(0)).expect("ok");
         pool.admit(tx(&a, 2, 100, 1), context(0)).expect("ok");
         pool.admit(tx(&a, 3, 12, 1), context(0)).expect("ok");
         assert_eq!(pool.take_fresh(2).len(), 2);
@@ -465,7 +487,7 @@ mod tests {
         pool.prune(|_| 2, Height(12));
         assert!(pool.is_empty());
         assert_eq!(pool.bytes(), 0);
-        assert!(pool.is_verified(&one), "the verification cache outlives the pool entry");
+        assert!(pool.is_verified(&first), "the verification cache outlives the pool entry");
     }
 
     #[test]

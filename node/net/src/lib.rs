@@ -117,7 +117,8 @@ impl NetworkConfig {
             listen_addr,
             validators,
             observers: Vec::new(),
-            gossip_bytes_max: 4 * 1024 * 1024,
+            // Above the largest consensus message (an 8 MiB block in a proposal, DESIGN limits).
+            gossip_bytes_max: 16 * 1024 * 1024,
             request_bytes_max: 64 * 1024,
             response_bytes_max: 16 * 1024 * 1024,
             request_timeout_ms: 10_000,

@@ -64,6 +64,10 @@ const META_SCHEMA: &str = "schema_version";
 const META_CHAIN_ID: &str = "chain_id";
 const META_GENESIS_HASH: &str = "genesis_hash";
 const META_HEIGHT: &str = "height";
+/// The id of the block at the committed height (the genesis hash before block 1).
+const META_LAST_BLOCK_ID: &str = "last_block_id";
+/// The next WAL sequence number; kept in meta so numbers never repeat, even after a full prune.
+const META_WAL_NEXT: &str = "wal_next";
 
 /// Which chain a data file belongs to. A file of another chain is refused at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +93,8 @@ pub enum StoreError {
     Storage { path: PathBuf, reason: String },
     #[error("block at height {got} cannot follow committed height {committed}")]
     OutOfOrder { committed: Height, got: Height },
+    #[error("block at height {height} names parent {got}, but the committed block is {expected}")]
+    ParentMismatch { height: Height, expected: BlockId, got: BlockId },
     #[error("block at height {height} has {txs} transactions but {receipts} receipts")]
     ReceiptCount { height: Height, txs: usize, receipts: usize },
 }
@@ -201,6 +207,9 @@ impl Store {
                     meta.insert(META_GENESIS_HASH, identity.genesis_hash.as_bytes().as_slice())
                         .map_err(self.storage())?;
                     meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+                    meta.insert(META_LAST_BLOCK_ID, identity.genesis_hash.as_bytes().as_slice())
+                        .map_err(self.storage())?;
+                    meta.insert(META_WAL_NEXT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
                 }
                 Some(bytes) => {
                     let found = u32::from_be_bytes(
@@ -304,6 +313,24 @@ impl Store {
             if header.height != committed.next() {
                 return Err(StoreError::OutOfOrder { committed, got: header.height });
             }
+            let last_id = {
+                let bytes = meta
+                    .get(META_LAST_BLOCK_ID)
+                    .map_err(self.storage())?
+                    .ok_or_else(|| self.corrupt("meta", META_LAST_BLOCK_ID, "missing"))?;
+                let array: [u8; 32] = bytes
+                    .value()
+                    .try_into()
+                    .map_err(|_| self.corrupt("meta", META_LAST_BLOCK_ID, "not 32 bytes"))?;
+                BlockId(Hash(array))
+            };
+            if header.parent_id != last_id {
+                return Err(StoreError::ParentMismatch {
+                    height: header.height,
+                    expected: last_id,
+                    got: header.parent_id,
+                });
+            }
             let height = header.height.0;
             txn.open_table(BLOCKS)
                 .map_err(self.storage())?
@@ -330,6 +357,8 @@ impl Store {
             apply_writes(&txn, STATE, commit.state_writes).map_err(self.storage())?;
             apply_writes(&txn, TREE, commit.tree_writes).map_err(self.storage())?;
             meta.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(self.storage())?;
+            meta.insert(META_LAST_BLOCK_ID, commit.block.id().0.as_bytes().as_slice())
+                .map_err(self.storage())?;
         }
         let commit_started = Instant::now();
         txn.commit().map_err(self.storage())?;
@@ -403,11 +432,24 @@ impl Store {
         let mut txn = self.db.begin_write().map_err(self.storage())?;
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         {
+            let mut meta = txn.open_table(META).map_err(self.storage())?;
+            let first = {
+                let bytes = meta
+                    .get(META_WAL_NEXT)
+                    .map_err(self.storage())?
+                    .ok_or_else(|| self.corrupt("meta", META_WAL_NEXT, "missing"))?;
+                let array: [u8; 8] = bytes
+                    .value()
+                    .try_into()
+                    .map_err(|_| self.corrupt("meta", META_WAL_NEXT, "not 8 bytes"))?;
+                u64::from_be_bytes(array)
+            };
             let mut wal = txn.open_table(WAL).map_err(self.storage())?;
-            let first = wal.last().map_err(self.storage())?.map(|(k, _)| k.value() + 1).unwrap_or(0);
             for (sequence, entry) in (first..).zip(entries) {
                 wal.insert(sequence, entry.as_slice()).map_err(self.storage())?;
             }
+            let next = first + entries.len() as u64;
+            meta.insert(META_WAL_NEXT, next.to_be_bytes().as_slice()).map_err(self.storage())?;
         }
         txn.commit().map_err(self.storage())
     }

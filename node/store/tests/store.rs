@@ -1,6 +1,7 @@
 //! Storage tests: round trips, refusal of foreign or corrupt files, ordering, the WAL, and
 //! crash consistency under `kill -9` of a writer process.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -158,6 +159,17 @@ fn heights_only_grow_by_one_and_receipts_must_match() {
         })
         .expect_err("receipts missing");
     assert!(matches!(error, StoreError::ReceiptCount { txs: 2, receipts: 0, .. }), "{error}");
+    let stranger = block(1, BlockId(Hash([9; 32])), 0);
+    let error = store
+        .commit_block(&BlockCommit {
+            block: &stranger,
+            certificate: &certificate(&stranger),
+            receipts: &[],
+            state_writes: &[],
+            tree_writes: &[],
+        })
+        .expect_err("parent is not genesis");
+    assert!(matches!(error, StoreError::ParentMismatch { .. }), "{error}");
     // Nothing was written by the refused commits.
     assert_eq!(store.height().expect("height"), Height(0));
     assert_eq!(store.block(Height(1)).expect("read"), None);
@@ -216,6 +228,11 @@ fn wal_appends_in_order_and_prunes() {
     assert_eq!(store.wal_entries().expect("read"), vec![(2, b"c".to_vec())]);
     store.wal_append(&[b"d".to_vec()]).expect("append");
     assert_eq!(store.wal_entries().expect("read").last(), Some(&(3, b"d".to_vec())));
+    // Sequence numbers never repeat, even after pruning everything.
+    store.wal_prune(u64::MAX).expect("prune all");
+    assert!(store.wal_entries().expect("read").is_empty());
+    store.wal_append(&[b"e".to_vec()]).expect("append");
+    assert_eq!(store.wal_entries().expect("read"), vec![(4, b"e".to_vec())]);
     assert_eq!(store.guard_get("notarize").expect("read"), Some(b"view 9".to_vec()));
     assert_eq!(store.guard_get("finalize").expect("read"), None);
 }
@@ -237,6 +254,11 @@ fn crash_child_writer() {
         parent = next.id();
         commit(&store, &next, &[(b"height".to_vec(), Some(height.to_be_bytes().to_vec()))]);
         store.wal_append(&[height.to_be_bytes().to_vec()]).expect("wal");
+        // Acknowledge the commit to the parent only after it returned: from here on, the block
+        // must survive a kill.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "committed {height}").expect("stdout");
+        out.flush().expect("flush");
     }
 }
 
@@ -253,20 +275,37 @@ fn kill_9_during_commits_leaves_a_consistent_store() {
         let mut child = Command::new(&exe)
             .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
             .env("TALLY_STORE_CRASH_CHILD", &path)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn child");
+        let stdout = child.stdout.take().expect("piped stdout");
+        // The highest height the writer acknowledged, read until the pipe closes at the kill.
+        let reader = std::thread::spawn(move || {
+            let mut acknowledged = 0u64;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(height) = line.strip_prefix("committed ").and_then(|h| h.parse().ok()) {
+                    acknowledged = height;
+                }
+            }
+            acknowledged
+        });
         // Vary the moment of the kill from round to round (bounded: at most ~1.3 s).
         std::thread::sleep(Duration::from_millis(300 + 173 * round));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
+        let acknowledged = reader.join().expect("reader thread");
 
         let store = Store::open(&path, &identity()).expect("reopen after kill -9");
         let height = store.height().expect("height").0;
         assert!(height >= last_height, "height went back from {last_height} to {height}");
+        assert!(
+            height >= acknowledged,
+            "block {acknowledged} was acknowledged but the store reopened at {height}"
+        );
         last_height = height;
-        eprintln!("round {round}: reopened at height {height}");
+        eprintln!("round {round}: acknowledged {acknowledged}, reopened at height {height}");
         let snapshot = store.snapshot().expect("snapshot");
         if height > 0 {
             let value = snapshot.state_get(b"height").expect("read").expect("state present");
@@ -288,6 +327,9 @@ fn kill_9_during_commits_leaves_a_consistent_store() {
             assert_eq!(*sequence, index as u64);
             assert_eq!(entry.len(), 8);
         }
+        // Each kill may fall between a block's commit and its WAL append, so the WAL may trail
+        // the blocks by at most one entry per round so far.
+        assert!(wal.len() as u64 + round + 1 >= height, "WAL entries of committed blocks lost");
     }
     assert!(last_height > 0, "the writer never committed a block");
 }

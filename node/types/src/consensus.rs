@@ -13,9 +13,35 @@ use crate::keys::{Namespace, PublicKey, SecretKey, Signature};
 use crate::limits;
 
 /// The validators, in genesis order. Leader of view v is `validators[v mod n]`.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+///
+/// Every way of making one — [`ValidatorSet::new`], borsh decoding, JSON — runs the same
+/// checks, so no code path holds a set with duplicate keys (which would count twice towards a
+/// quorum) or with n ≠ 3f + 1 (an empty set would make every certificate pass).
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedValidatorSet")]
 pub struct ValidatorSet {
-    pub keys: BoundedVec<PublicKey, { limits::VALIDATORS_MAX }>,
+    keys: BoundedVec<PublicKey, { limits::VALIDATORS_MAX }>,
+}
+
+/// The wire shape of a validator set, before its checks.
+#[derive(BorshDeserialize, Deserialize)]
+struct UncheckedValidatorSet {
+    keys: BoundedVec<PublicKey, { limits::VALIDATORS_MAX }>,
+}
+
+impl TryFrom<UncheckedValidatorSet> for ValidatorSet {
+    type Error = ValidatorSetError;
+    fn try_from(raw: UncheckedValidatorSet) -> Result<Self, Self::Error> {
+        ValidatorSet::new(raw.keys.into_inner())
+    }
+}
+
+impl BorshDeserialize for ValidatorSet {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let raw = UncheckedValidatorSet::deserialize_reader(reader)?;
+        ValidatorSet::try_from(raw)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error.to_string()))
+    }
 }
 
 /// Why a validator set is not usable.
@@ -49,6 +75,11 @@ impl ValidatorSet {
         }
         let keys = BoundedVec::new(keys).map_err(|keys| ValidatorSetError::NotThreeFPlusOne(keys.len()))?;
         Ok(ValidatorSet { keys })
+    }
+
+    /// The keys, in validator-index order.
+    pub fn keys(&self) -> &[PublicKey] {
+        self.keys.as_slice()
     }
 
     /// n.

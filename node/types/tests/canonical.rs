@@ -337,8 +337,45 @@ fn one_element_over_each_limit_is_refused_and_the_limit_itself_is_accepted() {
     let empty = decode::<Transaction>(&at_limit(0, 0, 3)).expect("decodes");
     assert!(signed(empty).check_form_and_signature().is_err());
 
-    let keys: Vec<PublicKey> =
-        (0..=limits::VALIDATORS_MAX as u16).map(|i| PublicKey([i as u8; 32])).collect();
+    let keys: Vec<PublicKey> = (0..=limits::VALIDATORS_MAX as u16)
+        .map(|i| {
+            SecretKey::from_seed(&[
+                i as u8,
+                (i >> 8) as u8,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+                7,
+            ])
+            .public_key()
+        })
+        .collect();
     assert!(decode::<ValidatorSet>(&encode(&keys[..limits::VALIDATORS_MAX].to_vec())).is_ok());
     assert_invalid::<ValidatorSet>(&encode(&keys), "exceeds the limit of 100");
 
@@ -763,9 +800,8 @@ fn the_largest_value_of_every_type_fits_its_bound() {
         &Certificate::from_votes(largest_vote.subject, &all, n).expect("arranged"),
         "largest certificate",
     );
-    let set = ValidatorSet {
-        keys: BoundedVec::new((0..n).map(|i| PublicKey([i as u8; 32])).collect()).expect("at the limit"),
-    };
+    let set = ValidatorSet::new((0..n).map(|i| SecretKey::from_seed(&[i as u8; 32]).public_key()).collect())
+        .expect("100 = 3 * 33 + 1 distinct valid keys");
     assert_fits(&set, "largest validator set");
 
     let fills: Vec<Fill> =
@@ -797,4 +833,28 @@ fn the_largest_value_of_every_type_fits_its_bound() {
     assert_fits(&full, "block at the transaction limit");
     let proposal_overhead = encode(&proposal()).len() - encode(&proposal().block).len();
     assert!(Block::MAX_ENCODED_SIZE + proposal_overhead <= Proposal::MAX_ENCODED_SIZE);
+}
+
+/// A validator set off the wire goes through the same checks as `ValidatorSet::new`: an empty
+/// set (every certificate would pass), a duplicate key (it would count twice towards a quorum)
+/// and n ≠ 3f + 1 are refused, in borsh and in JSON.
+#[test]
+fn unchecked_validator_sets_do_not_decode() {
+    let encode_keys = |keys: &[PublicKey]| {
+        let mut bytes = (keys.len() as u32).to_le_bytes().to_vec();
+        for key in keys {
+            bytes.extend_from_slice(&key.0);
+        }
+        bytes
+    };
+    let keys: Vec<PublicKey> = (1..=5u8).map(|i| SecretKey::from_seed(&[i; 32]).public_key()).collect();
+    let duplicate = vec![keys[0], keys[1], keys[2], keys[0]];
+    for (what, set) in [("empty", vec![]), ("duplicate", duplicate), ("n = 5", keys.clone())] {
+        let bytes = encode_keys(&set);
+        assert!(tally_types::decode::<ValidatorSet>(&bytes).is_err(), "{what} decoded");
+        let json = serde_json::json!({ "keys": set });
+        assert!(serde_json::from_value::<ValidatorSet>(json).is_err(), "{what} parsed from JSON");
+    }
+    let good = encode_keys(&keys[..4]);
+    assert_eq!(tally_types::decode::<ValidatorSet>(&good).expect("valid").keys(), &keys[..4]);
 }
