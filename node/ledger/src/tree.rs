@@ -6,8 +6,8 @@
 //!
 //! # Storage
 //!
-//! Every non-empty position of the tree that is a node of the tree is stored under its
-//! [`NodeKey`] (depth and path bits):
+//! Every node of the tree is stored under the [`NodeKey`] (depth and path bits) of its
+//! position:
 //!
 //! - a position holding two or more leaves stores [`Node::Inner`] with the hashes of its two
 //!   children (one may be zero), so that updating one path reads the nodes on that path only,
@@ -24,11 +24,12 @@
 //!
 //! # Batch updates
 //!
-//! [`apply_updates`] takes the updates sorted by key and walks them down the tree once,
-//! splitting the sorted list at each inner node by the key bit of that depth. So every node
-//! on the union of the updated paths is read once and hashed once per batch, and the upper
-//! levels, shared by many updates, cost nothing extra. With `n` leaves and `u` updates, that
-//! is about `u · (log2(n) − log2(u)) + 2u` reads and hashes, instead of `u · log2(n)`.
+//! [`apply_updates`] takes the updates sorted by key and walks them down the tree once, level
+//! by level, splitting the sorted list at each inner node by the key bit of that depth; then
+//! it walks back up, hashing. So every node on the union of the updated paths is read once and
+//! hashed once per batch, and the upper levels, shared by many updates, cost nothing extra.
+//! With `n` leaves and `u` updates, that is about `u · (log2(n) − log2(u)) + 2u` reads and
+//! hashes (about 32,000 for 3,000 updates to a million leaves), instead of `u · log2(n)`.
 //!
 //! Where a subtree was empty or a single leaf, the new subtree is built from the sorted leaves
 //! that end up in it (the old leaf pushed down next to the new ones). Where deletes leave an
@@ -49,9 +50,6 @@ use tally_types::smt::{KEY_BITS, SmtLeaf, SmtProof, key_bit, node_hash};
 /// One update: a key and its new value hash, or `None` to delete the key.
 pub type Update = (Hash, Option<Hash>);
 
-pub fn cpu_now() -> u64 { std::fs::read_to_string("/proc/thread-self/schedstat").unwrap().split_whitespace().next().unwrap().parse().unwrap() }
-thread_local! { pub static ITEMS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) }; }
-thread_local! { pub static PHASES: std::cell::Cell<[u64; 4]> = const { std::cell::Cell::new([0; 4]) }; }
 /// Why a tree operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
@@ -94,7 +92,7 @@ impl NodeKey {
         let mut path = [0u8; 32];
         let full_bytes = depth / 8;
         path[..full_bytes].copy_from_slice(&key.0[..full_bytes]);
-        if depth % 8 != 0 {
+        if !depth.is_multiple_of(8) {
             path[full_bytes] = key.0[full_bytes] & high_bits_mask(depth % 8);
         }
         NodeKey { depth: depth as u16, path }
@@ -153,7 +151,7 @@ impl NodeKey {
         }
         let mut path = [0u8; 32];
         path[..path_bytes.len()].copy_from_slice(path_bytes);
-        if depth % 8 != 0 && path_bytes[depth / 8] & !high_bits_mask(depth % 8) != 0 {
+        if !depth.is_multiple_of(8) && path_bytes[depth / 8] & !high_bits_mask(depth % 8) != 0 {
             return Err(invalid("path bits after the depth are not zero"));
         }
         Ok(NodeKey { depth: depth as u16, path })
@@ -280,17 +278,20 @@ pub fn apply_updates<S: TreeStore>(store: &S, updates: &[Update]) -> Result<Tree
         return Err(TreeError::UpdatesNotSorted { index });
     }
     let current = store.get_node(&NodeKey::ROOT)?;
-    let mut updater = Updater { store, updates, leaves: Vec::new(), puts: Vec::new(), deletes: Vec::new(), added: 0, removed: 0 };
+    let mut updater = Updater {
+        store,
+        updates,
+        leaves: Vec::new(),
+        puts: Vec::new(),
+        deletes: Vec::new(),
+        added: 0,
+        removed: 0,
+    };
     let root = if updates.is_empty() {
         current.map_or(Hash::ZERO, |node| node.hash())
     } else {
-        let t0 = cpu_now();
         let levels = updater.descend(current)?;
-        let t1 = cpu_now();
-        let r = updater.ascend(levels)?;
-        let t2 = cpu_now();
-        if updates.len() == 3000 { PHASES.with(|p| { let mut v = p.get(); v[0] += t1-t0; v[1] += t2-t1; v[2] += 1; p.set(v) }); }
-        r
+        updater.ascend(levels)?
     };
     Ok(TreeBatch {
         root,
@@ -410,7 +411,7 @@ struct Item {
     updates: Range<usize>,
     /// For an inner node, the index in the next level of its left and right child's items, or
     /// `None` for a child that no update goes to.
-    children: [Option<u32>; 2],
+    children: [Option<usize>; 2],
     /// The new subtree, once the ascent has reached this level.
     result: Subtree,
 }
@@ -488,23 +489,24 @@ impl<S: TreeStore> Updater<'_, S> {
                 let halves = [(left, item.updates.start..split), (right, split..item.updates.end)];
                 for (side, (hash, range)) in halves.into_iter().enumerate() {
                     if !range.is_empty() {
-                        item.children[side] = Some(u32::try_from(next.len()).expect(
-                            "a level has fewer items than a batch has updates, which is far below 2^32",
-                        ));
+                        item.children[side] = Some(next.len());
                         next.push(Item::new(item.position.child(side == 1), hash, range));
                     }
                 }
             }
             if next.is_empty() {
-                if self.updates.len() == 3000 { PHASES.with(|p| { let mut v = p.get(); v[2] += 0; p.set(v) }); ITEMS.with(|c| c.set(c.get() + levels.iter().map(Vec::len).sum::<usize>() as u64)); }
                 return Ok(levels);
             }
+            // The reads of one level are independent of each other. Issued back to back in a
+            // tight loop, an in-memory store's cache misses overlap; the check for missing nodes
+            // comes after, so that it does not sit between them.
             for item in &mut next {
                 if item.expected != Hash::ZERO {
                     item.current = self.store.get_node(&item.position)?;
                 }
             }
-            if let Some(item) = next.iter().find(|item| item.expected != Hash::ZERO && item.current.is_none()) {
+            if let Some(item) = next.iter().find(|item| item.expected != Hash::ZERO && item.current.is_none())
+            {
                 return Err(TreeError::MissingNode { position: item.position, expected: item.expected });
             }
             levels.push(next);
@@ -542,7 +544,9 @@ impl<S: TreeStore> Updater<'_, S> {
                 let mut leaves = std::mem::take(&mut self.leaves);
                 leaves.clear();
                 leaves.extend(
-                    updates.iter().filter_map(|&(key, value)| value.map(|value_hash| SmtLeaf { key, value_hash })),
+                    updates
+                        .iter()
+                        .filter_map(|&(key, value)| value.map(|value_hash| SmtLeaf { key, value_hash })),
                 );
                 self.added += leaves.len();
                 let result = self.build(item.position, &leaves);
@@ -560,7 +564,7 @@ impl<S: TreeStore> Updater<'_, S> {
             Some(Node::Inner { left, right }) => {
                 let side = |index: usize, hash: Hash| match item.children[index] {
                     None => Side::Untouched { position: item.position.child(index == 1), hash },
-                    Some(child) => Side::Touched(&lower[child as usize]),
+                    Some(child) => Side::Touched(&lower[child]),
                 };
                 self.join(item.position, item.current, side(0, left), side(1, right))
             }
@@ -705,10 +709,12 @@ impl<S: TreeStore> Updater<'_, S> {
 }
 
 /// Hashes [`NodeKey`]s for the in-memory store: one multiply-fold per word with a random
-/// per-map key (the construction of foldhash/ahash's fallback). SipHash, std's default, costs
-/// several times more per lookup, and a batch does tens of thousands of lookups. Keys derive
-/// from blake3 outputs, so an attacker cannot choose positions cheaply, and the random key
-/// keeps the bucket of a position unpredictable to them.
+/// per-map key (the construction of foldhash/ahash's fallback). With std's SipHash instead,
+/// applying 3,000 updates to a tree of a million leaves took 2.4 times as long (42 ms against
+/// 17 ms, measured together on a loaded machine): a batch does tens of thousands of lookups,
+/// and a longer hash in front of each delays the cache miss that follows it. Keys derive from
+/// blake3 outputs, so an attacker cannot choose positions cheaply, and the random key keeps
+/// the bucket of a position unpredictable to them.
 #[derive(Clone)]
 pub struct PositionHashState {
     seed: u64,
@@ -817,12 +823,9 @@ impl MemTree {
     /// root. On error the tree is unchanged.
     pub fn apply(&mut self, updates: &[Update]) -> Result<Hash, TreeError> {
         let batch = apply_updates(&self.store, updates)?;
-        let t0 = cpu_now();
-        let n = updates.len();
         self.root = batch.root;
         self.leaf_count = self.leaf_count + batch.leaves_added - batch.leaves_removed;
         self.store.apply(batch);
-        if n == 3000 { PHASES.with(|p| { let mut v = p.get(); v[3] += cpu_now()-t0; p.set(v) }); }
         Ok(self.root)
     }
 

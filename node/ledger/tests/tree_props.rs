@@ -17,7 +17,8 @@ fn reference_root(entries: &BTreeMap<Hash, Hash>) -> Hash {
             [] => Hash::ZERO,
             [(key, value)] => leaf_hash(key, value),
             _ => {
-                let (left, right): (Vec<_>, Vec<_>) = leaves.iter().partition(|(key, _)| !key_bit(key, depth));
+                let (left, right): (Vec<_>, Vec<_>) =
+                    leaves.iter().partition(|(key, _)| !key_bit(key, depth));
                 node_hash(&subtree(&left, depth + 1), &subtree(&right, depth + 1))
             }
         }
@@ -45,9 +46,12 @@ fn key_strategy() -> impl Strategy<Value = Hash> {
     ]
 }
 
+/// Batches of (key pick, value tag) updates; a tag of `None` deletes.
+type Batches = Vec<Vec<(Index, Option<u8>)>>;
+
 /// A pool of keys, and batches of updates that pick keys from the pool (so that deletes and
-/// overwrites hit present keys); a value tag of `None` deletes.
-fn scenario() -> impl Strategy<Value = (Vec<Hash>, Vec<Vec<(Index, Option<u8>)>>)> {
+/// overwrites hit present keys).
+fn scenario() -> impl Strategy<Value = (Vec<Hash>, Batches)> {
     (
         proptest::collection::vec(key_strategy(), 1..64),
         proptest::collection::vec(
