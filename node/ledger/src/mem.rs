@@ -12,7 +12,7 @@ use crate::genesis::{GenesisError, GenesisLedger, genesis_writes};
 use crate::invariants::{InvariantViolation, check_invariants};
 use crate::proof::{ProveError, StateProof, prove_entry};
 use crate::state::{StateError, StateKey, StateRead, StateValue, WriteSet};
-use crate::tree::{MemTree, TreeError, Update};
+use crate::tree::{MemTree, TreeError};
 
 /// A ledger state in memory: the entries and the tree that commits to them, always in step.
 #[derive(Clone, Debug, Default)]
@@ -56,9 +56,7 @@ impl MemState {
 
     /// Applies `writes` and returns the new state root. On error nothing changes.
     pub fn commit(&mut self, writes: &WriteSet) -> Result<Hash, TreeError> {
-        let mut updates: Vec<Update> =
-            writes.iter().map(|(key, value)| (key.hash(), value.as_ref().map(StateValue::hash))).collect();
-        updates.sort_unstable_by_key(|(key_hash, _)| *key_hash);
+        let updates = writes.tree_updates();
         // The tree goes first: it is the part that can fail, and it leaves itself unchanged
         // when it does.
         let root = self.tree.apply(&updates)?;

@@ -330,6 +330,15 @@ impl WriteSet {
     }
 
     /// Number of changed keys.
+    /// The state-tree updates these writes make (key hash, value hash or `None` to delete),
+    /// sorted by key hash as `tree::apply_updates` requires.
+    pub fn tree_updates(&self) -> Vec<crate::tree::Update> {
+        let mut updates: Vec<crate::tree::Update> =
+            self.0.iter().map(|(key, value)| (key.hash(), value.as_ref().map(StateValue::hash))).collect();
+        updates.sort_unstable_by_key(|(key_hash, _)| *key_hash);
+        updates
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

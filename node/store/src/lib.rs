@@ -37,6 +37,10 @@
 //! corrupted file the same way. A value that does not decode (bit rot that checksums missed, or
 //! a bug) is reported as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
 
+mod ledger;
+
+pub use ledger::{state_writes, tree_writes};
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -68,6 +72,8 @@ const META_HEIGHT: &str = "height";
 const META_LAST_BLOCK_ID: &str = "last_block_id";
 /// The next WAL sequence number; kept in meta so numbers never repeat, even after a full prune.
 const META_WAL_NEXT: &str = "wal_next";
+/// Present once the genesis state has been written.
+const META_GENESIS_STATE: &str = "genesis_state";
 
 /// Which chain a data file belongs to. A file of another chain is refused at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +101,8 @@ pub enum StoreError {
     OutOfOrder { committed: Height, got: Height },
     #[error("block at height {height} names parent {got}, but the committed block is {expected}")]
     ParentMismatch { height: Height, expected: BlockId, got: BlockId },
+    #[error("data file {path} already holds the genesis state")]
+    GenesisStateWritten { path: PathBuf },
     #[error("block at height {height} has {txs} transactions but {receipts} receipts")]
     ReceiptCount { height: Height, txs: usize, receipts: usize },
 }
@@ -283,6 +291,36 @@ impl Store {
         let array: [u8; 8] =
             bytes.value().try_into().map_err(|_| self.corrupt("meta", META_HEIGHT, "not 8 bytes"))?;
         Ok(Height(u64::from_be_bytes(array)))
+    }
+
+    /// Writes the genesis state (height 0) in one durable transaction. Allowed once, before the
+    /// first block; a second call, or a call after block 1, is refused.
+    pub fn init_genesis_state(
+        &self,
+        state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
+        tree_writes: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        {
+            let mut meta = txn.open_table(META).map_err(self.storage())?;
+            let done = meta.get(META_GENESIS_STATE).map_err(self.storage())?.is_some();
+            let height = self.height()?;
+            if done || height != Height(0) {
+                return Err(StoreError::GenesisStateWritten { path: self.path.clone() });
+            }
+            apply_writes(&txn, STATE, state_writes).map_err(self.storage())?;
+            apply_writes(&txn, TREE, tree_writes).map_err(self.storage())?;
+            meta.insert(META_GENESIS_STATE, [1u8].as_slice()).map_err(self.storage())?;
+        }
+        txn.commit().map_err(self.storage())
+    }
+
+    /// True once [`Self::init_genesis_state`] has run.
+    pub fn has_genesis_state(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        Ok(meta.get(META_GENESIS_STATE).map_err(self.storage())?.is_some())
     }
 
     /// Writes one finalized block with its certificate, receipts, state and tree changes and

@@ -1,0 +1,47 @@
+//! The ledger's state and state tree, backed by the store: [`Snapshot`] implements
+//! `tally_ledger::StateRead` and `tally_ledger::tree::TreeStore`, and the write sets the ledger
+//! produces become the byte writes of [`crate::BlockCommit`].
+
+use tally_ledger::tree::{Node, NodeKey, TreeBatch, TreeError, TreeStore};
+use tally_ledger::{StateError, StateKey, StateRead, StateValue, WriteSet};
+use tally_types::codec::{decode, encode};
+
+use crate::Snapshot;
+
+impl StateRead for Snapshot<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+        let bytes =
+            self.state_get(&key.to_bytes()).map_err(|error| StateError::Backend(error.to_string()))?;
+        let Some(bytes) = bytes else { return Ok(None) };
+        let value = StateValue::from_bytes(&bytes)
+            .map_err(|error| StateError::Corrupt { key: key.clone(), reason: error.to_string() })?;
+        if value.kind() != key.kind() {
+            return Err(StateError::Corrupt {
+                key: key.clone(),
+                reason: format!("holds a {:?} value", value.kind()),
+            });
+        }
+        Ok(Some(value))
+    }
+}
+
+impl TreeStore for Snapshot<'_> {
+    fn get_node(&self, key: &NodeKey) -> Result<Option<Node>, TreeError> {
+        let bytes =
+            self.tree_get(key.to_bytes().as_slice()).map_err(|error| TreeError::Store(Box::new(error)))?;
+        let Some(bytes) = bytes else { return Ok(None) };
+        decode::<Node>(&bytes).map(Some).map_err(|error| TreeError::Store(Box::new(error)))
+    }
+}
+
+/// The ledger's writes as store writes (`None` deletes).
+pub fn state_writes(writes: &WriteSet) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    writes.iter().map(|(key, value)| (key.to_bytes(), value.as_ref().map(StateValue::to_bytes))).collect()
+}
+
+/// A tree batch as store writes (`None` deletes).
+pub fn tree_writes(batch: &TreeBatch) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let puts = batch.puts.iter().map(|(key, node)| (key.to_bytes().as_slice().to_vec(), Some(encode(node))));
+    let deletes = batch.deletes.iter().map(|key| (key.to_bytes().as_slice().to_vec(), None));
+    puts.chain(deletes).collect()
+}
