@@ -15,6 +15,10 @@ use crate::api::{BlockRef, Effect, Evidence, Input, Message, Recipient, Ticket, 
 use crate::config::{Config, ConfigError};
 use crate::scheme::Scheme;
 
+/// Fewest certificates per justification page (see [`Core::justification`]), whatever the
+/// view window: the base certificate and two nullifications.
+const JUSTIFICATION_MIN: u64 = 3;
+
 /// Why a WAL could not be replayed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestoreError {
@@ -28,12 +32,22 @@ pub enum RestoreError {
     BadCertificate(View),
 }
 
-/// The kinds of vote, for evidence bookkeeping.
+/// The kinds of vote (and of certificate), for bookkeeping.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum VoteKind {
     Notarize,
     Nullify,
     Finalize,
+}
+
+impl VoteKind {
+    fn of(subject: &Subject) -> Self {
+        match subject {
+            Subject::Notarize { .. } => VoteKind::Notarize,
+            Subject::Nullify { .. } => VoteKind::Nullify,
+            Subject::Finalize { .. } => VoteKind::Finalize,
+        }
+    }
 }
 
 /// Where the host's check of a proposed block stands.
@@ -80,6 +94,35 @@ struct ViewState {
     future_messages: usize,
 }
 
+impl ViewState {
+    /// The certificate of `kind` held for the view.
+    fn certificate(&self, kind: VoteKind) -> Option<&Certificate> {
+        match kind {
+            VoteKind::Notarize => self.notarization.as_ref(),
+            VoteKind::Nullify => self.nullification.as_ref(),
+            VoteKind::Finalize => self.finalization.as_ref(),
+        }
+    }
+
+    /// Where the certificate of `kind` is held.
+    fn certificate_slot(&mut self, kind: VoteKind) -> &mut Option<Certificate> {
+        match kind {
+            VoteKind::Notarize => &mut self.notarization,
+            VoteKind::Nullify => &mut self.nullification,
+            VoteKind::Finalize => &mut self.finalization,
+        }
+    }
+
+    /// Whether the view's notarization or finalization certifies `block_id`: such a block may
+    /// be a later proposal's parent or a commit, so it is kept after the view is left.
+    fn certifies(&self, block_id: BlockId) -> bool {
+        [&self.notarization, &self.finalization]
+            .into_iter()
+            .flatten()
+            .any(|certificate| certificate.subject.block_id() == Some(block_id))
+    }
+}
+
 /// A message this node signed, waiting for its WAL entry to be durable.
 #[derive(Debug)]
 enum Outgoing {
@@ -92,7 +135,8 @@ enum Outgoing {
 pub struct Stats {
     /// Views with state: unfinalized past views, the current view, buffered future views.
     pub views_held: usize,
-    /// Blocks held (proposals, built, fetched; pruned once committed).
+    /// Blocks held (proposals, built, fetched; pruned once committed, or when their view is
+    /// left and nothing needs them).
     pub blocks_held: usize,
     /// Proposals and votes held for views ahead of the current one.
     pub future_messages: usize,
@@ -120,7 +164,8 @@ pub struct Core<S: Scheme> {
     /// Per-view state for views in (finalized_view, view + view_window] (and beyond, for
     /// certificates only).
     views: BTreeMap<View, ViewState>,
-    /// Blocks of held proposals, built blocks and fetched blocks not yet committed.
+    /// Blocks of held proposals, built blocks and fetched blocks not yet committed (see
+    /// [`Core::drop_past_proposals`] for when a proposal's block goes earlier).
     blocks: BTreeMap<BlockId, Block>,
     /// The last block emitted as `Commit` (or the anchor / last synced block).
     committed: BlockRef,
@@ -136,8 +181,13 @@ pub struct Core<S: Scheme> {
     /// Blocks requested with `Fetch` and not yet received.
     fetching: BTreeSet<BlockId>,
     fetch_timer_armed: bool,
-    /// The finalized view for which `Sync` was requested, until `Synced` arrives.
-    sync_requested: Option<View>,
+    /// While a `Sync` is outstanding: the `FetchRetry` expiries left before it is re-issued.
+    /// At most one sync is outstanding, so a long sync is not re-requested at every fetch
+    /// retry nor at every new finalization.
+    sync_retry_ticks: Option<u64>,
+    /// Where the next page of a justification longer than one send starts (see
+    /// [`Core::justification`]).
+    justification_cursor: View,
     /// Per peer, the view of ours at which we last sent it catch-up help.
     helped: BTreeMap<ValidatorIndex, View>,
     next_ticket: u64,
@@ -180,7 +230,8 @@ impl<S: Scheme> Core<S> {
             future_messages: 0,
             fetching: BTreeSet::new(),
             fetch_timer_armed: false,
-            sync_requested: None,
+            sync_retry_ticks: None,
+            justification_cursor: View(0),
             helped: BTreeMap::new(),
             next_ticket: 1,
             persisted: 0,
@@ -244,12 +295,17 @@ impl<S: Scheme> Core<S> {
         }
         core.view = highest_view.max(core.finalized_view.next());
         core.prune_finalized();
+        let below = core.finalized_view.next()..core.view;
+        core.drop_past_proposals(below, true);
         Ok(core)
     }
 
     /// The effects of starting: the view's timers, re-broadcast of this node's durable
-    /// messages for unfinished views (a crash may have fallen between Persist and Send), a
-    /// build request if this node leads, and commits or fetches a restored finalization needs.
+    /// messages for unfinished views (a crash may have fallen between Persist and Send; a
+    /// proposal goes with its justification), Finalize for restored notarizations of views
+    /// this node neither nullified nor finalized (a crash may have fallen between persisting
+    /// the notarization and signing), a build request if this node leads, and commits or
+    /// fetches a restored finalization needs.
     /// Call exactly once, before any [`Core::on_input`].
     pub fn start(&mut self) -> Vec<Effect> {
         assert!(!self.started, "Core::start is called once");
@@ -257,6 +313,8 @@ impl<S: Scheme> Core<S> {
         self.set_view_timers();
         let me = self.config.me;
         let mut resend = Vec::new();
+        // R6 after a crash between persisting a notarization and signing Finalize for it.
+        let mut unfinalized = Vec::new();
         for (view, state) in &self.views {
             if state.proposed
                 && let Some(held) = &state.proposal
@@ -268,6 +326,12 @@ impl<S: Scheme> Core<S> {
                     block: block.clone(),
                     signature: held.signature,
                 }));
+            }
+            if let Some(block_id) = state.notarization.as_ref().and_then(|n| n.subject.block_id())
+                && !state.signed_nullify
+                && state.signed_finalize.is_none()
+            {
+                unfinalized.push(Subject::Finalize { view: *view, block_id });
             }
             if let Some((block_id, signature)) = state.notarizes.get(&me) {
                 let subject = Subject::Notarize { view: *view, block_id: *block_id };
@@ -283,7 +347,14 @@ impl<S: Scheme> Core<S> {
             }
         }
         for message in resend {
-            self.effects.push(Effect::Send { to: Recipient::All, message });
+            match message {
+                Message::Proposal(proposal) => self.send_proposal(proposal),
+                message => self.effects.push(Effect::Send { to: Recipient::All, message }),
+            }
+        }
+        for subject in unfinalized {
+            // Signed like any vote: sent only once its WAL entry is acknowledged.
+            self.sign_vote(subject);
         }
         if self.views.get(&self.view).is_some_and(|state| state.signed_nullify) {
             self.set_timer(TimerKind::NullifyRetry, self.nullify_retry_ms);
@@ -380,6 +451,11 @@ impl<S: Scheme> Core<S> {
             return;
         }
         if view > self.view && self.future_messages >= self.config.future_messages_max {
+            return;
+        }
+        // A view already left cannot be notarized here any more: its block is kept only if
+        // certified (a later proposal's parent, or a commit), as when the view was left.
+        if view < self.view && !self.views.get(&view).is_some_and(|state| state.certifies(block_id)) {
             return;
         }
         if !self.verify_proposal_signature(&proposal) {
@@ -480,16 +556,11 @@ impl<S: Scheme> Core<S> {
         if view <= self.finalized_view || !self.in_window(view) {
             return;
         }
-        let kind = vote_kind(&vote.subject);
+        let kind = VoteKind::of(&vote.subject);
         let existing = self.views.get(&view);
         if let Some(state) = existing {
             // A certificate of this kind exists: more votes cannot change anything.
-            let done = match kind {
-                VoteKind::Notarize => state.notarization.is_some(),
-                VoteKind::Nullify => state.nullification.is_some(),
-                VoteKind::Finalize => state.finalization.is_some(),
-            };
-            if done {
+            if state.certificate(kind).is_some() {
                 return;
             }
             if let Some(first) = stored_vote(view, state, signer, kind) {
@@ -545,39 +616,26 @@ impl<S: Scheme> Core<S> {
         if view <= self.finalized_view {
             return;
         }
-        let quorum = self.quorum;
-        let n = self.n;
         let state = self.views.entry(view).or_default();
-        let certificate = match vote.subject {
+        // The vote is recorded even when its certificate exists (a restarted node re-sends its
+        // own durable votes from here), but then there is nothing to assemble.
+        let done = state.certificate(VoteKind::of(&vote.subject)).is_some();
+        let votes: Vec<(ValidatorIndex, Signature)> = match vote.subject {
             Subject::Notarize { block_id, .. } => {
                 state.notarizes.entry(vote.signer).or_insert((block_id, vote.signature));
-                let votes: Vec<(ValidatorIndex, Signature)> = state
-                    .notarizes
-                    .iter()
-                    .filter(|(_, (id, _))| *id == block_id)
-                    .map(|(signer, (_, signature))| (*signer, *signature))
-                    .collect();
-                (state.notarization.is_none() && votes.len() >= quorum).then_some(votes)
+                same_block(&state.notarizes, block_id)
             }
             Subject::Nullify { .. } => {
                 state.nullifies.entry(vote.signer).or_insert(vote.signature);
-                let votes: Vec<(ValidatorIndex, Signature)> =
-                    state.nullifies.iter().map(|(signer, signature)| (*signer, *signature)).collect();
-                (state.nullification.is_none() && votes.len() >= quorum).then_some(votes)
+                state.nullifies.iter().map(|(signer, signature)| (*signer, *signature)).collect()
             }
             Subject::Finalize { block_id, .. } => {
                 state.finalizes.entry(vote.signer).or_insert((block_id, vote.signature));
-                let votes: Vec<(ValidatorIndex, Signature)> = state
-                    .finalizes
-                    .iter()
-                    .filter(|(_, (id, _))| *id == block_id)
-                    .map(|(signer, (_, signature))| (*signer, *signature))
-                    .collect();
-                (state.finalization.is_none() && votes.len() >= quorum).then_some(votes)
+                same_block(&state.finalizes, block_id)
             }
         };
-        if let Some(votes) = certificate {
-            let certificate = Certificate::from_votes(vote.subject, &votes, n)
+        if !done && votes.len() >= self.quorum {
+            let certificate = Certificate::from_votes(vote.subject, &votes, self.n)
                 .expect("votes are keyed by distinct validator indices below n");
             self.on_certificate(certificate);
         }
@@ -588,15 +646,12 @@ impl<S: Scheme> Core<S> {
         if view <= self.finalized_view || !view_has_successor(view) {
             return;
         }
-        if let Some(state) = self.views.get(&view) {
-            let known = match certificate.subject {
-                Subject::Notarize { .. } => state.notarization.is_some(),
-                Subject::Nullify { .. } => state.nullification.is_some(),
-                Subject::Finalize { .. } => state.finalization.is_some(),
-            };
-            if known {
-                return;
-            }
+        if self
+            .views
+            .get(&view)
+            .is_some_and(|state| state.certificate(VoteKind::of(&certificate.subject)).is_some())
+        {
+            return;
         }
         // Certificates are accepted for any view ahead (R7): a quorum signed them, so they
         // cannot be flooded by fewer than Q validators, and they are not buffered.
@@ -613,12 +668,7 @@ impl<S: Scheme> Core<S> {
         if view <= self.finalized_view {
             return;
         }
-        let state = self.views.entry(view).or_default();
-        let slot = match certificate.subject {
-            Subject::Notarize { .. } => &mut state.notarization,
-            Subject::Nullify { .. } => &mut state.nullification,
-            Subject::Finalize { .. } => &mut state.finalization,
-        };
+        let slot = self.views.entry(view).or_default().certificate_slot(VoteKind::of(&certificate.subject));
         if slot.is_some() {
             return;
         }
@@ -639,6 +689,10 @@ impl<S: Scheme> Core<S> {
         }
         match certificate.subject {
             Subject::Notarize { block_id, .. } => {
+                // Leaders extend the highest notarized block they know, so blocks of earlier
+                // views that nothing certifies are no longer needed, even those notarized here.
+                let below = self.finalized_view.next()..view.min(self.view);
+                self.drop_past_proposals(below, false);
                 // R6: finalize the notarized block unless this node nullified the view (an
                 // honest node never signs both nullify and finalize in one view).
                 let state = self.views.entry(view).or_default();
@@ -695,7 +749,16 @@ impl<S: Scheme> Core<S> {
                 self.fetch_timer_armed = false;
                 // Recompute what is still needed: stale requests disappear, live ones repeat.
                 self.fetching.clear();
-                self.sync_requested = None;
+                // An outstanding sync is re-issued on a slower period (about `timeout_max_ms`):
+                // a sync of many blocks takes longer than a fetch.
+                match self.sync_retry_ticks {
+                    Some(ticks) if ticks > 1 => {
+                        self.sync_retry_ticks = Some(ticks - 1);
+                        self.arm_fetch_timer();
+                    }
+                    Some(_) => self.sync_retry_ticks = None,
+                    None => {}
+                }
                 self.progress();
             }
         }
@@ -712,8 +775,7 @@ impl<S: Scheme> Core<S> {
             let Some((_, outgoing)) = self.outbox.pop_front() else { break };
             match outgoing {
                 Outgoing::Proposal(proposal) => {
-                    self.effects
-                        .push(Effect::Send { to: Recipient::All, message: Message::Proposal(proposal) });
+                    self.send_proposal(proposal);
                 }
                 Outgoing::Vote(vote) => {
                     self.effects
@@ -725,6 +787,17 @@ impl<S: Scheme> Core<S> {
             }
         }
         self.progress();
+    }
+
+    /// R1: sends this node's proposal, preceded by its justification, so that a peer that
+    /// missed a certificate for the parent or a skipped view can still check R3. Each later
+    /// leader does the same while the chain does not advance.
+    fn send_proposal(&mut self, proposal: Proposal) {
+        for certificate in self.justification(proposal.view, Some(proposal.parent_view)) {
+            self.effects
+                .push(Effect::Send { to: Recipient::All, message: Message::Certificate(certificate) });
+        }
+        self.effects.push(Effect::Send { to: Recipient::All, message: Message::Proposal(proposal) });
     }
 
     fn on_block_verified(&mut self, view: View, block_id: BlockId, valid: bool) {
@@ -797,7 +870,7 @@ impl<S: Scheme> Core<S> {
             return;
         }
         self.committed = anchor;
-        self.sync_requested = None;
+        self.sync_retry_ticks = None;
         if anchor.view > self.finalized_view {
             self.finalized_view = anchor.view;
             self.finalized_id = anchor.id;
@@ -957,8 +1030,14 @@ impl<S: Scheme> Core<S> {
         if state.signed_nullify || state.signed_finalize.is_some() {
             return;
         }
+        let no_proposal = state.proposal.is_none();
         self.sign_vote(Subject::Nullify { view });
         self.set_timer(TimerKind::NullifyRetry, self.nullify_retry_ms);
+        if no_proposal {
+            // The leader may be missing a certificate it needs to propose (R1): give every
+            // peer this node's justification, so the next leaders hold the union of them.
+            self.broadcast_justification();
+        }
     }
 
     /// R5: while stuck, re-send this node's (durable) nullify and the latest certificate, with
@@ -974,6 +1053,9 @@ impl<S: Scheme> Core<S> {
             self.effects
                 .push(Effect::Send { to: Recipient::All, message: Message::Certificate(certificate) });
         }
+        // Stuck: peers may lack certificates for skipped views (the next page of a long
+        // justification at each retry).
+        self.broadcast_justification();
         self.nullify_retry_ms = self.nullify_retry_ms.saturating_mul(2).min(self.config.timeout_max_ms);
         self.set_timer(TimerKind::NullifyRetry, self.nullify_retry_ms);
     }
@@ -1004,7 +1086,7 @@ impl<S: Scheme> Core<S> {
         let mut cursor = self.finalized_id;
         while cursor != self.committed.id {
             let Some(block) = self.blocks.get(&cursor) else {
-                if self.sync_requested.is_none() {
+                if self.sync_retry_ticks.is_none() {
                     self.fetch(cursor);
                 }
                 return;
@@ -1016,8 +1098,9 @@ impl<S: Scheme> Core<S> {
                 return;
             }
             if chain.is_empty() && height.0 - self.committed.height.0 > self.config.fetch_gap_blocks_max {
-                if self.sync_requested != Some(self.finalized_view) {
-                    self.sync_requested = Some(self.finalized_view);
+                if self.sync_retry_ticks.is_none() {
+                    let ticks = self.config.timeout_max_ms.div_ceil(self.config.advance_timeout_ms).max(1);
+                    self.sync_retry_ticks = Some(ticks);
                     self.effects.push(Effect::Sync { finalization: finalization.clone(), height });
                     self.arm_fetch_timer();
                 }
@@ -1046,7 +1129,9 @@ impl<S: Scheme> Core<S> {
         if view <= self.view {
             return;
         }
+        let left = self.view;
         self.view = view;
+        self.drop_past_proposals(left..view, true);
         if progress {
             self.consecutive_nullified = 0;
         } else {
@@ -1122,6 +1207,105 @@ impl<S: Scheme> Core<S> {
         }
     }
 
+    /// The certificates that let a peer check R3 for a proposal in `view`: the parent's
+    /// notarization (or the finalization, when the parent is the finalized block) and the
+    /// nullification of every view in between, ascending. With `parent_view`, for this node's
+    /// own proposal; without, the parent is the highest view below `view` with a notarization
+    /// held, and views with no certificate held are skipped (peers may hold them).
+    ///
+    /// At most `max(view_window, 3)` certificates: a longer justification is sent in pages,
+    /// the base certificate with each, the nullifications from `justification_cursor` on,
+    /// wrapping around, so that successive sends cover all of it.
+    fn justification(&mut self, view: View, parent_view: Option<View>) -> Vec<Certificate> {
+        let finalized = self.finalized_view;
+        let floor = match parent_view {
+            Some(parent) if parent > finalized => parent,
+            _ => finalized,
+        };
+        let mut base = if floor == finalized {
+            self.finalization.as_ref()
+        } else {
+            self.views.get(&floor).and_then(|state| state.notarization.as_ref())
+        };
+        let mut nullifications = Vec::new();
+        if floor < view {
+            for (_, state) in self.views.range(floor.next()..view).rev() {
+                if parent_view.is_none()
+                    && let Some(notarization) = &state.notarization
+                {
+                    base = Some(notarization);
+                    break;
+                }
+                if let Some(nullification) = &state.nullification {
+                    nullifications.push(nullification);
+                }
+            }
+        }
+        nullifications.reverse();
+        // Room for at least two nullifications per page, so that the pages of a justification
+        // that grows by one view per view still come round (one page is sent per view at least).
+        let capacity = usize::try_from(self.config.view_window.max(JUSTIFICATION_MIN)).unwrap_or(usize::MAX);
+        let room = capacity - usize::from(base.is_some());
+        let mut page: Vec<Certificate> = base.into_iter().cloned().collect();
+        if nullifications.len() <= room {
+            page.extend(nullifications.into_iter().cloned());
+            return page;
+        }
+        let cursor = self.justification_cursor;
+        let start = nullifications.iter().position(|c| c.subject.view() >= cursor).unwrap_or(0);
+        let end = nullifications.len().min(start + room);
+        page.extend(nullifications[start..end].iter().map(|c| (*c).clone()));
+        self.justification_cursor = nullifications[end - 1].subject.view().next();
+        page
+    }
+
+    /// Sends the justification of the current view to every peer, when this node may hold
+    /// certificates a peer lacks: it nullified the view without a proposal (the leader may
+    /// lack a certificate to propose), or it is stuck. A justification that is only the
+    /// certificate of the previous view is not sent: it moved every peer here and was
+    /// forwarded then, and stuck nodes re-send it with their nullify.
+    fn broadcast_justification(&mut self) {
+        let view = self.view;
+        let page = self.justification(view, None);
+        if let [only] = page.as_slice()
+            && only.subject.view().next() == view
+        {
+            return;
+        }
+        for certificate in page {
+            if self.latest_certificate.as_ref() != Some(&certificate) {
+                self.effects
+                    .push(Effect::Send { to: Recipient::All, message: Message::Certificate(certificate) });
+            }
+        }
+    }
+
+    /// Drops the proposals (and their blocks) of past views in `views` that cannot be needed:
+    /// a past view is never notarized here, so its block matters only as a later proposal's
+    /// parent or as a commit, that is, if a notarization or finalization certifies it; those
+    /// are kept until finalization. A block this node notarized is kept too while no later
+    /// view is known notarized (`keep_vouched`): a notarization for it may still surface, and
+    /// the honest nodes that notarized it are where peers fetch it from. Any dropped block
+    /// that turns out to be needed is fetched.
+    fn drop_past_proposals(&mut self, views: std::ops::Range<View>, keep_vouched: bool) {
+        if views.is_empty() {
+            return;
+        }
+        let mut dropped = Vec::new();
+        for (_, state) in self.views.range_mut(views) {
+            if let Some(held) = &state.proposal
+                && !state.certifies(held.block_id)
+                && !(keep_vouched && state.signed_notarize == Some(held.block_id))
+            {
+                dropped.push(held.block_id);
+                state.proposal = None;
+            }
+        }
+        for block_id in dropped {
+            self.blocks.remove(&block_id);
+        }
+    }
+
     fn fetch(&mut self, block_id: BlockId) {
         if self.fetching.contains(&block_id) || self.blocks.contains_key(&block_id) {
             return;
@@ -1157,34 +1341,23 @@ impl<S: Scheme> Core<S> {
         self.blocks.get(id).map(BlockRef::of)
     }
 
+    /// The tally-types checks of votes, proposals and certificates, with every signature
+    /// checked through this core's scheme.
+    fn verifier(&self) -> impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool + '_ {
+        |signer, namespace, payload, signature| self.scheme.verify(signer, namespace, payload, signature)
+    }
+
     fn verify_vote(&self, vote: &Vote) -> bool {
-        self.scheme.verify(vote.signer, vote.subject.namespace(), &vote.subject.payload(), &vote.signature)
+        vote.verify_with(&self.config.validators, self.verifier()).is_ok()
     }
 
     fn verify_proposal_signature(&self, proposal: &Proposal) -> bool {
-        let leader = self.config.validators.leader(proposal.view);
-        let payload = Proposal::payload(proposal.view, proposal.parent_view, proposal.block.id());
-        self.scheme.verify(leader, Namespace::Proposal, &payload, &proposal.signature)
+        proposal.verify_with(&self.config.validators, self.verifier()).is_ok()
     }
 
     /// Bitmap shape, a quorum of distinct known signers, and every signature.
     fn verify_certificate(&self, certificate: &Certificate) -> bool {
-        if certificate.signers.len() != self.n.div_ceil(8) {
-            return false;
-        }
-        let signers = certificate.signer_indices();
-        if signers.iter().any(|signer| usize::from(signer.0) >= self.n)
-            || signers.len() != certificate.signatures.len()
-            || signers.len() < self.quorum
-        {
-            return false;
-        }
-        let namespace = certificate.subject.namespace();
-        let payload = certificate.subject.payload();
-        signers
-            .iter()
-            .zip(certificate.signatures.iter())
-            .all(|(signer, signature)| self.scheme.verify(*signer, namespace, &payload, signature))
+        certificate.verify_with(&self.config.validators, self.verifier()).is_ok()
     }
 
     // ----- restore ------------------------------------------------------------------------
@@ -1221,18 +1394,14 @@ impl<S: Scheme> Core<S> {
 
     fn restore_certificate(&mut self, certificate: Certificate) {
         let view = certificate.subject.view();
-        let state = self.views.entry(view).or_default();
-        match certificate.subject {
-            Subject::Notarize { .. } => state.notarization = Some(certificate.clone()),
-            Subject::Nullify { .. } => state.nullification = Some(certificate.clone()),
-            Subject::Finalize { block_id, .. } => {
-                state.finalization = Some(certificate.clone());
-                if view > self.finalized_view {
-                    self.finalized_view = view;
-                    self.finalized_id = block_id;
-                    self.finalization = Some(certificate.clone());
-                }
-            }
+        *self.views.entry(view).or_default().certificate_slot(VoteKind::of(&certificate.subject)) =
+            Some(certificate.clone());
+        if let Subject::Finalize { block_id, .. } = certificate.subject
+            && view > self.finalized_view
+        {
+            self.finalized_view = view;
+            self.finalized_id = block_id;
+            self.finalization = Some(certificate.clone());
         }
         if self.latest_certificate.as_ref().is_none_or(|latest| view >= latest.subject.view()) {
             self.latest_certificate = Some(certificate);
@@ -1266,12 +1435,16 @@ fn view_has_successor(view: View) -> bool {
     view.0 < u64::MAX
 }
 
-fn vote_kind(subject: &Subject) -> VoteKind {
-    match subject {
-        Subject::Notarize { .. } => VoteKind::Notarize,
-        Subject::Nullify { .. } => VoteKind::Nullify,
-        Subject::Finalize { .. } => VoteKind::Finalize,
-    }
+/// The votes in `votes` (per signer) that are for `block_id`.
+fn same_block(
+    votes: &BTreeMap<ValidatorIndex, (BlockId, Signature)>,
+    block_id: BlockId,
+) -> Vec<(ValidatorIndex, Signature)> {
+    votes
+        .iter()
+        .filter(|(_, (id, _))| *id == block_id)
+        .map(|(signer, (_, signature))| (*signer, *signature))
+        .collect()
 }
 
 /// The vote of `kind` that `signer` cast in `view`, as held.

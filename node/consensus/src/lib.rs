@@ -12,8 +12,11 @@
 //!   host to build a block ([`Effect::BuildBlock`]) extending the highest notarized block it
 //!   knows, at view p, provided it holds nullifications for every view in (p, v); the
 //!   finalized block counts as notarized. It signs the proposal (namespace `Proposal`) and its
-//!   own Notarize for it, and sends both. Receivers count the leader's notarize only from that
-//!   vote, never from the proposal itself.
+//!   own Notarize for it, and sends both, the proposal preceded by its *justification*: the
+//!   parent's notarization (the finalization when the parent is the finalized block) and the
+//!   nullification of every view in (p, v), so that a receiver that missed any of them can
+//!   still check R3 (see "Lost certificates" below). Receivers count the leader's notarize
+//!   only from that vote, never from the proposal itself.
 //! - **R2** A node notarizes at most one block per view.
 //! - **R3** A node notarizes the proposal of its current view only if: the proposal is signed
 //!   by the view's leader; the header names the view, the leader as proposer, the chain and the
@@ -36,9 +39,45 @@
 //!   every uncommitted ancestor are committed in height order ([`Effect::Commit`]), each with
 //!   the finalization covering it (a block is final when a finalization exists for it or for a
 //!   descendant).
+//!   A node restarted between persisting a notarization and signing Finalize for it signs that
+//!   Finalize at start.
 //! - **R7** Any valid certificate for a view u ≥ v moves the node to u + 1 and is forwarded
 //!   once. Finalizations are forwarded whenever new, so that nodes behind can commit.
+//!   Certificates for earlier views are verified and kept (never forwarded): they may complete
+//!   a justification.
 //!
+//! # Lost certificates
+//!
+//! A node that jumped ahead (R7) or lost messages may lack certificates for views it skipped,
+//! and there is no request message. Without them it can neither notarize a proposal that
+//! skips those views (R3) nor, as leader, propose (R1); if its vote is needed for a quorum,
+//! every later leader would extend the same parent and the chain would halt. So certificates
+//! travel with the events that reveal a need for them, all to every peer:
+//!
+//! 1. the leader's proposal goes with its justification (R1), and every later leader sends
+//!    its own while the chain does not advance;
+//! 2. a node that nullifies its view without having seen a proposal (the leader may be
+//!    unable to propose) sends its justification of the view: its finalization or highest
+//!    notarization below the view and the nullifications it holds above that;
+//! 3. a node stuck in a view sends it again with each nullify re-broadcast (R5).
+//!
+//! A justification of the last view's certificate only is not sent by (2) and (3): it moved
+//! every peer there and was forwarded then. Each send holds at most `max(view_window, 3)`
+//! certificates; a longer justification goes in pages, with the base certificate, resuming
+//! where the last page stopped and wrapping around, so successive sends cover all of it (a
+//! justification grows by at most one view per view, and a page covers at least two).
+//!
+//! Why this restores liveness after losses, once messages between honest nodes arrive in
+//! time: the first honest node to leave a view u did so holding a certificate for u (a
+//! certificate for a later view needs honest votes cast there), so the certificates honest
+//! nodes hold together cover every view above the highest finalization. While no honest
+//! leader can propose, honest nodes nullify every view without a proposal and, by (2), each
+//! sends all it holds within a bounded number of views, so every honest node comes to hold
+//! that union, which justifies a proposal on the highest notarized block in it (a block its
+//! honest notarizers keep, see the memory bounds below, and serve to fetches). The next
+//! honest leader then proposes, its justification (1) reaches every honest node with the
+//! proposal, and all of them can notarize. A received certificate costs Q signature checks
+//! once; copies of a known one are dropped before any check.//!
 //! With no faults, a block is final after three network hops: proposal → notarizes (each node
 //! then holds a notarization) → finalizes.
 //!
@@ -64,7 +103,9 @@
 //!   signature check; messages held for future views are capped by `future_messages_max`;
 //!   per view, at most one vote of each kind per validator and one proposal; fetches are
 //!   capped by `fetch_gap_blocks_max`; per-peer state is keyed by validator index; everything
-//!   at or below the finalized view is pruned.
+//!   at or below the finalized view is pruned. Proposals of views left are dropped with their
+//!   blocks unless a notarization or finalization certifies the block, or this node notarized
+//!   it and no later view is known notarized. At most one `Sync` is outstanding.
 //! - **Commits** are emitted in strictly increasing height order, each height once, only for
 //!   blocks on the chain of a verified finalization, and never at or below the anchor.
 

@@ -306,3 +306,153 @@ fn equal_inputs_give_equal_effects() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn r1_r3_lost_certificates_do_not_halt_the_chain() {
+    // Node 3 has crashed, so every certificate needs all of 0, 1 and 2. In view 1 node 0
+    // notarizes b1, times out and nullifies, then assembles the notarization; nodes 1 and 2
+    // never see that notarization and assemble the nullification, which never reaches node 0
+    // the way certificates normally travel (votes and forwarding). From then on the leaders
+    // disagree on the parent: without the certificates travelling with the proposals no view
+    // could be notarized again.
+    let fixture = Fixture::new(4);
+    let mut network = network(&fixture);
+    let crashed = |from: u16, to: u16| from == 3 || to == 3;
+    let is_view1 = |message: &Message, kind: fn(&Subject) -> bool| match message {
+        Message::Vote(vote) => vote.subject.view() == v(1) && kind(&vote.subject),
+        Message::Certificate(c) => c.subject.view() == v(1) && kind(&c.subject),
+        Message::Proposal(_) => false,
+    };
+    let notarize = |s: &Subject| matches!(s, Subject::Notarize { .. });
+    let nullify = |s: &Subject| matches!(s, Subject::Nullify { .. });
+    network.run_filtered(
+        |from, to, message| match () {
+            _ if crashed(from, to) => Fate::Drop,
+            _ if is_view1(message, notarize) && to == 0 => Fate::Hold,
+            _ if is_view1(message, notarize) => Fate::Drop,
+            _ => Fate::Deliver,
+        },
+        10_000,
+    );
+    assert!(network.hosts.iter().take(3).all(|h| h.core.view() == v(1)));
+    network.input(0, Input::Timeout(Timer { kind: TimerKind::Advance, view: v(1) }));
+    network.release_held();
+    // Forwarded copies of the nullification to node 0 are lost: the first from each sender.
+    let mut lost = std::collections::BTreeSet::new();
+    let mut route = move |from: u16, to: u16, message: &Message| match () {
+        _ if crashed(from, to) => Fate::Drop,
+        _ if is_view1(message, notarize) && to != 0 => Fate::Drop,
+        _ if is_view1(message, nullify) && to == 0 && matches!(message, Message::Vote(_)) => Fate::Drop,
+        _ if is_view1(message, nullify) && to == 0 && lost.insert(from) => Fate::Drop,
+        _ => Fate::Deliver,
+    };
+    network.run_filtered(&mut route, 10_000);
+    assert_eq!(network.hosts[0].core.view(), v(2));
+    for node in [1u16, 2] {
+        network.input(node, Input::Timeout(Timer { kind: TimerKind::Advance, view: v(1) }));
+        network.run_filtered(&mut route, 10_000);
+    }
+    // From here on only the crash: views time out when the network is quiet.
+    let mut rounds = 0;
+    while network.hosts.iter().take(3).any(|h| h.core.committed().height < Height(4)) {
+        rounds += 1;
+        assert!(
+            rounds < 50,
+            "the chain halted: {:?}",
+            network.hosts.iter().map(|h| h.core.view()).collect::<Vec<_>>()
+        );
+        for node in 0..3u16 {
+            let view = network.hosts[usize::from(node)].core.view();
+            network.input(node, Input::Timeout(Timer { kind: TimerKind::Leader, view }));
+            network.input(node, Input::Timeout(Timer { kind: TimerKind::Advance, view }));
+        }
+        network
+            .run_filtered(|from, to, _| if crashed(from, to) { Fate::Drop } else { Fate::Deliver }, 100_000);
+    }
+    let chains: Vec<Vec<_>> =
+        (0..3).map(|n| commits(&network.hosts[n].log).iter().map(|b| b.id()).collect()).collect();
+    let shortest = chains.iter().map(Vec::len).min().expect("nodes");
+    for chain in &chains {
+        assert_eq!(chain[..shortest], chains[0][..shortest]);
+    }
+}
+
+#[test]
+fn proposals_of_views_left_are_dropped_unless_certified() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    host.build = false;
+    // View 1: this node nullifies before the proposal arrives, so never notarizes it.
+    host.input(timeout(TimerKind::Leader, 1));
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    assert!(host.core.block(&b1.id()).is_some());
+    host.input(cert_input(1, fixture.nullification(1, &[1, 2, 3])));
+    assert!(host.core.block(&b1.id()).is_none(), "left, not certified, not notarized here");
+    // View 2: notarized here but nullified. Kept while no later view is known notarized (a
+    // notarization for it may still surface, and peers would fetch it from its notarizers).
+    let b2 = fixture.block(fixture.genesis, 2, 2);
+    let effects = host.input(proposal_input(2, fixture.proposal(b2.clone(), 0)));
+    assert!(signed_subjects(&effects).contains(&Subject::Notarize { view: v(2), block_id: b2.id() }));
+    host.input(cert_input(1, fixture.nullification(2, &[1, 2, 3])));
+    assert!(host.core.block(&b2.id()).is_some());
+    // View 3 is notarized: b3 is certified and kept, b2 is no longer needed.
+    let b3 = fixture.block(fixture.genesis, 3, 3);
+    host.input(proposal_input(3, fixture.proposal(b3.clone(), 0)));
+    host.input(cert_input(1, fixture.notarization(&b3, &[1, 2, 3])));
+    assert_eq!(host.core.view(), v(4));
+    assert!(host.core.block(&b2.id()).is_none());
+    assert!(host.core.block(&b3.id()).is_some());
+    assert_eq!(host.core.stats().blocks_held, 1);
+    // Late proposals for views left: held only if certified (for a later parent or a commit).
+    for view in 4..=6 {
+        host.input(cert_input(1, fixture.nullification(view, &[1, 2, 3])));
+    }
+    let b5 = fixture.block(BlockRef::of(&b3), 5, 5);
+    host.input(proposal_input(1, fixture.proposal(b5.clone(), 3)));
+    assert!(host.core.block(&b5.id()).is_none());
+    let b6 = fixture.block(BlockRef::of(&b3), 6, 6);
+    host.input(cert_input(1, fixture.notarization(&b6, &[1, 2, 3])));
+    host.input(proposal_input(2, fixture.proposal(b6.clone(), 3)));
+    assert!(host.core.block(&b6.id()).is_some());
+}
+
+#[test]
+fn an_outstanding_sync_is_reissued_only_on_its_slower_retry() {
+    let fixture = Fixture::new(4);
+    let mut config = fixture.config(0);
+    config.fetch_gap_blocks_max = 4;
+    let ticks = config.timeout_max_ms.div_ceil(config.advance_timeout_ms);
+    assert!(ticks > 1);
+    let (core, start) = fixture.core_with(config);
+    let mut host = Host::new(core, start);
+    host.build = false;
+    let mut parent = fixture.genesis;
+    let mut chain = Vec::new();
+    for view in 1..=11 {
+        let block = fixture.block(parent, view, view as u8);
+        parent = BlockRef::of(&block);
+        chain.push(block);
+    }
+    let is_sync = |e: &Effect| matches!(e, Effect::Sync { .. });
+    host.input(cert_input(1, fixture.finalization(&chain[9], &[1, 2, 3])));
+    let effects = host.input(Input::BlockFetched { block: chain[9].clone() });
+    assert_eq!(effects.iter().filter(|e| is_sync(e)).count(), 1);
+    // A newer finalization while the sync is outstanding does not ask again.
+    host.input(proposal_input(3, fixture.proposal(chain[10].clone(), 10)));
+    let effects = host.input(cert_input(1, fixture.finalization(&chain[10], &[1, 2, 3])));
+    assert!(!effects.iter().any(is_sync));
+    // Nor do fetch retries, until about `timeout_max_ms` has passed; the timer stays armed.
+    for _ in 1..ticks {
+        let effects = host.input(timeout(TimerKind::FetchRetry, 12));
+        assert!(!effects.iter().any(is_sync));
+        assert!(timer_ms(&effects, TimerKind::FetchRetry).is_some());
+    }
+    let effects = host.input(timeout(TimerKind::FetchRetry, 12));
+    let reissued: Vec<_> = effects.iter().filter(|e| is_sync(e)).collect();
+    assert!(
+        matches!(reissued.as_slice(), [Effect::Sync { height, .. }] if *height == Height(11)),
+        "re-issued once, for the newest finalization: {reissued:?}"
+    );
+}

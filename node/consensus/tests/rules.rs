@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use tally_consensus::{BlockRef, Effect, Evidence, Input, Message, Recipient, Timer, TimerKind, WalEntry};
-use tally_types::{Subject, View};
+use tally_types::{Block, Subject, View};
 
 /// A change that makes a block invalid in one way.
 type BlockEdit = fn(&mut tally_types::Block);
@@ -62,9 +62,151 @@ fn r1_leader_extends_highest_notarized_block_only_with_nullifications_for_skippe
     host.build = true;
     let effects =
         host.input(Input::BlockBuilt { view: v(4), block: build(&host.core, v(4), BlockRef::of(&b1)) });
-    let Some(Message::Proposal(proposal)) = sent(&effects).first().copied() else { panic!("proposal sent") };
+    // The proposal goes after its justification: the parent's notarization and the
+    // nullifications of the skipped views.
+    let messages = sent(&effects);
+    let justification: Vec<Subject> = messages
+        .iter()
+        .take_while(|m| matches!(m, Message::Certificate(_)))
+        .filter_map(|m| if let Message::Certificate(c) = m { Some(c.subject) } else { None })
+        .collect();
+    assert_eq!(
+        justification,
+        vec![
+            Subject::Notarize { view: v(1), block_id: b1.id() },
+            Subject::Nullify { view: v(2) },
+            Subject::Nullify { view: v(3) }
+        ]
+    );
+    let Some(Message::Proposal(proposal)) = messages.get(3).copied() else { panic!("proposal sent") };
     assert_eq!(proposal.parent_view, v(1));
     assert_eq!(proposal.block.header.parent_id, b1.id());
+}
+
+/// Node `me` (not 1, whose messages these are said to come from) after b1 (view 1) was
+/// notarized and the views in `nullified` (of 2 and 3) were nullified. Node 0 leads view 4.
+fn after_b1(fixture: &Fixture, me: u16, nullified: &[u64]) -> (Host<tally_consensus::Ed25519Scheme>, Block) {
+    let (core, start) = fixture.core(me);
+    let mut host = Host::new(core, start);
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    for view in nullified {
+        host.input(cert_input(1, fixture.nullification(*view, &[1, 2, 3])));
+    }
+    (host, b1)
+}
+
+/// The messages a node sent, in order, from `log`.
+fn sends(log: &[Effect]) -> Vec<Message> {
+    sent(log).into_iter().cloned().collect()
+}
+
+#[test]
+fn r1_leader_sends_the_certificates_justifying_its_parent_before_its_proposal() {
+    let fixture = Fixture::new(4);
+    let (mut leader, b1) = after_b1(&fixture, 0, &[2, 3]);
+    assert_eq!(leader.core.view(), v(4));
+    let burst = sends(&leader.log.split_off(0));
+    let at = burst.iter().position(|m| matches!(m, Message::Proposal(_))).expect("proposal sent");
+    let Message::Proposal(proposal) = &burst[at] else { unreachable!() };
+    assert_eq!((proposal.view, proposal.parent_view), (v(4), v(1)));
+    let justification: Vec<Option<Subject>> = burst[at - 3..at]
+        .iter()
+        .map(|m| if let Message::Certificate(c) = m { Some(c.subject) } else { None })
+        .collect();
+    assert_eq!(
+        justification,
+        vec![
+            Some(Subject::Notarize { view: v(1), block_id: b1.id() }),
+            Some(Subject::Nullify { view: v(2) }),
+            Some(Subject::Nullify { view: v(3) })
+        ],
+        "right before the proposal"
+    );
+}
+
+#[test]
+fn r3_a_node_that_missed_a_skipped_views_nullification_notarizes_with_the_leaders_justification() {
+    let fixture = Fixture::new(4);
+    // Node 3 never received nullification(2); nullification(3) moved it to view 4 (R7).
+    let (mut node, _) = after_b1(&fixture, 3, &[3]);
+    assert_eq!(node.core.view(), v(4));
+    let (leader, _) = after_b1(&fixture, 0, &[2, 3]);
+    // What the leader sent from its build request on (the certificates it forwarded when they
+    // reached it are left out: those are the copies node 3 lost).
+    let built = leader.log.iter().position(|e| matches!(e, Effect::BuildBlock { .. })).expect("builds");
+    let burst = sends(&leader.log[built..]);
+    let at = burst.iter().position(|m| matches!(m, Message::Proposal(_))).expect("proposal sent");
+    let Message::Proposal(proposal) = burst[at].clone() else { unreachable!() };
+    let b4 = proposal.block.id();
+    // The proposal alone cannot be notarized: view 2 is not known to be nullified (R3).
+    let effects = node.input(proposal_input(0, proposal));
+    assert!(verify_requests(&effects).is_empty());
+    assert!(signed_subjects(&effects).is_empty());
+    // The leader's burst, in order: its justification, its proposal, its notarize.
+    let mut signed = Vec::new();
+    for msg in burst {
+        signed.extend(signed_subjects(&node.input(message(0, msg))));
+    }
+    assert_eq!(signed, vec![Subject::Notarize { view: v(4), block_id: b4 }]);
+}
+
+#[test]
+fn r1_a_leader_that_missed_a_nullification_gets_it_from_peers_that_time_out() {
+    let fixture = Fixture::new(4);
+    // Node 0 leads view 4 but never received nullification(2): it cannot propose (R1).
+    let (mut leader, b1) = after_b1(&fixture, 0, &[3]);
+    assert_eq!(leader.core.view(), v(4));
+    assert!(!leader.log.iter().any(|e| matches!(e, Effect::BuildBlock { .. })));
+    // A peer that holds it times out without a proposal in view 4 and, nullifying, sends every
+    // peer its justification of the view.
+    let (mut peer, _) = after_b1(&fixture, 2, &[2, 3]);
+    let effects = peer.input(timeout(TimerKind::Leader, 4));
+    assert_eq!(signed_subjects(&effects), vec![Subject::Nullify { view: v(4) }]);
+    let certificates: Vec<_> = sent(&effects)
+        .into_iter()
+        .filter_map(|m| if let Message::Certificate(c) = m { Some(c.clone()) } else { None })
+        .collect();
+    assert!(certificates.iter().any(|c| c.subject == Subject::Nullify { view: v(2) }));
+    let mut effects = Vec::new();
+    for certificate in certificates {
+        effects.extend(leader.input(cert_input(1, certificate)));
+    }
+    assert!(
+        effects.contains(&Effect::BuildBlock { view: v(4), parent: BlockRef::of(&b1) }),
+        "the leader proposes in its view after all"
+    );
+}
+
+#[test]
+fn r1_a_justification_longer_than_the_view_window_is_sent_in_pages_that_come_round() {
+    let fixture = Fixture::new(4);
+    let mut config = fixture.config(0);
+    config.view_window = 3;
+    let (core, start) = fixture.core_with(config);
+    let mut host = Host::new(core, start);
+    host.build = false;
+    for view in 1..=10 {
+        host.input(cert_input(1, fixture.nullification(view, &[1, 2, 3])));
+    }
+    assert_eq!(host.core.view(), v(11));
+    // Stuck in view 11: at the timeout, then at every nullify re-broadcast, the next page.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut inputs = vec![timeout(TimerKind::Leader, 11)];
+    inputs.extend((0..4).map(|_| timeout(TimerKind::NullifyRetry, 11)));
+    for input in inputs {
+        let effects = host.input(input);
+        let views: Vec<u64> = sent(&effects)
+            .into_iter()
+            .filter_map(|m| if let Message::Certificate(c) = m { Some(c.subject.view().0) } else { None })
+            .collect();
+        // A page of at most `view_window` certificates, plus the latest certificate that a
+        // stuck node always re-sends.
+        assert!(views.len() <= 4, "{views:?}");
+        seen.extend(views);
+    }
+    assert_eq!(seen, (1..=10).collect(), "every skipped view's nullification was sent");
 }
 
 #[test]

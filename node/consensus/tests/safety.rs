@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use tally_consensus::{
-    Config, ConfigError, Core, Effect, Evidence, Input, Message, RestoreError, Ticket, Timer, TimerKind,
-    WalEntry,
+    Config, ConfigError, Core, Effect, Evidence, Input, Message, RestoreError, Scheme, Ticket, Timer,
+    TimerKind, WalEntry,
 };
 use tally_types::codec::BoundedBytes;
 use tally_types::{ChainId, Signature, Subject, decode, encode};
@@ -233,6 +233,45 @@ fn restart_resumes_at_the_view_its_certificates_reached_and_recommits_nothing() 
 }
 
 #[test]
+fn r6_restart_after_persisting_a_notarization_signs_the_finalize_it_had_not_signed() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    host.build = false;
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    let finalize = Subject::Finalize { view: v(1), block_id: b1.id() };
+    // The crash fell between the notarization's WAL entry and the Finalize it led to.
+    let wal: Vec<WalEntry> = host
+        .wal
+        .iter()
+        .filter(|entry| !matches!(entry, WalEntry::Vote(vote) if vote.subject == finalize))
+        .cloned()
+        .collect();
+    assert!(wal.iter().any(|entry| matches!(entry, WalEntry::Certificate(_))));
+    let mut core = Core::restore(fixture.config(0), fixture.scheme(0), wal).expect("restores");
+    let start = core.start();
+    assert_eq!(core.view(), v(2));
+    assert_eq!(signed_subjects(&start), vec![finalize]);
+    assert!(!sent_votes(&start).iter().any(|vote| vote.subject == finalize), "persist before send");
+    let effects = core.on_input(Input::Persisted(last_ticket(&start).expect("persist")));
+    assert_eq!(sent_votes(&effects).iter().map(|vote| vote.subject).collect::<Vec<_>>(), vec![finalize]);
+    // With the Finalize durable, a restart re-sends it and signs nothing.
+    let mut core = Core::restore(fixture.config(0), fixture.scheme(0), host.wal.clone()).expect("restores");
+    let start = core.start();
+    assert!(signed_subjects(&start).is_empty());
+    assert!(sent_votes(&start).iter().any(|vote| vote.subject == finalize));
+    // A view this node nullified is never finalized, also after a restart (R5, R6).
+    let nullified = vec![
+        WalEntry::Vote(fixture.vote(0, Subject::Nullify { view: v(1) })),
+        WalEntry::Certificate(fixture.notarization(&b1, &[1, 2, 3])),
+    ];
+    let mut core = Core::restore(fixture.config(0), fixture.scheme(0), nullified).expect("restores");
+    assert!(signed_subjects(&core.start()).is_empty());
+}
+
+#[test]
 fn restart_leader_resends_its_durable_proposal() {
     let fixture = Fixture::new(4);
     let (mut core, _) = fixture.core(1);
@@ -357,6 +396,65 @@ fn invalid_signatures_are_refused() {
         assert!(host.input(cert_input(1, certificate)).is_empty());
         assert_eq!(host.core.view(), v(1));
     }
+}
+
+#[test]
+fn the_cores_checks_are_the_tally_types_checks_through_its_scheme() {
+    // The core verifies with `verify_with` and its scheme; for the production scheme that must
+    // be exactly tally-types' own `verify`, for good and for every kind of bad message.
+    let fixture = Fixture::new(4);
+    let scheme = fixture.scheme(0);
+    let verifier = |signer, namespace, payload: &[u8], signature: &Signature| {
+        scheme.verify(signer, namespace, payload, signature)
+    };
+    let block = fixture.block(fixture.genesis, 1, 1);
+    let good = fixture.nullification(1, &[1, 2, 3]);
+    let mut bad_signature = good.clone();
+    let mut signatures = bad_signature.signatures.clone().into_inner();
+    signatures[1].0[3] ^= 1;
+    bad_signature.signatures = tally_types::BoundedVec::new(signatures).expect("fits");
+    let mut long_bitmap = good.clone();
+    long_bitmap.signers = BoundedBytes::new(vec![0b1110, 0]).expect("fits");
+    let mut beyond = good.clone();
+    beyond.signers = BoundedBytes::new(vec![0b1100_0010]).expect("fits");
+    let mut mismatch = good.clone();
+    mismatch.signers = BoundedBytes::new(vec![0b1111]).expect("fits");
+    let certificates = [
+        good.clone(),
+        fixture.notarization(&block, &[0, 2, 3]),
+        bad_signature,
+        fixture.nullification(1, &[1, 2]),
+        long_bitmap,
+        beyond,
+        mismatch,
+    ];
+    for certificate in &certificates {
+        assert_eq!(
+            certificate.verify_with(&fixture.validators, verifier),
+            certificate.verify(&fixture.chain, &fixture.validators),
+            "{certificate:?}"
+        );
+    }
+    let mut stolen = fixture.vote(2, Subject::Nullify { view: v(1) });
+    stolen.signer = i(1);
+    let mut out_of_set = fixture.vote(1, Subject::Nullify { view: v(1) });
+    out_of_set.signer = i(9);
+    for vote in [fixture.vote(1, Subject::Nullify { view: v(1) }), stolen, out_of_set] {
+        assert_eq!(
+            vote.verify_with(&fixture.validators, verifier),
+            vote.verify(&fixture.chain, &fixture.validators)
+        );
+    }
+    let mut forged = fixture.proposal(block.clone(), 0);
+    forged.signature.0[0] ^= 1;
+    for proposal in [fixture.proposal(block, 0), forged] {
+        assert_eq!(
+            proposal.verify_with(&fixture.validators, verifier),
+            proposal.verify(&fixture.chain, &fixture.validators)
+        );
+    }
+    assert!(good.verify_with(&fixture.validators, verifier).is_ok());
+    assert!(certificates[2].verify_with(&fixture.validators, verifier).is_err());
 }
 
 // ----- configuration -------------------------------------------------------------------------

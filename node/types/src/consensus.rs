@@ -190,9 +190,33 @@ pub struct Vote {
 impl Vote {
     /// Verifies the signature against the validator set.
     pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
-        let key = validators.key(self.signer).ok_or(CertificateError::UnknownSigner(self.signer))?;
-        key.verify(self.subject.namespace(), chain_id, &self.subject.payload(), &self.signature)
-            .map_err(|_| CertificateError::BadSignature(self.signer))
+        self.verify_with(validators, key_verifier(chain_id, validators))
+    }
+
+    /// [`Vote::verify`] with the signature check delegated to `verify` (called as
+    /// `verify(signer, namespace, payload, signature)`), for a caller holding its own
+    /// signature scheme; the signer must still be in `validators`.
+    pub fn verify_with(
+        &self,
+        validators: &ValidatorSet,
+        verify: impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool,
+    ) -> Result<(), CertificateError> {
+        validators.key(self.signer).ok_or(CertificateError::UnknownSigner(self.signer))?;
+        if verify(self.signer, self.subject.namespace(), &self.subject.payload(), &self.signature) {
+            Ok(())
+        } else {
+            Err(CertificateError::BadSignature(self.signer))
+        }
+    }
+}
+
+/// The verifier behind the `verify` methods: the validator's key, `verify_strict`, the chain id.
+fn key_verifier<'a>(
+    chain_id: &'a ChainId,
+    validators: &'a ValidatorSet,
+) -> impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool + 'a {
+    move |signer, namespace, payload, signature| {
+        validators.key(signer).is_some_and(|key| key.verify(namespace, chain_id, payload, signature).is_ok())
     }
 }
 
@@ -219,11 +243,24 @@ impl Proposal {
 
     /// Verifies that the view's leader signed this proposal.
     pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
+        self.verify_with(validators, key_verifier(chain_id, validators))
+    }
+
+    /// [`Proposal::verify`] with the signature check delegated to `verify` (see
+    /// [`Vote::verify_with`]).
+    pub fn verify_with(
+        &self,
+        validators: &ValidatorSet,
+        verify: impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool,
+    ) -> Result<(), CertificateError> {
         let leader = validators.leader(self.view);
-        let key = validators.key(leader).ok_or(CertificateError::UnknownSigner(leader))?;
+        validators.key(leader).ok_or(CertificateError::UnknownSigner(leader))?;
         let payload = Self::payload(self.view, self.parent_view, self.block.id());
-        key.verify(Namespace::Proposal, chain_id, &payload, &self.signature)
-            .map_err(|_| CertificateError::BadSignature(leader))
+        if verify(leader, Namespace::Proposal, &payload, &self.signature) {
+            Ok(())
+        } else {
+            Err(CertificateError::BadSignature(leader))
+        }
     }
 }
 
@@ -308,6 +345,17 @@ impl Certificate {
     /// Verifies the certificate: bitmap shape, a quorum of distinct signers, and every
     /// signature (`verify_strict`) against the validator set.
     pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
+        self.verify_with(validators, key_verifier(chain_id, validators))
+    }
+
+    /// [`Certificate::verify`] with each signature check delegated to `verify` (see
+    /// [`Vote::verify_with`]); the bitmap and quorum checks are the same. Signatures are
+    /// checked only after the cheap shape checks pass, and the first bad one stops the check.
+    pub fn verify_with(
+        &self,
+        validators: &ValidatorSet,
+        verify: impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool,
+    ) -> Result<(), CertificateError> {
         let n = validators.len();
         let expected = n.div_ceil(8);
         if self.signers.len() != expected {
@@ -327,10 +375,12 @@ impl Certificate {
             return Err(CertificateError::NoQuorum { have: signers.len(), need: validators.quorum() });
         }
         let payload = self.subject.payload();
+        let namespace = self.subject.namespace();
         for (index, signature) in signers.iter().zip(self.signatures.iter()) {
-            let key = validators.key(*index).ok_or(CertificateError::UnknownSigner(*index))?;
-            key.verify(self.subject.namespace(), chain_id, &payload, signature)
-                .map_err(|_| CertificateError::BadSignature(*index))?;
+            validators.key(*index).ok_or(CertificateError::UnknownSigner(*index))?;
+            if !verify(*index, namespace, &payload, signature) {
+                return Err(CertificateError::BadSignature(*index));
+            }
         }
         Ok(())
     }

@@ -287,17 +287,28 @@ pub fn build<S: Scheme>(core: &Core<S>, view: View, parent: BlockRef) -> Block {
     Block { header, txs: BoundedVec::empty() }
 }
 
+/// What a filtered network run does with one message.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fate {
+    Deliver,
+    /// Lost for good.
+    Drop,
+    /// Kept aside until [`Network::release_held`].
+    Hold,
+}
+
 /// Cores joined by a lossless in-order network. Each delivered message carries its hop count
 /// (1 + the hop count of the message whose delivery caused it), so tests can count hops.
 pub struct Network<S: Scheme> {
     pub hosts: Vec<Host<S>>,
     queue: VecDeque<(u16, u16, Message, u32)>,
+    held: VecDeque<(u16, u16, Message, u32)>,
     pub delivered: u64,
 }
 
 impl<S: Scheme> Network<S> {
     pub fn new(hosts: Vec<Host<S>>) -> Self {
-        let mut network = Network { hosts, queue: VecDeque::new(), delivered: 0 };
+        let mut network = Network { hosts, queue: VecDeque::new(), held: VecDeque::new(), delivered: 0 };
         for from in 0..network.hosts.len() {
             let log = network.hosts[from].log.clone();
             network.enqueue(from as u16, &log, 0);
@@ -347,6 +358,32 @@ impl<S: Scheme> Network<S> {
             self.delivered += 1;
             let effects = self.hosts[usize::from(to)].input(message_input(from, message));
             self.enqueue(to, &effects, hop);
+        }
+    }
+
+    /// Delivers messages in order until the network is quiet, asking `fate(from, to, message)`
+    /// for each whether it is delivered, lost or held back.
+    pub fn run_filtered(&mut self, mut fate: impl FnMut(u16, u16, &Message) -> Fate, deliveries_max: u64) {
+        while let Some((from, to, message, hop)) = self.queue.pop_front() {
+            match fate(from, to, &message) {
+                Fate::Drop => continue,
+                Fate::Hold => {
+                    self.held.push_back((from, to, message, hop));
+                    continue;
+                }
+                Fate::Deliver => {}
+            }
+            assert!(self.delivered < deliveries_max, "network did not settle");
+            self.delivered += 1;
+            let effects = self.hosts[usize::from(to)].input(message_input(from, message));
+            self.enqueue(to, &effects, hop);
+        }
+    }
+
+    /// Puts the held messages back on the network, ahead of anything queued.
+    pub fn release_held(&mut self) {
+        while let Some(message) = self.held.pop_back() {
+            self.queue.push_front(message);
         }
     }
 

@@ -1,0 +1,384 @@
+//! What one seed simulates: the validator count, the signature scheme, the network's faults,
+//! the Byzantine actors, the crash schedule and the timing. Everything is drawn from the
+//! seed, so a seed names a run completely.
+
+use tally_types::ValidatorIndex;
+
+use crate::network::{NetworkConfig, NodeId, Partition};
+use crate::queue::SimTime;
+use crate::rng::Rng;
+use crate::scheme::SchemeKind;
+
+/// A deliberately malicious validator. Each runs the honest core for its bookkeeping (views,
+/// blocks, certificates) and corrupts what it sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Behavior {
+    /// As leader, sends two different proposals to two halves of the validators.
+    Equivocator,
+    /// Notarizes two different blocks in a view (one to each half), and signs finalize
+    /// alongside every nullify and nullify alongside every finalize.
+    ConflictingVoter,
+    /// Never notarizes or finalizes; nullifies every view it enters.
+    Nuller,
+    /// Corrupts signatures on what it sends, forges votes in other validators' names, and
+    /// answers fetches with tampered blocks.
+    InvalidSigner,
+    /// As leader, proposes a block on its parent's parent, skipping a notarized view (only a
+    /// core that skips the nullification check accepts it).
+    ForkingLeader,
+    /// As leader, proposes a properly signed block that fails validation: a wrong state root,
+    /// a time far ahead of every clock, or a wrong height.
+    BadBlockLeader,
+    /// Two hosts running honest code with the same key, started independently.
+    Twin,
+}
+
+impl Behavior {
+    /// Every behavior, in the order scenarios draw from.
+    pub const ALL: [Behavior; 7] = [
+        Behavior::Equivocator,
+        Behavior::ConflictingVoter,
+        Behavior::Nuller,
+        Behavior::InvalidSigner,
+        Behavior::ForkingLeader,
+        Behavior::BadBlockLeader,
+        Behavior::Twin,
+    ];
+}
+
+/// Where in a node's write path a crash strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// At the planned time, wherever the node is.
+    Anytime,
+    /// At the node's next WAL write, before it is durable: the entry is lost, and the vote
+    /// in it must never be sent.
+    BeforeWriteCompletes,
+    /// At the node's next WAL write completion, before the core hears of it: the entry is
+    /// durable but the messages waiting on it never went out.
+    AfterWriteBeforeSend,
+}
+
+/// One crash and restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrashPlan {
+    pub node: NodeId,
+    /// When the crash is armed (and, for [`CrashPoint::Anytime`], happens).
+    pub at: SimTime,
+    pub point: CrashPoint,
+    /// How long the node stays down.
+    pub down_ms: u64,
+}
+
+/// How long an armed crash waits for its write before striking anyway.
+pub const CRASH_ARM_WAIT_MS: u64 = 300;
+
+/// A deliberately broken core (tally-consensus `test-faults`), applied to every honest host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokenCore {
+    /// R2 broken: notarize every valid proposal of a view.
+    NotarizeTwicePerView,
+    /// R3 broken: notarize without nullifications for the skipped views.
+    SkipNullificationCheck,
+}
+
+/// The consensus timing of every core in the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub leader_timeout_ms: u64,
+    pub advance_timeout_ms: u64,
+    pub nullify_retry_ms: u64,
+    pub timeout_max_ms: u64,
+    pub timeout_growth_percent: u32,
+}
+
+/// Local latencies of a host: disk writes, block verification and building.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Latencies {
+    pub write_ms: (u64, u64),
+    pub verify_ms: (u64, u64),
+    pub build_ms: (u64, u64),
+}
+
+/// Everything one run simulates.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub seed: u64,
+    pub n: usize,
+    pub scheme: SchemeKind,
+    pub network: NetworkConfig,
+    /// Byzantine validators and what each does (at most f). A `Twin` adds a second host.
+    pub byzantine: Vec<(ValidatorIndex, Behavior)>,
+    pub crashes: Vec<CrashPlan>,
+    /// Per host (twins included), the offset of its clock from true simulated time.
+    pub clock_offsets_ms: Vec<i64>,
+    pub timing: Timing,
+    pub latencies: Latencies,
+    /// L1: after GST a block of a later view commits within this many views.
+    pub liveness_bound_views: u64,
+    /// The run stops here at the latest (it stops earlier once liveness is shown).
+    pub deadline: SimTime,
+    /// Blocks every honest host must commit past the first post-GST block before the run
+    /// stops early.
+    pub blocks_after_gst: u64,
+    pub broken: Option<BrokenCore>,
+    /// Missing ancestors a core fetches one by one before it asks its host to sync; small
+    /// values make the sync path run in short simulations.
+    pub fetch_gap_blocks_max: u64,
+    /// A deliberately broken host that acknowledges WAL writes before they are durable (the
+    /// oracle's own test of the persist-before-send check).
+    pub host_acks_early: bool,
+}
+
+/// Knobs of scenario generation that a caller fixes rather than the seed.
+#[derive(Clone, Copy, Debug)]
+pub struct ScenarioOptions {
+    pub scheme: SchemeKind,
+    /// Draw Byzantine actors (up to f).
+    pub byzantine: bool,
+    /// Draw crashes.
+    pub crashes: bool,
+    /// Run a deliberately broken core on every honest host.
+    pub broken: Option<BrokenCore>,
+    /// Run hosts that acknowledge WAL writes before they are durable.
+    pub host_acks_early: bool,
+}
+
+impl Default for ScenarioOptions {
+    fn default() -> Self {
+        ScenarioOptions {
+            scheme: SchemeKind::Fast,
+            byzantine: true,
+            crashes: true,
+            broken: None,
+            host_acks_early: false,
+        }
+    }
+}
+
+/// The largest one-way delay after GST (Δ). Timeouts below are multiples of it.
+const DELTA_MS: u64 = 40;
+
+impl Timing {
+    /// Timeouts for Δ = 40 ms plus local latencies: the leader timeout (2Δ in the paper)
+    /// gets a proposal built and across; the advance timeout (3Δ) a notarization too.
+    pub fn simulated() -> Self {
+        Timing {
+            leader_timeout_ms: 4 * DELTA_MS,
+            advance_timeout_ms: 6 * DELTA_MS,
+            nullify_retry_ms: 5 * DELTA_MS,
+            timeout_max_ms: 50 * DELTA_MS,
+            timeout_growth_percent: 150,
+        }
+    }
+}
+
+/// The liveness bound, in views after the highest view any honest host was in at GST.
+///
+/// Why n + 2: after GST every message between live hosts arrives within Δ and every crashed
+/// host is back, so honest hosts enter each view within Δ of one another (any certificate
+/// is forwarded). The view in progress at GST may still fail (its proposal or votes may
+/// have been lost before GST), and so may any view whose leader is Byzantine or must first
+/// fetch a parent it lost before GST. Among any n consecutive views each validator leads
+/// exactly once, so a full rotation after the view in progress contains every honest
+/// leader; timeouts only grow while views fail, so by then they exceed any catch-up a
+/// leader needs. One more view absorbs a view boundary crossed while certificates
+/// propagate. The bound is deliberately not tighter (f + 2, say): a view whose honest leader
+/// must first fetch a parent lost before GST may fail too, and campaigns do see 4 views for
+/// n = 4 (f + 3). Observed over 1,000 seeds per n: at most 4 views (n = 4) and 5 (n = 7,
+/// 10); most seeds commit in the first view after GST.
+pub fn liveness_bound_views(n: usize) -> u64 {
+    n as u64 + 2
+}
+
+impl Scenario {
+    /// The scenario of `seed` for `n` validators.
+    pub fn generate(seed: u64, n: usize, options: ScenarioOptions) -> Scenario {
+        assert!(n >= 4 && n % 3 == 1, "n must be 3f + 1 with f >= 1, got {n}");
+        let f = (n - 1) / 3;
+        let mut rng = Rng::new(seed);
+        let mut net_rng = rng.fork(1);
+        let mut byz_rng = rng.fork(2);
+        let mut crash_rng = rng.fork(3);
+        let mut clock_rng = rng.fork(4);
+        let mut tuning_rng = rng.fork(5);
+
+        let gst = SimTime(net_rng.between(1_500, 6_000));
+        let loss_per_mille = [0, 50, 200, 350, 500][net_rng.index(5)];
+        let mut partitions = Vec::new();
+        for _ in 0..net_rng.below(3) {
+            let start = net_rng.between(0, gst.0 - 100);
+            let heal = net_rng.between(start + 50, gst.0);
+            let group = match net_rng.below(3) {
+                // Isolate one host.
+                0 => {
+                    let alone = net_rng.index(n);
+                    (0..n + f).map(|host| u8::from(host == alone)).collect()
+                }
+                // A random split.
+                _ => (0..n + f).map(|_| net_rng.below(2) as u8).collect(),
+            };
+            partitions.push(Partition { start: SimTime(start), heal: SimTime(heal), group });
+        }
+        let network = NetworkConfig {
+            loss_per_mille,
+            duplicate_per_mille: [0, 20, 100][net_rng.index(3)],
+            reorder_per_mille: [0, 50, 200][net_rng.index(3)],
+            reorder_delay_ms: net_rng.between(50, 400),
+            delay_min_ms: net_rng.between(1, 10),
+            jitter_ms: [0, 20, 100, 300][net_rng.index(4)],
+            stable_delay_max_ms: DELTA_MS,
+            gst,
+            partitions,
+        };
+
+        let mut byzantine = Vec::new();
+        if options.byzantine {
+            let count = byz_rng.between(0, f as u64) as usize;
+            let mut indices: Vec<u16> = (0..n as u16).collect();
+            byz_rng.shuffle(&mut indices);
+            for &index in &indices[..count] {
+                let behavior = Behavior::ALL[byz_rng.index(Behavior::ALL.len())];
+                byzantine.push((ValidatorIndex(index), behavior));
+            }
+            byzantine.sort();
+        }
+        let twins = byzantine.iter().filter(|(_, behavior)| *behavior == Behavior::Twin).count();
+        let hosts = n + twins;
+
+        let mut crashes = Vec::new();
+        if options.crashes {
+            let byzantine_host = |host: usize| {
+                host < n
+                    && byzantine.iter().any(|(index, b)| usize::from(index.0) == host && *b != Behavior::Twin)
+            };
+            for _ in 0..crash_rng.below(4) {
+                let host = crash_rng.index(hosts);
+                if byzantine_host(host) {
+                    continue;
+                }
+                let down_ms = crash_rng.between(20, 800);
+                let latest = gst.0.saturating_sub(down_ms + CRASH_ARM_WAIT_MS + 100);
+                if latest == 0 {
+                    continue;
+                }
+                let point =
+                    [CrashPoint::Anytime, CrashPoint::BeforeWriteCompletes, CrashPoint::AfterWriteBeforeSend]
+                        [crash_rng.index(3)];
+                crashes.push(CrashPlan {
+                    node: NodeId(host as u16),
+                    at: SimTime(crash_rng.between(0, latest)),
+                    point,
+                    down_ms,
+                });
+            }
+        }
+
+        let clock_offsets_ms = (0..hosts).map(|_| clock_rng.between(0, 400) as i64 - 200).collect();
+        let timing = Timing::simulated();
+        let liveness_bound_views = liveness_bound_views(n);
+        Scenario {
+            seed,
+            n,
+            scheme: options.scheme,
+            network,
+            byzantine,
+            crashes,
+            clock_offsets_ms,
+            timing,
+            latencies: Latencies { write_ms: (1, 5), verify_ms: (0, 3), build_ms: (0, 3) },
+            liveness_bound_views,
+            deadline: Self::deadline_after(gst, liveness_bound_views, &timing),
+            blocks_after_gst: 3,
+            broken: options.broken,
+            fetch_gap_blocks_max: [2, 8, 64][tuning_rng.index(3)],
+            host_acks_early: options.host_acks_early,
+        }
+    }
+
+    /// A run with no faults at all and a constant one-way delay: for measurements.
+    pub fn fault_free(seed: u64, n: usize, scheme: SchemeKind, delay_ms: u64, run_ms: u64) -> Scenario {
+        let timing = Timing::simulated();
+        Scenario {
+            seed,
+            n,
+            scheme,
+            network: NetworkConfig::perfect(delay_ms),
+            byzantine: Vec::new(),
+            crashes: Vec::new(),
+            clock_offsets_ms: vec![0; n],
+            timing,
+            latencies: Latencies { write_ms: (0, 0), verify_ms: (0, 0), build_ms: (0, 0) },
+            liveness_bound_views: liveness_bound_views(n),
+            deadline: SimTime(run_ms),
+            blocks_after_gst: u64::MAX,
+            broken: None,
+            fetch_gap_blocks_max: 64,
+            host_acks_early: false,
+        }
+    }
+
+    /// GST plus enough time for `bound` views that all time out at the largest timeout,
+    /// and a few more for catch-up.
+    fn deadline_after(gst: SimTime, bound: u64, timing: &Timing) -> SimTime {
+        gst.plus_ms((bound + 6) * (timing.timeout_max_ms + 4 * DELTA_MS))
+    }
+
+    /// f.
+    pub fn max_faulty(&self) -> usize {
+        (self.n - 1) / 3
+    }
+
+    /// The number of hosts: one per validator plus one per twin.
+    pub fn hosts(&self) -> usize {
+        self.n + self.byzantine.iter().filter(|(_, behavior)| *behavior == Behavior::Twin).count()
+    }
+
+    /// A one-line summary for logs.
+    pub fn summary(&self) -> String {
+        let byzantine: Vec<String> =
+            self.byzantine.iter().map(|(index, behavior)| format!("{index}:{behavior:?}")).collect();
+        format!(
+            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} fetch_gap={} broken={:?}{}",
+            self.seed,
+            self.n,
+            self.scheme,
+            self.network.loss_per_mille,
+            self.network.duplicate_per_mille,
+            self.network.reorder_per_mille,
+            self.network.jitter_ms,
+            self.network.partitions.len(),
+            self.network.gst.0,
+            byzantine.join(","),
+            self.crashes.len(),
+            self.fetch_gap_blocks_max,
+            self.broken,
+            if self.host_acks_early { " host_acks_early" } else { "" },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_are_deterministic_and_within_limits() {
+        for seed in 0..200 {
+            for n in [4, 7, 10] {
+                let a = Scenario::generate(seed, n, ScenarioOptions::default());
+                let b = Scenario::generate(seed, n, ScenarioOptions::default());
+                assert_eq!(a.summary(), b.summary());
+                assert!(a.byzantine.len() <= a.max_faulty());
+                assert_eq!(a.network.validate(), Ok(()));
+                assert_eq!(a.clock_offsets_ms.len(), a.hosts());
+                for crash in &a.crashes {
+                    assert!(
+                        crash.at.0 + crash.down_ms + CRASH_ARM_WAIT_MS < a.network.gst.0,
+                        "restart before GST"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The seed campaign `cargo test` runs: 1,000 seeds over n = 4, 7 and 10 with the full fault
+//! mix (loss up to 50%, jitter, reordering, duplication, partitions that heal, crashes at
+//! any point of the write path, up to f Byzantine actors of every kind), mostly with the
+//! fast scheme and some with real ed25519. Any violation fails the test with the seed and
+//! its replay command.
+
+use tally_sim::campaign::{SchemeChoice, run_range};
+use tally_sim::scenario::ScenarioOptions;
+
+fn assert_campaign(start: u64, count: u64, nodes: usize, scheme: SchemeChoice) {
+    let failures = run_range(start, count, Some(nodes), scheme, ScenarioOptions::default());
+    assert!(
+        failures.is_empty(),
+        "{} of {count} seeds failed (n = {nodes}):\n{}",
+        failures.len(),
+        failures.join("")
+    );
+}
+
+#[test]
+fn campaign_n4_fast_400_seeds() {
+    assert_campaign(0, 400, 4, SchemeChoice::Fast);
+}
+
+#[test]
+fn campaign_n7_fast_320_seeds() {
+    assert_campaign(10_000, 320, 7, SchemeChoice::Fast);
+}
+
+#[test]
+fn campaign_n10_fast_240_seeds() {
+    assert_campaign(20_000, 240, 10, SchemeChoice::Fast);
+}
+
+#[test]
+fn campaign_ed25519_40_seeds() {
+    assert_campaign(30_000, 20, 4, SchemeChoice::Ed25519);
+    assert_campaign(31_000, 12, 7, SchemeChoice::Ed25519);
+    assert_campaign(32_000, 8, 10, SchemeChoice::Ed25519);
+}
