@@ -100,13 +100,15 @@ pub enum Evidence {
     ConflictingVotes { first: Box<Vote>, second: Box<Vote> },
 }
 
-/// One write-ahead-log record: what this node signed, and certificates it saw (so a
-/// restarted node resumes at the right view and knows the notarized chain).
+/// One write-ahead-log record: what this node signed, the blocks it notarized, and
+/// certificates it saw (so a restarted node resumes at the right view, knows the notarized
+/// chain and still holds the blocks it vouched for).
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
 pub enum WalEntry {
     /// A vote this node signed.
     Vote(Vote),
-    /// A proposal this node signed, with its block.
+    /// A proposal this node signed, or the leader's proposal of a block this node notarizes
+    /// (persisted before the notarize, so the block survives a crash), with its block.
     Proposal(Proposal),
     /// A verified certificate this node saw or assembled.
     Certificate(Certificate),

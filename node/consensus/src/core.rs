@@ -24,9 +24,13 @@ const JUSTIFICATION_MIN: u64 = 3;
 pub enum RestoreError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("WAL entry for view {view} holds a vote or proposal of validator {signer}, not of this node")]
+    #[error("WAL entry for view {view} holds a vote of validator {signer}, not of this node")]
     ForeignSignature { view: View, signer: ValidatorIndex },
-    #[error("WAL holds two conflicting messages signed by this node in view {0}")]
+    #[error(
+        "WAL holds a proposal for view {0} that is not a well-formed proposal signed by the view's leader"
+    )]
+    BadProposal(View),
+    #[error("WAL holds two conflicting messages signed (or notarized) by this node in view {0}")]
     ConflictingVotes(View),
     #[error("WAL holds a certificate for view {0} that does not verify")]
     BadCertificate(View),
@@ -263,25 +267,8 @@ impl<S: Scheme> Core<S> {
                     highest_view = highest_view.max(view);
                 }
                 WalEntry::Proposal(proposal) => {
-                    let leader = core.config.validators.leader(proposal.view);
-                    if leader != me {
-                        return Err(RestoreError::ForeignSignature { view, signer: leader });
-                    }
-                    let block_id = proposal.block.id();
-                    let state = core.views.entry(view).or_default();
-                    if let Some(held) = &state.proposal
-                        && held.block_id != block_id
-                    {
-                        return Err(RestoreError::ConflictingVotes(view));
-                    }
-                    state.proposal = Some(HeldProposal {
-                        parent_view: proposal.parent_view,
-                        block_id,
-                        signature: proposal.signature,
-                        verification: Verification::Valid,
-                    });
-                    state.proposed = true;
-                    core.blocks.insert(block_id, proposal.block);
+                    core.restore_proposal(proposal)?;
+                    // This node proposed or notarized in the view, so it was there.
                     highest_view = highest_view.max(view);
                 }
                 WalEntry::Certificate(certificate) => {
@@ -295,8 +282,19 @@ impl<S: Scheme> Core<S> {
         }
         core.view = highest_view.max(core.finalized_view.next());
         core.prune_finalized();
-        let below = core.finalized_view.next()..core.view;
-        core.drop_past_proposals(below, true);
+        // Keep what a running core would have kept: below the highest notarized view only
+        // certified blocks, above it also the blocks this node notarized.
+        let floor = core.finalized_view.next();
+        let highest_notarized = core
+            .views
+            .range(floor..core.view)
+            .rev()
+            .find(|(_, state)| state.notarization.is_some())
+            .map(|(view, _)| *view);
+        if let Some(notarized) = highest_notarized {
+            core.drop_past_proposals(floor..notarized, false);
+        }
+        core.drop_past_proposals(floor..core.view, true);
         Ok(core)
     }
 
@@ -1007,7 +1005,22 @@ impl<S: Scheme> Core<S> {
                 self.effects.push(Effect::VerifyBlock { view, block, parent });
             }
             Verification::Requested | Verification::Invalid => {}
-            Verification::Valid => self.sign_vote(Subject::Notarize { view, block_id: held.block_id }),
+            Verification::Valid => {
+                // Availability: the block is durable before the notarize for it can leave this
+                // node (a lower ticket than the vote's), so the f + 1 honest notarizers behind
+                // any notarization still hold the block after a crash and serve it to fetches.
+                // A leader's own proposal was persisted when it was signed.
+                if self.config.validators.leader(view) != self.config.me {
+                    let proposal = Proposal {
+                        view,
+                        parent_view: held.parent_view,
+                        block: block.clone(),
+                        signature: held.signature,
+                    };
+                    self.persist(WalEntry::Proposal(proposal), None);
+                }
+                self.sign_vote(Subject::Notarize { view, block_id: held.block_id });
+            }
         }
     }
 
@@ -1389,6 +1402,45 @@ impl<S: Scheme> Core<S> {
                 state.finalizes.insert(vote.signer, (block_id, vote.signature));
             }
         }
+        Ok(())
+    }
+
+    /// A proposal entry: this node's own proposal, or the leader's proposal of a block this
+    /// node notarized (persisted before the notarize). Either way it must be the view's
+    /// leader's signed proposal of exactly this block, so the block can be built on, checked
+    /// against and served to peers after the restart.
+    fn restore_proposal(&mut self, proposal: Proposal) -> Result<(), RestoreError> {
+        let view = proposal.view;
+        let leader = self.config.validators.leader(view);
+        let header = &proposal.block.header;
+        let ids: Vec<_> = proposal.block.txs.iter().map(|tx| tx.id()).collect();
+        let well_formed = header.view == view
+            && header.proposer == leader
+            && header.chain_id == self.config.chain_id
+            && tx_root(&ids) == header.tx_root
+            && self.verify_proposal_signature(&proposal);
+        if !well_formed {
+            return Err(RestoreError::BadProposal(view));
+        }
+        let own = leader == self.config.me;
+        let allow_double_notarize = self.faults_notarize_twice();
+        let block_id = proposal.block.id();
+        let state = self.views.entry(view).or_default();
+        if let Some(held) = &state.proposal
+            && held.block_id != block_id
+            && (own || !allow_double_notarize)
+        {
+            return Err(RestoreError::ConflictingVotes(view));
+        }
+        state.proposal = Some(HeldProposal {
+            parent_view: proposal.parent_view,
+            block_id,
+            signature: proposal.signature,
+            // Own blocks were built here; others were verified by the host before persisting.
+            verification: Verification::Valid,
+        });
+        state.proposed |= own;
+        self.blocks.insert(block_id, proposal.block);
         Ok(())
     }
 

@@ -26,6 +26,8 @@
 //!   nullified); height = parent height + 1 and time > parent time; and the host verified the
 //!   block ([`Effect::VerifyBlock`] → [`Input::BlockVerified`]). A proposal that cannot be
 //!   notarized (malformed, invalid, bad parent) makes the node nullify the view at once.
+//!   The proposal, with its block, is made durable before the notarize leaves the node (see
+//!   the availability invariant below).
 //! - **R4** A node never notarizes in a view it has nullified.
 //! - **R5 Timeouts.** With no valid proposal 2Δ after entering v (leader timeout), or no
 //!   notarization 3Δ after (advance timeout), a node broadcasts Nullify(v), unless it already
@@ -74,10 +76,11 @@
 //! leader can propose, honest nodes nullify every view without a proposal and, by (2), each
 //! sends all it holds within a bounded number of views, so every honest node comes to hold
 //! that union, which justifies a proposal on the highest notarized block in it (a block its
-//! honest notarizers keep, see the memory bounds below, and serve to fetches). The next
+//! honest notarizers keep, in memory and in their WAL, and serve to fetches). The next
 //! honest leader then proposes, its justification (1) reaches every honest node with the
 //! proposal, and all of them can notarize. A received certificate costs Q signature checks
-//! once; copies of a known one are dropped before any check.//!
+//! once; copies of a known one are dropped before any check.
+//!
 //! With no faults, a block is final after three network hops: proposal → notarizes (each node
 //! then holds a notarization) → finalizes.
 //!
@@ -95,6 +98,12 @@
 //! - **Persist before send**: a message carrying this node's signature is emitted as
 //!   [`Effect::Send`] only after [`Input::Persisted`] acknowledged the [`Effect::Persist`] of
 //!   its WAL entry, and this node's vote counts toward a certificate only from then on.
+//! - **Notarized blocks stay available, also across crashes**: a node persists the leader's
+//!   proposal (with its block) before its notarize for it, at a lower ticket, so the notarize
+//!   leaves only after the block is durable; [`Core::restore`] puts such blocks back after
+//!   checking the leader's signature. A notarization's Q = n − f notarizes thus imply f + 1
+//!   honest nodes that can build on the block, verify its children and serve it to fetches,
+//!   whatever its leader withholds. The entries are pruned with the WAL once finalized.
 //! - **No conflicting signatures, also across restarts**: a vote is recorded as signed when
 //!   it is signed (before it is durable), and [`Core::restore`] rebuilds that record from the
 //!   WAL, so R2, R4 and R5 hold across crashes; a vote lost before it was durable was never

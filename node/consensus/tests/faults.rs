@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use tally_consensus::Faults;
+use tally_consensus::{Core, Faults};
 use tally_types::Subject;
 
 #[test]
@@ -27,6 +27,12 @@ fn notarize_twice_per_view_breaks_r2() {
             Subject::Notarize { view: v(1), block_id: b.id() }
         ]
     );
+    // Its WAL, with both proposals persisted before their notarizes, restores as broken.
+    let mut config = fixture.config(0);
+    config.faults = Faults { notarize_twice_per_view: true, ..Faults::default() };
+    let restored = Core::restore(config, fixture.scheme(0), host.wal.clone()).expect("restores");
+    assert!(restored.block(&a.id()).is_some() && restored.block(&b.id()).is_some());
+    assert!(Core::restore(fixture.config(0), fixture.scheme(0), host.wal.clone()).is_err());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use common::*;
-use tally_consensus::{BlockRef, Core, Effect, Input, Message, Recipient, Timer, TimerKind};
+use tally_consensus::{BlockRef, Core, Effect, Input, Message, Recipient, Timer, TimerKind, WalEntry};
 use tally_types::{Height, Subject};
 
 fn timeout(kind: TimerKind, view: u64) -> Input {
@@ -405,6 +405,12 @@ fn proposals_of_views_left_are_dropped_unless_certified() {
     assert!(host.core.block(&b2.id()).is_none());
     assert!(host.core.block(&b3.id()).is_some());
     assert_eq!(host.core.stats().blocks_held, 1);
+    // A restart from the WAL (which holds b2 and b3: this node notarized both) keeps the same.
+    let restored = Core::restore(fixture.config(0), fixture.scheme(0), host.wal.clone()).expect("restores");
+    assert!(host.wal.iter().any(|entry| matches!(entry, WalEntry::Proposal(p) if p.block == b2)));
+    assert!(restored.block(&b2.id()).is_none());
+    assert!(restored.block(&b3.id()).is_some());
+    assert_eq!(restored.stats().blocks_held, 1);
     // Late proposals for views left: held only if certified (for a later parent or a commit).
     for view in 4..=6 {
         host.input(cert_input(1, fixture.nullification(view, &[1, 2, 3])));

@@ -4,12 +4,15 @@
 mod common;
 
 use common::*;
+use tally_consensus::BlockRef;
 use tally_consensus::{
     Config, ConfigError, Core, Effect, Evidence, Input, Message, RestoreError, Scheme, Ticket, Timer,
     TimerKind, WalEntry,
 };
-use tally_types::codec::BoundedBytes;
-use tally_types::{ChainId, Signature, Subject, decode, encode};
+use tally_types::codec::{BoundedBytes, BoundedVec};
+use tally_types::{
+    Block, ChainId, Height, Namespace, Proposal, Signature, Subject, Transaction, decode, encode,
+};
 
 /// A change that makes one configuration field invalid.
 type ConfigEdit = fn(&mut Config);
@@ -223,9 +226,13 @@ fn restart_resumes_at_the_view_its_certificates_reached_and_recommits_nothing() 
         sent_votes(&start).iter().map(|vote| vote.subject).collect::<Vec<_>>(),
         vec![Subject::Nullify { view: v(3) }]
     );
-    // With the genesis anchor instead (the host lost b1), the finalization is replayed and b1
-    // is fetched again, then committed.
+    // With the genesis anchor instead (the host lost b1), the finalization is replayed and b1,
+    // back from the WAL entry persisted before this node notarized it, is committed again.
     let mut core = Core::restore(fixture.config(0), fixture.scheme(0), host.wal.clone()).expect("restores");
+    assert_eq!(commits(&core.start()), vec![b1.clone()]);
+    // Without that entry, b1 is fetched, then committed.
+    let wal = host.wal.iter().filter(|entry| !matches!(entry, WalEntry::Proposal(_))).cloned();
+    let mut core = Core::restore(fixture.config(0), fixture.scheme(0), wal).expect("restores");
     let start = core.start();
     assert!(start.contains(&Effect::Fetch { block_id: b1.id() }));
     let effects = core.on_input(Input::BlockFetched { block: b1.clone() });
@@ -271,6 +278,70 @@ fn r6_restart_after_persisting_a_notarization_signs_the_finalize_it_had_not_sign
     assert!(signed_subjects(&core.start()).is_empty());
 }
 
+/// A node that notarizes the proposal of view 1 (by validator 1) and then crashes: its WAL.
+fn notarize_b1_then_crash(fixture: &Fixture, me: u16, b1: &Block) -> Vec<WalEntry> {
+    let (mut core, _) = fixture.core(me);
+    let proposal = fixture.proposal(b1.clone(), 0);
+    core.on_input(proposal_input(1, proposal.clone()));
+    let effects = core.on_input(Input::BlockVerified { view: v(1), block_id: b1.id(), valid: true });
+    let notarize = fixture.vote(me, Subject::Notarize { view: v(1), block_id: b1.id() });
+    let persists: Vec<(WalEntry, Ticket)> = effects
+        .iter()
+        .filter_map(|e| {
+            if let Effect::Persist { entry, ticket } = e { Some((entry.clone(), *ticket)) } else { None }
+        })
+        .collect();
+    // The block is made durable before (a lower ticket than) the notarize for it...
+    assert_eq!(
+        persists,
+        vec![(WalEntry::Proposal(proposal), Ticket(1)), (WalEntry::Vote(notarize.clone()), Ticket(2))]
+    );
+    // ...and the notarize leaves only once both are durable.
+    assert!(sent(&effects).is_empty());
+    assert!(sent(&core.on_input(Input::Persisted(Ticket(1)))).is_empty());
+    assert_eq!(sent_votes(&core.on_input(Input::Persisted(Ticket(2)))), vec![notarize]);
+    persists.into_iter().map(|(entry, _)| entry).collect()
+}
+
+#[test]
+fn r3_a_notarized_block_survives_a_crash_of_the_nodes_that_notarized_it() {
+    // Availability (found by tally-sim, seed 6909): a notarization holds Q = n − f notarizes,
+    // so at least f + 1 honest nodes notarized its block. If they lost it in a crash while
+    // its Byzantine leader withholds it, no honest leader could build on the notarized block
+    // and no child of it could be verified: the chain would halt for good.
+    let fixture = Fixture::new(4);
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    let notarization = fixture.notarization(&b1, &[0, 1, 2]);
+
+    // Node 2 restarts, then the notarization reaches it: as leader of view 2 it builds on b1
+    // at once, and it can serve b1 to peers that fetch it.
+    let wal = notarize_b1_then_crash(&fixture, 2, &b1);
+    let mut core = Core::restore(fixture.config(2), fixture.scheme(2), wal.clone()).expect("restores");
+    core.start();
+    assert_eq!(core.block(&b1.id()), Some(&b1), "served to peers' fetches");
+    let effects = core.on_input(cert_input(0, notarization.clone()));
+    assert!(effects.contains(&Effect::BuildBlock { view: v(2), parent: BlockRef::of(&b1) }));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Fetch { .. })));
+    // Without the block in its WAL it could only fetch it, from peers that may not have it.
+    let votes_only = wal.iter().filter(|entry| !matches!(entry, WalEntry::Proposal(_))).cloned();
+    let mut core = Core::restore(fixture.config(2), fixture.scheme(2), votes_only).expect("restores");
+    core.start();
+    let effects = core.on_input(cert_input(0, notarization.clone()));
+    assert!(effects.contains(&Effect::Fetch { block_id: b1.id() }));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::BuildBlock { .. })));
+
+    // Node 0 restarts with the notarization in its WAL too: it verifies b1's child at once.
+    let mut wal = notarize_b1_then_crash(&fixture, 0, &b1);
+    wal.push(WalEntry::Certificate(notarization));
+    let mut core = Core::restore(fixture.config(0), fixture.scheme(0), wal).expect("restores");
+    core.start();
+    assert_eq!(core.view(), v(2));
+    let b2 = fixture.block(BlockRef::of(&b1), 2, 2);
+    let effects = core.on_input(proposal_input(2, fixture.proposal(b2.clone(), 1)));
+    assert!(effects.contains(&Effect::VerifyBlock { view: v(2), block: b2, parent: BlockRef::of(&b1) }));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Fetch { .. })));
+}
+
 #[test]
 fn restart_leader_resends_its_durable_proposal() {
     let fixture = Fixture::new(4);
@@ -314,11 +385,51 @@ fn restore_refuses_foreign_conflicting_and_forged_entries() {
     signatures[0] = Signature([0; 64]);
     forged.signatures = tally_types::BoundedVec::new(signatures).expect("fits");
     assert_eq!(restore(vec![WalEntry::Certificate(forged)]), Some(RestoreError::BadCertificate(v(1))));
-    let proposal = fixture.proposal(a, 0); // signed by validator 1
-    assert!(matches!(
-        restore(vec![WalEntry::Proposal(proposal)]),
-        Some(RestoreError::ForeignSignature { .. })
-    ));
+}
+
+#[test]
+fn restore_takes_a_leaders_proposal_entry_and_refuses_one_its_leader_did_not_sign() {
+    let fixture = Fixture::new(4);
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    let restore = |entries: Vec<WalEntry>| Core::restore(fixture.config(0), fixture.scheme(0), entries);
+    // The leader's (validator 1's) proposal of a block this node notarized: its block is back.
+    let good = fixture.proposal(b1.clone(), 0);
+    let core = restore(vec![WalEntry::Proposal(good.clone())]).expect("restores");
+    assert_eq!(core.block(&b1.id()), Some(&b1));
+    // A bad leader signature.
+    let mut bad_signature = good.clone();
+    bad_signature.signature.0[0] ^= 1;
+    assert_eq!(restore(vec![WalEntry::Proposal(bad_signature)]).err(), Some(RestoreError::BadProposal(v(1))));
+    // Signed, but by a validator that does not lead view 1.
+    let payload = Proposal::payload(v(1), v(0), b1.id());
+    let not_leader = Proposal {
+        signature: fixture.keys[2].sign(Namespace::Proposal, &fixture.chain, &payload),
+        ..good.clone()
+    };
+    assert_eq!(restore(vec![WalEntry::Proposal(not_leader)]).err(), Some(RestoreError::BadProposal(v(1))));
+    // The leader's signature, but over another block (the block id does not match).
+    let swapped = Proposal { block: fixture.block(fixture.genesis, 1, 2), ..good.clone() };
+    assert_eq!(restore(vec![WalEntry::Proposal(swapped)]).err(), Some(RestoreError::BadProposal(v(1))));
+    // The signed header, with a body that does not match its tx root.
+    let tx = Transaction {
+        chain_id: fixture.chain.clone(),
+        signer: fixture.keys[1].public_key(),
+        seq: 1,
+        valid_until_height: Height(10),
+        ops: BoundedVec::empty(),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(&fixture.keys[1]);
+    let mut stuffed = good.clone();
+    stuffed.block.txs = BoundedVec::new(vec![tx]).expect("one transaction fits");
+    assert_eq!(stuffed.block.id(), b1.id(), "the id covers the header only");
+    assert_eq!(restore(vec![WalEntry::Proposal(stuffed)]).err(), Some(RestoreError::BadProposal(v(1))));
+    // Two different proposals of the leader in one view: this node notarizes at most one.
+    let other = fixture.proposal(fixture.block(fixture.genesis, 1, 2), 0);
+    assert_eq!(
+        restore(vec![WalEntry::Proposal(good), WalEntry::Proposal(other)]).err(),
+        Some(RestoreError::ConflictingVotes(v(1)))
+    );
 }
 
 #[test]

@@ -38,3 +38,14 @@ fn campaign_ed25519_40_seeds() {
     assert_campaign(31_000, 12, 7, SchemeChoice::Ed25519);
     assert_campaign(32_000, 8, 10, SchemeChoice::Ed25519);
 }
+
+/// Seeds the long campaigns once failed, each with what fixed it; they must keep passing.
+#[test]
+fn seeds_that_once_failed_still_pass() {
+    // A Byzantine leader's block notarized by two honest nodes that then crashed: their WAL
+    // held their votes but not the block, the leader withheld it, and the chain halted (L1).
+    // Fixed in the core: a proposal is persisted before the notarize for it.
+    for seed in [6_909, 7_824] {
+        assert_campaign(seed, 1, 4, SchemeChoice::Fast);
+    }
+}
