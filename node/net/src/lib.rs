@@ -19,7 +19,11 @@
 //!   When the node falls behind, gossip events are dropped (gossip is lossy by design, and
 //!   the re-fetch path recovers), never buffered without limit.
 //! - Message ids are content hashes (blake3 of the data), so the same payload gossiped by two
-//!   validators is one message.
+//!   validators is one message. The flip side: gossipsub refuses to publish bytes it saw
+//!   recently, so a deliberate re-send (consensus re-broadcasts a nullify or a certificate a
+//!   peer may have missed) would be swallowed. Such messages go by [`NetHandle::send_direct`]:
+//!   a framed one-way message to one peer on its own protocol, delivered every time it is
+//!   sent, with no de-duplication.
 
 use std::collections::HashMap;
 use std::io;
@@ -41,6 +45,8 @@ pub use libp2p::{Multiaddr, PeerId};
 const COMMANDS_MAX: usize = 1024;
 /// Outbound requests awaiting a response at once.
 const PENDING_REQUESTS_MAX: usize = 1024;
+/// Concurrent one-way message streams per connection.
+const DIRECT_STREAMS_MAX: usize = 256;
 
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +223,11 @@ pub enum NetEvent {
         request: Vec<u8>,
         reply: ReplyToken,
     },
+    /// A one-way message sent to this node with [`NetHandle::send_direct`].
+    Direct {
+        peer: PeerId,
+        data: Vec<u8>,
+    },
     PeerConnected(PeerId),
     PeerDisconnected(PeerId),
 }
@@ -226,6 +237,7 @@ enum Command {
     Report { id: MessageId, source: PeerId, verdict: Verdict },
     Request { peer: PeerId, data: Vec<u8>, reply: oneshot::Sender<Result<Vec<u8>, NetError>> },
     Respond { token: ReplyToken, data: Vec<u8> },
+    Direct { peer: PeerId, data: Vec<u8> },
     Peers { reply: oneshot::Sender<Vec<PeerId>> },
     ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
 }
@@ -276,6 +288,20 @@ impl NetHandle {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Request { peer, data, reply }).await?;
         answer.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Sends `data` to `peer` as a one-way message (at most `gossip_bytes_max`), delivered
+    /// even if identical bytes were sent before. Returns once queued; delivery is best effort
+    /// (a peer that is not connected does not get it), like gossip.
+    pub async fn send_direct(&self, peer: PeerId, data: Vec<u8>) -> Result<(), NetError> {
+        if data.len() > self.gossip_bytes_max {
+            return Err(NetError::TooLarge {
+                what: "direct message",
+                len: data.len(),
+                max: self.gossip_bytes_max,
+            });
+        }
+        self.send(Command::Direct { peer, data }).await
     }
 
     /// Answers an inbound request.
@@ -380,6 +406,7 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     gossip: gossipsub::Behaviour,
     sync: request_response::Behaviour<FrameCodec>,
+    direct: request_response::Behaviour<FrameCodec>,
 }
 
 /// Owns the swarm; run it with [`EventLoop::run`] on a tokio runtime.
@@ -425,6 +452,7 @@ pub fn build(config: NetworkConfig) -> Result<(NetHandle, mpsc::Receiver<NetEven
         .with_max_established(Some(4 * peer_count as u32 + 16));
 
     let keypair = config.keypair.clone();
+    let gossip_bytes_max = config.gossip_bytes_max;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -433,15 +461,25 @@ pub fn build(config: NetworkConfig) -> Result<(NetHandle, mpsc::Receiver<NetEven
             let gossip =
                 gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair), gossip_config)?;
             let sync = request_response::Behaviour::with_codec(
-                codec,
+                codec.clone(),
                 [(StreamProtocol::new("/tally/sync/1"), request_response::ProtocolSupport::Full)],
                 request_response::Config::default().with_request_timeout(request_timeout),
+            );
+            // One-way messages: the "request" is the message (up to the gossip limit) and the
+            // response an empty acknowledgement.
+            let direct = request_response::Behaviour::with_codec(
+                FrameCodec { request_bytes_max: gossip_bytes_max, response_bytes_max: 0 },
+                [(StreamProtocol::new("/tally/direct/1"), request_response::ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(request_timeout)
+                    .with_max_concurrent_streams(DIRECT_STREAMS_MAX),
             );
             Ok(Behaviour {
                 allow: allow_block_list::Behaviour::default(),
                 limits: connection_limits::Behaviour::new(limits),
                 gossip,
                 sync,
+                direct,
             })
         })
         .map_err(|error| NetError::Setup(format!("behaviour: {error}")))?
@@ -601,6 +639,10 @@ impl EventLoop {
                     tracing::debug!("response not sent: the requester's stream is gone");
                 }
             }
+            Command::Direct { peer, data } => {
+                // Fire and forget: failures (peer gone, timeout) are logged when they are reported.
+                let _ = self.swarm.behaviour_mut().direct.send_request(&peer, data);
+            }
             Command::Peers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
@@ -662,6 +704,24 @@ impl EventLoop {
             })) => {
                 tracing::debug!(%peer, %error, "inbound request failed");
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {
+                peer,
+                message,
+                ..
+            })) => {
+                if let request_response::Message::Request { request, channel, .. } = message {
+                    // Acknowledge at once; the node handles the message on its own time.
+                    let _ = self.swarm.behaviour_mut().direct.send_response(channel, Vec::new());
+                    self.emit(NetEvent::Direct { peer, data: request });
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::OutboundFailure {
+                peer,
+                error,
+                ..
+            })) => {
+                tracing::debug!(%peer, %error, "direct message not delivered");
+            }
             SwarmEvent::ConnectionEstablished { peer_id, num_established, .. }
                 if num_established.get() == 1 =>
             {
@@ -687,6 +747,7 @@ fn event_kind(event: &NetEvent) -> &'static str {
     match event {
         NetEvent::Gossip { .. } => "gossip",
         NetEvent::Request { .. } => "request",
+        NetEvent::Direct { .. } => "direct",
         NetEvent::PeerConnected(_) => "peer_connected",
         NetEvent::PeerDisconnected(_) => "peer_disconnected",
     }

@@ -183,6 +183,7 @@ async fn a_peer_outside_the_allow_list_cannot_connect_or_inject() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
+    intruder.handle.send_direct(peers[0].peer_id, b"forged vote".to_vec()).await.expect("queued");
     let request = intruder.handle.request(peers[0].peer_id, b"give me blocks".to_vec()).await;
     assert!(request.is_err(), "the intruder got a response: {request:?}");
 
@@ -195,6 +196,7 @@ async fn a_peer_outside_the_allow_list_cannot_connect_or_inject() {
                 panic!("gossip arrived: {}", String::from_utf8_lossy(&data))
             }
             Some(NetEvent::Request { peer, .. }) => panic!("request from {peer}"),
+            Some(NetEvent::Direct { peer, .. }) => panic!("direct message from {peer}"),
             Some(NetEvent::PeerDisconnected(_)) => {}
             None => break,
         }
@@ -244,6 +246,38 @@ async fn a_restarted_validator_is_reconnected() {
     let b = start(key(42), ports[1], peers.clone(), vec![]);
     wait_connected(&a.handle, 1).await;
     wait_connected(&b.handle, 1).await;
+    a.task.abort();
+    b.task.abort();
+}
+
+/// Direct messages are delivered every time they are sent, identical bytes included (consensus
+/// re-broadcasts rely on it; gossip would swallow them as duplicates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_messages_are_delivered_every_time_even_when_identical() {
+    let seeds = [51u8, 52];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let a = start(key(51), ports[0], peers.clone(), vec![]);
+    let mut b = start(key(52), ports[1], peers.clone(), vec![]);
+    wait_connected(&a.handle, 1).await;
+    let payload = b"nullify view 9".to_vec();
+    for _ in 0..3 {
+        a.handle.send_direct(peers[1].peer_id, payload.clone()).await.expect("send");
+    }
+    let mut copies = 0;
+    tokio::time::timeout(WAIT, async {
+        while copies < 3 {
+            if let Some(NetEvent::Direct { peer, data }) = b.events.recv().await {
+                assert_eq!(peer, peers[0].peer_id);
+                assert_eq!(data, payload);
+                copies += 1;
+            }
+        }
+    })
+    .await
+    .expect("three copies in time");
+    let oversize = vec![0u8; 16 * 1024 * 1024 + 1];
+    assert!(a.handle.send_direct(peers[1].peer_id, oversize).await.is_err());
     a.task.abort();
     b.task.abort();
 }
