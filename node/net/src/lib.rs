@@ -706,14 +706,12 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {
                 peer,
-                message,
+                message: request_response::Message::Request { request, channel, .. },
                 ..
             })) => {
-                if let request_response::Message::Request { request, channel, .. } = message {
-                    // Acknowledge at once; the node handles the message on its own time.
-                    let _ = self.swarm.behaviour_mut().direct.send_response(channel, Vec::new());
-                    self.emit(NetEvent::Direct { peer, data: request });
-                }
+                // Acknowledge at once; the node handles the message on its own time.
+                let _ = self.swarm.behaviour_mut().direct.send_response(channel, Vec::new());
+                self.emit(NetEvent::Direct { peer, data: request });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::OutboundFailure {
                 peer,
