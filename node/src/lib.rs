@@ -6,5 +6,6 @@
 //! - A transaction's signature is checked once, when it enters the mempool; the result is
 //!   cached by tx id so block verification does not check it again.
 
+pub mod api;
 pub mod config;
 pub mod mempool;

@@ -1,0 +1,801 @@
+//! The node's HTTP API (DESIGN.md §6): JSON reads of committed state with proofs, transaction
+//! submission into the engine's mempool, status, readiness and Prometheus metrics.
+//!
+//! - The API never writes state. Reads go to the store (each handler reads one consistent
+//!   redb snapshot, on a blocking thread); a submission is handed to the engine over a bounded
+//!   channel and the engine's mempool decides (a full channel is refused at once, never queued).
+//! - Every error is an RFC 9457 `application/problem+json` document whose `detail` names the
+//!   exact problem; unknown routes (404) and wrong methods (405) answer the same way.
+//! - Everything a client controls is bounded: the body size (`ApiLimits::body_bytes_max`, 413
+//!   beyond it), the wait for a commit (`ApiLimits::wait_timeout_ms`, 504 beyond it), the page
+//!   size of `/v1/assets`, the length of path and query values (they are parsed into fixed-size
+//!   types before any lookup).
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus_client::encoding::text::encode as encode_metrics;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tally_ledger::{AssetState, BalanceState, StateKey, StateValue, prove_entry};
+use tally_store::{Store, StoreError};
+use tally_types::hash::merkle_leaf;
+use tally_types::merkle::MerkleProof;
+use tally_types::{
+    AssetId, Block, ChainId, Hash, Height, PublicKey, SignedTransaction, TxId, ValidatorSet, View, decode,
+    encode,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::mempool::AdmitError;
+
+/// The largest page `GET /v1/assets` returns.
+pub const ASSETS_PAGE_MAX: usize = 1_000;
+/// The page size of `GET /v1/assets` when the client names none.
+pub const ASSETS_PAGE_DEFAULT: usize = 100;
+/// The media type of every error body (RFC 9457 §3).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+/// The media type of `GET /metrics` (OpenMetrics text, which Prometheus reads).
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A transaction handed to the engine, which owns the mempool and answers on `reply`.
+#[derive(Debug)]
+pub struct Submission {
+    pub tx: SignedTransaction,
+    pub reply: oneshot::Sender<Result<TxId, AdmitError>>,
+}
+
+/// What the engine reports about the node, published through a `watch` channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    /// The last committed height.
+    pub height: Height,
+    /// The consensus view the node is in.
+    pub view: View,
+    /// Connected validator peers (not counting this node).
+    pub peers: usize,
+    /// Transactions waiting in the mempool.
+    pub mempool_txs: usize,
+    /// True while the node is catching up with the network.
+    pub syncing: bool,
+}
+
+/// Limits on what clients may make the API do.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiLimits {
+    /// The largest request body accepted (`http.body_bytes_max`).
+    pub body_bytes_max: usize,
+    /// The longest `?wait=commit` waits (`http.wait_timeout_ms`); also bounds the wait for the
+    /// engine's answer to a submission.
+    pub wait_timeout_ms: u64,
+}
+
+/// The assets the API lists and reports balances in.
+///
+/// The store has no range scan over ledger entries, so the set of asset ids comes from here:
+/// seeded with the genesis assets, and the engine adds each asset a committed `IssueAsset`
+/// creates ([`AssetCatalog::insert`]). Everything else about an asset (scale, supply) is read
+/// from the committed state, so a stale catalog can hide an asset but never misreport one.
+/// Bounded by the ledger itself: assets are created only by committed transactions of members.
+#[derive(Clone, Debug, Default)]
+pub struct AssetCatalog(Arc<RwLock<BTreeSet<AssetId>>>);
+
+impl AssetCatalog {
+    /// A catalog holding `assets`.
+    pub fn new(assets: impl IntoIterator<Item = AssetId>) -> Self {
+        AssetCatalog(Arc::new(RwLock::new(assets.into_iter().collect())))
+    }
+
+    /// Adds an asset created by a committed block.
+    pub fn insert(&self, asset: AssetId) {
+        // A poisoned lock only means a reader panicked; the set itself is always consistent.
+        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(asset);
+    }
+
+    /// Up to `limit` assets after `after` (exclusive), in id order.
+    pub fn page(&self, after: Option<&AssetId>, limit: usize) -> Vec<AssetId> {
+        let set = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match after {
+            Some(after) => set
+                .range::<AssetId, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                .take(limit)
+                .cloned()
+                .collect(),
+            None => set.iter().take(limit).cloned().collect(),
+        }
+    }
+
+    /// Every asset, in id order.
+    pub fn all(&self) -> Vec<AssetId> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned().collect()
+    }
+}
+
+/// The node's Prometheus metrics. Registered here; the engine updates them through the public
+/// handles (each is a cheap, cloneable, thread-safe atomic).
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// The last committed height.
+    pub height: Gauge,
+    /// The current consensus view.
+    pub view: Gauge,
+    /// Views that ended in a nullification instead of a block.
+    pub nullified_views: Counter,
+    /// Transactions waiting in the mempool.
+    pub mempool_txs: Gauge,
+    /// Connected validator peers.
+    pub peers: Gauge,
+    /// Seconds from a block's proposal to its commit on this node.
+    pub commit_latency_seconds: Histogram,
+    /// Seconds the store's durable commit (with its fsync) took per block.
+    pub block_fsync_seconds: Histogram,
+    /// Transactions submitted over HTTP that the mempool admitted.
+    pub submitted_txs: Counter,
+    /// Transactions submitted over HTTP that were refused (any reason).
+    pub refused_txs: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All metrics, registered under the `tally` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tally");
+        let height = Gauge::default();
+        let view = Gauge::default();
+        let nullified_views = Counter::default();
+        let mempool_txs = Gauge::default();
+        let peers = Gauge::default();
+        // 1 ms .. ~32 s: commits take a few hundred milliseconds when healthy.
+        let commit_latency_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        // 0.1 ms .. ~3 s: an fsync on a healthy disk is well under 10 ms.
+        let block_fsync_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        let submitted_txs = Counter::default();
+        let refused_txs = Counter::default();
+        registry.register("height", "The last committed block height", height.clone());
+        registry.register("view", "The current consensus view", view.clone());
+        registry.register("nullified_views", "Views that ended in a nullification", nullified_views.clone());
+        registry.register("mempool_txs", "Transactions waiting in the mempool", mempool_txs.clone());
+        registry.register("peers", "Connected validator peers", peers.clone());
+        registry.register(
+            "commit_latency_seconds",
+            "Seconds from a block's proposal to its commit",
+            commit_latency_seconds.clone(),
+        );
+        registry.register(
+            "block_fsync_seconds",
+            "Seconds the durable block commit took",
+            block_fsync_seconds.clone(),
+        );
+        registry.register("http_submitted_txs", "Transactions admitted over HTTP", submitted_txs.clone());
+        registry.register("http_refused_txs", "Transactions refused over HTTP", refused_txs.clone());
+        Metrics {
+            registry,
+            height,
+            view,
+            nullified_views,
+            mempool_txs,
+            peers,
+            commit_latency_seconds,
+            block_fsync_seconds,
+            submitted_txs,
+            refused_txs,
+        }
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        encode_metrics(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Everything the handlers need. Cheap to clone (shared handles and channel ends).
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<Store>,
+    pub chain_id: ChainId,
+    pub validators: Arc<ValidatorSet>,
+    /// Bounded: when full, submissions are refused with 503 rather than queued.
+    pub submissions: mpsc::Sender<Submission>,
+    pub status: watch::Receiver<NodeStatus>,
+    /// The committed height, bumped by the engine after each durable commit; `?wait=commit`
+    /// wakes on it and then looks the transaction up in the store's tx index.
+    pub committed: watch::Receiver<Height>,
+    pub metrics: Arc<Metrics>,
+    pub assets: AssetCatalog,
+    pub limits: ApiLimits,
+}
+
+/// An RFC 9457 problem: the error body of every endpoint.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    /// A short slug, made into the `type` URI.
+    kind: &'static str,
+    title: &'static str,
+    detail: String,
+    /// Extra members (e.g. the tx id of a timed-out wait).
+    extra: Option<(&'static str, serde_json::Value)>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem { status, kind, title, detail: detail.into(), extra: None }
+    }
+
+    fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, kind, "Bad request", detail)
+    }
+
+    fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    fn with(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extra = Some((name, value));
+        self
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage error", error.to_string())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:tally:problem:{}", self.kind),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if let (Some((name, value)), Some(object)) = (self.extra, body.as_object_mut()) {
+            object.insert(name.to_owned(), value);
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+type ApiResult = Result<Response, Problem>;
+
+fn ok_json(value: serde_json::Value) -> ApiResult {
+    Ok(axum::Json(value).into_response())
+}
+
+/// Runs a store read on the blocking pool: redb reads touch the disk.
+async fn read_store<T, F>(state: &ApiState, read: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, Problem> + Send + 'static,
+{
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || read(&store)).await.map_err(|error| {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", error.to_string())
+    })?
+}
+
+/// The API's routes. Serve with `axum::serve`; bodies above `limits.body_bytes_max` get 413.
+pub fn router(state: ApiState) -> Router {
+    let body_limit = state.limits.body_bytes_max;
+    Router::new()
+        .route("/v1/txs", post(submit_tx))
+        .route("/v1/txs/{id}", get(get_tx))
+        .route("/v1/accounts/{address}", get(get_account))
+        .route("/v1/assets", get(list_assets))
+        .route("/v1/assets/{asset}", get(get_asset))
+        .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/blocks/{height}/certificate", get(get_certificate))
+        .route("/v1/state/proof", get(get_state_proof))
+        .route("/v1/status", get(get_status))
+        .route("/v1/validators", get(get_validators))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn unknown_route(uri: axum::http::Uri) -> Problem {
+    Problem::not_found(format!("no route `{}`", uri.path()))
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("`{method}` is not allowed on `{}`", uri.path()),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    /// Hex of the canonical borsh encoding of a `SignedTransaction`.
+    tx: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitQuery {
+    wait: Option<String>,
+}
+
+fn admit_problem(error: AdmitError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        AdmitError::WrongChain { .. } => Problem::bad_request("wrong-chain", detail),
+        AdmitError::Malformed(_) => Problem::bad_request("invalid-transaction", detail),
+        AdmitError::Expired { .. } => Problem::bad_request("expired", detail),
+        AdmitError::TooLarge { .. } => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Transaction too large", detail)
+        }
+        AdmitError::Duplicate(id) => {
+            Problem::new(StatusCode::CONFLICT, "duplicate", "Already submitted", detail)
+                .with("tx_id", json!(id))
+        }
+        AdmitError::StaleSeq { .. } | AdmitError::SeqTaken { .. } | AdmitError::SeqTooFarAhead { .. } => {
+            Problem::new(StatusCode::CONFLICT, "seq", "Sequence conflict", detail)
+        }
+        AdmitError::AccountFull { .. } | AdmitError::Full { .. } => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "mempool-full", "Mempool full", detail)
+        }
+    }
+}
+
+async fn submit_tx(
+    State(state): State<ApiState>,
+    query: Result<Query<SubmitQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    let wait_for_commit = match query.wait.as_deref() {
+        None => false,
+        Some("commit") => true,
+        Some(other) => {
+            return Err(Problem::bad_request(
+                "query",
+                format!("query `wait`: `{other}` is not supported; the only value is `commit`"),
+            ));
+        }
+    };
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Body too large",
+                format!("the body is larger than the limit of {} bytes", state.limits.body_bytes_max),
+            )
+        } else {
+            Problem::bad_request("body", rejection.body_text())
+        }
+    })?;
+    let body: SubmitBody = serde_json::from_slice(&body)
+        .map_err(|error| Problem::bad_request("malformed-json", format!("body: {error}")))?;
+    let bytes = hex::decode(&body.tx)
+        .map_err(|error| Problem::bad_request("not-hex", format!("field `tx`: not hex: {error}")))?;
+    let tx: SignedTransaction =
+        decode(&bytes).map_err(|error| Problem::bad_request("decode", format!("field `tx`: {error}")))?;
+
+    // Subscribe before handing the transaction over, so a commit that lands before we start
+    // waiting still wakes the wait below.
+    let mut committed = state.committed.clone();
+    let timeout = Duration::from_millis(state.limits.wait_timeout_ms);
+    let (reply, answer) = oneshot::channel();
+    state.submissions.try_send(Submission { tx, reply }).map_err(|error| {
+        let detail = match error {
+            mpsc::error::TrySendError::Full(_) => "the node's submission queue is full; try again later",
+            mpsc::error::TrySendError::Closed(_) => "the node is shutting down",
+        };
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Node busy", detail)
+    })?;
+    let admitted = match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(admitted)) => admitted,
+        Ok(Err(_)) => {
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Node busy",
+                "the node dropped the submission (shutting down?)",
+            ));
+        }
+        Err(_) => {
+            return Err(Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "Timed out",
+                format!("the mempool did not answer within {} ms", state.limits.wait_timeout_ms),
+            ));
+        }
+    };
+    let id = match admitted {
+        Ok(id) => {
+            state.metrics.submitted_txs.inc();
+            id
+        }
+        Err(error) => {
+            state.metrics.refused_txs.inc();
+            return Err(admit_problem(error));
+        }
+    };
+    if !wait_for_commit {
+        return Ok((StatusCode::ACCEPTED, axum::Json(json!({ "tx_id": id })).into_response()).into_response());
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        committed.borrow_and_update();
+        if let Some(found) = read_store(&state, move |store| tx_inclusion(store, id)).await? {
+            return ok_json(found);
+        }
+        match tokio::time::timeout_at(deadline, committed.changed()).await {
+            Ok(Ok(())) => continue,
+            // The engine is gone: no commit can come.
+            Ok(Err(_)) => {
+                return Err(Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "Node busy",
+                    "the node stopped committing blocks (shutting down?)",
+                )
+                .with("tx_id", json!(id)));
+            }
+            Err(_) => {
+                return Err(Problem::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "commit-timeout",
+                    "Timed out",
+                    format!(
+                        "transaction {id} was admitted but not committed within {} ms",
+                        state.limits.wait_timeout_ms
+                    ),
+                )
+                .with("tx_id", json!(id)));
+            }
+        }
+    }
+}
+
+/// The committed transaction `id` with its receipt and inclusion proof, or `None`.
+fn tx_inclusion(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
+    let Some(location) = store.tx_location(&id)? else { return Ok(None) };
+    let missing = |what: &str| {
+        Problem::from(StoreError::Corrupt {
+            path: store.path().to_path_buf(),
+            table: "txs",
+            key: id.to_string(),
+            reason: format!("indexed at height {} but its {what} is missing", location.height),
+        })
+    };
+    let block = store.block(location.height)?.ok_or_else(|| missing("block"))?;
+    let receipts = store.receipts(location.height)?.ok_or_else(|| missing("receipts"))?;
+    let index = location.index as usize;
+    let receipt = receipts.get(index).ok_or_else(|| missing("receipt"))?;
+    let tx = block.txs.get(index).ok_or_else(|| missing("transaction"))?;
+    let leaves: Vec<Hash> = block.txs.iter().map(|tx| merkle_leaf(tx.id().0.as_bytes())).collect();
+    let proof: MerkleProof =
+        tally_types::merkle::prove(&leaves, index).ok_or_else(|| missing("transaction"))?;
+    Ok(Some(json!({
+        "tx_id": id,
+        "height": location.height,
+        "index": location.index,
+        "block_id": block.id(),
+        "tx_root": block.header.tx_root,
+        "receipt": receipt,
+        "proof": proof,
+        "tx": hex::encode(encode(tx)),
+    })))
+}
+
+async fn get_tx(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult {
+    let id = TxId::from_str(&id)
+        .map_err(|error| Problem::bad_request("tx-id", format!("`{id}` is not a tx id: {error}")))?;
+    match read_store(&state, move |store| tx_inclusion(store, id)).await? {
+        Some(found) => ok_json(found),
+        None => Err(Problem::not_found(format!("transaction {id} is not in a committed block"))),
+    }
+}
+
+fn read_state(snapshot: &tally_store::Snapshot<'_>, key: &StateKey) -> Result<Option<StateValue>, Problem> {
+    tally_ledger::StateRead::get(snapshot, key).map_err(|error| {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage error", error.to_string())
+    })
+}
+
+fn asset_json(asset: &AssetId, state: &AssetState) -> serde_json::Value {
+    json!({
+        "asset": asset,
+        "scale": state.scale,
+        "max_supply": state.max_supply.map(|amount| amount.display(state.scale)),
+        "max_supply_minor": state.max_supply,
+        "flags": state.flags,
+        "supply": state.supply.display(state.scale),
+        "supply_minor": state.supply,
+        "minted": state.minted.display(state.scale),
+        "minted_minor": state.minted,
+        "burned": state.burned.display(state.scale),
+        "burned_minor": state.burned,
+    })
+}
+
+fn read_asset(snapshot: &tally_store::Snapshot<'_>, asset: &AssetId) -> Result<Option<AssetState>, Problem> {
+    match read_state(snapshot, &StateKey::Asset { asset: asset.clone() })? {
+        Some(StateValue::Asset(state)) => Ok(Some(state)),
+        // The snapshot checks that a value's kind matches its key's.
+        _ => Ok(None),
+    }
+}
+
+async fn get_account(State(state): State<ApiState>, Path(address): Path<String>) -> ApiResult {
+    let account = PublicKey::from_str(&address).map_err(|error| {
+        Problem::bad_request("address", format!("`{address}` is not an address: {error}"))
+    })?;
+    let assets = state.assets.all();
+    let body = read_store(&state, move |store| {
+        let snapshot = store.snapshot()?;
+        let seq = match read_state(&snapshot, &StateKey::Account { account })? {
+            Some(StateValue::Account(account)) => account.seq,
+            _ => 0,
+        };
+        let mut balances = Vec::new();
+        for asset in assets {
+            let Some(StateValue::Balance(balance)) =
+                read_state(&snapshot, &StateKey::balance(account, asset.clone()))?
+            else {
+                continue;
+            };
+            let BalanceState { available, locked } = balance;
+            let scale = read_asset(&snapshot, &asset)?.map(|asset| asset.scale).unwrap_or(0);
+            balances.push(json!({
+                "asset": asset,
+                "scale": scale,
+                "available": available.display(scale),
+                "available_minor": available,
+                "locked": locked.display(scale),
+                "locked_minor": locked,
+            }));
+        }
+        Ok(json!({
+            "address": account.to_address(),
+            "height": snapshot.height(),
+            "seq": seq,
+            "balances": balances,
+        }))
+    })
+    .await?;
+    ok_json(body)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssetsQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_assets(
+    State(state): State<ApiState>,
+    query: Result<Query<AssetsQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    let limit = query.limit.unwrap_or(ASSETS_PAGE_DEFAULT);
+    if limit == 0 || limit > ASSETS_PAGE_MAX {
+        return Err(Problem::bad_request(
+            "query",
+            format!("query `limit`: {limit} is outside 1..={ASSETS_PAGE_MAX}"),
+        ));
+    }
+    let after = match query.after {
+        None => None,
+        Some(text) => Some(AssetId::from_str(&text).map_err(|error| {
+            Problem::bad_request("asset-id", format!("query `after`: `{text}` is not an asset id: {error}"))
+        })?),
+    };
+    // One more than the page, to know whether another page follows.
+    let mut page = state.assets.page(after.as_ref(), limit + 1);
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().cloned()
+    } else {
+        None
+    };
+    let body = read_store(&state, move |store| {
+        let snapshot = store.snapshot()?;
+        let mut assets = Vec::new();
+        for asset in &page {
+            if let Some(state) = read_asset(&snapshot, asset)? {
+                assets.push(asset_json(asset, &state));
+            }
+        }
+        Ok(json!({ "height": snapshot.height(), "assets": assets, "next": next }))
+    })
+    .await?;
+    ok_json(body)
+}
+
+async fn get_asset(State(state): State<ApiState>, Path(text): Path<String>) -> ApiResult {
+    let asset = AssetId::from_str(&text).map_err(|error| {
+        Problem::bad_request("asset-id", format!("`{text}` is not an asset id (CODE@member): {error}"))
+    })?;
+    let body = read_store(&state, move |store| {
+        let snapshot = store.snapshot()?;
+        match read_asset(&snapshot, &asset)? {
+            Some(found) => {
+                let mut body = asset_json(&asset, &found);
+                body["height"] = json!(snapshot.height());
+                Ok(body)
+            }
+            None => Err(Problem::not_found(format!("no asset `{asset}`"))),
+        }
+    })
+    .await?;
+    ok_json(body)
+}
+
+fn parse_height(text: &str) -> Result<Height, Problem> {
+    let height = text.parse::<u64>().map_err(|_| {
+        Problem::bad_request("height", format!("`{text}` is not a block height (a whole number ≥ 1)"))
+    })?;
+    if height == 0 {
+        return Err(Problem::not_found("height 0 is the genesis state; blocks start at height 1"));
+    }
+    Ok(Height(height))
+}
+
+async fn get_block(State(state): State<ApiState>, Path(text): Path<String>) -> ApiResult {
+    let height = parse_height(&text)?;
+    let block: Block =
+        read_store(&state, move |store| store.block(height)?.ok_or_else(|| beyond_tip(store, height)))
+            .await?;
+    ok_json(json!({ "block_id": block.id(), "block": block }))
+}
+
+fn beyond_tip(store: &Store, height: Height) -> Problem {
+    match store.height() {
+        Ok(tip) => Problem::not_found(format!("no block at height {height}; the committed height is {tip}")),
+        Err(error) => error.into(),
+    }
+}
+
+async fn get_certificate(State(state): State<ApiState>, Path(text): Path<String>) -> ApiResult {
+    let height = parse_height(&text)?;
+    let certificate =
+        read_store(&state, move |store| store.certificate(height)?.ok_or_else(|| beyond_tip(store, height)))
+            .await?;
+    ok_json(json!({ "height": height, "certificate": certificate }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofQuery {
+    key: String,
+}
+
+async fn get_state_proof(
+    State(state): State<ApiState>,
+    query: Result<Query<ProofQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    let bytes = hex::decode(&query.key)
+        .map_err(|error| Problem::bad_request("not-hex", format!("query `key`: not hex: {error}")))?;
+    let key = StateKey::from_bytes(&bytes)
+        .map_err(|error| Problem::bad_request("decode", format!("query `key`: {error}")))?;
+    let body = read_store(&state, move |store| {
+        let snapshot = store.snapshot()?;
+        let internal = |error: String| {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage error", error)
+        };
+        let root = tally_ledger::tree::root(&snapshot).map_err(|error| internal(error.to_string()))?;
+        let proof = prove_entry(&snapshot, &snapshot, &key).map_err(|error| internal(error.to_string()))?;
+        let decoded = match &proof.value {
+            Some(bytes) => Some(StateValue::from_bytes(bytes).map_err(|error| internal(error.to_string()))?),
+            None => None,
+        };
+        Ok(json!({
+            "key": key,
+            "value": proof.value.as_ref().map(hex::encode),
+            "value_decoded": decoded,
+            "proof": proof.proof,
+            "root": root,
+            "height": snapshot.height(),
+        }))
+    })
+    .await?;
+    ok_json(body)
+}
+
+async fn get_status(State(state): State<ApiState>) -> ApiResult {
+    let status = state.status.borrow().clone();
+    let committed = read_store(&state, |store| Ok(store.height()?)).await?;
+    ok_json(json!({
+        "chain_id": state.chain_id,
+        "committed_height": committed,
+        "view": status.view,
+        "peers": status.peers,
+        "mempool_txs": status.mempool_txs,
+        "syncing": status.syncing,
+        "validators": state.validators.len(),
+        "quorum": state.validators.quorum(),
+    }))
+}
+
+async fn get_validators(State(state): State<ApiState>) -> ApiResult {
+    let validators: Vec<_> = state
+        .validators
+        .keys()
+        .iter()
+        .enumerate()
+        .map(|(index, key)| json!({ "index": index, "key": key.to_hex() }))
+        .collect();
+    ok_json(json!({
+        "validators": validators,
+        "quorum": state.validators.quorum(),
+        "max_faulty": state.validators.max_faulty(),
+        "validators_hash": state.validators.hash(),
+    }))
+}
+
+async fn health() -> ApiResult {
+    ok_json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<ApiState>) -> ApiResult {
+    let status = state.status.borrow().clone();
+    // This node counts itself: it needs quorum − 1 others to make progress.
+    let peers_needed = state.validators.quorum().saturating_sub(1);
+    if status.syncing {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("the node is syncing (at height {})", status.height),
+        ));
+    }
+    if status.peers < peers_needed {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("{} peers connected; {peers_needed} needed for a quorum", status.peers),
+        ));
+    }
+    ok_json(json!({ "status": "ready", "peers": status.peers }))
+}
+
+async fn metrics(State(state): State<ApiState>) -> ApiResult {
+    let text = state.metrics.render().map_err(|error| {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", error.to_string())
+    })?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
+    Ok(response)
+}

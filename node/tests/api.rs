@@ -1,0 +1,560 @@
+//! The HTTP API against a real redb store (genesis state and committed blocks) and a real
+//! mempool behind a test engine task: the bad-input catalogue answers with precise
+//! problem+json documents and changes nothing, and the happy paths return verifiable data.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tally_ledger::tree::apply_updates;
+use tally_ledger::{
+    BlockContext, GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateKey, execute_block,
+    genesis_writes, verify_state_proof,
+};
+use tally_node::api::{
+    ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, PROBLEM_JSON, Submission, router,
+};
+use tally_node::mempool::{AdmitContext, Mempool, MempoolConfig};
+use tally_store::{BlockCommit, ChainIdentity, Store, state_writes, tree_writes};
+use tally_types::codec::{BoundedBytes, BoundedVec};
+use tally_types::hash::merkle_leaf;
+use tally_types::merkle::MerkleProof;
+use tally_types::smt::SmtProof;
+use tally_types::tx::{AssetFlags, Transaction, Transfer};
+use tally_types::{
+    Amount, AssetId, Block, BlockId, Certificate, ChainId, Hash, Header, Height, MemberId, Op, SecretKey,
+    Signature, SignedTransaction, Subject, TxId, ValidatorIndex, ValidatorSet, View, encode,
+};
+use tokio::sync::{mpsc, watch};
+
+const BODY_BYTES_MAX: usize = 64 * 1024;
+const GENESIS_HASH: Hash = Hash([5; 32]);
+
+fn chain() -> ChainId {
+    ChainId::new("tally-api-test").expect("valid")
+}
+
+fn acme() -> AssetId {
+    "ACME@acme".parse().expect("valid")
+}
+
+fn key(index: u8) -> SecretKey {
+    SecretKey::from_seed(&[100 + index; 32])
+}
+
+fn genesis() -> GenesisLedger {
+    GenesisLedger {
+        members: vec![GenesisMember {
+            id: MemberId::new("acme").expect("valid"),
+            name: "Acme".into(),
+            issuers: vec![SecretKey::from_seed(&[1; 32]).public_key()],
+        }],
+        assets: vec![GenesisAsset {
+            asset: acme(),
+            scale: 2,
+            max_supply: None,
+            flags: AssetFlags::default(),
+        }],
+        balances: (0..4)
+            .map(|i| GenesisBalance { account: key(i).public_key(), asset: acme(), amount: Amount(10_000) })
+            .collect(),
+    }
+}
+
+fn transfer(from: u8, seq: u64, to: u8, amount: u128) -> SignedTransaction {
+    Transaction {
+        chain_id: chain(),
+        signer: key(from).public_key(),
+        seq,
+        valid_until_height: Height(1_000),
+        ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+            asset: acme(),
+            to: key(to).public_key(),
+            amount: Amount(amount),
+        })])
+        .expect("one op"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(&key(from))
+}
+
+fn validators() -> ValidatorSet {
+    ValidatorSet::new((0..4u8).map(|i| SecretKey::from_seed(&[200 + i; 32]).public_key()).collect())
+        .expect("four validators")
+}
+
+/// Executes `txs` on the committed state and commits them as the next block.
+fn commit(store: &Store, txs: Vec<SignedTransaction>) -> Block {
+    let height = store.height().expect("height").next();
+    let parent = match height.0 {
+        1 => BlockId(GENESIS_HASH),
+        _ => store.block(Height(height.0 - 1)).expect("read").expect("parent").id(),
+    };
+    let context = BlockContext { chain_id: chain(), height, time_ms: 1_000 * height.0 };
+    let snapshot = store.snapshot().expect("snapshot");
+    let output = execute_block(&snapshot, &context, &txs).expect("executes");
+    let batch = apply_updates(&snapshot, &output.writes.tree_updates()).expect("tree");
+    drop(snapshot);
+    let block = Block {
+        header: Header {
+            chain_id: chain(),
+            height,
+            view: View(height.0),
+            parent_id: parent,
+            time_ms: context.time_ms,
+            proposer: ValidatorIndex(0),
+            tx_root: tally_types::block::tx_root(&txs.iter().map(|tx| tx.id()).collect::<Vec<_>>()),
+            receipts_root: tally_types::block::receipts_root(&output.receipts),
+            state_root: batch.root,
+            validators_hash: validators().hash(),
+        },
+        txs: BoundedVec::new(txs).expect("few txs"),
+    };
+    let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
+    let votes: Vec<_> = (0..3u16).map(|i| (ValidatorIndex(i), Signature([i as u8; 64]))).collect();
+    let certificate = Certificate::from_votes(subject, &votes, 4).expect("arranged");
+    store
+        .commit_block(&BlockCommit {
+            block: &block,
+            certificate: &certificate,
+            receipts: &output.receipts,
+            state_writes: &state_writes(&output.writes),
+            tree_writes: &tree_writes(&batch),
+        })
+        .expect("commit");
+    block
+}
+
+struct Node {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    mempool: Arc<Mutex<Mempool>>,
+    router: Router,
+    status: watch::Sender<NodeStatus>,
+    metrics: Arc<Metrics>,
+    /// Blocks 1 and 2: a transfer 0 → 1 (seq 1) and a transfer 1 → 2 (seq 1).
+    blocks: Vec<Block>,
+}
+
+/// A node at height 2 whose engine task admits into a real mempool; with `auto_commit` it
+/// also commits each admitted transaction in a block of its own, as consensus would.
+fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
+    let store = Arc::new(Store::open(&dir.path().join("node.redb"), &identity).expect("open"));
+    let writes = genesis_writes(&genesis()).expect("genesis writes");
+    let batch = {
+        let snapshot = store.snapshot().expect("snapshot");
+        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
+    };
+    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    let blocks =
+        vec![commit(&store, vec![transfer(0, 1, 1, 250)]), commit(&store, vec![transfer(1, 1, 2, 5)])];
+
+    let mempool = Arc::new(Mutex::new(Mempool::new(MempoolConfig::default(), chain()).expect("config")));
+    let (submissions, mut receiver) = mpsc::channel::<Submission>(16);
+    let (committed_sender, committed) = watch::channel(Height(2));
+    let (status, status_receiver) = watch::channel(NodeStatus { height: Height(2), ..NodeStatus::default() });
+    let engine_store = Arc::clone(&store);
+    let engine_mempool = Arc::clone(&mempool);
+    tokio::spawn(async move {
+        while let Some(Submission { tx, reply }) = receiver.recv().await {
+            let snapshot = engine_store.snapshot().expect("snapshot");
+            let committed_seq =
+                match tally_ledger::StateRead::get(&snapshot, &StateKey::Account { account: tx.tx.signer })
+                    .expect("read")
+                {
+                    Some(tally_ledger::StateValue::Account(account)) => account.seq,
+                    _ => 0,
+                };
+            let context = AdmitContext { committed_seq, height: snapshot.height() };
+            drop(snapshot);
+            let admitted = engine_mempool.lock().expect("lock").admit(tx.clone(), context);
+            let ok = admitted.is_ok();
+            let _ = reply.send(admitted);
+            if ok && auto_commit {
+                let block = commit(&engine_store, vec![tx]);
+                committed_sender.send_replace(block.header.height);
+            }
+        }
+    });
+    let metrics = Arc::new(Metrics::new());
+    let state = ApiState {
+        store: Arc::clone(&store),
+        chain_id: chain(),
+        validators: Arc::new(validators()),
+        submissions,
+        status: status_receiver,
+        committed,
+        metrics: Arc::clone(&metrics),
+        assets: AssetCatalog::new([acme()]),
+        limits: ApiLimits { body_bytes_max: BODY_BYTES_MAX, wait_timeout_ms },
+    };
+    Node { _dir: dir, store, mempool, router: router(state), status, metrics, blocks }
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
+    }
+}
+
+async fn call(node: &Node, method: Method, uri: &str, body: Option<Vec<u8>>) -> Reply {
+    use tower::ServiceExt;
+    let mut request = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
+    let response = node.router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    Reply { status, content_type, text: String::from_utf8(bytes.to_vec()).expect("UTF-8") }
+}
+
+async fn get(node: &Node, uri: &str) -> Reply {
+    call(node, Method::GET, uri, None).await
+}
+
+async fn submit(node: &Node, uri: &str, body: Vec<u8>) -> Reply {
+    call(node, Method::POST, uri, Some(body)).await
+}
+
+fn tx_body(tx: &SignedTransaction) -> Vec<u8> {
+    json!({ "tx": hex::encode(encode(tx)) }).to_string().into_bytes()
+}
+
+/// Asserts a problem+json answer with `status` whose `detail` contains `needle`.
+fn assert_problem(reply: &Reply, status: StatusCode, needle: &str, case: &str) {
+    assert_eq!(reply.status, status, "{case}: {}", reply.text);
+    assert_eq!(reply.content_type, PROBLEM_JSON, "{case}");
+    let body = reply.json();
+    assert_eq!(body["status"], json!(status.as_u16()), "{case}");
+    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("urn:tally:problem:")), "{case}: {body}");
+    assert!(body["title"].is_string(), "{case}: {body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(needle), "{case}: detail `{detail}` does not mention `{needle}`");
+}
+
+#[tokio::test]
+async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
+    let node = node(false, 2_000);
+    let root_before = node.blocks[1].header.state_root;
+    let valid = transfer(0, 2, 3, 100);
+    let mut trailing = encode(&valid);
+    trailing.push(0);
+    let mut forged = valid.clone();
+    forged.signature.0[0] ^= 1;
+    let foreign = {
+        let mut tx = transfer(0, 2, 3, 100).tx;
+        tx.chain_id = ChainId::new("another-chain").expect("valid");
+        tx.sign(&key(0))
+    };
+    let too_large = format!("larger than the limit of {BODY_BYTES_MAX} bytes");
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        ("malformed JSON", b"{\"tx\": ".to_vec(), StatusCode::BAD_REQUEST, "body: EOF"),
+        ("not an object", b"[1]".to_vec(), StatusCode::BAD_REQUEST, "body: invalid type"),
+        ("missing field", b"{}".to_vec(), StatusCode::BAD_REQUEST, "missing field `tx`"),
+        (
+            "unknown field",
+            json!({ "tx": "00", "fee": 1 }).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "unknown field `fee`",
+        ),
+        (
+            "not hex",
+            json!({ "tx": "zz" }).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "field `tx`: not hex",
+        ),
+        (
+            "truncated",
+            json!({ "tx": hex::encode(&encode(&valid)[..40]) }).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "field `tx`: SignedTransaction",
+        ),
+        (
+            "trailing bytes",
+            json!({ "tx": hex::encode(trailing) }).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "field `tx`: SignedTransaction: 1 trailing bytes after the value",
+        ),
+        ("wrong chain id", tx_body(&foreign), StatusCode::BAD_REQUEST, "wrong chain id `another-chain`"),
+        ("bad signature", tx_body(&forged), StatusCode::BAD_REQUEST, "signature does not verify"),
+        (
+            "replayed seq (the committed block-1 transaction)",
+            tx_body(&node.blocks[0].txs[0]),
+            StatusCode::CONFLICT,
+            "seq 1 was already used",
+        ),
+        (
+            "oversize body",
+            json!({ "tx": "00".repeat(BODY_BYTES_MAX) }).to_string().into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &too_large,
+        ),
+    ];
+    for (case, body, status, needle) in &cases {
+        let reply = submit(&node, "/v1/txs", body.clone()).await;
+        assert_problem(&reply, *status, needle, case);
+    }
+    let reply = submit(&node, "/v1/txs?wait=forever", tx_body(&valid)).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "query `wait`: `forever`", "bad wait");
+    let reply = submit(&node, "/v1/txs?hurry=1", tx_body(&valid)).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "unknown field `hurry`", "unknown query field");
+
+    // Nothing changed: the mempool is empty, the store is at height 2 with the same root.
+    assert!(node.mempool.lock().expect("lock").is_empty());
+    assert_eq!(node.store.height().expect("height"), Height(2));
+    let account = get(&node, &format!("/v1/accounts/{}", key(0).public_key().to_address())).await.json();
+    assert_eq!(account["seq"], json!(1));
+    let proof = get(
+        &node,
+        &format!(
+            "/v1/state/proof?key={}",
+            hex::encode(StateKey::balance(key(0).public_key(), acme()).to_bytes())
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(proof["root"], json!(root_before));
+
+    // The valid transaction is then admitted (the refusals did not poison anything).
+    let reply = submit(&node, "/v1/txs", tx_body(&valid)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.json()["tx_id"], json!(valid.id()));
+    assert!(node.mempool.lock().expect("lock").contains(&valid.id()));
+    // Submitting it again is a conflict naming the id; a second seq-2 transaction too.
+    let reply = submit(&node, "/v1/txs", tx_body(&valid)).await;
+    assert_problem(&reply, StatusCode::CONFLICT, "already in the mempool", "duplicate");
+    assert_eq!(reply.json()["tx_id"], json!(valid.id()));
+    let reply = submit(&node, "/v1/txs", tx_body(&transfer(0, 2, 1, 7))).await;
+    assert_problem(&reply, StatusCode::CONFLICT, "seq 2 from this account is already waiting", "seq taken");
+    assert_eq!(node.mempool.lock().expect("lock").len(), 1);
+    let metrics = get(&node, "/metrics").await.text;
+    assert!(metrics.contains("tally_http_submitted_txs_total 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn bad_reads_are_precise_problems() {
+    let node = node(false, 2_000);
+    let unknown_tx = TxId(Hash([9; 32]));
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        ("/v1/nothing".into(), StatusCode::NOT_FOUND, "no route `/v1/nothing`"),
+        ("/v1/assets/NOPE@acme".into(), StatusCode::NOT_FOUND, "no asset `NOPE@acme`"),
+        ("/v1/assets/nope".into(), StatusCode::BAD_REQUEST, "`nope` is not an asset id"),
+        ("/v1/assets?limit=0".into(), StatusCode::BAD_REQUEST, "query `limit`: 0 is outside"),
+        ("/v1/assets?limit=1000000".into(), StatusCode::BAD_REQUEST, "query `limit`: 1000000 is outside"),
+        ("/v1/assets?after=x".into(), StatusCode::BAD_REQUEST, "query `after`: `x` is not an asset id"),
+        (
+            "/v1/accounts/xyz".into(),
+            StatusCode::BAD_REQUEST,
+            "`xyz` is not an address: address is not valid bech32m",
+        ),
+        (format!("/v1/accounts/{}", "00".repeat(32)), StatusCode::BAD_REQUEST, "weak"),
+        ("/v1/blocks/abc".into(), StatusCode::BAD_REQUEST, "`abc` is not a block height"),
+        ("/v1/blocks/-1".into(), StatusCode::BAD_REQUEST, "`-1` is not a block height"),
+        ("/v1/blocks/0".into(), StatusCode::NOT_FOUND, "genesis"),
+        ("/v1/blocks/99".into(), StatusCode::NOT_FOUND, "no block at height 99; the committed height is 2"),
+        ("/v1/blocks/3/certificate".into(), StatusCode::NOT_FOUND, "no block at height 3"),
+        ("/v1/blocks/x/certificate".into(), StatusCode::BAD_REQUEST, "`x` is not a block height"),
+        ("/v1/txs/123".into(), StatusCode::BAD_REQUEST, "`123` is not a tx id"),
+        (format!("/v1/txs/{unknown_tx}"), StatusCode::NOT_FOUND, "is not in a committed block"),
+        ("/v1/state/proof".into(), StatusCode::BAD_REQUEST, "missing field `key`"),
+        ("/v1/state/proof?key=zz".into(), StatusCode::BAD_REQUEST, "query `key`: not hex"),
+        ("/v1/state/proof?key=ff00".into(), StatusCode::BAD_REQUEST, "query `key`: StateKey"),
+    ];
+    for (uri, status, needle) in &cases {
+        let reply = get(&node, uri).await;
+        assert_problem(&reply, *status, needle, uri);
+    }
+    let reply = call(&node, Method::GET, "/v1/txs", None).await;
+    assert_problem(
+        &reply,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "`GET` is not allowed on `/v1/txs`",
+        "wrong method",
+    );
+    let reply = call(&node, Method::DELETE, "/v1/status", None).await;
+    assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED, "`DELETE`", "wrong method");
+    assert!(node.mempool.lock().expect("lock").is_empty());
+    assert_eq!(node.store.height().expect("height"), Height(2));
+}
+
+#[tokio::test]
+async fn reads_return_committed_state_with_proofs_that_verify() {
+    let node = node(false, 2_000);
+    // Accounts: human and minor amounts; an unknown account has seq 0 and no balances.
+    let account = get(&node, &format!("/v1/accounts/{}", key(0).public_key().to_address())).await;
+    assert_eq!(account.status, StatusCode::OK, "{}", account.text);
+    let account = account.json();
+    assert_eq!(account["seq"], json!(1));
+    assert_eq!(account["height"], json!(2));
+    assert_eq!(
+        account["balances"],
+        json!([{ "asset": "ACME@acme", "scale": 2, "available": "97.5", "available_minor": "9750",
+                 "locked": "0", "locked_minor": "0" }])
+    );
+    let by_hex = get(&node, &format!("/v1/accounts/{}", key(0).public_key().to_hex())).await.json();
+    assert_eq!(by_hex, account);
+    let stranger = get(&node, &format!("/v1/accounts/{}", key(50).public_key().to_address())).await.json();
+    assert_eq!(stranger["seq"], json!(0));
+    assert_eq!(stranger["balances"], json!([]));
+
+    // Assets.
+    let assets = get(&node, "/v1/assets").await.json();
+    assert_eq!(assets["assets"].as_array().map(Vec::len), Some(1));
+    assert_eq!(assets["next"], Value::Null);
+    let asset = get(&node, "/v1/assets/ACME@acme").await.json();
+    assert_eq!(asset["supply"], json!("400"));
+    assert_eq!(asset["supply_minor"], json!("40000"));
+    assert_eq!(asset["scale"], json!(2));
+    assert_eq!(assets["assets"][0]["supply"], asset["supply"]);
+
+    // Blocks and certificates.
+    let block = get(&node, "/v1/blocks/2").await.json();
+    assert_eq!(block["block_id"], json!(node.blocks[1].id()));
+    let decoded: Block = serde_json::from_value(block["block"].clone()).expect("a block");
+    assert_eq!(decoded, node.blocks[1]);
+    let certificate = get(&node, "/v1/blocks/1/certificate").await.json();
+    let certificate: Certificate = serde_json::from_value(certificate["certificate"].clone()).expect("cert");
+    assert_eq!(certificate.subject, Subject::Finalize { view: View(1), block_id: node.blocks[0].id() });
+
+    // A committed transaction: receipt and an inclusion proof against the header's tx root.
+    let tx = &node.blocks[0].txs[0];
+    let found = get(&node, &format!("/v1/txs/{}", tx.id())).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    let found = found.json();
+    assert_eq!(found["height"], json!(1));
+    assert_eq!(found["index"], json!(0));
+    assert_eq!(found["receipt"]["outcome"]["status"], json!("success"));
+    assert_eq!(found["tx"], json!(hex::encode(encode(tx))));
+    let proof: MerkleProof = serde_json::from_value(found["proof"].clone()).expect("proof");
+    proof.verify(merkle_leaf(tx.id().0.as_bytes()), &node.blocks[0].header.tx_root).expect("inclusion");
+    assert!(proof.verify(merkle_leaf(&[0; 32]), &node.blocks[0].header.tx_root).is_err());
+
+    // State proofs, present and absent, verify against the root of the header at that height.
+    for (state_key, present) in [
+        (StateKey::balance(key(0).public_key(), acme()), true),
+        (StateKey::Account { account: key(1).public_key() }, true),
+        (StateKey::balance(key(50).public_key(), acme()), false),
+    ] {
+        let reply = get(&node, &format!("/v1/state/proof?key={}", hex::encode(state_key.to_bytes()))).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let body = reply.json();
+        assert_eq!(body["height"], json!(2));
+        let root: Hash = serde_json::from_value(body["root"].clone()).expect("root");
+        assert_eq!(root, node.blocks[1].header.state_root);
+        let value = body["value"].as_str().map(|text| hex::decode(text).expect("hex"));
+        assert_eq!(value.is_some(), present, "{state_key:?}");
+        let proof: SmtProof = serde_json::from_value(body["proof"].clone()).expect("proof");
+        verify_state_proof(&root, &state_key, value.as_deref(), &proof).expect("verifies");
+        // The proof does not prove another value.
+        let other = tally_ledger::StateValue::Account(tally_ledger::AccountState { seq: 77 }).to_bytes();
+        assert!(verify_state_proof(&root, &state_key, Some(&other), &proof).is_err());
+    }
+}
+
+#[tokio::test]
+async fn wait_for_commit_returns_the_receipt() {
+    let node = node(true, 10_000);
+    let tx = transfer(2, 1, 0, 1_234);
+    let reply = submit(&node, "/v1/txs?wait=commit", tx_body(&tx)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(body["tx_id"], json!(tx.id()));
+    assert_eq!(body["height"], json!(3));
+    assert_eq!(body["receipt"]["outcome"]["status"], json!("success"));
+    let account = get(&node, &format!("/v1/accounts/{}", key(2).public_key().to_address())).await.json();
+    assert_eq!(account["seq"], json!(1));
+    // 100.00 + 0.05 received in block 2, − 12.34 sent now.
+    assert_eq!(account["balances"][0]["available"], json!("87.71"));
+}
+
+#[tokio::test]
+async fn wait_for_commit_times_out_with_the_tx_id() {
+    let node = node(false, 200);
+    let tx = transfer(3, 1, 0, 1);
+    let reply = submit(&node, "/v1/txs?wait=commit", tx_body(&tx)).await;
+    assert_problem(
+        &reply,
+        StatusCode::GATEWAY_TIMEOUT,
+        "was admitted but not committed within 200 ms",
+        "timeout",
+    );
+    assert_eq!(reply.json()["tx_id"], json!(tx.id()));
+    // Admitted all the same: it waits in the mempool.
+    assert!(node.mempool.lock().expect("lock").contains(&tx.id()));
+}
+
+#[tokio::test]
+async fn status_readiness_validators_and_metrics() {
+    let node = node(false, 2_000);
+    let health = get(&node, "/health").await;
+    assert_eq!(health.status, StatusCode::OK);
+
+    node.status.send_replace(NodeStatus {
+        height: Height(2),
+        peers: 3,
+        syncing: true,
+        ..NodeStatus::default()
+    });
+    assert_problem(&get(&node, "/ready").await, StatusCode::SERVICE_UNAVAILABLE, "syncing", "syncing");
+    node.status.send_replace(NodeStatus { height: Height(2), peers: 1, ..NodeStatus::default() });
+    assert_problem(
+        &get(&node, "/ready").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "1 peers connected; 2 needed",
+        "peers",
+    );
+    node.status.send_replace(NodeStatus {
+        height: Height(2),
+        view: View(7),
+        peers: 2,
+        mempool_txs: 0,
+        syncing: false,
+    });
+    assert_eq!(get(&node, "/ready").await.status, StatusCode::OK);
+
+    let status = get(&node, "/v1/status").await.json();
+    assert_eq!(status["committed_height"], json!(2));
+    assert_eq!(status["view"], json!(7));
+    assert_eq!(status["chain_id"], json!("tally-api-test"));
+    assert_eq!(status["quorum"], json!(3));
+
+    let listed = get(&node, "/v1/validators").await.json();
+    assert_eq!(listed["validators"].as_array().map(Vec::len), Some(4));
+    assert_eq!(listed["validators_hash"], json!(validators().hash()));
+
+    node.metrics.height.set(2);
+    node.metrics.block_fsync_seconds.observe(0.004);
+    let reply = get(&node, "/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.content_type.starts_with("application/openmetrics-text"), "{}", reply.content_type);
+    for name in [
+        "tally_height 2",
+        "tally_view",
+        "tally_nullified_views_total",
+        "tally_mempool_txs",
+        "tally_peers",
+        "tally_commit_latency_seconds_bucket",
+        "tally_block_fsync_seconds_count 1",
+    ] {
+        assert!(reply.text.contains(name), "{name} missing from:\n{}", reply.text);
+    }
+}
