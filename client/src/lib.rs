@@ -6,4 +6,6 @@
 //!   derived from a passphrase (Argon2id) under XChaCha20-Poly1305, in a file of mode 0600.
 //! - Secrets in memory are wiped on drop (`zeroize`).
 
+pub mod badge;
+pub mod jcs;
 pub mod keystore;
