@@ -284,13 +284,18 @@ impl Store {
 
     fn height_in(&self, txn: &ReadTransaction) -> Result<Height, StoreError> {
         let meta = txn.open_table(META).map_err(self.storage())?;
-        let bytes = meta
-            .get(META_HEIGHT)
-            .map_err(self.storage())?
-            .ok_or_else(|| self.corrupt("meta", META_HEIGHT, "missing"))?;
-        let array: [u8; 8] =
-            bytes.value().try_into().map_err(|_| self.corrupt("meta", META_HEIGHT, "not 8 bytes"))?;
-        Ok(Height(u64::from_be_bytes(array)))
+        Ok(Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?)))
+    }
+
+    /// A fixed-size `meta` value; missing or of another size means the file is corrupt.
+    fn meta_array<const N: usize>(
+        &self,
+        meta: &impl ReadableTable<&'static str, &'static [u8]>,
+        name: &'static str,
+    ) -> Result<[u8; N], StoreError> {
+        let bytes =
+            meta.get(name).map_err(self.storage())?.ok_or_else(|| self.corrupt("meta", name, "missing"))?;
+        bytes.value().try_into().map_err(|_| self.corrupt("meta", name, format!("not {N} bytes")))
     }
 
     /// Writes the genesis state (height 0) in one durable transaction. Allowed once, before the
@@ -339,29 +344,11 @@ impl Store {
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         {
             let mut meta = txn.open_table(META).map_err(self.storage())?;
-            let committed = {
-                let bytes = meta
-                    .get(META_HEIGHT)
-                    .map_err(self.storage())?
-                    .ok_or_else(|| self.corrupt("meta", META_HEIGHT, "missing"))?;
-                let array: [u8; 8] =
-                    bytes.value().try_into().map_err(|_| self.corrupt("meta", META_HEIGHT, "not 8 bytes"))?;
-                Height(u64::from_be_bytes(array))
-            };
+            let committed = Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?));
             if header.height != committed.next() {
                 return Err(StoreError::OutOfOrder { committed, got: header.height });
             }
-            let last_id = {
-                let bytes = meta
-                    .get(META_LAST_BLOCK_ID)
-                    .map_err(self.storage())?
-                    .ok_or_else(|| self.corrupt("meta", META_LAST_BLOCK_ID, "missing"))?;
-                let array: [u8; 32] = bytes
-                    .value()
-                    .try_into()
-                    .map_err(|_| self.corrupt("meta", META_LAST_BLOCK_ID, "not 32 bytes"))?;
-                BlockId(Hash(array))
-            };
+            let last_id = BlockId(Hash(self.meta_array(&meta, META_LAST_BLOCK_ID)?));
             if header.parent_id != last_id {
                 return Err(StoreError::ParentMismatch {
                     height: header.height,
@@ -471,17 +458,7 @@ impl Store {
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         {
             let mut meta = txn.open_table(META).map_err(self.storage())?;
-            let first = {
-                let bytes = meta
-                    .get(META_WAL_NEXT)
-                    .map_err(self.storage())?
-                    .ok_or_else(|| self.corrupt("meta", META_WAL_NEXT, "missing"))?;
-                let array: [u8; 8] = bytes
-                    .value()
-                    .try_into()
-                    .map_err(|_| self.corrupt("meta", META_WAL_NEXT, "not 8 bytes"))?;
-                u64::from_be_bytes(array)
-            };
+            let first = u64::from_be_bytes(self.meta_array(&meta, META_WAL_NEXT)?);
             let mut wal = txn.open_table(WAL).map_err(self.storage())?;
             for (sequence, entry) in (first..).zip(entries) {
                 wal.insert(sequence, entry.as_slice()).map_err(self.storage())?;
