@@ -1,7 +1,5 @@
 //! Blocks and headers (DESIGN.md §5).
 
-use std::fmt;
-
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -13,35 +11,10 @@ use crate::merkle;
 use crate::receipt::Receipt;
 use crate::tx::{SignedTransaction, TxId};
 
-/// A block id: `Domain::BlockId` hash of the encoded header.
-#[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
-#[serde(transparent)]
-pub struct BlockId(pub Hash);
-
-impl fmt::Display for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl fmt::Debug for BlockId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BlockId({})", self.0)
-    }
-}
+crate::hash_id!(
+    /// A block id: `Domain::BlockId` hash of the encoded header.
+    BlockId
+);
 
 /// A block header. The state root is the root after executing this block, so one
 /// finalization certificate over the header certifies the state.

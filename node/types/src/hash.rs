@@ -85,6 +85,40 @@ impl crate::codec::Bounded for Hash {
     const MAX_ENCODED_SIZE: usize = 32;
 }
 
+/// Declares an id that is a [`Hash`] of one kind (tx id, block id): the same derives, hex
+/// `Display`/`FromStr`, and a `Debug` that names the kind.
+#[macro_export]
+macro_rules! hash_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+            borsh::BorshSerialize, borsh::BorshDeserialize, serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub $crate::hash::Hash);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::hash::HashParseError;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                text.parse().map($name)
+            }
+        }
+    };
+}
+
 /// One use of hashing, with its own blake3 derive-key context. The strings are part of the
 /// protocol: changing one changes every id of that kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

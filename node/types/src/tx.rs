@@ -4,8 +4,6 @@
 //! signature over its canonical encoding, in the `Tx` namespace. Its id is the domain-separated
 //! hash of that same encoding, so the id names exactly what was signed.
 
-use std::fmt;
-
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
@@ -16,42 +14,10 @@ use crate::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId};
 use crate::keys::{KeyError, Namespace, PublicKey, SecretKey, Signature};
 use crate::limits;
 
-/// A transaction id: `Domain::TxId` hash of the encoded [`Transaction`].
-#[derive(
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    BorshSerialize,
-    BorshDeserialize,
-    Serialize,
-    Deserialize,
-)]
-#[serde(transparent)]
-pub struct TxId(pub Hash);
-
-impl fmt::Display for TxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl fmt::Debug for TxId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TxId({})", self.0)
-    }
-}
-
-impl std::str::FromStr for TxId {
-    type Err = crate::hash::HashParseError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        text.parse().map(TxId)
-    }
-}
+crate::hash_id!(
+    /// A transaction id: `Domain::TxId` hash of the encoded [`Transaction`].
+    TxId
+);
 
 /// Asset flags, a bit set. Unknown bits are refused by the ledger.
 #[derive(
