@@ -1,0 +1,268 @@
+//! Four real `tally-node` processes on 127.0.0.1 make blocks together, and a transaction
+//! submitted to one of them is committed with the same receipt on all four.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tally_genesis::ConsensusParams;
+use tally_genesis::init::{TestnetSpec, asset_code_for, build_testnet, write_testnet};
+use tally_genesis::keys::KeySource;
+use tally_types::codec::{BoundedBytes, BoundedVec};
+use tally_types::tx::{Op, Transaction, Transfer};
+use tally_types::{
+    Amount, AssetId, ChainId, Height, MemberId, PublicKey, SecretKey, SignedTransaction, TxOutcome, encode,
+};
+
+const VALIDATORS: usize = 4;
+const WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// Kills every node when the test ends, passing or panicking.
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A base port B such that B..B+4 and B+1000..B+1004 are free now (the builder's layout).
+fn free_base_port() -> u16 {
+    let seed = std::process::id() as u64
+        ^ SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7);
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed.wrapping_mul(31).wrapping_add(attempt * 97)) % 20_000) as u16;
+        let ports = (0..VALIDATORS as u16).flat_map(|k| [base + k, base + 1_000 + k]);
+        let listeners: Vec<_> = ports.map(|port| TcpListener::bind(("127.0.0.1", port))).collect();
+        if listeners.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+    panic!("no free port range found");
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn height(addr: SocketAddr) -> Option<u64> {
+    let (status, body) = http(addr, "GET", "/v1/status", None).ok()?;
+    if status != 200 {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+    json["committed_height"].as_u64()
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("node.toml");
+    std::fs::write(
+        &path,
+        "[node]\ndata_dir = \"data\"\ngenesis = \"../genesis.json\"\nconsensus_key = \"consensus.key\"\nnetwork_key = \"network.key\"\n\n[log]\nlevel = \"info\"\n",
+    )
+    .expect("write node.toml");
+    path
+}
+
+#[test]
+fn four_nodes_commit_the_same_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain_id = ChainId::new("tally-cluster-test").expect("valid chain id");
+    let members: Vec<MemberId> =
+        ["acme", "globex"].iter().map(|name| MemberId::new(*name).expect("valid member")).collect();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as u64;
+    let spec = TestnetSpec {
+        chain_id: chain_id.clone(),
+        validators: VALIDATORS,
+        members: members.clone(),
+        genesis_time_ms: now_ms,
+        consensus: ConsensusParams {
+            timeout_propose_ms: 1_000,
+            timeout_notarize_ms: 1_500,
+            timeout_max_ms: 10_000,
+            ..ConsensusParams::default()
+        },
+        listen_ip: "127.0.0.1".parse().expect("ip"),
+        base_port: free_base_port(),
+        issuer_float: Some(Amount(1_000_000)),
+    };
+    let keys = KeySource::seeded(b"cluster-test", &chain_id).expect("key source");
+    let testnet = build_testnet(&spec, &keys).expect("testnet");
+    write_testnet(&testnet, dir.path(), false).expect("write testnet");
+
+    let mut nodes = Nodes(Vec::new());
+    let mut http_addrs = Vec::new();
+    for (index, validator) in testnet.genesis.validators().iter().enumerate() {
+        nodes.0.push(spawn_node(dir.path(), index));
+        http_addrs.push(validator.http_listen);
+    }
+    let dump_logs = || {
+        for index in 0..VALIDATORS {
+            let log = std::fs::read_to_string(dir.path().join(format!("validator-{index}/node.log")))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            eprintln!("--- validator-{index} (last lines) ---");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    };
+
+    let start = Instant::now();
+    loop {
+        let heights: Vec<Option<u64>> = http_addrs.iter().map(|addr| height(*addr)).collect();
+        if heights.iter().all(|height| height.is_some_and(|height| height >= 3)) {
+            break;
+        }
+        for child in &mut nodes.0 {
+            if let Ok(Some(status)) = child.try_wait() {
+                dump_logs();
+                panic!("a node exited early: {status}");
+            }
+        }
+        if start.elapsed() > WAIT_MAX {
+            dump_logs();
+            panic!("nodes did not all reach height 3 within {WAIT_MAX:?}: {heights:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The acme issuer pays a fresh account in its own asset.
+    let issuer = &testnet.issuer_keys[0].1;
+    let asset = AssetId::new(asset_code_for(&members[0]).expect("code"), members[0].clone());
+    let recipient = SecretKey::from_seed(&[42; 32]).public_key();
+    let tx = transfer(&chain_id, issuer, &asset, recipient, 1);
+    let id = tx.id();
+    let body = serde_json::json!({ "tx": hex::encode(encode(&tx)) }).to_string();
+    let (status, answer) = http(http_addrs[1], "POST", "/v1/txs", Some(&body)).expect("submit");
+    assert!((200..300).contains(&status), "submission refused: {status} {answer}");
+
+    let path = format!("/v1/txs/{id}");
+    let mut receipts = Vec::new();
+    for addr in &http_addrs {
+        loop {
+            let (status, body) = http(*addr, "GET", &path, None).expect("get tx");
+            if status == 200 {
+                receipts.push(serde_json::from_str::<serde_json::Value>(&body).expect("json"));
+                break;
+            }
+            if start.elapsed() > WAIT_MAX * 2 {
+                dump_logs();
+                panic!("transaction {id} not committed on {addr}: {status} {body}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert!(receipts.iter().all(|receipt| *receipt == receipts[0]), "receipts differ: {receipts:#?}");
+    let success = serde_json::to_value(TxOutcome::Success).expect("serializable");
+    assert_eq!(receipts[0]["receipt"]["outcome"], success, "transfer did not succeed: {:#}", receipts[0]);
+
+    // A crashed validator (SIGKILL, no clean shutdown) restarts from its store and WAL and
+    // catches up with the others.
+    let crashed = VALIDATORS - 1;
+    nodes.0[crashed].kill().expect("kill a node");
+    nodes.0[crashed].wait().expect("reap the killed node");
+    // Keep the others busy meanwhile: a stream of transfers makes blocks as fast as the network
+    // allows, so the crashed node falls more than the core's fetch gap (64 blocks) behind and
+    // must sync committed blocks with their certificates.
+    let before = height(http_addrs[0]).expect("validator-0 answers");
+    let stream_start = Instant::now();
+    let mut seq = 1;
+    let mut last_id = id;
+    // One validator down: every fourth view waits for its leader timeout, so this takes a while.
+    while height(http_addrs[0]).is_some_and(|height| height < before + 70) {
+        if stream_start.elapsed() > WAIT_MAX * 2 {
+            dump_logs();
+            panic!("three validators did not make 70 blocks within {:?}", WAIT_MAX * 2);
+        }
+        seq += 1;
+        let tx = transfer(&chain_id, issuer, &asset, recipient, seq);
+        let body = serde_json::json!({ "tx": hex::encode(encode(&tx)) }).to_string();
+        let (status, answer) = http(http_addrs[seq as usize % crashed], "POST", "/v1/txs", Some(&body))
+            .expect("submit during the crash");
+        assert!((200..300).contains(&status), "submission refused: {status} {answer}");
+        last_id = tx.id();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let target = height(http_addrs[0]).expect("validator-0 answers") + 2;
+    nodes.0[crashed] = spawn_node(dir.path(), crashed);
+    let restart = Instant::now();
+    loop {
+        if height(http_addrs[crashed]).is_some_and(|height| height >= target) {
+            break;
+        }
+        if restart.elapsed() > WAIT_MAX {
+            dump_logs();
+            panic!("the restarted node did not reach height {target} within {WAIT_MAX:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = http(http_addrs[crashed], "GET", &path, None).expect("get tx after restart");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("json"), receipts[0]);
+    // The last transfer of the stream, committed while the node was down, is there the same.
+    let last_path = format!("/v1/txs/{last_id}");
+    let (_, expected) = http(http_addrs[0], "GET", &last_path, None).expect("get last tx");
+    let (status, synced) = http(http_addrs[crashed], "GET", &last_path, None).expect("get last tx");
+    assert_eq!(status, 200, "{synced}");
+    assert_eq!(synced, expected);
+    // It got there through sync (blocks with certificates by height), not block by block.
+    let log = std::fs::read_to_string(dir.path().join(format!("validator-{crashed}/node.log"))).expect("log");
+    assert!(log.contains("syncing committed blocks from peers"), "the restarted node never synced");
+    drop(nodes);
+}
+
+fn transfer(
+    chain_id: &ChainId,
+    from: &SecretKey,
+    asset: &AssetId,
+    to: PublicKey,
+    seq: u64,
+) -> SignedTransaction {
+    Transaction {
+        chain_id: chain_id.clone(),
+        signer: from.public_key(),
+        seq,
+        valid_until_height: Height(100_000),
+        ops: BoundedVec::new(vec![Op::Transfer(Transfer { asset: asset.clone(), to, amount: Amount(250) })])
+            .expect("one op"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(from)
+}
+
+fn spawn_node(dir: &Path, index: usize) -> Child {
+    let node_dir = dir.join(format!("validator-{index}"));
+    let config = write_config(&node_dir);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(node_dir.join("node.log"))
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_tally-node"))
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn tally-node")
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A local 4-validator Tally network on 127.0.0.1, for trying things out.
+#
+# Usage: scripts/testnet.sh up|status|down
+#   up      build (release), create .testnet/ (genesis, keys, one node.toml per validator),
+#           start the 4 nodes in the background and wait until all are at height >= 2
+#   status  print each node's committed height and view
+#   down    stop the nodes started by `up` (by PID)
+#
+# Environment: TALLY_PROFILE=debug uses a debug build instead of release;
+# TALLY_BASE_PORT (default 27000) moves the ports (P2P base+K, HTTP base+1000+K);
+# CARGO_TARGET_DIR is honoured.
+# Everything lives under .testnet/ (git-ignored): delete it to start a fresh chain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NET_DIR="$PWD/.testnet"
+VALIDATORS=4
+MEMBERS="acme,globex,initech"
+BASE_PORT="${TALLY_BASE_PORT:-27000}"
+PROFILE="${TALLY_PROFILE:-release}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+BIN_DIR="$TARGET_DIR/$PROFILE"
+WAIT_SECONDS=60
+
+http_port() { echo $((BASE_PORT + 1000 + $1)); }
+
+# The committed height of validator $1, or nothing if it does not answer.
+height_of() {
+  curl -fsS --max-time 2 "http://127.0.0.1:$(http_port "$1")/v1/status" 2>/dev/null \
+    | sed -n 's/.*"committed_height":\([0-9]*\).*/\1/p'
+}
+
+status_line() {
+  local k=$1 body
+  body=$(curl -fsS --max-time 2 "http://127.0.0.1:$(http_port "$k")/v1/status" 2>/dev/null) || {
+    echo "validator-$k  http://127.0.0.1:$(http_port "$k")  not answering"
+    return
+  }
+  local height view peers
+  height=$(sed -n 's/.*"committed_height":\([0-9]*\).*/\1/p' <<<"$body")
+  view=$(sed -n 's/.*"view":\([0-9]*\).*/\1/p' <<<"$body")
+  peers=$(sed -n 's/.*"peers":\([0-9]*\).*/\1/p' <<<"$body")
+  echo "validator-$k  http://127.0.0.1:$(http_port "$k")  height=$height view=$view peers=$peers"
+}
+
+up() {
+  if [[ -f "$NET_DIR/validator-0/node.pid" ]] && kill -0 "$(cat "$NET_DIR/validator-0/node.pid")" 2>/dev/null; then
+    echo "the testnet is already running; scripts/testnet.sh down first" >&2
+    exit 1
+  fi
+  local cargo_flags=()
+  [[ "$PROFILE" == release ]] && cargo_flags+=(--release)
+  echo "==> building tally-node and tally-genesis ($PROFILE)"
+  cargo build "${cargo_flags[@]}" -p tally-node -p tally-genesis
+
+  if [[ ! -f "$NET_DIR/genesis.json" ]]; then
+    echo "==> creating genesis and keys in $NET_DIR"
+    "$BIN_DIR/tally-genesis" init --chain-id tally-local --validators "$VALIDATORS" \
+      --members "$MEMBERS" --out "$NET_DIR" --base-port "$BASE_PORT" --issuer-float 1000000
+  else
+    echo "==> reusing the chain in $NET_DIR (delete it for a fresh one)"
+  fi
+
+  for ((k = 0; k < VALIDATORS; k++)); do
+    local dir="$NET_DIR/validator-$k"
+    cat >"$dir/node.toml" <<EOF
+[node]
+data_dir = "data"
+genesis = "../genesis.json"
+consensus_key = "consensus.key"
+network_key = "network.key"
+
+[log]
+format = "human"
+level = "info"
+EOF
+    "$BIN_DIR/tally-node" run --config "$dir/node.toml" >>"$dir/node.log" 2>&1 &
+    echo $! >"$dir/node.pid"
+  done
+
+  echo "==> waiting (up to ${WAIT_SECONDS}s) for every node to reach height 2"
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  while true; do
+    local ready=0
+    for ((k = 0; k < VALIDATORS; k++)); do
+      local h
+      h=$(height_of "$k")
+      [[ -n "$h" && "$h" -ge 2 ]] && ready=$((ready + 1))
+    done
+    [[ $ready -eq $VALIDATORS ]] && break
+    if ((SECONDS > deadline)); then
+      echo "not every node reached height 2; see the logs:" >&2
+      for ((k = 0; k < VALIDATORS; k++)); do echo "  $NET_DIR/validator-$k/node.log" >&2; done
+      exit 1
+    fi
+    sleep 0.5
+  done
+
+  echo
+  for ((k = 0; k < VALIDATORS; k++)); do status_line "$k"; done
+  echo
+  echo "genesis:  $NET_DIR/genesis.json"
+  echo "data:     $NET_DIR/validator-K/data/   logs: $NET_DIR/validator-K/node.log"
+  echo "issuers:  $NET_DIR/members/<member>/issuer.key"
+  echo "stop with: scripts/testnet.sh down"
+}
+
+status() {
+  for ((k = 0; k < VALIDATORS; k++)); do status_line "$k"; done
+}
+
+down() {
+  local stopped=0
+  for ((k = 0; k < VALIDATORS; k++)); do
+    local pid_file="$NET_DIR/validator-$k/node.pid"
+    [[ -f "$pid_file" ]] || continue
+    local pid
+    pid=$(cat "$pid_file")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid"
+      # Wait for a clean exit so the data file is closed before anyone restarts the node.
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      stopped=$((stopped + 1))
+    fi
+    rm -f "$pid_file"
+  done
+  echo "stopped $stopped node(s); data kept in $NET_DIR"
+}
+
+case "${1:-}" in
+  up) up ;;
+  status) status ;;
+  down) down ;;
+  *)
+    echo "usage: $0 up|status|down" >&2
+    exit 2
+    ;;
+esac
