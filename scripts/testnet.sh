@@ -23,6 +23,12 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 BIN_DIR="$TARGET_DIR/$PROFILE"
 WAIT_SECONDS=60
 
+# curl talks to the nodes' HTTP API; a fresh machine may lack it.
+if ! command -v curl >/dev/null 2>&1; then
+  echo "==> installing curl"
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq curl >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq curl >/dev/null; fi
+fi
+
 http_port() { echo $((BASE_PORT + 1000 + $1)); }
 
 # The committed height of validator $1, or nothing if it does not answer.
