@@ -1,5 +1,7 @@
 //! Four real `tally-node` processes on 127.0.0.1 make blocks together, and a transaction
-//! submitted to one of them is committed with the same receipt on all four.
+//! submitted to one of them is committed with the same receipt on all four; a validator killed
+//! with SIGKILL under load catches up by sync to the same blocks and state root; and all four,
+//! stopped and started again, resume from disk with nothing lost.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -227,6 +229,52 @@ fn four_nodes_commit_the_same_transaction() {
     // It got there through sync (blocks with certificates by height), not block by block.
     let log = std::fs::read_to_string(dir.path().join(format!("validator-{crashed}/node.log"))).expect("log");
     assert!(log.contains("syncing committed blocks from peers"), "the restarted node never synced");
+
+    // Every node holds the same block, hence the same state root, at a common height.
+    let common = http_addrs.iter().filter_map(|addr| height(*addr)).min().expect("some node answers");
+    let headers: Vec<serde_json::Value> = http_addrs
+        .iter()
+        .map(|addr| {
+            let (status, body) =
+                http(*addr, "GET", &format!("/v1/blocks/{common}"), None).expect("get block");
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).expect("json")["block"]["header"].clone()
+        })
+        .collect();
+    assert!(headers.iter().all(|header| *header == headers[0]), "headers differ at {common}: {headers:#?}");
+    assert!(headers[0]["state_root"].is_string(), "no state root in {:#}", headers[0]);
+
+    // Stop all four and start them again: they resume from disk with nothing lost, and the
+    // chain goes on from where it was.
+    let before_stop = http_addrs.iter().filter_map(|addr| height(*addr)).max().expect("heights");
+    for child in &mut nodes.0 {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for (index, node) in nodes.0.iter_mut().enumerate() {
+        *node = spawn_node(dir.path(), index);
+    }
+    let resumed = Instant::now();
+    loop {
+        let heights: Vec<Option<u64>> = http_addrs.iter().map(|addr| height(*addr)).collect();
+        if heights.iter().all(|height| height.is_some_and(|height| height > before_stop)) {
+            break;
+        }
+        if resumed.elapsed() > WAIT_MAX {
+            dump_logs();
+            panic!("after a full restart the nodes did not pass height {before_stop}: {heights:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for addr in &http_addrs {
+        for (tx_path, expected) in
+            [(&path, &receipts[0]), (&last_path, &serde_json::from_str(&expected).expect("json"))]
+        {
+            let (status, body) = http(*addr, "GET", tx_path, None).expect("get tx after full restart");
+            assert_eq!(status, 200, "{tx_path} lost on {addr}: {body}");
+            assert_eq!(&serde_json::from_str::<serde_json::Value>(&body).expect("json"), expected);
+        }
+    }
     drop(nodes);
 }
 
