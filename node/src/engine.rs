@@ -777,7 +777,23 @@ impl Engine {
             bail!("commit of block {} at height {} does not follow the tip", id.0, block.header.height);
         }
         if !self.executed.contains_key(&id) {
+            // A block this node did not verify (it came by sync, covered by a finalization):
+            // execution must reproduce what the quorum certified, or this node's ledger has
+            // diverged and must stop rather than store a state no one else has.
             let (receipts, writes, batch) = self.execute(block, &block.header.parent_id)?;
+            if receipts_root(&receipts) != block.header.receipts_root || batch.root != block.header.state_root
+            {
+                bail!(
+                    "executing finalized block {} at height {} gives state root {} (receipts root {}), \
+                     but its header says {} ({}): this node's ledger diverges",
+                    id.0,
+                    block.header.height,
+                    batch.root,
+                    receipts_root(&receipts),
+                    block.header.state_root,
+                    block.header.receipts_root
+                );
+            }
             self.remember(
                 id,
                 Executed::new(block.header.parent_id, block.header.height, receipts, writes, batch),
