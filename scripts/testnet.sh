@@ -3,7 +3,8 @@
 #
 # Usage: scripts/testnet.sh up|status|down
 #   up      build (release), create .testnet/ (genesis, keys, one node.toml per validator),
-#           start the 4 nodes in the background and wait until all are at height >= 2
+#           start the 4 nodes in the background, wait until all are at height >= 2, then run
+#           the client demo (scripts/demo.sh: grant, transfer, balances)
 #   status  print each node's committed height and view
 #   down    stop the nodes started by `up` (by PID)
 #
@@ -33,7 +34,9 @@ http_port() { echo $((BASE_PORT + 1000 + $1)); }
 
 # The committed height of validator $1, or nothing if it does not answer.
 height_of() {
-  curl -fsS --max-time 2 "http://127.0.0.1:$(http_port "$1")/v1/status" 2>/dev/null \
+  # A node that is not answering yet is not an error here: print nothing and succeed, or
+  # `set -e` would end the wait loop at the first refused connection.
+  { curl -fsS --max-time 2 "http://127.0.0.1:$(http_port "$1")/v1/status" 2>/dev/null || true; } \
     | sed -n 's/.*"committed_height":\([0-9]*\).*/\1/p'
 }
 
@@ -57,8 +60,8 @@ up() {
   fi
   local cargo_flags=()
   [[ "$PROFILE" == release ]] && cargo_flags+=(--release)
-  echo "==> building tally-node and tally-genesis ($PROFILE)"
-  cargo build "${cargo_flags[@]}" -p tally-node -p tally-genesis
+  echo "==> building tally-node, tally-genesis and tally ($PROFILE)"
+  cargo build "${cargo_flags[@]}" -p tally-node -p tally-genesis -p tally-client
 
   if [[ ! -f "$NET_DIR/genesis.json" ]]; then
     echo "==> creating genesis and keys in $NET_DIR"
@@ -110,6 +113,9 @@ EOF
   echo "data:     $NET_DIR/validator-K/data/   logs: $NET_DIR/validator-K/node.log"
   echo "issuers:  $NET_DIR/members/<member>/issuer.key"
   echo "stop with: scripts/testnet.sh down"
+  echo
+  echo "==> demo: the tally client against validator-0"
+  TALLY_NODE="http://127.0.0.1:$(http_port 0)" TALLY_PROFILE="$PROFILE" scripts/demo.sh
 }
 
 status() {

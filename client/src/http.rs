@@ -1,0 +1,335 @@
+//! A blocking client for the node's HTTP API (DESIGN.md §6), typed after `node/src/api.rs`.
+//!
+//! - Every request has a global timeout, and every response body is read with a size limit,
+//!   so a misbehaving node can neither hang the caller nor make it allocate without bound.
+//! - A non-2xx answer is an RFC 9457 problem document; its `detail` is surfaced as is, since
+//!   the node writes it to name the exact problem.
+//! - Only plain `http://` is spoken (ureq is built without TLS); nodes are reached on a
+//!   private network or through a TLS-terminating proxy on the same host.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tally_types::{AssetId, ChainId, Height, PublicKey, Receipt, SignedTransaction, TxId, encode};
+
+/// The largest response body read from a node. The biggest answers (a block of
+/// `TX_BYTES_MAX`-sized transactions, an asset page of 1,000 entries) stay well below it.
+pub const RESPONSE_BYTES_MAX: u64 = 16 * 1024 * 1024;
+/// The default time a request may take, connection included. Submissions that wait for a
+/// commit are bounded on the node (`http.wait_timeout_ms`) and get [`WAIT_TIMEOUT_MS`].
+pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// The time a `?wait=commit` submission may take: longer than the node's own wait bound
+/// (30 s by default), so the node's 504 with the tx id arrives rather than a local timeout.
+pub const WAIT_TIMEOUT_MS: u64 = 60_000;
+
+/// Why a request to a node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("node URL `{0}` must start with http:// (TLS is not built in)")]
+    BadUrl(String),
+    #[error("{url}: {source}")]
+    Transport { url: String, source: Box<ureq::Error> },
+    /// The node answered with a problem document.
+    #[error("{detail} (HTTP {status})")]
+    Problem {
+        status: u16,
+        /// The problem type URI, e.g. `urn:tally:problem:seq`.
+        kind: String,
+        detail: String,
+        /// The transaction id, on problems about an admitted transaction (a commit timeout).
+        tx_id: Option<TxId>,
+    },
+    #[error("{url}: unexpected answer (HTTP {status}): {reason}")]
+    BadResponse { url: String, status: u16, reason: String },
+}
+
+impl HttpError {
+    /// The HTTP status of a problem answer, if the node gave one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::Problem { status, .. } | HttpError::BadResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub chain_id: ChainId,
+    pub committed_height: Height,
+    pub view: u64,
+    pub peers: usize,
+    pub mempool_txs: usize,
+    pub syncing: bool,
+    pub validators: usize,
+    pub quorum: usize,
+}
+
+/// One balance in `GET /v1/accounts/{address}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BalanceInfo {
+    pub asset: AssetId,
+    pub scale: u8,
+    /// Human units at `scale`.
+    pub available: String,
+    pub locked: String,
+    /// Minor units, as decimal strings (a u128 does not fit every JSON reader).
+    pub available_minor: String,
+    pub locked_minor: String,
+}
+
+/// `GET /v1/accounts/{address}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountInfo {
+    pub address: PublicKey,
+    /// The committed height the answer was read at.
+    pub height: Height,
+    /// The last used seq; the next transaction uses `seq + 1`.
+    pub seq: u64,
+    pub balances: Vec<BalanceInfo>,
+}
+
+/// `GET /v1/assets/{asset}` and one entry of `GET /v1/assets`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AssetInfo {
+    pub asset: AssetId,
+    pub scale: u8,
+    pub max_supply: Option<String>,
+    pub flags: u32,
+    pub supply: String,
+    pub minted: String,
+    pub burned: String,
+}
+
+/// `GET /v1/assets`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AssetPage {
+    pub height: Height,
+    pub assets: Vec<AssetInfo>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<AssetId>,
+}
+
+/// A committed transaction: `GET /v1/txs/{id}` and `POST /v1/txs?wait=commit`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TxInclusion {
+    pub tx_id: TxId,
+    pub height: Height,
+    pub index: u32,
+    pub receipt: Receipt,
+    /// The whole answer (block id, tx root, inclusion proof, tx bytes), for `--json` output and
+    /// for verifiers; the typed fields above are what callers act on.
+    #[serde(skip)]
+    pub raw: serde_json::Value,
+}
+
+/// What a submission returned.
+#[derive(Clone, Debug)]
+pub enum Submitted {
+    /// Admitted to the mempool (202), not yet committed.
+    Admitted(TxId),
+    /// Committed, with its receipt (`?wait=commit`).
+    Committed(Box<TxInclusion>),
+}
+
+#[derive(Deserialize)]
+struct ProblemBody {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    detail: String,
+    tx_id: Option<TxId>,
+}
+
+#[derive(Deserialize)]
+struct AdmittedBody {
+    tx_id: TxId,
+}
+
+/// A client for one node.
+#[derive(Clone, Debug)]
+pub struct NodeClient {
+    base_url: String,
+    agent: ureq::Agent,
+    wait_agent: ureq::Agent,
+}
+
+fn agent(timeout_ms: u64) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_millis(timeout_ms)))
+        // Problem documents are read and reported, not turned into a bare status error.
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+impl NodeClient {
+    /// A client for the node at `base_url` (e.g. `http://127.0.0.1:28000`).
+    pub fn new(base_url: &str) -> Result<Self, HttpError> {
+        let trimmed = base_url.trim_end_matches('/');
+        let host = trimmed.strip_prefix("http://").unwrap_or_default();
+        if host.is_empty() || host.contains('/') {
+            return Err(HttpError::BadUrl(base_url.to_owned()));
+        }
+        Ok(NodeClient {
+            base_url: trimmed.to_owned(),
+            agent: agent(REQUEST_TIMEOUT_MS),
+            wait_agent: agent(WAIT_TIMEOUT_MS),
+        })
+    }
+
+    /// The node's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Reads a response: a 2xx body as JSON, anything else as a problem.
+    fn read(
+        url: &str,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> Result<serde_json::Value, HttpError> {
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_vec()
+            .map_err(|source| HttpError::Transport { url: url.to_owned(), source: Box::new(source) })?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&body).map_err(|error| HttpError::BadResponse {
+                url: url.to_owned(),
+                status,
+                reason: format!("body is not JSON: {error}"),
+            });
+        }
+        match serde_json::from_slice::<ProblemBody>(&body) {
+            Ok(problem) => Err(HttpError::Problem {
+                status,
+                kind: problem.kind,
+                detail: if problem.detail.is_empty() { problem.title } else { problem.detail },
+                tx_id: problem.tx_id,
+            }),
+            Err(_) => Err(HttpError::BadResponse {
+                url: url.to_owned(),
+                status,
+                reason: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+            }),
+        }
+    }
+
+    fn get_value(&self, path: &str) -> Result<serde_json::Value, HttpError> {
+        let url = self.url(path);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|source| HttpError::Transport { url: url.clone(), source: Box::new(source) })?;
+        Self::read(&url, response)
+    }
+
+    fn typed<T: DeserializeOwned>(url: &str, value: serde_json::Value) -> Result<T, HttpError> {
+        serde_json::from_value(value).map_err(|error| HttpError::BadResponse {
+            url: url.to_owned(),
+            status: 200,
+            reason: format!("unexpected JSON shape: {error}"),
+        })
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, HttpError> {
+        let value = self.get_value(path)?;
+        Self::typed(&self.url(path), value)
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<NodeStatus, HttpError> {
+        self.get("/v1/status")
+    }
+
+    /// `GET /v1/accounts/{address}`. An account never seen has seq 0 and no balances.
+    pub fn account(&self, account: &PublicKey) -> Result<AccountInfo, HttpError> {
+        self.get(&format!("/v1/accounts/{}", account.to_address()))
+    }
+
+    /// `GET /v1/assets/{asset}`.
+    pub fn asset(&self, asset: &AssetId) -> Result<AssetInfo, HttpError> {
+        self.get(&format!("/v1/assets/{asset}"))
+    }
+
+    /// `GET /v1/assets?after=&limit=`: one page of assets in id order.
+    pub fn assets(&self, after: Option<&AssetId>, limit: usize) -> Result<AssetPage, HttpError> {
+        // Asset ids are `[A-Z0-9]+@[a-z0-9-]+`: nothing in them needs escaping in a query.
+        let path = match after {
+            Some(after) => format!("/v1/assets?limit={limit}&after={after}"),
+            None => format!("/v1/assets?limit={limit}"),
+        };
+        self.get(&path)
+    }
+
+    /// `GET /v1/txs/{id}`: the committed transaction, or `None` if no committed block has it
+    /// (yet).
+    pub fn tx(&self, id: &TxId) -> Result<Option<TxInclusion>, HttpError> {
+        let path = format!("/v1/txs/{id}");
+        match self.get_value(&path) {
+            Ok(value) => Ok(Some(Self::inclusion(&self.url(&path), value)?)),
+            Err(HttpError::Problem { status: 404, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn inclusion(url: &str, value: serde_json::Value) -> Result<TxInclusion, HttpError> {
+        let mut inclusion: TxInclusion = Self::typed(url, value.clone())?;
+        inclusion.raw = value;
+        Ok(inclusion)
+    }
+
+    /// `POST /v1/txs` (with `?wait=commit` when `wait_for_commit`).
+    pub fn submit(&self, tx: &SignedTransaction, wait_for_commit: bool) -> Result<Submitted, HttpError> {
+        let url = if wait_for_commit { self.url("/v1/txs?wait=commit") } else { self.url("/v1/txs") };
+        let body = serde_json::json!({ "tx": hex::encode(encode(tx)) }).to_string();
+        let agent = if wait_for_commit { &self.wait_agent } else { &self.agent };
+        let response = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(body)
+            .map_err(|source| HttpError::Transport { url: url.clone(), source: Box::new(source) })?;
+        let value = Self::read(&url, response)?;
+        if wait_for_commit {
+            Ok(Submitted::Committed(Box::new(Self::inclusion(&url, value)?)))
+        } else {
+            let admitted: AdmittedBody = Self::typed(&url, value)?;
+            Ok(Submitted::Admitted(admitted.tx_id))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_base_urls_are_accepted() {
+        assert!(NodeClient::new("http://127.0.0.1:28000").is_ok());
+        assert_eq!(
+            NodeClient::new("http://127.0.0.1:28000/").map(|c| c.base_url().to_owned()).ok(),
+            Some("http://127.0.0.1:28000".to_owned())
+        );
+        for bad in ["https://node:1", "127.0.0.1:28000", "http://", "http://host/path", ""] {
+            assert!(matches!(NodeClient::new(bad), Err(HttpError::BadUrl(_))), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_transport_error() {
+        // Port 1 on localhost is not served in any sane test environment.
+        let client = NodeClient::new("http://127.0.0.1:1").expect("valid url");
+        assert!(matches!(client.status(), Err(HttpError::Transport { .. })));
+    }
+}

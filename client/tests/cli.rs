@@ -1,0 +1,153 @@
+//! Runs the real `tally` binary: the keystore commands end to end, and usage errors.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn tally(keystore: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
+        .args(args)
+        .env("TALLY_KEYSTORE", keystore)
+        .env("TALLY_PASSPHRASE", "correct horse battery staple")
+        // No node answers here: a command that reaches the network fails fast, never hangs.
+        .env("TALLY_NODE", "http://127.0.0.1:1")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(keystore: &Path, args: &[&str]) -> Output {
+    tally(keystore, args).output().expect("the tally binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("--json prints one JSON document")
+}
+
+#[test]
+fn keys_new_list_show_export_import_round_trip() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+
+    let created = json(&run(&keystore, &["--json", "keys", "new", "alice"]));
+    let address = created["address"].as_str().expect("address").to_owned();
+    assert!(address.starts_with("tally1"), "{address}");
+    let mode = std::fs::metadata(keystore.join("alice.json")).expect("key file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "key file mode {mode:o}");
+
+    // The same name twice is refused, and the first key is kept.
+    let again = run(&keystore, &["keys", "new", "alice"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let shown = json(&run(&keystore, &["--json", "keys", "show", "alice"]));
+    assert_eq!(shown["address"], created["address"]);
+    let human = run(&keystore, &["keys", "show", "alice"]);
+    assert_eq!(stdout(&human).trim(), format!("alice  {address}"));
+
+    let exported = json(&run(&keystore, &["--json", "keys", "export", "alice"]));
+    let secret = exported["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(secret.len(), 64);
+
+    // Importing the exported seed under another name (from stdin) gives the same address.
+    let mut child = tally(&keystore, &["--json", "keys", "import", "alice-copy"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child.stdin.take().expect("piped stdin").write_all(format!("{secret}\n").as_bytes()).expect("writes");
+    let imported = json(&child.wait_with_output().expect("runs"));
+    assert_eq!(imported["address"], created["address"]);
+
+    // And from a file.
+    let seed_file = dir.path().join("seed.hex");
+    std::fs::write(&seed_file, format!("{secret}\n")).expect("writes seed");
+    let seed_path = seed_file.to_str().expect("utf-8 path");
+    let from_file = json(&run(&keystore, &["--json", "keys", "import", "alice-file", "--file", seed_path]));
+    assert_eq!(from_file["address"], created["address"]);
+
+    let listed = json(&run(&keystore, &["--json", "keys", "list"]));
+    let names: Vec<&str> =
+        listed["keys"].as_array().expect("array").iter().filter_map(|key| key["name"].as_str()).collect();
+    assert_eq!(names, ["alice", "alice-copy", "alice-file"]);
+    let human_list = stdout(&run(&keystore, &["keys", "list"]));
+    assert_eq!(human_list.lines().count(), 3);
+}
+
+#[test]
+fn a_wrong_passphrase_does_not_export() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+    json(&run(&keystore, &["--json", "keys", "new", "bob"]));
+    let output = tally(&keystore, &["keys", "export", "bob"])
+        .env("TALLY_PASSPHRASE", "not the passphrase")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "nothing printed on stdout");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("wrong passphrase"));
+}
+
+#[test]
+fn a_bad_seed_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+    let mut child = tally(&keystore, &["keys", "import", "bad"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child.stdin.take().expect("piped stdin").write_all(b"not-hex\n").expect("writes");
+    let output = child.wait_with_output().expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!keystore.join("bad.json").exists());
+}
+
+#[test]
+fn usage_errors_exit_2_before_any_network_use() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+    let cases: &[&[&str]] = &[
+        &["frobnicate"],
+        &["transfer", "--asset", "ACME@acme", "--amount", "1"],
+        &["transfer", "--asset", "acme", "--to", "x", "--amount", "1", "--from", "k"],
+        &[
+            "grant",
+            "--asset",
+            "ACME@acme",
+            "--to",
+            "nobody",
+            "--amount",
+            "1",
+            "--kind",
+            "gift",
+            "--from",
+            "k",
+        ],
+        &["asset", "issue", "--code", "acme", "--scale", "2", "--from", "k"],
+        &["asset", "issue", "--code", "ACME", "--scale", "19", "--from", "k"],
+        &["asset", "issue", "--code", "ACME", "--scale", "2", "--max-supply", "1.001", "--from", "k"],
+        &["tx", "status", "not-a-tx-id"],
+        &["account", "nobody"],
+    ];
+    for args in cases {
+        let output = run(&keystore, args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+#[test]
+fn an_unreachable_node_is_an_operating_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run(&dir.path().join("keys"), &["asset", "list"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("127.0.0.1:1"));
+}
