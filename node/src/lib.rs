@@ -7,6 +7,7 @@
 //!   cached by tx id so block verification does not check it again.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod mempool;
