@@ -215,6 +215,8 @@ pub struct Engine {
     fetched_sender: mpsc::Sender<Block>,
     sync_sender: mpsc::Sender<SyncReport>,
     /// A sync task is running; `true` once it committed a block (so `Synced` is due).
+    /// The highest view counted in the `nullified_views` metric.
+    nullified_counted: View,
     syncing: Option<bool>,
     /// Consensus messages to send, in emission order (one task sends them, keeping the order
     /// the core relies on: justification before proposal before vote).
@@ -398,6 +400,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(Engine, Channels)> {
         inputs: VecDeque::new(),
         fetched_sender,
         sync_sender,
+        nullified_counted: View(0),
         syncing: None,
         outbound,
         status,
@@ -526,7 +529,18 @@ impl Engine {
     fn perform_one(&mut self, effect: Effect) -> anyhow::Result<()> {
         match effect {
             Effect::Persist { .. } => unreachable!("persists are batched by perform"),
-            Effect::Send { to, message } => self.send(to, &message),
+            Effect::Send { to, message } => {
+                // Every nullification this node forms or forwards passes here at least once; count
+                // each view once (leaders re-send old ones as justifications).
+                if let Message::Certificate(certificate) = &message
+                    && let tally_types::Subject::Nullify { view } = certificate.subject
+                    && view > self.nullified_counted
+                {
+                    self.nullified_counted = view;
+                    self.metrics.nullified_views.inc();
+                }
+                self.send(to, &message)
+            }
             Effect::SetTimer { timer, after_ms } => {
                 self.timers.insert(timer.kind, (Instant::now() + Duration::from_millis(after_ms), timer));
             }
