@@ -890,22 +890,9 @@ mod tests {
         Domain::StateValue.hash(&[&index.to_le_bytes()])
     }
 
-    /// The root computed straight from the definition in `tally_types::smt`, over the whole
-    /// key/value set: no store, no batches.
+    /// The root computed straight from the definition in `tally_types::smt`.
     fn reference_root(entries: &BTreeMap<Hash, Hash>) -> Hash {
-        fn subtree(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
-            match leaves {
-                [] => Hash::ZERO,
-                [(key, value)] => leaf_hash(key, value),
-                _ => {
-                    let (left, right): (Vec<_>, Vec<_>) =
-                        leaves.iter().partition(|(key, _)| !key_bit(key, depth));
-                    node_hash(&subtree(&left, depth + 1), &subtree(&right, depth + 1))
-                }
-            }
-        }
-        let leaves: Vec<(Hash, Hash)> = entries.iter().map(|(k, v)| (*k, *v)).collect();
-        subtree(&leaves, 0)
+        tally_types::smt::root_of_entries(entries)
     }
 
     fn sorted_updates(entries: impl IntoIterator<Item = Update>) -> Vec<Update> {

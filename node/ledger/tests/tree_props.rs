@@ -8,23 +8,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tally_ledger::tree::{MemTree, Node, NodeKey, Update, apply_updates};
-use tally_types::smt::{key_bit, leaf_hash, node_hash};
 use tally_types::{Domain, Hash};
 
+/// The root computed straight from the definition, over the whole set.
 fn reference_root(entries: &BTreeMap<Hash, Hash>) -> Hash {
-    fn subtree(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
-        match leaves {
-            [] => Hash::ZERO,
-            [(key, value)] => leaf_hash(key, value),
-            _ => {
-                let (left, right): (Vec<_>, Vec<_>) =
-                    leaves.iter().partition(|(key, _)| !key_bit(key, depth));
-                node_hash(&subtree(&left, depth + 1), &subtree(&right, depth + 1))
-            }
-        }
-    }
-    let leaves: Vec<(Hash, Hash)> = entries.iter().map(|(k, v)| (*k, *v)).collect();
-    subtree(&leaves, 0)
+    tally_types::smt::root_of_entries(entries)
 }
 
 fn value(tag: u8) -> Hash {

@@ -125,6 +125,26 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Domain::SmtNode.hash(&[&left.0, &right.0])
 }
 
+/// The root of the tree holding exactly `entries` (key hash → value hash), computed straight
+/// from the definition above: no store, no batches, O(n log n). It is the reference that the
+/// ledger's incremental tree is tested against, and lets an auditor recompute a state root
+/// from a full export of the state.
+pub fn root_of_entries(entries: &std::collections::BTreeMap<Hash, Hash>) -> Hash {
+    fn subtree(leaves: &[(Hash, Hash)], depth: usize) -> Hash {
+        match leaves {
+            [] => Hash::ZERO,
+            [(key, value)] => leaf_hash(key, value),
+            _ => {
+                let (left, right): (Vec<_>, Vec<_>) =
+                    leaves.iter().partition(|(key, _)| !key_bit(key, depth));
+                node_hash(&subtree(&left, depth + 1), &subtree(&right, depth + 1))
+            }
+        }
+    }
+    let leaves: Vec<(Hash, Hash)> = entries.iter().map(|(key, value)| (*key, *value)).collect();
+    subtree(&leaves, 0)
+}
+
 /// One leaf of the tree: a key and the hash of its value.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct SmtLeaf {
