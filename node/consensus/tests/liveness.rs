@@ -189,12 +189,9 @@ fn a_finalization_far_ahead_asks_the_host_to_sync_then_resumes_after_it() {
 #[test]
 fn a_peer_voting_in_old_views_is_sent_the_latest_certificates_once_per_view() {
     let fixture = Fixture::new(4);
-    let (core, start) = fixture.core(0);
-    let mut host = Host::new(core, start);
+    // Node 0 leads no view before 4, so building is off in time.
+    let (mut host, b1) = after_b1(&fixture, 0, &[]);
     host.build = false;
-    let b1 = fixture.block(fixture.genesis, 1, 1);
-    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
-    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
     host.input(cert_input(1, fixture.finalization(&b1, &[1, 2, 3])));
     for view in 2..=4 {
         host.input(cert_input(1, fixture.nullification(view, &[1, 2, 3])));

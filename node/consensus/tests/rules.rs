@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use tally_consensus::{BlockRef, Effect, Evidence, Input, Message, Recipient, Timer, TimerKind, WalEntry};
-use tally_types::{Block, Subject, View};
+use tally_types::{Subject, View};
 
 /// A change that makes a block invalid in one way.
 type BlockEdit = fn(&mut tally_types::Block);
@@ -46,11 +46,7 @@ fn r1_leader_builds_on_genesis_then_sends_proposal_and_own_notarize() {
 #[test]
 fn r1_leader_extends_highest_notarized_block_only_with_nullifications_for_skipped_views() {
     let fixture = Fixture::new(4);
-    let (core, start) = fixture.core(0); // leads view 4
-    let mut host = Host::new(core, start);
-    let b1 = fixture.block(fixture.genesis, 1, 1);
-    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
-    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    let (mut host, b1) = after_b1(&fixture, 0, &[]); // node 0 leads view 4
     host.build = false;
     // View 3's nullification moves the node to view 4 (R7), but view 2 is not known to be
     // nullified: no proposal may skip it.
@@ -81,20 +77,6 @@ fn r1_leader_extends_highest_notarized_block_only_with_nullifications_for_skippe
     let Some(Message::Proposal(proposal)) = messages.get(3).copied() else { panic!("proposal sent") };
     assert_eq!(proposal.parent_view, v(1));
     assert_eq!(proposal.block.header.parent_id, b1.id());
-}
-
-/// Node `me` (not 1, whose messages these are said to come from) after b1 (view 1) was
-/// notarized and the views in `nullified` (of 2 and 3) were nullified. Node 0 leads view 4.
-fn after_b1(fixture: &Fixture, me: u16, nullified: &[u64]) -> (Host<tally_consensus::Ed25519Scheme>, Block) {
-    let (core, start) = fixture.core(me);
-    let mut host = Host::new(core, start);
-    let b1 = fixture.block(fixture.genesis, 1, 1);
-    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
-    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
-    for view in nullified {
-        host.input(cert_input(1, fixture.nullification(*view, &[1, 2, 3])));
-    }
-    (host, b1)
 }
 
 /// The messages a node sent, in order, from `log`.
@@ -553,11 +535,7 @@ fn r6_finalization_commits_the_block_and_its_ancestors_in_height_order() {
 #[test]
 fn r6_finalize_votes_form_a_finalization_after_leaving_the_view() {
     let fixture = Fixture::new(4);
-    let (core, start) = fixture.core(0);
-    let mut host = Host::new(core, start);
-    let b1 = fixture.block(fixture.genesis, 1, 1);
-    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
-    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    let (mut host, b1) = after_b1(&fixture, 0, &[]);
     let subject = Subject::Finalize { view: v(1), block_id: b1.id() };
     host.input(vote_input(1, fixture.vote(1, subject)));
     let effects = host.input(vote_input(2, fixture.vote(2, subject)));

@@ -205,12 +205,9 @@ fn restart_after_nullify_neither_notarizes_nor_finalizes_that_view() {
 #[test]
 fn restart_resumes_at_the_view_its_certificates_reached_and_recommits_nothing() {
     let fixture = Fixture::new(4);
-    let (core, start) = fixture.core(0);
-    let mut host = Host::new(core, start);
+    // Node 0 leads no view before 4, so building is off in time.
+    let (mut host, b1) = after_b1(&fixture, 0, &[]);
     host.build = false;
-    let b1 = fixture.block(fixture.genesis, 1, 1);
-    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
-    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
     host.input(cert_input(1, fixture.finalization(&b1, &[1, 2, 3])));
     host.input(cert_input(1, fixture.nullification(2, &[1, 2, 3])));
     host.input(timeout(TimerKind::Leader, 3));
@@ -242,12 +239,9 @@ fn restart_resumes_at_the_view_its_certificates_reached_and_recommits_nothing() 
 #[test]
 fn r6_restart_after_persisting_a_notarization_signs_the_finalize_it_had_not_signed() {
     let fixture = Fixture::new(4);
-    let (core, start) = fixture.core(0);
-    let mut host = Host::new(core, start);
+    // Node 0 leads no view before 4, so building is off in time.
+    let (mut host, b1) = after_b1(&fixture, 0, &[]);
     host.build = false;
-    let b1 = fixture.block(fixture.genesis, 1, 1);
-    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
-    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
     let finalize = Subject::Finalize { view: v(1), block_id: b1.id() };
     // The crash fell between the notarization's WAL entry and the Finalize it led to.
     let wal: Vec<WalEntry> = host

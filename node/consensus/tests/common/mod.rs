@@ -397,3 +397,21 @@ impl<S: Scheme> Network<S> {
 fn message_input(from: u16, message: Message) -> Input {
     Input::Message { from: i(from), message }
 }
+
+/// Node `me` (not 1, whose messages these are said to come from) after b1 (view 1) was
+/// notarized and the views in `nullified` (of 2 and 3) were nullified. Node 0 leads view 4.
+pub fn after_b1(
+    fixture: &Fixture,
+    me: u16,
+    nullified: &[u64],
+) -> (Host<tally_consensus::Ed25519Scheme>, Block) {
+    let (core, start) = fixture.core(me);
+    let mut host = Host::new(core, start);
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    for view in nullified {
+        host.input(cert_input(1, fixture.nullification(*view, &[1, 2, 3])));
+    }
+    (host, b1)
+}
