@@ -24,6 +24,7 @@ use tally_consensus::{
     BlockRef, Config, Core, Ed25519Scheme, Effect, Input, Message, Recipient, Timer, TimerKind, WalEntry,
 };
 use tally_genesis::Genesis;
+use tally_ledger::state::{KeyRange, next_entry_layered};
 use tally_ledger::tree::{Node, NodeKey, TreeBatch, TreeError, TreeStore, apply_updates};
 use tally_ledger::{
     BlockContext, BlockExecutor, StateError, StateKey, StateRead, StateValue, TxError, WriteSet,
@@ -157,6 +158,15 @@ impl StateRead for Overlay<'_> {
             }
         }
         self.base.get(key)
+    }
+
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+        let layers: Vec<_> = self.layers.iter().map(|layer| layer.writes.as_map()).collect();
+        next_entry_layered(self.base, &layers, &[], range, after)
     }
 }
 
@@ -694,7 +704,7 @@ impl Engine {
             parent.height,
         );
         let context = BlockContext { chain_id: self.chain_id.clone(), height, time_ms };
-        let mut executor = BlockExecutor::new(&overlay, context);
+        let mut executor = BlockExecutor::begin(&overlay, context)?;
         let mut txs = Vec::new();
         for tx in candidates {
             match executor.execute_tx(&tx) {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map;
+use std::ops::Bound;
 
 use tally_types::Hash;
 use tally_types::tx::SignedTransaction;
@@ -11,7 +12,7 @@ use crate::execute::{BlockContext, BlockError, BlockOutput, execute_block};
 use crate::genesis::{GenesisError, GenesisLedger, genesis_writes};
 use crate::invariants::{InvariantViolation, check_invariants};
 use crate::proof::{ProveError, StateProof, prove_entry};
-use crate::state::{StateError, StateKey, StateRead, StateValue, WriteSet};
+use crate::state::{KeyRange, StateError, StateKey, StateRead, StateValue, WriteSet, range_start};
 use crate::tree::{MemTree, TreeError};
 
 /// A ledger state in memory: the entries and the tree that commits to them, always in step.
@@ -139,5 +140,18 @@ impl MemState {
 impl StateRead for MemState {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
         Ok(self.entries.get(key).cloned())
+    }
+
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+        let start = range_start(range, after);
+        Ok(self
+            .entries
+            .range::<StateKey, _>((start, Bound::Included(range.last())))
+            .next()
+            .map(|(key, value)| (key.clone(), value.clone())))
     }
 }

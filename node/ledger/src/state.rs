@@ -15,12 +15,13 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::collections::btree_map;
+use std::ops::Bound;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use tally_types::codec::{Bounded, BoundedString, BoundedVec, DecodeError, decode, encode};
-use tally_types::tx::AssetFlags;
-use tally_types::{Amount, AssetId, Domain, Hash, Height, MemberId, OpId, PublicKey, limits};
+use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
+use tally_types::{Amount, AssetId, Domain, Hash, Height, MemberId, OpId, Price, PublicKey, limits};
 
 /// The position of one ledger entry.
 ///
@@ -44,6 +45,28 @@ pub enum StateKey {
     /// A grant id the member has used ([`GrantRecord`]). Grant ids are scoped to the issuing
     /// member, so that no member can block another's grant by using its id first.
     GrantId { member: MemberId, grant_id: OpId },
+    /// A holder's spend authorization for one provider and asset ([`AuthorizationState`]).
+    Authorization { holder: PublicKey, provider: MemberId, asset: AssetId },
+    /// A hold, open or resolved, kept forever so its id is never reused ([`HoldState`]).
+    /// Hold ids are global, not per member: `Void` names only the id, and the holder may sign it.
+    Hold { hold_id: OpId },
+    /// Index: an open hold by expiry, so a block can release the expired ones in order
+    /// ([`IndexMarker`]). Present exactly while the hold is open.
+    HoldExpiry { expires_at_ms: OrderedU64, hold_id: OpId },
+    /// A settlement batch id the member has used ([`BatchRecord`]); unique forever per member.
+    BatchId { member: MemberId, batch_id: OpId },
+    /// An offer, open or closed, kept forever so its id is never reused ([`OfferState`]).
+    /// Offer ids are scoped to their owner.
+    Offer { owner: PublicKey, offer_id: OpId },
+    /// Index: an open offer's place in the book of `sell` for `buy` ([`BookEntryState`]).
+    /// Present exactly while the offer is open. Within one (`sell`, `buy`) book, key order is
+    /// price-time priority: best (lowest) price first, then the oldest.
+    BookEntry { sell: AssetId, buy: AssetId, position: BookPosition },
+    /// An anchored badge batch, by its Merkle root ([`BadgeAnchorState`]).
+    BadgeAnchor { batch_root: Hash },
+    /// A revoked badge ([`RevocationState`]). Scoped to the member that revokes it: a verifier
+    /// looks up the member that anchored the badge, so only that member's revocation counts.
+    BadgeRevocation { member: MemberId, badge_hash: Hash },
 }
 
 impl StateKey {
@@ -78,6 +101,14 @@ impl StateKey {
             StateKey::Member { .. } => EntryKind::Member,
             StateKey::Issuer { .. } => EntryKind::Issuer,
             StateKey::GrantId { .. } => EntryKind::GrantId,
+            StateKey::Authorization { .. } => EntryKind::Authorization,
+            StateKey::Hold { .. } => EntryKind::Hold,
+            StateKey::HoldExpiry { .. } => EntryKind::HoldExpiry,
+            StateKey::BatchId { .. } => EntryKind::BatchId,
+            StateKey::Offer { .. } => EntryKind::Offer,
+            StateKey::BookEntry { .. } => EntryKind::BookEntry,
+            StateKey::BadgeAnchor { .. } => EntryKind::BadgeAnchor,
+            StateKey::BadgeRevocation { .. } => EntryKind::BadgeRevocation,
         }
     }
 }
@@ -95,6 +126,27 @@ impl Ord for StateKey {
             (Member { member: x }, Member { member: y }) => x.cmp(y),
             (GrantId { member: x, grant_id: i }, GrantId { member: y, grant_id: j }) => {
                 x.cmp(y).then_with(|| i.cmp(j))
+            }
+            (
+                Authorization { holder: a, provider: p, asset: x },
+                Authorization { holder: b, provider: q, asset: y },
+            ) => cmp_account(a, b).then_with(|| p.cmp(q)).then_with(|| x.cmp(y)),
+            (Hold { hold_id: i }, Hold { hold_id: j }) => i.cmp(j),
+            (HoldExpiry { expires_at_ms: t, hold_id: i }, HoldExpiry { expires_at_ms: u, hold_id: j }) => {
+                t.cmp(u).then_with(|| i.cmp(j))
+            }
+            (BatchId { member: x, batch_id: i }, BatchId { member: y, batch_id: j }) => {
+                x.cmp(y).then_with(|| i.cmp(j))
+            }
+            (Offer { owner: a, offer_id: i }, Offer { owner: b, offer_id: j }) => {
+                cmp_account(a, b).then_with(|| i.cmp(j))
+            }
+            (BookEntry { sell: s, buy: b, position: p }, BookEntry { sell: t, buy: c, position: q }) => {
+                s.cmp(t).then_with(|| b.cmp(c)).then_with(|| p.cmp(q))
+            }
+            (BadgeAnchor { batch_root: x }, BadgeAnchor { batch_root: y }) => x.0.cmp(&y.0),
+            (BadgeRevocation { member: x, badge_hash: h }, BadgeRevocation { member: y, badge_hash: k }) => {
+                x.cmp(y).then_with(|| h.0.cmp(&k.0))
             }
             _ => self.kind().cmp(&other.kind()),
         }
@@ -134,6 +186,14 @@ pub enum EntryKind {
     Member,
     Issuer,
     GrantId,
+    Authorization,
+    Hold,
+    HoldExpiry,
+    BatchId,
+    Offer,
+    BookEntry,
+    BadgeAnchor,
+    BadgeRevocation,
 }
 
 /// An account's replay protection: the seq of its last included transaction.
@@ -209,6 +269,328 @@ pub struct GrantRecord {
     pub height: Height,
 }
 
+/// A `u64` encoded big-endian, so that byte order is numeric order: used in keys that are
+/// scanned in order ([`StateKey::HoldExpiry`], [`BookPosition`]). (Borsh writes integers
+/// little-endian.)
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrderedU64(pub u64);
+
+impl BorshSerialize for OrderedU64 {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(&self.0.to_be_bytes())
+    }
+}
+
+impl BorshDeserialize for OrderedU64 {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let mut bytes = [0u8; 8];
+        reader.read_exact(&mut bytes)?;
+        Ok(OrderedU64(u64::from_be_bytes(bytes)))
+    }
+}
+
+/// A price as a 192-bit big-endian integer, `floor(numerator · 2^128 / denominator)`, so that
+/// byte order is price order and equal prices (`1/2`, `2/4`) get equal ranks.
+///
+/// Exact: for prices `a/b ≠ c/d` with all parts below 2^64, `|a/b − c/d| ≥ 1/(b·d) > 2^-128`,
+/// so their scaled values differ by more than 1 and their floors differ, in the same order.
+/// The largest rank, `(2^64 − 1) · 2^128`, is below `2^192 − 1`: a rank of all `0xff` bytes
+/// never occurs, which makes [`BookPosition::LAST`] a bound no real offer reaches.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct PriceRank(#[serde(with = "hex_24")] pub [u8; 24]);
+
+impl PriceRank {
+    /// The rank of `price`, or `None` if its denominator is zero.
+    pub fn of(price: &Price) -> Option<PriceRank> {
+        if price.denominator == 0 {
+            return None;
+        }
+        // numerator · 2^128 / denominator by long division in base 2^64: the numerator is the
+        // top "digit", followed by two zero digits.
+        let divisor = u128::from(price.denominator);
+        let mut remainder = 0u128;
+        let mut digits = [0u64; 3];
+        for (index, digit) in [price.numerator, 0, 0].into_iter().enumerate() {
+            let current = (remainder << 64) | u128::from(digit);
+            digits[index] = (current / divisor) as u64;
+            remainder = current % divisor;
+        }
+        let mut bytes = [0u8; 24];
+        for (chunk, digit) in bytes.chunks_exact_mut(8).zip(digits) {
+            chunk.copy_from_slice(&digit.to_be_bytes());
+        }
+        Some(PriceRank(bytes))
+    }
+}
+
+mod hex_24 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 24], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 24], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = hex::decode(&text).map_err(D::Error::custom)?;
+        bytes.try_into().map_err(|_| D::Error::custom("a price rank is 24 bytes (48 hex characters)"))
+    }
+}
+
+/// When an offer entered the book: block height, transaction index in the block, op index in
+/// the transaction. Unique per offer; orders offers of equal price oldest first.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct OfferStamp {
+    pub height: OrderedU64,
+    pub tx_index: OrderedU64,
+    pub op_index: u8,
+}
+
+/// An offer's place in its book: price rank, then age. Byte order = key order = priority.
+#[derive(
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
+pub struct BookPosition {
+    pub rank: PriceRank,
+    pub stamp: OfferStamp,
+}
+
+impl BookPosition {
+    /// Below every real position.
+    pub const FIRST: BookPosition = BookPosition {
+        rank: PriceRank([0; 24]),
+        stamp: OfferStamp { height: OrderedU64(0), tx_index: OrderedU64(0), op_index: 0 },
+    };
+    /// Above every real position (no real rank is all ones; see [`PriceRank`]).
+    pub const LAST: BookPosition = BookPosition {
+        rank: PriceRank([0xff; 24]),
+        stamp: OfferStamp { height: OrderedU64(u64::MAX), tx_index: OrderedU64(u64::MAX), op_index: u8::MAX },
+    };
+}
+
+/// A range of keys scanned in order by [`StateRead::next_entry`]. Only the ranges built here
+/// exist, because only within them does [`StateKey`]'s order equal the order of the encoded
+/// bytes (which is what a byte-keyed store iterates): each fixes every variable-length field.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KeyRange {
+    first: StateKey,
+    last: StateKey,
+}
+
+impl KeyRange {
+    /// The book of offers selling `sell` for `buy`, best first.
+    pub fn book(sell: &AssetId, buy: &AssetId) -> Self {
+        let entry = |position| StateKey::BookEntry { sell: sell.clone(), buy: buy.clone(), position };
+        KeyRange { first: entry(BookPosition::FIRST), last: entry(BookPosition::LAST) }
+    }
+
+    /// Open holds expiring at or before `until_ms`, earliest first.
+    pub fn hold_expiries(until_ms: u64) -> Self {
+        KeyRange {
+            first: StateKey::HoldExpiry { expires_at_ms: OrderedU64(0), hold_id: OpId([0; 16]) },
+            last: StateKey::HoldExpiry { expires_at_ms: OrderedU64(until_ms), hold_id: OpId([0xff; 16]) },
+        }
+    }
+
+    /// Every offer (open or closed) of `owner`, by offer id.
+    pub fn offers_of(owner: &PublicKey) -> Self {
+        KeyRange {
+            first: StateKey::Offer { owner: *owner, offer_id: OpId([0; 16]) },
+            last: StateKey::Offer { owner: *owner, offer_id: OpId([0xff; 16]) },
+        }
+    }
+
+    /// The lowest key in the range.
+    pub fn first(&self) -> &StateKey {
+        &self.first
+    }
+
+    /// The highest key in the range (inclusive).
+    pub fn last(&self) -> &StateKey {
+        &self.last
+    }
+
+    /// True when `key` lies in the range.
+    pub fn contains(&self, key: &StateKey) -> bool {
+        &self.first <= key && key <= &self.last
+    }
+}
+
+/// An index entry that carries no data: its key says everything.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct IndexMarker;
+
+/// What a holder lets one provider hold and settle of one asset. Deleted when the cap is used
+/// up or the holder sets it to zero.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct AuthorizationState {
+    /// What the provider may still hold; each hold takes from it, and the part of a hold that
+    /// is released (voided, expired, or not captured by a settlement) returns to it.
+    pub cap_remaining: Amount,
+    /// No new hold after this block time.
+    pub expires_at_ms: u64,
+}
+
+/// Where a hold stands. A hold resolves once: from `Open` to exactly one of the others.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum HoldStatus {
+    Open,
+    /// Captured `amount` under settlement batch `batch_id`; the rest was released.
+    Settled {
+        batch_id: OpId,
+        amount: Amount,
+        height: Height,
+    },
+    /// Released in full by a Void.
+    Voided {
+        height: Height,
+    },
+    /// Released in full by the block that first had a time at or after the expiry.
+    Expired {
+        height: Height,
+    },
+}
+
+/// Credits locked for metered usage, placed by a member's issuer within an authorization.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct HoldState {
+    /// The member whose issuer placed the hold; only its issuers settle or void it.
+    pub member: MemberId,
+    pub holder: PublicKey,
+    pub asset: AssetId,
+    /// Locked on the holder's balance while open.
+    pub amount: Amount,
+    pub expires_at_ms: u64,
+    pub created_at: Height,
+    pub status: HoldStatus,
+}
+
+/// A used settlement batch id: what it settled. Kept forever, so the batch can never be
+/// settled twice.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct BatchRecord {
+    pub hold_id: OpId,
+    pub amount: Amount,
+    /// Merkle root of the metered calls the batch charges for (computed by the gateway).
+    pub usage_root: Hash,
+    pub height: Height,
+}
+
+/// Where an offer stands.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OfferStatus {
+    /// In the book; `remaining` of the sell asset is locked.
+    Open,
+    /// Sold everything.
+    Filled { height: Height },
+    /// Cancelled by its owner.
+    Cancelled { height: Height },
+    /// Left the book without resting: an immediate-or-cancel remainder, or a remainder too small
+    /// to buy one minor unit at the best crossing price.
+    Closed { height: Height },
+}
+
+/// One offer. Prices and amounts are in minor units: `price` is minor units of `buy` asked per
+/// minor unit of `sell`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct OfferState {
+    pub sell: AssetId,
+    pub buy: AssetId,
+    pub price: Price,
+    pub mode: OfferMode,
+    /// What the offer sold, at placement.
+    pub amount: Amount,
+    /// What is still for sale (locked while open).
+    pub remaining: Amount,
+    /// Its place in the book (also while closed: where it was or would have been).
+    pub position: BookPosition,
+    pub status: OfferStatus,
+}
+
+/// A book entry points at its offer.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct BookEntryState {
+    pub owner: PublicKey,
+    pub offer_id: OpId,
+}
+
+/// An anchored badge batch.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct BadgeAnchorState {
+    /// The member whose issuer anchored it.
+    pub member: MemberId,
+    /// The issuer account that signed the anchor.
+    pub issuer: PublicKey,
+    pub leaf_count: u32,
+    pub format: BadgeFormat,
+    pub canon: BadgeCanon,
+    pub metadata_uri: Option<BoundedString<{ limits::BADGE_METADATA_URI_BYTES_MAX }>>,
+    pub height: Height,
+    pub tx_id: TxId,
+}
+
+/// A revoked badge.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RevocationState {
+    pub reason: BoundedString<{ limits::BADGE_REVOCATION_REASON_BYTES_MAX }>,
+    /// The issuer account that signed the revocation.
+    pub issuer: PublicKey,
+    pub height: Height,
+    pub tx_id: TxId,
+}
+
 /// The value of one ledger entry.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -219,6 +601,14 @@ pub enum StateValue {
     Member(MemberState),
     Issuer(IssuerState),
     GrantId(GrantRecord),
+    Authorization(AuthorizationState),
+    Hold(HoldState),
+    HoldExpiry(IndexMarker),
+    BatchId(BatchRecord),
+    Offer(OfferState),
+    BookEntry(BookEntryState),
+    BadgeAnchor(BadgeAnchorState),
+    BadgeRevocation(RevocationState),
 }
 
 impl StateValue {
@@ -247,6 +637,14 @@ impl StateValue {
             StateValue::Member(_) => EntryKind::Member,
             StateValue::Issuer(_) => EntryKind::Issuer,
             StateValue::GrantId(_) => EntryKind::GrantId,
+            StateValue::Authorization(_) => EntryKind::Authorization,
+            StateValue::Hold(_) => EntryKind::Hold,
+            StateValue::HoldExpiry(_) => EntryKind::HoldExpiry,
+            StateValue::BatchId(_) => EntryKind::BatchId,
+            StateValue::Offer(_) => EntryKind::Offer,
+            StateValue::BookEntry(_) => EntryKind::BookEntry,
+            StateValue::BadgeAnchor(_) => EntryKind::BadgeAnchor,
+            StateValue::BadgeRevocation(_) => EntryKind::BadgeRevocation,
         }
     }
 }
@@ -295,11 +693,93 @@ pub enum StateError {
 pub trait StateRead {
     /// The value stored under `key`, or `None` if there is none.
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError>;
+
+    /// The first entry of `range` in key order that comes after `after` (from the start of the
+    /// range when `after` is `None`). Repeated calls walk a range in order: a book best offer
+    /// first, expiring holds earliest first. Byte-keyed stores iterate the encoded keys, whose
+    /// order within a [`KeyRange`] is the key order.
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError>;
 }
 
 impl<T: StateRead + ?Sized> StateRead for &T {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
         (**self).get(key)
+    }
+
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+        (**self).next_entry(range, after)
+    }
+}
+
+/// The lower bound of a walk over `range` that continues after `after`.
+pub fn range_start<'a>(range: &'a KeyRange, after: Option<&'a StateKey>) -> Bound<&'a StateKey> {
+    match after {
+        Some(key) if key >= range.first() => Bound::Excluded(key),
+        _ => Bound::Included(range.first()),
+    }
+}
+
+/// [`StateRead::next_entry`] over a base state seen through layers of writes (oldest first,
+/// `None` deleting), then through `newest`, an unsorted list of writes (a transaction's own).
+/// Deleted entries are skipped; a key written in several places takes its newest value.
+pub fn next_entry_layered<S: StateRead + ?Sized>(
+    base: &S,
+    layers: &[&BTreeMap<StateKey, Option<StateValue>>],
+    newest: &[(StateKey, Option<StateValue>)],
+    range: &KeyRange,
+    after: Option<&StateKey>,
+) -> Result<Option<(StateKey, StateValue)>, StateError> {
+    let mut cursor: Option<StateKey> = after.cloned();
+    // The base's next entry stays valid while the cursor has not passed it.
+    let mut base_next: Option<(StateKey, StateValue)> = base.next_entry(range, cursor.as_ref())?;
+    loop {
+        let start = range_start(range, cursor.as_ref());
+        let mut best: Option<&StateKey> = base_next.as_ref().map(|(key, _)| key);
+        for layer in layers {
+            if let Some((key, _)) = layer.range::<StateKey, _>((start, Bound::Included(range.last()))).next()
+                && best.is_none_or(|current| key < current)
+            {
+                best = Some(key);
+            }
+        }
+        for (key, _) in newest {
+            let after_start = match start {
+                Bound::Included(first) => key >= first,
+                Bound::Excluded(previous) => key > previous,
+                Bound::Unbounded => true,
+            };
+            if after_start && key <= range.last() && best.is_none_or(|current| key < current) {
+                best = Some(key);
+            }
+        }
+        let Some(key) = best.cloned() else { return Ok(None) };
+        let newest_value = newest
+            .iter()
+            .find(|(written, _)| *written == key)
+            .map(|(_, value)| value)
+            .or_else(|| layers.iter().rev().find_map(|layer| layer.get(&key)));
+        let value = match newest_value {
+            Some(value) => value.clone(),
+            None => {
+                base_next.as_ref().filter(|(base_key, _)| *base_key == key).map(|(_, value)| value.clone())
+            }
+        };
+        if let Some(value) = value {
+            return Ok(Some((key, value)));
+        }
+        // Deleted above the base: walk on past it.
+        if base_next.as_ref().is_some_and(|(base_key, _)| *base_key == key) {
+            base_next = base.next_entry(range, Some(&key))?;
+        }
+        cursor = Some(key);
     }
 }
 
@@ -346,6 +826,11 @@ impl WriteSet {
     /// True when nothing changes.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The underlying map, sorted by key.
+    pub fn as_map(&self) -> &BTreeMap<StateKey, Option<StateValue>> {
+        &self.0
     }
 
     /// The underlying map.
@@ -443,6 +928,14 @@ mod tests {
             Member(&'a MemberId),
             Issuer([u8; 32]),
             GrantId(&'a MemberId, OpId),
+            Authorization([u8; 32], &'a MemberId, &'a AssetId),
+            Hold(OpId),
+            HoldExpiry(u64, OpId),
+            BatchId(&'a MemberId, OpId),
+            Offer([u8; 32], OpId),
+            BookEntry(&'a AssetId, &'a AssetId, [u8; 24], u64, u64, u8),
+            BadgeAnchor([u8; 32]),
+            BadgeRevocation(&'a MemberId, [u8; 32]),
         }
         fn reference(key: &StateKey) -> Reference<'_> {
             match key {
@@ -452,6 +945,27 @@ mod tests {
                 StateKey::Member { member } => Reference::Member(member),
                 StateKey::Issuer { account } => Reference::Issuer(account.0),
                 StateKey::GrantId { member, grant_id } => Reference::GrantId(member, *grant_id),
+                StateKey::Authorization { holder, provider, asset } => {
+                    Reference::Authorization(holder.0, provider, asset)
+                }
+                StateKey::Hold { hold_id } => Reference::Hold(*hold_id),
+                StateKey::HoldExpiry { expires_at_ms, hold_id } => {
+                    Reference::HoldExpiry(expires_at_ms.0, *hold_id)
+                }
+                StateKey::BatchId { member, batch_id } => Reference::BatchId(member, *batch_id),
+                StateKey::Offer { owner, offer_id } => Reference::Offer(owner.0, *offer_id),
+                StateKey::BookEntry { sell, buy, position } => Reference::BookEntry(
+                    sell,
+                    buy,
+                    position.rank.0,
+                    position.stamp.height.0,
+                    position.stamp.tx_index.0,
+                    position.stamp.op_index,
+                ),
+                StateKey::BadgeAnchor { batch_root } => Reference::BadgeAnchor(batch_root.0),
+                StateKey::BadgeRevocation { member, badge_hash } => {
+                    Reference::BadgeRevocation(member, badge_hash.0)
+                }
             }
         }
         let other_asset: AssetId = "ACME@acmf".parse().expect("valid");
@@ -481,12 +995,129 @@ mod tests {
                 grant_id: OpId([id; 16]),
             });
         }
+        keys.extend(new_kind_keys());
         for a in &keys {
             for b in &keys {
                 assert_eq!(a.cmp(b), reference(a).cmp(&reference(b)), "{a:?} vs {b:?}");
                 assert_eq!(a.cmp(b) == Ordering::Equal, a == b);
             }
         }
+    }
+
+    /// Keys of the kinds added for holds, offers and badges, with values chosen so that byte
+    /// order and numeric order differ when integers are encoded little-endian.
+    fn new_kind_keys() -> Vec<StateKey> {
+        let acme = MemberId::new("acme").expect("valid");
+        let other: AssetId = "GLOBEX@globex".parse().expect("valid");
+        let mut keys = Vec::new();
+        for (index, id) in [0u8, 1, 255].into_iter().enumerate() {
+            let id = OpId([id; 16]);
+            keys.push(StateKey::Authorization {
+                holder: PublicKey([id.0[0]; 32]),
+                provider: acme.clone(),
+                asset: asset(),
+            });
+            keys.push(StateKey::Hold { hold_id: id });
+            for at in [1u64, 256, 257, 1 << 40] {
+                keys.push(StateKey::HoldExpiry { expires_at_ms: OrderedU64(at + index as u64), hold_id: id });
+            }
+            keys.push(StateKey::BatchId { member: acme.clone(), batch_id: id });
+            keys.push(StateKey::Offer { owner: PublicKey([7; 32]), offer_id: id });
+            keys.push(StateKey::BadgeAnchor { batch_root: Hash([id.0[0]; 32]) });
+            keys.push(StateKey::BadgeRevocation { member: acme.clone(), badge_hash: Hash([id.0[0]; 32]) });
+        }
+        for (sell, buy) in [(asset(), other.clone()), (other.clone(), asset())] {
+            for price in [(1u64, 3u64), (2, 7), (1, 1), (256, 1), (u64::MAX, 1), (1, u64::MAX)] {
+                let rank = PriceRank::of(&Price { numerator: price.0, denominator: price.1 }).expect("valid");
+                for (height, tx_index) in [(1u64, 0u64), (1, 256), (256, 1), (257, 0)] {
+                    let stamp = OfferStamp {
+                        height: OrderedU64(height),
+                        tx_index: OrderedU64(tx_index),
+                        op_index: 3,
+                    };
+                    keys.push(StateKey::BookEntry {
+                        sell: sell.clone(),
+                        buy: buy.clone(),
+                        position: BookPosition { rank, stamp },
+                    });
+                }
+            }
+        }
+        keys
+    }
+
+    /// Within every scan range, key order is the order of the encoded bytes, which is what a
+    /// byte-keyed store walks.
+    #[test]
+    fn key_order_is_byte_order_within_scan_ranges() {
+        let keys = new_kind_keys();
+        let other: AssetId = "GLOBEX@globex".parse().expect("valid");
+        let ranges = [
+            KeyRange::book(&asset(), &other),
+            KeyRange::book(&other, &asset()),
+            KeyRange::hold_expiries(u64::MAX),
+            KeyRange::hold_expiries(257),
+            KeyRange::offers_of(&PublicKey([7; 32])),
+        ];
+        for range in &ranges {
+            assert!(range.first().to_bytes() < range.last().to_bytes());
+            let inside: Vec<&StateKey> = keys.iter().filter(|key| range.contains(key)).collect();
+            assert!(inside.len() >= 3, "{range:?} catches the keys it is for");
+            for a in &inside {
+                for b in &inside {
+                    assert_eq!(a.cmp(b), a.to_bytes().cmp(&b.to_bytes()), "{a:?} vs {b:?}");
+                }
+                let bytes = a.to_bytes();
+                assert!(range.first().to_bytes() <= bytes && bytes <= range.last().to_bytes());
+            }
+            // Keys outside the range are also outside its byte range.
+            for key in keys.iter().filter(|key| !range.contains(key)) {
+                let bytes = key.to_bytes();
+                assert!(bytes < range.first().to_bytes() || bytes > range.last().to_bytes(), "{key:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn price_rank_orders_prices_exactly() {
+        let prices = [
+            (1u64, 3u64),
+            (2, 7),
+            (1, 1),
+            (2, 2),
+            (u64::MAX, 1),
+            (1, u64::MAX),
+            (u64::MAX, u64::MAX - 1),
+            (u64::MAX - 1, u64::MAX),
+            (u64::MAX - 1, u64::MAX - 2),
+            (3, 9),
+        ];
+        for a in prices {
+            for b in prices {
+                let (pa, pb) =
+                    (Price { numerator: a.0, denominator: a.1 }, Price { numerator: b.0, denominator: b.1 });
+                let (ra, rb) = (PriceRank::of(&pa).expect("valid"), PriceRank::of(&pb).expect("valid"));
+                assert_eq!(ra.cmp(&rb), pa.cmp_exact(&pb), "{pa} vs {pb}");
+            }
+        }
+        let largest = PriceRank::of(&Price { numerator: u64::MAX, denominator: 1 }).expect("valid");
+        assert!(largest < BookPosition::LAST.rank);
+        assert_eq!(PriceRank::of(&Price { numerator: 1, denominator: 0 }), None);
+    }
+
+    #[test]
+    fn new_keys_round_trip_and_fit() {
+        for key in new_kind_keys() {
+            let bytes = key.to_bytes();
+            assert!(bytes.len() <= limits::STATE_KEY_BYTES_MAX);
+            assert_eq!(StateKey::from_bytes(&bytes), Ok(key));
+        }
+        let long: AssetId = AssetId::new(
+            AssetCode::new("A".repeat(limits::ASSET_CODE_BYTES_MAX)).expect("valid"),
+            MemberId::new("m".repeat(limits::MEMBER_ID_BYTES_MAX)).expect("valid"),
+        );
+        let key = StateKey::BookEntry { sell: long.clone(), buy: long, position: BookPosition::LAST };
+        assert!(key.to_bytes().len() <= limits::STATE_KEY_BYTES_MAX);
     }
 
     #[test]

@@ -436,7 +436,7 @@ fn a_proposer_skips_refused_transactions_without_side_effects() {
     let failing = signed(&a.bob, 1, vec![transfer("ACME@acme", &a.carol, 1), burn("ACME@acme", 10_000)]);
     let good2 = signed(&a.alice, 2, vec![transfer("ACME@acme", &a.carol, 10)]);
 
-    let mut executor = BlockExecutor::new(&chain.state, context.clone());
+    let mut executor = BlockExecutor::begin(&chain.state, context.clone()).expect("state in memory");
     let mut included = Vec::new();
     for tx in [&good1, &stale, &good1, &failing, &good2] {
         match executor.execute_tx(tx) {

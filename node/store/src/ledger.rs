@@ -2,7 +2,10 @@
 //! `tally_ledger::StateRead` and `tally_ledger::tree::TreeStore`, and the write sets the ledger
 //! produces become the byte writes of [`crate::BlockCommit`].
 
+use std::ops::Bound;
 use tally_ledger::tree::{Node, NodeKey, TreeBatch, TreeError, TreeStore};
+
+use tally_ledger::state::{KeyRange, range_start};
 use tally_ledger::{StateError, StateKey, StateRead, StateValue, WriteSet};
 use tally_types::codec::{decode, encode};
 
@@ -13,16 +16,54 @@ impl StateRead for Snapshot<'_> {
         let bytes =
             self.state_get(&key.to_bytes()).map_err(|error| StateError::Backend(error.to_string()))?;
         let Some(bytes) = bytes else { return Ok(None) };
-        let value = StateValue::from_bytes(&bytes)
-            .map_err(|error| StateError::Corrupt { key: key.clone(), reason: error.to_string() })?;
-        if value.kind() != key.kind() {
+        decode_value(key, &bytes).map(Some)
+    }
+
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+        let start_key;
+        let start = match range_start(range, after) {
+            Bound::Included(key) => {
+                start_key = key.to_bytes();
+                Bound::Included(start_key.as_slice())
+            }
+            Bound::Excluded(key) => {
+                start_key = key.to_bytes();
+                Bound::Excluded(start_key.as_slice())
+            }
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let last = range.last().to_bytes();
+        let found = self.state_next(start, &last).map_err(|error| StateError::Backend(error.to_string()))?;
+        let Some((key_bytes, value_bytes)) = found else { return Ok(None) };
+        let key = StateKey::from_bytes(&key_bytes).map_err(|error| StateError::Corrupt {
+            key: range.first().clone(),
+            reason: format!("a key in this range does not decode: {error}"),
+        })?;
+        if !range.contains(&key) {
             return Err(StateError::Corrupt {
-                key: key.clone(),
-                reason: format!("holds a {:?} value", value.kind()),
+                key,
+                reason: "stored inside the byte range of a scan whose keys it does not belong to".into(),
             });
         }
-        Ok(Some(value))
+        let value = decode_value(&key, &value_bytes)?;
+        Ok(Some((key, value)))
     }
+}
+
+fn decode_value(key: &StateKey, bytes: &[u8]) -> Result<StateValue, StateError> {
+    let value = StateValue::from_bytes(bytes)
+        .map_err(|error| StateError::Corrupt { key: key.clone(), reason: error.to_string() })?;
+    if value.kind() != key.kind() {
+        return Err(StateError::Corrupt {
+            key: key.clone(),
+            reason: format!("holds a {:?} value", value.kind()),
+        });
+    }
+    Ok(value)
 }
 
 impl TreeStore for Snapshot<'_> {

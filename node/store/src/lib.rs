@@ -568,4 +568,23 @@ impl Snapshot<'_> {
     pub fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(TREE, key)
     }
+
+    /// The first ledger state entry (encoded key, encoded value) with a key after `start` and
+    /// at or before `last`, in byte order.
+    pub fn state_next(
+        &self,
+        start: std::ops::Bound<&[u8]>,
+        last: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let table = self.txn.open_table(STATE).map_err(self.store.storage())?;
+        let mut range =
+            table.range::<&[u8]>((start, std::ops::Bound::Included(last))).map_err(self.store.storage())?;
+        match range.next() {
+            None => Ok(None),
+            Some(entry) => {
+                let (key, value) = entry.map_err(self.store.storage())?;
+                Ok(Some((key.value().to_vec(), value.value().to_vec())))
+            }
+        }
+    }
 }

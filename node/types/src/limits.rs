@@ -63,8 +63,8 @@ pub const SMT_PROOF_SIBLINGS_MAX: usize = 256;
 pub const SMT_PROOF_BYTES_MAX: usize = 16 * 1024;
 /// Encoded size of one value stored in the ledger state.
 pub const STATE_VALUE_BYTES_MAX: usize = 64 * 1024;
-/// Encoded size of one ledger state key (the largest, a balance key, is 1 + 32 + 4 + 12 + 4 + 32).
-pub const STATE_KEY_BYTES_MAX: usize = 128;
+/// Encoded size of one ledger state key (the largest, a book entry, is 1 + 2 · (4 + 12 + 4 + 32) + 24 + 17).
+pub const STATE_KEY_BYTES_MAX: usize = 192;
 /// A member's display name (the provider's name), in bytes.
 pub const MEMBER_NAME_BYTES_MAX: usize = 64;
 /// Issuer accounts of one member.
@@ -88,5 +88,8 @@ const _: () = assert!(RECEIPT_FILLS_MAX * 145 + 1024 <= RECEIPT_BYTES_MAX);
 const _: () = assert!(SMT_PROOF_SIBLINGS_MAX * 32 + 256 <= SMT_PROOF_BYTES_MAX);
 // A state key holds at most a tag, an account key and an asset id.
 const _: () = assert!(1 + 32 + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
+// The largest key: a book entry (two asset ids, a 24-byte price rank, a 17-byte stamp).
+const _: () =
+    assert!(1 + 2 * (4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX) + 24 + 17 <= STATE_KEY_BYTES_MAX);
 // A member entry (name, issuer keys) must fit one state value.
 const _: () = assert!(4 + MEMBER_NAME_BYTES_MAX + 4 + 32 * MEMBER_ISSUERS_MAX + 16 <= STATE_VALUE_BYTES_MAX);

@@ -21,16 +21,29 @@
 //! All arithmetic is checked. Each op checks its conditions in a fixed order, documented on
 //! its function, so that the error code for a transaction with several problems is the same
 //! on every node.
+//!
+//! Before its first transaction a block runs its prologue ([`BlockExecutor::begin`]): it
+//! releases the holds whose expiry is at or before the block time (see [`holds`]).
+//!
+//! Ops live by theme: credits here, metered usage in [`holds`], the order book in [`market`],
+//! badges in [`badges`].
+
+mod badges;
+mod holds;
+mod market;
 
 use std::collections::BTreeMap;
 
-use tally_types::receipt::{ErrorCode, Receipt};
-use tally_types::tx::{AssetFlags, Burn, Grant, GrantKind, IssueAsset, Op, SignedTransaction, Transfer};
+use tally_types::codec::BoundedVec;
+use tally_types::receipt::{ErrorCode, Fill, Receipt};
+use tally_types::tx::{
+    AssetFlags, Burn, Grant, GrantKind, IssueAsset, Op, SignedTransaction, Transfer, TxId,
+};
 use tally_types::{Amount, AssetId, ChainId, Height, MemberId, PublicKey, limits};
 
 use crate::state::{
-    AccountState, AssetState, BalanceState, GrantRecord, StateError, StateKey, StateRead, StateValue,
-    WriteSet,
+    AccountState, AssetState, BalanceState, GrantRecord, KeyRange, StateError, StateKey, StateRead,
+    StateValue, WriteSet, next_entry_layered,
 };
 
 /// What execution may know about the block besides its transactions.
@@ -99,7 +112,7 @@ pub fn execute_block<S: StateRead + ?Sized>(
     context: &BlockContext,
     txs: &[SignedTransaction],
 ) -> Result<BlockOutput, BlockError> {
-    let mut executor = BlockExecutor::new(state, context.clone());
+    let mut executor = BlockExecutor::begin(state, context.clone())?;
     for (index, tx) in txs.iter().enumerate() {
         match executor.execute_tx(tx) {
             Ok(_) => {}
@@ -122,7 +135,20 @@ pub struct BlockExecutor<'s, S: StateRead + ?Sized> {
     /// only if all its ops succeed. Empty between transactions. A vector, not a map: it holds a
     /// few entries per op, and a linear scan of those beats allocating tree nodes.
     tx_writes: Vec<(StateKey, Option<StateValue>)>,
+    /// Fills of the transaction being executed; they go into its receipt if it succeeds.
+    tx_fills: Vec<Fill>,
     receipts: Vec<Receipt>,
+}
+
+/// Where an op sits: who signed it, in which transaction, at which index.
+#[derive(Clone, Copy, Debug)]
+struct OpContext<'a> {
+    signer: &'a PublicKey,
+    tx_id: &'a TxId,
+    /// The transaction's index in the block.
+    tx_index: usize,
+    /// The op's index in the transaction (< 16).
+    op_index: u8,
 }
 
 /// Why one op stopped: a rule of the ledger (goes into the receipt) or unreadable state.
@@ -146,15 +172,20 @@ impl From<StateError> for OpFailure {
 type OpResult = Result<(), OpFailure>;
 
 impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
-    /// Starts a block on top of `state`.
-    pub fn new(state: &'s S, context: BlockContext) -> Self {
-        BlockExecutor {
+    /// Starts a block on top of `state` and runs its prologue (expired holds are released),
+    /// whose writes become part of the block's.
+    pub fn begin(state: &'s S, context: BlockContext) -> Result<Self, StateError> {
+        let mut executor = BlockExecutor {
             base: state,
             context,
             block_writes: BTreeMap::new(),
             tx_writes: Vec::new(),
+            tx_fills: Vec::new(),
             receipts: Vec::new(),
-        }
+        };
+        executor.release_expired_holds()?;
+        executor.commit_tx_writes();
+        Ok(executor)
     }
 
     /// The block being built or checked.
@@ -207,32 +238,39 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
 
         // From here on the transaction is included, whatever its ops do.
         let tx_id = signed.id();
+        let tx_index = self.receipts.len();
         let mut outcome = None;
         for (index, op) in tx.ops.iter().enumerate() {
-            match self.execute_op(&tx.signer, op) {
+            // At most TX_OPS_MAX (16) ops, so the index fits a u8.
+            let at = OpContext { signer: &tx.signer, tx_id: &tx_id, tx_index, op_index: index as u8 };
+            match self.execute_op(at, op) {
                 Ok(()) => {}
                 Err(OpFailure::Code(code)) => {
-                    // At most TX_OPS_MAX (16) ops, so the index fits a u8.
                     outcome = Some((index as u8, code));
                     break;
                 }
                 Err(OpFailure::State(error)) => {
                     self.tx_writes.clear();
+                    self.tx_fills.clear();
                     return Err(error.into());
                 }
             }
         }
         let receipt = match outcome {
             None => {
-                // Insert one by one: `BTreeMap::append` rebuilds the whole block map, which
-                // would make a block quadratic in its transaction count.
-                for (key, value) in self.tx_writes.drain(..) {
-                    self.block_writes.insert(key, value);
-                }
-                Receipt::success(tx_id)
+                self.commit_tx_writes();
+                let mut receipt = Receipt::success(tx_id);
+                let fills = std::mem::take(&mut self.tx_fills);
+                receipt.fills = BoundedVec::new(fills).unwrap_or_else(|_| {
+                    unreachable!(
+                        "at most OFFER_FILLS_MAX fills per op and TX_OPS_MAX ops fit RECEIPT_FILLS_MAX"
+                    )
+                });
+                receipt
             }
             Some((op_index, code)) => {
                 self.tx_writes.clear();
+                self.tx_fills.clear();
                 Receipt::failed(tx_id, op_index, code)
             }
         };
@@ -247,22 +285,29 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
         BlockOutput { writes: WriteSet::from_map(self.block_writes), receipts: self.receipts }
     }
 
-    fn execute_op(&mut self, signer: &PublicKey, op: &Op) -> OpResult {
+    /// Moves the current transaction's writes into the block's. One by one: `BTreeMap::append`
+    /// rebuilds the whole block map, which would make a block quadratic in its transactions.
+    fn commit_tx_writes(&mut self) {
+        for (key, value) in self.tx_writes.drain(..) {
+            self.block_writes.insert(key, value);
+        }
+    }
+
+    fn execute_op(&mut self, at: OpContext<'_>, op: &Op) -> OpResult {
+        let signer = at.signer;
         match op {
             Op::IssueAsset(op) => self.issue_asset(signer, op),
             Op::Grant(op) => self.grant(signer, op),
             Op::Transfer(op) => self.transfer(signer, op),
             Op::Burn(op) => self.burn(signer, op),
-            // Later issues implement these; until then they fail (and consume the seq) rather
-            // than being refused at inclusion, so that their encoding is already final.
-            Op::AuthorizeSpend(_)
-            | Op::Hold(_)
-            | Op::Settle(_)
-            | Op::Void(_)
-            | Op::PlaceOffer(_)
-            | Op::CancelOffer(_)
-            | Op::AnchorBadges(_)
-            | Op::RevokeBadge(_) => Err(ErrorCode::OpNotSupported.into()),
+            Op::AuthorizeSpend(op) => self.authorize_spend(at, op),
+            Op::Hold(op) => self.hold(at, op),
+            Op::Settle(op) => self.settle(at, op),
+            Op::Void(op) => self.void(at, op),
+            Op::PlaceOffer(op) => self.place_offer(at, op),
+            Op::CancelOffer(op) => self.cancel_offer(at, op),
+            Op::AnchorBadges(op) => self.anchor_badges(at, op),
+            Op::RevokeBadge(op) => self.revoke_badge(at, op),
         }
     }
 
@@ -410,6 +455,16 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             return Ok(value.clone());
         }
         self.base.get(key)
+    }
+
+    /// The next entry of `range` after `after`, through the transaction's and the block's
+    /// writes (see [`StateRead::next_entry`]).
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+        next_entry_layered(self.base, &[&self.block_writes], &self.tx_writes, range, after)
     }
 
     fn put(&mut self, key: StateKey, value: Option<StateValue>) {

@@ -6,6 +6,14 @@
 //! repeated. Tests run them after every block, debug builds of [`crate::MemState`] run the
 //! state check after every commit, and `tally audit` runs both over the whole chain.
 
+mod badges;
+mod holds;
+mod market;
+
+pub use badges::BadgeViolation;
+pub use holds::HoldViolation;
+pub use market::MarketViolation;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use tally_types::receipt::{Receipt, TxOutcome};
@@ -53,6 +61,42 @@ pub enum InvariantViolation {
     StaleIssuerIndex { account: PublicKey, member: MemberId },
     #[error("grant id {grant_id} is recorded for member `{member}`, which does not exist")]
     GrantIdOfUnknownMember { member: MemberId, grant_id: OpId },
+    #[error("account {account}: open holds and offers of `{asset}` lock more than 2^128 - 1")]
+    LocksOverflow { account: PublicKey, asset: AssetId },
+    #[error(transparent)]
+    Hold(#[from] HoldViolation),
+    #[error(transparent)]
+    Market(#[from] MarketViolation),
+    #[error(transparent)]
+    Badge(#[from] BadgeViolation),
+}
+
+/// What the themed checks (holds, market, badges) may look at besides their own entries.
+pub(crate) struct World<'a> {
+    pub assets: &'a BTreeMap<&'a AssetId, &'a AssetState>,
+    /// Members and their issuer accounts.
+    pub members: &'a BTreeMap<&'a MemberId, BTreeSet<&'a PublicKey>>,
+}
+
+/// What open holds and offers lock, per (account, asset): each themed check adds its part, and
+/// every balance's `locked` must equal the total.
+#[derive(Default)]
+pub(crate) struct Locks<'a>(BTreeMap<(&'a PublicKey, &'a AssetId), Amount>);
+
+impl<'a> Locks<'a> {
+    /// Adds `amount` locked on `account`'s balance of `asset`.
+    pub fn add(
+        &mut self,
+        account: &'a PublicKey,
+        asset: &'a AssetId,
+        amount: Amount,
+    ) -> Result<(), InvariantViolation> {
+        let slot = self.0.entry((account, asset)).or_insert(Amount::ZERO);
+        *slot = slot
+            .checked_add(amount)
+            .ok_or_else(|| InvariantViolation::LocksOverflow { account: *account, asset: asset.clone() })?;
+        Ok(())
+    }
 }
 
 /// Checks every state invariant over a complete state, given as its entries in any order.
@@ -73,6 +117,10 @@ where
     let mut members: BTreeMap<&MemberId, BTreeSet<&PublicKey>> = BTreeMap::new();
     let mut issuer_index: BTreeMap<&PublicKey, &MemberId> = BTreeMap::new();
     let mut grant_members: Vec<(&MemberId, &OpId)> = Vec::new();
+    let mut balance_locks: Vec<(&PublicKey, &AssetId, Amount)> = Vec::new();
+    let mut holds = holds::Collector::default();
+    let mut market = market::Collector::default();
+    let mut badges = badges::Collector::default();
 
     for (key, value) in entries {
         if key.kind() != value.kind() {
@@ -88,16 +136,7 @@ where
                 if balance.available.is_zero() && balance.locked.is_zero() {
                     return Err(InvariantViolation::EmptyEntry { key: key.clone() });
                 }
-                // No holds or offers exist yet, so nothing may be locked.
-                let expected = Amount::ZERO;
-                if balance.locked != expected {
-                    return Err(InvariantViolation::LockedMismatch {
-                        account: *account,
-                        asset: asset.clone(),
-                        locked: balance.locked,
-                        expected,
-                    });
-                }
+                balance_locks.push((account, asset, balance.locked));
                 let overflow = || InvariantViolation::BalancesOverflow { asset: asset.clone() };
                 let total = balance.available.checked_add(balance.locked).ok_or_else(overflow)?;
                 let sum = balance_sums.entry(asset).or_insert(Amount::ZERO);
@@ -125,8 +164,44 @@ where
             (StateKey::GrantId { member, grant_id }, StateValue::GrantId(_)) => {
                 grant_members.push((member, grant_id));
             }
+            (
+                StateKey::Authorization { .. }
+                | StateKey::Hold { .. }
+                | StateKey::HoldExpiry { .. }
+                | StateKey::BatchId { .. },
+                _,
+            ) => holds.observe(key, value)?,
+            (StateKey::Offer { .. } | StateKey::BookEntry { .. }, _) => market.observe(key, value)?,
+            (StateKey::BadgeAnchor { .. } | StateKey::BadgeRevocation { .. }, _) => {
+                badges.observe(key, value)?
+            }
             _ => unreachable!("key and value kinds were checked equal above"),
         }
+    }
+
+    let world = World { assets: &assets, members: &members };
+    let mut locks = Locks::default();
+    holds.finish(&world, &mut locks)?;
+    market.finish(&world, &mut locks)?;
+    badges.finish(&world)?;
+    for (account, asset, locked) in balance_locks {
+        let expected = locks.0.remove(&(account, asset)).unwrap_or(Amount::ZERO);
+        if locked != expected {
+            return Err(InvariantViolation::LockedMismatch {
+                account: *account,
+                asset: asset.clone(),
+                locked,
+                expected,
+            });
+        }
+    }
+    if let Some(((account, asset), expected)) = locks.0.into_iter().find(|(_, amount)| !amount.is_zero()) {
+        return Err(InvariantViolation::LockedMismatch {
+            account: *account,
+            asset: asset.clone(),
+            locked: Amount::ZERO,
+            expected,
+        });
     }
 
     for (id, asset) in &assets {
@@ -225,6 +300,8 @@ pub enum HistoryViolation {
     SeqOutOfOrder { height: Height, index: usize, account: PublicKey, previous: u64, actual: u64 },
     #[error("block {height} transaction {index}: grant id {grant_id} of member `{member}` was used before")]
     GrantIdReused { height: Height, index: usize, member: MemberId, grant_id: OpId },
+    #[error("block {height} transaction {index}: {what}")]
+    Themed { height: Height, index: usize, what: String },
 }
 
 /// Tracks what every block used, to check that each grant id succeeds at most once and each
@@ -238,6 +315,9 @@ pub struct History {
     last_height: Height,
     seqs: BTreeMap<PublicKey, u64>,
     grant_ids: BTreeSet<(MemberId, OpId)>,
+    holds: holds::HistoryPart,
+    market: market::HistoryPart,
+    badges: badges::HistoryPart,
 }
 
 impl History {
@@ -284,7 +364,10 @@ impl History {
             if receipt.outcome != TxOutcome::Success {
                 continue;
             }
-            for op in &tx.ops {
+            for (op_index, op) in tx.ops.iter().enumerate() {
+                self.holds.observe_op(height, index, &tx.signer, op)?;
+                self.market.observe_op(height, index, op_index, &tx.signer, op, receipt)?;
+                self.badges.observe_op(height, index, &tx.signer, op)?;
                 if let Op::Grant(grant) = op {
                     let id = (grant.asset.issuer.clone(), grant.grant_id);
                     if self.grant_ids.contains(&id) {

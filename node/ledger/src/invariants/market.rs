@@ -1,0 +1,47 @@
+//! Invariants of the market entries (skeleton; filled in with the ops).
+
+use tally_types::receipt::Receipt;
+use tally_types::tx::Op;
+use tally_types::{Height, PublicKey};
+
+use super::{HistoryViolation, InvariantViolation, Locks, World};
+use crate::state::{StateKey, StateValue};
+
+/// A broken invariant of the market entries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarketViolation {}
+
+/// Gathers the market entries of a state.
+#[derive(Default)]
+pub(crate) struct Collector<'a> {
+    entries: Vec<(&'a StateKey, &'a StateValue)>,
+}
+
+impl<'a> Collector<'a> {
+    pub fn observe(&mut self, key: &'a StateKey, value: &'a StateValue) -> Result<(), InvariantViolation> {
+        self.entries.push((key, value));
+        Ok(())
+    }
+
+    pub fn finish(self, _world: &World<'a>, _locks: &mut Locks<'a>) -> Result<(), InvariantViolation> {
+        Ok(())
+    }
+}
+
+/// What the market ops used over a chain's history.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HistoryPart {}
+
+impl HistoryPart {
+    pub fn observe_op(
+        &mut self,
+        _height: Height,
+        _index: usize,
+        _op_index: usize,
+        _signer: &PublicKey,
+        _op: &Op,
+        _receipt: &Receipt,
+    ) -> Result<(), HistoryViolation> {
+        Ok(())
+    }
+}
