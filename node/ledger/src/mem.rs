@@ -147,7 +147,7 @@ impl StateRead for MemState {
         range: &KeyRange,
         after: Option<&StateKey>,
     ) -> Result<Option<(StateKey, StateValue)>, StateError> {
-        let start = range_start(range, after);
+        let Some(start) = range_start(range, after) else { return Ok(None) };
         Ok(self
             .entries
             .range::<StateKey, _>((start, Bound::Included(range.last())))

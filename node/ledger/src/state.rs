@@ -719,11 +719,14 @@ impl<T: StateRead + ?Sized> StateRead for &T {
     }
 }
 
-/// The lower bound of a walk over `range` that continues after `after`.
-pub fn range_start<'a>(range: &'a KeyRange, after: Option<&'a StateKey>) -> Bound<&'a StateKey> {
+/// The lower bound of a walk over `range` that continues after `after`, or `None` when
+/// nothing of the range is left (`after` is at or past its last key). Ordered maps panic on a
+/// range whose start lies past its end, so callers must stop on `None`.
+pub fn range_start<'a>(range: &'a KeyRange, after: Option<&'a StateKey>) -> Option<Bound<&'a StateKey>> {
     match after {
-        Some(key) if key >= range.first() => Bound::Excluded(key),
-        _ => Bound::Included(range.first()),
+        Some(key) if key >= range.last() => None,
+        Some(key) if key >= range.first() => Some(Bound::Excluded(key)),
+        _ => Some(Bound::Included(range.first())),
     }
 }
 
@@ -741,7 +744,7 @@ pub fn next_entry_layered<S: StateRead + ?Sized>(
     // The base's next entry stays valid while the cursor has not passed it.
     let mut base_next: Option<(StateKey, StateValue)> = base.next_entry(range, cursor.as_ref())?;
     loop {
-        let start = range_start(range, cursor.as_ref());
+        let Some(start) = range_start(range, cursor.as_ref()) else { return Ok(None) };
         let mut best: Option<&StateKey> = base_next.as_ref().map(|(key, _)| key);
         for layer in layers {
             if let Some((key, _)) = layer.range::<StateKey, _>((start, Bound::Included(range.last()))).next()
@@ -1118,6 +1121,82 @@ mod tests {
         );
         let key = StateKey::BookEntry { sell: long.clone(), buy: long, position: BookPosition::LAST };
         assert!(key.to_bytes().len() <= limits::STATE_KEY_BYTES_MAX);
+    }
+
+    mod layered {
+        use super::*;
+        use crate::mem::MemState;
+        use proptest::prelude::*;
+
+        fn hold_key(expiry: u64, id: u8) -> StateKey {
+            StateKey::HoldExpiry { expires_at_ms: OrderedU64(expiry), hold_id: OpId([id; 16]) }
+        }
+
+        /// A write: (expiry, id, present?). Expiries reach past the scanned range's end.
+        fn writes() -> impl Strategy<Value = Vec<(u64, u8, bool)>> {
+            proptest::collection::vec((0u64..40, 0u8..4, any::<bool>()), 0..25)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            /// Walking a range through layers of writes visits exactly the entries of the
+            /// merged state, in order.
+            #[test]
+            fn walk_equals_the_merged_state(
+                base in writes(),
+                layers in proptest::collection::vec(writes(), 0..3),
+                newest in writes(),
+                until in 0u64..45,
+                start_after in proptest::option::of((0u64..40, 0u8..4)),
+            ) {
+                let value = StateValue::HoldExpiry(IndexMarker);
+                let base_writes: WriteSet = base
+                    .iter()
+                    .filter(|(_, _, present)| *present)
+                    .map(|(expiry, id, _)| (hold_key(*expiry, *id), Some(value.clone())))
+                    .collect();
+                let mut state = MemState::new();
+                state.commit(&base_writes).expect("fresh tree");
+                let to_map = |writes: &Vec<(u64, u8, bool)>| -> BTreeMap<StateKey, Option<StateValue>> {
+                    writes
+                        .iter()
+                        .map(|(expiry, id, present)| (hold_key(*expiry, *id), present.then(|| value.clone())))
+                        .collect()
+                };
+                let layer_maps: Vec<_> = layers.iter().map(to_map).collect();
+                let layer_refs: Vec<_> = layer_maps.iter().collect();
+                // The newest list holds each key once, as the executor keeps it.
+                let newest: Vec<(StateKey, Option<StateValue>)> = to_map(&newest).into_iter().collect();
+
+                let mut merged: BTreeMap<StateKey, StateValue> =
+                    state.entries().map(|(key, value)| (key.clone(), value.clone())).collect();
+                for layer in layer_maps.iter().chain(std::iter::once(&newest.iter().cloned().collect())) {
+                    for (key, value) in layer {
+                        match value {
+                            Some(value) => merged.insert(key.clone(), value.clone()),
+                            None => merged.remove(key),
+                        };
+                    }
+                }
+                let range = KeyRange::hold_expiries(until);
+                let after = start_after.map(|(expiry, id)| hold_key(expiry, id));
+                let expected: Vec<StateKey> = merged
+                    .keys()
+                    .filter(|key| range.contains(key) && after.as_ref().is_none_or(|after| *key > after))
+                    .cloned()
+                    .collect();
+                let mut walked = Vec::new();
+                let mut cursor = after.clone();
+                while let Some((key, _)) =
+                    next_entry_layered(&state, &layer_refs, &newest, &range, cursor.as_ref()).expect("memory")
+                {
+                    prop_assert!(walked.len() <= expected.len(), "walk does not end");
+                    walked.push(key.clone());
+                    cursor = Some(key);
+                }
+                prop_assert_eq!(walked, expected);
+            }
+        }
     }
 
     #[test]

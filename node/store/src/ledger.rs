@@ -25,7 +25,8 @@ impl StateRead for Snapshot<'_> {
         after: Option<&StateKey>,
     ) -> Result<Option<(StateKey, StateValue)>, StateError> {
         let start_key;
-        let start = match range_start(range, after) {
+        let Some(start) = range_start(range, after) else { return Ok(None) };
+        let start = match start {
             Bound::Included(key) => {
                 start_key = key.to_bytes();
                 Bound::Included(start_key.as_slice())
