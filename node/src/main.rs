@@ -76,11 +76,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("starting the node of {}", config.display()))?;
         tracing::info!(store = %tally_node::engine::store_path(&node_config).display(), "node started");
+        // SIGTERM (systemd, docker stop) and Ctrl-C stop the node the same way. Every
+        // committed block is already durable (one redb transaction with immediate durability
+        // per block, votes in the WAL before they are sent), so stopping between two awaits of
+        // the engine loses nothing; it only spares the operator a log full of peer errors.
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
         tokio::select! {
             result = engine.run(channels) => result,
             signal = tokio::signal::ctrl_c() => {
                 signal.context("waiting for Ctrl-C")?;
                 tracing::info!("interrupted; stopping");
+                Ok(())
+            }
+            _ = terminate.recv() => {
+                tracing::info!("terminated (SIGTERM); stopping");
                 Ok(())
             }
         }
