@@ -14,8 +14,13 @@
 //! - A transaction that passes the inclusion checks consumes its seq; its ops apply all or
 //!   none. All amount arithmetic is checked.
 //! - After every block, per asset: minted − burned = supply = Σ balances (available + locked),
-//!   supply ≤ max supply; every grant id is used once per member; every account's seqs are
-//!   used once each, in order ([`check_invariants`], [`History`]).
+//!   supply ≤ max supply; locked = open offers + open holds per account and asset; no book is
+//!   crossed; fills conserve value and lie within both offers' limit prices; holds resolve
+//!   once; every grant, hold, batch and offer id is used once in its scope; every account's
+//!   seqs are used once each, in order ([`check_invariants`], [`History`]).
+//! - Market rules: exact rational prices compared in wide integers, price-time priority,
+//!   trades at the resting offer's price, rounding in favour of the resting offer, at most
+//!   1,000 fills per op, no self-trade, and an offer never rests crossed.
 //! - The state is canonical: an entry that would hold only defaults (a zero balance, seq 0) is
 //!   deleted, so equal states have equal roots.
 

@@ -460,8 +460,8 @@ impl KeyRange {
 )]
 pub struct IndexMarker;
 
-/// What a holder lets one provider hold and settle of one asset. Deleted when the cap is used
-/// up or the holder sets it to zero.
+/// What a holder lets one provider hold and settle of one asset. Deleted only when the holder
+/// sets the cap to zero; kept when holds use the cap up, so that released amounts return to it.
 #[derive(
     Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]

@@ -11,11 +11,8 @@ use tally_ledger::{
 use tally_types::codec::{BoundedBytes, BoundedString, BoundedVec};
 use tally_types::receipt::TxOutcome;
 use tally_types::smt::SmtError;
-use tally_types::tx::{
-    AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, CancelOffer, GrantKind, Hold,
-    OfferMode, PlaceOffer, RevokeBadge, RewardReason, Settle, Transaction, Void,
-};
-use tally_types::{Amount, ChainId, ErrorCode, Hash, Height, Op, Price, Signature, SignedTransaction};
+use tally_types::tx::{AssetFlags, GrantKind, RewardReason, Transaction};
+use tally_types::{Amount, ChainId, ErrorCode, Hash, Height, Signature, SignedTransaction};
 
 // ---- IssueAsset ----
 
@@ -211,57 +208,6 @@ fn burn_failures() {
     chain.fails(&a.bob, vec![burn("NOPE@acme", 1)], 0, ErrorCode::UnknownAsset);
     chain.fails(&a.bob, vec![burn("ACME@acme", 501)], 0, ErrorCode::InsufficientBalance);
     chain.fails(&a.carol, vec![burn("GLX@globex", 1)], 0, ErrorCode::InsufficientBalance);
-}
-
-// ---- Ops not executed yet ----
-
-#[test]
-fn later_ops_fail_with_op_not_supported() {
-    let a = actors();
-    let mut chain = Chain::new();
-    let later = [
-        Op::AuthorizeSpend(AuthorizeSpend {
-            provider: member("acme"),
-            asset: asset("ACME@acme"),
-            cap: Amount(1),
-            expires_at_ms: u64::MAX,
-        }),
-        Op::Hold(Hold {
-            hold_id: op_id(1),
-            holder: a.alice.public_key(),
-            asset: asset("ACME@acme"),
-            amount: Amount(1),
-            expires_at_ms: u64::MAX,
-        }),
-        Op::Settle(Settle {
-            hold_id: op_id(1),
-            batch_id: op_id(2),
-            amount: Amount(1),
-            usage_root: Hash::ZERO,
-        }),
-        Op::Void(Void { hold_id: op_id(1) }),
-        Op::PlaceOffer(PlaceOffer {
-            offer_id: op_id(1),
-            sell: asset("ACME@acme"),
-            buy: asset("GLX@globex"),
-            amount: Amount(1),
-            price: Price { numerator: 1, denominator: 1 },
-            mode: OfferMode::Normal,
-        }),
-        Op::CancelOffer(CancelOffer { offer_id: op_id(1) }),
-        Op::AnchorBadges(AnchorBadges {
-            batch_root: Hash([1; 32]),
-            leaf_count: 1,
-            format: BadgeFormat::OpenBadges3,
-            canon: BadgeCanon::JcsBlake3,
-            metadata_uri: None,
-        }),
-        Op::RevokeBadge(RevokeBadge { badge_hash: Hash([1; 32]), reason: BoundedString::empty() }),
-    ];
-    for op in later {
-        // After a successful op, so the rollback is exercised too.
-        chain.fails(&a.alice, vec![transfer("ACME@acme", &a.bob, 1), op], 1, ErrorCode::OpNotSupported);
-    }
 }
 
 // ---- Atomicity ----

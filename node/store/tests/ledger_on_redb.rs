@@ -1,5 +1,7 @@
 //! The ledger running on the redb store gives exactly the receipts and state roots it gives in
 //! memory, block after block and across a reopen, and state proofs served from redb verify.
+//! The blocks mix transfers with offers that rest and trade, so matching walks the order book
+//! through redb's range scans as well as in memory.
 
 use tally_ledger::tree::apply_updates;
 use tally_ledger::{
@@ -8,10 +10,10 @@ use tally_ledger::{
 };
 use tally_store::{BlockCommit, ChainIdentity, Store, StoreError, state_writes, tree_writes};
 use tally_types::codec::{BoundedBytes, BoundedVec};
-use tally_types::tx::{AssetFlags, Transaction, Transfer};
+use tally_types::tx::{AssetFlags, OfferMode, PlaceOffer, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetId, Block, BlockId, Certificate, ChainId, Hash, Header, Height, MemberId, Op, SecretKey,
-    Signature, SignedTransaction, Subject, ValidatorIndex, View,
+    Amount, AssetId, Block, BlockId, Certificate, ChainId, Hash, Header, Height, MemberId, Op, OpId, Price,
+    SecretKey, Signature, SignedTransaction, Subject, ValidatorIndex, View,
 };
 
 fn chain() -> ChainId {
@@ -20,6 +22,10 @@ fn chain() -> ChainId {
 
 fn acme() -> AssetId {
     "ACME@acme".parse().expect("valid")
+}
+
+fn glx() -> AssetId {
+    "GLX@acme".parse().expect("valid")
 }
 
 fn accounts() -> Vec<SecretKey> {
@@ -33,15 +39,14 @@ fn genesis() -> GenesisLedger {
             name: "Acme".into(),
             issuers: vec![SecretKey::from_seed(&[1; 32]).public_key()],
         }],
-        assets: vec![GenesisAsset {
-            asset: acme(),
-            scale: 2,
-            max_supply: None,
-            flags: AssetFlags::default(),
-        }],
+        assets: [acme(), glx()]
+            .into_iter()
+            .map(|asset| GenesisAsset { asset, scale: 2, max_supply: None, flags: AssetFlags::default() })
+            .collect(),
         balances: accounts()
             .iter()
-            .map(|key| GenesisBalance { account: key.public_key(), asset: acme(), amount: Amount(10_000) })
+            .flat_map(|key| [acme(), glx()].map(|asset| (key.public_key(), asset)))
+            .map(|(account, asset)| GenesisBalance { account, asset, amount: Amount(10_000) })
             .collect(),
     }
 }
@@ -64,17 +69,29 @@ fn transfers(rng: &mut Lcg, seqs: &mut [u64], count: usize) -> Vec<SignedTransac
             seqs[from] += 1;
             // Some amounts exceed the balance: those transactions fail and still use their seq.
             let amount = 1 + rng.next(4_000) as u128;
+            // One in three is an offer at a price around 1, so that books rest and cross.
+            let (sell, buy) = if rng.next(2) == 0 { (acme(), glx()) } else { (glx(), acme()) };
+            let op = match rng.next(3) {
+                0 => Op::PlaceOffer(PlaceOffer {
+                    offer_id: OpId([seqs[from] as u8; 16]),
+                    sell,
+                    buy,
+                    amount: Amount(amount / 10),
+                    price: Price { numerator: 1 + rng.next(4), denominator: 1 + rng.next(4) },
+                    mode: OfferMode::Normal,
+                }),
+                _ => Op::Transfer(Transfer {
+                    asset: acme(),
+                    to: keys[to].public_key(),
+                    amount: Amount(amount),
+                }),
+            };
             Transaction {
                 chain_id: chain(),
                 signer: keys[from].public_key(),
                 seq: seqs[from],
                 valid_until_height: Height(1_000),
-                ops: BoundedVec::new(vec![Op::Transfer(Transfer {
-                    asset: acme(),
-                    to: keys[to].public_key(),
-                    amount: Amount(amount),
-                })])
-                .expect("one op"),
+                ops: BoundedVec::new(vec![op]).expect("one op"),
                 memo: BoundedBytes::empty(),
             }
             .sign(&keys[from])
@@ -110,6 +127,7 @@ fn redb_and_memory_agree_block_after_block() {
     let mut seqs = vec![0u64; accounts().len()];
     let mut parent = BlockId(identity.genesis_hash);
     let mut failures = 0;
+    let mut fills = 0;
     for height in 1..=15u64 {
         let txs = transfers(&mut rng, &mut seqs, 40);
         let context = BlockContext { chain_id: chain(), height: Height(height), time_ms: 1_000 * height };
@@ -122,6 +140,7 @@ fn redb_and_memory_agree_block_after_block() {
         assert_eq!(output.receipts, in_memory.output.receipts, "receipts differ at {height}");
         assert_eq!(batch.root, in_memory.state_root, "state roots differ at {height}");
         failures += output.receipts.iter().filter(|r| r.outcome != tally_types::TxOutcome::Success).count();
+        fills += output.receipts.iter().map(|r| r.fills.len()).sum::<usize>();
 
         let block = Block {
             header: Header {
@@ -150,6 +169,7 @@ fn redb_and_memory_agree_block_after_block() {
             .expect("commit");
     }
     assert!(failures > 0, "the run should include failing transfers");
+    assert!(fills > 20, "the run should trade on the book ({fills} fills)");
     let final_root = memory.root();
     drop(store);
 

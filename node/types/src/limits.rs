@@ -53,6 +53,11 @@ pub const CERTIFICATE_BYTES_MAX: usize = 16 * 1024;
 pub const OFFER_FILLS_MAX: usize = 1_000;
 /// Fills recorded in one receipt: every op of a transaction may be a PlaceOffer.
 pub const RECEIPT_FILLS_MAX: usize = OFFER_FILLS_MAX * TX_OPS_MAX;
+/// Expired holds one block releases in its prologue, earliest expiry first. Bounded so that a
+/// block's work does not depend on how many holds happen to expire at once (an issuer could
+/// place a hundred thousand holds with one expiry); the rest wait for the next blocks, and a
+/// hold past its expiry already counts as expired for Settle and Void while it waits.
+pub const HOLD_EXPIRIES_PER_BLOCK_MAX: usize = 1_000;
 /// Encoded size of one receipt.
 pub const RECEIPT_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Sibling hashes in a binary Merkle inclusion proof (trees of up to 2^64 leaves).

@@ -1,31 +1,308 @@
 //! Metered usage: AuthorizeSpend, Hold, Settle, Void, and the release of expired holds at the
 //! start of each block.
+//!
+//! A holder authorizes a provider (a member) to hold up to a cap of one asset until a time. An
+//! issuer of that member then places holds within the authorization: each hold moves credits
+//! from the holder's available to locked balance and takes its amount from the cap. A hold
+//! ends exactly once:
+//! - **Settle** (an issuer of the hold's member): captures part or all of the hold, paid to the
+//!   signing issuer account (supply does not change); the rest is released.
+//! - **Void** (an issuer at any time, or the holder once the hold expired): releases it all.
+//! - **Expiry**: the first block whose time is at or after the hold's expiry releases it all
+//!   in its prologue ([`BlockExecutor::begin`]), at most
+//!   [`limits::HOLD_EXPIRIES_PER_BLOCK_MAX`] per block, earliest first. A hold still open past
+//!   its expiry (waiting for a later block's prologue) already counts as expired: it can no
+//!   longer be settled, and its holder may void it.
+//!
+//! Whatever is released goes back to the authorization's remaining cap, if the authorization
+//! still exists (the holder may have revoked it meanwhile; revoking does not touch open holds).
+//! "Expired" always means: block time ≥ `expires_at_ms`.
 
 use tally_types::receipt::ErrorCode;
-use tally_types::tx::{AuthorizeSpend, Hold, Settle, Void};
+use tally_types::tx::{AssetFlags, AuthorizeSpend, Hold, Settle, Void};
+use tally_types::{Amount, OpId, PublicKey, limits};
 
-use super::{BlockExecutor, OpContext, OpResult};
-use crate::state::{StateError, StateRead};
+use super::{BlockExecutor, OpContext, OpResult, wrong_kind};
+use crate::state::{
+    AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, KeyRange, OrderedU64, StateError,
+    StateKey, StateRead, StateValue,
+};
 
 impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
-    /// Releases every open hold whose expiry is at or before the block time.
+    /// Releases the open holds whose expiry is at or before the block time, earliest expiry
+    /// first (then by hold id), at most [`limits::HOLD_EXPIRIES_PER_BLOCK_MAX`] of them: each
+    /// becomes `Expired` at this height, its amount returns to the holder's available balance
+    /// and to the authorization's cap, and its expiry index entry is deleted.
+    ///
+    /// Nothing here can fail by a ledger rule: an index entry without a matching open hold, or
+    /// locked funds that do not cover the hold, mean the stored state is corrupt.
     pub(super) fn release_expired_holds(&mut self) -> Result<(), StateError> {
+        let range = KeyRange::hold_expiries(self.context.time_ms);
+        let height = self.context.height;
+        let mut after: Option<StateKey> = None;
+        for _ in 0..limits::HOLD_EXPIRIES_PER_BLOCK_MAX {
+            // Walking on from the last released key, not from the start of the range: the
+            // released entries are deleted in the overlay, and skipping them again on every
+            // step would make the prologue quadratic.
+            let Some((index_key, index_value)) = self.next_entry(&range, after.as_ref())? else {
+                break;
+            };
+            let StateKey::HoldExpiry { expires_at_ms, hold_id } = index_key else {
+                return Err(StateError::Corrupt {
+                    key: index_key,
+                    reason: "the state returned this key for a scan of hold expiries".into(),
+                });
+            };
+            if !matches!(index_value, StateValue::HoldExpiry(IndexMarker)) {
+                return Err(wrong_kind(&index_key, &index_value));
+            }
+            let hold_key = StateKey::Hold { hold_id };
+            let hold = self.read_hold(&hold_key)?.ok_or_else(|| StateError::Corrupt {
+                key: index_key.clone(),
+                reason: "the expiry index names a hold that does not exist".into(),
+            })?;
+            if hold.status != HoldStatus::Open || hold.expires_at_ms != expires_at_ms.0 {
+                return Err(StateError::Corrupt {
+                    key: index_key.clone(),
+                    reason: format!(
+                        "the expiry index names hold {hold_id}, which is {:?} and expires at {}",
+                        hold.status, hold.expires_at_ms
+                    ),
+                });
+            }
+            self.close_hold(hold_id, hold, None, HoldStatus::Expired { height })?;
+            // Each release into the block's writes at once: the transaction overlay is a
+            // vector scanned linearly, and a thousand releases would make every lookup slow.
+            self.commit_tx_writes();
+            after = Some(index_key);
+        }
         Ok(())
     }
 
-    pub(super) fn authorize_spend(&mut self, _at: OpContext<'_>, _op: &AuthorizeSpend) -> OpResult {
-        Err(ErrorCode::OpNotSupported.into())
+    /// AuthorizeSpend, signed by the holder. Checks, in order: the provider member exists
+    /// (`UnknownMember`); the asset exists (`UnknownAsset`). A cap of zero then revokes: it
+    /// deletes the holder's authorization for this provider and asset, if any, and succeeds
+    /// (open holds are not affected). Otherwise: a non-transferable asset may be authorized
+    /// only to its own member, since settling pays the provider's issuer (`NotTransferable`);
+    /// the expiry is after the block time (`BadExpiry`). The authorization is then set to the
+    /// new cap and expiry, replacing any earlier one (what earlier holds took from the old cap
+    /// is not subtracted; what they release later is added back).
+    pub(super) fn authorize_spend(&mut self, at: OpContext<'_>, op: &AuthorizeSpend) -> OpResult {
+        if self.read(&StateKey::Member { member: op.provider.clone() })?.is_none() {
+            return Err(ErrorCode::UnknownMember.into());
+        }
+        let asset =
+            self.read_asset(&StateKey::Asset { asset: op.asset.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
+        let key = StateKey::Authorization {
+            holder: *at.signer,
+            provider: op.provider.clone(),
+            asset: op.asset.clone(),
+        };
+        if op.cap.is_zero() {
+            // Only delete what exists, so that a revocation of nothing writes nothing.
+            if self.read(&key)?.is_some() {
+                self.put(key, None);
+            }
+            return Ok(());
+        }
+        if asset.flags.has(AssetFlags::NON_TRANSFERABLE) && op.asset.issuer != op.provider {
+            return Err(ErrorCode::NotTransferable.into());
+        }
+        if op.expires_at_ms <= self.context.time_ms {
+            return Err(ErrorCode::BadExpiry.into());
+        }
+        let authorization = AuthorizationState { cap_remaining: op.cap, expires_at_ms: op.expires_at_ms };
+        self.put(key, Some(StateValue::Authorization(authorization)));
+        Ok(())
     }
 
-    pub(super) fn hold(&mut self, _at: OpContext<'_>, _op: &Hold) -> OpResult {
-        Err(ErrorCode::OpNotSupported.into())
+    /// Hold, signed by an issuer account of some member M. Checks, in order: the signer is an
+    /// issuer (`NotIssuer`); the amount is positive (`ZeroAmount`); the hold id was never used,
+    /// by any member (`DuplicateHoldId`); the holder has an unexpired authorization for M and
+    /// the asset (`NoAuthorization`); block time < hold expiry ≤ authorization expiry
+    /// (`BadExpiry`); the amount fits the remaining cap (`CapExceeded`); the holder's available
+    /// balance covers it (`InsufficientBalance`). Effects: the amount moves from the holder's
+    /// available to locked balance and is taken from the cap (the authorization stays even at
+    /// zero, so that released amounts can return to it); the hold is stored open, with its
+    /// expiry index entry.
+    pub(super) fn hold(&mut self, at: OpContext<'_>, op: &Hold) -> OpResult {
+        let member = self.issuer_member(at.signer)?.ok_or(ErrorCode::NotIssuer)?;
+        if op.amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let hold_key = StateKey::Hold { hold_id: op.hold_id };
+        if self.read(&hold_key)?.is_some() {
+            return Err(ErrorCode::DuplicateHoldId.into());
+        }
+        let authorization_key =
+            StateKey::Authorization { holder: op.holder, provider: member.clone(), asset: op.asset.clone() };
+        let mut authorization = self
+            .read_authorization(&authorization_key)?
+            .filter(|authorization| !self.is_expired(authorization.expires_at_ms))
+            .ok_or(ErrorCode::NoAuthorization)?;
+        if self.is_expired(op.expires_at_ms) || op.expires_at_ms > authorization.expires_at_ms {
+            return Err(ErrorCode::BadExpiry.into());
+        }
+        authorization.cap_remaining =
+            authorization.cap_remaining.checked_sub(op.amount).ok_or(ErrorCode::CapExceeded)?;
+        let balance_key = StateKey::balance(op.holder, op.asset.clone());
+        let mut balance = self.read_balance(&balance_key)?;
+        balance.available = balance.available.checked_sub(op.amount).ok_or(ErrorCode::InsufficientBalance)?;
+        // available + locked ≤ supply ≤ u128::MAX; an overflow here means corrupt state, but
+        // the op refuses it rather than trusting that.
+        balance.locked = balance.locked.checked_add(op.amount).ok_or(ErrorCode::AmountOverflow)?;
+
+        self.put_balance(balance_key, balance);
+        self.put(authorization_key, Some(StateValue::Authorization(authorization)));
+        let hold = HoldState {
+            member,
+            holder: op.holder,
+            asset: op.asset.clone(),
+            amount: op.amount,
+            expires_at_ms: op.expires_at_ms,
+            created_at: self.context.height,
+            status: HoldStatus::Open,
+        };
+        self.put(hold_key, Some(StateValue::Hold(hold)));
+        let index_key =
+            StateKey::HoldExpiry { expires_at_ms: OrderedU64(op.expires_at_ms), hold_id: op.hold_id };
+        self.put(index_key, Some(StateValue::HoldExpiry(IndexMarker)));
+        Ok(())
     }
 
-    pub(super) fn settle(&mut self, _at: OpContext<'_>, _op: &Settle) -> OpResult {
-        Err(ErrorCode::OpNotSupported.into())
+    /// Settle, signed by an issuer of the hold's member. Checks, in order: the hold exists
+    /// (`UnknownHold`); the signer is an issuer of the hold's member (`NotIssuer`); the hold is
+    /// open and not expired (`HoldClosed`); the member never used the batch id
+    /// (`DuplicateBatchId`); the amount is at most the held amount (`SettleExceedsHold`; zero
+    /// is allowed and releases everything). Effects: the hold's amount is unlocked; `amount`
+    /// of it goes to the signing issuer account (supply does not change) and the rest back to
+    /// the holder's available balance and the authorization's cap; the hold becomes `Settled`,
+    /// its expiry index entry is deleted, and the batch id is recorded with its usage root.
+    pub(super) fn settle(&mut self, at: OpContext<'_>, op: &Settle) -> OpResult {
+        let hold_key = StateKey::Hold { hold_id: op.hold_id };
+        let hold = self.read_hold(&hold_key)?.ok_or(ErrorCode::UnknownHold)?;
+        if !self.is_issuer_of(at.signer, &hold.member)? {
+            return Err(ErrorCode::NotIssuer.into());
+        }
+        if hold.status != HoldStatus::Open || self.is_expired(hold.expires_at_ms) {
+            return Err(ErrorCode::HoldClosed.into());
+        }
+        let batch_key = StateKey::BatchId { member: hold.member.clone(), batch_id: op.batch_id };
+        if self.read(&batch_key)?.is_some() {
+            return Err(ErrorCode::DuplicateBatchId.into());
+        }
+        if op.amount > hold.amount {
+            return Err(ErrorCode::SettleExceedsHold.into());
+        }
+        let height = self.context.height;
+        let status = HoldStatus::Settled { batch_id: op.batch_id, amount: op.amount, height };
+        self.close_hold(op.hold_id, hold, Some((at.signer, op.amount)), status)?;
+        let record =
+            BatchRecord { hold_id: op.hold_id, amount: op.amount, usage_root: op.usage_root, height };
+        self.put(batch_key, Some(StateValue::BatchId(record)));
+        Ok(())
     }
 
-    pub(super) fn void(&mut self, _at: OpContext<'_>, _op: &Void) -> OpResult {
-        Err(ErrorCode::OpNotSupported.into())
+    /// Void. Checks, in order: the hold exists (`UnknownHold`); it is open (`HoldClosed`); the
+    /// signer is an issuer of the hold's member (allowed at any time), or else the holder, who
+    /// may void only once the hold expired (`HoldNotExpired`); anyone else (`NotIssuer`).
+    /// Effects: the whole amount is released to the holder's available balance and the
+    /// authorization's cap; the hold becomes `Voided` and its expiry index entry is deleted.
+    pub(super) fn void(&mut self, at: OpContext<'_>, op: &Void) -> OpResult {
+        let hold_key = StateKey::Hold { hold_id: op.hold_id };
+        let hold = self.read_hold(&hold_key)?.ok_or(ErrorCode::UnknownHold)?;
+        if hold.status != HoldStatus::Open {
+            return Err(ErrorCode::HoldClosed.into());
+        }
+        if !self.is_issuer_of(at.signer, &hold.member)? {
+            if *at.signer != hold.holder {
+                return Err(ErrorCode::NotIssuer.into());
+            }
+            if !self.is_expired(hold.expires_at_ms) {
+                return Err(ErrorCode::HoldNotExpired.into());
+            }
+        }
+        let status = HoldStatus::Voided { height: self.context.height };
+        self.close_hold(op.hold_id, hold, None, status)?;
+        Ok(())
+    }
+
+    /// Ends an open hold with `status`: unlocks its amount on the holder's balance, pays the
+    /// captured part (if any) to the given account, returns the rest to the holder's available
+    /// balance and to the authorization's cap, stores the hold and deletes its expiry index
+    /// entry. The caller has checked that the hold is open and that the capture is at most the
+    /// held amount; every failure left is corrupt state (the hold's amount is part of the
+    /// holder's locked balance, and every balance is part of the supply, so nothing overflows).
+    fn close_hold(
+        &mut self,
+        hold_id: OpId,
+        mut hold: HoldState,
+        capture: Option<(&PublicKey, Amount)>,
+        status: HoldStatus,
+    ) -> Result<(), StateError> {
+        let captured = capture.map_or(Amount::ZERO, |(_, amount)| amount);
+        let released = hold
+            .amount
+            .checked_sub(captured)
+            .expect("callers refuse a capture above the held amount (SettleExceedsHold)");
+        let holder_key = StateKey::balance(hold.holder, hold.asset.clone());
+        let mut holder = self.read_balance(&holder_key)?;
+        let corrupt = |reason: String| StateError::Corrupt { key: holder_key.clone(), reason };
+        holder.locked = holder.locked.checked_sub(hold.amount).ok_or_else(|| {
+            corrupt(format!("{} locked does not cover hold {hold_id} of {}", holder.locked, hold.amount))
+        })?;
+        holder.available = holder
+            .available
+            .checked_add(released)
+            .ok_or_else(|| corrupt(format!("releasing hold {hold_id} overflows the balance")))?;
+        self.put_balance(holder_key, holder);
+        if let Some((payee, amount)) = capture
+            && !amount.is_zero()
+        {
+            let payee_key = StateKey::balance(*payee, hold.asset.clone());
+            let mut balance = self.read_balance(&payee_key)?;
+            balance.available = balance.available.checked_add(amount).ok_or_else(|| StateError::Corrupt {
+                key: payee_key.clone(),
+                reason: format!("settling hold {hold_id} overflows the balance"),
+            })?;
+            self.put_balance(payee_key, balance);
+        }
+        let authorization_key = StateKey::Authorization {
+            holder: hold.holder,
+            provider: hold.member.clone(),
+            asset: hold.asset.clone(),
+        };
+        if let Some(mut authorization) = self.read_authorization(&authorization_key)? {
+            // Saturating: the holder may have raised the cap since the hold was placed, and a
+            // cap of 2^128 - 1 already means "no limit" in practice.
+            authorization.cap_remaining = Amount(authorization.cap_remaining.0.saturating_add(released.0));
+            self.put(authorization_key, Some(StateValue::Authorization(authorization)));
+        }
+        let index_key = StateKey::HoldExpiry { expires_at_ms: OrderedU64(hold.expires_at_ms), hold_id };
+        hold.status = status;
+        self.put(StateKey::Hold { hold_id }, Some(StateValue::Hold(hold)));
+        self.put(index_key, None);
+        Ok(())
+    }
+
+    /// True when a deadline has passed at this block's time.
+    fn is_expired(&self, expires_at_ms: u64) -> bool {
+        self.context.time_ms >= expires_at_ms
+    }
+
+    fn read_hold(&self, key: &StateKey) -> Result<Option<HoldState>, StateError> {
+        match self.read(key)? {
+            None => Ok(None),
+            Some(StateValue::Hold(hold)) => Ok(Some(hold)),
+            Some(other) => Err(wrong_kind(key, &other)),
+        }
+    }
+
+    fn read_authorization(&self, key: &StateKey) -> Result<Option<AuthorizationState>, StateError> {
+        match self.read(key)? {
+            None => Ok(None),
+            Some(StateValue::Authorization(authorization)) => Ok(Some(authorization)),
+            Some(other) => Err(wrong_kind(key, &other)),
+        }
     }
 }

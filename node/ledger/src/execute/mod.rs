@@ -137,6 +137,10 @@ pub struct BlockExecutor<'s, S: StateRead + ?Sized> {
     tx_writes: Vec<(StateKey, Option<StateValue>)>,
     /// Fills of the transaction being executed; they go into its receipt if it succeeds.
     tx_fills: Vec<Fill>,
+    /// Per book (by its range's first key): a base entry at or before which every base entry
+    /// of the book is deleted by `block_writes`, so book walks skip them at once (see
+    /// `market.rs`). Only ever advanced over deletions in `block_writes`, which are final.
+    book_floors: BTreeMap<StateKey, StateKey>,
     receipts: Vec<Receipt>,
 }
 
@@ -181,6 +185,7 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             block_writes: BTreeMap::new(),
             tx_writes: Vec::new(),
             tx_fills: Vec::new(),
+            book_floors: BTreeMap::new(),
             receipts: Vec::new(),
         };
         executor.release_expired_holds()?;

@@ -103,7 +103,9 @@ impl<'a> Locks<'a> {
 ///
 /// Per asset: minted − burned = supply = Σ (available + locked) over all balances, supply ≤
 /// max supply, scale and flags valid, issuer member exists. Per balance: its asset exists, and
-/// locked equals what open holds and offers lock (none exist yet, so locked is zero). No
+/// locked equals what open holds and offers lock. Holds: open ⇔ indexed by expiry, settled
+/// holds match their batch records. Market: every open offer has exactly one book entry and
+/// vice versa, and no book is crossed. Badges: anchors and revocations name members. No
 /// balance can exceed supply, since balances are non-negative and sum to it. Members have a
 /// name and sorted, unique issuers, and the issuer index matches the members exactly. Every
 /// entry's value is of its key's kind, and no entry holds only defaults.
