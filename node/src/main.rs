@@ -25,6 +25,20 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<CliLogFormat>,
     },
+    /// Writes every finalized block with its certificate to a portable archive (for `tally
+    /// audit`). A running node is exported over its HTTP API (--node); a stopped one from its
+    /// data directory (--data).
+    Export {
+        /// The node's data directory (or its node.redb file); the node must be stopped.
+        #[arg(long, conflicts_with = "node", required_unless_present = "node")]
+        data: Option<PathBuf>,
+        /// A running node's HTTP API, e.g. http://127.0.0.1:28000.
+        #[arg(long)]
+        node: Option<String>,
+        /// The archive to write (written to FILE.tmp, then renamed).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,7 +73,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Run { config, log_format } = cli.command;
+    let (config, log_format) = match cli.command {
+        Command::Run { config, log_format } => (config, log_format),
+        Command::Export { data, node, out } => return export(data, node, &out),
+    };
     let node_config = NodeConfig::load(&config)?;
     let format = match log_format {
         Some(CliLogFormat::Human) => LogFormat::Human,
@@ -95,4 +112,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+fn export(data: Option<PathBuf>, node: Option<String>, out: &std::path::Path) -> anyhow::Result<()> {
+    let summary = match (data, node) {
+        (Some(data), _) => tally_node::export::export_from_store(&data, out)?,
+        (None, Some(node)) => tally_node::export::export_from_node(&node, out)?,
+        (None, None) => anyhow::bail!("pass --data DIR (a stopped node) or --node URL (a running node)"),
+    };
+    println!(
+        "exported {} blocks ({} transactions) of chain {} to {} ({} bytes)",
+        summary.blocks,
+        summary.txs,
+        summary.chain_id,
+        summary.path.display(),
+        summary.bytes
+    );
+    Ok(())
 }

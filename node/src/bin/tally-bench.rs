@@ -53,7 +53,26 @@ const VALIDITY_BLOCKS: u64 = 1_000_000;
 const FUNDING_SLACK_TRANSFERS: u64 = 10;
 
 #[derive(Parser, Debug)]
-#[command(about = "Open-loop load generator for a local Tally network (scripts/testnet.sh)")]
+#[command(
+    about = "Open-loop load generator for a local Tally network (scripts/testnet.sh); \
+             `tally-bench archive` generates a chain archive for `tally audit` instead",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    #[command(flatten)]
+    load: Args,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Mode {
+    /// Generates a valid chain of signed transfers with finalization certificates, and its
+    /// genesis file, without a network: the input of `tally audit` benchmarks.
+    Archive(archive_gen::ArchiveArgs),
+}
+
+#[derive(clap::Args, Debug)]
 struct Args {
     /// The network directory `scripts/testnet.sh up` wrote (genesis.json, members/*/issuer.key).
     #[arg(long, default_value = ".testnet")]
@@ -203,7 +222,11 @@ struct Job {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Mode::Archive(archive_args)) = cli.mode {
+        return archive_gen::generate(&archive_args);
+    }
+    let args = cli.load;
     let genesis_path = args.net_dir.join("genesis.json");
     let genesis = Genesis::load(&genesis_path).with_context(|| format!("load {}", genesis_path.display()))?;
     let chain_id = genesis.chain_id().clone();
@@ -530,4 +553,244 @@ async fn watch_blocks(
         tokio::time::sleep(WATCH_INTERVAL).await;
     }
     Ok(())
+}
+
+/// `tally-bench archive`: a synthetic but fully valid chain for audit benchmarks. Genesis comes
+/// from the genesis builder with seeded keys (four validators, one member with an opening float);
+/// block 1 funds the sender accounts from the issuer; every later block holds `block_txs`
+/// one-op transfers between senders, signed by their owners. Each block is executed on an
+/// in-memory ledger for its receipts and state roots, and finalized by three of the four
+/// validators' real signatures.
+mod archive_gen {
+    use std::fs::File;
+    use std::io::BufWriter;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use anyhow::{Context, Result, ensure};
+    use tally_genesis::ConsensusParams;
+    use tally_genesis::init::{TestnetSpec, asset_code_for, build_testnet};
+    use tally_genesis::keys::KeySource;
+    use tally_ledger::{BlockContext, execute_block};
+    use tally_node::bench::SplitMix64;
+    use tally_types::archive::{ArchiveHeader, ArchiveWriter};
+    use tally_types::block::{receipts_root, tx_root};
+    use tally_types::tx::Transfer;
+    use tally_types::{
+        Amount, AssetId, Block, BoundedBytes, BoundedVec, Certificate, ChainId, Header, Height, MemberId, Op,
+        PublicKey, SecretKey, SignedTransaction, Subject, Transaction, ValidatorIndex, View,
+    };
+
+    /// Credits each sender starts with, in minor units: more than it can ever send at one
+    /// unit per transfer in any run this tool makes.
+    const SENDER_FUNDS: u128 = 1_000_000_000;
+    /// Milliseconds between generated blocks.
+    const BLOCK_INTERVAL_MS: u64 = 1_000;
+    const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+
+    #[derive(clap::Args, Debug)]
+    pub struct ArchiveArgs {
+        /// Transfers to generate (besides the funding transactions of block 1).
+        #[arg(long, default_value_t = 1_000_000)]
+        transfers: u64,
+        /// Transfers per block (at most 10,000).
+        #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        block_txs: u64,
+        /// Sender accounts.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+        senders: u64,
+        /// Seed of every key and choice: the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The archive to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The genesis file to write (default: OUT with `.genesis.json` appended).
+        #[arg(long)]
+        genesis_out: Option<PathBuf>,
+    }
+
+    /// Signs `txs` on every core: signing a million transfers is most of the generation time.
+    fn sign_all(unsigned: Vec<(Transaction, usize)>, keys: &[SecretKey]) -> Vec<SignedTransaction> {
+        let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let chunk = unsigned.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = unsigned
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter().map(|(tx, key)| tx.clone().sign(&keys[*key])).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().expect("a signing thread does not panic"))
+                .collect()
+        })
+    }
+
+    pub fn generate(args: &ArchiveArgs) -> Result<()> {
+        let started = Instant::now();
+        let chain_id = ChainId::new("tally-audit-bench").expect("a valid chain id");
+        let member = MemberId::new("acme").expect("a valid member id");
+        let keys = KeySource::seeded(&args.seed.to_le_bytes(), &chain_id)?;
+        let senders_count = usize::try_from(args.senders).context("--senders")?;
+        let float = SENDER_FUNDS.checked_mul(u128::from(args.senders)).context("float overflows")?;
+        let spec = TestnetSpec {
+            chain_id: chain_id.clone(),
+            validators: 4,
+            members: vec![member.clone()],
+            genesis_time_ms: GENESIS_TIME_MS,
+            consensus: ConsensusParams::default(),
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 27_000,
+            issuer_float: Some(Amount(float)),
+        };
+        let testnet = build_testnet(&spec, &keys)?;
+        let genesis = &testnet.genesis;
+        let genesis_path = args.genesis_out.clone().unwrap_or_else(|| {
+            let mut name = args.out.as_os_str().to_owned();
+            name.push(".genesis.json");
+            PathBuf::from(name)
+        });
+        std::fs::write(&genesis_path, genesis.to_json_pretty())
+            .with_context(|| format!("writing {}", genesis_path.display()))?;
+        let validators = genesis.validator_set();
+        let issuer = testnet.issuer_keys[0].1.clone();
+        let asset = AssetId::new(asset_code_for(&member)?, member);
+        let mut rng = SplitMix64::new(args.seed);
+        // Key 0 is the issuer; senders follow.
+        let mut signers: Vec<SecretKey> = vec![issuer];
+        signers.extend((0..senders_count).map(|_| SecretKey::from_seed(&rng.bytes32())));
+        let publics: Vec<PublicKey> = signers.iter().map(SecretKey::public_key).collect();
+        let mut seqs = vec![0u64; signers.len()];
+        let valid_until = Height(u64::MAX);
+        let next_tx = |signer: usize, ops: Vec<Op>, seqs: &mut Vec<u64>| {
+            seqs[signer] += 1;
+            let tx = Transaction {
+                chain_id: chain_id.clone(),
+                signer: publics[signer],
+                seq: seqs[signer],
+                valid_until_height: valid_until,
+                ops: BoundedVec::new(ops).expect("at most 16 ops per generated transaction"),
+                memo: BoundedBytes::empty(),
+            };
+            (tx, signer)
+        };
+
+        let mut state = genesis.initial_state();
+        let out_tmp = {
+            let mut name = args.out.as_os_str().to_owned();
+            name.push(".tmp");
+            PathBuf::from(name)
+        };
+        let file = File::create(&out_tmp).with_context(|| format!("creating {}", out_tmp.display()))?;
+        let mut writer = ArchiveWriter::new(
+            BufWriter::with_capacity(1 << 20, file),
+            &ArchiveHeader { chain_id: chain_id.clone(), genesis_hash: genesis.hash() },
+        )?;
+        let mut parent_id = genesis.parent_of_first_block();
+        let mut height = 0u64;
+        let mut remaining = args.transfers;
+        let mut total_txs = 0u64;
+        let mut funded = false;
+        while !funded || remaining > 0 {
+            height += 1;
+            let unsigned: Vec<(Transaction, usize)> = if !funded {
+                funded = true;
+                (1..signers.len())
+                    .collect::<Vec<_>>()
+                    .chunks(tally_types::limits::TX_OPS_MAX)
+                    .map(|chunk| {
+                        let ops = chunk
+                            .iter()
+                            .map(|&to| {
+                                Op::Transfer(Transfer {
+                                    asset: asset.clone(),
+                                    to: publics[to],
+                                    amount: Amount(SENDER_FUNDS),
+                                })
+                            })
+                            .collect();
+                        next_tx(0, ops, &mut seqs)
+                    })
+                    .collect()
+            } else {
+                let count = remaining.min(args.block_txs);
+                remaining -= count;
+                (0..count)
+                    .map(|_| {
+                        let sender = 1 + rng.below(args.senders) as usize;
+                        let mut receiver = 1 + rng.below(args.senders) as usize;
+                        if receiver == sender {
+                            receiver = 1 + (receiver % senders_count);
+                        }
+                        let op = Op::Transfer(Transfer {
+                            asset: asset.clone(),
+                            to: publics[receiver],
+                            amount: Amount(1),
+                        });
+                        next_tx(sender, vec![op], &mut seqs)
+                    })
+                    .collect()
+            };
+            ensure!(unsigned.len() <= tally_types::limits::BLOCK_TXS_MAX, "block {height} is too large");
+            let txs = sign_all(unsigned, &signers);
+            let time_ms = GENESIS_TIME_MS + height * BLOCK_INTERVAL_MS;
+            let context = BlockContext { chain_id: chain_id.clone(), height: Height(height), time_ms };
+            let output = execute_block(&state, &context, &txs)?;
+            ensure!(
+                output.receipts.iter().all(|receipt| receipt.outcome == tally_types::TxOutcome::Success),
+                "a generated transaction failed at height {height}"
+            );
+            let state_root = state.commit(&output.writes)?;
+            let ids: Vec<_> = txs.iter().map(SignedTransaction::id).collect();
+            let view = View(height);
+            let header = Header {
+                chain_id: chain_id.clone(),
+                height: Height(height),
+                view,
+                parent_id,
+                time_ms,
+                proposer: validators.leader(view),
+                tx_root: tx_root(&ids),
+                receipts_root: receipts_root(&output.receipts),
+                state_root,
+                validators_hash: validators.hash(),
+            };
+            let block =
+                Block { header, txs: BoundedVec::new(txs).expect("checked against BLOCK_TXS_MAX above") };
+            let subject = Subject::Finalize { view, block_id: block.id() };
+            let votes: Vec<(ValidatorIndex, _)> = (0..validators.quorum())
+                .map(|index| {
+                    let key = &testnet.validator_keys[index].consensus;
+                    (ValidatorIndex(index as u16), subject.sign(&chain_id, key))
+                })
+                .collect();
+            let certificate = Certificate::from_votes(subject, &votes, validators.len())?;
+            writer.append(&block, &certificate)?;
+            parent_id = block.id();
+            total_txs += block.txs.len() as u64;
+            if height.is_multiple_of(20) {
+                eprintln!(
+                    "tally-bench archive: height {height}, {total_txs} txs, {:.0} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let file = writer.finish()?.into_inner().map_err(|error| error.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&out_tmp, &args.out)
+            .with_context(|| format!("renaming {} to {}", out_tmp.display(), args.out.display()))?;
+        println!(
+            "archive={} genesis={} blocks={height} txs={total_txs} state_root={} seconds={:.1}",
+            args.out.display(),
+            genesis_path.display(),
+            state.root(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
 }

@@ -167,6 +167,53 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing data file for reading whatever chain it belongs to (for `tally-node
+    /// export`), and returns it with its chain identity. Never creates a file. redb refuses a
+    /// file another process has open, so a running node's file gives [`StoreError::InUse`].
+    /// Opening may repair a file left by a crash, as the node itself would at start.
+    pub fn open_existing(path: &Path) -> Result<(Store, ChainIdentity), StoreError> {
+        let path = path.to_path_buf();
+        if !path.is_file() {
+            return Err(StoreError::Open { path, reason: "no such data file".into() });
+        }
+        let db = match Database::open(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse { path }),
+            Err(error) => {
+                return Err(StoreError::Open {
+                    path,
+                    reason: format!("not a readable Tally data file ({error})"),
+                });
+            }
+        };
+        let store = Store { db, path };
+        let identity = store.identity()?;
+        Ok((store, identity))
+    }
+
+    /// The chain identity recorded in the file, after checking its schema version.
+    pub fn identity(&self) -> Result<ChainIdentity, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(|error| StoreError::Open {
+            path: self.path.clone(),
+            reason: format!("no Tally metadata ({error})"),
+        })?;
+        let found = u32::from_be_bytes(self.meta_array(&meta, META_SCHEMA)?);
+        if found != SCHEMA_VERSION {
+            return Err(StoreError::SchemaVersion {
+                path: self.path.clone(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
+        let chain = String::from_utf8(chain.unwrap_or_default())
+            .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
+        let chain_id = ChainId::new(chain).map_err(|error| self.corrupt("meta", META_CHAIN_ID, error))?;
+        let genesis_hash = Hash(self.meta_array(&meta, META_GENESIS_HASH)?);
+        Ok(ChainIdentity { chain_id, genesis_hash })
+    }
+
     /// The data file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -537,6 +584,9 @@ impl Bounded for ReceiptList {
         tally_types::limits::BLOCK_TXS_MAX * tally_types::limits::RECEIPT_BYTES_MAX;
 }
 
+/// One encoded ledger state entry: (key bytes, value bytes).
+pub type EncodedEntry = (Vec<u8>, Vec<u8>);
+
 /// A consistent read view of ledger state and state-tree nodes at one committed height.
 pub struct Snapshot<'a> {
     store: &'a Store,
@@ -575,7 +625,7 @@ impl Snapshot<'_> {
         &self,
         start: std::ops::Bound<&[u8]>,
         last: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Option<EncodedEntry>, StoreError> {
         let table = self.txn.open_table(STATE).map_err(self.store.storage())?;
         let mut range =
             table.range::<&[u8]>((start, std::ops::Bound::Included(last))).map_err(self.store.storage())?;

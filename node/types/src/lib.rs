@@ -12,6 +12,7 @@
 //! - Consensus types hold no `HashMap` and no floats.
 
 pub mod amount;
+pub mod archive;
 pub mod block;
 pub mod codec;
 pub mod consensus;
