@@ -248,6 +248,12 @@ impl NodeClient {
         Self::typed(&self.url(path), value)
     }
 
+    /// `GET path` (e.g. `/v1/blocks/7`): the raw JSON answer, for readers that check what the
+    /// node says themselves (`proofs`).
+    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, HttpError> {
+        self.get_value(path)
+    }
+
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<NodeStatus, HttpError> {
         self.get("/v1/status")

@@ -9,8 +9,12 @@
 //!   memo against the protocol limits (`txbuild`); every node answer is size- and time-bounded
 //!   (`http`).
 
+pub mod audit;
 pub mod badge;
 pub mod http;
 pub mod jcs;
 pub mod keystore;
+pub mod market;
+pub mod proofs;
 pub mod txbuild;
+pub mod usage;

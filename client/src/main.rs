@@ -4,6 +4,8 @@
 //! Exit codes: 0 on success, 1 when the node or the ledger refused (the problem's `detail` or
 //! the receipt's error is printed), 2 on a usage error (bad flags, amounts, addresses).
 
+mod cmd_audit;
+
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +19,11 @@ use tally_client::keystore::Keystore;
 use tally_client::txbuild::{self, GrantDetails, VALID_FOR_BLOCKS_DEFAULT};
 use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, SecretKey, TxId, TxOutcome};
 use zeroize::Zeroizing;
+
+mod cmd_badge;
+mod cmd_market;
+mod cmd_spend;
+mod cmd_verify;
 
 const NODE_DEFAULT: &str = "http://127.0.0.1:28000";
 /// Longest a secret read from a file or stdin may be: a hex seed is 64 characters.
@@ -62,6 +69,27 @@ enum Command {
     /// Look up a transaction.
     #[command(subcommand)]
     Tx(TxCommand),
+    /// Place, cancel and list offers; show a market's book.
+    #[command(subcommand)]
+    Offer(cmd_market::OfferCommand),
+    /// Authorize a provider to hold and settle your credits for metered usage.
+    #[command(subcommand)]
+    Spend(cmd_spend::SpendCommand),
+    /// Lock a holder's credits for metered usage (provider issuer; prints the hold id).
+    Hold(cmd_spend::HoldArgs),
+    /// Capture a hold for a batch of metered calls from a usage CSV; the rest is released.
+    Settle(cmd_spend::SettleArgs),
+    /// Release a hold in full.
+    Void(cmd_spend::VoidArgs),
+    /// Verify the whole chain from the genesis file: certificates, signatures, re-execution,
+    /// state roots, invariants. Exit code 0 only when everything verifies.
+    Audit(cmd_audit::AuditArgs),
+    /// Anchor, verify, revoke Open Badges; show receipts.
+    #[command(subcommand)]
+    Badge(cmd_badge::BadgeCommand),
+    /// Check one transaction or state proof against a finalized header.
+    #[command(subcommand)]
+    Verify(cmd_verify::VerifyCommand),
 }
 
 #[derive(Subcommand)]
@@ -230,6 +258,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Session { node: cli.node, keystore: cli.keystore, json: cli.json };
     match cli.command {
         Command::Keys(command) => keys(&context, command),
+        Command::Audit(args) => cmd_audit::run(&context, args),
+        Command::Badge(command) => cmd_badge::run(&context, command),
+        Command::Verify(command) => cmd_verify::run(&context, command),
         Command::Account { address } => account(&context, &address),
         Command::Asset(AssetCommand::List) => asset_list(&context),
         Command::Asset(AssetCommand::Issue { code, scale, max_supply, submit }) => {
@@ -263,6 +294,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tx(TxCommand::Status { id }) => tx_status(&context, &id),
         Command::Tx(TxCommand::Wait { id, timeout_ms }) => tx_wait(&context, &id, timeout_ms),
+        Command::Offer(command) => cmd_market::run(&context, command),
+        Command::Spend(command) => cmd_spend::authorize(&context, command),
+        Command::Hold(args) => cmd_spend::hold(&context, args),
+        Command::Settle(args) => cmd_spend::settle(&context, args),
+        Command::Void(args) => cmd_spend::void(&context, args),
     }
 }
 

@@ -5,10 +5,13 @@
 //! a node), so the load generator can build many transactions per account without a round trip.
 
 use tally_types::limits;
-use tally_types::tx::{Burn, Grant, GrantKind, IssueAsset, RewardReason, Transfer};
+use tally_types::tx::{
+    AuthorizeSpend, Burn, CancelOffer, Grant, GrantKind, Hold, IssueAsset, OfferMode, PlaceOffer,
+    RewardReason, Settle, Transfer, Void,
+};
 use tally_types::{
-    Amount, AmountError, AssetId, BoundedBytes, BoundedString, BoundedVec, ChainId, Height, Op, OpId,
-    PublicKey, SecretKey, SignedTransaction, encode,
+    Amount, AmountError, AssetId, BoundedBytes, BoundedString, BoundedVec, ChainId, Hash, Height, MemberId,
+    Op, OpId, Price, PublicKey, SecretKey, SignedTransaction, encode,
 };
 
 /// How many blocks a transaction stays valid for when the caller does not say.
@@ -43,6 +46,16 @@ pub enum TxBuildError {
     ReasonNotAllowed,
     #[error("operating-system randomness failed: {0}")]
     Random(String),
+    #[error("price `{0}` must be a positive decimal (1.5) or a fraction of two (3/2)")]
+    PriceSyntax(String),
+    #[error(
+        "price `{text}` is {numerator}/{denominator} minor units, which does not fit the ledger's u64/u64 price; use fewer significant digits"
+    )]
+    PriceTooPrecise { text: String, numerator: u128, denominator: u128 },
+    #[error("expiry `{0}` must be a duration (30d, 12h, 45m, 90s, 500ms), an RFC 3339 time or unix ms")]
+    ExpirySyntax(String),
+    #[error("expiry `{text}` is at {at_ms} ms, not after now ({now_ms} ms)")]
+    ExpiryPast { text: String, at_ms: u64, now_ms: u64 },
 }
 
 /// Builds the transaction `{chain_id, signer, seq, valid_until_height, ops, memo}` and signs it
@@ -187,6 +200,252 @@ pub fn issue_asset_op(code: tally_types::AssetCode, scale: u8, max_supply: Optio
     Op::IssueAsset(IssueAsset { code, scale, max_supply, flags: tally_types::tx::AssetFlags::default() })
 }
 
+/// A `PlaceOffer` op: sell `amount` of `sell` for `buy` at `price` minor units of `buy` per
+/// minor unit of `sell` (see [`minor_price`]).
+pub fn place_offer_op(
+    offer_id: OpId,
+    sell: AssetId,
+    buy: AssetId,
+    amount: Amount,
+    price: Price,
+    mode: OfferMode,
+) -> Op {
+    Op::PlaceOffer(PlaceOffer { offer_id, sell, buy, amount, price, mode })
+}
+
+/// A `CancelOffer` op.
+pub fn cancel_offer_op(offer_id: OpId) -> Op {
+    Op::CancelOffer(CancelOffer { offer_id })
+}
+
+/// An `AuthorizeSpend` op: lets `provider` hold and settle up to `cap` of `asset` until
+/// `expires_at_ms` (block time). A cap of zero withdraws the authorization.
+pub fn authorize_spend_op(provider: MemberId, asset: AssetId, cap: Amount, expires_at_ms: u64) -> Op {
+    Op::AuthorizeSpend(AuthorizeSpend { provider, asset, cap, expires_at_ms })
+}
+
+/// A `Hold` op (signed by an issuer of the provider).
+pub fn hold_op(hold_id: OpId, holder: PublicKey, asset: AssetId, amount: Amount, expires_at_ms: u64) -> Op {
+    Op::Hold(Hold { hold_id, holder, asset, amount, expires_at_ms })
+}
+
+/// A `Settle` op: capture `amount` of the hold under `batch_id`, with the batch's usage root
+/// (see `usage::UsageBatch`).
+pub fn settle_op(hold_id: OpId, batch_id: OpId, amount: Amount, usage_root: Hash) -> Op {
+    Op::Settle(Settle { hold_id, batch_id, amount, usage_root })
+}
+
+/// A `Void` op.
+pub fn void_op(hold_id: OpId) -> Op {
+    Op::Void(Void { hold_id })
+}
+
+/// An exact non-negative rational `numerator / denominator`, `denominator > 0`, kept in lowest
+/// terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ratio {
+    pub numerator: u128,
+    pub denominator: u128,
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+impl Ratio {
+    /// `numerator / denominator` in lowest terms; `None` for a zero denominator.
+    pub fn new(numerator: u128, denominator: u128) -> Option<Ratio> {
+        if denominator == 0 {
+            return None;
+        }
+        let divisor = gcd(numerator, denominator).max(1);
+        Some(Ratio { numerator: numerator / divisor, denominator: denominator / divisor })
+    }
+
+    /// `self · other`, exact, or `None` if the reduced result does not fit `u128`. Cross-reducing
+    /// first keeps the result in lowest terms when both inputs are.
+    pub fn checked_mul(self, other: Ratio) -> Option<Ratio> {
+        let left = gcd(self.numerator, other.denominator).max(1);
+        let right = gcd(other.numerator, self.denominator).max(1);
+        Some(Ratio {
+            numerator: (self.numerator / left).checked_mul(other.numerator / right)?,
+            denominator: (self.denominator / right).checked_mul(other.denominator / left)?,
+        })
+    }
+}
+
+/// Longest decimal a price part may be written with: 10^38 is the largest power of ten in a u128.
+const PRICE_DIGITS_MAX: usize = 38;
+
+/// Parses a non-negative decimal (`12`, `1.5`, `.25`) into an exact ratio.
+fn parse_decimal_ratio(text: &str) -> Option<Ratio> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = whole.len() + fraction.len();
+    if digits == 0
+        || digits > PRICE_DIGITS_MAX
+        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mantissa: u128 = format!("{whole}{fraction}").parse().ok()?;
+    // fraction.len() ≤ 38, so the power fits.
+    Ratio::new(mantissa, 10u128.pow(fraction.len() as u32))
+}
+
+/// Parses a human price (units of the bought asset per unit of the sold one): a decimal
+/// (`1.5`) or a fraction of two decimals (`3/2`, `1/3`). Zero is refused.
+pub fn parse_human_price(text: &str) -> Result<Ratio, TxBuildError> {
+    let syntax = || TxBuildError::PriceSyntax(text.to_owned());
+    let trimmed = text.trim();
+    let ratio = match trimmed.split_once('/') {
+        None => parse_decimal_ratio(trimmed).ok_or_else(syntax)?,
+        Some((numerator, denominator)) => {
+            let numerator = parse_decimal_ratio(numerator.trim()).ok_or_else(syntax)?;
+            let denominator = parse_decimal_ratio(denominator.trim()).ok_or_else(syntax)?;
+            if denominator.numerator == 0 {
+                return Err(syntax());
+            }
+            let inverse = Ratio::new(denominator.denominator, denominator.numerator).ok_or_else(syntax)?;
+            numerator.checked_mul(inverse).ok_or_else(|| TxBuildError::PriceTooPrecise {
+                text: text.to_owned(),
+                numerator: u128::MAX,
+                denominator: u128::MAX,
+            })?
+        }
+    };
+    if ratio.numerator == 0 {
+        return Err(syntax());
+    }
+    Ok(ratio)
+}
+
+/// The ledger price of a human price: `human · 10^buy_scale / 10^sell_scale` minor units of
+/// `buy` per minor unit of `sell`, in lowest terms. Refused when the reduced fraction does not
+/// fit `u64/u64`: rounding it would trade at a price the user did not type.
+pub fn minor_price(text: &str, human: Ratio, sell_scale: u8, buy_scale: u8) -> Result<Price, TxBuildError> {
+    let too_precise = |ratio: Ratio| TxBuildError::PriceTooPrecise {
+        text: text.to_owned(),
+        numerator: ratio.numerator,
+        denominator: ratio.denominator,
+    };
+    let scales = Ratio::new(
+        10u128.pow(u32::from(buy_scale.min(limits::ASSET_SCALE_MAX))),
+        10u128.pow(u32::from(sell_scale.min(limits::ASSET_SCALE_MAX))),
+    )
+    .expect("a power of ten is not zero");
+    let minor = human.checked_mul(scales).ok_or_else(|| too_precise(human))?;
+    match (u64::try_from(minor.numerator), u64::try_from(minor.denominator)) {
+        (Ok(numerator), Ok(denominator)) if numerator > 0 => Ok(Price { numerator, denominator }),
+        _ => Err(too_precise(minor)),
+    }
+}
+
+/// Parses an expiry into unix ms: a duration from `now_ms` (`30d`, `12h`, `45m`, `90s`,
+/// `500ms`), an RFC 3339 time (`2030-01-01T00:00:00Z`, offsets and fractions allowed), or a
+/// bare number of unix ms. The result must be after `now_ms`. The ledger compares expiries
+/// with block time, which tracks wall-clock time within seconds.
+pub fn parse_expiry(text: &str, now_ms: u64) -> Result<u64, TxBuildError> {
+    let syntax = || TxBuildError::ExpirySyntax(text.to_owned());
+    let trimmed = text.trim();
+    let at_ms = if trimmed.contains('T') || trimmed.contains('t') {
+        parse_rfc3339_ms(trimmed).ok_or_else(syntax)?
+    } else if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        trimmed.parse::<u64>().map_err(|_| syntax())?
+    } else {
+        let split = trimmed.find(|c: char| !c.is_ascii_digit()).ok_or_else(syntax)?;
+        let (number, unit) = trimmed.split_at(split);
+        let number: u64 = number.parse().map_err(|_| syntax())?;
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(syntax()),
+        };
+        number.checked_mul(unit_ms).and_then(|ms| ms.checked_add(now_ms)).ok_or_else(syntax)?
+    };
+    if at_ms <= now_ms {
+        return Err(TxBuildError::ExpiryPast { text: text.to_owned(), at_ms, now_ms });
+    }
+    Ok(at_ms)
+}
+
+/// Days from 1970-01-01 to the civil date (proleptic Gregorian), after Howard Hinnant's
+/// `days_from_civil`.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = if year >= 0 { year } else { year - 399 } / 400;
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` to unix ms (fraction cut to ms); `None` if
+/// malformed or before 1970.
+fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        if part.bytes().all(|b| b.is_ascii_digit()) { part.parse().ok() } else { None }
+    };
+    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't') {
+        return None;
+    }
+    if bytes[13] != b':' || bytes[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut millis = 0i64;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let first_three = format!("{:0<3}", &fraction[..digits.min(3)]);
+        millis = first_three.parse().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            let hours: i64 = rest[1..3].parse().ok()?;
+            let minutes: i64 = rest[4..6].parse().ok()?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            sign * (hours * 60 + minutes)
+        }
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
+        - offset_minutes * 60;
+    u64::try_from(seconds.checked_mul(1_000)?.checked_add(millis)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +565,49 @@ mod tests {
     fn validity_window_saturates() {
         assert_eq!(valid_until(Height(5), VALID_FOR_BLOCKS_DEFAULT), Height(105));
         assert_eq!(valid_until(Height(u64::MAX - 1), 100), Height(u64::MAX));
+    }
+
+    #[test]
+    fn human_prices_convert_exactly_with_both_scales() {
+        let price = |text: &str, sell_scale, buy_scale| {
+            parse_human_price(text).and_then(|human| minor_price(text, human, sell_scale, buy_scale))
+        };
+        let p = |numerator, denominator| Ok(Price { numerator, denominator });
+        assert_eq!(price("3/2", 2, 2), p(3, 2));
+        assert_eq!(price("1.5", 2, 2), p(3, 2));
+        assert_eq!(price("1.50", 2, 2), p(3, 2));
+        // 1.5 GLOBEX (scale 0) per ACME (scale 2): 3/200 minor GLOBEX per minor ACME.
+        assert_eq!(price("1.5", 2, 0), p(3, 200));
+        assert_eq!(price("6/4", 0, 3), p(1_500, 1));
+        assert_eq!(price("1/3", 0, 0), p(1, 3));
+        assert_eq!(price("2.5/0.5", 0, 0), p(5, 1));
+        for bad in ["0", "0/3", "3/0", "-1", "1e3", "abc", "", "1/2/3", "1..2", "."] {
+            assert!(matches!(price(bad, 2, 2), Err(TxBuildError::PriceSyntax(_))), "{bad} accepted");
+        }
+        // 20 significant digits do not fit a u64 once reduced.
+        assert!(matches!(price("98765432109876543211/3", 0, 0), Err(TxBuildError::PriceTooPrecise { .. })));
+        assert!(matches!(price("1/99999999999999999999", 0, 0), Err(TxBuildError::PriceTooPrecise { .. })));
+        // A price that fits before scaling but not after.
+        assert!(matches!(price("18446744073709551615", 0, 1), Err(TxBuildError::PriceTooPrecise { .. })));
+    }
+
+    #[test]
+    fn expiries_parse_as_durations_rfc3339_or_ms() {
+        let now = 1_700_000_000_000u64;
+        assert_eq!(parse_expiry("30d", now), Ok(now + 30 * 86_400_000));
+        assert_eq!(parse_expiry("12h", now), Ok(now + 12 * 3_600_000));
+        assert_eq!(parse_expiry("45m", now), Ok(now + 45 * 60_000));
+        assert_eq!(parse_expiry("90s", now), Ok(now + 90_000));
+        assert_eq!(parse_expiry("500ms", now), Ok(now + 500));
+        assert_eq!(parse_expiry("1800000000000", now), Ok(1_800_000_000_000));
+        assert_eq!(parse_expiry("2030-01-01T00:00:00Z", now), Ok(1_893_456_000_000));
+        assert_eq!(parse_expiry("2030-01-01T01:00:00.25+01:00", now), Ok(1_893_456_000_250));
+        assert_eq!(parse_expiry("2028-02-29T00:00:00Z", now), Ok(1_835_395_200_000));
+        assert!(matches!(parse_expiry("0s", now), Err(TxBuildError::ExpiryPast { .. })));
+        assert!(matches!(parse_expiry("2020-01-01T00:00:00Z", now), Err(TxBuildError::ExpiryPast { .. })));
+        for bad in ["30x", "d", "", "2030-02-30T00:00:00Z", "2030-01-01T00:00:00", "2030-01-01T25:00:00Z"] {
+            assert!(matches!(parse_expiry(bad, now), Err(TxBuildError::ExpirySyntax(_))), "{bad} accepted");
+        }
     }
 
     #[test]

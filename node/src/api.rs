@@ -42,6 +42,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::mempool::AdmitError;
 
+/// Badge anchors and revocations with proofs; receipt proofs.
+mod badges;
+/// Order-book and metered-usage reads.
+mod markets;
+
 /// The largest page `GET /v1/assets` returns.
 pub const ASSETS_PAGE_MAX: usize = 1_000;
 /// The page size of `GET /v1/assets` when the client names none.
@@ -315,6 +320,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/state/proof", get(get_state_proof))
         .route("/v1/status", get(get_status))
         .route("/v1/validators", get(get_validators))
+        .route("/v1/markets/{base}/{quote}", get(markets::get_book))
+        .route("/v1/accounts/{address}/offers", get(markets::get_offers_of))
+        .route("/v1/offers/{owner}/{offer_id}", get(markets::get_offer))
+        .route("/v1/holds/{hold_id}", get(markets::get_hold))
+        .route("/v1/batches/{member}/{batch_id}", get(markets::get_batch))
+        .route("/v1/authorizations/{holder}/{provider}/{asset}", get(markets::get_authorization))
+        .route("/v1/badges/{hash}", get(badges::get_badge))
+        .route("/v1/txs/{id}/receipt", get(badges::get_tx_receipt))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -671,11 +684,45 @@ fn parse_height(text: &str) -> Result<Height, Problem> {
     Ok(Height(height))
 }
 
-async fn get_block(State(state): State<ApiState>, Path(text): Path<String>) -> ApiResult {
+/// `?format=borsh` on block and certificate reads answers with the canonical bytes
+/// (`application/octet-stream`) instead of JSON: an auditor or exporter wants exactly what was
+/// signed, not a round trip through the text forms.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+/// True for `?format=borsh`, false for no query or `?format=json`.
+fn wants_borsh(query: Result<Query<FormatQuery>, QueryRejection>) -> Result<bool, Problem> {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(false),
+        Some("borsh") => Ok(true),
+        Some(other) => {
+            Err(Problem::bad_request("query", format!("format `{other}`: expected json or borsh")))
+        }
+    }
+}
+
+fn borsh_response(bytes: Vec<u8>) -> ApiResult {
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes)
+        .into_response())
+}
+
+async fn get_block(
+    State(state): State<ApiState>,
+    Path(text): Path<String>,
+    query: Result<Query<FormatQuery>, QueryRejection>,
+) -> ApiResult {
     let height = parse_height(&text)?;
+    let borsh = wants_borsh(query)?;
     let block: Block =
         read_store(&state, move |store| store.block(height)?.ok_or_else(|| beyond_tip(store, height)))
             .await?;
+    if borsh {
+        return borsh_response(encode(&block));
+    }
     ok_json(json!({ "block_id": block.id(), "block": block }))
 }
 
@@ -686,11 +733,19 @@ fn beyond_tip(store: &Store, height: Height) -> Problem {
     }
 }
 
-async fn get_certificate(State(state): State<ApiState>, Path(text): Path<String>) -> ApiResult {
+async fn get_certificate(
+    State(state): State<ApiState>,
+    Path(text): Path<String>,
+    query: Result<Query<FormatQuery>, QueryRejection>,
+) -> ApiResult {
     let height = parse_height(&text)?;
+    let borsh = wants_borsh(query)?;
     let certificate =
         read_store(&state, move |store| store.certificate(height)?.ok_or_else(|| beyond_tip(store, height)))
             .await?;
+    if borsh {
+        return borsh_response(encode(&certificate));
+    }
     ok_json(json!({ "height": height, "certificate": certificate }))
 }
 

@@ -10,4 +10,5 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod engine;
+pub mod export;
 pub mod mempool;

@@ -1,0 +1,832 @@
+//! The auditor (DESIGN.md §9): verifies a whole chain from its genesis file alone.
+//!
+//! For every block from height 1, in order: the chain id, the height sequence, the parent link
+//! (the previous header's block id; the genesis hash for block 1), the validators hash (the
+//! genesis validator set's), strictly increasing time (block 1 after the genesis time), the
+//! finalization certificate (≥ n − f valid `Finalize` signatures of the genesis validators over
+//! this block's id or a descendant's id), every transaction's form and signature
+//! (`verify_strict`), the tx root, re-execution with the ledger code on an in-memory state
+//! built from the genesis ledger, the receipts root and the state root against the header, and
+//! the history invariants (each seq used once and in order, each grant id once, the themed
+//! checks). The state invariants ([`tally_ledger::check_invariants`]) are checked after block
+//! 1, after the last block, and in between whenever the transactions executed since the last
+//! check reach a quarter of the state's entry count — so their cost stays a fixed fraction of
+//! the work however large the state grows ([`InvariantPolicy::Amortized`]); `EveryBlock` checks
+//! after each block.
+//!
+//! The first failure stops the audit and names the height, the transaction (index and id) when
+//! one is at fault, the check (the header field or the step), and the expected and actual
+//! values.
+//!
+//! A certificate stored with a block may finalize a descendant (a node commits the ancestors
+//! of a finalized block with that block's certificate). Such a block counts as certified once
+//! the named descendant appears in the chain through parent links, within
+//! [`DESCENDANT_CERTIFICATE_BLOCKS_MAX`] blocks; if it never does, the failure names the block
+//! whose certificate it was.
+//!
+//! Speed: signatures are checked on a pool of worker threads, a few blocks ahead of execution,
+//! while the calling thread executes; reading and decoding records runs on its own thread. All
+//! queues between them are bounded.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::ops::Range;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tally_genesis::Genesis;
+use tally_ledger::{BlockContext, BlockError, EntryKind, History, MemState, execute_block};
+use tally_types::archive::{ArchiveError, ArchiveHeader, ArchiveRecord};
+use tally_types::block::{receipts_root, tx_root};
+use tally_types::tx::TxFormError;
+use tally_types::{
+    Block, BlockId, Certificate, ChainId, Hash, Height, SignedTransaction, Subject, TxId, ValidatorSet, View,
+};
+
+/// Blocks whose signatures are checked ahead of the block being executed.
+pub const LOOKAHEAD_BLOCKS: usize = 3;
+/// Transactions per signature job: large enough that queueing costs nothing next to the
+/// checks, small enough to spread one block over every worker.
+pub const SIGNATURE_JOB_TXS: usize = 256;
+/// How many blocks a certificate naming a descendant may stay unresolved. An honest node
+/// commits a finalized block's ancestors with it, and those runs are short (the node's sync
+/// refuses runs above 256 blocks).
+pub const DESCENDANT_CERTIFICATE_BLOCKS_MAX: usize = 1_024;
+/// Worker threads for signature checks, at most.
+pub const SIGNATURE_THREADS_MAX: usize = 64;
+
+/// The step or header field an audit failure is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The block source (archive or node) could not deliver a record.
+    Source,
+    /// The archive's genesis hash is not the genesis file's.
+    GenesisHash,
+    ChainId,
+    Height,
+    ParentId,
+    ValidatorsHash,
+    TimeMs,
+    /// The finalization certificate: kind, shape, quorum, signatures, view.
+    Certificate,
+    /// The header does not hash to the block id its certificate (and its child's parent link)
+    /// name: a header field was changed after finalization.
+    BlockId,
+    TxSignature,
+    TxRoot,
+    /// A transaction that could not have been included (seq, expiry, chain).
+    TxInclusion,
+    ReceiptsRoot,
+    StateRoot,
+    /// A history invariant (seq order, grant ids, themed checks).
+    History,
+    /// A state invariant.
+    Invariant,
+    /// The ledger state could not be read or updated (a bug, not a property of the chain).
+    Internal,
+}
+
+impl Check {
+    /// The snake_case name printed in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Source => "source",
+            Check::GenesisHash => "genesis_hash",
+            Check::ChainId => "chain_id",
+            Check::Height => "height",
+            Check::ParentId => "parent_id",
+            Check::ValidatorsHash => "validators_hash",
+            Check::TimeMs => "time_ms",
+            Check::Certificate => "certificate",
+            Check::BlockId => "block_id",
+            Check::TxSignature => "tx_signature",
+            Check::TxRoot => "tx_root",
+            Check::TxInclusion => "tx_inclusion",
+            Check::ReceiptsRoot => "receipts_root",
+            Check::StateRoot => "state_root",
+            Check::History => "history",
+            Check::Invariant => "invariant",
+            Check::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The first thing that did not verify.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditFailure {
+    /// The height of the block at fault; 0 for the archive as a whole (its genesis hash).
+    pub height: Height,
+    /// The transaction's index in the block, when one is at fault.
+    pub tx_index: Option<usize>,
+    pub tx_id: Option<TxId>,
+    pub check: Check,
+    /// What went wrong, in a sentence.
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+impl AuditFailure {
+    fn new(height: Height, check: Check, message: impl Into<String>) -> Self {
+        AuditFailure {
+            height,
+            tx_index: None,
+            tx_id: None,
+            check,
+            message: message.into(),
+            expected: None,
+            actual: None,
+        }
+    }
+
+    fn values(mut self, expected: impl fmt::Display, actual: impl fmt::Display) -> Self {
+        self.expected = Some(expected.to_string());
+        self.actual = Some(actual.to_string());
+        self
+    }
+
+    fn tx(mut self, index: usize, id: TxId) -> Self {
+        self.tx_index = Some(index);
+        self.tx_id = Some(id);
+        self
+    }
+}
+
+impl fmt::Display for AuditFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "height {}", self.height)?;
+        if let Some(index) = self.tx_index {
+            write!(f, ", transaction {index}")?;
+        }
+        if let Some(id) = &self.tx_id {
+            write!(f, " ({id})")?;
+        }
+        write!(f, ": {}: {}", self.check, self.message)?;
+        if let (Some(expected), Some(actual)) = (&self.expected, &self.actual) {
+            write!(f, " (expected {expected}, actual {actual})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuditFailure {}
+
+/// Why a block source could not deliver the next record.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("node: {0}")]
+    Node(String),
+}
+
+/// When the state invariants are checked (the history invariants are checked every block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvariantPolicy {
+    /// After every block.
+    EveryBlock,
+    /// After block 1, the last block, and whenever the transactions executed since the last
+    /// check reach a quarter of the state's entries.
+    Amortized,
+}
+
+/// How to audit.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// Worker threads for signature checks (at least 1).
+    pub signature_threads: usize,
+    pub invariants: InvariantPolicy,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        AuditOptions {
+            signature_threads: cores.clamp(1, SIGNATURE_THREADS_MAX),
+            invariants: InvariantPolicy::Amortized,
+        }
+    }
+}
+
+/// Where an audit is, reported after every verified block.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub height: Height,
+    pub txs: u64,
+    pub elapsed: Duration,
+}
+
+/// What a successful audit verified.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditSummary {
+    pub chain_id: ChainId,
+    pub genesis_hash: Hash,
+    pub blocks: u64,
+    pub final_height: Height,
+    pub final_block_id: BlockId,
+    pub state_root: Hash,
+    pub txs: u64,
+    /// Transactions whose ops all applied.
+    pub txs_succeeded: u64,
+    pub ops: u64,
+    /// Accounts in the final state.
+    pub accounts: u64,
+    /// Entries in the final state.
+    pub state_entries: u64,
+    /// Transaction signatures plus certificate signatures checked.
+    pub signatures: u64,
+    pub invariant_policy: InvariantPolicy,
+    /// Blocks after which the state invariants were checked.
+    pub invariant_checks: u64,
+    pub elapsed_ms: u64,
+    pub txs_per_second: f64,
+}
+
+/// One signature job: a slice of one block's transactions.
+struct Job {
+    /// Position of the block in the audit (0 for height 1).
+    sequence: u64,
+    block: Arc<Block>,
+    range: Range<usize>,
+}
+
+/// What a worker found in one job: the tx ids (in order), or the first bad transaction.
+struct JobResult {
+    sequence: u64,
+    start: usize,
+    outcome: Result<Vec<TxId>, (usize, TxFormError)>,
+}
+
+/// A block read and sent to the workers, waiting for execution.
+struct InFlight {
+    sequence: u64,
+    block: Arc<Block>,
+    certificate: Certificate,
+    jobs_pending: usize,
+    ids: Vec<TxId>,
+    bad_signature: Option<(usize, TxFormError)>,
+}
+
+fn signature_worker(jobs: Arc<Mutex<Receiver<Job>>>, results: mpsc::Sender<JobResult>) {
+    loop {
+        // The lock is held only to take one job; a poisoned lock means another worker
+        // panicked, and this one stops too (the audit then reports the lost job).
+        let job = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let mut ids = Vec::with_capacity(job.range.len());
+        let mut outcome = Ok(());
+        for index in job.range.clone() {
+            let tx = &job.block.txs[index];
+            if let Err(error) = tx.check_form_and_signature() {
+                outcome = Err((index, error));
+                break;
+            }
+            ids.push(tx.id());
+        }
+        let result =
+            JobResult { sequence: job.sequence, start: job.range.start, outcome: outcome.map(|()| ids) };
+        if results.send(result).is_err() {
+            return;
+        }
+    }
+}
+
+/// Per-block certificate bookkeeping: blocks certified by a descendant's finalization.
+struct PendingCertificate {
+    height: Height,
+    view: View,
+    block_id: BlockId,
+}
+
+/// The audit's running state between blocks.
+struct Auditor {
+    chain_id: ChainId,
+    validators: ValidatorSet,
+    validators_hash: Hash,
+    state: MemState,
+    history: History,
+    options: AuditOptions,
+    previous_id: BlockId,
+    previous_time_ms: u64,
+    pending: VecDeque<PendingCertificate>,
+    txs_since_invariants: u64,
+    summary: AuditSummary,
+}
+
+impl Auditor {
+    fn new(genesis: &Genesis, options: AuditOptions) -> Self {
+        let state = genesis.initial_state();
+        let validators = genesis.validator_set();
+        Auditor {
+            chain_id: genesis.chain_id().clone(),
+            validators_hash: validators.hash(),
+            validators,
+            summary: AuditSummary {
+                chain_id: genesis.chain_id().clone(),
+                genesis_hash: genesis.hash(),
+                blocks: 0,
+                final_height: Height(0),
+                final_block_id: genesis.parent_of_first_block(),
+                state_root: state.root(),
+                txs: 0,
+                txs_succeeded: 0,
+                ops: 0,
+                accounts: 0,
+                state_entries: 0,
+                signatures: 0,
+                invariant_policy: options.invariants,
+                invariant_checks: 0,
+                elapsed_ms: 0,
+                txs_per_second: 0.0,
+            },
+            state,
+            history: History::new(),
+            options,
+            previous_id: genesis.parent_of_first_block(),
+            previous_time_ms: genesis.genesis_time_ms(),
+            pending: VecDeque::new(),
+            txs_since_invariants: 0,
+        }
+    }
+
+    fn expected_height(&self) -> Height {
+        Height(self.summary.final_height.0 + 1)
+    }
+
+    /// The checks that need only the header and the certificate.
+    fn check_header_and_certificate(
+        &mut self,
+        block: &Block,
+        certificate: &Certificate,
+    ) -> Result<(), AuditFailure> {
+        let header = &block.header;
+        let expected = self.expected_height();
+        if header.height != expected {
+            return Err(AuditFailure::new(
+                expected,
+                Check::Height,
+                "the block at this position has another height",
+            )
+            .values(expected, header.height));
+        }
+        let at = |check, message: &str| AuditFailure::new(expected, check, message);
+        if header.chain_id != self.chain_id {
+            return Err(
+                at(Check::ChainId, "the header names another chain").values(&self.chain_id, &header.chain_id)
+            );
+        }
+        if header.parent_id != self.previous_id {
+            // A previous block certified by a descendant's certificate that names exactly this
+            // block's parent: the previous header was changed after it was finalized.
+            if let Some(last) = self.pending.back()
+                && last.height.0 + 1 == expected.0
+                && last.block_id == header.parent_id
+            {
+                return Err(AuditFailure::new(
+                    last.height,
+                    Check::BlockId,
+                    "the header does not hash to the block that was finalized: its certificate and the next \
+                     block's parent link both name another block id",
+                )
+                .values(last.block_id, self.previous_id));
+            }
+            let what = if expected.0 == 1 {
+                "block 1's parent is not the genesis hash"
+            } else {
+                "the parent link is not the previous block's id"
+            };
+            return Err(at(Check::ParentId, what).values(self.previous_id, header.parent_id));
+        }
+        if header.validators_hash != self.validators_hash {
+            return Err(at(Check::ValidatorsHash, "the header names another validator set")
+                .values(self.validators_hash, header.validators_hash));
+        }
+        if header.time_ms <= self.previous_time_ms {
+            return Err(at(Check::TimeMs, "time is not after the parent's")
+                .values(format!("> {}", self.previous_time_ms), header.time_ms));
+        }
+        let block_id = block.id();
+        // This block may be the descendant that earlier blocks' certificates named.
+        while let Some(front) = self.pending.front() {
+            if front.block_id != block_id {
+                break;
+            }
+            if front.view != header.view {
+                return Err(AuditFailure::new(
+                    front.height,
+                    Check::Certificate,
+                    format!("the certificate finalizes block {block_id} (height {expected}) in another view"),
+                )
+                .values(header.view, front.view));
+            }
+            self.pending.pop_front();
+        }
+        let Subject::Finalize { view, block_id: named } = certificate.subject else {
+            return Err(at(Check::Certificate, "the certificate is not a finalization")
+                .values("finalize", format!("{:?}", certificate.subject)));
+        };
+        certificate
+            .verify(&self.chain_id, &self.validators)
+            .map_err(|error| at(Check::Certificate, &format!("the finalization does not verify: {error}")))?;
+        self.summary.signatures += certificate.signatures.len() as u64;
+        if named == block_id {
+            if view != header.view {
+                return Err(at(Check::Certificate, "the certificate finalizes this block in another view")
+                    .values(header.view, view));
+            }
+        } else {
+            self.pending.push_back(PendingCertificate { height: expected, view, block_id: named });
+            if self.pending.len() > DESCENDANT_CERTIFICATE_BLOCKS_MAX {
+                let oldest = self.pending.front().expect("the queue holds more than the limit, so not empty");
+                return Err(AuditFailure::new(
+                    oldest.height,
+                    Check::Certificate,
+                    format!(
+                        "the certificate names block {} as finalized, which is not this block and not among the \
+                         next {DESCENDANT_CERTIFICATE_BLOCKS_MAX} blocks",
+                        oldest.block_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything after the header: signatures (already checked by the workers), roots,
+    /// execution, invariants. Commits the block to the audit state.
+    fn check_body(&mut self, flight: &InFlight, started: Instant, last: bool) -> Result<(), AuditFailure> {
+        let block = &flight.block;
+        let header = &block.header;
+        let height = header.height;
+        let txs: &[SignedTransaction] = block.txs.as_slice();
+        if let Some((index, error)) = &flight.bad_signature {
+            let id = txs[*index].id();
+            return Err(AuditFailure::new(
+                height,
+                Check::TxSignature,
+                format!("transaction refused: {error}"),
+            )
+            .tx(*index, id));
+        }
+        let computed_tx_root = tx_root(&flight.ids);
+        if computed_tx_root != header.tx_root {
+            return Err(AuditFailure::new(
+                height,
+                Check::TxRoot,
+                "the tx root is not the root of the block's transactions",
+            )
+            .values(computed_tx_root, header.tx_root));
+        }
+        let context = BlockContext { chain_id: self.chain_id.clone(), height, time_ms: header.time_ms };
+        let output = execute_block(&self.state, &context, txs).map_err(|error| match error {
+            BlockError::InvalidTx { index, reason } => AuditFailure::new(
+                height,
+                Check::TxInclusion,
+                format!("the transaction cannot be in a block: {reason}"),
+            )
+            .tx(index, flight.ids[index]),
+            BlockError::State(error) => AuditFailure::new(height, Check::Internal, error.to_string()),
+        })?;
+        let computed_receipts_root = receipts_root(&output.receipts);
+        if computed_receipts_root != header.receipts_root {
+            let mut failure = AuditFailure::new(
+                height,
+                Check::ReceiptsRoot,
+                "re-executing the block gives other receipts than the header commits to",
+            )
+            .values(computed_receipts_root, header.receipts_root);
+            failure.message.push_str(&format!(" ({} receipts)", output.receipts.len()));
+            return Err(failure);
+        }
+        let root = self
+            .state
+            .commit(&output.writes)
+            .map_err(|error| AuditFailure::new(height, Check::Internal, format!("state tree: {error}")))?;
+        if root != header.state_root {
+            return Err(AuditFailure::new(
+                height,
+                Check::StateRoot,
+                "re-executing the block gives another state root",
+            )
+            .values(root, header.state_root));
+        }
+        self.history
+            .observe_block(height, txs, &output.receipts)
+            .map_err(|violation| AuditFailure::new(height, Check::History, violation.to_string()))?;
+        let tx_count = txs.len() as u64;
+        self.txs_since_invariants += tx_count;
+        let due = match self.options.invariants {
+            InvariantPolicy::EveryBlock => true,
+            InvariantPolicy::Amortized => {
+                height.0 == 1
+                    || last
+                    || self.txs_since_invariants.saturating_mul(4) >= self.state.len() as u64
+            }
+        };
+        if due {
+            self.state
+                .check_invariants()
+                .map_err(|violation| AuditFailure::new(height, Check::Invariant, violation.to_string()))?;
+            self.summary.invariant_checks += 1;
+            self.txs_since_invariants = 0;
+        }
+        let summary = &mut self.summary;
+        summary.blocks += 1;
+        summary.final_height = height;
+        summary.final_block_id = block.id();
+        summary.state_root = root;
+        summary.txs += tx_count;
+        summary.signatures += tx_count;
+        summary.txs_succeeded += output
+            .receipts
+            .iter()
+            .filter(|receipt| receipt.outcome == tally_types::TxOutcome::Success)
+            .count() as u64;
+        summary.ops += txs.iter().map(|tx| tx.tx.ops.len() as u64).sum::<u64>();
+        summary.elapsed_ms = started.elapsed().as_millis() as u64;
+        self.previous_id = summary.final_block_id;
+        self.previous_time_ms = header.time_ms;
+        Ok(())
+    }
+
+    fn finish(mut self, started: Instant) -> Result<AuditSummary, AuditFailure> {
+        if let Some(oldest) = self.pending.front() {
+            return Err(AuditFailure::new(
+                oldest.height,
+                Check::Certificate,
+                format!(
+                    "the certificate names block {} as finalized, which is neither this block nor any later block \
+                     up to height {}",
+                    oldest.block_id, self.summary.final_height
+                ),
+            ));
+        }
+        // A chain with no blocks still has a genesis state to check.
+        if self.summary.blocks == 0 {
+            self.state
+                .check_invariants()
+                .map_err(|violation| AuditFailure::new(Height(0), Check::Invariant, violation.to_string()))?;
+            self.summary.invariant_checks += 1;
+        }
+        let elapsed = started.elapsed();
+        self.summary.elapsed_ms = elapsed.as_millis() as u64;
+        self.summary.txs_per_second =
+            if elapsed.is_zero() { 0.0 } else { self.summary.txs as f64 / elapsed.as_secs_f64() };
+        self.summary.state_entries = self.state.len() as u64;
+        self.summary.accounts =
+            self.state.entries().filter(|(key, _)| key.kind() == EntryKind::Account).count() as u64;
+        Ok(self.summary)
+    }
+}
+
+/// Checks an archive's header against the genesis file: same chain, same genesis hash.
+pub fn check_archive_header(genesis: &Genesis, header: &ArchiveHeader) -> Result<(), AuditFailure> {
+    if &header.chain_id != genesis.chain_id() {
+        return Err(AuditFailure::new(
+            Height(0),
+            Check::ChainId,
+            "the archive is of another chain than the genesis file",
+        )
+        .values(genesis.chain_id(), &header.chain_id));
+    }
+    if header.genesis_hash != genesis.hash() {
+        return Err(AuditFailure::new(
+            Height(0),
+            Check::GenesisHash,
+            "the archive was exported from a chain with another genesis file",
+        )
+        .values(genesis.hash(), header.genesis_hash));
+    }
+    Ok(())
+}
+
+/// Audits the chain `source` yields (records for heights 1, 2, ... in order) against
+/// `genesis`. `progress` is called after every verified block. Returns the summary when every
+/// block verifies, or the first failure.
+pub fn audit<S>(
+    genesis: &Genesis,
+    source: S,
+    options: AuditOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<AuditSummary, AuditFailure>
+where
+    S: Iterator<Item = Result<ArchiveRecord, SourceError>> + Send,
+{
+    let started = Instant::now();
+    let threads = options.signature_threads.clamp(1, SIGNATURE_THREADS_MAX);
+    let mut auditor = Auditor::new(genesis, options);
+    std::thread::scope(|scope| {
+        // Reader: decoding runs beside execution; the bounded queue keeps at most a few
+        // blocks in memory.
+        let (record_sender, records) =
+            mpsc::sync_channel::<Result<ArchiveRecord, SourceError>>(LOOKAHEAD_BLOCKS);
+        scope.spawn(move || read_records(source, record_sender));
+        let (job_sender, job_receiver) = mpsc::channel::<Job>();
+        let (result_sender, results) = mpsc::channel::<JobResult>();
+        let job_receiver = Arc::new(Mutex::new(job_receiver));
+        for _ in 0..threads {
+            let jobs = Arc::clone(&job_receiver);
+            let results = result_sender.clone();
+            scope.spawn(move || signature_worker(jobs, results));
+        }
+        drop(result_sender);
+        // Dropping the senders and receivers on return stops the workers and the reader.
+        let outcome = run(&mut auditor, &records, &job_sender, &results, started, progress);
+        drop(job_sender);
+        drop(records);
+        outcome
+    })?;
+    auditor.finish(started)
+}
+
+fn read_records<S>(source: S, sender: SyncSender<Result<ArchiveRecord, SourceError>>)
+where
+    S: Iterator<Item = Result<ArchiveRecord, SourceError>>,
+{
+    for item in source {
+        let failed = item.is_err();
+        if sender.send(item).is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn run(
+    auditor: &mut Auditor,
+    records: &Receiver<Result<ArchiveRecord, SourceError>>,
+    jobs: &mpsc::Sender<Job>,
+    results: &Receiver<JobResult>,
+    started: Instant,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(), AuditFailure> {
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut next_sequence = 0u64;
+    let mut source_done = false;
+    let mut source_error: Option<AuditFailure> = None;
+    loop {
+        // Keep the workers fed a few blocks ahead of execution.
+        while !source_done && in_flight.len() < LOOKAHEAD_BLOCKS {
+            match records.recv() {
+                Ok(Ok(record)) => {
+                    let block = Arc::new(record.block);
+                    let tx_count = block.txs.len();
+                    let mut jobs_pending = 0;
+                    for start in (0..tx_count).step_by(SIGNATURE_JOB_TXS) {
+                        let range = start..(start + SIGNATURE_JOB_TXS).min(tx_count);
+                        jobs.send(Job { sequence: next_sequence, block: Arc::clone(&block), range })
+                            .map_err(|_| worker_gone(auditor))?;
+                        jobs_pending += 1;
+                    }
+                    in_flight.push_back(InFlight {
+                        sequence: next_sequence,
+                        block,
+                        certificate: record.certificate,
+                        jobs_pending,
+                        ids: vec![TxId::default(); tx_count],
+                        bad_signature: None,
+                    });
+                    next_sequence += 1;
+                }
+                Ok(Err(error)) => {
+                    // Blocks already read are still audited first: their failures come first.
+                    source_done = true;
+                    let height = Height(auditor.summary.final_height.0 + in_flight.len() as u64 + 1);
+                    source_error = Some(AuditFailure::new(height, Check::Source, error.to_string()));
+                }
+                Err(_) => source_done = true,
+            }
+        }
+        let Some(mut flight) = in_flight.pop_front() else { break };
+        auditor.check_header_and_certificate(&flight.block, &flight.certificate)?;
+        while flight.jobs_pending > 0 {
+            let result = results.recv().map_err(|_| worker_gone(auditor))?;
+            let target = if result.sequence == flight.sequence {
+                &mut flight
+            } else {
+                in_flight
+                    .iter_mut()
+                    .find(|other| other.sequence == result.sequence)
+                    .expect("results come only for blocks in flight")
+            };
+            target.jobs_pending -= 1;
+            match result.outcome {
+                Ok(ids) => target.ids[result.start..result.start + ids.len()].copy_from_slice(&ids),
+                Err((index, error)) => {
+                    if target.bad_signature.as_ref().is_none_or(|(first, _)| index < *first) {
+                        target.bad_signature = Some((index, error));
+                    }
+                }
+            }
+        }
+        let last = source_done && in_flight.is_empty() && source_error.is_none();
+        auditor.check_body(&flight, started, last)?;
+        progress(&Progress {
+            height: auditor.summary.final_height,
+            txs: auditor.summary.txs,
+            elapsed: started.elapsed(),
+        });
+    }
+    match source_error {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+fn worker_gone(auditor: &Auditor) -> AuditFailure {
+    AuditFailure::new(auditor.expected_height(), Check::Internal, "a signature worker stopped unexpectedly")
+}
+
+/// Records from an archive, as an audit source.
+pub fn archive_source<R: std::io::Read + Send>(
+    reader: tally_types::archive::ArchiveReader<R>,
+) -> impl Iterator<Item = Result<ArchiveRecord, SourceError>> + Send {
+    reader.map(|item| item.map_err(SourceError::from))
+}
+
+/// Records fetched from a node's HTTP API, heights 1..=`up_to`.
+pub fn node_source(
+    client: NodeBlocks,
+    up_to: Height,
+) -> impl Iterator<Item = Result<ArchiveRecord, SourceError>> + Send {
+    let mut failed = false;
+    (1..=up_to.0).map_while(move |height| {
+        if failed {
+            return None;
+        }
+        let item = client.record(Height(height));
+        failed = item.is_err();
+        Some(item)
+    })
+}
+
+/// Fetches blocks and certificates as canonical bytes (`?format=borsh`) from a node: JSON
+/// would round-trip through the text forms, and the auditor wants exactly what was signed.
+#[derive(Clone)]
+pub struct NodeBlocks {
+    base_url: String,
+    agent: ureq::Agent,
+}
+
+impl NodeBlocks {
+    /// A fetcher for the node at `base_url` (`http://host:port`).
+    pub fn new(base_url: &str) -> Result<Self, SourceError> {
+        let client =
+            crate::http::NodeClient::new(base_url).map_err(|error| SourceError::Node(error.to_string()))?;
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_millis(crate::http::REQUEST_TIMEOUT_MS)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(NodeBlocks { base_url: client.base_url().to_owned(), agent })
+    }
+
+    fn get_bytes(&self, path: &str, limit: usize) -> Result<Vec<u8>, SourceError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut response =
+            self.agent.get(&url).call().map_err(|error| SourceError::Node(format!("{url}: {error}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(limit as u64 + 1)
+            .read_to_vec()
+            .map_err(|error| SourceError::Node(format!("{url}: {error}")))?;
+        if status != 200 {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            return Err(SourceError::Node(format!("{url}: HTTP {status}: {text}")));
+        }
+        if body.len() > limit {
+            return Err(SourceError::Node(format!("{url}: answer is larger than {limit} bytes")));
+        }
+        Ok(body)
+    }
+
+    /// The block and certificate at `height`, decoded strictly.
+    pub fn record(&self, height: Height) -> Result<ArchiveRecord, SourceError> {
+        use tally_types::codec::Bounded;
+        let block_bytes =
+            self.get_bytes(&format!("/v1/blocks/{height}?format=borsh"), Block::MAX_ENCODED_SIZE)?;
+        let block = tally_types::decode::<Block>(&block_bytes)
+            .map_err(|error| SourceError::Node(format!("block {height}: {error}")))?;
+        let certificate_bytes = self.get_bytes(
+            &format!("/v1/blocks/{height}/certificate?format=borsh"),
+            Certificate::MAX_ENCODED_SIZE,
+        )?;
+        let certificate = tally_types::decode::<Certificate>(&certificate_bytes)
+            .map_err(|error| SourceError::Node(format!("certificate {height}: {error}")))?;
+        Ok(ArchiveRecord { block, certificate })
+    }
+}

@@ -1,0 +1,182 @@
+//! `tally audit --genesis G (--archive FILE | --node URL) [--json]`: verifies a whole chain
+//! from its genesis file (see `tally_client::audit`). Progress goes to stderr, the report to
+//! stdout; the exit code is 0 only when every block verifies.
+
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use tally_client::audit::{
+    AuditOptions, AuditSummary, InvariantPolicy, NodeBlocks, Progress, archive_source, audit,
+    check_archive_header, node_source,
+};
+use tally_genesis::Genesis;
+use tally_types::archive::ArchiveReader;
+
+use crate::{Session, usage};
+
+/// How often a progress line is printed when stderr is not a terminal.
+const PROGRESS_LINE_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the progress line is redrawn on a terminal.
+const PROGRESS_REDRAW_INTERVAL: Duration = Duration::from_millis(200);
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The genesis file the chain must start from.
+    #[arg(long)]
+    genesis: PathBuf,
+    /// An archive written by `tally-node export`; without it, the chain is fetched from --node.
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// Check the state invariants after every block (default: amortized, see the report).
+    #[arg(long)]
+    invariants_every_block: bool,
+    /// Signature worker threads (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
+}
+
+/// Draws progress on stderr: one line redrawn in place on a terminal, periodic lines otherwise.
+struct ProgressPrinter {
+    terminal: bool,
+    last: Option<Instant>,
+    total_blocks: Option<u64>,
+}
+
+impl ProgressPrinter {
+    fn show(&mut self, progress: &Progress) {
+        let interval = if self.terminal { PROGRESS_REDRAW_INTERVAL } else { PROGRESS_LINE_INTERVAL };
+        let now = Instant::now();
+        if self.last.is_some_and(|last| now.duration_since(last) < interval) {
+            return;
+        }
+        self.last = Some(now);
+        let seconds = progress.elapsed.as_secs_f64();
+        let rate = if seconds > 0.0 { progress.txs as f64 / seconds } else { 0.0 };
+        let of = self.total_blocks.map(|total| format!("/{total}")).unwrap_or_default();
+        let line = format!(
+            "audit: height {}{of}, {} txs verified, {rate:.0} tx/s, {seconds:.1} s",
+            progress.height, progress.txs
+        );
+        let mut stderr = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(stderr, "\r\x1b[2K{line}");
+        } else {
+            let _ = writeln!(stderr, "{line}");
+        }
+        let _ = stderr.flush();
+    }
+
+    fn end(&self) {
+        if self.terminal && self.last.is_some() {
+            eprintln!();
+        }
+    }
+}
+
+pub fn run(context: &Session, args: AuditArgs) -> anyhow::Result<()> {
+    let genesis = Genesis::load(&args.genesis)
+        .with_context(|| format!("reading the genesis file {}", args.genesis.display()))?;
+    let mut options = AuditOptions::default();
+    if let Some(threads) = args.threads {
+        options.signature_threads = usize::from(threads);
+    }
+    if args.invariants_every_block {
+        options.invariants = InvariantPolicy::EveryBlock;
+    }
+    let mut printer =
+        ProgressPrinter { terminal: std::io::stderr().is_terminal(), last: None, total_blocks: None };
+    let (source_name, outcome) = match &args.archive {
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("opening the archive {}", path.display()))?;
+            let reader = ArchiveReader::new(BufReader::with_capacity(1 << 20, file))
+                .with_context(|| format!("reading the archive {}", path.display()))?;
+            let outcome = check_archive_header(&genesis, reader.header()).and_then(|()| {
+                audit(&genesis, archive_source(reader), options, &mut |progress| printer.show(progress))
+            });
+            (format!("archive {}", path.display()), outcome)
+        }
+        None => {
+            let blocks = NodeBlocks::new(&context.node).map_err(|error| usage(error.to_string()))?;
+            let status = context
+                .client()?
+                .status()
+                .with_context(|| format!("asking {} for its status", context.node))?;
+            if &status.chain_id != genesis.chain_id() {
+                anyhow::bail!(
+                    "node {} serves chain `{}`, but the genesis file is for chain `{}`",
+                    context.node,
+                    status.chain_id,
+                    genesis.chain_id()
+                );
+            }
+            printer.total_blocks = Some(status.committed_height.0);
+            let source = node_source(blocks, status.committed_height);
+            let outcome = audit(&genesis, source, options, &mut |progress| printer.show(progress));
+            (format!("node {} up to height {}", context.node, status.committed_height), outcome)
+        }
+    };
+    printer.end();
+    match outcome {
+        Ok(summary) => {
+            context.print(json!({ "ok": true, "source": source_name, "summary": summary }), || {
+                print_summary(&source_name, &summary)
+            });
+            Ok(())
+        }
+        Err(failure) => {
+            context.print(json!({ "ok": false, "source": source_name, "failure": failure }), || {
+                println!("audit of {source_name}: FAILED");
+                println!("  height:      {}", failure.height);
+                if let Some(index) = failure.tx_index {
+                    println!("  transaction: {index}");
+                }
+                if let Some(id) = &failure.tx_id {
+                    println!("  tx id:       {id}");
+                }
+                println!("  check:       {}", failure.check);
+                println!("  what:        {}", failure.message);
+                if let Some(expected) = &failure.expected {
+                    println!("  expected:    {expected}");
+                }
+                if let Some(actual) = &failure.actual {
+                    println!("  actual:      {actual}");
+                }
+            });
+            Err(anyhow::anyhow!("audit failed: {failure}"))
+        }
+    }
+}
+
+fn print_summary(source: &str, summary: &AuditSummary) {
+    let policy = match summary.invariant_policy {
+        InvariantPolicy::EveryBlock => "after every block".to_owned(),
+        InvariantPolicy::Amortized => {
+            "after block 1, the last block, and whenever the txs since the last check \
+                                       reached a quarter of the state's entries"
+                .to_owned()
+        }
+    };
+    println!("audit of {source}: OK");
+    println!("  chain:             {} (genesis {})", summary.chain_id, summary.genesis_hash);
+    println!("  blocks:            {} (final height {})", summary.blocks, summary.final_height);
+    println!("  final block id:    {}", summary.final_block_id);
+    println!("  state root:        {}", summary.state_root);
+    println!(
+        "  transactions:      {} ({} succeeded), {} ops",
+        summary.txs, summary.txs_succeeded, summary.ops
+    );
+    println!("  accounts:          {} ({} state entries)", summary.accounts, summary.state_entries);
+    println!("  signatures:        {} verified (transactions and certificates)", summary.signatures);
+    println!("  history checks:    every block (seqs, grant ids, holds, offers, badges)");
+    println!("  state invariants:  checked after {} blocks: {policy}", summary.invariant_checks);
+    println!(
+        "  time:              {:.2} s, {:.0} tx/s",
+        summary.elapsed_ms as f64 / 1_000.0,
+        summary.txs_per_second
+    );
+}

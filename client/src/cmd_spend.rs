@@ -1,0 +1,214 @@
+//! `tally spend authorize`, `tally hold`, `tally settle`, `tally void`: metered usage from the
+//! command line, as an API gateway runs it (DESIGN.md §4).
+//!
+//! `settle` reads the gateway's usage CSV (format and usage root: `tally_client::usage`),
+//! checks the total against the hold, and refuses a batch id the provider already used before
+//! any transaction is built, so a retried settle never costs a seq; the ledger refuses a
+//! repeated batch id too (`duplicate_batch_id`) for the case where two settles race.
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tally_client::{market, txbuild, usage as usage_csv};
+use tally_types::{Amount, AssetId, MemberId, OpId};
+
+use crate::cmd_market::{report_sent, send};
+use crate::{Session, SubmitArgs, resolve_address, usage};
+
+#[derive(Subcommand)]
+pub(crate) enum SpendCommand {
+    /// Let a provider hold and settle up to CAP of an asset of yours (a cap of 0 withdraws).
+    Authorize(AuthorizeArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct AuthorizeArgs {
+    /// The provider (member id), e.g. globex.
+    #[arg(long)]
+    provider: String,
+    #[arg(long)]
+    asset: String,
+    /// Human units of --asset.
+    #[arg(long)]
+    cap: String,
+    /// When the authorization ends: a duration (30d, 12h), an RFC 3339 time, or unix ms.
+    #[arg(long)]
+    expires: String,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct HoldArgs {
+    /// The account whose credits are held (address or key name).
+    #[arg(long)]
+    holder: String,
+    #[arg(long)]
+    asset: String,
+    /// Human units of --asset.
+    #[arg(long)]
+    amount: String,
+    /// When the hold is released if not settled: a duration, an RFC 3339 time, or unix ms.
+    #[arg(long)]
+    expires: String,
+    /// The hold id (32 hex); random when absent.
+    #[arg(long)]
+    id: Option<String>,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct SettleArgs {
+    /// The hold id.
+    #[arg(long)]
+    hold: String,
+    /// The settlement batch id (32 hex or a UUID); unique forever for your member.
+    #[arg(long)]
+    batch: String,
+    /// The usage CSV (header `call_id,time_ms,endpoint,units,amount`).
+    #[arg(long)]
+    usage: PathBuf,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct VoidArgs {
+    /// The hold id.
+    hold: String,
+    #[command(flatten)]
+    submit: SubmitArgs,
+}
+
+fn now_ms() -> anyhow::Result<u64> {
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).context("the clock is before 1970")?;
+    u64::try_from(elapsed.as_millis()).context("the clock is beyond year 500 million")
+}
+
+fn parse_id(text: &str, flag: &str) -> anyhow::Result<OpId> {
+    text.parse().map_err(|error| usage(format!("{flag}: {error}")))
+}
+
+fn asset_scale(session: &Session, text: &str) -> anyhow::Result<(AssetId, u8)> {
+    let asset: AssetId = text.parse().map_err(|error| usage(format!("--asset: {error}")))?;
+    let info = session.client()?.asset(&asset).with_context(|| format!("looking up asset {asset}"))?;
+    Ok((asset, info.scale))
+}
+
+pub(crate) fn authorize(context: &Session, command: SpendCommand) -> anyhow::Result<()> {
+    let SpendCommand::Authorize(args) = command;
+    let provider: MemberId = args.provider.parse().map_err(|error| usage(format!("--provider: {error}")))?;
+    let (asset, scale) = asset_scale(context, &args.asset)?;
+    let cap = Amount::parse(&args.cap, scale).map_err(|error| usage(format!("--cap: {error}")))?;
+    let expires_at_ms = txbuild::parse_expiry(&args.expires, now_ms()?)
+        .map_err(|error| usage(format!("--expires: {error}")))?;
+    let op = txbuild::authorize_spend_op(provider.clone(), asset.clone(), cap, expires_at_ms);
+    let sent = send(context, &args.submit, vec![op])?;
+    let extra = json!({
+        "provider": provider,
+        "asset": asset,
+        "cap": cap.display(scale),
+        "cap_minor": cap,
+        "expires_at_ms": expires_at_ms,
+    });
+    report_sent(context, &sent, "authorization", extra, || {
+        println!("{provider} may hold up to {} {asset} until {expires_at_ms} ms", cap.display(scale))
+    })
+}
+
+pub(crate) fn hold(context: &Session, args: HoldArgs) -> anyhow::Result<()> {
+    let holder = resolve_address(context, &args.holder, "--holder")?;
+    let (asset, scale) = asset_scale(context, &args.asset)?;
+    let amount = txbuild::parse_positive_amount(&args.amount, scale)
+        .map_err(|error| usage(format!("--amount: {error}")))?;
+    let expires_at_ms = txbuild::parse_expiry(&args.expires, now_ms()?)
+        .map_err(|error| usage(format!("--expires: {error}")))?;
+    let hold_id = match &args.id {
+        Some(text) => parse_id(text, "--id")?,
+        None => txbuild::random_op_id()?,
+    };
+    let op = txbuild::hold_op(hold_id, holder, asset.clone(), amount, expires_at_ms);
+    let sent = send(context, &args.submit, vec![op])?;
+    let extra = json!({
+        "hold_id": hold_id,
+        "holder": holder.to_address(),
+        "asset": asset,
+        "amount": amount.display(scale),
+        "amount_minor": amount,
+        "expires_at_ms": expires_at_ms,
+    });
+    report_sent(context, &sent, "hold", extra, || {
+        println!("hold {hold_id}: {} {asset} of {}", amount.display(scale), holder.to_address())
+    })
+}
+
+pub(crate) fn settle(context: &Session, args: SettleArgs) -> anyhow::Result<()> {
+    let client = context.client()?;
+    let hold_id = parse_id(&args.hold, "--hold")?;
+    let batch_id = parse_id(&args.batch, "--batch")?;
+    let hold = market::hold(&client, &hold_id)?
+        .ok_or_else(|| anyhow::anyhow!("no hold {hold_id} on the node; nothing was submitted"))?;
+    // Checked before anything is built: a repeated batch id must cost nothing.
+    if let Some(used) = market::batch(&client, &hold.member, &batch_id)? {
+        bail!(
+            "batch {batch_id} was already settled by {} at height {} (hold {}, {} {}, usage root {}); a batch settles once, so nothing was submitted",
+            used.member,
+            used.height,
+            used.hold_id,
+            used.amount.as_deref().unwrap_or("?"),
+            used.asset.as_ref().map(ToString::to_string).unwrap_or_default(),
+            used.usage_root
+        );
+    }
+    if hold.status != "open" {
+        bail!("hold {hold_id} is {}, not open; nothing was submitted", hold.status);
+    }
+    let scale = client.asset(&hold.asset).with_context(|| format!("looking up asset {}", hold.asset))?.scale;
+    let batch = usage_csv::read_usage(&args.usage, scale)
+        .map_err(|error| usage(format!("--usage {}: {error}", args.usage.display())))?;
+    if batch.total > hold.amount_minor {
+        bail!(
+            "the usage totals {} {}, more than the {} held by hold {hold_id}; nothing was submitted",
+            batch.total.display(scale),
+            hold.asset,
+            hold.amount
+        );
+    }
+    let op = txbuild::settle_op(hold_id, batch_id, batch.total, batch.usage_root);
+    let sent = send(context, &args.submit, vec![op])?;
+    let released = hold.amount_minor.checked_sub(batch.total).unwrap_or(Amount::ZERO);
+    let extra = json!({
+        "hold_id": hold_id,
+        "batch_id": batch_id,
+        "member": hold.member,
+        "asset": hold.asset,
+        "calls": batch.rows.len(),
+        "total": batch.total.display(scale),
+        "total_minor": batch.total,
+        "released": released.display(scale),
+        "released_minor": released,
+        "usage_root": batch.usage_root,
+    });
+    report_sent(context, &sent, "settlement", extra, || {
+        println!(
+            "batch {batch_id}: {} calls, {} {} captured from hold {hold_id}, {} released; usage root {}",
+            batch.rows.len(),
+            batch.total.display(scale),
+            hold.asset,
+            released.display(scale),
+            batch.usage_root
+        )
+    })
+}
+
+pub(crate) fn void(context: &Session, args: VoidArgs) -> anyhow::Result<()> {
+    let hold_id = parse_id(&args.hold, "HOLD")?;
+    let sent = send(context, &args.submit, vec![txbuild::void_op(hold_id)])?;
+    report_sent(context, &sent, "void", json!({ "hold_id": hold_id }), || {
+        println!("hold {hold_id} voided; its credits are available again")
+    })
+}

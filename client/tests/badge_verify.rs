@@ -1,0 +1,401 @@
+//! Badge verification over a real chain built in process: a genesis from `tally-genesis`,
+//! blocks executed by `tally-ledger`, finalization certificates signed by the genesis
+//! validators' keys, written to an archive with `tally_types::archive` and replayed by
+//! `ArchiveSource` (the `--archive` path). Each case names the step that must fail.
+
+use std::net::IpAddr;
+
+use tally_client::badge::{BadgeBatch, BadgeReceipt};
+use tally_client::proofs::{
+    ArchiveSource, BadgeVerification, ChainSource, Interest, Trust, finalized_block, verify_badge,
+    verify_tx_inclusion,
+};
+use tally_genesis::init::{TestnetSpec, build_testnet};
+use tally_genesis::keys::KeySource;
+use tally_genesis::{ConsensusParams, Genesis};
+use tally_ledger::{BlockContext, MemState, StateKey};
+use tally_types::archive::{ArchiveHeader, ArchiveWriter};
+use tally_types::block::{receipts_root, tx_root};
+use tally_types::codec::{BoundedBytes, BoundedString, BoundedVec};
+use tally_types::tx::{RevokeBadge, Transaction};
+use tally_types::{
+    Amount, Block, Certificate, ChainId, Hash, Header, Height, MemberId, Op, SecretKey, SignedTransaction,
+    Subject, TxId, ValidatorIndex, View,
+};
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/badges");
+
+fn member(id: &str) -> MemberId {
+    MemberId::new(id).expect("valid member id")
+}
+
+/// An Open Badges 2.0 assertion of the examples' shape, distinct per `number`.
+fn assertion(number: usize) -> Vec<u8> {
+    format!(
+        r#"{{"@context": "https://w3id.org/openbadges/v2", "type": "Assertion",
+  "id": "https://badges.acme.example/assertions/{number}.json",
+  "recipient": {{"type": "email", "hashed": true, "salt": "5a1f", "identity": "sha256$00ff"}},
+  "badge": "https://badges.acme.example/classes/api-calls-1m.json",
+  "issuedOn": "2025-03-14T09:30:00Z", "verification": {{"type": "hosted"}}}}"#
+    )
+    .into_bytes()
+}
+
+/// A chain under construction: the state, the blocks with their certificates, and the keys.
+struct TestChain {
+    genesis: Genesis,
+    validators: Vec<SecretKey>,
+    acme: SecretKey,
+    globex: SecretKey,
+    outsider: SecretKey,
+    state: MemState,
+    records: Vec<(Block, Certificate)>,
+    seqs: std::collections::BTreeMap<tally_types::PublicKey, u64>,
+    /// Blocks whose certificate is withheld until the next block, which then finalizes both
+    /// (as a node stores a descendant's finalization with its ancestors).
+    pending: Option<Block>,
+}
+
+impl TestChain {
+    fn new() -> Self {
+        let chain_id = ChainId::new("tally-badges").expect("valid");
+        let keys = KeySource::seeded(b"badge verify", &chain_id).expect("seed");
+        let spec = TestnetSpec {
+            chain_id,
+            validators: 4,
+            members: vec![member("acme"), member("globex")],
+            genesis_time_ms: 1_700_000_000_000,
+            consensus: ConsensusParams::default(),
+            listen_ip: IpAddr::from([127, 0, 0, 1]),
+            base_port: 29_000,
+            issuer_float: Some(Amount(1_000)),
+        };
+        let testnet = build_testnet(&spec, &keys).expect("valid testnet");
+        let validators = (0..4).map(|i| keys.consensus_key(i).expect("key")).collect();
+        let state = testnet.genesis.initial_state();
+        TestChain {
+            acme: keys.issuer_key(&member("acme")).expect("key"),
+            globex: keys.issuer_key(&member("globex")).expect("key"),
+            outsider: SecretKey::from_seed(&[77; 32]),
+            genesis: testnet.genesis,
+            validators,
+            state,
+            records: Vec::new(),
+            seqs: Default::default(),
+            pending: None,
+        }
+    }
+
+    fn tx(&mut self, signer: &SecretKey, ops: Vec<Op>) -> SignedTransaction {
+        let seq = self.seqs.entry(signer.public_key()).or_insert(0);
+        *seq += 1;
+        Transaction {
+            chain_id: self.genesis.chain_id().clone(),
+            signer: signer.public_key(),
+            seq: *seq,
+            valid_until_height: Height(1_000),
+            ops: BoundedVec::new(ops).expect("few ops"),
+            memo: BoundedBytes::empty(),
+        }
+        .sign(signer)
+    }
+
+    fn finalization(&self, block: &Block, signers: usize) -> Certificate {
+        let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
+        let votes: Vec<(ValidatorIndex, tally_types::Signature)> = self.validators[..signers]
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (ValidatorIndex(i as u16), subject.sign(self.genesis.chain_id(), key)))
+            .collect();
+        Certificate::from_votes(subject, &votes, self.validators.len()).expect("distinct signers")
+    }
+
+    /// Executes `txs` as the next block. With `defer`, its certificate is the next block's.
+    fn block(&mut self, txs: Vec<SignedTransaction>, defer: bool) -> Block {
+        let height = Height(self.records.len() as u64 + u64::from(self.pending.is_some()) + 1);
+        let parent_id = match (&self.pending, self.records.last()) {
+            (Some(pending), _) => pending.id(),
+            (None, Some((last, _))) => last.id(),
+            (None, None) => self.genesis.parent_of_first_block(),
+        };
+        let time_ms = 1_700_000_000_000 + height.0 * 1_000;
+        let context = BlockContext { chain_id: self.genesis.chain_id().clone(), height, time_ms };
+        let committed = self.state.execute_and_commit(&context, &txs).expect("includable");
+        let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+        let header = Header {
+            chain_id: self.genesis.chain_id().clone(),
+            height,
+            view: View(height.0),
+            parent_id,
+            time_ms,
+            proposer: ValidatorIndex((height.0 % 4) as u16),
+            tx_root: tx_root(&ids),
+            receipts_root: receipts_root(&committed.output.receipts),
+            state_root: committed.state_root,
+            validators_hash: self.genesis.validators_hash(),
+        };
+        let block = Block { header, txs: BoundedVec::new(txs).expect("few txs") };
+        if defer {
+            assert!(self.pending.is_none(), "one deferred block at a time");
+            self.pending = Some(block.clone());
+        } else {
+            let certificate = self.finalization(&block, 3);
+            if let Some(pending) = self.pending.take() {
+                self.records.push((pending, certificate.clone()));
+            }
+            self.records.push((block.clone(), certificate));
+        }
+        block
+    }
+
+    /// Writes the archive and replays it with `ArchiveSource`.
+    fn source(&self, interest: &Interest) -> ArchiveSource {
+        assert!(self.pending.is_none(), "a deferred block has no certificate yet");
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let header =
+            ArchiveHeader { chain_id: self.genesis.chain_id().clone(), genesis_hash: self.genesis.hash() };
+        let mut writer = ArchiveWriter::new(std::io::BufWriter::new(file.reopen().expect("reopen")), &header)
+            .expect("header");
+        for (block, certificate) in &self.records {
+            writer.append(block, certificate).expect("append");
+        }
+        use std::io::Write;
+        writer.finish().expect("finish").flush().expect("flush");
+        ArchiveSource::load(file.path(), &self.genesis, interest).expect("the archive replays")
+    }
+
+    fn trust(&self) -> Trust {
+        Trust::from_genesis(&self.genesis)
+    }
+
+    fn verify(&self, assertion: &[u8], receipt: &BadgeReceipt) -> BadgeVerification {
+        let interest =
+            Interest { txs: receipt.tx_id.into_iter().collect(), anchor_roots: vec![receipt.root] };
+        let mut source = self.source(&interest);
+        verify_badge(&mut source, &self.trust(), assertion, receipt)
+    }
+}
+
+/// The anchored batch of the scenario and its receipts.
+struct Scenario {
+    chain: TestChain,
+    assertions: Vec<Vec<u8>>,
+    receipts: Vec<BadgeReceipt>,
+}
+
+/// acme anchors three badges (block 1, finalized through block 2's certificate); globex
+/// revokes badge 0 (no effect: not its badge); acme revokes badge 2.
+fn scenario() -> Scenario {
+    let mut chain = TestChain::new();
+    let assertions: Vec<Vec<u8>> = (0..3).map(assertion).collect();
+    let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+    let acme = chain.acme.clone();
+    let anchor_tx = chain.tx(&acme, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+    chain.block(vec![anchor_tx.clone()], true);
+    let globex = chain.globex.clone();
+    let foreign = chain.tx(&globex, vec![revoke(batch.badge_hashes()[0], "not ours to revoke")]);
+    chain.block(vec![foreign], false);
+    let own = chain.tx(&acme, vec![revoke(batch.badge_hashes()[2], "issued in error")]);
+    chain.block(vec![own], false);
+    let receipts = batch
+        .receipts()
+        .map(|mut receipt| {
+            receipt.tx_id = Some(anchor_tx.id());
+            receipt.height = Some(Height(1));
+            receipt
+        })
+        .collect();
+    Scenario { chain, assertions, receipts }
+}
+
+fn revoke(badge_hash: Hash, reason: &str) -> Op {
+    Op::RevokeBadge(RevokeBadge { badge_hash, reason: BoundedString::new(reason).expect("short") })
+}
+
+fn failed_at(report: &BadgeVerification) -> (u8, String) {
+    let step = report.failed_step().unwrap_or_else(|| panic!("verification passed: {report:#?}"));
+    (step.number, step.detail.clone())
+}
+
+#[test]
+fn a_valid_badge_passes_all_six_steps() {
+    let s = scenario();
+    let report = s.chain.verify(&s.assertions[1], &s.receipts[1]);
+    assert!(report.is_valid(), "{report:#?}");
+    assert_eq!(report.steps.iter().map(|step| step.number).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+    // Block 1 is final through block 2's certificate; the parent link was followed.
+    assert!(report.steps[3].detail.contains("descendant 2"), "{}", report.steps[3].detail);
+    // Another member's revocation of badge 0 has no effect on it.
+    let report = s.chain.verify(&s.assertions[0], &s.receipts[0]);
+    assert!(report.is_valid(), "{report:#?}");
+}
+
+#[test]
+fn a_receipt_without_tx_id_is_found_through_the_anchor_entry() {
+    let s = scenario();
+    let mut receipt = s.receipts[1].clone();
+    receipt.tx_id = None;
+    receipt.height = None;
+    assert!(s.chain.verify(&s.assertions[1], &receipt).is_valid());
+}
+
+#[test]
+fn a_tampered_assertion_fails_at_step_1() {
+    let s = scenario();
+    let tampered =
+        String::from_utf8(s.assertions[1].clone()).expect("utf-8").replace("2025-03-14", "2025-03-15");
+    let report = s.chain.verify(tampered.as_bytes(), &s.receipts[1]);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 1, "{detail}");
+    let failed = report.failed_step().expect("failed");
+    assert_eq!(failed.expected.as_deref(), Some(s.receipts[1].badge_hash.to_hex().as_str()));
+    assert!(failed.actual.is_some());
+    // Whitespace and key order do not matter: JCS.
+    let reordered = br#"{"verification": {"type": "hosted"}, "type": "Assertion", "@context": "https://w3id.org/openbadges/v2",
+      "id": "https://badges.acme.example/assertions/1.json", "issuedOn": "2025-03-14T09:30:00Z",
+      "recipient": {"identity": "sha256$00ff", "salt": "5a1f", "hashed": true, "type": "email"},
+      "badge": "https://badges.acme.example/classes/api-calls-1m.json"}"#;
+    assert!(s.chain.verify(reordered, &s.receipts[1]).is_valid());
+}
+
+#[test]
+fn a_wrong_receipt_path_fails_at_step_2() {
+    let s = scenario();
+    // Badge 1's hash with badge 0's path.
+    let mut receipt = s.receipts[1].clone();
+    receipt.path = s.receipts[0].path.clone();
+    let report = s.chain.verify(&s.assertions[1], &receipt);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 2, "{detail}");
+    let failed = report.failed_step().expect("failed");
+    assert_eq!(failed.expected.as_deref(), Some(s.receipts[1].root.to_hex().as_str()));
+}
+
+#[test]
+fn a_revoked_badge_fails_at_step_6() {
+    let s = scenario();
+    let report = s.chain.verify(&s.assertions[2], &s.receipts[2]);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 6, "{detail}");
+    assert!(detail.contains("issued in error") && detail.contains("`acme`"), "{detail}");
+}
+
+#[test]
+fn a_badge_never_anchored_fails_at_step_3() {
+    let s = scenario();
+    let other = BadgeBatch::from_assertions(&[assertion(10), assertion(11)]).expect("batch");
+    let mut receipt = other.receipt(0).expect("in range");
+    let report = s.chain.verify(&assertion(10), &receipt);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 3, "{detail}");
+    assert!(detail.contains("never anchored"), "{detail}");
+    // A receipt claiming a transaction that does not exist.
+    receipt.tx_id = Some(TxId(Hash([9; 32])));
+    let (step, detail) = failed_at(&s.chain.verify(&assertion(10), &receipt));
+    assert_eq!(step, 3, "{detail}");
+    assert!(detail.contains("not in any committed block"), "{detail}");
+    // A receipt pointing at a real transaction that anchors something else.
+    receipt.tx_id = s.receipts[0].tx_id;
+    let (step, detail) = failed_at(&s.chain.verify(&assertion(10), &receipt));
+    assert_eq!(step, 3, "{detail}");
+    assert!(detail.contains("no AnchorBadges op"), "{detail}");
+}
+
+#[test]
+fn a_batch_anchored_by_a_non_member_key_is_refused_by_the_ledger_and_fails_at_step_3() {
+    let mut s = scenario();
+    let assertions = [assertion(20), assertion(21)];
+    let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+    let outsider = s.chain.outsider.clone();
+    let tx = s.chain.tx(&outsider, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+    s.chain.block(vec![tx.clone()], false);
+    // The ledger included the transaction with a failed receipt and anchored nothing.
+    assert!(s.chain.state.value(&StateKey::BadgeAnchor { batch_root: batch.root() }).is_none());
+    let mut receipt = batch.receipt(0).expect("in range");
+    receipt.tx_id = Some(tx.id());
+    receipt.height = Some(Height(4));
+    let report = s.chain.verify(&assertions[0], &receipt);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 3, "{detail}");
+    assert!(detail.contains("not_issuer"), "{detail}");
+    let failed = report.failed_step().expect("failed");
+    assert_eq!(failed.expected.as_deref(), Some("success"));
+}
+
+#[test]
+fn a_certificate_below_quorum_fails_finality() {
+    let mut s = scenario();
+    let (block, _) = s.chain.records[0].clone();
+    // Two of four signatures: below the quorum of three.
+    let weak = s.chain.finalization(&block, 2);
+    s.chain.records[0].1 = weak.clone();
+    s.chain.records[1].1 = weak;
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let header =
+        ArchiveHeader { chain_id: s.chain.genesis.chain_id().clone(), genesis_hash: s.chain.genesis.hash() };
+    let mut writer = ArchiveWriter::new(file.reopen().expect("reopen"), &header).expect("header");
+    for (block, certificate) in &s.chain.records {
+        writer.append(block, certificate).expect("append");
+    }
+    writer.finish().expect("finish");
+    let error = ArchiveSource::load(file.path(), &s.chain.genesis, &Interest::default())
+        .err()
+        .expect("a weak certificate is refused");
+    assert!(error.to_string().contains("block 1") && error.to_string().contains("quorum"), "{error}");
+}
+
+#[test]
+fn tx_and_state_proofs_check_against_finalized_headers() {
+    let s = scenario();
+    let tx_id = s.receipts[0].tx_id.expect("anchored");
+    let mut source = s.chain.source(&Interest { txs: vec![tx_id], anchor_roots: Vec::new() });
+    let trust = s.chain.trust();
+    let evidence = source.tx(&tx_id).expect("reads").expect("found");
+    let (block, finalized) = finalized_block(&mut source, &trust, evidence.height).expect("final");
+    assert_eq!(finalized.certified_height, Height(2));
+    let included = verify_tx_inclusion(&block.header, &tx_id, &evidence).expect("included");
+    assert_eq!(included.tx.id(), tx_id);
+    // A forged receipt does not verify.
+    let mut forged = evidence.clone();
+    forged.receipt.outcome =
+        tally_types::TxOutcome::Failed { op_index: 0, code: tally_types::ErrorCode::NotIssuer };
+    assert!(verify_tx_inclusion(&block.header, &tx_id, &forged).is_err());
+    // State: the revocation under acme is present, under globex for badge 2 absent.
+    let present = StateKey::BadgeRevocation { member: member("acme"), badge_hash: s.receipts[2].badge_hash };
+    let absent = StateKey::BadgeRevocation { member: member("globex"), badge_hash: s.receipts[2].badge_hash };
+    for (key, expect_present) in [(present, true), (absent, false)] {
+        let evidence = source.state(&key).expect("reads");
+        let (_, finalized) = finalized_block(&mut source, &trust, evidence.height).expect("final");
+        let value = evidence.entry.verify(&finalized.header.state_root, &key).expect("proof verifies");
+        assert_eq!(value.is_some(), expect_present);
+        // The same proof against another finalized header's root fails.
+        let (_, older) = finalized_block(&mut source, &trust, Height(1)).expect("final");
+        assert!(evidence.entry.verify(&older.header.state_root, &key).is_err());
+    }
+}
+
+#[test]
+fn the_example_assertions_verify_once_anchored() {
+    let mut chain = TestChain::new();
+    let names = [
+        "assertion-api-calls-1m.json",
+        "assertion-client-library.json",
+        "assertion-forum-support.json",
+        "assertion-published-application.json",
+    ];
+    let assertions: Vec<Vec<u8>> = names
+        .iter()
+        .map(|name| std::fs::read(format!("{EXAMPLES}/{name}")).expect("example exists"))
+        .collect();
+    let batch = BadgeBatch::from_assertions(&assertions).expect("one OB 2.0 batch");
+    let acme = chain.acme.clone();
+    let tx = chain.tx(&acme, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+    chain.block(vec![tx.clone()], false);
+    for (index, assertion) in assertions.iter().enumerate() {
+        let mut receipt = batch.receipt(index).expect("in range");
+        receipt.tx_id = Some(tx.id());
+        receipt.height = Some(Height(1));
+        let report = chain.verify(assertion, &receipt);
+        assert!(report.is_valid(), "{}: {report:#?}", names[index]);
+    }
+}
