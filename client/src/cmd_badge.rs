@@ -225,16 +225,16 @@ fn anchor(context: &Session, args: AnchorArgs) -> anyhow::Result<()> {
     }
     context.print(json!({ "tx_id": inclusion.tx_id, "height": inclusion.height, "badges": written }), || {
         println!(
-            "anchored {} badges in transaction {} at height {}",
-            written.len(),
+            "anchored {} in transaction {} at height {}",
+            badge_count(written.len() as u64),
             inclusion.tx_id,
             inclusion.height
         );
         for (batch, _) in &batches {
             println!(
-                "  root {}  {} badges  {} ({})",
+                "  root {}  {}  {} ({})",
                 batch.root(),
-                batch.leaf_count(),
+                badge_count(u64::from(batch.leaf_count())),
                 format_name(batch.format()),
                 canon_name(batch.canon())
             );
@@ -388,4 +388,9 @@ fn receipt(context: &Session, args: ReceiptArgs) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// "1 badge", "3 badges".
+pub(crate) fn badge_count(count: u64) -> String {
+    if count == 1 { "1 badge".to_owned() } else { format!("{count} badges") }
 }

@@ -388,7 +388,8 @@ fn book(context: &Session, base: &str, quote: &str, limit: usize) -> anyhow::Res
         }
         for level in book.asks.iter().rev() {
             let approx = if level.price_exact { "" } else { "~" };
-            println!("  {approx}{:>20}  {:>24} {base}  ({} offers)", level.price, level.amount, level.offers);
+            let count = offer_count(level.offers);
+            println!("  {approx}{:>20}  {:>24} {base}  ({count})", level.price, level.amount);
         }
         println!("bids (selling {quote}):");
         if book.bids.is_empty() {
@@ -396,10 +397,8 @@ fn book(context: &Session, base: &str, quote: &str, limit: usize) -> anyhow::Res
         }
         for level in &book.bids {
             let approx = if level.price_exact { "" } else { "~" };
-            println!(
-                "  {approx}{:>20}  {:>24} {quote}  ({} offers)",
-                level.price, level.amount, level.offers
-            );
+            let count = offer_count(level.offers);
+            println!("  {approx}{:>20}  {:>24} {quote}  ({count})", level.price, level.amount);
         }
         if book.asks_truncated || book.bids_truncated {
             println!("(the node cut the walk short: very many offers at the best levels)");
@@ -440,4 +439,10 @@ fn list(context: &Session, address: &str, all: bool) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// "1 offer", "3 offers".
+fn offer_count(count: impl Into<u64>) -> String {
+    let count = count.into();
+    if count == 1 { "1 offer".to_owned() } else { format!("{count} offers") }
 }

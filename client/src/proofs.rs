@@ -877,8 +877,11 @@ fn step_anchor_tx(
     };
     receipt.verify_anchor(op)?;
     let detail = format!(
-        "transaction {tx_id} (index {} in block {}) anchors root {} with {} badges; it is in the tx root and its receipt (success) in the receipts root",
-        included.index, included.height, receipt.root, op.leaf_count
+        "transaction {tx_id} (index {} in block {}) anchors root {} with {}; it is in the tx root and its receipt (success) in the receipts root",
+        included.index,
+        included.height,
+        receipt.root,
+        if op.leaf_count == 1 { "1 badge".to_owned() } else { format!("{} badges", op.leaf_count) }
     );
     Ok((included, block, detail))
 }
