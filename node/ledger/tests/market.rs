@@ -188,8 +188,20 @@ fn each_place_offer_check_has_its_code() {
         0,
         ErrorCode::NotTradable,
     );
-    // Non-transferable is not non-tradable.
-    chain.ok(&a.alice, vec![place(1, "PROMO@acme", GLX, 10, (1, 1), OfferMode::Normal)]);
+    // A non-transferable asset may move only to or from its member's issuers; a fill would move
+    // it between holders, so it may be neither sold nor bought on the book.
+    chain.fails(
+        &a.alice,
+        vec![place(1, "PROMO@acme", GLX, 10, (1, 1), OfferMode::Normal)],
+        0,
+        ErrorCode::NotTransferable,
+    );
+    chain.fails(
+        &a.alice,
+        vec![place(1, ACME, "PROMO@acme", 10, (1, 1), OfferMode::Normal)],
+        0,
+        ErrorCode::NotTransferable,
+    );
 }
 
 #[test]

@@ -34,7 +34,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     ///
     /// Checks, in order: both price parts are non-zero (`BadPrice`); sell and buy differ
     /// (`SameAsset`); the amount is positive (`ZeroAmount`); both assets exist (`UnknownAsset`,
-    /// sell checked first); neither is flagged non-tradable (`NotTradable`); the signer has
+    /// sell checked first); neither is flagged non-tradable (`NotTradable`) nor
+    /// non-transferable (`NotTransferable`, see below); the signer has
     /// never used the offer id, whether that offer is open or closed (`DuplicateOfferId`); the
     /// available balance of `sell` covers the amount (`InsufficientBalance`). A passive offer
     /// whose best opposite offer crosses is refused (`PassiveWouldCross`).
@@ -69,6 +70,14 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             self.read_asset(&StateKey::Asset { asset: op.buy.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
         if sell_asset.flags.has(AssetFlags::NON_TRADABLE) || buy_asset.flags.has(AssetFlags::NON_TRADABLE) {
             return Err(ErrorCode::NotTradable.into());
+        }
+        // A fill moves both assets between two accounts that need not be issuers, which a
+        // non-transferable asset forbids (Transfer lets it move only to or from its member's
+        // issuers): selling it on the book would be a holder-to-holder transfer.
+        if sell_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
+            || buy_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
+        {
+            return Err(ErrorCode::NotTransferable.into());
         }
         let signer = *at.signer;
         let offer_key = StateKey::Offer { owner: signer, offer_id: op.offer_id };
