@@ -130,6 +130,8 @@ pub struct AuthorizationInfo {
     pub holder: PublicKey,
     pub provider: MemberId,
     pub asset: AssetId,
+    pub cap: String,
+    pub cap_minor: Amount,
     pub cap_remaining: String,
     pub cap_remaining_minor: Amount,
     pub expires_at_ms: u64,

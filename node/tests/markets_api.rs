@@ -161,6 +161,7 @@ fn node() -> Node {
     writes.insert(
         StateKey::Authorization { holder: account(3), provider: member("globex"), asset: globex() },
         Some(StateValue::Authorization(AuthorizationState {
+            cap: Amount(100),
             cap_remaining: Amount(75),
             expires_at_ms: 99_000,
         })),

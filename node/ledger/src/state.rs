@@ -466,8 +466,11 @@ pub struct IndexMarker;
     Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct AuthorizationState {
-    /// What the provider may still hold; each hold takes from it, and the part of a hold that
-    /// is released (voided, expired, or not captured by a settlement) returns to it.
+    /// The cap the holder last set. What is released never raises `cap_remaining` above it:
+    /// holds placed under an earlier, larger authorization cannot widen a later, smaller one.
+    pub cap: Amount,
+    /// What the provider may still hold (≤ `cap`); each hold takes from it, and the part of a
+    /// hold that is released (voided, expired, or not captured by a settlement) returns to it.
     pub cap_remaining: Amount,
     /// No new hold after this block time.
     pub expires_at_ms: u64,

@@ -132,14 +132,16 @@ fn authorize_spend_sets_replaces_and_revokes() {
     let mut chain = Chain::new();
     let expires = next_time(&chain) + 10_000;
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 300, expires)]);
-    let expected = AuthorizationState { cap_remaining: Amount(300), expires_at_ms: expires };
+    let expected =
+        AuthorizationState { cap: Amount(300), cap_remaining: Amount(300), expires_at_ms: expires };
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), Some(expected));
     // Scoped to holder, provider and asset.
     assert_eq!(authorization(&chain, &a.alice, "globex", "ACME@acme"), None);
     assert_eq!(authorization(&chain, &a.bob, "acme", "ACME@acme"), None);
     // Replaced, not added to.
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 50, expires + 1)]);
-    let expected = AuthorizationState { cap_remaining: Amount(50), expires_at_ms: expires + 1 };
+    let expected =
+        AuthorizationState { cap: Amount(50), cap_remaining: Amount(50), expires_at_ms: expires + 1 };
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), Some(expected));
     // A cap of zero revokes, whatever the expiry (even one in the past).
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 0, 0)]);
@@ -513,17 +515,38 @@ fn the_cap_follows_holds_settlements_voids_expiries_and_revocations() {
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), None);
     assert_eq!(chain.balance(&a.alice, "ACME@acme"), balance(930, 0));
     assert_eq!(chain.available(&a.acme, "ACME@acme"), 70);
-    // A new authorization replaces the cap; a later release adds to it.
+    // A new authorization replaces the cap; a later release adds to what remains, but never
+    // above the cap the holder last set.
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 10, FAR)]);
     chain.ok(&a.acme, vec![hold(4, &a.alice, "ACME@acme", 10, t + 50_000)]);
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 5, FAR)]);
+    chain.ok(&a.acme, vec![hold(6, &a.alice, "ACME@acme", 3, t + 50_000)]);
+    assert_eq!(cap(&chain, &a.alice, "acme", "ACME@acme"), 2);
     chain.ok(&a.acme, vec![void(4)]);
-    assert_eq!(cap(&chain, &a.alice, "acme", "ACME@acme"), 15);
-    // At the top the cap saturates instead of overflowing.
-    chain.ok(&a.acme, vec![hold(5, &a.alice, "ACME@acme", 10, t + 50_000)]);
+    assert_eq!(cap(&chain, &a.alice, "acme", "ACME@acme"), 5, "the old hold's release stops at the new cap");
+    chain.ok(&a.acme, vec![void(6)]);
+    assert_eq!(cap(&chain, &a.alice, "acme", "ACME@acme"), 5);
+    // At the top the cap does not overflow.
+    chain.ok(&a.acme, vec![hold(5, &a.alice, "ACME@acme", 5, t + 50_000)]);
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", u128::MAX, FAR)]);
     chain.ok(&a.acme, vec![void(5)]);
     assert_eq!(cap(&chain, &a.alice, "acme", "ACME@acme"), u128::MAX);
+}
+
+/// Re-authorizing while holds are open cannot let the provider hold more than the holder's
+/// latest cap once those holds are released (found in review).
+#[test]
+fn releases_of_earlier_holds_never_widen_a_later_authorization() {
+    let (a, mut chain) = authorized_chain();
+    let t = next_time(&chain);
+    chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 100, FAR)]);
+    chain.ok(&a.acme, vec![hold(1, &a.alice, "ACME@acme", 100, t + 100_000)]);
+    chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 100, FAR)]);
+    chain.ok(&a.acme, vec![hold(2, &a.alice, "ACME@acme", 100, t + 100_000)]);
+    chain.ok(&a.acme, vec![void(1), void(2)]);
+    assert_eq!(cap(&chain, &a.alice, "acme", "ACME@acme"), 100);
+    chain.ok(&a.acme, vec![hold(3, &a.alice, "ACME@acme", 100, t + 100_000)]);
+    chain.fails(&a.acme, vec![hold(4, &a.alice, "ACME@acme", 1, t + 100_000)], 0, ErrorCode::CapExceeded);
 }
 
 // ---- Invariants ----
@@ -627,8 +650,11 @@ fn the_checker_catches_broken_holds() {
     });
     assert!(matches!(hold_violation(violation), HoldViolation::BatchWithoutSettlement { .. }));
     // Authorizations name existing members and assets.
-    let authorization =
-        StateValue::Authorization(AuthorizationState { cap_remaining: Amount(1), expires_at_ms: 1 });
+    let authorization = StateValue::Authorization(AuthorizationState {
+        cap: Amount(1),
+        cap_remaining: Amount(1),
+        expires_at_ms: 1,
+    });
     let violation = broken(|e| {
         let key = StateKey::Authorization {
             holder: a.bob.public_key(),

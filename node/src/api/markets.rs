@@ -510,6 +510,8 @@ fn authorization_json(
         "holder": holder.to_address(),
         "provider": provider,
         "asset": asset,
+        "cap": authorization.cap.display(scale),
+        "cap_minor": authorization.cap,
         "cap_remaining": authorization.cap_remaining.display(scale),
         "cap_remaining_minor": authorization.cap_remaining,
         "expires_at_ms": authorization.expires_at_ms,

@@ -111,7 +111,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         if op.expires_at_ms <= self.context.time_ms {
             return Err(ErrorCode::BadExpiry.into());
         }
-        let authorization = AuthorizationState { cap_remaining: op.cap, expires_at_ms: op.expires_at_ms };
+        let authorization =
+            AuthorizationState { cap: op.cap, cap_remaining: op.cap, expires_at_ms: op.expires_at_ms };
         self.put(key, Some(StateValue::Authorization(authorization)));
         Ok(())
     }
@@ -273,9 +274,11 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             asset: hold.asset.clone(),
         };
         if let Some(mut authorization) = self.read_authorization(&authorization_key)? {
-            // Saturating: the holder may have raised the cap since the hold was placed, and a
-            // cap of 2^128 - 1 already means "no limit" in practice.
-            authorization.cap_remaining = Amount(authorization.cap_remaining.0.saturating_add(released.0));
+            // Never above the cap the holder last set: a hold placed under an earlier
+            // authorization must not widen a later one (re-authorizing 100 while 100 is held
+            // would otherwise let voids raise the remaining cap to 200).
+            authorization.cap_remaining =
+                Amount(authorization.cap_remaining.0.saturating_add(released.0).min(authorization.cap.0));
             self.put(authorization_key, Some(StateValue::Authorization(authorization)));
         }
         let index_key = StateKey::HoldExpiry { expires_at_ms: OrderedU64(hold.expires_at_ms), hold_id };

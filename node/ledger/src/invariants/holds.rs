@@ -25,6 +25,11 @@ use crate::state::{AuthorizationState, BatchRecord, HoldState, HoldStatus, State
 /// A broken invariant of the holds entries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HoldViolation {
+    #[error(
+        "authorization of {holder} for `{provider}`: cap {cap}, remaining {cap_remaining} (the cap must be \
+         positive and the remaining cap within it)"
+    )]
+    BadCap { holder: PublicKey, provider: MemberId, cap: Amount, cap_remaining: Amount },
     #[error("hold {hold_id} has an amount of zero")]
     ZeroAmount { hold_id: OpId },
     #[error("hold {hold_id} belongs to member `{member}`, which does not exist")]
@@ -82,7 +87,16 @@ impl<'a> Collector<'a> {
     }
 
     pub fn finish(self, world: &World<'a>, locks: &mut Locks<'a>) -> Result<(), InvariantViolation> {
-        for (holder, provider, asset, _) in &self.authorizations {
+        for (holder, provider, asset, authorization) in &self.authorizations {
+            if authorization.cap.is_zero() || authorization.cap_remaining > authorization.cap {
+                return Err(HoldViolation::BadCap {
+                    holder: **holder,
+                    provider: (*provider).clone(),
+                    cap: authorization.cap,
+                    cap_remaining: authorization.cap_remaining,
+                }
+                .into());
+            }
             if !world.members.contains_key(provider) {
                 let provider = (*provider).clone();
                 return Err(HoldViolation::AuthorizationOfUnknownMember { holder: **holder, provider }.into());
