@@ -8,11 +8,12 @@
 //! (`verify_strict`), the tx root, re-execution with the ledger code on an in-memory state
 //! built from the genesis ledger, the receipts root and the state root against the header, and
 //! the history invariants (each seq used once and in order, each grant id once, the themed
-//! checks). The state invariants ([`tally_ledger::check_invariants`]) are checked after block
-//! 1, after the last block, and in between whenever the transactions executed since the last
-//! check reach a quarter of the state's entry count — so their cost stays a fixed fraction of
-//! the work however large the state grows ([`InvariantPolicy::Amortized`]); `EveryBlock` checks
-//! after each block.
+//! checks). The state invariants ([`tally_ledger::check_invariants`]) are checked after every
+//! block by default ([`InvariantPolicy::EveryBlock`], so a broken invariant is named at the
+//! first height where it holds); [`InvariantPolicy::Amortized`] checks after block 1, after the
+//! last block, and in between whenever the transactions executed since the last check reach a
+//! quarter of the state's entry count, so that their cost stays a fixed fraction of the work
+//! however large the state grows.
 //!
 //! The first failure stops the audit and names the height, the transaction (index and id) when
 //! one is at fault, the check (the header field or the step), and the expected and actual
@@ -213,7 +214,7 @@ impl Default for AuditOptions {
         let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         AuditOptions {
             signature_threads: cores.clamp(1, SIGNATURE_THREADS_MAX),
-            invariants: InvariantPolicy::Amortized,
+            invariants: InvariantPolicy::EveryBlock,
         }
     }
 }
