@@ -18,7 +18,7 @@ use tally_client::txbuild::{self, VALID_FOR_BLOCKS_DEFAULT};
 use tally_genesis::Genesis;
 use tally_types::codec::BoundedString;
 use tally_types::tx::{BadgeCanon, BadgeFormat, RevokeBadge};
-use tally_types::{Hash, Op, SecretKey, TxOutcome, limits};
+use tally_types::{Hash, Height, Op, SecretKey, TxOutcome, limits};
 
 use crate::{Session, passphrase, usage};
 
@@ -74,6 +74,11 @@ pub struct VerifyArgs {
     /// Verify offline from an archive written by `tally-node export` instead of a node.
     #[arg(long)]
     archive: Option<PathBuf>,
+    /// Refuse state proofs (membership, non-revocation) against a finalized height below
+    /// this one: the node chooses the header it proves against, and an outdated one could
+    /// answer from before a revocation.
+    #[arg(long, default_value_t = 0)]
+    min_height: u64,
 }
 
 #[derive(Args)]
@@ -258,7 +263,8 @@ fn load_receipt(path: &Path) -> anyhow::Result<BadgeReceipt> {
 fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
     let genesis = Genesis::load(&args.genesis)
         .with_context(|| format!("reading the genesis file {}", args.genesis.display()))?;
-    let trust = Trust::from_genesis(&genesis);
+    let mut trust = Trust::from_genesis(&genesis);
+    trust.min_state_height = Height(args.min_height);
     let assertion = read_bounded(&args.assertion, tally_client::badge::BADGE_BYTES_MAX, "assertion")?;
     let receipt_file = match &args.receipt {
         Some(path) => path.clone(),

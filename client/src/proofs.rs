@@ -45,6 +45,11 @@ pub struct Trust {
     pub chain_id: ChainId,
     pub genesis_hash: Hash,
     pub validators: ValidatorSet,
+    /// The lowest finalized height whose state a verifier accepts for state proofs (issuer
+    /// membership, non-revocation). A node chooses the header it proves against; an outdated
+    /// or dishonest one could answer from a height before a revocation (withholding, not
+    /// forgery). A verifier that knows the chain reached some height says so here.
+    pub min_state_height: Height,
 }
 
 impl Trust {
@@ -54,6 +59,7 @@ impl Trust {
             chain_id: genesis.chain_id().clone(),
             genesis_hash: genesis.hash(),
             validators: genesis.validator_set(),
+            min_state_height: Height(0),
         }
     }
 }
@@ -760,13 +766,25 @@ pub fn verify_badge(
         return report;
     }
 
-    // Steps 5 and 6: state proofs under the latest finalized header.
-    let latest = finalized_block(source, trust, evidence.height).map_err(|error| {
-        StepFailure::new(format!(
-            "the header at height {} the state proofs are against: {error}",
-            evidence.height
+    // Steps 5 and 6: state proofs under the latest finalized header, no older than required.
+    let latest = if evidence.height < trust.min_state_height {
+        Err(StepFailure::compare(
+            format!(
+                "the state proofs are against height {}, below the required minimum {}: the \
+                 source's state is too old to show the badge's current status",
+                evidence.height, trust.min_state_height
+            ),
+            format!("height ≥ {}", trust.min_state_height),
+            evidence.height,
         ))
-    });
+    } else {
+        finalized_block(source, trust, evidence.height).map_err(|error| {
+            StepFailure::new(format!(
+                "the header at height {} the state proofs are against: {error}",
+                evidence.height
+            ))
+        })
+    };
     let latest = match latest {
         Ok((_, finalized)) => finalized,
         Err(failure) => {

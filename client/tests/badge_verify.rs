@@ -169,10 +169,14 @@ impl TestChain {
     }
 
     fn verify(&self, assertion: &[u8], receipt: &BadgeReceipt) -> BadgeVerification {
+        self.verify_with(&self.trust(), assertion, receipt)
+    }
+
+    fn verify_with(&self, trust: &Trust, assertion: &[u8], receipt: &BadgeReceipt) -> BadgeVerification {
         let interest =
             Interest { txs: receipt.tx_id.into_iter().collect(), anchor_roots: vec![receipt.root] };
         let mut source = self.source(&interest);
-        verify_badge(&mut source, &self.trust(), assertion, receipt)
+        verify_badge(&mut source, trust, assertion, receipt)
     }
 }
 
@@ -228,6 +232,21 @@ fn a_valid_badge_passes_all_six_steps() {
     // Another member's revocation of badge 0 has no effect on it.
     let report = s.chain.verify(&s.assertions[0], &s.receipts[0]);
     assert!(report.is_valid(), "{report:#?}");
+}
+
+/// A verifier that knows the chain reached some height refuses state proofs against an older
+/// one: an outdated source could otherwise hide a later revocation.
+#[test]
+fn state_older_than_the_required_height_fails_at_step_5() {
+    let s = scenario();
+    let mut trust = s.chain.trust();
+    trust.min_state_height = Height(4);
+    let report = s.chain.verify_with(&trust, &s.assertions[1], &s.receipts[1]);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 5, "{report:#?}");
+    assert!(detail.contains("below the required minimum 4"), "{detail}");
+    trust.min_state_height = Height(3);
+    assert!(s.chain.verify_with(&trust, &s.assertions[1], &s.receipts[1]).is_valid());
 }
 
 #[test]
