@@ -3,11 +3,12 @@
 //! with SIGKILL under load catches up by sync to the same blocks and state root; and all four,
 //! stopped and started again, resume from disk with nothing lost.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Nodes, VALIDATORS, free_base_port, height, http, spawn_node};
 
 use tally_genesis::ConsensusParams;
 use tally_genesis::init::{TestnetSpec, asset_code_for, build_testnet, write_testnet};
@@ -18,71 +19,7 @@ use tally_types::{
     Amount, AssetId, ChainId, Height, MemberId, PublicKey, SecretKey, SignedTransaction, TxOutcome, encode,
 };
 
-const VALIDATORS: usize = 4;
 const WAIT_MAX: Duration = Duration::from_secs(60);
-
-/// Kills every node when the test ends, passing or panicking.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A base port B such that B..B+4 and B+1000..B+1004 are free now (the builder's layout).
-fn free_base_port() -> u16 {
-    let seed = std::process::id() as u64
-        ^ SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7);
-    for attempt in 0..200u64 {
-        let base = 20_000 + ((seed.wrapping_mul(31).wrapping_add(attempt * 97)) % 20_000) as u16;
-        let ports = (0..VALIDATORS as u16).flat_map(|k| [base + k, base + 1_000 + k]);
-        let listeners: Vec<_> = ports.map(|port| TcpListener::bind(("127.0.0.1", port))).collect();
-        if listeners.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no free port range found");
-}
-
-/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    Ok((status, body))
-}
-
-fn height(addr: SocketAddr) -> Option<u64> {
-    let (status, body) = http(addr, "GET", "/v1/status", None).ok()?;
-    if status != 200 {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-    json["committed_height"].as_u64()
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    let path = dir.join("node.toml");
-    std::fs::write(
-        &path,
-        "[node]\ndata_dir = \"data\"\ngenesis = \"../genesis.json\"\nconsensus_key = \"consensus.key\"\nnetwork_key = \"network.key\"\n\n[log]\nlevel = \"info\"\n",
-    )
-    .expect("write node.toml");
-    path
-}
 
 #[test]
 fn four_nodes_commit_the_same_transaction() {
@@ -310,22 +247,4 @@ fn transfer(
         memo: BoundedBytes::empty(),
     }
     .sign(from)
-}
-
-fn spawn_node(dir: &Path, index: usize) -> Child {
-    let node_dir = dir.join(format!("validator-{index}"));
-    let config = write_config(&node_dir);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(node_dir.join("node.log"))
-        .expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_tally-node"))
-        .arg("run")
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn tally-node")
 }
