@@ -20,6 +20,8 @@ use crate::{Session, usage};
 
 /// How often a progress line is printed when stderr is not a terminal.
 const PROGRESS_LINE_INTERVAL: Duration = Duration::from_secs(10);
+/// Cells of the progress bar.
+const PROGRESS_BAR_WIDTH: u64 = 30;
 /// How often the progress line is redrawn on a terminal.
 const PROGRESS_REDRAW_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -66,9 +68,23 @@ impl ProgressPrinter {
         self.last = Some(now);
         let seconds = progress.elapsed.as_secs_f64();
         let rate = if seconds > 0.0 { progress.txs as f64 / seconds } else { 0.0 };
-        let of = self.total_blocks.map(|total| format!("/{total}")).unwrap_or_default();
+        let (bar, of) = match self.total_blocks {
+            Some(total) if total > 0 => {
+                let done = progress.height.0.min(total);
+                // Integer arithmetic: the share of PROGRESS_BAR_WIDTH cells done, and the percent.
+                let cells = (done * PROGRESS_BAR_WIDTH / total) as usize;
+                let percent = done * 100 / total;
+                let bar = format!(
+                    "[{}{}] {percent:>3}% ",
+                    "#".repeat(cells),
+                    ".".repeat(PROGRESS_BAR_WIDTH as usize - cells)
+                );
+                (bar, format!("/{total}"))
+            }
+            _ => (String::new(), String::new()),
+        };
         let line = format!(
-            "audit: height {}{of}, {} txs verified, {rate:.0} tx/s, {seconds:.1} s",
+            "audit: {bar}height {}{of}, {} txs verified, {rate:.0} tx/s, {seconds:.1} s",
             progress.height, progress.txs
         );
         let mut stderr = std::io::stderr().lock();
@@ -102,8 +118,9 @@ pub fn run(context: &Session, args: AuditArgs) -> anyhow::Result<()> {
         ProgressPrinter { terminal: std::io::stderr().is_terminal(), last: None, total_blocks: None };
     let (source_name, outcome) = match &args.archive {
         Some(path) => {
-            let file = std::fs::File::open(path)
+            let mut file = std::fs::File::open(path)
                 .with_context(|| format!("opening the archive {}", path.display()))?;
+            printer.total_blocks = declared_records(&mut file);
             let reader = ArchiveReader::new(BufReader::with_capacity(1 << 20, file))
                 .with_context(|| format!("reading the archive {}", path.display()))?;
             let outcome = check_archive_header(&genesis, reader.header()).and_then(|()| {
@@ -190,4 +207,17 @@ fn print_summary(source: &str, summary: &AuditSummary) {
         summary.elapsed_ms as f64 / 1_000.0,
         summary.txs_per_second
     );
+}
+
+/// The record count an archive's end marker declares (its last 12 bytes: `u32` 0, `u64`
+/// count), read ahead of the walk only to size the progress bar; the reader checks the marker
+/// for real at the end. `None` when the file is too short or the bytes are not a marker, and
+/// the file is left positioned at its start.
+fn declared_records(file: &mut std::fs::File) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut tail = [0u8; 12];
+    let found = file.seek(SeekFrom::End(-12)).is_ok() && file.read_exact(&mut tail).is_ok();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let (zero, count) = tail.split_at(4);
+    (found && zero == [0; 4]).then(|| u64::from_le_bytes(count.try_into().expect("8 bytes")))
 }
