@@ -152,16 +152,7 @@ impl Store {
     /// An existing file must be a Tally data file of the same chain and schema.
     pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
         let path = path.to_path_buf();
-        let db = match Database::create(&path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse { path }),
-            Err(error) => {
-                return Err(StoreError::Open {
-                    path,
-                    reason: format!("not a readable Tally data file ({error})"),
-                });
-            }
-        };
+        let db = open_database(Database::create(&path), &path)?;
         let store = Store { db, path };
         store.check_or_init_identity(identity)?;
         Ok(store)
@@ -176,16 +167,7 @@ impl Store {
         if !path.is_file() {
             return Err(StoreError::Open { path, reason: "no such data file".into() });
         }
-        let db = match Database::open(&path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StoreError::InUse { path }),
-            Err(error) => {
-                return Err(StoreError::Open {
-                    path,
-                    reason: format!("not a readable Tally data file ({error})"),
-                });
-            }
-        };
+        let db = open_database(Database::open(&path), &path)?;
         let store = Store { db, path };
         let identity = store.identity()?;
         Ok((store, identity))
@@ -552,6 +534,19 @@ impl Store {
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         txn.open_table(GUARD).map_err(self.storage())?.insert(name, value).map_err(self.storage())?;
         txn.commit().map_err(self.storage())
+    }
+}
+
+/// The outcome of opening a redb file, with the errors a user can act on: a file another
+/// process holds, or one that is not a Tally data file.
+fn open_database(opened: Result<Database, redb::DatabaseError>, path: &Path) -> Result<Database, StoreError> {
+    match opened {
+        Ok(db) => Ok(db),
+        Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::InUse { path: path.to_path_buf() }),
+        Err(error) => Err(StoreError::Open {
+            path: path.to_path_buf(),
+            reason: format!("not a readable Tally data file ({error})"),
+        }),
     }
 }
 
