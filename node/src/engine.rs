@@ -194,6 +194,9 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as u64).unwrap_or(0)
 }
 
+/// Assets a node lists at most (`GET /v1/assets`); they are created only by members' issuers.
+const ASSETS_LISTED_MAX: usize = 1_000_000;
+
 /// Everything the engine needs, resolved at startup.
 pub struct Engine {
     core: Core<Ed25519Scheme>,
@@ -342,7 +345,11 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(Engine, Channels)> {
     tokio::spawn(event_loop.run());
 
     let metrics = Arc::new(Metrics::new());
-    let assets = AssetCatalog::new(genesis.assets().iter().map(|asset| asset.asset.clone()));
+    // Every asset in the committed state (genesis assets and those issued since), so that a
+    // restarted node lists what earlier blocks created; later blocks add theirs as they commit.
+    let stored_assets = tally_store::asset_ids(&store.snapshot()?, ASSETS_LISTED_MAX)
+        .context("listing the assets in the store")?;
+    let assets = AssetCatalog::new(stored_assets);
     let (status, status_receiver) = watch::channel(NodeStatus { height, ..NodeStatus::default() });
     let (committed, committed_receiver) = watch::channel(height);
     let (submission_sender, submissions) = mpsc::channel(SUBMISSIONS_MAX);

@@ -14,9 +14,10 @@ use tally_genesis::ConsensusParams;
 use tally_genesis::init::{TestnetSpec, asset_code_for, build_testnet, write_testnet};
 use tally_genesis::keys::KeySource;
 use tally_types::codec::{BoundedBytes, BoundedVec};
-use tally_types::tx::{Op, Transaction, Transfer};
+use tally_types::tx::{AssetFlags, IssueAsset, Op, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetId, ChainId, Height, MemberId, PublicKey, SecretKey, SignedTransaction, TxOutcome, encode,
+    Amount, AssetCode, AssetId, ChainId, Height, MemberId, PublicKey, SecretKey, SignedTransaction,
+    TxOutcome, encode,
 };
 
 const WAIT_MAX: Duration = Duration::from_secs(60);
@@ -181,6 +182,29 @@ fn four_nodes_commit_the_same_transaction() {
     assert!(headers.iter().all(|header| *header == headers[0]), "headers differ at {common}: {headers:#?}");
     assert!(headers[0]["state_root"].is_string(), "no state root in {:#}", headers[0]);
 
+    // The globex issuer creates an asset: after the restart every node must still list it
+    // (the listing is rebuilt from the stored state, not only from the genesis file).
+    let globex_issuer = &testnet.issuer_keys[1].1;
+    let issue = Transaction {
+        chain_id: chain_id.clone(),
+        signer: globex_issuer.public_key(),
+        seq: 1,
+        valid_until_height: Height(100_000),
+        ops: BoundedVec::new(vec![Op::IssueAsset(IssueAsset {
+            code: AssetCode::new("NEWCR").expect("valid code"),
+            scale: 0,
+            max_supply: None,
+            flags: AssetFlags::default(),
+        })])
+        .expect("one op"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(globex_issuer);
+    let body = serde_json::json!({ "tx": hex::encode(encode(&issue)) }).to_string();
+    let (status, answer) = http(http_addrs[0], "POST", "/v1/txs?wait=commit", Some(&body)).expect("issue");
+    assert!((200..300).contains(&status), "issue refused: {status} {answer}");
+    assert!(answer.contains("success"), "the asset was not issued: {answer}");
+
     // Stop all four (SIGTERM, as systemd or docker would) and start them again: each exits
     // cleanly, they resume from disk with nothing lost, and the chain goes on from where it was.
     let before_stop = http_addrs.iter().filter_map(|addr| height(*addr)).max().expect("heights");
@@ -226,6 +250,9 @@ fn four_nodes_commit_the_same_transaction() {
             assert_eq!(status, 200, "{tx_path} lost on {addr}: {body}");
             assert_eq!(&serde_json::from_str::<serde_json::Value>(&body).expect("json"), expected);
         }
+        let (status, body) = http(*addr, "GET", "/v1/assets", None).expect("list assets after restart");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("NEWCR@globex"), "{addr} lost the issued asset from its listing: {body}");
     }
     drop(nodes);
 }

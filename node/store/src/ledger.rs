@@ -7,9 +7,10 @@ use tally_ledger::tree::{Node, NodeKey, TreeBatch, TreeError, TreeStore};
 
 use tally_ledger::state::{KeyRange, range_start};
 use tally_ledger::{StateError, StateKey, StateRead, StateValue, WriteSet};
+use tally_types::AssetId;
 use tally_types::codec::{decode, encode};
 
-use crate::Snapshot;
+use crate::{Snapshot, StoreError};
 
 impl StateRead for Snapshot<'_> {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
@@ -52,6 +53,36 @@ impl StateRead for Snapshot<'_> {
         }
         let value = decode_value(&key, &value_bytes)?;
         Ok(Some((key, value)))
+    }
+}
+
+/// Every asset in the committed state (their ids), for listings. At most `limit`.
+pub fn asset_ids(snapshot: &Snapshot<'_>, limit: usize) -> Result<Vec<AssetId>, StoreError> {
+    // The kind is the key's first byte (its borsh variant index); take it from a real key
+    // rather than writing the number down.
+    let sample = StateKey::Asset { asset: "AA@aa".parse().expect("a valid asset id") };
+    let tag = sample.to_bytes()[0];
+    let entries = snapshot.state_with_prefix(&[tag], limit)?;
+    entries
+        .into_iter()
+        .map(|(key_bytes, _)| match StateKey::from_bytes(&key_bytes) {
+            Ok(StateKey::Asset { asset }) => Ok(asset),
+            Ok(other) => Err(corrupt_key(
+                snapshot,
+                &key_bytes,
+                format!("an entry of kind {:?} among assets", other.kind()),
+            )),
+            Err(error) => Err(corrupt_key(snapshot, &key_bytes, format!("does not decode: {error}"))),
+        })
+        .collect()
+}
+
+fn corrupt_key(snapshot: &Snapshot<'_>, key_bytes: &[u8], reason: String) -> StoreError {
+    StoreError::Corrupt {
+        path: snapshot.store.path.clone(),
+        table: "state",
+        key: key_bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+        reason,
     }
 }
 

@@ -39,7 +39,7 @@
 
 mod ledger;
 
-pub use ledger::{state_writes, tree_writes};
+pub use ledger::{asset_ids, state_writes, tree_writes};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -105,6 +105,8 @@ pub enum StoreError {
     GenesisStateWritten { path: PathBuf },
     #[error("block at height {height} has {txs} transactions but {receipts} receipts")]
     ReceiptCount { height: Height, txs: usize, receipts: usize },
+    #[error("more than {limit} {what}")]
+    TooMany { what: &'static str, limit: usize },
 }
 
 /// One committed block and everything that changes with it, written atomically.
@@ -612,6 +614,26 @@ impl Snapshot<'_> {
     /// A state-tree node.
     pub fn tree_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(TREE, key)
+    }
+
+    /// Every ledger state entry whose encoded key starts with `prefix` (e.g. one kind's tag
+    /// byte), in byte order; at most `limit`, refusing more ([`StoreError::TooMany`]) rather
+    /// than cutting a listing short silently.
+    pub fn state_with_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<EncodedEntry>, StoreError> {
+        let table = self.txn.open_table(STATE).map_err(self.store.storage())?;
+        let range = table.range::<&[u8]>(prefix..).map_err(self.store.storage())?;
+        let mut entries = Vec::new();
+        for entry in range {
+            let (key, value) = entry.map_err(self.store.storage())?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            if entries.len() == limit {
+                return Err(StoreError::TooMany { what: "state entries under one prefix", limit });
+            }
+            entries.push((key.value().to_vec(), value.value().to_vec()));
+        }
+        Ok(entries)
     }
 
     /// The first ledger state entry (encoded key, encoded value) with a key after `start` and
