@@ -12,15 +12,15 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tally_client::badge::{BadgeBatch, BadgeReceipt, canon_name, format_name, hash_assertion};
-use tally_client::http::{NodeClient, Submitted, TxInclusion};
+use tally_client::http::{NodeClient, TxInclusion};
 use tally_client::proofs::{ArchiveSource, ChainSource, Interest, NodeSource, Trust, verify_badge};
-use tally_client::txbuild::{self, VALID_FOR_BLOCKS_DEFAULT};
+use tally_client::txbuild::VALID_FOR_BLOCKS_DEFAULT;
 use tally_genesis::Genesis;
 use tally_types::codec::BoundedString;
 use tally_types::tx::{BadgeCanon, BadgeFormat, RevokeBadge};
-use tally_types::{Hash, Height, Op, SecretKey, TxOutcome, limits};
+use tally_types::{Hash, Height, Op, TxOutcome, limits};
 
-use crate::{Session, passphrase, usage};
+use crate::{Session, SubmitArgs, usage};
 
 /// Badges of one format and canonicalization: the (file index, badge hash) of each.
 type BatchGroup = (BadgeFormat, BadgeCanon, Vec<(usize, Hash)>);
@@ -116,35 +116,22 @@ pub fn run(context: &Session, command: BadgeCommand) -> anyhow::Result<()> {
 /// Loads `name` from the keystore, builds a transaction of `ops` at the account's next seq,
 /// submits it and waits for the commit. A failed receipt is an error.
 fn submit_and_wait(context: &Session, name: &str, ops: Vec<Op>) -> anyhow::Result<TxInclusion> {
-    let client = context.client()?;
-    let store = context.keystore()?;
-    let passphrase = passphrase(false)?;
-    let key: SecretKey = store.load(name, &passphrase)?;
-    let status = client.status().context("reading the node's status")?;
-    let account = client.account(&key.public_key()).context("reading the signer's account")?;
-    let seq = account.seq.checked_add(1).context("the account's seq is exhausted")?;
-    let valid_until = txbuild::valid_until(status.committed_height, VALID_FOR_BLOCKS_DEFAULT);
-    let signed = txbuild::build_signed(&key, &status.chain_id, seq, valid_until, ops, b"")
-        .map_err(|error| usage(error.to_string()))?;
-    let id = signed.id();
-    let inclusion = match client.submit(&signed, true)? {
-        Submitted::Committed(inclusion) => *inclusion,
-        Submitted::Admitted(admitted) => {
-            bail!("transaction {admitted} was admitted but not reported committed")
-        }
+    let args =
+        SubmitArgs { from: name.to_owned(), wait: true, valid_for: VALID_FOR_BLOCKS_DEFAULT, seq: None };
+    let sent = crate::cmd_market::send(context, &args, ops)?;
+    let Some(inclusion) = sent.inclusion else {
+        bail!("transaction {} was admitted but not reported committed", sent.tx_id)
     };
-    if inclusion.tx_id != id {
-        bail!("the node answered for transaction {} instead of {id}", inclusion.tx_id);
-    }
     if let TxOutcome::Failed { op_index, code } = &inclusion.receipt.outcome {
         let code = serde_json::to_value(code)?;
         bail!(
-            "transaction {id} failed at op {op_index}: {} (committed at height {}; nothing was anchored or revoked)",
+            "transaction {} failed at op {op_index}: {} (committed at height {}; nothing was anchored or revoked)",
+            inclusion.tx_id,
             code.as_str().unwrap_or("unknown"),
             inclusion.height
         );
     }
-    Ok(inclusion)
+    Ok(*inclusion)
 }
 
 fn read_bounded(path: &Path, max: usize, what: &str) -> anyhow::Result<Vec<u8>> {

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use tally_client::http::{NodeClient, Submitted, TxInclusion};
+use tally_client::http::{NodeClient, TxInclusion};
 use tally_client::keystore::Keystore;
 use tally_client::txbuild::{self, GrantDetails, VALID_FOR_BLOCKS_DEFAULT};
-use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, SecretKey, TxId, TxOutcome};
+use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, TxId, TxOutcome};
 use zeroize::Zeroizing;
 
 mod cmd_badge;
@@ -476,38 +476,17 @@ fn grant(context: &Session, args: GrantArgs) -> anyhow::Result<()> {
     submit_ops(context, &args.submit, vec![op])
 }
 
-/// Signs `ops` with the `--from` key at the account's next seq and submits them.
+/// Signs `ops` with the `--from` key at the account's next seq (or `--seq`), submits them,
+/// and prints the admission or, with `--wait`, the committed receipt.
 fn submit_ops(context: &Session, args: &SubmitArgs, ops: Vec<Op>) -> anyhow::Result<()> {
-    let client = context.client()?;
-    let store = context.keystore()?;
-    // Unlock first: a wrong passphrase should fail before any network round trip matters.
-    let passphrase = passphrase(false)?;
-    let key: SecretKey = store.load(&args.from, &passphrase)?;
-    let status = client.status().context("reading the node's status")?;
-    let seq = match args.seq {
-        Some(seq) => seq,
+    let sent = cmd_market::send(context, args, ops)?;
+    match sent.inclusion {
         None => {
-            let account = client.account(&key.public_key()).context("reading the signer's account")?;
-            account.seq.checked_add(1).context("the account's seq is exhausted")?
-        }
-    };
-    let valid_until = txbuild::valid_until(status.committed_height, args.valid_for);
-    let signed = txbuild::build_signed(&key, &status.chain_id, seq, valid_until, ops, b"")
-        .map_err(|error| usage(error.to_string()))?;
-    let id = signed.id();
-    match client.submit(&signed, args.wait)? {
-        Submitted::Admitted(admitted) => {
-            context
-                .print(json!({ "tx_id": admitted, "committed": false }), || println!("submitted {admitted}"));
+            let id = sent.tx_id;
+            context.print(json!({ "tx_id": id, "committed": false }), || println!("submitted {id}"));
             Ok(())
         }
-        Submitted::Committed(inclusion) => {
-            // The answer is remote input: check it names what we sent.
-            if inclusion.tx_id != id {
-                bail!("the node answered for transaction {} instead of {id}", inclusion.tx_id);
-            }
-            report_inclusion(context, &inclusion)
-        }
+        Some(inclusion) => report_inclusion(context, &inclusion),
     }
 }
 
