@@ -2,6 +2,8 @@
 //! mempool behind a test engine task: the bad-input catalogue answers with precise
 //! problem+json documents and changes nothing, and the happy paths return verifiable data.
 
+mod inproc;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -11,22 +13,21 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tally_ledger::tree::apply_updates;
 use tally_ledger::{
-    BlockContext, GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateKey, execute_block,
-    genesis_writes, verify_state_proof,
+    GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateKey, genesis_writes, verify_state_proof,
 };
 use tally_node::api::{
     ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, PROBLEM_JSON, Submission, router,
 };
 use tally_node::mempool::{AdmitContext, Mempool, MempoolConfig};
-use tally_store::{BlockCommit, ChainIdentity, Store, state_writes, tree_writes};
+use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
 use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::hash::merkle_leaf;
 use tally_types::merkle::MerkleProof;
 use tally_types::smt::SmtProof;
 use tally_types::tx::{AssetFlags, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetId, Block, BlockId, Certificate, ChainId, Hash, Header, Height, MemberId, Op, SecretKey,
-    Signature, SignedTransaction, Subject, TxId, ValidatorIndex, ValidatorSet, View, encode,
+    Amount, AssetId, Block, Certificate, ChainId, Hash, Height, MemberId, Op, SecretKey, SignedTransaction,
+    Subject, TxId, ValidatorSet, View, encode,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -88,44 +89,7 @@ fn validators() -> ValidatorSet {
 
 /// Executes `txs` on the committed state and commits them as the next block.
 fn commit(store: &Store, txs: Vec<SignedTransaction>) -> Block {
-    let height = store.height().expect("height").next();
-    let parent = match height.0 {
-        1 => BlockId(GENESIS_HASH),
-        _ => store.block(Height(height.0 - 1)).expect("read").expect("parent").id(),
-    };
-    let context = BlockContext { chain_id: chain(), height, time_ms: 1_000 * height.0 };
-    let snapshot = store.snapshot().expect("snapshot");
-    let output = execute_block(&snapshot, &context, &txs).expect("executes");
-    let batch = apply_updates(&snapshot, &output.writes.tree_updates()).expect("tree");
-    drop(snapshot);
-    let block = Block {
-        header: Header {
-            chain_id: chain(),
-            height,
-            view: View(height.0),
-            parent_id: parent,
-            time_ms: context.time_ms,
-            proposer: ValidatorIndex(0),
-            tx_root: tally_types::block::tx_root(&txs.iter().map(|tx| tx.id()).collect::<Vec<_>>()),
-            receipts_root: tally_types::block::receipts_root(&output.receipts),
-            state_root: batch.root,
-            validators_hash: validators().hash(),
-        },
-        txs: BoundedVec::new(txs).expect("few txs"),
-    };
-    let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
-    let votes: Vec<_> = (0..3u16).map(|i| (ValidatorIndex(i), Signature([i as u8; 64]))).collect();
-    let certificate = Certificate::from_votes(subject, &votes, 4).expect("arranged");
-    store
-        .commit_block(&BlockCommit {
-            block: &block,
-            certificate: &certificate,
-            receipts: &output.receipts,
-            state_writes: &state_writes(&output.writes),
-            tree_writes: &tree_writes(&batch),
-        })
-        .expect("commit");
-    block
+    inproc::commit(store, &chain(), GENESIS_HASH, validators().hash(), txs)
 }
 
 struct Node {

@@ -2,6 +2,8 @@
 //! with committed blocks: every entry and inclusion proof in the answers verifies against the
 //! committed headers, and bad input is a precise problem.
 
+mod inproc;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -10,20 +12,17 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tally_ledger::tree::apply_updates;
-use tally_ledger::{
-    BlockContext, GenesisLedger, GenesisMember, StateKey, StateValue, execute_block, genesis_writes,
-    verify_state_proof,
-};
+use tally_ledger::{GenesisLedger, GenesisMember, StateKey, StateValue, genesis_writes, verify_state_proof};
 use tally_node::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, Submission, router};
-use tally_store::{BlockCommit, ChainIdentity, Store, state_writes, tree_writes};
+use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
 use tally_types::codec::{BoundedBytes, BoundedString, BoundedVec};
 use tally_types::hash::merkle_leaf;
 use tally_types::merkle::MerkleProof;
 use tally_types::smt::SmtProof;
 use tally_types::tx::{AnchorBadges, BadgeCanon, BadgeFormat, RevokeBadge, Transaction};
 use tally_types::{
-    Block, BlockId, Certificate, ChainId, Hash, Header, Height, MemberId, Op, Receipt, SecretKey, Signature,
-    SignedTransaction, Subject, TxId, ValidatorIndex, ValidatorSet, View, decode,
+    Block, ChainId, Hash, Header, Height, MemberId, Op, Receipt, SecretKey, SignedTransaction, TxId,
+    ValidatorSet, decode,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -68,45 +67,9 @@ fn anchor(root: Hash) -> Op {
     })
 }
 
+/// Executes `txs` on the committed state and commits them as the next block.
 fn commit(store: &Store, txs: Vec<SignedTransaction>) -> Block {
-    let height = store.height().expect("height").next();
-    let parent = match height.0 {
-        1 => BlockId(GENESIS_HASH),
-        _ => store.block(Height(height.0 - 1)).expect("read").expect("parent").id(),
-    };
-    let context = BlockContext { chain_id: chain(), height, time_ms: 1_000 * height.0 };
-    let snapshot = store.snapshot().expect("snapshot");
-    let output = execute_block(&snapshot, &context, &txs).expect("executes");
-    let batch = apply_updates(&snapshot, &output.writes.tree_updates()).expect("tree");
-    drop(snapshot);
-    let block = Block {
-        header: Header {
-            chain_id: chain(),
-            height,
-            view: View(height.0),
-            parent_id: parent,
-            time_ms: context.time_ms,
-            proposer: ValidatorIndex(0),
-            tx_root: tally_types::block::tx_root(&txs.iter().map(|tx| tx.id()).collect::<Vec<_>>()),
-            receipts_root: tally_types::block::receipts_root(&output.receipts),
-            state_root: batch.root,
-            validators_hash: validators().hash(),
-        },
-        txs: BoundedVec::new(txs).expect("few txs"),
-    };
-    let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
-    let votes: Vec<_> = (0..3u16).map(|i| (ValidatorIndex(i), Signature([i as u8; 64]))).collect();
-    let certificate = Certificate::from_votes(subject, &votes, 4).expect("arranged");
-    store
-        .commit_block(&BlockCommit {
-            block: &block,
-            certificate: &certificate,
-            receipts: &output.receipts,
-            state_writes: &state_writes(&output.writes),
-            tree_writes: &tree_writes(&batch),
-        })
-        .expect("commit");
-    block
+    inproc::commit(store, &chain(), GENESIS_HASH, validators().hash(), txs)
 }
 
 struct Node {
