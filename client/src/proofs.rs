@@ -159,6 +159,11 @@ pub struct BadgeEvidence {
 pub trait ChainSource {
     /// The committed block at `height`, or `None` above the tip.
     fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError>;
+    /// The header of the committed block at `height`, or `None` above the tip. Walks that need
+    /// only ids and parent links (finality through a descendant) use this.
+    fn header(&mut self, height: Height) -> Result<Option<Header>, ProofError> {
+        Ok(self.block(height)?.map(|block| block.header))
+    }
     /// The certificate stored with the block at `height`.
     fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError>;
     /// A committed transaction with its proofs, or `None`.
@@ -224,17 +229,17 @@ pub fn verify_finality(
             )));
         }
         certified_height = certified_height.next();
-        let next = source.block(certified_height)?.ok_or_else(|| {
+        let next = source.header(certified_height)?.ok_or_else(|| {
             ProofError::Missing(format!(
                 "the certificate at height {} names block {certified}, but the chain ends before it",
                 header.height
             ))
         })?;
-        if next.header.parent_id != current {
+        if next.parent_id != current {
             return Err(ProofError::mismatch(
                 format!("the parent id of block {certified_height}"),
                 current,
-                next.header.parent_id,
+                next.parent_id,
             ));
         }
         current = next.id();
@@ -401,10 +406,13 @@ pub struct Interest {
 /// transaction signature checked, every block re-executed with the ledger code and its state
 /// and receipts roots compared. Proofs then come from the replayed state.
 ///
-/// Memory: every block is kept (blocks are needed for the finality walk and are what the
-/// archive holds anyway), plus the final state and the transactions of interest.
+/// Memory: every header and certificate (the finality walk needs them), whole blocks only where
+/// a transaction of interest is and at the tip, the final state, and the evidence of the
+/// transactions of interest — not the archive's transactions, which can run to gigabytes.
 pub struct ArchiveSource {
-    blocks: Vec<Block>,
+    headers: Vec<Header>,
+    /// Whole blocks kept: those holding a transaction of interest, and the last one.
+    blocks: BTreeMap<Height, Block>,
     certificates: Vec<Certificate>,
     state: MemState,
     txs: BTreeMap<TxId, TxEvidence>,
@@ -429,16 +437,18 @@ impl ArchiveSource {
             ));
         }
         let mut source = ArchiveSource {
-            blocks: Vec::new(),
+            headers: Vec::new(),
+            blocks: BTreeMap::new(),
             certificates: Vec::new(),
             state: genesis.initial_state(),
             txs: BTreeMap::new(),
         };
         let mut parent = BlockId(trust.genesis_hash);
         let mut previous_time_ms = 0u64;
+        let mut last_was_interesting = false;
         while let Some(record) = reader.next_record()? {
             let block = record.block;
-            let height = Height(source.blocks.len() as u64 + 1);
+            let height = Height(source.headers.len() as u64 + 1);
             let at = |what: &str| format!("block {height}: {what}");
             if block.header.height != height {
                 return Err(ProofError::mismatch(at("height"), height, block.header.height));
@@ -488,6 +498,7 @@ impl ArchiveSource {
                     receipts_root(&receipts),
                 ));
             }
+            let mut interesting = false;
             for (index, tx) in block.txs.iter().enumerate() {
                 let anchors_root = tx.tx.ops.iter().any(|op| {
                     matches!(op, Op::AnchorBadges(anchor) if interest.anchor_roots.contains(&anchor.batch_root))
@@ -506,11 +517,20 @@ impl ArchiveSource {
                         receipt_proof: prove(&receipt_leaves, index).expect("one receipt per transaction"),
                     };
                     source.txs.insert(ids[index], evidence);
+                    interesting = true;
                 }
             }
             parent = block.id();
             previous_time_ms = block.header.time_ms;
-            source.blocks.push(block);
+            // The previous tip is no longer the tip: drop it unless it is of interest.
+            if let Some(previous) = height.0.checked_sub(1).map(Height)
+                && !last_was_interesting
+            {
+                source.blocks.remove(&previous);
+            }
+            last_was_interesting = interesting;
+            source.headers.push(block.header.clone());
+            source.blocks.insert(height, block);
             source.certificates.push(record.certificate);
         }
         Ok(source)
@@ -518,7 +538,7 @@ impl ArchiveSource {
 
     /// The height of the last block.
     pub fn tip(&self) -> Height {
-        Height(self.blocks.len() as u64)
+        Height(self.headers.len() as u64)
     }
 
     fn entry(&self, key: &StateKey) -> Result<EntryEvidence, ProofError> {
@@ -531,7 +551,20 @@ impl ArchiveSource {
 
 impl ChainSource for ArchiveSource {
     fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError> {
-        Ok(height.0.checked_sub(1).and_then(|index| self.blocks.get(index as usize)).cloned())
+        if height.0 == 0 || height > self.tip() {
+            return Ok(None);
+        }
+        match self.blocks.get(&height) {
+            Some(block) => Ok(Some(block.clone())),
+            None => Err(ProofError::Missing(format!(
+                "block {height} was replayed but not kept: only blocks with a transaction of interest \
+                 and the last block are (name the transaction when loading the archive)"
+            ))),
+        }
+    }
+
+    fn header(&mut self, height: Height) -> Result<Option<Header>, ProofError> {
+        Ok(height.0.checked_sub(1).and_then(|index| self.headers.get(index as usize)).cloned())
     }
 
     fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError> {
