@@ -31,7 +31,7 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tally_ledger::{AssetState, BalanceState, StateKey, StateValue, prove_entry};
-use tally_store::{Store, StoreError};
+use tally_store::{Store, StoreError, TxLocation};
 use tally_types::hash::merkle_leaf;
 use tally_types::merkle::MerkleProof;
 use tally_types::{
@@ -498,8 +498,43 @@ async fn submit_tx(
     }
 }
 
-/// The committed transaction `id` with its receipt and inclusion proof, or `None`.
-fn tx_inclusion(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
+/// A committed transaction as stored: its block, the block's receipts and its index.
+pub(crate) struct StoredTx {
+    pub location: TxLocation,
+    pub block: Block,
+    pub receipts: Vec<tally_types::Receipt>,
+    /// Also the index of its receipt.
+    pub index: usize,
+}
+
+impl StoredTx {
+    /// The transaction.
+    pub fn tx(&self) -> &SignedTransaction {
+        &self.block.txs[self.index]
+    }
+
+    /// Its receipt.
+    pub fn receipt(&self) -> &tally_types::Receipt {
+        &self.receipts[self.index]
+    }
+
+    /// Its inclusion proof against the block's tx root.
+    pub fn tx_proof(&self) -> MerkleProof {
+        let leaves: Vec<Hash> = self.block.txs.iter().map(|tx| merkle_leaf(tx.id().0.as_bytes())).collect();
+        tally_types::merkle::prove(&leaves, self.index).expect("the index was checked against the block")
+    }
+
+    /// Its receipt's inclusion proof against the block's receipts root.
+    pub fn receipt_proof(&self) -> MerkleProof {
+        let leaves: Vec<Hash> =
+            self.receipts.iter().map(|receipt| merkle_leaf(receipt.hash().as_bytes())).collect();
+        tally_types::merkle::prove(&leaves, self.index).expect("the index was checked against the receipts")
+    }
+}
+
+/// The committed transaction `id` with its block and receipts, or `None`. An index entry
+/// whose block, receipts or position is missing is a corrupt store, said as such.
+pub(crate) fn stored_tx(store: &Store, id: TxId) -> Result<Option<StoredTx>, Problem> {
     let Some(location) = store.tx_location(&id)? else { return Ok(None) };
     let missing = |what: &str| {
         Problem::from(StoreError::Corrupt {
@@ -512,20 +547,27 @@ fn tx_inclusion(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Pr
     let block = store.block(location.height)?.ok_or_else(|| missing("block"))?;
     let receipts = store.receipts(location.height)?.ok_or_else(|| missing("receipts"))?;
     let index = location.index as usize;
-    let receipt = receipts.get(index).ok_or_else(|| missing("receipt"))?;
-    let tx = block.txs.get(index).ok_or_else(|| missing("transaction"))?;
-    let leaves: Vec<Hash> = block.txs.iter().map(|tx| merkle_leaf(tx.id().0.as_bytes())).collect();
-    let proof: MerkleProof =
-        tally_types::merkle::prove(&leaves, index).ok_or_else(|| missing("transaction"))?;
+    if index >= receipts.len() {
+        return Err(missing("receipt"));
+    }
+    if index >= block.txs.len() {
+        return Err(missing("transaction"));
+    }
+    Ok(Some(StoredTx { location, block, receipts, index }))
+}
+
+/// The committed transaction `id` with its receipt and inclusion proof, or `None`.
+fn tx_inclusion(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
+    let Some(found) = stored_tx(store, id)? else { return Ok(None) };
     Ok(Some(json!({
         "tx_id": id,
-        "height": location.height,
-        "index": location.index,
-        "block_id": block.id(),
-        "tx_root": block.header.tx_root,
-        "receipt": receipt,
-        "proof": proof,
-        "tx": hex::encode(encode(tx)),
+        "height": found.location.height,
+        "index": found.location.index,
+        "block_id": found.block.id(),
+        "tx_root": found.block.header.tx_root,
+        "receipt": found.receipt(),
+        "proof": found.tx_proof(),
+        "tx": hex::encode(encode(found.tx())),
     })))
 }
 

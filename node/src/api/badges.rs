@@ -26,8 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tally_ledger::state::BadgeAnchorState;
 use tally_ledger::{StateKey, StateValue, prove_entry};
-use tally_store::{Store, StoreError};
-use tally_types::hash::merkle_leaf;
+use tally_store::Store;
 use tally_types::{Hash, Height, TxId, encode};
 
 use super::{ApiResult, ApiState, Problem, ok_json, read_store};
@@ -65,37 +64,18 @@ fn proven_entry(
 /// The committed transaction `id` with its tx-root and receipts-root inclusion proofs, or
 /// `None` when no committed block holds it.
 pub(super) fn tx_with_receipt_proof(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
-    let Some(location) = store.tx_location(&id)? else { return Ok(None) };
-    let missing = |what: &str| {
-        Problem::from(StoreError::Corrupt {
-            path: store.path().to_path_buf(),
-            table: "txs",
-            key: id.to_string(),
-            reason: format!("indexed at height {} but its {what} is missing", location.height),
-        })
-    };
-    let block = store.block(location.height)?.ok_or_else(|| missing("block"))?;
-    let receipts = store.receipts(location.height)?.ok_or_else(|| missing("receipts"))?;
-    let index = location.index as usize;
-    let receipt = receipts.get(index).ok_or_else(|| missing("receipt"))?;
-    let tx = block.txs.get(index).ok_or_else(|| missing("transaction"))?;
-    let tx_leaves: Vec<Hash> = block.txs.iter().map(|tx| merkle_leaf(tx.id().0.as_bytes())).collect();
-    let tx_proof = tally_types::merkle::prove(&tx_leaves, index).ok_or_else(|| missing("transaction"))?;
-    let receipt_leaves: Vec<Hash> =
-        receipts.iter().map(|receipt| merkle_leaf(receipt.hash().as_bytes())).collect();
-    let receipt_proof =
-        tally_types::merkle::prove(&receipt_leaves, index).ok_or_else(|| missing("receipt"))?;
+    let Some(found) = super::stored_tx(store, id)? else { return Ok(None) };
     Ok(Some(json!({
         "tx_id": id,
-        "height": location.height,
-        "index": location.index,
-        "block_id": block.id(),
-        "tx_root": block.header.tx_root,
-        "receipts_root": block.header.receipts_root,
-        "tx": hex::encode(encode(tx)),
-        "tx_proof": tx_proof,
-        "receipt": receipt,
-        "receipt_proof": receipt_proof,
+        "height": found.location.height,
+        "index": found.location.index,
+        "block_id": found.block.id(),
+        "tx_root": found.block.header.tx_root,
+        "receipts_root": found.block.header.receipts_root,
+        "tx": hex::encode(encode(found.tx())),
+        "tx_proof": found.tx_proof(),
+        "receipt": found.receipt(),
+        "receipt_proof": found.receipt_proof(),
     })))
 }
 
