@@ -26,7 +26,7 @@ pub mod smt;
 pub mod tx;
 
 pub use amount::{Amount, AmountError, Price};
-pub use block::{Block, BlockId, Header};
+pub use block::{Block, BlockId, ChildError, Header, ParentLink};
 pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, decode, encode};
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
