@@ -1,6 +1,7 @@
 //! Tally's protocol types: ids, keys, amounts, transactions and ops, blocks, votes and
 //! certificates, with the canonical codec, domain-separated hashing and signing, and Merkle
-//! trees and proofs that every other crate shares.
+//! trees and proofs that every other crate shares, and the messages validators exchange
+//! besides consensus ([`wire`]).
 //!
 //! Invariants this crate keeps:
 //! - No I/O, no clock, no randomness, no async: every function is a pure computation.
@@ -24,6 +25,7 @@ pub mod merkle;
 pub mod receipt;
 pub mod smt;
 pub mod tx;
+pub mod wire;
 
 pub use amount::{Amount, AmountError, Price};
 pub use block::{Block, BlockId, ChildError, Header, ParentLink};

@@ -76,6 +76,15 @@ pub const MEMBER_NAME_BYTES_MAX: usize = 64;
 pub const MEMBER_ISSUERS_MAX: usize = 16;
 /// Encoded size of a validator set.
 pub const VALIDATOR_SET_BYTES_MAX: usize = 64 * 1024;
+/// Transactions in one gossip message ([`crate::wire::TxBatch`]).
+pub const TX_GOSSIP_BATCH_MAX: usize = 256;
+/// Committed blocks in one sync answer ([`crate::wire::BlockResponse::Range`]): enough that a
+/// node catching up pays one round trip per many blocks, few enough that one answer does not
+/// hold a peer's serving slot for long.
+pub const SYNC_RANGE_BLOCKS_MAX: usize = 64;
+/// Encoded size of one sync answer. Full blocks reach this before [`SYNC_RANGE_BLOCKS_MAX`]:
+/// a server stops before the block that would pass it, so an answer may hold fewer blocks.
+pub const SYNC_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 const _: () = assert!(VALIDATORS_MIN == 4, "n = 3f + 1 with f >= 1");
 const _: () = assert!(CHAIN_ID_BYTES_MIN <= CHAIN_ID_BYTES_MAX);
@@ -98,3 +107,11 @@ const _: () =
     assert!(1 + 2 * (4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX) + 24 + 17 <= STATE_KEY_BYTES_MAX);
 // A member entry (name, issuer keys) must fit one state value.
 const _: () = assert!(4 + MEMBER_NAME_BYTES_MAX + 4 + 32 * MEMBER_ISSUERS_MAX + 16 <= STATE_VALUE_BYTES_MAX);
+// A gossip batch of the largest transactions is never larger than a block, the largest message
+// the network already carries.
+const _: () = assert!(TX_GOSSIP_BATCH_MAX * TX_BYTES_MAX <= BLOCK_BYTES_MAX);
+// A sync range asks for at least one block, and its count travels as a u32.
+const _: () = assert!(SYNC_RANGE_BLOCKS_MAX >= 1 && SYNC_RANGE_BLOCKS_MAX <= u32::MAX as usize);
+// One committed block of the largest size (block + certificate) fits a sync answer with its
+// variant tag and list length, so a range always makes progress, whatever the blocks hold.
+const _: () = assert!(1 + 4 + BLOCK_BYTES_MAX + CERTIFICATE_BYTES_MAX <= SYNC_RESPONSE_BYTES_MAX);
