@@ -6,9 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use tally_types::block::tx_root;
+use tally_types::block::{ParentLink, tx_root};
 use tally_types::{
-    Block, BlockId, Certificate, Hash, Namespace, Proposal, Signature, Subject, ValidatorIndex, View, Vote,
+    Block, BlockId, Certificate, ChildError, Hash, Header, Namespace, Proposal, Signature, Subject,
+    ValidatorIndex, View, Vote,
 };
 
 use crate::api::{BlockRef, Effect, Evidence, Input, Message, Recipient, Ticket, Timer, TimerKind, WalEntry};
@@ -476,8 +477,7 @@ impl<S: Scheme> Core<S> {
         let header = &proposal.block.header;
         header.view == proposal.view
             && header.proposer == self.config.validators.leader(proposal.view)
-            && header.chain_id == self.config.chain_id
-            && header.validators_hash == self.validators_hash
+            && header.check_chain(&self.config.chain_id, &self.validators_hash).is_ok()
             && proposal.parent_view < proposal.view
             && proposal.parent_view >= self.finalized_view
     }
@@ -824,11 +824,7 @@ impl<S: Scheme> Core<S> {
         let header = &block.header;
         let well_formed = header.view == view
             && header.proposer == self.config.me
-            && parent.height.0.checked_add(1) == Some(header.height.0)
-            && header.parent_id == parent.id
-            && header.time_ms > parent.time_ms
-            && header.chain_id == self.config.chain_id
-            && header.validators_hash == self.validators_hash;
+            && self.check_child(header, &parent).is_ok();
         debug_assert!(well_formed, "the host built a block that does not extend the requested parent");
         if !well_formed {
             return;
@@ -853,7 +849,9 @@ impl<S: Scheme> Core<S> {
             return;
         }
         let ids: Vec<_> = block.txs.iter().map(|tx| tx.id()).collect();
-        if block.header.chain_id != self.config.chain_id || tx_root(&ids) != block.header.tx_root {
+        if block.header.check_chain(&self.config.chain_id, &self.validators_hash).is_err()
+            || tx_root(&ids) != block.header.tx_root
+        {
             // The id covers only the header; a body that does not match it is junk from a
             // faulty peer. Ask again on the retry timer.
             self.fetching.insert(block_id);
@@ -990,9 +988,9 @@ impl<S: Scheme> Core<S> {
             return;
         };
         let Some(block) = self.blocks.get(&held.block_id) else { return };
-        if parent.height.0.checked_add(1) != Some(block.header.height.0)
-            || block.header.time_ms <= parent.time_ms
-        {
+        // The parent link holds by construction (the parent is the one the header names); the
+        // chain id and validators hash were checked on receipt, and are cheap to check again.
+        if self.check_child(&block.header, &parent).is_err() {
             self.mark_invalid(view);
             return;
         }
@@ -1354,6 +1352,13 @@ impl<S: Scheme> Core<S> {
         self.blocks.get(id).map(BlockRef::of)
     }
 
+    /// The rules a header must meet to extend `parent` on this chain
+    /// ([`Header::check_child_of`]).
+    fn check_child(&self, header: &Header, parent: &BlockRef) -> Result<(), ChildError> {
+        let link = ParentLink { id: parent.id, height: parent.height, time_ms: parent.time_ms };
+        header.check_child_of(&link, &self.config.chain_id, &self.validators_hash)
+    }
+
     /// The tally-types checks of votes, proposals and certificates, with every signature
     /// checked through this core's scheme.
     fn verifier(&self) -> impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool + '_ {
@@ -1416,7 +1421,7 @@ impl<S: Scheme> Core<S> {
         let ids: Vec<_> = proposal.block.txs.iter().map(|tx| tx.id()).collect();
         let well_formed = header.view == view
             && header.proposer == leader
-            && header.chain_id == self.config.chain_id
+            && header.check_chain(&self.config.chain_id, &self.validators_hash).is_ok()
             && tx_root(&ids) == header.tx_root
             && self.verify_proposal_signature(&proposal);
         if !well_formed {

@@ -252,7 +252,7 @@ fn r3_refuses_a_parent_that_skips_views_without_nullifications() {
 }
 
 #[test]
-fn r3_refuses_wrong_height_time_proposer_and_parent_and_nullifies_at_once() {
+fn r3_refuses_wrong_height_time_proposer_parent_validators_and_chain_and_nullifies_at_once() {
     let fixture = Fixture::new(4);
     let cases: Vec<(&str, BlockEdit)> = vec![
         ("height", |b| b.header.height.0 += 1),
@@ -260,6 +260,7 @@ fn r3_refuses_wrong_height_time_proposer_and_parent_and_nullifies_at_once() {
         ("proposer", |b| b.header.proposer.0 = 2),
         ("parent", |b| b.header.parent_id = tally_types::BlockId(tally_types::Hash([9; 32]))),
         ("validators", |b| b.header.validators_hash = tally_types::Hash([9; 32])),
+        ("chain", |b| b.header.chain_id = tally_types::ChainId::new("tally-other").expect("valid chain id")),
     ];
     for (name, mutate) in cases {
         let (core, start) = fixture.core(0);
