@@ -40,7 +40,7 @@ use serde::Serialize;
 use tally_genesis::Genesis;
 use tally_ledger::{BlockContext, BlockError, EntryKind, History, MemState, execute_block};
 use tally_types::archive::{ArchiveError, ArchiveHeader, ArchiveRecord};
-use tally_types::block::{receipts_root, tx_root};
+use tally_types::block::{ChildError, ParentLink, receipts_root, tx_root};
 use tally_types::tx::TxFormError;
 use tally_types::{
     Block, BlockId, Certificate, ChainId, Hash, Height, SignedTransaction, Subject, TxId, ValidatorSet, View,
@@ -375,49 +375,14 @@ impl Auditor {
     ) -> Result<(), AuditFailure> {
         let header = &block.header;
         let expected = self.expected_height();
-        if header.height != expected {
-            return Err(AuditFailure::new(
-                expected,
-                Check::Height,
-                "the block at this position has another height",
-            )
-            .values(expected, header.height));
-        }
         let at = |check, message: &str| AuditFailure::new(expected, check, message);
-        if header.chain_id != self.chain_id {
-            return Err(
-                at(Check::ChainId, "the header names another chain").values(&self.chain_id, &header.chain_id)
-            );
-        }
-        if header.parent_id != self.previous_id {
-            // A previous block certified by a descendant's certificate that names exactly this
-            // block's parent: the previous header was changed after it was finalized.
-            if let Some(last) = self.pending.back()
-                && last.height.0 + 1 == expected.0
-                && last.block_id == header.parent_id
-            {
-                return Err(AuditFailure::new(
-                    last.height,
-                    Check::BlockId,
-                    "the header does not hash to the block that was finalized: its certificate and the next \
-                     block's parent link both name another block id",
-                )
-                .values(last.block_id, self.previous_id));
-            }
-            let what = if expected.0 == 1 {
-                "block 1's parent is not the genesis hash"
-            } else {
-                "the parent link is not the previous block's id"
-            };
-            return Err(at(Check::ParentId, what).values(self.previous_id, header.parent_id));
-        }
-        if header.validators_hash != self.validators_hash {
-            return Err(at(Check::ValidatorsHash, "the header names another validator set")
-                .values(self.validators_hash, header.validators_hash));
-        }
-        if header.time_ms <= self.previous_time_ms {
-            return Err(at(Check::TimeMs, "time is not after the parent's")
-                .values(format!("> {}", self.previous_time_ms), header.time_ms));
+        let parent = ParentLink {
+            id: self.previous_id,
+            height: self.summary.final_height,
+            time_ms: self.previous_time_ms,
+        };
+        if let Err(error) = header.check_child_of(&parent, &self.chain_id, &self.validators_hash) {
+            return Err(self.child_failure(expected, &error));
         }
         let block_id = block.id();
         // This block may be the descendant that earlier blocks' certificates named.
@@ -464,6 +429,43 @@ impl Auditor {
             }
         }
         Ok(())
+    }
+
+    /// The failure for a header that does not extend the previous block
+    /// ([`tally_types::Header::check_child_of`]), named at `expected`, the height of the block
+    /// at this position.
+    fn child_failure(&self, expected: Height, error: &ChildError) -> AuditFailure {
+        if let ChildError::ParentId { found, .. } = error
+            && let Some(last) = self.pending.back()
+            && last.height.0 + 1 == expected.0
+            && last.block_id == *found
+        {
+            // A previous block certified by a descendant's certificate that names exactly this
+            // block's parent: the previous header was changed after it was finalized.
+            return AuditFailure::new(
+                last.height,
+                Check::BlockId,
+                "the header does not hash to the block that was finalized: its certificate and the next block's \
+                 parent link both name another block id",
+            )
+            .values(last.block_id, self.previous_id);
+        }
+        let (check, message) = match error {
+            ChildError::ChainId { .. } => (Check::ChainId, "the header names another chain"),
+            ChildError::Height { .. } => (Check::Height, "the block at this position has another height"),
+            ChildError::ParentId { .. } if expected.0 == 1 => {
+                (Check::ParentId, "block 1's parent is not the genesis hash")
+            }
+            ChildError::ParentId { .. } => {
+                (Check::ParentId, "the parent link is not the previous block's id")
+            }
+            ChildError::ValidatorsHash { .. } => {
+                (Check::ValidatorsHash, "the header names another validator set")
+            }
+            ChildError::Time { .. } => (Check::TimeMs, "time is not after the parent's"),
+        };
+        let (wanted, found) = error.expected_and_found();
+        AuditFailure::new(expected, check, message).values(wanted, found)
     }
 
     /// Everything after the header: signatures (already checked by the workers), roots,
@@ -829,5 +831,112 @@ impl NodeBlocks {
         let certificate = tally_types::decode::<Certificate>(&certificate_bytes)
             .map_err(|error| SourceError::Node(format!("certificate {height}: {error}")))?;
         Ok(ArchiveRecord { block, certificate })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use tally_genesis::ConsensusParams;
+    use tally_genesis::init::{TestnetSpec, build_testnet};
+    use tally_genesis::keys::KeySource;
+    use tally_types::{Amount, BoundedBytes, BoundedVec, Header, MemberId};
+
+    use super::*;
+
+    const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+
+    /// A change to one header field.
+    type HeaderEdit<'a> = Box<dyn Fn(&mut Header) + 'a>;
+
+    fn genesis() -> Genesis {
+        let chain_id = ChainId::new("tally-audit-unit").expect("valid chain id");
+        let keys = KeySource::seeded(b"audit-unit", &chain_id).expect("valid seed");
+        let spec = TestnetSpec {
+            chain_id,
+            validators: 4,
+            members: vec![MemberId::new("acme").expect("valid member id")],
+            genesis_time_ms: GENESIS_TIME_MS,
+            consensus: ConsensusParams::default(),
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 27_100,
+            issuer_float: Some(Amount(1_000)),
+        };
+        build_testnet(&spec, &keys).expect("valid network").genesis
+    }
+
+    /// Block 1 with a header that extends the genesis, and an unsigned certificate for it.
+    fn first_block(genesis: &Genesis) -> (Block, Certificate) {
+        let header = Header {
+            chain_id: genesis.chain_id().clone(),
+            height: Height(1),
+            view: View(1),
+            parent_id: genesis.parent_of_first_block(),
+            time_ms: GENESIS_TIME_MS + 1,
+            proposer: tally_types::ValidatorIndex(1),
+            tx_root: tx_root(&[]),
+            receipts_root: receipts_root(&[]),
+            state_root: Hash::plain(b"state"),
+            validators_hash: genesis.validator_set().hash(),
+        };
+        let block = Block { header, txs: BoundedVec::empty() };
+        let certificate = Certificate {
+            subject: Subject::Finalize { view: View(1), block_id: block.id() },
+            signers: BoundedBytes::empty(),
+            signatures: BoundedVec::empty(),
+        };
+        (block, certificate)
+    }
+
+    fn check(genesis: &Genesis, change: impl Fn(&mut Header)) -> AuditFailure {
+        let (mut block, certificate) = first_block(genesis);
+        change(&mut block.header);
+        let mut auditor =
+            Auditor::new(genesis, AuditOptions { signature_threads: 1, ..AuditOptions::default() });
+        auditor.check_header_and_certificate(&block, &certificate).expect_err("the certificate is unsigned")
+    }
+
+    #[test]
+    fn each_header_rule_is_named_with_its_values() {
+        let genesis = genesis();
+        // Unchanged, the header passes every rule and the audit goes on to the certificate.
+        assert_eq!(check(&genesis, |_| {}).check, Check::Certificate);
+        let other_chain = ChainId::new("tally-other").expect("valid chain id");
+        let other_block = BlockId(Hash([7; 32]));
+        let cases: Vec<(Check, HeaderEdit, String, String)> = vec![
+            (
+                Check::ChainId,
+                Box::new(|header| header.chain_id = other_chain.clone()),
+                genesis.chain_id().to_string(),
+                other_chain.to_string(),
+            ),
+            (Check::Height, Box::new(|header| header.height = Height(2)), "1".into(), "2".into()),
+            (
+                Check::ParentId,
+                Box::new(|header| header.parent_id = other_block),
+                genesis.parent_of_first_block().to_string(),
+                other_block.to_string(),
+            ),
+            (
+                Check::ValidatorsHash,
+                Box::new(|header| header.validators_hash = Hash([8; 32])),
+                genesis.validator_set().hash().to_string(),
+                Hash([8; 32]).to_string(),
+            ),
+            (
+                Check::TimeMs,
+                Box::new(|header| header.time_ms = GENESIS_TIME_MS),
+                format!("> {GENESIS_TIME_MS}"),
+                GENESIS_TIME_MS.to_string(),
+            ),
+        ];
+        for (check_named, change, expected, actual) in cases {
+            let failure = check(&genesis, change);
+            assert_eq!((failure.height, failure.check), (Height(1), check_named), "{failure}");
+            assert_eq!((failure.expected, failure.actual), (Some(expected), Some(actual)), "{check_named}");
+        }
+        let failure = check(&genesis, |header| header.parent_id = other_block);
+        assert!(failure.message.contains("genesis hash"), "{failure}");
     }
 }
