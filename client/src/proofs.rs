@@ -22,7 +22,7 @@ use tally_genesis::Genesis;
 use tally_ledger::state::StateValue;
 use tally_ledger::{BlockContext, MemState, StateKey, verify_state_proof};
 use tally_types::archive::{ArchiveError, ArchiveReader};
-use tally_types::block::{receipts_root, tx_root};
+use tally_types::block::{ChildError, ParentLink, receipts_root, tx_root};
 use tally_types::hash::merkle_leaf;
 use tally_types::merkle::{MerkleProof, prove};
 use tally_types::smt::SmtProof;
@@ -73,6 +73,10 @@ pub enum ProofError {
     Archive(#[from] ArchiveError),
     #[error("{what}: expected {expected}, found {actual}")]
     Mismatch { what: String, expected: String, actual: String },
+    /// A header does not extend its parent, or names another chain or validator set
+    /// ([`tally_types::Header::check_child_of`]); `at` says which block.
+    #[error("{at}: {error}")]
+    Header { at: String, error: ChildError },
     #[error("{0}")]
     Missing(String),
     #[error("{0}")]
@@ -85,9 +89,10 @@ impl ProofError {
     }
 
     /// The expected and actual values, when the error is a mismatch.
-    pub fn expected_actual(&self) -> Option<(&str, &str)> {
+    pub fn expected_actual(&self) -> Option<(String, String)> {
         match self {
-            ProofError::Mismatch { expected, actual, .. } => Some((expected, actual)),
+            ProofError::Mismatch { expected, actual, .. } => Some((expected.clone(), actual.clone())),
+            ProofError::Header { error, .. } => Some(error.expected_and_found()),
             _ => None,
         }
     }
@@ -187,24 +192,19 @@ pub struct Finalized {
 
 /// Checks that `block` is final: its certificate is a finalization with a quorum of valid
 /// signatures from the genesis validators, over this block or over a descendant linked to it
-/// by parent ids. Also checks the header's chain id and validator-set hash.
+/// by parent ids (each a child of the one before by [`Header::check_child_of`]). Also checks
+/// the header's chain id and validator-set hash.
 pub fn verify_finality(
     source: &mut dyn ChainSource,
     trust: &Trust,
     block: &Block,
 ) -> Result<Finalized, ProofError> {
     let header = &block.header;
-    if header.chain_id != trust.chain_id {
-        return Err(ProofError::mismatch("the block's chain id", &trust.chain_id, &header.chain_id));
-    }
     let validators_hash = trust.validators.hash();
-    if header.validators_hash != validators_hash {
-        return Err(ProofError::mismatch(
-            "the block's validator-set hash",
-            validators_hash,
-            header.validators_hash,
-        ));
-    }
+    header.check_chain(&trust.chain_id, &validators_hash).map_err(|error| ProofError::Header {
+        at: format!("the block at height {}", header.height),
+        error,
+    })?;
     let certificate = source.certificate(header.height)?.ok_or_else(|| {
         ProofError::Missing(format!("no certificate for the block at height {}", header.height))
     })?;
@@ -219,9 +219,9 @@ pub fn verify_finality(
     })?;
     let block_id = block.id();
     let mut certified_height = header.height;
-    let mut current = block_id;
-    // Walk forward until the certified block: each next block must name the current as parent.
-    while current != certified {
+    let mut current = ParentLink { id: block_id, height: header.height, time_ms: header.time_ms };
+    // Walk forward until the certified block: each next block must be the current one's child.
+    while current.id != certified {
         if certified_height.0 - header.height.0 >= FINALITY_WALK_MAX {
             return Err(ProofError::Invalid(format!(
                 "the certificate at height {} names block {certified}, not found within {FINALITY_WALK_MAX} descendants",
@@ -235,14 +235,13 @@ pub fn verify_finality(
                 header.height
             ))
         })?;
-        if next.parent_id != current {
-            return Err(ProofError::mismatch(
-                format!("the parent id of block {certified_height}"),
-                current,
-                next.parent_id,
-            ));
-        }
-        current = next.id();
+        next.check_child_of(&current, &trust.chain_id, &validators_hash).map_err(|error| {
+            ProofError::Header {
+                at: format!("block {certified_height}, on the way to the certified block {certified}"),
+                error,
+            }
+        })?;
+        current = ParentLink::of(&next);
     }
     Ok(Finalized {
         header: header.clone(),
@@ -443,25 +442,21 @@ impl ArchiveSource {
             state: genesis.initial_state(),
             txs: BTreeMap::new(),
         };
-        let mut parent = BlockId(trust.genesis_hash);
-        let mut previous_time_ms = 0u64;
+        let mut parent = ParentLink {
+            id: genesis.parent_of_first_block(),
+            height: Height(0),
+            time_ms: genesis.genesis_time_ms(),
+        };
+        let validators_hash = trust.validators.hash();
         let mut last_was_interesting = false;
         while let Some(record) = reader.next_record()? {
             let block = record.block;
             let height = Height(source.headers.len() as u64 + 1);
             let at = |what: &str| format!("block {height}: {what}");
-            if block.header.height != height {
-                return Err(ProofError::mismatch(at("height"), height, block.header.height));
-            }
-            if block.header.parent_id != parent {
-                return Err(ProofError::mismatch(at("parent id"), parent, block.header.parent_id));
-            }
-            if block.header.chain_id != trust.chain_id {
-                return Err(ProofError::mismatch(at("chain id"), &trust.chain_id, &block.header.chain_id));
-            }
-            if height.0 > 1 && block.header.time_ms <= previous_time_ms {
-                return Err(ProofError::Invalid(at("time is not after its parent's")));
-            }
+            block
+                .header
+                .check_child_of(&parent, &trust.chain_id, &validators_hash)
+                .map_err(|error| ProofError::Header { at: format!("block {height}"), error })?;
             if !matches!(record.certificate.subject, Subject::Finalize { .. }) {
                 return Err(ProofError::Invalid(at("its certificate is not a finalization")));
             }
@@ -520,8 +515,7 @@ impl ArchiveSource {
                     interesting = true;
                 }
             }
-            parent = block.id();
-            previous_time_ms = block.header.time_ms;
+            parent = ParentLink::of(&block.header);
             // The previous tip is no longer the tip: drop it unless it is of interest.
             if let Some(previous) = height.0.checked_sub(1).map(Height)
                 && !last_was_interesting
@@ -667,7 +661,7 @@ impl StepFailure {
 impl From<ProofError> for StepFailure {
     fn from(error: ProofError) -> Self {
         let (expected, actual) = match error.expected_actual() {
-            Some((expected, actual)) => (Some(expected.to_owned()), Some(actual.to_owned())),
+            Some((expected, actual)) => (Some(expected), Some(actual)),
             None => (None, None),
         };
         StepFailure { detail: error.to_string(), expected, actual }
@@ -1048,5 +1042,144 @@ fn step_revocation(
         Some(other) => {
             Err(StepFailure::new(format!("the revocation entry holds a {:?} value", other.kind())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use tally_genesis::ConsensusParams;
+    use tally_genesis::init::{TestnetSpec, build_testnet};
+    use tally_genesis::keys::KeySource;
+    use tally_types::{BoundedVec, MemberId, SecretKey, ValidatorIndex, View};
+
+    use super::*;
+
+    const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+
+    /// A change to one header field.
+    type HeaderEdit<'a> = Box<dyn Fn(&mut Header) + 'a>;
+
+    /// Blocks and certificates by height (index 0 is height 1); nothing else.
+    struct Chain {
+        blocks: Vec<Block>,
+        certificates: Vec<Certificate>,
+    }
+
+    impl ChainSource for Chain {
+        fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError> {
+            Ok(height.0.checked_sub(1).and_then(|index| self.blocks.get(index as usize)).cloned())
+        }
+        fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError> {
+            Ok(height.0.checked_sub(1).and_then(|index| self.certificates.get(index as usize)).cloned())
+        }
+        fn tx(&mut self, _: &TxId) -> Result<Option<TxEvidence>, ProofError> {
+            Ok(None)
+        }
+        fn state(&mut self, _: &StateKey) -> Result<StateEvidence, ProofError> {
+            Err(ProofError::Missing("no state here".to_owned()))
+        }
+        fn badge(&mut self, _: &Hash, _: &Hash) -> Result<BadgeEvidence, ProofError> {
+            Err(ProofError::Missing("no badges here".to_owned()))
+        }
+    }
+
+    fn testnet() -> (Genesis, Vec<SecretKey>) {
+        let chain_id = ChainId::new("tally-proofs-unit").expect("valid chain id");
+        let keys = KeySource::seeded(b"proofs-unit", &chain_id).expect("valid seed");
+        let spec = TestnetSpec {
+            chain_id,
+            validators: 4,
+            members: vec![MemberId::new("acme").expect("valid member id")],
+            genesis_time_ms: GENESIS_TIME_MS,
+            consensus: ConsensusParams::default(),
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 27_200,
+            issuer_float: None,
+        };
+        let testnet = build_testnet(&spec, &keys).expect("valid network");
+        let validator_keys = testnet.validator_keys.iter().map(|keys| keys.consensus.clone()).collect();
+        (testnet.genesis, validator_keys)
+    }
+
+    /// Two empty blocks; block 1 stored with block 2's finalization (finalized together), so
+    /// the finality of block 1 walks to block 2. `change` edits block 2's header first.
+    fn chain(genesis: &Genesis, keys: &[SecretKey], change: impl Fn(&mut Header)) -> Chain {
+        let mut parent =
+            ParentLink { id: genesis.parent_of_first_block(), height: Height(0), time_ms: GENESIS_TIME_MS };
+        let mut blocks = Vec::new();
+        for view in 1..=2 {
+            let mut header = Header {
+                chain_id: genesis.chain_id().clone(),
+                height: parent.height.next(),
+                view: View(view),
+                parent_id: parent.id,
+                time_ms: parent.time_ms + 1_000,
+                proposer: ValidatorIndex(0),
+                tx_root: tx_root(&[]),
+                receipts_root: receipts_root(&[]),
+                state_root: Hash::plain(b"state"),
+                validators_hash: genesis.validator_set().hash(),
+            };
+            if view == 2 {
+                change(&mut header);
+            }
+            parent = ParentLink::of(&header);
+            blocks.push(Block { header, txs: BoundedVec::empty() });
+        }
+        let subject = Subject::Finalize { view: View(2), block_id: blocks[1].id() };
+        let votes: Vec<_> = keys[..3]
+            .iter()
+            .enumerate()
+            .map(|(index, key)| (ValidatorIndex(index as u16), subject.sign(genesis.chain_id(), key)))
+            .collect();
+        let finalization = Certificate::from_votes(subject, &votes, keys.len()).expect("three of four");
+        Chain { blocks, certificates: vec![finalization.clone(), finalization] }
+    }
+
+    #[test]
+    fn finality_walks_only_through_children() {
+        let (genesis, keys) = testnet();
+        let trust = Trust::from_genesis(&genesis);
+        let mut good = chain(&genesis, &keys, |_| {});
+        let first = good.blocks[0].clone();
+        let finalized = verify_finality(&mut good, &trust, &first).expect("block 1 is final through block 2");
+        assert_eq!(finalized.certified_height, Height(2));
+
+        // Block 2 breaks a child rule against block 1 (its certificate is re-signed over it).
+        let cases: Vec<(&str, HeaderEdit)> = vec![
+            ("parent_id", Box::new(|header| header.parent_id = BlockId(Hash([7; 32])))),
+            ("time_ms", Box::new(|header| header.time_ms = GENESIS_TIME_MS + 1_000)),
+            ("height", Box::new(|header| header.height = Height(3))),
+            ("validators_hash", Box::new(|header| header.validators_hash = Hash([8; 32]))),
+        ];
+        for (field, change) in cases {
+            let mut source = chain(&genesis, &keys, change);
+            let error = verify_finality(&mut source, &trust, &first).expect_err(field);
+            let ProofError::Header { error: child, .. } = &error else { panic!("{field}: {error:?}") };
+            assert_eq!(child.field(), field, "{error}");
+            assert!(error.to_string().starts_with("block 2, on the way"), "{error}");
+            assert_eq!(error.expected_actual(), Some(child.expected_and_found()));
+        }
+    }
+
+    #[test]
+    fn a_block_of_another_chain_or_validator_set_is_not_final() {
+        let (genesis, keys) = testnet();
+        let trust = Trust::from_genesis(&genesis);
+        let mut source = chain(&genesis, &keys, |_| {});
+        let mut first = source.blocks[0].clone();
+        first.header.validators_hash = Hash([8; 32]);
+        let error = verify_finality(&mut source, &trust, &first).expect_err("another validator set");
+        let Some((expected, actual)) = error.expected_actual() else { panic!("{error}") };
+        assert_eq!(
+            (expected, actual),
+            (genesis.validator_set().hash().to_string(), Hash([8; 32]).to_string())
+        );
+        assert!(error.to_string().contains("validator set"), "{error}");
+        first.header.chain_id = ChainId::new("tally-other").expect("valid chain id");
+        let error = verify_finality(&mut source, &trust, &first).expect_err("another chain");
+        assert!(matches!(&error, ProofError::Header { error: ChildError::ChainId { .. }, .. }), "{error}");
     }
 }
