@@ -345,8 +345,10 @@ impl Store {
             if done || height != Height(0) {
                 return Err(StoreError::GenesisStateWritten { path: self.path.clone() });
             }
-            apply_writes(&txn, STATE, state_writes).map_err(self.storage())?;
-            apply_writes(&txn, TREE, tree_writes).map_err(self.storage())?;
+            let mut state = txn.open_table(STATE).map_err(self.storage())?;
+            apply_writes(&mut state, state_writes).map_err(self.storage())?;
+            let mut tree = txn.open_table(TREE).map_err(self.storage())?;
+            apply_writes(&mut tree, tree_writes).map_err(self.storage())?;
             meta.insert(META_GENESIS_STATE, [1u8].as_slice()).map_err(self.storage())?;
         }
         txn.commit().map_err(self.storage())
@@ -362,59 +364,72 @@ impl Store {
     /// Writes one finalized block with its certificate, receipts, state and tree changes and
     /// indexes, in one durable transaction. Returns after the data is on disk.
     pub fn commit_block(&self, commit: &BlockCommit<'_>) -> Result<CommitTiming, StoreError> {
+        self.commit_blocks(std::slice::from_ref(commit))
+    }
+
+    /// Writes consecutive finalized blocks in ONE durable transaction (one fsync for the group),
+    /// each checked as [`Self::commit_block`] checks it: its height follows the one before,
+    /// its parent is the block before, it has one receipt per transaction. Either every block of
+    /// the group is committed or, on any error, none is. Returns after the data is on disk.
+    pub fn commit_blocks(&self, commits: &[BlockCommit<'_>]) -> Result<CommitTiming, StoreError> {
         let started = Instant::now();
-        let header = &commit.block.header;
-        if commit.receipts.len() != commit.block.txs.len() {
-            return Err(StoreError::ReceiptCount {
-                height: header.height,
-                txs: commit.block.txs.len(),
-                receipts: commit.receipts.len(),
-            });
+        for commit in commits {
+            if commit.receipts.len() != commit.block.txs.len() {
+                return Err(StoreError::ReceiptCount {
+                    height: commit.block.header.height,
+                    txs: commit.block.txs.len(),
+                    receipts: commit.receipts.len(),
+                });
+            }
+        }
+        if commits.is_empty() {
+            return Ok(CommitTiming { commit: Duration::ZERO, total: started.elapsed() });
         }
         let mut txn = self.db.begin_write().map_err(self.storage())?;
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         {
             let mut meta = txn.open_table(META).map_err(self.storage())?;
-            let committed = Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?));
-            if header.height != committed.next() {
-                return Err(StoreError::OutOfOrder { committed, got: header.height });
-            }
-            let last_id = BlockId(Hash(self.meta_array(&meta, META_LAST_BLOCK_ID)?));
-            if header.parent_id != last_id {
-                return Err(StoreError::ParentMismatch {
-                    height: header.height,
-                    expected: last_id,
-                    got: header.parent_id,
-                });
-            }
-            let height = header.height.0;
-            txn.open_table(BLOCKS)
-                .map_err(self.storage())?
-                .insert(height, encode(commit.block).as_slice())
-                .map_err(self.storage())?;
-            txn.open_table(CERTIFICATES)
-                .map_err(self.storage())?
-                .insert(height, encode(commit.certificate).as_slice())
-                .map_err(self.storage())?;
-            txn.open_table(RECEIPTS)
-                .map_err(self.storage())?
-                .insert(height, encode(&commit.receipts.to_vec()).as_slice())
-                .map_err(self.storage())?;
-            txn.open_table(BLOCK_IDS)
-                .map_err(self.storage())?
-                .insert(&commit.block.id().0.0, height)
-                .map_err(self.storage())?;
-            {
-                let mut txs = txn.open_table(TXS).map_err(self.storage())?;
+            let mut committed = Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?));
+            let mut last_id = BlockId(Hash(self.meta_array(&meta, META_LAST_BLOCK_ID)?));
+            let mut blocks = txn.open_table(BLOCKS).map_err(self.storage())?;
+            let mut certificates = txn.open_table(CERTIFICATES).map_err(self.storage())?;
+            let mut receipts = txn.open_table(RECEIPTS).map_err(self.storage())?;
+            let mut block_ids = txn.open_table(BLOCK_IDS).map_err(self.storage())?;
+            let mut txs = txn.open_table(TXS).map_err(self.storage())?;
+            let mut state = txn.open_table(STATE).map_err(self.storage())?;
+            let mut tree = txn.open_table(TREE).map_err(self.storage())?;
+            for commit in commits {
+                let header = &commit.block.header;
+                if header.height != committed.next() {
+                    // Returning drops the transaction uncommitted: earlier blocks of the group
+                    // are not written either.
+                    return Err(StoreError::OutOfOrder { committed, got: header.height });
+                }
+                if header.parent_id != last_id {
+                    return Err(StoreError::ParentMismatch {
+                        height: header.height,
+                        expected: last_id,
+                        got: header.parent_id,
+                    });
+                }
+                let height = header.height.0;
+                let id = commit.block.id();
+                blocks.insert(height, encode(commit.block).as_slice()).map_err(self.storage())?;
+                certificates.insert(height, encode(commit.certificate).as_slice()).map_err(self.storage())?;
+                receipts
+                    .insert(height, encode(&commit.receipts.to_vec()).as_slice())
+                    .map_err(self.storage())?;
+                block_ids.insert(&id.0.0, height).map_err(self.storage())?;
                 for (index, tx) in commit.block.txs.iter().enumerate() {
                     txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
                 }
+                apply_writes(&mut state, commit.state_writes).map_err(self.storage())?;
+                apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
+                committed = header.height;
+                last_id = id;
             }
-            apply_writes(&txn, STATE, commit.state_writes).map_err(self.storage())?;
-            apply_writes(&txn, TREE, commit.tree_writes).map_err(self.storage())?;
-            meta.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(self.storage())?;
-            meta.insert(META_LAST_BLOCK_ID, commit.block.id().0.as_bytes().as_slice())
-                .map_err(self.storage())?;
+            meta.insert(META_HEIGHT, committed.0.to_be_bytes().as_slice()).map_err(self.storage())?;
+            meta.insert(META_LAST_BLOCK_ID, last_id.0.as_bytes().as_slice()).map_err(self.storage())?;
         }
         let commit_started = Instant::now();
         txn.commit().map_err(self.storage())?;
@@ -553,11 +568,9 @@ fn open_database(opened: Result<Database, redb::DatabaseError>, path: &Path) -> 
 }
 
 fn apply_writes(
-    txn: &redb::WriteTransaction,
-    definition: TableDefinition<&[u8], &[u8]>,
+    table: &mut redb::Table<&'static [u8], &'static [u8]>,
     writes: &[(Vec<u8>, Option<Vec<u8>>)],
 ) -> Result<(), redb::Error> {
-    let mut table = txn.open_table(definition)?;
     for (key, value) in writes {
         match value {
             Some(value) => {

@@ -333,3 +333,168 @@ fn kill_9_during_commits_leaves_a_consistent_store() {
     }
     assert!(last_height > 0, "the writer never committed a block");
 }
+
+/// The writes of block `height` in the group-commit tests: a key of its own, an overwrite of a
+/// shared key (so later blocks of a group overwrite earlier ones) and, from block 3 on, the
+/// deletion of the key block `height - 2` wrote.
+fn group_writes(height: u64) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let mut writes = vec![
+        (format!("own{height}").into_bytes(), Some(vec![height as u8; 3])),
+        (b"shared".to_vec(), Some(height.to_be_bytes().to_vec())),
+    ];
+    if height >= 3 {
+        writes.push((format!("own{}", height - 2).into_bytes(), None));
+    }
+    writes
+}
+
+/// Everything a reader can see of a store up to height `last`, to compare two stores.
+fn everything(store: &Store, blocks: &[Block]) -> impl PartialEq + std::fmt::Debug {
+    let snapshot = store.snapshot().expect("snapshot");
+    let state = snapshot.state_with_prefix(&[], 1_000).expect("all state");
+    let root = snapshot.tree_get(b"root").expect("read");
+    let per_block: Vec<_> = blocks
+        .iter()
+        .map(|block| {
+            let height = block.header.height;
+            let locations: Vec<_> =
+                block.txs.iter().map(|tx| store.tx_location(&tx.id()).expect("read")).collect();
+            (
+                store.block(height).expect("read"),
+                store.certificate(height).expect("read"),
+                store.receipts(height).expect("read"),
+                store.height_of_block(&block.id()).expect("read"),
+                locations,
+            )
+        })
+        .collect();
+    (store.height().expect("height"), state, root, per_block)
+}
+
+fn chain_of(count: u64) -> Vec<Block> {
+    let mut parent = BlockId(identity().genesis_hash);
+    (1..=count)
+        .map(|height| {
+            let next = block(height, parent, 2);
+            parent = next.id();
+            next
+        })
+        .collect()
+}
+
+struct Prepared {
+    block: Block,
+    certificate: Certificate,
+    receipts: Vec<Receipt>,
+    state: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    tree: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Prepared {
+    fn of(block: &Block) -> Prepared {
+        Prepared {
+            block: block.clone(),
+            certificate: certificate(block),
+            receipts: block.txs.iter().map(|tx| Receipt::success(tx.id())).collect(),
+            state: group_writes(block.header.height.0),
+            tree: vec![(b"root".to_vec(), Some(block.header.state_root.0.to_vec()))],
+        }
+    }
+
+    fn commit(&self) -> BlockCommit<'_> {
+        BlockCommit {
+            block: &self.block,
+            certificate: &self.certificate,
+            receipts: &self.receipts,
+            state_writes: &self.state,
+            tree_writes: &self.tree,
+        }
+    }
+}
+
+#[test]
+fn a_group_commit_equals_commits_one_by_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocks = chain_of(8);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let single = Store::open(&dir.path().join("single.redb"), &identity()).expect("open");
+    for one in &prepared {
+        single.commit_block(&one.commit()).expect("commit one");
+    }
+    let grouped = Store::open(&dir.path().join("grouped.redb"), &identity()).expect("open");
+    for group in [&prepared[0..3], &prepared[3..4], &prepared[4..8]] {
+        let commits: Vec<_> = group.iter().map(Prepared::commit).collect();
+        grouped.commit_blocks(&commits).expect("commit group");
+    }
+    // An empty group is a no-op.
+    grouped.commit_blocks(&[]).expect("empty group");
+    assert_eq!(grouped.height().expect("height"), Height(8));
+    assert_eq!(everything(&single, &blocks), everything(&grouped, &blocks));
+}
+
+#[test]
+fn a_bad_block_in_a_group_commits_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let blocks = chain_of(4);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let before = everything(&store, &blocks);
+
+    // A block whose parent is not the block before it, in the middle of the group.
+    let stranger = Prepared::of(&block(2, BlockId(Hash([9; 32])), 2));
+    let group = [prepared[0].commit(), stranger.commit(), prepared[2].commit()];
+    let error = store.commit_blocks(&group).expect_err("wrong parent in the middle");
+    assert!(matches!(error, StoreError::ParentMismatch { height: Height(2), .. }), "{error}");
+    assert_eq!(everything(&store, &blocks), before);
+
+    // A height gap in the middle of the group.
+    let group = [prepared[0].commit(), prepared[2].commit()];
+    let error = store.commit_blocks(&group).expect_err("gap");
+    assert!(matches!(error, StoreError::OutOfOrder { committed: Height(1), got: Height(3) }), "{error}");
+    assert_eq!(everything(&store, &blocks), before);
+
+    // Missing receipts on the last block.
+    let mut short = Prepared::of(&blocks[2]);
+    short.receipts.pop();
+    let group = [prepared[0].commit(), prepared[1].commit(), short.commit()];
+    let error = store.commit_blocks(&group).expect_err("receipts");
+    assert!(matches!(error, StoreError::ReceiptCount { height: Height(3), txs: 2, receipts: 1 }), "{error}");
+    assert_eq!(everything(&store, &blocks), before);
+
+    // The same blocks, in order, commit.
+    let group: Vec<_> = prepared.iter().map(Prepared::commit).collect();
+    store.commit_blocks(&group).expect("a good group");
+    assert_eq!(store.height().expect("height"), Height(4));
+}
+
+/// Not a test: measures 8 blocks committed one by one against one group of 8, on this disk.
+/// `cargo test -p tally-store --release --test store -- --ignored --nocapture measure_group`
+#[test]
+#[ignore]
+fn measure_group_commit() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let rounds = 20u64;
+    let blocks = chain_of(8 * rounds * 2);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let mut single = Duration::ZERO;
+    let mut grouped = Duration::ZERO;
+    for (round, sixteen) in prepared.chunks(16).enumerate() {
+        let (first, second) = sixteen.split_at(8);
+        let started = std::time::Instant::now();
+        for one in first {
+            store.commit_block(&one.commit()).expect("commit");
+        }
+        single += started.elapsed();
+        let started = std::time::Instant::now();
+        let group: Vec<_> = second.iter().map(Prepared::commit).collect();
+        store.commit_blocks(&group).expect("commit group");
+        grouped += started.elapsed();
+        assert_eq!(store.height().expect("height"), Height(16 * (round as u64 + 1)));
+    }
+    eprintln!(
+        "8 blocks of 2 txs: 8 x commit_block {:?}, 1 x commit_blocks {:?} (mean of {rounds})",
+        single / rounds as u32,
+        grouped / rounds as u32
+    );
+}
