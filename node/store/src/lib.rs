@@ -490,6 +490,52 @@ impl Store {
         }))
     }
 
+    /// Consecutive committed blocks from `from` on, with their certificates, read in one read
+    /// transaction (for serving a peer's sync range). Stops after `count` blocks, at the
+    /// committed tip, or before the block whose encoded block and certificate bytes would take
+    /// the total past `bytes_max` — except the first block, which is always returned when it
+    /// exists, so that a range request always makes progress (a block and its certificate are
+    /// at most `BLOCK_BYTES_MAX + CERTIFICATE_BYTES_MAX`, which the caller's response limit must
+    /// hold). Empty when `from` is 0 (no block has height 0) or above the tip, or `count` is 0.
+    pub fn committed_range(
+        &self,
+        from: Height,
+        count: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<(Block, Certificate)>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let tip = self.height_in(&txn)?;
+        let blocks = txn.open_table(BLOCKS).map_err(self.storage())?;
+        let certificates = txn.open_table(CERTIFICATES).map_err(self.storage())?;
+        let mut range = Vec::new();
+        if from.0 == 0 {
+            return Ok(range);
+        }
+        let mut bytes = 0usize;
+        let mut height = from.0;
+        while range.len() < count && height <= tip.0 {
+            let block_bytes = blocks
+                .get(height)
+                .map_err(self.storage())?
+                .ok_or_else(|| self.corrupt("blocks", height, "missing at or below the committed height"))?;
+            let certificate_bytes = certificates.get(height).map_err(self.storage())?.ok_or_else(|| {
+                self.corrupt("certificates", height, "missing at or below the committed height")
+            })?;
+            let size = block_bytes.value().len() + certificate_bytes.value().len();
+            if !range.is_empty() && bytes.saturating_add(size) > bytes_max {
+                break;
+            }
+            bytes += size;
+            let block = decode::<Block>(block_bytes.value())
+                .map_err(|error| self.corrupt("blocks", height, error))?;
+            let certificate = decode::<Certificate>(certificate_bytes.value())
+                .map_err(|error| self.corrupt("certificates", height, error))?;
+            range.push((block, certificate));
+            height += 1;
+        }
+        Ok(range)
+    }
+
     /// A consistent read-only view of state and tree at the last committed block, for executing
     /// the next block or serving proofs while commits go on.
     pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {

@@ -498,3 +498,34 @@ fn measure_group_commit() {
         grouped / rounds as u32
     );
 }
+
+#[test]
+fn committed_range_stops_at_count_bytes_and_tip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let blocks = chain_of(6);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let group: Vec<_> = prepared.iter().map(Prepared::commit).collect();
+    store.commit_blocks(&group).expect("commit");
+    let heights = |range: &[(Block, Certificate)]| -> Vec<u64> {
+        for (block, certificate) in range {
+            assert_eq!(certificate, &self::certificate(block), "the certificate of its block");
+        }
+        range.iter().map(|(block, _)| block.header.height.0).collect()
+    };
+    let all = store.committed_range(Height(1), 100, usize::MAX).expect("read");
+    assert_eq!(heights(&all), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(all.iter().map(|(block, _)| block).collect::<Vec<_>>(), blocks.iter().collect::<Vec<_>>());
+    assert_eq!(heights(&store.committed_range(Height(2), 3, usize::MAX).expect("read")), vec![2, 3, 4]);
+    assert_eq!(heights(&store.committed_range(Height(5), 10, usize::MAX).expect("read")), vec![5, 6]);
+    assert!(store.committed_range(Height(7), 10, usize::MAX).expect("read").is_empty());
+    assert!(store.committed_range(Height(0), 10, usize::MAX).expect("read").is_empty());
+    assert!(store.committed_range(Height(1), 0, usize::MAX).expect("read").is_empty());
+    // Byte limit: the size of one block with its certificate, times two and a half.
+    let one = tally_types::codec::encode(&blocks[0]).len()
+        + tally_types::codec::encode(&certificate(&blocks[0])).len();
+    let range = store.committed_range(Height(1), 10, one * 5 / 2).expect("read");
+    assert_eq!(heights(&range), vec![1, 2]);
+    // The first block comes even when it alone passes the limit, so a sync always advances.
+    assert_eq!(heights(&store.committed_range(Height(3), 10, 1).expect("read")), vec![3]);
+}
