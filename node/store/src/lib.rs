@@ -38,8 +38,11 @@
 //! a bug) is reported as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
 
 mod ledger;
+pub mod sim_disk;
+mod wal;
 
 pub use ledger::{asset_ids, state_writes, tree_writes};
+pub use wal::{WAL_FILE_NAME, WAL_SCHEMA_VERSION, Wal};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -107,6 +110,11 @@ pub enum StoreError {
     ReceiptCount { height: Height, txs: usize, receipts: usize },
     #[error("more than {limit} {what}")]
     TooMany { what: &'static str, limit: usize },
+    #[error(
+        "WAL {wal} and data file {store} both hold consensus WAL records ({reason}); the node \
+         refuses to start rather than risk a double vote"
+    )]
+    WalConflict { wal: PathBuf, store: PathBuf, reason: String },
 }
 
 /// One committed block and everything that changes with it, written atomically.
@@ -140,7 +148,10 @@ pub struct TxLocation {
 /// The node's storage. Cheap reads may run concurrently with one writer.
 pub struct Store {
     db: Database,
+    /// The data file, or for a store on another backend the label it was opened with.
     path: PathBuf,
+    /// False for a store opened with [`Store::open_with_backend`]: `path` is then only a label.
+    file_backed: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -150,12 +161,32 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the data file at `path`, creating it (and its chain identity) if it does not exist.
-    /// An existing file must be a Tally data file of the same chain and schema.
+    /// Opens the data file at `path`, creating it (and its chain identity) if it does not exist —
+    /// whole or not at all: a crash during creation leaves no file at `path`, only a
+    /// `<name>.creating` file the next open removes. An existing file must be a Tally data file
+    /// of the same chain and schema.
     pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
-        let path = path.to_path_buf();
-        let db = open_database(Database::create(&path), &path)?;
-        let store = Store { db, path };
+        open_or_create_file(path, |db, path| {
+            let store = Store { db, path, file_backed: true };
+            store.check_or_init_identity(identity)?;
+            Ok(store)
+        })
+    }
+
+    /// Opens (creating if empty) a store on another redb storage backend — the simulator's
+    /// [`sim_disk::SimDisk`] — with the same checks as [`Self::open`]. `label` names the store
+    /// in errors in place of a path. Unlike [`Self::open`], creation is not atomic (a backend
+    /// has no rename): a crash before the first open of an empty backend returned can leave
+    /// one that is not a redb database, so the simulator formats a node's disks (a first open,
+    /// then close) before it injects faults.
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        label: &str,
+        identity: &ChainIdentity,
+    ) -> Result<Store, StoreError> {
+        let path = PathBuf::from(label);
+        let db = open_database(redb::Builder::new().create_with_backend(backend), &path)?;
+        let store = Store { db, path, file_backed: false };
         store.check_or_init_identity(identity)?;
         Ok(store)
     }
@@ -170,7 +201,7 @@ impl Store {
             return Err(StoreError::Open { path, reason: "no such data file".into() });
         }
         let db = open_database(Database::open(&path), &path)?;
-        let store = Store { db, path };
+        let store = Store { db, path, file_backed: true };
         let identity = store.identity()?;
         Ok((store, identity))
     }
@@ -204,7 +235,7 @@ impl Store {
     }
 
     fn storage<E: std::fmt::Display>(&self) -> impl Fn(E) -> StoreError + '_ {
-        move |error| StoreError::Storage { path: self.path.clone(), reason: error.to_string() }
+        storage_error(&self.path)
     }
 
     fn corrupt(
@@ -213,12 +244,7 @@ impl Store {
         key: impl std::fmt::Display,
         reason: impl std::fmt::Display,
     ) -> StoreError {
-        StoreError::Corrupt {
-            path: self.path.clone(),
-            table,
-            key: key.to_string(),
-            reason: reason.to_string(),
-        }
+        corrupt_error(&self.path, table, key, reason)
     }
 
     fn check_or_init_identity(&self, identity: &ChainIdentity) -> Result<(), StoreError> {
@@ -584,6 +610,61 @@ impl Store {
         txn.commit().map_err(self.storage())
     }
 
+    /// Every sign-guard record (for the WAL take-over).
+    fn guard_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = txn.open_table(GUARD).map_err(self.storage())?;
+        let mut records = Vec::new();
+        for item in table.iter().map_err(self.storage())? {
+            let (key, value) = item.map_err(self.storage())?;
+            records.push((key.value().to_owned(), value.value().to_vec()));
+        }
+        Ok(records)
+    }
+
+    /// The next WAL sequence number this file would give (for the WAL take-over).
+    fn wal_next(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        Ok(u64::from_be_bytes(self.meta_array(&meta, META_WAL_NEXT)?))
+    }
+
+    /// Deletes, in one durable transaction, the WAL entries and guard records the WAL file has
+    /// taken over — if the tables still hold exactly those; otherwise deletes nothing and
+    /// answers false (something wrote here after they were read).
+    fn clear_wal_records(
+        &self,
+        entries: &[(u64, Vec<u8>)],
+        guard: &[(String, Vec<u8>)],
+    ) -> Result<bool, StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        {
+            let mut wal = txn.open_table(WAL).map_err(self.storage())?;
+            let mut held = Vec::new();
+            for item in wal.iter().map_err(self.storage())? {
+                let (key, value) = item.map_err(self.storage())?;
+                held.push((key.value(), value.value().to_vec()));
+            }
+            if held != entries {
+                return Ok(false);
+            }
+            wal.retain(|_, _| false).map_err(self.storage())?;
+            let mut records = txn.open_table(GUARD).map_err(self.storage())?;
+            let mut held = Vec::new();
+            for item in records.iter().map_err(self.storage())? {
+                let (key, value) = item.map_err(self.storage())?;
+                held.push((key.value().to_owned(), value.value().to_vec()));
+            }
+            if held != guard {
+                return Ok(false);
+            }
+            records.retain(|_, _| false).map_err(self.storage())?;
+        }
+        txn.commit().map_err(self.storage())?;
+        Ok(true)
+    }
+
     /// Reads a sign-guard record.
     pub fn guard_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
@@ -598,6 +679,60 @@ impl Store {
         txn.open_table(GUARD).map_err(self.storage())?.insert(name, value).map_err(self.storage())?;
         txn.commit().map_err(self.storage())
     }
+}
+
+/// A redb failure on the file at `path`, as a [`StoreError::Storage`].
+fn storage_error<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
+    move |error| StoreError::Storage { path: path.to_path_buf(), reason: error.to_string() }
+}
+
+fn corrupt_error(
+    path: &Path,
+    table: &'static str,
+    key: impl std::fmt::Display,
+    reason: impl std::fmt::Display,
+) -> StoreError {
+    StoreError::Corrupt { path: path.to_path_buf(), table, key: key.to_string(), reason: reason.to_string() }
+}
+
+/// Opens the redb file at `path` with `open`, which checks or initializes it durably. A new file
+/// is made whole or not at all: it is built under a temporary name (`<name>.creating`) and
+/// renamed into place once `open` has written it and it is closed, so a crash during creation
+/// leaves no half-made file at `path`. (redb cannot open a file whose creation stopped before
+/// its header was written; without this a node that crashed on its very first start would
+/// refuse every later one.)
+fn open_or_create_file<T>(
+    path: &Path,
+    open: impl Fn(Database, PathBuf) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let failed = |path: &Path, what: &str, error: std::io::Error| StoreError::Open {
+        path: path.to_path_buf(),
+        reason: format!("{what}: {error}"),
+    };
+    let exists = path.try_exists().map_err(|error| failed(path, "cannot tell whether it exists", error))?;
+    if !exists {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".creating");
+        let creating = path.with_file_name(name);
+        match std::fs::remove_file(&creating) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(failed(&creating, "cannot remove an unfinished creation", error)),
+        }
+        let db = open_database(Database::create(&creating), &creating)?;
+        drop(open(db, creating.clone())?);
+        std::fs::rename(&creating, path)
+            .map_err(|error| failed(path, "cannot move the new file in place", error))?;
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|error| failed(path, "cannot make the new file's name durable", error))?;
+    }
+    let db = open_database(Database::create(path), path)?;
+    open(db, path.to_path_buf())
 }
 
 /// The outcome of opening a redb file, with the errors a user can act on: a file another

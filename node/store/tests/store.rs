@@ -427,3 +427,17 @@ fn committed_range_stops_at_count_bytes_and_tip() {
     // The first block comes even when it alone passes the limit, so a sync always advances.
     assert_eq!(heights(&store.committed_range(Height(3), 10, 1).expect("read")), vec![3]);
 }
+
+#[test]
+fn a_creation_cut_by_a_crash_leaves_no_file_and_the_next_open_creates_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    // What a crash during creation leaves: a half-written file under the temporary name.
+    std::fs::write(dir.path().join("node.redb.creating"), vec![0u8; 4096]).expect("write");
+    assert!(!path.exists());
+    let store = Store::open(&path, &identity()).expect("open creates the file anew");
+    assert_eq!(store.height().expect("height"), Height(0));
+    assert!(!dir.path().join("node.redb.creating").exists(), "the temporary file is gone");
+    drop(store);
+    Store::open(&path, &identity()).expect("reopen");
+}
