@@ -1,41 +1,68 @@
 //! Durable storage for a Tally node: blocks with their certificates, receipts, ledger state,
-//! state-tree nodes, indexes and the consensus write-ahead log, in one redb file.
+//! state-tree nodes and indexes in one redb file (`node.redb`, [`Store`]), and the consensus
+//! write-ahead log with the sign guard in another (`wal.redb`, [`Wal`]).
 //!
 //! # Design note
 //!
-//! **Tables** (all keys and values are canonical borsh or fixed-width big-endian integers):
+//! **Files and tables** (all keys and values are canonical borsh or fixed-width big-endian
+//! integers). Two files, because redb allows one writer per database: with the WAL in its own
+//! file the consensus driver's append (a vote, before it is sent) never waits behind the
+//! storage writer's commit of a group of blocks, and each has its own fsync.
 //!
-//! | table | key | value |
-//! |---|---|---|
-//! | `meta` | name | schema version, chain id, genesis hash, committed height |
-//! | `blocks` | height (u64) | encoded [`Block`] |
-//! | `certificates` | height | encoded finalization [`Certificate`] that made the block final |
-//! | `receipts` | height | encoded receipts of the block, in tx order |
-//! | `block_ids` | block id | height |
-//! | `txs` | tx id | (height, index in block) |
-//! | `state` | ledger state key bytes | ledger state value bytes |
-//! | `tree` | state-tree node key bytes | node bytes |
-//! | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
-//! | `guard` | name | opaque bytes (the sign guard: highest views signed) |
+//! | file | table | key | value |
+//! |---|---|---|---|
+//! | node.redb | `meta` | name | schema version, chain id, genesis hash, committed height, last block id |
+//! | node.redb | `blocks` | height (u64) | encoded [`Block`] |
+//! | node.redb | `certificates` | height | encoded finalization [`Certificate`] that made the block final |
+//! | node.redb | `receipts` | height | encoded receipts of the block, in tx order |
+//! | node.redb | `block_ids` | block id | height |
+//! | node.redb | `txs` | tx id | (height, index in block) |
+//! | node.redb | `state` | ledger state key bytes | ledger state value bytes |
+//! | node.redb | `tree` | state-tree node key bytes | node bytes |
+//! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
+//! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark |
+//! | wal.redb | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
+//! | wal.redb | `guard` | name | opaque bytes (the sign guard: highest views signed) |
 //!
 //! **Invariants.** The committed height in `meta` equals the highest key in `blocks`; every
 //! block at or below it has its certificate, receipts, id and tx index entries; `state` and
-//! `tree` are exactly the state after that block. [`Store::commit_block`] writes all of that in
-//! one write transaction with `Durability::Immediate`, so after `commit_block` returns the block
-//! is on disk, and a crash at any instant leaves either the state before the block or the state
-//! after it — never a mix. Heights only grow by one.
+//! `tree` are exactly the state after that block. [`Store::commit_blocks`] writes all of that
+//! for a group of consecutive blocks in one write transaction with `Durability::Immediate` (one
+//! fsync for the group; [`Store::commit_block`] is a group of one), so after it returns the
+//! blocks are on disk, and a crash at any instant leaves the state before the group or after
+//! it — never part of a group, never part of a block. Heights only grow by one. WAL sequence
+//! numbers only grow, even across a full prune and the move out of node.redb.
 //!
-//! **Crash cases.** A crash during a commit leaves the previous commit (redb's copy-on-write
-//! B-trees and double-buffered commit slots with checksums). A crash between the WAL append
-//! and the network send is the consensus layer's concern: the WAL append is durable before
-//! [`Store::wal_append`] returns, so the host may send only after it.
+//! **Crash cases.**
+//! - During a commit or an append: the file reopens at its previous commit (redb's copy-on-write
+//!   B-trees and double-buffered commit slots with checksums; at open after a crash redb checks
+//!   the newest slot and falls back to the other). A commit whose writes all landed before the
+//!   power went may also survive though its call never returned: a caller must treat an error
+//!   as "maybe written" and read back after restart. tests/crash_sim.rs cuts the power at every
+//!   write and every fsync of a workload and checks both files hold exactly what was
+//!   acknowledged, or that plus the whole operation in flight.
+//! - Between the two files: node.redb and wal.redb are made durable independently; neither
+//!   refers to the other, so any combination of their states is consistent. (A WAL entry may
+//!   name a block not yet committed, as it always could.)
+//! - Between the WAL append and the network send: the consensus layer's concern; the append
+//!   is durable before [`Wal::append`] returns, so the host may send only after it.
+//! - During the WAL's move out of node.redb: copy durably (with the took-over mark) first,
+//!   delete from node.redb second; a crash between them is finished at the next open.
+//! - During the very first creation of a file: [`Store::open`] and [`Wal::open`] build a new
+//!   file under `<name>.creating` and rename it into place, so no half-made file is left.
 //!
 //! **What it assumes of the disk.** That `fsync` (which redb calls on every immediate commit)
-//! means the data is durable, and that a write either completes or is detected by redb's page
-//! checksums. A file that is not a redb database, was written by another chain, or carries
-//! another schema version is refused at open with a message naming the file; redb reports a
-//! corrupted file the same way. A value that does not decode (bit rot that checksums missed, or
-//! a bug) is reported as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
+//! means the data is durable, and that a write cut by a power failure is detected by redb's
+//! checksums. The simulated disk ([`sim_disk::SimDisk`]) models exactly that: writes since the
+//! last fsync survive a crash as a prefix in issue order, the last possibly torn (a real disk may
+//! also reorder them; redb's checksums are what guards against that, and the simulator does not
+//! test it). A disk whose fsync lies loses acknowledged commits: the store then reopens at an
+//! older commit (whole) or refuses to open; it cannot tell an older state from the current one
+//! by itself, so such a node is faulty (its peers' certificates, not its disk, are the truth).
+//! A file that is not a redb database, was written by another chain, or carries another schema
+//! version is refused at open with a message naming the file; redb reports a corrupted file the
+//! same way. A value that does not decode (bit rot that checksums missed, or a bug) is reported
+//! as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
 
 mod ledger;
 pub mod sim_disk;
@@ -570,7 +597,9 @@ impl Store {
         Ok(Snapshot { store: self, txn, height })
     }
 
-    /// Appends consensus WAL entries; durable when this returns (one fsync for the batch).
+    /// Appends consensus WAL entries to node.redb; durable when this returns (one fsync for the
+    /// batch). The WAL's old home, kept working until the engine switches to [`Wal`] (whose
+    /// appends do not wait behind block commits); [`Wal::open_beside`] moves these entries out.
     pub fn wal_append(&self, entries: &[Vec<u8>]) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(self.storage())?;
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
