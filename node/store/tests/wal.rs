@@ -2,6 +2,8 @@
 //! one-time take-over of the WAL records the block store held before — crash-safe at every
 //! write, shown on the simulated disk.
 
+mod common;
+
 use tally_store::sim_disk::SimDisk;
 use tally_store::{ChainIdentity, Store, StoreError, WAL_FILE_NAME, Wal};
 use tally_types::{ChainId, Hash};
@@ -171,4 +173,53 @@ fn the_take_over_survives_a_power_cut_at_every_write() {
     }
     eprintln!("{cases} cases");
     assert!(cases >= 6, "the take-over writes on both disks");
+}
+
+/// Not a test: how long a WAL append takes while the storage writer commits groups of blocks,
+/// with the WAL in node.redb (`Store::wal_append`) and in its own file (`Wal::append`).
+/// `cargo test -p tally-store --test wal -- --ignored --nocapture measure_append`
+#[test]
+#[ignore]
+fn measure_append_during_commits() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &common::identity()).expect("open");
+    let wal = Wal::open_beside(&store).expect("wal");
+    let blocks: Vec<common::Prepared> = common::chain_of(4_000).iter().map(common::Prepared::of).collect();
+    let stop = AtomicBool::new(false);
+    let appends = 40;
+    let (mut beside, mut apart) = (Vec::new(), Vec::new());
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for group in blocks.chunks(8) {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let commits: Vec<_> = group.iter().map(common::Prepared::commit).collect();
+                store.commit_blocks(&commits).expect("commit");
+            }
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        for i in 0..appends {
+            let entry = vec![format!("vote {i}").into_bytes()];
+            let started = Instant::now();
+            store.wal_append(&entry).expect("append in node.redb");
+            beside.push(started.elapsed());
+            let started = Instant::now();
+            wal.append(&entry).expect("append in wal.redb");
+            apart.push(started.elapsed());
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let summary = |mut times: Vec<Duration>| {
+        times.sort();
+        format!("median {:?}, max {:?}", times[times.len() / 2], times[times.len() - 1])
+    };
+    eprintln!(
+        "WAL append while groups of 8 blocks commit: in node.redb {}; in wal.redb {}",
+        summary(beside),
+        summary(apart)
+    );
 }
