@@ -63,12 +63,17 @@ struct Node {
 
 impl Node {
     /// A node with formatted disks: both files created (and closed) before any fault, since
-    /// creating a file on a backend is not atomic (see `Store::open_with_backend`).
+    /// creating a file on a backend is not atomic (see `Store::open_with_backend`). Formatted
+    /// once, then duplicated.
     fn new() -> Node {
-        let (store_disk, wal_disk) = (SimDisk::new(), SimDisk::new());
-        drop(Store::open_with_backend(store_disk.backend(), "node", &identity()).expect("format"));
-        drop(Wal::open_with_backend(wal_disk.backend(), "wal").expect("format"));
-        Node { store_disk, wal_disk, store: None, wal: None }
+        static FORMATTED: OnceLock<(SimDisk, SimDisk)> = OnceLock::new();
+        let (store_disk, wal_disk) = FORMATTED.get_or_init(|| {
+            let (store_disk, wal_disk) = (SimDisk::new(), SimDisk::new());
+            drop(Store::open_with_backend(store_disk.backend(), "node", &identity()).expect("format"));
+            drop(Wal::open_with_backend(wal_disk.backend(), "wal").expect("format"));
+            (store_disk, wal_disk)
+        });
+        Node { store_disk: store_disk.duplicate(), wal_disk: wal_disk.duplicate(), store: None, wal: None }
     }
 
     fn disk_of(&self, step: &Step) -> &SimDisk {
