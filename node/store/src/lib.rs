@@ -1,45 +1,75 @@
 //! Durable storage for a Tally node: blocks with their certificates, receipts, ledger state,
-//! state-tree nodes, indexes and the consensus write-ahead log, in one redb file.
+//! state-tree nodes and indexes in one redb file (`node.redb`, [`Store`]), and the consensus
+//! write-ahead log with the sign guard in another (`wal.redb`, [`Wal`]).
 //!
 //! # Design note
 //!
-//! **Tables** (all keys and values are canonical borsh or fixed-width big-endian integers):
+//! **Files and tables** (all keys and values are canonical borsh or fixed-width big-endian
+//! integers). Two files, because redb allows one writer per database: with the WAL in its own
+//! file the consensus driver's append (a vote, before it is sent) never waits behind the
+//! storage writer's commit of a group of blocks, and each has its own fsync.
 //!
-//! | table | key | value |
-//! |---|---|---|
-//! | `meta` | name | schema version, chain id, genesis hash, committed height |
-//! | `blocks` | height (u64) | encoded [`Block`] |
-//! | `certificates` | height | encoded finalization [`Certificate`] that made the block final |
-//! | `receipts` | height | encoded receipts of the block, in tx order |
-//! | `block_ids` | block id | height |
-//! | `txs` | tx id | (height, index in block) |
-//! | `state` | ledger state key bytes | ledger state value bytes |
-//! | `tree` | state-tree node key bytes | node bytes |
-//! | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
-//! | `guard` | name | opaque bytes (the sign guard: highest views signed) |
+//! | file | table | key | value |
+//! |---|---|---|---|
+//! | node.redb | `meta` | name | schema version, chain id, genesis hash, committed height, last block id |
+//! | node.redb | `blocks` | height (u64) | encoded [`Block`] |
+//! | node.redb | `certificates` | height | encoded finalization [`Certificate`] that made the block final |
+//! | node.redb | `receipts` | height | encoded receipts of the block, in tx order |
+//! | node.redb | `block_ids` | block id | height |
+//! | node.redb | `txs` | tx id | (height, index in block) |
+//! | node.redb | `state` | ledger state key bytes | ledger state value bytes |
+//! | node.redb | `tree` | state-tree node key bytes | node bytes |
+//! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
+//! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark |
+//! | wal.redb | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
+//! | wal.redb | `guard` | name | opaque bytes (the sign guard: highest views signed) |
 //!
 //! **Invariants.** The committed height in `meta` equals the highest key in `blocks`; every
 //! block at or below it has its certificate, receipts, id and tx index entries; `state` and
-//! `tree` are exactly the state after that block. [`Store::commit_block`] writes all of that in
-//! one write transaction with `Durability::Immediate`, so after `commit_block` returns the block
-//! is on disk, and a crash at any instant leaves either the state before the block or the state
-//! after it — never a mix. Heights only grow by one.
+//! `tree` are exactly the state after that block. [`Store::commit_blocks`] writes all of that
+//! for a group of consecutive blocks in one write transaction with `Durability::Immediate` (one
+//! fsync for the group; [`Store::commit_block`] is a group of one), so after it returns the
+//! blocks are on disk, and a crash at any instant leaves the state before the group or after
+//! it — never part of a group, never part of a block. Heights only grow by one. WAL sequence
+//! numbers only grow, even across a full prune and the move out of node.redb.
 //!
-//! **Crash cases.** A crash during a commit leaves the previous commit (redb's copy-on-write
-//! B-trees and double-buffered commit slots with checksums). A crash between the WAL append
-//! and the network send is the consensus layer's concern: the WAL append is durable before
-//! [`Store::wal_append`] returns, so the host may send only after it.
+//! **Crash cases.**
+//! - During a commit or an append: the file reopens at its previous commit (redb's copy-on-write
+//!   B-trees and double-buffered commit slots with checksums; at open after a crash redb checks
+//!   the newest slot and falls back to the other). A commit whose writes all landed before the
+//!   power went may also survive though its call never returned: a caller must treat an error
+//!   as "maybe written" and read back after restart. tests/crash_sim.rs cuts the power at every
+//!   write and every fsync of a workload and checks both files hold exactly what was
+//!   acknowledged, or that plus the whole operation in flight.
+//! - Between the two files: node.redb and wal.redb are made durable independently; neither
+//!   refers to the other, so any combination of their states is consistent. (A WAL entry may
+//!   name a block not yet committed, as it always could.)
+//! - Between the WAL append and the network send: the consensus layer's concern; the append
+//!   is durable before [`Wal::append`] returns, so the host may send only after it.
+//! - During the WAL's move out of node.redb: copy durably (with the took-over mark) first,
+//!   delete from node.redb second; a crash between them is finished at the next open.
+//! - During the very first creation of a file: [`Store::open`] and [`Wal::open`] build a new
+//!   file under `<name>.creating` and rename it into place, so no half-made file is left.
 //!
 //! **What it assumes of the disk.** That `fsync` (which redb calls on every immediate commit)
-//! means the data is durable, and that a write either completes or is detected by redb's page
-//! checksums. A file that is not a redb database, was written by another chain, or carries
-//! another schema version is refused at open with a message naming the file; redb reports a
-//! corrupted file the same way. A value that does not decode (bit rot that checksums missed, or
-//! a bug) is reported as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
+//! means the data is durable, and that a write cut by a power failure is detected by redb's
+//! checksums. The simulated disk ([`sim_disk::SimDisk`]) models exactly that: writes since the
+//! last fsync survive a crash as a prefix in issue order, the last possibly torn (a real disk may
+//! also reorder them; redb's checksums are what guards against that, and the simulator does not
+//! test it). A disk whose fsync lies loses acknowledged commits: the store then reopens at an
+//! older commit (whole) or refuses to open; it cannot tell an older state from the current one
+//! by itself, so such a node is faulty (its peers' certificates, not its disk, are the truth).
+//! A file that is not a redb database, was written by another chain, or carries another schema
+//! version is refused at open with a message naming the file; redb reports a corrupted file the
+//! same way. A value that does not decode (bit rot that checksums missed, or a bug) is reported
+//! as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
 
 mod ledger;
+pub mod sim_disk;
+mod wal;
 
 pub use ledger::{asset_ids, state_writes, tree_writes};
+pub use wal::{WAL_FILE_NAME, WAL_SCHEMA_VERSION, Wal};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -107,6 +137,11 @@ pub enum StoreError {
     ReceiptCount { height: Height, txs: usize, receipts: usize },
     #[error("more than {limit} {what}")]
     TooMany { what: &'static str, limit: usize },
+    #[error(
+        "WAL {wal} and data file {store} both hold consensus WAL records ({reason}); the node \
+         refuses to start rather than risk a double vote"
+    )]
+    WalConflict { wal: PathBuf, store: PathBuf, reason: String },
 }
 
 /// One committed block and everything that changes with it, written atomically.
@@ -140,7 +175,10 @@ pub struct TxLocation {
 /// The node's storage. Cheap reads may run concurrently with one writer.
 pub struct Store {
     db: Database,
+    /// The data file, or for a store on another backend the label it was opened with.
     path: PathBuf,
+    /// False for a store opened with [`Store::open_with_backend`]: `path` is then only a label.
+    file_backed: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -150,12 +188,32 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens the data file at `path`, creating it (and its chain identity) if it does not exist.
-    /// An existing file must be a Tally data file of the same chain and schema.
+    /// Opens the data file at `path`, creating it (and its chain identity) if it does not exist —
+    /// whole or not at all: a crash during creation leaves no file at `path`, only a
+    /// `<name>.creating` file the next open removes. An existing file must be a Tally data file
+    /// of the same chain and schema.
     pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
-        let path = path.to_path_buf();
-        let db = open_database(Database::create(&path), &path)?;
-        let store = Store { db, path };
+        open_or_create_file(path, |db, path| {
+            let store = Store { db, path, file_backed: true };
+            store.check_or_init_identity(identity)?;
+            Ok(store)
+        })
+    }
+
+    /// Opens (creating if empty) a store on another redb storage backend — the simulator's
+    /// [`sim_disk::SimDisk`] — with the same checks as [`Self::open`]. `label` names the store
+    /// in errors in place of a path. Unlike [`Self::open`], creation is not atomic (a backend
+    /// has no rename): a crash before the first open of an empty backend returned can leave
+    /// one that is not a redb database, so the simulator formats a node's disks (a first open,
+    /// then close) before it injects faults.
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        label: &str,
+        identity: &ChainIdentity,
+    ) -> Result<Store, StoreError> {
+        let path = PathBuf::from(label);
+        let db = open_database(redb::Builder::new().create_with_backend(backend), &path)?;
+        let store = Store { db, path, file_backed: false };
         store.check_or_init_identity(identity)?;
         Ok(store)
     }
@@ -170,7 +228,7 @@ impl Store {
             return Err(StoreError::Open { path, reason: "no such data file".into() });
         }
         let db = open_database(Database::open(&path), &path)?;
-        let store = Store { db, path };
+        let store = Store { db, path, file_backed: true };
         let identity = store.identity()?;
         Ok((store, identity))
     }
@@ -204,7 +262,7 @@ impl Store {
     }
 
     fn storage<E: std::fmt::Display>(&self) -> impl Fn(E) -> StoreError + '_ {
-        move |error| StoreError::Storage { path: self.path.clone(), reason: error.to_string() }
+        storage_error(&self.path)
     }
 
     fn corrupt(
@@ -213,12 +271,7 @@ impl Store {
         key: impl std::fmt::Display,
         reason: impl std::fmt::Display,
     ) -> StoreError {
-        StoreError::Corrupt {
-            path: self.path.clone(),
-            table,
-            key: key.to_string(),
-            reason: reason.to_string(),
-        }
+        corrupt_error(&self.path, table, key, reason)
     }
 
     fn check_or_init_identity(&self, identity: &ChainIdentity) -> Result<(), StoreError> {
@@ -345,8 +398,10 @@ impl Store {
             if done || height != Height(0) {
                 return Err(StoreError::GenesisStateWritten { path: self.path.clone() });
             }
-            apply_writes(&txn, STATE, state_writes).map_err(self.storage())?;
-            apply_writes(&txn, TREE, tree_writes).map_err(self.storage())?;
+            let mut state = txn.open_table(STATE).map_err(self.storage())?;
+            apply_writes(&mut state, state_writes).map_err(self.storage())?;
+            let mut tree = txn.open_table(TREE).map_err(self.storage())?;
+            apply_writes(&mut tree, tree_writes).map_err(self.storage())?;
             meta.insert(META_GENESIS_STATE, [1u8].as_slice()).map_err(self.storage())?;
         }
         txn.commit().map_err(self.storage())
@@ -362,59 +417,72 @@ impl Store {
     /// Writes one finalized block with its certificate, receipts, state and tree changes and
     /// indexes, in one durable transaction. Returns after the data is on disk.
     pub fn commit_block(&self, commit: &BlockCommit<'_>) -> Result<CommitTiming, StoreError> {
+        self.commit_blocks(std::slice::from_ref(commit))
+    }
+
+    /// Writes consecutive finalized blocks in ONE durable transaction (one fsync for the group),
+    /// each checked as [`Self::commit_block`] checks it: its height follows the one before,
+    /// its parent is the block before, it has one receipt per transaction. Either every block of
+    /// the group is committed or, on any error, none is. Returns after the data is on disk.
+    pub fn commit_blocks(&self, commits: &[BlockCommit<'_>]) -> Result<CommitTiming, StoreError> {
         let started = Instant::now();
-        let header = &commit.block.header;
-        if commit.receipts.len() != commit.block.txs.len() {
-            return Err(StoreError::ReceiptCount {
-                height: header.height,
-                txs: commit.block.txs.len(),
-                receipts: commit.receipts.len(),
-            });
+        for commit in commits {
+            if commit.receipts.len() != commit.block.txs.len() {
+                return Err(StoreError::ReceiptCount {
+                    height: commit.block.header.height,
+                    txs: commit.block.txs.len(),
+                    receipts: commit.receipts.len(),
+                });
+            }
+        }
+        if commits.is_empty() {
+            return Ok(CommitTiming { commit: Duration::ZERO, total: started.elapsed() });
         }
         let mut txn = self.db.begin_write().map_err(self.storage())?;
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         {
             let mut meta = txn.open_table(META).map_err(self.storage())?;
-            let committed = Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?));
-            if header.height != committed.next() {
-                return Err(StoreError::OutOfOrder { committed, got: header.height });
-            }
-            let last_id = BlockId(Hash(self.meta_array(&meta, META_LAST_BLOCK_ID)?));
-            if header.parent_id != last_id {
-                return Err(StoreError::ParentMismatch {
-                    height: header.height,
-                    expected: last_id,
-                    got: header.parent_id,
-                });
-            }
-            let height = header.height.0;
-            txn.open_table(BLOCKS)
-                .map_err(self.storage())?
-                .insert(height, encode(commit.block).as_slice())
-                .map_err(self.storage())?;
-            txn.open_table(CERTIFICATES)
-                .map_err(self.storage())?
-                .insert(height, encode(commit.certificate).as_slice())
-                .map_err(self.storage())?;
-            txn.open_table(RECEIPTS)
-                .map_err(self.storage())?
-                .insert(height, encode(&commit.receipts.to_vec()).as_slice())
-                .map_err(self.storage())?;
-            txn.open_table(BLOCK_IDS)
-                .map_err(self.storage())?
-                .insert(&commit.block.id().0.0, height)
-                .map_err(self.storage())?;
-            {
-                let mut txs = txn.open_table(TXS).map_err(self.storage())?;
+            let mut committed = Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?));
+            let mut last_id = BlockId(Hash(self.meta_array(&meta, META_LAST_BLOCK_ID)?));
+            let mut blocks = txn.open_table(BLOCKS).map_err(self.storage())?;
+            let mut certificates = txn.open_table(CERTIFICATES).map_err(self.storage())?;
+            let mut receipts = txn.open_table(RECEIPTS).map_err(self.storage())?;
+            let mut block_ids = txn.open_table(BLOCK_IDS).map_err(self.storage())?;
+            let mut txs = txn.open_table(TXS).map_err(self.storage())?;
+            let mut state = txn.open_table(STATE).map_err(self.storage())?;
+            let mut tree = txn.open_table(TREE).map_err(self.storage())?;
+            for commit in commits {
+                let header = &commit.block.header;
+                if header.height != committed.next() {
+                    // Returning drops the transaction uncommitted: earlier blocks of the group
+                    // are not written either.
+                    return Err(StoreError::OutOfOrder { committed, got: header.height });
+                }
+                if header.parent_id != last_id {
+                    return Err(StoreError::ParentMismatch {
+                        height: header.height,
+                        expected: last_id,
+                        got: header.parent_id,
+                    });
+                }
+                let height = header.height.0;
+                let id = commit.block.id();
+                blocks.insert(height, encode(commit.block).as_slice()).map_err(self.storage())?;
+                certificates.insert(height, encode(commit.certificate).as_slice()).map_err(self.storage())?;
+                receipts
+                    .insert(height, encode(&commit.receipts.to_vec()).as_slice())
+                    .map_err(self.storage())?;
+                block_ids.insert(&id.0.0, height).map_err(self.storage())?;
                 for (index, tx) in commit.block.txs.iter().enumerate() {
                     txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
                 }
+                apply_writes(&mut state, commit.state_writes).map_err(self.storage())?;
+                apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
+                committed = header.height;
+                last_id = id;
             }
-            apply_writes(&txn, STATE, commit.state_writes).map_err(self.storage())?;
-            apply_writes(&txn, TREE, commit.tree_writes).map_err(self.storage())?;
-            meta.insert(META_HEIGHT, height.to_be_bytes().as_slice()).map_err(self.storage())?;
-            meta.insert(META_LAST_BLOCK_ID, commit.block.id().0.as_bytes().as_slice())
-                .map_err(self.storage())?;
+            meta.insert(META_HEIGHT, committed.0.to_be_bytes().as_slice()).map_err(self.storage())?;
+            meta.insert(META_LAST_BLOCK_ID, last_id.0.as_bytes().as_slice()).map_err(self.storage())?;
         }
         let commit_started = Instant::now();
         txn.commit().map_err(self.storage())?;
@@ -475,6 +543,52 @@ impl Store {
         }))
     }
 
+    /// Consecutive committed blocks from `from` on, with their certificates, read in one read
+    /// transaction (for serving a peer's sync range). Stops after `count` blocks, at the
+    /// committed tip, or before the block whose encoded block and certificate bytes would take
+    /// the total past `bytes_max` — except the first block, which is always returned when it
+    /// exists, so that a range request always makes progress (a block and its certificate are
+    /// at most `BLOCK_BYTES_MAX + CERTIFICATE_BYTES_MAX`, which the caller's response limit must
+    /// hold). Empty when `from` is 0 (no block has height 0) or above the tip, or `count` is 0.
+    pub fn committed_range(
+        &self,
+        from: Height,
+        count: usize,
+        bytes_max: usize,
+    ) -> Result<Vec<(Block, Certificate)>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let tip = self.height_in(&txn)?;
+        let blocks = txn.open_table(BLOCKS).map_err(self.storage())?;
+        let certificates = txn.open_table(CERTIFICATES).map_err(self.storage())?;
+        let mut range = Vec::new();
+        if from.0 == 0 {
+            return Ok(range);
+        }
+        let mut bytes = 0usize;
+        let mut height = from.0;
+        while range.len() < count && height <= tip.0 {
+            let block_bytes = blocks
+                .get(height)
+                .map_err(self.storage())?
+                .ok_or_else(|| self.corrupt("blocks", height, "missing at or below the committed height"))?;
+            let certificate_bytes = certificates.get(height).map_err(self.storage())?.ok_or_else(|| {
+                self.corrupt("certificates", height, "missing at or below the committed height")
+            })?;
+            let size = block_bytes.value().len() + certificate_bytes.value().len();
+            if !range.is_empty() && bytes.saturating_add(size) > bytes_max {
+                break;
+            }
+            bytes += size;
+            let block = decode::<Block>(block_bytes.value())
+                .map_err(|error| self.corrupt("blocks", height, error))?;
+            let certificate = decode::<Certificate>(certificate_bytes.value())
+                .map_err(|error| self.corrupt("certificates", height, error))?;
+            range.push((block, certificate));
+            height += 1;
+        }
+        Ok(range)
+    }
+
     /// A consistent read-only view of state and tree at the last committed block, for executing
     /// the next block or serving proofs while commits go on.
     pub fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
@@ -483,7 +597,9 @@ impl Store {
         Ok(Snapshot { store: self, txn, height })
     }
 
-    /// Appends consensus WAL entries; durable when this returns (one fsync for the batch).
+    /// Appends consensus WAL entries to node.redb; durable when this returns (one fsync for the
+    /// batch). The WAL's old home, kept working until the engine switches to [`Wal`] (whose
+    /// appends do not wait behind block commits); [`Wal::open_beside`] moves these entries out.
     pub fn wal_append(&self, entries: &[Vec<u8>]) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(self.storage())?;
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
@@ -523,6 +639,61 @@ impl Store {
         txn.commit().map_err(self.storage())
     }
 
+    /// Every sign-guard record (for the WAL take-over).
+    fn guard_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = txn.open_table(GUARD).map_err(self.storage())?;
+        let mut records = Vec::new();
+        for item in table.iter().map_err(self.storage())? {
+            let (key, value) = item.map_err(self.storage())?;
+            records.push((key.value().to_owned(), value.value().to_vec()));
+        }
+        Ok(records)
+    }
+
+    /// The next WAL sequence number this file would give (for the WAL take-over).
+    fn wal_next(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        Ok(u64::from_be_bytes(self.meta_array(&meta, META_WAL_NEXT)?))
+    }
+
+    /// Deletes, in one durable transaction, the WAL entries and guard records the WAL file has
+    /// taken over — if the tables still hold exactly those; otherwise deletes nothing and
+    /// answers false (something wrote here after they were read).
+    fn clear_wal_records(
+        &self,
+        entries: &[(u64, Vec<u8>)],
+        guard: &[(String, Vec<u8>)],
+    ) -> Result<bool, StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        {
+            let mut wal = txn.open_table(WAL).map_err(self.storage())?;
+            let mut held = Vec::new();
+            for item in wal.iter().map_err(self.storage())? {
+                let (key, value) = item.map_err(self.storage())?;
+                held.push((key.value(), value.value().to_vec()));
+            }
+            if held != entries {
+                return Ok(false);
+            }
+            wal.retain(|_, _| false).map_err(self.storage())?;
+            let mut records = txn.open_table(GUARD).map_err(self.storage())?;
+            let mut held = Vec::new();
+            for item in records.iter().map_err(self.storage())? {
+                let (key, value) = item.map_err(self.storage())?;
+                held.push((key.value().to_owned(), value.value().to_vec()));
+            }
+            if held != guard {
+                return Ok(false);
+            }
+            records.retain(|_, _| false).map_err(self.storage())?;
+        }
+        txn.commit().map_err(self.storage())?;
+        Ok(true)
+    }
+
     /// Reads a sign-guard record.
     pub fn guard_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
@@ -539,6 +710,60 @@ impl Store {
     }
 }
 
+/// A redb failure on the file at `path`, as a [`StoreError::Storage`].
+fn storage_error<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
+    move |error| StoreError::Storage { path: path.to_path_buf(), reason: error.to_string() }
+}
+
+fn corrupt_error(
+    path: &Path,
+    table: &'static str,
+    key: impl std::fmt::Display,
+    reason: impl std::fmt::Display,
+) -> StoreError {
+    StoreError::Corrupt { path: path.to_path_buf(), table, key: key.to_string(), reason: reason.to_string() }
+}
+
+/// Opens the redb file at `path` with `open`, which checks or initializes it durably. A new file
+/// is made whole or not at all: it is built under a temporary name (`<name>.creating`) and
+/// renamed into place once `open` has written it and it is closed, so a crash during creation
+/// leaves no half-made file at `path`. (redb cannot open a file whose creation stopped before
+/// its header was written; without this a node that crashed on its very first start would
+/// refuse every later one.)
+fn open_or_create_file<T>(
+    path: &Path,
+    open: impl Fn(Database, PathBuf) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let failed = |path: &Path, what: &str, error: std::io::Error| StoreError::Open {
+        path: path.to_path_buf(),
+        reason: format!("{what}: {error}"),
+    };
+    let exists = path.try_exists().map_err(|error| failed(path, "cannot tell whether it exists", error))?;
+    if !exists {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".creating");
+        let creating = path.with_file_name(name);
+        match std::fs::remove_file(&creating) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(failed(&creating, "cannot remove an unfinished creation", error)),
+        }
+        let db = open_database(Database::create(&creating), &creating)?;
+        drop(open(db, creating.clone())?);
+        std::fs::rename(&creating, path)
+            .map_err(|error| failed(path, "cannot move the new file in place", error))?;
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(|error| failed(path, "cannot make the new file's name durable", error))?;
+    }
+    let db = open_database(Database::create(path), path)?;
+    open(db, path.to_path_buf())
+}
+
 /// The outcome of opening a redb file, with the errors a user can act on: a file another
 /// process holds, or one that is not a Tally data file.
 fn open_database(opened: Result<Database, redb::DatabaseError>, path: &Path) -> Result<Database, StoreError> {
@@ -553,11 +778,9 @@ fn open_database(opened: Result<Database, redb::DatabaseError>, path: &Path) -> 
 }
 
 fn apply_writes(
-    txn: &redb::WriteTransaction,
-    definition: TableDefinition<&[u8], &[u8]>,
+    table: &mut redb::Table<&'static [u8], &'static [u8]>,
     writes: &[(Vec<u8>, Option<Vec<u8>>)],
 ) -> Result<(), redb::Error> {
-    let mut table = txn.open_table(definition)?;
     for (key, value) in writes {
         match value {
             Some(value) => {

@@ -6,60 +6,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
+use common::{Prepared, block, certificate, chain_of, identity};
 use tally_store::{BlockCommit, ChainIdentity, Store, StoreError, TxLocation};
-use tally_types::codec::{BoundedBytes, BoundedVec};
-use tally_types::ids::{AssetId, ChainId, Height, ValidatorIndex, View};
+use tally_types::ids::{ChainId, Height};
 use tally_types::receipt::Receipt;
-use tally_types::tx::{Op, Transaction, Transfer};
-use tally_types::{Amount, Block, BlockId, Certificate, Hash, Header, SecretKey, Subject};
-
-fn identity() -> ChainIdentity {
-    ChainIdentity { chain_id: ChainId::new("tally-store-test").expect("valid"), genesis_hash: Hash([7; 32]) }
-}
-
-fn block(height: u64, parent: BlockId, txs: usize) -> Block {
-    let key = SecretKey::from_seed(&[height as u8; 32]);
-    let txs: Vec<_> = (0..txs)
-        .map(|i| {
-            Transaction {
-                chain_id: identity().chain_id,
-                signer: key.public_key(),
-                seq: i as u64 + 1,
-                valid_until_height: Height(1_000_000),
-                ops: BoundedVec::new(vec![Op::Transfer(Transfer {
-                    asset: "ACME@acme".parse::<AssetId>().expect("valid"),
-                    to: SecretKey::from_seed(&[0xee; 32]).public_key(),
-                    amount: Amount(height as u128 * 1000 + i as u128 + 1),
-                })])
-                .expect("one op"),
-                memo: BoundedBytes::empty(),
-            }
-            .sign(&key)
-        })
-        .collect();
-    Block {
-        header: Header {
-            chain_id: identity().chain_id,
-            height: Height(height),
-            view: View(height),
-            parent_id: parent,
-            time_ms: 1_700_000_000_000 + height,
-            proposer: ValidatorIndex(0),
-            tx_root: Hash([1; 32]),
-            receipts_root: Hash([2; 32]),
-            state_root: Hash([height as u8; 32]),
-            validators_hash: Hash([3; 32]),
-        },
-        txs: BoundedVec::new(txs).expect("few txs"),
-    }
-}
-
-fn certificate(block: &Block) -> Certificate {
-    let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
-    let votes: Vec<_> =
-        (0..3u16).map(|i| (ValidatorIndex(i), tally_types::Signature([i as u8; 64]))).collect();
-    Certificate::from_votes(subject, &votes, 4).expect("valid arrangement")
-}
+use tally_types::{Block, BlockId, Certificate, Hash};
 
 fn commit(store: &Store, block: &Block, state: &[(Vec<u8>, Option<Vec<u8>>)]) {
     let receipts: Vec<Receipt> = block.txs.iter().map(|tx| Receipt::success(tx.id())).collect();
@@ -332,4 +285,159 @@ fn kill_9_during_commits_leaves_a_consistent_store() {
         assert!(wal.len() as u64 + round + 1 >= height, "WAL entries of committed blocks lost");
     }
     assert!(last_height > 0, "the writer never committed a block");
+}
+
+/// Everything a reader can see of a store up to height `last`, to compare two stores.
+fn everything(store: &Store, blocks: &[Block]) -> impl PartialEq + std::fmt::Debug {
+    let snapshot = store.snapshot().expect("snapshot");
+    let state = snapshot.state_with_prefix(&[], 1_000).expect("all state");
+    let root = snapshot.tree_get(b"root").expect("read");
+    let per_block: Vec<_> = blocks
+        .iter()
+        .map(|block| {
+            let height = block.header.height;
+            let locations: Vec<_> =
+                block.txs.iter().map(|tx| store.tx_location(&tx.id()).expect("read")).collect();
+            (
+                store.block(height).expect("read"),
+                store.certificate(height).expect("read"),
+                store.receipts(height).expect("read"),
+                store.height_of_block(&block.id()).expect("read"),
+                locations,
+            )
+        })
+        .collect();
+    (store.height().expect("height"), state, root, per_block)
+}
+
+#[test]
+fn a_group_commit_equals_commits_one_by_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocks = chain_of(8);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let single = Store::open(&dir.path().join("single.redb"), &identity()).expect("open");
+    for one in &prepared {
+        single.commit_block(&one.commit()).expect("commit one");
+    }
+    let grouped = Store::open(&dir.path().join("grouped.redb"), &identity()).expect("open");
+    for group in [&prepared[0..3], &prepared[3..4], &prepared[4..8]] {
+        let commits: Vec<_> = group.iter().map(Prepared::commit).collect();
+        grouped.commit_blocks(&commits).expect("commit group");
+    }
+    // An empty group is a no-op.
+    grouped.commit_blocks(&[]).expect("empty group");
+    assert_eq!(grouped.height().expect("height"), Height(8));
+    assert_eq!(everything(&single, &blocks), everything(&grouped, &blocks));
+}
+
+#[test]
+fn a_bad_block_in_a_group_commits_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let blocks = chain_of(4);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let before = everything(&store, &blocks);
+
+    // A block whose parent is not the block before it, in the middle of the group.
+    let stranger = Prepared::of(&block(2, BlockId(Hash([9; 32])), 2));
+    let group = [prepared[0].commit(), stranger.commit(), prepared[2].commit()];
+    let error = store.commit_blocks(&group).expect_err("wrong parent in the middle");
+    assert!(matches!(error, StoreError::ParentMismatch { height: Height(2), .. }), "{error}");
+    assert_eq!(everything(&store, &blocks), before);
+
+    // A height gap in the middle of the group.
+    let group = [prepared[0].commit(), prepared[2].commit()];
+    let error = store.commit_blocks(&group).expect_err("gap");
+    assert!(matches!(error, StoreError::OutOfOrder { committed: Height(1), got: Height(3) }), "{error}");
+    assert_eq!(everything(&store, &blocks), before);
+
+    // Missing receipts on the last block.
+    let mut short = Prepared::of(&blocks[2]);
+    short.receipts.pop();
+    let group = [prepared[0].commit(), prepared[1].commit(), short.commit()];
+    let error = store.commit_blocks(&group).expect_err("receipts");
+    assert!(matches!(error, StoreError::ReceiptCount { height: Height(3), txs: 2, receipts: 1 }), "{error}");
+    assert_eq!(everything(&store, &blocks), before);
+
+    // The same blocks, in order, commit.
+    let group: Vec<_> = prepared.iter().map(Prepared::commit).collect();
+    store.commit_blocks(&group).expect("a good group");
+    assert_eq!(store.height().expect("height"), Height(4));
+}
+
+/// Not a test: measures 8 blocks committed one by one against one group of 8, on this disk.
+/// `cargo test -p tally-store --release --test store -- --ignored --nocapture measure_group`
+#[test]
+#[ignore]
+fn measure_group_commit() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let rounds = 20u64;
+    let blocks = chain_of(8 * rounds * 2);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let mut single = Duration::ZERO;
+    let mut grouped = Duration::ZERO;
+    for (round, sixteen) in prepared.chunks(16).enumerate() {
+        let (first, second) = sixteen.split_at(8);
+        let started = std::time::Instant::now();
+        for one in first {
+            store.commit_block(&one.commit()).expect("commit");
+        }
+        single += started.elapsed();
+        let started = std::time::Instant::now();
+        let group: Vec<_> = second.iter().map(Prepared::commit).collect();
+        store.commit_blocks(&group).expect("commit group");
+        grouped += started.elapsed();
+        assert_eq!(store.height().expect("height"), Height(16 * (round as u64 + 1)));
+    }
+    eprintln!(
+        "8 blocks of 2 txs: 8 x commit_block {:?}, 1 x commit_blocks {:?} (mean of {rounds})",
+        single / rounds as u32,
+        grouped / rounds as u32
+    );
+}
+
+#[test]
+fn committed_range_stops_at_count_bytes_and_tip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("node.redb"), &identity()).expect("open");
+    let blocks = chain_of(6);
+    let prepared: Vec<Prepared> = blocks.iter().map(Prepared::of).collect();
+    let group: Vec<_> = prepared.iter().map(Prepared::commit).collect();
+    store.commit_blocks(&group).expect("commit");
+    let heights = |range: &[(Block, Certificate)]| -> Vec<u64> {
+        for (block, certificate) in range {
+            assert_eq!(certificate, &self::certificate(block), "the certificate of its block");
+        }
+        range.iter().map(|(block, _)| block.header.height.0).collect()
+    };
+    let all = store.committed_range(Height(1), 100, usize::MAX).expect("read");
+    assert_eq!(heights(&all), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(all.iter().map(|(block, _)| block).collect::<Vec<_>>(), blocks.iter().collect::<Vec<_>>());
+    assert_eq!(heights(&store.committed_range(Height(2), 3, usize::MAX).expect("read")), vec![2, 3, 4]);
+    assert_eq!(heights(&store.committed_range(Height(5), 10, usize::MAX).expect("read")), vec![5, 6]);
+    assert!(store.committed_range(Height(7), 10, usize::MAX).expect("read").is_empty());
+    assert!(store.committed_range(Height(0), 10, usize::MAX).expect("read").is_empty());
+    assert!(store.committed_range(Height(1), 0, usize::MAX).expect("read").is_empty());
+    // Byte limit: the size of one block with its certificate, times two and a half.
+    let one = tally_types::codec::encode(&blocks[0]).len()
+        + tally_types::codec::encode(&certificate(&blocks[0])).len();
+    let range = store.committed_range(Height(1), 10, one * 5 / 2).expect("read");
+    assert_eq!(heights(&range), vec![1, 2]);
+    // The first block comes even when it alone passes the limit, so a sync always advances.
+    assert_eq!(heights(&store.committed_range(Height(3), 10, 1).expect("read")), vec![3]);
+}
+
+#[test]
+fn a_creation_cut_by_a_crash_leaves_no_file_and_the_next_open_creates_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    // What a crash during creation leaves: a half-written file under the temporary name.
+    std::fs::write(dir.path().join("node.redb.creating"), vec![0u8; 4096]).expect("write");
+    assert!(!path.exists());
+    let store = Store::open(&path, &identity()).expect("open creates the file anew");
+    assert_eq!(store.height().expect("height"), Height(0));
+    assert!(!dir.path().join("node.redb.creating").exists(), "the temporary file is gone");
+    drop(store);
+    Store::open(&path, &identity()).expect("reopen");
 }
