@@ -59,8 +59,8 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 /// A transaction handed to the engine, which owns the mempool and answers on `reply`.
 #[derive(Debug)]
 pub struct Submission {
-    pub tx: SignedTransaction,
-    pub reply: oneshot::Sender<Result<TxId, AdmitError>>,
+    pub txs: Vec<SignedTransaction>,
+    pub reply: oneshot::Sender<Vec<Result<TxId, AdmitError>>>,
 }
 
 /// What the engine reports about the node, published through a `watch` channel.
@@ -379,7 +379,7 @@ fn admit_problem(error: AdmitError) -> Problem {
         AdmitError::StaleSeq { .. } | AdmitError::SeqTaken { .. } | AdmitError::SeqTooFarAhead { .. } => {
             Problem::new(StatusCode::CONFLICT, "seq", "Sequence conflict", detail)
         }
-        AdmitError::AccountFull { .. } | AdmitError::Full { .. } => {
+        AdmitError::AccountFull { .. } | AdmitError::Full { .. } | AdmitError::Unavailable => {
             Problem::new(StatusCode::SERVICE_UNAVAILABLE, "mempool-full", "Mempool full", detail)
         }
     }
@@ -425,7 +425,7 @@ async fn submit_tx(
     let mut committed = state.committed.clone();
     let timeout = Duration::from_millis(state.limits.wait_timeout_ms);
     let (reply, answer) = oneshot::channel();
-    state.submissions.try_send(Submission { tx, reply }).map_err(|error| {
+    state.submissions.try_send(Submission { txs: vec![tx], reply }).map_err(|error| {
         let detail = match error {
             mpsc::error::TrySendError::Full(_) => "the node's submission queue is full; try again later",
             mpsc::error::TrySendError::Closed(_) => "the node is shutting down",
@@ -433,7 +433,7 @@ async fn submit_tx(
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Node busy", detail)
     })?;
     let admitted = match tokio::time::timeout(timeout, answer).await {
-        Ok(Ok(admitted)) => admitted,
+        Ok(Ok(mut admitted)) => admitted.pop().unwrap_or(Err(AdmitError::Unavailable)),
         Ok(Err(_)) => {
             return Err(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,

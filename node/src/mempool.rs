@@ -14,11 +14,13 @@
 //! - Newly admitted transactions are handed out once, in batches, for gossip.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use tally_types::tx::TxFormError;
 use tally_types::{ChainId, Height, PublicKey, SignedTransaction, TxId, encode};
+
+use crate::engine::VerifiedTx;
 
 /// Mempool limits.
 #[derive(Clone, Debug)]
@@ -101,6 +103,8 @@ pub enum AdmitError {
     Full { txs: usize, bytes: usize },
     #[error("{0}")]
     Malformed(TxFormError),
+    #[error("the node cannot read its state right now; try again later")]
+    Unavailable,
 }
 
 /// What the mempool needs to know of the ledger to admit a transaction.
@@ -116,6 +120,13 @@ struct Entry {
     tx: Arc<SignedTransaction>,
     len: usize,
     arrival: u64,
+}
+
+/// One account's waiting transactions by seq, and the highest committed seq the pool saw.
+#[derive(Default)]
+struct AccountQueue {
+    txs: BTreeMap<u64, TxId>,
+    committed_seq: u64,
 }
 
 /// A verified (tx id, signature) pair.
@@ -150,7 +161,11 @@ pub struct Mempool {
     config: MempoolConfig,
     chain_id: ChainId,
     entries: HashMap<TxId, Entry>,
-    accounts: BTreeMap<PublicKey, BTreeMap<u64, TxId>>,
+    accounts: BTreeMap<PublicKey, AccountQueue>,
+    /// (valid until, id) of every waiting transaction, to drop the expired without a scan.
+    expiry: BTreeSet<(Height, TxId)>,
+    /// Transactions in a built or verified block that is not committed yet, with its height.
+    in_flight: HashMap<TxId, Height>,
     bytes: usize,
     next_arrival: u64,
     verified: VerifiedCache,
@@ -168,6 +183,8 @@ impl Mempool {
             chain_id,
             entries: HashMap::new(),
             accounts: BTreeMap::new(),
+            expiry: BTreeSet::new(),
+            in_flight: HashMap::new(),
             bytes: 0,
             next_arrival: 0,
             verified,
@@ -201,9 +218,20 @@ impl Mempool {
         self.verified.ids.contains(&verified_key(tx, tx.id()))
     }
 
-    /// Checks and admits a transaction. The cheap checks run first; the signature last.
-    pub fn admit(&mut self, tx: SignedTransaction, context: AdmitContext) -> Result<TxId, AdmitError> {
-        let len = encode(&tx).len();
+    /// The checks [`Self::admit`] makes before the signature, so that a batch's signatures are
+    /// only checked for transactions that could be admitted.
+    pub fn precheck(&self, tx: &SignedTransaction, context: AdmitContext) -> Result<(), AdmitError> {
+        let len = encode(tx).len();
+        self.check(tx, tx.id(), len, context)
+    }
+
+    fn check(
+        &self,
+        tx: &SignedTransaction,
+        id: TxId,
+        len: usize,
+        context: AdmitContext,
+    ) -> Result<(), AdmitError> {
         if len > tally_types::limits::TX_BYTES_MAX {
             return Err(AdmitError::TooLarge { len, max: tally_types::limits::TX_BYTES_MAX });
         }
@@ -213,7 +241,6 @@ impl Mempool {
                 got: tx.tx.chain_id.clone(),
             });
         }
-        let id = tx.id();
         if self.entries.contains_key(&id) {
             return Err(AdmitError::Duplicate(id));
         }
@@ -235,25 +262,35 @@ impl Mempool {
                 ahead_max: self.config.seq_ahead_max,
             });
         }
-        let signer = tx.tx.signer;
-        if let Some(queue) = self.accounts.get(&signer) {
-            if queue.contains_key(&seq) {
+        if let Some(queue) = self.accounts.get(&tx.tx.signer) {
+            if queue.txs.contains_key(&seq) {
                 return Err(AdmitError::SeqTaken { seq });
             }
-            if queue.len() >= self.config.per_account_max {
+            if queue.txs.len() >= self.config.per_account_max {
                 return Err(AdmitError::AccountFull { max: self.config.per_account_max });
             }
         }
         if self.entries.len() >= self.config.txs_max || self.bytes + len > self.config.bytes_max {
             return Err(AdmitError::Full { txs: self.entries.len(), bytes: self.bytes });
         }
-        let key = verified_key(&tx, id);
-        if !self.verified.ids.contains(&key) {
-            tx.check_form_and_signature().map_err(AdmitError::Malformed)?;
-            self.verified.insert(key);
-        }
-        self.accounts.entry(signer).or_default().insert(seq, id);
-        self.entries.insert(id, Entry { tx: Arc::new(tx), len, arrival: self.next_arrival });
+        Ok(())
+    }
+
+    /// Admits a verified transaction after the cheap checks (run again: the pool may have
+    /// changed since [`Self::precheck`]).
+    pub fn admit(&mut self, verified: VerifiedTx, context: AdmitContext) -> Result<TxId, AdmitError> {
+        let tx = verified.into_inner();
+        let len = encode(&*tx).len();
+        let id = tx.id();
+        self.check(&tx, id, len, context)?;
+        self.verified.insert(verified_key(&tx, id));
+        let signer = tx.tx.signer;
+        let seq = tx.tx.seq;
+        let queue = self.accounts.entry(signer).or_default();
+        queue.txs.insert(seq, id);
+        queue.committed_seq = queue.committed_seq.max(context.committed_seq);
+        self.expiry.insert((tx.tx.valid_until_height, id));
+        self.entries.insert(id, Entry { tx, len, arrival: self.next_arrival });
         self.next_arrival += 1;
         self.bytes += len;
         // Bounded even if nobody drains it: past txs_max, the oldest fresh ids are forgotten
@@ -263,6 +300,43 @@ impl Mempool {
         }
         self.fresh.push_back(id);
         Ok(id)
+    }
+
+    /// Verifies and admits one transaction, as the ingress lane does (tests).
+    #[cfg(test)]
+    pub fn admit_signed(&mut self, tx: SignedTransaction, context: AdmitContext) -> Result<TxId, AdmitError> {
+        self.precheck(&tx, context)?;
+        let verified = VerifiedTx::check_batch(vec![tx]).pop().expect("one result");
+        self.admit(verified.map_err(AdmitError::Malformed)?, context)
+    }
+
+    /// True when some waiting transaction could go into the next block: its seq follows its
+    /// account's committed seq and it was not already proposed in a block still in flight.
+    /// Only then does a leader propose before the empty-block pause (a transaction waiting for
+    /// a seq gap to close costs no blocks).
+    pub fn has_ready(&self) -> bool {
+        self.accounts.values().any(|queue| {
+            let first = queue.committed_seq + 1;
+            for (want, (&seq, id)) in (first..).zip(queue.txs.range(first..)) {
+                if seq != want {
+                    return false;
+                }
+                if !self.in_flight.contains_key(id) {
+                    return true;
+                }
+            }
+            false
+        })
+    }
+
+    /// Marks the transactions of a block that was built or verified (not yet committed): they
+    /// no longer make a leader hurry. Bounded: the marks are cleared at each commit.
+    pub fn mark_in_flight(&mut self, height: Height, ids: impl IntoIterator<Item = TxId>) {
+        for id in ids {
+            if self.entries.contains_key(&id) {
+                self.in_flight.insert(id, height);
+            }
+        }
     }
 
     /// Picks transactions for a block: per account the consecutive seqs after its committed
@@ -280,7 +354,7 @@ impl Mempool {
         let mut heap = BinaryHeap::new();
         for (account, queue) in &self.accounts {
             let want = committed_seq(account).saturating_add(1);
-            let mut range = queue.range(want..);
+            let mut range = queue.txs.range(want..);
             if let Some((&seq, id)) = range.next()
                 && seq == want
             {
@@ -328,32 +402,37 @@ impl Mempool {
     fn remove_one(&mut self, id: &TxId) {
         if let Some(entry) = self.entries.remove(id) {
             self.bytes -= entry.len;
+            self.in_flight.remove(id);
+            self.expiry.remove(&(entry.tx.tx.valid_until_height, *id));
             let signer = entry.tx.tx.signer;
             if let Some(queue) = self.accounts.get_mut(&signer) {
-                queue.remove(&entry.tx.tx.seq);
-                if queue.is_empty() {
+                queue.txs.remove(&entry.tx.tx.seq);
+                if queue.txs.is_empty() {
                     self.accounts.remove(&signer);
                 }
             }
         }
     }
 
-    /// After a commit: drops transactions whose seq is no longer above the account's committed
-    /// seq (another transaction took it) and those that expired.
-    pub fn prune(&mut self, committed_seq: impl Fn(&PublicKey) -> u64, height: Height) {
+    /// After the commit of `height`: `touched` gives the new committed seq of every account a
+    /// committed block changed; their transactions at or below it are dropped (included, or
+    /// another transaction took the seq), and so is every transaction that expired. Costs
+    /// O(touched accounts + expired), not O(pool).
+    pub fn prune(&mut self, touched: impl IntoIterator<Item = (PublicKey, u64)>, height: Height) {
         let next_height = height.next();
         let mut doomed = Vec::new();
-        for (account, queue) in &self.accounts {
-            let committed = committed_seq(account);
-            for (&seq, id) in queue {
-                if seq <= committed || self.entries[id].tx.tx.valid_until_height < next_height {
-                    doomed.push(*id);
-                }
+        for (account, committed) in touched {
+            if let Some(queue) = self.accounts.get_mut(&account) {
+                queue.committed_seq = queue.committed_seq.max(committed);
+                doomed.extend(queue.txs.range(..=committed).map(|(_, id)| *id));
             }
         }
+        doomed
+            .extend(self.expiry.range(..(next_height, TxId(tally_types::Hash([0; 32])))).map(|(_, id)| *id));
         for id in doomed {
             self.remove_one(&id);
         }
+        self.in_flight.retain(|_, marked| *marked > height);
     }
 
     /// Transactions admitted since the last call that are still waiting, for gossip in batches
@@ -406,32 +485,35 @@ mod tests {
         let mut pool = pool(MempoolConfig { seq_ahead_max: 5, ..MempoolConfig::default() });
         let key = SecretKey::from_seed(&[1; 32]);
         let first = tx(&key, 1, 100, 1);
-        let id = pool.admit(first.clone(), context(0)).expect("admitted");
+        let id = pool.admit_signed(first.clone(), context(0)).expect("admitted");
         assert!(pool.is_verified(&first));
         // Same body, another signature: not verified, whatever the tx id says.
         let mut resigned = first.clone();
         resigned.signature.0[5] ^= 0x40;
         assert_eq!(resigned.id(), id);
         assert!(!pool.is_verified(&resigned));
-        assert_eq!(pool.admit(first, context(0)), Err(AdmitError::Duplicate(id)));
-        assert_eq!(pool.admit(tx(&key, 1, 100, 2), context(0)), Err(AdmitError::SeqTaken { seq: 1 }));
+        assert_eq!(pool.admit_signed(first, context(0)), Err(AdmitError::Duplicate(id)));
+        assert_eq!(pool.admit_signed(tx(&key, 1, 100, 2), context(0)), Err(AdmitError::SeqTaken { seq: 1 }));
         assert_eq!(
-            pool.admit(tx(&key, 1, 100, 3), context(1)),
+            pool.admit_signed(tx(&key, 1, 100, 3), context(1)),
             Err(AdmitError::StaleSeq { seq: 1, committed: 1 })
         );
         assert!(matches!(
-            pool.admit(tx(&key, 7, 100, 1), context(0)),
+            pool.admit_signed(tx(&key, 7, 100, 1), context(0)),
             Err(AdmitError::SeqTooFarAhead { .. })
         ));
-        assert!(matches!(pool.admit(tx(&key, 2, 10, 1), context(0)), Err(AdmitError::Expired { .. })));
+        assert!(matches!(pool.admit_signed(tx(&key, 2, 10, 1), context(0)), Err(AdmitError::Expired { .. })));
 
         let mut forged = tx(&key, 2, 100, 1);
         forged.signature.0[0] ^= 1;
-        assert_eq!(pool.admit(forged, context(0)), Err(AdmitError::Malformed(TxFormError::BadSignature)));
+        assert_eq!(
+            pool.admit_signed(forged, context(0)),
+            Err(AdmitError::Malformed(TxFormError::BadSignature))
+        );
 
         let mut foreign = tx(&key, 2, 100, 1);
         foreign.tx.chain_id = ChainId::new("other-chain").expect("valid");
-        assert!(matches!(pool.admit(foreign, context(0)), Err(AdmitError::WrongChain { .. })));
+        assert!(matches!(pool.admit_signed(foreign, context(0)), Err(AdmitError::WrongChain { .. })));
         assert_eq!(pool.len(), 1);
     }
 
@@ -440,12 +522,15 @@ mod tests {
         let mut pool = pool(MempoolConfig { txs_max: 3, per_account_max: 2, ..MempoolConfig::default() });
         let a = SecretKey::from_seed(&[1; 32]);
         let b = SecretKey::from_seed(&[2; 32]);
-        pool.admit(tx(&a, 1, 100, 1), context(0)).expect("admitted");
-        pool.admit(tx(&a, 2, 100, 1), context(0)).expect("admitted");
-        assert_eq!(pool.admit(tx(&a, 3, 100, 1), context(0)), Err(AdmitError::AccountFull { max: 2 }));
-        pool.admit(tx(&b, 1, 100, 1), context(0)).expect("admitted");
+        pool.admit_signed(tx(&a, 1, 100, 1), context(0)).expect("admitted");
+        pool.admit_signed(tx(&a, 2, 100, 1), context(0)).expect("admitted");
+        assert_eq!(pool.admit_signed(tx(&a, 3, 100, 1), context(0)), Err(AdmitError::AccountFull { max: 2 }));
+        pool.admit_signed(tx(&b, 1, 100, 1), context(0)).expect("admitted");
         let c = SecretKey::from_seed(&[3; 32]);
-        assert!(matches!(pool.admit(tx(&c, 1, 100, 1), context(0)), Err(AdmitError::Full { txs: 3, .. })));
+        assert!(matches!(
+            pool.admit_signed(tx(&c, 1, 100, 1), context(0)),
+            Err(AdmitError::Full { txs: 3, .. })
+        ));
     }
 
     #[test]
@@ -454,13 +539,15 @@ mod tests {
         let a = SecretKey::from_seed(&[1; 32]);
         let b = SecretKey::from_seed(&[2; 32]);
         // a: seqs 1, 2, 4 (gap at 3); b: seqs 6, 7 with committed seq 5.
-        let a1 = pool.admit(tx(&a, 1, 100, 1), context(0)).expect("ok");
-        let b6 =
-            pool.admit(tx(&b, 6, 100, 1), AdmitContext { committed_seq: 5, height: Height(10) }).expect("ok");
-        let a2 = pool.admit(tx(&a, 2, 100, 1), context(0)).expect("ok");
-        pool.admit(tx(&a, 4, 100, 1), context(0)).expect("ok");
-        let b7 =
-            pool.admit(tx(&b, 7, 100, 1), AdmitContext { committed_seq: 5, height: Height(10) }).expect("ok");
+        let a1 = pool.admit_signed(tx(&a, 1, 100, 1), context(0)).expect("ok");
+        let b6 = pool
+            .admit_signed(tx(&b, 6, 100, 1), AdmitContext { committed_seq: 5, height: Height(10) })
+            .expect("ok");
+        let a2 = pool.admit_signed(tx(&a, 2, 100, 1), context(0)).expect("ok");
+        pool.admit_signed(tx(&a, 4, 100, 1), context(0)).expect("ok");
+        let b7 = pool
+            .admit_signed(tx(&b, 7, 100, 1), AdmitContext { committed_seq: 5, height: Height(10) })
+            .expect("ok");
         let committed = |key: &PublicKey| if *key == b.public_key() { 5 } else { 0 };
         let ids: Vec<TxId> =
             pool.select(100, usize::MAX, committed, Height(10)).iter().map(|tx| tx.id()).collect();
@@ -475,19 +562,43 @@ mod tests {
         let mut pool = pool(MempoolConfig::default());
         let a = SecretKey::from_seed(&[1; 32]);
         let first = tx(&a, 1, 100, 1);
-        let one = pool.admit(first.clone(), context(0)).expect("ok");
-        pool.admit(tx(&a, 2, 100, 1), context(0)).expect("ok");
-        pool.admit(tx(&a, 3, 12, 1), context(0)).expect("ok");
+        let one = pool.admit_signed(first.clone(), context(0)).expect("ok");
+        pool.admit_signed(tx(&a, 2, 100, 1), context(0)).expect("ok");
+        pool.admit_signed(tx(&a, 3, 12, 1), context(0)).expect("ok");
         assert_eq!(pool.take_fresh(2).len(), 2);
         assert_eq!(pool.take_fresh(10).len(), 1);
         assert!(pool.take_fresh(10).is_empty());
         pool.remove([one]);
         assert_eq!(pool.len(), 2);
         // Seq 2 was used by some other transaction; seq 3 expires after height 12.
-        pool.prune(|_| 2, Height(12));
+        pool.prune([(a.public_key(), 2)], Height(12));
         assert!(pool.is_empty());
         assert_eq!(pool.bytes(), 0);
         assert!(pool.is_verified(&first), "the verification cache outlives the pool entry");
+    }
+
+    /// Only a transaction that can go into the next block makes a leader hurry: one waiting
+    /// behind a seq gap does not, nor one already proposed in a block in flight.
+    #[test]
+    fn ready_means_includable_next_and_not_in_flight() {
+        let mut pool = pool(MempoolConfig::default());
+        let a = SecretKey::from_seed(&[1; 32]);
+        assert!(!pool.has_ready());
+        let third = pool.admit_signed(tx(&a, 3, 100, 1), context(1)).expect("ok");
+        assert!(!pool.has_ready(), "seq 3 waits for seq 2");
+        let second = pool.admit_signed(tx(&a, 2, 100, 1), context(1)).expect("ok");
+        assert!(pool.has_ready());
+        pool.mark_in_flight(Height(11), [second]);
+        assert!(pool.has_ready(), "seq 3 follows the in-flight seq 2");
+        pool.mark_in_flight(Height(12), [third]);
+        assert!(!pool.has_ready(), "both are in blocks in flight");
+        // Height 11 commits with seq 2: seq 3's mark (height 12) stays.
+        pool.prune([(a.public_key(), 2)], Height(11));
+        assert_eq!(pool.len(), 1);
+        assert!(!pool.has_ready());
+        // Height 12 did not commit seq 3 (another block won): its mark is cleared, it is ready.
+        pool.prune([], Height(12));
+        assert!(pool.has_ready());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tally_ledger::{
 use tally_node::api::{
     ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, PROBLEM_JSON, Submission, router,
 };
-use tally_node::mempool::{AdmitContext, Mempool, MempoolConfig};
+use tally_node::mempool::{Mempool, MempoolConfig};
 use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
 use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::hash::merkle_leaf;
@@ -125,22 +125,18 @@ fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
     let engine_store = Arc::clone(&store);
     let engine_mempool = Arc::clone(&mempool);
     tokio::spawn(async move {
-        while let Some(Submission { tx, reply }) = receiver.recv().await {
-            let snapshot = engine_store.snapshot().expect("snapshot");
-            let committed_seq =
-                match tally_ledger::StateRead::get(&snapshot, &StateKey::Account { account: tx.tx.signer })
-                    .expect("read")
-                {
-                    Some(tally_ledger::StateValue::Account(account)) => account.seq,
-                    _ => 0,
-                };
-            let context = AdmitContext { committed_seq, height: snapshot.height() };
-            drop(snapshot);
-            let admitted = engine_mempool.lock().expect("lock").admit(tx.clone(), context);
-            let ok = admitted.is_ok();
+        while let Some(Submission { txs, reply }) = receiver.recv().await {
+            // The engine's own ingress path: batch signature check, then admission.
+            let admitted = tally_node::engine::ingress::admit(&engine_store, &engine_mempool, txs.clone());
+            let ok: Vec<SignedTransaction> = txs
+                .into_iter()
+                .zip(&admitted)
+                .filter(|(_, result)| result.is_ok())
+                .map(|(tx, _)| tx)
+                .collect();
             let _ = reply.send(admitted);
-            if ok && auto_commit {
-                let block = commit(&engine_store, vec![tx]);
+            if !ok.is_empty() && auto_commit {
+                let block = commit(&engine_store, ok);
                 committed_sender.send_replace(block.header.height);
             }
         }

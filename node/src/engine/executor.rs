@@ -1,0 +1,391 @@
+//! The executor: builds, verifies and executes blocks on the committed state seen through the
+//! write sets of uncommitted ancestors ([`Overlay`]). Everything here runs in jobs on the
+//! executor lane, never on the driver's thread, and is a function of its inputs: the store
+//! (read-only snapshots), the ancestors' results and the block.
+//!
+//! Layers and the base: a job takes one store snapshot and skips every layer at or below the
+//! snapshot's height, so a block committed by the writer while the job was queued is read
+//! from the store rather than twice. The driver keeps a layer until its block is durable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail};
+use tally_consensus::BlockRef;
+use tally_ledger::state::{KeyRange, next_entry_layered};
+use tally_ledger::tree::{Node, NodeKey, TreeBatch, TreeError, TreeStore, apply_updates};
+use tally_ledger::{
+    BlockContext, BlockExecutor, StateError, StateKey, StateRead, StateValue, TxError, WriteSet,
+    execute_block,
+};
+use tally_store::{Snapshot, Store};
+use tally_types::block::{receipts_root, tx_root};
+use tally_types::codec::BoundedVec;
+use tally_types::{
+    Block, BlockId, ChainId, Hash, Header, Height, PublicKey, Receipt, SignedTransaction, TxId,
+    ValidatorIndex, View,
+};
+
+use crate::mempool::Mempool;
+
+/// One block's execution result, relative to its parent's state.
+pub struct Executed {
+    pub parent_id: BlockId,
+    pub height: Height,
+    pub receipts: Vec<Receipt>,
+    pub writes: WriteSet,
+    pub batch: TreeBatch,
+    /// The batch's node writes by encoded position (`None`: deleted), for overlay reads.
+    nodes: HashMap<Vec<u8>, Option<Node>>,
+}
+
+impl Executed {
+    pub fn new(
+        parent_id: BlockId,
+        height: Height,
+        receipts: Vec<Receipt>,
+        writes: WriteSet,
+        batch: TreeBatch,
+    ) -> Self {
+        let mut nodes = HashMap::with_capacity(batch.puts.len() + batch.deletes.len());
+        for (key, node) in &batch.puts {
+            nodes.insert(key.to_bytes().as_slice().to_vec(), Some(*node));
+        }
+        for key in &batch.deletes {
+            nodes.insert(key.to_bytes().as_slice().to_vec(), None);
+        }
+        Executed { parent_id, height, receipts, writes, batch, nodes }
+    }
+}
+
+/// The committed state seen through the writes of uncommitted ancestors (oldest first).
+pub struct Overlay<'a> {
+    base: &'a Snapshot<'a>,
+    layers: Vec<&'a Executed>,
+}
+
+impl<'a> Overlay<'a> {
+    /// `layers` oldest first; those at or below the snapshot's height are already in the base.
+    pub fn new(base: &'a Snapshot<'a>, layers: &'a [Arc<Executed>]) -> Self {
+        let committed = base.height();
+        Overlay {
+            base,
+            layers: layers.iter().filter(|layer| layer.height > committed).map(Arc::as_ref).collect(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn from_refs(base: &'a Snapshot<'a>, layers: Vec<&'a Executed>) -> Self {
+        Overlay { base, layers }
+    }
+}
+
+impl StateRead for Overlay<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+        for layer in self.layers.iter().rev() {
+            if let Some(value) = layer.writes.get(key) {
+                return Ok(value.clone());
+            }
+        }
+        self.base.get(key)
+    }
+
+    fn next_entry(
+        &self,
+        range: &KeyRange,
+        after: Option<&StateKey>,
+    ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+        let layers: Vec<_> = self.layers.iter().map(|layer| layer.writes.as_map()).collect();
+        next_entry_layered(self.base, &layers, &[], range, after)
+    }
+}
+
+impl TreeStore for Overlay<'_> {
+    fn get_node(&self, key: &NodeKey) -> Result<Option<Node>, TreeError> {
+        let bytes = key.to_bytes();
+        for layer in self.layers.iter().rev() {
+            if let Some(node) = layer.nodes.get(bytes.as_slice()) {
+                return Ok(*node);
+            }
+        }
+        self.base.get_node(key)
+    }
+}
+
+/// The account's seq in `state` (0 for a new account).
+pub fn account_seq(state: &impl StateRead, account: &PublicKey) -> u64 {
+    match state.get(&StateKey::Account { account: *account }) {
+        Ok(Some(StateValue::Account(account))) => account.seq,
+        // A read error here only makes the mempool pick or admit less; execution re-reads.
+        _ => 0,
+    }
+}
+
+/// What every executor job knows of the chain.
+#[derive(Clone)]
+pub struct ChainRules {
+    pub chain_id: ChainId,
+    pub validators_hash: Hash,
+    pub me: ValidatorIndex,
+    pub block_txs_max: usize,
+    pub block_bytes_max: usize,
+}
+
+/// Executes `block` on top of `layers` (its ancestors' results, oldest first).
+pub fn execute(store: &Store, layers: &[Arc<Executed>], block: &Block) -> anyhow::Result<Executed> {
+    let snapshot = store.snapshot()?;
+    let overlay = Overlay::new(&snapshot, layers);
+    let context = BlockContext {
+        chain_id: block.header.chain_id.clone(),
+        height: block.header.height,
+        time_ms: block.header.time_ms,
+    };
+    let output = execute_block(&overlay, &context, block.txs.as_slice())?;
+    let batch = apply_updates(&overlay, &output.writes.tree_updates())?;
+    Ok(Executed::new(block.header.parent_id, block.header.height, output.receipts, output.writes, batch))
+}
+
+/// Executes `block` and checks that the result is what its header claims.
+pub fn execute_checked(store: &Store, layers: &[Arc<Executed>], block: &Block) -> anyhow::Result<Executed> {
+    let executed = execute(store, layers, block)?;
+    let receipts = receipts_root(&executed.receipts);
+    if receipts != block.header.receipts_root || executed.batch.root != block.header.state_root {
+        bail!(
+            "executing block {} at height {} gives state root {} (receipts root {}), but its header says {} ({})",
+            block.id().0,
+            block.header.height,
+            executed.batch.root,
+            receipts,
+            block.header.state_root,
+            block.header.receipts_root
+        );
+    }
+    Ok(executed)
+}
+
+/// The header rules a block must meet against its parent (DESIGN.md §5), in one place:
+/// [`Header::check_child_of`].
+pub fn check_child(
+    header: &Header,
+    parent: &BlockRef,
+    rules: &ChainRules,
+) -> Result<(), tally_types::ChildError> {
+    let link = tally_types::ParentLink { id: parent.id, height: parent.height, time_ms: parent.time_ms };
+    header.check_child_of(&link, &rules.chain_id, &rules.validators_hash)
+}
+
+/// Checks the form and signature of every transaction of `block` that this node has not
+/// verified before (the mempool remembers the (id, signature) pairs it checked).
+pub fn check_signatures(mempool: &Mutex<Mempool>, block: &Block) -> anyhow::Result<()> {
+    let unverified: Vec<&SignedTransaction> = {
+        let pool = mempool.lock().map_err(|_| anyhow!("mempool lock poisoned"))?;
+        block.txs.iter().filter(|tx| !pool.is_verified(tx)).collect()
+    };
+    for (tx, result) in unverified.iter().zip(super::ingress::check_batch(&unverified)) {
+        result.map_err(|error| anyhow!("transaction {}: {error}", tx.id()))?;
+    }
+    Ok(())
+}
+
+/// Verifies a proposed block fully (header rules, signatures, tx root, execution and roots).
+pub fn verify(
+    store: &Store,
+    mempool: &Mutex<Mempool>,
+    rules: &ChainRules,
+    layers: &[Arc<Executed>],
+    block: &Block,
+    parent: &BlockRef,
+) -> anyhow::Result<Executed> {
+    check_child(&block.header, parent, rules)?;
+    let ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
+    if tx_root(&ids) != block.header.tx_root {
+        bail!("tx root differs");
+    }
+    check_signatures(mempool, block)?;
+    let executed = execute(store, layers, block)?;
+    if receipts_root(&executed.receipts) != block.header.receipts_root {
+        bail!("receipts root differs");
+    }
+    if executed.batch.root != block.header.state_root {
+        bail!("state root differs");
+    }
+    Ok(executed)
+}
+
+/// Builds a block for `view` on `parent` from the mempool: per account the consecutive seqs
+/// after its seq in the parent's state; transactions that cannot be included are left out.
+pub fn build(
+    store: &Store,
+    mempool: &Mutex<Mempool>,
+    rules: &ChainRules,
+    layers: &[Arc<Executed>],
+    view: View,
+    parent: &BlockRef,
+    time_ms: u64,
+) -> anyhow::Result<(Block, Executed)> {
+    let height = parent.height.next();
+    let snapshot = store.snapshot()?;
+    let overlay = Overlay::new(&snapshot, layers);
+    let candidates = {
+        let pool = mempool.lock().map_err(|_| anyhow!("mempool lock poisoned"))?;
+        pool.select(
+            rules.block_txs_max,
+            rules.block_bytes_max,
+            |account| account_seq(&overlay, account),
+            parent.height,
+        )
+    };
+    let context = BlockContext { chain_id: rules.chain_id.clone(), height, time_ms };
+    let mut executor = BlockExecutor::begin(&overlay, context)?;
+    let mut txs = Vec::with_capacity(candidates.len());
+    for tx in candidates {
+        match executor.execute_tx(&tx) {
+            Ok(_) => txs.push((*tx).clone()),
+            Err(TxError::NotIncludable(reason)) => tracing::debug!(tx = %tx.id(), %reason, "left out"),
+            Err(TxError::State(error)) => return Err(error.into()),
+        }
+    }
+    let output = executor.finish();
+    let batch = apply_updates(&overlay, &output.writes.tree_updates())?;
+    let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+    let header = Header {
+        chain_id: rules.chain_id.clone(),
+        height,
+        view,
+        parent_id: parent.id,
+        time_ms,
+        proposer: rules.me,
+        tx_root: tx_root(&ids),
+        receipts_root: receipts_root(&output.receipts),
+        state_root: batch.root,
+        validators_hash: rules.validators_hash,
+    };
+    let block = Block {
+        header,
+        txs: BoundedVec::new(txs).map_err(|_| anyhow!("selection exceeded the block's transaction limit"))?,
+    };
+    let executed = Executed::new(parent.id, height, output.receipts, output.writes, batch);
+    Ok((block, executed))
+}
+
+/// Checks every ledger invariant over the whole committed state (DESIGN.md §4: after every
+/// commit in debug builds). Costs a full state scan.
+pub fn check_state_invariants(store: &Store) -> anyhow::Result<()> {
+    let snapshot = store.snapshot()?;
+    let mut entries = Vec::new();
+    for (key, value) in snapshot.state_with_prefix(&[], usize::MAX)? {
+        let key = StateKey::from_bytes(&key).map_err(|error| anyhow!("undecodable state key: {error}"))?;
+        let value =
+            StateValue::from_bytes(&value).map_err(|error| anyhow!("undecodable state value: {error}"))?;
+        entries.push((key, value));
+    }
+    tally_ledger::check_invariants(entries.iter().map(|(key, value)| (key, value)))
+        .map_err(|violation| anyhow!("ledger invariant broken at height {}: {violation}", snapshot.height()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_ledger::tree::apply_updates;
+    use tally_ledger::{
+        GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, MemState, genesis_writes,
+    };
+    use tally_store::{ChainIdentity, state_writes, tree_writes};
+    use tally_types::codec::BoundedBytes;
+    use tally_types::tx::{AssetFlags, Transaction, Transfer};
+    use tally_types::{Amount, AssetId, Hash, MemberId, Op, SecretKey};
+
+    fn chain() -> ChainId {
+        ChainId::new("tally-engine-test").expect("valid")
+    }
+
+    fn asset() -> AssetId {
+        "ACME@acme".parse().expect("valid")
+    }
+
+    fn keys() -> Vec<SecretKey> {
+        (0..4u8).map(|i| SecretKey::from_seed(&[10 + i; 32])).collect()
+    }
+
+    fn transfer(from: &SecretKey, to: &SecretKey, seq: u64, amount: u128) -> SignedTransaction {
+        Transaction {
+            chain_id: chain(),
+            signer: from.public_key(),
+            seq,
+            valid_until_height: Height(100),
+            ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+                asset: asset(),
+                to: to.public_key(),
+                amount: Amount(amount),
+            })])
+            .expect("one op"),
+            memo: BoundedBytes::empty(),
+        }
+        .sign(from)
+    }
+
+    /// Executing a chain of uncommitted blocks through the overlay gives the receipts and
+    /// state roots of executing them one after another on committed state (in memory).
+    #[test]
+    fn overlay_execution_matches_sequential_execution() {
+        let genesis = GenesisLedger {
+            members: vec![GenesisMember {
+                id: MemberId::new("acme").expect("valid"),
+                name: "Acme".into(),
+                issuers: vec![SecretKey::from_seed(&[1; 32]).public_key()],
+            }],
+            assets: vec![GenesisAsset {
+                asset: asset(),
+                scale: 2,
+                max_supply: None,
+                flags: AssetFlags::default(),
+            }],
+            balances: keys()
+                .iter()
+                .map(|key| GenesisBalance {
+                    account: key.public_key(),
+                    asset: asset(),
+                    amount: Amount(1_000),
+                })
+                .collect(),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let identity = ChainIdentity { chain_id: chain(), genesis_hash: Hash([3; 32]) };
+        let store = Store::open(&dir.path().join("node.redb"), &identity).expect("open");
+        let writes = genesis_writes(&genesis).expect("genesis");
+        let batch =
+            apply_updates(&store.snapshot().expect("snapshot"), &writes.tree_updates()).expect("tree");
+        store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+        let mut memory = MemState::from_genesis(&genesis).expect("genesis");
+
+        let keys = keys();
+        // Block 2 spends what block 1 paid in, so it only succeeds on block 1's state.
+        let blocks = [
+            vec![transfer(&keys[0], &keys[1], 1, 900), transfer(&keys[2], &keys[3], 1, 10)],
+            vec![transfer(&keys[1], &keys[2], 1, 1_800), transfer(&keys[0], &keys[3], 2, 50)],
+            vec![transfer(&keys[2], &keys[0], 2, 2_000)],
+        ];
+        let mut executed: Vec<Executed> = Vec::new();
+        for (index, txs) in blocks.iter().enumerate() {
+            let height = Height(index as u64 + 1);
+            let context = BlockContext { chain_id: chain(), height, time_ms: 1_000 * height.0 };
+            let expected = memory.execute_and_commit(&context, txs).expect("memory executes");
+            let snapshot = store.snapshot().expect("snapshot");
+            let overlay = Overlay::from_refs(&snapshot, executed.iter().collect());
+            let output = execute_block(&overlay, &context, txs).expect("overlay executes");
+            let batch = apply_updates(&overlay, &output.writes.tree_updates()).expect("tree");
+            assert_eq!(output.receipts, expected.output.receipts, "receipts of block {height}");
+            assert_eq!(batch.root, expected.state_root, "state root of block {height}");
+            assert!(output.receipts.iter().all(|receipt| receipt.outcome == tally_types::TxOutcome::Success));
+            drop(overlay);
+            drop(snapshot);
+            executed.push(Executed::new(
+                BlockId(Hash([index as u8; 32])),
+                height,
+                output.receipts,
+                output.writes,
+                batch,
+            ));
+        }
+    }
+}

@@ -1,0 +1,1072 @@
+//! The engine (DESIGN.md §5–6, docs/ARCHITECTURE.md "Engine"): the node's host for the
+//! consensus core, split by role so that the consensus driver never waits on execution, disk
+//! or signature checks other than its own WAL append.
+//!
+//! | role | where | bounded by |
+//! |---|---|---|
+//! | consensus driver: `Core`, timers, WAL (persist before send) | this module, one thread | effects performed in order |
+//! | ingress: decode, batch signature checks, mempool admission | [`ingress`], `Lane::Ingress` jobs | [`INGRESS_JOBS_MAX`] jobs, then the HTTP queue answers 503 |
+//! | executor: build, verify, execute blocks | [`executor`], `Lane::Executor`, one job at a time | [`EXECUTOR_QUEUE_MAX`] tasks |
+//! | storage writer: durable commits, grouped | `Lane::Writer`, one job at a time | [`WRITER_GROUP_MAX`] blocks per fsync |
+//! | fetch and sync | [`sync`], requests over [`io::Network`] | [`FETCHES_MAX`], a window of [`sync::SYNC_WINDOW_BLOCKS`] |
+//! | serving peers | `Lane::Serve` jobs | [`SERVE_JOBS_MAX`]; beyond it the answer is empty and the peer asks another |
+//!
+//! The driver is generic over its clock, network and workers ([`io`]); the node runs it on
+//! tokio and libp2p ([`runtime`]), the simulator (`tests/sim`) on simulated ones.
+//!
+//! Invariants:
+//! - Effects are performed in the order the core emits them; consecutive `Persist`s become one
+//!   durable WAL append before `Persisted` is fed back, so nothing this node signed leaves it
+//!   before it is on disk.
+//! - Pipelining: a finalized block goes to the writer as soon as it is executed; the executor
+//!   meanwhile works on the next block, on the committed state seen through the write sets of
+//!   every block not yet durable ([`executor::Overlay`]). A block's write set is dropped only
+//!   once the block is durable.
+//! - `PruneWal` waits until the commits emitted before it are durable (a crash must not find
+//!   the WAL pruned past what the store holds).
+//! - `committed` (and `?wait=commit`, and the status height) only ever report durable blocks.
+
+pub mod executor;
+pub mod ingress;
+pub mod io;
+pub mod runtime;
+pub mod startup;
+pub mod sync;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tally_consensus::{
+    BlockRef, Core, Effect, Input, Message, Recipient, Scheme, Ticket, Timer, TimerKind, WalEntry,
+};
+use tally_ledger::{StateKey, StateValue};
+use tally_store::{BlockCommit, Store, Wal, state_writes, tree_writes};
+use tally_types::wire::{BlockRequest, BlockResponse, CommittedBlock, TxBatch};
+use tally_types::{
+    Block, BlockId, Certificate, Height, PublicKey, SignedTransaction, ValidatorIndex, View, decode, encode,
+};
+use tokio::sync::watch;
+
+use crate::api::{AssetCatalog, Metrics, NodeStatus, Submission};
+use crate::mempool::Mempool;
+pub use executor::{ChainRules, Executed};
+pub use ingress::VerifiedTx;
+use io::{Clock, Lane, Network, RequestTag, Verdict, Workers};
+pub use startup::{start, store_path};
+
+/// How far ahead of the local clock a block's time may be (DESIGN.md §5).
+pub const BLOCK_TIME_AHEAD_MAX_MS: u64 = 2_000;
+/// Pending HTTP submissions (requests, each up to `limits::TX_SUBMIT_BATCH_MAX` transactions);
+/// beyond it the API answers 503 at once.
+pub const SUBMISSIONS_MAX: usize = 1_024;
+/// With nothing ready in the mempool, a leader waits this long after its parent's time before
+/// proposing an empty block (a transaction that can go in arriving meanwhile triggers the
+/// proposal at once), so an idle chain makes a few blocks a second. Kept below half the
+/// propose timeout.
+pub const EMPTY_BLOCK_INTERVAL_MS: u64 = 500;
+/// Ingress jobs (submissions and gossip batches being checked) at once; further submissions
+/// wait in their queue, further gossip is ignored (peers re-gossip, clients retry).
+pub const INGRESS_JOBS_MAX: usize = 4;
+/// Executor tasks waiting (verifications, builds, executions for commit). Beyond it the oldest
+/// verification is answered invalid (the view times out and is nullified; safety holds).
+pub const EXECUTOR_QUEUE_MAX: usize = 64;
+/// Tasks waiting for an ancestor to be fetched; beyond it the oldest is given up.
+pub const DEFERRED_MAX: usize = 16;
+/// Blocks one durable writer transaction commits at most (they share one fsync).
+pub const WRITER_GROUP_MAX: usize = 32;
+/// Blocks handed to the commit pipeline but not durable yet; beyond it sync stops asking for
+/// more (backpressure) and the core's own commits still go in (the core is bounded itself).
+pub const COMMIT_PIPELINE_MAX: usize = 512;
+/// Outstanding block fetches by id.
+pub const FETCHES_MAX: usize = 64;
+/// Jobs serving peers' requests at once.
+pub const SERVE_JOBS_MAX: usize = 4;
+/// Fetched ancestors held (blocks above the durable tip that the core does not hold).
+pub const ANCESTORS_MAX: usize = 256;
+
+/// Everything that reaches the driver.
+pub enum Event<N: Network> {
+    /// A consensus message from a validator.
+    Message {
+        from: ValidatorIndex,
+        bytes: Vec<u8>,
+    },
+    /// Transactions submitted over HTTP.
+    Submitted(Submission),
+    /// A gossiped transaction batch.
+    Gossip {
+        gossip: N::Gossip,
+        bytes: Vec<u8>,
+    },
+    /// An ingress job finished: `admitted` transactions entered the mempool.
+    Admitted {
+        gossip: Option<(N::Gossip, Verdict)>,
+        admitted: usize,
+    },
+    /// A peer's request.
+    Request {
+        bytes: Vec<u8>,
+        reply: N::Reply,
+    },
+    /// A serve job's answer to a peer's request.
+    Served {
+        reply: N::Reply,
+        bytes: Vec<u8>,
+    },
+    /// The answer to one of our requests (`None`: it failed).
+    Response {
+        tag: RequestTag,
+        bytes: Option<Vec<u8>>,
+    },
+    /// An executor job finished.
+    Executed(ExecOutcome),
+    /// A writer job finished.
+    Committed(CommitOutcome),
+    /// A sync range was checked.
+    SyncChecked(sync::Checked),
+    PeerUp,
+    PeerDown,
+    /// Gossip fresh transactions and publish the status (every ~100 ms).
+    Tick,
+}
+
+/// What the executor lane is asked to do.
+enum ExecTask {
+    Verify {
+        view: View,
+        block: Block,
+        parent: BlockRef,
+    },
+    Build {
+        view: View,
+        parent: BlockRef,
+    },
+    /// Execute a finalized block this node did not execute yet (it came by sync or a commit
+    /// of a block it never verified); it must reproduce its header's roots.
+    ForCommit {
+        block: Block,
+    },
+}
+
+/// What an executor job did.
+pub struct ExecOutcome {
+    /// Ancestors executed on the way, and the task's own block when it executed one.
+    executed: Vec<(BlockId, Arc<Executed>)>,
+    result: ExecResult,
+}
+
+enum ExecResult {
+    Verified { view: View, block_id: BlockId, valid: bool },
+    Built { view: View, block: Option<Box<Block>> },
+    ForCommit(anyhow::Result<()>),
+}
+
+/// What a writer job did.
+pub struct CommitOutcome {
+    /// The last block of the group (durable when `result` is Ok).
+    through: BlockRef,
+    blocks: usize,
+    txs: usize,
+    result: anyhow::Result<Duration>,
+}
+
+/// What the driver's requests are for.
+enum Pending {
+    Fetch { block_id: BlockId, tried: usize },
+    Sync { from: Height, count: u32, tried: usize },
+}
+
+/// What every job can reach: the store, the mempool and the node's outputs.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub mempool: Arc<Mutex<Mempool>>,
+    pub rules: ChainRules,
+    pub metrics: Arc<Metrics>,
+    pub assets: AssetCatalog,
+    /// Run the ledger invariant checker after every commit (debug builds, tests, simulator).
+    pub check_invariants: bool,
+}
+
+/// The consensus driver. See the module documentation.
+pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
+    core: Core<S>,
+    /// The consensus WAL: the driver's own file, so an append never waits on a block commit.
+    wal: Wal,
+    net: N,
+    clock: C,
+    workers: W,
+    shared: Shared,
+    validators: usize,
+    me: ValidatorIndex,
+    /// The last durable block.
+    durable: BlockRef,
+    /// The last block handed to the commit pipeline (≥ `durable`).
+    queued: BlockRef,
+    /// Ids of blocks in the commit pipeline by height (`durable` < height ≤ `queued`).
+    queued_ids: BTreeMap<Height, BlockId>,
+    /// Blocks in the commit pipeline with their certificates, in height order.
+    commit_queue: VecDeque<(Block, Certificate)>,
+    /// Blocks at the front of `commit_queue` that the writer is committing now.
+    writing: usize,
+    executed: HashMap<BlockId, Arc<Executed>>,
+    /// Uncommitted ancestors fetched from peers that the core does not hold (each named by its
+    /// hash from a child's parent link, so its content is authenticated by the id).
+    ancestors: HashMap<BlockId, Block>,
+    exec_queue: VecDeque<ExecTask>,
+    exec_busy: bool,
+    /// Tasks waiting for a fetched ancestor, oldest first.
+    deferred: VecDeque<ExecTask>,
+    /// WAL prunes waiting for the commits before them to be durable: (height, below).
+    prunes: VecDeque<(Height, View)>,
+    timers: HashMap<TimerKind, (u64, Timer)>,
+    /// A build held back while nothing is ready: (view, parent, when to build, monotonic ms).
+    pending_build: Option<(View, BlockRef, u64)>,
+    empty_block_delay_ms: u64,
+    inputs: VecDeque<Input>,
+    requests: HashMap<RequestTag, Pending>,
+    fetching: HashMap<BlockId, RequestTag>,
+    next_tag: RequestTag,
+    peer_cursor: usize,
+    sync: Option<sync::SyncRun>,
+    ingress_jobs: usize,
+    submissions: VecDeque<Submission>,
+    serve_jobs: usize,
+    connected: usize,
+    nullified_counted: View,
+    status: watch::Sender<NodeStatus>,
+    committed: watch::Sender<Height>,
+    stopped: Option<String>,
+}
+
+/// How the driver is put together; see [`startup`] for the node's and `tests/sim` for the
+/// simulator's.
+pub struct Parts<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
+    pub core: Core<S>,
+    pub wal: Wal,
+    pub net: N,
+    pub clock: C,
+    pub workers: W,
+    pub shared: Shared,
+    pub validators: usize,
+    /// The durable tip of the store.
+    pub tip: BlockRef,
+    pub propose_timeout_ms: u64,
+    pub status: watch::Sender<NodeStatus>,
+    pub committed: watch::Sender<Height>,
+}
+
+impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
+    pub fn new(parts: Parts<S, N, C, W>) -> Self {
+        let me = parts.shared.rules.me;
+        Engine {
+            core: parts.core,
+            wal: parts.wal,
+            net: parts.net,
+            clock: parts.clock,
+            workers: parts.workers,
+            shared: parts.shared,
+            validators: parts.validators,
+            me,
+            durable: parts.tip,
+            queued: parts.tip,
+            queued_ids: BTreeMap::new(),
+            commit_queue: VecDeque::new(),
+            writing: 0,
+            executed: HashMap::new(),
+            ancestors: HashMap::new(),
+            exec_queue: VecDeque::new(),
+            exec_busy: false,
+            deferred: VecDeque::new(),
+            prunes: VecDeque::new(),
+            timers: HashMap::new(),
+            pending_build: None,
+            empty_block_delay_ms: EMPTY_BLOCK_INTERVAL_MS.min(parts.propose_timeout_ms / 2),
+            inputs: VecDeque::new(),
+            requests: HashMap::new(),
+            fetching: HashMap::new(),
+            next_tag: 0,
+            peer_cursor: 0,
+            sync: None,
+            ingress_jobs: 0,
+            submissions: VecDeque::new(),
+            serve_jobs: 0,
+            connected: 0,
+            nullified_counted: View(0),
+            status: parts.status,
+            committed: parts.committed,
+            stopped: None,
+        }
+    }
+
+    /// The consensus core (read-only), for the simulator's oracle and status.
+    pub fn core(&self) -> &Core<S> {
+        &self.core
+    }
+
+    /// The last durable block.
+    pub fn durable(&self) -> BlockRef {
+        self.durable
+    }
+
+    /// Why the engine stopped, if it did (storage failure, a diverging ledger).
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    /// Starts the core; call once before any event.
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        let effects = self.core.start();
+        self.perform(effects)?;
+        self.drain()
+    }
+
+    /// The earliest timer deadline (monotonic ms), if any.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.timers.values().map(|(at, _)| *at).chain(self.pending_build.map(|(_, _, at)| at)).min()
+    }
+
+    /// Fires the timers that are due.
+    pub fn on_timers(&mut self) -> anyhow::Result<()> {
+        let now = self.clock.monotonic_ms();
+        let due: Vec<TimerKind> =
+            self.timers.iter().filter(|(_, (at, _))| *at <= now).map(|(kind, _)| *kind).collect();
+        for kind in due {
+            if let Some((_, timer)) = self.timers.remove(&kind) {
+                self.inputs.push_back(Input::Timeout(timer));
+            }
+        }
+        if self.pending_build.is_some_and(|(_, _, at)| at <= now) {
+            self.build_pending();
+        }
+        self.drain()
+    }
+
+    /// Handles one event. An error is fatal: the node must stop (storage failed, or its ledger
+    /// diverged from what a quorum certified).
+    pub fn handle(&mut self, event: Event<N>) -> anyhow::Result<()> {
+        if let Some(reason) = &self.stopped {
+            bail!("the engine stopped: {reason}");
+        }
+        let result = self.handle_inner(event).and_then(|()| self.drain());
+        if let Err(error) = &result {
+            self.stopped = Some(format!("{error:#}"));
+        }
+        result
+    }
+
+    fn handle_inner(&mut self, event: Event<N>) -> anyhow::Result<()> {
+        match event {
+            Event::Message { from, bytes } => match decode::<Message>(&bytes) {
+                Ok(message) => self.inputs.push_back(Input::Message { from, message }),
+                Err(error) => tracing::debug!(from = from.0, %error, "undecodable consensus message"),
+            },
+            Event::Submitted(submission) => {
+                self.submissions.push_back(submission);
+                self.pump_ingress();
+            }
+            Event::Gossip { gossip, bytes } => {
+                if self.ingress_jobs >= INGRESS_JOBS_MAX {
+                    self.net.report(gossip, Verdict::Ignore);
+                } else {
+                    self.ingress_jobs += 1;
+                    let shared = self.shared.clone();
+                    self.workers.spawn(
+                        Lane::Ingress,
+                        Box::new(move || {
+                            let (verdict, admitted) =
+                                ingress::admit_gossip(&shared.store, &shared.mempool, &bytes);
+                            Event::Admitted { gossip: Some((gossip, verdict)), admitted }
+                        }),
+                    );
+                }
+            }
+            Event::Admitted { gossip, admitted } => {
+                self.ingress_jobs -= 1;
+                if let Some((gossip, verdict)) = gossip {
+                    self.net.report(gossip, verdict);
+                }
+                if admitted > 0 && self.pending_build.is_some() && self.mempool_has_ready() {
+                    self.build_pending();
+                }
+                self.pump_ingress();
+            }
+            Event::Request { bytes, reply } => self.on_request(bytes, reply),
+            Event::Served { reply, bytes } => {
+                self.serve_jobs -= 1;
+                self.net.respond(reply, bytes);
+            }
+            Event::Response { tag, bytes } => self.on_response(tag, bytes),
+            Event::Executed(outcome) => self.on_executed(outcome)?,
+            Event::Committed(outcome) => self.on_committed(outcome)?,
+            Event::SyncChecked(checked) => self.on_sync_checked(checked)?,
+            Event::PeerUp => self.connected += 1,
+            Event::PeerDown => self.connected = self.connected.saturating_sub(1),
+            Event::Tick => {
+                self.gossip_fresh();
+                self.publish_status();
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> anyhow::Result<()> {
+        while let Some(input) = self.inputs.pop_front() {
+            let effects = self.core.on_input(input);
+            self.perform(effects)?;
+        }
+        self.pump_executor();
+        self.pump_writer();
+        Ok(())
+    }
+
+    /// Performs effects in order; consecutive persists become one durable WAL append.
+    fn perform(&mut self, effects: Vec<Effect>) -> anyhow::Result<()> {
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        let mut last_ticket = None;
+        for effect in effects {
+            if let Effect::Persist { entry, ticket } = effect {
+                pending.push(encode(&entry));
+                last_ticket = Some(ticket);
+                continue;
+            }
+            self.flush_wal(&mut pending, &mut last_ticket)?;
+            self.perform_one(effect)?;
+        }
+        self.flush_wal(&mut pending, &mut last_ticket)
+    }
+
+    fn flush_wal(
+        &mut self,
+        pending: &mut Vec<Vec<u8>>,
+        last_ticket: &mut Option<Ticket>,
+    ) -> anyhow::Result<()> {
+        if let Some(ticket) = last_ticket.take() {
+            self.wal.append(pending).context("appending to the consensus WAL")?;
+            pending.clear();
+            self.inputs.push_back(Input::Persisted(ticket));
+        }
+        Ok(())
+    }
+
+    fn perform_one(&mut self, effect: Effect) -> anyhow::Result<()> {
+        match effect {
+            Effect::Persist { .. } => unreachable!("persists are batched by perform"),
+            Effect::Send { to, message } => {
+                // Every nullification this node forms or forwards passes here at least once; count
+                // each view once (leaders re-send old ones as justifications).
+                if let Message::Certificate(certificate) = &message
+                    && let tally_types::Subject::Nullify { view } = certificate.subject
+                    && view > self.nullified_counted
+                {
+                    self.nullified_counted = view;
+                    self.shared.metrics.nullified_views.inc();
+                }
+                let bytes = encode(&message);
+                match to {
+                    Recipient::All => {
+                        for index in 0..self.validators {
+                            if index != usize::from(self.me.0) {
+                                self.net.send(ValidatorIndex(index as u16), bytes.clone());
+                            }
+                        }
+                    }
+                    Recipient::One(index) => self.net.send(index, bytes),
+                }
+            }
+            Effect::SetTimer { timer, after_ms } => {
+                self.timers.insert(timer.kind, (self.clock.monotonic_ms() + after_ms, timer));
+            }
+            Effect::BuildBlock { view, parent } => {
+                let wait_ms =
+                    (parent.time_ms + self.empty_block_delay_ms).saturating_sub(self.clock.unix_ms());
+                if wait_ms > 0 && !self.mempool_has_ready() {
+                    self.pending_build = Some((view, parent, self.clock.monotonic_ms() + wait_ms));
+                } else {
+                    self.pending_build = None;
+                    self.enqueue(ExecTask::Build { view, parent });
+                }
+            }
+            Effect::VerifyBlock { view, block, parent } => {
+                let ahead_max = self.clock.unix_ms() + BLOCK_TIME_AHEAD_MAX_MS;
+                if block.header.time_ms > ahead_max {
+                    tracing::warn!(
+                        view = view.0,
+                        time_ms = block.header.time_ms,
+                        "block refused: its time is more than {BLOCK_TIME_AHEAD_MAX_MS} ms ahead of this node's clock"
+                    );
+                    self.inputs.push_back(Input::BlockVerified { view, block_id: block.id(), valid: false });
+                } else {
+                    self.enqueue(ExecTask::Verify { view, block, parent });
+                }
+            }
+            Effect::Commit { block, finalization } => self.enqueue_commit(block, finalization)?,
+            Effect::Fetch { block_id } => self.fetch(block_id),
+            Effect::Sync { finalization, height } => self.start_sync(finalization, height),
+            Effect::PruneWal { below } => {
+                self.prunes.push_back((self.queued.height, below));
+                self.run_prunes()?;
+            }
+            Effect::Evidence(evidence) => tracing::warn!(?evidence, "validator equivocation"),
+        }
+        Ok(())
+    }
+
+    fn mempool_has_ready(&self) -> bool {
+        self.shared.mempool.lock().is_ok_and(|pool| pool.has_ready())
+    }
+
+    fn build_pending(&mut self) {
+        if let Some((view, parent, _)) = self.pending_build.take() {
+            self.enqueue(ExecTask::Build { view, parent });
+        }
+    }
+
+    fn enqueue(&mut self, task: ExecTask) {
+        self.exec_queue.push_back(task);
+        if self.exec_queue.len() > EXECUTOR_QUEUE_MAX
+            && let Some(position) =
+                self.exec_queue.iter().position(|task| matches!(task, ExecTask::Verify { .. }))
+            && let Some(ExecTask::Verify { view, block, .. }) = self.exec_queue.remove(position)
+        {
+            tracing::warn!(view = view.0, "executor queue full; a verification is given up");
+            self.inputs.push_back(Input::BlockVerified { view, block_id: block.id(), valid: false });
+        }
+    }
+
+    fn defer(&mut self, task: ExecTask) {
+        self.deferred.push_back(task);
+        if self.deferred.len() > DEFERRED_MAX {
+            match self.deferred.pop_front() {
+                Some(ExecTask::Verify { view, block, .. }) => {
+                    tracing::warn!(view = view.0, "gave up waiting for a block's ancestors");
+                    self.inputs.push_back(Input::BlockVerified { view, block_id: block.id(), valid: false });
+                }
+                Some(ExecTask::ForCommit { block }) => {
+                    self.deferred.push_front(ExecTask::ForCommit { block })
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn retry_deferred(&mut self) {
+        while let Some(task) = self.deferred.pop_back() {
+            self.exec_queue.push_front(task);
+        }
+    }
+
+    /// The block with `id` if this node holds it uncommitted (core, fetched, commit pipeline).
+    fn held_block(&self, id: &BlockId) -> Option<&Block> {
+        self.core
+            .block(id)
+            .or_else(|| self.ancestors.get(id))
+            .or_else(|| self.commit_queue.iter().map(|(block, _)| block).find(|block| block.id() == *id))
+    }
+
+    /// For a task on top of `parent`: the unexecuted ancestors to execute first (oldest first)
+    /// and the executed layers below them (oldest first). `Err(id)`: block `id` is missing.
+    fn chain_for(&self, parent: BlockId) -> Result<(Vec<Block>, Vec<Arc<Executed>>), BlockId> {
+        let mut missing = Vec::new();
+        let mut cursor = parent;
+        while cursor != self.durable.id && !self.executed.contains_key(&cursor) {
+            let block = self.held_block(&cursor).ok_or(cursor)?;
+            if block.header.height <= self.durable.height || missing.len() > ANCESTORS_MAX {
+                // Does not descend from the durable tip: nothing to build on.
+                return Err(cursor);
+            }
+            cursor = block.header.parent_id;
+            missing.push(block.clone());
+        }
+        missing.reverse();
+        let mut layers = Vec::new();
+        while cursor != self.durable.id {
+            let Some(executed) = self.executed.get(&cursor) else { return Err(cursor) };
+            layers.push(Arc::clone(executed));
+            cursor = executed.parent_id;
+        }
+        layers.reverse();
+        Ok((missing, layers))
+    }
+
+    fn pump_executor(&mut self) {
+        while !self.exec_busy {
+            let Some(task) = self.exec_queue.pop_front() else { return };
+            let parent = match &task {
+                ExecTask::Verify { parent, .. } | ExecTask::Build { parent, .. } => parent.id,
+                ExecTask::ForCommit { block } => {
+                    if self.executed.contains_key(&block.id()) || block.header.height <= self.durable.height {
+                        continue;
+                    }
+                    block.header.parent_id
+                }
+            };
+            let (ancestors, layers) = match self.chain_for(parent) {
+                Ok(chain) => chain,
+                Err(missing) => {
+                    if self.held_block(&missing).is_none() && self.durable.height < self.queued.height.next()
+                    {
+                        tracing::debug!(block = %missing.0, "fetching a missing ancestor");
+                        self.fetch(missing);
+                    }
+                    match task {
+                        ExecTask::Verify { view, block, .. }
+                            if !self.executed.contains_key(&missing)
+                                && self.held_block(&missing).is_some() =>
+                        {
+                            // A held ancestor below the durable tip: this block forks from it.
+                            self.inputs.push_back(Input::BlockVerified {
+                                view,
+                                block_id: block.id(),
+                                valid: false,
+                            });
+                        }
+                        task => self.defer(task),
+                    }
+                    continue;
+                }
+            };
+            self.exec_busy = true;
+            let shared = self.shared.clone();
+            let time_ms = self.clock.unix_ms();
+            self.workers
+                .spawn(Lane::Executor, Box::new(move || run_exec(&shared, ancestors, layers, task, time_ms)));
+        }
+    }
+
+    fn on_executed(&mut self, outcome: ExecOutcome) -> anyhow::Result<()> {
+        self.exec_busy = false;
+        for (id, executed) in outcome.executed {
+            if executed.height > self.durable.height {
+                self.executed.insert(id, executed);
+            }
+        }
+        match outcome.result {
+            ExecResult::Verified { view, block_id, valid } => {
+                if valid && let Some(block) = self.core.block(&block_id) {
+                    let ids = block.txs.iter().map(SignedTransaction::id);
+                    if let Ok(mut pool) = self.shared.mempool.lock() {
+                        pool.mark_in_flight(block.header.height, ids);
+                    }
+                }
+                self.inputs.push_back(Input::BlockVerified { view, block_id, valid });
+            }
+            ExecResult::Built { view, block: Some(block) } => {
+                if let Ok(mut pool) = self.shared.mempool.lock() {
+                    pool.mark_in_flight(block.header.height, block.txs.iter().map(SignedTransaction::id));
+                }
+                tracing::debug!(
+                    view = view.0,
+                    height = block.header.height.0,
+                    txs = block.txs.len(),
+                    "built block"
+                );
+                self.inputs.push_back(Input::BlockBuilt { view, block: *block });
+            }
+            // The view times out and is nullified; the chain goes on with the next leader.
+            ExecResult::Built { block: None, .. } => {}
+            ExecResult::ForCommit(result) => {
+                result.context("this node's ledger diverges from a finalized block; it stops")?
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a finalized block to the commit pipeline (from the core or from sync).
+    fn enqueue_commit(&mut self, block: Block, certificate: Certificate) -> anyhow::Result<()> {
+        let id = block.id();
+        let height = block.header.height;
+        if height <= self.queued.height {
+            // Already in the pipeline or stored (sync racing the core): it must be the same block.
+            let known = match self.queued_ids.get(&height) {
+                Some(known) => Some(*known),
+                None => self.shared.store.block(height)?.map(|stored| stored.id()),
+            };
+            if known != Some(id) {
+                bail!("block {} at height {height} conflicts with the committed one: a fork", id.0);
+            }
+            return Ok(());
+        }
+        if block.header.parent_id != self.queued.id {
+            bail!("commit of block {} at height {height} does not follow the committed chain", id.0);
+        }
+        self.queued = BlockRef::of(&block);
+        self.queued_ids.insert(height, id);
+        if !self.executed.contains_key(&id) {
+            self.enqueue(ExecTask::ForCommit { block: block.clone() });
+        }
+        self.commit_queue.push_back((block, certificate));
+        Ok(())
+    }
+
+    fn pump_writer(&mut self) {
+        if self.writing > 0 {
+            return;
+        }
+        let mut group = Vec::new();
+        for (block, certificate) in self.commit_queue.iter().take(WRITER_GROUP_MAX) {
+            let Some(executed) = self.executed.get(&block.id()) else { break };
+            group.push((block.clone(), certificate.clone(), Arc::clone(executed)));
+        }
+        if group.is_empty() {
+            return;
+        }
+        self.writing = group.len();
+        let shared = self.shared.clone();
+        self.workers.spawn(Lane::Writer, Box::new(move || Event::Committed(run_commit(&shared, group))));
+    }
+
+    fn on_committed(&mut self, outcome: CommitOutcome) -> anyhow::Result<()> {
+        let elapsed =
+            outcome.result.with_context(|| format!("committing through block {}", outcome.through.height))?;
+        self.commit_queue.drain(..self.writing);
+        self.writing = 0;
+        let height = outcome.through.height;
+        self.durable = outcome.through;
+        self.queued_ids.retain(|queued, _| *queued > height);
+        self.executed.retain(|_, executed| executed.height > height);
+        self.ancestors.retain(|_, ancestor| ancestor.header.height > height);
+        let metrics = &self.shared.metrics;
+        metrics.height.set(height.0 as i64);
+        metrics.block_fsync_seconds.observe(elapsed.as_secs_f64());
+        let latency_ms = self.clock.unix_ms().saturating_sub(outcome.through.time_ms);
+        metrics.commit_latency_seconds.observe(latency_ms as f64 / 1000.0);
+        self.committed.send_replace(height);
+        self.publish_status();
+        tracing::info!(
+            height = height.0,
+            view = outcome.through.view.0,
+            blocks = outcome.blocks,
+            txs = outcome.txs,
+            "committed"
+        );
+        self.run_prunes()?;
+        self.sync_progress();
+        // A deferred task may have waited for these blocks.
+        self.retry_deferred();
+        Ok(())
+    }
+
+    fn run_prunes(&mut self) -> anyhow::Result<()> {
+        while let Some(&(height, below)) = self.prunes.front() {
+            if height > self.durable.height {
+                break;
+            }
+            self.prunes.pop_front();
+            let entries = self.wal.entries()?;
+            let mut keep_from = entries.last().map(|(sequence, _)| sequence + 1).unwrap_or(0);
+            for (sequence, bytes) in &entries {
+                let view = decode::<WalEntry>(bytes).map(|entry| entry.view()).unwrap_or(View(u64::MAX));
+                if view >= below {
+                    keep_from = *sequence;
+                    break;
+                }
+            }
+            self.wal.prune(keep_from)?;
+        }
+        Ok(())
+    }
+
+    fn pump_ingress(&mut self) {
+        while self.ingress_jobs < INGRESS_JOBS_MAX {
+            let Some(submission) = self.submissions.pop_front() else { return };
+            self.ingress_jobs += 1;
+            let shared = self.shared.clone();
+            self.workers.spawn(
+                Lane::Ingress,
+                Box::new(move || {
+                    let results = ingress::admit(&shared.store, &shared.mempool, submission.txs);
+                    let admitted = results.iter().filter(|result| result.is_ok()).count();
+                    shared.metrics.submitted_txs.inc_by(admitted as u64);
+                    shared.metrics.refused_txs.inc_by((results.len() - admitted) as u64);
+                    let _ = submission.reply.send(results);
+                    Event::Admitted { gossip: None, admitted }
+                }),
+            );
+        }
+    }
+
+    fn next_peer(&mut self) -> ValidatorIndex {
+        loop {
+            self.peer_cursor = (self.peer_cursor + 1) % self.validators;
+            if self.peer_cursor != usize::from(self.me.0) || self.validators == 1 {
+                return ValidatorIndex(self.peer_cursor as u16);
+            }
+        }
+    }
+
+    fn request(&mut self, pending: Pending, bytes: Vec<u8>) {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        let to = self.next_peer();
+        if let Pending::Fetch { block_id, .. } = &pending {
+            self.fetching.insert(*block_id, tag);
+        }
+        self.requests.insert(tag, pending);
+        self.net.request(to, bytes, tag);
+    }
+
+    fn fetch(&mut self, block_id: BlockId) {
+        if self.fetching.contains_key(&block_id) || self.fetching.len() >= FETCHES_MAX || self.validators < 2
+        {
+            return;
+        }
+        self.request(Pending::Fetch { block_id, tried: 1 }, encode(&BlockRequest::ById(block_id)));
+    }
+
+    fn on_response(&mut self, tag: RequestTag, bytes: Option<Vec<u8>>) {
+        let Some(pending) = self.requests.remove(&tag) else { return };
+        match pending {
+            Pending::Fetch { block_id, tried } => {
+                self.fetching.remove(&block_id);
+                match bytes.filter(|bytes| !bytes.is_empty()).map(|bytes| decode::<Block>(&bytes)) {
+                    Some(Ok(block)) if block.id() == block_id => {
+                        if block.header.height > self.durable.height && self.ancestors.len() < ANCESTORS_MAX {
+                            self.ancestors.insert(block_id, block.clone());
+                        }
+                        self.inputs.push_back(Input::BlockFetched { block });
+                        self.retry_deferred();
+                    }
+                    _ if tried + 1 < self.validators => {
+                        self.request(
+                            Pending::Fetch { block_id, tried: tried + 1 },
+                            encode(&BlockRequest::ById(block_id)),
+                        );
+                    }
+                    // Every peer was asked; the core asks again on its FetchRetry timer.
+                    _ => tracing::debug!(block = %block_id.0, "no peer served a fetched block"),
+                }
+            }
+            Pending::Sync { from, count, tried } => self.on_sync_response(from, count, tried, bytes),
+        }
+    }
+
+    fn on_request(&mut self, bytes: Vec<u8>, reply: N::Reply) {
+        let request = match decode::<BlockRequest>(&bytes) {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::debug!(%error, "undecodable request");
+                self.net.respond(reply, Vec::new());
+                return;
+            }
+        };
+        if let BlockRequest::ById(id) = &request
+            && let Some(block) = self.core.block(id)
+        {
+            let answer = encode(block);
+            self.net.respond(reply, answer);
+            return;
+        }
+        if self.serve_jobs >= SERVE_JOBS_MAX {
+            // Busy: an empty answer sends the peer to another validator at once.
+            self.net.respond(reply, Vec::new());
+            return;
+        }
+        self.serve_jobs += 1;
+        let store = Arc::clone(&self.shared.store);
+        self.workers.spawn(
+            Lane::Serve,
+            Box::new(move || {
+                let bytes = serve(&store, request).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "cannot serve a peer's request");
+                    Vec::new()
+                });
+                Event::Served { reply, bytes }
+            }),
+        );
+    }
+
+    fn gossip_fresh(&mut self) {
+        let fresh = match self.shared.mempool.lock() {
+            Ok(mut pool) => pool.take_fresh(tally_types::limits::TX_GOSSIP_BATCH_MAX),
+            Err(_) => return,
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        let batch = TxBatch(fresh.iter().map(|tx| (**tx).clone()).collect());
+        self.net.publish_txs(encode(&batch));
+    }
+
+    fn publish_status(&self) {
+        let mempool_txs = self.shared.mempool.lock().map(|pool| pool.len()).unwrap_or(0);
+        let status = NodeStatus {
+            height: self.durable.height,
+            view: self.core.view(),
+            peers: self.connected,
+            mempool_txs,
+            syncing: self.sync.is_some(),
+        };
+        let metrics = &self.shared.metrics;
+        metrics.view.set(status.view.0 as i64);
+        metrics.peers.set(status.peers as i64);
+        metrics.mempool_txs.set(status.mempool_txs as i64);
+        self.status.send_replace(status);
+    }
+}
+
+/// Answers a peer's block request from the store (a serve job).
+fn serve(store: &Store, request: BlockRequest) -> anyhow::Result<Vec<u8>> {
+    match request {
+        BlockRequest::ById(id) => {
+            let Some(height) = store.height_of_block(&id)? else { return Ok(Vec::new()) };
+            Ok(store.block(height)?.map(|block| encode(&block)).unwrap_or_default())
+        }
+        BlockRequest::Range { from, count } => {
+            let count = (count as usize).min(tally_types::limits::SYNC_RANGE_BLOCKS_MAX);
+            let blocks = store.committed_range(from, count, tally_types::limits::SYNC_RESPONSE_BYTES_MAX)?;
+            let blocks = blocks.into_iter().map(|(block, certificate)| CommittedBlock { block, certificate });
+            Ok(encode(&BlockResponse::range_within_limits(blocks)))
+        }
+        BlockRequest::ByHeight(height) => match (store.block(height)?, store.certificate(height)?) {
+            (Some(block), Some(certificate)) => Ok(encode(&CommittedBlock { block, certificate })),
+            _ => Ok(Vec::new()),
+        },
+    }
+}
+
+/// An executor job: executes the missing ancestors, then the task.
+fn run_exec<N: Network>(
+    shared: &Shared,
+    ancestors: Vec<Block>,
+    mut layers: Vec<Arc<Executed>>,
+    task: ExecTask,
+    time_ms: u64,
+) -> Event<N> {
+    let store = &shared.store;
+    let mut executed = Vec::new();
+    let mut ancestor_error = None;
+    for block in ancestors {
+        match executor::execute_checked(store, &layers, &block) {
+            Ok(result) => {
+                let result = Arc::new(result);
+                executed.push((block.id(), Arc::clone(&result)));
+                layers.push(result);
+            }
+            Err(error) => {
+                ancestor_error = Some(error);
+                break;
+            }
+        }
+    }
+    let result = match task {
+        ExecTask::Verify { view, block, parent } => {
+            let block_id = block.id();
+            let outcome = match ancestor_error {
+                Some(error) => Err(error.context("an ancestor does not execute to its header")),
+                None => executor::verify(store, &shared.mempool, &shared.rules, &layers, &block, &parent),
+            };
+            let valid = match outcome {
+                Ok(result) => {
+                    executed.push((block_id, Arc::new(result)));
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(view = view.0, block = %block_id.0, error = %format!("{error:#}"), "block refused");
+                    false
+                }
+            };
+            ExecResult::Verified { view, block_id, valid }
+        }
+        ExecTask::Build { view, parent } => {
+            let built = match ancestor_error {
+                Some(error) => Err(error),
+                None => executor::build(
+                    store,
+                    &shared.mempool,
+                    &shared.rules,
+                    &layers,
+                    view,
+                    &parent,
+                    time_ms.max(parent.time_ms + 1),
+                ),
+            };
+            match built {
+                Ok((block, result)) => {
+                    executed.push((block.id(), Arc::new(result)));
+                    ExecResult::Built { view, block: Some(Box::new(block)) }
+                }
+                Err(error) => {
+                    tracing::warn!(view = view.0, error = %format!("{error:#}"), "cannot build a block");
+                    ExecResult::Built { view, block: None }
+                }
+            }
+        }
+        ExecTask::ForCommit { block } => match ancestor_error {
+            Some(error) => ExecResult::ForCommit(Err(error)),
+            None => match executor::execute_checked(store, &layers, &block) {
+                Ok(result) => {
+                    executed.push((block.id(), Arc::new(result)));
+                    ExecResult::ForCommit(Ok(()))
+                }
+                Err(error) => ExecResult::ForCommit(Err(error)),
+            },
+        },
+    };
+    Event::Executed(ExecOutcome { executed, result })
+}
+
+/// A writer job: commits a group of consecutive executed blocks in one durable transaction,
+/// then updates what follows from them (mempool, asset listing, invariants).
+fn run_commit(shared: &Shared, group: Vec<(Block, Certificate, Arc<Executed>)>) -> CommitOutcome {
+    let through = BlockRef::of(&group.last().expect("a writer group is never empty").0);
+    let blocks = group.len();
+    let txs = group.iter().map(|(block, _, _)| block.txs.len()).sum();
+    let result = commit_group(shared, &group);
+    CommitOutcome { through, blocks, txs, result }
+}
+
+fn commit_group(shared: &Shared, group: &[(Block, Certificate, Arc<Executed>)]) -> anyhow::Result<Duration> {
+    let writes: Vec<_> = group
+        .iter()
+        .map(|(_, _, executed)| (state_writes(&executed.writes), tree_writes(&executed.batch)))
+        .collect();
+    let commits: Vec<BlockCommit<'_>> = group
+        .iter()
+        .zip(&writes)
+        .map(|((block, certificate, executed), (state, tree))| BlockCommit {
+            block,
+            certificate,
+            receipts: &executed.receipts,
+            state_writes: state,
+            tree_writes: tree,
+        })
+        .collect();
+    let timing = shared.store.commit_blocks(&commits)?;
+    let height = group.last().map(|(block, _, _)| block.header.height).unwrap_or_default();
+    // Accounts whose seq moved, with their new seq; assets the group created.
+    let mut touched: HashMap<PublicKey, u64> = HashMap::new();
+    for (_, _, executed) in group {
+        for (key, value) in executed.writes.iter() {
+            match (key, value) {
+                (StateKey::Account { account }, Some(StateValue::Account(state))) => {
+                    touched.insert(*account, state.seq);
+                }
+                (StateKey::Asset { asset }, Some(_)) => shared.assets.insert(asset.clone()),
+                _ => {}
+            }
+        }
+    }
+    if let Ok(mut pool) = shared.mempool.lock() {
+        pool.remove(group.iter().flat_map(|(block, _, _)| block.txs.iter().map(SignedTransaction::id)));
+        pool.prune(touched, height);
+    }
+    if shared.check_invariants {
+        executor::check_state_invariants(&shared.store)?;
+    }
+    Ok(timing.commit)
+}
+
+impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
+    /// Whether this node has nothing in flight (tests, simulator).
+    pub fn is_idle(&self) -> bool {
+        !self.exec_busy && self.writing == 0 && self.exec_queue.is_empty() && self.ingress_jobs == 0
+    }
+
+    /// Height of a block id this engine knows as committed or in the commit pipeline.
+    pub fn queued(&self) -> BlockRef {
+        self.queued
+    }
+}
