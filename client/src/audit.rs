@@ -5,7 +5,7 @@
 //! genesis validator set's), strictly increasing time (block 1 after the genesis time), the
 //! finalization certificate (≥ n − f valid `Finalize` signatures of the genesis validators over
 //! this block's id or a descendant's id), every transaction's form and signature
-//! (`verify_strict`), the tx root, re-execution with the ledger code on an in-memory state
+//! (ZIP-215, `tally_types::keys`), the tx root, re-execution with the ledger code on an in-memory state
 //! built from the genesis ledger, the receipts root and the state root against the header, and
 //! the history invariants (each seq used once and in order, each grant id once, the themed
 //! checks). The state invariants ([`tally_ledger::check_invariants`]) are checked after every

@@ -1373,9 +1373,14 @@ impl<S: Scheme> Core<S> {
         proposal.verify_with(&self.config.validators, self.verifier()).is_ok()
     }
 
-    /// Bitmap shape, a quorum of distinct known signers, and every signature.
+    /// Bitmap shape, a quorum of distinct known signers, and every signature, checked through
+    /// this core's scheme as one batch.
     fn verify_certificate(&self, certificate: &Certificate) -> bool {
-        certificate.verify_with(&self.config.validators, self.verifier()).is_ok()
+        certificate
+            .verify_batch_with(&self.config.validators, |namespace, payload, signed| {
+                self.scheme.verify_batch(namespace, payload, signed)
+            })
+            .is_ok()
     }
 
     // ----- restore ------------------------------------------------------------------------

@@ -85,8 +85,8 @@
 //! then holds a notarization) → finalizes.
 //!
 //! Every signature (votes, proposals, each signature in a certificate) is checked through a
-//! [`Scheme`]; production uses [`Ed25519Scheme`] (`verify_strict`, a namespace per kind, the
-//! chain id). Two different proposals of one leader in a view, or two notarizes (or
+//! [`Scheme`]; production uses [`Ed25519Scheme`] (ZIP-215 with weak keys refused, a namespace
+//! per kind, the chain id; a certificate's signatures as one batch). Two different proposals of one leader in a view, or two notarizes (or
 //! finalizes) of one signer for different blocks, or a nullify and a finalize of one signer in
 //! one view, yield [`Effect::Evidence`] with both signed messages; the signer's first vote of
 //! each kind is the only one counted.

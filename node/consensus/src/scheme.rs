@@ -1,7 +1,11 @@
 //! The signature scheme the core signs and verifies with.
 //!
-//! Production uses [`Ed25519Scheme`]: tally-types ed25519 keys, `verify_strict`, a namespace
-//! per message kind and the chain id in every signed message (DESIGN.md §3). A simulator may
+//! Production uses [`Ed25519Scheme`]: tally-types ed25519 keys and their signature rule
+//! (ZIP-215, weak keys refused; `tally_types::keys`), a namespace per message kind and the chain
+//! id in every signed message (DESIGN.md §3). It checks the signatures of a certificate as one
+//! batch, whose random coefficients come from the OS: they cannot change a verdict (a batch
+//! passes exactly when each signature passes alone), so the core stays a deterministic function
+//! of its inputs. A simulator may
 //! plug a fast deterministic scheme; signatures stay [`Signature`] (64 bytes) either way, so
 //! certificates and the wire format do not change with the scheme.
 
@@ -24,9 +28,21 @@ pub trait Scheme {
         payload: &[u8],
         signature: &Signature,
     ) -> bool;
+
+    /// [`Scheme::verify`] for each `(signer, signature)` over one `payload` in `namespace` (the
+    /// signatures of a certificate): one verdict per pair, in order. The default checks them one
+    /// by one; a scheme that checks them as a batch must give exactly the same verdicts.
+    fn verify_batch(
+        &self,
+        namespace: Namespace,
+        payload: &[u8],
+        signed: &[(ValidatorIndex, &Signature)],
+    ) -> Vec<bool> {
+        signed.iter().map(|(signer, signature)| self.verify(*signer, namespace, payload, signature)).collect()
+    }
 }
 
-/// Real ed25519 (tally-types keys, `verify_strict`).
+/// Real ed25519 (tally-types keys and their signature rule).
 #[derive(Clone, Debug)]
 pub struct Ed25519Scheme {
     chain_id: ChainId,
@@ -73,5 +89,20 @@ impl Scheme for Ed25519Scheme {
             Some(key) => key.verify(namespace, &self.chain_id, payload, signature).is_ok(),
             None => false,
         }
+    }
+
+    fn verify_batch(
+        &self,
+        namespace: Namespace,
+        payload: &[u8],
+        signed: &[(ValidatorIndex, &Signature)],
+    ) -> Vec<bool> {
+        tally_types::consensus::verify_signed_batch(
+            &self.chain_id,
+            &self.validators,
+            namespace,
+            payload,
+            signed,
+        )
     }
 }

@@ -4,7 +4,11 @@
 //!    and committed (state root computed) on a copy of the same state. Signatures are not
 //!    checked (execution never does); building the blocks and copying the state are not timed.
 //!    Throughput is in transfers.
-//! 2. `verify_strict`: `SignedTransaction::check_form_and_signature` on one transfer.
+//! 2. `signatures`: the signature rule (ZIP-215, `tally_types::keys`) on signed transfers, one
+//!    at a time (`check_form_and_signature`, `verify_raw`, and ed25519-dalek's `verify_strict`,
+//!    the rule before ZIP-215, for comparison) and in batches of 64 and 256 (`verify_batch`,
+//!    `check_batch`, and `check_batch` with one bad signature, which bisection must find).
+//!    Batch throughput is per signature.
 //!
 //! Each is measured twice: in wall-clock time (criterion's default) and in on-CPU time (wall
 //! time minus the time the thread spent runnable but waiting for a core, from the kernel's
@@ -21,8 +25,9 @@ use tally_ledger::{
     AccountState, BlockContext, GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, MemState,
     StateKey, StateValue, WriteSet, execute_block,
 };
-use tally_types::codec::{BoundedBytes, BoundedVec};
-use tally_types::tx::{AssetFlags, Transaction, Transfer};
+use tally_types::codec::{BoundedBytes, BoundedVec, encode};
+use tally_types::keys::{Namespace, SignatureItem, signing_message, verify_batch};
+use tally_types::tx::{AssetFlags, Transaction, Transfer, check_batch};
 use tally_types::{Amount, AssetId, ChainId, Height, MemberId, Op, SecretKey, SignedTransaction};
 
 const ACCOUNTS: usize = 10_000;
@@ -242,9 +247,40 @@ fn transfers<M: Measurement>(c: &mut Criterion<M>, setup: &Setup, clock: &str) {
     let mut group = c.benchmark_group(format!("signatures/{clock}"));
     group.throughput(Throughput::Elements(1));
     let tx = &setup.blocks[0][0];
-    group.bench_function("verify_strict/check_form_and_signature", |b| {
+    group.bench_function("check_form_and_signature", |b| {
         b.iter(|| black_box(tx).check_form_and_signature().expect("valid signature"))
     });
+    let message = signing_message(Namespace::Tx, &tx.tx.chain_id, &encode(&tx.tx));
+    group.bench_function("verify_raw", |b| {
+        b.iter(|| tx.tx.signer.verify_raw(black_box(&message), &tx.signature).expect("valid signature"))
+    });
+    let dalek_key = ed25519_dalek::VerifyingKey::from_bytes(&tx.tx.signer.0).expect("valid key");
+    let dalek_signature = ed25519_dalek::Signature::from_bytes(&tx.signature.0);
+    group.bench_function("verify_strict_dalek", |b| {
+        b.iter(|| dalek_key.verify_strict(black_box(&message), &dalek_signature).expect("valid signature"))
+    });
+    for size in [64, 256] {
+        let txs = &setup.blocks[0][..size];
+        let messages: Vec<Vec<u8>> =
+            txs.iter().map(|tx| signing_message(Namespace::Tx, &tx.tx.chain_id, &encode(&tx.tx))).collect();
+        let items: Vec<SignatureItem<'_>> = txs
+            .iter()
+            .zip(&messages)
+            .map(|(tx, message)| SignatureItem { key: &tx.tx.signer, message, signature: &tx.signature })
+            .collect();
+        let mut one_bad = txs.to_vec();
+        one_bad[size / 2].signature.0[40] ^= 1;
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_function(format!("verify_batch/{size}"), |b| {
+            b.iter(|| assert!(verify_batch(black_box(&items)).iter().all(Result::is_ok)))
+        });
+        group.bench_function(format!("check_batch/{size}"), |b| {
+            b.iter(|| assert!(check_batch(black_box(txs)).iter().all(Result::is_ok)))
+        });
+        group.bench_function(format!("check_batch_one_bad/{size}"), |b| {
+            b.iter(|| assert_eq!(check_batch(black_box(&one_bad)).iter().filter(|r| r.is_err()).count(), 1))
+        });
+    }
     group.finish();
 }
 

@@ -9,7 +9,7 @@ use crate::block::{Block, BlockId};
 use crate::codec::{Bounded, BoundedBytes, BoundedVec, encode};
 use crate::hash::{Domain, Hash};
 use crate::ids::{ChainId, ValidatorIndex, View};
-use crate::keys::{Namespace, PublicKey, SecretKey, Signature};
+use crate::keys::{Namespace, PublicKey, SecretKey, Signature, SignatureItem, signing_message, verify_batch};
 use crate::limits;
 
 /// The validators, in genesis order. Leader of view v is `validators[v mod n]`.
@@ -210,7 +210,8 @@ impl Vote {
     }
 }
 
-/// The verifier behind the `verify` methods: the validator's key, `verify_strict`, the chain id.
+/// The verifier behind the `verify` methods of one vote or proposal: the validator's key, the
+/// signature rule of [`crate::keys`], the chain id.
 fn key_verifier<'a>(
     chain_id: &'a ChainId,
     validators: &'a ValidatorSet,
@@ -343,9 +344,13 @@ impl Certificate {
     }
 
     /// Verifies the certificate: bitmap shape, a quorum of distinct signers, and every
-    /// signature (`verify_strict`) against the validator set.
+    /// signature against the validator set, the signatures as one batch
+    /// ([`crate::keys::verify_batch`]). A bad signature is reported as
+    /// [`Certificate::verify_with`] reports it: the one of the lowest signer.
     pub fn verify(&self, chain_id: &ChainId, validators: &ValidatorSet) -> Result<(), CertificateError> {
-        self.verify_with(validators, key_verifier(chain_id, validators))
+        self.verify_batch_with(validators, |namespace, payload, signed| {
+            verify_signed_batch(chain_id, validators, namespace, payload, signed)
+        })
     }
 
     /// [`Certificate::verify`] with each signature check delegated to `verify` (see
@@ -356,6 +361,45 @@ impl Certificate {
         validators: &ValidatorSet,
         verify: impl Fn(ValidatorIndex, Namespace, &[u8], &Signature) -> bool,
     ) -> Result<(), CertificateError> {
+        let signers = self.checked_signers(validators)?;
+        let payload = self.subject.payload();
+        let namespace = self.subject.namespace();
+        for (index, signature) in signers.iter().zip(self.signatures.iter()) {
+            if !verify(*index, namespace, &payload, signature) {
+                return Err(CertificateError::BadSignature(*index));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Certificate::verify`] with the signature checks delegated, all at once, to
+    /// `verify_all` (called as `verify_all(namespace, payload, signed)` with the
+    /// `(signer, signature)` pairs in ascending signer order, and returning one verdict per
+    /// pair, in order), for a caller whose scheme checks signatures in batches. The bitmap and
+    /// quorum checks are the same, and come first.
+    ///
+    /// # Panics
+    /// If `verify_all` returns a different number of verdicts than it was given pairs: that is
+    /// a bug in the caller's scheme, not a property of the certificate.
+    pub fn verify_batch_with(
+        &self,
+        validators: &ValidatorSet,
+        verify_all: impl FnOnce(Namespace, &[u8], &[(ValidatorIndex, &Signature)]) -> Vec<bool>,
+    ) -> Result<(), CertificateError> {
+        let signers = self.checked_signers(validators)?;
+        let signed: Vec<(ValidatorIndex, &Signature)> =
+            signers.iter().copied().zip(self.signatures.iter()).collect();
+        let verdicts = verify_all(self.subject.namespace(), &self.subject.payload(), &signed);
+        assert_eq!(verdicts.len(), signed.len(), "one verdict per signature");
+        match signed.iter().zip(&verdicts).find(|(_, passed)| !**passed) {
+            Some(((index, _), _)) => Err(CertificateError::BadSignature(*index)),
+            None => Ok(()),
+        }
+    }
+
+    /// The checks before any signature: bitmap length, no bit beyond the set, one signature
+    /// per signer, a quorum. Returns the signers, ascending.
+    fn checked_signers(&self, validators: &ValidatorSet) -> Result<Vec<ValidatorIndex>, CertificateError> {
         let n = validators.len();
         let expected = n.div_ceil(8);
         if self.signers.len() != expected {
@@ -374,16 +418,34 @@ impl Certificate {
         if signers.len() < validators.quorum() {
             return Err(CertificateError::NoQuorum { have: signers.len(), need: validators.quorum() });
         }
-        let payload = self.subject.payload();
-        let namespace = self.subject.namespace();
-        for (index, signature) in signers.iter().zip(self.signatures.iter()) {
-            validators.key(*index).ok_or(CertificateError::UnknownSigner(*index))?;
-            if !verify(*index, namespace, &payload, signature) {
-                return Err(CertificateError::BadSignature(*index));
-            }
-        }
-        Ok(())
+        Ok(signers)
     }
+}
+
+/// The batch verifier behind [`Certificate::verify`]: validator `signer`'s signature over
+/// `namespace || chain_id || payload`, for every pair at once. An unknown signer fails.
+/// `tally-consensus`'s ed25519 scheme uses it for the same check.
+pub fn verify_signed_batch(
+    chain_id: &ChainId,
+    validators: &ValidatorSet,
+    namespace: Namespace,
+    payload: &[u8],
+    signed: &[(ValidatorIndex, &Signature)],
+) -> Vec<bool> {
+    let message = signing_message(namespace, chain_id, payload);
+    let mut verdicts = vec![false; signed.len()];
+    let mut known: Vec<usize> = Vec::with_capacity(signed.len());
+    let mut items: Vec<SignatureItem<'_>> = Vec::with_capacity(signed.len());
+    for (position, (signer, signature)) in signed.iter().enumerate() {
+        if let Some(key) = validators.key(*signer) {
+            known.push(position);
+            items.push(SignatureItem { key, message: &message, signature });
+        }
+    }
+    for (position, verdict) in known.into_iter().zip(verify_batch(&items)) {
+        verdicts[position] = verdict.is_ok();
+    }
+    verdicts
 }
 
 impl Bounded for Certificate {

@@ -4,12 +4,15 @@
 //! besides consensus ([`wire`]).
 //!
 //! Invariants this crate keeps:
-//! - No I/O, no clock, no randomness, no async: every function is a pure computation.
+//! - No I/O, no clock, no async, and no randomness except the coefficients of batch signature
+//!   verification ([`keys::verify_batch`]), drawn from the OS, which cannot change a verdict:
+//!   every function is a pure computation of its inputs.
 //! - Untrusted bytes enter only through [`codec::decode`], which is bounded, strict and
 //!   canonical; every size limit is in [`limits`].
 //! - Every hash has its own domain ([`hash::Domain`]), every signature its own namespace
 //!   ([`keys::Namespace`]) and the chain id.
-//! - Signature validity is `verify_strict`; weak keys are refused.
+//! - Signature validity is ZIP-215 with weak keys refused ([`keys`]); a batch check gives every
+//!   signature the verdict the single check gives it.
 //! - Consensus types hold no `HashMap` and no floats.
 
 pub mod amount;
@@ -33,6 +36,6 @@ pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, d
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
 pub use ids::{AssetCode, AssetId, ChainId, Height, IdError, MemberId, OpId, ValidatorIndex, View};
-pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature};
+pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, verify_batch};
 pub use receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 pub use tx::{Op, SignedTransaction, Transaction, TxId};

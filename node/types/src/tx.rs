@@ -11,7 +11,9 @@ use crate::amount::{Amount, Price};
 use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
 use crate::hash::{Domain, Hash};
 use crate::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId};
-use crate::keys::{KeyError, Namespace, PublicKey, SecretKey, Signature};
+use crate::keys::{
+    KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, signing_message, verify_batch,
+};
 use crate::limits;
 
 crate::hash_id!(
@@ -306,19 +308,62 @@ impl SignedTransaction {
     }
 
     /// Checks what does not depend on ledger state: at least one op, seq ≥ 1, the signer key is
-    /// valid and not weak, and the signature verifies (`verify_strict`, `Tx` namespace).
+    /// valid and not weak, and the signature verifies (the signature rule of
+    /// [`crate::keys`], `Tx` namespace). [`check_batch`] does the same for many at once.
     pub fn check_form_and_signature(&self) -> Result<(), TxFormError> {
+        self.check_form()?;
+        self.tx
+            .signer
+            .verify(Namespace::Tx, &self.tx.chain_id, &encode(&self.tx), &self.signature)
+            .map_err(signature_error)
+    }
+
+    /// The checks of [`Self::check_form_and_signature`] before the signer and signature.
+    fn check_form(&self) -> Result<(), TxFormError> {
         if self.tx.ops.is_empty() {
             return Err(TxFormError::NoOps);
         }
         if self.tx.seq == 0 {
             return Err(TxFormError::ZeroSeq);
         }
-        self.tx.signer.validate().map_err(TxFormError::BadSigner)?;
-        self.tx
-            .signer
-            .verify(Namespace::Tx, &self.tx.chain_id, &encode(&self.tx), &self.signature)
-            .map_err(|_| TxFormError::BadSignature)
+        Ok(())
+    }
+}
+
+/// [`SignedTransaction::check_form_and_signature`] of each transaction, in order, with the
+/// signatures checked as one batch ([`crate::keys::verify_batch`]): the same results, for about
+/// half the CPU of checking them one by one.
+pub fn check_batch(txs: &[SignedTransaction]) -> Vec<Result<(), TxFormError>> {
+    let mut results: Vec<Result<(), TxFormError>> = txs.iter().map(SignedTransaction::check_form).collect();
+    let signed: Vec<(usize, Vec<u8>)> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(position, _)| {
+            let tx = &txs[position].tx;
+            (position, signing_message(Namespace::Tx, &tx.chain_id, &encode(tx)))
+        })
+        .collect();
+    let items: Vec<SignatureItem<'_>> = signed
+        .iter()
+        .map(|(position, message)| SignatureItem {
+            key: &txs[*position].tx.signer,
+            message,
+            signature: &txs[*position].signature,
+        })
+        .collect();
+    for ((position, _), verdict) in signed.iter().zip(verify_batch(&items)) {
+        results[*position] = verdict.map_err(signature_error);
+    }
+    results
+}
+
+/// The verifier checks the signer key before the signature: a key it refuses is the
+/// signer's fault, anything else the signature's.
+fn signature_error(error: KeyError) -> TxFormError {
+    match error {
+        KeyError::BadSignature => TxFormError::BadSignature,
+        key_error => TxFormError::BadSigner(key_error),
     }
 }
 

@@ -35,7 +35,7 @@ use tally_types::receipt::{ErrorCode, Fill, Receipt};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
     Hold, IssueAsset, OfferMode, Op, PlaceOffer, RevokeBadge, RewardReason, Settle, SignedTransaction,
-    Transaction, Transfer, TxFormError, Void,
+    Transaction, Transfer, TxFormError, Void, check_batch,
 };
 use tally_types::{Amount, Price};
 
@@ -550,6 +550,11 @@ fn transactions_are_well_formed_and_signed() {
         let mut other_chain = tx.clone();
         other_chain.tx.chain_id = ChainId::new("tally-other").expect("valid");
         assert_eq!(other_chain.check_form_and_signature(), Err(TxFormError::BadSignature));
+        // The batch check agrees, wherever the bad one stands.
+        assert_eq!(
+            check_batch(&[tampered, tx.clone(), other_chain]),
+            [Err(TxFormError::BadSignature), Ok(()), Err(TxFormError::BadSignature)]
+        );
     }
 }
 

@@ -19,7 +19,7 @@ use tally_types::{ChainId, Namespace, PublicKey, SecretKey, Signature, Validator
 pub enum SchemeKind {
     /// Keyed blake3: microseconds per signature, for most seeds.
     Fast,
-    /// Real ed25519 with `verify_strict`, as in production.
+    /// Real ed25519 (ZIP-215, weak keys refused), as in production.
     Ed25519,
 }
 
