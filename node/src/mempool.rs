@@ -277,8 +277,14 @@ impl Mempool {
     }
 
     /// Admits a verified transaction after the cheap checks (run again: the pool may have
-    /// changed since [`Self::precheck`]).
-    pub fn admit(&mut self, verified: VerifiedTx, context: AdmitContext) -> Result<TxId, AdmitError> {
+    /// changed since [`Self::precheck`]). `announce`: hand it out for gossip (transactions
+    /// that came by gossip are not: gossipsub already forwards them).
+    pub fn admit(
+        &mut self,
+        verified: VerifiedTx,
+        context: AdmitContext,
+        announce: bool,
+    ) -> Result<TxId, AdmitError> {
         let tx = verified.into_inner();
         let len = encode(&*tx).len();
         let id = tx.id();
@@ -295,10 +301,12 @@ impl Mempool {
         self.bytes += len;
         // Bounded even if nobody drains it: past txs_max, the oldest fresh ids are forgotten
         // (they are gossiped late or not at all; peers re-fetch what they miss).
-        if self.fresh.len() >= self.config.txs_max {
-            self.fresh.pop_front();
+        if announce {
+            if self.fresh.len() >= self.config.txs_max {
+                self.fresh.pop_front();
+            }
+            self.fresh.push_back(id);
         }
-        self.fresh.push_back(id);
         Ok(id)
     }
 
@@ -307,7 +315,7 @@ impl Mempool {
     pub fn admit_signed(&mut self, tx: SignedTransaction, context: AdmitContext) -> Result<TxId, AdmitError> {
         self.precheck(&tx, context)?;
         let verified = VerifiedTx::check_batch(vec![tx]).pop().expect("one result");
-        self.admit(verified.map_err(AdmitError::Malformed)?, context)
+        self.admit(verified.map_err(AdmitError::Malformed)?, context, true)
     }
 
     /// True when some waiting transaction could go into the next block: its seq follows its

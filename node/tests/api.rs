@@ -127,7 +127,8 @@ fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
     tokio::spawn(async move {
         while let Some(Submission { txs, reply }) = receiver.recv().await {
             // The engine's own ingress path: batch signature check, then admission.
-            let admitted = tally_node::engine::ingress::admit(&engine_store, &engine_mempool, txs.clone());
+            let admitted =
+                tally_node::engine::ingress::admit(&engine_store, &engine_mempool, txs.clone(), true);
             let ok: Vec<SignedTransaction> = txs
                 .into_iter()
                 .zip(&admitted)

@@ -177,11 +177,12 @@ pub fn check_child(
 /// Checks the form and signature of every transaction of `block` that this node has not
 /// verified before (the mempool remembers the (id, signature) pairs it checked).
 pub fn check_signatures(mempool: &Mutex<Mempool>, block: &Block) -> anyhow::Result<()> {
-    let unverified: Vec<&SignedTransaction> = {
+    // Usually few: transactions that reached this node by gossip or HTTP were checked then.
+    let unverified: Vec<SignedTransaction> = {
         let pool = mempool.lock().map_err(|_| anyhow!("mempool lock poisoned"))?;
-        block.txs.iter().filter(|tx| !pool.is_verified(tx)).collect()
+        block.txs.iter().filter(|tx| !pool.is_verified(tx)).cloned().collect()
     };
-    for (tx, result) in unverified.iter().zip(super::ingress::check_batch(&unverified)) {
+    for (tx, result) in unverified.iter().zip(tally_types::tx::check_batch(&unverified)) {
         result.map_err(|error| anyhow!("transaction {}: {error}", tx.id()))?;
     }
     Ok(())

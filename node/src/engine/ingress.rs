@@ -25,8 +25,7 @@ impl VerifiedTx {
     /// Checks form and signature of each transaction (signatures in batches); one result per
     /// transaction, in order.
     pub fn check_batch(txs: Vec<SignedTransaction>) -> Vec<Result<VerifiedTx, TxFormError>> {
-        let refs: Vec<&SignedTransaction> = txs.iter().collect();
-        let verdicts = check_batch(&refs);
+        let verdicts = tally_types::tx::check_batch(&txs);
         txs.into_iter()
             .zip(verdicts)
             .map(|(tx, verdict)| verdict.map(|()| VerifiedTx(Arc::new(tx))))
@@ -42,17 +41,14 @@ impl VerifiedTx {
     }
 }
 
-/// `check_form_and_signature` for each transaction, signatures checked as a batch.
-pub fn check_batch(txs: &[&SignedTransaction]) -> Vec<Result<(), TxFormError>> {
-    txs.iter().map(|tx| tx.check_form_and_signature()).collect()
-}
-
 /// Checks and admits `txs` (one result per transaction, in order). Cheap checks (chain,
 /// duplicates, seq, room) run before the signature batch, so junk costs no curve arithmetic.
+/// `announce`: gossip them on (submissions); gossiped ones are forwarded by gossipsub itself.
 pub fn admit(
     store: &Store,
     mempool: &Mutex<Mempool>,
     txs: Vec<SignedTransaction>,
+    announce: bool,
 ) -> Vec<Result<TxId, AdmitError>> {
     let Ok(snapshot) = store.snapshot() else {
         return txs.iter().map(|_| Err(AdmitError::Unavailable)).collect();
@@ -87,7 +83,7 @@ pub fn admit(
     };
     for (index, verified) in to_check_at.into_iter().zip(verified) {
         results[index] = Some(match verified {
-            Ok(tx) => pool.admit(tx, contexts[index]),
+            Ok(tx) => pool.admit(tx, contexts[index], announce),
             Err(error) => Err(AdmitError::Malformed(error)),
         });
     }
@@ -98,7 +94,8 @@ pub fn admit(
 pub fn admit_gossip(store: &Store, mempool: &Mutex<Mempool>, bytes: &[u8]) -> (Verdict, usize) {
     match decode::<TxBatch>(bytes) {
         Ok(batch) if batch.0.len() <= tally_types::limits::TX_GOSSIP_BATCH_MAX => {
-            let admitted = admit(store, mempool, batch.0).iter().filter(|result| result.is_ok()).count();
+            let admitted =
+                admit(store, mempool, batch.0, false).iter().filter(|result| result.is_ok()).count();
             (if admitted > 0 { Verdict::Accept } else { Verdict::Ignore }, admitted)
         }
         _ => (Verdict::Reject, 0),

@@ -83,6 +83,9 @@ pub const COMMIT_PIPELINE_MAX: usize = 512;
 pub const FETCHES_MAX: usize = 64;
 /// Jobs serving peers' requests at once.
 pub const SERVE_JOBS_MAX: usize = 4;
+/// Gossip batches sent per tick (~100 ms) at most: 64 × 256 transactions, far above what a
+/// node admits in that time.
+pub const GOSSIP_BATCHES_PER_TICK_MAX: usize = 64;
 /// Fetched ancestors held (blocks above the durable tip that the core does not hold).
 pub const ANCESTORS_MAX: usize = 256;
 
@@ -364,8 +367,15 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                 Err(error) => tracing::debug!(from = from.0, %error, "undecodable consensus message"),
             },
             Event::Submitted(submission) => {
-                self.submissions.push_back(submission);
-                self.pump_ingress();
+                if self.submissions.len() >= SUBMISSIONS_MAX {
+                    // Bounded: the HTTP answer is 503 (try again later).
+                    let refused =
+                        submission.txs.iter().map(|_| Err(crate::mempool::AdmitError::Unavailable)).collect();
+                    let _ = submission.reply.send(refused);
+                } else {
+                    self.submissions.push_back(submission);
+                    self.pump_ingress();
+                }
             }
             Event::Gossip { gossip, bytes } => {
                 if self.ingress_jobs >= INGRESS_JOBS_MAX {
@@ -777,7 +787,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             self.workers.spawn(
                 Lane::Ingress,
                 Box::new(move || {
-                    let results = ingress::admit(&shared.store, &shared.mempool, submission.txs);
+                    let results = ingress::admit(&shared.store, &shared.mempool, submission.txs, true);
                     let admitted = results.iter().filter(|result| result.is_ok()).count();
                     shared.metrics.submitted_txs.inc_by(admitted as u64);
                     shared.metrics.refused_txs.inc_by((results.len() - admitted) as u64);
@@ -878,16 +888,21 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
         );
     }
 
+    /// Gossips what was admitted since the last tick, in batches of at most
+    /// `TX_GOSSIP_BATCH_MAX`, up to [`GOSSIP_BATCHES_PER_TICK_MAX`] batches (the rest goes at
+    /// the next tick).
     fn gossip_fresh(&mut self) {
-        let fresh = match self.shared.mempool.lock() {
-            Ok(mut pool) => pool.take_fresh(tally_types::limits::TX_GOSSIP_BATCH_MAX),
-            Err(_) => return,
-        };
-        if fresh.is_empty() {
-            return;
+        for _ in 0..GOSSIP_BATCHES_PER_TICK_MAX {
+            let fresh = match self.shared.mempool.lock() {
+                Ok(mut pool) => pool.take_fresh(tally_types::limits::TX_GOSSIP_BATCH_MAX),
+                Err(_) => return,
+            };
+            if fresh.is_empty() {
+                return;
+            }
+            let batch = TxBatch(fresh.iter().map(|tx| (**tx).clone()).collect());
+            self.net.publish_txs(encode(&batch));
         }
-        let batch = TxBatch(fresh.iter().map(|tx| (**tx).clone()).collect());
-        self.net.publish_txs(encode(&batch));
     }
 
     fn publish_status(&self) {
