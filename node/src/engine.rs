@@ -975,14 +975,20 @@ impl Engine {
         AdmitContext { committed_seq, height: self.tip.height }
     }
 
+    /// Admits each transaction of one HTTP request, in order, and answers one result each.
+    /// The HTTP submission metrics are counted here only (the API does not count them).
     fn on_submission(&mut self, submission: Submission) {
-        let context = self.admit_context(&submission.tx.tx.signer);
-        let result = self.mempool.admit(submission.tx, context);
-        match &result {
-            Ok(_) => self.metrics.submitted_txs.inc(),
-            Err(_) => self.metrics.refused_txs.inc(),
-        };
-        let _ = submission.reply.send(result);
+        let mut results = Vec::with_capacity(submission.txs.len());
+        for tx in submission.txs {
+            let context = self.admit_context(&tx.tx.signer);
+            let result = self.mempool.admit(tx, context);
+            match &result {
+                Ok(_) => self.metrics.submitted_txs.inc(),
+                Err(_) => self.metrics.refused_txs.inc(),
+            };
+            results.push(result);
+        }
+        let _ = submission.reply.send(results);
     }
 
     async fn on_network(&mut self, event: NetEvent) -> anyhow::Result<()> {

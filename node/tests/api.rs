@@ -1,6 +1,8 @@
 //! The HTTP API against a real redb store (genesis state and committed blocks) and a real
 //! mempool behind a test engine task: the bad-input catalogue answers with precise
 //! problem+json documents and changes nothing, and the happy paths return verifiable data.
+//! Batches (`POST /v1/txs` with a JSON array or a borsh `Vec<SignedTransaction>`) are answered
+//! per transaction, in order, up to `limits::TX_SUBMIT_BATCH_MAX`.
 
 mod inproc;
 
@@ -22,6 +24,7 @@ use tally_node::mempool::{AdmitContext, Mempool, MempoolConfig};
 use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
 use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::hash::merkle_leaf;
+use tally_types::limits::TX_SUBMIT_BATCH_MAX;
 use tally_types::merkle::MerkleProof;
 use tally_types::smt::SmtProof;
 use tally_types::tx::{AssetFlags, Transaction, Transfer};
@@ -104,8 +107,12 @@ struct Node {
 }
 
 /// A node at height 2 whose engine task admits into a real mempool; with `auto_commit` it
-/// also commits each admitted transaction in a block of its own, as consensus would.
+/// also commits each submission's admitted transactions in a block, as consensus would.
 fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
+    node_with_body_limit(auto_commit, wait_timeout_ms, BODY_BYTES_MAX)
+}
+
+fn node_with_body_limit(auto_commit: bool, wait_timeout_ms: u64, body_bytes_max: usize) -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
     let store = Arc::new(Store::open(&dir.path().join("node.redb"), &identity).expect("open"));
@@ -122,30 +129,48 @@ fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
     let (submissions, mut receiver) = mpsc::channel::<Submission>(16);
     let (committed_sender, committed) = watch::channel(Height(2));
     let (status, status_receiver) = watch::channel(NodeStatus { height: Height(2), ..NodeStatus::default() });
+    let metrics = Arc::new(Metrics::new());
     let engine_store = Arc::clone(&store);
     let engine_mempool = Arc::clone(&mempool);
+    let engine_metrics = Arc::clone(&metrics);
+    // Stands in for the engine's `on_submission`: admits each transaction in order, answers one
+    // result each, and counts the HTTP submission metrics (the engine counts them, not the API).
     tokio::spawn(async move {
-        while let Some(Submission { tx, reply }) = receiver.recv().await {
-            let snapshot = engine_store.snapshot().expect("snapshot");
-            let committed_seq =
-                match tally_ledger::StateRead::get(&snapshot, &StateKey::Account { account: tx.tx.signer })
-                    .expect("read")
+        while let Some(Submission { txs, reply }) = receiver.recv().await {
+            let mut results = Vec::with_capacity(txs.len());
+            let mut admitted = Vec::new();
+            for tx in txs {
+                let snapshot = engine_store.snapshot().expect("snapshot");
+                let committed_seq = match tally_ledger::StateRead::get(
+                    &snapshot,
+                    &StateKey::Account { account: tx.tx.signer },
+                )
+                .expect("read")
                 {
                     Some(tally_ledger::StateValue::Account(account)) => account.seq,
                     _ => 0,
                 };
-            let context = AdmitContext { committed_seq, height: snapshot.height() };
-            drop(snapshot);
-            let admitted = engine_mempool.lock().expect("lock").admit(tx.clone(), context);
-            let ok = admitted.is_ok();
-            let _ = reply.send(admitted);
-            if ok && auto_commit {
-                let block = commit(&engine_store, vec![tx]);
+                let context = AdmitContext { committed_seq, height: snapshot.height() };
+                drop(snapshot);
+                let result = engine_mempool.lock().expect("lock").admit(tx.clone(), context);
+                match &result {
+                    Ok(_) => {
+                        engine_metrics.submitted_txs.inc();
+                        admitted.push(tx);
+                    }
+                    Err(_) => {
+                        engine_metrics.refused_txs.inc();
+                    }
+                }
+                results.push(result);
+            }
+            let _ = reply.send(results);
+            if auto_commit && !admitted.is_empty() {
+                let block = commit(&engine_store, admitted);
                 committed_sender.send_replace(block.header.height);
             }
         }
     });
-    let metrics = Arc::new(Metrics::new());
     let state = ApiState {
         store: Arc::clone(&store),
         chain_id: chain(),
@@ -155,7 +180,7 @@ fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
         committed,
         metrics: Arc::clone(&metrics),
         assets: AssetCatalog::new([acme()]),
-        limits: ApiLimits { body_bytes_max: BODY_BYTES_MAX, wait_timeout_ms },
+        limits: ApiLimits { body_bytes_max, wait_timeout_ms },
     };
     Node { _dir: dir, store, mempool, router: router(state), status, metrics, blocks }
 }
@@ -173,10 +198,14 @@ impl Reply {
 }
 
 async fn call(node: &Node, method: Method, uri: &str, body: Option<Vec<u8>>) -> Reply {
+    call_as(node, method, uri, body, "application/json").await
+}
+
+async fn call_as(node: &Node, method: Method, uri: &str, body: Option<Vec<u8>>, content_type: &str) -> Reply {
     use tower::ServiceExt;
     let mut request = Request::builder().method(method).uri(uri);
     if body.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/json");
+        request = request.header(header::CONTENT_TYPE, content_type);
     }
     let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
     let response = node.router.clone().oneshot(request).await.expect("infallible");
@@ -201,6 +230,17 @@ async fn submit(node: &Node, uri: &str, body: Vec<u8>) -> Reply {
 
 fn tx_body(tx: &SignedTransaction) -> Vec<u8> {
     json!({ "tx": hex::encode(encode(tx)) }).to_string().into_bytes()
+}
+
+/// A JSON batch: an array of `{"tx": HEX}`.
+fn json_batch(txs: &[SignedTransaction]) -> Vec<u8> {
+    let items: Vec<Value> = txs.iter().map(|tx| json!({ "tx": hex::encode(encode(tx)) })).collect();
+    Value::Array(items).to_string().into_bytes()
+}
+
+/// Submits a borsh batch (`application/octet-stream`).
+async fn submit_borsh(node: &Node, uri: &str, body: Vec<u8>) -> Reply {
+    call_as(node, Method::POST, uri, Some(body), "application/octet-stream").await
 }
 
 /// Asserts a problem+json answer with `status` whose `detail` contains `needle`.
@@ -232,7 +272,7 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     let too_large = format!("larger than the limit of {BODY_BYTES_MAX} bytes");
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("malformed JSON", b"{\"tx\": ".to_vec(), StatusCode::BAD_REQUEST, "body: EOF"),
-        ("not an object", b"[1]".to_vec(), StatusCode::BAD_REQUEST, "body: invalid type"),
+        ("not an object", b"1".to_vec(), StatusCode::BAD_REQUEST, "body: invalid type"),
         ("missing field", b"{}".to_vec(), StatusCode::BAD_REQUEST, "missing field `tx`"),
         (
             "unknown field",
@@ -310,8 +350,260 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     let reply = submit(&node, "/v1/txs", tx_body(&transfer(0, 2, 1, 7))).await;
     assert_problem(&reply, StatusCode::CONFLICT, "seq 2 from this account is already waiting", "seq taken");
     assert_eq!(node.mempool.lock().expect("lock").len(), 1);
+    // Counted once each, by the engine: 1 admitted; refused: wrong chain, bad signature,
+    // replayed seq, duplicate, seq taken. Requests refused before the engine count in neither.
     let metrics = get(&node, "/metrics").await.text;
-    assert!(metrics.contains("tally_http_submitted_txs_total 1"), "{metrics}");
+    assert!(metrics.contains("tally_http_submitted_txs_total 1\n"), "{metrics}");
+    assert!(metrics.contains("tally_http_refused_txs_total 5\n"), "{metrics}");
+}
+
+/// Asserts one result of a batch answer: the transaction's id, and `status` (202 for admitted,
+/// else a problem whose detail contains `needle`).
+fn assert_result(result: &Value, tx: &SignedTransaction, status: StatusCode, needle: &str, case: &str) {
+    assert_eq!(result["tx_id"], json!(tx.id()), "{case}: {result}");
+    assert_eq!(result["status"], json!(status.as_u16()), "{case}: {result}");
+    if status == StatusCode::ACCEPTED {
+        assert!(result.get("type").is_none(), "{case}: {result}");
+        return;
+    }
+    assert!(result["type"].as_str().is_some_and(|t| t.starts_with("urn:tally:problem:")), "{case}: {result}");
+    assert!(result["title"].is_string(), "{case}: {result}");
+    let detail = result["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(needle), "{case}: detail `{detail}` does not mention `{needle}`");
+}
+
+#[tokio::test]
+async fn a_batch_is_answered_per_transaction_in_order() {
+    for form in ["json", "borsh"] {
+        let node = node(false, 2_000);
+        let mut forged = transfer(1, 2, 3, 100);
+        forged.signature.0[0] ^= 1;
+        let txs = vec![
+            transfer(0, 2, 3, 100),
+            forged,
+            transfer(2, 1, 3, 100),
+            // Committed in block 1: its seq is used.
+            node.blocks[0].txs[0].clone(),
+            // The next seq of the first one, in the same batch.
+            transfer(0, 3, 3, 1),
+        ];
+        let send = |txs: &[SignedTransaction]| {
+            let txs = txs.to_vec();
+            let node = &node;
+            async move {
+                match form {
+                    "json" => submit(node, "/v1/txs", json_batch(&txs)).await,
+                    _ => submit_borsh(node, "/v1/txs", encode(&txs)).await,
+                }
+            }
+        };
+        let reply = send(&txs).await;
+        assert_eq!(reply.status, StatusCode::OK, "{form}: {}", reply.text);
+        assert_eq!(reply.content_type, "application/json", "{form}");
+        let body = reply.json();
+        assert_eq!(
+            (body["accepted"].clone(), body["refused"].clone()),
+            (json!(3), json!(2)),
+            "{form}: {body}"
+        );
+        let results = body["results"].as_array().expect("results");
+        assert_eq!(results.len(), txs.len(), "{form}");
+        let expected = [
+            (StatusCode::ACCEPTED, ""),
+            (StatusCode::BAD_REQUEST, "signature does not verify"),
+            (StatusCode::ACCEPTED, ""),
+            (StatusCode::CONFLICT, "seq 1 was already used"),
+            (StatusCode::ACCEPTED, ""),
+        ];
+        for (index, (result, (status, needle))) in results.iter().zip(expected).enumerate() {
+            assert_result(result, &txs[index], status, needle, &format!("{form} [{index}]"));
+        }
+        assert_eq!(results[1]["type"], json!("urn:tally:problem:invalid-transaction"), "{form}");
+        {
+            let mempool = node.mempool.lock().expect("lock");
+            assert_eq!(mempool.len(), 3, "{form}");
+            for (index, tx) in txs.iter().enumerate() {
+                assert_eq!(mempool.contains(&tx.id()), [0, 2, 4].contains(&index), "{form} [{index}]");
+            }
+        }
+
+        // The same batch again: nothing is admitted twice, and each says why.
+        let again = send(&txs).await.json();
+        assert_eq!(again["accepted"], json!(0), "{form}: {again}");
+        let results = again["results"].as_array().expect("results");
+        assert_result(&results[0], &txs[0], StatusCode::CONFLICT, "already in the mempool", "again [0]");
+        assert_result(
+            &results[1],
+            &txs[1],
+            StatusCode::BAD_REQUEST,
+            "signature does not verify",
+            "again [1]",
+        );
+        assert_result(&results[4], &txs[4], StatusCode::CONFLICT, "already in the mempool", "again [4]");
+        assert_eq!(node.mempool.lock().expect("lock").len(), 3, "{form}");
+
+        // A batch of one is still a batch: 200 with one result.
+        let one = transfer(3, 1, 0, 1);
+        let reply = send(std::slice::from_ref(&one)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{form}: {}", reply.text);
+        assert_result(&reply.json()["results"][0], &one, StatusCode::ACCEPTED, "", "batch of one");
+
+        let metrics = get(&node, "/metrics").await.text;
+        assert!(metrics.contains("tally_http_submitted_txs_total 4\n"), "{form}: {metrics}");
+        assert!(metrics.contains("tally_http_refused_txs_total 7\n"), "{form}: {metrics}");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_batch_is_a_precise_problem_and_changes_nothing() {
+    let node = node(false, 2_000);
+    let valid = transfer(0, 2, 3, 100);
+    let valid_hex = hex::encode(encode(&valid));
+    let item = json!({ "tx": valid_hex });
+    let over = TX_SUBMIT_BATCH_MAX + 1;
+    let json_cases: Vec<(&str, Vec<u8>, StatusCode, String)> = vec![
+        ("empty array", b" []".to_vec(), StatusCode::BAD_REQUEST, "the batch is empty".into()),
+        (
+            "malformed array",
+            format!("[{item},").into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body: EOF while parsing".into(),
+        ),
+        (
+            "a number in the array",
+            json!([item, 5]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[1] is a number; each element is an object".into(),
+        ),
+        (
+            "an array in the array",
+            json!([[item]]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[0] is an array".into(),
+        ),
+        (
+            "not hex in the array",
+            json!([item, { "tx": "zz" }]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[1]: field `tx`: not hex".into(),
+        ),
+        (
+            "unknown field in the array",
+            json!([item, { "tx": valid_hex, "fee": 1 }]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[1]: unknown field `fee`".into(),
+        ),
+        (
+            "truncated transaction in the array",
+            json!([item, item, { "tx": hex::encode(&encode(&valid)[..40]) }]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[2]: field `tx`: SignedTransaction".into(),
+        ),
+        (
+            "too many",
+            Value::Array(vec![json!({}); over]).to_string().into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the batch holds {over} transactions; the limit is {TX_SUBMIT_BATCH_MAX} per request"),
+        ),
+    ];
+    for (case, body, status, needle) in &json_cases {
+        let reply = submit(&node, "/v1/txs", body.clone()).await;
+        assert_problem(&reply, *status, needle, case);
+    }
+    let reply = submit(&node, "/v1/txs?wait=commit", json_batch(std::slice::from_ref(&valid))).await;
+    assert_problem(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "query `wait=commit` takes one transaction",
+        "wait batch",
+    );
+
+    let count = |count: u32| count.to_le_bytes().to_vec();
+    let with = |mut head: Vec<u8>, tail: &[u8]| {
+        head.extend_from_slice(tail);
+        head
+    };
+    let one = encode(&valid);
+    let borsh_cases: Vec<(&str, Vec<u8>, StatusCode, String)> = vec![
+        ("no count", vec![1, 0], StatusCode::BAD_REQUEST, "2 bytes, too short for the 4-byte count".into()),
+        ("empty", count(0), StatusCode::BAD_REQUEST, "the batch is empty".into()),
+        (
+            "too many",
+            count(over as u32),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the batch holds {over} transactions; the limit is {TX_SUBMIT_BATCH_MAX}"),
+        ),
+        (
+            "JSON sent as borsh",
+            json_batch(std::slice::from_ref(&valid)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body looks like JSON, which is sent as application/json".into(),
+        ),
+        (
+            "fewer transactions than announced",
+            with(count(2), &one),
+            StatusCode::BAD_REQUEST,
+            "borsh body[1]: SignedTransaction does not decode".into(),
+        ),
+        (
+            "truncated transaction",
+            with(count(1), &one[..40]),
+            StatusCode::BAD_REQUEST,
+            "borsh body[0]: SignedTransaction does not decode".into(),
+        ),
+        (
+            "garbage",
+            with(count(3), &[0xff; 300]),
+            StatusCode::BAD_REQUEST,
+            "borsh body[0]: SignedTransaction does not decode".into(),
+        ),
+        (
+            "trailing bytes",
+            with(with(count(1), &one), &[0]),
+            StatusCode::BAD_REQUEST,
+            "borsh body: 1 trailing bytes after the 1 transactions".into(),
+        ),
+    ];
+    for (case, body, status, needle) in &borsh_cases {
+        let reply = submit_borsh(&node, "/v1/txs", body.clone()).await;
+        assert_problem(&reply, *status, needle, case);
+    }
+
+    // Nothing reached the mempool; the valid transaction is then admitted in a batch.
+    assert!(node.mempool.lock().expect("lock").is_empty());
+    let reply = submit_borsh(&node, "/v1/txs", with(count(1), &one)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["accepted"], json!(1));
+    assert!(node.mempool.lock().expect("lock").contains(&valid.id()));
+}
+
+#[tokio::test]
+async fn a_batch_holds_at_most_tx_submit_batch_max_and_fits_the_default_body_limit() {
+    // The node's default body limit (`http.body_bytes_max`).
+    let node = node_with_body_limit(false, 30_000, 1024 * 1024);
+    // Consecutive seqs of one account: account 0 has committed seq 1.
+    let txs: Vec<SignedTransaction> =
+        (0..=TX_SUBMIT_BATCH_MAX as u64).map(|index| transfer(0, 2 + index, 1, 1)).collect();
+    let reply = submit_borsh(&node, "/v1/txs", encode(&txs)).await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "the limit is 1000 per request", "borsh 1001");
+    let reply = submit(&node, "/v1/txs", json_batch(&txs)).await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "the limit is 1000 per request", "JSON 1001");
+    assert!(node.mempool.lock().expect("lock").is_empty());
+
+    // Exactly the limit, as JSON (the larger form): every one admitted, in order.
+    let full = &txs[..TX_SUBMIT_BATCH_MAX];
+    let body = json_batch(full);
+    assert!(body.len() < 1024 * 1024, "{} bytes", body.len());
+    let reply = submit(&node, "/v1/txs", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let answer = reply.json();
+    assert_eq!(answer["accepted"], json!(TX_SUBMIT_BATCH_MAX));
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), TX_SUBMIT_BATCH_MAX);
+    for (result, tx) in results.iter().zip(full) {
+        assert_result(result, tx, StatusCode::ACCEPTED, "", "full batch");
+    }
+    assert_eq!(node.mempool.lock().expect("lock").len(), TX_SUBMIT_BATCH_MAX);
 }
 
 #[tokio::test]
