@@ -166,7 +166,9 @@ fn node_with_body_limit(auto_commit: bool, wait_timeout_ms: u64, body_bytes_max:
             }
             let _ = reply.send(results);
             if auto_commit && !admitted.is_empty() {
+                let ids: Vec<TxId> = admitted.iter().map(SignedTransaction::id).collect();
                 let block = commit(&engine_store, admitted);
+                engine_mempool.lock().expect("lock").remove(ids);
                 committed_sender.send_replace(block.header.height);
             }
         }
@@ -813,4 +815,204 @@ async fn status_readiness_validators_and_metrics() {
     ] {
         assert!(reply.text.contains(name), "{name} missing from:\n{}", reply.text);
     }
+}
+
+/// The available balance (minor units) of `account` in its first asset.
+async fn available_minor(node: &Node, account: &str) -> Value {
+    get(node, &format!("/v1/accounts/{account}")).await.json()["balances"][0]["available_minor"].clone()
+}
+
+/// The `tally` binary: `TALLY_BIN`, or built next to `tally-node` (as in tests/scenario.rs;
+/// the `tally` binary belongs to another package, so cargo does not build it for this test).
+fn tally_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("TALLY_BIN") {
+        return path.into();
+    }
+    let node = std::path::Path::new(env!("CARGO_BIN_EXE_tally-node"));
+    let profile_dir = node.parent().expect("the binary is in a profile directory");
+    let target_dir = profile_dir.parent().expect("the profile directory is in the target directory");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args(["build", "--quiet", "-p", "tally-client", "--bin", "tally", "--target-dir"])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        command.arg("--release");
+    }
+    let status = command.status().expect("run cargo build for the tally binary");
+    assert!(status.success(), "building the tally binary failed: {status}");
+    profile_dir.join("tally")
+}
+
+/// Serves the node's router on a local socket; its base URL.
+async fn serve(node: &Node) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let router = node.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// Runs the `tally` binary (off the runtime's thread, which serves the node).
+async fn run_tally(
+    bin: std::path::PathBuf,
+    keystore: std::path::PathBuf,
+    url: String,
+    args: Vec<String>,
+) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(args)
+            .env("TALLY_KEYSTORE", keystore)
+            .env("TALLY_PASSPHRASE", "grants")
+            .env("TALLY_NODE", url)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the tally binary runs")
+    })
+    .await
+    .expect("joins")
+}
+
+/// `tally grant --csv` against this API served on a socket: 1,001 rows go out as two batches
+/// (the second after the first committed), every row is reported; with `--wait` each row's
+/// receipt is read, and a re-run of the same grant ids commits but fails row by row.
+#[tokio::test]
+async fn tally_grant_csv_sends_batches_and_reports_each_row() {
+    let bin = tally_binary();
+    // The node's default body limit, which a full batch of grants fits.
+    let node = node_with_body_limit(true, 10_000, 1024 * 1024);
+    let url = serve(&node).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keystore = dir.path().join("keys");
+    let tally = |args: Vec<String>| run_tally(bin.clone(), keystore.clone(), url.clone(), args);
+    let args = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let seed = dir.path().join("issuer.hex");
+    std::fs::write(&seed, hex::encode([1u8; 32])).expect("seed");
+    let imported = tally(args(&format!("keys import acme-issuer --file {}", seed.display()))).await;
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let created = tally(args("--json keys new dev1")).await;
+    let dev1: Value = serde_json::from_slice(&created.stdout).expect("JSON");
+    let dev1 = dev1["address"].as_str().expect("address").to_owned();
+    let dev2 = key(50).public_key();
+
+    // 1,001 purchases: even rows to the key name dev1, odd rows to dev2's address.
+    let mut csv = String::from("to,amount,kind,reason,grant_id,external_ref\n");
+    for row in 0..=TX_SUBMIT_BATCH_MAX {
+        let to = if row % 2 == 0 { "dev1".to_owned() } else { dev2.to_address() };
+        csv.push_str(&format!("{to},0.01,purchase,,{row:032x},order-{row}\n"));
+    }
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, csv).expect("csv");
+    let grant = format!("--json grant --asset ACME@acme --from acme-issuer --csv {}", big.display());
+    let output = tally(args(&grant)).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["admitted"], json!(TX_SUBMIT_BATCH_MAX + 1), "{}", report["stopped"]);
+    assert_eq!(report["first_seq"], json!(1));
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), TX_SUBMIT_BATCH_MAX + 1);
+    for (index, row) in rows.iter().enumerate() {
+        assert_eq!(row["line"], json!(index + 2));
+        assert_eq!(row["seq"], json!(index + 1));
+        assert_eq!(row["status"], json!("admitted"), "{row}");
+        assert_eq!(row["grant_id"], json!(format!("{index:032x}")));
+    }
+    assert_eq!(rows[0]["to"], json!(dev1));
+    assert_eq!(rows[1]["to"], json!(dev2.to_address()));
+    // One block per request: 1,000, then 1 after the first committed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while node.store.height().expect("height") < Height(4) {
+        assert!(std::time::Instant::now() < deadline, "the second batch was not committed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(node.store.height().expect("height"), Height(4));
+    assert_eq!(node.store.block(Height(3)).expect("read").expect("block 3").txs.len(), TX_SUBMIT_BATCH_MAX);
+    assert_eq!(available_minor(&node, &dev1).await, json!("501"));
+    assert_eq!(available_minor(&node, &dev2.to_address()).await, json!("500"));
+
+    // With --wait: each row's receipt. The same grant ids again: committed, failed, exit 1.
+    let small = dir.path().join("small.csv");
+    let rows = format!(
+        "to,amount,kind,reason,grant_id\ndev1,1,reward,client-library,{:032x}\n{},2,promo,,{:032x}\n",
+        5_000,
+        dev2.to_address(),
+        5_001
+    );
+    std::fs::write(&small, rows).expect("csv");
+    let grant = format!("--json grant --asset ACME@acme --from acme-issuer --wait --csv {}", small.display());
+    let output = tally(args(&grant)).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    for (index, row) in report["rows"].as_array().expect("rows").iter().enumerate() {
+        assert_eq!(row["status"], json!("committed"), "{row}");
+        assert_eq!(row["seq"], json!(1_002 + index));
+        assert_eq!(row["height"], json!(5));
+    }
+    assert_eq!(available_minor(&node, &dev1).await, json!("601"));
+
+    let output = tally(args(&grant)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("2 grant(s) committed but failed"), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    for row in report["rows"].as_array().expect("rows") {
+        assert_eq!(
+            (row["status"].clone(), row["error"].clone()),
+            (json!("failed"), json!("duplicate_grant_id"))
+        );
+    }
+    assert_eq!(available_minor(&node, &dev1).await, json!("601"));
+}
+
+/// A node whose body limit is below the default answers 413 to a full request; the client
+/// sends it again in halves, and every row is admitted.
+#[tokio::test]
+async fn tally_grant_csv_halves_a_batch_the_node_finds_too_large() {
+    let bin = tally_binary();
+    let node = node_with_body_limit(true, 10_000, 16 * 1024);
+    let url = serve(&node).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keystore = dir.path().join("keys");
+    let tally = |args: Vec<String>| run_tally(bin.clone(), keystore.clone(), url.clone(), args);
+    let seed = dir.path().join("issuer.hex");
+    std::fs::write(&seed, hex::encode([1u8; 32])).expect("seed");
+    let imported = tally(vec![
+        "keys".into(),
+        "import".into(),
+        "acme-issuer".into(),
+        "--file".into(),
+        seed.display().to_string(),
+    ])
+    .await;
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let to = key(50).public_key().to_address();
+    let mut csv = String::from("to,amount,kind,reason\n");
+    for _ in 0..200 {
+        csv.push_str(&format!("{to},1,promo,\n"));
+    }
+    let path = dir.path().join("grants.csv");
+    std::fs::write(&path, csv).expect("csv");
+    let output = tally(vec![
+        "--json".into(),
+        "grant".into(),
+        "--asset".into(),
+        "ACME@acme".into(),
+        "--from".into(),
+        "acme-issuer".into(),
+        "--csv".into(),
+        path.display().to_string(),
+    ])
+    .await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["admitted"], json!(200), "{report}");
+    // 200 grants (~60 KB as borsh) cannot go in one 16 KiB request: several blocks committed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while available_minor(&node, &to).await != json!("20000") {
+        assert!(std::time::Instant::now() < deadline, "not all grants committed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(node.store.height().expect("height") > Height(3));
 }
