@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tally_types::limits::TX_SUBMIT_BATCH_MAX;
 use tally_types::{AssetId, ChainId, Height, PublicKey, Receipt, SignedTransaction, TxId, encode};
 
 /// The largest response body read from a node. The biggest answers (a block of
@@ -22,6 +23,11 @@ pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
 /// The time a `?wait=commit` submission may take: longer than the node's own wait bound
 /// (30 s by default), so the node's 504 with the tx id arrives rather than a local timeout.
 pub const WAIT_TIMEOUT_MS: u64 = 60_000;
+
+/// The largest body [`NodeClient::submit_batch`] sends in one request: the node's default
+/// `http.body_bytes_max` (1 MiB). A batch larger in bytes is split into more requests, each of
+/// at most [`TX_SUBMIT_BATCH_MAX`] transactions.
+pub const SUBMIT_BATCH_BYTES_MAX: usize = 1024 * 1024;
 
 /// Why a request to a node failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +138,63 @@ pub enum Submitted {
     Admitted(TxId),
     /// Committed, with its receipt (`?wait=commit`).
     Committed(Box<TxInclusion>),
+}
+
+/// Why one transaction of [`NodeClient::submit_batch`] was not admitted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BatchTxError {
+    /// The node refused this transaction; `status` and `kind` are what the single form of
+    /// `POST /v1/txs` would have answered (e.g. 409 `urn:tally:problem:seq`).
+    #[error("{detail} (HTTP {status})")]
+    Refused { status: u16, kind: String, detail: String },
+    /// The request that carried it failed as a whole. With a `status` the node answered and
+    /// admitted none of that request (e.g. 503 busy, 413 body too large); without one
+    /// (transport failure, unreadable answer) it may or may not have admitted it: look it up,
+    /// or resubmit it (an admitted one is refused as a duplicate).
+    #[error("the request carrying it failed: {detail}")]
+    RequestFailed { status: Option<u16>, detail: String },
+    /// Not sent, because an earlier request of the same call failed.
+    #[error("not sent: an earlier request of the batch failed")]
+    NotSent,
+}
+
+/// `POST /v1/txs` with a batch: `{"accepted", "refused", "results": [...]}`.
+#[derive(Deserialize)]
+struct BatchAnswer {
+    results: Vec<BatchItem>,
+}
+
+/// One result of a batch: `{"status": 202, "tx_id"}` or a problem document with `tx_id`.
+#[derive(Deserialize)]
+struct BatchItem {
+    status: u16,
+    tx_id: Option<TxId>,
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    detail: String,
+}
+
+/// Splits `txs` into runs of at most [`TX_SUBMIT_BATCH_MAX`] transactions and, past the first
+/// of a run, at most `bytes_max` encoded bytes (with the 4-byte count); returns run lengths.
+fn batch_runs(txs: &[SignedTransaction], bytes_max: usize) -> Vec<usize> {
+    let mut runs = Vec::new();
+    let (mut count, mut bytes) = (0usize, 4usize);
+    for tx in txs {
+        let size = encode(tx).len();
+        if count > 0 && (count == TX_SUBMIT_BATCH_MAX || bytes + size > bytes_max) {
+            runs.push(count);
+            (count, bytes) = (0, 4);
+        }
+        count += 1;
+        bytes += size;
+    }
+    if count > 0 {
+        runs.push(count);
+    }
+    runs
 }
 
 #[derive(Deserialize)]
@@ -316,6 +379,104 @@ impl NodeClient {
     }
 }
 
+impl NodeClient {
+    /// `POST /v1/txs` with borsh batches (`application/octet-stream`): one result per
+    /// transaction of `txs`, in order. `txs` is sent in requests of at most
+    /// [`TX_SUBMIT_BATCH_MAX`] transactions and [`SUBMIT_BATCH_BYTES_MAX`] bytes, one after the
+    /// other; a request the node finds too large (413: its `http.body_bytes_max` is below the
+    /// default) is sent again in halves; after a request fails otherwise, the rest are
+    /// [`BatchTxError::NotSent`].
+    ///
+    /// The node admits each transaction on its own, so a refused one does not stop the others
+    /// of its request. A caller signing consecutive seqs of one account should know that the
+    /// ones after a refused seq wait for it and expire unless it is filled.
+    pub fn submit_batch(&self, txs: &[SignedTransaction]) -> Vec<Result<TxId, BatchTxError>> {
+        let mut results = Vec::with_capacity(txs.len());
+        // (start, len) of the requests still to send, in order.
+        let mut pending: std::collections::VecDeque<(usize, usize)> = batch_runs(txs, SUBMIT_BATCH_BYTES_MAX)
+            .into_iter()
+            .scan(0, |start, len| {
+                let run = (*start, len);
+                *start += len;
+                Some(run)
+            })
+            .collect();
+        while let Some((start, len)) = pending.pop_front() {
+            let chunk = &txs[start..start + len];
+            match self.submit_chunk(chunk) {
+                Ok(answers) => results.extend(answers),
+                // A node with a smaller `http.body_bytes_max` admitted none of it: send it in
+                // halves (down to single transactions, which always fit a valid node config).
+                Err(BatchTxError::RequestFailed { status: Some(413), .. }) if len > 1 => {
+                    pending.push_front((start + len / 2, len - len / 2));
+                    pending.push_front((start, len / 2));
+                }
+                Err(error) => {
+                    results.extend(chunk.iter().map(|_| Err(error.clone())));
+                    break;
+                }
+            }
+        }
+        results.resize(txs.len(), Err(BatchTxError::NotSent));
+        results
+    }
+
+    /// One request of [`Self::submit_batch`].
+    fn submit_chunk(
+        &self,
+        chunk: &[SignedTransaction],
+    ) -> Result<Vec<Result<TxId, BatchTxError>>, BatchTxError> {
+        let url = self.url("/v1/txs");
+        let body = encode(chunk);
+        // The node bounds its wait for the mempool's answer (`http.wait_timeout_ms`) and says
+        // so with a 504; the longer local bound lets that answer arrive.
+        let response = self
+            .wait_agent
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .send(&body[..])
+            .map_err(|source| BatchTxError::RequestFailed {
+                status: None,
+                detail: format!("{url}: {source}"),
+            })?;
+        let value = Self::read(&url, response).map_err(|error| BatchTxError::RequestFailed {
+            status: match &error {
+                HttpError::Problem { status, .. } => Some(*status),
+                _ => None,
+            },
+            detail: error.to_string(),
+        })?;
+        // The answer is remote input: it must hold one result per transaction sent, and an
+        // admitted one must name the transaction sent at its place.
+        let unreadable = |reason: String| BatchTxError::RequestFailed {
+            status: None,
+            detail: format!("{url}: unexpected answer to a batch of {}: {reason}", chunk.len()),
+        };
+        let answer: BatchAnswer =
+            serde_json::from_value(value).map_err(|error| unreadable(error.to_string()))?;
+        if answer.results.len() != chunk.len() {
+            return Err(unreadable(format!("{} results", answer.results.len())));
+        }
+        let mut results = Vec::with_capacity(chunk.len());
+        for (index, (item, tx)) in answer.results.into_iter().zip(chunk).enumerate() {
+            let id = tx.id();
+            if item.tx_id.is_some_and(|answered| answered != id) {
+                return Err(unreadable(format!("result {index} names another transaction")));
+            }
+            if (200..300).contains(&item.status) {
+                if item.tx_id.is_none() {
+                    return Err(unreadable(format!("result {index} admits without a tx id")));
+                }
+                results.push(Ok(id));
+            } else {
+                let detail = if item.detail.is_empty() { item.title } else { item.detail };
+                results.push(Err(BatchTxError::Refused { status: item.status, kind: item.kind, detail }));
+            }
+        }
+        Ok(results)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +498,38 @@ mod tests {
         // Port 1 on localhost is not served in any sane test environment.
         let client = NodeClient::new("http://127.0.0.1:1").expect("valid url");
         assert!(matches!(client.status(), Err(HttpError::Transport { .. })));
+    }
+
+    fn signed(seq: u64) -> SignedTransaction {
+        let key = tally_types::SecretKey::from_seed(&[7; 32]);
+        let chain = ChainId::new("tally-http-test").expect("valid");
+        let op = crate::txbuild::burn_op("ACME@acme".parse().expect("valid"), tally_types::Amount(1));
+        crate::txbuild::build_signed(&key, &chain, seq, Height(10), vec![op], b"").expect("builds")
+    }
+
+    #[test]
+    fn batches_are_split_by_count_and_by_bytes_in_order() {
+        let small: Vec<_> = (1..=2_345).map(signed).collect();
+        assert_eq!(batch_runs(&small, usize::MAX), vec![1_000, 1_000, 345]);
+        assert_eq!(batch_runs(&small[..1_000], usize::MAX), vec![1_000]);
+        assert_eq!(batch_runs(&[], usize::MAX), Vec::<usize>::new());
+        // By bytes: each run holds as many as fit with the 4-byte count, never none.
+        let size = encode(&small[0]).len();
+        assert_eq!(batch_runs(&small[..10], 4 + 3 * size), vec![3, 3, 3, 1]);
+        assert_eq!(batch_runs(&small[..3], 1), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn a_failed_request_fails_its_transactions_and_sends_no_more() {
+        let client = NodeClient::new("http://127.0.0.1:1").expect("valid url");
+        let txs: Vec<_> = (1..=1_001).map(signed).collect();
+        let results = client.submit_batch(&txs);
+        assert_eq!(results.len(), txs.len());
+        assert!(
+            results[..1_000]
+                .iter()
+                .all(|result| matches!(result, Err(BatchTxError::RequestFailed { status: None, .. })))
+        );
+        assert_eq!(results[1_000], Err(BatchTxError::NotSent));
     }
 }

@@ -21,6 +21,7 @@ use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, TxId, TxOutcome};
 use zeroize::Zeroizing;
 
 mod cmd_badge;
+mod cmd_grant;
 mod cmd_market;
 mod cmd_spend;
 mod cmd_verify;
@@ -60,7 +61,7 @@ enum Command {
     /// Issue or list assets.
     #[command(subcommand)]
     Asset(AssetCommand),
-    /// Mint credits to an account (issuer only).
+    /// Mint credits to an account, or to many from a CSV with --csv (issuer only).
     Grant(GrantArgs),
     /// Move available credits to another account.
     Transfer(TransferArgs),
@@ -161,13 +162,13 @@ struct SubmitArgs {
 struct GrantArgs {
     #[arg(long)]
     asset: String,
-    #[arg(long)]
-    to: String,
-    #[arg(long)]
-    amount: String,
+    #[arg(long, required_unless_present = "csv")]
+    to: Option<String>,
+    #[arg(long, required_unless_present = "csv")]
+    amount: Option<String>,
     /// purchase, reward or promo.
-    #[arg(long)]
-    kind: String,
+    #[arg(long, required_unless_present = "csv")]
+    kind: Option<String>,
     /// For rewards: client-library, how-to-guide, forum-support, published-application, other:TEXT.
     #[arg(long)]
     reason: Option<String>,
@@ -177,6 +178,17 @@ struct GrantArgs {
     /// The grant id (32 hex); random when absent. Reuse it to make a retry idempotent.
     #[arg(long)]
     id: Option<String>,
+    /// Many grants of --asset from a CSV file, one transaction each, signed with consecutive
+    /// seqs and sent in batches; one result per row. Header `to,amount,kind,reason`, optionally
+    /// `,grant_id` then `,external_ref`; no quoting; reason empty unless kind is reward;
+    /// grant_id empty for a random one. Every row is checked first: bad rows are named by line
+    /// and nothing is sent.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["to", "amount", "kind", "reason", "id", "external_ref"]
+    )]
+    csv: Option<PathBuf>,
     #[command(flatten)]
     submit: SubmitArgs,
 }
@@ -454,9 +466,18 @@ fn asset_list(context: &Session) -> anyhow::Result<()> {
 }
 
 fn grant(context: &Session, args: GrantArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.csv {
+        return cmd_grant::grant_csv(context, &args.asset, path, &args.submit);
+    }
+    // clap requires these without --csv.
+    let required = |value: &Option<String>, flag: &str| {
+        value.clone().ok_or_else(|| usage(format!("{flag} is required (or --csv FILE)")))
+    };
+    let (to, amount, kind) =
+        (required(&args.to, "--to")?, required(&args.amount, "--amount")?, required(&args.kind, "--kind")?);
     let client = context.client()?;
-    let to = resolve_address(context, &args.to, "--to")?;
-    let kind = txbuild::parse_grant_kind(&args.kind).map_err(|error| usage(format!("--kind: {error}")))?;
+    let to = resolve_address(context, &to, "--to")?;
+    let kind = txbuild::parse_grant_kind(&kind).map_err(|error| usage(format!("--kind: {error}")))?;
     let reason = match &args.reason {
         Some(text) => {
             Some(txbuild::parse_reward_reason(text).map_err(|error| usage(format!("--reason: {error}")))?)
@@ -467,7 +488,7 @@ fn grant(context: &Session, args: GrantArgs) -> anyhow::Result<()> {
         Some(text) => text.parse::<OpId>().map_err(|error| usage(format!("--id: {error}")))?,
         None => txbuild::random_op_id()?,
     };
-    let (asset, amount) = asset_amount(&client, &args.asset, &args.amount)?;
+    let (asset, amount) = asset_amount(&client, &args.asset, &amount)?;
     let details = GrantDetails { grant_id, kind, reason, external_ref: args.external_ref };
     let op = txbuild::grant_op(asset, to, amount, details).map_err(|error| usage(error.to_string()))?;
     if !context.json {

@@ -151,3 +151,42 @@ fn an_unreachable_node_is_an_operating_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("127.0.0.1:1"));
 }
+
+#[test]
+fn a_grants_csv_with_bad_rows_names_each_by_line_and_sends_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+    let csv = dir.path().join("grants.csv");
+    std::fs::write(
+        &csv,
+        "to,amount,kind,reason,grant_id\n\
+         dev1,10,purchase,,\n\
+         dev2,0,purchase,,\n\
+         dev3,5,reward,,\n\
+         dev4,5,promo,,xyz\n",
+    )
+    .expect("write csv");
+    let csv = csv.to_str().expect("UTF-8 path");
+    // The node (port 1) is never asked: a command that reached it would exit 1.
+    let output = run(&keystore, &["grant", "--asset", "ACME@acme", "--csv", csv, "--from", "k"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("3 bad row(s); nothing was sent"), "{stderr}");
+    for needle in [
+        "line 3: amount must be greater than zero",
+        "line 4: a reward grant needs a reason",
+        "line 5: grant_id",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` missing from: {stderr}");
+    }
+    assert!(!stderr.contains("line 2"), "{stderr}");
+
+    // --csv takes the rows' recipients, amounts and kinds: the single-grant flags conflict.
+    let output = run(&keystore, &["grant", "--asset", "ACME@acme", "--csv", csv, "--to", "x", "--from", "k"]);
+    assert_eq!(output.status.code(), Some(2));
+    // And without --csv they are required.
+    let output =
+        run(&keystore, &["grant", "--asset", "ACME@acme", "--amount", "1", "--kind", "promo", "--from", "k"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--to"));
+}

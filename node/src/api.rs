@@ -4,6 +4,10 @@
 //! - The API never writes state. Reads go to the store (each handler reads one consistent
 //!   redb snapshot, on a blocking thread); a submission is handed to the engine over a bounded
 //!   channel and the engine's mempool decides (a full channel is refused at once, never queued).
+//! - `POST /v1/txs` takes one transaction (a JSON object) or a batch of up to
+//!   [`limits::TX_SUBMIT_BATCH_MAX`] (a JSON array of those objects, or a borsh
+//!   `Vec<SignedTransaction>` sent as `application/octet-stream`); a batch is one
+//!   [`Submission`] and is answered with one result per transaction, in order.
 //! - Every error is an RFC 9457 `application/problem+json` document whose `detail` names the
 //!   exact problem; unknown routes (404) and wrong methods (405) answer the same way.
 //! - Everything a client controls is bounded: the body size (`ApiLimits::body_bytes_max`, 413
@@ -20,7 +24,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use prometheus_client::encoding::text::encode as encode_metrics;
@@ -33,6 +37,7 @@ use serde_json::json;
 use tally_ledger::{AssetState, BalanceState, StateKey, StateValue, prove_entry};
 use tally_store::{Store, StoreError, TxLocation};
 use tally_types::hash::merkle_leaf;
+use tally_types::limits::{self, TX_SUBMIT_BATCH_MAX};
 use tally_types::merkle::MerkleProof;
 use tally_types::{
     AssetId, Block, ChainId, Hash, Height, PublicKey, SignedTransaction, TxId, ValidatorSet, View, decode,
@@ -56,7 +61,9 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// The media type of `GET /metrics` (OpenMetrics text, which Prometheus reads).
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// A transaction handed to the engine, which owns the mempool and answers on `reply`.
+/// The transactions of one `POST /v1/txs` request (one, or a batch of at most
+/// [`TX_SUBMIT_BATCH_MAX`]), handed to the engine, which owns the mempool. The engine answers
+/// on `reply` with exactly one result per transaction, in the order of `txs`.
 #[derive(Debug)]
 pub struct Submission {
     pub txs: Vec<SignedTransaction>,
@@ -81,7 +88,11 @@ pub struct NodeStatus {
 /// Limits on what clients may make the API do.
 #[derive(Clone, Copy, Debug)]
 pub struct ApiLimits {
-    /// The largest request body accepted (`http.body_bytes_max`).
+    /// The largest request body accepted (`http.body_bytes_max`, 1 MiB by default). A batch of
+    /// [`TX_SUBMIT_BATCH_MAX`] one-op transfers or grants (about 200 bytes each; a grant with
+    /// the longest reference, reason, asset id and chain id 508) fits the default both as borsh
+    /// (≤ 510 KB) and as JSON hex (≤ 1,026 KB); a batch of larger transactions needs a larger
+    /// limit or fewer transactions per request.
     pub body_bytes_max: usize,
     /// The longest `?wait=commit` waits (`http.wait_timeout_ms`); also bounds the wait for the
     /// engine's answer to a submission.
@@ -148,9 +159,12 @@ pub struct Metrics {
     pub commit_latency_seconds: Histogram,
     /// Seconds the store's durable commit (with its fsync) took per block.
     pub block_fsync_seconds: Histogram,
-    /// Transactions submitted over HTTP that the mempool admitted.
+    /// Transactions submitted over HTTP that the mempool admitted. Counted by the engine, once
+    /// per transaction, when it answers a [`Submission`]; the API does not count.
     pub submitted_txs: Counter,
-    /// Transactions submitted over HTTP that were refused (any reason).
+    /// Transactions submitted over HTTP that the mempool refused (any reason). Counted by the
+    /// engine like `submitted_txs`; a request refused before it reaches the engine (bad body,
+    /// busy queue) counts in neither.
     pub refused_txs: Counter,
 }
 
@@ -268,17 +282,25 @@ impl From<StoreError> for Problem {
     }
 }
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+impl Problem {
+    /// The problem document: `type`, `title`, `status`, `detail` and the extra member.
+    fn document(&self) -> serde_json::Value {
         let mut body = json!({
             "type": format!("urn:tally:problem:{}", self.kind),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        if let (Some((name, value)), Some(object)) = (self.extra, body.as_object_mut()) {
-            object.insert(name.to_owned(), value);
+        if let (Some((name, value)), Some(object)) = (&self.extra, body.as_object_mut()) {
+            object.insert((*name).to_owned(), value.clone());
         }
+        body
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = self.document();
         let mut response = (self.status, body.to_string()).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
@@ -350,9 +372,10 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Probl
     )
 }
 
+/// One transaction in the JSON form of `POST /v1/txs`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SubmitBody {
+struct SubmitTx {
     /// Hex of the canonical borsh encoding of a `SignedTransaction`.
     tx: String,
 }
@@ -385,9 +408,193 @@ fn admit_problem(error: AdmitError) -> Problem {
     }
 }
 
+/// What a `POST /v1/txs` body carried.
+enum SubmitBody {
+    /// One JSON object `{"tx": HEX}`: answered 202 (or with the receipt on `?wait=commit`),
+    /// a refusal as a problem document.
+    One(SignedTransaction),
+    /// A JSON array of such objects, or a borsh `Vec<SignedTransaction>`: answered 200 with one
+    /// result per transaction.
+    Batch(Vec<SignedTransaction>),
+}
+
+/// `application/octet-stream` (parameters and case aside) selects the borsh batch form; any
+/// other or no content type is read as JSON, as it always was.
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/octet-stream"))
+}
+
+/// Refuses a batch of `count` transactions outside 1..=[`TX_SUBMIT_BATCH_MAX`].
+fn check_batch_count(count: usize) -> Result<(), Problem> {
+    if count == 0 {
+        return Err(Problem::bad_request(
+            "batch-empty",
+            format!("the batch is empty; send 1 to {TX_SUBMIT_BATCH_MAX} transactions"),
+        ));
+    }
+    if count > TX_SUBMIT_BATCH_MAX {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch-too-large",
+            "Batch too large",
+            format!("the batch holds {count} transactions; the limit is {TX_SUBMIT_BATCH_MAX} per request"),
+        ));
+    }
+    Ok(())
+}
+
+/// One transaction of the JSON form: `{"tx": HEX}`; `at` names it in errors (`body`, `body[3]`).
+fn decode_json_tx(body: SubmitTx, at: &str) -> Result<SignedTransaction, Problem> {
+    let bytes = hex::decode(&body.tx)
+        .map_err(|error| Problem::bad_request("not-hex", format!("{at}field `tx`: not hex: {error}")))?;
+    decode(&bytes).map_err(|error| Problem::bad_request("decode", format!("{at}field `tx`: {error}")))
+}
+
+/// A JSON body: an object is one transaction, an array a batch.
+fn parse_json_body(body: &[u8]) -> Result<SubmitBody, Problem> {
+    let is_array = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
+    if !is_array {
+        let one: SubmitTx = serde_json::from_slice(body)
+            .map_err(|error| Problem::bad_request("malformed-json", format!("body: {error}")))?;
+        return decode_json_tx(one, "").map(SubmitBody::One);
+    }
+    // The body is bounded by `body_bytes_max`, so reading it as values first is bounded too;
+    // it lets every error name the element at fault.
+    let values: Vec<serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|error| Problem::bad_request("malformed-json", format!("body: {error}")))?;
+    check_batch_count(values.len())?;
+    let mut txs = Vec::with_capacity(values.len());
+    for (index, value) in values.into_iter().enumerate() {
+        let kind = match &value {
+            serde_json::Value::Object(_) => None,
+            serde_json::Value::Null => Some("null"),
+            serde_json::Value::Bool(_) => Some("a boolean"),
+            serde_json::Value::Number(_) => Some("a number"),
+            serde_json::Value::String(_) => Some("a string"),
+            serde_json::Value::Array(_) => Some("an array"),
+        };
+        if let Some(kind) = kind {
+            return Err(Problem::bad_request(
+                "malformed-json",
+                format!("body[{index}] is {kind}; each element is an object {{\"tx\": \"<hex>\"}}"),
+            ));
+        }
+        let one: SubmitTx = serde_json::from_value(value)
+            .map_err(|error| Problem::bad_request("malformed-json", format!("body[{index}]: {error}")))?;
+        txs.push(decode_json_tx(one, &format!("body[{index}]: "))?);
+    }
+    Ok(SubmitBody::Batch(txs))
+}
+
+/// A borsh `Vec<SignedTransaction>`: a little-endian u32 count, then the transactions.
+///
+/// Each transaction is decoded with the strict, bounded [`decode`] (at most
+/// [`limits::TX_BYTES_MAX`] bytes, canonical); to find where one ends, it is first read from
+/// a window of at most that many bytes, so nothing reads further than one transaction's limit.
+fn parse_borsh_body(body: &[u8]) -> Result<SubmitBody, Problem> {
+    let undecodable = |detail: String| Problem::bad_request("decode", detail);
+    let Some((prefix, mut rest)) = body.split_first_chunk::<4>() else {
+        return Err(undecodable(format!(
+            "borsh body: {} bytes, too short for the 4-byte count of a Vec<SignedTransaction>",
+            body.len()
+        )));
+    };
+    let count = u32::from_le_bytes(*prefix) as usize;
+    check_batch_count(count).map_err(|mut problem| {
+        // A JSON body sent as octet-stream reads as an absurd count: say what probably happened.
+        if matches!(body.first(), Some(b'[' | b'{')) {
+            problem.detail.push_str(
+                " (read as a borsh count; the body looks like JSON, which is sent as application/json)",
+            );
+        }
+        problem
+    })?;
+    let mut txs = Vec::with_capacity(count);
+    for index in 0..count {
+        let window = &rest[..rest.len().min(limits::TX_BYTES_MAX)];
+        let mut reader = window;
+        if let Err(error) = <SignedTransaction as borsh::BorshDeserialize>::deserialize_reader(&mut reader) {
+            let beyond = if rest.len() > window.len() {
+                format!(" within the limit of {} bytes", limits::TX_BYTES_MAX)
+            } else {
+                String::new()
+            };
+            return Err(undecodable(format!(
+                "borsh body[{index}]: SignedTransaction does not decode{beyond}: {error} \
+                 ({count} announced, {} bytes left)",
+                rest.len()
+            )));
+        }
+        let used = window.len() - reader.len();
+        let tx =
+            decode(&rest[..used]).map_err(|error| undecodable(format!("borsh body[{index}]: {error}")))?;
+        txs.push(tx);
+        rest = &rest[used..];
+    }
+    if !rest.is_empty() {
+        return Err(undecodable(format!(
+            "borsh body: {} trailing bytes after the {count} transactions",
+            rest.len()
+        )));
+    }
+    Ok(SubmitBody::Batch(txs))
+}
+
+/// Hands `txs` to the engine as one [`Submission`] and waits (bounded) for its answer: one
+/// result per transaction, in order.
+async fn hand_to_engine(
+    state: &ApiState,
+    txs: Vec<SignedTransaction>,
+) -> Result<Vec<Result<TxId, AdmitError>>, Problem> {
+    let count = txs.len();
+    let (reply, answer) = oneshot::channel();
+    state.submissions.try_send(Submission { txs, reply }).map_err(|error| {
+        let detail = match error {
+            mpsc::error::TrySendError::Full(_) => "the node's submission queue is full; try again later",
+            mpsc::error::TrySendError::Closed(_) => "the node is shutting down",
+        };
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Node busy", detail)
+    })?;
+    let timeout = Duration::from_millis(state.limits.wait_timeout_ms);
+    let results = match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(results)) => results,
+        Ok(Err(_)) => {
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "Node busy",
+                "the node dropped the submission (shutting down?)",
+            ));
+        }
+        Err(_) => {
+            return Err(Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "Timed out",
+                format!("the mempool did not answer within {} ms", state.limits.wait_timeout_ms),
+            ));
+        }
+    };
+    // The engine's contract; checked because a short answer would misattribute results.
+    if results.len() != count {
+        return Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("the engine answered {} results for {count} transactions", results.len()),
+        ));
+    }
+    Ok(results)
+}
+
 async fn submit_tx(
     State(state): State<ApiState>,
     query: Result<Query<SubmitQuery>, QueryRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
@@ -413,58 +620,29 @@ async fn submit_tx(
             Problem::bad_request("body", rejection.body_text())
         }
     })?;
-    let body: SubmitBody = serde_json::from_slice(&body)
-        .map_err(|error| Problem::bad_request("malformed-json", format!("body: {error}")))?;
-    let bytes = hex::decode(&body.tx)
-        .map_err(|error| Problem::bad_request("not-hex", format!("field `tx`: not hex: {error}")))?;
-    let tx: SignedTransaction =
-        decode(&bytes).map_err(|error| Problem::bad_request("decode", format!("field `tx`: {error}")))?;
+    let parsed = if is_octet_stream(&headers) { parse_borsh_body(&body)? } else { parse_json_body(&body)? };
+    let tx = match parsed {
+        SubmitBody::One(tx) => tx,
+        SubmitBody::Batch(txs) => {
+            if wait_for_commit {
+                return Err(Problem::bad_request(
+                    "query",
+                    "query `wait=commit` takes one transaction (a JSON object); a batch is answered on admission",
+                ));
+            }
+            return submit_batch(&state, txs).await;
+        }
+    };
 
     // Subscribe before handing the transaction over, so a commit that lands before we start
     // waiting still wakes the wait below.
     let mut committed = state.committed.clone();
-    let timeout = Duration::from_millis(state.limits.wait_timeout_ms);
-    let (reply, answer) = oneshot::channel();
-    state.submissions.try_send(Submission { txs: vec![tx], reply }).map_err(|error| {
-        let detail = match error {
-            mpsc::error::TrySendError::Full(_) => "the node's submission queue is full; try again later",
-            mpsc::error::TrySendError::Closed(_) => "the node is shutting down",
-        };
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "Node busy", detail)
-    })?;
-    let admitted = match tokio::time::timeout(timeout, answer).await {
-        Ok(Ok(mut admitted)) => admitted.pop().unwrap_or(Err(AdmitError::Unavailable)),
-        Ok(Err(_)) => {
-            return Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "Node busy",
-                "the node dropped the submission (shutting down?)",
-            ));
-        }
-        Err(_) => {
-            return Err(Problem::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "Timed out",
-                format!("the mempool did not answer within {} ms", state.limits.wait_timeout_ms),
-            ));
-        }
-    };
-    let id = match admitted {
-        Ok(id) => {
-            state.metrics.submitted_txs.inc();
-            id
-        }
-        Err(error) => {
-            state.metrics.refused_txs.inc();
-            return Err(admit_problem(error));
-        }
-    };
+    let admitted = hand_to_engine(&state, vec![tx]).await?.pop().expect("one result per transaction");
+    let id = admitted.map_err(admit_problem)?;
     if !wait_for_commit {
         return Ok((StatusCode::ACCEPTED, axum::Json(json!({ "tx_id": id })).into_response()).into_response());
     }
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_timeout_ms);
     loop {
         committed.borrow_and_update();
         if let Some(found) = read_store(&state, move |store| tx_inclusion(store, id)).await? {
@@ -496,6 +674,32 @@ async fn submit_tx(
             }
         }
     }
+}
+
+/// A batch: handed to the engine as one submission and answered 200 with one result per
+/// transaction, in order. An admitted one is `{"status": 202, "tx_id": …}`; a refused one is
+/// the problem document the single form would have answered, with its `tx_id`.
+async fn submit_batch(state: &ApiState, txs: Vec<SignedTransaction>) -> ApiResult {
+    let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+    let results = hand_to_engine(state, txs).await?;
+    let mut accepted = 0usize;
+    let results: Vec<serde_json::Value> = results
+        .into_iter()
+        .zip(ids)
+        .map(|(result, id)| match result {
+            Ok(admitted) => {
+                accepted += 1;
+                json!({ "status": StatusCode::ACCEPTED.as_u16(), "tx_id": admitted })
+            }
+            Err(error) => {
+                let mut document = admit_problem(error).document();
+                document["tx_id"] = json!(id);
+                document
+            }
+        })
+        .collect();
+    let refused = results.len() - accepted;
+    ok_json(json!({ "accepted": accepted, "refused": refused, "results": results }))
 }
 
 /// A committed transaction as stored: its block, the block's receipts and its index.

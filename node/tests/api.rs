@@ -1,6 +1,8 @@
 //! The HTTP API against a real redb store (genesis state and committed blocks) and a real
 //! mempool behind a test engine task: the bad-input catalogue answers with precise
 //! problem+json documents and changes nothing, and the happy paths return verifiable data.
+//! Batches (`POST /v1/txs` with a JSON array or a borsh `Vec<SignedTransaction>`) are answered
+//! per transaction, in order, up to `limits::TX_SUBMIT_BATCH_MAX`.
 
 mod inproc;
 
@@ -22,6 +24,7 @@ use tally_node::mempool::{Mempool, MempoolConfig};
 use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
 use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::hash::merkle_leaf;
+use tally_types::limits::TX_SUBMIT_BATCH_MAX;
 use tally_types::merkle::MerkleProof;
 use tally_types::smt::SmtProof;
 use tally_types::tx::{AssetFlags, Transaction, Transfer};
@@ -104,8 +107,12 @@ struct Node {
 }
 
 /// A node at height 2 whose engine task admits into a real mempool; with `auto_commit` it
-/// also commits each admitted transaction in a block of its own, as consensus would.
+/// also commits each submission's admitted transactions in a block, as consensus would.
 fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
+    node_with_body_limit(auto_commit, wait_timeout_ms, BODY_BYTES_MAX)
+}
+
+fn node_with_body_limit(auto_commit: bool, wait_timeout_ms: u64, body_bytes_max: usize) -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
     let store = Arc::new(Store::open(&dir.path().join("node.redb"), &identity).expect("open"));
@@ -122,27 +129,38 @@ fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
     let (submissions, mut receiver) = mpsc::channel::<Submission>(16);
     let (committed_sender, committed) = watch::channel(Height(2));
     let (status, status_receiver) = watch::channel(NodeStatus { height: Height(2), ..NodeStatus::default() });
+    let metrics = Arc::new(Metrics::new());
     let engine_store = Arc::clone(&store);
     let engine_mempool = Arc::clone(&mempool);
+    let engine_metrics = Arc::clone(&metrics);
+    // Stands in for the engine's `on_submission`: admits each transaction in order, answers one
+    // result each, and counts the HTTP submission metrics (the engine counts them, not the API).
     tokio::spawn(async move {
         while let Some(Submission { txs, reply }) = receiver.recv().await {
             // The engine's own ingress path: batch signature check, then admission.
-            let admitted =
+            let results =
                 tally_node::engine::ingress::admit(&engine_store, &engine_mempool, txs.clone(), true);
-            let ok: Vec<SignedTransaction> = txs
-                .into_iter()
-                .zip(&admitted)
-                .filter(|(_, result)| result.is_ok())
-                .map(|(tx, _)| tx)
-                .collect();
-            let _ = reply.send(admitted);
-            if !ok.is_empty() && auto_commit {
-                let block = commit(&engine_store, ok);
+            let mut admitted = Vec::new();
+            for (tx, result) in txs.into_iter().zip(&results) {
+                match result {
+                    Ok(_) => {
+                        engine_metrics.submitted_txs.inc();
+                        admitted.push(tx);
+                    }
+                    Err(_) => {
+                        engine_metrics.refused_txs.inc();
+                    }
+                }
+            }
+            let _ = reply.send(results);
+            if auto_commit && !admitted.is_empty() {
+                let ids: Vec<TxId> = admitted.iter().map(SignedTransaction::id).collect();
+                let block = commit(&engine_store, admitted);
+                engine_mempool.lock().expect("lock").remove(ids);
                 committed_sender.send_replace(block.header.height);
             }
         }
     });
-    let metrics = Arc::new(Metrics::new());
     let state = ApiState {
         store: Arc::clone(&store),
         chain_id: chain(),
@@ -152,7 +170,7 @@ fn node(auto_commit: bool, wait_timeout_ms: u64) -> Node {
         committed,
         metrics: Arc::clone(&metrics),
         assets: AssetCatalog::new([acme()]),
-        limits: ApiLimits { body_bytes_max: BODY_BYTES_MAX, wait_timeout_ms },
+        limits: ApiLimits { body_bytes_max, wait_timeout_ms },
     };
     Node { _dir: dir, store, mempool, router: router(state), status, metrics, blocks }
 }
@@ -170,10 +188,14 @@ impl Reply {
 }
 
 async fn call(node: &Node, method: Method, uri: &str, body: Option<Vec<u8>>) -> Reply {
+    call_as(node, method, uri, body, "application/json").await
+}
+
+async fn call_as(node: &Node, method: Method, uri: &str, body: Option<Vec<u8>>, content_type: &str) -> Reply {
     use tower::ServiceExt;
     let mut request = Request::builder().method(method).uri(uri);
     if body.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/json");
+        request = request.header(header::CONTENT_TYPE, content_type);
     }
     let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).expect("request");
     let response = node.router.clone().oneshot(request).await.expect("infallible");
@@ -198,6 +220,17 @@ async fn submit(node: &Node, uri: &str, body: Vec<u8>) -> Reply {
 
 fn tx_body(tx: &SignedTransaction) -> Vec<u8> {
     json!({ "tx": hex::encode(encode(tx)) }).to_string().into_bytes()
+}
+
+/// A JSON batch: an array of `{"tx": HEX}`.
+fn json_batch(txs: &[SignedTransaction]) -> Vec<u8> {
+    let items: Vec<Value> = txs.iter().map(|tx| json!({ "tx": hex::encode(encode(tx)) })).collect();
+    Value::Array(items).to_string().into_bytes()
+}
+
+/// Submits a borsh batch (`application/octet-stream`).
+async fn submit_borsh(node: &Node, uri: &str, body: Vec<u8>) -> Reply {
+    call_as(node, Method::POST, uri, Some(body), "application/octet-stream").await
 }
 
 /// Asserts a problem+json answer with `status` whose `detail` contains `needle`.
@@ -229,7 +262,7 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     let too_large = format!("larger than the limit of {BODY_BYTES_MAX} bytes");
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("malformed JSON", b"{\"tx\": ".to_vec(), StatusCode::BAD_REQUEST, "body: EOF"),
-        ("not an object", b"[1]".to_vec(), StatusCode::BAD_REQUEST, "body: invalid type"),
+        ("not an object", b"1".to_vec(), StatusCode::BAD_REQUEST, "body: invalid type"),
         ("missing field", b"{}".to_vec(), StatusCode::BAD_REQUEST, "missing field `tx`"),
         (
             "unknown field",
@@ -307,8 +340,260 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     let reply = submit(&node, "/v1/txs", tx_body(&transfer(0, 2, 1, 7))).await;
     assert_problem(&reply, StatusCode::CONFLICT, "seq 2 from this account is already waiting", "seq taken");
     assert_eq!(node.mempool.lock().expect("lock").len(), 1);
+    // Counted once each, by the engine: 1 admitted; refused: wrong chain, bad signature,
+    // replayed seq, duplicate, seq taken. Requests refused before the engine count in neither.
     let metrics = get(&node, "/metrics").await.text;
-    assert!(metrics.contains("tally_http_submitted_txs_total 1"), "{metrics}");
+    assert!(metrics.contains("tally_http_submitted_txs_total 1\n"), "{metrics}");
+    assert!(metrics.contains("tally_http_refused_txs_total 5\n"), "{metrics}");
+}
+
+/// Asserts one result of a batch answer: the transaction's id, and `status` (202 for admitted,
+/// else a problem whose detail contains `needle`).
+fn assert_result(result: &Value, tx: &SignedTransaction, status: StatusCode, needle: &str, case: &str) {
+    assert_eq!(result["tx_id"], json!(tx.id()), "{case}: {result}");
+    assert_eq!(result["status"], json!(status.as_u16()), "{case}: {result}");
+    if status == StatusCode::ACCEPTED {
+        assert!(result.get("type").is_none(), "{case}: {result}");
+        return;
+    }
+    assert!(result["type"].as_str().is_some_and(|t| t.starts_with("urn:tally:problem:")), "{case}: {result}");
+    assert!(result["title"].is_string(), "{case}: {result}");
+    let detail = result["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(needle), "{case}: detail `{detail}` does not mention `{needle}`");
+}
+
+#[tokio::test]
+async fn a_batch_is_answered_per_transaction_in_order() {
+    for form in ["json", "borsh"] {
+        let node = node(false, 2_000);
+        let mut forged = transfer(1, 2, 3, 100);
+        forged.signature.0[0] ^= 1;
+        let txs = vec![
+            transfer(0, 2, 3, 100),
+            forged,
+            transfer(2, 1, 3, 100),
+            // Committed in block 1: its seq is used.
+            node.blocks[0].txs[0].clone(),
+            // The next seq of the first one, in the same batch.
+            transfer(0, 3, 3, 1),
+        ];
+        let send = |txs: &[SignedTransaction]| {
+            let txs = txs.to_vec();
+            let node = &node;
+            async move {
+                match form {
+                    "json" => submit(node, "/v1/txs", json_batch(&txs)).await,
+                    _ => submit_borsh(node, "/v1/txs", encode(&txs)).await,
+                }
+            }
+        };
+        let reply = send(&txs).await;
+        assert_eq!(reply.status, StatusCode::OK, "{form}: {}", reply.text);
+        assert_eq!(reply.content_type, "application/json", "{form}");
+        let body = reply.json();
+        assert_eq!(
+            (body["accepted"].clone(), body["refused"].clone()),
+            (json!(3), json!(2)),
+            "{form}: {body}"
+        );
+        let results = body["results"].as_array().expect("results");
+        assert_eq!(results.len(), txs.len(), "{form}");
+        let expected = [
+            (StatusCode::ACCEPTED, ""),
+            (StatusCode::BAD_REQUEST, "signature does not verify"),
+            (StatusCode::ACCEPTED, ""),
+            (StatusCode::CONFLICT, "seq 1 was already used"),
+            (StatusCode::ACCEPTED, ""),
+        ];
+        for (index, (result, (status, needle))) in results.iter().zip(expected).enumerate() {
+            assert_result(result, &txs[index], status, needle, &format!("{form} [{index}]"));
+        }
+        assert_eq!(results[1]["type"], json!("urn:tally:problem:invalid-transaction"), "{form}");
+        {
+            let mempool = node.mempool.lock().expect("lock");
+            assert_eq!(mempool.len(), 3, "{form}");
+            for (index, tx) in txs.iter().enumerate() {
+                assert_eq!(mempool.contains(&tx.id()), [0, 2, 4].contains(&index), "{form} [{index}]");
+            }
+        }
+
+        // The same batch again: nothing is admitted twice, and each says why.
+        let again = send(&txs).await.json();
+        assert_eq!(again["accepted"], json!(0), "{form}: {again}");
+        let results = again["results"].as_array().expect("results");
+        assert_result(&results[0], &txs[0], StatusCode::CONFLICT, "already in the mempool", "again [0]");
+        assert_result(
+            &results[1],
+            &txs[1],
+            StatusCode::BAD_REQUEST,
+            "signature does not verify",
+            "again [1]",
+        );
+        assert_result(&results[4], &txs[4], StatusCode::CONFLICT, "already in the mempool", "again [4]");
+        assert_eq!(node.mempool.lock().expect("lock").len(), 3, "{form}");
+
+        // A batch of one is still a batch: 200 with one result.
+        let one = transfer(3, 1, 0, 1);
+        let reply = send(std::slice::from_ref(&one)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{form}: {}", reply.text);
+        assert_result(&reply.json()["results"][0], &one, StatusCode::ACCEPTED, "", "batch of one");
+
+        let metrics = get(&node, "/metrics").await.text;
+        assert!(metrics.contains("tally_http_submitted_txs_total 4\n"), "{form}: {metrics}");
+        assert!(metrics.contains("tally_http_refused_txs_total 7\n"), "{form}: {metrics}");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_batch_is_a_precise_problem_and_changes_nothing() {
+    let node = node(false, 2_000);
+    let valid = transfer(0, 2, 3, 100);
+    let valid_hex = hex::encode(encode(&valid));
+    let item = json!({ "tx": valid_hex });
+    let over = TX_SUBMIT_BATCH_MAX + 1;
+    let json_cases: Vec<(&str, Vec<u8>, StatusCode, String)> = vec![
+        ("empty array", b" []".to_vec(), StatusCode::BAD_REQUEST, "the batch is empty".into()),
+        (
+            "malformed array",
+            format!("[{item},").into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body: EOF while parsing".into(),
+        ),
+        (
+            "a number in the array",
+            json!([item, 5]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[1] is a number; each element is an object".into(),
+        ),
+        (
+            "an array in the array",
+            json!([[item]]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[0] is an array".into(),
+        ),
+        (
+            "not hex in the array",
+            json!([item, { "tx": "zz" }]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[1]: field `tx`: not hex".into(),
+        ),
+        (
+            "unknown field in the array",
+            json!([item, { "tx": valid_hex, "fee": 1 }]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[1]: unknown field `fee`".into(),
+        ),
+        (
+            "truncated transaction in the array",
+            json!([item, item, { "tx": hex::encode(&encode(&valid)[..40]) }]).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "body[2]: field `tx`: SignedTransaction".into(),
+        ),
+        (
+            "too many",
+            Value::Array(vec![json!({}); over]).to_string().into_bytes(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the batch holds {over} transactions; the limit is {TX_SUBMIT_BATCH_MAX} per request"),
+        ),
+    ];
+    for (case, body, status, needle) in &json_cases {
+        let reply = submit(&node, "/v1/txs", body.clone()).await;
+        assert_problem(&reply, *status, needle, case);
+    }
+    let reply = submit(&node, "/v1/txs?wait=commit", json_batch(std::slice::from_ref(&valid))).await;
+    assert_problem(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "query `wait=commit` takes one transaction",
+        "wait batch",
+    );
+
+    let count = |count: u32| count.to_le_bytes().to_vec();
+    let with = |mut head: Vec<u8>, tail: &[u8]| {
+        head.extend_from_slice(tail);
+        head
+    };
+    let one = encode(&valid);
+    let borsh_cases: Vec<(&str, Vec<u8>, StatusCode, String)> = vec![
+        ("no count", vec![1, 0], StatusCode::BAD_REQUEST, "2 bytes, too short for the 4-byte count".into()),
+        ("empty", count(0), StatusCode::BAD_REQUEST, "the batch is empty".into()),
+        (
+            "too many",
+            count(over as u32),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the batch holds {over} transactions; the limit is {TX_SUBMIT_BATCH_MAX}"),
+        ),
+        (
+            "JSON sent as borsh",
+            json_batch(std::slice::from_ref(&valid)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body looks like JSON, which is sent as application/json".into(),
+        ),
+        (
+            "fewer transactions than announced",
+            with(count(2), &one),
+            StatusCode::BAD_REQUEST,
+            "borsh body[1]: SignedTransaction does not decode".into(),
+        ),
+        (
+            "truncated transaction",
+            with(count(1), &one[..40]),
+            StatusCode::BAD_REQUEST,
+            "borsh body[0]: SignedTransaction does not decode".into(),
+        ),
+        (
+            "garbage",
+            with(count(3), &[0xff; 300]),
+            StatusCode::BAD_REQUEST,
+            "borsh body[0]: SignedTransaction does not decode".into(),
+        ),
+        (
+            "trailing bytes",
+            with(with(count(1), &one), &[0]),
+            StatusCode::BAD_REQUEST,
+            "borsh body: 1 trailing bytes after the 1 transactions".into(),
+        ),
+    ];
+    for (case, body, status, needle) in &borsh_cases {
+        let reply = submit_borsh(&node, "/v1/txs", body.clone()).await;
+        assert_problem(&reply, *status, needle, case);
+    }
+
+    // Nothing reached the mempool; the valid transaction is then admitted in a batch.
+    assert!(node.mempool.lock().expect("lock").is_empty());
+    let reply = submit_borsh(&node, "/v1/txs", with(count(1), &one)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["accepted"], json!(1));
+    assert!(node.mempool.lock().expect("lock").contains(&valid.id()));
+}
+
+#[tokio::test]
+async fn a_batch_holds_at_most_tx_submit_batch_max_and_fits_the_default_body_limit() {
+    // The node's default body limit (`http.body_bytes_max`).
+    let node = node_with_body_limit(false, 30_000, 1024 * 1024);
+    // Consecutive seqs of one account: account 0 has committed seq 1.
+    let txs: Vec<SignedTransaction> =
+        (0..=TX_SUBMIT_BATCH_MAX as u64).map(|index| transfer(0, 2 + index, 1, 1)).collect();
+    let reply = submit_borsh(&node, "/v1/txs", encode(&txs)).await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "the limit is 1000 per request", "borsh 1001");
+    let reply = submit(&node, "/v1/txs", json_batch(&txs)).await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "the limit is 1000 per request", "JSON 1001");
+    assert!(node.mempool.lock().expect("lock").is_empty());
+
+    // Exactly the limit, as JSON (the larger form): every one admitted, in order.
+    let full = &txs[..TX_SUBMIT_BATCH_MAX];
+    let body = json_batch(full);
+    assert!(body.len() < 1024 * 1024, "{} bytes", body.len());
+    let reply = submit(&node, "/v1/txs", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let answer = reply.json();
+    assert_eq!(answer["accepted"], json!(TX_SUBMIT_BATCH_MAX));
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), TX_SUBMIT_BATCH_MAX);
+    for (result, tx) in results.iter().zip(full) {
+        assert_result(result, tx, StatusCode::ACCEPTED, "", "full batch");
+    }
+    assert_eq!(node.mempool.lock().expect("lock").len(), TX_SUBMIT_BATCH_MAX);
 }
 
 #[tokio::test]
@@ -518,4 +803,204 @@ async fn status_readiness_validators_and_metrics() {
     ] {
         assert!(reply.text.contains(name), "{name} missing from:\n{}", reply.text);
     }
+}
+
+/// The available balance (minor units) of `account` in its first asset.
+async fn available_minor(node: &Node, account: &str) -> Value {
+    get(node, &format!("/v1/accounts/{account}")).await.json()["balances"][0]["available_minor"].clone()
+}
+
+/// The `tally` binary: `TALLY_BIN`, or built next to `tally-node` (as in tests/scenario.rs;
+/// the `tally` binary belongs to another package, so cargo does not build it for this test).
+fn tally_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("TALLY_BIN") {
+        return path.into();
+    }
+    let node = std::path::Path::new(env!("CARGO_BIN_EXE_tally-node"));
+    let profile_dir = node.parent().expect("the binary is in a profile directory");
+    let target_dir = profile_dir.parent().expect("the profile directory is in the target directory");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .args(["build", "--quiet", "-p", "tally-client", "--bin", "tally", "--target-dir"])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        command.arg("--release");
+    }
+    let status = command.status().expect("run cargo build for the tally binary");
+    assert!(status.success(), "building the tally binary failed: {status}");
+    profile_dir.join("tally")
+}
+
+/// Serves the node's router on a local socket; its base URL.
+async fn serve(node: &Node) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let router = node.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// Runs the `tally` binary (off the runtime's thread, which serves the node).
+async fn run_tally(
+    bin: std::path::PathBuf,
+    keystore: std::path::PathBuf,
+    url: String,
+    args: Vec<String>,
+) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(args)
+            .env("TALLY_KEYSTORE", keystore)
+            .env("TALLY_PASSPHRASE", "grants")
+            .env("TALLY_NODE", url)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the tally binary runs")
+    })
+    .await
+    .expect("joins")
+}
+
+/// `tally grant --csv` against this API served on a socket: 1,001 rows go out as two batches
+/// (the second after the first committed), every row is reported; with `--wait` each row's
+/// receipt is read, and a re-run of the same grant ids commits but fails row by row.
+#[tokio::test]
+async fn tally_grant_csv_sends_batches_and_reports_each_row() {
+    let bin = tally_binary();
+    // The node's default body limit, which a full batch of grants fits.
+    let node = node_with_body_limit(true, 10_000, 1024 * 1024);
+    let url = serve(&node).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keystore = dir.path().join("keys");
+    let tally = |args: Vec<String>| run_tally(bin.clone(), keystore.clone(), url.clone(), args);
+    let args = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let seed = dir.path().join("issuer.hex");
+    std::fs::write(&seed, hex::encode([1u8; 32])).expect("seed");
+    let imported = tally(args(&format!("keys import acme-issuer --file {}", seed.display()))).await;
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let created = tally(args("--json keys new dev1")).await;
+    let dev1: Value = serde_json::from_slice(&created.stdout).expect("JSON");
+    let dev1 = dev1["address"].as_str().expect("address").to_owned();
+    let dev2 = key(50).public_key();
+
+    // 1,001 purchases: even rows to the key name dev1, odd rows to dev2's address.
+    let mut csv = String::from("to,amount,kind,reason,grant_id,external_ref\n");
+    for row in 0..=TX_SUBMIT_BATCH_MAX {
+        let to = if row % 2 == 0 { "dev1".to_owned() } else { dev2.to_address() };
+        csv.push_str(&format!("{to},0.01,purchase,,{row:032x},order-{row}\n"));
+    }
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, csv).expect("csv");
+    let grant = format!("--json grant --asset ACME@acme --from acme-issuer --csv {}", big.display());
+    let output = tally(args(&grant)).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["admitted"], json!(TX_SUBMIT_BATCH_MAX + 1), "{}", report["stopped"]);
+    assert_eq!(report["first_seq"], json!(1));
+    let rows = report["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), TX_SUBMIT_BATCH_MAX + 1);
+    for (index, row) in rows.iter().enumerate() {
+        assert_eq!(row["line"], json!(index + 2));
+        assert_eq!(row["seq"], json!(index + 1));
+        assert_eq!(row["status"], json!("admitted"), "{row}");
+        assert_eq!(row["grant_id"], json!(format!("{index:032x}")));
+    }
+    assert_eq!(rows[0]["to"], json!(dev1));
+    assert_eq!(rows[1]["to"], json!(dev2.to_address()));
+    // One block per request: 1,000, then 1 after the first committed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while node.store.height().expect("height") < Height(4) {
+        assert!(std::time::Instant::now() < deadline, "the second batch was not committed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(node.store.height().expect("height"), Height(4));
+    assert_eq!(node.store.block(Height(3)).expect("read").expect("block 3").txs.len(), TX_SUBMIT_BATCH_MAX);
+    assert_eq!(available_minor(&node, &dev1).await, json!("501"));
+    assert_eq!(available_minor(&node, &dev2.to_address()).await, json!("500"));
+
+    // With --wait: each row's receipt. The same grant ids again: committed, failed, exit 1.
+    let small = dir.path().join("small.csv");
+    let rows = format!(
+        "to,amount,kind,reason,grant_id\ndev1,1,reward,client-library,{:032x}\n{},2,promo,,{:032x}\n",
+        5_000,
+        dev2.to_address(),
+        5_001
+    );
+    std::fs::write(&small, rows).expect("csv");
+    let grant = format!("--json grant --asset ACME@acme --from acme-issuer --wait --csv {}", small.display());
+    let output = tally(args(&grant)).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    for (index, row) in report["rows"].as_array().expect("rows").iter().enumerate() {
+        assert_eq!(row["status"], json!("committed"), "{row}");
+        assert_eq!(row["seq"], json!(1_002 + index));
+        assert_eq!(row["height"], json!(5));
+    }
+    assert_eq!(available_minor(&node, &dev1).await, json!("601"));
+
+    let output = tally(args(&grant)).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("2 grant(s) committed but failed"), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    for row in report["rows"].as_array().expect("rows") {
+        assert_eq!(
+            (row["status"].clone(), row["error"].clone()),
+            (json!("failed"), json!("duplicate_grant_id"))
+        );
+    }
+    assert_eq!(available_minor(&node, &dev1).await, json!("601"));
+}
+
+/// A node whose body limit is below the default answers 413 to a full request; the client
+/// sends it again in halves, and every row is admitted.
+#[tokio::test]
+async fn tally_grant_csv_halves_a_batch_the_node_finds_too_large() {
+    let bin = tally_binary();
+    let node = node_with_body_limit(true, 10_000, 16 * 1024);
+    let url = serve(&node).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keystore = dir.path().join("keys");
+    let tally = |args: Vec<String>| run_tally(bin.clone(), keystore.clone(), url.clone(), args);
+    let seed = dir.path().join("issuer.hex");
+    std::fs::write(&seed, hex::encode([1u8; 32])).expect("seed");
+    let imported = tally(vec![
+        "keys".into(),
+        "import".into(),
+        "acme-issuer".into(),
+        "--file".into(),
+        seed.display().to_string(),
+    ])
+    .await;
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let to = key(50).public_key().to_address();
+    let mut csv = String::from("to,amount,kind,reason\n");
+    for _ in 0..200 {
+        csv.push_str(&format!("{to},1,promo,\n"));
+    }
+    let path = dir.path().join("grants.csv");
+    std::fs::write(&path, csv).expect("csv");
+    let output = tally(vec![
+        "--json".into(),
+        "grant".into(),
+        "--asset".into(),
+        "ACME@acme".into(),
+        "--from".into(),
+        "acme-issuer".into(),
+        "--csv".into(),
+        path.display().to_string(),
+    ])
+    .await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["admitted"], json!(200), "{report}");
+    // 200 grants (~60 KB as borsh) cannot go in one 16 KiB request: several blocks committed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while available_minor(&node, &to).await != json!("20000") {
+        assert!(std::time::Instant::now() < deadline, "not all grants committed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(node.store.height().expect("height") > Height(3));
 }

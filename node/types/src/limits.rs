@@ -60,6 +60,15 @@ pub const RECEIPT_FILLS_MAX: usize = OFFER_FILLS_MAX * TX_OPS_MAX;
 pub const HOLD_EXPIRIES_PER_BLOCK_MAX: usize = 1_000;
 /// Encoded size of one receipt.
 pub const RECEIPT_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Transactions in one `POST /v1/txs` request (a JSON array or a borsh
+/// `Vec<SignedTransaction>`). Equal to the mempool's default per-account queue
+/// (`mempool.per_account_max`) and seq window (`mempool.seq_ahead_max`), so one request can
+/// carry a full window of one account's consecutive seqs (a larger batch from one account
+/// could not be admitted whole). The node's HTTP body limit (`http.body_bytes_max`, 1 MiB by
+/// default) must hold the request too: 1,000 one-op transfers or grants (at most 508 bytes
+/// each) fit it in either form (JSON hex doubles the size); a batch of larger transactions
+/// needs a larger body limit or fewer per request.
+pub const TX_SUBMIT_BATCH_MAX: usize = 1_000;
 /// Sibling hashes in a binary Merkle inclusion proof (trees of up to 2^64 leaves).
 pub const MERKLE_PROOF_SIBLINGS_MAX: usize = 64;
 /// Sibling hashes in a sparse Merkle proof (256-bit keys).
@@ -93,6 +102,8 @@ const _: () = assert!(ASSET_CODE_BYTES_MIN <= ASSET_CODE_BYTES_MAX);
 // A full block of the largest transactions must fit the block limit, so that a proposer can
 // always include what its mempool admitted, up to the count limit or the byte limit.
 const _: () = assert!(TX_BYTES_MAX * 16 <= BLOCK_BYTES_MAX);
+// One submitted batch fits one block, so a batch is never larger than what a block can take.
+const _: () = assert!(TX_SUBMIT_BATCH_MAX <= BLOCK_TXS_MAX);
 // The largest transaction: 16 ops of at most ~400 bytes each plus envelope and memo.
 const _: () = assert!(TX_OPS_MAX * 450 + TX_MEMO_BYTES_MAX + 256 <= TX_BYTES_MAX);
 // A certificate holds at most one signature (64 B) per validator plus a bitmap.
