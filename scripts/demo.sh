@@ -6,10 +6,15 @@
 #    book and the open offer are shown, and developer 1 cancels the rest;
 # 3. metered usage: developer 1 authorizes globex for 50 GLOBEX, globex holds 20 and settles
 #    12.34 from a usage CSV of three calls; a repeated settle is refused;
-# 4. badges: acme anchors three example badges in one transaction, one is verified step by
-#    step from the genesis file alone, then revoked and verified again (fails at step 6);
+# 4. badges: acme anchors three badges in one transaction (this run's copies of three examples:
+#    an Open Badges 2.0 assertion, a 3.0 credential and a 3.0 credential as a JWS), one is
+#    verified step by step from the genesis file alone, then revoked and verified again (fails
+#    at step 6);
 # 5. audit: the whole chain is verified from the genesis file, over HTTP and from an archive
 #    exported from the running node.
+#
+# Every run makes fresh ids (grants, offers, holds, batches, keys) and fresh badges, so the demo
+# runs again on a resumed chain (scripts/testnet.sh up a second time) and shows the same steps.
 #
 # Usage: scripts/demo.sh
 # Environment: TALLY_NODE (default http://127.0.0.1:28000, the testnet's first node at the
@@ -26,6 +31,12 @@ export TALLY_PASSPHRASE="demo"
 TALLY_KEYSTORE="$(mktemp -d)"
 export TALLY_KEYSTORE
 trap 'rm -rf "$TALLY_KEYSTORE"' EXIT
+
+# openssl signs this run's JWS badge; a fresh machine may lack it.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "==> installing openssl"
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq openssl >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq openssl >/dev/null; fi
+fi
 
 if [[ ! -f "$NET_DIR/members/acme/issuer.key" ]]; then
   echo "no testnet in $NET_DIR; start one with scripts/testnet.sh up" >&2
@@ -47,6 +58,55 @@ tally keys new dev2
 DEV1="$(tally --json keys show dev1 | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p')"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$TALLY_KEYSTORE" "$WORK"' EXIT
+
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+b64url_decode() {
+  local text=$1
+  while ((${#text} % 4)); do text+="="; done
+  tr '_-' '/+' <<<"$text" | base64 -d
+}
+
+# Writes this run's badges into $1: the OB 2.0 assertion and OB 3.0 credential of
+# examples/badges with a new id, evidence id and issuance time, and the OB 3.0 JWS with a new
+# id and time, signed with a fresh Ed25519 key.
+fresh_badges() {
+  local out=$1 run_hex run_uuid now now_s
+  run_hex="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  run_uuid="${run_hex:0:8}-${run_hex:8:4}-4${run_hex:13:3}-a${run_hex:17:3}-${run_hex:20:12}"
+  now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  now_s="$(date -u +%s)"
+  sed -e "s#/assertions/[0-9a-f]*\.json#/assertions/$run_hex.json#" \
+    -e "s#/evidence/[0-9a-f]*\"#/evidence/$run_hex\"#" \
+    -e "s#\"issuedOn\": \"[^\"]*\"#\"issuedOn\": \"$now\"#" \
+    examples/badges/assertion-client-library.json >"$out/assertion-client-library.json"
+  sed -e "s#\"id\": \"urn:uuid:[0-9a-f-]*\"#\"id\": \"urn:uuid:$run_uuid\"#" \
+    -e "s#/evidence/[0-9a-f]*\"#/evidence/$run_hex\"#" \
+    -e "s#\"validFrom\": \"[^\"]*\"#\"validFrom\": \"$now\"#" \
+    examples/badges/credential-published-application.ob3.json >"$out/credential-published-application.ob3.json"
+  local example header payload key signature
+  example="$(cat examples/badges/credential-forum-support.ob3.jws)"
+  key="$out/jws-signing-key.pem"
+  openssl genpkey -algorithm ed25519 -out "$key" 2>/dev/null
+  # The raw 32-byte public key is the tail of its DER encoding.
+  header="$(printf '{"alg":"EdDSA","typ":"JWT","kid":"https://badges.acme.example/keys/%s","jwk":{"kty":"OKP","crv":"Ed25519","x":"%s"}}' \
+    "$run_hex" "$(openssl pkey -in "$key" -pubout -outform DER | tail -c 32 | b64url)" | b64url)"
+  payload="$(b64url_decode "$(cut -d. -f2 <<<"$example")" \
+    | sed -e "s#urn:uuid:[0-9a-f-]*#urn:uuid:$run_uuid#g" -e "s#\"nbf\":[0-9]*#\"nbf\":$now_s#" \
+      -e "s#\"issuanceDate\":\"[^\"]*\"#\"issuanceDate\":\"$now\"#" | b64url)"
+  printf '%s.%s' "$header" "$payload" >"$out/jws-signing-input"
+  signature="$(openssl pkeyutl -sign -inkey "$key" -rawin -in "$out/jws-signing-input" | b64url)"
+  # The secret half is not needed again: the token carries what verifies it.
+  rm -f "$key" "$out/jws-signing-input"
+  printf '%s.%s.%s' "$header" "$payload" "$signature" >"$out/credential-forum-support.ob3.jws"
+  local file
+  for file in assertion-client-library.json credential-published-application.ob3.json \
+    credential-forum-support.ob3.jws; do
+    if cmp -s "examples/badges/$file" "$out/$file"; then
+      echo "could not make a fresh copy of examples/badges/$file" >&2
+      exit 1
+    fi
+  done
+}
 
 echo
 echo "==> 1. credits: acme rewards dev1 for a client library; dev2 buys GLOBEX"
@@ -96,11 +156,11 @@ echo "-- dev2"
 tally account dev2
 
 echo
-echo "==> 4. badges: acme anchors three example badges, one is verified, then revoked"
-for badge in assertion-client-library.json credential-published-application.ob3.json \
-  credential-forum-support.ob3.jws; do
-  cp "examples/badges/$badge" "$WORK/"
-done
+echo "==> 4. badges: acme anchors three badges issued in this run, one is verified, then revoked"
+# A badge is anchored once per chain (the same bytes again are refused as duplicate_badge_root),
+# so each run issues its own: copies of the examples with this run's id and issuance time. The
+# JWS is signed again with a throwaway key, put in its header, as the example was.
+fresh_badges "$WORK"
 tally badge anchor "$WORK/assertion-client-library.json" \
   "$WORK/credential-published-application.ob3.json" "$WORK/credential-forum-support.ob3.jws" \
   --from acme-issuer

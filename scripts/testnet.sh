@@ -2,9 +2,11 @@
 # A local 4-validator Tally network on 127.0.0.1, for trying things out.
 #
 # Usage: scripts/testnet.sh up|status|down
-#   up      build (release), create .testnet/ (genesis, keys, one node.toml per validator),
-#           start the 4 nodes in the background, wait until all are at height >= 2, then run
-#           the client demo (scripts/demo.sh: grant, transfer, balances)
+#   up      build (release), create .testnet/ (genesis, keys, one node.toml per validator) unless
+#           it holds a chain already (then resume it), start those of the 4 nodes that are not
+#           running, wait until all are at height >= 2, then run the client demo
+#           (scripts/demo.sh). Running `up` again, on a running or a stopped network, runs the
+#           demo again with fresh ids and badges.
 #   status  print each node's committed height and view
 #   down    stop the nodes started by `up` (by PID)
 #
@@ -53,11 +55,13 @@ status_line() {
   echo "validator-$k  http://127.0.0.1:$(http_port "$k")  height=$height view=$view peers=$peers"
 }
 
+# True if validator $1 runs under the PID `up` recorded for it.
+running() {
+  local pid_file="$NET_DIR/validator-$1/node.pid"
+  [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
+}
+
 up() {
-  if [[ -f "$NET_DIR/validator-0/node.pid" ]] && kill -0 "$(cat "$NET_DIR/validator-0/node.pid")" 2>/dev/null; then
-    echo "the testnet is already running; scripts/testnet.sh down first" >&2
-    exit 1
-  fi
   local cargo_flags=()
   [[ "$PROFILE" == release ]] && cargo_flags+=(--release)
   echo "==> building tally-node, tally-genesis and tally ($PROFILE)"
@@ -73,6 +77,10 @@ up() {
 
   for ((k = 0; k < VALIDATORS; k++)); do
     local dir="$NET_DIR/validator-$k"
+    if running "$k"; then
+      echo "==> validator-$k is already running (PID $(cat "$dir/node.pid"))"
+      continue
+    fi
     cat >"$dir/node.toml" <<EOF
 [node]
 data_dir = "data"

@@ -1,11 +1,43 @@
 //! The arithmetic of the `tally-bench` load generator, kept apart from its I/O so it can be
-//! tested: the open-loop send schedule, latency percentiles and the one-line summary.
+//! tested: the open-loop send schedule, latency percentiles, the one-line summary, the body of
+//! a borsh batch submission and the reading of its per-transaction answers, and CPU time from
+//! `/proc/<pid>/stat`.
 //!
 //! Times are offsets from the start of the load (`Duration`), so the logic never reads a clock.
 //! The summary reports; it never judges a figure good or bad.
 
 use std::fmt;
 use std::time::Duration;
+
+use serde_json::Value;
+
+/// The most transactions in one batch submission (`POST /v1/txs` with a borsh
+/// `Vec<SignedTransaction>`), the API's documented limit (`limits::TX_SUBMIT_BATCH_MAX`).
+pub const SUBMIT_BATCH_TXS_MAX: usize = 1_000;
+/// The largest batch body sent: half the node's default HTTP body limit (1 MiB), so that a
+/// batch of 1,000 transfers (~200 KB) goes whole and one of large funding transactions (16
+/// ops, ~1 KB each) is split instead of refused with 413.
+pub const SUBMIT_BATCH_BYTES_MAX: usize = 512 * 1024;
+
+/// Clock ticks per second of the CPU times in `/proc/<pid>/stat`. Linux reports them in
+/// `USER_HZ`, which is 100 on every architecture Tally builds for (x86-64, arm64); reading
+/// `sysconf(_SC_CLK_TCK)` would need `libc` for one constant.
+pub const PROC_CLOCK_TICKS_PER_SECOND: u64 = 100;
+
+/// What became of one transaction's submission.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Answer {
+    /// Not sent, or sent and not answered yet.
+    #[default]
+    Pending,
+    /// The node admitted it to its mempool.
+    Accepted,
+    /// The node answered and did not admit it (the reason is counted apart).
+    Refused,
+    /// The request failed without an answer: a dropped connection, a timeout, a garbled
+    /// response. The node may or may not have admitted it.
+    Dropped,
+}
 
 /// What the generator saw of one pre-signed transaction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,6 +46,7 @@ pub struct TxRecord {
     pub submitted: Option<Duration>,
     /// When the generator saw it in a committed block.
     pub committed: Option<Duration>,
+    pub answer: Answer,
 }
 
 /// The result line of a run.
@@ -25,18 +58,34 @@ pub struct Summary {
     pub p50_ms: u64,
     /// 99th percentile submit → commit latency in milliseconds (0 when nothing committed).
     pub p99_ms: u64,
+    /// Sent to a node.
     pub submitted: u64,
+    /// Seen in a committed block.
     pub committed: u64,
-    /// Submitted but not seen committed: `submitted − committed`.
+    /// Admitted by a node but never seen committed: what a user would call lost.
     pub lost: u64,
+    /// Never sent: the generator fell so far behind its schedule that the send window closed.
+    pub late: u64,
+    /// Sent without an answer (dropped connection, timeout).
+    pub dropped: u64,
+    /// Answered with a refusal (mempool full, busy, sequence conflict, ...).
+    pub refused: u64,
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "committed_tps={} p50_ms={} p99_ms={} submitted={} committed={} lost={}",
-            self.committed_tps, self.p50_ms, self.p99_ms, self.submitted, self.committed, self.lost
+            "committed_tps={} p50_ms={} p99_ms={} submitted={} committed={} lost={} late={} dropped={} refused={}",
+            self.committed_tps,
+            self.p50_ms,
+            self.p99_ms,
+            self.submitted,
+            self.committed,
+            self.lost,
+            self.late,
+            self.dropped,
+            self.refused
         )
     }
 }
@@ -63,16 +112,30 @@ pub fn percentile(sorted: &[Duration], percent: u32) -> Option<Duration> {
 }
 
 /// Sums up a run. A commit seen "before" its submission (the block was fetched while the
-/// response was in flight) counts as zero latency rather than wrapping around.
+/// response was in flight) counts as zero latency rather than wrapping around. A record never
+/// sent is `late`.
 pub fn summarize(records: &[TxRecord]) -> Summary {
     let mut latencies = Vec::new();
     let mut submitted = 0u64;
+    let mut late = 0u64;
+    let mut lost = 0u64;
+    let mut dropped = 0u64;
+    let mut refused = 0u64;
     let mut first_submit: Option<Duration> = None;
     let mut last_commit: Option<Duration> = None;
     for record in records {
-        let Some(submit) = record.submitted else { continue };
+        let Some(submit) = record.submitted else {
+            late += 1;
+            continue;
+        };
         submitted += 1;
         first_submit = Some(first_submit.map_or(submit, |first| first.min(submit)));
+        match record.answer {
+            Answer::Accepted if record.committed.is_none() => lost += 1,
+            Answer::Dropped => dropped += 1,
+            Answer::Refused => refused += 1,
+            Answer::Accepted | Answer::Pending => {}
+        }
         if let Some(commit) = record.committed {
             latencies.push(commit.saturating_sub(submit));
             last_commit = Some(last_commit.map_or(commit, |last| last.max(commit)));
@@ -93,8 +156,166 @@ pub fn summarize(records: &[TxRecord]) -> Summary {
         p99_ms: millis(percentile(&latencies, 99)),
         submitted,
         committed,
-        lost: submitted - committed,
+        lost,
+        late,
+        dropped,
+        refused,
     }
+}
+
+/// The body of a batch submission: the borsh encoding of a `Vec<SignedTransaction>` (a
+/// little-endian `u32` count, then each transaction's own encoding), built from transactions
+/// encoded once, before the load, so that sending costs a copy and no re-encoding.
+pub fn batch_body<'a>(encoded_txs: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let count = u32::try_from(encoded_txs.len()).expect("a batch holds at most SUBMIT_BATCH_TXS_MAX");
+    let mut body = Vec::with_capacity(4 + encoded_txs.len() * 256);
+    body.extend_from_slice(&count.to_le_bytes());
+    for tx in encoded_txs {
+        body.extend_from_slice(tx);
+    }
+    body
+}
+
+/// Splits a run of transactions of the given encoded sizes into consecutive batches of at most
+/// `count_max` transactions and `bytes_max` body bytes (a transaction larger than that goes
+/// alone); returns the batch lengths.
+pub fn batch_lengths(
+    sizes: impl IntoIterator<Item = usize>,
+    count_max: usize,
+    bytes_max: usize,
+) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    // A borsh vector starts with its 4-byte count.
+    let (mut count, mut bytes) = (0usize, 4usize);
+    for size in sizes {
+        if count > 0 && (count == count_max || bytes + size > bytes_max) {
+            lengths.push(count);
+            (count, bytes) = (0, 4);
+        }
+        count += 1;
+        bytes += size;
+    }
+    if count > 0 {
+        lengths.push(count);
+    }
+    lengths
+}
+
+/// A node's answer about one transaction of a submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxAnswer {
+    /// Admitted to the mempool.
+    Accepted,
+    /// Already there (or already committed): as good as accepted for a retry.
+    Duplicate,
+    /// Refused for now (mempool full, node busy): worth sending again later.
+    Busy(String),
+    /// Refused for good; the text says why.
+    Refused(String),
+}
+
+/// Reads the answer to one submission from its HTTP status and body. A single transaction
+/// (`expected == 1`, JSON form) is answered by the status: 202 admitted, 409 `duplicate`,
+/// 503 busy, anything else refused. A batch is answered 200 with one result per transaction, in
+/// order, either as a JSON array or under a `results` field; each result is admitted when it
+/// carries a `tx_id` and no sign of a problem (`error`, `type`, a non-2xx `status`, `ok: false`).
+/// The shape is read leniently so that small changes to the answer's wording do not turn every
+/// admitted transaction into a refusal.
+pub fn read_submit_answer(status: u16, body: &[u8], expected: usize) -> Result<Vec<TxAnswer>, String> {
+    let text = || String::from_utf8_lossy(body).chars().take(300).collect::<String>();
+    if (200..300).contains(&status) {
+        let value: Option<Value> = serde_json::from_slice(body).ok();
+        let results = match &value {
+            Some(Value::Array(results)) => Some(results),
+            Some(Value::Object(fields)) => match fields.get("results") {
+                Some(Value::Array(results)) => Some(results),
+                _ => None,
+            },
+            _ => None,
+        };
+        match results {
+            Some(results) if results.len() == expected => {
+                return Ok(results.iter().map(read_one_result).collect());
+            }
+            Some(results) => return Err(format!("{} results for {expected} transactions", results.len())),
+            // 202 with one `tx_id`: the answer to a single transaction.
+            None if status == 202 => {}
+            None => return Err(format!("answer without per-transaction results ({status}): {}", text())),
+        }
+    }
+    // One answer for the whole request: it applies to every transaction in it.
+    let answer = match status {
+        202 => TxAnswer::Accepted,
+        409 if body_kind(body).as_deref() == Some("duplicate") => TxAnswer::Duplicate,
+        429 | 503 => TxAnswer::Busy(format!("{status} {}", text())),
+        _ => TxAnswer::Refused(format!("{status} {}", text())),
+    };
+    Ok(vec![answer; expected])
+}
+
+/// The problem kind of an RFC 9457-style answer (`"type"` or `"kind"`), if any.
+fn body_kind(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    problem_kind(&value)
+}
+
+fn problem_kind(value: &Value) -> Option<String> {
+    let kind = value.get("kind").or_else(|| value.get("type")).or_else(|| value.get("error"))?;
+    match kind {
+        // `urn:tally:problem:duplicate` or `https://.../duplicate`: the last segment.
+        Value::String(text) => Some(text.rsplit([':', '/']).next().unwrap_or(text).to_owned()),
+        Value::Object(_) => problem_kind(kind),
+        _ => None,
+    }
+}
+
+fn read_one_result(result: &Value) -> TxAnswer {
+    let describe = || result.to_string().chars().take(300).collect::<String>();
+    match result {
+        // A bare tx id.
+        Value::String(_) => TxAnswer::Accepted,
+        Value::Object(fields) => {
+            let status = fields.get("status").and_then(Value::as_u64);
+            let failed = fields.contains_key("error")
+                || fields.contains_key("type")
+                || fields.contains_key("kind")
+                || fields.get("ok") == Some(&Value::Bool(false))
+                || status.is_some_and(|status| !(200..300).contains(&status))
+                || fields
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .is_some_and(|status| !["accepted", "admitted", "ok", "pending"].contains(&status));
+            if !failed && fields.contains_key("tx_id") {
+                return TxAnswer::Accepted;
+            }
+            match problem_kind(result).as_deref() {
+                Some("duplicate") => TxAnswer::Duplicate,
+                Some("mempool-full" | "busy") => TxAnswer::Busy(describe()),
+                _ if status == Some(503) || status == Some(429) => TxAnswer::Busy(describe()),
+                _ => TxAnswer::Refused(describe()),
+            }
+        }
+        _ => TxAnswer::Refused(describe()),
+    }
+}
+
+/// CPU time in clock ticks from the text of `/proc/<pid>/stat`: user + system time of the
+/// process (all its threads), plus that of its waited-for children when `with_children`
+/// (PostgreSQL's backends are children of the postmaster). `None` if the text does not parse.
+pub fn proc_stat_cpu_ticks(stat: &str, with_children: bool) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses itself:
+    // the fields that follow start after the last `)`.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // fields[0] is field 3 (state); utime, stime, cutime, cstime are fields 14..=17.
+    let field = |number: usize| fields.get(number - 3)?.parse::<u64>().ok();
+    let own = field(14)? + field(15)?;
+    if with_children { Some(own + field(16)? + field(17)?) } else { Some(own) }
+}
+
+/// CPU seconds from clock ticks of `/proc/<pid>/stat`.
+pub fn ticks_to_seconds(ticks: u64) -> f64 {
+    ticks as f64 / PROC_CLOCK_TICKS_PER_SECOND as f64
 }
 
 /// A small, fast, seedable generator (SplitMix64) for choosing receivers and deriving throwaway
@@ -154,42 +375,180 @@ mod tests {
         assert_eq!(percentile(&[], 50), None);
     }
 
+    fn sent(at: u64, committed: Option<u64>, answer: Answer) -> TxRecord {
+        TxRecord { submitted: Some(ms(at)), committed: committed.map(ms), answer }
+    }
+
     #[test]
-    fn summary_counts_lost_and_measures_submit_to_commit() {
-        let mut records = vec![TxRecord::default(); 6];
-        // Never sent (late): counts nowhere.
-        records[0] = TxRecord { submitted: None, committed: None };
-        // Sent at 0 s, 1 s, 2 s, 3 s; committed 100, 200 and 400 ms later; one never committed.
-        records[1] = TxRecord { submitted: Some(ms(0)), committed: Some(ms(100)) };
-        records[2] = TxRecord { submitted: Some(ms(1_000)), committed: Some(ms(1_200)) };
-        records[3] = TxRecord { submitted: Some(ms(2_000)), committed: Some(ms(2_400)) };
-        records[4] = TxRecord { submitted: Some(ms(3_000)), committed: None };
-        // Seen in a block before its response came back: zero latency, not a wrap-around.
-        records[5] = TxRecord { submitted: Some(ms(1_900)), committed: Some(ms(1_850)) };
+    fn summary_counts_lost_late_dropped_and_measures_submit_to_commit() {
+        let records = [
+            // Never sent (late).
+            TxRecord::default(),
+            // Sent at 0 s, 1 s, 2 s; committed 100, 200 and 400 ms later.
+            sent(0, Some(100), Answer::Accepted),
+            sent(1_000, Some(1_200), Answer::Accepted),
+            sent(2_000, Some(2_400), Answer::Accepted),
+            // Admitted and never committed: lost.
+            sent(3_000, None, Answer::Accepted),
+            // Seen in a block before its response came back: zero latency, not a wrap-around.
+            sent(1_900, Some(1_850), Answer::Pending),
+            // No answer, yet committed: counts as committed and as dropped, never as lost.
+            sent(2_100, Some(2_300), Answer::Dropped),
+            // No answer and never committed; refused: neither is lost.
+            sent(2_200, None, Answer::Dropped),
+            sent(2_300, None, Answer::Refused),
+        ];
         let summary = summarize(&records);
-        assert_eq!(summary.submitted, 5);
-        assert_eq!(summary.committed, 4);
+        assert_eq!(summary.submitted, 8);
+        assert_eq!(summary.committed, 5);
         assert_eq!(summary.lost, 1);
-        // Latencies 0, 100, 200, 400 ms: p50 is the 2nd, p99 the 4th.
-        assert_eq!(summary.p50_ms, 100);
+        assert_eq!(summary.late, 1);
+        assert_eq!(summary.dropped, 2);
+        assert_eq!(summary.refused, 1);
+        // Latencies 0, 100, 200, 200, 400 ms: p50 is the 3rd, p99 the 5th.
+        assert_eq!(summary.p50_ms, 200);
         assert_eq!(summary.p99_ms, 400);
-        // 4 commits from the first submission (0 s) to the last commit (2.4 s): 1.67/s → 2.
+        // 5 commits from the first submission (0 s) to the last commit (2.4 s): 2.08/s → 2.
         assert_eq!(summary.committed_tps, 2);
         assert_eq!(
             summary.to_string(),
-            "committed_tps=2 p50_ms=100 p99_ms=400 submitted=5 committed=4 lost=1"
+            "committed_tps=2 p50_ms=200 p99_ms=400 submitted=8 committed=5 lost=1 late=1 dropped=2 refused=1"
         );
     }
 
     #[test]
     fn nothing_committed_reports_zeros() {
-        let records = [TxRecord { submitted: Some(ms(5)), committed: None }];
+        let records = [sent(5, None, Answer::Accepted)];
         let summary = summarize(&records);
         assert_eq!(
             summary,
-            Summary { committed_tps: 0, p50_ms: 0, p99_ms: 0, submitted: 1, committed: 0, lost: 1 }
+            Summary {
+                committed_tps: 0,
+                p50_ms: 0,
+                p99_ms: 0,
+                submitted: 1,
+                committed: 0,
+                lost: 1,
+                late: 0,
+                dropped: 0,
+                refused: 0
+            }
         );
         assert_eq!(summarize(&[]).submitted, 0);
+    }
+
+    #[test]
+    fn batch_body_is_the_borsh_encoding_of_the_vector() {
+        let txs: Vec<Vec<u8>> = vec![vec![1, 2, 3], vec![], vec![9]];
+        let body = batch_body(txs.iter().map(Vec::as_slice));
+        assert_eq!(body, [3, 0, 0, 0, 1, 2, 3, 9]);
+        assert_eq!(batch_body(std::iter::empty()), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn single_answers_are_read_from_the_status() {
+        assert_eq!(read_submit_answer(202, br#"{"tx_id":"ab"}"#, 1), Ok(vec![TxAnswer::Accepted]));
+        let duplicate = br#"{"type":"urn:tally:problem:duplicate","title":"Already submitted","status":409}"#;
+        assert_eq!(read_submit_answer(409, duplicate, 1), Ok(vec![TxAnswer::Duplicate]));
+        let seq = br#"{"type":"seq","title":"Sequence conflict","status":409}"#;
+        assert!(matches!(read_submit_answer(409, seq, 1).expect("readable")[0], TxAnswer::Refused(_)));
+        assert!(matches!(read_submit_answer(503, b"{}", 1).expect("readable")[0], TxAnswer::Busy(_)));
+        // An old node answers a borsh batch with 400 for every transaction in it.
+        let answers = read_submit_answer(400, b"{\"type\":\"malformed-json\"}", 3).expect("readable");
+        assert_eq!(answers.len(), 3);
+        assert!(answers.iter().all(|answer| matches!(answer, TxAnswer::Refused(_))));
+    }
+
+    #[test]
+    fn batch_body_decodes_as_a_vector_of_signed_transactions() {
+        use tally_types::codec::{BoundedBytes, BoundedVec};
+        use tally_types::tx::{Op, Transaction, Transfer};
+        use tally_types::{Amount, AssetId, ChainId, Height, SecretKey, SignedTransaction, encode};
+        let key = SecretKey::from_seed(&[7; 32]);
+        let txs: Vec<SignedTransaction> = (1..=3)
+            .map(|seq| {
+                Transaction {
+                    chain_id: ChainId::new("tally-bench").expect("valid"),
+                    signer: key.public_key(),
+                    seq,
+                    valid_until_height: Height(100),
+                    ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+                        asset: "ACME@acme".parse::<AssetId>().expect("valid"),
+                        to: SecretKey::from_seed(&[8; 32]).public_key(),
+                        amount: Amount(1),
+                    })])
+                    .expect("one op"),
+                    memo: BoundedBytes::empty(),
+                }
+                .sign(&key)
+            })
+            .collect();
+        let encoded: Vec<Vec<u8>> = txs.iter().map(encode).collect();
+        assert_eq!(batch_body(encoded.iter().map(Vec::as_slice)), encode(&txs));
+    }
+
+    #[test]
+    fn batches_split_by_count_and_bytes() {
+        assert_eq!(batch_lengths([100; 2_500], 1_000, 1 << 20), [1_000, 1_000, 500]);
+        // 4 + 3 × 300 = 904 bytes fit 1,000; a fourth would not.
+        assert_eq!(batch_lengths([300; 7], 1_000, 1_000), [3, 3, 1]);
+        // Too large for any batch: alone.
+        assert_eq!(batch_lengths([10, 5_000, 10], 1_000, 1_000), [1, 1, 1]);
+        assert!(batch_lengths([], 1_000, 1_000).is_empty());
+    }
+
+    #[test]
+    fn batch_answers_as_the_node_writes_them() {
+        // The node's form: totals, then one result per transaction: `{"status": 202, "tx_id"}`
+        // or a problem document with the transaction's id.
+        let body = br#"{"accepted":1,"refused":3,"results":[
+            {"status":202,"tx_id":"aa"},
+            {"status":409,"type":"urn:tally:problem:duplicate","title":"Already submitted","detail":"d","tx_id":"bb"},
+            {"status":503,"type":"urn:tally:problem:mempool-full","title":"Mempool full","detail":"d","tx_id":"cc"},
+            {"status":409,"type":"urn:tally:problem:seq","title":"Sequence conflict","detail":"d","tx_id":"dd"}
+        ]}"#;
+        let answers = read_submit_answer(200, body, 4).expect("readable");
+        assert_eq!(answers[0], TxAnswer::Accepted);
+        assert_eq!(answers[1], TxAnswer::Duplicate);
+        assert!(matches!(answers[2], TxAnswer::Busy(_)));
+        assert!(matches!(answers[3], TxAnswer::Refused(_)));
+    }
+
+    #[test]
+    fn batch_answers_are_read_per_transaction_in_order() {
+        let body = br#"{"results":[
+            {"tx_id":"aa"},
+            {"error":{"type":"duplicate","title":"Already submitted"},"tx_id":"bb"},
+            {"status":503,"type":"mempool-full"},
+            {"status":409,"type":"seq","detail":"stale"},
+            "cc",
+            {"tx_id":"dd","status":"accepted"},
+            {"ok":false,"error":"expired"}
+        ]}"#;
+        let answers = read_submit_answer(200, body, 7).expect("readable");
+        assert_eq!(answers[0], TxAnswer::Accepted);
+        assert_eq!(answers[1], TxAnswer::Duplicate);
+        assert!(matches!(answers[2], TxAnswer::Busy(_)));
+        assert!(matches!(answers[3], TxAnswer::Refused(_)));
+        assert_eq!(answers[4], TxAnswer::Accepted);
+        assert_eq!(answers[5], TxAnswer::Accepted);
+        assert!(matches!(answers[6], TxAnswer::Refused(_)));
+        // A bare array works too; a count that does not match is an error, not a guess.
+        assert_eq!(read_submit_answer(200, br#"[{"tx_id":"aa"}]"#, 1), Ok(vec![TxAnswer::Accepted]));
+        assert!(read_submit_answer(200, br#"[{"tx_id":"aa"}]"#, 2).is_err());
+        assert!(read_submit_answer(200, b"not json", 1).is_err());
+    }
+
+    #[test]
+    fn cpu_ticks_from_proc_stat() {
+        // A command name with a space and a parenthesis; utime 1234, stime 56, cutime 7, cstime 8.
+        let stat = "4242 (tally node) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 56 7 8 20 0 9 0 100 0 0";
+        assert_eq!(proc_stat_cpu_ticks(stat, false), Some(1_290));
+        assert_eq!(proc_stat_cpu_ticks(stat, true), Some(1_305));
+        let odd = "7 (a) b) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14";
+        assert_eq!(proc_stat_cpu_ticks(odd, false), Some(11 + 12));
+        assert_eq!(proc_stat_cpu_ticks("garbage", false), None);
+        assert_eq!(ticks_to_seconds(250), 2.5);
     }
 
     #[test]

@@ -1,16 +1,26 @@
-//! `tally-bench`: an open-loop load generator for a local Tally network (`scripts/testnet.sh`).
+//! `tally-bench`: an open-loop load generator for a local Tally network (`scripts/bench.sh`).
 //!
-//! It funds sender accounts with grants from a member's issuer, pre-signs every transfer before
-//! the clock starts, submits them at a fixed rate whatever the answers (a closed loop would slow
-//! down with the network and hide its queueing), watches committed blocks for them, and prints
-//! one line: `committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N`. Progress and
-//! the breakdown of refusals go to stderr. It reports; it never asserts a speed.
+//! It funds sender accounts (grants from a member's issuer, through distributor accounts when
+//! there are many), pre-signs every transfer before the clock starts, submits them at a fixed
+//! rate whatever the answers (a closed loop would slow down with the network and hide its
+//! queueing), watches committed blocks for them, and prints one line:
+//!
+//! `committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N late=N dropped=N refused=N
+//!  node_cpu_s=X bench_cpu_s=X accounts=N setup_s=X`
+//!
+//! Transfers go out in batches: every time slice (10 ms by default) the transfers due by then
+//! are sent to their node as one borsh `Vec<SignedTransaction>` (`POST /v1/txs`,
+//! `application/octet-stream`). A node that answers a batch with a 4xx status does not know
+//! the batch form (an older build); the generator then sends one JSON transaction per request,
+//! as those nodes expect. A dropped connection, a timeout or a refusal is counted and the run
+//! goes on; it never ends a run early. Progress and the breakdown of refusals go to stderr.
+//! It reports; it never asserts a speed.
 //!
 //! HTTP is raw HTTP/1.1 with keep-alive over tokio's `TcpStream`: the generator needs only
 //! `POST /v1/txs` and a few GETs against nodes it knows, and a client crate would add a
 //! dependency (and, for ureq, a thread per connection) for no gain.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,12 +33,16 @@ use serde_json::Value;
 use tally_genesis::Genesis;
 use tally_genesis::init::asset_code_for;
 use tally_genesis::keys::read_key_file;
-use tally_node::bench::{SplitMix64, TxRecord, send_offset, summarize};
+use tally_node::bench::{
+    Answer, SUBMIT_BATCH_BYTES_MAX, SUBMIT_BATCH_TXS_MAX, SplitMix64, TxAnswer, TxRecord, batch_body,
+    batch_lengths, proc_stat_cpu_ticks, read_submit_answer, send_offset, summarize, ticks_to_seconds,
+};
 
+use tally_types::limits::TX_OPS_MAX;
 use tally_types::tx::{Grant, GrantKind, Transfer};
 use tally_types::{
     Amount, AssetId, Block, BoundedBytes, BoundedString, BoundedVec, ChainId, Height, MemberId, Op, OpId,
-    PublicKey, SecretKey, SignedTransaction, Transaction, TxId, encode,
+    PublicKey, SecretKey, SignedTransaction, Transaction, TxId, decode, encode,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -45,16 +59,31 @@ const RESPONSE_HEADERS_MAX: usize = 100;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the block watcher asks for the committed height.
 const WATCH_INTERVAL: Duration = Duration::from_millis(20);
-/// The longest wait for the funding grants to commit.
-const FUNDING_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long after the schedule's end a transfer may still be sent; what is not sent by then
+/// is `late`.
+const SEND_GRACE: Duration = Duration::from_secs(1);
+/// Funding fails when no funding transaction commits for this long.
+const FUNDING_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The pause before sending again what a busy node refused.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// How far past the current height pre-signed transactions stay valid.
 const VALIDITY_BLOCKS: u64 = 1_000_000;
-/// Extra credits per sender beyond what its transfers spend, in transfers' worth.
+/// Extra credits per account beyond what its transfers spend, in transfers' worth.
 const FUNDING_SLACK_TRANSFERS: u64 = 10;
+/// Up to this many accounts the issuer grants to each directly (at 16 grants per transaction,
+/// 512 of its transactions: within the mempool's default 1,000 queued per account). Beyond it,
+/// the issuer funds distributor accounts, which pass the credits on in parallel.
+const DIRECT_GRANT_ACCOUNTS_MAX: usize = 8_192;
+/// Accounts funded by one distributor: 64 transactions of 16 transfers each.
+const ACCOUNTS_PER_DISTRIBUTOR: usize = 1_024;
+/// Receipts checked after funding (all of them when there are fewer transactions).
+const FUNDING_RECEIPTS_CHECKED_MAX: usize = 64;
+/// Balances checked after funding.
+const FUNDING_BALANCES_CHECKED: usize = 16;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "Open-loop load generator for a local Tally network (scripts/testnet.sh); \
+    about = "Open-loop load generator for a local Tally network (scripts/bench.sh); \
              `tally-bench archive` generates a chain archive for `tally audit` instead",
     args_conflicts_with_subcommands = true
 )]
@@ -74,7 +103,8 @@ enum Mode {
 
 #[derive(clap::Args, Debug)]
 struct Args {
-    /// The network directory `scripts/testnet.sh up` wrote (genesis.json, members/*/issuer.key).
+    /// The network directory (genesis.json, members/*/issuer.key), as `tally-genesis init`
+    /// writes it.
     #[arg(long, default_value = ".testnet")]
     net_dir: PathBuf,
     /// Seconds of load.
@@ -83,21 +113,37 @@ struct Args {
     /// Transactions submitted per second, whatever the answers.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     rate: u64,
-    /// Sender accounts; each sends consecutive seqs, so more senders mean shorter queues.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(2..=65_536))]
-    senders: u64,
+    /// Funded accounts. Transfers go out from as many of them as there are transfers (each
+    /// sending consecutive seqs) to receivers drawn from all of them.
+    #[arg(long, visible_alias = "senders", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+    accounts: u64,
     /// Concurrent connections (in-flight requests) per node.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1_024))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1_024))]
     connections_per_node: u64,
-    /// The member whose issuer funds the senders and whose asset they transfer.
+    /// Milliseconds of schedule gathered into one batch per node.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    slice_ms: u64,
+    /// Most transactions per batch request (the API takes at most 1,000).
+    #[arg(long, default_value_t = SUBMIT_BATCH_TXS_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..=SUBMIT_BATCH_TXS_MAX as u64))]
+    batch_max: u64,
+    /// Send one JSON transaction per request even if the nodes take batches.
+    #[arg(long)]
+    single: bool,
+    /// The member whose issuer funds the accounts and whose asset they transfer.
     #[arg(long, default_value = "acme")]
     member: String,
     /// Seconds to wait for commits after the last submission.
     #[arg(long, default_value_t = 30)]
     drain_seconds: u64,
-    /// Seed for sender keys and receivers (default: from the clock, so runs use fresh accounts).
+    /// Seed for account keys and receivers (default: from the clock, so runs use fresh accounts).
     #[arg(long)]
     seed: Option<u64>,
+    /// PIDs of the node processes, comma-separated: their CPU time during the load is reported
+    /// as `node_cpu_s` (`na` without them).
+    #[arg(long, value_delimiter = ',')]
+    node_pids: Vec<u32>,
 }
 
 /// One keep-alive HTTP/1.1 connection to a node, reopened after any error.
@@ -186,8 +232,29 @@ async fn read_line(stream: &mut BufReader<TcpStream>) -> Result<String> {
     Ok(line)
 }
 
-fn submit_request(addr: SocketAddr, tx: &SignedTransaction) -> Vec<u8> {
-    let body = serde_json::json!({ "tx": hex::encode(encode(tx)) }).to_string();
+/// How transactions are put on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SubmitForm {
+    /// Many per request: a borsh `Vec<SignedTransaction>`, answered per transaction.
+    Batch,
+    /// One JSON `{"tx": hex}` per request, as every node version takes.
+    Single,
+}
+
+/// A `POST /v1/txs` request carrying a borsh batch.
+fn batch_request(addr: SocketAddr, body: &[u8]) -> Vec<u8> {
+    let mut request = format!(
+        "POST /v1/txs HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// A `POST /v1/txs` request carrying one transaction as JSON.
+fn single_request(addr: SocketAddr, encoded_tx: &[u8]) -> Vec<u8> {
+    let body = serde_json::json!({ "tx": hex::encode(encoded_tx) }).to_string();
     format!(
         "POST /v1/txs HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -195,33 +262,33 @@ fn submit_request(addr: SocketAddr, tx: &SignedTransaction) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A batch answered with a 4xx other than a per-transaction verdict means the node does not
+/// know the batch form.
+fn refuses_batch_form(status: u16) -> bool {
+    (400..500).contains(&status) && ![409, 429].contains(&status)
+}
+
 fn committed_height(status: &Value) -> Result<u64> {
     status["committed_height"].as_u64().context("status without `committed_height`")
 }
 
-/// What the workers counted while sending.
-#[derive(Default)]
-struct SendCounters {
-    accepted: AtomicU64,
-    late: AtomicU64,
-    /// The longest wait, in microseconds, between a transaction's scheduled time and its send:
-    /// latency is measured from the send, so a generator falling behind shows up here.
-    send_delay_max_us: AtomicU64,
-    errors: AtomicU64,
-    /// Refusals by HTTP status, with one example body each.
-    refused: Mutex<BTreeMap<u16, (u64, String)>>,
-}
-
-/// One pre-signed transfer and where it goes.
-struct Job {
-    index: usize,
-    /// When the schedule meant it to be sent, from the start of the load.
-    scheduled: Duration,
-    request: Vec<u8>,
+/// What the nodes and the run have in common.
+struct Network {
+    nodes: Vec<SocketAddr>,
+    chain_id: ChainId,
+    asset: AssetId,
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() {
+    // Errors end the run with one line of explanation and a non-zero status, never a backtrace.
+    if let Err(error) = run().await {
+        eprintln!("tally-bench: error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
     let cli = Cli::parse();
     if let Some(Mode::Archive(archive_args)) = cli.mode {
         return archive_gen::generate(&archive_args);
@@ -229,7 +296,6 @@ async fn main() -> Result<()> {
     let args = cli.load;
     let genesis_path = args.net_dir.join("genesis.json");
     let genesis = Genesis::load(&genesis_path).with_context(|| format!("load {}", genesis_path.display()))?;
-    let chain_id = genesis.chain_id().clone();
     let nodes: Vec<SocketAddr> = genesis
         .validators()
         .iter()
@@ -256,91 +322,121 @@ async fn main() -> Result<()> {
     let transfer_amount = 10u128.pow(u32::from(scale) - 2);
     let key_path = args.net_dir.join("members").join(member.as_str()).join("issuer.key");
     let issuer = read_key_file(&key_path).with_context(|| format!("read {}", key_path.display()))?;
+    let network = Network { nodes, chain_id: genesis.chain_id().clone(), asset };
 
     let seed = args.seed.unwrap_or_else(|| {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
         (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
     });
-    let mut rng = SplitMix64::new(seed);
-    let sender_count = usize::try_from(args.senders).context("--senders")?;
-    let senders: Vec<SecretKey> = (0..sender_count).map(|_| SecretKey::from_seed(&rng.bytes32())).collect();
     let total = args.rate.checked_mul(args.duration).context("--rate × --duration overflows")?;
     let total_usize = usize::try_from(total).context("too many transactions")?;
-    let per_sender = total.div_ceil(args.senders);
-
-    let mut control = Connection::new(nodes[0]);
-    let height = committed_height(&control.get_json("/v1/status").await?)?;
-    let valid_until = Height(height + VALIDITY_BLOCKS);
-
+    let account_count = usize::try_from(args.accounts).context("--accounts")?;
+    // Every transfer's sender is one of the first `sender_count` accounts, round robin.
+    let sender_count = account_count.min(total_usize).max(1);
+    let per_sender = total.div_ceil(sender_count as u64);
     eprintln!(
-        "tally-bench: {} nodes, {sender_count} senders, {total} transfers of 0.01 {asset} at {}/s for {} s (seed {seed})",
-        nodes.len(),
+        "tally-bench: {} nodes, {account_count} accounts ({sender_count} sending), {total} transfers of 0.01 {} at {}/s for {} s (seed {seed})",
+        network.nodes.len(),
+        network.asset,
         args.rate,
         args.duration
     );
-    fund_senders(
-        &mut control,
-        &chain_id,
-        &issuer,
-        &asset,
-        &senders,
-        Amount((u128::from(per_sender) + u128::from(FUNDING_SLACK_TRANSFERS)) * transfer_amount),
-        valid_until,
-        &mut rng,
-    )
-    .await?;
 
-    // Pre-sign everything before the clock starts: signing must not eat into the send rate.
-    let mut ids: HashMap<TxId, usize> = HashMap::with_capacity(total_usize);
-    let mut jobs_by_node: Vec<Vec<Job>> = (0..nodes.len()).map(|_| Vec::new()).collect();
-    let mut node_of = Vec::with_capacity(total_usize);
-    let sender_publics: Vec<PublicKey> = senders.iter().map(SecretKey::public_key).collect();
-    for index in 0..total_usize {
-        let sender = index % sender_count;
-        let seq = (index / sender_count) as u64 + 1;
-        let mut receiver = rng.below(args.senders) as usize;
-        if receiver == sender {
-            receiver = (receiver + 1) % sender_count;
-        }
-        let tx = Transaction {
-            chain_id: chain_id.clone(),
-            signer: sender_publics[sender],
+    let setup_started = Instant::now();
+    let (publics, senders) = derive_accounts(seed, account_count, sender_count);
+    eprintln!(
+        "tally-bench: {account_count} account keys derived in {:.1} s",
+        setup_started.elapsed().as_secs_f64()
+    );
+    let mut control = Connection::new(network.nodes[0]);
+    let height = committed_height(&control.get_json("/v1/status").await?)?;
+    let valid_until = Height(height + VALIDITY_BLOCKS);
+    // Found out by the first funding transaction unless --single.
+    let mut form = args.single.then_some(SubmitForm::Single);
+    let amount = Amount((u128::from(per_sender) + u128::from(FUNDING_SLACK_TRANSFERS)) * transfer_amount);
+    let funding_started = Instant::now();
+    fund_accounts(&network, &mut control, &mut form, &issuer, seed, &publics, amount, valid_until).await?;
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
+    let form = form.unwrap_or(SubmitForm::Batch);
+    eprintln!(
+        "tally-bench: funded {account_count} accounts with {} {} each: funding {:.1} s, setup {setup_seconds:.1} s",
+        amount.display(scale),
+        network.asset,
+        funding_started.elapsed().as_secs_f64()
+    );
+    match form {
+        SubmitForm::Batch => eprintln!(
+            "tally-bench: submitting borsh batches of up to {} transfers per node every {} ms",
+            args.batch_max, args.slice_ms
+        ),
+        SubmitForm::Single => eprintln!("tally-bench: submitting one JSON transfer per request"),
+    }
+
+    // Pre-sign and pre-encode everything before the clock starts: signing must not eat into
+    // the send rate.
+    let signing_started = Instant::now();
+    let mut rng = SplitMix64::new(seed ^ 0x7265_6365_6976_6572);
+    let plan: Vec<(usize, usize, u64)> = (0..total_usize)
+        .map(|index| {
+            let sender = index % sender_count;
+            let seq = (index / sender_count) as u64 + 1;
+            let mut receiver = rng.below(account_count as u64) as usize;
+            if receiver == sender {
+                receiver = (receiver + 1) % account_count;
+            }
+            (sender, receiver, seq)
+        })
+        .collect();
+    let signed = sign_parallel(&plan, |&(sender, receiver, seq)| {
+        Transaction {
+            chain_id: network.chain_id.clone(),
+            signer: publics[sender],
             seq,
             valid_until_height: valid_until,
             ops: BoundedVec::new(vec![Op::Transfer(Transfer {
-                asset: asset.clone(),
-                to: sender_publics[receiver],
+                asset: network.asset.clone(),
+                to: publics[receiver],
                 amount: Amount(transfer_amount),
             })])
-            .map_err(|_| anyhow::anyhow!("one op fits in a transaction"))?,
+            .expect("one op fits in a transaction"),
             memo: BoundedBytes::empty(),
         }
-        .sign(&senders[sender]);
+        .sign(&senders[sender])
+    });
+    drop(plan);
+    let mut ids: HashMap<TxId, usize> = HashMap::with_capacity(total_usize);
+    let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(total_usize);
+    // A sender always talks to the same node, so all its seqs land in one mempool and none
+    // waits there for a lower seq that went elsewhere.
+    let mut order_by_node: Vec<Vec<u32>> = vec![Vec::new(); network.nodes.len()];
+    for (index, tx) in signed.iter().enumerate() {
         ids.insert(tx.id(), index);
-        // A sender always talks to the same node, so all its seqs land in one mempool and none
-        // waits there for a lower seq that went elsewhere.
-        let node = sender % nodes.len();
-        node_of.push(node);
-        jobs_by_node[node].push(Job {
-            index,
-            scheduled: send_offset(index as u64, args.rate),
-            request: submit_request(nodes[node], &tx),
+        let node = (index % sender_count) % network.nodes.len();
+        order_by_node[node].push(u32::try_from(index).context("too many transactions")?);
+        let bytes = encode(tx);
+        encoded.push(match form {
+            SubmitForm::Batch => bytes,
+            SubmitForm::Single => single_request(network.nodes[node], &bytes),
         });
     }
-    eprintln!("tally-bench: {total} transfers signed; starting the load");
+    drop(signed);
+    eprintln!(
+        "tally-bench: {total} transfers signed in {:.1} s; starting the load",
+        signing_started.elapsed().as_secs_f64()
+    );
 
     let records = Arc::new(Mutex::new(vec![TxRecord::default(); total_usize]));
     let counters = Arc::new(SendCounters::default());
     let committed_count = Arc::new(AtomicU64::new(0));
     let stop_watching = Arc::new(AtomicBool::new(false));
+    let mut cpu = CpuMeter::new(&args.node_pids);
+    let start_height = committed_height(&control.get_json("/v1/status").await?)?;
     let start = Instant::now();
-    let send_window_end = start + Duration::from_secs(args.duration);
+    let send_window_end = start + Duration::from_secs(args.duration) + SEND_GRACE;
 
     // The watcher sees every block from the one after the current height.
-    let start_height = committed_height(&control.get_json("/v1/status").await?)?;
     let watcher = tokio::spawn(watch_blocks(
-        control,
-        start_height,
+        BlockFollower::new(network.nodes.clone(), start_height),
         ids,
         Arc::clone(&records),
         Arc::clone(&committed_count),
@@ -348,98 +444,177 @@ async fn main() -> Result<()> {
         start,
     ));
 
-    // Per node, an unbounded queue fed by the schedule: its length is bounded by the pre-signed
-    // set, and it never blocks the schedule. Workers drain it; what is still queued when the
-    // send window ends is `late` and never sent.
-    let mut queues = Vec::with_capacity(nodes.len());
+    // Per node, an unbounded queue of batches fed by the schedule: its length is bounded by
+    // the pre-signed set, and it never blocks the schedule. Workers drain it; what is still
+    // queued when the send window ends is `late` and never sent.
+    let encoded = Arc::new(encoded);
+    let mut queues = Vec::with_capacity(network.nodes.len());
     let mut workers = Vec::new();
-    for &addr in &nodes {
-        let (sender, receiver) = mpsc::unbounded_channel::<Job>();
+    for &addr in &network.nodes {
+        let (sender, receiver) = mpsc::unbounded_channel::<Vec<u32>>();
         queues.push(sender);
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         for _ in 0..args.connections_per_node {
-            workers.push(tokio::spawn(send_worker(
+            workers.push(tokio::spawn(send_worker(Worker {
                 addr,
-                Arc::clone(&receiver),
-                Arc::clone(&records),
-                Arc::clone(&counters),
+                form,
+                queue: Arc::clone(&receiver),
+                encoded: Arc::clone(&encoded),
+                records: Arc::clone(&records),
+                counters: Arc::clone(&counters),
+                rate: args.rate,
                 start,
                 send_window_end,
-            )));
+            })));
         }
     }
-    let mut jobs: Vec<std::vec::IntoIter<Job>> = jobs_by_node.into_iter().map(Vec::into_iter).collect();
-    for (index, &node) in node_of.iter().enumerate() {
-        let job = jobs[node].next().expect("each node's jobs were pushed in index order");
-        debug_assert_eq!(job.index, index);
-        tokio::time::sleep_until(start + job.scheduled).await;
-        // A closed queue means its workers are gone, which only happens after the window.
-        let _ = queues[node].send(job);
+    let batch_max = match form {
+        SubmitForm::Batch => usize::try_from(args.batch_max).context("--batch-max")?,
+        SubmitForm::Single => 1,
+    };
+    let mut next_by_node = vec![0usize; network.nodes.len()];
+    let mut slices = tokio::time::interval(Duration::from_millis(args.slice_ms));
+    slices.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        slices.tick().await;
+        let now = start.elapsed();
+        let mut remaining = false;
+        for (node, order) in order_by_node.iter().enumerate() {
+            let from = next_by_node[node];
+            let due = order[from..]
+                .iter()
+                .take_while(|&&index| send_offset(u64::from(index), args.rate) <= now)
+                .count();
+            let due_now = &order[from..from + due];
+            let sizes = due_now.iter().map(|&index| encoded[index as usize].len());
+            let mut offset = 0;
+            for length in batch_lengths(sizes, batch_max, SUBMIT_BATCH_BYTES_MAX) {
+                // A closed queue means its workers are gone, which only happens after the window.
+                let _ = queues[node].send(due_now[offset..offset + length].to_vec());
+                offset += length;
+            }
+            next_by_node[node] = from + due;
+            remaining |= next_by_node[node] < order.len();
+        }
+        if !remaining || Instant::now() > send_window_end {
+            break;
+        }
     }
     drop(queues);
     for worker in workers {
-        worker.await.context("send worker panicked")?;
+        // A worker never panics by design; if one did, the run still reports what it saw.
+        if let Err(error) = worker.await {
+            eprintln!("tally-bench: a send worker failed: {error}");
+        }
     }
+    cpu.sample();
     // Every worker is done: the last request was answered (or timed out) by now.
     let last_submit = Instant::now();
     let accepted = counters.accepted.load(Ordering::Relaxed);
     eprintln!(
-        "tally-bench: sending done in {:.1} s: accepted={accepted} late={} errors={} send_delay_max_ms={}",
+        "tally-bench: sending done in {:.1} s: accepted={accepted} requests={} dropped_requests={} send_delay_max_ms={}",
         start.elapsed().as_secs_f64(),
-        counters.late.load(Ordering::Relaxed),
+        counters.requests.load(Ordering::Relaxed),
         counters.errors.load(Ordering::Relaxed),
         counters.send_delay_max_us.load(Ordering::Relaxed) / 1_000,
     );
-    for (status, (count, example)) in
+    for (reason, (count, example)) in
         counters.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter()
     {
-        eprintln!("tally-bench: refused with {status}: {count} (e.g. {example})");
+        eprintln!("tally-bench: refused ({reason}): {count}, e.g. {example}");
     }
 
     // Wait for the accepted ones (refused ones never commit), bounded by --drain-seconds.
     let drain_end = last_submit + Duration::from_secs(args.drain_seconds);
     while committed_count.load(Ordering::Relaxed) < accepted && Instant::now() < drain_end {
-        if watcher.is_finished() {
-            break;
-        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop_watching.store(true, Ordering::Relaxed);
-    watcher.await.context("block watcher panicked")??;
+    if let Err(error) = watcher.await {
+        eprintln!("tally-bench: the block watcher failed: {error}");
+    }
+    cpu.sample();
 
     let records = records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    println!("{}", summarize(&records));
+    println!(
+        "{} node_cpu_s={} bench_cpu_s={} accounts={account_count} setup_s={setup_seconds:.1}",
+        summarize(&records),
+        cpu.nodes_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
+        cpu.own_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
+    );
     Ok(())
 }
 
-/// Grants each sender `amount` from the issuer, 16 grants per transaction, and waits until all
-/// of them committed successfully.
+/// The account keys: public keys of all `count` accounts, secret keys of the first
+/// `senders` (the others only receive; keeping a million secret keys would cost ~250 MB).
+/// Each account's key derives from the seed and its index, on every core.
+fn derive_accounts(seed: u64, count: usize, senders: usize) -> (Vec<PublicKey>, Vec<SecretKey>) {
+    let key = |index: usize| SecretKey::from_seed(&account_seed(seed, 0, index));
+    let indices: Vec<usize> = (0..count).collect();
+    let publics = parallel_map(&indices, |&index| key(index).public_key());
+    let secrets = parallel_map(&indices[..senders], |&index| key(index));
+    (publics, secrets)
+}
+
+/// The key seed of account `index` of a kind (0: accounts, 1: distributors).
+fn account_seed(seed: u64, kind: u64, index: usize) -> [u8; 32] {
+    let salt = (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ kind.rotate_left(56);
+    SplitMix64::new(seed ^ salt).bytes32()
+}
+
+/// `items.iter().map(f).collect()` on every core, keeping the order: deriving and signing a
+/// million keys or transfers is most of the setup time.
+fn parallel_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<_>>())).collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("a worker thread does not panic"))
+            .collect()
+    })
+}
+
+fn sign_parallel<T: Sync>(
+    items: &[T],
+    sign: impl Fn(&T) -> SignedTransaction + Sync,
+) -> Vec<SignedTransaction> {
+    parallel_map(items, sign)
+}
+
+/// Funds every account with `amount`. Up to `DIRECT_GRANT_ACCOUNTS_MAX` accounts the issuer
+/// grants to each (16 grants per transaction); beyond, it grants to one distributor per
+/// `ACCOUNTS_PER_DISTRIBUTOR` accounts, and the distributors transfer to theirs, 16 per
+/// transaction, all at once: one account can only queue so many transactions, many can queue
+/// them side by side. Waits until every funding transaction committed, then checks receipts
+/// and balances.
 #[allow(clippy::too_many_arguments)]
-async fn fund_senders(
+async fn fund_accounts(
+    network: &Network,
     control: &mut Connection,
-    chain_id: &ChainId,
+    form: &mut Option<SubmitForm>,
     issuer: &SecretKey,
-    asset: &AssetId,
-    senders: &[SecretKey],
+    seed: u64,
+    accounts: &[PublicKey],
     amount: Amount,
     valid_until: Height,
-    rng: &mut SplitMix64,
 ) -> Result<()> {
     let issuer_address = issuer.public_key().to_address();
     let account = control.get_json(&format!("/v1/accounts/{issuer_address}")).await?;
-    let committed_seq = account["seq"].as_u64().context("account without `seq`")?;
-    let mut pending = Vec::new();
-    // The issuer's next seqs, one per grant transaction.
-    for (seq, chunk) in (committed_seq + 1..).zip(senders.chunks(tally_types::limits::TX_OPS_MAX)) {
-        let ops = chunk
+    let issuer_seq = account["seq"].as_u64().context("account without `seq`")?;
+    let mut grant_ids = SplitMix64::new(seed ^ 0x6772_616e_7473);
+    let mut grant_tx = |seq: u64, recipients: &[(PublicKey, Amount)]| {
+        let ops = recipients
             .iter()
-            .map(|sender| {
+            .map(|&(to, amount)| {
                 let mut grant_id = [0u8; 16];
-                grant_id.copy_from_slice(&rng.bytes32()[..16]);
+                grant_id.copy_from_slice(&grant_ids.bytes32()[..16]);
                 Op::Grant(Grant {
                     grant_id: OpId(grant_id),
-                    asset: asset.clone(),
-                    to: sender.public_key(),
+                    asset: network.asset.clone(),
+                    to,
                     amount,
                     kind: GrantKind::Promo,
                     reason: None,
@@ -447,112 +622,545 @@ async fn fund_senders(
                 })
             })
             .collect();
-        let tx = Transaction {
-            chain_id: chain_id.clone(),
-            signer: issuer.public_key(),
-            seq,
-            valid_until_height: valid_until,
-            ops: BoundedVec::new(ops).map_err(|_| anyhow::anyhow!("a chunk holds at most TX_OPS_MAX ops"))?,
-            memo: BoundedBytes::empty(),
-        }
-        .sign(issuer);
-        let (status, body) = control.send(&submit_request(control.addr, &tx)).await?;
-        ensure!(status == 202, "funding grant refused: {status} {}", String::from_utf8_lossy(&body));
-        pending.push(tx.id());
+        signed_tx(network, issuer, seq, valid_until, ops)
+    };
+    let chunked_by_ops = |recipients: Vec<(PublicKey, Amount)>| -> Vec<Vec<(PublicKey, Amount)>> {
+        recipients.chunks(TX_OPS_MAX).map(<[_]>::to_vec).collect()
+    };
+
+    if accounts.len() <= DIRECT_GRANT_ACCOUNTS_MAX {
+        let chunks = chunked_by_ops(accounts.iter().map(|&to| (to, amount)).collect());
+        let txs: Vec<(usize, SignedTransaction)> =
+            (issuer_seq + 1..).zip(&chunks).map(|(seq, chunk)| (0, grant_tx(seq, chunk))).collect();
+        run_funding_stage(network, control, form, "grants", txs).await?;
+        return check_balances(control, &network.asset, accounts, amount).await;
     }
-    let deadline = Instant::now() + FUNDING_TIMEOUT;
-    for id in pending {
-        loop {
-            let (status, body) = control.get(&format!("/v1/txs/{id}")).await?;
-            if status == 200 {
-                let found: Value = serde_json::from_slice(&body).context("tx answer: not JSON")?;
-                let outcome = &found["receipt"]["outcome"];
-                ensure!(outcome["status"] == "success", "funding grant {id} failed: {outcome}");
-                break;
+
+    let groups: Vec<&[PublicKey]> = accounts.chunks(ACCOUNTS_PER_DISTRIBUTOR).collect();
+    let distributors: Vec<SecretKey> = parallel_map(&(0..groups.len()).collect::<Vec<_>>(), |&index| {
+        SecretKey::from_seed(&account_seed(seed, 1, index))
+    });
+    let per_group = |group: &[PublicKey]| Amount(amount.0 * group.len() as u128);
+    let chunks = chunked_by_ops(
+        distributors.iter().zip(&groups).map(|(key, group)| (key.public_key(), per_group(group))).collect(),
+    );
+    let txs: Vec<(usize, SignedTransaction)> =
+        (issuer_seq + 1..).zip(&chunks).map(|(seq, chunk)| (0, grant_tx(seq, chunk))).collect();
+    run_funding_stage(network, control, form, "grants to distributors", txs).await?;
+
+    let unsigned: Vec<(usize, u64, Vec<PublicKey>)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(distributor, group)| {
+            group
+                .chunks(TX_OPS_MAX)
+                .enumerate()
+                .map(move |(position, chunk)| (distributor, position as u64 + 1, chunk.to_vec()))
+        })
+        .collect();
+    let signed = sign_parallel(&unsigned, |(distributor, seq, recipients)| {
+        let ops = recipients
+            .iter()
+            .map(|&to| Op::Transfer(Transfer { asset: network.asset.clone(), to, amount }))
+            .collect();
+        signed_tx(network, &distributors[*distributor], *seq, valid_until, ops)
+    });
+    let txs =
+        unsigned.iter().map(|(distributor, _, _)| distributor % network.nodes.len()).zip(signed).collect();
+    run_funding_stage(network, control, form, "transfers from distributors", txs).await?;
+    check_balances(control, &network.asset, accounts, amount).await
+}
+
+fn signed_tx(
+    network: &Network,
+    key: &SecretKey,
+    seq: u64,
+    valid_until: Height,
+    ops: Vec<Op>,
+) -> SignedTransaction {
+    Transaction {
+        chain_id: network.chain_id.clone(),
+        signer: key.public_key(),
+        seq,
+        valid_until_height: valid_until,
+        ops: BoundedVec::new(ops).expect("at most TX_OPS_MAX ops per funding transaction"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(key)
+}
+
+/// Submits `txs` (each with the index of its node), sending again what busy nodes refused,
+/// and waits until all of them committed with a success receipt.
+async fn run_funding_stage(
+    network: &Network,
+    control: &mut Connection,
+    form: &mut Option<SubmitForm>,
+    stage: &str,
+    mut txs: Vec<(usize, SignedTransaction)>,
+) -> Result<()> {
+    let started = Instant::now();
+    let start_height = committed_height(&control.get_json("/v1/status").await?)?;
+    let ids: Vec<TxId> = txs.iter().map(|(_, tx)| tx.id()).collect();
+    let submit_form = match *form {
+        Some(known) => known,
+        None => {
+            // The first funding transaction finds out whether the nodes take batches.
+            let (probed, admitted) = probe_batch_form(control, &txs[0].1).await?;
+            if admitted {
+                txs.remove(0);
             }
-            ensure!(status == 404, "GET /v1/txs/{id}: {status} {}", String::from_utf8_lossy(&body));
-            ensure!(Instant::now() < deadline, "funding grants not committed within {FUNDING_TIMEOUT:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            *form = Some(probed);
+            probed
+        }
+    };
+    let mut by_node: Vec<Vec<Vec<u8>>> = vec![Vec::new(); network.nodes.len()];
+    for (node, tx) in &txs {
+        by_node[*node].push(encode(tx));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (node, encoded) in by_node.into_iter().enumerate() {
+        if !encoded.is_empty() {
+            tasks.spawn(submit_until_admitted(network.nodes[node], submit_form, encoded));
         }
     }
-    eprintln!("tally-bench: funded {} senders", senders.len());
+    while let Some(joined) = tasks.join_next().await {
+        joined.context("a funding task failed")??;
+    }
+    eprintln!(
+        "tally-bench: {stage}: {} transactions admitted in {:.1} s; waiting for commits",
+        txs.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Follow committed blocks until every funding transaction is in one; fail only if none
+    // commits for a long while.
+    let mut pending: HashSet<TxId> = ids.iter().copied().collect();
+    let mut follower = BlockFollower::new(network.nodes.clone(), start_height);
+    let mut last_progress = Instant::now();
+    while !pending.is_empty() {
+        let before = pending.len();
+        if let Err(error) = follower
+            .poll(|id| {
+                pending.remove(&id);
+            })
+            .await
+        {
+            eprintln!("tally-bench: following blocks: {error:#}; retrying");
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        if pending.len() < before {
+            last_progress = Instant::now();
+        }
+        ensure!(
+            last_progress.elapsed() < FUNDING_STALL_TIMEOUT,
+            "{stage}: {} of {} funding transactions not committed, none for {FUNDING_STALL_TIMEOUT:?}",
+            pending.len(),
+            ids.len()
+        );
+        tokio::time::sleep(WATCH_INTERVAL).await;
+    }
+
+    // A funding transaction that committed but failed would show up as transfers failing
+    // later: check the receipts (a spread sample of them when there are many).
+    let step = ids.len().div_ceil(FUNDING_RECEIPTS_CHECKED_MAX).max(1);
+    for id in ids.iter().step_by(step).chain(ids.last()) {
+        let found = control.get_json(&format!("/v1/txs/{id}")).await?;
+        let outcome = &found["receipt"]["outcome"];
+        ensure!(outcome["status"] == "success", "{stage}: funding transaction {id} failed: {outcome}");
+    }
+    eprintln!(
+        "tally-bench: {stage}: {} transactions committed in {:.1} s",
+        ids.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
-async fn send_worker(
-    addr: SocketAddr,
-    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>,
-    records: Arc<Mutex<Vec<TxRecord>>>,
-    counters: Arc<SendCounters>,
-    start: Instant,
-    send_window_end: Instant,
-) {
+/// Sends `tx` as a batch of one: a node that takes batches answers 200, one that does not
+/// answers 400 (or 404/405/415). Returns the form to use and whether `tx` was admitted.
+async fn probe_batch_form(control: &mut Connection, tx: &SignedTransaction) -> Result<(SubmitForm, bool)> {
+    let body = batch_body([encode(tx).as_slice()].into_iter());
+    let (status, answer) = control.send(&batch_request(control.addr, &body)).await?;
+    if refuses_batch_form(status) {
+        eprintln!(
+            "tally-bench: the node answered a batch with {status} ({}); sending one JSON transaction per request",
+            String::from_utf8_lossy(&answer).chars().take(200).collect::<String>()
+        );
+        return Ok((SubmitForm::Single, false));
+    }
+    let admitted = matches!(
+        read_submit_answer(status, &answer, 1).as_deref(),
+        Ok([TxAnswer::Accepted | TxAnswer::Duplicate])
+    );
+    Ok((SubmitForm::Batch, admitted))
+}
+
+/// Submits encoded transactions to one node in order, in batches, until each is admitted (or
+/// already known); what a busy node refused goes again after a pause. A refusal for good ends
+/// the run: funding must succeed whole.
+async fn submit_until_admitted(addr: SocketAddr, form: SubmitForm, encoded: Vec<Vec<u8>>) -> Result<()> {
     let mut connection = Connection::new(addr);
-    loop {
-        let job = queue.lock().await.recv().await;
-        let Some(job) = job else { return };
-        let now = Instant::now();
-        if now > send_window_end {
-            counters.late.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        let submitted = now - start;
-        let delay_us = u64::try_from(submitted.saturating_sub(job.scheduled).as_micros()).unwrap_or(u64::MAX);
-        counters.send_delay_max_us.fetch_max(delay_us, Ordering::Relaxed);
-        records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())[job.index].submitted =
-            Some(submitted);
-        match connection.send(&job.request).await {
-            Ok((202, _)) => {
-                counters.accepted.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok((status, body)) => {
-                let mut refused = counters.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let entry =
-                    refused.entry(status).or_insert_with(|| (0, String::from_utf8_lossy(&body).into()));
-                entry.0 += 1;
-            }
-            Err(error) => {
-                if counters.errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                    eprintln!("tally-bench: first send error: {error:#}");
+    let batch_max = match form {
+        SubmitForm::Batch => SUBMIT_BATCH_TXS_MAX,
+        SubmitForm::Single => 1,
+    };
+    let mut pending: Vec<usize> = (0..encoded.len()).collect();
+    let mut last_progress = Instant::now();
+    while !pending.is_empty() {
+        let mut again = Vec::new();
+        let lengths = batch_lengths(
+            pending.iter().map(|&index| encoded[index].len()),
+            batch_max,
+            SUBMIT_BATCH_BYTES_MAX,
+        );
+        let mut offset = 0;
+        for length in lengths {
+            let batch = &pending[offset..offset + length];
+            offset += length;
+            let request = match form {
+                SubmitForm::Batch => {
+                    batch_request(addr, &batch_body(batch.iter().map(|&index| encoded[index].as_slice())))
+                }
+                SubmitForm::Single => single_request(addr, &encoded[batch[0]]),
+            };
+            let answers = match connection.send(&request).await {
+                Ok((status, body)) => read_submit_answer(status, &body, batch.len())
+                    .map_err(|error| anyhow::anyhow!("funding: unreadable answer from {addr}: {error}"))?,
+                Err(error) => {
+                    eprintln!("tally-bench: funding: {error:#}; sending again");
+                    again.extend_from_slice(batch);
+                    continue;
+                }
+            };
+            for (&index, answer) in batch.iter().zip(answers) {
+                match answer {
+                    TxAnswer::Accepted | TxAnswer::Duplicate => last_progress = Instant::now(),
+                    TxAnswer::Busy(_) => again.push(index),
+                    TxAnswer::Refused(reason) => bail!("funding transaction refused by {addr}: {reason}"),
                 }
             }
         }
+        ensure!(
+            last_progress.elapsed() < FUNDING_STALL_TIMEOUT,
+            "funding: {addr} admitted nothing for {FUNDING_STALL_TIMEOUT:?}"
+        );
+        if !again.is_empty() {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        pending = again;
+    }
+    Ok(())
+}
+
+/// Checks that a spread sample of accounts holds at least `amount`.
+async fn check_balances(
+    control: &mut Connection,
+    asset: &AssetId,
+    accounts: &[PublicKey],
+    amount: Amount,
+) -> Result<()> {
+    let step = accounts.len().div_ceil(FUNDING_BALANCES_CHECKED).max(1);
+    let asset_text = asset.to_string();
+    for account in accounts.iter().step_by(step).chain(accounts.last()) {
+        let address = account.to_address();
+        let answer = control.get_json(&format!("/v1/accounts/{address}")).await?;
+        let available = answer["balances"]
+            .as_array()
+            .and_then(|balances| balances.iter().find(|balance| balance["asset"] == asset_text.as_str()))
+            .and_then(|balance| match &balance["available_minor"] {
+                Value::String(text) => text.parse::<u128>().ok(),
+                Value::Number(number) => number.as_u64().map(u128::from),
+                _ => None,
+            })
+            .unwrap_or(0);
+        ensure!(
+            available >= amount.0,
+            "account {address} holds {available} minor units after funding, not {}",
+            amount.0
+        );
+    }
+    Ok(())
+}
+
+/// What the workers counted while sending.
+#[derive(Default)]
+struct SendCounters {
+    /// Transactions admitted.
+    accepted: AtomicU64,
+    /// Requests sent.
+    requests: AtomicU64,
+    /// The longest wait, in microseconds, between a transaction's scheduled time and its send:
+    /// latency is measured from the send, so a generator falling behind shows up here.
+    send_delay_max_us: AtomicU64,
+    /// Requests that got no answer.
+    errors: AtomicU64,
+    /// Refused transactions by reason (the problem kind, or the status), with one example each.
+    refused: Mutex<BTreeMap<String, (u64, String)>>,
+}
+
+/// One sender of batches to one node.
+struct Worker {
+    addr: SocketAddr,
+    form: SubmitForm,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u32>>>>,
+    /// Per transaction: its borsh encoding (batch form) or its whole HTTP request (single form).
+    encoded: Arc<Vec<Vec<u8>>>,
+    records: Arc<Mutex<Vec<TxRecord>>>,
+    counters: Arc<SendCounters>,
+    rate: u64,
+    start: Instant,
+    send_window_end: Instant,
+}
+
+/// Sends the batches of one node's queue on one connection. Whatever happens to a request is
+/// counted; nothing here ends the run.
+async fn send_worker(worker: Worker) {
+    let mut connection = Connection::new(worker.addr);
+    let counters = &worker.counters;
+    loop {
+        let batch = worker.queue.lock().await.recv().await;
+        let Some(batch) = batch else { return };
+        // Past the window, what is left is never sent: its records stay unsent (`late`).
+        if Instant::now() > worker.send_window_end {
+            continue;
+        }
+        let submitted = worker.start.elapsed();
+        let scheduled = send_offset(u64::from(batch[0]), worker.rate);
+        let delay_us = u64::try_from(submitted.saturating_sub(scheduled).as_micros()).unwrap_or(u64::MAX);
+        counters.send_delay_max_us.fetch_max(delay_us, Ordering::Relaxed);
+        {
+            let mut records = worker.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for &index in &batch {
+                records[index as usize].submitted = Some(submitted);
+            }
+        }
+        let batch_request_bytes;
+        let request: &[u8] = match worker.form {
+            SubmitForm::Batch => {
+                let body = batch_body(batch.iter().map(|&index| worker.encoded[index as usize].as_slice()));
+                batch_request_bytes = batch_request(worker.addr, &body);
+                &batch_request_bytes
+            }
+            SubmitForm::Single => &worker.encoded[batch[0] as usize],
+        };
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        let answers = match connection.send(request).await {
+            Ok((status, body)) => read_submit_answer(status, &body, batch.len())
+                .map_err(|error| anyhow::anyhow!("unreadable answer ({status}): {error}")),
+            Err(error) => Err(error),
+        };
+        let answers = match answers {
+            Ok(answers) => answers,
+            Err(error) => {
+                if counters.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    eprintln!("tally-bench: first request without an answer: {error:#}");
+                }
+                let mut records = worker.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                for &index in &batch {
+                    records[index as usize].answer = Answer::Dropped;
+                }
+                continue;
+            }
+        };
+        let mut accepted = 0;
+        let mut records = worker.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (&index, answer) in batch.iter().zip(answers) {
+            let record = &mut records[index as usize];
+            match answer {
+                TxAnswer::Accepted | TxAnswer::Duplicate => {
+                    record.answer = Answer::Accepted;
+                    accepted += 1;
+                }
+                TxAnswer::Busy(reason) | TxAnswer::Refused(reason) => {
+                    record.answer = Answer::Refused;
+                    let mut refused =
+                        counters.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let entry = refused.entry(refusal_kind(&reason)).or_insert_with(|| (0, reason.clone()));
+                    entry.0 += 1;
+                }
+            }
+        }
+        counters.accepted.fetch_add(accepted, Ordering::Relaxed);
     }
 }
 
-/// Follows committed blocks from `start_height + 1`, stamping each of our transactions with the
-/// time its block was seen, until told to stop.
+/// A short name for a refusal, to count them by kind: the problem type when the answer names
+/// one (`urn:tally:problem:mempool-full` → `mempool-full`), else its first word (the status).
+fn refusal_kind(reason: &str) -> String {
+    for key in ["\"type\":\"", "\"kind\":\""] {
+        if let Some(start) = reason.find(key) {
+            let rest = &reason[start + key.len()..];
+            if let Some(end) = rest.find('"') {
+                let kind = &rest[..end];
+                return kind.rsplit([':', '/']).next().unwrap_or(kind).to_owned();
+            }
+        }
+    }
+    reason.split_whitespace().next().unwrap_or("unknown").to_owned()
+}
+
+/// Reads committed blocks in order from one of the nodes, moving to the next node when one
+/// does not answer. Blocks come as borsh (`?format=borsh`), or as JSON from a node that does
+/// not offer it.
+struct BlockFollower {
+    nodes: Vec<SocketAddr>,
+    current: usize,
+    connection: Connection,
+    next: u64,
+    borsh: bool,
+}
+
+impl BlockFollower {
+    fn new(nodes: Vec<SocketAddr>, after_height: u64) -> Self {
+        let connection = Connection::new(nodes[0]);
+        BlockFollower { nodes, current: 0, connection, next: after_height + 1, borsh: true }
+    }
+
+    /// Reads every block committed since the last call, calling `on_tx` for each of its
+    /// transactions. On an error the next call starts again at the first block not read, on
+    /// the next node.
+    async fn poll(&mut self, mut on_tx: impl FnMut(TxId)) -> Result<()> {
+        let result = self.read_new_blocks(&mut on_tx).await;
+        if result.is_err() {
+            self.current = (self.current + 1) % self.nodes.len();
+            self.connection = Connection::new(self.nodes[self.current]);
+        }
+        result
+    }
+
+    async fn read_new_blocks(&mut self, on_tx: &mut impl FnMut(TxId)) -> Result<()> {
+        let tip = committed_height(&self.connection.get_json("/v1/status").await?)?;
+        while self.next <= tip {
+            let block = self.block(self.next).await?;
+            for tx in block.txs.iter() {
+                on_tx(tx.id());
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    async fn block(&mut self, height: u64) -> Result<Block> {
+        if self.borsh {
+            let (status, body) = self.connection.get(&format!("/v1/blocks/{height}?format=borsh")).await?;
+            if status == 200 {
+                return decode(&body).with_context(|| format!("block {height}: not a block"));
+            }
+            ensure!(status == 400, "GET block {height}: {status} {}", String::from_utf8_lossy(&body));
+            self.borsh = false;
+        }
+        let answer = self.connection.get_json(&format!("/v1/blocks/{height}")).await?;
+        serde_json::from_value(answer["block"].clone())
+            .with_context(|| format!("block {height}: not a block"))
+    }
+}
+
+/// Follows committed blocks, stamping each of our transactions with the time its block was
+/// seen, until told to stop. A node that does not answer is retried (another one), never fatal.
 async fn watch_blocks(
-    mut connection: Connection,
-    start_height: u64,
+    mut follower: BlockFollower,
     ids: HashMap<TxId, usize>,
     records: Arc<Mutex<Vec<TxRecord>>>,
     committed_count: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     start: Instant,
-) -> Result<()> {
-    let mut next = start_height + 1;
+) {
+    let mut errors = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let tip = committed_height(&connection.get_json("/v1/status").await?)?;
-        while next <= tip {
-            let answer = connection.get_json(&format!("/v1/blocks/{next}")).await?;
-            let seen = start.elapsed();
-            let block: Block = serde_json::from_value(answer["block"].clone())
-                .with_context(|| format!("block {next}: not a block"))?;
+        let mut seen = Vec::new();
+        let polled = follower
+            .poll(|id| {
+                if let Some(&index) = ids.get(&id) {
+                    seen.push(index);
+                }
+            })
+            .await;
+        if !seen.is_empty() {
+            let now = start.elapsed();
             let mut records = records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            for tx in block.txs.iter() {
-                if let Some(&index) = ids.get(&tx.id())
-                    && records[index].committed.is_none()
-                {
-                    records[index].committed = Some(seen);
+            for index in seen {
+                if records[index].committed.is_none() {
+                    records[index].committed = Some(now);
                     committed_count.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            next += 1;
+        }
+        if let Err(error) = polled {
+            errors += 1;
+            if errors == 1 {
+                eprintln!("tally-bench: following blocks: {error:#}; trying the next node");
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+            continue;
         }
         tokio::time::sleep(WATCH_INTERVAL).await;
     }
-    Ok(())
+    if errors > 0 {
+        eprintln!("tally-bench: the block watcher met {errors} errors and went on");
+    }
+}
+
+/// CPU time of the node processes and of this generator between construction and the last
+/// sample. A process gone before the end counts up to its last sample.
+struct CpuMeter {
+    pids: Vec<u32>,
+    nodes_start: Vec<Option<u64>>,
+    nodes_last: Vec<Option<u64>>,
+    own_start: Option<u64>,
+    own_last: Option<u64>,
+}
+
+impl CpuMeter {
+    fn new(pids: &[u32]) -> Self {
+        let nodes_start: Vec<Option<u64>> = pids.iter().map(|&pid| cpu_ticks(&pid.to_string())).collect();
+        for (pid, ticks) in pids.iter().zip(&nodes_start) {
+            if ticks.is_none() {
+                eprintln!("tally-bench: cannot read /proc/{pid}/stat; its CPU time is left out");
+            }
+        }
+        let own_start = cpu_ticks("self");
+        CpuMeter {
+            pids: pids.to_vec(),
+            nodes_last: nodes_start.clone(),
+            nodes_start,
+            own_start,
+            own_last: own_start,
+        }
+    }
+
+    fn sample(&mut self) {
+        for (pid, last) in self.pids.iter().zip(&mut self.nodes_last) {
+            if let Some(ticks) = cpu_ticks(&pid.to_string()) {
+                *last = Some(ticks);
+            }
+        }
+        if let Some(ticks) = cpu_ticks("self") {
+            self.own_last = Some(ticks);
+        }
+    }
+
+    fn nodes_seconds(&self) -> Option<f64> {
+        if self.pids.is_empty() {
+            return None;
+        }
+        let ticks: u64 = self
+            .nodes_start
+            .iter()
+            .zip(&self.nodes_last)
+            .filter_map(|(start, last)| Some(last.as_ref()?.saturating_sub(*start.as_ref()?)))
+            .sum();
+        Some(ticks_to_seconds(ticks))
+    }
+
+    fn own_seconds(&self) -> Option<f64> {
+        Some(ticks_to_seconds(self.own_last?.saturating_sub(self.own_start?)))
+    }
+}
+
+/// User + system ticks of `/proc/<process>/stat` (`process` is a PID or `self`).
+fn cpu_ticks(process: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
+    proc_stat_cpu_ticks(&stat, false)
 }
 
 /// `tally-bench archive`: a synthetic but fully valid chain for audit benchmarks. Genesis comes
