@@ -511,7 +511,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             }
             Effect::Commit { block, finalization } => self.enqueue_commit(block, finalization)?,
             Effect::Fetch { block_id } => self.fetch(block_id),
-            Effect::Sync { finalization, height } => self.start_sync(finalization, height),
+            Effect::Sync { finalization, height } => self.start_sync(finalization, height)?,
             Effect::PruneWal { below } => {
                 self.prunes.push_back((self.queued.height, below));
                 self.run_prunes()?;

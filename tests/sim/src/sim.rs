@@ -919,7 +919,9 @@ impl Simulation {
         }
         let incarnation = self.hosts[index].incarnation;
         for (to, bytes, tag) in outbox.requests {
-            let is_range = matches!(decode::<BlockRequest>(&bytes), Ok(BlockRequest::Range { .. }));
+            let request = decode::<BlockRequest>(&bytes);
+            self.log(|| format!("{node} requests {request:?} from validator {to} (tag {tag})"));
+            let is_range = matches!(request, Ok(BlockRequest::Range { .. }));
             if is_range {
                 self.stats.syncs += 1;
             }
