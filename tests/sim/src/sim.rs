@@ -1336,7 +1336,9 @@ impl Simulation {
                 node,
                 what: format!("evidence that proves nothing: {evidence:?}"),
             });
-        } else if !self.scenario.byzantine.iter().any(|(index, _)| *index == accused) {
+        } else if !self.scenario.byzantine.iter().any(|(index, _)| *index == accused)
+            && !self.hosts.iter().any(|host| host.lying_disk && host.validator == accused)
+        {
             self.oracle.violate(Violation::Host {
                 node,
                 what: format!("valid evidence against honest validator {accused}"),
