@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tally_consensus::{
-    BlockRef, Core, Effect, Input, Message, Recipient, Scheme, Ticket, Timer, TimerKind, WalEntry,
+    BlockRef, Core, Effect, Evidence, Input, Message, Recipient, Scheme, Ticket, Timer, TimerKind, WalEntry,
 };
 use tally_ledger::{StateKey, StateValue};
 use tally_store::{BlockCommit, Store, Wal, state_writes, tree_writes};
@@ -88,6 +88,8 @@ pub const SERVE_JOBS_MAX: usize = 4;
 pub const GOSSIP_BATCHES_PER_TICK_MAX: usize = 64;
 /// Fetched ancestors held (blocks above the durable tip that the core does not hold).
 pub const ANCESTORS_MAX: usize = 256;
+/// Evidence reports kept until taken ([`Engine::take_evidence`]); older ones are dropped.
+pub const EVIDENCE_KEPT_MAX: usize = 64;
 
 /// Everything that reaches the driver.
 pub enum Event<N: Network> {
@@ -224,7 +226,9 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     deferred: VecDeque<ExecTask>,
     /// WAL prunes waiting for the commits before them to be durable: (height, below).
     prunes: VecDeque<(Height, View)>,
-    timers: HashMap<TimerKind, (u64, Timer)>,
+    /// Ordered by kind, so that timers due together fire in the same order on every run (the
+    /// simulator replays a seed exactly; a `HashMap` would not).
+    timers: BTreeMap<TimerKind, (u64, Timer)>,
     /// A build held back while nothing is ready: (view, parent, when to build, monotonic ms).
     pending_build: Option<(View, BlockRef, u64)>,
     empty_block_delay_ms: u64,
@@ -242,6 +246,8 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     status: watch::Sender<NodeStatus>,
     committed: watch::Sender<Height>,
     stopped: Option<String>,
+    /// Equivocation evidence the core reported, not yet taken (bounded by [`EVIDENCE_KEPT_MAX`]).
+    evidence: VecDeque<Evidence>,
 }
 
 /// How the driver is put together; see [`startup`] for the node's and `tests/sim` for the
@@ -284,7 +290,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             exec_busy: false,
             deferred: VecDeque::new(),
             prunes: VecDeque::new(),
-            timers: HashMap::new(),
+            timers: BTreeMap::new(),
             pending_build: None,
             empty_block_delay_ms: EMPTY_BLOCK_INTERVAL_MS.min(parts.propose_timeout_ms / 2),
             inputs: VecDeque::new(),
@@ -301,6 +307,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             status: parts.status,
             committed: parts.committed,
             stopped: None,
+            evidence: VecDeque::new(),
         }
     }
 
@@ -514,12 +521,18 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             }
             Effect::Commit { block, finalization } => self.enqueue_commit(block, finalization)?,
             Effect::Fetch { block_id } => self.fetch(block_id),
-            Effect::Sync { finalization, height } => self.start_sync(finalization, height),
+            Effect::Sync { finalization, height } => self.start_sync(finalization, height)?,
             Effect::PruneWal { below } => {
                 self.prunes.push_back((self.queued.height, below));
                 self.run_prunes()?;
             }
-            Effect::Evidence(evidence) => tracing::warn!(?evidence, "validator equivocation"),
+            Effect::Evidence(evidence) => {
+                tracing::warn!(?evidence, "validator equivocation");
+                if self.evidence.len() >= EVIDENCE_KEPT_MAX {
+                    self.evidence.pop_front();
+                }
+                self.evidence.push_back(evidence);
+            }
         }
         Ok(())
     }
@@ -1083,5 +1096,15 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     /// Height of a block id this engine knows as committed or in the commit pipeline.
     pub fn queued(&self) -> BlockRef {
         self.queued
+    }
+
+    /// The consensus WAL (read-only use: the simulator's persist-before-send check).
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+
+    /// The equivocation evidence reported since the last call, oldest first.
+    pub fn take_evidence(&mut self) -> Vec<Evidence> {
+        self.evidence.drain(..).collect()
     }
 }

@@ -139,6 +139,15 @@ impl SimDisk {
         SimDisk { shared: Arc::new(Mutex::new(copy)) }
     }
 
+    /// An independent disk holding only this disk's durable image, as a power cut that kept
+    /// none of the unsynced changes would leave it, with no faults set: for checks that read
+    /// what is durable without crashing the disk.
+    pub fn durable_copy(&self) -> SimDisk {
+        let disk = self.disk();
+        let copy = Disk { volatile: disk.durable.clone(), durable: disk.durable.clone(), ..Disk::default() };
+        SimDisk { shared: Arc::new(Mutex::new(copy)) }
+    }
+
     /// A backend for opening a database on this disk, alive until the next crash.
     pub fn backend(&self) -> SimBackend {
         let mut disk = self.disk();

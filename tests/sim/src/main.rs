@@ -1,5 +1,5 @@
-//! `tally-sim`: runs simulation campaigns over many seeds, replays one seed, or measures the
-//! core's speed and latency in simulation.
+//! `tally-sim`: runs simulation campaigns over many seeds (every node the real engine),
+//! replays one seed, or measures speed and latency in simulation.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -24,7 +24,7 @@ enum SchemeArg {
     Mixed,
 }
 
-/// Deterministic simulation of tally-consensus with an independent invariant oracle.
+/// Deterministic simulation of Tally validators (the real engine) with an independent invariant oracle.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
@@ -123,7 +123,7 @@ fn replay(seed: u64, args: &Args) -> Result<bool> {
 fn print_outcome(outcome: &Outcome) {
     let stats = &outcome.stats;
     println!(
-        "trace {}\nevents {} delivered {} sent {} dropped {} duplicated {} crashes {} (write in flight {}, after write {}) restarts {} syncs {}/{} evidence {}",
+        "trace {}\nevents {} delivered {} sent {} dropped {} duplicated {} crashes {} (power cut at a WAL fsync {}, in a block commit {}) restarts {} syncs {}/{} evidence {}",
         hex(&outcome.trace_hash),
         stats.events,
         stats.delivered,
@@ -139,13 +139,16 @@ fn print_outcome(outcome: &Outcome) {
         stats.evidence,
     );
     println!(
-        "height {} max view {} view at GST {:?} first view after GST {:?} end {} ms, largest WAL {} entries",
+        "height {} max view {} view at GST {:?} first view after GST {:?} end {} ms, largest WAL {} entries, transfers {} submitted {} acknowledged, torn writes {}",
         stats.height,
         stats.max_view,
         stats.view_at_gst,
         stats.first_view_after_gst,
         stats.end_ms,
         stats.wal_len_max,
+        stats.txs_submitted,
+        stats.txs_acknowledged,
+        stats.torn_writes,
     );
 }
 

@@ -128,6 +128,10 @@ pub struct Scenario {
     /// A deliberately broken host that acknowledges WAL writes before they are durable (the
     /// oracle's own test of the persist-before-send check).
     pub host_acks_early: bool,
+    /// A validator's host whose disks lie about fsync (it counts as faulty, within f).
+    pub lying_disk: Option<NodeId>,
+    /// Clients submit signed transfers to honest nodes during the run.
+    pub submit_txs: bool,
 }
 
 /// Knobs of scenario generation that a caller fixes rather than the seed.
@@ -274,6 +278,28 @@ impl Scenario {
             }
         }
 
+        // A disk that lies about fsync makes its node faulty: only when fewer than f validators
+        // are Byzantine, and the node crashes once (else the lie never shows).
+        let mut disk_rng = rng.fork(6);
+        let mut lying_disk = None;
+        if options.crashes && byzantine.len() < f && disk_rng.chance(250) {
+            let honest: Vec<usize> = (0..n)
+                .filter(|host| !byzantine.iter().any(|(index, _)| usize::from(index.0) == *host))
+                .collect();
+            let host = honest[disk_rng.index(honest.len())];
+            let down_ms = disk_rng.between(20, 800);
+            let latest = gst.0.saturating_sub(down_ms + CRASH_ARM_WAIT_MS + 100);
+            if latest > 0 {
+                lying_disk = Some(NodeId(host as u16));
+                crashes.push(CrashPlan {
+                    node: NodeId(host as u16),
+                    at: SimTime(disk_rng.between(0, latest)),
+                    point: CrashPoint::Anytime,
+                    down_ms,
+                });
+            }
+        }
+
         let clock_offsets_ms = (0..hosts).map(|_| clock_rng.between(0, 400) as i64 - 200).collect();
         let timing = Timing::simulated();
         let liveness_bound_views = liveness_bound_views(n);
@@ -293,6 +319,8 @@ impl Scenario {
             broken: options.broken,
             fetch_gap_blocks_max: [2, 8, 64][tuning_rng.index(3)],
             host_acks_early: options.host_acks_early,
+            lying_disk,
+            submit_txs: true,
         }
     }
 
@@ -315,6 +343,8 @@ impl Scenario {
             broken: None,
             fetch_gap_blocks_max: 64,
             host_acks_early: false,
+            lying_disk: None,
+            submit_txs: true,
         }
     }
 
@@ -339,7 +369,7 @@ impl Scenario {
         let byzantine: Vec<String> =
             self.byzantine.iter().map(|(index, behavior)| format!("{index}:{behavior:?}")).collect();
         format!(
-            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} fetch_gap={} broken={:?}{}",
+            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} lying_disk={:?} fetch_gap={} broken={:?}{}",
             self.seed,
             self.n,
             self.scheme,
@@ -351,6 +381,7 @@ impl Scenario {
             self.network.gst.0,
             byzantine.join(","),
             self.crashes.len(),
+            self.lying_disk,
             self.fetch_gap_blocks_max,
             self.broken,
             if self.host_acks_early { " host_acks_early" } else { "" },

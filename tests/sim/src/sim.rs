@@ -1,31 +1,47 @@
-//! One simulated run: hosts that drive `tally-consensus` cores through their effects over
-//! the simulated network, disk and clock, Byzantine hosts, crashes, and the oracle watching.
+//! One simulated run: every validator runs the real engine (`tally_node::engine::Engine`)
+//! over the simulated network, disks and clocks, Byzantine actors corrupt what theirs sends,
+//! nodes crash at any disk write and restart from what their disks kept, clients submit
+//! signed transfers, and the oracle watches.
 //!
-//! A host here is what `tally-node`'s engine is in production, with every I/O simulated:
-//! - Persist: a write completes after a simulated latency, in ticket order; only then is
-//!   the entry durable (it survives a crash) and `Persisted` fed back.
-//! - Send: through [`Network`]; `Recipient::All` reaches every host of every other validator.
-//! - SetTimer: a queue event; a later timer of the same kind replaces the earlier one.
-//! - VerifyBlock / BuildBlock: [`ChainSpec::verify`] and [`ChainSpec::build`] after a latency.
-//! - Commit: the finalization is checked, the block must extend the host's stored chain,
-//!   and it is stored (the store is durable at once, as redb with immediate durability).
-//! - Fetch / Sync: request-response over the same network, answered by peers from their
-//!   store or their core.
+//! The engine's seams ([`crate::host`]) only queue what the engine asks for; after every call
+//! into an engine this module turns the queue into events:
+//! - consensus messages and transaction gossip go through [`Network`] (loss, delay,
+//!   duplication, partitions until GST);
+//! - a request is answered exactly once as `Event::Response`: with the peer's answer, or with
+//!   a failure when the request or its answer is lost, the peer is down, or no answer came
+//!   within [`REQUEST_TIMEOUT_MS`];
+//! - jobs run at a simulated time after a latency, in order per lane (the engine keeps at most
+//!   one executor and one writer job outstanding); their result goes back to the engine then;
+//! - timers: the engine's earliest deadline is a wake-up event.
 //!
-//! Everything the oracle learns it learns here, from outside the cores.
+//! Storage is the real [`Store`] and [`Wal`] on [`SimDisk`]s: a crash is a power cut at a
+//! chosen write or sync (or at a random time), and [`SimDisk::crash`] decides what survived.
+//!
+//! Everything the oracle learns it learns here, from outside the engines: messages on the
+//! wire, what the stores hold, what the WAL disk has made durable.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
-use tally_consensus::{
-    BlockRef, Config, Core, Effect, Evidence, Input, Message, Recipient, Scheme, Ticket, Timer, TimerKind,
-    WalEntry,
-};
+use tally_consensus::{BlockRef, Config, Core, Evidence, Message, Recipient, Scheme, WalEntry};
+use tally_node::api::{AssetCatalog, Metrics, NodeStatus, Submission};
+use tally_node::engine::io::{Job, Lane, RequestTag};
+use tally_node::engine::startup::read_wal;
+use tally_node::engine::{ChainRules, Engine, Event as EngineEvent, Parts, Shared, executor};
+use tally_node::mempool::{Mempool, MempoolConfig};
+use tally_store::sim_disk::SimDisk;
+use tally_store::{Store, TxLocation, Wal};
+use tally_types::wire::BlockRequest;
 use tally_types::{
-    Block, BlockId, Certificate, Domain, Height, Namespace, Proposal, Subject, ValidatorIndex, View, Vote,
-    encode,
+    Block, BlockId, Certificate, Domain, Height, Namespace, Proposal, Subject, TxId, ValidatorIndex, View,
+    Vote, decode, encode, limits,
 };
+use tokio::sync::{oneshot, watch};
 
 use crate::chain::{ChainSpec, GENESIS_TIME_MS};
+use crate::host::{self, OutboxHandle, SimClock, SimNet, SimReply, SimWorkers, lane_index};
 use crate::network::{Fate, Network, NodeId};
 use crate::oracle::{Oracle, Violation};
 use crate::queue::{EventQueue, QueueFull, SimTime};
@@ -35,69 +51,64 @@ use crate::scheme::{Keyring, SimScheme};
 
 /// Events queued at once; beyond this a run is a runaway and stops with a violation.
 const QUEUE_CAPACITY: usize = 1 << 20;
-/// Events processed in one run; far above what any scenario needs (a few hundred thousand).
+/// Events processed in one run; far above what any scenario needs.
 const EVENTS_MAX: u64 = 20_000_000;
-/// Blocks in one sync response; the simulated chains stay far shorter.
-const SYNC_BLOCKS_MAX: usize = 4_096;
-/// How often a host re-sends an unanswered sync request.
-const SYNC_RETRY_MS: u64 = 300;
 /// Blocks a Byzantine host remembers for its attacks.
 const BYZANTINE_BLOCKS_MAX: usize = 1_024;
+/// A request not answered within this long fails (the engine asks another peer).
+pub const REQUEST_TIMEOUT_MS: u64 = 500;
+/// How often each engine gets `Event::Tick` (transaction gossip, status).
+const TICK_MS: u64 = 100;
+/// Blocks a submitted transfer stays valid for, past the highest honest height.
+const TX_VALIDITY_BLOCKS: u64 = 20;
+
+/// The engine as the simulator runs it.
+type SimEngine = Engine<SimScheme, SimNet, SimClock, SimWorkers>;
 
 /// What crosses the simulated network.
 #[derive(Clone, Debug)]
 pub enum Wire {
-    Consensus(Message),
-    FetchRequest(BlockId),
-    FetchResponse(Block),
-    SyncRequest { target: BlockId, from_height: Height },
-    SyncResponse { target: BlockId, blocks: Vec<Block> },
+    /// An encoded consensus [`Message`].
+    Consensus(Vec<u8>),
+    /// An encoded transaction batch.
+    Gossip(Vec<u8>),
+    Request {
+        incarnation: u64,
+        tag: RequestTag,
+        bytes: Vec<u8>,
+    },
+    Response {
+        incarnation: u64,
+        tag: RequestTag,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Wire {
     /// Bytes that identify the payload, for the trace hash.
     fn trace_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        match self {
-            Wire::Consensus(message) => {
-                out.push(0);
-                out.extend(encode(message));
-            }
-            Wire::FetchRequest(id) => {
-                out.push(1);
-                out.extend(id.0.as_bytes());
-            }
-            Wire::FetchResponse(block) => {
-                out.push(2);
-                out.extend(block.id().0.as_bytes());
-            }
-            Wire::SyncRequest { target, from_height } => {
-                out.push(3);
-                out.extend(target.0.as_bytes());
-                out.extend(from_height.0.to_le_bytes());
-            }
-            Wire::SyncResponse { target, blocks } => {
-                out.push(4);
-                out.extend(target.0.as_bytes());
-                for block in blocks {
-                    out.extend(block.id().0.as_bytes());
-                }
-            }
-        }
+        let (kind, tag, bytes) = match self {
+            Wire::Consensus(bytes) => (0u8, 0, bytes),
+            Wire::Gossip(bytes) => (1, 0, bytes),
+            Wire::Request { tag, bytes, .. } => (2, *tag, bytes),
+            Wire::Response { tag, bytes, .. } => (3, *tag, bytes),
+        };
+        let mut out = vec![kind];
+        out.extend(tag.to_le_bytes());
+        out.extend(blake3::hash(bytes).as_bytes());
         out
     }
 }
 
-/// A queued event. `incarnation` ties host-local events to one life of the host, so that a
-/// crash cancels its timers, writes and pending work.
-#[derive(Debug)]
+/// A queued event. `incarnation` ties node-local events to one life of the node, so that a
+/// crash cancels its timers, jobs and requests.
 enum Event {
     Deliver { from: NodeId, to: NodeId, wire: Wire, hop: u32 },
-    Timer { node: NodeId, incarnation: u64, timer: Timer, generation: u64 },
-    WriteDone { node: NodeId, incarnation: u64, ticket: Ticket, hop: u32 },
-    Verified { node: NodeId, incarnation: u64, view: View, block_id: BlockId, valid: bool, hop: u32 },
-    Built { node: NodeId, incarnation: u64, view: View, block: Block, hop: u32 },
-    SyncRetry { node: NodeId, incarnation: u64 },
+    Wake { node: NodeId, incarnation: u64, at: u64 },
+    Job { node: NodeId, incarnation: u64, lane: Lane, job: Job<SimNet>, hop: u32 },
+    RequestTimeout { requester: NodeId, incarnation: u64, tag: RequestTag },
+    Tick { node: NodeId, incarnation: u64 },
+    Submit,
     CrashArm { plan: usize },
     CrashDeadline { plan: usize, incarnation: u64 },
     Restart { node: NodeId },
@@ -171,49 +182,61 @@ struct Host {
     id: NodeId,
     validator: ValidatorIndex,
     role: Role,
+    /// True for a node whose disks lie about fsync: it may lose what it acknowledged, so it
+    /// counts as faulty (within f) and the oracle does not vouch for it.
+    lying_disk: bool,
     scheme: SimScheme,
-    core: Option<Core<SimScheme>>,
+    engine: Option<SimEngine>,
+    store: Option<Arc<Store>>,
+    store_disk: SimDisk,
+    wal_disk: SimDisk,
+    outbox: OutboxHandle,
     incarnation: u64,
     clock_offset_ms: i64,
-    /// Durable WAL entries, in write order.
-    wal: Vec<WalEntry>,
-    /// Writes issued but not yet durable, in ticket order.
-    pending_writes: VecDeque<(Ticket, WalEntry)>,
-    write_busy_until: SimTime,
-    /// Everything this host ever made durable (never pruned): the persist-before-send check.
+    /// Everything this host's WAL ever held durably (never pruned): the persist-before-send
+    /// check.
     durable_signed: BTreeSet<Signed>,
-    /// Blocks this host built or found valid in `VerifyBlock` (kept across crashes, as the
-    /// host's own record): an honest core notarizes no other block.
-    valid_blocks: BTreeSet<BlockId>,
-    /// The committed chain (the block store); durable.
-    store: Vec<Block>,
-    store_index: BTreeMap<BlockId, usize>,
-    timer_generation: BTreeMap<TimerKind, u64>,
+    /// The store height the oracle has seen, committed block by block.
+    observed_height: Height,
+    /// The wake-up event scheduled for the engine's earliest deadline.
+    wake_at: Option<u64>,
+    /// When each lane's last queued job finishes (jobs of a lane run in order).
+    lane_busy_until: [SimTime; 4],
     armed_crash: Option<(usize, CrashPoint)>,
-    sync_target: Option<(BlockId, Height)>,
+    /// The engine stopped with an error that was not a power cut (reported once).
+    stopped: bool,
     mischief: Mischief,
     wal_len_max: usize,
 }
 
 impl Host {
-    fn tip(&self, genesis: &BlockRef) -> BlockRef {
-        self.store.last().map(BlockRef::of).unwrap_or(*genesis)
-    }
-
     fn is_up(&self) -> bool {
-        self.core.is_some()
+        self.engine.is_some()
     }
 
     fn runs_honest_code(&self) -> bool {
         matches!(self.role, Role::Honest | Role::Twin)
     }
 
-    fn lookup(&self, id: &BlockId) -> Option<&Block> {
-        self.core
-            .as_ref()
-            .and_then(|core| core.block(id))
-            .or_else(|| self.store_index.get(id).map(|&index| &self.store[index]))
+    /// Honest code on an honest disk: the nodes the oracle's checks are about.
+    fn is_correct(&self) -> bool {
+        self.runs_honest_code() && !self.lying_disk
     }
+
+    fn lookup(&self, id: &BlockId) -> Option<Block> {
+        if let Some(block) = self.engine.as_ref().and_then(|engine| engine.core().block(id)) {
+            return Some(block.clone());
+        }
+        let store = self.store.as_ref()?;
+        let height = store.height_of_block(id).ok()??;
+        store.block(height).ok()?
+    }
+}
+
+/// A submitted transfer's account: the next seq and the transfer in flight.
+struct Account {
+    next_seq: u64,
+    pending: Option<(TxId, Height)>,
 }
 
 /// Counters and measurements of one run.
@@ -225,15 +248,21 @@ pub struct Stats {
     pub messages_dropped: u64,
     pub messages_duplicated: u64,
     pub crashes: u64,
-    /// Crashes with a WAL write in flight (the entry lost).
+    /// Power cuts at a WAL fsync (the entry lost or kept, as the disk's crash decides).
     pub crashes_before_write: u64,
-    /// Crashes right after a WAL write became durable, before the core heard of it.
+    /// Power cuts at a write of a block commit to the store.
     pub crashes_after_write: u64,
     pub restarts: u64,
     pub evidence: u64,
+    /// Sync range requests sent.
     pub syncs: u64,
-    /// Sync requests answered and applied.
+    /// Sync range requests answered with blocks.
     pub syncs_completed: u64,
+    /// Transfers submitted to honest nodes, and acknowledged (committed durably by one).
+    pub txs_submitted: u64,
+    pub txs_acknowledged: u64,
+    /// Crashes that left a torn write at the end of a disk.
+    pub torn_writes: u64,
     /// Height of the committed chain at the end.
     pub height: u64,
     /// Highest view any honest host reached.
@@ -281,6 +310,17 @@ pub enum SetupError {
     BrokenCoreUnavailable,
 }
 
+/// What the whole run shares with every node's engine.
+struct World {
+    /// Simulated time, read by every node's clock.
+    now_ms: Rc<Cell<u64>>,
+    accounts: Vec<Account>,
+    /// Transfers acknowledged: committed durably by an honest node, at (height, index).
+    acknowledged: BTreeMap<TxId, TxLocation>,
+    /// Outstanding requests: (requester, incarnation, tag) → whether it asks for a range.
+    requests: BTreeMap<(NodeId, u64, RequestTag), bool>,
+}
+
 /// One run in progress.
 pub struct Simulation {
     scenario: Scenario,
@@ -297,6 +337,7 @@ pub struct Simulation {
     view_at_gst: Option<View>,
     first_after_gst: Option<(View, Height)>,
     proposal_sent: BTreeMap<BlockId, (u32, SimTime)>,
+    world: World,
     stats: Stats,
     verbose: bool,
 }
@@ -387,6 +428,10 @@ impl Simulation {
     /// Sets up the run of `scenario`.
     pub fn new(scenario: Scenario, verbose: bool) -> Result<Self, SetupError> {
         scenario.network.validate().map_err(SetupError::Network)?;
+        #[cfg(not(feature = "broken-core"))]
+        if scenario.broken.is_some() {
+            return Err(SetupError::BrokenCoreUnavailable);
+        }
         let mut rng = Rng::new(scenario.seed ^ 0x005e_ed0f_5137);
         let network = Network::new(scenario.network.clone(), rng.fork(10));
         let host_rng = rng.fork(11);
@@ -413,65 +458,154 @@ impl Simulation {
                 Some((_, behavior)) => Role::Byzantine(*behavior),
                 None => Role::Honest,
             };
+            let (store_disk, wal_disk) = host::formatted_disks();
+            let lying_disk = scenario.lying_disk == Some(NodeId(host as u16));
+            if lying_disk {
+                store_disk.set_lying_fsync(true);
+                wal_disk.set_lying_fsync(true);
+            }
+            if scenario.host_acks_early {
+                // The broken host of the oracle's own test: its WAL acknowledges appends that
+                // are not durable, and the oracle still counts it as correct.
+                wal_disk.set_lying_fsync(true);
+            }
             hosts.push(Host {
                 id: NodeId(host as u16),
                 validator,
                 role,
+                lying_disk,
                 scheme: keyring.scheme(validator),
-                core: None,
+                engine: None,
+                store: None,
+                store_disk,
+                wal_disk,
+                outbox: Rc::new(RefCell::new(host::Outbox::default())),
                 incarnation: 0,
                 clock_offset_ms: scenario.clock_offsets_ms.get(host).copied().unwrap_or(0),
-                wal: Vec::new(),
-                pending_writes: VecDeque::new(),
-                write_busy_until: SimTime(0),
                 durable_signed: BTreeSet::new(),
-                valid_blocks: BTreeSet::new(),
-                store: Vec::new(),
-                store_index: BTreeMap::new(),
-                timer_generation: BTreeMap::new(),
+                observed_height: Height(0),
+                wake_at: None,
+                lane_busy_until: [SimTime(0); 4],
                 armed_crash: None,
-                sync_target: None,
+                stopped: false,
                 mischief: Mischief::default(),
                 wal_len_max: 0,
             });
         }
+        let lying_validator = scenario
+            .lying_disk
+            .map(|node| hosts[node.index()].validator)
+            .filter(|_| !scenario.host_acks_early);
         let honest_signers = (0..scenario.n as u16)
             .map(ValidatorIndex)
             .filter(|index| !scenario.byzantine.iter().any(|(byzantine, _)| byzantine == index))
+            .filter(|index| Some(*index) != lying_validator)
             .collect();
         let oracle = Oracle::new(spec.genesis.id, honest_signers);
+        let world = World {
+            now_ms: Rc::new(Cell::new(0)),
+            accounts: (0..host::ACCOUNTS).map(|_| Account { next_seq: 1, pending: None }).collect(),
+            acknowledged: BTreeMap::new(),
+            requests: BTreeMap::new(),
+        };
         let mut simulation = Simulation {
             queue: EventQueue::new(QUEUE_CAPACITY),
             network,
             hosts,
             oracle,
-            trace: blake3::Hasher::new_derive_key("tally-sim v1 trace"),
+            trace: blake3::Hasher::new_derive_key("tally-sim v2 trace"),
             rng: host_rng,
             certificate_cache: BTreeMap::new(),
             view_at_gst: None,
             first_after_gst: None,
             proposal_sent: BTreeMap::new(),
+            world,
             stats: Stats::default(),
             verbose,
             spec,
             verifier,
             scenario,
         };
-        for host in 0..simulation.hosts.len() {
-            let (validator, role) = (simulation.hosts[host].validator, simulation.hosts[host].role);
-            let config =
-                config_for(&simulation.scenario, &simulation.spec, validator, simulation.spec.genesis, role)?;
-            let core = Core::new(config, simulation.hosts[host].scheme.clone())
-                .map_err(|error| SetupError::Config(host, error.to_string()))?;
-            simulation.hosts[host].core = Some(core);
-        }
         for plan in 0..simulation.scenario.crashes.len() {
             let at = simulation.scenario.crashes[plan].at;
             simulation.schedule(at, Event::CrashArm { plan });
         }
         let gst = simulation.scenario.network.gst;
         simulation.schedule(gst, Event::Gst);
+        if simulation.scenario.submit_txs {
+            simulation.schedule(SimTime(50), Event::Submit);
+        }
         Ok(simulation)
+    }
+
+    /// Opens a node's store and WAL on its disks, restores its core from the WAL and starts
+    /// a new engine (the first start and every restart).
+    fn boot(&mut self, node: NodeId) -> Result<(), String> {
+        let index = node.index();
+        let label = format!("{node}");
+        let (store_disk, wal_disk) =
+            (self.hosts[index].store_disk.clone(), self.hosts[index].wal_disk.clone());
+        let store = Store::open_with_backend(store_disk.backend(), &label, &host::identity())
+            .map_err(|error| format!("opening its store: {error}"))?;
+        let wal = Wal::open_with_backend(wal_disk.backend(), &label)
+            .map_err(|error| format!("opening its WAL: {error}"))?;
+        let entries = read_wal(&wal).map_err(|error| format!("reading its WAL: {error:#}"))?;
+        let height = store.height().map_err(|error| error.to_string())?;
+        let tip = if height == Height(0) {
+            self.spec.genesis
+        } else {
+            let block = store.block(height).map_err(|error| error.to_string())?;
+            BlockRef::of(&block.ok_or_else(|| format!("its store lacks its tip block {height}"))?)
+        };
+        let host = &self.hosts[index];
+        if host.is_correct() && height < host.observed_height {
+            return Err(format!(
+                "its store lost durable commits: height {height} after a crash, {} before",
+                host.observed_height
+            ));
+        }
+        let config = config_for(&self.scenario, &self.spec, host.validator, tip, host.role)
+            .map_err(|error| error.to_string())?;
+        let wal_len = entries.len();
+        let core = Core::restore(config, host.scheme.clone(), entries)
+            .map_err(|error| format!("restore from its own WAL failed: {error}"))?;
+        let chain_id = self.spec.chain_id.clone();
+        let mempool =
+            Mempool::new(MempoolConfig::default(), chain_id.clone()).map_err(|error| error.to_string())?;
+        let store = Arc::new(store);
+        let shared = Shared {
+            store: Arc::clone(&store),
+            mempool: Arc::new(Mutex::new(mempool)),
+            rules: self.rules_for(host.validator),
+            metrics: Arc::new(Metrics::new()),
+            assets: AssetCatalog::new([host::asset()]),
+            check_invariants: true,
+        };
+        let (status, _) = watch::channel(NodeStatus::default());
+        let (committed, _) = watch::channel(tip.height);
+        let engine = Engine::new(Parts {
+            core,
+            wal,
+            net: SimNet { outbox: Rc::clone(&host.outbox) },
+            clock: SimClock { now_ms: Rc::clone(&self.world.now_ms), offset_ms: host.clock_offset_ms },
+            workers: SimWorkers { outbox: Rc::clone(&host.outbox) },
+            shared,
+            validators: self.scenario.n,
+            tip,
+            propose_timeout_ms: self.scenario.timing.leader_timeout_ms,
+            status,
+            committed,
+        });
+        let host = &mut self.hosts[index];
+        host.engine = Some(engine);
+        host.store = Some(store);
+        host.stopped = false;
+        host.wal_len_max = host.wal_len_max.max(wal_len);
+        let incarnation = host.incarnation;
+        self.schedule_in(TICK_MS, Event::Tick { node, incarnation });
+        let result = self.hosts[index].engine.as_mut().map(SimEngine::start).unwrap_or(Ok(()));
+        self.after_engine(node, result, 0);
+        Ok(())
     }
 
     fn log(&self, text: impl FnOnce() -> String) {
@@ -493,16 +627,6 @@ impl Simulation {
         let due = self.queue.now().plus_ms(delay_ms);
         self.schedule(due, event);
     }
-
-    fn local_clock_ms(&self, node: NodeId) -> u64 {
-        let offset = self.hosts[node.index()].clock_offset_ms;
-        (GENESIS_TIME_MS + self.queue.now().0).saturating_add_signed(offset)
-    }
-
-    fn latency(&mut self, range: (u64, u64)) -> u64 {
-        self.rng.between(range.0, range.1)
-    }
-
     fn trace_event(&mut self, tag: u8, node: NodeId, bytes: &[u8]) {
         self.trace.update(&[tag]);
         self.trace.update(&self.queue.now().0.to_le_bytes());
@@ -511,38 +635,18 @@ impl Simulation {
         self.trace.update(bytes);
     }
 
-    /// Runs to the end and reports.
-    pub fn run(mut self) -> Outcome {
-        for host in 0..self.hosts.len() {
-            let node = NodeId(host as u16);
-            let effects = self.hosts[host].core.as_mut().map(Core::start).unwrap_or_default();
-            self.perform(node, effects, 0);
-            self.after_input(node, 0);
+    fn sign_vote(&self, node: NodeId, subject: Subject) -> Vote {
+        let host = &self.hosts[node.index()];
+        Vote {
+            subject,
+            signer: host.validator,
+            signature: host.scheme.sign(subject.namespace(), &subject.payload()),
         }
-        let deadline = self.scenario.deadline;
-        let mut stopped_early = false;
-        while let Some((_, event)) = self.queue.pop_until(deadline) {
-            self.stats.events += 1;
-            if self.stats.events > EVENTS_MAX {
-                self.oracle.violate(Violation::Host {
-                    node: NodeId(0),
-                    what: format!("more than {EVENTS_MAX} events: runaway"),
-                });
-                break;
-            }
-            let check_progress = matches!(event, Event::Deliver { .. } | Event::Gst);
-            self.handle(event);
-            if check_progress && self.view_at_gst.is_some() && self.liveness_shown() {
-                stopped_early = true;
-                break;
-            }
-        }
-        self.finish(stopped_early)
     }
 
     /// Honest hosts: the ones whose catch-up L1 checks.
     fn honest_hosts(&self) -> Vec<NodeId> {
-        self.hosts.iter().filter(|host| host.runs_honest_code()).map(|host| host.id).collect()
+        self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.id).collect()
     }
 
     /// The first block committed of a view after the view at GST, and its height.
@@ -564,8 +668,38 @@ impl Simulation {
         let target = Height(height.0.saturating_add(self.scenario.blocks_after_gst));
         self.hosts
             .iter()
-            .filter(|host| host.runs_honest_code())
+            .filter(|host| host.is_correct())
             .all(|host| self.oracle.committed_height(host.id) >= target)
+    }
+
+    /// Runs to the end and reports.
+    pub fn run(mut self) -> Outcome {
+        for host in 0..self.hosts.len() {
+            let node = NodeId(host as u16);
+            if let Err(what) = self.boot(node) {
+                self.oracle.violate(Violation::Host { node, what });
+            }
+        }
+        let deadline = self.scenario.deadline;
+        let mut stopped_early = false;
+        while let Some((_, event)) = self.queue.pop_until(deadline) {
+            self.world.now_ms.set(self.queue.now().0);
+            self.stats.events += 1;
+            if self.stats.events > EVENTS_MAX {
+                self.oracle.violate(Violation::Host {
+                    node: NodeId(0),
+                    what: format!("more than {EVENTS_MAX} events: runaway"),
+                });
+                break;
+            }
+            let check_progress = matches!(event, Event::Job { lane: Lane::Writer, .. } | Event::Gst);
+            self.handle(event);
+            if check_progress && self.view_at_gst.is_some() && self.liveness_shown() {
+                stopped_early = true;
+                break;
+            }
+        }
+        self.finish(stopped_early)
     }
 
     fn finish(mut self, stopped_early: bool) -> Outcome {
@@ -582,6 +716,7 @@ impl Simulation {
                     .violate(Violation::Host { node: NodeId(0), what: "the run ended before GST".into() });
             }
         }
+        self.check_ledgers();
         self.log(|| format!("run ends (early: {stopped_early})"));
         let mut stats = self.stats.clone();
         stats.height = self.oracle.chain().len() as u64;
@@ -592,11 +727,12 @@ impl Simulation {
         stats.view_at_gst = self.view_at_gst.map(|view| view.0);
         stats.first_view_after_gst = self.first_after_gst().map(|(view, _)| view.0);
         stats.wal_len_max = self.hosts.iter().map(|host| host.wal_len_max).max().unwrap_or(0);
+        stats.txs_acknowledged = self.world.acknowledged.len() as u64;
         for host in &self.hosts {
             if host.role == Role::Honest
-                && let Some(core) = &host.core
+                && let Some(engine) = &host.engine
             {
-                stats.max_view = stats.max_view.max(core.view().0);
+                stats.max_view = stats.max_view.max(engine.core().view().0);
             }
         }
         Outcome {
@@ -610,70 +746,130 @@ impl Simulation {
         }
     }
 
+    /// The ledger checks at the end: every acknowledged transfer is in every correct node's
+    /// store that reached its height, at the same place; and the correct nodes' stores agree
+    /// on every block and state root at every height they share.
+    fn check_ledgers(&mut self) {
+        let mut violations = Vec::new();
+        let correct: Vec<&Host> =
+            self.hosts.iter().filter(|host| host.is_correct() && host.store.is_some()).collect();
+        for host in &correct {
+            let Some(store) = &host.store else { continue };
+            let height = store.height().unwrap_or(Height(0));
+            for (tx, location) in &self.world.acknowledged {
+                if location.height > height {
+                    continue;
+                }
+                match store.tx_location(tx) {
+                    Ok(Some(found)) if found == *location => {}
+                    found => violations.push(Violation::Host {
+                        node: host.id,
+                        what: format!(
+                            "acknowledged transaction {tx} (height {}, index {}) lost: its store says {found:?}",
+                            location.height, location.index
+                        ),
+                    }),
+                }
+            }
+        }
+        let common = correct
+            .iter()
+            .filter_map(|host| host.store.as_ref().and_then(|store| store.height().ok()))
+            .min()
+            .unwrap_or(Height(0));
+        for height in 1..=common.0 {
+            let mut roots = BTreeMap::new();
+            for host in &correct {
+                let Some(store) = &host.store else { continue };
+                if let Ok(Some(block)) = store.block(Height(height)) {
+                    roots.insert(host.id, (block.id(), block.header.state_root));
+                }
+            }
+            let distinct: BTreeSet<_> = roots.values().collect();
+            if distinct.len() > 1 {
+                violations.push(Violation::Host {
+                    node: NodeId(0),
+                    what: format!("stores differ at height {height}: {roots:?}"),
+                });
+            }
+        }
+        for violation in violations {
+            self.oracle.violate(violation);
+        }
+    }
+
     fn handle(&mut self, event: Event) {
         match event {
             Event::Deliver { from, to, wire, hop } => self.deliver(from, to, wire, hop),
-            Event::Timer { node, incarnation, timer, generation } => {
-                let host = &self.hosts[node.index()];
-                if host.incarnation != incarnation || !host.is_up() {
-                    return;
-                }
-                if host.timer_generation.get(&timer.kind).copied() != Some(generation) {
-                    return;
-                }
-                self.trace_event(1, node, &[timer.kind as u8]);
-                self.log(|| format!("{node} timer {:?} of view {}", timer.kind, timer.view));
-                self.feed(node, Input::Timeout(timer), 0);
-            }
-            Event::WriteDone { node, incarnation, ticket, hop } => {
-                self.write_done(node, incarnation, ticket, hop)
-            }
-            Event::Verified { node, incarnation, view, block_id, valid, hop } => {
-                if self.hosts[node.index()].incarnation != incarnation || !self.hosts[node.index()].is_up() {
-                    return;
-                }
-                self.trace_event(3, node, block_id.0.as_bytes());
-                self.feed(node, Input::BlockVerified { view, block_id, valid }, hop);
-            }
-            Event::Built { node, incarnation, view, block, hop } => {
-                if self.hosts[node.index()].incarnation != incarnation || !self.hosts[node.index()].is_up() {
-                    return;
-                }
-                self.trace_event(4, node, block.id().0.as_bytes());
-                self.oracle.observe_block(&block);
+            Event::Wake { node, incarnation, at } => {
                 let host = &mut self.hosts[node.index()];
-                host.valid_blocks.insert(block.id());
-                host.mischief.remember(&block);
-                self.feed(node, Input::BlockBuilt { view, block }, hop);
+                if host.incarnation != incarnation || host.wake_at != Some(at) {
+                    return;
+                }
+                host.wake_at = None;
+                if host.engine.as_ref().is_none_or(|engine| engine.stopped().is_some()) {
+                    return;
+                }
+                self.trace_event(1, node, &at.to_le_bytes());
+                let Some(engine) = self.hosts[node.index()].engine.as_mut() else { return };
+                let result = engine.on_timers();
+                self.after_engine(node, result, 0);
             }
-            Event::SyncRetry { node, incarnation } => {
-                if self.hosts[node.index()].incarnation == incarnation && self.hosts[node.index()].is_up() {
-                    self.request_sync(node);
+            Event::Job { node, incarnation, lane, job, hop } => {
+                if self.hosts[node.index()].incarnation != incarnation || !self.hosts[node.index()].is_up() {
+                    return;
+                }
+                self.trace_event(2, node, &[lane_index(lane) as u8]);
+                let event = job();
+                self.feed(node, event, hop);
+                if lane == Lane::Writer {
+                    self.observe_commits(node, hop);
                 }
             }
+            Event::RequestTimeout { requester, incarnation, tag } => {
+                if self.world.requests.remove(&(requester, incarnation, tag)).is_some()
+                    && self.hosts[requester.index()].incarnation == incarnation
+                {
+                    self.trace_event(3, requester, &tag.to_le_bytes());
+                    self.feed(requester, EngineEvent::Response { tag, bytes: None }, 0);
+                }
+            }
+            Event::Tick { node, incarnation } => {
+                if self.hosts[node.index()].incarnation != incarnation || !self.hosts[node.index()].is_up() {
+                    return;
+                }
+                self.feed(node, EngineEvent::Tick, 0);
+                self.schedule_in(TICK_MS, Event::Tick { node, incarnation });
+            }
+            Event::Submit => self.submit(),
             Event::CrashArm { plan } => self.crash_arm(plan),
             Event::CrashDeadline { plan, incarnation } => {
                 let node = self.scenario.crashes[plan].node;
                 let host = &self.hosts[node.index()];
                 if host.incarnation == incarnation && host.armed_crash.is_some_and(|(armed, _)| armed == plan)
                 {
-                    self.crash(node, plan, "armed crash point not reached in time");
+                    self.crash(node, "armed crash point not reached in time");
                 }
             }
-            Event::Restart { node } => self.restart(node),
+            Event::Restart { node } => {
+                self.stats.restarts += 1;
+                self.trace_event(6, node, &[]);
+                self.log(|| format!("{node} restarts"));
+                if let Err(what) = self.boot(node) {
+                    self.oracle.violate(Violation::Host { node, what });
+                }
+            }
             Event::Gst => {
                 let view = self
                     .hosts
                     .iter()
                     .filter(|host| host.runs_honest_code())
-                    .filter_map(|host| host.core.as_ref().map(|core| core.view()))
+                    .filter_map(|host| host.engine.as_ref().map(|engine| engine.core().view()))
                     .max()
                     .unwrap_or(View(0));
                 self.trace_event(9, NodeId(0), &view.0.to_le_bytes());
                 self.log(|| format!("GST: highest honest view {view}"));
                 self.view_at_gst = Some(view);
-                // Commits so far are of views up to the highest honest view, so none is
-                // after GST yet; later ones are noted as they happen.
                 let earlier: Vec<(View, Height)> =
                     self.oracle.commits().iter().map(|commit| (commit.view, commit.height)).collect();
                 for (view, height) in earlier {
@@ -683,159 +879,245 @@ impl Simulation {
         }
     }
 
-    /// Feeds one input to a host's core and performs the effects.
-    fn feed(&mut self, node: NodeId, input: Input, hop: u32) {
-        let Some(core) = self.hosts[node.index()].core.as_mut() else { return };
-        let effects = core.on_input(input);
-        self.perform(node, effects, hop);
+    /// Hands one event to a node's engine and performs what it asked for.
+    fn feed(&mut self, node: NodeId, event: EngineEvent<SimNet>, hop: u32) {
+        let Some(engine) = self.hosts[node.index()].engine.as_mut() else { return };
+        if engine.stopped().is_some() {
+            return;
+        }
+        let result = engine.handle(event);
+        self.after_engine(node, result, hop);
+    }
+
+    /// After a call into `node`'s engine: its messages, requests, answers and jobs become
+    /// events; its evidence is checked; a power cut crashes it; its next deadline is
+    /// scheduled.
+    fn after_engine(&mut self, node: NodeId, result: anyhow::Result<()>, hop: u32) {
+        let index = node.index();
+        let outbox = std::mem::take(&mut *self.hosts[index].outbox.borrow_mut());
+        let mut sends = outbox.sends.into_iter().peekable();
+        while let Some((to, bytes)) = sends.next() {
+            // The engine sends a message for all validators as one send per validator with
+            // the same bytes; taken together they are one broadcast (Byzantine hosts split it).
+            let mut validators = vec![to];
+            while let Some((next, next_bytes)) = sends.peek() {
+                if *next_bytes != bytes {
+                    break;
+                }
+                validators.push(*next);
+                sends.next();
+            }
+            let targets: Vec<NodeId> =
+                validators.iter().flat_map(|validator| self.hosts_of(*validator)).collect();
+            match decode::<Message>(&bytes) {
+                Ok(message) => self.send_from_core(node, targets, message, hop + 1),
+                Err(error) => self.oracle.violate(Violation::Host {
+                    node,
+                    what: format!("sent an undecodable consensus message: {error}"),
+                }),
+            }
+        }
+        let incarnation = self.hosts[index].incarnation;
+        for (to, bytes, tag) in outbox.requests {
+            let request = decode::<BlockRequest>(&bytes);
+            self.log(|| format!("{node} requests {request:?} from validator {to} (tag {tag})"));
+            let is_range = matches!(request, Ok(BlockRequest::Range { .. }));
+            if is_range {
+                self.stats.syncs += 1;
+            }
+            self.world.requests.insert((node, incarnation, tag), is_range);
+            self.schedule_in(REQUEST_TIMEOUT_MS, Event::RequestTimeout { requester: node, incarnation, tag });
+            let targets = self.hosts_of(to);
+            if !targets.is_empty() {
+                let target = targets[self.rng.index(targets.len())];
+                self.transmit(node, target, Wire::Request { incarnation, tag, bytes }, hop + 1);
+            }
+        }
+        for (reply, bytes) in outbox.responses {
+            let bytes = match self.hosts[index].role {
+                Role::Byzantine(Behavior::InvalidSigner) => tamper_block(bytes),
+                _ => bytes,
+            };
+            let wire = Wire::Response { incarnation: reply.incarnation, tag: reply.tag, bytes };
+            self.transmit(node, reply.requester, wire, hop + 1);
+        }
+        for bytes in outbox.gossip {
+            let me = self.hosts[index].validator;
+            let targets: Vec<NodeId> =
+                self.hosts.iter().filter(|host| host.validator != me).map(|host| host.id).collect();
+            for target in targets {
+                self.transmit(node, target, Wire::Gossip(bytes.clone()), hop + 1);
+            }
+        }
+        for (lane, job) in outbox.jobs {
+            let latency = match lane {
+                Lane::Writer => {
+                    self.rng.between(self.scenario.latencies.write_ms.0, self.scenario.latencies.write_ms.1)
+                }
+                Lane::Executor => {
+                    self.rng.between(self.scenario.latencies.verify_ms.0, self.scenario.latencies.verify_ms.1)
+                }
+                Lane::Ingress | Lane::Serve => {
+                    self.rng.between(self.scenario.latencies.build_ms.0, self.scenario.latencies.build_ms.1)
+                }
+            };
+            let now = self.queue.now();
+            let host = &mut self.hosts[index];
+            let due = host.lane_busy_until[lane_index(lane)].max(now).plus_ms(latency);
+            host.lane_busy_until[lane_index(lane)] = due;
+            self.schedule(due, Event::Job { node, incarnation, lane, job, hop });
+        }
+        let evidence = self.hosts[index].engine.as_mut().map(SimEngine::take_evidence).unwrap_or_default();
+        for evidence in evidence {
+            self.check_evidence(node, evidence);
+        }
+        let host = &self.hosts[index];
+        if host.store_disk.is_powered_off() || host.wal_disk.is_powered_off() {
+            self.crash(node, "at a power cut");
+            return;
+        }
+        if let Err(error) = result {
+            let host = &mut self.hosts[index];
+            if !host.stopped {
+                host.stopped = true;
+                if host.is_correct() {
+                    self.oracle
+                        .violate(Violation::Host { node, what: format!("its engine stopped: {error:#}") });
+                }
+            }
+            return;
+        }
+        self.reschedule_wake(node);
         self.after_input(node, hop);
     }
 
-    /// What a Byzantine host does after each input on top of its core's effects.
+    fn reschedule_wake(&mut self, node: NodeId) {
+        let host = &mut self.hosts[node.index()];
+        let Some(at) = host.engine.as_ref().and_then(SimEngine::next_deadline_ms) else { return };
+        if host.wake_at.is_some_and(|scheduled| scheduled <= at) {
+            return;
+        }
+        host.wake_at = Some(at);
+        let incarnation = host.incarnation;
+        let due = SimTime(at).max(self.queue.now());
+        self.schedule(due, Event::Wake { node, incarnation, at });
+    }
+
+    /// Tells the oracle about the blocks `node` committed durably since it last looked, with
+    /// their stored certificates; acknowledges the transfers in them.
+    fn observe_commits(&mut self, node: NodeId, hop: u32) {
+        let host = &self.hosts[node.index()];
+        if host.lying_disk {
+            return;
+        }
+        let Some(store) = host.store.clone() else { return };
+        let Ok(height) = store.height() else { return };
+        let correct = host.is_correct();
+        let from = host.observed_height;
+        for height in from.0 + 1..=height.0 {
+            let height = Height(height);
+            let (Ok(Some(block)), Ok(Some(certificate))) = (store.block(height), store.certificate(height))
+            else {
+                self.oracle
+                    .violate(Violation::Host { node, what: format!("its store lacks block {height}") });
+                return;
+            };
+            let block_id = block.id();
+            self.oracle.observe_block(&block);
+            let valid = self.certificate_valid(&certificate);
+            match certificate.subject {
+                Subject::Finalize { block_id: certified, .. } if valid => {
+                    if self.oracle.is_ancestor_or_self(block_id, certified) == Some(false) {
+                        self.oracle.violate(Violation::Host {
+                            node,
+                            what: format!(
+                                "stored {block_id} with a finalization of {certified}, not a descendant"
+                            ),
+                        });
+                    }
+                }
+                subject => self.oracle.violate(Violation::Host {
+                    node,
+                    what: format!("stored {block_id} without a valid finalization ({subject:?})"),
+                }),
+            }
+            if let Some(&(proposal_hop, sent)) = self.proposal_sent.get(&block_id) {
+                self.stats.latency_hops.push(hop.saturating_sub(proposal_hop) + 1);
+                self.stats.latency_ms.push(self.queue.now().0 - sent.0);
+            }
+            self.log(|| format!("{node} commits height {height} view {} {block_id}", block.header.view));
+            self.oracle.observe_commit(self.queue.now(), node, &block);
+            self.note_commit_after_gst(block.header.view, height);
+            if correct {
+                for (index, tx) in block.txs.iter().enumerate() {
+                    self.world
+                        .acknowledged
+                        .entry(tx.id())
+                        .or_insert(TxLocation { height, index: index as u32 });
+                }
+            }
+            self.hosts[node.index()].observed_height = height;
+        }
+    }
+
+    /// Submits one transfer to a random correct node, and schedules the next.
+    fn submit(&mut self) {
+        let next = self.rng.between(20, 250);
+        self.schedule_in(next, Event::Submit);
+        let from = self.rng.index(host::ACCOUNTS);
+        let to = (from + 1 + self.rng.index(host::ACCOUNTS - 1)) % host::ACCOUNTS;
+        let amount = u128::from(self.rng.between(1, 1_000));
+        let highest =
+            self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.observed_height).max();
+        let highest = highest.unwrap_or(Height(0));
+        let account = &mut self.world.accounts[from];
+        if let Some((tx, valid_until)) = account.pending {
+            if self.world.acknowledged.contains_key(&tx) {
+                account.next_seq += 1;
+                account.pending = None;
+            } else if highest > valid_until {
+                // Past its last height on the agreed chain without being in it: it never will
+                // be; the seq is free again.
+                account.pending = None;
+            } else {
+                return;
+            }
+        }
+        let candidates: Vec<NodeId> = self
+            .hosts
+            .iter()
+            .filter(|host| {
+                host.is_correct() && host.engine.as_ref().is_some_and(|engine| engine.stopped().is_none())
+            })
+            .map(|host| host.id)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let target = candidates[self.rng.index(candidates.len())];
+        let valid_until = Height(highest.0 + TX_VALIDITY_BLOCKS);
+        let account = &mut self.world.accounts[from];
+        let tx = host::transfer(from, to, account.next_seq, valid_until, amount);
+        account.pending = Some((tx.id(), valid_until));
+        self.stats.txs_submitted += 1;
+        self.trace_event(7, target, tx.id().0.as_bytes());
+        let (reply, _) = oneshot::channel();
+        self.feed(target, EngineEvent::Submitted(Submission { txs: vec![tx], reply }), 0);
+    }
+
+    /// What a Byzantine host does after each input on top of its engine's effects.
     fn after_input(&mut self, node: NodeId, hop: u32) {
         let host = &self.hosts[node.index()];
         if host.role != Role::Byzantine(Behavior::Nuller) {
             return;
         }
-        let Some(view) = host.core.as_ref().map(|core| core.view()) else { return };
+        let Some(view) = host.engine.as_ref().map(|engine| engine.core().view()) else { return };
         if view <= host.mischief.last_nullified {
             return;
         }
         self.hosts[node.index()].mischief.last_nullified = view;
         let vote = self.sign_vote(node, Subject::Nullify { view });
         self.broadcast(node, Message::Vote(vote), hop + 1);
-    }
-
-    fn sign_vote(&self, node: NodeId, subject: Subject) -> Vote {
-        let host = &self.hosts[node.index()];
-        Vote {
-            subject,
-            signer: host.validator,
-            signature: host.scheme.sign(subject.namespace(), &subject.payload()),
-        }
-    }
-
-    fn perform(&mut self, node: NodeId, effects: Vec<Effect>, hop: u32) {
-        for effect in effects {
-            let host = &self.hosts[node.index()];
-            if !host.is_up() {
-                // The host crashed part-way through: the rest of the effects never happen.
-                return;
-            }
-            let incarnation = host.incarnation;
-            match effect {
-                Effect::Persist { entry, ticket } => {
-                    if let Some((plan, CrashPoint::BeforeWriteCompletes)) = host.armed_crash {
-                        self.stats.crashes_before_write += 1;
-                        self.crash(node, plan, "before a WAL write completed");
-                        return;
-                    }
-                    let acks_early = self.scenario.host_acks_early;
-                    let latency = self.latency(self.scenario.latencies.write_ms);
-                    let host = &mut self.hosts[node.index()];
-                    let done = host.write_busy_until.max(self.queue.now()).plus_ms(latency);
-                    host.write_busy_until = done;
-                    host.pending_writes.push_back((ticket, entry));
-                    self.schedule(done, Event::WriteDone { node, incarnation, ticket, hop });
-                    if acks_early {
-                        // The broken host: tells the core the entry is durable at once.
-                        self.feed(node, Input::Persisted(ticket), hop);
-                    }
-                }
-                Effect::Send { to, message } => self.send_from_core(node, to, message, hop + 1),
-                Effect::SetTimer { timer, after_ms } => {
-                    let generation = self.hosts[node.index()].timer_generation.entry(timer.kind).or_insert(0);
-                    *generation += 1;
-                    let generation = *generation;
-                    self.schedule_in(after_ms, Event::Timer { node, incarnation, timer, generation });
-                }
-                Effect::VerifyBlock { view, block, parent } => {
-                    let result = self.spec.verify(&block, view, &parent, self.local_clock_ms(node));
-                    if let Err(reason) = &result {
-                        self.log(|| format!("{node} refuses block {} of view {view}: {reason}", block.id()));
-                    }
-                    let latency = self.latency(self.scenario.latencies.verify_ms);
-                    let block_id = block.id();
-                    if result.is_ok() {
-                        self.hosts[node.index()].valid_blocks.insert(block_id);
-                    }
-                    self.schedule_in(
-                        latency,
-                        Event::Verified { node, incarnation, view, block_id, valid: result.is_ok(), hop },
-                    );
-                }
-                Effect::BuildBlock { view, parent } => {
-                    let validator = self.hosts[node.index()].validator;
-                    let block = self.spec.build(view, &parent, validator, self.local_clock_ms(node));
-                    let latency = self.latency(self.scenario.latencies.build_ms);
-                    self.schedule_in(latency, Event::Built { node, incarnation, view, block, hop });
-                }
-                Effect::Commit { block, finalization } => self.commit(node, block, finalization, hop),
-                Effect::Fetch { block_id } => {
-                    self.log(|| format!("{node} fetches {}", &block_id.0.to_hex()[..8]));
-                    if let Some(peer) = self.random_peer(node) {
-                        self.transmit(node, peer, Wire::FetchRequest(block_id), hop + 1);
-                    }
-                }
-                Effect::Sync { finalization, height } => {
-                    match (finalization.subject, self.certificate_valid(&finalization)) {
-                        (Subject::Finalize { block_id, .. }, true) => {
-                            let host = &mut self.hosts[node.index()];
-                            if host.sync_target.is_none_or(|(_, current)| current < height) {
-                                host.sync_target = Some((block_id, height));
-                            }
-                            self.stats.syncs += 1;
-                            self.request_sync(node);
-                        }
-                        _ => self.oracle.violate(Violation::Host {
-                            node,
-                            what: "core asked to sync to a certificate that is not a valid finalization"
-                                .into(),
-                        }),
-                    }
-                }
-                Effect::PruneWal { below } => {
-                    self.hosts[node.index()].wal.retain(|entry| entry.view() >= below);
-                }
-                Effect::Evidence(evidence) => self.check_evidence(node, evidence),
-            }
-        }
-    }
-
-    fn write_done(&mut self, node: NodeId, incarnation: u64, ticket: Ticket, hop: u32) {
-        let host = &mut self.hosts[node.index()];
-        if host.incarnation != incarnation || !host.is_up() {
-            return;
-        }
-        let Some((expected, entry)) = host.pending_writes.pop_front() else {
-            self.oracle.violate(Violation::Host {
-                node,
-                what: format!("write {ticket:?} completed with none pending"),
-            });
-            return;
-        };
-        assert_eq!(expected, ticket, "simulated writes complete in the order they were issued");
-        match &entry {
-            WalEntry::Vote(vote) => {
-                host.durable_signed.insert(Signed::Vote(vote.subject.into()));
-            }
-            WalEntry::Proposal(proposal) => {
-                host.durable_signed.insert(Signed::Proposal(proposal.view, proposal.block.id()));
-            }
-            WalEntry::Certificate(_) => {}
-        }
-        host.wal.push(entry);
-        host.wal_len_max = host.wal_len_max.max(host.wal.len());
-        let armed = host.armed_crash;
-        self.trace_event(2, node, &ticket.0.to_le_bytes());
-        if let Some((plan, CrashPoint::AfterWriteBeforeSend)) = armed {
-            self.stats.crashes_after_write += 1;
-            self.crash(node, plan, "after a WAL write, before the core heard of it");
-            return;
-        }
-        if !self.scenario.host_acks_early {
-            self.feed(node, Input::Persisted(ticket), hop);
-        }
     }
 
     // ---- sending ----
@@ -857,14 +1139,6 @@ impl Simulation {
         }
     }
 
-    fn random_peer(&mut self, node: NodeId) -> Option<NodeId> {
-        let peers = self.recipients(node, Recipient::All);
-        if peers.is_empty() {
-            return None;
-        }
-        Some(peers[self.rng.index(peers.len())])
-    }
-
     fn broadcast(&mut self, node: NodeId, message: Message, hop: u32) {
         let targets = self.recipients(node, Recipient::All);
         self.send_to(node, &targets, message, hop);
@@ -874,8 +1148,9 @@ impl Simulation {
     fn send_to(&mut self, node: NodeId, targets: &[NodeId], message: Message, hop: u32) {
         self.log(|| format!("{node} sends {} to {targets:?}", describe(&message)));
         self.observe_sent(node, &message, hop);
+        let bytes = encode(&message);
         for &target in targets {
-            self.transmit(node, target, Wire::Consensus(message.clone()), hop);
+            self.transmit(node, target, Wire::Consensus(bytes.clone()), hop);
         }
     }
 
@@ -891,28 +1166,57 @@ impl Simulation {
         }
     }
 
-    /// A `Send` effect of `node`'s core: sent as is by honest code, corrupted by Byzantine
-    /// hosts.
-    fn send_from_core(&mut self, node: NodeId, to: Recipient, message: Message, hop: u32) {
-        let targets = self.recipients(node, to);
+    /// A message `node`'s engine sends: as is from honest code, corrupted by Byzantine hosts.
+    fn send_from_core(&mut self, node: NodeId, targets: Vec<NodeId>, message: Message, hop: u32) {
         match self.hosts[node.index()].role {
             Role::Honest | Role::Twin => self.send_to(node, &targets, message, hop),
             Role::Byzantine(behavior) => self.send_byzantine(node, behavior, targets, message, hop),
         }
     }
 
+    /// True when `signed` is in `node`'s WAL and the WAL disk holds nothing unsynced (so it is
+    /// durable). Reads the WAL only when the record of what it held misses `signed`.
+    fn durable_has(&mut self, node: NodeId, signed: Signed) -> bool {
+        let host = &mut self.hosts[node.index()];
+        if host.durable_signed.contains(&signed) {
+            return true;
+        }
+        // Nothing unsynced: every entry the WAL holds is durable. Otherwise (rare: redb left
+        // a change after its last fsync, or the disk lies) read the durable image itself.
+        let entries = if host.wal_disk.stats().unsynced_changes == 0 {
+            host.engine.as_ref().and_then(|engine| engine.wal().entries().ok())
+        } else {
+            let copy = host.wal_disk.durable_copy();
+            Wal::open_with_backend(copy.backend(), "durable copy").ok().and_then(|wal| wal.entries().ok())
+        };
+        let Some(entries) = entries else { return false };
+        host.wal_len_max = host.wal_len_max.max(entries.len());
+        for (_, bytes) in entries {
+            match decode::<WalEntry>(&bytes) {
+                Ok(WalEntry::Vote(vote)) => {
+                    host.durable_signed.insert(Signed::Vote(vote.subject.into()));
+                }
+                Ok(WalEntry::Proposal(proposal)) => {
+                    host.durable_signed.insert(Signed::Proposal(proposal.view, proposal.block.id()));
+                }
+                _ => {}
+            }
+        }
+        host.durable_signed.contains(&signed)
+    }
+
     /// What the oracle learns from a message leaving `node`.
     fn observe_sent(&mut self, node: NodeId, message: &Message, hop: u32) {
         let host = &self.hosts[node.index()];
         let me = host.validator;
-        let honest_code = host.runs_honest_code();
+        let honest_code = host.runs_honest_code() && !host.lying_disk;
         match message {
             Message::Proposal(proposal) => {
                 self.oracle.observe_block(&proposal.block);
                 let block_id = proposal.block.id();
                 self.proposal_sent.entry(block_id).or_insert((hop, self.queue.now()));
                 if honest_code && self.spec.validators.leader(proposal.view) == me {
-                    if !host.durable_signed.contains(&Signed::Proposal(proposal.view, block_id)) {
+                    if !self.durable_has(node, Signed::Proposal(proposal.view, block_id)) {
                         self.oracle.violate(Violation::Host {
                             node,
                             what: format!(
@@ -928,20 +1232,10 @@ impl Simulation {
             }
             Message::Vote(vote) => {
                 if honest_code && vote.signer == me {
-                    if !host.durable_signed.contains(&Signed::Vote(vote.subject.into())) {
+                    if !self.durable_has(node, Signed::Vote(vote.subject.into())) {
                         self.oracle.violate(Violation::Host {
                             node,
                             what: format!("sent its vote {:?} before it was durable", vote.subject),
-                        });
-                    }
-                    if let Subject::Notarize { view, block_id } = vote.subject
-                        && !host.valid_blocks.contains(&block_id)
-                    {
-                        self.oracle.violate(Violation::Host {
-                            node,
-                            what: format!(
-                                "notarized {block_id} in view {view} without its host finding it valid"
-                            ),
                         });
                     }
                     self.oracle.observe_signed(me, vote.subject);
@@ -949,7 +1243,8 @@ impl Simulation {
             }
             Message::Certificate(certificate) => {
                 let valid = self.certificate_valid(certificate);
-                let host = &self.hosts[node.index()];
+                let sole_holder =
+                    self.hosts[node.index()].role == Role::Honest && !self.hosts[node.index()].lying_disk;
                 if honest_code && !valid {
                     self.oracle.violate(Violation::Host {
                         node,
@@ -958,9 +1253,9 @@ impl Simulation {
                 }
                 // Only a sole key holder knows every signature of its key; a twin may
                 // forward a certificate holding its twin's vote.
-                if host.role == Role::Honest
+                if sole_holder
                     && certificate.signer_indices().contains(&me)
-                    && !host.durable_signed.contains(&Signed::Vote(certificate.subject.into()))
+                    && !self.durable_has(node, Signed::Vote(certificate.subject.into()))
                 {
                     self.oracle.violate(Violation::Host {
                         node,
@@ -1041,7 +1336,9 @@ impl Simulation {
                 node,
                 what: format!("evidence that proves nothing: {evidence:?}"),
             });
-        } else if !self.scenario.byzantine.iter().any(|(index, _)| *index == accused) {
+        } else if !self.scenario.byzantine.iter().any(|(index, _)| *index == accused)
+            && !self.hosts.iter().any(|host| host.lying_disk && host.validator == accused)
+        {
             self.oracle.violate(Violation::Host {
                 node,
                 what: format!("valid evidence against honest validator {accused}"),
@@ -1171,17 +1468,19 @@ impl Simulation {
                 if proposal.block.header.proposer == me =>
             {
                 let view = proposal.view;
-                let parent = self.hosts[node.index()].lookup(&proposal.block.header.parent_id).cloned();
+                let parent = self.hosts[node.index()].lookup(&proposal.block.header.parent_id);
                 let grandparent = match &parent {
                     Some(parent) if parent.header.height == Height(1) => Some(self.spec.genesis),
-                    Some(parent) => {
-                        self.hosts[node.index()].lookup(&parent.header.parent_id).map(BlockRef::of)
-                    }
+                    Some(parent) => self.hosts[node.index()]
+                        .lookup(&parent.header.parent_id)
+                        .map(|block| BlockRef::of(&block)),
                     None => None,
                 };
-                match grandparent {
-                    Some(grandparent) => {
-                        let block = self.spec.build(view, &grandparent, me, self.local_clock_ms(node));
+                let fork = grandparent.and_then(|grandparent| {
+                    self.build_on(node, view, &grandparent).map(|block| (grandparent, block))
+                });
+                match fork {
+                    Some((grandparent, block)) => {
                         self.oracle.observe_block(&block);
                         self.log(|| {
                             format!(
@@ -1234,6 +1533,36 @@ impl Simulation {
         }
     }
 
+    /// A real block for `view` on `parent` built by Byzantine `node` from its own store (no
+    /// transactions), when `parent` is its durable tip.
+    fn build_on(&self, node: NodeId, view: View, parent: &BlockRef) -> Option<Block> {
+        let host = &self.hosts[node.index()];
+        if host.engine.as_ref()?.durable().id != parent.id {
+            return None;
+        }
+        let store = host.store.as_ref()?;
+        let mempool = Mutex::new(Mempool::new(MempoolConfig::default(), self.spec.chain_id.clone()).ok()?);
+        let rules = self.rules_for(host.validator);
+        let time_ms = self.local_clock_ms(node).max(parent.time_ms + 1);
+        executor::build(store, &mempool, &rules, &[], view, parent, time_ms).ok().map(|(block, _)| block)
+    }
+
+    fn local_clock_ms(&self, node: NodeId) -> u64 {
+        let offset = self.hosts[node.index()].clock_offset_ms;
+        (GENESIS_TIME_MS + self.queue.now().0).saturating_add_signed(offset)
+    }
+
+    /// The executor's view of the chain for validator `me`.
+    fn rules_for(&self, me: ValidatorIndex) -> ChainRules {
+        ChainRules {
+            chain_id: self.spec.chain_id.clone(),
+            validators_hash: self.spec.validators.hash(),
+            me,
+            block_txs_max: limits::BLOCK_TXS_MAX,
+            block_bytes_max: limits::BLOCK_BYTES_MAX - limits::HEADER_BYTES_MAX - 4,
+        }
+    }
+
     /// Notes that a leader replaced its honest proposal of `view`, so that its core's
     /// notarize for the honest block is not sent either.
     fn withhold(&mut self, node: NodeId, view: View, block_id: BlockId) {
@@ -1255,151 +1584,33 @@ impl Simulation {
         self.trace_event(0, to, &bytes);
         let sender = self.hosts[from.index()].validator;
         match wire {
-            Wire::Consensus(message) => {
-                if let Message::Proposal(proposal) = &message
-                    && matches!(self.hosts[to.index()].role, Role::Byzantine(_))
+            Wire::Consensus(bytes) => {
+                if matches!(self.hosts[to.index()].role, Role::Byzantine(_))
+                    && let Ok(Message::Proposal(proposal)) = decode::<Message>(&bytes)
                 {
                     self.hosts[to.index()].mischief.remember(&proposal.block);
                 }
-                self.feed(to, Input::Message { from: sender, message }, hop);
+                self.feed(to, EngineEvent::Message { from: sender, bytes }, hop);
             }
-            Wire::FetchRequest(block_id) => {
-                let host = &self.hosts[to.index()];
-                if let Some(block) = host.lookup(&block_id).cloned() {
-                    let mut block = block;
-                    if host.role == Role::Byzantine(Behavior::InvalidSigner) {
-                        block.header.time_ms += 1;
-                    }
-                    self.transmit(to, from, Wire::FetchResponse(block), hop + 1);
+            Wire::Gossip(bytes) => self.feed(to, EngineEvent::Gossip { gossip: (), bytes }, hop),
+            Wire::Request { incarnation, tag, bytes } => {
+                let reply = SimReply { requester: from, incarnation, tag };
+                self.feed(to, EngineEvent::Request { bytes, reply }, hop);
+            }
+            Wire::Response { incarnation, tag, bytes } => {
+                let Some(is_range) = self.world.requests.remove(&(to, incarnation, tag)) else { return };
+                if self.hosts[to.index()].incarnation != incarnation {
+                    return;
                 }
-            }
-            Wire::FetchResponse(block) => {
-                self.oracle.observe_block(&block);
-                self.feed(to, Input::BlockFetched { block }, hop);
-            }
-            Wire::SyncRequest { target, from_height } => {
-                if let Some(blocks) = self.path_to(to, target, from_height) {
-                    self.transmit(to, from, Wire::SyncResponse { target, blocks }, hop + 1);
+                if is_range && !bytes.is_empty() {
+                    self.stats.syncs_completed += 1;
                 }
-            }
-            Wire::SyncResponse { target, blocks } => self.sync_response(to, target, blocks, hop),
-        }
-    }
-
-    /// The blocks from `from_height` up to `target`, if host `node` holds all of them.
-    fn path_to(&self, node: NodeId, target: BlockId, from_height: Height) -> Option<Vec<Block>> {
-        let host = &self.hosts[node.index()];
-        let mut path = Vec::new();
-        let mut id = target;
-        loop {
-            let block = host.lookup(&id)?;
-            if block.header.height < from_height || path.len() >= SYNC_BLOCKS_MAX {
-                return None;
-            }
-            path.push(block.clone());
-            if block.header.height == from_height {
-                break;
-            }
-            id = block.header.parent_id;
-        }
-        path.reverse();
-        Some(path)
-    }
-
-    fn request_sync(&mut self, node: NodeId) {
-        let host = &self.hosts[node.index()];
-        let Some((target, height)) = host.sync_target else { return };
-        let tip = host.tip(&self.spec.genesis);
-        if tip.height >= height {
-            self.hosts[node.index()].sync_target = None;
-            return;
-        }
-        let incarnation = host.incarnation;
-        if let Some(peer) = self.random_peer(node) {
-            self.transmit(node, peer, Wire::SyncRequest { target, from_height: tip.height.next() }, 1);
-        }
-        self.schedule_in(SYNC_RETRY_MS, Event::SyncRetry { node, incarnation });
-    }
-
-    fn sync_response(&mut self, node: NodeId, target: BlockId, blocks: Vec<Block>, hop: u32) {
-        let genesis = self.spec.genesis;
-        let host = &self.hosts[node.index()];
-        if host.sync_target.map(|(wanted, _)| wanted) != Some(target) {
-            return;
-        }
-        let tip = host.tip(&genesis);
-        let fresh: Vec<Block> = blocks.into_iter().filter(|block| block.header.height > tip.height).collect();
-        if fresh.last().map(Block::id) != Some(target) {
-            return;
-        }
-        let mut parent = tip;
-        for block in &fresh {
-            if ChainSpec::check_link(&parent, block).is_err() {
-                // A peer on another chain or a tampered response: ask again elsewhere.
-                return;
-            }
-            parent = BlockRef::of(block);
-        }
-        for block in fresh {
-            self.oracle.observe_block(&block);
-            self.store(node, block);
-        }
-        self.hosts[node.index()].sync_target = None;
-        self.stats.syncs_completed += 1;
-        self.log(|| format!("{node} synced to height {}", parent.height));
-        self.feed(node, Input::Synced { anchor: parent }, hop);
-    }
-
-    fn store(&mut self, node: NodeId, block: Block) {
-        self.oracle.observe_commit(self.queue.now(), node, &block);
-        self.note_commit_after_gst(block.header.view, block.header.height);
-        let host = &mut self.hosts[node.index()];
-        host.store_index.insert(block.id(), host.store.len());
-        host.store.push(block);
-    }
-
-    fn commit(&mut self, node: NodeId, block: Block, finalization: Certificate, hop: u32) {
-        let block_id = block.id();
-        self.oracle.observe_block(&block);
-        let certified = match finalization.subject {
-            Subject::Finalize { block_id, .. } => Some(block_id),
-            _ => None,
-        };
-        let valid = self.certificate_valid(&finalization);
-        match certified {
-            Some(certified) if valid => {
-                if self.oracle.is_ancestor_or_self(block_id, certified) != Some(true) {
-                    self.oracle.violate(Violation::Host {
-                        node,
-                        what: format!(
-                            "commit of {block_id} with a finalization of {certified}, not a descendant"
-                        ),
-                    });
+                if let Ok(block) = decode::<Block>(&bytes) {
+                    self.oracle.observe_block(&block);
                 }
+                self.feed(to, EngineEvent::Response { tag, bytes: Some(bytes) }, hop);
             }
-            _ => self.oracle.violate(Violation::Host {
-                node,
-                what: format!(
-                    "commit of {block_id} without a valid finalization ({:?})",
-                    finalization.subject
-                ),
-            }),
         }
-        let tip = self.hosts[node.index()].tip(&self.spec.genesis);
-        if let Err(reason) = ChainSpec::check_link(&tip, &block) {
-            self.oracle.violate(Violation::Host {
-                node,
-                what: format!("commit does not extend the store: {reason}"),
-            });
-        }
-        if let Some(&(proposal_hop, sent)) = self.proposal_sent.get(&block_id) {
-            self.stats.latency_hops.push(hop.saturating_sub(proposal_hop) + 1);
-            self.stats.latency_ms.push(self.queue.now().0 - sent.0);
-        }
-        self.log(|| {
-            format!("{node} commits height {} view {} {block_id}", block.header.height, block.header.view)
-        });
-        self.store(node, block);
     }
 
     // ---- crashes ----
@@ -1411,64 +1622,69 @@ impl Simulation {
             return;
         }
         match crash.point {
-            CrashPoint::Anytime => self.crash(crash.node, plan, "at a random time"),
-            point => {
-                host.armed_crash = Some((plan, point));
-                let incarnation = host.incarnation;
-                self.schedule_in(CRASH_ARM_WAIT_MS, Event::CrashDeadline { plan, incarnation });
-            }
-        }
-    }
-
-    fn crash(&mut self, node: NodeId, plan: usize, why: &str) {
-        let down_ms = self.scenario.crashes[plan].down_ms;
-        let host = &mut self.hosts[node.index()];
-        host.core = None;
-        host.incarnation += 1;
-        host.pending_writes.clear();
-        host.write_busy_until = SimTime(0);
-        host.armed_crash = None;
-        host.sync_target = None;
-        host.timer_generation.clear();
-        self.stats.crashes += 1;
-        self.trace_event(5, node, why.as_bytes());
-        self.log(|| format!("{node} crashes {why}; down for {down_ms} ms"));
-        self.schedule_in(down_ms, Event::Restart { node });
-    }
-
-    fn restart(&mut self, node: NodeId) {
-        let host = &self.hosts[node.index()];
-        let anchor = host.tip(&self.spec.genesis);
-        let config = match config_for(&self.scenario, &self.spec, host.validator, anchor, host.role) {
-            Ok(config) => config,
-            Err(error) => {
-                self.oracle.violate(Violation::Host { node, what: error.to_string() });
+            CrashPoint::Anytime => {
+                self.crash(crash.node, "at a random time");
                 return;
             }
-        };
-        match Core::restore(config, host.scheme.clone(), host.wal.clone()) {
-            Ok(mut core) => {
-                let effects = core.start();
-                self.hosts[node.index()].core = Some(core);
-                self.stats.restarts += 1;
-                self.trace_event(6, node, &anchor.height.0.to_le_bytes());
-                self.log(|| {
-                    format!(
-                        "{node} restarts from {} WAL entries at height {}",
-                        self.hosts[node.index()].wal.len(),
-                        anchor.height
-                    )
-                });
-                self.perform(node, effects, 0);
-                self.after_input(node, 0);
-            }
-            Err(error) => {
-                self.oracle.violate(Violation::Host {
-                    node,
-                    what: format!("restore from its own WAL failed: {error}"),
-                });
+            // The power goes at the WAL's next fsync: the entry being appended survives or
+            // not, whole or torn, as the disk's crash decides; what waited on it never left.
+            CrashPoint::BeforeWriteCompletes => host.wal_disk.cut_power_at_sync(host.wal_disk.stats().syncs),
+            // The power goes in the middle of the store's next block commit.
+            CrashPoint::AfterWriteBeforeSend => {
+                let skip = self.rng.below(4);
+                host.store_disk.cut_power_at_write(host.store_disk.stats().writes + skip);
             }
         }
+        host.armed_crash = Some((plan, crash.point));
+        let incarnation = host.incarnation;
+        self.schedule_in(CRASH_ARM_WAIT_MS, Event::CrashDeadline { plan, incarnation });
+    }
+
+    /// Crashes `node`: its engine, jobs, timers and requests are gone, and each disk keeps
+    /// what its crash decides (the durable image, maybe some unsynced writes, maybe torn).
+    fn crash(&mut self, node: NodeId, why: &str) {
+        let seeds = (self.rng.next_u64(), self.rng.next_u64());
+        let host = &mut self.hosts[node.index()];
+        let plan = host.armed_crash.map(|(plan, _)| plan);
+        let down_ms = plan
+            .or_else(|| self.scenario.crashes.iter().position(|crash| crash.node == node))
+            .map(|plan| self.scenario.crashes[plan].down_ms)
+            .unwrap_or(200);
+        match (host.armed_crash, host.store_disk.is_powered_off(), host.wal_disk.is_powered_off()) {
+            (_, _, true) => self.stats.crashes_before_write += 1,
+            (_, true, _) => self.stats.crashes_after_write += 1,
+            _ => {}
+        }
+        host.engine = None;
+        host.store = None;
+        host.incarnation += 1;
+        *host.outbox.borrow_mut() = host::Outbox::default();
+        host.wake_at = None;
+        host.lane_busy_until = [SimTime(0); 4];
+        host.armed_crash = None;
+        let store_report = host.store_disk.crash(seeds.0);
+        let wal_report = host.wal_disk.crash(seeds.1);
+        if store_report.torn_bytes.is_some() || wal_report.torn_bytes.is_some() {
+            self.stats.torn_writes += 1;
+        }
+        self.stats.crashes += 1;
+        self.trace_event(5, node, why.as_bytes());
+        self.log(|| {
+            format!("{node} crashes {why}; down for {down_ms} ms ({store_report:?}, {wal_report:?})")
+        });
+        self.schedule_in(down_ms, Event::Restart { node });
+    }
+}
+
+/// What an `InvalidSigner` host does to the blocks it serves: shifts their time, so that
+/// their id no longer matches what was asked for.
+fn tamper_block(bytes: Vec<u8>) -> Vec<u8> {
+    match decode::<Block>(&bytes) {
+        Ok(mut block) => {
+            block.header.time_ms += 1;
+            encode(&block)
+        }
+        Err(_) => bytes,
     }
 }
 

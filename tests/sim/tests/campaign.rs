@@ -1,8 +1,10 @@
-//! The seed campaign `cargo test` runs: 1,000 seeds over n = 4, 7 and 10 with the full fault
-//! mix (loss up to 50%, jitter, reordering, duplication, partitions that heal, crashes at
-//! any point of the write path, up to f Byzantine actors of every kind), mostly with the
-//! fast scheme and some with real ed25519. Any violation fails the test with the seed and
-//! its replay command.
+//! The seed campaign `cargo test` runs: a slice of seeds over n = 4, 7 and 10 with the full
+//! fault mix (loss up to 50%, jitter, reordering, duplication, partitions that heal, power cuts
+//! at WAL fsyncs and store writes, lying disks, up to f Byzantine actors of every kind),
+//! mostly with the fast scheme and some with real ed25519, every node running the real
+//! engine. The slice is small because each seed runs real stores and ledgers (CI keeps the
+//! simulator's tests under two minutes); long campaigns run `tally-sim --seeds N --release`.
+//! Any violation fails the test with the seed and its replay command.
 
 use tally_sim::campaign::{SchemeChoice, run_range};
 use tally_sim::scenario::ScenarioOptions;
@@ -18,25 +20,25 @@ fn assert_campaign(start: u64, count: u64, nodes: usize, scheme: SchemeChoice) {
 }
 
 #[test]
-fn campaign_n4_fast_400_seeds() {
-    assert_campaign(0, 400, 4, SchemeChoice::Fast);
+fn campaign_n4_fast_16_seeds() {
+    assert_campaign(0, 16, 4, SchemeChoice::Fast);
 }
 
 #[test]
-fn campaign_n7_fast_320_seeds() {
-    assert_campaign(10_000, 320, 7, SchemeChoice::Fast);
+fn campaign_n7_fast_8_seeds() {
+    assert_campaign(10_000, 8, 7, SchemeChoice::Fast);
 }
 
 #[test]
-fn campaign_n10_fast_240_seeds() {
-    assert_campaign(20_000, 240, 10, SchemeChoice::Fast);
+fn campaign_n10_fast_4_seeds() {
+    assert_campaign(20_000, 4, 10, SchemeChoice::Fast);
 }
 
 #[test]
-fn campaign_ed25519_40_seeds() {
-    assert_campaign(30_000, 20, 4, SchemeChoice::Ed25519);
-    assert_campaign(31_000, 12, 7, SchemeChoice::Ed25519);
-    assert_campaign(32_000, 8, 10, SchemeChoice::Ed25519);
+fn campaign_ed25519_4_seeds() {
+    assert_campaign(30_000, 2, 4, SchemeChoice::Ed25519);
+    assert_campaign(31_000, 1, 7, SchemeChoice::Ed25519);
+    assert_campaign(32_000, 1, 10, SchemeChoice::Ed25519);
 }
 
 /// Seeds the long campaigns once failed, each with what fixed it; they must keep passing.
@@ -48,4 +50,8 @@ fn seeds_that_once_failed_still_pass() {
     for seed in [6_909, 7_824] {
         assert_campaign(seed, 1, 4, SchemeChoice::Fast);
     }
+    // Every node held the finalized chain above its store uncommitted; the core asked for a
+    // sync, and peers serve only committed blocks: the chain halted (L1). Fixed in the engine:
+    // a sync whose chain is held locally commits it without asking peers.
+    assert_campaign(49, 1, 7, SchemeChoice::Fast);
 }

@@ -1,0 +1,201 @@
+//! The simulator's implementations of the engine's seams ([`tally_node::engine::io`]): a clock
+//! that reads simulated time, a network and workers that only queue what the engine asks for
+//! in an [`Outbox`]. The simulation ([`crate::sim`]) drains the outbox after every call into
+//! the engine and turns it into events: messages through the simulated network, jobs run at a
+//! simulated time, requests answered exactly once. Also the simulated chain's ledger: its
+//! genesis, the formatted disks every node starts from, and the accounts that send transfers.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use tally_ledger::tree::apply_updates;
+use tally_ledger::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, genesis_writes};
+use tally_node::engine::io::{Clock, Job, Lane, Network, RequestTag, Verdict, Workers};
+use tally_store::sim_disk::SimDisk;
+use tally_store::{ChainIdentity, Store, Wal, state_writes, tree_writes};
+use tally_types::codec::BoundedBytes;
+use tally_types::tx::{AssetFlags, Transaction, Transfer};
+use tally_types::{
+    Amount, AssetId, BoundedVec, ChainId, Domain, Height, MemberId, Op, SecretKey, SignedTransaction,
+    ValidatorIndex,
+};
+
+use crate::chain::{CHAIN_ID, GENESIS_TIME_MS};
+use crate::network::NodeId;
+
+/// Accounts funded at genesis that the simulation sends transfers between.
+pub const ACCOUNTS: usize = 8;
+/// Each account's opening balance, in minor units.
+const OPENING_BALANCE: u128 = 1_000_000_000;
+
+/// What the engine of one node asked for during one call, in order per kind.
+#[derive(Default)]
+pub struct Outbox {
+    pub sends: Vec<(ValidatorIndex, Vec<u8>)>,
+    pub gossip: Vec<Vec<u8>>,
+    pub requests: Vec<(ValidatorIndex, Vec<u8>, RequestTag)>,
+    pub responses: Vec<(SimReply, Vec<u8>)>,
+    pub jobs: Vec<(Lane, Job<SimNet>)>,
+}
+
+/// A shared handle to one node's outbox (the engine's network and workers write to it).
+pub type OutboxHandle = Rc<RefCell<Outbox>>;
+
+/// Who asked a request and in which life, so that the answer reaches that life only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimReply {
+    pub requester: NodeId,
+    pub incarnation: u64,
+    pub tag: RequestTag,
+}
+
+/// The engine's network in the simulator.
+pub struct SimNet {
+    pub outbox: OutboxHandle,
+}
+
+impl Network for SimNet {
+    type Reply = SimReply;
+    type Gossip = ();
+
+    fn send(&mut self, to: ValidatorIndex, bytes: Vec<u8>) {
+        self.outbox.borrow_mut().sends.push((to, bytes));
+    }
+
+    fn publish_txs(&mut self, bytes: Vec<u8>) {
+        self.outbox.borrow_mut().gossip.push(bytes);
+    }
+
+    fn report(&mut self, _gossip: (), _verdict: Verdict) {}
+
+    fn request(&mut self, to: ValidatorIndex, bytes: Vec<u8>, tag: RequestTag) {
+        self.outbox.borrow_mut().requests.push((to, bytes, tag));
+    }
+
+    fn respond(&mut self, reply: SimReply, bytes: Vec<u8>) {
+        self.outbox.borrow_mut().responses.push((reply, bytes));
+    }
+}
+
+/// The engine's workers in the simulator: jobs are queued and run at a simulated time.
+pub struct SimWorkers {
+    pub outbox: OutboxHandle,
+}
+
+impl Workers<SimNet> for SimWorkers {
+    fn spawn(&mut self, lane: Lane, job: Job<SimNet>) {
+        self.outbox.borrow_mut().jobs.push((lane, job));
+    }
+}
+
+/// One node's clock: the simulation's time, shifted by the node's skew.
+pub struct SimClock {
+    pub now_ms: Rc<Cell<u64>>,
+    pub offset_ms: i64,
+}
+
+impl Clock for SimClock {
+    fn unix_ms(&self) -> u64 {
+        (GENESIS_TIME_MS + self.now_ms.get()).saturating_add_signed(self.offset_ms)
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+}
+
+/// The index of a lane, for per-lane bookkeeping.
+pub fn lane_index(lane: Lane) -> usize {
+    match lane {
+        Lane::Ingress => 0,
+        Lane::Executor => 1,
+        Lane::Writer => 2,
+        Lane::Serve => 3,
+    }
+}
+
+/// The simulated chain's asset.
+pub fn asset() -> AssetId {
+    "SIM@sim".parse().expect("a valid asset id")
+}
+
+/// The secret key of funded account `index`.
+pub fn account_key(index: usize) -> SecretKey {
+    SecretKey::from_seed(&blake3::derive_key("tally-sim v1 account key", &(index as u64).to_le_bytes()))
+}
+
+/// The genesis ledger: one member with one issuer, one asset, [`ACCOUNTS`] funded accounts.
+pub fn genesis_ledger() -> GenesisLedger {
+    GenesisLedger {
+        members: vec![GenesisMember {
+            id: MemberId::new("sim").expect("a valid member id"),
+            name: "Simulated member".into(),
+            issuers: vec![
+                SecretKey::from_seed(&blake3::derive_key("tally-sim v1 issuer", b"0")).public_key(),
+            ],
+        }],
+        assets: vec![GenesisAsset {
+            asset: asset(),
+            scale: 2,
+            max_supply: None,
+            flags: AssetFlags::default(),
+        }],
+        balances: (0..ACCOUNTS)
+            .map(|index| GenesisBalance {
+                account: account_key(index).public_key(),
+                asset: asset(),
+                amount: Amount(OPENING_BALANCE),
+            })
+            .collect(),
+    }
+}
+
+/// The chain identity every simulated store is opened with.
+pub fn identity() -> ChainIdentity {
+    ChainIdentity {
+        chain_id: ChainId::new(CHAIN_ID).expect("valid chain id"),
+        genesis_hash: Domain::Genesis.hash(&[b"tally-sim v1 ledger genesis"]),
+    }
+}
+
+/// A node's disks, formatted: the store holds the identity and the genesis state, the WAL
+/// file exists and is empty. Formatted once per process, then duplicated (the store's docs:
+/// format before injecting faults).
+pub fn formatted_disks() -> (SimDisk, SimDisk) {
+    static TEMPLATE: OnceLock<(SimDisk, SimDisk)> = OnceLock::new();
+    let (store, wal) = TEMPLATE.get_or_init(|| {
+        let store_disk = SimDisk::new();
+        let wal_disk = SimDisk::new();
+        {
+            let store = Store::open_with_backend(store_disk.backend(), "template store", &identity())
+                .expect("formatting a simulated store");
+            let writes = genesis_writes(&genesis_ledger()).expect("the simulated genesis is valid");
+            let batch = apply_updates(&store.snapshot().expect("snapshot"), &writes.tree_updates())
+                .expect("genesis state tree");
+            store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+            Wal::open_with_backend(wal_disk.backend(), "template wal").expect("formatting a simulated WAL");
+        }
+        (store_disk, wal_disk)
+    });
+    (store.duplicate(), wal.duplicate())
+}
+
+/// A signed transfer of `amount` from account `from` to account `to`.
+pub fn transfer(from: usize, to: usize, seq: u64, valid_until: Height, amount: u128) -> SignedTransaction {
+    let key = account_key(from);
+    Transaction {
+        chain_id: ChainId::new(CHAIN_ID).expect("valid chain id"),
+        signer: key.public_key(),
+        seq,
+        valid_until_height: valid_until,
+        ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+            asset: asset(),
+            to: account_key(to).public_key(),
+            amount: Amount(amount),
+        })])
+        .expect("one op"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(&key)
+}
