@@ -1,44 +1,410 @@
 #!/usr/bin/env bash
-# Open-loop load benchmark against the local 4-validator network (scripts/testnet.sh).
+# Open-loop load benchmark of a 4-validator Tally network, each run on its own fresh chain.
 #
-# Usage: scripts/bench.sh [--duration S] [--rate R] [other tally-bench flags, see --help]
+# Usage: scripts/bench.sh [--duration S] [--rate R] [--accounts N] [--runs N]
+#                         [--against postgres] [--bin-dir DIR] [--keep] [TALLY-BENCH FLAGS...]
+#   --duration S         seconds of load per run (default 20)
+#   --rate R             transfers submitted per second, whatever the answers (default 500)
+#   --accounts N         funded accounts (default 10000; 1000000 works, setup takes longer)
+#   --runs N             runs, each on a fresh chain; prints every run, then the median
+#   --against postgres   after each Tally run, run the same transfer workload on a durable
+#                        local PostgreSQL (installed from Debian packages if missing, in a
+#                        temporary cluster) and print both and the ratio Tally/PostgreSQL
+#   --bin-dir DIR        run tally-node and tally-genesis from DIR (e.g. an older build, to
+#                        compare) instead of this checkout's; tally-bench is always this one's
+#   --keep               keep each run's directory (genesis, data, logs) for a look afterwards
+# Other flags go to tally-bench (see `tally-bench --help`, e.g. --single, --slice-ms).
 #
-# Starts the local network if none is running (and stops it again at the end, but only if it
-# started it), builds tally-bench, funds sender accounts, submits pre-signed transfers at the
-# fixed rate and prints one line:
-#   committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N
-# Progress and refusals go to stderr. The figures are a report, not a pass/fail check.
+# A run creates .bench/<time>-run<K>/ (genesis, keys, one node.toml per validator), starts 4
+# nodes on free ports, waits until they commit, runs tally-bench (funding, pre-signing, the
+# load, the drain), stops the nodes it started by PID and deletes the directory. It never
+# touches a scripts/testnet.sh network; on an error or Ctrl-C it stops what it started.
+# stdout gets one line per run:
+#   run K/N: committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N late=N dropped=N
+#            refused=N node_cpu_s=X bench_cpu_s=X accounts=N setup_s=X node_disk_mb=X node_rss_mb=X
+# (latency: submit -> the generator seeing the block; CPU seconds during the load and drain;
+# disk: validator-0's data directory after the run; RSS: the largest node's peak), then the
+# median of each figure over the runs (the lower middle one for an even count); with
+# --against postgres, a `postgres K/N:` line after each run and the ratio of the medians.
+# Progress goes to stderr. The figures are a report, not a pass/fail check.
 #
-# Environment: as scripts/testnet.sh (TALLY_PROFILE, TALLY_BASE_PORT, CARGO_TARGET_DIR).
+# Environment: TALLY_PROFILE=debug builds and uses debug binaries; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NET_DIR="$PWD/.testnet"
 PROFILE="${TALLY_PROFILE:-release}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+BENCH_ROOT="$PWD/.bench"
+VALIDATORS=4
+WAIT_SECONDS=60
+PG_CLIENTS=16
 
-for arg in "$@"; do
-  if [[ "$arg" == -h || "$arg" == --help ]]; then
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-  fi
+duration=20
+rate=500
+accounts=10000
+runs=1
+against=""
+bin_dir=""
+keep=0
+bench_flags=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h | --help)
+      sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    --duration) duration=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --accounts | --senders) accounts=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --against) against=$2; shift 2 ;;
+    --bin-dir) bin_dir=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) bench_flags+=("$1"); shift ;;
+  esac
 done
+for value in "$duration" "$rate" "$accounts" "$runs"; do
+  [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: expected a positive integer, got \`$value\`" >&2; exit 2; }
+done
+if [[ -n "$against" && "$against" != postgres ]]; then
+  echo "bench.sh: --against takes \`postgres\`" >&2
+  exit 2
+fi
 
-running() {
-  [[ -f "$NET_DIR/validator-0/node.pid" ]] && kill -0 "$(cat "$NET_DIR/validator-0/node.pid")" 2>/dev/null
-}
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-if ! running; then
-  echo "==> no local network running; starting one" >&2
-  # Set before `up` so a half-started network is stopped too.
-  trap 'scripts/testnet.sh down >&2' EXIT
-  scripts/testnet.sh up >&2
+# curl asks the nodes for their height; a fresh machine may lack it.
+if ! command -v curl >/dev/null 2>&1; then
+  echo "==> installing curl" >&2
+  as_root apt-get update -qq && as_root apt-get install -y -qq curl >/dev/null
 fi
 
 cargo_flags=()
 [[ "$PROFILE" == release ]] && cargo_flags+=(--release)
-echo "==> building tally-bench ($PROFILE)" >&2
-cargo build "${cargo_flags[@]}" -p tally-node --bin tally-bench >&2
+echo "==> building tally-node, tally-bench and tally-genesis ($PROFILE)" >&2
+cargo build "${cargo_flags[@]}" -p tally-node -p tally-genesis >&2
+BENCH_BIN="$TARGET_DIR/$PROFILE/tally-bench"
+NODE_BIN="$TARGET_DIR/$PROFILE/tally-node"
+GENESIS_BIN="$TARGET_DIR/$PROFILE/tally-genesis"
+if [[ -n "$bin_dir" ]]; then
+  NODE_BIN="$bin_dir/tally-node"
+  [[ -x "$bin_dir/tally-genesis" ]] && GENESIS_BIN="$bin_dir/tally-genesis"
+  [[ -x "$NODE_BIN" ]] || { echo "bench.sh: no tally-node in $bin_dir" >&2; exit 2; }
+fi
+echo "==> nodes: $NODE_BIN" >&2
 
-# On exit (success or failure) the EXIT trap stops the network if this script started it.
-"$TARGET_DIR/$PROFILE/tally-bench" --net-dir "$NET_DIR" "$@"
+mkdir -p "$BENCH_ROOT"
+# Everything under .bench/ is scratch: keep it out of git without touching the repository's
+# own .gitignore.
+[[ -f "$BENCH_ROOT/.gitignore" ]] || echo '*' >"$BENCH_ROOT/.gitignore"
+STAMP="$(date +%Y%m%d-%H%M%S)"
+
+# State the cleanup needs: what this script started and created.
+node_pids=()
+run_dir=""
+pg_dir=""
+pg_bin=""
+pg_user=()
+
+# Stops the nodes of the current run (by the PIDs this script recorded) and deletes its directory.
+stop_nodes() {
+  local pid
+  for pid in "${node_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${node_pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  for pid in "${node_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  node_pids=()
+  if [[ -n "$run_dir" ]]; then
+    if [[ $keep -eq 1 ]]; then echo "==> kept $run_dir" >&2; else rm -rf "$run_dir"; fi
+    run_dir=""
+  fi
+}
+
+cleanup() {
+  stop_nodes
+  pg_stop
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A base port B such that B..B+3 (P2P) and B+1000..B+1003 (HTTP) are free.
+free_base_port() {
+  local base k busy
+  for base in $(seq $((29100 + RANDOM % 50 * 10)) 10 29990); do
+    busy=0
+    for ((k = 0; k < VALIDATORS; k++)); do
+      if port_in_use $((base + k)) || port_in_use $((base + 1000 + k)); then busy=1; break; fi
+    done
+    [[ $busy -eq 0 ]] && { echo "$base"; return; }
+  done
+  echo "bench.sh: no free ports in 29100..30993" >&2
+  exit 1
+}
+
+height_of() {
+  { curl -fsS --max-time 2 "http://127.0.0.1:$1/v1/status" 2>/dev/null || true; } \
+    | sed -n 's/.*"committed_height":\([0-9]*\).*/\1/p'
+}
+
+# Value of field $2 (name=value) in line $1.
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+
+# The median of the numbers on stdin (the lower middle one for an even count).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# One Tally run on a fresh chain; sets `result` to its line. Runs in the script's own shell
+# (not in a command substitution), so that the EXIT trap knows the nodes it started.
+result=""
+tally_run() {
+  local k=$1 base
+  run_dir="$BENCH_ROOT/$STAMP-run$k"
+  base=$(free_base_port)
+  echo "==> run $k/$runs: fresh chain in $run_dir (ports $base.., HTTP $((base + 1000))..)" >&2
+  local output
+  output=$("$GENESIS_BIN" init --chain-id tally-bench --validators "$VALIDATORS" --members acme,globex,initech \
+    --out "$run_dir" --base-port "$base" --issuer-float 1000000 2>&1) || {
+    echo "$output" >&2
+    exit 1
+  }
+  local v dir
+  for ((v = 0; v < VALIDATORS; v++)); do
+    dir="$run_dir/validator-$v"
+    cat >"$dir/node.toml" <<EOF
+[node]
+data_dir = "data"
+genesis = "../genesis.json"
+consensus_key = "consensus.key"
+network_key = "network.key"
+
+[log]
+format = "human"
+level = "info"
+EOF
+    (cd "$dir" && exec "$NODE_BIN" run --config node.toml >>node.log 2>&1) &
+    node_pids+=($!)
+  done
+  local deadline=$((SECONDS + WAIT_SECONDS)) ready h
+  while true; do
+    ready=0
+    for ((v = 0; v < VALIDATORS; v++)); do
+      h=$(height_of $((base + 1000 + v)))
+      [[ -n "$h" && "$h" -ge 2 ]] && ready=$((ready + 1))
+    done
+    [[ $ready -eq $VALIDATORS ]] && break
+    if ((SECONDS > deadline)); then
+      echo "bench.sh: the nodes did not reach height 2 within ${WAIT_SECONDS}s; logs: $run_dir/validator-*/node.log" >&2
+      keep=1
+      exit 1
+    fi
+    sleep 0.5
+  done
+  local pids line
+  pids=$(IFS=,; echo "${node_pids[*]}")
+  line=$("$BENCH_BIN" --net-dir "$run_dir" --duration "$duration" --rate "$rate" --accounts "$accounts" \
+    --node-pids "$pids" "${bench_flags[@]}")
+  local disk_mb rss_kb=0 pid kb
+  disk_mb=$(du -sk "$run_dir/validator-0/data" | awk '{ printf "%.1f", $1 / 1024 }')
+  for pid in "${node_pids[@]}"; do
+    kb=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+    [[ -n "$kb" && "$kb" -gt "$rss_kb" ]] && rss_kb=$kb
+  done
+  stop_nodes
+  result="$line node_disk_mb=$disk_mb node_rss_mb=$((rss_kb / 1024))"
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+# The newest installed server's bin directory (Debian: /usr/lib/postgresql/<version>/bin).
+find_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+
+pg_install() {
+  pg_bin=$(find_pg_bin)
+  [[ -n "$pg_bin" && -x "$pg_bin/pgbench" ]] && return
+  echo "==> installing PostgreSQL from the Debian packages (no cluster is created or started)" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common >/dev/null
+  # Debian creates and starts a `main` cluster on install unless told not to; this benchmark
+  # runs its own, temporary one.
+  local conf=/etc/postgresql-common/createcluster.conf
+  if grep -Eq '^[#[:space:]]*create_main_cluster' "$conf" 2>/dev/null; then
+    as_root sed -i -E 's/^[#[:space:]]*create_main_cluster.*/create_main_cluster = false/' "$conf"
+  else
+    echo 'create_main_cluster = false' | as_root tee -a "$conf" >/dev/null
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-client >/dev/null
+  pg_bin=$(find_pg_bin)
+  [[ -n "$pg_bin" ]] || { echo "bench.sh: PostgreSQL did not install" >&2; exit 1; }
+}
+
+# Runs a server command as the cluster's owner: the server refuses to run as root.
+pg_as_owner() { "${pg_user[@]}" "$@"; }
+
+pg_port=""
+pg_start() {
+  pg_install
+  pg_dir="$BENCH_ROOT/$STAMP-postgres"
+  mkdir -p "$pg_dir"
+  if [[ $(id -u) -eq 0 ]]; then
+    id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    chown postgres "$pg_dir"
+    pg_user=(runuser -u postgres --)
+  else
+    pg_user=()
+  fi
+  pg_port=$(free_base_port)
+  echo "==> PostgreSQL ($("$pg_bin/postgres" --version)): temporary cluster in $pg_dir, port $pg_port" >&2
+  pg_as_owner "$pg_bin/initdb" -D "$pg_dir/data" --auth=trust --username=postgres --encoding=UTF8 >"$pg_dir/initdb.log"
+  # Durable like the ledger: every commit is flushed to disk before it is acknowledged.
+  cat >>"$pg_dir/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$pg_dir'
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_connections = 64
+shared_buffers = 256MB
+EOF
+  pg_as_owner "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w start >/dev/null
+}
+
+pg_stop() {
+  [[ -n "$pg_dir" ]] || return 0
+  if [[ -f "$pg_dir/data/postmaster.pid" ]]; then
+    pg_as_owner "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || {
+      local pid
+      pid=$(head -1 "$pg_dir/data/postmaster.pid" 2>/dev/null || true)
+      [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
+    }
+  fi
+  if [[ $keep -eq 1 ]]; then echo "==> kept $pg_dir" >&2; else rm -rf "$pg_dir"; fi
+  pg_dir=""
+}
+
+psql_bench() { PGOPTIONS="-c client_min_messages=warning" "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
+
+# User + system clock ticks of process $1, with its waited-for children if $2 is 1.
+cpu_ticks() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  stat=${stat##*) }
+  awk -v children="$2" '{ t = $12 + $13; if (children == 1) t += $14 + $15; print t }' <<<"$stat"
+}
+
+# The same transfer workload on PostgreSQL: $accounts accounts, $PG_CLIENTS clients, for
+# $duration seconds, closed loop (each client sends its next transfer when the last one
+# committed: the most the server does). A transfer is one transaction: a double-entry UPDATE
+# of two balances (in account order, so that two transfers never deadlock) and an INSERT of
+# the transfer row keyed by a 32-byte transaction id, like a signed transfer's. Sets `result`.
+pg_run() {
+  local k=$1
+  echo "==> postgres $k/$runs: $accounts accounts, $PG_CLIENTS clients, ${duration}s" >&2
+  psql_bench -d postgres <<EOF
+DROP DATABASE IF EXISTS bench;
+CREATE DATABASE bench;
+EOF
+  psql_bench -d bench <<EOF
+CREATE TABLE account (id bigint PRIMARY KEY, balance bigint NOT NULL CHECK (balance >= 0));
+CREATE TABLE transfer (
+  tx_id bytea PRIMARY KEY,
+  from_id bigint NOT NULL,
+  to_id bigint NOT NULL,
+  amount bigint NOT NULL,
+  committed_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO account SELECT id, 1000000 FROM generate_series(1, $accounts) AS id;
+VACUUM ANALYZE;
+CHECKPOINT;
+EOF
+  cat >"$pg_dir/transfer.sql" <<'EOF'
+\set from random(1, :accounts)
+\set to random(1, :accounts)
+\set low least(:from, :to)
+\set high greatest(:from, :to)
+\set low_delta case when :low = :from then -1 else 1 end
+\set nonce random(1, 9223372036854775806)
+BEGIN;
+UPDATE account SET balance = balance + :low_delta WHERE id = :low;
+UPDATE account SET balance = balance - :low_delta WHERE id = :high;
+INSERT INTO transfer (tx_id, from_id, to_id, amount)
+  VALUES (sha256(convert_to(:client_id || '-' || :nonce, 'UTF8')), :from, :to, 1);
+END;
+EOF
+  rm -f "$pg_dir"/pglog*
+  local postmaster server_before client_before output
+  postmaster=$(head -1 "$pg_dir/data/postmaster.pid")
+  server_before=$(cpu_ticks "$postmaster" 1)
+  # pgbench's CPU time reaches this shell's children's time once it has been waited for.
+  client_before=$(cpu_ticks $$ 1)
+  output=$(cd "$pg_dir" && "$pg_bin/pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -n -M prepared \
+    -c "$PG_CLIENTS" -j 2 -T "$duration" -D accounts="$accounts" -f transfer.sql --log --log-prefix=pglog bench 2>&1) || {
+    echo "$output" >&2
+    echo "bench.sh: pgbench failed" >&2
+    exit 1
+  }
+  local server_after client_after
+  server_after=$(cpu_ticks "$postmaster" 1)
+  client_after=$(cpu_ticks $$ 1)
+  local tps processed failed
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$output" | tail -1)
+  processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$output")
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$output")
+  # Per-transaction log lines: client, transaction number, latency in microseconds, ...
+  local percentiles
+  percentiles=$(cat "$pg_dir"/pglog* | awk '{ print $3 }' | sort -n | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) { print "0 0"; exit }
+      r50 = int((50 * NR + 99) / 100); r99 = int((99 * NR + 99) / 100)
+      printf "%.1f %.1f\n", v[r50] / 1000, v[r99] / 1000
+    }')
+  local ticks_per_second
+  ticks_per_second=$(getconf CLK_TCK)
+  printf -v result 'tps=%.0f p50_ms=%s p99_ms=%s committed=%s failed=%s clients=%s accounts=%s server_cpu_s=%.1f pgbench_cpu_s=%.1f' \
+    "$tps" "${percentiles% *}" "${percentiles#* }" "$processed" "${failed:-0}" "$PG_CLIENTS" "$accounts" \
+    "$(awk -v a="$server_after" -v b="$server_before" -v t="$ticks_per_second" 'BEGIN { print (a - b) / t }')" \
+    "$(awk -v a="$client_after" -v b="$client_before" -v t="$ticks_per_second" 'BEGIN { print (a - b) / t }')"
+}
+
+# --- runs ----------------------------------------------------------------------------------
+
+[[ "$against" == postgres ]] && pg_start
+tally_lines=()
+pg_lines=()
+for ((k = 1; k <= runs; k++)); do
+  tally_run "$k"
+  tally_lines+=("$result")
+  echo "run $k/$runs: $result"
+  if [[ "$against" == postgres ]]; then
+    pg_run "$k"
+    pg_lines+=("$result")
+    echo "postgres $k/$runs: $result"
+  fi
+done
+
+tally_median() { for line in "${tally_lines[@]}"; do field "$line" "$1"; done | median; }
+pg_median() { for line in "${pg_lines[@]}"; do field "$line" "$1"; done | median; }
+if [[ $runs -gt 1 ]]; then
+  summary=""
+  for name in committed_tps p50_ms p99_ms submitted committed lost late dropped refused node_cpu_s bench_cpu_s \
+    setup_s node_disk_mb node_rss_mb; do
+    summary+=" $name=$(tally_median "$name")"
+  done
+  echo "median of $runs:$summary"
+  if [[ "$against" == postgres ]]; then
+    summary=""
+    for name in tps p50_ms p99_ms committed failed server_cpu_s pgbench_cpu_s; do
+      summary+=" $name=$(pg_median "$name")"
+    done
+    echo "postgres median of $runs:$summary"
+  fi
+fi
+if [[ "$against" == postgres ]]; then
+  tally_tps=$(tally_median committed_tps)
+  pg_tps=$(pg_median tps)
+  echo "ratio tally/postgres: $(awk -v t="$tally_tps" -v p="$pg_tps" 'BEGIN { if (p > 0) printf "%.2f", t / p; else print "na" }') (committed_tps=$tally_tps vs tps=$pg_tps)"
+fi

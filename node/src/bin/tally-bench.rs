@@ -128,6 +128,10 @@ struct Args {
     #[arg(long, default_value_t = SUBMIT_BATCH_TXS_MAX as u64,
           value_parser = clap::value_parser!(u64).range(1..=SUBMIT_BATCH_TXS_MAX as u64))]
     batch_max: u64,
+    /// Funding transactions (16 credits each) admitted and not yet committed, at most: a
+    /// million credits at once make blocks too large to execute within the consensus timeouts.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    funding_window: u64,
     /// Send one JSON transaction per request even if the nodes take batches.
     #[arg(long)]
     single: bool,
@@ -355,7 +359,9 @@ async fn run() -> Result<()> {
     let mut form = args.single.then_some(SubmitForm::Single);
     let amount = Amount((u128::from(per_sender) + u128::from(FUNDING_SLACK_TRANSFERS)) * transfer_amount);
     let funding_started = Instant::now();
-    fund_accounts(&network, &mut control, &mut form, &issuer, seed, &publics, amount, valid_until).await?;
+    let window = usize::try_from(args.funding_window).context("--funding-window")?;
+    fund_accounts(&network, &mut control, &mut form, &issuer, seed, &publics, amount, valid_until, window)
+        .await?;
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     let form = form.unwrap_or(SubmitForm::Batch);
     eprintln!(
@@ -587,9 +593,9 @@ fn sign_parallel<T: Sync>(
 /// Funds every account with `amount`. Up to `DIRECT_GRANT_ACCOUNTS_MAX` accounts the issuer
 /// grants to each (16 grants per transaction); beyond, it grants to one distributor per
 /// `ACCOUNTS_PER_DISTRIBUTOR` accounts, and the distributors transfer to theirs, 16 per
-/// transaction, all at once: one account can only queue so many transactions, many can queue
-/// them side by side. Waits until every funding transaction committed, then checks receipts
-/// and balances.
+/// transaction, side by side (one account can queue only so many transactions; many accounts
+/// can queue theirs in parallel). At most `window` funding transactions are in flight. Waits
+/// until every funding transaction committed, then checks receipts and balances.
 #[allow(clippy::too_many_arguments)]
 async fn fund_accounts(
     network: &Network,
@@ -600,6 +606,7 @@ async fn fund_accounts(
     accounts: &[PublicKey],
     amount: Amount,
     valid_until: Height,
+    window: usize,
 ) -> Result<()> {
     let issuer_address = issuer.public_key().to_address();
     let account = control.get_json(&format!("/v1/accounts/{issuer_address}")).await?;
@@ -632,7 +639,7 @@ async fn fund_accounts(
         let chunks = chunked_by_ops(accounts.iter().map(|&to| (to, amount)).collect());
         let txs: Vec<(usize, SignedTransaction)> =
             (issuer_seq + 1..).zip(&chunks).map(|(seq, chunk)| (0, grant_tx(seq, chunk))).collect();
-        run_funding_stage(network, control, form, "grants", txs).await?;
+        run_funding_stage(network, control, form, "grants", window, txs).await?;
         return check_balances(control, &network.asset, accounts, amount).await;
     }
 
@@ -646,7 +653,7 @@ async fn fund_accounts(
     );
     let txs: Vec<(usize, SignedTransaction)> =
         (issuer_seq + 1..).zip(&chunks).map(|(seq, chunk)| (0, grant_tx(seq, chunk))).collect();
-    run_funding_stage(network, control, form, "grants to distributors", txs).await?;
+    run_funding_stage(network, control, form, "grants to distributors", window, txs).await?;
 
     let unsigned: Vec<(usize, u64, Vec<PublicKey>)> = groups
         .iter()
@@ -667,7 +674,7 @@ async fn fund_accounts(
     });
     let txs =
         unsigned.iter().map(|(distributor, _, _)| distributor % network.nodes.len()).zip(signed).collect();
-    run_funding_stage(network, control, form, "transfers from distributors", txs).await?;
+    run_funding_stage(network, control, form, "transfers from distributors", window, txs).await?;
     check_balances(control, &network.asset, accounts, amount).await
 }
 
@@ -689,75 +696,100 @@ fn signed_tx(
     .sign(key)
 }
 
-/// Submits `txs` (each with the index of its node), sending again what busy nodes refused,
-/// and waits until all of them committed with a success receipt.
+/// Submits `txs` (each with the index of its node) and waits until all of them committed with
+/// a success receipt. At most `window` are admitted and not yet committed at a time: handed a
+/// million credits at once, the nodes would build blocks too large to execute within the
+/// consensus timeouts. What busy nodes refused, or what a dropped connection may not
+/// have delivered, is sent again; a refusal for good ends the run, since funding must succeed
+/// whole.
 async fn run_funding_stage(
     network: &Network,
     control: &mut Connection,
     form: &mut Option<SubmitForm>,
     stage: &str,
-    mut txs: Vec<(usize, SignedTransaction)>,
+    window: usize,
+    txs: Vec<(usize, SignedTransaction)>,
 ) -> Result<()> {
     let started = Instant::now();
     let start_height = committed_height(&control.get_json("/v1/status").await?)?;
     let ids: Vec<TxId> = txs.iter().map(|(_, tx)| tx.id()).collect();
+    let encoded: Vec<(usize, Vec<u8>)> = txs.iter().map(|(node, tx)| (*node, encode(tx))).collect();
+    // Not seen committed yet; of those, the ones sent (admitted, or maybe admitted).
+    let mut uncommitted: HashSet<TxId> = ids.iter().copied().collect();
+    let mut in_flight: HashSet<TxId> = HashSet::new();
+    // Indices to send, in order: the not-yet-sent ones follow what must go again.
+    let mut again: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    let mut next = 0;
     let submit_form = match *form {
         Some(known) => known,
         None => {
             // The first funding transaction finds out whether the nodes take batches.
             let (probed, admitted) = probe_batch_form(control, &txs[0].1).await?;
             if admitted {
-                txs.remove(0);
+                in_flight.insert(ids[0]);
+                next = 1;
             }
             *form = Some(probed);
             probed
         }
     };
-    let mut by_node: Vec<Vec<Vec<u8>>> = vec![Vec::new(); network.nodes.len()];
-    for (node, tx) in &txs {
-        by_node[*node].push(encode(tx));
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (node, encoded) in by_node.into_iter().enumerate() {
-        if !encoded.is_empty() {
-            tasks.spawn(submit_until_admitted(network.nodes[node], submit_form, encoded));
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        joined.context("a funding task failed")??;
-    }
-    eprintln!(
-        "tally-bench: {stage}: {} transactions admitted in {:.1} s; waiting for commits",
-        txs.len(),
-        started.elapsed().as_secs_f64()
-    );
-
-    // Follow committed blocks until every funding transaction is in one; fail only if none
-    // commits for a long while.
-    let mut pending: HashSet<TxId> = ids.iter().copied().collect();
+    let mut connections: Vec<Connection> = network.nodes.iter().map(|&addr| Connection::new(addr)).collect();
     let mut follower = BlockFollower::new(network.nodes.clone(), start_height);
     let mut last_progress = Instant::now();
-    while !pending.is_empty() {
-        let before = pending.len();
+    while !uncommitted.is_empty() {
+        // Send up to the window, by node, in order.
+        let room = window.saturating_sub(in_flight.len());
+        let mut chosen: Vec<usize> = Vec::with_capacity(room);
+        while chosen.len() < room {
+            if let Some(index) = again.pop_front() {
+                // Sent again only if it did not commit meanwhile.
+                if uncommitted.contains(&ids[index]) {
+                    chosen.push(index);
+                }
+            } else if next < encoded.len() {
+                chosen.push(next);
+                next += 1;
+            } else {
+                break;
+            }
+        }
+        for (node, connection) in connections.iter_mut().enumerate() {
+            let for_node: Vec<usize> =
+                chosen.iter().copied().filter(|&index| encoded[index].0 == node).collect();
+            let retry = submit_funding(connection, submit_form, &encoded, &for_node).await?;
+            for &index in &for_node {
+                if !retry.contains(&index) {
+                    in_flight.insert(ids[index]);
+                }
+            }
+            again.extend(retry);
+        }
+        let before = uncommitted.len();
         if let Err(error) = follower
             .poll(|id| {
-                pending.remove(&id);
+                if uncommitted.remove(&id) {
+                    in_flight.remove(&id);
+                }
             })
             .await
         {
             eprintln!("tally-bench: following blocks: {error:#}; retrying");
             tokio::time::sleep(RETRY_PAUSE).await;
         }
-        if pending.len() < before {
+        if uncommitted.len() < before {
             last_progress = Instant::now();
         }
         ensure!(
             last_progress.elapsed() < FUNDING_STALL_TIMEOUT,
             "{stage}: {} of {} funding transactions not committed, none for {FUNDING_STALL_TIMEOUT:?}",
-            pending.len(),
+            uncommitted.len(),
             ids.len()
         );
-        tokio::time::sleep(WATCH_INTERVAL).await;
+        if !again.is_empty() {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        } else {
+            tokio::time::sleep(WATCH_INTERVAL).await;
+        }
     }
 
     // A funding transaction that committed but failed would show up as transfers failing
@@ -795,61 +827,51 @@ async fn probe_batch_form(control: &mut Connection, tx: &SignedTransaction) -> R
     Ok((SubmitForm::Batch, admitted))
 }
 
-/// Submits encoded transactions to one node in order, in batches, until each is admitted (or
-/// already known); what a busy node refused goes again after a pause. A refusal for good ends
-/// the run: funding must succeed whole.
-async fn submit_until_admitted(addr: SocketAddr, form: SubmitForm, encoded: Vec<Vec<u8>>) -> Result<()> {
-    let mut connection = Connection::new(addr);
+/// Sends `txs` (indices into `encoded`) to one node, in batches or one by one; returns the
+/// ones to send again (refused as busy, or on a connection that failed). A refusal for good is
+/// an error.
+async fn submit_funding(
+    connection: &mut Connection,
+    form: SubmitForm,
+    encoded: &[(usize, Vec<u8>)],
+    txs: &[usize],
+) -> Result<Vec<usize>> {
+    let addr = connection.addr;
     let batch_max = match form {
         SubmitForm::Batch => SUBMIT_BATCH_TXS_MAX,
         SubmitForm::Single => 1,
     };
-    let mut pending: Vec<usize> = (0..encoded.len()).collect();
-    let mut last_progress = Instant::now();
-    while !pending.is_empty() {
-        let mut again = Vec::new();
-        let lengths = batch_lengths(
-            pending.iter().map(|&index| encoded[index].len()),
-            batch_max,
-            SUBMIT_BATCH_BYTES_MAX,
-        );
-        let mut offset = 0;
-        for length in lengths {
-            let batch = &pending[offset..offset + length];
-            offset += length;
-            let request = match form {
-                SubmitForm::Batch => {
-                    batch_request(addr, &batch_body(batch.iter().map(|&index| encoded[index].as_slice())))
-                }
-                SubmitForm::Single => single_request(addr, &encoded[batch[0]]),
-            };
-            let answers = match connection.send(&request).await {
-                Ok((status, body)) => read_submit_answer(status, &body, batch.len())
-                    .map_err(|error| anyhow::anyhow!("funding: unreadable answer from {addr}: {error}"))?,
-                Err(error) => {
-                    eprintln!("tally-bench: funding: {error:#}; sending again");
-                    again.extend_from_slice(batch);
-                    continue;
-                }
-            };
-            for (&index, answer) in batch.iter().zip(answers) {
-                match answer {
-                    TxAnswer::Accepted | TxAnswer::Duplicate => last_progress = Instant::now(),
-                    TxAnswer::Busy(_) => again.push(index),
-                    TxAnswer::Refused(reason) => bail!("funding transaction refused by {addr}: {reason}"),
-                }
+    let mut again = Vec::new();
+    let lengths =
+        batch_lengths(txs.iter().map(|&index| encoded[index].1.len()), batch_max, SUBMIT_BATCH_BYTES_MAX);
+    let mut offset = 0;
+    for length in lengths {
+        let batch = &txs[offset..offset + length];
+        offset += length;
+        let request = match form {
+            SubmitForm::Batch => {
+                batch_request(addr, &batch_body(batch.iter().map(|&index| encoded[index].1.as_slice())))
+            }
+            SubmitForm::Single => single_request(addr, &encoded[batch[0]].1),
+        };
+        let answers = match connection.send(&request).await {
+            Ok((status, body)) => read_submit_answer(status, &body, batch.len())
+                .map_err(|error| anyhow::anyhow!("funding: unreadable answer from {addr}: {error}"))?,
+            Err(error) => {
+                eprintln!("tally-bench: funding: {error:#}; sending again");
+                again.extend_from_slice(batch);
+                continue;
+            }
+        };
+        for (&index, answer) in batch.iter().zip(answers) {
+            match answer {
+                TxAnswer::Accepted | TxAnswer::Duplicate => {}
+                TxAnswer::Busy(_) => again.push(index),
+                TxAnswer::Refused(reason) => bail!("funding transaction refused by {addr}: {reason}"),
             }
         }
-        ensure!(
-            last_progress.elapsed() < FUNDING_STALL_TIMEOUT,
-            "funding: {addr} admitted nothing for {FUNDING_STALL_TIMEOUT:?}"
-        );
-        if !again.is_empty() {
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-        pending = again;
     }
-    Ok(())
+    Ok(again)
 }
 
 /// Checks that a spread sample of accounts holds at least `amount`.
