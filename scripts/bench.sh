@@ -50,7 +50,7 @@ bench_flags=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help)
-      sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     --duration) duration=$2; shift 2 ;;
@@ -101,6 +101,9 @@ STAMP="$(date +%Y%m%d-%H%M%S)"
 
 # State the cleanup needs: what this script started and created.
 node_pids=()
+# The load generator or pgbench while one runs. They run in the background and the script
+# waits for them, so that a signal is handled at once rather than when they finish.
+client_pid=""
 run_dir=""
 pg_dir=""
 pg_bin=""
@@ -122,7 +125,23 @@ stop_nodes() {
   fi
 }
 
+# Runs "${@:2}" in the background, its stdout to file $1, and waits for it.
+run_client() {
+  local out=$1
+  shift
+  "$@" >"$out" &
+  client_pid=$!
+  local status=0
+  wait "$client_pid" || status=$?
+  client_pid=""
+  return "$status"
+}
+
 cleanup() {
+  if [[ -n "$client_pid" ]]; then
+    kill "$client_pid" 2>/dev/null || true
+    wait "$client_pid" 2>/dev/null || true
+  fi
   stop_nodes
   pg_stop
 }
@@ -204,8 +223,9 @@ EOF
   done
   local pids line
   pids=$(IFS=,; echo "${node_pids[*]}")
-  line=$("$BENCH_BIN" --net-dir "$run_dir" --duration "$duration" --rate "$rate" --accounts "$accounts" \
-    --node-pids "$pids" "${bench_flags[@]}")
+  run_client "$run_dir/result" "$BENCH_BIN" --net-dir "$run_dir" --duration "$duration" --rate "$rate" \
+    --accounts "$accounts" --node-pids "$pids" "${bench_flags[@]}"
+  line=$(tail -1 "$run_dir/result")
   local disk_mb rss_kb=0 pid kb
   disk_mb=$(du -sk "$run_dir/validator-0/data" | awk '{ printf "%.1f", $1 / 1024 }')
   for pid in "${node_pids[@]}"; do
@@ -340,12 +360,17 @@ EOF
   server_before=$(cpu_ticks "$postmaster" 1)
   # pgbench's CPU time reaches this shell's children's time once it has been waited for.
   client_before=$(cpu_ticks $$ 1)
-  output=$(cd "$pg_dir" && "$pg_bin/pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -n -M prepared \
-    -c "$PG_CLIENTS" -j 2 -T "$duration" -D accounts="$accounts" -f transfer.sql --log --log-prefix=pglog bench 2>&1) || {
-    echo "$output" >&2
+  # pgbench writes its per-transaction logs to the working directory.
+  cd "$pg_dir"
+  run_client "$pg_dir/pgbench.out" "$pg_bin/pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres \
+    -n -M prepared -c "$PG_CLIENTS" -j 2 -T "$duration" -D accounts="$accounts" -f transfer.sql \
+    --log --log-prefix=pglog bench || {
+    cat "$pg_dir/pgbench.out" >&2
     echo "bench.sh: pgbench failed" >&2
     exit 1
   }
+  cd - >/dev/null
+  output=$(cat "$pg_dir/pgbench.out")
   local server_after client_after
   server_after=$(cpu_ticks "$postmaster" 1)
   client_after=$(cpu_ticks $$ 1)

@@ -454,17 +454,22 @@ async fn run() -> Result<()> {
     // the pre-signed set, and it never blocks the schedule. Workers drain it; what is still
     // queued when the send window ends is `late` and never sent.
     let encoded = Arc::new(encoded);
+    let batch_max = match form {
+        SubmitForm::Batch => usize::try_from(args.batch_max).context("--batch-max")?,
+        SubmitForm::Single => 1,
+    };
     let mut queues = Vec::with_capacity(network.nodes.len());
     let mut workers = Vec::new();
     for &addr in &network.nodes {
         let (sender, receiver) = mpsc::unbounded_channel::<Vec<u32>>();
         queues.push(sender);
-        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let queue = Arc::new(tokio::sync::Mutex::new(NodeQueue { receiver, leftover: Vec::new() }));
         for _ in 0..args.connections_per_node {
             workers.push(tokio::spawn(send_worker(Worker {
                 addr,
                 form,
-                queue: Arc::clone(&receiver),
+                batch_max,
+                queue: Arc::clone(&queue),
                 encoded: Arc::clone(&encoded),
                 records: Arc::clone(&records),
                 counters: Arc::clone(&counters),
@@ -474,10 +479,6 @@ async fn run() -> Result<()> {
             })));
         }
     }
-    let batch_max = match form {
-        SubmitForm::Batch => usize::try_from(args.batch_max).context("--batch-max")?,
-        SubmitForm::Single => 1,
-    };
     let mut next_by_node = vec![0usize; network.nodes.len()];
     let mut slices = tokio::time::interval(Duration::from_millis(args.slice_ms));
     slices.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -920,11 +921,44 @@ struct SendCounters {
     refused: Mutex<BTreeMap<String, (u64, String)>>,
 }
 
+/// The transactions due at one node, in schedule order, shared by its workers.
+struct NodeQueue {
+    /// Per time slice, what became due.
+    receiver: mpsc::UnboundedReceiver<Vec<u32>>,
+    /// Taken from the channel but beyond what the last request could carry: goes first.
+    leftover: Vec<u32>,
+}
+
+impl NodeQueue {
+    /// The next request's transactions: everything due and not yet taken, up to `batch_max`
+    /// transactions and `SUBMIT_BATCH_BYTES_MAX` bytes; waits while nothing is due. A worker
+    /// free again after a slow answer so takes what piled up meanwhile in one request, rather
+    /// than one slice's worth per request. `None` once the schedule is over and all is taken.
+    async fn take(&mut self, batch_max: usize, encoded: &[Vec<u8>]) -> Option<Vec<u32>> {
+        let mut taken = std::mem::take(&mut self.leftover);
+        if taken.is_empty() {
+            taken = self.receiver.recv().await?;
+        }
+        while taken.len() < batch_max {
+            match self.receiver.try_recv() {
+                Ok(more) => taken.extend(more),
+                Err(_) => break,
+            }
+        }
+        let sizes = taken.iter().map(|&index| encoded[index as usize].len());
+        let first = batch_lengths(sizes, batch_max, SUBMIT_BATCH_BYTES_MAX).first().copied().unwrap_or(0);
+        self.leftover = taken.split_off(first);
+        Some(taken)
+    }
+}
+
 /// One sender of batches to one node.
 struct Worker {
     addr: SocketAddr,
     form: SubmitForm,
-    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u32>>>>,
+    /// Most transactions per request (1 in the single form).
+    batch_max: usize,
+    queue: Arc<tokio::sync::Mutex<NodeQueue>>,
     /// Per transaction: its borsh encoding (batch form) or its whole HTTP request (single form).
     encoded: Arc<Vec<Vec<u8>>>,
     records: Arc<Mutex<Vec<TxRecord>>>,
@@ -940,7 +974,7 @@ async fn send_worker(worker: Worker) {
     let mut connection = Connection::new(worker.addr);
     let counters = &worker.counters;
     loop {
-        let batch = worker.queue.lock().await.recv().await;
+        let batch = worker.queue.lock().await.take(worker.batch_max, &worker.encoded).await;
         let Some(batch) = batch else { return };
         // Past the window, what is left is never sent: its records stay unsent (`late`).
         if Instant::now() > worker.send_window_end {
