@@ -1626,9 +1626,16 @@ impl Simulation {
                 self.crash(crash.node, "at a random time");
                 return;
             }
-            // The power goes at the WAL's next fsync: the entry being appended survives or
-            // not, whole or torn, as the disk's crash decides; what waited on it never left.
-            CrashPoint::BeforeWriteCompletes => host.wal_disk.cut_power_at_sync(host.wal_disk.stats().syncs),
+            // The power goes during the WAL's next append (at one of its writes, or at its
+            // fsync): the entry survives or not, whole or torn, as the disk's crash decides;
+            // what waited on it never left.
+            CrashPoint::BeforeWriteCompletes => {
+                let stats = host.wal_disk.stats();
+                match self.rng.below(3) {
+                    0 => host.wal_disk.cut_power_at_sync(stats.syncs),
+                    skip => host.wal_disk.cut_power_at_write(stats.writes + skip - 1),
+                }
+            }
             // The power goes in the middle of the store's next block commit.
             CrashPoint::AfterWriteBeforeSend => {
                 let skip = self.rng.below(4);
