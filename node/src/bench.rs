@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// The most transactions in one batch submission (`POST /v1/txs` with a borsh
 /// `Vec<SignedTransaction>`), the API's documented limit (`limits::TX_SUBMIT_BATCH_MAX`).
-pub const SUBMIT_BATCH_TXS_MAX: usize = 1_000;
+pub const SUBMIT_BATCH_TXS_MAX: usize = tally_types::limits::TX_SUBMIT_BATCH_MAX;
 /// The largest batch body sent: half the node's default HTTP body limit (1 MiB), so that a
 /// batch of 1,000 transfers (~200 KB) goes whole and one of large funding transactions (16
 /// ops, ~1 KB each) is split instead of refused with 413.
