@@ -166,6 +166,8 @@ pub struct Mempool {
     expiry: BTreeSet<(Height, TxId)>,
     /// Transactions in a built or verified block that is not committed yet, with its height.
     in_flight: HashMap<TxId, Height>,
+    /// The height of the last [`Self::prune`] (the last commit the pool heard of).
+    committed_height: Height,
     bytes: usize,
     next_arrival: u64,
     verified: VerifiedCache,
@@ -185,6 +187,7 @@ impl Mempool {
             accounts: BTreeMap::new(),
             expiry: BTreeSet::new(),
             in_flight: HashMap::new(),
+            committed_height: Height(0),
             bytes: 0,
             next_arrival: 0,
             verified,
@@ -205,6 +208,12 @@ impl Mempool {
     /// Encoded bytes waiting.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The height of the last commit the pool was pruned for: an admission context read at a
+    /// lower height may be stale (the transaction may have been included since).
+    pub fn committed_height(&self) -> Height {
+        self.committed_height
     }
 
     /// True when `id` waits in the pool.
@@ -427,6 +436,7 @@ impl Mempool {
     /// another transaction took the seq), and so is every transaction that expired. Costs
     /// O(touched accounts + expired), not O(pool).
     pub fn prune(&mut self, touched: impl IntoIterator<Item = (PublicKey, u64)>, height: Height) {
+        self.committed_height = self.committed_height.max(height);
         let next_height = height.next();
         let mut doomed = Vec::new();
         for (account, committed) in touched {

@@ -59,6 +59,7 @@ pub fn admit(
         .map(|tx| AdmitContext { committed_seq: account_seq(&snapshot, &tx.tx.signer), height })
         .collect();
     drop(snapshot);
+    let signers: Vec<tally_types::PublicKey> = txs.iter().map(|tx| tx.tx.signer).collect();
     // Pre-check without the signature, then batch-check the signatures of what passed.
     let mut results: Vec<Option<Result<TxId, AdmitError>>> = Vec::with_capacity(txs.len());
     let mut to_check = Vec::new();
@@ -81,6 +82,21 @@ pub fn admit(
     let Ok(mut pool) = mempool.lock() else {
         return results.into_iter().map(|_| Err(AdmitError::Unavailable)).collect();
     };
+    // A commit pruned the pool since the contexts were read: read them again (under the lock,
+    // so no commit slips in between), or a transaction included meanwhile would be admitted
+    // again with its old seq and look ready to leaders.
+    let mut contexts = contexts;
+    if pool.committed_height() > height {
+        let Ok(snapshot) = store.snapshot() else {
+            return results.into_iter().map(|_| Err(AdmitError::Unavailable)).collect();
+        };
+        let height = snapshot.height();
+        for (context, index) in contexts.iter_mut().zip(0..) {
+            if let Some(signer) = signers.get(index) {
+                *context = AdmitContext { committed_seq: account_seq(&snapshot, signer), height };
+            }
+        }
+    }
     for (index, verified) in to_check_at.into_iter().zip(verified) {
         results[index] = Some(match verified {
             Ok(tx) => pool.admit(tx, contexts[index], announce),

@@ -5,7 +5,7 @@
 //! | role | where | bounded by |
 //! |---|---|---|
 //! | consensus driver: `Core`, timers, WAL (persist before send) | this module, one thread | effects performed in order |
-//! | ingress: decode, batch signature checks, mempool admission | [`ingress`], `Lane::Ingress` jobs | [`INGRESS_JOBS_MAX`] jobs, then the HTTP queue answers 503 |
+//! | ingress: decode, batch signature checks, mempool admission | [`ingress`], `Lane::Ingress` jobs | submissions: [`INGRESS_JOBS_MAX`] jobs, then [`SUBMITTED_TXS_MAX`] queued transactions, then 503; gossip: [`GOSSIP_JOBS_MAX`] slots of its own, [`GOSSIP_QUEUE_MAX`] queued batches |
 //! | executor: build, verify, execute blocks | [`executor`], `Lane::Executor`, one job at a time | [`EXECUTOR_QUEUE_MAX`] tasks |
 //! | storage writer: durable commits, grouped | `Lane::Writer`, one job at a time | [`WRITER_GROUP_MAX`] blocks per fsync |
 //! | fetch and sync | [`sync`], requests over [`io::Network`] | [`FETCHES_MAX`], a window of [`sync::SYNC_WINDOW_BLOCKS`] |
@@ -66,9 +66,15 @@ pub const SUBMISSIONS_MAX: usize = 1_024;
 /// proposal at once), so an idle chain makes a few blocks a second. Kept below half the
 /// propose timeout.
 pub const EMPTY_BLOCK_INTERVAL_MS: u64 = 500;
-/// Ingress jobs (submissions and gossip batches being checked) at once; further submissions
-/// wait in their queue, further gossip is ignored (peers re-gossip, clients retry).
-pub const INGRESS_JOBS_MAX: usize = 4;
+/// Submission jobs being checked at once; further submissions wait in their queue.
+pub const INGRESS_JOBS_MAX: usize = 3;
+/// Gossip batches being checked at once, in slots of their own.
+pub const GOSSIP_JOBS_MAX: usize = 2;
+/// Gossip batches waiting; beyond it a batch is ignored (its transactions still reach this
+/// node inside blocks, where their signatures are checked).
+pub const GOSSIP_QUEUE_MAX: usize = 256;
+/// Transactions in submissions waiting for an ingress job; beyond it the HTTP answer is 503.
+pub const SUBMITTED_TXS_MAX: usize = 20_000;
 /// Executor tasks waiting (verifications, builds, executions for commit). Beyond it the oldest
 /// verification is answered invalid (the view times out and is nullified; safety holds).
 pub const EXECUTOR_QUEUE_MAX: usize = 64;
@@ -135,6 +141,12 @@ pub enum Event<N: Network> {
     PeerDown,
     /// Gossip fresh transactions and publish the status (every ~100 ms).
     Tick,
+    /// A job panicked (a bug): the engine stops rather than run on with a lane that never
+    /// answers.
+    JobPanicked {
+        lane: io::Lane,
+        message: String,
+    },
 }
 
 /// What the executor lane is asked to do.
@@ -180,7 +192,7 @@ pub struct CommitOutcome {
 /// What the driver's requests are for.
 enum Pending {
     Fetch { block_id: BlockId, tried: usize },
-    Sync { from: Height, count: u32, tried: usize },
+    Sync { run: u64, from: Height, count: u32, tried: usize },
 }
 
 /// What every job can reach: the store, the mempool and the node's outputs.
@@ -240,6 +252,10 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     sync: Option<sync::SyncRun>,
     ingress_jobs: usize,
     submissions: VecDeque<Submission>,
+    /// Transactions in `submissions`.
+    submitted_txs: usize,
+    gossip_jobs: usize,
+    gossip_queue: VecDeque<(N::Gossip, Vec<u8>)>,
     serve_jobs: usize,
     connected: usize,
     nullified_counted: View,
@@ -301,6 +317,9 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             sync: None,
             ingress_jobs: 0,
             submissions: VecDeque::new(),
+            submitted_txs: 0,
+            gossip_jobs: 0,
+            gossip_queue: VecDeque::new(),
             serve_jobs: 0,
             connected: 0,
             nullified_counted: View(0),
@@ -374,36 +393,36 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                 Err(error) => tracing::debug!(from = from.0, %error, "undecodable consensus message"),
             },
             Event::Submitted(submission) => {
-                if self.submissions.len() >= SUBMISSIONS_MAX {
+                if self.submitted_txs + submission.txs.len() > SUBMITTED_TXS_MAX
+                    || submission.reply.is_closed()
+                {
                     // Bounded: the HTTP answer is 503 (try again later).
                     let refused =
                         submission.txs.iter().map(|_| Err(crate::mempool::AdmitError::Unavailable)).collect();
                     let _ = submission.reply.send(refused);
                 } else {
+                    self.submitted_txs += submission.txs.len();
                     self.submissions.push_back(submission);
                     self.pump_ingress();
                 }
             }
             Event::Gossip { gossip, bytes } => {
-                if self.ingress_jobs >= INGRESS_JOBS_MAX {
+                if self.gossip_queue.len() >= GOSSIP_QUEUE_MAX {
+                    // Far behind: this batch is dropped (its transactions still reach this
+                    // node inside blocks, checked there).
                     self.net.report(gossip, Verdict::Ignore);
                 } else {
-                    self.ingress_jobs += 1;
-                    let shared = self.shared.clone();
-                    self.workers.spawn(
-                        Lane::Ingress,
-                        Box::new(move || {
-                            let (verdict, admitted) =
-                                ingress::admit_gossip(&shared.store, &shared.mempool, &bytes);
-                            Event::Admitted { gossip: Some((gossip, verdict)), admitted }
-                        }),
-                    );
+                    self.gossip_queue.push_back((gossip, bytes));
+                    self.pump_ingress();
                 }
             }
             Event::Admitted { gossip, admitted } => {
-                self.ingress_jobs -= 1;
-                if let Some((gossip, verdict)) = gossip {
-                    self.net.report(gossip, verdict);
+                match gossip {
+                    Some((gossip, verdict)) => {
+                        self.gossip_jobs -= 1;
+                        self.net.report(gossip, verdict);
+                    }
+                    None => self.ingress_jobs -= 1,
                 }
                 if admitted > 0 && self.pending_build.is_some() && self.mempool_has_ready() {
                     self.build_pending();
@@ -425,6 +444,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                 self.gossip_fresh();
                 self.publish_status();
             }
+            Event::JobPanicked { lane, message } => bail!("a {lane:?} job panicked: {message}"),
         }
         Ok(())
     }
@@ -792,9 +812,28 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
         Ok(())
     }
 
+    /// Starts ingress jobs: submissions and gossip have their own slots, so neither starves
+    /// the other (gossip is how transactions sent to other nodes reach this leader).
     fn pump_ingress(&mut self) {
+        while self.gossip_jobs < GOSSIP_JOBS_MAX {
+            let Some((gossip, bytes)) = self.gossip_queue.pop_front() else { break };
+            self.gossip_jobs += 1;
+            let shared = self.shared.clone();
+            self.workers.spawn(
+                Lane::Ingress,
+                Box::new(move || {
+                    let (verdict, admitted) = ingress::admit_gossip(&shared.store, &shared.mempool, &bytes);
+                    Event::Admitted { gossip: Some((gossip, verdict)), admitted }
+                }),
+            );
+        }
         while self.ingress_jobs < INGRESS_JOBS_MAX {
             let Some(submission) = self.submissions.pop_front() else { return };
+            self.submitted_txs -= submission.txs.len();
+            if submission.reply.is_closed() {
+                // The HTTP request gave up waiting; its answer would go nowhere.
+                continue;
+            }
             self.ingress_jobs += 1;
             let shared = self.shared.clone();
             self.workers.spawn(
@@ -845,7 +884,8 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             Pending::Fetch { block_id, tried } => {
                 self.fetching.remove(&block_id);
                 match bytes.filter(|bytes| !bytes.is_empty()).map(|bytes| decode::<Block>(&bytes)) {
-                    Some(Ok(block)) if block.id() == block_id => {
+                    // The id covers the header only: the body must match its tx root.
+                    Some(Ok(block)) if block.id() == block_id && block_body_matches(&block) => {
                         if block.header.height > self.durable.height && self.ancestors.len() < ANCESTORS_MAX {
                             self.ancestors.insert(block_id, block.clone());
                         }
@@ -862,7 +902,9 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                     _ => tracing::debug!(block = %block_id.0, "no peer served a fetched block"),
                 }
             }
-            Pending::Sync { from, count, tried } => self.on_sync_response(from, count, tried, bytes),
+            Pending::Sync { run, from, count, tried } => {
+                self.on_sync_response(run, from, count, tried, bytes)
+            }
         }
     }
 
@@ -935,6 +977,12 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     }
 }
 
+/// Whether a block's transactions are the ones its header's tx root names.
+fn block_body_matches(block: &Block) -> bool {
+    let ids: Vec<tally_types::TxId> = block.txs.iter().map(SignedTransaction::id).collect();
+    tally_types::block::tx_root(&ids) == block.header.tx_root
+}
+
 /// Answers a peer's block request from the store (a serve job).
 fn serve(store: &Store, request: BlockRequest) -> anyhow::Result<Vec<u8>> {
     match request {
@@ -967,7 +1015,9 @@ fn run_exec<N: Network>(
     let mut executed = Vec::new();
     let mut ancestor_error = None;
     for block in ancestors {
-        match executor::execute_checked(store, &layers, &block) {
+        let checked = executor::check_signatures(&shared.mempool, &block)
+            .and_then(|()| executor::execute_checked(store, &layers, &block));
+        match checked {
             Ok(result) => {
                 let result = Arc::new(result);
                 executed.push((block.id(), Arc::clone(&result)));
@@ -1024,7 +1074,12 @@ fn run_exec<N: Network>(
         }
         ExecTask::ForCommit { block } => match ancestor_error {
             Some(error) => ExecResult::ForCommit(Err(error)),
-            None => match executor::execute_checked(store, &layers, &block) {
+            // A finalized block this node never verified (sync, fetch): its signatures are
+            // checked too, so a peer cannot hand over a certified body with forged signatures
+            // (a tx id covers the body without the signature).
+            None => match executor::check_signatures(&shared.mempool, &block)
+                .and_then(|()| executor::execute_checked(store, &layers, &block))
+            {
                 Ok(result) => {
                     executed.push((block.id(), Arc::new(result)));
                     ExecResult::ForCommit(Ok(()))
@@ -1090,10 +1145,14 @@ fn commit_group(shared: &Shared, group: &[(Block, Certificate, Arc<Executed>)]) 
 impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
     /// Whether this node has nothing in flight (tests, simulator).
     pub fn is_idle(&self) -> bool {
-        !self.exec_busy && self.writing == 0 && self.exec_queue.is_empty() && self.ingress_jobs == 0
+        !self.exec_busy
+            && self.writing == 0
+            && self.exec_queue.is_empty()
+            && self.ingress_jobs == 0
+            && self.gossip_jobs == 0
     }
 
-    /// Height of a block id this engine knows as committed or in the commit pipeline.
+    /// The last block handed to the commit pipeline (durable or not yet).
     pub fn queued(&self) -> BlockRef {
         self.queued
     }

@@ -137,7 +137,15 @@ impl Workers<LibP2p> for BlockingPool {
         let results = self.results.clone();
         tokio::task::spawn_blocking(move || {
             let _span = tracing::debug_span!("job", ?lane).entered();
-            let _ = results.send(job());
+            let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Event::JobPanicked { lane, message }
+            });
+            let _ = results.send(event);
         });
     }
 }

@@ -38,6 +38,8 @@ pub const SYNC_UNCERTIFIED_MAX: usize = 1_024;
 
 /// One sync run toward a finalized target.
 pub struct SyncRun {
+    /// Numbers runs, so that answers to an earlier run's requests are not counted in this one.
+    run: u64,
     target: Height,
     target_id: BlockId,
     finalization: Certificate,
@@ -59,6 +61,7 @@ pub struct SyncRun {
 /// A range as checked by a job: consecutive, linked, tx roots right, and the index of the last
 /// block whose own finalization certificate verified.
 pub struct Checked {
+    run: u64,
     from: Height,
     count: u32,
     result: Result<Chunk, String>,
@@ -94,6 +97,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
         let held_whole = cursor == self.queued.id && !held.is_empty();
         tracing::info!(from = self.queued.height.0, to = target.0, "syncing committed blocks from peers");
         self.sync = Some(SyncRun {
+            run: self.next_tag,
             target,
             target_id,
             finalization,
@@ -137,8 +141,9 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             let count = (run.target.0 - from.0 + 1).min(limits::SYNC_RANGE_BLOCKS_MAX as u64) as u32;
             run.next_from = Height(from.0 + u64::from(count));
             run.inflight += 1;
+            let run_id = run.run;
             self.request(
-                Pending::Sync { from, count, tried: 1 },
+                Pending::Sync { run: run_id, from, count, tried: 1 },
                 encode(&BlockRequest::Range { from, count }),
             );
         }
@@ -157,20 +162,23 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             return;
         }
         run.inflight += 1;
+        let run_id = run.run;
         self.request(
-            Pending::Sync { from, count, tried: tried + 1 },
+            Pending::Sync { run: run_id, from, count, tried: tried + 1 },
             encode(&BlockRequest::Range { from, count }),
         );
     }
 
     pub(super) fn on_sync_response(
         &mut self,
+        run_id: u64,
         from: Height,
         count: u32,
         tried: usize,
         bytes: Option<Vec<u8>>,
     ) {
-        let Some(run) = self.sync.as_mut() else { return };
+        // An answer to an earlier run's request: that run is over.
+        let Some(run) = self.sync.as_mut().filter(|run| run.run == run_id) else { return };
         run.inflight -= 1;
         let Some(bytes) = bytes.filter(|bytes| !bytes.is_empty()) else {
             self.sync_retry(from, count, tried);
@@ -184,6 +192,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             Lane::Ingress,
             Box::new(move || {
                 Event::SyncChecked(Checked {
+                    run: run_id,
                     from,
                     count,
                     result: check_range(&rules, &validators, from, count, &bytes),
@@ -193,9 +202,9 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     }
 
     pub(super) fn on_sync_checked(&mut self, checked: Checked) -> anyhow::Result<()> {
-        let Some(run) = self.sync.as_mut() else { return Ok(()) };
+        let Some(run) = self.sync.as_mut().filter(|run| run.run == checked.run) else { return Ok(()) };
         run.checking -= 1;
-        let Checked { from, count, result } = checked;
+        let Checked { from, count, result, .. } = checked;
         match result {
             Err(reason) => {
                 tracing::debug!(from = from.0, %reason, "a peer's sync range did not check");
@@ -207,9 +216,10 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                     // A short answer: ask for the rest.
                     let Some(run) = self.sync.as_mut() else { return Ok(()) };
                     run.inflight += 1;
+                    let run_id = run.run;
                     let rest = Height(from.0 + u64::from(got));
                     self.request(
-                        Pending::Sync { from: rest, count: count - got, tried: 1 },
+                        Pending::Sync { run: run_id, from: rest, count: count - got, tried: 1 },
                         encode(&BlockRequest::Range { from: rest, count: count - got }),
                     );
                 }
@@ -228,6 +238,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     /// certificate covers.
     fn sync_join(&mut self) -> anyhow::Result<()> {
         let rules = self.shared.rules.clone();
+        let queued = self.queued;
         let mut to_commit: Vec<(tally_types::Block, Certificate)> = Vec::new();
         {
             let Some(run) = self.sync.as_mut() else { return Ok(()) };
@@ -235,10 +246,17 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                 let Some(first) = chunk.blocks.first() else { break };
                 if let Err(error) = check_child(&first.header, &run.joined, &rules) {
                     tracing::warn!(height = first.header.height.0, %error, "synced range does not follow the chain");
+                    // Start again from the last block a verified certificate covered: the
+                    // uncertified blocks joined since may be a peer's made-up chain.
                     run.failures += 1;
-                    // Ask for it again (from another peer).
-                    run.next_from = run.next_from.min(run.joined.height.next());
+                    run.uncertified.clear();
                     run.received.clear();
+                    run.joined = queued;
+                    run.next_from = queued.height.next();
+                    if run.failures > SYNC_FAILURES_MAX {
+                        tracing::warn!("sync stopped: peers' ranges do not follow the chain");
+                        run.gave_up = true;
+                    }
                     break;
                 }
                 for (index, block) in chunk.blocks.into_iter().enumerate() {
