@@ -393,9 +393,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
                 Err(error) => tracing::debug!(from = from.0, %error, "undecodable consensus message"),
             },
             Event::Submitted(submission) => {
-                if self.submitted_txs + submission.txs.len() > SUBMITTED_TXS_MAX
-                    || submission.reply.is_closed()
-                {
+                if self.submitted_txs + submission.txs.len() > SUBMITTED_TXS_MAX {
                     // Bounded: the HTTP answer is 503 (try again later).
                     let refused =
                         submission.txs.iter().map(|_| Err(crate::mempool::AdmitError::Unavailable)).collect();
@@ -829,11 +827,9 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
         }
         while self.ingress_jobs < INGRESS_JOBS_MAX {
             let Some(submission) = self.submissions.pop_front() else { return };
+            // Admitted even when the client stopped waiting: a timeout told it "unknown", and
+            // the transaction may still commit, as it would have without the timeout.
             self.submitted_txs -= submission.txs.len();
-            if submission.reply.is_closed() {
-                // The HTTP request gave up waiting; its answer would go nowhere.
-                continue;
-            }
             self.ingress_jobs += 1;
             let shared = self.shared.clone();
             self.workers.spawn(
