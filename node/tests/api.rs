@@ -6,6 +6,8 @@
 
 mod inproc;
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -810,29 +812,6 @@ async fn available_minor(node: &Node, account: &str) -> Value {
     get(node, &format!("/v1/accounts/{account}")).await.json()["balances"][0]["available_minor"].clone()
 }
 
-/// The `tally` binary: `TALLY_BIN`, or built next to `tally-node` (as in tests/scenario.rs;
-/// the `tally` binary belongs to another package, so cargo does not build it for this test).
-fn tally_binary() -> std::path::PathBuf {
-    if let Some(path) = std::env::var_os("TALLY_BIN") {
-        return path.into();
-    }
-    let node = std::path::Path::new(env!("CARGO_BIN_EXE_tally-node"));
-    let profile_dir = node.parent().expect("the binary is in a profile directory");
-    let target_dir = profile_dir.parent().expect("the profile directory is in the target directory");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut command = std::process::Command::new(cargo);
-    command
-        .args(["build", "--quiet", "-p", "tally-client", "--bin", "tally", "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        command.arg("--release");
-    }
-    let status = command.status().expect("run cargo build for the tally binary");
-    assert!(status.success(), "building the tally binary failed: {status}");
-    profile_dir.join("tally")
-}
-
 /// Serves the node's router on a local socket; its base URL.
 async fn serve(node: &Node) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -868,7 +847,7 @@ async fn run_tally(
 /// receipt is read, and a re-run of the same grant ids commits but fails row by row.
 #[tokio::test]
 async fn tally_grant_csv_sends_batches_and_reports_each_row() {
-    let bin = tally_binary();
+    let bin = common::tally_binary();
     // The node's default body limit, which a full batch of grants fits.
     let node = node_with_body_limit(true, 10_000, 1024 * 1024);
     let url = serve(&node).await;
@@ -958,7 +937,7 @@ async fn tally_grant_csv_sends_batches_and_reports_each_row() {
 /// sends it again in halves, and every row is admitted.
 #[tokio::test]
 async fn tally_grant_csv_halves_a_batch_the_node_finds_too_large() {
-    let bin = tally_binary();
+    let bin = common::tally_binary();
     let node = node_with_body_limit(true, 10_000, 16 * 1024);
     let url = serve(&node).await;
     let dir = tempfile::tempdir().expect("tempdir");

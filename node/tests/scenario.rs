@@ -28,28 +28,6 @@ const WAIT_MAX: Duration = Duration::from_secs(60);
 /// Each issuer's genesis float of its own asset, in minor units (scale 2): 10,000.00.
 const ISSUER_FLOAT: u128 = 1_000_000;
 
-/// The `tally` binary: `TALLY_BIN`, or built next to `tally-node`.
-fn tally_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("TALLY_BIN") {
-        return PathBuf::from(path);
-    }
-    let node = Path::new(env!("CARGO_BIN_EXE_tally-node"));
-    let profile_dir = node.parent().expect("the binary is in a profile directory");
-    let target_dir = profile_dir.parent().expect("the profile directory is in the target directory");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "-p", "tally-client", "--bin", "tally", "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        command.arg("--release");
-    }
-    let status = command.status().expect("run cargo build for the tally binary");
-    assert!(status.success(), "building the tally binary failed: {status}");
-    profile_dir.join("tally")
-}
-
 struct Tally {
     bin: PathBuf,
     keystore: PathBuf,
@@ -101,7 +79,7 @@ impl Tally {
 
 #[test]
 fn earn_trade_and_spend_credits_on_four_nodes_with_the_tally_client() {
-    let bin = tally_binary();
+    let bin = common::tally_binary();
     let dir = tempfile::tempdir().expect("tempdir");
     let network = common::start_network(
         dir.path(),

@@ -192,3 +192,25 @@ pub fn start_network(
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The `tally` binary: `TALLY_BIN`, or built next to `tally-node`.
+pub fn tally_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TALLY_BIN") {
+        return PathBuf::from(path);
+    }
+    let node = Path::new(env!("CARGO_BIN_EXE_tally-node"));
+    let profile_dir = node.parent().expect("the binary is in a profile directory");
+    let target_dir = profile_dir.parent().expect("the profile directory is in the target directory");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--quiet", "-p", "tally-client", "--bin", "tally", "--target-dir"])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        command.arg("--release");
+    }
+    let status = command.status().expect("run cargo build for the tally binary");
+    assert!(status.success(), "building the tally binary failed: {status}");
+    profile_dir.join("tally")
+}
