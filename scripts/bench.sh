@@ -20,7 +20,7 @@
 # load, the drain), stops the nodes it started by PID and deletes the directory. It never
 # touches a scripts/testnet.sh network; on an error or Ctrl-C it stops what it started.
 # stdout gets one line per run:
-#   run K/N: committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N late=N dropped=N
+#   run K/N: committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N stranded=N late=N dropped=N
 #            refused=N node_cpu_s=X bench_cpu_s=X accounts=N setup_s=X node_disk_mb=X node_rss_mb=X
 # (latency: submit -> the generator seeing the block; CPU seconds during the load and drain;
 # disk: validator-0's data directory after the run; RSS: the largest node's peak), then the
@@ -415,7 +415,7 @@ tally_median() { for line in "${tally_lines[@]}"; do field "$line" "$1"; done | 
 pg_median() { for line in "${pg_lines[@]}"; do field "$line" "$1"; done | median; }
 if [[ $runs -gt 1 ]]; then
   summary=""
-  for name in committed_tps p50_ms p99_ms submitted committed lost late dropped refused node_cpu_s bench_cpu_s \
+  for name in committed_tps p50_ms p99_ms submitted committed lost stranded late dropped refused node_cpu_s bench_cpu_s \
     setup_s node_disk_mb node_rss_mb; do
     summary+=" $name=$(tally_median "$name")"
   done

@@ -6,6 +6,7 @@
 //! Times are offsets from the start of the load (`Duration`), so the logic never reads a clock.
 //! The summary reports; it never judges a figure good or bad.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -47,6 +48,8 @@ pub struct TxRecord {
     /// When the generator saw it in a committed block.
     pub committed: Option<Duration>,
     pub answer: Answer,
+    /// The account that signed it. A sender's records are in sequence order.
+    pub sender: u32,
 }
 
 /// The result line of a run.
@@ -62,8 +65,13 @@ pub struct Summary {
     pub submitted: u64,
     /// Seen in a committed block.
     pub committed: u64,
-    /// Admitted by a node but never seen committed: what a user would call lost.
+    /// Admitted by a node but never seen committed, with every lower sequence number of its
+    /// sender accepted: what a user would call lost.
     pub lost: u64,
+    /// Admitted and never seen committed behind a lower sequence number of the same sender that
+    /// was refused, dropped or never sent: it cannot commit (the generator does not resend in
+    /// the load), and waits in the mempool until it expires. Not lost: the open loop stranded it.
+    pub stranded: u64,
     /// Never sent: the generator fell so far behind its schedule that the send window closed.
     pub late: u64,
     /// Sent without an answer (dropped connection, timeout).
@@ -76,13 +84,14 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "committed_tps={} p50_ms={} p99_ms={} submitted={} committed={} lost={} late={} dropped={} refused={}",
+            "committed_tps={} p50_ms={} p99_ms={} submitted={} committed={} lost={} stranded={} late={} dropped={} refused={}",
             self.committed_tps,
             self.p50_ms,
             self.p99_ms,
             self.submitted,
             self.committed,
             self.lost,
+            self.stranded,
             self.late,
             self.dropped,
             self.refused
@@ -119,22 +128,35 @@ pub fn summarize(records: &[TxRecord]) -> Summary {
     let mut submitted = 0u64;
     let mut late = 0u64;
     let mut lost = 0u64;
+    let mut stranded = 0u64;
     let mut dropped = 0u64;
     let mut refused = 0u64;
     let mut first_submit: Option<Duration> = None;
     let mut last_commit: Option<Duration> = None;
+    // Senders with a sequence number that did not reach the mempool (or commit anyway).
+    let mut gapped: HashSet<u32> = HashSet::new();
     for record in records {
         let Some(submit) = record.submitted else {
             late += 1;
+            gapped.insert(record.sender);
             continue;
         };
         submitted += 1;
         first_submit = Some(first_submit.map_or(submit, |first| first.min(submit)));
         match record.answer {
-            Answer::Accepted if record.committed.is_none() => lost += 1,
+            Answer::Accepted if record.committed.is_none() => {
+                if gapped.contains(&record.sender) {
+                    stranded += 1;
+                } else {
+                    lost += 1;
+                }
+            }
             Answer::Dropped => dropped += 1,
             Answer::Refused => refused += 1,
             Answer::Accepted | Answer::Pending => {}
+        }
+        if record.committed.is_none() && matches!(record.answer, Answer::Dropped | Answer::Refused) {
+            gapped.insert(record.sender);
         }
         if let Some(commit) = record.committed {
             latencies.push(commit.saturating_sub(submit));
@@ -157,6 +179,7 @@ pub fn summarize(records: &[TxRecord]) -> Summary {
         submitted,
         committed,
         lost,
+        stranded,
         late,
         dropped,
         refused,
@@ -376,14 +399,39 @@ mod tests {
     }
 
     fn sent(at: u64, committed: Option<u64>, answer: Answer) -> TxRecord {
-        TxRecord { submitted: Some(ms(at)), committed: committed.map(ms), answer }
+        TxRecord { submitted: Some(ms(at)), committed: committed.map(ms), answer, sender: 0 }
+    }
+
+    fn by(sender: u32, record: TxRecord) -> TxRecord {
+        TxRecord { sender, ..record }
+    }
+
+    #[test]
+    fn an_admitted_transaction_behind_a_refused_seq_is_stranded_not_lost() {
+        let records = [
+            // Sender 1: seq 0 refused, so seq 1 (admitted) can never commit.
+            by(1, sent(0, None, Answer::Refused)),
+            by(2, sent(0, Some(50), Answer::Accepted)),
+            by(1, sent(10, None, Answer::Accepted)),
+            // Sender 2: all its seqs went in; an uncommitted one is lost.
+            by(2, sent(10, None, Answer::Accepted)),
+            // Sender 3: a dropped request that committed anyway leaves no gap.
+            by(3, sent(0, Some(40), Answer::Dropped)),
+            by(3, sent(10, None, Answer::Accepted)),
+            // Sender 4: a seq never sent strands the next.
+            by(4, TxRecord::default()),
+            by(4, sent(20, None, Answer::Accepted)),
+        ];
+        let summary = summarize(&records);
+        assert_eq!((summary.lost, summary.stranded), (2, 2), "{summary}");
+        assert!(summary.to_string().contains(" lost=2 stranded=2 "), "{summary}");
     }
 
     #[test]
     fn summary_counts_lost_late_dropped_and_measures_submit_to_commit() {
         let records = [
-            // Never sent (late).
-            TxRecord::default(),
+            // Never sent (late), by a sender of its own.
+            by(9, TxRecord::default()),
             // Sent at 0 s, 1 s, 2 s; committed 100, 200 and 400 ms later.
             sent(0, Some(100), Answer::Accepted),
             sent(1_000, Some(1_200), Answer::Accepted),
@@ -412,7 +460,7 @@ mod tests {
         assert_eq!(summary.committed_tps, 2);
         assert_eq!(
             summary.to_string(),
-            "committed_tps=2 p50_ms=200 p99_ms=400 submitted=8 committed=5 lost=1 late=1 dropped=2 refused=1"
+            "committed_tps=2 p50_ms=200 p99_ms=400 submitted=8 committed=5 lost=1 stranded=0 late=1 dropped=2 refused=1"
         );
     }
 
@@ -429,6 +477,7 @@ mod tests {
                 submitted: 1,
                 committed: 0,
                 lost: 1,
+                stranded: 0,
                 late: 0,
                 dropped: 0,
                 refused: 0

@@ -254,7 +254,43 @@ fn four_nodes_commit_the_same_transaction() {
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("NEWCR@globex"), "{addr} lost the issued asset from its listing: {body}");
     }
+
+    // A validator whose WAL file is lost must not start: it no longer knows what it signed.
+    let last = VALIDATORS - 1;
+    Command::new("kill").args(["-TERM", &nodes.0[last].id().to_string()]).status().expect("run kill");
+    nodes.0[last].wait().expect("wait for the stopped node");
+    let wal = find_file(&dir.path().join(format!("validator-{last}")), tally_store::WAL_FILE_NAME)
+        .expect("the validator has a WAL file");
+    std::fs::rename(&wal, wal.with_extension("lost")).expect("lose the WAL");
+    nodes.0[last] = spawn_node(dir.path(), last);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = nodes.0[last].try_wait().expect("poll") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "a validator without its WAL file kept running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "a validator without its WAL file exited with {status}");
+    let log = std::fs::read_to_string(dir.path().join(format!("validator-{last}/node.log"))).expect("log");
+    assert!(log.contains("wal.redb") && log.contains("signing twice"), "no clear refusal in the log: {log}");
+    assert!(!wal.exists(), "the refused start made a new, empty WAL");
     drop(nodes);
+}
+
+/// The first file named `name` under `dir`, depth first.
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|file| file == name) {
+            return Some(path);
+        }
+    }
+    None
 }
 
 fn transfer(

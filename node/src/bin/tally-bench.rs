@@ -5,7 +5,7 @@
 //! rate whatever the answers (a closed loop would slow down with the network and hide its
 //! queueing), watches committed blocks for them, and prints one line:
 //!
-//! `committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N late=N dropped=N refused=N
+//! `committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N stranded=N late=N dropped=N refused=N
 //!  node_cpu_s=X bench_cpu_s=X accounts=N setup_s=X`
 //!
 //! Transfers go out in batches: every time slice (10 ms by default) the transfers due by then
@@ -431,7 +431,13 @@ async fn run() -> Result<()> {
         signing_started.elapsed().as_secs_f64()
     );
 
-    let records = Arc::new(Mutex::new(vec![TxRecord::default(); total_usize]));
+    let records: Vec<TxRecord> = (0..total_usize)
+        .map(|index| TxRecord {
+            sender: u32::try_from(index % sender_count).unwrap_or(u32::MAX),
+            ..TxRecord::default()
+        })
+        .collect();
+    let records = Arc::new(Mutex::new(records));
     let counters = Arc::new(SendCounters::default());
     let committed_count = Arc::new(AtomicU64::new(0));
     let stop_watching = Arc::new(AtomicBool::new(false));

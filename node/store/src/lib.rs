@@ -11,7 +11,7 @@
 //!
 //! | file | table | key | value |
 //! |---|---|---|---|
-//! | node.redb | `meta` | name | schema version, chain id, genesis hash, committed height, last block id |
+//! | node.redb | `meta` | name | schema version, chain id, genesis hash, committed height, last block id, id of the WAL file beside it |
 //! | node.redb | `blocks` | height (u64) | encoded [`Block`] |
 //! | node.redb | `certificates` | height | encoded finalization [`Certificate`] that made the block final |
 //! | node.redb | `receipts` | height | encoded receipts of the block, in tx order |
@@ -20,7 +20,7 @@
 //! | node.redb | `state` | ledger state key bytes | ledger state value bytes |
 //! | node.redb | `tree` | state-tree node key bytes | node bytes |
 //! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
-//! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark |
+//! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark, this WAL file's id |
 //! | wal.redb | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
 //! | wal.redb | `guard` | name | opaque bytes (the sign guard: highest views signed) |
 //!
@@ -81,7 +81,14 @@ use tally_types::codec::{Bounded, decode, encode};
 use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, TxId};
 
 /// The schema this code writes and reads. Bumped on any change of table layout or encoding.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2: the consensus WAL and sign guard live in [`WAL_FILE_NAME`] beside this file, and
+/// `meta` names that WAL file's id. The tables are as in version 1 (whose `wal` and `guard`
+/// tables [`Wal::open_beside`] empties); the bump exists so that a build that kept the WAL here,
+/// finding those tables empty, refuses the file instead of voting as if it had never voted.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The schema of files written before the WAL moved out; opening one upgrades it in place.
+const SCHEMA_VERSION_WAL_INSIDE: u32 = 1;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -104,6 +111,8 @@ const META_LAST_BLOCK_ID: &str = "last_block_id";
 const META_WAL_NEXT: &str = "wal_next";
 /// Present once the genesis state has been written.
 const META_GENESIS_STATE: &str = "genesis_state";
+/// The id of the WAL file this data file is used with (see [`Wal::open_beside`]).
+const META_WAL_ID: &str = "wal_id";
 
 /// Which chain a data file belongs to. A file of another chain is refused at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +151,14 @@ pub enum StoreError {
          refuses to start rather than risk a double vote"
     )]
     WalConflict { wal: PathBuf, store: PathBuf, reason: String },
+    #[error(
+        "the WAL file {wal} {reason}, but the data file {store} was used with one: this validator's \
+         record of the votes it signed is gone, and starting would risk signing twice. Restore \
+         the WAL file; if it is lost for good, delete the whole data directory and start the \
+         node only after the network has finalized well past the last view in its log, so that \
+         it syncs as a new node"
+    )]
+    WalMissing { wal: PathBuf, store: PathBuf, reason: &'static str },
 }
 
 /// One committed block and everything that changes with it, written atomically.
@@ -241,7 +258,7 @@ impl Store {
             reason: format!("no Tally metadata ({error})"),
         })?;
         let found = u32::from_be_bytes(self.meta_array(&meta, META_SCHEMA)?);
-        if found != SCHEMA_VERSION {
+        if found != SCHEMA_VERSION && found != SCHEMA_VERSION_WAL_INSIDE {
             return Err(StoreError::SchemaVersion {
                 path: self.path.clone(),
                 found,
@@ -276,6 +293,7 @@ impl Store {
 
     fn check_or_init_identity(&self, identity: &ChainIdentity) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(self.storage())?;
+        let mut upgrade = false;
         {
             let meta = txn.open_table(META).map_err(self.storage())?;
             let schema = meta.get(META_SCHEMA).map_err(self.storage())?.map(|v| v.value().to_vec());
@@ -310,13 +328,14 @@ impl Store {
                             .try_into()
                             .map_err(|_| self.corrupt("meta", META_SCHEMA, "not 4 bytes"))?,
                     );
-                    if found != SCHEMA_VERSION {
+                    if found != SCHEMA_VERSION && found != SCHEMA_VERSION_WAL_INSIDE {
                         return Err(StoreError::SchemaVersion {
                             path: self.path.clone(),
                             found,
                             expected: SCHEMA_VERSION,
                         });
                     }
+                    upgrade = found == SCHEMA_VERSION_WAL_INSIDE;
                     let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
                     let chain = String::from_utf8(chain.unwrap_or_default())
                         .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
@@ -345,6 +364,13 @@ impl Store {
                     }
                 }
             }
+        }
+        if upgrade {
+            // From here on, builds that keep the WAL in this file refuse it (see SCHEMA_VERSION).
+            txn.open_table(META)
+                .map_err(self.storage())?
+                .insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice())
+                .map_err(self.storage())?;
         }
         // Every table exists from the first open on, so readers never meet a missing table.
         txn.open_table(BLOCKS).map_err(self.storage())?;
@@ -649,6 +675,27 @@ impl Store {
             records.push((key.value().to_owned(), value.value().to_vec()));
         }
         Ok(records)
+    }
+
+    /// The id of the WAL file this data file is used with, once it has one.
+    fn wal_id(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        if meta.get(META_WAL_ID).map_err(self.storage())?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.meta_array(&meta, META_WAL_ID)?))
+    }
+
+    /// Records, durably, the id of the WAL file this data file is used with.
+    fn set_wal_id(&self, id: &[u8; 32]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        txn.open_table(META)
+            .map_err(self.storage())?
+            .insert(META_WAL_ID, id.as_slice())
+            .map_err(self.storage())?;
+        txn.commit().map_err(self.storage())
     }
 
     /// The next WAL sequence number this file would give (for the WAL take-over).

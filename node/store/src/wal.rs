@@ -28,6 +28,9 @@ const META_NEXT: &str = "next";
 /// Present once the WAL records of the block store (where the WAL lived before) were taken
 /// over, or found absent; from then on, records appearing there are a conflict.
 const META_TOOK_OVER: &str = "took_over_store_wal";
+/// This WAL file's id, made once; the block store beside it records the same id, so that a
+/// node whose WAL file was lost or swapped refuses to start (see [`Wal::open_beside`]).
+const META_ID: &str = "wal_id";
 
 /// The consensus WAL (opaque entries with growing sequence numbers) and the sign guard (named
 /// records), each write durable (one fsync) before it returns.
@@ -72,9 +75,56 @@ impl Wal {
             });
         }
         let directory = store.path.parent().unwrap_or(Path::new(""));
-        let wal = Wal::open(&directory.join(WAL_FILE_NAME))?;
+        let path = directory.join(WAL_FILE_NAME);
+        let expected = store.wal_id()?;
+        let missing =
+            |reason| StoreError::WalMissing { wal: path.clone(), store: store.path.clone(), reason };
+        if expected.is_some() {
+            // Check before opening: opening creates a missing or empty file, and a refused
+            // start must leave the directory as it found it.
+            let present = std::fs::metadata(&path).map(|meta| meta.len() > 0).unwrap_or(false);
+            if !present {
+                return Err(missing("is missing or empty"));
+            }
+        }
+        let wal = Wal::open(&path)?;
+        match (expected, wal.id()?) {
+            (Some(expected), Some(own)) if expected == own => {}
+            (Some(_), _) => return Err(missing("is not the one this data directory wrote")),
+            // A data file that predates WAL ids, or was lost and made anew beside a kept WAL
+            // (which still remembers every vote): it adopts the WAL's id.
+            (None, Some(own)) => store.set_wal_id(&own)?,
+            (None, None) => {
+                // The WAL first, so that a crash between the two writes leaves a WAL with an id
+                // and a data file without one: the case above.
+                let id = new_wal_id(&path);
+                wal.set_id(&id)?;
+                store.set_wal_id(&id)?;
+            }
+        }
         wal.take_over_from(store)?;
         Ok(wal)
+    }
+
+    /// This WAL file's id, once [`Self::open_beside`] gave it one.
+    fn id(&self) -> Result<Option<[u8; 32]>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        let Some(bytes) = meta.get(META_ID).map_err(self.storage())? else {
+            return Ok(None);
+        };
+        let id = bytes.value().try_into().map_err(|_| self.corrupt("wal_meta", META_ID, "not 32 bytes"))?;
+        Ok(Some(id))
+    }
+
+    fn set_id(&self, id: &[u8; 32]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        txn.open_table(META)
+            .map_err(self.storage())?
+            .insert(META_ID, id.as_slice())
+            .map_err(self.storage())?;
+        txn.commit().map_err(self.storage())
     }
 
     fn init(db: Database, path: PathBuf) -> Result<Wal, StoreError> {
@@ -290,4 +340,19 @@ impl Wal {
         }
         Ok(copied)
     }
+}
+
+/// A fresh WAL id: unique, not secret (it only tells one WAL file from another), so a hash of
+/// the clock, the process and the path does.
+fn new_wal_id(path: &Path) -> [u8; 32] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"tally wal id");
+    hasher.update(&nanos.to_le_bytes());
+    hasher.update(&std::process::id().to_le_bytes());
+    hasher.update(path.as_os_str().as_encoded_bytes());
+    *hasher.finalize().as_bytes()
 }

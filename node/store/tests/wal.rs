@@ -223,3 +223,94 @@ fn measure_append_during_commits() {
         summary(apart)
     );
 }
+
+/// A data directory whose node.redb has been used with a WAL file: opened and one vote kept.
+fn used_data_directory() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_path = dir.path().join("node.redb");
+    let store = Store::open(&store_path, &identity()).expect("open");
+    let wal = Wal::open_beside(&store).expect("wal");
+    wal.guard_set("notarize", b"view 9").expect("guard");
+    (dir, store_path)
+}
+
+#[test]
+fn a_lost_or_emptied_wal_file_is_refused_and_not_made_anew() {
+    let (dir, store_path) = used_data_directory();
+    let wal_path = dir.path().join(WAL_FILE_NAME);
+    std::fs::remove_file(&wal_path).expect("lose the WAL");
+    let store = Store::open(&store_path, &identity()).expect("the data file itself is fine");
+    let error = Wal::open_beside(&store).expect_err("the vote history is gone");
+    assert!(matches!(error, StoreError::WalMissing { .. }), "{error}");
+    assert!(error.to_string().contains("missing or empty"), "{error}");
+    assert!(error.to_string().contains("signing twice"), "{error}");
+    assert!(!wal_path.exists(), "a refused start creates nothing");
+
+    std::fs::write(&wal_path, b"").expect("an emptied WAL file");
+    let error = Wal::open_beside(&store).expect_err("an empty file is no history either");
+    assert!(matches!(error, StoreError::WalMissing { .. }), "{error}");
+    assert_eq!(std::fs::metadata(&wal_path).expect("still there").len(), 0, "left as found");
+}
+
+#[test]
+fn a_wal_file_from_another_data_directory_is_refused() {
+    let (dir, store_path) = used_data_directory();
+    let (other, _) = used_data_directory();
+    std::fs::copy(other.path().join(WAL_FILE_NAME), dir.path().join(WAL_FILE_NAME)).expect("swap");
+    let store = Store::open(&store_path, &identity()).expect("open");
+    let error = Wal::open_beside(&store).expect_err("not this directory's WAL");
+    assert!(matches!(error, StoreError::WalMissing { .. }), "{error}");
+    assert!(error.to_string().contains("not the one this data directory wrote"), "{error}");
+}
+
+#[test]
+fn a_kept_wal_beside_a_new_data_file_is_used_and_remembers_its_votes() {
+    let (dir, store_path) = used_data_directory();
+    std::fs::remove_file(&store_path).expect("lose the block store, keep the WAL");
+    {
+        let store = Store::open(&store_path, &identity()).expect("a new data file");
+        let wal = Wal::open_beside(&store).expect("the kept WAL is adopted");
+        assert_eq!(wal.guard_get("notarize").expect("read"), Some(b"view 9".to_vec()));
+    }
+    // Adopted for good: losing the WAL now is refused like for any used data file.
+    std::fs::remove_file(dir.path().join(WAL_FILE_NAME)).expect("lose the WAL");
+    let store = Store::open(&store_path, &identity()).expect("open");
+    assert!(matches!(Wal::open_beside(&store), Err(StoreError::WalMissing { .. })));
+}
+
+/// The schema version recorded in a data file, read with redb directly.
+fn raw_schema(path: &std::path::Path) -> u32 {
+    let db = redb::Database::open(path).expect("redb");
+    let txn = redb::ReadableDatabase::begin_read(&db).expect("read");
+    let meta = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta")).expect("meta");
+    let bytes = meta.get("schema_version").expect("get").expect("present");
+    u32::from_be_bytes(bytes.value().try_into().expect("4 bytes"))
+}
+
+#[test]
+fn a_schema_1_data_file_is_upgraded_so_that_older_builds_refuse_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_path = dir.path().join("node.redb");
+    {
+        let store = Store::open(&store_path, &identity()).expect("open");
+        store.wal_append(&[b"vote".to_vec()]).expect("append");
+    }
+    assert_eq!(raw_schema(&store_path), tally_store::SCHEMA_VERSION);
+    {
+        // Rewrite the version as a build that kept the WAL in node.redb wrote it.
+        let db = redb::Database::open(&store_path).expect("redb");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+            .expect("meta")
+            .insert("schema_version", 1u32.to_be_bytes().as_slice())
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+    assert_eq!(raw_schema(&store_path), 1);
+    let store = Store::open(&store_path, &identity()).expect("a version 1 file opens");
+    let wal = Wal::open_beside(&store).expect("and its WAL moves out");
+    assert_eq!(wal.entries().expect("read"), vec![(0, b"vote".to_vec())]);
+    drop((wal, store));
+    assert_eq!(raw_schema(&store_path), 2, "an older build now meets a version it refuses");
+    assert_eq!(tally_store::SCHEMA_VERSION, 2);
+}
