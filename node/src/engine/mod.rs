@@ -94,6 +94,13 @@ pub const SERVE_JOBS_MAX: usize = 4;
 pub const GOSSIP_BATCHES_PER_TICK_MAX: usize = 64;
 /// Fetched ancestors held (blocks above the durable tip that the core does not hold).
 pub const ANCESTORS_MAX: usize = 256;
+/// A proposal more than this many heights above the durable tip is not verified (answered
+/// invalid at once, so this node does not vote for it), and a build on such a parent is not
+/// started: the node is behind and catches up by range sync, and chasing the live chain's
+/// ancestors one fetch at a time would compete with the sync (with a 100,000-block gap it
+/// slowed catch-up to a few blocks a second). A quorum is never this far behind, since a
+/// block is notarized only by validators that executed its parent.
+pub const VERIFY_AHEAD_MAX: u64 = ANCESTORS_MAX as u64;
 /// Evidence reports kept until taken ([`Engine::take_evidence`]); older ones are dropped.
 pub const EVIDENCE_KEPT_MAX: usize = 64;
 
@@ -514,6 +521,11 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             Effect::SetTimer { timer, after_ms } => {
                 self.timers.insert(timer.kind, (self.clock.monotonic_ms() + after_ms, timer));
             }
+            Effect::BuildBlock { view, parent }
+                if parent.height.0 > self.durable.height.0 + VERIFY_AHEAD_MAX =>
+            {
+                tracing::debug!(view = view.0, height = parent.height.0, "no proposal: behind, catching up");
+            }
             Effect::BuildBlock { view, parent } => {
                 let wait_ms =
                     (parent.time_ms + self.empty_block_delay_ms).saturating_sub(self.clock.unix_ms());
@@ -526,7 +538,14 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
             }
             Effect::VerifyBlock { view, block, parent } => {
                 let ahead_max = self.clock.unix_ms() + BLOCK_TIME_AHEAD_MAX_MS;
-                if block.header.time_ms > ahead_max {
+                if block.header.height.0 > self.durable.height.0 + VERIFY_AHEAD_MAX {
+                    tracing::debug!(
+                        view = view.0,
+                        height = block.header.height.0,
+                        "not verified: behind, catching up"
+                    );
+                    self.inputs.push_back(Input::BlockVerified { view, block_id: block.id(), valid: false });
+                } else if block.header.time_ms > ahead_max {
                     tracing::warn!(
                         view = view.0,
                         time_ms = block.header.time_ms,
