@@ -17,7 +17,7 @@
 # It makes a fresh 4-validator chain in .bench/<time>-catchup/, runs tally-bench against it
 # until the chain is N blocks long, stops validator-3 (SIGTERM), deletes its data directory
 # (keeping its keys), starts it again, and measures until its committed height reaches first
-# the tip it restarted at and then the live tip (within 2 blocks), while the load goes on.
+# the tip it restarted at and then the live tip (within 16 blocks), while the load goes on.
 # Progress goes to stderr; stdout gets one line:
 #   catchup: blocks=N rate=R build_s=X build_blocks_per_s=X restart_tip=N reach_restart_tip_s=X
 #            reach_live_tip_s=X live_tip=N sync_blocks_per_s=X node_rss_mb=N
@@ -34,6 +34,9 @@ LAGGARD=3
 BUILD_SECONDS_MAX=7200
 CATCHUP_SECONDS_MAX=3600
 LOAD_ROUND_SECONDS=300
+# "At the live tip": within this many blocks of it. The heights are read one node after
+# another, and a chain under light load makes ~50 blocks a second.
+LIVE_TIP_SLACK=16
 
 blocks=100000
 rate=500
@@ -205,7 +208,7 @@ while true; do
     echo "    reached the restart tip $restart_tip after $reach_restart s" >&2
   fi
   live=$(tip)
-  if [[ -n "$reach_restart" && "$h" -ge $((live - 2)) ]]; then
+  if [[ -n "$reach_restart" && "$h" -ge $((live - LIVE_TIP_SLACK)) ]]; then
     reach_live=$(awk -v a="$now" -v b="$started" 'BEGIN { printf "%.1f", a - b }')
     break
   fi
