@@ -31,6 +31,8 @@
 # Environment: TALLY_PROFILE=debug builds and uses debug binaries; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/local-net.sh
+source scripts/lib/local-net.sh
 
 PROFILE="${TALLY_PROFILE:-release}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -148,22 +150,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A base port B such that B..B+3 (P2P) and B+1000..B+1003 (HTTP) are free.
-free_base_port() {
-  local base k busy
-  for base in $(seq $((29100 + RANDOM % 50 * 10)) 10 29990); do
-    busy=0
-    for ((k = 0; k < VALIDATORS; k++)); do
-      if port_in_use $((base + k)) || port_in_use $((base + 1000 + k)); then busy=1; break; fi
-    done
-    [[ $busy -eq 0 ]] && { echo "$base"; return; }
-  done
-  echo "bench.sh: no free ports in 29100..30993" >&2
-  exit 1
-}
-
 height_of() {
   { curl -fsS --max-time 2 "http://127.0.0.1:$1/v1/status" 2>/dev/null || true; } \
     | sed -n 's/.*"committed_height":\([0-9]*\).*/\1/p'
@@ -192,17 +178,7 @@ tally_run() {
   local v dir
   for ((v = 0; v < VALIDATORS; v++)); do
     dir="$run_dir/validator-$v"
-    cat >"$dir/node.toml" <<EOF
-[node]
-data_dir = "data"
-genesis = "../genesis.json"
-consensus_key = "consensus.key"
-network_key = "network.key"
-
-[log]
-format = "human"
-level = "info"
-EOF
+    write_node_toml "$dir"
     (cd "$dir" && exec "$NODE_BIN" run --config node.toml >>node.log 2>&1) &
     node_pids+=($!)
   done

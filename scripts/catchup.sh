@@ -25,6 +25,8 @@
 # building or 1 hour of catching up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/local-net.sh
+source scripts/lib/local-net.sh
 
 PROFILE="${TALLY_PROFILE:-release}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -102,16 +104,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-base=""
-for candidate in $(seq $((29100 + RANDOM % 50 * 10)) 10 29990); do
-  busy=0
-  for ((k = 0; k < VALIDATORS; k++)); do
-    if port_in_use $((candidate + k)) || port_in_use $((candidate + 1000 + k)); then busy=1; break; fi
-  done
-  [[ $busy -eq 0 ]] && { base=$candidate; break; }
-done
-[[ -n "$base" ]] || { echo "catchup.sh: no free ports in 29100..30993" >&2; exit 1; }
+base=$(free_base_port)
 
 height_of() {
   { curl -fsS --max-time 2 "http://127.0.0.1:$((base + 1000 + $1))/v1/status" 2>/dev/null || true; } \
@@ -136,17 +129,7 @@ echo "==> fresh chain in $run_dir (ports $base.., HTTP $((base + 1000))..)" >&2
 output=$("$GENESIS_BIN" init --chain-id tally-catchup --validators "$VALIDATORS" --members acme,globex \
   --out "$run_dir" --base-port "$base" --issuer-float 1000000000 2>&1) || { echo "$output" >&2; exit 1; }
 for ((v = 0; v < VALIDATORS; v++)); do
-  cat >"$run_dir/validator-$v/node.toml" <<EOF
-[node]
-data_dir = "data"
-genesis = "../genesis.json"
-consensus_key = "consensus.key"
-network_key = "network.key"
-
-[log]
-format = "human"
-level = "info"
-EOF
+  write_node_toml "$run_dir/validator-$v"
   start_node "$v"
 done
 deadline=$((SECONDS + 60))
