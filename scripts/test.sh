@@ -19,3 +19,23 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+# The TypeScript SDK: unit and golden-vector tests, then the live test against a throwaway
+# 4-validator network of the debug binaries `cargo test` just built. Node.js >= 20 from
+# Debian's packages if the machine has none.
+node_ok() { command -v npm >/dev/null 2>&1 && node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; }
+if ! node_ok; then
+  step "installing Node.js and npm (Debian packages)"
+  as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq nodejs >/dev/null
+  command -v npm >/dev/null 2>&1 || as_root apt-get install -y -qq npm >/dev/null
+  node_ok || { echo "the TypeScript SDK needs Node.js >= 20 with npm; found $(node --version 2>/dev/null || echo none)" >&2; exit 1; }
+fi
+step "TypeScript SDK (sdk/typescript): npm ci, npm test, npm run test:live"
+(
+  cd sdk/typescript
+  npm ci --no-audit --no-fund --loglevel=error
+  npm test
+  TALLY_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/debug" npm run test:live
+)
