@@ -12,6 +12,8 @@
 #                        temporary cluster) and print both and the ratio Tally/PostgreSQL
 #   --bin-dir DIR        run tally-node and tally-genesis from DIR (e.g. an older build, to
 #                        compare) instead of this checkout's; tally-bench is always this one's
+#   --build-ms-max MS    set each node's `engine.build_ms_max` (the time a leader aims to spend
+#                        building a block; 0: blocks limited by count and bytes only)
 #   --keep               keep each run's directory (genesis, data, logs) for a look afterwards
 # Other flags go to tally-bench (see `tally-bench --help`, e.g. --single, --slice-ms).
 #
@@ -48,11 +50,12 @@ runs=1
 against=""
 bin_dir=""
 keep=0
+node_toml_extra=""
 bench_flags=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help)
-      sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     --duration) duration=$2; shift 2 ;;
@@ -61,6 +64,11 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=$2; shift 2 ;;
     --against) against=$2; shift 2 ;;
     --bin-dir) bin_dir=$2; shift 2 ;;
+    --build-ms-max)
+      [[ "$2" =~ ^[0-9]+$ ]] || { echo "bench.sh: --build-ms-max takes milliseconds, got \`$2\`" >&2; exit 2; }
+      node_toml_extra=$'[engine]\nbuild_ms_max = '"$2"
+      shift 2
+      ;;
     --keep) keep=1; shift ;;
     *) bench_flags+=("$1"); shift ;;
   esac
@@ -178,7 +186,7 @@ tally_run() {
   local v dir
   for ((v = 0; v < VALIDATORS; v++)); do
     dir="$run_dir/validator-$v"
-    write_node_toml "$dir"
+    write_node_toml "$dir" "$node_toml_extra"
     (cd "$dir" && exec "$NODE_BIN" run --config node.toml >>node.log 2>&1) &
     node_pids+=($!)
   done

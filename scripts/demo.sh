@@ -38,7 +38,7 @@ if ! command -v openssl >/dev/null 2>&1; then
   if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq openssl >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq openssl >/dev/null; fi
 fi
 
-if [[ ! -f "$NET_DIR/members/acme/issuer.key" ]]; then
+if [[ ! -f "$NET_DIR/genesis.json" ]]; then
   echo "no testnet in $NET_DIR; start one with scripts/testnet.sh up" >&2
   exit 1
 fi
@@ -51,8 +51,15 @@ tally() { "$TARGET_DIR/$PROFILE/tally" "$@"; }
 
 echo "==> node $TALLY_NODE"
 echo "==> keys (in $TALLY_KEYSTORE)"
-tally keys import acme-issuer --file "$NET_DIR/members/acme/issuer.key"
-tally keys import globex-issuer --file "$NET_DIR/members/globex/issuer.key"
+# The demo acts for two members: it copies their issuer keys from the operators' keystores
+# (same passphrase) into its own. A .testnet made by an older version kept them as files.
+for member in acme globex; do
+  if [[ -d "$NET_DIR/operators/$member/keystore" ]]; then
+    tally --keystore "$NET_DIR/operators/$member/keystore" keys export issuer | tally keys import "$member-issuer"
+  else
+    tally keys import "$member-issuer" --file "$NET_DIR/members/$member/issuer.key"
+  fi
+done
 tally keys new dev1
 tally keys new dev2
 DEV1="$(tally --json keys show dev1 | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p')"

@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# A local 4-validator Tally network on 127.0.0.1, for trying things out.
+# A local 4-validator Tally network on 127.0.0.1, for trying things out, formed the way a real
+# consortium is (README, "Run a consortium across machines"): four operators (acme, globex,
+# initech, hooli), each with its own folder, make their own keys (`tally-node init` in
+# .testnet/validator-K, `tally keys new` in .testnet/operators/<member>/keystore) and sign an
+# application (`tally-node apply`, `tally application sign`); the applications are collected
+# into a genesis (`tally-genesis new`, `add`, `finalize`) and every operator checks its hash.
 #
 # Usage: scripts/testnet.sh up|status|down
 #   up      build (release), create .testnet/ (genesis, keys, one node.toml per validator) unless
@@ -16,10 +21,14 @@
 # Everything lives under .testnet/ (git-ignored): delete it to start a fresh chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/local-net.sh
+source scripts/lib/local-net.sh
 
 NET_DIR="$PWD/.testnet"
 VALIDATORS=4
-MEMBERS="acme,globex,initech"
+MEMBERS=(acme globex initech hooli)
+# The keystores' passphrase (a local demo; real operators choose their own).
+export TALLY_PASSPHRASE="demo"
 BASE_PORT="${TALLY_BASE_PORT:-27000}"
 PROFILE="${TALLY_PROFILE:-release}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -61,6 +70,51 @@ running() {
   [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
 }
 
+# Forms the consortium from four operators' applications (see the header).
+form_consortium() {
+  local chain_id=tally-local k member dir home keystore issuer applications=()
+  echo "==> forming consortium $chain_id from four operators' applications in $NET_DIR"
+  mkdir -p "$NET_DIR/operators"
+  for ((k = 0; k < VALIDATORS; k++)); do
+    member=${MEMBERS[$k]}
+    dir="$NET_DIR/operators/$member"
+    home="$NET_DIR/validator-$k"
+    keystore="$dir/keystore"
+    mkdir -p "$dir"
+    # Idempotent steps, so that an interrupted formation can be run again.
+    [[ -f "$home/consensus.key" ]] || "$BIN_DIR/tally-node" init --home "$home" >/dev/null
+    if ! "$BIN_DIR/tally" --keystore "$keystore" keys show issuer >/dev/null 2>&1; then
+      "$BIN_DIR/tally" --keystore "$keystore" keys new issuer >/dev/null
+    fi
+    issuer=$("$BIN_DIR/tally" --keystore "$keystore" --json keys show issuer | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p')
+    rm -f "$dir/application.json"
+    "$BIN_DIR/tally-node" apply --home "$home" --chain-id "$chain_id" --member "$member" \
+      --member-name "${member^}" --issuer "$issuer" --asset "${member^^}" --validator-name "validator-$k" \
+      --p2p-address "/ip4/127.0.0.1/tcp/$((BASE_PORT + k))" --http-address "127.0.0.1:$(http_port "$k")" \
+      --out "$dir/application.json" >/dev/null
+    "$BIN_DIR/tally" --keystore "$keystore" application sign --key issuer "$dir/application.json" >/dev/null
+    echo "    $member: validator-$k keys in $home, issuer $issuer in $keystore"
+    applications+=("$dir/application.json")
+  done
+  "$BIN_DIR/tally-genesis" new --chain-id "$chain_id" --issuer-float 1000000 --out "$NET_DIR/draft.json" --force >/dev/null
+  "$BIN_DIR/tally-genesis" add --draft "$NET_DIR/draft.json" "${applications[@]}" >/dev/null
+  "$BIN_DIR/tally-genesis" finalize --draft "$NET_DIR/draft.json" --out "$NET_DIR/genesis.json.new" --force >/dev/null
+  local hash
+  hash=$("$BIN_DIR/tally-genesis" hash "$NET_DIR/genesis.json.new")
+  for ((k = 0; k < VALIDATORS; k++)); do
+    home="$NET_DIR/validator-$k"
+    cp "$NET_DIR/genesis.json.new" "$home/genesis.json"
+    # Each operator checks the hash of the copy it received.
+    if [[ "$("$BIN_DIR/tally-genesis" hash "$home/genesis.json")" != "$hash" ]]; then
+      echo "validator-$k's genesis hash differs" >&2
+      exit 1
+    fi
+  done
+  # Last: a genesis.json in .testnet means the formation is complete.
+  mv "$NET_DIR/genesis.json.new" "$NET_DIR/genesis.json"
+  echo "    genesis hash $hash, checked by all four operators"
+}
+
 up() {
   local cargo_flags=()
   [[ "$PROFILE" == release ]] && cargo_flags+=(--release)
@@ -68,9 +122,7 @@ up() {
   cargo build "${cargo_flags[@]}" -p tally-node -p tally-genesis -p tally-client
 
   if [[ ! -f "$NET_DIR/genesis.json" ]]; then
-    echo "==> creating genesis and keys in $NET_DIR"
-    "$BIN_DIR/tally-genesis" init --chain-id tally-local --validators "$VALIDATORS" \
-      --members "$MEMBERS" --out "$NET_DIR" --base-port "$BASE_PORT" --issuer-float 1000000
+    form_consortium
   else
     echo "==> reusing the chain in $NET_DIR (delete it for a fresh one)"
   fi
@@ -81,17 +133,9 @@ up() {
       echo "==> validator-$k is already running (PID $(cat "$dir/node.pid"))"
       continue
     fi
-    cat >"$dir/node.toml" <<EOF
-[node]
-data_dir = "data"
-genesis = "../genesis.json"
-consensus_key = "consensus.key"
-network_key = "network.key"
-
-[log]
-format = "human"
-level = "info"
-EOF
+    # A .testnet made by an older version (`tally-genesis init`: one party made every key)
+    # has no node.toml of its own; it points at the shared genesis file.
+    [[ -d "$NET_DIR/operators" ]] || write_node_toml "$dir"
     "$BIN_DIR/tally-node" run --config "$dir/node.toml" >>"$dir/node.log" 2>&1 &
     echo $! >"$dir/node.pid"
   done
@@ -119,7 +163,11 @@ EOF
   echo
   echo "genesis:  $NET_DIR/genesis.json"
   echo "data:     $NET_DIR/validator-K/data/   logs: $NET_DIR/validator-K/node.log"
-  echo "issuers:  $NET_DIR/members/<member>/issuer.key"
+  if [[ -d "$NET_DIR/operators" ]]; then
+    echo "issuers:  $NET_DIR/operators/<member>/keystore (key 'issuer', passphrase demo)"
+  else
+    echo "issuers:  $NET_DIR/members/<member>/issuer.key"
+  fi
   echo "stop with: scripts/testnet.sh down"
   echo
   echo "==> demo: the tally client against validator-0"

@@ -17,7 +17,7 @@ use serde_json::json;
 use tally_client::http::{NodeClient, TxInclusion};
 use tally_client::keystore::Keystore;
 use tally_client::txbuild::{self, GrantDetails, VALID_FOR_BLOCKS_DEFAULT};
-use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, TxId, TxOutcome};
+use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, SecretKey, TxId, TxOutcome};
 use zeroize::Zeroizing;
 
 mod cmd_badge;
@@ -91,6 +91,28 @@ enum Command {
     /// Check one transaction or state proof against a finalized header.
     #[command(subcommand)]
     Verify(cmd_verify::VerifyCommand),
+    /// Sign or check an application to join a consortium at genesis.
+    #[command(subcommand)]
+    Application(ApplicationCommand),
+}
+
+#[derive(Subcommand)]
+enum ApplicationCommand {
+    /// Add the member issuer's proof of possession to an application from `tally-node apply`
+    /// (the file is rewritten in place; the key never leaves the keystore).
+    Sign {
+        /// The application file.
+        file: PathBuf,
+        /// The issuer key's name in the keystore.
+        #[arg(long)]
+        key: String,
+    },
+    /// Check an application's fields and its three proofs for CHAIN_ID.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        chain_id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -270,6 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Session { node: cli.node, keystore: cli.keystore, json: cli.json };
     match cli.command {
         Command::Keys(command) => keys(&context, command),
+        Command::Application(command) => application(&context, command),
         Command::Audit(args) => cmd_audit::run(&context, args),
         Command::Badge(command) => cmd_badge::run(&context, command),
         Command::Verify(command) => cmd_verify::run(&context, command),
@@ -394,6 +417,37 @@ fn keys(context: &Session, command: KeysCommand) -> anyhow::Result<()> {
             let address = store.show(&name)?.address;
             context.print(json!({ "name": name, "address": address, "secret": secret.as_str() }), || {
                 println!("{}", secret.as_str())
+            });
+        }
+    }
+    Ok(())
+}
+
+fn application(context: &Session, command: ApplicationCommand) -> anyhow::Result<()> {
+    use tally_genesis::application::Application;
+    match command {
+        ApplicationCommand::Sign { file, key } => {
+            let mut application = Application::load(&file)?;
+            let secret: SecretKey = context.keystore()?.load(&key, &passphrase(false)?)?;
+            application.sign_issuer(&secret).with_context(|| format!("signing {}", file.display()))?;
+            application.verify(&application.body.chain_id.clone())?;
+            tally_genesis::init::write_file_atomically(
+                &file,
+                application.to_json_pretty().as_bytes(),
+                0o644,
+            )?;
+            context.print(json!({ "file": file, "signed_by": secret.public_key() }), || {
+                println!("signed {} ({application}) as issuer {}", file.display(), secret.public_key())
+            });
+        }
+        ApplicationCommand::Check { file, chain_id } => {
+            let application = Application::load(&file)?;
+            let chain_id = tally_types::ChainId::new(chain_id).context("--chain-id")?;
+            application
+                .verify(&chain_id)
+                .with_context(|| format!("{} ({application}) is refused", file.display()))?;
+            context.print(json!({ "file": file, "valid": true }), || {
+                println!("{}: valid ({application}; all three proofs verify)", file.display())
             });
         }
     }

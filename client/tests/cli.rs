@@ -190,3 +190,53 @@ fn a_grants_csv_with_bad_rows_names_each_by_line_and_sends_nothing() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--to"));
 }
+
+/// `tally application sign` adds the issuer's proof from the keystore, refusing a key that
+/// is not the named issuer; `tally application check` then accepts it for its chain only.
+#[test]
+fn application_sign_and_check() {
+    use tally_genesis::application::{Application, ApplicationBody};
+    use tally_types::{AssetCode, ChainId, MemberId, SecretKey};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+    let issuer = json(&run(&keystore, &["--json", "keys", "new", "issuer"]))["address"]
+        .as_str()
+        .expect("address")
+        .to_owned();
+    run(&keystore, &["keys", "new", "someone-else"]);
+    let (consensus, network) = (SecretKey::from_seed(&[1; 32]), SecretKey::from_seed(&[2; 32]));
+    let body = ApplicationBody {
+        chain_id: ChainId::new("tally-cli-application").expect("valid"),
+        member: MemberId::new("acme").expect("valid"),
+        member_name: "Acme".into(),
+        issuer: issuer.parse().expect("address"),
+        asset_code: AssetCode::new("ACME").expect("valid"),
+        asset_scale: 2,
+        validator_name: "acme-0".into(),
+        consensus_key: consensus.public_key(),
+        network_key: network.public_key(),
+        p2p_listen: "/ip4/10.0.0.1/tcp/27000".into(),
+        http_listen: "10.0.0.1:28000".into(),
+    };
+    let path = dir.path().join("acme.json");
+    std::fs::write(&path, Application::new(body, &consensus, &network).expect("valid").to_json_pretty())
+        .expect("write");
+    let file = path.to_str().expect("utf-8");
+
+    let unsigned = run(&keystore, &["application", "check", "--chain-id", "tally-cli-application", file]);
+    assert!(!unsigned.status.success());
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("the issuer has not signed it"));
+
+    let wrong_key = run(&keystore, &["application", "sign", "--key", "someone-else", file]);
+    assert!(!wrong_key.status.success());
+    assert!(String::from_utf8_lossy(&wrong_key.stderr).contains("the application names"), "{wrong_key:?}");
+
+    let signed = run(&keystore, &["application", "sign", "--key", "issuer", file]);
+    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
+    let checked = run(&keystore, &["application", "check", "--chain-id", "tally-cli-application", file]);
+    assert!(stdout(&checked).contains("valid"), "{checked:?}");
+    let elsewhere = run(&keystore, &["application", "check", "--chain-id", "tally-elsewhere", file]);
+    assert!(!elsewhere.status.success());
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("tally-elsewhere"));
+}

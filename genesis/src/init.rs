@@ -184,8 +184,13 @@ pub fn build_testnet(spec: &TestnetSpec, keys: &KeySource) -> Result<Testnet, Ge
         assets,
         balances,
     };
-    // Validate through the same path a loaded file takes, so that what init writes is exactly
-    // what validate accepts.
+    let genesis = revalidate(genesis)?;
+    Ok(Testnet { genesis, validator_keys, issuer_keys })
+}
+
+/// Validates a genesis assembled in code through the same path a loaded file takes, so that
+/// what a builder writes is exactly what `validate` accepts.
+pub(crate) fn revalidate(genesis: Genesis) -> Result<Genesis, GenesisError> {
     let reparsed = match Genesis::from_json(&genesis.to_json_pretty()) {
         Ok(reparsed) => reparsed,
         Err(crate::ParseError::Invalid(problems)) => return Err(GenesisError::Build(problems)),
@@ -194,7 +199,7 @@ pub fn build_testnet(spec: &TestnetSpec, keys: &KeySource) -> Result<Testnet, Ge
         }
     };
     assert_eq!(reparsed, genesis, "a genesis document must survive a JSON round trip unchanged");
-    Ok(Testnet { genesis, validator_keys, issuer_keys })
+    Ok(genesis)
 }
 
 fn p2p_multiaddr(ip: IpAddr, port: u16) -> String {
@@ -256,7 +261,7 @@ pub fn write_testnet(testnet: &Testnet, out_dir: &Path, force: bool) -> Result<W
 }
 
 /// Creates `dir` with mode 0700, or tightens an existing one to 0700.
-fn create_private_dir(dir: &Path) -> Result<(), GenesisError> {
+pub fn create_private_dir(dir: &Path) -> Result<(), GenesisError> {
     let write_error = |error| GenesisError::Write { path: dir.to_owned(), error };
     match fs::DirBuilder::new().mode(KEY_DIR_MODE).create(dir) {
         Ok(()) => {}
@@ -270,12 +275,16 @@ fn create_private_dir(dir: &Path) -> Result<(), GenesisError> {
 
 /// Writes `bytes` to a temporary file in the same directory with `mode`, syncs it, renames
 /// it over `path`, and syncs the directory.
-fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenesisError> {
+pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), GenesisError> {
     let write_error = |path: &Path| {
         let path = path.to_owned();
         move |error| GenesisError::Write { path, error }
     };
-    let dir = path.parent().expect("output paths are built as dir.join(name)");
+    // A bare file name (`genesis.json`) is in the working directory.
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let file_name = path.file_name().expect("output paths end in a file name").to_string_lossy();
     let temporary = dir.join(format!(".{file_name}.tmp"));
     match fs::remove_file(&temporary) {

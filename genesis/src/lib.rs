@@ -13,6 +13,7 @@
 //! - Secret keys are generated from the OS RNG, or derived from a seed for tests only; key
 //!   files are written mode 0600 in 0700 directories, and never overwritten unless forced.
 
+pub mod application;
 pub mod error;
 pub mod init;
 mod json;

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use borsh::BorshSerialize;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use tally_ledger::genesis::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember};
 use tally_types::codec::encode;
 use tally_types::tx::AssetFlags;
@@ -31,7 +31,8 @@ use crate::limits;
 /// view if no proposal arrived by `timeout_propose_ms` (2Δ) or no notarization by
 /// `timeout_notarize_ms` (3Δ). After consecutive nullified views a node may back off, but
 /// never beyond `timeout_max_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsensusParams {
     /// Nullify the view if no valid proposal arrived within this time of entering it.
     pub timeout_propose_ms: u64,

@@ -540,7 +540,7 @@ fn read_balance(problems: &mut Problems, path: &str, node: &Node) -> BalanceDraf
     draft
 }
 
-fn check_validator_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_validator_name(name: &str) -> Result<(), String> {
     let max = limits::VALIDATOR_NAME_BYTES_MAX;
     let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
     if name.is_empty() || name.len() > max || !name.bytes().all(allowed) {
@@ -549,7 +549,7 @@ fn check_validator_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_member_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_member_name(name: &str) -> Result<(), String> {
     let max = tally_types::limits::MEMBER_NAME_BYTES_MAX;
     if name.is_empty() || name.len() > max {
         return Err(format!("{} bytes; a member name must be 1..={max} bytes", name.len()));
@@ -566,7 +566,7 @@ fn check_member_name(name: &str) -> Result<(), String> {
 /// A host and port that something listens on, for spotting two validators (or one
 /// validator's two services) on the same endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Endpoint {
+pub(crate) struct Endpoint {
     host: String,
     port: u16,
 }
@@ -583,7 +583,7 @@ impl fmt::Display for Endpoint {
 
 /// Parses the multiaddr forms a validator can be dialed at. Only the canonical spelling is
 /// accepted (the text is part of the hashed document, and peers dial exactly this text).
-fn parse_p2p_listen(text: &str) -> Result<Endpoint, String> {
+pub(crate) fn parse_p2p_listen(text: &str) -> Result<Endpoint, String> {
     const FORMS: &str = "expected /ip4/A.B.C.D/tcp/PORT, /ip6/ADDR/tcp/PORT or /dns{,4,6}/HOST/tcp/PORT";
     let parts: Vec<&str> = text.split('/').collect();
     let ["", protocol, host, "tcp", port] = parts.as_slice() else {
@@ -633,7 +633,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
     }
 }
 
-fn parse_http_listen(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_http_listen(text: &str) -> Result<SocketAddr, String> {
     let address: SocketAddr =
         text.parse().map_err(|_| format!("`{text}` is not IP:PORT (e.g. 127.0.0.1:28000 or [::1]:28000)"))?;
     if address.to_string() != text {

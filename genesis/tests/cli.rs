@@ -305,3 +305,90 @@ fn hash_is_stable_under_reformatting() {
     fs::write(&changed_path, changed.to_string()).expect("write");
     assert_ne!(hash(&original), hash(&changed_path));
 }
+
+/// Applications as operators would write them (the signing is `tally-node apply` and `tally
+/// application sign`; here through the library, as the binary only collects them).
+fn write_applications(dir: &Path, chain: &str) -> Vec<PathBuf> {
+    use tally_genesis::application::{Application, ApplicationBody};
+    use tally_types::{AssetCode, ChainId, MemberId};
+    ["acme", "globex", "initech", "hooli"]
+        .iter()
+        .enumerate()
+        .map(|(index, member)| {
+            let seed = |role: u8| SecretKey::from_seed(&[index as u8 * 3 + role; 32]);
+            let (consensus, network, issuer) = (seed(1), seed(2), seed(3));
+            let body = ApplicationBody {
+                chain_id: ChainId::new(chain).expect("valid"),
+                member: MemberId::new(*member).expect("valid"),
+                member_name: member.to_uppercase(),
+                issuer: issuer.public_key(),
+                asset_code: AssetCode::new(member.to_uppercase()).expect("valid"),
+                asset_scale: 2,
+                validator_name: format!("{member}-0"),
+                consensus_key: consensus.public_key(),
+                network_key: network.public_key(),
+                p2p_listen: format!("/dns4/{member}.example/tcp/27000"),
+                http_listen: format!("10.0.0.{}:28000", index + 1),
+            };
+            let mut application = Application::new(body, &consensus, &network).expect("valid");
+            application.sign_issuer(&issuer).expect("signs");
+            let path = dir.join(format!("{member}.json"));
+            fs::write(&path, application.to_json_pretty()).expect("write");
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn new_add_finalize_forms_a_genesis_and_refuses_a_forged_application_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let draft = dir.path().join("draft.json");
+    let draft_arg = draft.to_str().expect("utf-8");
+    let new = run(&["new", "--chain-id", "tally-cli-formation", "--out", draft_arg]);
+    assert!(new.status.success(), "{}", text(&new.stderr));
+    let applications = write_applications(dir.path(), "tally-cli-formation");
+
+    // A forged copy: globex's application with another HTTP address, signatures unchanged.
+    let forged = dir.path().join("forged.json");
+    let original = fs::read_to_string(&applications[1]).expect("read");
+    fs::write(&forged, original.replace("10.0.0.2:28000", "10.0.0.9:28000")).expect("write");
+    let before = fs::read(&draft).expect("read");
+    let refused = run(&[
+        "add",
+        "--draft",
+        draft_arg,
+        applications[0].to_str().expect("utf-8"),
+        forged.to_str().expect("utf-8"),
+    ]);
+    assert!(!refused.status.success());
+    let error = text(&refused.stderr);
+    assert!(
+        error.contains("forged.json") && error.contains("consensus key's proof of possession"),
+        "{error}"
+    );
+    assert_eq!(fs::read(&draft).expect("read"), before, "a refused add leaves the draft unchanged");
+
+    // Another chain's application is refused, naming both chain ids.
+    let elsewhere_dir = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere_dir).expect("mkdir");
+    let elsewhere = write_applications(&elsewhere_dir, "tally-other-chain");
+    let wrong_chain = run(&["add", "--draft", draft_arg, elsewhere[0].to_str().expect("utf-8")]);
+    assert!(text(&wrong_chain.stderr).contains("tally-other-chain"), "{}", text(&wrong_chain.stderr));
+
+    let mut add = vec!["add", "--draft", draft_arg];
+    add.extend(applications.iter().map(|path| path.to_str().expect("utf-8")));
+    let added = run(&add);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let genesis = dir.path().join("genesis.json");
+    let genesis_arg = genesis.to_str().expect("utf-8");
+    let finalized =
+        run(&["finalize", "--draft", draft_arg, "--out", genesis_arg, "--genesis-time-ms", "1800000000000"]);
+    assert!(finalized.status.success(), "{}", text(&finalized.stderr));
+    let hash = run(&["hash", genesis_arg]);
+    assert!(text(&finalized.stdout).contains(text(&hash.stdout).trim()), "finalize prints the genesis hash");
+    let validate = run(&["validate", genesis_arg]);
+    assert!(text(&validate.stdout).contains("n = 4"), "{}", text(&validate.stdout));
+    // Finalize does not overwrite without --force.
+    let again = run(&["finalize", "--draft", draft_arg, "--out", genesis_arg]);
+    assert!(!again.status.success() && text(&again.stderr).contains("already exists"));
+}

@@ -16,6 +16,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Makes a validator's home directory on this machine: fresh consensus and network keys
+    /// (mode 0600, never written anywhere else) and a node.toml. Prints the public keys.
+    Init {
+        /// The home directory to create (mode 0700).
+        #[arg(long)]
+        home: PathBuf,
+        /// The address this node listens on for peers (node.toml's network.listen), e.g.
+        /// /ip4/0.0.0.0/tcp/27000. Default: the p2p address in genesis.
+        #[arg(long)]
+        p2p_listen: Option<String>,
+        /// The HTTP API's listen address (node.toml's http.listen). Default: genesis's.
+        #[arg(long)]
+        http_listen: Option<std::net::SocketAddr>,
+        /// A full node: a network key only, no consensus key; it follows the chain and does not
+        /// vote (needs --p2p-listen and --http-listen).
+        #[arg(long)]
+        full_node: bool,
+    },
+    /// Writes this validator's application to join a consortium at genesis, signed by the
+    /// home's consensus and network keys. The member's issuer signs it next with
+    /// `tally application sign`; then it goes to whoever runs `tally-genesis add`.
+    Apply(Box<ApplyCli>),
     /// Runs the validator described by a node configuration file.
     Run {
         /// The node's TOML configuration.
@@ -39,6 +61,43 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct ApplyCli {
+    /// The home made by `tally-node init`.
+    #[arg(long)]
+    home: PathBuf,
+    /// The chain id the consortium agreed on.
+    #[arg(long)]
+    chain_id: String,
+    /// The member's id (3..=32 of [a-z0-9-]).
+    #[arg(long)]
+    member: String,
+    /// The member's display name.
+    #[arg(long)]
+    member_name: String,
+    /// The member's issuer address (`tally keys show NAME`).
+    #[arg(long)]
+    issuer: String,
+    /// The member's credit asset code (asset CODE@member).
+    #[arg(long)]
+    asset: String,
+    /// Decimal places of the asset's minor unit.
+    #[arg(long, default_value_t = 2)]
+    asset_scale: u8,
+    /// This validator's name, e.g. acme-0.
+    #[arg(long)]
+    validator_name: String,
+    /// Where peers dial this validator: /ip4/A.B.C.D/tcp/PORT or /dns4/HOST/tcp/PORT.
+    #[arg(long)]
+    p2p_address: String,
+    /// Where this validator's HTTP API listens: IP:PORT.
+    #[arg(long)]
+    http_address: String,
+    /// The application file to write.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,6 +135,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let (config, log_format) = match cli.command {
         Command::Run { config, log_format } => (config, log_format),
         Command::Export { data, node, out } => return export(data, node, &out),
+        Command::Init { home, p2p_listen, http_listen, full_node } => {
+            let role =
+                if full_node { tally_node::home::Role::FullNode } else { tally_node::home::Role::Validator };
+            return init(&home, role, p2p_listen.as_deref(), http_listen);
+        }
+        Command::Apply(args) => return apply(*args),
     };
     let node_config = NodeConfig::load(&config)?;
     let format = match log_format {
@@ -88,6 +153,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
+    if node_config.consensus_key.is_none() {
+        return runtime.block_on(async move {
+            let follower = tally_node::follower::start(&node_config)
+                .await
+                .with_context(|| format!("starting the full node of {}", config.display()))?;
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("installing the SIGTERM handler")?;
+            tokio::select! {
+                result = follower.run() => result,
+                _ = tokio::signal::ctrl_c() => Ok(()),
+                _ = terminate.recv() => {
+                    tracing::info!("terminated (SIGTERM); stopping");
+                    Ok(())
+                }
+            }
+        });
+    }
     runtime.block_on(async move {
         let (engine, channels) = tally_node::engine::start(&node_config)
             .await
@@ -112,6 +194,66 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+fn init(
+    home: &std::path::Path,
+    role: tally_node::home::Role,
+    p2p_listen: Option<&str>,
+    http_listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    if let Some(address) = p2p_listen {
+        address
+            .parse::<tally_net::Multiaddr>()
+            .with_context(|| format!("--p2p-listen `{address}` is not a multiaddr"))?;
+    }
+    let made = tally_node::home::init_home(home, role, p2p_listen, http_listen)?;
+    println!("made {} (keys mode 0600; they never leave this directory)", made.dir.display());
+    match made.consensus_key {
+        Some(key) => println!("consensus key: {key}"),
+        None => println!("full node: no consensus key; the validators add its peer id to network.observers"),
+    }
+    println!("network key:   {}", made.network_key.to_hex());
+    println!("peer id:       {}", made.peer_id);
+    if made.consensus_key.is_some() {
+        println!(
+            "next: `tally-node apply --home {} ...`, then put the agreed genesis.json in it",
+            made.dir.display()
+        );
+    } else {
+        println!("next: put the consortium's genesis.json in {}", made.dir.display());
+    }
+    Ok(())
+}
+
+fn apply(args: ApplyCli) -> anyhow::Result<()> {
+    use tally_genesis::application::{Application, ApplicationBody};
+    use tally_types::{AssetCode, ChainId, MemberId, PublicKey};
+    let (consensus, network) = tally_node::home::read_home(&args.home)?;
+    let body = ApplicationBody {
+        chain_id: ChainId::new(args.chain_id).context("--chain-id")?,
+        member: MemberId::new(args.member).context("--member")?,
+        member_name: args.member_name,
+        issuer: args.issuer.parse::<PublicKey>().context("--issuer")?,
+        asset_code: AssetCode::new(args.asset).context("--asset")?,
+        asset_scale: args.asset_scale,
+        validator_name: args.validator_name,
+        consensus_key: consensus.public_key(),
+        network_key: network.public_key(),
+        p2p_listen: args.p2p_address,
+        http_listen: args.http_address,
+    };
+    let application = Application::new(body, &consensus, &network)?;
+    if std::fs::symlink_metadata(&args.out).is_ok() {
+        anyhow::bail!("{} already exists; choose another --out or remove it", args.out.display());
+    }
+    tally_genesis::init::write_file_atomically(&args.out, application.to_json_pretty().as_bytes(), 0o644)?;
+    println!("wrote {} ({application})", args.out.display());
+    println!(
+        "next: the member's issuer signs it: `tally application sign --key NAME {}`",
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn export(data: Option<PathBuf>, node: Option<String>, out: &std::path::Path) -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-# Shared by scripts/bench.sh and scripts/catchup.sh (sourced): the pieces of a throwaway
+# Shared by scripts/bench.sh, scripts/catchup.sh and scripts/testnet.sh (sourced): the pieces of a
 # local 4-validator network. Expects VALIDATORS to be set.
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -17,7 +17,8 @@ free_base_port() {
   exit 1
 }
 
-# Writes the node.toml of validator directory $1, as `tally-genesis init` laid it out.
+# Writes the node.toml of validator directory $1, as `tally-genesis init` laid it out, plus the
+# TOML text $2 if given (e.g. an [engine] section).
 write_node_toml() {
   cat >"$1/node.toml" <<TOML
 [node]
@@ -30,4 +31,5 @@ network_key = "network.key"
 format = "human"
 level = "info"
 TOML
+  if [[ -n "${2:-}" ]]; then printf '\n%s\n' "$2" >>"$1/node.toml"; fi
 }

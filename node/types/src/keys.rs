@@ -65,6 +65,8 @@ pub enum Namespace {
     Nullify,
     Finalize,
     Badge,
+    /// A consortium application's proofs of possession (tally-genesis).
+    Application,
 }
 
 impl Namespace {
@@ -77,6 +79,7 @@ impl Namespace {
             Namespace::Nullify => b"tally/nullify\0",
             Namespace::Finalize => b"tally/finalize\0",
             Namespace::Badge => b"tally/badge\0",
+            Namespace::Application => b"tally/application\0",
         }
     }
 }

@@ -1,0 +1,299 @@
+//! A consortium formed as operators on separate machines form it: each validator runs in its
+//! own network namespace with its own address (not loopback), joined by a bridge that the
+//! test creates and removes. Each operator makes its keys in its own folder (`tally-node
+//! init`, `tally keys new`) and signs an application (`tally-node apply`, `tally application
+//! sign`); the applications are collected into a genesis (`tally-genesis new`, `add`,
+//! `finalize`) whose hash every operator checks; the four nodes then find each other over
+//! the namespaces' addresses, commit a transfer, and the chain audits from the genesis file.
+//!
+//! Needs root (network namespaces); run as another user it says so and does nothing.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Nodes, height, tally_binary};
+
+const OPERATORS: [&str; 4] = ["acme", "globex", "initech", "hooli"];
+const CHAIN: &str = "tally-netns-test";
+const WAIT_MAX: Duration = Duration::from_secs(90);
+
+/// The namespaces, the veth pairs and the bridge of one test run; removed on drop.
+struct Lan {
+    bridge: String,
+    namespaces: Vec<String>,
+}
+
+impl Lan {
+    /// A bridge with address 10.77.`subnet`.254/24 in this namespace, and one namespace per
+    /// operator at 10.77.`subnet`.(K + 1).
+    fn create(subnet: u8) -> Lan {
+        let tag = format!("{:x}", std::process::id() % 0xffff);
+        let mut lan = Lan { bridge: format!("tbr{tag}"), namespaces: Vec::new() };
+        ip(&["link", "add", &lan.bridge, "type", "bridge"]);
+        ip(&["addr", "add", &format!("10.77.{subnet}.254/24"), "dev", &lan.bridge]);
+        ip(&["link", "set", &lan.bridge, "up"]);
+        for k in 0..OPERATORS.len() {
+            let namespace = format!("tally{tag}n{k}");
+            let host_end = format!("tv{tag}n{k}");
+            ip(&["netns", "add", &namespace]);
+            lan.namespaces.push(namespace.clone());
+            ip(&["link", "add", &host_end, "type", "veth", "peer", "name", "eth0", "netns", &namespace]);
+            ip(&["link", "set", &host_end, "master", &lan.bridge, "up"]);
+            let address = format!("10.77.{subnet}.{}/24", k + 1);
+            ip(&["netns", "exec", &namespace, "ip", "addr", "add", &address, "dev", "eth0"]);
+            ip(&["netns", "exec", &namespace, "ip", "link", "set", "eth0", "up"]);
+            ip(&["netns", "exec", &namespace, "ip", "link", "set", "lo", "up"]);
+        }
+        lan
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for namespace in &self.namespaces {
+            // Deleting a namespace deletes its end of the veth pair, and so the pair.
+            let _ = Command::new("ip").args(["netns", "del", namespace]).status();
+        }
+        let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().expect("run ip");
+    assert!(output.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+}
+
+/// A binary of this workspace next to `tally-node` (built by cargo for the tests).
+fn sibling(name: &str) -> PathBuf {
+    if name == "tally" {
+        return tally_binary();
+    }
+    let node = Path::new(env!("CARGO_BIN_EXE_tally-node"));
+    let profile_dir = node.parent().expect("a profile directory");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--quiet", "-p", name, "--bin", name, "--target-dir"])
+        .arg(profile_dir.parent().expect("a target directory"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|dir| dir == "release") {
+        command.arg("--release");
+    }
+    assert!(command.status().expect("cargo build").success(), "building {name} failed");
+    profile_dir.join(name)
+}
+
+/// Runs a command and returns its output, failing the test with its stderr if it fails.
+fn run(program: &Path, args: &[&str], keystore: Option<&Path>) -> Output {
+    let mut command = Command::new(program);
+    command.args(args).env("TALLY_PASSPHRASE", "netns-test");
+    if let Some(keystore) = keystore {
+        command.env("TALLY_KEYSTORE", keystore);
+    }
+    let output = command.output().expect("run a tally binary");
+    assert!(
+        output.status.success(),
+        "{} {} failed: {}{}",
+        program.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The value of `"key": "value"` in a JSON text (enough for the CLI's flat answers).
+fn json_field(text: &str, key: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(text).expect("JSON output");
+    value[key].as_str().unwrap_or_else(|| panic!("no string `{key}` in {text}")).to_owned()
+}
+
+#[test]
+fn operators_on_separate_hosts_form_a_consortium_from_applications() {
+    if effective_uid() != 0 {
+        eprintln!("SKIPPED: network namespaces need root (run the tests as root, as CI does)");
+        return;
+    }
+    let (node_bin, genesis_bin, tally_bin) =
+        (sibling("tally-node"), sibling("tally-genesis"), sibling("tally"));
+    let subnet = (std::process::id() % 200) as u8 + 10;
+    let lan = Lan::create(subnet);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // 1. Each operator, in its own folder ("its machine"): keys, then a signed application.
+    let mut applications = Vec::new();
+    let mut homes = Vec::new();
+    for (k, member) in OPERATORS.iter().enumerate() {
+        let operator = dir.path().join(member);
+        let home = operator.join("node");
+        let keystore = operator.join("keys");
+        let address = format!("10.77.{subnet}.{}", k + 1);
+        run(&node_bin, &["init", "--home", home.to_str().expect("utf-8")], None);
+        run(&tally_bin, &["keys", "new", "issuer"], Some(&keystore));
+        let issuer = json_field(
+            &stdout(&run(&tally_bin, &["--json", "keys", "show", "issuer"], Some(&keystore))),
+            "address",
+        );
+        let application = operator.join("application.json");
+        let asset = member.to_uppercase();
+        let p2p = format!("/ip4/{address}/tcp/27000");
+        let http = format!("{address}:28000");
+        run(
+            &node_bin,
+            &[
+                "apply",
+                "--home",
+                home.to_str().expect("utf-8"),
+                "--chain-id",
+                CHAIN,
+                "--member",
+                member,
+                "--member-name",
+                &asset,
+                "--issuer",
+                &issuer,
+                "--asset",
+                &asset,
+                "--validator-name",
+                &format!("{member}-0"),
+                "--p2p-address",
+                &p2p,
+                "--http-address",
+                &http,
+                "--out",
+                application.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        run(
+            &tally_bin,
+            &["application", "sign", "--key", "issuer", application.to_str().expect("utf-8")],
+            Some(&keystore),
+        );
+        // No private key outside the operator's folder: the application holds none.
+        let text = std::fs::read_to_string(&application).expect("read");
+        for key_file in ["consensus.key", "network.key"] {
+            let secret = std::fs::read_to_string(home.join(key_file)).expect("key");
+            assert!(!text.contains(secret.trim()), "{key_file} leaked into the application");
+        }
+        applications.push(application);
+        homes.push((home, keystore, address));
+    }
+
+    // 2. The coordinator collects them; 3. every operator checks the hash of its copy.
+    let draft = dir.path().join("draft.json");
+    let genesis = dir.path().join("genesis.json");
+    let (draft_arg, genesis_arg) = (draft.to_str().expect("utf-8"), genesis.to_str().expect("utf-8"));
+    run(&genesis_bin, &["new", "--chain-id", CHAIN, "--issuer-float", "1000", "--out", draft_arg], None);
+    let mut add = vec!["add", "--draft", draft_arg];
+    add.extend(applications.iter().map(|path| path.to_str().expect("utf-8")));
+    run(&genesis_bin, &add, None);
+    run(&genesis_bin, &["finalize", "--draft", draft_arg, "--out", genesis_arg], None);
+    let hash = stdout(&run(&genesis_bin, &["hash", genesis_arg], None));
+    for (home, _, _) in &homes {
+        std::fs::copy(&genesis, home.join("genesis.json")).expect("copy genesis");
+        assert_eq!(
+            stdout(&run(&genesis_bin, &["hash", home.join("genesis.json").to_str().expect("utf-8")], None)),
+            hash
+        );
+    }
+
+    // 4. Each node in its own namespace, listening on its own address.
+    let mut nodes = Nodes(Vec::new());
+    for ((home, _, _), namespace) in homes.iter().zip(&lan.namespaces) {
+        let log = std::fs::File::create(home.join("node.log")).expect("log");
+        let child: Child = Command::new("ip")
+            .args(["netns", "exec", namespace])
+            .arg(&node_bin)
+            .args(["run", "--config"])
+            .arg(home.join("node.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tally-node in its namespace");
+        nodes.0.push(child);
+    }
+    let addrs: Vec<SocketAddr> =
+        homes.iter().map(|(_, _, address)| format!("{address}:28000").parse().expect("address")).collect();
+    let dump = || {
+        for (home, _, _) in &homes {
+            let log = std::fs::read_to_string(home.join("node.log")).unwrap_or_default();
+            eprintln!(
+                "--- {} ---\n{}",
+                home.display(),
+                log.lines().rev().take(12).collect::<Vec<_>>().join("\n")
+            );
+        }
+    };
+    let start = Instant::now();
+    while !addrs.iter().all(|addr| height(*addr).is_some_and(|height| height >= 3)) {
+        if start.elapsed() > WAIT_MAX {
+            dump();
+            panic!("the four nodes did not reach height 3 across namespaces within {WAIT_MAX:?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // A transfer from acme's issuer, submitted to acme's node, committed on all four.
+    let (_, acme_keys, acme_address) = &homes[0];
+    let node_url = format!("http://{acme_address}:28000");
+    let receiver = json_field(
+        &stdout(&run(&tally_bin, &["--json", "keys", "show", "issuer"], Some(&homes[1].1))),
+        "address",
+    );
+    let transfer = run(
+        &tally_bin,
+        &[
+            "--node",
+            &node_url,
+            "--json",
+            "transfer",
+            "--asset",
+            "ACME@acme",
+            "--to",
+            &receiver,
+            "--amount",
+            "12.5",
+            "--from",
+            "issuer",
+            "--wait",
+        ],
+        Some(acme_keys),
+    );
+    let receipt = stdout(&transfer);
+    assert!(receipt.contains("success") || receipt.contains("committed"), "{receipt}");
+    for (_, keys, address) in &homes {
+        let url = format!("http://{address}:28000");
+        let account = stdout(&run(&tally_bin, &["--node", &url, "--json", "account", &receiver], Some(keys)));
+        assert!(
+            account.contains("12.5") || account.contains("1250"),
+            "node {url} does not show the transfer: {account}"
+        );
+    }
+
+    // The whole chain audits from the genesis file, through another operator's node.
+    let audit_url = format!("http://{}:28000", homes[2].2);
+    let audit = run(&tally_bin, &["--node", &audit_url, "audit", "--genesis", genesis_arg], None);
+    assert!(stdout(&audit).contains("OK"), "{}", stdout(&audit));
+    drop(nodes);
+    drop(lan);
+}
+
+/// The effective user id (root can make network namespaces).
+fn effective_uid() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(u32::MAX)
+}
