@@ -9,7 +9,7 @@
 //! [node]
 //! data_dir = "data"
 //! genesis = "../genesis.json"
-//! consensus_key = "consensus.key"
+//! consensus_key = "consensus.key"      # leave out for a full node (follows, does not vote)
 //! network_key = "network.key"
 //!
 //! [network]
@@ -21,6 +21,9 @@
 //!
 //! [mempool]
 //! txs_max = 100000
+//!
+//! [engine]
+//! build_ms_max = 500                    # default: half of genesis's timeout_propose_ms; 0: off
 //!
 //! [log]
 //! format = "human"                      # or "json"
@@ -37,6 +40,9 @@ use crate::mempool::MempoolConfig;
 
 /// Largest configuration file read, so a wrong path cannot make the node read a huge file.
 const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
+
+/// The largest `engine.build_ms_max`: a block that takes longer to build misses every timeout.
+const BUILD_MS_MAX_LIMIT: u64 = 60_000;
 
 /// One problem in the configuration, with the field it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +83,8 @@ struct RawConfig {
     #[serde(default)]
     mempool: RawMempool,
     #[serde(default)]
+    engine: RawEngine,
+    #[serde(default)]
     log: RawLog,
 }
 
@@ -85,7 +93,8 @@ struct RawConfig {
 struct RawNode {
     data_dir: PathBuf,
     genesis: PathBuf,
-    consensus_key: PathBuf,
+    /// Absent: a full node, which follows the chain without voting.
+    consensus_key: Option<PathBuf>,
     network_key: PathBuf,
 }
 
@@ -119,6 +128,12 @@ struct RawMempool {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct RawEngine {
+    build_ms_max: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     format: Option<String>,
     level: Option<String>,
@@ -136,7 +151,8 @@ pub enum LogFormat {
 pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub genesis: PathBuf,
-    pub consensus_key: PathBuf,
+    /// `None`: a full node (no votes, no proposals; it follows the validators).
+    pub consensus_key: Option<PathBuf>,
     pub network_key: PathBuf,
     /// `None`: use this validator's address from genesis.
     pub p2p_listen: Option<Multiaddr>,
@@ -149,6 +165,9 @@ pub struct NodeConfig {
     pub http_body_bytes_max: usize,
     pub http_wait_timeout_ms: u64,
     pub mempool: MempoolConfig,
+    /// The wall time a leader aims to spend building a block (`Some(0)`: no time limit, blocks
+    /// are limited by count and bytes only). `None`: half of genesis's propose timeout.
+    pub build_ms_max: Option<u64>,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -180,21 +199,20 @@ impl NodeConfig {
             |field: &str, message: String| problems.push(Problem { field: field.into(), message });
 
         let resolve = |path: &Path| if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
-        for (field, path) in [
+        let mut paths = vec![
             ("node.data_dir", &raw.node.data_dir),
             ("node.genesis", &raw.node.genesis),
-            ("node.consensus_key", &raw.node.consensus_key),
             ("node.network_key", &raw.node.network_key),
-        ] {
+        ];
+        if let Some(consensus_key) = &raw.node.consensus_key {
+            paths.push(("node.consensus_key", consensus_key));
+        }
+        for (field, path) in &paths {
             if path.as_os_str().is_empty() {
                 problem(field, "must not be empty".into());
             }
         }
-        for (field, path) in [
-            ("node.genesis", &raw.node.genesis),
-            ("node.consensus_key", &raw.node.consensus_key),
-            ("node.network_key", &raw.node.network_key),
-        ] {
+        for (field, path) in paths.iter().filter(|(field, _)| *field != "node.data_dir") {
             let full = resolve(path);
             if !path.as_os_str().is_empty() && !full.is_file() {
                 problem(field, format!("{} is not a readable file", full.display()));
@@ -284,6 +302,16 @@ impl NodeConfig {
             problem(&field, message);
         }
 
+        let build_ms_max = raw.engine.build_ms_max;
+        if let Some(ms) = build_ms_max.filter(|ms| *ms > BUILD_MS_MAX_LIMIT) {
+            problem(
+                "engine.build_ms_max",
+                format!(
+                    "{ms} ms is longer than any view may take ({BUILD_MS_MAX_LIMIT} ms); 0 turns the limit off"
+                ),
+            );
+        }
+
         let log_format = match raw.log.format.as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -303,7 +331,7 @@ impl NodeConfig {
         Ok(NodeConfig {
             data_dir: resolve(&raw.node.data_dir),
             genesis: resolve(&raw.node.genesis),
-            consensus_key: resolve(&raw.node.consensus_key),
+            consensus_key: raw.node.consensus_key.as_deref().map(resolve),
             network_key: resolve(&raw.node.network_key),
             p2p_listen,
             observers,
@@ -314,6 +342,7 @@ impl NodeConfig {
             http_body_bytes_max,
             http_wait_timeout_ms,
             mempool,
+            build_ms_max,
             log_format,
             log_level,
         })
@@ -363,6 +392,10 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Human);
         assert_eq!(config.http_listen, None);
         assert_eq!(config.mempool.txs_max, MempoolConfig::default().txs_max);
+        assert_eq!(config.build_ms_max, None, "the build limit follows genesis unless set");
+        let set = NodeConfig::parse(&format!("{MINIMAL}\n[engine]\nbuild_ms_max = 0\n"), dir.path())
+            .expect("valid");
+        assert_eq!(set.build_ms_max, Some(0));
     }
 
     #[test]
@@ -370,7 +403,7 @@ mod tests {
         let dir = folder();
         let text = format!(
             "{MINIMAL}\n[network]\nlisten = \"not-an-addr\"\nobservers = [\"xyz\"]\nredial_interval_ms = 0\n\
-             [http]\nlisten = \"localhost\"\nbody_bytes_max = 10\n[mempool]\ntxs_max = 0\n[log]\nformat = \"xml\"\nlevel = \"loud\"\n"
+             [http]\nlisten = \"localhost\"\nbody_bytes_max = 10\n[mempool]\ntxs_max = 0\n[engine]\nbuild_ms_max = 60001\n[log]\nformat = \"xml\"\nlevel = \"loud\"\n"
         );
         let found = problems(&text, dir.path());
         for field in [
@@ -380,6 +413,7 @@ mod tests {
             "http.listen",
             "http.body_bytes_max",
             "mempool.txs_max",
+            "engine.build_ms_max",
             "log.format",
             "log.level",
         ] {

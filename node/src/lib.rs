@@ -11,4 +11,6 @@ pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod export;
+pub mod follower;
+pub mod home;
 pub mod mempool;

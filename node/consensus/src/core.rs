@@ -402,6 +402,12 @@ impl<S: Scheme> Core<S> {
         &self.config
     }
 
+    /// The signature scheme, for a host that checks certificates off the core's thread (sync)
+    /// the same way the core does.
+    pub fn scheme(&self) -> &S {
+        &self.scheme
+    }
+
     /// Sizes of the core's remotely fed collections, for metrics and bound checks.
     pub fn stats(&self) -> Stats {
         Stats {

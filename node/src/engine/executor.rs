@@ -8,7 +8,9 @@
 //! from the store rather than twice. The driver keeps a layer until its block is durable.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use tally_consensus::BlockRef;
@@ -131,6 +133,77 @@ pub struct ChainRules {
     pub block_bytes_max: usize,
 }
 
+/// The fewest transactions the pace lets a block hold, so that one slow block (a cold cache)
+/// cannot shrink the next ones to nothing.
+pub const PACE_TXS_MIN: usize = 256;
+/// Blocks with fewer transactions than this say little about the cost of one (their fixed
+/// costs dominate) and do not change the pace.
+const PACE_SAMPLE_TXS_MIN: usize = 64;
+
+/// Sizes the blocks this node builds by the time its recent blocks took to build (the state's
+/// size, the machine and its load set that time; verifying a block costs about what building
+/// it did), so that a full block is built, sent and verified within the propose timeout
+/// instead of outlasting it and nullifying the view, which throws the work away. Only this
+/// node's own builds are measured: another leader's block could be made costly on purpose
+/// (transactions kept out of gossip, so every signature is checked) to shrink this node's
+/// blocks. Node-local: the rules accept any block within the genesis limits, whatever its
+/// size; the simulator runs with the pace off, so that its blocks do not depend on the wall
+/// clock.
+pub struct BuildPace {
+    /// `None`: no time limit; blocks are limited by count and bytes only.
+    budget: Option<Duration>,
+    /// Moving average of the wall time per transaction of recent builds, in nanoseconds; 0
+    /// before the first sample.
+    nanos_per_tx: AtomicU64,
+}
+
+impl BuildPace {
+    /// Aims to build each block within `budget`.
+    pub fn new(budget: Duration) -> Self {
+        BuildPace { budget: Some(budget).filter(|budget| !budget.is_zero()), nanos_per_tx: AtomicU64::new(0) }
+    }
+
+    /// No time limit.
+    pub fn off() -> Self {
+        BuildPace { budget: None, nanos_per_tx: AtomicU64::new(0) }
+    }
+
+    /// The time a build aims to take, if any.
+    pub fn budget(&self) -> Option<Duration> {
+        self.budget
+    }
+
+    /// How many transactions the next block may hold: what the budget buys at the measured
+    /// cost per transaction, within `[PACE_TXS_MIN, txs_max]`.
+    pub fn txs_cap(&self, txs_max: usize) -> usize {
+        let (Some(budget), nanos) = (self.budget, self.nanos_per_tx.load(Ordering::Relaxed)) else {
+            return txs_max;
+        };
+        if nanos == 0 {
+            return txs_max;
+        }
+        let affordable = usize::try_from(budget.as_nanos() / u128::from(nanos)).unwrap_or(usize::MAX);
+        affordable.clamp(PACE_TXS_MIN.min(txs_max), txs_max)
+    }
+
+    /// Records that a block of `txs` transactions took `elapsed` to build.
+    pub fn record(&self, elapsed: Duration, txs: usize) {
+        if self.budget.is_none() || txs < PACE_SAMPLE_TXS_MIN {
+            return;
+        }
+        let sample = u64::try_from(elapsed.as_nanos() / txs as u128).unwrap_or(u64::MAX).max(1);
+        let old = self.nanos_per_tx.load(Ordering::Relaxed);
+        // Weight 1/4: a few blocks follow a change of load; one outlier moves it little.
+        let new = if old == 0 { sample } else { old - old / 4 + sample / 4 };
+        self.nanos_per_tx.store(new, Ordering::Relaxed);
+    }
+
+    /// The measured cost per transaction, in nanoseconds (0: none yet).
+    pub fn nanos_per_tx(&self) -> u64 {
+        self.nanos_per_tx.load(Ordering::Relaxed)
+    }
+}
+
 /// Executes `block` on top of `layers` (its ancestors' results, oldest first).
 pub fn execute(store: &Store, layers: &[Arc<Executed>], block: &Block) -> anyhow::Result<Executed> {
     let snapshot = store.snapshot()?;
@@ -215,22 +288,28 @@ pub fn verify(
 
 /// Builds a block for `view` on `parent` from the mempool: per account the consecutive seqs
 /// after its seq in the parent's state; transactions that cannot be included are left out.
+/// The block holds at most what `pace` allows, and stops taking transactions when their
+/// execution alone has used the pace's budget.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     store: &Store,
     mempool: &Mutex<Mempool>,
     rules: &ChainRules,
+    pace: &BuildPace,
     layers: &[Arc<Executed>],
     view: View,
     parent: &BlockRef,
     time_ms: u64,
 ) -> anyhow::Result<(Block, Executed)> {
+    let start = Instant::now();
+    let deadline = pace.budget().map(|budget| start + budget);
     let height = parent.height.next();
     let snapshot = store.snapshot()?;
     let overlay = Overlay::new(&snapshot, layers);
     let candidates = {
         let pool = mempool.lock().map_err(|_| anyhow!("mempool lock poisoned"))?;
         pool.select(
-            rules.block_txs_max,
+            pace.txs_cap(rules.block_txs_max),
             rules.block_bytes_max,
             |account| account_seq(&overlay, account),
             parent.height,
@@ -239,7 +318,12 @@ pub fn build(
     let context = BlockContext { chain_id: rules.chain_id.clone(), height, time_ms };
     let mut executor = BlockExecutor::begin(&overlay, context)?;
     let mut txs = Vec::with_capacity(candidates.len());
-    for tx in candidates {
+    for (index, tx) in candidates.into_iter().enumerate() {
+        // Reading the clock costs ~25 ns; every 64 transactions it is noise.
+        if index % 64 == 63 && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            tracing::debug!(txs = txs.len(), "block full by build time");
+            break;
+        }
         match executor.execute_tx(&tx) {
             Ok(_) => txs.push((*tx).clone()),
             Err(TxError::NotIncludable(reason)) => tracing::debug!(tx = %tx.id(), %reason, "left out"),
@@ -266,6 +350,7 @@ pub fn build(
         txs: BoundedVec::new(txs).map_err(|_| anyhow!("selection exceeded the block's transaction limit"))?,
     };
     let executed = Executed::new(parent.id, height, output.receipts, output.writes, batch);
+    pace.record(start.elapsed(), block.txs.len());
     Ok((block, executed))
 }
 
@@ -325,11 +410,52 @@ mod tests {
         .sign(from)
     }
 
+    /// The pace buys what its budget affords at the measured cost, within its bounds, and
+    /// follows a change of cost over a few blocks; off, it never limits.
+    #[test]
+    fn pace_sizes_blocks_by_measured_time() {
+        let pace = BuildPace::new(Duration::from_millis(300));
+        assert_eq!(pace.txs_cap(5_000), 5_000, "no sample yet: the genesis limit");
+        // 5,000 transactions in 1.5 s: 300 µs each, so 300 ms buys 1,000.
+        pace.record(Duration::from_millis(1_500), 5_000);
+        assert_eq!(pace.nanos_per_tx(), 300_000);
+        assert_eq!(pace.txs_cap(5_000), 1_000);
+        // Small blocks say nothing about the cost; from PACE_SAMPLE_TXS_MIN on they count.
+        pace.record(Duration::from_secs(10), PACE_SAMPLE_TXS_MIN - 1);
+        assert_eq!(pace.txs_cap(5_000), 1_000);
+        let counted = BuildPace::new(Duration::from_millis(300));
+        counted.record(Duration::from_millis(PACE_SAMPLE_TXS_MIN as u64), PACE_SAMPLE_TXS_MIN);
+        assert_eq!(counted.nanos_per_tx(), 1_000_000, "1 ms a transaction");
+        // Cheaper blocks raise the cap a quarter of the way at a time.
+        pace.record(Duration::from_millis(100), 1_000);
+        assert_eq!(pace.nanos_per_tx(), 300_000 - 75_000 + 25_000);
+        assert_eq!(pace.txs_cap(5_000), 1_200);
+        for _ in 0..40 {
+            pace.record(Duration::from_millis(100), 1_000);
+        }
+        // The average approaches 100 µs from above: 300 ms buys just under 3,000.
+        assert!((2_990..=3_000).contains(&pace.txs_cap(5_000)), "{}", pace.txs_cap(5_000));
+        // Never above the genesis limit, never below the floor.
+        for _ in 0..40 {
+            pace.record(Duration::from_micros(1_000), 1_000);
+        }
+        assert_eq!(pace.txs_cap(5_000), 5_000);
+        for _ in 0..40 {
+            pace.record(Duration::from_secs(60), 1_000);
+        }
+        assert_eq!(pace.txs_cap(5_000), PACE_TXS_MIN);
+        assert_eq!(pace.txs_cap(100), 100, "a genesis limit below the floor wins");
+
+        let off = BuildPace::off();
+        off.record(Duration::from_secs(60), 1_000);
+        assert_eq!(off.txs_cap(5_000), 5_000);
+        assert_eq!(BuildPace::new(Duration::ZERO).txs_cap(5_000), 5_000, "0 ms means off");
+    }
+
     /// Executing a chain of uncommitted blocks through the overlay gives the receipts and
     /// state roots of executing them one after another on committed state (in memory).
-    #[test]
-    fn overlay_execution_matches_sequential_execution() {
-        let genesis = GenesisLedger {
+    fn genesis() -> GenesisLedger {
+        GenesisLedger {
             members: vec![GenesisMember {
                 id: MemberId::new("acme").expect("valid"),
                 name: "Acme".into(),
@@ -349,14 +475,80 @@ mod tests {
                     amount: Amount(1_000),
                 })
                 .collect(),
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
+        }
+    }
+
+    /// A store in `dir` holding the genesis state.
+    fn genesis_store(dir: &std::path::Path) -> Store {
         let identity = ChainIdentity { chain_id: chain(), genesis_hash: Hash([3; 32]) };
-        let store = Store::open(&dir.path().join("node.redb"), &identity).expect("open");
-        let writes = genesis_writes(&genesis).expect("genesis");
+        let store = Store::open(&dir.join("node.redb"), &identity).expect("open");
+        let writes = genesis_writes(&genesis()).expect("genesis");
         let batch =
             apply_updates(&store.snapshot().expect("snapshot"), &writes.tree_updates()).expect("tree");
         store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+        store
+    }
+
+    /// A leader's block holds what the pace's budget buys at the measured cost, within the
+    /// genesis limit, and the leader stops taking transactions once their execution has used
+    /// the budget (checking the clock every 64); without a budget the pool fills the block.
+    #[test]
+    fn build_follows_the_pace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = genesis_store(dir.path());
+        let keys = keys();
+        let mut pool = Mempool::new(crate::mempool::MempoolConfig::default(), chain()).expect("pool");
+        for seq in 1..=100u64 {
+            for (index, key) in keys.iter().enumerate() {
+                let tx = transfer(key, &keys[(index + 1) % keys.len()], seq, 1);
+                let context = crate::mempool::AdmitContext { committed_seq: 0, height: Height(0) };
+                pool.admit_signed(tx, context).expect("admitted");
+            }
+        }
+        let mempool = Mutex::new(pool);
+        let rules = ChainRules {
+            chain_id: chain(),
+            validators_hash: Hash([0; 32]),
+            me: ValidatorIndex(0),
+            block_txs_max: 5_000,
+            block_bytes_max: 1 << 20,
+        };
+        let parent = BlockRef { id: BlockId(Hash([9; 32])), height: Height(0), view: View(0), time_ms: 0 };
+        let build_with = |pace: &BuildPace| {
+            let (block, _) =
+                build(&store, &mempool, &rules, pace, &[], View(1), &parent, 1_000).expect("builds");
+            block.txs.len()
+        };
+        assert_eq!(build_with(&BuildPace::off()), 400, "no budget: the whole pool");
+        assert_eq!(
+            build_with(&BuildPace::new(Duration::from_nanos(1))),
+            63,
+            "budget spent: stop at the first check"
+        );
+        // A measured cost caps the block: at 10 ms a transaction (10 s for 1,000), 3 s buys 300
+        // and 1,000 s buys 100,000 (so the pool's 400).
+        let tight = BuildPace::new(Duration::from_secs(3));
+        tight.record(Duration::from_secs(10), 1_000);
+        assert_eq!(build_with(&tight), 300);
+        let roomy = BuildPace::new(Duration::from_secs(1_000));
+        roomy.record(Duration::from_secs(10), 1_000);
+        assert_eq!(build_with(&roomy), 400);
+        let small = ChainRules { block_txs_max: 120, ..rules.clone() };
+        let (block, _) =
+            build(&store, &mempool, &small, &tight, &[], View(1), &parent, 1_000).expect("builds");
+        assert_eq!(block.txs.len(), 120, "the genesis limit bounds the pace's cap");
+        // Building is measured: a pace that has built has a cost, which a build of 400
+        // transactions in well under 1,000 s pulls down.
+        let before = roomy.nanos_per_tx();
+        build_with(&roomy);
+        assert!(roomy.nanos_per_tx() < before);
+    }
+
+    #[test]
+    fn overlay_execution_matches_sequential_execution() {
+        let genesis = genesis();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = genesis_store(dir.path());
         let mut memory = MemState::from_genesis(&genesis).expect("genesis");
 
         let keys = keys();

@@ -51,7 +51,7 @@ use tokio::sync::watch;
 
 use crate::api::{AssetCatalog, Metrics, NodeStatus, Submission};
 use crate::mempool::Mempool;
-pub use executor::{ChainRules, Executed};
+pub use executor::{BuildPace, ChainRules, Executed};
 pub use ingress::VerifiedTx;
 use io::{Clock, Lane, Network, RequestTag, Verdict, Workers};
 pub use startup::{start, store_path};
@@ -208,6 +208,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     pub mempool: Arc<Mutex<Mempool>>,
     pub rules: ChainRules,
+    /// How large a block this node builds, by measured build and verify times.
+    pub pace: Arc<BuildPace>,
     pub metrics: Arc<Metrics>,
     pub assets: AssetCatalog,
     /// Run the ledger invariant checker after every commit (debug builds, tests, simulator).
@@ -290,7 +292,7 @@ pub struct Parts<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     pub committed: watch::Sender<Height>,
 }
 
-impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
+impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
     pub fn new(parts: Parts<S, N, C, W>) -> Self {
         let me = parts.shared.rules.me;
         Engine {
@@ -999,7 +1001,7 @@ fn block_body_matches(block: &Block) -> bool {
 }
 
 /// Answers a peer's block request from the store (a serve job).
-fn serve(store: &Store, request: BlockRequest) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn serve(store: &Store, request: BlockRequest) -> anyhow::Result<Vec<u8>> {
     match request {
         BlockRequest::ById(id) => {
             let Some(height) = store.height_of_block(&id)? else { return Ok(Vec::new()) };
@@ -1070,6 +1072,7 @@ fn run_exec<N: Network>(
                     store,
                     &shared.mempool,
                     &shared.rules,
+                    &shared.pace,
                     &layers,
                     view,
                     &parent,
@@ -1116,7 +1119,10 @@ fn run_commit(shared: &Shared, group: Vec<(Block, Certificate, Arc<Executed>)>) 
     CommitOutcome { through, blocks, txs, result }
 }
 
-fn commit_group(shared: &Shared, group: &[(Block, Certificate, Arc<Executed>)]) -> anyhow::Result<Duration> {
+pub(crate) fn commit_group(
+    shared: &Shared,
+    group: &[(Block, Certificate, Arc<Executed>)],
+) -> anyhow::Result<Duration> {
     let writes: Vec<_> = group
         .iter()
         .map(|(_, _, executed)| (state_writes(&executed.writes), tree_writes(&executed.batch)))
@@ -1157,7 +1163,7 @@ fn commit_group(shared: &Shared, group: &[(Block, Certificate, Arc<Executed>)]) 
     Ok(timing.commit)
 }
 
-impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
+impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
     /// Whether this node has nothing in flight (tests, simulator).
     pub fn is_idle(&self) -> bool {
         !self.exec_busy

@@ -5,20 +5,21 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use tally_consensus::{BlockRef, Config, Core, Ed25519Scheme, WalEntry};
 use tally_genesis::Genesis;
 use tally_ledger::tree::apply_updates;
-use tally_net::{NetworkConfig, Peer};
+use tally_net::{NetEvent, NetHandle, NetworkConfig, Peer, PeerId};
 use tally_store::{ChainIdentity, Store, Wal, state_writes, tree_writes};
 use tally_types::{Height, ValidatorIndex, View, decode, limits};
 use tokio::sync::{mpsc, watch};
 
-use super::executor::ChainRules;
+use super::executor::{BuildPace, ChainRules};
 use super::runtime::{Channels, NodeEngine, SystemClock, libp2p_parts};
 use super::{Engine, Parts, SUBMISSIONS_MAX, Shared};
-use crate::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, router};
+use crate::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, Submission, router};
 use crate::config::NodeConfig;
 use crate::mempool::Mempool;
 
@@ -110,21 +111,119 @@ pub fn chain_rules(genesis: &Genesis, me: ValidatorIndex) -> ChainRules {
     }
 }
 
+/// Every validator of genesis as a network peer to dial and admit, in validator order.
+pub fn validator_peers(genesis: &Genesis) -> anyhow::Result<Vec<Peer>> {
+    genesis
+        .validators()
+        .iter()
+        .map(|validator| {
+            let peer_id = tally_net::peer_id_from_public_key(&validator.network_key.0)?;
+            let addr =
+                validator.p2p_listen.parse().with_context(|| format!("p2p_listen of {}", validator.name))?;
+            Ok(Peer { peer_id, addr })
+        })
+        .collect()
+}
+
+/// Starts the peer-to-peer network of this node (its key, where it listens, the validators to
+/// dial, the node.toml's network settings) and returns its handle and events.
+pub fn start_network(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    network_key: &tally_types::SecretKey,
+    listen: tally_net::Multiaddr,
+    validators: Vec<Peer>,
+) -> anyhow::Result<(NetHandle, mpsc::Receiver<NetEvent>)> {
+    let keypair = tally_net::keypair_from_seed(*network_key.seed())?;
+    let mut net_config =
+        NetworkConfig::new(genesis.chain_id().as_str().to_owned(), keypair, listen, validators);
+    net_config.observers = config.observers.clone();
+    net_config.redial_interval_ms = config.redial_interval_ms;
+    net_config.idle_timeout_ms = config.idle_timeout_ms;
+    net_config.request_timeout_ms = config.request_timeout_ms;
+    let (handle, events, event_loop) = tally_net::build(net_config)?;
+    tokio::spawn(event_loop.run());
+    Ok((handle, events))
+}
+
+/// The HTTP API's state, and the node's ends of the channels it shares with it.
+pub struct ApiParts {
+    pub state: ApiState,
+    pub status: watch::Sender<NodeStatus>,
+    pub committed: watch::Sender<Height>,
+    pub submissions: mpsc::Receiver<Submission>,
+    pub metrics: Arc<Metrics>,
+    pub assets: AssetCatalog,
+}
+
+impl ApiParts {
+    /// For a node whose store is at `height`.
+    pub fn new(
+        config: &NodeConfig,
+        store: &Arc<Store>,
+        genesis: &Genesis,
+        height: Height,
+    ) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new());
+        // Every asset in the committed state (genesis assets and those issued since), so that a
+        // restarted node lists what earlier blocks created; later blocks add theirs as they commit.
+        let stored_assets = tally_store::asset_ids(&store.snapshot()?, ASSETS_LISTED_MAX)
+            .context("listing the assets in the store")?;
+        let assets = AssetCatalog::new(stored_assets);
+        let (status, status_receiver) = watch::channel(NodeStatus { height, ..NodeStatus::default() });
+        let (committed, committed_receiver) = watch::channel(height);
+        let (submission_sender, submissions) = mpsc::channel(SUBMISSIONS_MAX);
+        let state = ApiState {
+            store: Arc::clone(store),
+            chain_id: genesis.chain_id().clone(),
+            validators: Arc::new(genesis.validator_set()),
+            submissions: submission_sender,
+            status: status_receiver,
+            committed: committed_receiver,
+            metrics: Arc::clone(&metrics),
+            assets: assets.clone(),
+            limits: ApiLimits {
+                body_bytes_max: config.http_body_bytes_max,
+                wait_timeout_ms: config.http_wait_timeout_ms,
+            },
+        };
+        Ok(ApiParts { state, status, committed, submissions, metrics, assets })
+    }
+}
+
+/// Binds the HTTP API on `addr` and serves it in the background.
+pub async fn serve_api(addr: SocketAddr, state: ApiState) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the HTTP API on {addr}"))?;
+    tracing::info!(http_addr = %addr, "HTTP API listening");
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router(state)).await {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    });
+    Ok(())
+}
+
 /// Starts a validator from its configuration: genesis, keys, store, consensus core restored
 /// from the WAL, network and HTTP server. Returns the engine and its channels; run them with
 /// [`NodeEngine::run`].
 pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)> {
     let genesis = Genesis::load(&config.genesis)
         .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
-    let consensus_key = tally_genesis::keys::read_key_file(&config.consensus_key)
-        .with_context(|| format!("reading consensus key {}", config.consensus_key.display()))?;
+    let key_path = config
+        .consensus_key
+        .as_ref()
+        .ok_or_else(|| anyhow!("a validator needs node.consensus_key (without one, run as a full node)"))?;
+    let consensus_key = tally_genesis::keys::read_key_file(key_path)
+        .with_context(|| format!("reading consensus key {}", key_path.display()))?;
     let network_key = tally_genesis::keys::read_key_file(&config.network_key)
         .with_context(|| format!("reading network key {}", config.network_key.display()))?;
     let validators = genesis.validator_set();
     let chain_id = genesis.chain_id().clone();
-    let me = validators.index_of(&consensus_key.public_key()).ok_or_else(|| {
-        anyhow!("consensus key {} is not a validator of this genesis", config.consensus_key.display())
-    })?;
+    let me = validators
+        .index_of(&consensus_key.public_key())
+        .ok_or_else(|| anyhow!("consensus key {} is not a validator of this genesis", key_path.display()))?;
     let entry = &genesis.validators()[usize::from(me.0)];
     if entry.network_key != network_key.public_key() {
         bail!(
@@ -147,64 +246,18 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         .context("restoring consensus from the WAL")?;
     tracing::info!(height = %tip.height, wal_entries = wal_len, validator = me.0, "consensus restored");
 
-    let keypair = tally_net::keypair_from_seed(*network_key.seed())?;
-    let mut net_peers = Vec::new();
-    let mut peers = Vec::new();
-    let mut peer_index = HashMap::new();
-    for (index, validator) in genesis.validators().iter().enumerate() {
-        let peer_id = tally_net::peer_id_from_public_key(&validator.network_key.0)?;
-        let addr =
-            validator.p2p_listen.parse().with_context(|| format!("p2p_listen of {}", validator.name))?;
-        net_peers.push(Peer { peer_id, addr });
-        peers.push(peer_id);
-        peer_index.insert(peer_id, ValidatorIndex(index as u16));
-    }
+    let net_peers = validator_peers(&genesis)?;
+    let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
+    let peer_index: HashMap<PeerId, ValidatorIndex> =
+        peers.iter().enumerate().map(|(index, peer)| (*peer, ValidatorIndex(index as u16))).collect();
     let listen = match &config.p2p_listen {
         Some(addr) => addr.clone(),
         None => entry.p2p_listen.parse().context("own p2p_listen in genesis")?,
     };
-    let mut net_config = NetworkConfig::new(chain_id.as_str().to_owned(), keypair, listen, net_peers);
-    net_config.observers = config.observers.clone();
-    net_config.redial_interval_ms = config.redial_interval_ms;
-    net_config.idle_timeout_ms = config.idle_timeout_ms;
-    net_config.request_timeout_ms = config.request_timeout_ms;
-    let (handle, events, event_loop) = tally_net::build(net_config)?;
-    tokio::spawn(event_loop.run());
-
-    let metrics = Arc::new(Metrics::new());
-    // Every asset in the committed state (genesis assets and those issued since), so that a
-    // restarted node lists what earlier blocks created; later blocks add theirs as they commit.
-    let stored_assets = tally_store::asset_ids(&store.snapshot()?, ASSETS_LISTED_MAX)
-        .context("listing the assets in the store")?;
-    let assets = AssetCatalog::new(stored_assets);
-    let (status, status_receiver) =
-        watch::channel(NodeStatus { height: tip.height, ..NodeStatus::default() });
-    let (committed, committed_receiver) = watch::channel(tip.height);
-    let (submission_sender, submissions) = mpsc::channel(SUBMISSIONS_MAX);
-    let api_state = ApiState {
-        store: Arc::clone(&store),
-        chain_id: chain_id.clone(),
-        validators: Arc::new(validators.clone()),
-        submissions: submission_sender,
-        status: status_receiver,
-        committed: committed_receiver,
-        metrics: Arc::clone(&metrics),
-        assets: assets.clone(),
-        limits: ApiLimits {
-            body_bytes_max: config.http_body_bytes_max,
-            wait_timeout_ms: config.http_wait_timeout_ms,
-        },
-    };
-    let http_addr: SocketAddr = config.http_listen.unwrap_or(entry.http_listen);
-    let listener = tokio::net::TcpListener::bind(http_addr)
-        .await
-        .with_context(|| format!("binding the HTTP API on {http_addr}"))?;
-    tracing::info!(%http_addr, "HTTP API listening");
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router(api_state)).await {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    });
+    let (handle, events) = start_network(config, &genesis, &network_key, listen, net_peers)?;
+    let api = ApiParts::new(config, &store, &genesis, tip.height)?;
+    serve_api(config.http_listen.unwrap_or(entry.http_listen), api.state).await?;
+    let ApiParts { status, committed, submissions, metrics, assets, .. } = api;
 
     let mempool = Mempool::new(config.mempool.clone(), chain_id.clone()).map_err(|error| anyhow!(error))?;
     let (net, workers, results) = libp2p_parts(handle, peers);
@@ -212,6 +265,9 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         store,
         mempool: Arc::new(Mutex::new(mempool)),
         rules: chain_rules(&genesis, me),
+        pace: Arc::new(BuildPace::new(Duration::from_millis(
+            config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
+        ))),
         metrics,
         assets,
         check_invariants: cfg!(debug_assertions),

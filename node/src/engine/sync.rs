@@ -18,9 +18,7 @@ use std::collections::BTreeMap;
 use tally_consensus::{BlockRef, Input, Scheme};
 use tally_types::block::tx_root;
 use tally_types::wire::{BlockRequest, BlockResponse};
-use tally_types::{
-    BlockId, Certificate, Height, SignedTransaction, Subject, TxId, ValidatorSet, decode, encode, limits,
-};
+use tally_types::{BlockId, Certificate, Height, SignedTransaction, Subject, TxId, decode, encode, limits};
 
 use super::executor::{ChainRules, check_child};
 use super::io::{Clock, Lane, Network, Workers};
@@ -35,6 +33,9 @@ pub const SYNC_INFLIGHT_MAX: usize = 4;
 pub const SYNC_FAILURES_MAX: usize = 16;
 /// Checked blocks held before a certificate covers them.
 pub const SYNC_UNCERTIFIED_MAX: usize = 1_024;
+/// Certificates of one range answer checked at most (from its last block back): a peer that
+/// fills a range with certificates that do not verify costs a few batch checks, not 64.
+pub const SYNC_CERTIFICATES_TRIED_MAX: usize = 4;
 
 /// One sync run toward a finalized target.
 pub struct SyncRun {
@@ -69,12 +70,19 @@ pub struct Checked {
 
 /// Checked consecutive blocks, and the index of the last one whose own finalization verified
 /// (with that certificate).
-struct Chunk {
+pub(crate) struct Chunk {
     blocks: Vec<tally_types::Block>,
     certified: Option<(usize, Certificate)>,
 }
 
-impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
+impl Chunk {
+    /// The blocks, and the index and certificate of the last one certified.
+    pub(crate) fn into_parts(self) -> (Vec<tally_types::Block>, Option<(usize, Certificate)>) {
+        (self.blocks, self.certified)
+    }
+}
+
+impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
     pub(super) fn start_sync(&mut self, finalization: Certificate, target: Height) -> anyhow::Result<()> {
         if self.sync.is_some() || target <= self.queued.height {
             return Ok(());
@@ -178,8 +186,17 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
         bytes: Option<Vec<u8>>,
     ) {
         // An answer to an earlier run's request: that run is over.
-        let Some(run) = self.sync.as_mut().filter(|run| run.run == run_id) else { return };
+        let Some(run) = self.sync.as_mut().filter(|run| run.run == run_id) else {
+            tracing::debug!(from = from.0, "answer to an earlier sync run's request; ignored");
+            return;
+        };
         run.inflight -= 1;
+        tracing::debug!(
+            from = from.0,
+            count,
+            bytes = bytes.as_ref().map_or(0, Vec::len),
+            "sync range answered"
+        );
         let Some(bytes) = bytes.filter(|bytes| !bytes.is_empty()) else {
             self.sync_retry(from, count, tried);
             self.sync_progress();
@@ -188,14 +205,23 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
         run.checking += 1;
         let rules = self.shared.rules.clone();
         let validators = self.core.config().validators.clone();
+        // Certificates are checked with the core's scheme, as the core checks them.
+        let scheme = self.core.scheme().clone();
         self.workers.spawn(
             Lane::Ingress,
             Box::new(move || {
+                let certificate_ok = |certificate: &Certificate| {
+                    certificate
+                        .verify_batch_with(&validators, |namespace, payload, signed| {
+                            scheme.verify_batch(namespace, payload, signed)
+                        })
+                        .is_ok()
+                };
                 Event::SyncChecked(Checked {
                     run: run_id,
                     from,
                     count,
-                    result: check_range(&rules, &validators, from, count, &bytes),
+                    result: check_range(&rules, from, count, &bytes, certificate_ok),
                 })
             }),
         );
@@ -204,6 +230,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     pub(super) fn on_sync_checked(&mut self, checked: Checked) -> anyhow::Result<()> {
         let Some(run) = self.sync.as_mut().filter(|run| run.run == checked.run) else { return Ok(()) };
         run.checking -= 1;
+        tracing::debug!(from = checked.from.0, ok = checked.result.is_ok(), "sync range checked");
         let Checked { from, count, result, .. } = checked;
         match result {
             Err(reason) => {
@@ -297,6 +324,7 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     /// tells the core where the chain now stands.
     pub(super) fn sync_progress(&mut self) {
         self.sync_request_more();
+        self.sync_restart_if_stalled();
         let Some(run) = self.sync.as_ref() else { return };
         let reached = self.durable.height >= run.target;
         let idle = run.inflight == 0 && run.checking == 0 && self.durable.height == self.queued.height;
@@ -310,16 +338,52 @@ impl<S: Scheme, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W
     }
 }
 
+impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Workers<N>> Engine<S, N, C, W> {
+    /// A run that can make no progress (nothing asked, answered or being checked, nothing in
+    /// the commit pipeline, the target not reached) holds blocks no verified certificate covers
+    /// and cannot ask for more past its window: the peers' ranges carried no finalization that
+    /// verifies. It starts again from the durable tip (answers come from other peers), counting
+    /// a failure, and gives up after [`SYNC_FAILURES_MAX`] so that the core asks again later.
+    fn sync_restart_if_stalled(&mut self) {
+        let (durable, queued) = (self.durable, self.queued);
+        let Some(run) = self.sync.as_mut() else { return };
+        let stalled = !run.gave_up
+            && run.inflight == 0
+            && run.checking == 0
+            && durable.height == queued.height
+            && durable.height < run.target;
+        if !stalled {
+            return;
+        }
+        run.failures += 1;
+        tracing::warn!(
+            at = durable.height.0,
+            held = run.uncertified.len(),
+            failures = run.failures,
+            "sync made no progress: no verified finalization covers the blocks received; asking again"
+        );
+        run.uncertified.clear();
+        run.received.clear();
+        run.joined = queued;
+        run.next_from = queued.height.next();
+        if run.failures > SYNC_FAILURES_MAX {
+            run.gave_up = true;
+            return;
+        }
+        self.sync_request_more();
+    }
+}
+
 /// Checks a range answer without trusting the peer: decodes within limits; heights start at
 /// `from`, count at most `count`, and follow one another by parent link; header rules between
 /// neighbours; tx roots; and finds the last block whose own finalization verifies (checking
 /// from the end, so at most one certificate check per range on the happy path).
-fn check_range(
+pub(crate) fn check_range(
     rules: &ChainRules,
-    validators: &ValidatorSet,
     from: Height,
     count: u32,
     bytes: &[u8],
+    certificate_ok: impl Fn(&Certificate) -> bool,
 ) -> Result<Chunk, String> {
     let BlockResponse::Range(blocks) = decode::<BlockResponse>(bytes).map_err(|error| error.to_string())?;
     if blocks.is_empty() || blocks.len() > count as usize {
@@ -344,11 +408,164 @@ fn check_range(
             return Err(format!("height {}: wrong tx root", header.height));
         }
     }
-    let certified = blocks.iter().rposition(|committed| {
-        committed.certificate.subject.block_id() == Some(committed.block.id())
-            && matches!(committed.certificate.subject, Subject::Finalize { .. })
-            && committed.certificate.verify(&rules.chain_id, validators).is_ok()
-    });
-    let certified = certified.map(|index| (index, blocks[index].certificate.clone()));
+    let certified = blocks
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, committed)| {
+            committed.certificate.subject.block_id() == Some(committed.block.id())
+                && matches!(committed.certificate.subject, Subject::Finalize { .. })
+        })
+        .take(SYNC_CERTIFICATES_TRIED_MAX)
+        .find(|(_, committed)| {
+            let ok = certificate_ok(&committed.certificate);
+            if !ok {
+                tracing::debug!(
+                    height = committed.block.header.height.0,
+                    "a synced block's finalization does not verify"
+                );
+            }
+            ok
+        })
+        .map(|(index, committed)| (index, committed.certificate.clone()));
     Ok(Chunk { blocks: blocks.into_iter().map(|committed| committed.block).collect(), certified })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use tally_types::codec::BoundedVec;
+    use tally_types::wire::CommittedBlock;
+    use tally_types::{Block, ChainId, Hash, Header, SecretKey, ValidatorIndex, ValidatorSet, View};
+
+    use super::*;
+
+    struct Chain {
+        rules: ChainRules,
+        validators: ValidatorSet,
+        keys: Vec<SecretKey>,
+    }
+
+    fn chain() -> Chain {
+        let keys: Vec<SecretKey> = (0..4u8).map(|i| SecretKey::from_seed(&[40 + i; 32])).collect();
+        let validators = ValidatorSet::new(keys.iter().map(SecretKey::public_key).collect()).expect("set");
+        let rules = ChainRules {
+            chain_id: ChainId::new("tally-sync-test").expect("valid"),
+            validators_hash: validators.hash(),
+            me: ValidatorIndex(0),
+            block_txs_max: 100,
+            block_bytes_max: 1 << 20,
+        };
+        Chain { rules, validators, keys }
+    }
+
+    impl Chain {
+        /// Empty blocks at heights `from..from + count`, linked, each with a finalization of
+        /// its own signed by three of the four validators.
+        fn range(&self, from: u64, count: u64) -> Vec<CommittedBlock> {
+            let mut parent = BlockId(Hash([7; 32]));
+            let mut out = Vec::new();
+            for height in from..from + count {
+                let header = Header {
+                    chain_id: self.rules.chain_id.clone(),
+                    height: Height(height),
+                    view: View(height),
+                    parent_id: parent,
+                    time_ms: 1_000 * height,
+                    proposer: ValidatorIndex(0),
+                    tx_root: tx_root(&[]),
+                    receipts_root: Hash([0; 32]),
+                    state_root: Hash([0; 32]),
+                    validators_hash: self.rules.validators_hash,
+                };
+                let block = Block { header, txs: BoundedVec::new(Vec::new()).expect("empty") };
+                parent = block.id();
+                let certificate = self.finalization(&block);
+                out.push(CommittedBlock { block, certificate });
+            }
+            out
+        }
+
+        fn finalization(&self, block: &Block) -> Certificate {
+            let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
+            let votes: Vec<(ValidatorIndex, tally_types::Signature)> = (0..3u16)
+                .map(|i| (ValidatorIndex(i), subject.sign(&self.rules.chain_id, &self.keys[usize::from(i)])))
+                .collect();
+            Certificate::from_votes(subject, &votes, 4).expect("certificate")
+        }
+
+        fn check(&self, from: u64, count: u32, blocks: Vec<CommittedBlock>) -> Result<Chunk, String> {
+            let bytes = encode(&BlockResponse::Range(blocks));
+            check_range(&self.rules, Height(from), count, &bytes, |certificate: &Certificate| {
+                certificate.verify(&self.rules.chain_id, &self.validators).is_ok()
+            })
+        }
+    }
+
+    #[test]
+    fn a_good_range_is_certified_by_its_last_verifying_finalization() {
+        let chain = chain();
+        let chunk = chain.check(5, 8, chain.range(5, 8)).expect("a good range");
+        assert_eq!(chunk.blocks.len(), 8);
+        assert_eq!(chunk.certified.as_ref().map(|(index, _)| *index), Some(7));
+
+        // The last two certificates forged (signed by a key outside the set): the last that
+        // verifies is the sixth.
+        let mut blocks = chain.range(5, 8);
+        let outsider = SecretKey::from_seed(&[99; 32]);
+        for committed in &mut blocks[6..] {
+            let subject = committed.certificate.subject;
+            let forged: Vec<(ValidatorIndex, tally_types::Signature)> = (0..3u16)
+                .map(|i| (ValidatorIndex(i), subject.sign(&chain.rules.chain_id, &outsider)))
+                .collect();
+            committed.certificate = Certificate::from_votes(subject, &forged, 4).expect("certificate");
+        }
+        let chunk = chain.check(5, 8, blocks).expect("blocks still link");
+        assert_eq!(chunk.certified.as_ref().map(|(index, _)| *index), Some(5));
+
+        // A certificate naming another block does not certify this one.
+        let mut blocks = chain.range(5, 3);
+        let other = blocks[0].certificate.clone();
+        blocks[2].certificate = other;
+        let chunk = chain.check(5, 3, blocks).expect("links");
+        assert_eq!(chunk.certified.as_ref().map(|(index, _)| *index), Some(1));
+    }
+
+    #[test]
+    fn a_range_full_of_bad_certificates_costs_a_bounded_number_of_checks() {
+        let chain = chain();
+        let checks = Cell::new(0);
+        let bytes = encode(&BlockResponse::Range(chain.range(1, 64)));
+        let chunk = check_range(&chain.rules, Height(1), 64, &bytes, |_: &Certificate| {
+            checks.set(checks.get() + 1);
+            false
+        })
+        .expect("blocks link");
+        assert!(chunk.certified.is_none(), "no certificate verified");
+        assert_eq!(checks.get(), SYNC_CERTIFICATES_TRIED_MAX);
+    }
+
+    #[test]
+    fn a_peer_cannot_hand_over_blocks_that_do_not_chain() {
+        let chain = chain();
+        let error = |blocks: Vec<CommittedBlock>, from: u64, count: u32| {
+            chain.check(from, count, blocks).err().expect("refused")
+        };
+        assert!(error(chain.range(5, 3), 6, 3).contains("height"), "wrong start height");
+        assert!(error(chain.range(5, 4), 5, 3).contains("for a request of 3"), "more than asked");
+        assert!(error(Vec::new(), 5, 3).contains("0 blocks"), "an empty answer");
+
+        let mut unlinked = chain.range(5, 3);
+        unlinked[1] = chain.range(6, 1).remove(0); // height 6, but another parent
+        assert!(error(unlinked, 5, 3).contains("height 6"));
+
+        let mut wrong_root = chain.range(5, 3);
+        wrong_root[2].block.header.tx_root = Hash([1; 32]);
+        let error = chain.check(5, 3, wrong_root).err().expect("refused");
+        assert!(error.contains("tx root") || error.contains("height 7"), "{error}");
+        assert!(chain.check(5, 3, Vec::new()).is_err());
+        let garbage = check_range(&chain.rules, Height(5), 3, b"not a range", |_: &Certificate| true);
+        assert!(garbage.is_err());
+    }
 }

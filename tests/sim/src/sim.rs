@@ -29,7 +29,7 @@ use tally_consensus::{BlockRef, Config, Core, Evidence, Message, Recipient, Sche
 use tally_node::api::{AssetCatalog, Metrics, NodeStatus, Submission};
 use tally_node::engine::io::{Job, Lane, RequestTag};
 use tally_node::engine::startup::read_wal;
-use tally_node::engine::{ChainRules, Engine, Event as EngineEvent, Parts, Shared, executor};
+use tally_node::engine::{BuildPace, ChainRules, Engine, Event as EngineEvent, Parts, Shared, executor};
 use tally_node::mempool::{Mempool, MempoolConfig};
 use tally_store::sim_disk::SimDisk;
 use tally_store::{Store, TxLocation, Wal};
@@ -258,6 +258,8 @@ pub struct Stats {
     pub syncs: u64,
     /// Sync range requests answered with blocks.
     pub syncs_completed: u64,
+    /// Requests for one block (by id or height): the fetches of missing ancestors.
+    pub fetches: u64,
     /// Transfers submitted to honest nodes, and acknowledged (committed durably by one).
     pub txs_submitted: u64,
     pub txs_acknowledged: u64,
@@ -265,6 +267,8 @@ pub struct Stats {
     pub torn_writes: u64,
     /// Height of the committed chain at the end.
     pub height: u64,
+    /// Per host, the height of its store at the end (0 for a host that is down).
+    pub host_heights: Vec<u64>,
     /// Highest view any honest host reached.
     pub max_view: u64,
     pub view_at_gst: Option<u64>,
@@ -577,6 +581,8 @@ impl Simulation {
             store: Arc::clone(&store),
             mempool: Arc::new(Mutex::new(mempool)),
             rules: self.rules_for(host.validator),
+            // Off: block sizes must not depend on the wall clock, or seeds would not replay.
+            pace: Arc::new(BuildPace::off()),
             metrics: Arc::new(Metrics::new()),
             assets: AssetCatalog::new([host::asset()]),
             check_invariants: true,
@@ -720,6 +726,13 @@ impl Simulation {
         self.log(|| format!("run ends (early: {stopped_early})"));
         let mut stats = self.stats.clone();
         stats.height = self.oracle.chain().len() as u64;
+        stats.host_heights = self
+            .hosts
+            .iter()
+            .map(|host| {
+                host.store.as_ref().and_then(|store| store.height().ok()).map_or(0, |height| height.0)
+            })
+            .collect();
         stats.messages_sent = self.network.sent;
         stats.messages_dropped = self.network.dropped;
         stats.messages_duplicated = self.network.duplicated;
@@ -924,6 +937,8 @@ impl Simulation {
             let is_range = matches!(request, Ok(BlockRequest::Range { .. }));
             if is_range {
                 self.stats.syncs += 1;
+            } else {
+                self.stats.fetches += 1;
             }
             self.world.requests.insert((node, incarnation, tag), is_range);
             self.schedule_in(REQUEST_TIMEOUT_MS, Event::RequestTimeout { requester: node, incarnation, tag });
@@ -1544,7 +1559,9 @@ impl Simulation {
         let mempool = Mutex::new(Mempool::new(MempoolConfig::default(), self.spec.chain_id.clone()).ok()?);
         let rules = self.rules_for(host.validator);
         let time_ms = self.local_clock_ms(node).max(parent.time_ms + 1);
-        executor::build(store, &mempool, &rules, &[], view, parent, time_ms).ok().map(|(block, _)| block)
+        executor::build(store, &mempool, &rules, &BuildPace::off(), &[], view, parent, time_ms)
+            .ok()
+            .map(|(block, _)| block)
     }
 
     fn local_clock_ms(&self, node: NodeId) -> u64 {
