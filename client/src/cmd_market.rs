@@ -121,6 +121,31 @@ pub(crate) fn describe(code: ErrorCode) -> &'static str {
         ErrorCode::BadBadgeBatch => "the badge batch is empty or too large",
         ErrorCode::DuplicateBadgeRoot => "this badge root was anchored before",
         ErrorCode::BadgeAlreadyRevoked => "the badge was already revoked",
+        ErrorCode::NotMember => "the signer is not the governance key of an active member",
+        ErrorCode::DuplicateProposal => "this proposal id was used before",
+        ErrorCode::BadProposalExpiry => {
+            "the proposal's expiry must be after this height and at most PROPOSAL_TTL_BLOCKS_MAX later"
+        }
+        ErrorCode::UnknownProposal => "no such proposal",
+        ErrorCode::ProposalClosed => "the proposal has been decided and takes no more votes",
+        ErrorCode::ProposalExpired => "the proposal expired before this vote",
+        ErrorCode::AlreadyVoted => "this member has already voted on the proposal",
+        ErrorCode::ApplicationWrongChain => "the application is for another chain",
+        ErrorCode::BadProofOfPossession => {
+            "a proof of possession in the application does not verify, or the issuer has not signed it"
+        }
+        ErrorCode::MemberExists => "the member id is taken (ids of removed members are never reused)",
+        ErrorCode::KeyInUse => "a key of the application already serves the consortium",
+        ErrorCode::UnknownValidator => "no such validator in the validator set",
+        ErrorCode::ValidatorCountOutOfRange => {
+            "the change would leave fewer than 4 validators (no quorum), or exceed the validator or member limit"
+        }
+        ErrorCode::BadConsensusParams => "the consensus parameters are out of range",
+        ErrorCode::BadThreshold => "the threshold must be at least one half and below one",
+        ErrorCode::IssuerNotOfMember => "the application's issuer is not an issuer of the member it names",
+        ErrorCode::BadApplication => {
+            "a field of the application is not acceptable (empty name or address, reused key, scale above 18)"
+        }
     }
 }
 

@@ -196,7 +196,7 @@ fn a_grants_csv_with_bad_rows_names_each_by_line_and_sends_nothing() {
 #[test]
 fn application_sign_and_check() {
     use tally_genesis::application::{Application, ApplicationBody};
-    use tally_types::{AssetCode, ChainId, MemberId, SecretKey};
+    use tally_types::{AssetCode, BoundedString, ChainId, MemberId, SecretKey};
 
     let dir = tempfile::tempdir().expect("temp dir");
     let keystore = dir.path().join("keys");
@@ -209,15 +209,15 @@ fn application_sign_and_check() {
     let body = ApplicationBody {
         chain_id: ChainId::new("tally-cli-application").expect("valid"),
         member: MemberId::new("acme").expect("valid"),
-        member_name: "Acme".into(),
+        member_name: BoundedString::new("Acme").expect("short"),
         issuer: issuer.parse().expect("address"),
         asset_code: AssetCode::new("ACME").expect("valid"),
         asset_scale: 2,
-        validator_name: "acme-0".into(),
+        validator_name: BoundedString::new("acme-0").expect("short"),
         consensus_key: consensus.public_key(),
         network_key: network.public_key(),
-        p2p_listen: "/ip4/10.0.0.1/tcp/27000".into(),
-        http_listen: "10.0.0.1:28000".into(),
+        p2p_listen: BoundedString::new("/ip4/10.0.0.1/tcp/27000").expect("short"),
+        http_listen: BoundedString::new("10.0.0.1:28000").expect("short"),
     };
     let path = dir.path().join("acme.json");
     std::fs::write(&path, Application::new(body, &consensus, &network).expect("valid").to_json_pretty())

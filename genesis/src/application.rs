@@ -24,11 +24,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use borsh::BorshSerialize;
 use serde::{Deserialize, Serialize};
-use tally_types::keys::{Namespace, signing_message};
+use tally_types::governance::{ProofError, SignedApplication};
 use tally_types::tx::AssetFlags;
-use tally_types::{Amount, AssetCode, AssetId, ChainId, MemberId, PublicKey, SecretKey, Signature};
+use tally_types::{Amount, AssetId, ChainId, MemberId, PublicKey, SecretKey};
 
 use crate::schema::{AssetEntry, BalanceEntry, ConsensusParams, Genesis, MemberEntry, ValidatorEntry};
 use crate::{GenesisError, limits, validate};
@@ -41,43 +40,12 @@ pub const DRAFT_FORMAT: &str = "tally-genesis-draft/1";
 pub const FILE_BYTES_MAX: u64 = limits::GENESIS_FILE_BYTES_MAX;
 
 /// What an operator applies with: everything the genesis needs about its member and its
-/// validator, and nothing secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationBody {
-    /// The chain the application is for; an application for another chain is refused.
-    pub chain_id: ChainId,
-    pub member: MemberId,
-    /// The member's display name.
-    pub member_name: String,
-    /// The member's issuer account (its key signs grants and badge anchors).
-    pub issuer: PublicKey,
-    /// The member's credit asset, `CODE@member`.
-    pub asset_code: AssetCode,
-    /// Decimal places of the asset's minor unit.
-    pub asset_scale: u8,
-    pub validator_name: String,
-    /// Signs the validator's proposals and votes.
-    pub consensus_key: PublicKey,
-    /// The node's libp2p identity (its peer id derives from it). JSON: 64 hex characters.
-    #[serde(with = "hex_key")]
-    pub network_key: PublicKey,
-    /// Where peers dial the validator, e.g. `/ip4/203.0.113.7/tcp/27000` or
-    /// `/dns4/node.acme.example/tcp/27000`.
-    pub p2p_listen: String,
-    /// The HTTP API's listen address, `IP:PORT`.
-    pub http_listen: String,
-}
-
-/// Proofs of possession: each key's signature over the application.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Proofs {
-    pub consensus: Signature,
-    pub network: Signature,
-    /// Added by `tally application sign`; an application without it is refused.
-    pub issuer: Option<Signature>,
-}
+/// validator, and nothing secret. The type is the ledger's, so that the same signed document
+/// admits a provider at genesis and, by a governance vote, later.
+pub use tally_types::governance::ApplicationBody;
+/// The signatures of an application: consensus and network keys (the operator's), then the
+/// issuer's.
+pub use tally_types::governance::ApplicationProofs as Proofs;
 
 /// A signed application to join a consortium at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +60,8 @@ pub struct Application {
 /// Why an application (or a draft) was refused. Each names what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplicationError {
+    #[error(transparent)]
+    Proof(#[from] ProofError),
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("{path} is not a {what}: {reason}")]
@@ -102,30 +72,23 @@ pub enum ApplicationError {
     WrongChain { found: ChainId, expected: ChainId },
     #[error("{field}: {message}")]
     Field { field: &'static str, message: String },
-    #[error(
-        "the {key} key's proof of possession does not verify: the application was changed after signing, or not signed by that key"
-    )]
-    BadProof { key: &'static str },
-    #[error(
-        "the issuer has not signed it (run `tally application sign --key NAME FILE` with the member's issuer key)"
-    )]
-    IssuerUnsigned,
     #[error("{what} {value} is already in the draft (application of `{other}`)")]
     Duplicate { what: &'static str, value: String, other: MemberId },
 }
 
-impl ApplicationBody {
-    /// The bytes each key signs.
-    pub fn signing_bytes(&self) -> Vec<u8> {
-        let payload = borsh::to_vec(self).expect("borsh encoding into memory cannot fail");
-        signing_message(Namespace::Application, &self.chain_id, &payload)
-    }
+/// Field rules of an application body beyond its types' bounds.
+pub trait CheckFields {
+    /// Checks every field: names, scale, addresses, distinct keys.
+    fn check_fields(&self) -> Result<(), ApplicationError>;
+}
 
+impl CheckFields for ApplicationBody {
     /// Checks every field on its own (the rules a genesis file applies to them).
-    pub fn check_fields(&self) -> Result<(), ApplicationError> {
+    fn check_fields(&self) -> Result<(), ApplicationError> {
         let field = |field: &'static str, message: String| ApplicationError::Field { field, message };
-        validate::check_member_name(&self.member_name).map_err(|message| field("member_name", message))?;
-        validate::check_validator_name(&self.validator_name)
+        validate::check_member_name(self.member_name.as_str())
+            .map_err(|message| field("member_name", message))?;
+        validate::check_validator_name(self.validator_name.as_str())
             .map_err(|message| field("validator_name", message))?;
         let scale_max = tally_types::limits::ASSET_SCALE_MAX;
         if self.asset_scale > scale_max {
@@ -134,8 +97,10 @@ impl ApplicationBody {
                 format!("{} is more than {scale_max} decimal places", self.asset_scale),
             ));
         }
-        validate::parse_p2p_listen(&self.p2p_listen).map_err(|message| field("p2p_listen", message))?;
-        validate::parse_http_listen(&self.http_listen).map_err(|message| field("http_listen", message))?;
+        validate::parse_p2p_listen(self.p2p_listen.as_str())
+            .map_err(|message| field("p2p_listen", message))?;
+        validate::parse_http_listen(self.http_listen.as_str())
+            .map_err(|message| field("http_listen", message))?;
         let keys = [
             ("issuer", self.issuer),
             ("consensus_key", self.consensus_key),
@@ -206,11 +171,12 @@ impl Application {
             });
         }
         self.verify_validator_proofs()?;
-        let issuer = self.proofs.issuer.as_ref().ok_or(ApplicationError::IssuerUnsigned)?;
-        self.body
-            .issuer
-            .verify_raw(&self.body.signing_bytes(), issuer)
-            .map_err(|_| ApplicationError::BadProof { key: "issuer" })
+        self.body.verify_proofs(&self.proofs).map_err(ApplicationError::from)
+    }
+
+    /// The application as a governance action carries it.
+    pub fn signed(&self) -> SignedApplication {
+        SignedApplication { body: self.body.clone(), proofs: self.proofs.clone() }
     }
 
     fn verify_validator_proofs(&self) -> Result<(), ApplicationError> {
@@ -221,15 +187,7 @@ impl Application {
             });
         }
         self.body.check_fields()?;
-        let message = self.body.signing_bytes();
-        self.body
-            .consensus_key
-            .verify_raw(&message, &self.proofs.consensus)
-            .map_err(|_| ApplicationError::BadProof { key: "consensus" })?;
-        self.body
-            .network_key
-            .verify_raw(&message, &self.proofs.network)
-            .map_err(|_| ApplicationError::BadProof { key: "network" })
+        self.body.verify_validator_proofs(&self.proofs).map_err(ApplicationError::from)
     }
 
     /// Reads an application file (bounded, strict JSON: unknown fields are refused).
@@ -312,7 +270,7 @@ impl Draft {
                 return Err(clash("member", new.member.to_string()));
             }
             if old.validator_name == new.validator_name {
-                return Err(clash("validator name", new.validator_name.clone()));
+                return Err(clash("validator name", new.validator_name.to_string()));
             }
             let old_keys: BTreeSet<PublicKey> = [old.issuer, old.consensus_key, old.network_key].into();
             for (what, key) in [
@@ -325,10 +283,10 @@ impl Draft {
                 }
             }
             if old.p2p_listen == new.p2p_listen {
-                return Err(clash("p2p address", new.p2p_listen.clone()));
+                return Err(clash("p2p address", new.p2p_listen.to_string()));
             }
             if old.http_listen == new.http_listen {
-                return Err(clash("http address", new.http_listen.clone()));
+                return Err(clash("http address", new.http_listen.to_string()));
             }
         }
         self.applications.push(application);
@@ -359,20 +317,20 @@ impl Draft {
         for application in &self.applications {
             let body = &application.body;
             let http_listen: SocketAddr =
-                validate::parse_http_listen(&body.http_listen).map_err(|message| {
+                validate::parse_http_listen(body.http_listen.as_str()).map_err(|message| {
                     GenesisError::Options(format!("member `{}`: http_listen: {message}", body.member))
                 })?;
             genesis.validators.push(ValidatorEntry {
-                name: body.validator_name.clone(),
+                name: body.validator_name.to_string(),
                 member: body.member.clone(),
                 consensus_key: body.consensus_key,
                 network_key: body.network_key,
-                p2p_listen: body.p2p_listen.clone(),
+                p2p_listen: body.p2p_listen.to_string(),
                 http_listen,
             });
             genesis.members.push(MemberEntry {
                 id: body.member.clone(),
-                name: body.member_name.clone(),
+                name: body.member_name.to_string(),
                 issuers: vec![body.issuer],
             });
             let asset = AssetId::new(body.asset_code.clone(), body.member.clone());
@@ -433,23 +391,10 @@ impl fmt::Display for Application {
     }
 }
 
-/// A public key as 64 hex characters (the genesis file's form for network keys).
-mod hex_key {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use tally_types::PublicKey;
-
-    pub fn serialize<S: Serializer>(key: &PublicKey, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&key.to_hex())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PublicKey, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        PublicKey::from_hex(&text).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use tally_types::{AssetCode, BoundedString};
+
     use super::*;
 
     fn chain() -> ChainId {
@@ -475,15 +420,15 @@ mod tests {
         ApplicationBody {
             chain_id: chain(),
             member: MemberId::new(member).expect("valid"),
-            member_name: format!("{member} Inc."),
+            member_name: BoundedString::new(format!("{member} Inc.")).expect("short"),
             issuer: keys.issuer.public_key(),
             asset_code: AssetCode::new(member.to_uppercase()).expect("valid"),
             asset_scale: 2,
-            validator_name: format!("{member}-0"),
+            validator_name: BoundedString::new(format!("{member}-0")).expect("short"),
             consensus_key: keys.consensus.public_key(),
             network_key: keys.network.public_key(),
-            p2p_listen: format!("/ip4/10.0.0.{}/tcp/27000", index + 1),
-            http_listen: format!("10.0.0.{}:28000", index + 1),
+            p2p_listen: BoundedString::new(format!("/ip4/10.0.0.{}/tcp/27000", index + 1)).expect("short"),
+            http_listen: BoundedString::new(format!("10.0.0.{}:28000", index + 1)).expect("short"),
         }
     }
 
@@ -523,23 +468,32 @@ mod tests {
     #[test]
     fn a_changed_or_unsigned_application_is_refused_by_name() {
         let mut changed = signed(0);
-        changed.body.http_listen = "10.9.9.9:28000".into();
-        assert!(matches!(changed.verify(&chain()), Err(ApplicationError::BadProof { key: "consensus" })));
+        changed.body.http_listen = BoundedString::new("10.9.9.9:28000").expect("short");
+        assert!(matches!(
+            changed.verify(&chain()),
+            Err(ApplicationError::Proof(ProofError::BadProof { key: "consensus" }))
+        ));
 
         let mut network_forged = signed(0);
         network_forged.proofs.network = network_forged.proofs.consensus;
         assert!(matches!(
             network_forged.verify(&chain()),
-            Err(ApplicationError::BadProof { key: "network" })
+            Err(ApplicationError::Proof(ProofError::BadProof { key: "network" }))
         ));
 
         let mut issuer_forged = signed(0);
         issuer_forged.proofs.issuer = Some(issuer_forged.proofs.consensus);
-        assert!(matches!(issuer_forged.verify(&chain()), Err(ApplicationError::BadProof { key: "issuer" })));
+        assert!(matches!(
+            issuer_forged.verify(&chain()),
+            Err(ApplicationError::Proof(ProofError::BadProof { key: "issuer" }))
+        ));
 
         let keys = operator(0);
         let unsigned = Application::new(body(0, &keys), &keys.consensus, &keys.network).expect("valid");
-        assert!(matches!(unsigned.verify(&chain()), Err(ApplicationError::IssuerUnsigned)));
+        assert!(matches!(
+            unsigned.verify(&chain()),
+            Err(ApplicationError::Proof(ProofError::IssuerUnsigned))
+        ));
         let mut wrong_issuer = unsigned.clone();
         let error = wrong_issuer.sign_issuer(&operator(1).issuer).expect_err("not the named issuer");
         assert!(error.to_string().contains("the application names"), "{error}");
@@ -556,7 +510,7 @@ mod tests {
         assert!(error.to_string().contains("each role needs its own key"), "{error}");
 
         let mut bad_address = body(0, &keys);
-        bad_address.p2p_listen = "/ip4/010.0.0.1/tcp/27000".into();
+        bad_address.p2p_listen = BoundedString::new("/ip4/010.0.0.1/tcp/27000").expect("short");
         let error = Application::new(bad_address, &keys.consensus, &keys.network).expect_err("not canonical");
         assert!(error.to_string().starts_with("p2p_listen"), "{error}");
     }
@@ -578,7 +532,7 @@ mod tests {
 
         let keys = operator(1);
         let mut same_address = body(1, &keys);
-        same_address.p2p_listen = "/ip4/10.0.0.1/tcp/27000".into();
+        same_address.p2p_listen = BoundedString::new("/ip4/10.0.0.1/tcp/27000").expect("short");
         let mut same_address = Application::new(same_address, &keys.consensus, &keys.network).expect("valid");
         same_address.sign_issuer(&keys.issuer).expect("signs");
         let error = draft.add(same_address).expect_err("an address in use");

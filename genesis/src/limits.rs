@@ -3,6 +3,9 @@
 //! genesis document has. The `const` assertions at the bottom pin how they relate.
 
 use tally_types::limits as protocol;
+pub use tally_types::limits::{
+    BLOCK_BYTES_MAX_FLOOR, MEMBERS_MAX, TIMEOUT_MS_MAX, TIMEOUT_MS_MIN, VALIDATOR_NAME_BYTES_MAX,
+};
 
 /// The genesis format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -11,15 +14,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// pretty-printed) is well under this; anything bigger is refused before it is parsed.
 pub const GENESIS_FILE_BYTES_MAX: u64 = 32 * 1024 * 1024;
 
-/// Members in the consortium. (Issuers per member and name lengths are ledger limits:
-/// `tally_types::limits::MEMBER_ISSUERS_MAX`, `MEMBER_NAME_BYTES_MAX`.)
-pub const MEMBERS_MAX: usize = 256;
 /// Assets created at genesis.
 pub const ASSETS_MAX: usize = 1_024;
 /// Initial balances.
 pub const BALANCES_MAX: usize = 65_536;
-/// A validator's name (`validator-0`), in bytes.
-pub const VALIDATOR_NAME_BYTES_MAX: usize = 64;
 /// A DNS host name in a multiaddr, in bytes (RFC 1035).
 pub const DNS_NAME_BYTES_MAX: usize = 253;
 
@@ -27,18 +25,6 @@ pub const DNS_NAME_BYTES_MAX: usize = 253;
 /// reader (JavaScript included) holds exactly. That is some 285,000 years from 1970.
 pub const GENESIS_TIME_MS_MAX: u64 = (1 << 53) - 1;
 
-/// Shortest consensus timeout. Below this a loaded machine nullifies views it could have
-/// completed, and the chain makes no progress.
-pub const TIMEOUT_MS_MIN: u64 = 10;
-/// Longest consensus timeout (10 minutes): a larger value only hides a stalled network.
-pub const TIMEOUT_MS_MAX: u64 = 600_000;
-
-/// Smallest allowed `block_bytes_max`: a header plus one transaction of the largest size, so
-/// that every transaction the mempool admits fits some block.
-pub const BLOCK_BYTES_MAX_FLOOR: u64 = (protocol::HEADER_BYTES_MAX + protocol::TX_BYTES_MAX) as u64;
-
-const _: () = assert!(TIMEOUT_MS_MIN < TIMEOUT_MS_MAX);
-const _: () = assert!(BLOCK_BYTES_MAX_FLOOR <= protocol::BLOCK_BYTES_MAX as u64);
 // Validator count and key pools must fit u16 indices and the pooled duplicate check.
 const _: () = assert!(protocol::VALIDATORS_MAX <= u16::MAX as usize);
 const _: () = assert!(MEMBERS_MAX * protocol::MEMBER_ISSUERS_MAX <= 1 << 16);

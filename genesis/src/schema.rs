@@ -16,142 +16,21 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use borsh::BorshSerialize;
-use serde::{Deserialize, Serialize, Serializer};
-use tally_ledger::genesis::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember};
+use serde::{Serialize, Serializer};
+use tally_ledger::genesis::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, GenesisValidator};
 use tally_types::codec::encode;
+use tally_types::governance::Threshold;
 use tally_types::tx::AssetFlags;
 use tally_types::{Amount, AssetId, BlockId, ChainId, Domain, Hash, MemberId, PublicKey, ValidatorSet};
 
 use crate::error::{GenesisError, ParseError};
 use crate::limits;
 
-/// Consensus timing and block size parameters, fixed for the life of the chain.
-///
-/// The timeouts follow DESIGN.md §5 with Δ the assumed message delay: a validator nullifies a
-/// view if no proposal arrived by `timeout_propose_ms` (2Δ) or no notarization by
-/// `timeout_notarize_ms` (3Δ). After consecutive nullified views a node may back off, but
-/// never beyond `timeout_max_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsensusParams {
-    /// Nullify the view if no valid proposal arrived within this time of entering it.
-    pub timeout_propose_ms: u64,
-    /// Nullify the view if it was not notarized within this time of entering it.
-    pub timeout_notarize_ms: u64,
-    /// Upper bound of any backed-off timeout.
-    pub timeout_max_ms: u64,
-    /// Transactions in one block, at most `tally_types::limits::BLOCK_TXS_MAX`.
-    pub block_txs_max: u32,
-    /// Encoded block size, at most `tally_types::limits::BLOCK_BYTES_MAX`.
-    pub block_bytes_max: u32,
-}
-
-impl Default for ConsensusParams {
-    /// Δ = 500 ms, which suits validators on one continent; blocks half the protocol maximum.
-    fn default() -> Self {
-        ConsensusParams {
-            timeout_propose_ms: 1_000,
-            timeout_notarize_ms: 1_500,
-            timeout_max_ms: 30_000,
-            block_txs_max: 5_000,
-            block_bytes_max: 4 * 1024 * 1024,
-        }
-    }
-}
-
-impl ConsensusParams {
-    /// Every problem with these parameters, as (field name, message): each value in its range,
-    /// and the timeouts in the order the protocol needs (propose < notarize ≤ max).
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
-        param_problems(&PartialParams {
-            timeout_propose_ms: Some(self.timeout_propose_ms),
-            timeout_notarize_ms: Some(self.timeout_notarize_ms),
-            timeout_max_ms: Some(self.timeout_max_ms),
-            block_txs_max: Some(self.block_txs_max),
-            block_bytes_max: Some(self.block_bytes_max),
-        })
-    }
-}
-
-/// Consensus parameters as far as they parsed, so that the ones that did are still checked.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct PartialParams {
-    pub timeout_propose_ms: Option<u64>,
-    pub timeout_notarize_ms: Option<u64>,
-    pub timeout_max_ms: Option<u64>,
-    pub block_txs_max: Option<u32>,
-    pub block_bytes_max: Option<u32>,
-}
-
-impl PartialParams {
-    /// The parameters, if all parsed.
-    pub(crate) fn complete(&self) -> Option<ConsensusParams> {
-        Some(ConsensusParams {
-            timeout_propose_ms: self.timeout_propose_ms?,
-            timeout_notarize_ms: self.timeout_notarize_ms?,
-            timeout_max_ms: self.timeout_max_ms?,
-            block_txs_max: self.block_txs_max?,
-            block_bytes_max: self.block_bytes_max?,
-        })
-    }
-}
-
-/// The checks behind [`ConsensusParams::problems`]: ranges of the values present, and
-/// relations between the pairs present.
-pub(crate) fn param_problems(params: &PartialParams) -> Vec<(&'static str, String)> {
-    let mut problems = Vec::new();
-    let timeout_range = limits::TIMEOUT_MS_MIN..=limits::TIMEOUT_MS_MAX;
-    let timeouts = [
-        ("timeout_propose_ms", params.timeout_propose_ms),
-        ("timeout_notarize_ms", params.timeout_notarize_ms),
-        ("timeout_max_ms", params.timeout_max_ms),
-    ];
-    for (field, value) in timeouts {
-        if let Some(value) = value
-            && !timeout_range.contains(&value)
-        {
-            let (min, max) = (limits::TIMEOUT_MS_MIN, limits::TIMEOUT_MS_MAX);
-            problems.push((field, format!("{value} ms is out of range {min}..={max} ms")));
-        }
-    }
-    // A view cannot be notarized before its proposal arrives, so the notarization deadline
-    // must leave time after the proposal deadline.
-    if let (Some(propose), Some(notarize)) = (params.timeout_propose_ms, params.timeout_notarize_ms)
-        && notarize <= propose
-    {
-        problems.push((
-            "timeout_notarize_ms",
-            format!("{notarize} ms must be greater than timeout_propose_ms ({propose} ms)"),
-        ));
-    }
-    if let (Some(notarize), Some(max)) = (params.timeout_notarize_ms, params.timeout_max_ms)
-        && max < notarize
-    {
-        problems.push((
-            "timeout_max_ms",
-            format!("{max} ms must be at least timeout_notarize_ms ({notarize} ms)"),
-        ));
-    }
-    let txs_max = tally_types::limits::BLOCK_TXS_MAX;
-    if let Some(txs) = params.block_txs_max
-        && (txs == 0 || txs as usize > txs_max)
-    {
-        problems.push(("block_txs_max", format!("{txs} is out of range 1..={txs_max}")));
-    }
-    let bytes_max = tally_types::limits::BLOCK_BYTES_MAX as u64;
-    if let Some(bytes) = params.block_bytes_max.map(u64::from)
-        && !(limits::BLOCK_BYTES_MAX_FLOOR..=bytes_max).contains(&bytes)
-    {
-        problems.push((
-            "block_bytes_max",
-            format!(
-                "{bytes} is out of range {}..={bytes_max} (a block must hold a header and the largest transaction)",
-                limits::BLOCK_BYTES_MAX_FLOOR
-            ),
-        ));
-    }
-    problems
-}
+/// Consensus timing and block size parameters: the genesis values, changed later only by a
+/// passed governance proposal. The type and its range checks are the ledger's
+/// ([`tally_types::governance`]), so that genesis and governance apply the same rules.
+pub use tally_types::governance::ConsensusParams;
+pub(crate) use tally_types::governance::{PartialParams, param_problems};
 
 /// One validator: who runs it, its keys, and where it listens.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
@@ -319,6 +198,22 @@ impl Genesis {
                     amount: balance.amount,
                 })
                 .collect(),
+            validators: self
+                .validators
+                .iter()
+                .map(|validator| GenesisValidator {
+                    member: validator.member.clone(),
+                    name: validator.name.clone(),
+                    consensus_key: validator.consensus_key,
+                    network_key: validator.network_key,
+                    p2p_listen: validator.p2p_listen.clone(),
+                    http_listen: validator.http_listen.to_string(),
+                })
+                .collect(),
+            params: self.consensus,
+            // The genesis file has no threshold field yet: every chain starts at the default,
+            // more than two thirds of the members, and may change it by vote.
+            threshold: Threshold::default(),
         }
     }
 

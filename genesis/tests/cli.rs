@@ -320,15 +320,17 @@ fn write_applications(dir: &Path, chain: &str) -> Vec<PathBuf> {
             let body = ApplicationBody {
                 chain_id: ChainId::new(chain).expect("valid"),
                 member: MemberId::new(*member).expect("valid"),
-                member_name: member.to_uppercase(),
+                member_name: tally_types::BoundedString::new(member.to_uppercase()).expect("short"),
                 issuer: issuer.public_key(),
                 asset_code: AssetCode::new(member.to_uppercase()).expect("valid"),
                 asset_scale: 2,
-                validator_name: format!("{member}-0"),
+                validator_name: tally_types::BoundedString::new(format!("{member}-0")).expect("short"),
                 consensus_key: consensus.public_key(),
                 network_key: network.public_key(),
-                p2p_listen: format!("/dns4/{member}.example/tcp/27000"),
-                http_listen: format!("10.0.0.{}:28000", index + 1),
+                p2p_listen: tally_types::BoundedString::new(format!("/dns4/{member}.example/tcp/27000"))
+                    .expect("short"),
+                http_listen: tally_types::BoundedString::new(format!("10.0.0.{}:28000", index + 1))
+                    .expect("short"),
             };
             let mut application = Application::new(body, &consensus, &network).expect("valid");
             application.sign_issuer(&issuer).expect("signs");

@@ -201,15 +201,15 @@ mod tests {
         let body = ApplicationBody {
             chain_id: chain_id.clone(),
             member: MemberId::new("acme").expect("valid"),
-            member_name: "Acme".into(),
+            member_name: tally_types::BoundedString::new("Acme").expect("short"),
             issuer: issuer.public_key(),
             asset_code: AssetCode::new("ACME").expect("valid"),
             asset_scale: 2,
-            validator_name: "acme-0".into(),
+            validator_name: tally_types::BoundedString::new("acme-0").expect("short"),
             consensus_key: consensus.public_key(),
             network_key: network.public_key(),
-            p2p_listen: "/ip4/10.0.0.1/tcp/27000".into(),
-            http_listen: "10.0.0.1:28000".into(),
+            p2p_listen: tally_types::BoundedString::new("/ip4/10.0.0.1/tcp/27000").expect("short"),
+            http_listen: tally_types::BoundedString::new("10.0.0.1:28000").expect("short"),
         };
         let mut application = Application::new(body, &consensus, &network).expect("applies");
         assert_eq!(application.body.consensus_key, consensus.public_key());

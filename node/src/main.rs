@@ -226,6 +226,12 @@ fn init(
     Ok(())
 }
 
+/// `text` as a bounded string, or an error naming the option and its limit.
+fn bounded<const N: usize>(text: String, option: &str) -> anyhow::Result<tally_types::BoundedString<N>> {
+    tally_types::BoundedString::new(text)
+        .map_err(|text| anyhow::anyhow!("{option}: {} bytes, more than the limit of {N}", text.len()))
+}
+
 fn apply(args: ApplyCli) -> anyhow::Result<()> {
     use tally_genesis::application::{Application, ApplicationBody};
     use tally_types::{AssetCode, ChainId, MemberId, PublicKey};
@@ -233,15 +239,15 @@ fn apply(args: ApplyCli) -> anyhow::Result<()> {
     let body = ApplicationBody {
         chain_id: ChainId::new(args.chain_id).context("--chain-id")?,
         member: MemberId::new(args.member).context("--member")?,
-        member_name: args.member_name,
+        member_name: bounded(args.member_name, "--member-name")?,
         issuer: args.issuer.parse::<PublicKey>().context("--issuer")?,
         asset_code: AssetCode::new(args.asset).context("--asset")?,
         asset_scale: args.asset_scale,
-        validator_name: args.validator_name,
+        validator_name: bounded(args.validator_name, "--validator-name")?,
         consensus_key: consensus.public_key(),
         network_key: network.public_key(),
-        p2p_listen: args.p2p_address,
-        http_listen: args.http_address,
+        p2p_listen: bounded(args.p2p_address, "--p2p-address")?,
+        http_listen: bounded(args.http_address, "--http-address")?,
     };
     let application = Application::new(body, &consensus, &network)?;
     if std::fs::symlink_metadata(&args.out).is_ok() {

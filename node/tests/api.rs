@@ -67,6 +67,7 @@ fn genesis() -> GenesisLedger {
         balances: (0..4)
             .map(|i| GenesisBalance { account: key(i).public_key(), asset: acme(), amount: Amount(10_000) })
             .collect(),
+        ..Default::default()
     }
 }
 

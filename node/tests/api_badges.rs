@@ -96,6 +96,7 @@ fn node() -> Node {
         }],
         assets: vec![],
         balances: vec![],
+        ..Default::default()
     };
     let writes = genesis_writes(&genesis).expect("genesis writes");
     let batch = {

@@ -57,6 +57,7 @@ fn genesis() -> GenesisLedger {
             GenesisAsset { asset: globex(), scale: 0, max_supply: None, flags: AssetFlags::default() },
         ],
         balances: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -86,6 +86,7 @@ fn setup() -> Setup {
                 amount: Amount(1_000_000),
             })
             .collect(),
+        ..Default::default()
     };
     let mut state = MemState::from_genesis(&genesis).expect("valid genesis");
     // Steady state: every account has sent before (seq 1), so a block updates entries

@@ -161,6 +161,7 @@ fn setup() -> Setup {
             .map(|asset| GenesisAsset { asset, scale: 2, max_supply: None, flags: AssetFlags::default() })
             .collect(),
         balances,
+        ..Default::default()
     };
     let mut state = MemState::from_genesis(&genesis).expect("valid genesis");
 

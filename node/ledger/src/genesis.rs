@@ -14,7 +14,13 @@ use tally_types::codec::{BoundedString, BoundedVec};
 use tally_types::tx::AssetFlags;
 use tally_types::{Amount, AssetId, KeyError, MemberId, PublicKey, limits};
 
-use crate::state::{AssetState, BalanceState, IssuerState, MemberState, StateKey, StateValue, WriteSet};
+use tally_types::Height;
+use tally_types::governance::{ConsensusParams, Threshold};
+
+use crate::state::{
+    AssetState, BalanceState, EpochConfig, EpochsState, GovernanceState, GovernorState, IssuerState,
+    MemberState, StateKey, StateValue, ValidatorState, WriteSet,
+};
 
 /// The ledger's initial contents.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -22,6 +28,24 @@ pub struct GenesisLedger {
     pub members: Vec<GenesisMember>,
     pub assets: Vec<GenesisAsset>,
     pub balances: Vec<GenesisBalance>,
+    /// The validators of epoch 0, in leader-rotation order. Empty only in tests of the ledger
+    /// alone: a chain's genesis always has them (`tally-genesis` checks n = 3f + 1 ≥ 4).
+    pub validators: Vec<GenesisValidator>,
+    /// The consensus parameters of epoch 0.
+    pub params: ConsensusParams,
+    /// The share of members whose votes pass a proposal.
+    pub threshold: Threshold,
+}
+
+/// A validator at genesis.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    pub member: MemberId,
+    pub name: String,
+    pub consensus_key: PublicKey,
+    pub network_key: PublicKey,
+    pub p2p_listen: String,
+    pub http_listen: String,
 }
 
 /// A consortium member and its issuer accounts.
@@ -90,6 +114,16 @@ pub enum GenesisError {
     SupplyOverflow { asset: AssetId },
     #[error("balances of asset `{asset}` reach {supply} minor units, above its max supply of {max_supply}")]
     AboveMaxSupply { asset: AssetId, supply: Amount, max_supply: Amount },
+    #[error("validator `{name}` names member `{member}`, which is not a genesis member")]
+    ValidatorOfUnknownMember { name: String, member: MemberId },
+    #[error("validator `{name}`: {problem}")]
+    BadValidator { name: String, problem: String },
+    #[error("the governance threshold is not usable: {problem}")]
+    BadThreshold { problem: String },
+    #[error("consensus parameter {field}: {problem}")]
+    BadParams { field: &'static str, problem: String },
+    #[error("{count} members, more than the limit of {max}", max = limits::MEMBERS_MAX)]
+    TooManyMembers { count: usize },
 }
 
 /// Validates the genesis ledger and returns the writes that create it from an empty state.
@@ -135,11 +169,38 @@ pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError>
         let mut issuers = member.issuers.clone();
         issuers.sort();
         let issuers = BoundedVec::new(issuers).expect("issuer count was checked against the limit above");
+        // The member's smallest issuer key proposes and votes for it (the smallest, so that the
+        // state does not depend on the order the file lists the keys in).
+        let governance_key = issuers[0];
         writes.insert(
             StateKey::Member { member: id.clone() },
-            Some(StateValue::Member(MemberState { name, issuers })),
+            Some(StateValue::Member(MemberState {
+                name,
+                issuers: issuers.clone(),
+                governance_key,
+                removed_at: None,
+            })),
+        );
+        writes.insert(
+            StateKey::Governor { account: governance_key },
+            Some(StateValue::Governor(GovernorState { member: id.clone() })),
         );
     }
+    if genesis.members.len() > limits::MEMBERS_MAX {
+        return Err(GenesisError::TooManyMembers { count: genesis.members.len() });
+    }
+    if let Some(problem) = genesis.threshold.problem() {
+        return Err(GenesisError::BadThreshold { problem });
+    }
+    if let Some((field, problem)) = genesis.params.problems().into_iter().next() {
+        return Err(GenesisError::BadParams { field, problem });
+    }
+    if !genesis.members.is_empty() {
+        let active_members = genesis.members.len() as u32;
+        let governance = GovernanceState { threshold: genesis.threshold, active_members };
+        writes.insert(StateKey::Governance, Some(StateValue::Governance(governance)));
+    }
+    validator_writes(genesis, &members, &mut writes)?;
 
     let mut assets: BTreeMap<&AssetId, AssetState> = BTreeMap::new();
     for asset in &genesis.assets {
@@ -206,4 +267,50 @@ pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError>
         writes.insert(StateKey::Asset { asset: id.clone() }, Some(StateValue::Asset(state)));
     }
     Ok(writes)
+}
+
+/// The validators' entries and epoch 0. Duplicate keys and n = 3f + 1 are `tally-genesis`'s
+/// checks (through `ValidatorSet`); this refuses what the ledger itself could not hold.
+fn validator_writes(
+    genesis: &GenesisLedger,
+    members: &BTreeSet<&MemberId>,
+    writes: &mut WriteSet,
+) -> Result<(), GenesisError> {
+    if genesis.validators.is_empty() {
+        return Ok(());
+    }
+    let mut keys = Vec::new();
+    for validator in &genesis.validators {
+        let bad = |problem: String| GenesisError::BadValidator { name: validator.name.clone(), problem };
+        if !members.contains(&validator.member) {
+            return Err(GenesisError::ValidatorOfUnknownMember {
+                name: validator.name.clone(),
+                member: validator.member.clone(),
+            });
+        }
+        let state = ValidatorState {
+            member: validator.member.clone(),
+            name: BoundedString::new(validator.name.as_str()).map_err(|_| bad("name is too long".into()))?,
+            network_key: validator.network_key,
+            p2p_listen: BoundedString::new(validator.p2p_listen.as_str())
+                .map_err(|_| bad("p2p address is too long".into()))?,
+            http_listen: BoundedString::new(validator.http_listen.as_str())
+                .map_err(|_| bad("http address is too long".into()))?,
+        };
+        let key = StateKey::Validator { consensus_key: validator.consensus_key };
+        if writes.get(&key).is_some() {
+            return Err(bad("its consensus key is listed twice".into()));
+        }
+        writes.insert(key, Some(StateValue::Validator(state)));
+        keys.push(validator.consensus_key);
+    }
+    let count = keys.len();
+    let validators = BoundedVec::new(keys).map_err(|_| GenesisError::BadValidator {
+        name: format!("{count} validators"),
+        problem: format!("more than the limit of {}", limits::VALIDATORS_MAX),
+    })?;
+    let epoch = EpochConfig { number: 0, start_height: Height(1), validators, params: genesis.params };
+    let epochs = EpochsState { current: epoch, pending: BoundedVec::empty() };
+    writes.insert(StateKey::Epochs, Some(StateValue::Epochs(epochs)));
+    Ok(())
 }

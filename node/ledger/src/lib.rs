@@ -35,7 +35,10 @@ pub mod tree;
 pub use execute::{
     BlockContext, BlockError, BlockExecutor, BlockOutput, InclusionError, TxError, execute_block,
 };
-pub use genesis::{GenesisAsset, GenesisBalance, GenesisError, GenesisLedger, GenesisMember, genesis_writes};
+pub use genesis::{
+    GenesisAsset, GenesisBalance, GenesisError, GenesisLedger, GenesisMember, GenesisValidator,
+    genesis_writes,
+};
 pub use invariants::{History, HistoryViolation, InvariantViolation, check_invariants};
 pub use mem::{CommitBlockError, CommittedBlock, MemState};
 pub use proof::{ProveError, StateProof, prove_entry, verify_state_proof};

@@ -20,6 +20,8 @@ use std::ops::Bound;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use tally_types::codec::{Bounded, BoundedString, BoundedVec, DecodeError, decode, encode};
+use tally_types::governance::{Action, ConsensusParams, Threshold};
+use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
 use tally_types::{Amount, AssetId, Domain, Hash, Height, MemberId, OpId, Price, PublicKey, limits};
 
@@ -67,6 +69,20 @@ pub enum StateKey {
     /// A revoked badge ([`RevocationState`]). Scoped to the member that revokes it: a verifier
     /// looks up the member that anchored the badge, so only that member's revocation counts.
     BadgeRevocation { member: MemberId, badge_hash: Hash },
+    /// Index: the member a governance key proposes and votes for ([`GovernorState`]). Present
+    /// exactly while the member is active.
+    Governor { account: PublicKey },
+    /// The consortium's governance settings and member count ([`GovernanceState`]); one entry.
+    Governance,
+    /// A validator of the current or a pending epoch, by its consensus key ([`ValidatorState`]).
+    /// Deleted when an epoch without it starts.
+    Validator { consensus_key: PublicKey },
+    /// The validator set and consensus parameters of the current epoch and of the epochs that
+    /// passed changes have scheduled ([`EpochsState`]); one entry.
+    Epochs,
+    /// A governance proposal, open or decided, kept forever so its id is never reused
+    /// ([`ProposalState`]).
+    Proposal { proposal_id: OpId },
 }
 
 impl StateKey {
@@ -109,6 +125,11 @@ impl StateKey {
             StateKey::BookEntry { .. } => EntryKind::BookEntry,
             StateKey::BadgeAnchor { .. } => EntryKind::BadgeAnchor,
             StateKey::BadgeRevocation { .. } => EntryKind::BadgeRevocation,
+            StateKey::Governor { .. } => EntryKind::Governor,
+            StateKey::Governance => EntryKind::Governance,
+            StateKey::Validator { .. } => EntryKind::Validator,
+            StateKey::Epochs => EntryKind::Epochs,
+            StateKey::Proposal { .. } => EntryKind::Proposal,
         }
     }
 }
@@ -148,6 +169,9 @@ impl Ord for StateKey {
             (BadgeRevocation { member: x, badge_hash: h }, BadgeRevocation { member: y, badge_hash: k }) => {
                 x.cmp(y).then_with(|| h.0.cmp(&k.0))
             }
+            (Governor { account: a }, Governor { account: b }) => cmp_account(a, b),
+            (Validator { consensus_key: a }, Validator { consensus_key: b }) => cmp_account(a, b),
+            (Proposal { proposal_id: i }, Proposal { proposal_id: j }) => i.cmp(j),
             _ => self.kind().cmp(&other.kind()),
         }
     }
@@ -194,6 +218,11 @@ pub enum EntryKind {
     BookEntry,
     BadgeAnchor,
     BadgeRevocation,
+    Governor,
+    Governance,
+    Validator,
+    Epochs,
+    Proposal,
 }
 
 /// An account's replay protection: the seq of its last included transaction.
@@ -253,6 +282,115 @@ pub struct MemberState {
     /// Accounts that may issue assets, grant, and (later) hold, settle and anchor for the member.
     /// Sorted and unique; at least one.
     pub issuers: BoundedVec<PublicKey, { limits::MEMBER_ISSUERS_MAX }>,
+    /// The key that proposes and votes for the member (indexed by [`StateKey::Governor`]).
+    pub governance_key: PublicKey,
+    /// Set when a passed proposal removed the member. The record stays, so that its id is never
+    /// reused and its assets, anchors and revocations keep naming it; its issuer and governance
+    /// keys are no longer indexed, so they can no longer act for it.
+    pub removed_at: Option<Height>,
+}
+
+impl MemberState {
+    /// True while the member has not been removed.
+    pub fn is_active(&self) -> bool {
+        self.removed_at.is_none()
+    }
+}
+
+/// The member a governance key acts for.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GovernorState {
+    pub member: MemberId,
+}
+
+/// The consortium's governance settings.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct GovernanceState {
+    /// The share of active members whose yes votes pass a proposal.
+    pub threshold: Threshold,
+    /// Members not removed: the denominator of every tally.
+    pub active_members: u32,
+}
+
+/// One validator: who runs it and how peers reach it. Its consensus key is the entry's key.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ValidatorState {
+    pub member: MemberId,
+    pub name: BoundedString<{ limits::VALIDATOR_NAME_BYTES_MAX }>,
+    pub network_key: PublicKey,
+    pub p2p_listen: BoundedString<{ limits::ADDRESS_BYTES_MAX }>,
+    pub http_listen: BoundedString<{ limits::ADDRESS_BYTES_MAX }>,
+}
+
+/// Who validates, and with which parameters, from one height on.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EpochConfig {
+    /// 0 for genesis, then one more for each change.
+    pub number: u64,
+    /// The first height of the epoch (1 for genesis).
+    pub start_height: Height,
+    /// Consensus keys in leader-rotation order.
+    pub validators: BoundedVec<PublicKey, { limits::VALIDATORS_MAX }>,
+    pub params: ConsensusParams,
+}
+
+/// The current epoch and the ones already scheduled. A change passed in block H takes effect
+/// at H + 2 (as in CometBFT): so at most two epochs are pending, the one starting at H + 1
+/// (passed in H − 1) and the one starting at H + 2.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct EpochsState {
+    pub current: EpochConfig,
+    /// Scheduled epochs, by start height; each numbered one more than the one before.
+    pub pending: BoundedVec<EpochConfig, 2>,
+}
+
+impl EpochsState {
+    /// The epoch in force at `height`: the latest one (current or pending) started by then.
+    pub fn at(&self, height: Height) -> &EpochConfig {
+        self.pending.iter().rev().find(|epoch| epoch.start_height <= height).unwrap_or(&self.current)
+    }
+
+    /// The latest epoch known (the last pending one, or the current one).
+    pub fn latest(&self) -> &EpochConfig {
+        self.pending.last().unwrap_or(&self.current)
+    }
+}
+
+/// One member's vote.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct VoteRecord {
+    pub member: MemberId,
+    pub approve: bool,
+    pub height: Height,
+}
+
+/// Where a proposal stands.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ProposalOutcome {
+    /// Taking votes (until its expiry height).
+    Open,
+    /// Passed, and its action executed, in this block.
+    Passed { height: Height },
+    /// Enough members voted no that it can no longer pass.
+    Rejected { height: Height },
+    /// Passed, but its action could not be carried out on the state of that block (for
+    /// example, the member it adds was admitted by another proposal first); nothing changed.
+    Failed { height: Height, code: ErrorCode },
+}
+
+/// A governance proposal.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ProposalState {
+    pub proposer: MemberId,
+    pub action: Action,
+    /// The height of the block that holds the proposal.
+    pub height: Height,
+    pub expires_at_height: Height,
+    /// One per member, in the order cast; the proposer's yes is the first.
+    pub votes: BoundedVec<VoteRecord, { limits::MEMBERS_MAX }>,
+    pub outcome: ProposalOutcome,
+    pub tx_id: TxId,
 }
 
 /// The member an issuer account acts for.
@@ -612,6 +750,12 @@ pub enum StateValue {
     BookEntry(BookEntryState),
     BadgeAnchor(BadgeAnchorState),
     BadgeRevocation(RevocationState),
+    Governor(GovernorState),
+    Governance(GovernanceState),
+    Validator(ValidatorState),
+    Epochs(EpochsState),
+    /// Boxed: its action makes it several times larger than any other value.
+    Proposal(Box<ProposalState>),
 }
 
 impl StateValue {
@@ -648,6 +792,11 @@ impl StateValue {
             StateValue::BookEntry(_) => EntryKind::BookEntry,
             StateValue::BadgeAnchor(_) => EntryKind::BadgeAnchor,
             StateValue::BadgeRevocation(_) => EntryKind::BadgeRevocation,
+            StateValue::Governor(_) => EntryKind::Governor,
+            StateValue::Governance(_) => EntryKind::Governance,
+            StateValue::Validator(_) => EntryKind::Validator,
+            StateValue::Epochs(_) => EntryKind::Epochs,
+            StateValue::Proposal(_) => EntryKind::Proposal,
         }
     }
 }
@@ -942,6 +1091,11 @@ mod tests {
             BookEntry(&'a AssetId, &'a AssetId, [u8; 24], u64, u64, u8),
             BadgeAnchor([u8; 32]),
             BadgeRevocation(&'a MemberId, [u8; 32]),
+            Governor([u8; 32]),
+            Governance,
+            Validator([u8; 32]),
+            Epochs,
+            Proposal(OpId),
         }
         fn reference(key: &StateKey) -> Reference<'_> {
             match key {
@@ -972,6 +1126,11 @@ mod tests {
                 StateKey::BadgeRevocation { member, badge_hash } => {
                     Reference::BadgeRevocation(member, badge_hash.0)
                 }
+                StateKey::Governor { account } => Reference::Governor(account.0),
+                StateKey::Governance => Reference::Governance,
+                StateKey::Validator { consensus_key } => Reference::Validator(consensus_key.0),
+                StateKey::Epochs => Reference::Epochs,
+                StateKey::Proposal { proposal_id } => Reference::Proposal(*proposal_id),
             }
         }
         let other_asset: AssetId = "ACME@acmf".parse().expect("valid");
@@ -1002,6 +1161,15 @@ mod tests {
             });
         }
         keys.extend(new_kind_keys());
+        for bytes in &accounts {
+            keys.push(StateKey::Governor { account: PublicKey(*bytes) });
+            keys.push(StateKey::Validator { consensus_key: PublicKey(*bytes) });
+        }
+        keys.push(StateKey::Governance);
+        keys.push(StateKey::Epochs);
+        for id in [0u8, 1, 255] {
+            keys.push(StateKey::Proposal { proposal_id: OpId([id; 16]) });
+        }
         for a in &keys {
             for b in &keys {
                 assert_eq!(a.cmp(b), reference(a).cmp(&reference(b)), "{a:?} vs {b:?}");

@@ -68,7 +68,8 @@ fn genesis_creates_members_issuers_assets_and_balances() {
         Some(StateValue::Asset(AssetState { supply: Amount(0), .. }))
     ));
     assert_eq!(state.entries().filter(|(key, _)| matches!(key, StateKey::Account { .. })).count(), 0);
-    assert_eq!(state.len(), 2 + 3 + 3 + 3);
+    // Members, issuers, assets, balances, one governance key per member, the governance entry.
+    assert_eq!(state.len(), 2 + 3 + 3 + 3 + 2 + 1);
 }
 
 #[test]

@@ -176,7 +176,9 @@ fn members_and_the_issuer_index_must_agree() {
     let member_value = |name: &str, issuers: Vec<tally_types::PublicKey>| {
         StateValue::Member(MemberState {
             name: BoundedString::new(name).expect("short"),
+            governance_key: issuers.first().copied().unwrap_or(tally_types::PublicKey([9; 32])),
             issuers: BoundedVec::new(issuers).expect("few"),
+            removed_at: None,
         })
     };
     let violation = broken(|e| {

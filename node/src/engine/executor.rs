@@ -475,6 +475,7 @@ mod tests {
                     amount: Amount(1_000),
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 

@@ -48,6 +48,7 @@ fn genesis() -> GenesisLedger {
             .flat_map(|key| [acme(), glx()].map(|asset| (key.public_key(), asset)))
             .map(|(account, asset)| GenesisBalance { account, asset, amount: Amount(10_000) })
             .collect(),
+        ..Default::default()
     }
 }
 

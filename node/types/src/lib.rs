@@ -20,6 +20,7 @@ pub mod archive;
 pub mod block;
 pub mod codec;
 pub mod consensus;
+pub mod governance;
 pub mod hash;
 pub mod ids;
 pub mod keys;

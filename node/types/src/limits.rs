@@ -83,6 +83,25 @@ pub const STATE_KEY_BYTES_MAX: usize = 192;
 pub const MEMBER_NAME_BYTES_MAX: usize = 64;
 /// Issuer accounts of one member.
 pub const MEMBER_ISSUERS_MAX: usize = 16;
+/// A validator's name (`validator-0`), in bytes.
+pub const VALIDATOR_NAME_BYTES_MAX: usize = 64;
+/// A validator's public address (a multiaddr, or `IP:PORT`), in bytes: room for a DNS name of
+/// 253 bytes with its protocol and port parts.
+pub const ADDRESS_BYTES_MAX: usize = 320;
+/// Members of the consortium, at genesis and after any number of admissions.
+pub const MEMBERS_MAX: usize = 256;
+/// How far ahead of its own height a proposal may set its expiry (about a week at 5 blocks a
+/// second): long enough for members in every time zone to vote, short enough that a forgotten
+/// proposal does not pass by surprise months later.
+pub const PROPOSAL_TTL_BLOCKS_MAX: u64 = 3_024_000;
+/// Shortest consensus timeout. Below this a loaded machine nullifies views it could have
+/// completed, and the chain makes no progress.
+pub const TIMEOUT_MS_MIN: u64 = 10;
+/// Longest consensus timeout (10 minutes): a larger value only hides a stalled network.
+pub const TIMEOUT_MS_MAX: u64 = 600_000;
+/// Smallest allowed `block_bytes_max`: a header plus one transaction of the largest size, so
+/// that every transaction the mempool admits fits some block.
+pub const BLOCK_BYTES_MAX_FLOOR: u64 = (HEADER_BYTES_MAX + TX_BYTES_MAX) as u64;
 /// Encoded size of a validator set.
 pub const VALIDATOR_SET_BYTES_MAX: usize = 64 * 1024;
 /// Transactions in one gossip message ([`crate::wire::TxBatch`]).
@@ -126,3 +145,7 @@ const _: () = assert!(SYNC_RANGE_BLOCKS_MAX >= 1 && SYNC_RANGE_BLOCKS_MAX <= u32
 // One committed block of the largest size (block + certificate) fits a sync answer with its
 // variant tag and list length, so a range always makes progress, whatever the blocks hold.
 const _: () = assert!(1 + 4 + BLOCK_BYTES_MAX + CERTIFICATE_BYTES_MAX <= SYNC_RESPONSE_BYTES_MAX);
+const _: () = assert!(TIMEOUT_MS_MIN < TIMEOUT_MS_MAX);
+const _: () = assert!(BLOCK_BYTES_MAX_FLOOR <= BLOCK_BYTES_MAX as u64);
+// A proposal holds its action (an application is about 1.2 KB) and one vote per member.
+const _: () = assert!(4 * 1024 + MEMBERS_MAX * (MEMBER_ID_BYTES_MAX + 8) <= STATE_VALUE_BYTES_MAX);

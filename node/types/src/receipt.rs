@@ -100,6 +100,42 @@ pub enum ErrorCode {
     DuplicateBadgeRoot,
     /// The badge was already revoked.
     BadgeAlreadyRevoked,
+    /// The signer is not the governance key of an active member.
+    NotMember,
+    /// The proposal id was used before.
+    DuplicateProposal,
+    /// The expiry is not after this height, or further ahead than `PROPOSAL_TTL_BLOCKS_MAX`.
+    BadProposalExpiry,
+    /// No proposal has this id.
+    UnknownProposal,
+    /// The proposal has passed, failed or been rejected: it takes no more votes.
+    ProposalClosed,
+    /// The proposal's expiry height is behind this block.
+    ProposalExpired,
+    /// The member has already voted on this proposal.
+    AlreadyVoted,
+    /// An application is for another chain.
+    ApplicationWrongChain,
+    /// A proof of possession in an application does not verify (or the issuer did not sign).
+    BadProofOfPossession,
+    /// The member id is taken (by a member, present or removed: ids are never reused).
+    MemberExists,
+    /// A key in the application already serves the consortium: an issuer or governance key of
+    /// an active member, or a key of a current or scheduled validator.
+    KeyInUse,
+    /// The action names a validator that is not in the validator set.
+    UnknownValidator,
+    /// The change would leave fewer validators than `VALIDATORS_MIN`, or more than
+    /// `VALIDATORS_MAX`, or more members than `MEMBERS_MAX`.
+    ValidatorCountOutOfRange,
+    /// The consensus parameters are out of range.
+    BadConsensusParams,
+    /// The threshold is below one half or not below one.
+    BadThreshold,
+    /// The application's issuer is not an issuer of the member it names.
+    IssuerNotOfMember,
+    /// A field of an application is not acceptable (an empty name, too large an asset scale).
+    BadApplication,
 }
 
 /// One trade of a PlaceOffer op against a resting offer.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, Price};
 use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
+use crate::governance::{CastVote, Propose};
 use crate::hash::{Domain, Hash};
 use crate::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId};
 use crate::keys::{
@@ -227,6 +228,9 @@ pub enum Op {
     CancelOffer(CancelOffer),
     AnchorBadges(AnchorBadges),
     RevokeBadge(RevokeBadge),
+    /// Boxed: an application makes it several times larger than any other op.
+    Propose(Box<Propose>),
+    CastVote(CastVote),
 }
 
 impl Op {
@@ -245,6 +249,8 @@ impl Op {
             Op::CancelOffer(_) => "cancel_offer",
             Op::AnchorBadges(_) => "anchor_badges",
             Op::RevokeBadge(_) => "revoke_badge",
+            Op::Propose(_) => "propose",
+            Op::CastVote(_) => "cast_vote",
         }
     }
 }

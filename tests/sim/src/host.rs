@@ -148,6 +148,7 @@ pub fn genesis_ledger() -> GenesisLedger {
                 amount: Amount(OPENING_BALANCE),
             })
             .collect(),
+        ..Default::default()
     }
 }
 

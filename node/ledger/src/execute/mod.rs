@@ -23,12 +23,14 @@
 //! on every node.
 //!
 //! Before its first transaction a block runs its prologue ([`BlockExecutor::begin`]): it
-//! releases the holds whose expiry is at or before the block time (see [`holds`]).
+//! releases the holds whose expiry is at or before the block time (see [`holds`]), and makes
+//! the epoch scheduled to start at its height current (see [`governance`]).
 //!
 //! Ops live by theme: credits here, metered usage in [`holds`], the order book in [`market`],
-//! badges in [`badges`].
+//! badges in [`badges`], consortium governance in [`governance`].
 
 mod badges;
+mod governance;
 mod holds;
 mod market;
 
@@ -189,6 +191,7 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             receipts: Vec::new(),
         };
         executor.release_expired_holds()?;
+        executor.advance_epoch()?;
         executor.commit_tx_writes();
         Ok(executor)
     }
@@ -313,6 +316,8 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             Op::CancelOffer(op) => self.cancel_offer(at, op),
             Op::AnchorBadges(op) => self.anchor_badges(at, op),
             Op::RevokeBadge(op) => self.revoke_badge(at, op),
+            Op::Propose(op) => self.propose(at, op),
+            Op::CastVote(op) => self.cast_vote(at, op),
         }
     }
 

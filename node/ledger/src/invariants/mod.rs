@@ -7,10 +7,12 @@
 //! state check after every commit, and `tally audit` runs both over the whole chain.
 
 mod badges;
+mod governance;
 mod holds;
 mod market;
 
 pub use badges::BadgeViolation;
+pub use governance::GovernanceViolation;
 pub use holds::HoldViolation;
 pub use market::MarketViolation;
 
@@ -20,7 +22,7 @@ use tally_types::receipt::{Receipt, TxOutcome};
 use tally_types::tx::{Op, SignedTransaction, TxId};
 use tally_types::{Amount, AssetId, Height, MemberId, OpId, PublicKey, limits};
 
-use crate::state::{AssetState, EntryKind, StateKey, StateValue};
+use crate::state::{AssetState, EntryKind, MemberState, StateKey, StateValue};
 
 /// A broken state invariant. Each names the entry at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +71,8 @@ pub enum InvariantViolation {
     Market(#[from] MarketViolation),
     #[error(transparent)]
     Badge(#[from] BadgeViolation),
+    #[error(transparent)]
+    Governance(#[from] GovernanceViolation),
 }
 
 /// What the themed checks (holds, market, badges) may look at besides their own entries.
@@ -123,6 +127,8 @@ where
     let mut holds = holds::Collector::default();
     let mut market = market::Collector::default();
     let mut badges = badges::Collector::default();
+    let mut governance = governance::Collector::default();
+    let mut member_states: BTreeMap<&MemberId, &MemberState> = BTreeMap::new();
 
     for (key, value) in entries {
         if key.kind() != value.kind() {
@@ -159,6 +165,7 @@ where
                     return Err(InvariantViolation::UnsortedIssuers { member: id.clone() });
                 }
                 members.insert(id, member.issuers.iter().collect());
+                member_states.insert(id, member);
             }
             (StateKey::Issuer { account }, StateValue::Issuer(issuer)) => {
                 issuer_index.insert(account, &issuer.member);
@@ -177,6 +184,14 @@ where
             (StateKey::BadgeAnchor { .. } | StateKey::BadgeRevocation { .. }, _) => {
                 badges.observe(key, value)?
             }
+            (
+                StateKey::Governor { .. }
+                | StateKey::Governance
+                | StateKey::Validator { .. }
+                | StateKey::Epochs
+                | StateKey::Proposal { .. },
+                _,
+            ) => governance.observe(key, value)?,
             _ => unreachable!("key and value kinds were checked equal above"),
         }
     }
@@ -186,6 +201,7 @@ where
     holds.finish(&world, &mut locks)?;
     market.finish(&world, &mut locks)?;
     badges.finish(&world)?;
+    governance.finish(&world, &member_states)?;
     for (account, asset, locked) in balance_locks {
         let expected = locks.0.remove(&(account, asset)).unwrap_or(Amount::ZERO);
         if locked != expected {
@@ -258,7 +274,10 @@ where
             });
         }
     }
-    for (member, issuers) in &members {
+    // A removed member keeps its record (and so its issuer list) but its issuers act for no
+    // one: only active members' issuers are indexed.
+    let is_active = |member: &MemberId| member_states.get(member).is_some_and(|state| state.is_active());
+    for (member, issuers) in members.iter().filter(|(member, _)| is_active(member)) {
         for account in issuers {
             let indexed = issuer_index.get(account).copied();
             if indexed != Some(*member) {
@@ -271,7 +290,7 @@ where
         }
     }
     for (account, member) in &issuer_index {
-        if !members.get(member).is_some_and(|issuers| issuers.contains(account)) {
+        if !is_active(member) || !members.get(member).is_some_and(|issuers| issuers.contains(account)) {
             return Err(InvariantViolation::StaleIssuerIndex {
                 account: **account,
                 member: (*member).clone(),

@@ -106,6 +106,7 @@ pub fn genesis() -> GenesisLedger {
             GenesisBalance { account: a.bob.public_key(), asset: asset("ACME@acme"), amount: Amount(500) },
             GenesisBalance { account: a.alice.public_key(), asset: asset("PROMO@acme"), amount: Amount(100) },
         ],
+        ..Default::default()
     }
 }
 
