@@ -21,6 +21,7 @@ use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, SecretKey, TxId, TxOu
 use zeroize::Zeroizing;
 
 mod cmd_badge;
+mod cmd_gov;
 mod cmd_grant;
 mod cmd_market;
 mod cmd_spend;
@@ -91,9 +92,12 @@ enum Command {
     /// Check one transaction or state proof against a finalized header.
     #[command(subcommand)]
     Verify(cmd_verify::VerifyCommand),
-    /// Sign or check an application to join a consortium at genesis.
+    /// Sign or check an application to join a consortium (at genesis or by vote).
     #[command(subcommand)]
     Application(ApplicationCommand),
+    /// Consortium governance: propose changes, vote, list and show proposals and the consortium.
+    #[command(subcommand)]
+    Gov(cmd_gov::GovCommand),
 }
 
 #[derive(Subcommand)]
@@ -293,6 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keys(command) => keys(&context, command),
         Command::Application(command) => application(&context, command),
+        Command::Gov(command) => cmd_gov::run(&context, command),
         Command::Audit(args) => cmd_audit::run(&context, args),
         Command::Badge(command) => cmd_badge::run(&context, command),
         Command::Verify(command) => cmd_verify::run(&context, command),

@@ -49,6 +49,8 @@ use crate::mempool::AdmitError;
 
 /// Badge anchors and revocations with proofs; receipt proofs.
 mod badges;
+/// Consortium settings, members, validators, epochs and proposals with proofs.
+mod governance;
 /// Order-book and metered-usage reads.
 mod markets;
 
@@ -349,6 +351,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/batches/{member}/{batch_id}", get(markets::get_batch))
         .route("/v1/authorizations/{holder}/{provider}/{asset}", get(markets::get_authorization))
         .route("/v1/badges/{hash}", get(badges::get_badge))
+        .route("/v1/governance", get(governance::get_governance))
+        .route("/v1/governance/proposals", get(governance::list_proposals))
+        .route("/v1/governance/proposals/{id}", get(governance::get_proposal))
         .route("/v1/txs/{id}/receipt", get(badges::get_tx_receipt))
         .route("/health", get(health))
         .route("/ready", get(ready))

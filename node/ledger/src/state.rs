@@ -576,6 +576,22 @@ impl KeyRange {
         }
     }
 
+    /// Every governance proposal, by id.
+    pub fn proposals() -> Self {
+        KeyRange {
+            first: StateKey::Proposal { proposal_id: OpId([0; 16]) },
+            last: StateKey::Proposal { proposal_id: OpId([0xff; 16]) },
+        }
+    }
+
+    /// Every member, by id.
+    pub fn members() -> Self {
+        // Ids are [a-z0-9-] starting with a letter: none sorts before `a-` or after `zz…z`.
+        let first = MemberId::new("a-").expect("a valid member id");
+        let last = MemberId::new("z".repeat(limits::MEMBER_ID_BYTES_MAX)).expect("the largest member id");
+        KeyRange { first: StateKey::Member { member: first }, last: StateKey::Member { member: last } }
+    }
+
     /// The lowest key in the range.
     pub fn first(&self) -> &StateKey {
         &self.first

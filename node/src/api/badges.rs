@@ -42,7 +42,7 @@ fn internal(error: impl std::fmt::Display) -> Problem {
 }
 
 /// One state entry with its proof, as JSON: `{key, key_hex, value, value_decoded, proof}`.
-fn proven_entry(
+pub(super) fn proven_entry(
     snapshot: &tally_store::Snapshot<'_>,
     key: &StateKey,
 ) -> Result<(serde_json::Value, Option<StateValue>), Problem> {
