@@ -494,3 +494,31 @@ fn changes_passed_in_consecutive_blocks_make_consecutive_epochs() {
     assert_eq!(now.current.validators.len(), 5);
     assert!(now.pending.is_empty());
 }
+
+#[test]
+fn an_action_failing_midway_leaves_none_of_its_writes() {
+    // Rotation of a key that another proposal removed first: the rotation writes the new
+    // validator's entry before it finds the old key gone from the schedule. The new entry must
+    // not remain (the invariants would find it in no epoch).
+    let mut chain = Chain::from_genesis(&consortium());
+    let (old, _) = validator_keys(1);
+    let (new, _) = validator_keys(11);
+    let rotate = Action::RotateValidatorKey {
+        consensus_key: old.public_key(),
+        application: application("globex", &governor(1), 11),
+    };
+    chain.ok(&governor(1), vec![propose(2, rotate, 100)]);
+    assert!(
+        chain.state.value(&StateKey::Validator { consensus_key: new.public_key() }).is_none(),
+        "checking a proposal must not carry it out"
+    );
+    chain.ok(&governor(0), vec![vote(2, true)]);
+    pass(&mut chain, 1, Action::RemoveValidator { consensus_key: old.public_key() });
+    // The next block, before the old key's entry goes at the epoch: the rotation passes.
+    chain.ok(&governor(2), vec![vote(2, true)]);
+    let ProposalOutcome::Failed { code, .. } = proposal(&chain, 2).outcome else {
+        panic!("{:?}", proposal(&chain, 2).outcome);
+    };
+    assert_eq!(code, ErrorCode::UnknownValidator);
+    assert!(chain.state.value(&StateKey::Validator { consensus_key: new.public_key() }).is_none());
+}
