@@ -294,7 +294,7 @@ impl Draft {
     }
 
     /// The genesis of this draft at `genesis_time_ms`, through the validation every genesis
-    /// file gets (so, for example, n must be 3f + 1). Every application is checked again.
+    /// file gets (so, for example, n must be at least 4). Every application is checked again.
     pub fn finalize(&self, genesis_time_ms: u64) -> Result<Genesis, GenesisError> {
         for (index, application) in self.applications.iter().enumerate() {
             application.verify(&self.chain_id).map_err(|error| {
@@ -539,7 +539,7 @@ mod tests {
         assert!(error.to_string().contains("p2p address /ip4/10.0.0.1/tcp/27000"), "{error}");
         assert_eq!(draft.applications.len(), 1, "refused applications are not added");
 
-        // Three validators are not a valid chain (n = 3f + 1): finalize names the problem.
+        // Three validators are not a valid chain (n ≥ 4): finalize names the problem.
         draft.add(signed(1)).expect("second");
         draft.add(signed(2)).expect("third");
         let error = draft.finalize(1).expect_err("n = 3").to_string();

@@ -55,7 +55,7 @@ pub const ASSET_SCALE: u8 = 2;
 #[derive(Clone, Debug)]
 pub struct TestnetSpec {
     pub chain_id: ChainId,
-    /// n; validation requires n = 3f + 1 ≥ 4.
+    /// n; validation requires n ≥ 4.
     pub validators: usize,
     /// Member ids, in order; validators are assigned to them round-robin.
     pub members: Vec<MemberId>,
@@ -107,7 +107,7 @@ fn display_name(member: &MemberId) -> String {
 }
 
 /// Builds and validates a network. Refuses options that cannot describe one before any key is
-/// made; anything else wrong (n not 3f + 1, a duplicated member) comes back as the same
+/// made; anything else wrong (n below 4, a duplicated member) comes back as the same
 /// problem list `validate` prints.
 pub fn build_testnet(spec: &TestnetSpec, keys: &KeySource) -> Result<Testnet, GenesisError> {
     let validators_max = tally_types::limits::VALIDATORS_MAX;
@@ -382,7 +382,10 @@ mod tests {
         else {
             panic!("3 validators must be refused");
         };
-        assert_eq!(problems.list()[0].to_string(), "validators: 3 validators, n must be 3f+1 ≥ 4");
+        assert_eq!(
+            problems.list()[0].to_string(),
+            "validators: 3 validators, at least 4 are needed to tolerate a fault"
+        );
 
         let Err(GenesisError::Build(problems)) =
             build_testnet(&spec(4, &["acme", "acme"]), &KeySource::OsRandom)

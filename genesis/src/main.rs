@@ -70,7 +70,7 @@ struct InitArgs {
     /// Chain id: 3..=64 characters of [a-z0-9-].
     #[arg(long)]
     chain_id: String,
-    /// Number of validators n; must be 3f+1 (4, 7, 10, ...).
+    /// Number of validators n, at least 4 (f = ⌊(n − 1)/3⌋ faults tolerated).
     #[arg(long)]
     validators: usize,
     /// Member ids, comma-separated (e.g. acme,globex,initech). Validators are assigned to them

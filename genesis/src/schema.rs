@@ -158,7 +158,7 @@ impl Genesis {
     pub fn validator_set(&self) -> ValidatorSet {
         let keys = self.validators.iter().map(|validator| validator.consensus_key).collect();
         ValidatorSet::new(keys).expect(
-            "validation checked n = 3f + 1 within limits and distinct, valid, non-weak consensus keys",
+            "validation checked 4 <= n <= VALIDATORS_MAX and distinct, valid, non-weak consensus keys",
         )
     }
 

@@ -3,7 +3,7 @@
 //! Three passes over a tree that keeps duplicate keys (`json.rs`):
 //! 1. structure and fields: each object has exactly its known fields, once; each value has
 //!    the right JSON type and parses into its typed form (ids, keys, addresses, amounts);
-//! 2. cross-field rules over whatever parsed: counts (n = 3f + 1), uniqueness (members,
+//! 2. cross-field rules over whatever parsed: counts (n ≥ 4), uniqueness (members,
 //!    assets, validator names, every key across all roles, listen endpoints), references
 //!    (a validator's member, an asset's issuer, a balance's asset), supply caps, parameters;
 //! 3. if nothing is wrong so far, the ledger's own genesis check (`genesis_writes`), so that
@@ -676,14 +676,13 @@ fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
     let members_complete =
         draft.members.as_ref().is_some_and(|list| list.iter().all(|member| member.id.is_some()));
 
-    // Validators: n = 3f + 1 ≥ 4, known members, unique names and endpoints.
+    // Validators: n ≥ 4 (f = ⌊(n − 1)/3⌋ ≥ 1), known members, unique names and endpoints.
     let before_validators = problems.count();
     if let Some(list) = &draft.validators {
         let n = list.len();
         if n < tally_types::limits::VALIDATORS_MIN {
-            problems.report("validators", format!("{n} validators, n must be 3f+1 ≥ 4"));
-        } else if n % 3 != 1 {
-            problems.report("validators", format!("{n} validators, n must be 3f+1 (4, 7, 10, ...)"));
+            problems
+                .report("validators", format!("{n} validators, at least 4 are needed to tolerate a fault"));
         }
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();

@@ -215,7 +215,10 @@ fn init_of_an_invalid_network_writes_nothing() {
     ]);
     assert!(!output.status.success());
     let message = text(&output.stderr);
-    assert!(message.contains("validators: 3 validators, n must be 3f+1 ≥ 4"), "{message}");
+    assert!(
+        message.contains("validators: 3 validators, at least 4 are needed to tolerate a fault"),
+        "{message}"
+    );
     assert!(!out.exists());
 
     let output =

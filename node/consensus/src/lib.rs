@@ -4,8 +4,9 @@
 //! # Protocol
 //!
 //! Simplex (B. Y. Chan and R. Pass, "Simplex Consensus: A Simple and Fast Consensus
-//! Protocol", TCC 2023), in the form of commonware's `consensus::simplex`. There are n = 3f + 1
-//! validators, fixed in genesis; a quorum is Q = n − f. Views start at 1 (the anchor, genesis
+//! Protocol", TCC 2023), in the form of commonware's `consensus::simplex`. There are n ≥ 4
+//! validators, fixed in genesis, of which f = ⌊(n − 1)/3⌋ may be faulty; a quorum is Q = n − f
+//! (any two quorums share n − 2f ≥ f + 1 validators, so an honest one). Views start at 1 (the anchor, genesis
 //! or the last committed block, is view 0 or its own view). The rules, as implemented:
 //!
 //! - **R1 Leader.** The leader of view v is `validators[v mod n]`. On entering v it asks the

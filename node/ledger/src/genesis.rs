@@ -29,7 +29,7 @@ pub struct GenesisLedger {
     pub assets: Vec<GenesisAsset>,
     pub balances: Vec<GenesisBalance>,
     /// The validators of epoch 0, in leader-rotation order. Empty only in tests of the ledger
-    /// alone: a chain's genesis always has them (`tally-genesis` checks n = 3f + 1 ≥ 4).
+    /// alone: a chain's genesis always has them (`tally-genesis` checks n ≥ 4).
     pub validators: Vec<GenesisValidator>,
     /// The consensus parameters of epoch 0.
     pub params: ConsensusParams,
@@ -269,7 +269,7 @@ pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError>
     Ok(writes)
 }
 
-/// The validators' entries and epoch 0. Duplicate keys and n = 3f + 1 are `tally-genesis`'s
+/// The validators' entries and epoch 0. Duplicate keys and n ≥ 4 are `tally-genesis`'s
 /// checks (through `ValidatorSet`); this refuses what the ledger itself could not hold.
 fn validator_writes(
     genesis: &GenesisLedger,

@@ -16,7 +16,7 @@ use crate::limits;
 ///
 /// Every way of making one — [`ValidatorSet::new`], borsh decoding, JSON — runs the same
 /// checks, so no code path holds a set with duplicate keys (which would count twice towards a
-/// quorum) or with n ≠ 3f + 1 (an empty set would make every certificate pass).
+/// quorum) or with fewer than four validators (an empty set would make every certificate pass).
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, Serialize, Deserialize)]
 #[serde(try_from = "UncheckedValidatorSet")]
 pub struct ValidatorSet {
@@ -47,10 +47,10 @@ impl BorshDeserialize for ValidatorSet {
 /// Why a validator set is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidatorSetError {
-    #[error("{0} validators; at least {min} are needed (n = 3f + 1, f >= 1)", min = limits::VALIDATORS_MIN)]
+    #[error("{0} validators; at least {min} are needed (f = ⌊(n − 1)/3⌋ ≥ 1)", min = limits::VALIDATORS_MIN)]
     TooFew(usize),
-    #[error("{0} validators; n must be 3f + 1 (4, 7, 10, ...)")]
-    NotThreeFPlusOne(usize),
+    #[error("{0} validators; at most {max} are allowed", max = limits::VALIDATORS_MAX)]
+    TooMany(usize),
     #[error("validator {0} appears twice")]
     Duplicate(usize),
     #[error("validator {index} key refused: {error}")]
@@ -58,14 +58,14 @@ pub enum ValidatorSetError {
 }
 
 impl ValidatorSet {
-    /// Builds and checks a validator set: n = 3f + 1 ≥ 4, distinct, valid, non-weak keys.
+    /// Builds and checks a validator set: n ≥ 4, distinct, valid, non-weak keys. Any n works:
+    /// with f = ⌊(n − 1)/3⌋ and quorum Q = n − f, two quorums share at least n − 2f ≥ f + 1
+    /// validators, so at least one honest one (safety), and the n − f honest validators alone
+    /// make a quorum (liveness).
     pub fn new(keys: Vec<PublicKey>) -> Result<Self, ValidatorSetError> {
         let n = keys.len();
         if n < limits::VALIDATORS_MIN {
             return Err(ValidatorSetError::TooFew(n));
-        }
-        if n % 3 != 1 {
-            return Err(ValidatorSetError::NotThreeFPlusOne(n));
         }
         for (index, key) in keys.iter().enumerate() {
             key.validate_strict().map_err(|error| ValidatorSetError::BadKey { index, error })?;
@@ -73,7 +73,7 @@ impl ValidatorSet {
                 return Err(ValidatorSetError::Duplicate(index));
             }
         }
-        let keys = BoundedVec::new(keys).map_err(|keys| ValidatorSetError::NotThreeFPlusOne(keys.len()))?;
+        let keys = BoundedVec::new(keys).map_err(|keys| ValidatorSetError::TooMany(keys.len()))?;
         Ok(ValidatorSet { keys })
     }
 

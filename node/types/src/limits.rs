@@ -35,9 +35,9 @@ pub const BADGE_REVOCATION_REASON_BYTES_MAX: usize = 128;
 /// Badges in one anchored batch.
 pub const BADGE_BATCH_LEAVES_MAX: u32 = 1 << 20;
 
-/// Validators in one chain. n = 3f + 1, so f ≤ 33.
+/// Validators in one chain (f = ⌊(n − 1)/3⌋ ≤ 33).
 pub const VALIDATORS_MAX: usize = 100;
-/// Fewest validators: n = 3f + 1 with f ≥ 1.
+/// Fewest validators: f = ⌊(n − 1)/3⌋ ≥ 1.
 pub const VALIDATORS_MIN: usize = 4;
 /// Transactions in one block.
 pub const BLOCK_TXS_MAX: usize = 10_000;
@@ -114,7 +114,7 @@ pub const SYNC_RANGE_BLOCKS_MAX: usize = 64;
 /// a server stops before the block that would pass it, so an answer may hold fewer blocks.
 pub const SYNC_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
-const _: () = assert!(VALIDATORS_MIN == 4, "n = 3f + 1 with f >= 1");
+const _: () = assert!(VALIDATORS_MIN == 4, "f = (n - 1) / 3 >= 1");
 const _: () = assert!(CHAIN_ID_BYTES_MIN <= CHAIN_ID_BYTES_MAX);
 const _: () = assert!(MEMBER_ID_BYTES_MIN <= MEMBER_ID_BYTES_MAX);
 const _: () = assert!(ASSET_CODE_BYTES_MIN <= ASSET_CODE_BYTES_MAX);

@@ -6,7 +6,7 @@ use crate::scheme::SchemeKind;
 use crate::sim::{self, Outcome, SetupError};
 
 /// Validator counts a campaign cycles through when none is fixed.
-pub const NODE_COUNTS: [usize; 3] = [4, 7, 10];
+pub const NODE_COUNTS: [usize; 5] = [4, 5, 6, 7, 10];
 
 /// How a campaign picks the scheme per seed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

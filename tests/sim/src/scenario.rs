@@ -198,7 +198,7 @@ pub fn liveness_bound_views(n: usize) -> u64 {
 impl Scenario {
     /// The scenario of `seed` for `n` validators.
     pub fn generate(seed: u64, n: usize, options: ScenarioOptions) -> Scenario {
-        assert!(n >= 4 && n % 3 == 1, "n must be 3f + 1 with f >= 1, got {n}");
+        assert!(n >= 4, "n must be at least 4 (f >= 1), got {n}");
         let f = (n - 1) / 3;
         let mut rng = Rng::new(seed);
         let mut net_rng = rng.fork(1);
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn scenarios_are_deterministic_and_within_limits() {
         for seed in 0..200 {
-            for n in [4, 7, 10] {
+            for n in [4, 5, 6, 7, 10] {
                 let a = Scenario::generate(seed, n, ScenarioOptions::default());
                 let b = Scenario::generate(seed, n, ScenarioOptions::default());
                 assert_eq!(a.summary(), b.summary());

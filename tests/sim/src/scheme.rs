@@ -110,8 +110,7 @@ impl Keyring {
             })
             .collect();
         let public: Vec<PublicKey> = secrets.iter().map(SecretKey::public_key).collect();
-        let validators =
-            ValidatorSet::new(public).expect("derived keys are valid, distinct, and n is 3f + 1");
+        let validators = ValidatorSet::new(public).expect("derived keys are valid and distinct, and n >= 4");
         let fast_keys = (0..n)
             .map(|index| blake3::derive_key("tally-sim v1 fast scheme key", &(index as u64).to_le_bytes()))
             .collect();
