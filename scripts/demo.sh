@@ -182,7 +182,29 @@ if tally badge verify "$WORK/credential-forum-support.ob3.jws" --genesis "$NET_D
 fi
 
 echo
-echo "==> 5. audit: the whole chain from the genesis file, over HTTP and from an exported archive"
+echo "==> 5. governance: the members vote the threshold to 3/4 and back to more than 2/3"
+# Each member votes with its own governance key (its issuer key); the demo holds all four.
+if tally --json gov status | grep -q '"active_members": *4'; then
+  for member in initech hooli; do
+    tally --keystore "$NET_DIR/operators/$member/keystore" keys export issuer | tally keys import "$member-issuer"
+  done
+  gov_id() { tally --json gov propose "$@" | sed -n 's/.*"proposal_id": *"\([^"]*\)".*/\1/p'; }
+  RAISE="$(gov_id set-threshold 3/4 --from acme-issuer --wait)"
+  for member in globex initech; do tally gov vote "$RAISE" yes --from "$member-issuer" --wait; done
+  tally gov show "$RAISE"
+  LOWER="$(gov_id set-threshold 2/3 --from acme-issuer --wait)"
+  tally gov vote "$LOWER" yes --from globex-issuer --wait
+  tally gov vote "$LOWER" yes --from initech-issuer --wait
+  echo "-- three of four is not more than 3/4: still open"
+  tally gov show "$LOWER"
+  tally gov vote "$LOWER" yes --from hooli-issuer --wait
+  tally gov status
+else
+  echo "(skipped: this chain was made before governance; run scripts/testnet.sh down, then up)"
+fi
+
+echo
+echo "==> 6. audit: the whole chain from the genesis file, over HTTP and from an exported archive"
 tally audit --genesis "$NET_DIR/genesis.json"
 "$TARGET_DIR/$PROFILE/tally-node" export --node "$TALLY_NODE" --out "$WORK/chain.archive"
 tally audit --genesis "$NET_DIR/genesis.json" --archive "$WORK/chain.archive"

@@ -295,6 +295,13 @@ fn propose(session: &Session, action: ActionArg) -> anyhow::Result<()> {
         Some(text) => parse_proposal_id(text)?,
         None => tally_client::txbuild::random_op_id()?,
     };
+    let ttl_max = tally_types::limits::PROPOSAL_TTL_BLOCKS_MAX;
+    if !(2..=ttl_max).contains(&args.expires_in) {
+        return Err(usage(format!(
+            "--expires-in {}: must be 2..={ttl_max} blocks (the proposal's block is the next one)",
+            args.expires_in
+        )));
+    }
     let height = session.client()?.status().context("reading the node's status")?.committed_height;
     let expires_at_height = Height(height.0.saturating_add(args.expires_in));
     let name = action.name();

@@ -627,6 +627,20 @@ async fn bad_reads_are_precise_problems() {
         ("/v1/state/proof".into(), StatusCode::BAD_REQUEST, "missing field `key`"),
         ("/v1/state/proof?key=zz".into(), StatusCode::BAD_REQUEST, "query `key`: not hex"),
         ("/v1/state/proof?key=ff00".into(), StatusCode::BAD_REQUEST, "query `key`: StateKey"),
+        ("/v1/governance/proposals/xyz".into(), StatusCode::BAD_REQUEST, "`xyz` is not a proposal id"),
+        (format!("/v1/governance/proposals/{}", "ab".repeat(16)), StatusCode::NOT_FOUND, "no proposal abab"),
+        (
+            "/v1/governance/proposals?limit=0".into(),
+            StatusCode::BAD_REQUEST,
+            "query `limit`: `0` is not a whole number in 1..=100",
+        ),
+        ("/v1/governance/proposals?limit=101".into(), StatusCode::BAD_REQUEST, "1..=100"),
+        (
+            "/v1/governance/proposals?after=q".into(),
+            StatusCode::BAD_REQUEST,
+            "query `after`: `q` is not a proposal id",
+        ),
+        ("/v1/governance/proposals?sort=x".into(), StatusCode::BAD_REQUEST, "unknown field `sort`"),
     ];
     for (uri, status, needle) in &cases {
         let reply = get(&node, uri).await;
@@ -643,6 +657,30 @@ async fn bad_reads_are_precise_problems() {
     assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED, "`DELETE`", "wrong method");
     assert!(node.mempool.lock().expect("lock").is_empty());
     assert_eq!(node.store.height().expect("height"), Height(2));
+}
+
+#[tokio::test]
+async fn governance_reads_show_members_and_epochs_with_proofs() {
+    let node = node(false, 2_000);
+    let reply = get(&node, "/v1/governance").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let body = &reply.json();
+    assert_eq!(body["height"], 2);
+    assert_eq!(body["governance"]["value_decoded"]["active_members"], 1);
+    assert_eq!(body["governance"]["value_decoded"]["threshold"], json!({ "numerator": 2, "denominator": 3 }));
+    assert_eq!(body["members"][0]["id"], "acme");
+    assert_eq!(
+        body["members"][0]["governance_key"],
+        SecretKey::from_seed(&[1; 32]).public_key().to_address()
+    );
+    assert_eq!(body["members"][0]["removed_at"], Value::Null);
+    // This ledger was made without validators (an API test): no epochs entry, proven absent.
+    assert_eq!(body["epochs"]["value"], Value::Null);
+    assert!(body["epochs"]["proof"].is_object(), "{}", body["epochs"]);
+    let proposals = get(&node, "/v1/governance/proposals").await;
+    assert_eq!(proposals.status, StatusCode::OK);
+    assert_eq!(proposals.json()["proposals"], json!([]));
+    assert_eq!(proposals.json()["next"], Value::Null);
 }
 
 #[tokio::test]

@@ -522,3 +522,72 @@ fn an_action_failing_midway_leaves_none_of_its_writes() {
     assert_eq!(code, ErrorCode::UnknownValidator);
     assert!(chain.state.value(&StateKey::Validator { consensus_key: new.public_key() }).is_none());
 }
+
+#[test]
+fn a_validator_added_and_removed_in_one_block_leaves_no_entry() {
+    let mut chain = Chain::from_genesis(&consortium());
+    let (joining, _) = validator_keys(12);
+    let add = Action::AddValidator { application: application("globex", &governor(1), 12) };
+    chain.ok(&governor(0), vec![propose(1, add, 100)]);
+    chain.ok(&governor(0), vec![propose(2, Action::RemoveMember { member: member("globex") }, 100)]);
+    chain.ok(&governor(1), vec![vote(1, true), vote(2, true)]);
+    // Both pass in this block: the admission first, then the removal takes the new key out again.
+    chain.ok(&governor(2), vec![vote(1, true), vote(2, true)]);
+    assert!(matches!(proposal(&chain, 1).outcome, ProposalOutcome::Passed { .. }));
+    assert!(matches!(proposal(&chain, 2).outcome, ProposalOutcome::Passed { .. }));
+    assert!(chain.state.value(&StateKey::Validator { consensus_key: joining.public_key() }).is_none());
+    chain.block(&[]).expect("empty block");
+    chain.block(&[]).expect("empty block");
+    assert!(!validators_of(&epochs(&chain).current).contains(&joining.public_key()));
+}
+
+#[test]
+fn a_removed_members_votes_no_longer_count() {
+    let mut chain = Chain::from_genesis(&consortium());
+    let action = Action::SetThreshold { threshold: Threshold { numerator: 3, denominator: 4 } };
+    chain.ok(&governor(3), vec![propose(9, action, 100)]);
+    pass(&mut chain, 1, Action::RemoveMember { member: member("hooli") });
+    chain.ok(&governor(0), vec![vote(9, true)]);
+    chain.ok(&governor(1), vec![vote(9, true)]);
+    // With hooli's yes it would be three of three; without it, two of three is not enough.
+    assert_eq!(proposal(&chain, 9).outcome, ProposalOutcome::Open);
+    assert!(proposal(&chain, 9).votes.iter().all(|vote| vote.member != member("hooli")));
+    chain.ok(&governor(2), vec![vote(9, true)]);
+    assert!(matches!(proposal(&chain, 9).outcome, ProposalOutcome::Passed { .. }));
+}
+
+#[test]
+fn a_removed_providers_holds_can_be_voided_by_their_holders_at_once() {
+    let mut chain = Chain::from_genesis(&consortium());
+    let alice = key(10);
+    let globex = governor(1);
+    chain.ok(&globex, vec![grant(1, "GLOBEX@globex", &alice, 1_000)]);
+    let authorize = |cap: u128| {
+        Op::AuthorizeSpend(AuthorizeSpend {
+            provider: member("globex"),
+            asset: asset("GLOBEX@globex"),
+            cap: Amount(cap),
+            expires_at_ms: u64::MAX,
+        })
+    };
+    chain.ok(&alice, vec![authorize(500)]);
+    let hold = Op::Hold(Hold {
+        hold_id: OpId([1; 16]),
+        holder: alice.public_key(),
+        asset: asset("GLOBEX@globex"),
+        amount: Amount(300),
+        expires_at_ms: u64::MAX,
+    });
+    chain.ok(&globex, vec![hold]);
+    let void = Op::Void(tally_types::tx::Void { hold_id: OpId([1; 16]) });
+    chain.fails(&alice, vec![void.clone()], 0, ErrorCode::HoldNotExpired);
+    pass(&mut chain, 2, Action::RemoveMember { member: member("globex") });
+    chain.block(&[]).expect("empty block");
+    chain.block(&[]).expect("empty block");
+    chain.ok(&alice, vec![void]);
+    assert_eq!(chain.balance(&alice, "GLOBEX@globex").locked, Amount(0));
+    assert_eq!(chain.available(&alice, "GLOBEX@globex"), 1_000);
+    // A removed provider cannot be authorized again; revoking stays possible.
+    chain.fails(&alice, vec![authorize(100)], 0, ErrorCode::UnknownMember);
+    chain.ok(&alice, vec![authorize(0)]);
+}

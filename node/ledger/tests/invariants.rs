@@ -256,3 +256,57 @@ fn history_catches_seq_reuse_gaps_and_grant_id_reuse() {
     assert!(matches!(violation, Err(HistoryViolation::ReceiptForOtherTx { .. })), "{violation:?}");
     history.observe_block(Height(2), std::slice::from_ref(&next), &[success(&next)]).expect("fine");
 }
+
+#[test]
+fn governance_entries_must_match_the_members_and_epochs() {
+    use tally_ledger::invariants::GovernanceViolation;
+    use tally_ledger::state::{GovernanceState, GovernorState, ValidatorState};
+    let a = actors();
+    // A governance key indexed for a member whose key it is not.
+    let violation = broken(|e| {
+        e.insert(
+            StateKey::Governor { account: a.alice.public_key() },
+            StateValue::Governor(GovernorState { member: member("acme") }),
+        );
+    });
+    assert!(
+        matches!(violation, InvariantViolation::Governance(GovernanceViolation::StaleGovernor { .. })),
+        "{violation}"
+    );
+    // An active member's governance key not indexed.
+    let violation = broken(|e| {
+        e.retain(|key, _| !matches!(key, StateKey::Governor { .. }));
+    });
+    assert!(
+        matches!(violation, InvariantViolation::Governance(GovernanceViolation::GovernorMissing { .. })),
+        "{violation}"
+    );
+    // The member count off by one.
+    let violation = broken(|e| {
+        let Some(StateValue::Governance(governance)) = e.get_mut(&StateKey::Governance) else {
+            panic!("governance entry")
+        };
+        *governance = GovernanceState { active_members: governance.active_members + 1, ..governance.clone() };
+    });
+    assert!(
+        matches!(violation, InvariantViolation::Governance(GovernanceViolation::MemberCountMismatch { .. })),
+        "{violation}"
+    );
+    // A validator entry in no epoch.
+    let violation = broken(|e| {
+        e.insert(
+            StateKey::Validator { consensus_key: a.bob.public_key() },
+            StateValue::Validator(ValidatorState {
+                member: member("acme"),
+                name: BoundedString::new("acme-9").expect("short"),
+                network_key: a.carol.public_key(),
+                p2p_listen: BoundedString::new("/ip4/10.0.0.9/tcp/27000").expect("short"),
+                http_listen: BoundedString::new("10.0.0.9:28000").expect("short"),
+            }),
+        );
+    });
+    assert!(
+        matches!(violation, InvariantViolation::Governance(GovernanceViolation::StaleValidator { .. })),
+        "{violation}"
+    );
+}

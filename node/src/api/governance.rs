@@ -4,9 +4,10 @@
 //! balance (`tally gov show` does).
 //!
 //! - `GET /v1/governance`: threshold and member count, the current and scheduled epochs, every
-//!   member (active or removed) and every validator of those epochs.
+//!   validator of those epochs (each with its proof), and every member, active or removed
+//!   (without proofs; each is provable with `GET /v1/state/proof`).
 //! - `GET /v1/governance/proposals?after=ID&limit=N`: proposals by id, paged.
-//! - `GET /v1/governance/proposals/{id}`: one proposal, with the tally as of `height`.
+//! - `GET /v1/governance/proposals/{id}`: one proposal and its votes as of `height`.
 
 use std::str::FromStr;
 
@@ -186,15 +187,17 @@ pub(super) async fn get_proposal(State(state): State<ApiState>, Path(id): Path<S
     ok_json(body)
 }
 
-/// A proposal for people: its action, votes and status; `open` proposals past their expiry
-/// show as `expired` (the ledger needs no entry for that: no vote is taken after it).
+/// A proposal for people: its action, votes and status; an `open` proposal that no further
+/// block can take a vote on shows as `expired` (the ledger needs no entry for that). `yes` and
+/// `no` count the recorded votes: the ledger drops a removed member's vote at the next vote.
 fn proposal_json(
     proposal_id: OpId,
     proposal: &ProposalState,
     height: tally_types::Height,
 ) -> serde_json::Value {
     let status = match &proposal.outcome {
-        ProposalOutcome::Open if height > proposal.expires_at_height => "expired",
+        // At the expiry height itself the next block can no longer take a vote.
+        ProposalOutcome::Open if height >= proposal.expires_at_height => "expired",
         ProposalOutcome::Open => "open",
         ProposalOutcome::Passed { .. } => "passed",
         ProposalOutcome::Rejected { .. } => "rejected",

@@ -85,13 +85,20 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         if proposal.votes.iter().any(|vote| vote.member == member) {
             return Err(ErrorCode::AlreadyVoted.into());
         }
-        let vote = VoteRecord { member, approve: op.approve, height: self.context.height };
-        let mut votes = proposal.votes.into_inner();
-        votes.push(vote);
-        // One vote per active member, and there are at most MEMBERS_MAX of them; removed
-        // members' votes stay, but a member's id is never reused, so the list cannot outgrow
-        // every member ever admitted. Admissions are capped at MEMBERS_MAX in total.
-        proposal.votes = BoundedVec::new(votes).map_err(|_| ErrorCode::ValidatorCountOutOfRange)?;
+        // Votes of members removed since they voted are dropped here: the tally ignores them,
+        // and keeping them could outgrow the list when members come and go during a long vote.
+        // What remains is one vote per active member, so at most MEMBERS_MAX.
+        let mut votes = Vec::with_capacity(proposal.votes.len() + 1);
+        for vote in proposal.votes.into_inner() {
+            if self.active_member(&vote.member)?.is_some() {
+                votes.push(vote);
+            }
+        }
+        votes.push(VoteRecord { member, approve: op.approve, height: self.context.height });
+        proposal.votes = BoundedVec::new(votes).map_err(|votes| StateError::Corrupt {
+            key: key.clone(),
+            reason: format!("{} votes of active members, more than MEMBERS_MAX", votes.len()),
+        })?;
         self.tally_and_store(key, proposal)
     }
 
@@ -298,7 +305,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         let addresses_ok = !body.p2p_listen.is_empty() && !body.http_listen.is_empty();
         let keys = [body.issuer, body.consensus_key, body.network_key];
         let keys_distinct = keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2];
-        let keys_valid = keys.iter().all(|key| key.validate().is_ok());
+        // The strict check, as for any validator set: no small-order component.
+        let keys_valid = keys.iter().all(|key| key.validate_strict().is_ok());
         if !names_ok
             || !addresses_ok
             || !keys_distinct
@@ -349,17 +357,35 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
 
     /// Edits the validator list of the epoch starting at H + 2, refusing a result outside
     /// `VALIDATORS_MIN..=VALIDATORS_MAX` (`ValidatorCountOutOfRange`).
+    ///
+    /// A key the edit takes out that is in no other epoch (it was added by a change not yet in
+    /// force, for example an admission and a removal passed in the same block) never serves:
+    /// its entry is deleted now, since no epoch start will.
     fn schedule(&mut self, edit: impl FnOnce(&mut Vec<PublicKey>) -> Result<(), ErrorCode>) -> OpResult {
+        let mut dropped = Vec::new();
         self.edit_next_epoch(|next| {
             let mut validators = next.validators.iter().copied().collect::<Vec<_>>();
             edit(&mut validators)?;
             if !(limits::VALIDATORS_MIN..=limits::VALIDATORS_MAX).contains(&validators.len()) {
                 return Err(ErrorCode::ValidatorCountOutOfRange);
             }
+            dropped = next.validators.iter().filter(|key| !validators.contains(key)).copied().collect();
             next.validators =
                 BoundedVec::new(validators).expect("the count was checked against VALIDATORS_MAX");
             Ok(())
-        })
+        })?;
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let epochs = self.epochs()?.ok_or(ErrorCode::UnknownValidator)?;
+        for key in dropped {
+            let in_some_epoch = epochs.current.validators.contains(&key)
+                || epochs.pending.iter().any(|epoch| epoch.validators.contains(&key));
+            if !in_some_epoch {
+                self.put(StateKey::Validator { consensus_key: key }, None);
+            }
+        }
+        Ok(())
     }
 
     /// Edits the epoch that starts at this height + 2, made from the latest schedule if no
@@ -380,8 +406,13 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         }
         let next = pending.last_mut().expect("an epoch starting at H + 2 was just ensured");
         edit(next)?;
-        // At most two pending: one from the previous block (starting at H + 1) and this one.
-        epochs.pending = BoundedVec::new(pending).expect("at most one epoch starts at each of H+1 and H+2");
+        // At most two pending: one from the previous block (starting at H + 1) and this one
+        // (the prologue promoted any that started here).
+        let count = pending.len();
+        epochs.pending = BoundedVec::new(pending).map_err(|_| StateError::Corrupt {
+            key: StateKey::Epochs,
+            reason: format!("{count} pending epochs; at most one starts at each of H + 1 and H + 2"),
+        })?;
         self.put(StateKey::Epochs, Some(StateValue::Epochs(epochs)));
         Ok(())
     }
@@ -391,11 +422,20 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     pub(super) fn advance_epoch(&mut self) -> Result<(), StateError> {
         let Some(mut epochs) = self.epochs()? else { return Ok(()) };
         let height = self.context.height;
-        let Some(first) = epochs.pending.first() else { return Ok(()) };
-        if first.start_height != height {
-            return Ok(());
+        // Every pending epoch starts exactly two blocks after the block that scheduled it, so
+        // at most one starts here; one that should have started earlier means the stored
+        // state is broken, and no answer would be right.
+        let mut pending = epochs.pending.clone().into_inner();
+        match pending.first() {
+            Some(first) if first.start_height == height => {}
+            Some(first) if first.start_height < height => {
+                return Err(StateError::Corrupt {
+                    key: StateKey::Epochs,
+                    reason: format!("epoch {} was due at height {}", first.number, first.start_height),
+                });
+            }
+            _ => return Ok(()),
         }
-        let mut pending = epochs.pending.into_inner();
         let old = std::mem::replace(&mut epochs.current, pending.remove(0));
         epochs.pending = BoundedVec::new(pending).expect("one fewer than before");
         for key in old.validators.iter() {
@@ -419,6 +459,11 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             Some(StateValue::Governor(governor)) => Ok(Some(governor.member)),
             Some(other) => Err(wrong_kind(&key, &other)),
         }
+    }
+
+    /// True when `member` exists and has not been removed.
+    pub(super) fn member_is_active(&self, member: &MemberId) -> Result<bool, StateError> {
+        Ok(self.active_member(member)?.is_some())
     }
 
     /// The member, if it exists and is active.

@@ -88,7 +88,14 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// new cap and expiry, replacing any earlier one (what earlier holds took from the old cap
     /// is not subtracted; what they release later is added back).
     pub(super) fn authorize_spend(&mut self, at: OpContext<'_>, op: &AuthorizeSpend) -> OpResult {
-        if self.read(&StateKey::Member { member: op.provider.clone() })?.is_none() {
+        // A removed provider can no longer hold, so authorizing it serves no purpose; revoking
+        // (cap zero) an authorization of a removed provider stays possible.
+        let provider_active = match self.read(&StateKey::Member { member: op.provider.clone() })? {
+            None => return Err(ErrorCode::UnknownMember.into()),
+            Some(StateValue::Member(member)) => member.is_active(),
+            Some(_) => true,
+        };
+        if !provider_active && !op.cap.is_zero() {
             return Err(ErrorCode::UnknownMember.into());
         }
         let asset =
@@ -219,7 +226,9 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             if *at.signer != hold.holder {
                 return Err(ErrorCode::NotIssuer.into());
             }
-            if !self.is_expired(hold.expires_at_ms) {
+            // The holder may void at once a hold of a removed member: no issuer can settle or
+            // void it any more, and its expiry may be far away.
+            if !self.is_expired(hold.expires_at_ms) && self.member_is_active(&hold.member)? {
                 return Err(ErrorCode::HoldNotExpired.into());
             }
         }

@@ -32,7 +32,7 @@ pub enum GovernanceViolation {
     StaleValidator { consensus_key: PublicKey },
     #[error("validator {consensus_key} belongs to member `{member}`, which does not exist")]
     ValidatorOfUnknownMember { consensus_key: PublicKey, member: MemberId },
-    #[error("epoch {epoch} lists a validator twice or has {count} validators (at most {max})", max = limits::VALIDATORS_MAX)]
+    #[error("epoch {epoch} lists a validator twice or has {count} validators ({min} to {max})", min = limits::VALIDATORS_MIN, max = limits::VALIDATORS_MAX)]
     BadValidatorList { epoch: u64, count: usize },
     #[error(
         "pending epoch {epoch} (start {start}) does not follow epoch {previous} (start {previous_start})"
@@ -147,7 +147,8 @@ impl<'a> Collector<'a> {
                 }
                 previous = epoch;
                 let distinct: BTreeSet<&PublicKey> = epoch.validators.iter().collect();
-                if distinct.len() != epoch.validators.len() || epoch.validators.is_empty() {
+                if distinct.len() != epoch.validators.len() || epoch.validators.len() < limits::VALIDATORS_MIN
+                {
                     return Err(GovernanceViolation::BadValidatorList {
                         epoch: epoch.number,
                         count: epoch.validators.len(),
