@@ -13,6 +13,14 @@ import { toPublicKey, type KeyLike, type SecretKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import { U128_MAX, U64_MAX, type Price } from './amount.js';
 import type { TallyClient } from './client.js';
+import {
+  consensusParamsProblems,
+  thresholdProblem,
+  type Action,
+  type ConsensusParams,
+  type SignedApplication,
+  type Threshold,
+} from './governance.js';
 import { toBigInt } from './json.js';
 import {
   SignedTransactionCodec,
@@ -20,6 +28,8 @@ import {
   type AnchorBadges,
   type BadgeCanon,
   type BadgeFormat,
+  type CastVote,
+  type Propose,
   type GrantKind,
   type OfferMode,
   type Op,
@@ -161,6 +171,90 @@ export const ops = {
   },
   revokeBadge(a: { badgeHash: Hash; reason: string }): Op {
     return { op: 'revoke_badge', badge_hash: hash32(a.badgeHash, 'badge hash'), reason: text(a.reason, LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'reason') };
+  },
+  /**
+   * Puts `action` (see `actions`) to the members' vote, signed by the member's governance key.
+   * Votes count up to and including `expiresAtHeight`, which must be after the height of the
+   * block that holds the proposal and at most `PROPOSAL_TTL_BLOCKS_MAX` after it.
+   */
+  propose(a: { action: Action; expiresAtHeight: bigint; proposalId?: OpIdLike }): Propose {
+    return {
+      op: 'propose',
+      proposal_id: opId(a.proposalId, 'proposal id'),
+      action: a.action,
+      expires_at_height: u64(a.expiresAtHeight, 'expires at height'),
+    };
+  },
+  /** A member's one vote on an open proposal. */
+  castVote(a: { proposalId: OpIdLike; approve: boolean }): CastVote {
+    if (typeof a.approve !== 'boolean') throw new InputError('approve', 'expected true (yes) or false (no)');
+    return { op: 'cast_vote', proposal_id: opId(a.proposalId, 'proposal id'), approve: a.approve };
+  },
+};
+
+function u16(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new InputError(field, `${value} is outside 0..=65535`);
+  return value;
+}
+
+function u32(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new InputError(field, `${value} is outside 0..=2^32-1`);
+  return value;
+}
+
+function application(value: SignedApplication): SignedApplication {
+  const body = value.body;
+  checkChainId(body.chain_id, 'application chain id');
+  checkMemberId(body.member, 'application member');
+  checkAssetCode(body.asset_code, 'application asset code');
+  if (!Number.isInteger(body.asset_scale) || body.asset_scale < 0 || body.asset_scale > LIMITS.ASSET_SCALE_MAX) {
+    throw new InputError('application asset scale', `${body.asset_scale} is outside 0..=${LIMITS.ASSET_SCALE_MAX}`);
+  }
+  text(body.member_name, LIMITS.MEMBER_NAME_BYTES_MAX, 'application member name');
+  text(body.validator_name, LIMITS.VALIDATOR_NAME_BYTES_MAX, 'application validator name');
+  text(body.p2p_listen, LIMITS.ADDRESS_BYTES_MAX, 'application p2p listen address');
+  text(body.http_listen, LIMITS.ADDRESS_BYTES_MAX, 'application http listen address');
+  return value;
+}
+
+/**
+ * Governance action constructors, for `ops.propose`. Thresholds and consensus parameters are
+ * checked as the ledger checks them (`BadThreshold`, `BadConsensusParams`); applications are
+ * checked for form (ids, sizes), not for their proofs (see `verifyApplicationProofs`).
+ */
+export const actions = {
+  addMember(app: SignedApplication): Action {
+    return { action: 'add_member', application: application(app) };
+  },
+  removeMember(member: string): Action {
+    return { action: 'remove_member', member: checkMemberId(member, 'member') };
+  },
+  addValidator(app: SignedApplication): Action {
+    return { action: 'add_validator', application: application(app) };
+  },
+  removeValidator(consensusKey: KeyLike): Action {
+    return { action: 'remove_validator', consensus_key: toPublicKey(consensusKey, 'consensus key') };
+  },
+  rotateValidatorKey(consensusKey: KeyLike, app: SignedApplication): Action {
+    return { action: 'rotate_validator_key', consensus_key: toPublicKey(consensusKey, 'consensus key'), application: application(app) };
+  },
+  setConsensusParams(params: ConsensusParams): Action {
+    const checked: ConsensusParams = {
+      timeout_propose_ms: u64(params.timeout_propose_ms, 'timeout_propose_ms'),
+      timeout_notarize_ms: u64(params.timeout_notarize_ms, 'timeout_notarize_ms'),
+      timeout_max_ms: u64(params.timeout_max_ms, 'timeout_max_ms'),
+      block_txs_max: u32(params.block_txs_max, 'block_txs_max'),
+      block_bytes_max: u32(params.block_bytes_max, 'block_bytes_max'),
+    };
+    const problem = consensusParamsProblems(checked)[0];
+    if (problem !== undefined) throw new InputError(problem[0], problem[1]);
+    return { action: 'set_consensus_params', params: checked };
+  },
+  setThreshold(threshold: Threshold): Action {
+    const checked = { numerator: u16(threshold.numerator, 'threshold numerator'), denominator: u16(threshold.denominator, 'threshold denominator') };
+    const problem = thresholdProblem(checked);
+    if (problem !== null) throw new InputError('threshold', problem);
+    return { action: 'set_threshold', threshold: checked };
   },
 };
 

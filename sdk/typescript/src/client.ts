@@ -185,6 +185,58 @@ export interface BadgeJson {
   revocation: EntryJson | null;
   anchor_tx: TxWithReceiptProof | null;
 }
+export interface GovernanceMemberJson {
+  id: string;
+  name: string;
+  issuers: string[];
+  governance_key: string;
+  removed_at: JsonInt | null;
+}
+export interface GovernanceValidatorJson {
+  consensus_key: string;
+  member: string;
+  name: string;
+  /** Hex (the network layer's key, not an account). */
+  network_key: string;
+  p2p_listen: string;
+  http_listen: string;
+  /** False for a validator that joins at a scheduled epoch. */
+  in_current_epoch: boolean;
+  /** Its `validator` entry, with proof. */
+  entry: EntryJson;
+}
+/** `GET /v1/governance`: every entry with its proof against the state root at `height`. */
+export interface GovernanceJson {
+  height: JsonInt;
+  /** The `governance` entry: threshold and active member count. */
+  governance: EntryJson;
+  /** The `epochs` entry: current and scheduled epochs. */
+  epochs: EntryJson;
+  members: GovernanceMemberJson[];
+  members_truncated: boolean;
+  validators: GovernanceValidatorJson[];
+}
+export interface VoteJson { member: string; approve: boolean; height: JsonInt }
+export interface ProposalJson {
+  proposal_id: string;
+  /** `expired`: still open in the ledger, but past its expiry height. */
+  status: 'open' | 'expired' | 'passed' | 'rejected' | 'failed';
+  action_name: string;
+  /** The action as the node writes it (`{"action":"set_threshold",...}`). */
+  action: unknown;
+  proposer: string;
+  /** The proposal's height (in a list); in `getProposal`, the height read at. */
+  height: JsonInt;
+  expires_at_height: JsonInt;
+  votes: VoteJson[];
+  yes: number;
+  no: number;
+  outcome: unknown;
+  tx_id: string;
+}
+export interface ProposalsPage { height: JsonInt; proposals: ProposalJson[]; next: string | null }
+/** `GET /v1/governance/proposals/{id}`: the proposal and its `proposal` entry with proof. */
+export interface ProposalWithEntry extends ProposalJson { entry: EntryJson }
 
 /** Options of a client. */
 export interface ClientOptions {
@@ -425,6 +477,22 @@ export class TallyClient {
   getBadge(badgeHash: string | Hash, root: string | Hash): Promise<BadgeJson> {
     const hash = typeof badgeHash === 'string' ? badgeHash : toHex(badgeHash);
     return this.json(`/v1/badges/${encodeURIComponent(hash)}`, { root: typeof root === 'string' ? root : toHex(root) });
+  }
+
+  /** `GET /v1/governance`: threshold, epochs, members and validators, with state proofs. */
+  getGovernance(): Promise<GovernanceJson> {
+    return this.json('/v1/governance');
+  }
+
+  /** `GET /v1/governance/proposals`: a page of proposals by id; `next` is the cursor (1..=100 per page). */
+  listProposals(options: { after?: string; limit?: number } = {}): Promise<ProposalsPage> {
+    return this.json('/v1/governance/proposals', options);
+  }
+
+  /** `GET /v1/governance/proposals/{id}`: one proposal with its entry and proof, or `null`. */
+  getProposal(proposalId: string | Uint8Array): Promise<ProposalWithEntry | null> {
+    const id = typeof proposalId === 'string' ? proposalId : toHex(proposalId);
+    return this.maybe(() => this.json<ProposalWithEntry>(`/v1/governance/proposals/${encodeURIComponent(id)}`));
   }
 
   /** `GET /health`. */

@@ -14,7 +14,7 @@ import { LIMITS } from './limits.js';
 import { BlockCodec, blockId, type Block } from './block.js';
 import { readHash, readKey, readSignature, writeHash, writeKey, writeSignature } from './tx.js';
 
-/** The validators in genesis order, checked: n = 3f + 1 ≥ 4, distinct, valid, non-weak keys. */
+/** The validators in genesis order, checked: 4 ≤ n ≤ 100 (f = ⌊(n − 1)/3⌋), distinct, valid, non-weak keys. */
 export interface ValidatorSet {
   readonly keys: readonly PublicKey[];
 }
@@ -23,10 +23,10 @@ export interface ValidatorSet {
 export function validatorSet(keys: readonly PublicKey[]): ValidatorSet {
   const n = keys.length;
   if (n < LIMITS.VALIDATORS_MIN) {
-    throw new InputError('validator set', `${n} validators; at least ${LIMITS.VALIDATORS_MIN} are needed (n = 3f + 1, f >= 1)`);
+    throw new InputError('validator set', `${n} validators; at least ${LIMITS.VALIDATORS_MIN} are needed (f = ⌊(n − 1)/3⌋ ≥ 1)`);
   }
-  if (n % 3 !== 1 || n > LIMITS.VALIDATORS_MAX) {
-    throw new InputError('validator set', `${n} validators; n must be 3f + 1 (4, 7, 10, ...)`);
+  if (n > LIMITS.VALIDATORS_MAX) {
+    throw new InputError('validator set', `${n} validators; at most ${LIMITS.VALIDATORS_MAX} are allowed`);
   }
   keys.forEach((key, index) => {
     const problem = validateKeyStrict(key);

@@ -23,7 +23,7 @@ export type PublicKey = Uint8Array;
 export type Signature = Uint8Array;
 
 /** What a signature signs; each kind has its own NUL-terminated namespace. */
-export type Namespace = 'tx' | 'proposal' | 'notarize' | 'nullify' | 'finalize' | 'badge';
+export type Namespace = 'tx' | 'proposal' | 'notarize' | 'nullify' | 'finalize' | 'badge' | 'application';
 
 const NAMESPACES: Record<Namespace, Uint8Array> = {
   tx: utf8('tally/tx\0'),
@@ -32,6 +32,7 @@ const NAMESPACES: Record<Namespace, Uint8Array> = {
   nullify: utf8('tally/nullify\0'),
   finalize: utf8('tally/finalize\0'),
   badge: utf8('tally/badge\0'),
+  application: utf8('tally/application\0'),
 };
 
 /** The namespace bytes of `namespace`. */

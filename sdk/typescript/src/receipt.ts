@@ -49,6 +49,23 @@ export const ERROR_CODES = [
   'bad_badge_batch',
   'duplicate_badge_root',
   'badge_already_revoked',
+  'not_member',
+  'duplicate_proposal',
+  'bad_proposal_expiry',
+  'unknown_proposal',
+  'proposal_closed',
+  'proposal_expired',
+  'already_voted',
+  'application_wrong_chain',
+  'bad_proof_of_possession',
+  'member_exists',
+  'key_in_use',
+  'unknown_validator',
+  'validator_count_out_of_range',
+  'bad_consensus_params',
+  'bad_threshold',
+  'issuer_not_of_member',
+  'bad_application',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -14,6 +14,18 @@ import { LIMITS } from './limits.js';
 import { verifySmtProof, type SmtProof } from './smt.js';
 import type { Price } from './amount.js';
 import {
+  readAction,
+  readConsensusParams,
+  readThreshold,
+  writeAction,
+  writeConsensusParams,
+  writeThreshold,
+  type Action,
+  type ConsensusParams,
+  type Threshold,
+} from './governance.js';
+import { ERROR_CODES, type ErrorCode } from './receipt.js';
+import {
   BADGE_CANONS,
   BADGE_FORMATS,
   readAssetId,
@@ -54,7 +66,17 @@ export type StateKey =
   | { kind: 'offer'; owner: PublicKey; offer_id: Uint8Array }
   | { kind: 'book_entry'; sell: string; buy: string; position: BookPosition }
   | { kind: 'badge_anchor'; batch_root: Hash }
-  | { kind: 'badge_revocation'; member: string; badge_hash: Hash };
+  | { kind: 'badge_revocation'; member: string; badge_hash: Hash }
+  /** Index: the member a governance key proposes and votes for; present while the member is active. */
+  | { kind: 'governor'; account: PublicKey }
+  /** The consortium's threshold and member count; one entry. */
+  | { kind: 'governance' }
+  /** A validator of the current or a pending epoch, by its consensus key. */
+  | { kind: 'validator'; consensus_key: PublicKey }
+  /** The current epoch and the scheduled ones; one entry. */
+  | { kind: 'epochs' }
+  /** A governance proposal, open or decided, kept forever. */
+  | { kind: 'proposal'; proposal_id: Uint8Array };
 
 export const ENTRY_KINDS = [
   'account',
@@ -71,6 +93,11 @@ export const ENTRY_KINDS = [
   'book_entry',
   'badge_anchor',
   'badge_revocation',
+  'governor',
+  'governance',
+  'validator',
+  'epochs',
+  'proposal',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -128,6 +155,15 @@ export const StateKeyCodec: Codec<StateKey> = {
       case 'badge_revocation':
         writeMemberId(w, key.member);
         return writeHash(w, key.badge_hash);
+      case 'governor':
+        return writeKey(w, key.account);
+      case 'validator':
+        return writeKey(w, key.consensus_key);
+      case 'proposal':
+        return writeOpId(w, key.proposal_id);
+      case 'governance':
+      case 'epochs':
+        return;
     }
   },
   read(r) {
@@ -160,6 +196,15 @@ export const StateKeyCodec: Codec<StateKey> = {
         return { kind, batch_root: readHash(r) };
       case 'badge_revocation':
         return { kind, member: readMemberId(r), badge_hash: readHash(r) };
+      case 'governor':
+        return { kind, account: readKey(r) };
+      case 'validator':
+        return { kind, consensus_key: readKey(r) };
+      case 'proposal':
+        return { kind, proposal_id: readOpId(r) };
+      case 'governance':
+      case 'epochs':
+        return { kind };
     }
   },
 };
@@ -191,12 +236,46 @@ export type OfferStatus =
   | { status: 'cancelled'; height: bigint }
   | { status: 'closed'; height: bigint };
 
+/** Who validates, and with which parameters, from one height on. */
+export interface EpochConfig {
+  /** 0 for genesis, then one more for each change. */
+  number: bigint;
+  /** The first height of the epoch (1 for genesis). */
+  start_height: bigint;
+  /** Consensus keys in leader-rotation order. */
+  validators: PublicKey[];
+  params: ConsensusParams;
+}
+
+/** One member's vote on a proposal. */
+export interface VoteRecord {
+  member: string;
+  approve: boolean;
+  height: bigint;
+}
+
+/** Where a proposal stands. */
+export type ProposalOutcome =
+  | { status: 'open' }
+  | { status: 'passed'; height: bigint }
+  | { status: 'rejected'; height: bigint }
+  | { status: 'failed'; height: bigint; code: ErrorCode };
+
 /** The value of one ledger entry. */
 export type StateValue =
   | { kind: 'account'; seq: bigint }
   | { kind: 'balance'; available: bigint; locked: bigint }
   | { kind: 'asset'; scale: number; max_supply: bigint | null; flags: number; supply: bigint; minted: bigint; burned: bigint }
-  | { kind: 'member'; name: string; issuers: PublicKey[] }
+  | {
+      kind: 'member';
+      name: string;
+      /** Sorted and unique; at least one. */
+      issuers: PublicKey[];
+      /** The key that proposes and votes for the member. */
+      governance_key: PublicKey;
+      /** The height of the block whose passed proposal removed the member, or `null` while active. */
+      removed_at: bigint | null;
+    }
   | { kind: 'issuer'; member: string }
   | { kind: 'grant_id'; height: bigint }
   | { kind: 'authorization'; cap: bigint; cap_remaining: bigint; expires_at_ms: bigint }
@@ -235,7 +314,24 @@ export type StateValue =
       height: bigint;
       tx_id: Hash;
     }
-  | { kind: 'badge_revocation'; reason: string; issuer: PublicKey; height: bigint; tx_id: Hash };
+  | { kind: 'badge_revocation'; reason: string; issuer: PublicKey; height: bigint; tx_id: Hash }
+  | { kind: 'governor'; member: string }
+  | { kind: 'governance'; threshold: Threshold; active_members: number }
+  | { kind: 'validator'; member: string; name: string; network_key: PublicKey; p2p_listen: string; http_listen: string }
+  | { kind: 'epochs'; current: EpochConfig; pending: EpochConfig[] }
+  | {
+      kind: 'proposal';
+      proposer: string;
+      action: Action;
+      /** The height of the block that holds the proposal. */
+      height: bigint;
+      /** The last height at which a vote counts. */
+      expires_at_height: bigint;
+      /** One per member, in the order cast; the proposer's yes is the first. */
+      votes: VoteRecord[];
+      outcome: ProposalOutcome;
+      tx_id: Hash;
+    };
 
 const OFFER_MODES: readonly OfferMode[] = ['normal', 'passive', 'immediate_or_cancel', 'fill_or_kill'];
 const HOLD_STATUSES = ['open', 'settled', 'voided', 'expired'] as const;
@@ -256,6 +352,48 @@ function readHoldStatus(r: Reader): HoldStatus {
   if (status === 'settled') return { status, batch_id: readOpId(r), amount: r.u128('amount'), height: r.u64('height') };
   return { status, height: r.u64('height') };
 }
+const PROPOSAL_OUTCOMES = ['open', 'passed', 'rejected', 'failed'] as const;
+/** Epochs scheduled ahead of the current one: at most two (changes take effect two blocks on). */
+const PENDING_EPOCHS_MAX = 2;
+
+function writeEpochConfig(w: Writer, e: EpochConfig): void {
+  w.u64(e.number).u64(e.start_height);
+  w.list(e.validators, LIMITS.VALIDATORS_MAX, 'validators', writeKey);
+  writeConsensusParams(w, e.params);
+}
+function readEpochConfig(r: Reader): EpochConfig {
+  return {
+    number: r.u64('epoch number'),
+    start_height: r.u64('start height'),
+    validators: r.list(LIMITS.VALIDATORS_MAX, 'validators', readKey),
+    params: readConsensusParams(r),
+  };
+}
+function writeVote(w: Writer, v: VoteRecord): void {
+  writeMemberId(w, v.member);
+  w.bool(v.approve).u64(v.height);
+}
+function readVote(r: Reader): VoteRecord {
+  return { member: readMemberId(r), approve: r.bool('approve'), height: r.u64('vote height') };
+}
+function writeProposalOutcome(w: Writer, o: ProposalOutcome): void {
+  w.u8(PROPOSAL_OUTCOMES.indexOf(o.status));
+  if (o.status === 'open') return;
+  w.u64(o.height);
+  if (o.status === 'failed') {
+    const code = ERROR_CODES.indexOf(o.code);
+    if (code < 0) throw new RangeError(`unknown error code ${o.code}`);
+    w.u8(code);
+  }
+}
+function readProposalOutcome(r: Reader): ProposalOutcome {
+  const status = PROPOSAL_OUTCOMES[r.tag(PROPOSAL_OUTCOMES.length, 'ProposalOutcome')]!;
+  if (status === 'open') return { status };
+  const height = r.u64('outcome height');
+  if (status === 'failed') return { status, height, code: ERROR_CODES[r.tag(ERROR_CODES.length, 'ErrorCode')]! };
+  return { status, height };
+}
+
 function writeOfferStatus(w: Writer, s: OfferStatus): void {
   w.u8(OFFER_STATUSES.indexOf(s.status));
   if (s.status !== 'open') w.u64(s.height);
@@ -283,6 +421,8 @@ export const StateValueCodec: Codec<StateValue> = {
       case 'member':
         w.string(v.name, LIMITS.MEMBER_NAME_BYTES_MAX, 'member name');
         w.list(v.issuers, LIMITS.MEMBER_ISSUERS_MAX, 'issuers', writeKey);
+        writeKey(w, v.governance_key);
+        w.option(v.removed_at, (w2, height) => w2.u64(height));
         return;
       case 'issuer':
         writeMemberId(w, v.member);
@@ -334,6 +474,32 @@ export const StateValueCodec: Codec<StateValue> = {
         w.u64(v.height);
         writeHash(w, v.tx_id);
         return;
+      case 'governor':
+        writeMemberId(w, v.member);
+        return;
+      case 'governance':
+        writeThreshold(w, v.threshold);
+        w.u32(v.active_members);
+        return;
+      case 'validator':
+        writeMemberId(w, v.member);
+        w.string(v.name, LIMITS.VALIDATOR_NAME_BYTES_MAX, 'validator name');
+        writeKey(w, v.network_key);
+        w.string(v.p2p_listen, LIMITS.ADDRESS_BYTES_MAX, 'p2p listen address');
+        w.string(v.http_listen, LIMITS.ADDRESS_BYTES_MAX, 'http listen address');
+        return;
+      case 'epochs':
+        writeEpochConfig(w, v.current);
+        w.list(v.pending, PENDING_EPOCHS_MAX, 'pending epochs', writeEpochConfig);
+        return;
+      case 'proposal':
+        writeMemberId(w, v.proposer);
+        writeAction(w, v.action);
+        w.u64(v.height).u64(v.expires_at_height);
+        w.list(v.votes, LIMITS.MEMBERS_MAX, 'votes', writeVote);
+        writeProposalOutcome(w, v.outcome);
+        writeHash(w, v.tx_id);
+        return;
     }
   },
   read(r) {
@@ -358,6 +524,8 @@ export const StateValueCodec: Codec<StateValue> = {
           kind,
           name: r.string(LIMITS.MEMBER_NAME_BYTES_MAX, 'member name'),
           issuers: r.list(LIMITS.MEMBER_ISSUERS_MAX, 'issuers', readKey),
+          governance_key: readKey(r),
+          removed_at: r.option('removed_at', (r2) => r2.u64('removed_at')),
         };
       case 'issuer':
         return { kind, member: readMemberId(r) };
@@ -412,6 +580,32 @@ export const StateValueCodec: Codec<StateValue> = {
           reason: r.string(LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'revocation reason'),
           issuer: readKey(r),
           height: r.u64('height'),
+          tx_id: readHash(r),
+        };
+      case 'governor':
+        return { kind, member: readMemberId(r) };
+      case 'governance':
+        return { kind, threshold: readThreshold(r), active_members: r.u32('active_members') };
+      case 'validator':
+        return {
+          kind,
+          member: readMemberId(r),
+          name: r.string(LIMITS.VALIDATOR_NAME_BYTES_MAX, 'validator name'),
+          network_key: readKey(r),
+          p2p_listen: r.string(LIMITS.ADDRESS_BYTES_MAX, 'p2p listen address'),
+          http_listen: r.string(LIMITS.ADDRESS_BYTES_MAX, 'http listen address'),
+        };
+      case 'epochs':
+        return { kind, current: readEpochConfig(r), pending: r.list(PENDING_EPOCHS_MAX, 'pending epochs', readEpochConfig) };
+      case 'proposal':
+        return {
+          kind,
+          proposer: readMemberId(r),
+          action: readAction(r),
+          height: r.u64('height'),
+          expires_at_height: r.u64('expires_at_height'),
+          votes: r.list(LIMITS.MEMBERS_MAX, 'votes', readVote),
+          outcome: readProposalOutcome(r),
           tx_id: readHash(r),
         };
     }

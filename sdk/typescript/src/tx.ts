@@ -8,10 +8,30 @@ import type { Codec, Reader, Writer } from './codec.js';
 import { encode } from './codec.js';
 import { toHex } from './bytes.js';
 import { domainHash, type Hash } from './hash.js';
-import { checkAssetCode, checkChainId, checkMemberId, isAssetCode, isChainId, isMemberId, parseAssetId } from './ids.js';
+import {
+  readAssetCode,
+  readAssetId,
+  readChainId,
+  readHash,
+  readKey,
+  readMemberId,
+  readOpId,
+  readPrice,
+  readSignature,
+  writeAssetCode,
+  writeAssetId,
+  writeChainId,
+  writeHash,
+  writeKey,
+  writeMemberId,
+  writeOpId,
+  writePrice,
+  writeSignature,
+} from './fields.js';
 import { verifySignature, type KeyProblem, type PublicKey, type SecretKey, type Signature, sameKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import type { Price } from './amount.js';
+import { readAction, writeAction, type Action } from './governance.js';
 
 /** Asset flag bits. */
 export const ASSET_FLAGS = { NON_TRANSFERABLE: 1, NON_TRADABLE: 2 } as const;
@@ -63,6 +83,10 @@ export interface AnchorBadges {
   metadata_uri: string | null;
 }
 export interface RevokeBadge { op: 'revoke_badge'; badge_hash: Hash; reason: string }
+/** A member puts an action to the vote (signed by its governance key); proposing is its yes vote. */
+export interface Propose { op: 'propose'; proposal_id: Uint8Array; action: Action; expires_at_height: bigint }
+/** A member's one vote on an open proposal. */
+export interface CastVote { op: 'cast_vote'; proposal_id: Uint8Array; approve: boolean }
 
 /** One ledger operation. */
 export type Op =
@@ -77,7 +101,9 @@ export type Op =
   | PlaceOffer
   | CancelOffer
   | AnchorBadges
-  | RevokeBadge;
+  | RevokeBadge
+  | Propose
+  | CastVote;
 
 /** Op names in variant order: the index is the borsh tag. */
 export const OP_NAMES = [
@@ -93,6 +119,8 @@ export const OP_NAMES = [
   'cancel_offer',
   'anchor_badges',
   'revoke_badge',
+  'propose',
+  'cast_vote',
 ] as const satisfies readonly Op['op'][];
 
 /** The signed part of a transaction. */
@@ -114,57 +142,28 @@ export interface SignedTransaction {
   signature: Signature;
 }
 
-// ---- field codecs shared with other modules ----
+// ---- field codecs shared with other modules (defined in fields.ts) ----
 
-/** A validated string newtype: written as a borsh string, checked on read. */
-export function writeChainId(w: Writer, text: string): void {
-  w.string(checkChainId(text), LIMITS.CHAIN_ID_BYTES_MAX, 'chain id');
-}
-export function readChainId(r: Reader): string {
-  const text = r.string(LIMITS.CHAIN_ID_BYTES_MAX, 'chain id');
-  if (!isChainId(text)) r.fail(`chain id \`${text}\` must be 3..=64 characters of [a-z0-9-]`);
-  return text;
-}
-export function writeMemberId(w: Writer, text: string): void {
-  w.string(checkMemberId(text), LIMITS.MEMBER_ID_BYTES_MAX, 'member id');
-}
-export function readMemberId(r: Reader): string {
-  const text = r.string(LIMITS.MEMBER_ID_BYTES_MAX, 'member id');
-  if (!isMemberId(text)) r.fail(`member id \`${text}\` must be 2..=32 characters of [a-z0-9-], starting with a letter`);
-  return text;
-}
-export function writeAssetCode(w: Writer, text: string): void {
-  w.string(checkAssetCode(text), LIMITS.ASSET_CODE_BYTES_MAX, 'asset code');
-}
-export function readAssetCode(r: Reader): string {
-  const text = r.string(LIMITS.ASSET_CODE_BYTES_MAX, 'asset code');
-  if (!isAssetCode(text)) r.fail(`asset code \`${text}\` must be 2..=12 characters of [A-Z0-9]`);
-  return text;
-}
-/** An asset id `CODE@member`: the code, then the member. */
-export function writeAssetId(w: Writer, asset: string): void {
-  const { code, issuer } = parseAssetId(asset);
-  writeAssetCode(w, code);
-  writeMemberId(w, issuer);
-}
-export function readAssetId(r: Reader): string {
-  const code = readAssetCode(r);
-  return `${code}@${readMemberId(r)}`;
-}
-export const writeKey = (w: Writer, key: PublicKey): void => void w.fixed(key, 32, 'public key');
-export const readKey = (r: Reader): PublicKey => r.fixed(32, 'public key');
-export const writeHash = (w: Writer, hash: Hash): void => void w.fixed(hash, 32, 'hash');
-export const readHash = (r: Reader): Hash => r.fixed(32, 'hash');
-export const writeOpId = (w: Writer, id: Uint8Array): void => void w.fixed(id, 16, 'op id');
-export const readOpId = (r: Reader): Uint8Array => r.fixed(16, 'op id');
-export const writeSignature = (w: Writer, s: Signature): void => void w.fixed(s, 64, 'signature');
-export const readSignature = (r: Reader): Signature => r.fixed(64, 'signature');
-export function writePrice(w: Writer, price: Price): void {
-  w.u64(price.numerator).u64(price.denominator);
-}
-export function readPrice(r: Reader): Price {
-  return { numerator: r.u64('price numerator'), denominator: r.u64('price denominator') };
-}
+export {
+  readAssetCode,
+  readAssetId,
+  readChainId,
+  readHash,
+  readKey,
+  readMemberId,
+  readOpId,
+  readPrice,
+  readSignature,
+  writeAssetCode,
+  writeAssetId,
+  writeChainId,
+  writeHash,
+  writeKey,
+  writeMemberId,
+  writeOpId,
+  writePrice,
+  writeSignature,
+} from './fields.js';
 
 const GRANT_KINDS: readonly GrantKind[] = ['purchase', 'reward', 'promo'];
 const REWARD_REASONS = ['client_library', 'how_to_guide', 'forum_support', 'published_application'] as const;
@@ -263,6 +262,15 @@ export function writeOp(w: Writer, op: Op): void {
       writeHash(w, op.badge_hash);
       w.string(op.reason, LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'revocation reason');
       return;
+    case 'propose':
+      writeOpId(w, op.proposal_id);
+      writeAction(w, op.action);
+      w.u64(op.expires_at_height);
+      return;
+    case 'cast_vote':
+      writeOpId(w, op.proposal_id);
+      w.bool(op.approve);
+      return;
   }
 }
 
@@ -335,6 +343,10 @@ export function readOp(r: Reader): Op {
         badge_hash: readHash(r),
         reason: r.string(LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'revocation reason'),
       };
+    case 'propose':
+      return { op: name, proposal_id: readOpId(r), action: readAction(r), expires_at_height: r.u64('expires_at_height') };
+    case 'cast_vote':
+      return { op: name, proposal_id: readOpId(r), approve: r.bool('approve') };
   }
 }
 

@@ -144,16 +144,165 @@ describe('live 4-validator network', { timeout: 240_000 }, () => {
         ],
         [{ kind: 'badge_anchor', batch_root: hash }, { batch_root: sdk.toHex(hash) }],
         [{ kind: 'badge_revocation', member: 'acme', badge_hash: hash }, { member: 'acme', badge_hash: sdk.toHex(hash) }],
+        // acme's only issuer key is its governance key (genesis: the smallest issuer key).
+        [{ kind: 'governor', account: issuer.publicKey }, { account: issuer.address() }],
+        [{ kind: 'governance' }, {}],
+        [{ kind: 'validator', consensus_key: trust.validators.keys[0]! }, { consensus_key: sdk.toAddress(trust.validators.keys[0]!) }],
+        [{ kind: 'epochs' }, {}],
+        [{ kind: 'proposal', proposal_id: id }, { proposal_id: sdk.toHex(id) }],
       ];
-      assert.equal(keys.length, sdk.ENTRY_KINDS.length);
+      assert.deepEqual(keys.map(([key]) => key.kind), [...sdk.ENTRY_KINDS]);
+      const values = new Map<string, sdk.StateValue>();
       for (const [key, fields] of keys) {
         const answer = await reader.getStateProof(key);
         assert.deepEqual(answer.key, { kind: key.kind, ...fields }, key.kind);
         const { finalized } = await sdk.finalizedBlock(reader, trust, sdk.toBigInt(answer.height, 'height'));
         const value = sdk.verifyStateEntry(finalized.header.state_root, key, answer.value, sdk.smtProofFromJson(answer.proof));
-        const present = ['account', 'balance', 'asset', 'member', 'issuer'].includes(key.kind);
+        const present = ['account', 'balance', 'asset', 'member', 'issuer', 'governor', 'governance', 'validator', 'epochs'].includes(key.kind);
         assert.equal(value !== null, present, `${key.kind} present`);
+        if (value !== null) values.set(key.kind, value);
       }
+      // The governance entries genesis writes, decoded.
+      assert.deepEqual(values.get('member'), { kind: 'member', name: 'Acme', issuers: [issuer.publicKey], governance_key: issuer.publicKey, removed_at: null });
+      assert.deepEqual(values.get('governor'), { kind: 'governor', member: 'acme' });
+      assert.deepEqual(values.get('governance'), { kind: 'governance', threshold: { numerator: 2, denominator: 3 }, active_members: 3 });
+      const validator = values.get('validator');
+      assert.ok(validator?.kind === 'validator');
+      assert.equal(validator.member, 'acme');
+      assert.equal(validator.name, 'validator-0');
+      assert.equal(validator.http_listen, new URL(net.urls[0]!).host);
+      const epochs = values.get('epochs');
+      assert.ok(epochs?.kind === 'epochs');
+      assert.deepEqual(epochs.current, { number: 0n, start_height: 1n, validators: trust.validators.keys, params: sdk.DEFAULT_CONSENSUS_PARAMS });
+      assert.deepEqual(epochs.pending, []);
+      // A validator entry for every genesis validator, as /v1/governance lists them.
+      const governance = await reader.getGovernance();
+      assert.deepEqual(governance.validators.map((v) => v.consensus_key), trust.validators.keys.map((k) => sdk.toAddress(k)));
+      const { finalized } = await sdk.finalizedBlock(reader, trust, sdk.toBigInt(governance.height, 'height'));
+      for (const v of governance.validators) {
+        const key: sdk.StateKey = { kind: 'validator', consensus_key: sdk.parseAddress(v.consensus_key) };
+        assert.equal(v.entry.key_hex, sdk.toHex(sdk.stateKeyBytes(key)));
+        const value = sdk.verifyStateEntry(finalized.header.state_root, key, v.entry.value, sdk.smtProofFromJson(v.entry.proof));
+        assert.ok(value?.kind === 'validator');
+        assert.equal(sdk.toHex(value.network_key), v.network_key);
+        assert.equal(value.p2p_listen, v.p2p_listen);
+      }
+      assert.deepEqual(governance.members.map((m) => [m.id, m.governance_key, m.removed_at]), [
+        ['acme', issuer.address(), null],
+        ['globex', sdk.SecretKey.fromHex(readText(net.issuerKeyPath('globex'))).address(), null],
+        ['initech', sdk.SecretKey.fromHex(readText(net.issuerKeyPath('initech'))).address(), null],
+      ]);
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+
+  it('proposes a threshold change, the members vote it through, and every step is proven', async (t) => {
+    try {
+      const globex = sdk.SecretKey.fromHex(readText(net.issuerKeyPath('globex')));
+      const initech = sdk.SecretKey.fromHex(readText(net.issuerKeyPath('initech')));
+      const commit = async (key: sdk.SecretKey, op: sdk.Op): Promise<{ tx: sdk.SignedTransaction; height: bigint; receipt: sdk.ReceiptJson }> => {
+        const tx = await sdk.prepareTransaction(client, key, [op]);
+        const committed = await client.submitAndWait(tx, WAIT_MS);
+        await reader.waitForCommit(sdk.txIdHex(tx), { timeoutMs: WAIT_MS });
+        // The receipt is proven too: its error code must hash as the node's does.
+        const verified = await sdk.verifyTransaction(reader, trust, sdk.txIdHex(tx));
+        assert.ok(verified);
+        assert.deepEqual(verified.receipt, sdk.receiptFromJson(committed.receipt));
+        return { tx, height: sdk.toBigInt(committed.height, 'height'), receipt: committed.receipt };
+      };
+      const proven = async (key: sdk.StateKey): Promise<sdk.StateValue | null> => (await sdk.verifyState(reader, trust, key)).value;
+
+      const status = await client.getStatus();
+      const expires = sdk.toBigInt(status.committed_height, 'height') + 1_000n;
+      const proposalId = sdk.randomOpId();
+      const threshold = { numerator: 3, denominator: 4 };
+      const propose = sdk.ops.propose({ action: sdk.actions.setThreshold(threshold), expiresAtHeight: expires, proposalId });
+      const proposed = await commit(issuer, propose);
+      assert.equal(proposed.receipt.outcome.status, 'success', JSON.stringify(proposed.receipt));
+      const key: sdk.StateKey = { kind: 'proposal', proposal_id: proposalId };
+      const open = await proven(key);
+      assert.deepEqual(open, {
+        kind: 'proposal',
+        proposer: 'acme',
+        action: { action: 'set_threshold', threshold },
+        height: proposed.height,
+        expires_at_height: expires,
+        votes: [{ member: 'acme', approve: true, height: proposed.height }],
+        outcome: { status: 'open' },
+        tx_id: sdk.txId(proposed.tx),
+      });
+
+      // 2 of 3 is not more than two thirds: still open.
+      const second = await commit(globex, sdk.ops.castVote({ proposalId, approve: true }));
+      assert.equal(second.receipt.outcome.status, 'success');
+      const stillOpen = await proven(key);
+      assert.ok(stillOpen?.kind === 'proposal');
+      assert.deepEqual(stillOpen.outcome, { status: 'open' });
+      assert.deepEqual(stillOpen.votes.map((v) => [v.member, v.approve]), [['acme', true], ['globex', true]]);
+
+      // The third yes passes it, and the threshold changes in the same block.
+      const third = await commit(initech, sdk.ops.castVote({ proposalId, approve: true }));
+      const passed = await proven(key);
+      assert.ok(passed?.kind === 'proposal');
+      assert.deepEqual(passed.outcome, { status: 'passed', height: third.height });
+      assert.deepEqual(await proven({ kind: 'governance' }), { kind: 'governance', threshold, active_members: 3 });
+
+      // The node's proposal route: its entry proves the same value.
+      const answer = await reader.getProposal(proposalId);
+      assert.ok(answer);
+      assert.equal(answer.status, 'passed');
+      assert.equal(answer.yes, 3);
+      assert.equal(answer.entry.key_hex, sdk.toHex(sdk.stateKeyBytes(key)));
+      const { finalized } = await sdk.finalizedBlock(reader, trust, sdk.toBigInt(answer.height, 'height'));
+      assert.deepEqual(sdk.verifyStateEntry(finalized.header.state_root, key, answer.entry.value, sdk.smtProofFromJson(answer.entry.proof)), passed);
+      const page = await reader.listProposals({ limit: 100 });
+      assert.ok(page.proposals.some((p) => p.proposal_id === sdk.toHex(proposalId)));
+      assert.equal(await reader.getProposal(new Uint8Array(16).fill(0xee)), null);
+
+      // A vote on a decided proposal fails with the new error code, proven in the receipts root.
+      const late = await commit(issuer, sdk.ops.castVote({ proposalId, approve: false }));
+      assert.deepEqual(late.receipt.outcome, { status: 'failed', op_index: 0, code: 'proposal_closed' });
+      // A threshold the builders refuse, sent raw, is refused by the ledger too.
+      const bad = await commit(issuer, { ...propose, proposal_id: sdk.randomOpId(), action: { action: 'set_threshold', threshold: { numerator: 1, denominator: 3 } } });
+      assert.deepEqual(bad.receipt.outcome, { status: 'failed', op_index: 0, code: 'bad_threshold' });
+      // Only governance keys propose: the recipient is not one.
+      const outsider = await commit(recipient, sdk.ops.propose({ action: sdk.actions.setThreshold(threshold), expiresAtHeight: expires }));
+      assert.deepEqual(outsider.receipt.outcome, { status: 'failed', op_index: 0, code: 'not_member' });
+
+      // An application signed by the SDK: the node decodes it and accepts its proofs of
+      // possession (the proposal stays open: one yes of three); tampered, it is refused.
+      const [newIssuer, newConsensus, newNetwork] = [sdk.SecretKey.generate(), sdk.SecretKey.generate(), sdk.SecretKey.generate()];
+      const body: sdk.ApplicationBody = {
+        chain_id: trust.chainId,
+        member: 'umbrella',
+        member_name: 'Umbrella',
+        issuer: newIssuer.publicKey,
+        asset_code: 'UMB',
+        asset_scale: 2,
+        validator_name: 'umbrella-0',
+        consensus_key: newConsensus.publicKey,
+        network_key: newNetwork.publicKey,
+        p2p_listen: '/ip4/127.0.0.1/tcp/1',
+        http_listen: '127.0.0.1:2',
+      };
+      const application: sdk.SignedApplication = {
+        body,
+        proofs: { consensus: sdk.signApplication(body, newConsensus), network: sdk.signApplication(body, newNetwork), issuer: sdk.signApplication(body, newIssuer) },
+      };
+      assert.equal(sdk.verifyApplicationProofs(application), null);
+      const admitId = sdk.randomOpId();
+      const admit = await commit(issuer, sdk.ops.propose({ action: sdk.actions.addMember(application), expiresAtHeight: expires, proposalId: admitId }));
+      assert.equal(admit.receipt.outcome.status, 'success', JSON.stringify(admit.receipt));
+      const admitted = await proven({ kind: 'proposal', proposal_id: admitId });
+      assert.ok(admitted?.kind === 'proposal');
+      assert.deepEqual(admitted.action, { action: 'add_member', application });
+      assert.deepEqual(admitted.outcome, { status: 'open' });
+      const forged = { ...application, proofs: { ...application.proofs, issuer: application.proofs.consensus } };
+      const refused = await commit(issuer, sdk.ops.propose({ action: sdk.actions.addMember(forged), expiresAtHeight: expires }));
+      assert.deepEqual(refused.receipt.outcome, { status: 'failed', op_index: 0, code: 'bad_proof_of_possession' });
+      t.diagnostic(`proposal ${sdk.toHex(proposalId)} passed at height ${third.height}`);
     } catch (error) {
       failed = true;
       throw error;

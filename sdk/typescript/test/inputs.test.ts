@@ -11,6 +11,14 @@ import { readJson } from './support.js';
 const key = sdk.SecretKey.fromSeed(new Uint8Array(32).fill(9));
 
 describe('inputs', () => {
+  it('validator sets: any n from 4 (f = floor((n - 1) / 3), quorum n - f); fewer is refused', () => {
+    const keys = [1, 2, 3, 4, 5, 6].map((b) => sdk.SecretKey.fromSeed(new Uint8Array(32).fill(b)).publicKey);
+    assert.throws(() => sdk.validatorSet(keys.slice(0, 3)), /at least 4 are needed/);
+    for (const [n, quorum] of [[4, 3], [5, 4], [6, 5]] as const) {
+      assert.equal(sdk.quorum(sdk.validatorSet(keys.slice(0, n))), quorum, `n = ${n}`);
+    }
+  });
+
   it('hex: odd length, wrong length, bad character', () => {
     assert.throws(() => fromHex('abc', 'tx id'), /tx id: hex has an odd number of characters \(3\)/);
     assert.throws(() => fromHex('ab', 'tx id', 32), /tx id: expected 64 hex characters \(32 bytes\), got 2/);
