@@ -591,3 +591,56 @@ fn a_removed_providers_holds_can_be_voided_by_their_holders_at_once() {
     chain.fails(&alice, vec![authorize(100)], 0, ErrorCode::UnknownMember);
     chain.ok(&alice, vec![authorize(0)]);
 }
+
+/// An application of `member_id` with the consensus key of validator seed `consensus` and the
+/// network key of seed `network`.
+fn application_with_keys(
+    member_id: &str,
+    issuer: &SecretKey,
+    consensus: u8,
+    network: u8,
+) -> SignedApplication {
+    let mut application = application(member_id, issuer, consensus);
+    let (_, network_key) = validator_keys(network);
+    application.body.network_key = network_key.public_key();
+    let (consensus_key, _) = validator_keys(consensus);
+    let message = application.body.signing_bytes();
+    application.proofs = ApplicationProofs {
+        consensus: consensus_key.sign_raw(&message),
+        network: network_key.sign_raw(&message),
+        issuer: Some(issuer.sign_raw(&message)),
+    };
+    application
+}
+
+#[test]
+fn a_rotation_may_keep_one_of_the_validators_own_keys() {
+    let mut chain = Chain::from_genesis(&consortium());
+    let (consensus, old_network) = validator_keys(1);
+    // The network key alone: consensus key 1 kept, network key of seed 41 (a new one).
+    let network_only = application_with_keys("globex", &governor(1), 1, 41);
+    let rotate =
+        Action::RotateValidatorKey { consensus_key: consensus.public_key(), application: network_only };
+    pass(&mut chain, 1, rotate);
+    let Some(StateValue::Validator(entry)) =
+        chain.state.value(&StateKey::Validator { consensus_key: consensus.public_key() }).cloned()
+    else {
+        panic!("the validator keeps its entry");
+    };
+    assert_ne!(entry.network_key, old_network.public_key());
+    assert_eq!(entry.network_key, validator_keys(41).1.public_key());
+    // The consensus key alone: a new consensus key, the (new) network key kept.
+    let consensus_only = application_with_keys("globex", &governor(1), 13, 41);
+    let rotate =
+        Action::RotateValidatorKey { consensus_key: consensus.public_key(), application: consensus_only };
+    pass(&mut chain, 2, rotate);
+    chain.block(&[]).expect("empty block");
+    chain.block(&[]).expect("empty block");
+    let current = validators_of(&epochs(&chain).current);
+    assert_eq!(current[1], validator_keys(13).0.public_key());
+    // Another validator's network key is still refused.
+    let taken = application_with_keys("globex", &governor(1), 14, 2);
+    let rotate =
+        Action::RotateValidatorKey { consensus_key: validator_keys(13).0.public_key(), application: taken };
+    chain.fails(&governor(1), vec![propose(3, rotate, 100)], 0, ErrorCode::KeyInUse);
+}

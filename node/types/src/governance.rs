@@ -294,8 +294,10 @@ pub enum Action {
     AddValidator { application: SignedApplication },
     /// Removes one validator.
     RemoveValidator { consensus_key: PublicKey },
-    /// Replaces a validator's consensus and network keys (and addresses) with those of an
-    /// application of the same member; the validator keeps its place in the leader rotation.
+    /// Replaces a validator's consensus key, network key or both (and its addresses) with those
+    /// of an application of the same member; the validator keeps its place in the leader
+    /// rotation. A new consensus key takes over at the epoch (H + 2); when the consensus key is
+    /// kept, the new network key and addresses replace the old ones at once.
     RotateValidatorKey { consensus_key: PublicKey, application: SignedApplication },
     /// New consensus parameters.
     SetConsensusParams { params: ConsensusParams },

@@ -159,7 +159,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
                 if !state.issuers.contains(&application.body.issuer) {
                     return Err(ErrorCode::IssuerNotOfMember.into());
                 }
-                self.check_application(application)?;
+                self.check_application(application, None)?;
                 self.add_validator_entry(application)?;
                 self.schedule(|validators| {
                     validators.push(application.body.consensus_key);
@@ -180,7 +180,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
                 if !state.issuers.contains(&application.body.issuer) {
                     return Err(ErrorCode::IssuerNotOfMember.into());
                 }
-                self.check_application(application)?;
+                self.check_application(application, Some(consensus_key))?;
                 self.add_validator_entry(application)?;
                 let new_key = application.body.consensus_key;
                 self.schedule(|validators| {
@@ -217,7 +217,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// (`ValidatorCountOutOfRange`).
     fn add_member(&mut self, application: &SignedApplication) -> OpResult {
         let body = &application.body;
-        self.check_application(application)?;
+        self.check_application(application, None)?;
         let member_key = StateKey::Member { member: body.member.clone() };
         if self.read(&member_key)?.is_some() {
             return Err(ErrorCode::MemberExists.into());
@@ -295,8 +295,14 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
 
     /// An application's own checks: for this chain (`ApplicationWrongChain`), its fields
     /// acceptable (`BadApplication`), all three proofs of possession (`BadProofOfPossession`),
-    /// and its consensus and network keys new to the consortium (`KeyInUse`).
-    fn check_application(&mut self, application: &SignedApplication) -> OpResult {
+    /// and its consensus and network keys new to the consortium (`KeyInUse`). A rotation
+    /// (`replacing` the validator with that consensus key) may keep either of that validator's
+    /// own keys, so that one key can be rotated alone.
+    fn check_application(
+        &mut self,
+        application: &SignedApplication,
+        replacing: Option<&PublicKey>,
+    ) -> OpResult {
         let body = &application.body;
         if body.chain_id != self.context.chain_id {
             return Err(ErrorCode::ApplicationWrongChain.into());
@@ -316,7 +322,9 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             return Err(ErrorCode::BadApplication.into());
         }
         body.verify_proofs(&application.proofs).map_err(|_| ErrorCode::BadProofOfPossession)?;
-        if self.validator(&body.consensus_key)?.is_some() || self.network_key_in_use(&body.network_key)? {
+        let consensus_in_use =
+            replacing != Some(&body.consensus_key) && self.validator(&body.consensus_key)?.is_some();
+        if consensus_in_use || self.network_key_in_use(&body.network_key, replacing)? {
             return Err(ErrorCode::KeyInUse.into());
         }
         Ok(())
@@ -339,14 +347,19 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         Ok(())
     }
 
-    /// True when a validator of the latest schedule uses `network_key`.
-    fn network_key_in_use(&self, network_key: &PublicKey) -> Result<bool, StateError> {
+    /// True when a validator of the current or a scheduled epoch, other than `except`, uses
+    /// `network_key`.
+    fn network_key_in_use(
+        &self,
+        network_key: &PublicKey,
+        except: Option<&PublicKey>,
+    ) -> Result<bool, StateError> {
         let Some(epochs) = self.epochs()? else { return Ok(false) };
         let mut keys: Vec<PublicKey> = epochs.current.validators.iter().copied().collect();
         for epoch in epochs.pending.iter() {
             keys.extend(epoch.validators.iter().copied());
         }
-        for consensus_key in keys {
+        for consensus_key in keys.into_iter().filter(|key| Some(key) != except) {
             if self.validator(&consensus_key)?.is_some_and(|validator| validator.network_key == *network_key)
             {
                 return Ok(true);
