@@ -221,6 +221,10 @@ fn a_proposal_passes_once_and_not_after_expiry_and_each_member_votes_once() {
     chain.fails(&governor(0), vec![propose(3, action(), height)], 0, ErrorCode::BadProposalExpiry);
     let too_far = chain.height.0 + 1 + limits::PROPOSAL_TTL_BLOCKS_MAX + 1;
     chain.fails(&governor(0), vec![propose(3, action(), too_far)], 0, ErrorCode::BadProposalExpiry);
+    // The farthest expiry allowed is exactly PROPOSAL_TTL_BLOCKS_MAX after the proposal's block.
+    let farthest = chain.height.0 + 1 + limits::PROPOSAL_TTL_BLOCKS_MAX;
+    chain.ok(&governor(0), vec![propose(3, action(), farthest)]);
+    assert_eq!(proposal(&chain, 3).expires_at_height, Height(farthest));
 }
 
 #[test]
