@@ -18,8 +18,7 @@ pub const GENESIS_FILE_BYTES_MAX: u64 = 32 * 1024 * 1024;
 pub const ASSETS_MAX: usize = 1_024;
 /// Initial balances.
 pub const BALANCES_MAX: usize = 65_536;
-/// A DNS host name in a multiaddr, in bytes (RFC 1035).
-pub const DNS_NAME_BYTES_MAX: usize = 253;
+pub use tally_types::address::DNS_NAME_BYTES_MAX;
 
 /// Largest time a genesis document may carry: 2^53 − 1 ms, the largest integer every JSON
 /// reader (JavaScript included) holds exactly. That is some 285,000 years from 1970.

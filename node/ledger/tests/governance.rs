@@ -648,3 +648,37 @@ fn a_rotation_may_keep_one_of_the_validators_own_keys() {
         Action::RotateValidatorKey { consensus_key: validator_keys(13).0.public_key(), application: taken };
     chain.fails(&governor(1), vec![propose(3, rotate, 100)], 0, ErrorCode::KeyInUse);
 }
+
+#[test]
+fn application_fields_follow_the_genesis_rules() {
+    let mut chain = Chain::from_genesis(&consortium());
+    let newcomer = key(120);
+    let edited = |edit: &dyn Fn(&mut ApplicationBody)| {
+        let mut application = application("umbrella", &newcomer, 9);
+        edit(&mut application.body);
+        let (consensus, network) = validator_keys(9);
+        let message = application.body.signing_bytes();
+        application.proofs = ApplicationProofs {
+            consensus: consensus.sign_raw(&message),
+            network: network.sign_raw(&message),
+            issuer: Some(newcomer.sign_raw(&message)),
+        };
+        Action::AddMember { application }
+    };
+    let cases: [&dyn Fn(&mut ApplicationBody); 5] = [
+        &|body| body.p2p_listen = BoundedString::new("/ip4/10.0.1.9/udp/27000").expect("short"),
+        &|body| body.p2p_listen = BoundedString::new("/ip4/0.0.0.0/tcp/27000").expect("short"),
+        &|body| body.http_listen = BoundedString::new("10.0.1.9").expect("short"),
+        &|body| body.member_name = BoundedString::new("Umbrella\u{1b}[31m").expect("short"),
+        &|body| body.validator_name = BoundedString::new("umbrella 0").expect("short"),
+    ];
+    for (index, edit) in cases.into_iter().enumerate() {
+        chain.fails(
+            &governor(0),
+            vec![propose(index as u8 + 1, edited(edit), 100)],
+            0,
+            ErrorCode::BadApplication,
+        );
+    }
+    chain.ok(&governor(0), vec![propose(9, edited(&|_| {}), 100)]);
+}

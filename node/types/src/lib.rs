@@ -15,6 +15,7 @@
 //!   signature the verdict the single check gives it.
 //! - Consensus types hold no `HashMap` and no floats.
 
+pub mod address;
 pub mod amount;
 pub mod archive;
 pub mod block;

@@ -21,6 +21,7 @@
 //!   that would leave fewer than `VALIDATORS_MIN` validators is refused, so that a quorum
 //!   always exists.
 
+use tally_types::address;
 use tally_types::codec::BoundedVec;
 use tally_types::governance::{Action, CastVote, Propose, SignedApplication, Threshold};
 use tally_types::receipt::ErrorCode;
@@ -294,7 +295,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     }
 
     /// An application's own checks: for this chain (`ApplicationWrongChain`), its fields
-    /// acceptable (`BadApplication`), all three proofs of possession (`BadProofOfPossession`),
+    /// acceptable by the rules of a genesis file: names, a dialable multiaddr, a canonical
+    /// `IP:PORT`, three distinct strictly valid keys, the scale (`BadApplication`), all three proofs of possession (`BadProofOfPossession`),
     /// and its consensus and network keys new to the consortium (`KeyInUse`). A rotation
     /// (`replacing` the validator with that consensus key) may keep either of that validator's
     /// own keys, so that one key can be rotated alone.
@@ -307,8 +309,11 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         if body.chain_id != self.context.chain_id {
             return Err(ErrorCode::ApplicationWrongChain.into());
         }
-        let names_ok = !body.member_name.is_empty() && !body.validator_name.is_empty();
-        let addresses_ok = !body.p2p_listen.is_empty() && !body.http_listen.is_empty();
+        // The same field rules as a genesis file's (`tally_types::address`).
+        let names_ok = address::check_member_name(body.member_name.as_str()).is_ok()
+            && address::check_validator_name(body.validator_name.as_str()).is_ok();
+        let addresses_ok = address::parse_p2p_listen(body.p2p_listen.as_str()).is_ok()
+            && address::parse_http_listen(body.http_listen.as_str()).is_ok();
         let keys = [body.issuer, body.consensus_key, body.network_key];
         let keys_distinct = keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2];
         // The strict check, as for any validator set: no small-order component.
