@@ -343,15 +343,5 @@ fn parse_key(text: &str) -> anyhow::Result<PublicKey> {
 }
 
 fn parse_threshold(text: &str) -> anyhow::Result<Threshold> {
-    let parsed = text.split_once('/').and_then(|(numerator, denominator)| {
-        Some(Threshold {
-            numerator: numerator.trim().parse().ok()?,
-            denominator: denominator.trim().parse().ok()?,
-        })
-    });
-    let threshold = parsed.ok_or_else(|| usage(format!("threshold `{text}` is not N/D, e.g. 2/3")))?;
-    if let Some(problem) = threshold.problem() {
-        return Err(usage(format!("threshold `{text}`: {problem}")));
-    }
-    Ok(threshold)
+    Threshold::parse(text).map_err(|problem| usage(format!("threshold {problem}")))
 }

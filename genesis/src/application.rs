@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tally_types::governance::{ProofError, SignedApplication};
+use tally_types::governance::{ProofError, SignedApplication, Threshold};
 use tally_types::tx::AssetFlags;
 use tally_types::{Amount, AssetId, ChainId, MemberId, PublicKey, SecretKey};
 
@@ -214,6 +214,9 @@ pub struct Draft {
     /// Opening balance of each member's issuer account in its own asset, in human units
     /// (e.g. `1000` or `12.5`); `null` for none, so that every credit has a grant.
     pub issuer_float: Option<String>,
+    /// The governance threshold the genesis sets; `null` for the default (more than 2/3).
+    #[serde(default)]
+    pub governance_threshold: Option<Threshold>,
     pub applications: Vec<Application>,
 }
 
@@ -239,7 +242,14 @@ impl Draft {
                 Err(error) => return Err(GenesisError::Options(format!("issuer float `{text}`: {error}"))),
             }
         }
-        Ok(Draft { format: DRAFT_FORMAT.into(), chain_id, consensus, issuer_float, applications: Vec::new() })
+        Ok(Draft {
+            format: DRAFT_FORMAT.into(),
+            chain_id,
+            consensus,
+            issuer_float,
+            governance_threshold: None,
+            applications: Vec::new(),
+        })
     }
 
     /// Checks `application` and adds it: its proofs, its chain id, and that no member id,
@@ -313,6 +323,7 @@ impl Draft {
             members: Vec::new(),
             assets: Vec::new(),
             balances: Vec::new(),
+            governance_threshold: self.governance_threshold,
         };
         for application in &self.applications {
             let body = &application.body;

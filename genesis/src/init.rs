@@ -175,6 +175,7 @@ pub fn build_testnet(spec: &TestnetSpec, keys: &KeySource) -> Result<Testnet, Ge
     }
 
     let genesis = Genesis {
+        governance_threshold: None,
         format_version: limits::FORMAT_VERSION,
         chain_id: spec.chain_id.clone(),
         genesis_time_ms: spec.genesis_time_ms,

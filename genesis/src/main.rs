@@ -119,6 +119,9 @@ struct NewArgs {
     /// Default: none, so that every credit in circulation has a grant on the ledger.
     #[arg(long, value_name = "AMOUNT")]
     issuer_float: Option<String>,
+    /// A governance proposal passes with more than N/D of the members. Default: 2/3.
+    #[arg(long, value_name = "N/D")]
+    threshold: Option<String>,
     #[command(flatten)]
     consensus: ConsensusArgs,
 }
@@ -249,7 +252,12 @@ fn run_new(args: NewArgs) -> Result<()> {
     if !args.force && std::fs::symlink_metadata(&args.out).is_ok() {
         bail!("{} already exists (pass --force to replace it)", args.out.display());
     }
-    let draft = Draft::new(chain_id, args.consensus.params(), args.issuer_float)?;
+    let mut draft = Draft::new(chain_id, args.consensus.params(), args.issuer_float)?;
+    if let Some(text) = &args.threshold {
+        let threshold = tally_types::governance::Threshold::parse(text)
+            .map_err(|problem| anyhow::anyhow!("--threshold {problem}"))?;
+        draft.governance_threshold = Some(threshold);
+    }
     init::write_file_atomically(&args.out, draft.to_json_pretty().as_bytes(), init::GENESIS_FILE_MODE)?;
     println!("wrote {} (chain {}, no applications yet)", args.out.display(), draft.chain_id);
     Ok(())

@@ -96,6 +96,10 @@ pub struct Genesis {
     pub(crate) members: Vec<MemberEntry>,
     pub(crate) assets: Vec<AssetEntry>,
     pub(crate) balances: Vec<BalanceEntry>,
+    /// The share of members whose votes pass a governance proposal; absent for the default,
+    /// more than two thirds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) governance_threshold: Option<Threshold>,
 }
 
 impl Genesis {
@@ -168,6 +172,12 @@ impl Genesis {
     }
 
     /// The ledger's part of genesis: members, assets and opening balances.
+    /// The governance threshold genesis sets, if it sets one (the default is more than two
+    /// thirds of the members).
+    pub fn governance_threshold(&self) -> Option<Threshold> {
+        self.governance_threshold
+    }
+
     pub fn ledger(&self) -> GenesisLedger {
         GenesisLedger {
             members: self
@@ -211,9 +221,7 @@ impl Genesis {
                 })
                 .collect(),
             params: self.consensus,
-            // The genesis file has no threshold field yet: every chain starts at the default,
-            // more than two thirds of the members, and may change it by vote.
-            threshold: Threshold::default(),
+            threshold: self.governance_threshold.unwrap_or_default(),
         }
     }
 

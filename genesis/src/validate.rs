@@ -25,6 +25,8 @@ use tally_types::{Amount, AssetId, ChainId, MemberId, PublicKey, ValidatorSet};
 use crate::error::{ParseError, Problems};
 use crate::json::{self, Node};
 use crate::limits;
+use tally_types::governance::Threshold;
+
 use crate::schema::{
     AssetEntry, BalanceEntry, ConsensusParams, Genesis, MemberEntry, PartialParams, ValidatorEntry,
     param_problems,
@@ -39,7 +41,9 @@ const DOCUMENT_FIELDS: &[&str] = &[
     "members",
     "assets",
     "balances",
+    "governance_threshold",
 ];
+const THRESHOLD_FIELDS: &[&str] = &["numerator", "denominator"];
 const CONSENSUS_FIELDS: &[&str] =
     &["timeout_propose_ms", "timeout_notarize_ms", "timeout_max_ms", "block_txs_max", "block_bytes_max"];
 const VALIDATOR_FIELDS: &[&str] =
@@ -104,6 +108,14 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// The value of optional field `name`, with its path, if present.
+    fn optional(&mut self, name: &str) -> Option<(&'a Node, String)> {
+        let path = join(&self.path, name);
+        let index = self.members.iter().position(|(key, _)| key == name)?;
+        self.taken[index] = true;
+        Some((&self.members[index].1, path))
     }
 
     /// The value of required field `name`, with its path; reports a missing field.
@@ -250,6 +262,8 @@ struct DocumentDraft {
     members: Option<Vec<MemberDraft>>,
     assets: Option<Vec<AssetDraft>>,
     balances: Option<Vec<BalanceDraft>>,
+    /// `Some(None)` when the field is absent (the default), `None` when it is unusable.
+    governance_threshold: Option<Option<Threshold>>,
 }
 
 #[derive(Default)]
@@ -360,8 +374,30 @@ fn read_document(problems: &mut Problems, root: &Node) -> DocumentDraft {
                 .collect()
         });
     }
+    draft.governance_threshold = match fields.optional("governance_threshold") {
+        None => Some(None),
+        Some((node, path)) => read_threshold(problems, &path, node).map(Some),
+    };
     fields.close(problems, DOCUMENT_FIELDS);
     draft
+}
+
+fn read_threshold(problems: &mut Problems, path: &str, node: &Node) -> Option<Threshold> {
+    let mut fields = Fields::open(problems, path, node)?;
+    let mut number = |name: &str| {
+        let (node, path) = fields.required(problems, name)?;
+        unsigned(problems, &path, node, u64::from(u16::MAX)).and_then(|value| u16::try_from(value).ok())
+    };
+    let (numerator, denominator) = (number("numerator"), number("denominator"));
+    fields.close(problems, THRESHOLD_FIELDS);
+    let threshold = Threshold { numerator: numerator?, denominator: denominator? };
+    match threshold.problem() {
+        Some(problem) => {
+            problems.report(path, problem);
+            None
+        }
+        None => Some(threshold),
+    }
 }
 
 fn read_consensus(problems: &mut Problems, path: &str, node: &Node) -> Option<ConsensusParams> {
@@ -791,6 +827,7 @@ impl DocumentDraft {
             members,
             assets,
             balances,
+            governance_threshold: self.governance_threshold?,
         })
     }
 }

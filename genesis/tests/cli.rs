@@ -349,7 +349,9 @@ fn new_add_finalize_forms_a_genesis_and_refuses_a_forged_application_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
     let draft = dir.path().join("draft.json");
     let draft_arg = draft.to_str().expect("utf-8");
-    let new = run(&["new", "--chain-id", "tally-cli-formation", "--out", draft_arg]);
+    let low = run(&["new", "--chain-id", "tally-cli-formation", "--out", draft_arg, "--threshold", "1/3"]);
+    assert!(!low.status.success() && text(&low.stderr).contains("below one half"), "{}", text(&low.stderr));
+    let new = run(&["new", "--chain-id", "tally-cli-formation", "--out", draft_arg, "--threshold", "3/4"]);
     assert!(new.status.success(), "{}", text(&new.stderr));
     let applications = write_applications(dir.path(), "tally-cli-formation");
 
@@ -389,6 +391,9 @@ fn new_add_finalize_forms_a_genesis_and_refuses_a_forged_application_by_name() {
     let finalized =
         run(&["finalize", "--draft", draft_arg, "--out", genesis_arg, "--genesis-time-ms", "1800000000000"]);
     assert!(finalized.status.success(), "{}", text(&finalized.stderr));
+    let document: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&genesis).expect("read")).expect("JSON");
+    assert_eq!(document["governance_threshold"], serde_json::json!({ "numerator": 3, "denominator": 4 }));
     let hash = run(&["hash", genesis_arg]);
     assert!(text(&finalized.stdout).contains(text(&hash.stdout).trim()), "finalize prints the genesis hash");
     let validate = run(&["validate", genesis_arg]);

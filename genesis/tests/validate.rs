@@ -553,3 +553,25 @@ fn problem_list_is_capped_with_a_count() {
         other => panic!("expected problems, got {other:?}"),
     }
 }
+
+#[test]
+fn governance_threshold_is_optional_and_checked() {
+    let absent = Genesis::from_json(&document(4).to_string()).expect("valid without a threshold");
+    assert_eq!(absent.governance_threshold(), None);
+    assert_eq!(absent.ledger().threshold, tally_types::governance::Threshold::default());
+
+    let mut document = document(4);
+    document["governance_threshold"] = serde_json::json!({ "numerator": 3, "denominator": 4 });
+    let genesis = Genesis::from_json(&document.to_string()).expect("valid with a threshold");
+    let three_quarters = tally_types::governance::Threshold { numerator: 3, denominator: 4 };
+    assert_eq!(genesis.governance_threshold(), Some(three_quarters));
+    assert_eq!(genesis.ledger().threshold, three_quarters);
+    assert_ne!(genesis.hash(), absent.hash(), "the threshold is part of the hashed document");
+
+    document["governance_threshold"] = serde_json::json!({ "numerator": 1, "denominator": 3 });
+    assert_problem(&document, "governance_threshold", "1/3 is below one half");
+    document["governance_threshold"] = serde_json::json!({ "numerator": 1 });
+    assert_problem(&document, "governance_threshold.denominator", "missing field");
+    document["governance_threshold"] = serde_json::json!({ "numerator": 2, "denominator": 3, "quorum": 1 });
+    assert_problem(&document, "governance_threshold.quorum", "unknown field");
+}

@@ -274,6 +274,21 @@ impl Threshold {
         None
     }
 
+    /// Parses `N/D` (e.g. `2/3`) and checks it ([`Self::problem`]).
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let parsed = text.split_once('/').and_then(|(numerator, denominator)| {
+            Some(Threshold {
+                numerator: numerator.trim().parse().ok()?,
+                denominator: denominator.trim().parse().ok()?,
+            })
+        });
+        let threshold = parsed.ok_or_else(|| format!("`{text}` is not N/D, e.g. 2/3"))?;
+        match threshold.problem() {
+            Some(problem) => Err(format!("`{text}`: {problem}")),
+            None => Ok(threshold),
+        }
+    }
+
     /// True when `yes` votes out of `members` pass.
     pub fn passes(&self, yes: u32, members: u32) -> bool {
         u64::from(yes) * u64::from(self.denominator) > u64::from(self.numerator) * u64::from(members)
