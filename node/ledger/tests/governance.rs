@@ -23,6 +23,11 @@ fn governor(index: usize) -> SecretKey {
     key(100 + index as u8)
 }
 
+/// Acme's second issuer key; the smaller of acme's two keys is its governance key.
+fn second_acme_issuer() -> SecretKey {
+    key(130)
+}
+
 /// Consensus and network keys of validator `seed`.
 fn validator_keys(seed: u8) -> (SecretKey, SecretKey) {
     (key(150 + seed), key(200 + seed.min(50)))
@@ -36,7 +41,12 @@ fn consortium() -> GenesisLedger {
         genesis.members.push(GenesisMember {
             id: member(id),
             name: id.to_uppercase(),
-            issuers: vec![governor(index).public_key()],
+            // Acme has a second issuer, which is not its governance key.
+            issuers: if index == 0 {
+                vec![governor(index).public_key(), second_acme_issuer().public_key()]
+            } else {
+                vec![governor(index).public_key()]
+            },
         });
         genesis.assets.push(GenesisAsset {
             asset: asset(&format!("{}@{id}", id.to_uppercase())),
@@ -665,7 +675,11 @@ fn application_fields_follow_the_genesis_rules() {
         };
         Action::AddMember { application }
     };
-    let cases: [&dyn Fn(&mut ApplicationBody); 5] = [
+    let cases: [&dyn Fn(&mut ApplicationBody); 9] = [
+        &|body| body.asset_scale = 19,
+        &|body| body.issuer = body.consensus_key,
+        &|body| body.network_key = body.consensus_key,
+        &|body| body.issuer = body.network_key,
         &|body| body.p2p_listen = BoundedString::new("/ip4/10.0.1.9/udp/27000").expect("short"),
         &|body| body.p2p_listen = BoundedString::new("/ip4/0.0.0.0/tcp/27000").expect("short"),
         &|body| body.http_listen = BoundedString::new("10.0.1.9").expect("short"),
@@ -681,4 +695,20 @@ fn application_fields_follow_the_genesis_rules() {
         );
     }
     chain.ok(&governor(0), vec![propose(9, edited(&|_| {}), 100)]);
+}
+
+#[test]
+fn an_issuer_of_another_member_cannot_be_admitted_as_a_new_members_issuer() {
+    let mut chain = Chain::from_genesis(&consortium());
+    // The issuer that is not acme's governance key, and the one that is.
+    let (smaller, larger) = if governor(0).public_key() < second_acme_issuer().public_key() {
+        (governor(0), second_acme_issuer())
+    } else {
+        (second_acme_issuer(), governor(0))
+    };
+    assert_eq!(member_state(&chain, "acme").governance_key, smaller.public_key());
+    for issuer in [&larger, &smaller] {
+        let action = Action::AddMember { application: application("umbrella", issuer, 9) };
+        chain.fails(&governor(1), vec![propose(1, action, 100)], 0, ErrorCode::KeyInUse);
+    }
 }
