@@ -973,6 +973,14 @@ fn step_membership(
         .ok_or_else(|| StepFailure::new(format!("no evidence for member `{}`", anchor.member)))?;
     let name = match member_entry.verify(&state_root, &member_key)? {
         Some(StateValue::Member(member)) => {
+            // A removed member's issuers act for no one, and the ledger no longer vouches for
+            // the badges they anchored: say so instead of "not an issuer" below.
+            if let Some(height) = member.removed_at {
+                return Err(StepFailure::new(format!(
+                    "member `{}` was removed from the consortium at height {height}; the ledger no longer vouches for its issuers' badges",
+                    anchor.member
+                )));
+            }
             if !member.issuers.iter().any(|issuer| *issuer == signer) {
                 return Err(StepFailure::new(format!(
                     "member `{}` does not list {} among its issuers",

@@ -58,11 +58,15 @@ struct TestChain {
 
 impl TestChain {
     fn new() -> Self {
+        Self::with_validators(4)
+    }
+
+    fn with_validators(count: usize) -> Self {
         let chain_id = ChainId::new("tally-badges").expect("valid");
         let keys = KeySource::seeded(b"badge verify", &chain_id).expect("seed");
         let spec = TestnetSpec {
             chain_id,
-            validators: 4,
+            validators: count,
             members: vec![member("acme"), member("globex")],
             genesis_time_ms: 1_700_000_000_000,
             consensus: ConsensusParams::default(),
@@ -71,7 +75,7 @@ impl TestChain {
             issuer_float: Some(Amount(1_000)),
         };
         let testnet = build_testnet(&spec, &keys).expect("valid testnet");
-        let validators = (0..4).map(|i| keys.consensus_key(i).expect("key")).collect();
+        let validators = (0..count as u16).map(|i| keys.consensus_key(i).expect("key")).collect();
         let state = testnet.genesis.initial_state();
         TestChain {
             acme: keys.issuer_key(&member("acme")).expect("key"),
@@ -139,7 +143,8 @@ impl TestChain {
             assert!(self.pending.is_none(), "one deferred block at a time");
             self.pending = Some(block.clone());
         } else {
-            let certificate = self.finalization(&block, 3);
+            let certificate =
+                self.finalization(&block, self.validators.len() - (self.validators.len() - 1) / 3);
             if let Some(pending) = self.pending.take() {
                 self.records.push((pending, certificate.clone()));
             }
@@ -417,4 +422,36 @@ fn the_example_assertions_verify_once_anchored() {
         let report = chain.verify(assertion, &receipt);
         assert!(report.is_valid(), "{}: {report:#?}", names[index]);
     }
+}
+
+/// A member removed by vote after anchoring: the ledger no longer vouches for its issuers, and
+/// step 5 says why.
+#[test]
+fn a_removed_members_badge_fails_at_step_5_naming_the_removal() {
+    use tally_types::governance::{Action, CastVote, Propose};
+    // Seven validators, four of them acme's: globex's three can leave and a quorum remains.
+    let mut chain = TestChain::with_validators(7);
+    let assertions: Vec<Vec<u8>> = (0..2).map(assertion).collect();
+    let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+    let globex = chain.globex.clone();
+    let anchor_tx = chain.tx(&globex, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+    chain.block(vec![anchor_tx.clone()], false);
+    let mut receipt = batch.receipts().next().expect("a receipt");
+    receipt.tx_id = Some(anchor_tx.id());
+    receipt.height = Some(Height(1));
+    assert!(chain.verify(&assertions[0], &receipt).is_valid(), "valid while globex is a member");
+
+    // Both members must say yes (more than 2/3 of two).
+    let proposal_id = tally_types::OpId([7; 16]);
+    let action = Action::RemoveMember { member: member("globex") };
+    let propose = Op::Propose(Box::new(Propose { proposal_id, action, expires_at_height: Height(100) }));
+    let acme = chain.acme.clone();
+    let tx = chain.tx(&acme, vec![propose]);
+    chain.block(vec![tx], false);
+    let tx = chain.tx(&globex, vec![Op::CastVote(CastVote { proposal_id, approve: true })]);
+    chain.block(vec![tx], false);
+    let report = chain.verify(&assertions[0], &receipt);
+    let (step, detail) = failed_at(&report);
+    assert_eq!(step, 5, "{detail}");
+    assert!(detail.contains("`globex` was removed from the consortium at height 3"), "{detail}");
 }
