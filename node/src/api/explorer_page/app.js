@@ -3,7 +3,10 @@
 // the page verifies something in the browser (a badge, a transaction), so the first view stays
 // small.
 
-const main = document.getElementById('main');
+const root = document.getElementById('main');
+// Each route renders into its own element: a slow view that finishes after the reader moved on
+// writes into its detached element, never over the current view.
+let current = root;
 
 /** Errors of the node's API keep its problem document's detail. */
 class ApiError extends Error {
@@ -148,6 +151,7 @@ function closeStream() {
 // ---- views ----
 
 async function network() {
+  const main = current;
   const [status, validators, recent] = await Promise.all([api('/v1/status'), api('/v1/validators'), api('/v1/blocks?limit=100')]);
   const blocks = recent.blocks;
   const counts = validators.validators.map(() => 0);
@@ -171,6 +175,7 @@ async function network() {
       ${validators.validators.map((v, i) => `<tr><td>${i}</td><td class="mono">${e(short(v.key, 16))}</td><td class="num">${counts[i]} (${blocks.length ? Math.round((100 * counts[i]) / blocks.length) : 0}%)</td></tr>`).join('')}
     </tbody></table></div>
     <div class="card"><h2>Latest blocks</h2>${blockTable(blocks.slice(0, 10))}<p><a href="#/blocks">All blocks</a></p></div>`;
+  if (!main.isConnected) return;
   stream = new EventSource('/v1/events');
   stream.addEventListener('block', (event) => {
     const block = JSON.parse(event.data);
@@ -186,12 +191,14 @@ function blockTable(blocks) {
 }
 
 async function blocks(before) {
+  const main = current;
   const page = await api(`/v1/blocks?limit=25${before ? `&before=${encodeURIComponent(before)}` : ''}`);
   main.innerHTML = `<h1>Blocks</h1><div class="card">${blockTable(page.blocks)}
     <div class="pager">${page.next ? `<a href="#/blocks/${e(page.next)}">Older</a>` : ''}</div></div>`;
 }
 
 async function block(height) {
+  const main = current;
   const [found, map] = await Promise.all([api(`/v1/blocks/${encodeURIComponent(height)}`), scales()]);
   const { block: b, block_id: id } = found;
   const txs = b.txs.slice(0, 50);
@@ -211,6 +218,7 @@ async function block(height) {
 }
 
 async function tx(id) {
+  const main = current;
   const [found, map] = await Promise.all([api(`/v1/txs/${encodeURIComponent(id)}`), scales()]);
   const blockJson = await api(`/v1/blocks/${encodeURIComponent(found.height)}`);
   const signed = blockJson.block.txs[found.index];
@@ -254,6 +262,7 @@ function historyRows(txs, map) {
 }
 
 async function account(address, before) {
+  const main = current;
   const [acct, offers, history, map] = await Promise.all([
     api(`/v1/accounts/${encodeURIComponent(address)}`),
     api(`/v1/accounts/${encodeURIComponent(address)}/offers`),
@@ -274,7 +283,7 @@ async function account(address, before) {
       <div class="pager">${history.next ? `<a href="#/account/${e(address)}/${e(history.next)}">Older</a>` : ''}</div>
       ${Number(history.indexed_from) > 1 ? `<p class="muted">Indexed from height ${e(history.indexed_from)}.</p>` : ''}
     </div>`;
-  if (!before) {
+  if (!before && main.isConnected) {
     // New transactions of this account appear as they commit.
     stream = new EventSource(`/v1/events?accounts=${encodeURIComponent(address)}`);
     stream.addEventListener('tx', async (event) => {
@@ -289,6 +298,7 @@ async function account(address, before) {
 }
 
 async function assets() {
+  const main = current;
   const page = await api('/v1/assets?limit=1000');
   main.innerHTML = `<h1>Assets</h1><div class="card"><table><thead><tr><th>Asset</th><th>Provider</th><th class="num">Supply</th><th class="num hide-narrow">Minted</th><th class="num hide-narrow">Burned</th></tr></thead><tbody>
     ${page.assets.map((a) => `<tr><td>${assetLink(a.asset)}</td><td><a href="#/provider/${e(a.asset.split('@')[1])}">${e(a.asset.split('@')[1])}</a></td><td class="num">${e(a.supply)}</td><td class="num hide-narrow">${e(a.minted)}</td><td class="num hide-narrow">${e(a.burned)}</td></tr>`).join('')}
@@ -296,6 +306,7 @@ async function assets() {
 }
 
 async function asset(id) {
+  const main = current;
   const a = await api(`/v1/assets/${encodeURIComponent(id)}`);
   const member = id.split('@')[1];
   main.innerHTML = `<h1>${e(id)}</h1><div class="grid">
@@ -307,6 +318,7 @@ async function asset(id) {
 }
 
 async function provider(member) {
+  const main = current;
   const p = await api(`/v1/providers/${encodeURIComponent(member)}`);
   const days = new Map();
   for (const d of p.rewards_by_day) days.set(d.day_start_ms, (days.get(d.day_start_ms) ?? 0) + Number(d.amount));
@@ -322,6 +334,7 @@ async function provider(member) {
 }
 
 async function markets() {
+  const main = current;
   const page = await api('/v1/assets?limit=1000');
   const ids = page.assets.filter((a) => a.flags === 0).map((a) => a.asset).slice(0, 12);
   const pairs = [];
@@ -350,6 +363,7 @@ function depthChart(book) {
 }
 
 async function market(base, quote) {
+  const main = current;
   const [book, trades, summary] = await Promise.all([
     api(`/v1/markets/${encodeURIComponent(base)}/${encodeURIComponent(quote)}?limit=50`),
     api(`/v1/markets/${encodeURIComponent(base)}/${encodeURIComponent(quote)}/trades?limit=100`),
@@ -374,6 +388,7 @@ async function market(base, quote) {
 }
 
 function badgeView() {
+  const main = current;
   main.innerHTML = `<h1>Verify a badge</h1>
     <p class="muted">Drop an Open Badges assertion (JSON or JWS) and its receipt. Your browser checks the six steps of <code>tally badge verify</code> with the Tally SDK; this node only supplies the evidence. Without a genesis file the validator set is the one this node reports.</p>
     <div class="drop" id="drop">
@@ -436,6 +451,7 @@ function badgeView() {
 }
 
 async function search(text) {
+  const main = current;
   const found = await api(`/v1/search?q=${encodeURIComponent(text)}`);
   switch (found.kind) {
     case 'block': return (location.hash = `#/block/${found.height}`);
@@ -458,6 +474,9 @@ async function search(text) {
 
 async function route() {
   closeStream();
+  const main = document.createElement('div');
+  root.replaceChildren(main);
+  current = main;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const [view, ...rest] = parts;
   try {
