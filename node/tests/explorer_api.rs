@@ -599,13 +599,20 @@ async fn events_stream_blocks_and_followed_accounts_and_resume() {
     let many = vec![three.as_str(); 17].join(",");
     problem(&node, &format!("/v1/events?accounts={many}"), StatusCode::BAD_REQUEST, "query", "more than 16")
         .await;
-    let request =
-        Request::builder().uri("/v1/events").header("last-event-id", "x").body(Body::empty()).expect("req");
-    let (status, _, body) = call(&node.router, request).await;
-    assert_eq!(
-        (status, body["type"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("urn:tally:problem:last-event-id"))
-    );
+    // Not a height, and the last height, after which nothing can follow.
+    for bad in ["x", "18446744073709551615"] {
+        let request = Request::builder()
+            .uri("/v1/events")
+            .header("last-event-id", bad)
+            .body(Body::empty())
+            .expect("req");
+        let (status, _, body) = call(&node.router, request).await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("urn:tally:problem:last-event-id")),
+            "{bad}"
+        );
+    }
 }
 
 #[tokio::test]

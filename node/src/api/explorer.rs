@@ -676,7 +676,7 @@ pub(super) async fn events(
     let resume = headers.get("last-event-id").and_then(|value| value.to_str().ok());
     let from = match (query.from.as_deref(), resume) {
         (_, Some(text)) => {
-            let last = text.parse::<u64>().map_err(|_| {
+            let last = text.parse::<u64>().ok().filter(|last| *last < u64::MAX).ok_or_else(|| {
                 Problem::bad_request(
                     "last-event-id",
                     format!("header Last-Event-ID: `{text}` is not a height"),
@@ -730,7 +730,7 @@ pub(super) async fn events(
                 if tip < next {
                     return Ok(None);
                 }
-                let to = Height(tip.0.min(next.0 + EVENT_BLOCKS_PER_STEP - 1));
+                let to = Height(tip.0.min(next.0.saturating_add(EVENT_BLOCKS_PER_STEP - 1)));
                 Ok(Some((to, events_of(store, &accounts, next, to)?)))
             })
             .await;

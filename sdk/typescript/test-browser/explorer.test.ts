@@ -122,6 +122,11 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       await page.reload();
       await page.waitForSelector(`#history tr[data-tx="${tx_id}"]`, { timeout: WAIT_MS });
       assert.match((await page.textContent('main')) ?? '', /12\.5/);
+      // The same history through the SDK's typed read, and the search that finds the account.
+      const history = await client.getAccountHistory(recipient);
+      assert.equal(history.txs[0]?.tx_id, tx_id);
+      assert.deepEqual(history.txs[0]?.roles, ['recipient']);
+      assert.equal((await client.search(tx_id))?.kind, 'tx');
       await page.screenshot({ path: join(shots, 'account.png'), fullPage: true });
       await page.click(`#history tr[data-tx="${tx_id}"] td:nth-child(2) a`);
       await page.waitForSelector('#verify-tx', { timeout: WAIT_MS });
@@ -147,6 +152,10 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       assert.equal(await page.locator('#asks tbody tr').count(), book!.asks.length);
       assert.equal((await page.textContent('#asks tbody tr td:nth-child(2)'))?.trim(), String(book!.asks[0]!.amount));
       assert.ok((await page.locator('#trades tbody tr').count()) >= 1, 'the trade is listed');
+      const trades = await client.getTrades('ACME@acme', 'GLOBEX@globex');
+      assert.equal(trades.trades[0]?.side, 'buy', 'globex sold GLOBEX (the quote) for ACME (the base)');
+      const summary = await client.getMarketSummary('ACME@acme', 'GLOBEX@globex');
+      assert.equal(String(summary.trades_24h), String(trades.trades.length));
       await page.screenshot({ path: join(shots, 'market.png'), fullPage: true });
     }));
 
@@ -184,6 +193,11 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       await client.submitAndWait(revoke, WAIT_MS);
       await verify('assertion.json', 'false:6', 'badge-revoked.png');
       assert.match((await page.textContent('.steps li.failed')) ?? '', /revoked/);
+      const figures = await client.getProvider('acme');
+      assert.equal(String(figures?.badges.badges_revoked), '1');
+      await page.goto(`${url}/#/provider/acme`);
+      await page.waitForSelector('text=1 revoked', { timeout: WAIT_MS });
+      await page.screenshot({ path: join(shots, 'provider.png'), fullPage: true });
     }));
 
   it('finds things from the search box', () =>

@@ -137,7 +137,8 @@ function chart(values, { bars = false, label = '' } = {}) {
   const y = (v) => height - pad - (v / max) * (height - 2 * pad);
   const shapes = bars
     ? values.map((v, i) => `<rect x="${x(i)}" y="${y(v)}" width="${Math.max((width - 2 * pad) / values.length - 1, 1)}" height="${height - pad - y(v)}" fill="#2457c5"/>`).join('')
-    : `<polyline fill="none" stroke="#2457c5" stroke-width="1.5" points="${values.map((v, i) => `${x(i)},${y(v)}`).join(' ')}"/>`;
+    : `<polyline fill="none" stroke="#2457c5" stroke-width="1.5" points="${values.map((v, i) => `${x(i)},${y(v)}`).join(' ')}"/>` +
+      (values.length <= 60 ? values.map((v, i) => `<circle cx="${x(i)}" cy="${y(v)}" r="2.5" fill="#2457c5"/>`).join('') : '');
   return `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${e(label)}">${shapes}<text x="${pad}" y="12">${e(label)} · max ${e(Number(max.toPrecision(3)))}</text></svg>`;
 }
 
@@ -358,7 +359,12 @@ function depthChart(book) {
   const maxDepth = Math.max(...all.map((p) => p.depth), 1e-9);
   const x = (p) => pad + ((p - lo) / Math.max(hi - lo, 1e-9)) * (width - 2 * pad);
   const y = (d) => height - pad - (d / maxDepth) * (height - 2 * pad);
-  const path = (side, color) => (side.length ? `<polyline fill="none" stroke="${color}" stroke-width="2" points="${side.map((p) => `${x(p.price)},${y(p.depth)}`).join(' ')}"/>` : '');
+  // A step from the axis up to each level's cumulative depth; a single level is still a visible bar.
+  const path = (side, color) =>
+    side.length
+      ? `<polyline fill="none" stroke="${color}" stroke-width="2" points="${[`${x(side[0].price)},${y(0)}`, ...side.map((p) => `${x(p.price)},${y(p.depth)}`)].join(' ')}"/>` +
+        side.map((p) => `<circle cx="${x(p.price)}" cy="${y(p.depth)}" r="3" fill="${color}"/>`).join('')
+      : '';
   return `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="depth">${path(bids, '#1e8449')}${path(asks, '#c0392b')}<text x="${pad}" y="12">depth (base units) by price · bids green, asks red</text></svg>`;
 }
 

@@ -221,6 +221,41 @@ export class TallyClient {
     getAuthorization(holder, provider, asset) {
         return this.maybe(() => this.json(`/v1/authorizations/${encodeURIComponent(holder)}/${encodeURIComponent(provider)}/${encodeURIComponent(asset)}`));
     }
+    /** `GET /v1/accounts/{address}/history`: transactions touching the account, newest first; `next` is the cursor for `before`. */
+    getAccountHistory(address, options = {}) {
+        return this.json(`/v1/accounts/${encodeURIComponent(address)}/history`, options);
+    }
+    /** `GET /v1/blocks`: recent blocks, newest first. */
+    listBlocks(options = {}) {
+        return this.json('/v1/blocks', options);
+    }
+    /** `GET /v1/search?q=`: what the text is, or `null` when it names nothing committed. */
+    search(text) {
+        return this.maybe(() => this.json('/v1/search', { q: text }));
+    }
+    /** `GET /v1/markets/{base}/{quote}/trades`: fills, newest first. */
+    getTrades(base, quote, options = {}) {
+        return this.json(`/v1/markets/${encodeURIComponent(base)}/${encodeURIComponent(quote)}/trades`, options);
+    }
+    /** `GET /v1/markets/{base}/{quote}/summary`: last price and 24-hour volume. */
+    getMarketSummary(base, quote) {
+        return this.json(`/v1/markets/${encodeURIComponent(base)}/${encodeURIComponent(quote)}/summary`);
+    }
+    /** `GET /v1/providers/{member}`: the provider's figures, or `null` for no such member. */
+    getProvider(member) {
+        return this.maybe(() => this.json(`/v1/providers/${encodeURIComponent(member)}`));
+    }
+    /** `GET /v1/openapi.json`: the API's OpenAPI 3.1 document. */
+    getOpenApi() {
+        return this.json('/v1/openapi.json');
+    }
+    /**
+     * The URL of `GET /v1/events` (server-sent events: `block` per committed block, `tx` per
+     * transaction of the followed accounts, ids are heights), for an `EventSource`.
+     */
+    eventsUrl(options = {}) {
+        return this.url('/v1/events', { from: options.from, accounts: options.accounts?.join(',') });
+    }
     /** `GET /v1/badges/{hash}?root=R`: anchor, member, issuer and revocation entries with proofs. */
     getBadge(badgeHash, root) {
         const hash = typeof badgeHash === 'string' ? badgeHash : toHex(badgeHash);
