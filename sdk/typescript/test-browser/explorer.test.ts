@@ -6,7 +6,7 @@
 // TALLY_BIN_DIR, chromium from CHROMIUM (default /usr/bin/chromium).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -71,6 +71,7 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
+    rmSync(files, { recursive: true, force: true });
     if (browser !== undefined) await browser.close();
     if (net !== undefined) {
       await net.stop(failed);
