@@ -738,3 +738,89 @@ fn regex_free_imports(text: &str) -> Vec<String> {
     }
     found
 }
+
+/// Measurement, not a test of behaviour (run with `--ignored --nocapture`): the reads the
+/// explorer's first view makes (status, validators, the last 100 blocks) and an indexed history
+/// and trades page, on a store of 100,000 blocks, median of 5 each.
+#[tokio::test]
+#[ignore]
+async fn measure_first_view_reads_on_100k_blocks() {
+    use tally_store::BlockCommit;
+    use tally_types::{BlockId, Certificate, Header, Signature, Subject, ValidatorIndex, View};
+    let node = node();
+    let tip = node.blocks.last().expect("blocks").clone();
+    let (mut parent, mut height) = (tip.id(), tip.header.height.0);
+    let started = std::time::Instant::now();
+    while height < 100_000 {
+        let mut group = Vec::new();
+        for _ in 0..1_000 {
+            height += 1;
+            let block = Block {
+                header: Header {
+                    height: Height(height),
+                    view: View(height),
+                    parent_id: parent,
+                    time_ms: 1_000 * height,
+                    proposer: ValidatorIndex((height % 4) as u16),
+                    tx_root: tally_types::block::tx_root(&[]),
+                    receipts_root: tally_types::block::receipts_root(&[]),
+                    ..tip.header.clone()
+                },
+                txs: BoundedVec::new(vec![]).expect("empty"),
+            };
+            parent = BlockId(block.id().0);
+            let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
+            let votes: Vec<_> = (0..3u16).map(|i| (ValidatorIndex(i), Signature([i as u8; 64]))).collect();
+            group.push((block, Certificate::from_votes(subject, &votes, 4).expect("arranged")));
+        }
+        let commits: Vec<BlockCommit<'_>> = group
+            .iter()
+            .map(|(block, certificate)| BlockCommit {
+                block,
+                certificate,
+                receipts: &[],
+                state_writes: &[],
+                tree_writes: &[],
+            })
+            .collect();
+        node.store.commit_blocks(&commits).expect("commit");
+    }
+    println!("built {height} blocks in {:.1} s", started.elapsed().as_secs_f64());
+    node.committed.send_replace(Height(height));
+    let three = account(3).to_address();
+    for uri in [
+        "/v1/status".to_owned(),
+        "/v1/validators".to_owned(),
+        "/v1/blocks?limit=100".to_owned(),
+        format!("/v1/accounts/{three}/history"),
+        "/v1/markets/ACME@acme/GLOBEX@globex/summary".to_owned(),
+        "/".to_owned(),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let (status, _) = get(&node, &uri).await;
+            times.push(started.elapsed().as_secs_f64() * 1_000.0);
+            assert_eq!(status, StatusCode::OK, "{uri}");
+        }
+        times.sort_by(f64::total_cmp);
+        println!("{uri}: median {:.2} ms", times[2]);
+    }
+    // With TALLY_EXPLORER_SERVE=ADDR the store is served there for a browser to measure
+    // (sdk/typescript/test-browser/first-render.ts) until the file named by
+    // TALLY_EXPLORER_SERVE_DONE exists (at most 5 minutes).
+    if let (Some(addr), Some(done)) =
+        (std::env::var_os("TALLY_EXPLORER_SERVE"), std::env::var_os("TALLY_EXPLORER_SERVE_DONE"))
+    {
+        let listener = tokio::net::TcpListener::bind(addr.to_str().expect("an address")).await.expect("bind");
+        let app = node.router.clone();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        println!("serving on {addr:?}");
+        for _ in 0..1_500 {
+            if std::path::Path::new(&done).exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
