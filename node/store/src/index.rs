@@ -92,6 +92,16 @@ fn balance_tag() -> u8 {
     sample.to_bytes()[0]
 }
 
+/// The tags of badge anchor and badge revocation keys: only those state writes are decoded.
+fn badge_tags() -> [u8; 2] {
+    let anchor = StateKey::BadgeAnchor { batch_root: Hash([0; 32]) };
+    let revocation = StateKey::BadgeRevocation {
+        member: "aa".parse().expect("a valid member id"),
+        badge_hash: Hash([0; 32]),
+    };
+    [anchor.to_bytes()[0], revocation.to_bytes()[0]]
+}
+
 /// The index tables, open in one write transaction.
 pub(crate) struct IndexTables<'t> {
     account_txs: Table<'t, (&'static [u8; 32], u64, u32), u8>,
@@ -259,8 +269,12 @@ impl<'t> IndexTables<'t> {
             }
         }
         // Anchors and revocations are read from the state writes: they name the member.
+        let badge_tags = badge_tags();
         for (key, value) in state_writes {
             let Some(value) = value else { continue };
+            if !key.first().is_some_and(|tag| badge_tags.contains(tag)) {
+                continue;
+            }
             match StateKey::from_bytes(key) {
                 Ok(StateKey::BadgeAnchor { .. }) => {
                     if let Ok(StateValue::BadgeAnchor(anchor)) = StateValue::from_bytes(value) {
