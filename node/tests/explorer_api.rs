@@ -824,3 +824,88 @@ async fn measure_first_view_reads_on_100k_blocks() {
         }
     }
 }
+
+/// Measurement, not a test of behaviour (run with `--ignored --nocapture`): the durable commit
+/// of blocks of 1,000 transfers between 1,000 accounts, as the storage writer does it (block,
+/// receipts, state, tree and the explorer's indexes), median of 10 blocks. Compare with a build
+/// whose `commit_blocks` skips the index calls to see what the indexes cost.
+#[tokio::test]
+#[ignore]
+async fn measure_commit_of_blocks_of_1000_transfers() {
+    use tally_ledger::{BlockContext, execute_block};
+    use tally_store::BlockCommit;
+    use tally_types::{BlockId, Certificate, Header, Signature, Subject, ValidatorIndex, View};
+    const ACCOUNTS: usize = 1_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
+    let store = Store::open(&dir.path().join("node.redb"), &identity).expect("open");
+    let keys: Vec<SecretKey> = (0..ACCOUNTS)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            SecretKey::from_seed(&seed)
+        })
+        .collect();
+    let mut ledger = genesis();
+    ledger.balances = keys
+        .iter()
+        .map(|k| GenesisBalance { account: k.public_key(), asset: acme(), amount: Amount(1_000_000) })
+        .collect();
+    let writes = genesis_writes(&ledger).expect("genesis writes");
+    let batch = {
+        let snapshot = store.snapshot().expect("snapshot");
+        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
+    };
+    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    let mut parent = BlockId(GENESIS_HASH);
+    let mut times = Vec::new();
+    for height in 1..=10u64 {
+        let txs: Vec<SignedTransaction> = (0..ACCOUNTS)
+            .map(|i| {
+                let to = keys[(i + height as usize) % ACCOUNTS].public_key();
+                tx(&keys[i], height, vec![Op::Transfer(Transfer { asset: acme(), to, amount: Amount(1) })])
+            })
+            .collect();
+        let context = BlockContext { chain_id: chain(), height: Height(height), time_ms: 1_000 * height };
+        let snapshot = store.snapshot().expect("snapshot");
+        let output = execute_block(&snapshot, &context, &txs).expect("executes");
+        let batch = apply_updates(&snapshot, &output.writes.tree_updates()).expect("tree");
+        drop(snapshot);
+        let block = Block {
+            header: Header {
+                chain_id: chain(),
+                height: Height(height),
+                view: View(height),
+                parent_id: parent,
+                time_ms: context.time_ms,
+                proposer: ValidatorIndex(0),
+                tx_root: tally_types::block::tx_root(&txs.iter().map(|tx| tx.id()).collect::<Vec<_>>()),
+                receipts_root: tally_types::block::receipts_root(&output.receipts),
+                state_root: batch.root,
+                validators_hash: validators().hash(),
+            },
+            txs: BoundedVec::new(txs).expect("within the block limit"),
+        };
+        parent = block.id();
+        let subject = Subject::Finalize { view: block.header.view, block_id: block.id() };
+        let votes: Vec<_> = (0..3u16).map(|i| (ValidatorIndex(i), Signature([i as u8; 64]))).collect();
+        let certificate = Certificate::from_votes(subject, &votes, 4).expect("arranged");
+        let (state, tree) = (state_writes(&output.writes), tree_writes(&batch));
+        let started = std::time::Instant::now();
+        store
+            .commit_block(&BlockCommit {
+                block: &block,
+                certificate: &certificate,
+                receipts: &output.receipts,
+                state_writes: &state,
+                tree_writes: &tree,
+            })
+            .expect("commit");
+        times.push(started.elapsed().as_secs_f64() * 1_000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "commit of a block of {ACCOUNTS} transfers: median {:.1} ms (min {:.1}, max {:.1})",
+        times[5], times[0], times[9]
+    );
+}
