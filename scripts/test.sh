@@ -39,3 +39,23 @@ step "TypeScript SDK (sdk/typescript): npm ci, npm test, npm run test:live"
   npm test
   TALLY_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/debug" npm run test:live
 )
+
+# The explorer page embeds the SDK's compiled modules: they must be the ones this SDK builds.
+step "explorer assets are current (scripts/explorer-assets.sh --check)"
+scripts/explorer-assets.sh --check
+
+# The explorer in a real browser: Debian's chromium, driven by playwright-core, against a
+# throwaway 4-validator network of the debug binaries. Screenshots in target/explorer-screenshots.
+if [[ ! -x /usr/bin/chromium ]]; then
+  step "installing chromium (Debian package)"
+  as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq chromium >/dev/null
+fi
+step "explorer in chromium (sdk/typescript: npm run test:browser)"
+(
+  cd sdk/typescript
+  TALLY_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/debug" \
+    TALLY_SCREENSHOTS="${CARGO_TARGET_DIR:-$PWD/../../target}/explorer-screenshots" \
+    npm run test:browser
+)

@@ -161,6 +161,7 @@ up() {
   echo
   for ((k = 0; k < VALIDATORS; k++)); do status_line "$k"; done
   echo
+  echo "explorer: http://127.0.0.1:$(http_port 0)/   (every validator serves it; open it in a browser)"
   echo "genesis:  $NET_DIR/genesis.json"
   echo "data:     $NET_DIR/validator-K/data/   logs: $NET_DIR/validator-K/node.log"
   if [[ -d "$NET_DIR/operators" ]]; then

@@ -49,10 +49,16 @@ use crate::mempool::AdmitError;
 
 /// Badge anchors and revocations with proofs; receipt proofs.
 mod badges;
+/// History, recent blocks, search, trades, provider figures, the event stream.
+pub mod explorer;
+/// The explorer page and its assets, served from the binary.
+mod explorer_page;
 /// Consortium settings, members, validators, epochs and proposals with proofs.
 mod governance;
 /// Order-book and metered-usage reads.
 mod markets;
+/// The OpenAPI document of these routes.
+pub mod openapi;
 
 /// The largest page `GET /v1/assets` returns.
 pub const ASSETS_PAGE_MAX: usize = 1_000;
@@ -355,6 +361,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/governance/proposals", get(governance::list_proposals))
         .route("/v1/governance/proposals/{id}", get(governance::get_proposal))
         .route("/v1/txs/{id}/receipt", get(badges::get_tx_receipt))
+        .route("/v1/accounts/{address}/history", get(explorer::get_history))
+        .route("/v1/blocks", get(explorer::list_blocks))
+        .route("/v1/search", get(explorer::search))
+        .route("/v1/markets/{base}/{quote}/trades", get(explorer::get_trades))
+        .route("/v1/markets/{base}/{quote}/summary", get(explorer::get_market_summary))
+        .route("/v1/providers/{member}", get(explorer::get_provider))
+        .route("/v1/events", get(explorer::events))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/", get(explorer_page::index))
+        .route("/explorer/{*file}", get(explorer_page::asset))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -362,6 +378,28 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// `router` with CORS for `origins` (`http.cors_origins`): none (no CORS headers, so browsers
+/// allow only the node's own pages), `*` (any origin), or a list of exact origins. Reads only:
+/// GET and POST with a JSON or octet-stream body; no credentials are ever allowed.
+pub fn with_cors(router: Router, origins: &[String]) -> Router {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return router;
+    }
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        // The configuration checked each origin at start (`NodeConfig::load`).
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+    };
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([header::CONTENT_TYPE, header::HeaderName::from_static("last-event-id")]),
+    )
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> Problem {
@@ -974,7 +1012,8 @@ async fn get_block(
     if borsh {
         return borsh_response(encode(&block));
     }
-    ok_json(json!({ "block_id": block.id(), "block": block }))
+    let tx_ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
+    ok_json(json!({ "block_id": block.id(), "block": block, "tx_ids": tx_ids }))
 }
 
 fn beyond_tip(store: &Store, height: Height) -> Problem {

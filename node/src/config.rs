@@ -18,6 +18,7 @@
 //!
 //! [http]
 //! listen = "127.0.0.1:28000"            # default: this validator's http_listen in genesis
+//! cors_origins = []                      # browser origins allowed to call the API; ["*"]: any
 //!
 //! [mempool]
 //! txs_max = 100000
@@ -115,6 +116,8 @@ struct RawHttp {
     listen: Option<String>,
     body_bytes_max: Option<usize>,
     wait_timeout_ms: Option<u64>,
+    #[serde(default)]
+    cors_origins: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -164,6 +167,9 @@ pub struct NodeConfig {
     pub http_listen: Option<SocketAddr>,
     pub http_body_bytes_max: usize,
     pub http_wait_timeout_ms: u64,
+    /// Origins whose pages may call the API from a browser (CORS): empty for none, `*` for any,
+    /// else exact origins such as `https://explorer.example.org`.
+    pub http_cors_origins: Vec<String>,
     pub mempool: MempoolConfig,
     /// The wall time a leader aims to spend building a block (`Some(0)`: no time limit, blocks
     /// are limited by count and bytes only). `None`: half of genesis's propose timeout.
@@ -288,6 +294,26 @@ impl NodeConfig {
             }
         });
 
+        let http_cors_origins = raw.http.cors_origins.clone();
+        for origin in &http_cors_origins {
+            let well_formed = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.ends_with('/')
+                    && origin.len() <= 256
+                    && origin.bytes().all(|byte| byte.is_ascii_graphic()));
+            if !well_formed {
+                problem(
+                    "http.cors_origins",
+                    format!(
+                        "`{origin}` is not an origin; write `*` or scheme://host[:port] without a path, e.g. https://explorer.example.org"
+                    ),
+                );
+            }
+        }
+        if http_cors_origins.len() > 1 && http_cors_origins.iter().any(|origin| origin == "*") {
+            problem("http.cors_origins", "`*` allows every origin; list it alone".into());
+        }
+
         let defaults = MempoolConfig::default();
         let mempool = MempoolConfig {
             txs_max: raw.mempool.txs_max.unwrap_or(defaults.txs_max),
@@ -341,6 +367,7 @@ impl NodeConfig {
             http_listen,
             http_body_bytes_max,
             http_wait_timeout_ms,
+            http_cors_origins,
             mempool,
             build_ms_max,
             log_format,
@@ -418,6 +445,25 @@ mod tests {
             "log.level",
         ] {
             assert!(found.iter().any(|p| p.starts_with(field)), "no problem for {field}: {found:#?}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let dir = folder();
+        let config = NodeConfig::parse(MINIMAL, dir.path()).expect("valid");
+        assert!(config.http_cors_origins.is_empty(), "no CORS unless configured");
+        let set = NodeConfig::parse(
+            &format!("{MINIMAL}\n[http]\ncors_origins = [\"https://explorer.example.org\", \"http://127.0.0.1:8080\"]\n"),
+            dir.path(),
+        )
+        .expect("valid");
+        assert_eq!(set.http_cors_origins.len(), 2);
+        for bad in
+            ["[\"explorer.example.org\"]", "[\"https://a.example/\"]", "[\"*\", \"https://a.example\"]"]
+        {
+            let found = problems(&format!("{MINIMAL}\n[http]\ncors_origins = {bad}\n"), dir.path());
+            assert!(found.iter().any(|p| p.starts_with("http.cors_origins")), "{bad}: {found:?}");
         }
     }
 

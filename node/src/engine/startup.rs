@@ -192,13 +192,14 @@ impl ApiParts {
 }
 
 /// Binds the HTTP API on `addr` and serves it in the background.
-pub async fn serve_api(addr: SocketAddr, state: ApiState) -> anyhow::Result<()> {
+pub async fn serve_api(addr: SocketAddr, state: ApiState, cors_origins: &[String]) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the HTTP API on {addr}"))?;
-    tracing::info!(http_addr = %addr, "HTTP API listening");
+    tracing::info!(http_addr = %addr, explorer = %format!("http://{addr}/"), "HTTP API listening");
+    let app = crate::api::with_cors(router(state), cors_origins);
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router(state)).await {
+        if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "HTTP server stopped");
         }
     });
@@ -256,7 +257,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     };
     let (handle, events) = start_network(config, &genesis, &network_key, listen, net_peers)?;
     let api = ApiParts::new(config, &store, &genesis, tip.height)?;
-    serve_api(config.http_listen.unwrap_or(entry.http_listen), api.state).await?;
+    serve_api(config.http_listen.unwrap_or(entry.http_listen), api.state, &config.http_cors_origins).await?;
     let ApiParts { status, committed, submissions, metrics, assets, .. } = api;
 
     let mempool = Mempool::new(config.mempool.clone(), chain_id.clone()).map_err(|error| anyhow!(error))?;

@@ -19,6 +19,7 @@
 //! | node.redb | `txs` | tx id | (height, index in block) |
 //! | node.redb | `state` | ledger state key bytes | ledger state value bytes |
 //! | node.redb | `tree` | state-tree node key bytes | node bytes |
+//! | node.redb | `account_txs`, `market_fills`, `figures`, `badge_revocations` | — | the explorer's indexes, written with each block; see [`index`] |
 //! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
 //! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark, this WAL file's id |
 //! | wal.redb | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
@@ -64,6 +65,7 @@
 //! same way. A value that does not decode (bit rot that checksums missed, or a bug) is reported
 //! as [`StoreError::Corrupt`] naming the table and key, never unwrapped.
 
+pub mod index;
 mod ledger;
 pub mod sim_disk;
 mod wal;
@@ -86,9 +88,21 @@ use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, T
 /// `meta` names that WAL file's id. The tables are as in version 1 (whose `wal` and `guard`
 /// tables [`Wal::open_beside`] empties); the bump exists so that a build that kept the WAL here,
 /// finding those tables empty, refuses the file instead of voting as if it had never voted.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// Version 3: the explorer's index tables ([`index`]) and `meta.index_from`. A version 2 file is
+/// raised to 3 at open: its indexes cover blocks from the next height on (holder counts are
+/// recounted from the state), and a version-2 build, which would commit blocks without
+/// indexing them, refuses it from then on.
+pub const SCHEMA_VERSION: u32 = 3;
 /// The schema of files written before the WAL moved out; opening one upgrades it in place.
 const SCHEMA_VERSION_WAL_INSIDE: u32 = 1;
+/// The schema of files written before the explorer's indexes; opening one upgrades it in place.
+const SCHEMA_VERSION_NO_INDEX: u32 = 2;
+
+/// True for the versions this build opens (raising the older ones).
+fn schema_known(version: u32) -> bool {
+    matches!(version, SCHEMA_VERSION | SCHEMA_VERSION_WAL_INSIDE | SCHEMA_VERSION_NO_INDEX)
+}
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -113,6 +127,8 @@ const META_WAL_NEXT: &str = "wal_next";
 const META_GENESIS_STATE: &str = "genesis_state";
 /// The id of the WAL file this data file is used with (see [`Wal::open_beside`]).
 const META_WAL_ID: &str = "wal_id";
+/// The first height the explorer's indexes cover ([`Store::index_from`]).
+const META_INDEX_FROM: &str = "index_from";
 
 /// Which chain a data file belongs to. A file of another chain is refused at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,7 +274,7 @@ impl Store {
             reason: format!("no Tally metadata ({error})"),
         })?;
         let found = u32::from_be_bytes(self.meta_array(&meta, META_SCHEMA)?);
-        if found != SCHEMA_VERSION && found != SCHEMA_VERSION_WAL_INSIDE {
+        if !schema_known(found) {
             return Err(StoreError::SchemaVersion {
                 path: self.path.clone(),
                 found,
@@ -320,6 +336,7 @@ impl Store {
                     meta.insert(META_LAST_BLOCK_ID, identity.genesis_hash.as_bytes().as_slice())
                         .map_err(self.storage())?;
                     meta.insert(META_WAL_NEXT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+                    meta.insert(META_INDEX_FROM, 1u64.to_be_bytes().as_slice()).map_err(self.storage())?;
                 }
                 Some(bytes) => {
                     let found = u32::from_be_bytes(
@@ -328,14 +345,14 @@ impl Store {
                             .try_into()
                             .map_err(|_| self.corrupt("meta", META_SCHEMA, "not 4 bytes"))?,
                     );
-                    if found != SCHEMA_VERSION && found != SCHEMA_VERSION_WAL_INSIDE {
+                    if !schema_known(found) {
                         return Err(StoreError::SchemaVersion {
                             path: self.path.clone(),
                             found,
                             expected: SCHEMA_VERSION,
                         });
                     }
-                    upgrade = found == SCHEMA_VERSION_WAL_INSIDE;
+                    upgrade = found != SCHEMA_VERSION;
                     let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
                     let chain = String::from_utf8(chain.unwrap_or_default())
                         .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
@@ -366,11 +383,18 @@ impl Store {
             }
         }
         if upgrade {
-            // From here on, builds that keep the WAL in this file refuse it (see SCHEMA_VERSION).
-            txn.open_table(META)
-                .map_err(self.storage())?
-                .insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice())
-                .map_err(self.storage())?;
+            // From here on, builds that keep the WAL in this file, or that do not index, refuse
+            // it (see SCHEMA_VERSION).
+            let mut meta = txn.open_table(META).map_err(self.storage())?;
+            meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(self.storage())?;
+            if meta.get(META_INDEX_FROM).map_err(self.storage())?.is_none() {
+                let height = u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?);
+                meta.insert(META_INDEX_FROM, (height + 1).to_be_bytes().as_slice())
+                    .map_err(self.storage())?;
+                let state = txn.open_table(STATE).map_err(self.storage())?;
+                let mut figures = txn.open_table(index::FIGURES).map_err(self.storage())?;
+                index::recount_holders(&state, &mut figures)?;
+            }
         }
         // Every table exists from the first open on, so readers never meet a missing table.
         txn.open_table(BLOCKS).map_err(self.storage())?;
@@ -382,6 +406,10 @@ impl Store {
         txn.open_table(TREE).map_err(self.storage())?;
         txn.open_table(WAL).map_err(self.storage())?;
         txn.open_table(GUARD).map_err(self.storage())?;
+        txn.open_table(index::ACCOUNT_TXS).map_err(self.storage())?;
+        txn.open_table(index::MARKET_FILLS).map_err(self.storage())?;
+        txn.open_table(index::FIGURES).map_err(self.storage())?;
+        txn.open_table(index::BADGE_REVOCATIONS).map_err(self.storage())?;
         txn.commit().map_err(self.storage())?;
         Ok(())
     }
@@ -425,6 +453,9 @@ impl Store {
                 return Err(StoreError::GenesisStateWritten { path: self.path.clone() });
             }
             let mut state = txn.open_table(STATE).map_err(self.storage())?;
+            index::IndexTables::open(&txn)
+                .and_then(|mut index| index.count_holders(&state, state_writes))
+                .map_err(self.storage())?;
             apply_writes(&mut state, state_writes).map_err(self.storage())?;
             let mut tree = txn.open_table(TREE).map_err(self.storage())?;
             apply_writes(&mut tree, tree_writes).map_err(self.storage())?;
@@ -477,6 +508,7 @@ impl Store {
             let mut txs = txn.open_table(TXS).map_err(self.storage())?;
             let mut state = txn.open_table(STATE).map_err(self.storage())?;
             let mut tree = txn.open_table(TREE).map_err(self.storage())?;
+            let mut index = index::IndexTables::open(&txn).map_err(self.storage())?;
             for commit in commits {
                 let header = &commit.block.header;
                 if header.height != committed.next() {
@@ -502,8 +534,10 @@ impl Store {
                 for (index, tx) in commit.block.txs.iter().enumerate() {
                     txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
                 }
+                index.count_holders(&state, commit.state_writes).map_err(self.storage())?;
                 apply_writes(&mut state, commit.state_writes).map_err(self.storage())?;
                 apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
+                index.record_block(&state, commit.block, commit.receipts, commit.state_writes)?;
                 committed = header.height;
                 last_id = id;
             }

@@ -311,6 +311,32 @@ fn a_schema_1_data_file_is_upgraded_so_that_older_builds_refuse_it() {
     let wal = Wal::open_beside(&store).expect("and its WAL moves out");
     assert_eq!(wal.entries().expect("read"), vec![(0, b"vote".to_vec())]);
     drop((wal, store));
-    assert_eq!(raw_schema(&store_path), 2, "an older build now meets a version it refuses");
-    assert_eq!(tally_store::SCHEMA_VERSION, 2);
+    assert_eq!(raw_schema(&store_path), 3, "an older build now meets a version it refuses");
+    assert_eq!(tally_store::SCHEMA_VERSION, 3);
+}
+
+#[test]
+fn a_schema_2_data_file_is_raised_to_3_with_indexes_from_the_next_height() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_path = dir.path().join("node.redb");
+    {
+        let store = Store::open(&store_path, &identity()).expect("open");
+        assert_eq!(store.index_from().expect("index_from"), tally_types::Height(1), "a new file indexes all");
+    }
+    {
+        // Rewrite the file as a schema-2 build left it: no index_from, height 7.
+        let db = redb::Database::open(&store_path).expect("redb");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut meta = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta")).expect("meta");
+            meta.insert("schema_version", 2u32.to_be_bytes().as_slice()).expect("insert");
+            meta.remove("index_from").expect("remove");
+            meta.insert("height", 7u64.to_be_bytes().as_slice()).expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = Store::open(&store_path, &identity()).expect("a version 2 file opens");
+    assert_eq!(store.index_from().expect("index_from"), tally_types::Height(8));
+    drop(store);
+    assert_eq!(raw_schema(&store_path), 3, "a version-2 build now refuses the file");
 }

@@ -239,6 +239,71 @@ export interface ProposalsPage { height: JsonInt; proposals: ProposalJson[]; nex
 export interface ProposalWithEntry extends ProposalJson { entry: EntryJson }
 
 /** Options of a client. */
+/** One transaction of an account's history or of an event stream, with its decoded ops. */
+export interface HistoryTxJson {
+  tx_id: string;
+  height: JsonInt;
+  index: JsonInt;
+  time_ms: JsonInt;
+  signer: string;
+  seq: JsonInt;
+  ops: unknown[];
+  memo: string;
+  receipt: ReceiptJson;
+  /** `signer`, `recipient` (grant, transfer, hold, settle, void), `maker` (a fill of its offer). */
+  roles?: string[];
+  /** In a `tx` event: the followed account it touched. */
+  account?: string;
+}
+export interface HistoryPage { address: string; height: JsonInt; indexed_from: JsonInt; txs: HistoryTxJson[]; next: string | null }
+export interface BlockSummaryJson { height: JsonInt; block_id: string; header: unknown; txs: number; signers: number[] | null; certificate_view: JsonInt | null }
+export interface BlocksPage { height: JsonInt; blocks: BlockSummaryJson[]; next: string | null }
+export interface SearchJson { kind: 'block' | 'tx' | 'account' | 'asset' | 'provider' | 'badge_batch' | 'badge_revoked'; href?: string; [field: string]: unknown }
+export interface TradeJson {
+  height: JsonInt;
+  tx_index: JsonInt;
+  fill_index: JsonInt;
+  time_ms: JsonInt;
+  /** The taker's side seen from the base: `buy` when the taker bought base. */
+  side: 'buy' | 'sell';
+  price: string;
+  price_exact: boolean;
+  price_minor: PriceMinor;
+  base_amount: string;
+  base_amount_minor: string;
+  quote_amount: string;
+  quote_amount_minor: string;
+  maker: string;
+  taker: string;
+}
+export interface TradesPage { base: string; quote: string; price_unit: string; height: JsonInt; indexed_from: JsonInt; trades: TradeJson[]; next: string | null }
+export interface MarketSummaryJson {
+  base: string;
+  quote: string;
+  price_unit: string;
+  height: JsonInt;
+  last_trade: TradeJson | null;
+  last_price: string | null;
+  window_from_ms: JsonInt;
+  window_to_ms: JsonInt;
+  trades_24h: JsonInt;
+  base_volume_24h: string;
+  base_volume_24h_minor: string;
+  quote_volume_24h: string;
+  quote_volume_24h_minor: string;
+  volume_24h_truncated: boolean;
+}
+export interface ProviderJson {
+  member: string;
+  name: string;
+  height: JsonInt;
+  indexed_from: JsonInt;
+  /** Per asset: purchase, reward, promo, burned, settled_amount (human and `_minor`), settled_batches, holders, rewards_by_reason. */
+  assets: Record<string, unknown>[];
+  badges: { badge_batches?: JsonInt; badge_leaves?: JsonInt; badges_revoked?: JsonInt };
+  rewards_by_day: { asset: string; day_start_ms: JsonInt; reason: string; amount: string; amount_minor: string }[];
+}
+
 export interface ClientOptions {
   /** Milliseconds before a request is abandoned (default 10,000). */
   timeoutMs?: number;
@@ -471,6 +536,49 @@ export class TallyClient {
     return this.maybe(() =>
       this.json<AuthorizationJson>(`/v1/authorizations/${encodeURIComponent(holder)}/${encodeURIComponent(provider)}/${encodeURIComponent(asset)}`),
     );
+  }
+
+  /** `GET /v1/accounts/{address}/history`: transactions touching the account, newest first; `next` is the cursor for `before`. */
+  getAccountHistory(address: string, options: { before?: string; limit?: number } = {}): Promise<HistoryPage> {
+    return this.json(`/v1/accounts/${encodeURIComponent(address)}/history`, options);
+  }
+
+  /** `GET /v1/blocks`: recent blocks, newest first. */
+  listBlocks(options: { before?: string; limit?: number } = {}): Promise<BlocksPage> {
+    return this.json('/v1/blocks', options);
+  }
+
+  /** `GET /v1/search?q=`: what the text is, or `null` when it names nothing committed. */
+  search(text: string): Promise<SearchJson | null> {
+    return this.maybe(() => this.json<SearchJson>('/v1/search', { q: text }));
+  }
+
+  /** `GET /v1/markets/{base}/{quote}/trades`: fills, newest first. */
+  getTrades(base: string, quote: string, options: { before?: string; limit?: number } = {}): Promise<TradesPage> {
+    return this.json(`/v1/markets/${encodeURIComponent(base)}/${encodeURIComponent(quote)}/trades`, options);
+  }
+
+  /** `GET /v1/markets/{base}/{quote}/summary`: last price and 24-hour volume. */
+  getMarketSummary(base: string, quote: string): Promise<MarketSummaryJson> {
+    return this.json(`/v1/markets/${encodeURIComponent(base)}/${encodeURIComponent(quote)}/summary`);
+  }
+
+  /** `GET /v1/providers/{member}`: the provider's figures, or `null` for no such member. */
+  getProvider(member: string): Promise<ProviderJson | null> {
+    return this.maybe(() => this.json<ProviderJson>(`/v1/providers/${encodeURIComponent(member)}`));
+  }
+
+  /** `GET /v1/openapi.json`: the API's OpenAPI 3.1 document. */
+  getOpenApi(): Promise<Record<string, unknown>> {
+    return this.json('/v1/openapi.json');
+  }
+
+  /**
+   * The URL of `GET /v1/events` (server-sent events: `block` per committed block, `tx` per
+   * transaction of the followed accounts, ids are heights), for an `EventSource`.
+   */
+  eventsUrl(options: { from?: bigint | number; accounts?: string[] } = {}): string {
+    return this.url('/v1/events', { from: options.from, accounts: options.accounts?.join(',') });
   }
 
   /** `GET /v1/badges/{hash}?root=R`: anchor, member, issuer and revocation entries with proofs. */

@@ -1,0 +1,279 @@
+/**
+ * Transactions and operations, encoded exactly as `node/types/src/tx.rs` (borsh, variant order
+ * and field order are the wire format). A transaction's id is the `tally v1 tx id` hash of its
+ * encoded body, and its signature covers `tally/tx\0 || len || chain_id || body`.
+ */
+import { encode } from './codec.js';
+import { toHex } from './bytes.js';
+import { domainHash } from './hash.js';
+import { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberId, readOpId, readPrice, readSignature, writeAssetCode, writeAssetId, writeChainId, writeHash, writeKey, writeMemberId, writeOpId, writePrice, writeSignature, } from './fields.js';
+import { verifySignature, sameKey } from './keys.js';
+import { LIMITS } from './limits.js';
+import { readAction, writeAction } from './governance.js';
+/** Asset flag bits. */
+export const ASSET_FLAGS = { NON_TRANSFERABLE: 1, NON_TRADABLE: 2 };
+/** Op names in variant order: the index is the borsh tag. */
+export const OP_NAMES = [
+    'issue_asset',
+    'grant',
+    'transfer',
+    'burn',
+    'authorize_spend',
+    'hold',
+    'settle',
+    'void',
+    'place_offer',
+    'cancel_offer',
+    'anchor_badges',
+    'revoke_badge',
+    'propose',
+    'cast_vote',
+];
+// ---- field codecs shared with other modules (defined in fields.ts) ----
+export { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberId, readOpId, readPrice, readSignature, writeAssetCode, writeAssetId, writeChainId, writeHash, writeKey, writeMemberId, writeOpId, writePrice, writeSignature, } from './fields.js';
+const GRANT_KINDS = ['purchase', 'reward', 'promo'];
+const REWARD_REASONS = ['client_library', 'how_to_guide', 'forum_support', 'published_application'];
+const OFFER_MODES = ['normal', 'passive', 'immediate_or_cancel', 'fill_or_kill'];
+export const BADGE_FORMATS = ['open_badges2', 'open_badges3'];
+export const BADGE_CANONS = ['jcs-blake3', 'raw-blake3'];
+function indexOf(values, value, what) {
+    const index = values.indexOf(value);
+    if (index < 0)
+        throw new RangeError(`unknown ${what} ${JSON.stringify(value)}`);
+    return index;
+}
+function writeRewardReason(w, reason) {
+    if (typeof reason === 'object' && reason !== null && 'other' in reason) {
+        w.u8(4).string(reason.other, LIMITS.REWARD_REASON_BYTES_MAX, 'reward reason');
+    }
+    else {
+        w.u8(indexOf(REWARD_REASONS, reason, 'reward reason'));
+    }
+}
+function readRewardReason(r) {
+    const tag = r.tag(5, 'RewardReason');
+    if (tag === 4)
+        return { other: r.string(LIMITS.REWARD_REASON_BYTES_MAX, 'reward reason') };
+    return REWARD_REASONS[tag];
+}
+/** Writes one op: its variant tag, then its fields in declaration order. */
+export function writeOp(w, op) {
+    w.u8(indexOf(OP_NAMES, op.op, 'op'));
+    switch (op.op) {
+        case 'issue_asset':
+            writeAssetCode(w, op.code);
+            w.u8(op.scale);
+            w.option(op.max_supply, (w2, v) => w2.u128(v));
+            w.u32(op.flags);
+            return;
+        case 'grant':
+            writeOpId(w, op.grant_id);
+            writeAssetId(w, op.asset);
+            writeKey(w, op.to);
+            w.u128(op.amount);
+            w.u8(indexOf(GRANT_KINDS, op.kind, 'grant kind'));
+            w.option(op.reason, writeRewardReason);
+            w.string(op.external_ref, LIMITS.GRANT_EXTERNAL_REF_BYTES_MAX, 'external ref');
+            return;
+        case 'transfer':
+            writeAssetId(w, op.asset);
+            writeKey(w, op.to);
+            w.u128(op.amount);
+            return;
+        case 'burn':
+            writeAssetId(w, op.asset);
+            w.u128(op.amount);
+            return;
+        case 'authorize_spend':
+            writeMemberId(w, op.provider);
+            writeAssetId(w, op.asset);
+            w.u128(op.cap);
+            w.u64(op.expires_at_ms);
+            return;
+        case 'hold':
+            writeOpId(w, op.hold_id);
+            writeKey(w, op.holder);
+            writeAssetId(w, op.asset);
+            w.u128(op.amount);
+            w.u64(op.expires_at_ms);
+            return;
+        case 'settle':
+            writeOpId(w, op.hold_id);
+            writeOpId(w, op.batch_id);
+            w.u128(op.amount);
+            writeHash(w, op.usage_root);
+            return;
+        case 'void':
+            writeOpId(w, op.hold_id);
+            return;
+        case 'place_offer':
+            writeOpId(w, op.offer_id);
+            writeAssetId(w, op.sell);
+            writeAssetId(w, op.buy);
+            w.u128(op.amount);
+            writePrice(w, op.price);
+            w.u8(indexOf(OFFER_MODES, op.mode, 'offer mode'));
+            return;
+        case 'cancel_offer':
+            writeOpId(w, op.offer_id);
+            return;
+        case 'anchor_badges':
+            writeHash(w, op.batch_root);
+            w.u32(op.leaf_count);
+            w.u8(indexOf(BADGE_FORMATS, op.format, 'badge format'));
+            w.u8(indexOf(BADGE_CANONS, op.canon, 'badge canon'));
+            w.option(op.metadata_uri, (w2, v) => w2.string(v, LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri'));
+            return;
+        case 'revoke_badge':
+            writeHash(w, op.badge_hash);
+            w.string(op.reason, LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'revocation reason');
+            return;
+        case 'propose':
+            writeOpId(w, op.proposal_id);
+            writeAction(w, op.action);
+            w.u64(op.expires_at_height);
+            return;
+        case 'cast_vote':
+            writeOpId(w, op.proposal_id);
+            w.bool(op.approve);
+            return;
+    }
+}
+/** Reads one op. */
+export function readOp(r) {
+    const name = OP_NAMES[r.tag(OP_NAMES.length, 'Op')];
+    switch (name) {
+        case 'issue_asset':
+            return {
+                op: name,
+                code: readAssetCode(r),
+                scale: r.u8('scale'),
+                max_supply: r.option('max_supply', (r2) => r2.u128('max_supply')),
+                flags: r.u32('flags'),
+            };
+        case 'grant':
+            return {
+                op: name,
+                grant_id: readOpId(r),
+                asset: readAssetId(r),
+                to: readKey(r),
+                amount: r.u128('amount'),
+                kind: GRANT_KINDS[r.tag(GRANT_KINDS.length, 'GrantKind')],
+                reason: r.option('reason', readRewardReason),
+                external_ref: r.string(LIMITS.GRANT_EXTERNAL_REF_BYTES_MAX, 'external ref'),
+            };
+        case 'transfer':
+            return { op: name, asset: readAssetId(r), to: readKey(r), amount: r.u128('amount') };
+        case 'burn':
+            return { op: name, asset: readAssetId(r), amount: r.u128('amount') };
+        case 'authorize_spend':
+            return { op: name, provider: readMemberId(r), asset: readAssetId(r), cap: r.u128('cap'), expires_at_ms: r.u64() };
+        case 'hold':
+            return {
+                op: name,
+                hold_id: readOpId(r),
+                holder: readKey(r),
+                asset: readAssetId(r),
+                amount: r.u128('amount'),
+                expires_at_ms: r.u64('expires_at_ms'),
+            };
+        case 'settle':
+            return { op: name, hold_id: readOpId(r), batch_id: readOpId(r), amount: r.u128('amount'), usage_root: readHash(r) };
+        case 'void':
+            return { op: name, hold_id: readOpId(r) };
+        case 'place_offer':
+            return {
+                op: name,
+                offer_id: readOpId(r),
+                sell: readAssetId(r),
+                buy: readAssetId(r),
+                amount: r.u128('amount'),
+                price: readPrice(r),
+                mode: OFFER_MODES[r.tag(OFFER_MODES.length, 'OfferMode')],
+            };
+        case 'cancel_offer':
+            return { op: name, offer_id: readOpId(r) };
+        case 'anchor_badges':
+            return {
+                op: name,
+                batch_root: readHash(r),
+                leaf_count: r.u32('leaf_count'),
+                format: BADGE_FORMATS[r.tag(BADGE_FORMATS.length, 'BadgeFormat')],
+                canon: BADGE_CANONS[r.tag(BADGE_CANONS.length, 'BadgeCanon')],
+                metadata_uri: r.option('metadata_uri', (r2) => r2.string(LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri')),
+            };
+        case 'revoke_badge':
+            return {
+                op: name,
+                badge_hash: readHash(r),
+                reason: r.string(LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'revocation reason'),
+            };
+        case 'propose':
+            return { op: name, proposal_id: readOpId(r), action: readAction(r), expires_at_height: r.u64('expires_at_height') };
+        case 'cast_vote':
+            return { op: name, proposal_id: readOpId(r), approve: r.bool('approve') };
+    }
+}
+export const TransactionCodec = {
+    typeName: 'Transaction',
+    maxEncodedSize: LIMITS.TX_BYTES_MAX - 64,
+    write(w, tx) {
+        writeChainId(w, tx.chain_id);
+        writeKey(w, tx.signer);
+        w.u64(tx.seq);
+        w.u64(tx.valid_until_height);
+        w.list(tx.ops, LIMITS.TX_OPS_MAX, 'ops', writeOp);
+        w.bytes(tx.memo, LIMITS.TX_MEMO_BYTES_MAX, 'memo');
+    },
+    read(r) {
+        return {
+            chain_id: readChainId(r),
+            signer: readKey(r),
+            seq: r.u64('seq'),
+            valid_until_height: r.u64('valid_until_height'),
+            ops: r.list(LIMITS.TX_OPS_MAX, 'ops', readOp),
+            memo: r.bytesBounded(LIMITS.TX_MEMO_BYTES_MAX, 'memo'),
+        };
+    },
+};
+export const SignedTransactionCodec = {
+    typeName: 'SignedTransaction',
+    maxEncodedSize: LIMITS.TX_BYTES_MAX,
+    write(w, signed) {
+        TransactionCodec.write(w, signed.tx);
+        writeSignature(w, signed.signature);
+    },
+    read(r) {
+        return { tx: TransactionCodec.read(r), signature: readSignature(r) };
+    },
+};
+/** The transaction id: `tally v1 tx id` hash of the encoded body (the signature is not in it). */
+export function txId(tx) {
+    const body = 'tx' in tx ? tx.tx : tx;
+    return domainHash('txId', encode(TransactionCodec, body));
+}
+/** Hex of the transaction id. */
+export function txIdHex(tx) {
+    return toHex(txId(tx));
+}
+/** Signs `tx` with `key`, which must be the signer's. */
+export function signTransaction(tx, key) {
+    if (!sameKey(key.publicKey, tx.signer)) {
+        throw new RangeError('signing with a key that is not the transaction signer');
+    }
+    return { tx, signature: key.sign('tx', tx.chain_id, encode(TransactionCodec, tx)) };
+}
+/**
+ * The checks that need no ledger state: at least one op, seq ≥ 1, the signer key valid and not
+ * weak, the signature valid under Tally's rule. `null` when the transaction passes.
+ */
+export function checkFormAndSignature(signed) {
+    if (signed.tx.ops.length === 0)
+        return 'no-ops';
+    if (signed.tx.seq === 0n)
+        return 'zero-seq';
+    const problem = verifySignature(signed.tx.signer, 'tx', signed.tx.chain_id, encode(TransactionCodec, signed.tx), signed.signature);
+    if (problem === null)
+        return null;
+    return problem === 'bad-signature' ? 'bad-signature' : `bad-signer:${problem}`;
+}
