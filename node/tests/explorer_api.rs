@@ -73,6 +73,7 @@ fn genesis() -> GenesisLedger {
             GenesisBalance { account: account(1), asset: acme(), amount: Amount(10_000) },
             GenesisBalance { account: account(2), asset: globex(), amount: Amount(500) },
         ],
+        ..Default::default()
     }
 }
 
