@@ -97,8 +97,11 @@ pub struct Genesis {
     pub(crate) assets: Vec<AssetEntry>,
     pub(crate) balances: Vec<BalanceEntry>,
     /// The share of members whose votes pass a governance proposal; absent for the default,
-    /// more than two thirds.
+    /// more than two thirds. Encoded after every other field and only when present (see
+    /// [`Self::canonical_bytes`]), so that a document without it keeps the hash it had before
+    /// the field existed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[borsh(skip)]
     pub(crate) governance_threshold: Option<Threshold>,
 }
 
@@ -139,9 +142,18 @@ impl Genesis {
         text
     }
 
-    /// The canonical encoding the genesis hash covers: borsh of the typed document.
+    /// The canonical encoding the genesis hash covers: borsh of the typed document, then the
+    /// governance threshold if the document sets one.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        encode(self)
+        let mut bytes = encode(self);
+        // The optional threshold goes last, as borsh's `Some`: tag 1, numerator and
+        // denominator (u16 LE). Absent, nothing follows: the fields before are self-delimiting,
+        // so the two forms never share an encoding.
+        if let Some(threshold) = &self.governance_threshold {
+            bytes.push(1);
+            bytes.extend_from_slice(&encode(threshold));
+        }
+        bytes
     }
 
     /// The genesis hash: `Domain::Genesis` over [`Self::canonical_bytes`]. Block 1's header

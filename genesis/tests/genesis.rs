@@ -181,6 +181,14 @@ fn canonical_encoding_layout() {
     }
     assert_eq!(genesis.canonical_bytes(), expected);
     assert_eq!(genesis.hash().0, blake3::derive_key("tally v1 genesis", &expected));
+
+    // A governance threshold, when the document sets one, follows everything else as tag 1,
+    // numerator and denominator (u16 LE); absent, nothing follows (as above).
+    let mut document: serde_json::Value = serde_json::from_str(&genesis.to_json_pretty()).expect("JSON");
+    document["governance_threshold"] = json!({ "numerator": 3, "denominator": 4 });
+    let with_threshold = Genesis::from_json(&document.to_string()).expect("valid");
+    expected.extend_from_slice(&[1, 3, 0, 4, 0]);
+    assert_eq!(with_threshold.canonical_bytes(), expected);
 }
 
 #[test]
