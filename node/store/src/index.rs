@@ -138,6 +138,31 @@ impl<'t> IndexTables<'t> {
         Ok(())
     }
 
+    /// Applies `writes` to `state` and counts the holders that appear or disappear with them.
+    /// redb's insert and remove return the value they replace, so whether a balance existed
+    /// before costs no extra read.
+    pub(crate) fn apply_state_writes(
+        &mut self,
+        state: &mut redb::Table<&'static [u8], &'static [u8]>,
+        writes: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), redb::Error> {
+        let tag = balance_tag();
+        for (key, value) in writes {
+            let existed = match value {
+                Some(value) => state.insert(key.as_slice(), value.as_slice())?.is_some(),
+                None => state.remove(key.as_slice())?.is_some(),
+            };
+            if key.first() != Some(&tag) || existed == value.is_some() {
+                continue;
+            }
+            let Ok(StateKey::Balance { asset, .. }) = StateKey::from_bytes(key) else { continue };
+            // The state is canonical: a balance of zero available and zero locked is deleted.
+            let figure = format!("h/{asset}");
+            if value.is_some() { self.add(&figure, 1)? } else { self.subtract(&figure, 1)? }
+        }
+        Ok(())
+    }
+
     /// Counts holders that appear or disappear with `writes`; called before the writes are
     /// applied to `state`, whose current entries say who held before.
     pub(crate) fn count_holders(

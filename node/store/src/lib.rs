@@ -534,8 +534,7 @@ impl Store {
                 for (index, tx) in commit.block.txs.iter().enumerate() {
                     txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
                 }
-                index.count_holders(&state, commit.state_writes).map_err(self.storage())?;
-                apply_writes(&mut state, commit.state_writes).map_err(self.storage())?;
+                index.apply_state_writes(&mut state, commit.state_writes).map_err(self.storage())?;
                 apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
                 index.record_block(&state, commit.block, commit.receipts, commit.state_writes)?;
                 committed = header.height;
