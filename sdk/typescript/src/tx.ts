@@ -144,26 +144,7 @@ export interface SignedTransaction {
 
 // ---- field codecs shared with other modules (defined in fields.ts) ----
 
-export {
-  readAssetCode,
-  readAssetId,
-  readChainId,
-  readHash,
-  readKey,
-  readMemberId,
-  readOpId,
-  readPrice,
-  readSignature,
-  writeAssetCode,
-  writeAssetId,
-  writeChainId,
-  writeHash,
-  writeKey,
-  writeMemberId,
-  writeOpId,
-  writePrice,
-  writeSignature,
-} from './fields.js';
+export * from './fields.js';
 
 const GRANT_KINDS: readonly GrantKind[] = ['purchase', 'reward', 'promo'];
 const REWARD_REASONS = ['client_library', 'how_to_guide', 'forum_support', 'published_application'] as const;

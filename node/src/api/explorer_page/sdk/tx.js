@@ -30,7 +30,7 @@ export const OP_NAMES = [
     'cast_vote',
 ];
 // ---- field codecs shared with other modules (defined in fields.ts) ----
-export { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberId, readOpId, readPrice, readSignature, writeAssetCode, writeAssetId, writeChainId, writeHash, writeKey, writeMemberId, writeOpId, writePrice, writeSignature, } from './fields.js';
+export * from './fields.js';
 const GRANT_KINDS = ['purchase', 'reward', 'promo'];
 const REWARD_REASONS = ['client_library', 'how_to_guide', 'forum_support', 'published_application'];
 const OFFER_MODES = ['normal', 'passive', 'immediate_or_cancel', 'fill_or_kill'];
