@@ -350,6 +350,25 @@ impl EpochsState {
         self.pending.iter().rev().find(|epoch| epoch.start_height <= height).unwrap_or(&self.current)
     }
 
+    /// True when `key` validates in the current or a scheduled epoch.
+    pub fn schedules(&self, key: &PublicKey) -> bool {
+        self.current.validators.contains(key)
+            || self.pending.iter().any(|epoch| epoch.validators.contains(key))
+    }
+
+    /// The validators of the current and scheduled epochs, each once, current ones first.
+    pub fn scheduled_keys(&self) -> Vec<PublicKey> {
+        let mut keys: Vec<PublicKey> = self.current.validators.iter().copied().collect();
+        for epoch in self.pending.iter() {
+            for key in epoch.validators.iter() {
+                if !keys.contains(key) {
+                    keys.push(*key);
+                }
+            }
+        }
+        keys
+    }
+
     /// The latest epoch known (the last pending one, or the current one).
     pub fn latest(&self) -> &EpochConfig {
         self.pending.last().unwrap_or(&self.current)

@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use tally_ledger::state::{EpochsState, KeyRange, ProposalOutcome, ProposalState};
+use tally_ledger::state::{KeyRange, ProposalOutcome, ProposalState};
 use tally_ledger::{StateKey, StateRead, StateValue};
 use tally_types::{OpId, limits};
 
@@ -73,7 +73,7 @@ pub(super) async fn get_governance(State(state): State<ApiState>) -> ApiResult {
         }
         let mut validators = Vec::new();
         if let Some(StateValue::Epochs(epochs)) = &epochs {
-            for consensus_key in scheduled_keys(epochs) {
+            for consensus_key in epochs.scheduled_keys() {
                 let (entry, value) = proven_entry(&snapshot, &StateKey::Validator { consensus_key })?;
                 let Some(StateValue::Validator(validator)) = value else {
                     return Err(internal(format!("validator {consensus_key} of an epoch has no entry")));
@@ -101,19 +101,6 @@ pub(super) async fn get_governance(State(state): State<ApiState>) -> ApiResult {
     })
     .await?;
     ok_json(body)
-}
-
-/// The validators of the current and scheduled epochs, each once, current ones first.
-fn scheduled_keys(epochs: &EpochsState) -> Vec<tally_types::PublicKey> {
-    let mut keys: Vec<tally_types::PublicKey> = epochs.current.validators.iter().copied().collect();
-    for epoch in epochs.pending.iter() {
-        for key in epoch.validators.iter() {
-            if !keys.contains(key) {
-                keys.push(*key);
-            }
-        }
-    }
-    keys
 }
 
 #[derive(Deserialize)]

@@ -360,11 +360,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         except: Option<&PublicKey>,
     ) -> Result<bool, StateError> {
         let Some(epochs) = self.epochs()? else { return Ok(false) };
-        let mut keys: Vec<PublicKey> = epochs.current.validators.iter().copied().collect();
-        for epoch in epochs.pending.iter() {
-            keys.extend(epoch.validators.iter().copied());
-        }
-        for consensus_key in keys.into_iter().filter(|key| Some(key) != except) {
+        for consensus_key in epochs.scheduled_keys().into_iter().filter(|key| Some(key) != except) {
             if self.validator(&consensus_key)?.is_some_and(|validator| validator.network_key == *network_key)
             {
                 return Ok(true);
@@ -397,9 +393,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         }
         let epochs = self.epochs()?.ok_or(ErrorCode::UnknownValidator)?;
         for key in dropped {
-            let in_some_epoch = epochs.current.validators.contains(&key)
-                || epochs.pending.iter().any(|epoch| epoch.validators.contains(&key));
-            if !in_some_epoch {
+            if !epochs.schedules(&key) {
                 self.put(StateKey::Validator { consensus_key: key }, None);
             }
         }
@@ -443,8 +437,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         // Every pending epoch starts exactly two blocks after the block that scheduled it, so
         // at most one starts here; one that should have started earlier means the stored
         // state is broken, and no answer would be right.
-        let mut pending = epochs.pending.clone().into_inner();
-        match pending.first() {
+        match epochs.pending.first() {
             Some(first) if first.start_height == height => {}
             Some(first) if first.start_height < height => {
                 return Err(StateError::Corrupt {
@@ -454,12 +447,11 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             }
             _ => return Ok(()),
         }
+        let mut pending = epochs.pending.clone().into_inner();
         let old = std::mem::replace(&mut epochs.current, pending.remove(0));
         epochs.pending = BoundedVec::new(pending).expect("one fewer than before");
         for key in old.validators.iter() {
-            let kept = epochs.current.validators.contains(key)
-                || epochs.pending.iter().any(|epoch| epoch.validators.contains(key));
-            if !kept {
+            if !epochs.schedules(key) {
                 self.put(StateKey::Validator { consensus_key: *key }, None);
             }
         }
