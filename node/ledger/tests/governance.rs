@@ -85,6 +85,16 @@ fn application_on(chain_id: ChainId, member_id: &str, issuer: &SecretKey, seed: 
         p2p_listen: BoundedString::new(format!("/ip4/10.0.1.{seed}/tcp/27000")).expect("short"),
         http_listen: BoundedString::new(format!("10.0.1.{seed}:28000")).expect("short"),
     };
+    signed_by(body, &consensus, &network, issuer)
+}
+
+/// `body` with the three proofs of possession made by the given keys.
+fn signed_by(
+    body: ApplicationBody,
+    consensus: &SecretKey,
+    network: &SecretKey,
+    issuer: &SecretKey,
+) -> SignedApplication {
     let message = body.signing_bytes();
     let proofs = ApplicationProofs {
         consensus: consensus.sign_raw(&message),
@@ -614,17 +624,10 @@ fn application_with_keys(
     consensus: u8,
     network: u8,
 ) -> SignedApplication {
-    let mut application = application(member_id, issuer, consensus);
+    let mut body = application(member_id, issuer, consensus).body;
     let (_, network_key) = validator_keys(network);
-    application.body.network_key = network_key.public_key();
-    let (consensus_key, _) = validator_keys(consensus);
-    let message = application.body.signing_bytes();
-    application.proofs = ApplicationProofs {
-        consensus: consensus_key.sign_raw(&message),
-        network: network_key.sign_raw(&message),
-        issuer: Some(issuer.sign_raw(&message)),
-    };
-    application
+    body.network_key = network_key.public_key();
+    signed_by(body, &validator_keys(consensus).0, &network_key, issuer)
 }
 
 #[test]
@@ -664,16 +667,10 @@ fn application_fields_follow_the_genesis_rules() {
     let mut chain = Chain::from_genesis(&consortium());
     let newcomer = key(120);
     let edited = |edit: &dyn Fn(&mut ApplicationBody)| {
-        let mut application = application("umbrella", &newcomer, 9);
-        edit(&mut application.body);
+        let mut body = application("umbrella", &newcomer, 9).body;
+        edit(&mut body);
         let (consensus, network) = validator_keys(9);
-        let message = application.body.signing_bytes();
-        application.proofs = ApplicationProofs {
-            consensus: consensus.sign_raw(&message),
-            network: network.sign_raw(&message),
-            issuer: Some(newcomer.sign_raw(&message)),
-        };
-        Action::AddMember { application }
+        Action::AddMember { application: signed_by(body, &consensus, &network, &newcomer) }
     };
     let cases: [&dyn Fn(&mut ApplicationBody); 9] = [
         &|body| body.asset_scale = 19,
