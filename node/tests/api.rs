@@ -53,11 +53,18 @@ fn key(index: u8) -> SecretKey {
 
 fn genesis() -> GenesisLedger {
     GenesisLedger {
-        members: vec![GenesisMember {
-            id: MemberId::new("acme").expect("valid"),
-            name: "Acme".into(),
-            issuers: vec![SecretKey::from_seed(&[1; 32]).public_key()],
-        }],
+        members: vec![
+            GenesisMember {
+                id: MemberId::new("acme").expect("valid"),
+                name: "Acme".into(),
+                issuers: vec![SecretKey::from_seed(&[1; 32]).public_key()],
+            },
+            GenesisMember {
+                id: MemberId::new("globex").expect("valid"),
+                name: "Globex".into(),
+                issuers: vec![SecretKey::from_seed(&[2; 32]).public_key()],
+            },
+        ],
         assets: vec![GenesisAsset {
             asset: acme(),
             scale: 2,
@@ -666,7 +673,7 @@ async fn governance_reads_show_members_and_epochs_with_proofs() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let body = &reply.json();
     assert_eq!(body["height"], 2);
-    assert_eq!(body["governance"]["value_decoded"]["active_members"], 1);
+    assert_eq!(body["governance"]["value_decoded"]["active_members"], 2);
     assert_eq!(body["governance"]["value_decoded"]["threshold"], json!({ "numerator": 2, "denominator": 3 }));
     assert_eq!(body["members"][0]["id"], "acme");
     assert_eq!(
@@ -681,6 +688,40 @@ async fn governance_reads_show_members_and_epochs_with_proofs() {
     assert_eq!(proposals.status, StatusCode::OK);
     assert_eq!(proposals.json()["proposals"], json!([]));
     assert_eq!(proposals.json()["next"], Value::Null);
+
+    // A proposal of acme's, open until height 4: one yes of two members does not pass it.
+    let acme = SecretKey::from_seed(&[1; 32]);
+    let id = tally_types::OpId([0xaa; 16]);
+    let threshold = tally_types::governance::Threshold { numerator: 3, denominator: 4 };
+    let action = tally_types::governance::Action::SetThreshold { threshold };
+    let propose = Op::Propose(Box::new(tally_types::governance::Propose {
+        proposal_id: id,
+        action,
+        expires_at_height: Height(4),
+    }));
+    let tx = Transaction {
+        chain_id: chain(),
+        signer: acme.public_key(),
+        seq: 1,
+        valid_until_height: Height(100),
+        ops: BoundedVec::new(vec![propose]).expect("one op"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(&acme);
+    commit(&node.store, vec![tx]);
+    let uri = format!("/v1/governance/proposals/{id}");
+    let shown = get(&node, &uri).await.json();
+    assert_eq!(
+        (shown["height"].clone(), shown["status"].clone(), shown["yes"].clone()),
+        (json!(3), json!("open"), json!(1))
+    );
+    assert!(shown["entry"]["proof"].is_object(), "{shown}");
+    // At its expiry height no later block can take a vote: it shows as expired.
+    commit(&node.store, vec![]);
+    let shown = get(&node, &uri).await.json();
+    assert_eq!((shown["height"].clone(), shown["status"].clone()), (json!(4), json!("expired")));
+    let listed = get(&node, "/v1/governance/proposals").await.json();
+    assert_eq!(listed["proposals"][0]["proposal_id"], json!(id));
 }
 
 #[tokio::test]
