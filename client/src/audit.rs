@@ -1,4 +1,4 @@
-//! The auditor (DESIGN.md §9): verifies a whole chain from its genesis file alone.
+//! The auditor (docs/ARCHITECTURE.md "Audit and export"): verifies a whole chain from its genesis file alone.
 //!
 //! For every block from height 1, in order: the chain id, the height sequence, the parent link
 //! (the previous header's block id; the genesis hash for block 1), the validators hash (the

@@ -1,4 +1,4 @@
-//! Open Badges anchoring (DESIGN.md §8): badge hashes, batches as Merkle trees, and the
+//! Open Badges anchoring (docs/ARCHITECTURE.md "Badges"): badge hashes, batches as Merkle trees, and the
 //! per-badge receipt an issuer hands out and anyone can check.
 //!
 //! - The badge hash is plain blake3, no prefix or key, over canonical bytes, so `b3sum` can
@@ -147,7 +147,7 @@ impl BadgeError {
     }
 }
 
-/// The badge hash (DESIGN.md §8): plain blake3 of the JCS bytes of a JSON assertion
+/// The badge hash (docs/ARCHITECTURE.md "Badges"): plain blake3 of the JCS bytes of a JSON assertion
 /// (`JcsBlake3`), or of the compact JWS/JWT itself with one trailing newline removed
 /// (`RawBlake3`).
 pub fn badge_hash(bytes: &[u8], canon: BadgeCanon) -> Result<Hash, BadgeError> {

@@ -1,4 +1,4 @@
-//! `tally badge anchor|verify|revoke|receipt` (DESIGN.md §8): anchor Open Badges assertions as
+//! `tally badge anchor|verify|revoke|receipt` (docs/ARCHITECTURE.md "Badges"): anchor Open Badges assertions as
 //! one Merkle root, verify a badge step by step from the genesis file alone, revoke a badge,
 //! and show or refresh a receipt.
 //!

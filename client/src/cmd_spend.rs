@@ -1,5 +1,5 @@
 //! `tally spend authorize`, `tally hold`, `tally settle`, `tally void`: metered usage from the
-//! command line, as an API gateway runs it (DESIGN.md §4).
+//! command line, as an API gateway runs it (docs/ARCHITECTURE.md "Ledger").
 //!
 //! `settle` reads the gateway's usage CSV (format and usage root: `tally_client::usage`),
 //! checks the total against the hold, and refuses a batch id the provider already used before

@@ -1,4 +1,4 @@
-//! A blocking client for the node's HTTP API (DESIGN.md §6), typed after `node/src/api.rs`.
+//! A blocking client for the node's HTTP API (docs/ARCHITECTURE.md "HTTP API"), typed after `node/src/api.rs`.
 //!
 //! - Every request has a global timeout, and every response body is read with a size limit,
 //!   so a misbehaving node can neither hang the caller nor make it allocate without bound.

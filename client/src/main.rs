@@ -1,4 +1,4 @@
-//! `tally`: the command-line client (DESIGN.md §7): keys, accounts, assets, grants, transfers,
+//! `tally`: the command-line client (docs/ARCHITECTURE.md "Client"): keys, accounts, assets, grants, transfers,
 //! burns and transaction status, against one node's HTTP API.
 //!
 //! Exit codes: 0 on success, 1 when the node or the ledger refused (the problem's `detail` or

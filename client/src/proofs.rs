@@ -10,7 +10,7 @@
 //! validators signing a forgery).
 //!
 //! A block's stored certificate finalizes either the block itself or a descendant finalized
-//! with it (DESIGN.md §5); in the second case the parent links from the certified block back
+//! with it (docs/ARCHITECTURE.md "Blocks and consensus"); in the second case the parent links from the certified block back
 //! to this one are followed, at most [`FINALITY_WALK_MAX`] blocks.
 
 use std::collections::BTreeMap;
@@ -596,7 +596,7 @@ impl ChainSource for ArchiveSource {
     }
 }
 
-// ---- badge verification (DESIGN.md §8) ----
+// ---- badge verification (docs/ARCHITECTURE.md "Badges") ----
 
 /// One step of `tally badge verify`, passed or failed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

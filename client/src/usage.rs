@@ -1,5 +1,5 @@
 //! Metered-usage batches: a gateway's CSV of metered API calls, checked row by row, with the
-//! total it charges and the usage root a `Settle` op commits to (DESIGN.md §4).
+//! total it charges and the usage root a `Settle` op commits to (docs/ARCHITECTURE.md "Ledger").
 //!
 //! # The usage CSV
 //!

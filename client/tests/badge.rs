@@ -1,4 +1,4 @@
-//! Badges (DESIGN.md §8): hashing, format detection, batches and receipts, and the examples in
+//! Badges (docs/ARCHITECTURE.md "Badges"): hashing, format detection, batches and receipts, and the examples in
 //! `examples/badges`.
 
 use std::path::{Path, PathBuf};

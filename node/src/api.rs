@@ -1,4 +1,4 @@
-//! The node's HTTP API (DESIGN.md §6): JSON reads of committed state with proofs, transaction
+//! The node's HTTP API (docs/ARCHITECTURE.md "HTTP API"): JSON reads of committed state with proofs, transaction
 //! submission into the engine's mempool, status, readiness and Prometheus metrics.
 //!
 //! - The API never writes state. Reads go to the store (each handler reads one consistent

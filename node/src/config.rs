@@ -1,4 +1,4 @@
-//! The node's configuration: one TOML file per node (DESIGN.md §6), next to the genesis file.
+//! The node's configuration: one TOML file per node (docs/ARCHITECTURE.md "Engine"), next to the genesis file.
 //!
 //! Every value is checked once, at start, and every problem is reported with the name of its
 //! field (`http.listen: ...`), all at once, so an operator fixes the file in one pass. Relative

@@ -2,7 +2,7 @@
 //!
 //! Production uses [`Ed25519Scheme`]: tally-types ed25519 keys and their signature rule
 //! (ZIP-215, weak keys refused; `tally_types::keys`), a namespace per message kind and the chain
-//! id in every signed message (DESIGN.md §3). It checks the signatures of a certificate as one
+//! id in every signed message (docs/ARCHITECTURE.md "Protocol basics"). It checks the signatures of a certificate as one
 //! batch, whose random coefficients come from the OS: they cannot change a verdict (a batch
 //! passes exactly when each signature passes alone), so the core stays a deterministic function
 //! of its inputs. A simulator may

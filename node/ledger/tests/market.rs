@@ -1,4 +1,4 @@
-//! The order book (DESIGN.md §4, Market): each PlaceOffer and CancelOffer rule and error code,
+//! The order book (docs/ARCHITECTURE.md "Ledger"): each PlaceOffer and CancelOffer rule and error code,
 //! price-time priority, fills at the maker's price with rounding in its favour, awkward
 //! prices, dust, the modes (passive, IOC, FOK), self-trade, the 1,000-fill limit, several
 //! offers in one transaction and in one block, and the invariant checkers catching a broken

@@ -1,4 +1,4 @@
-//! Badge and receipt proofs (DESIGN.md §8): what `tally badge verify` and `tally verify tx`
+//! Badge and receipt proofs (docs/ARCHITECTURE.md "Badges"): what `tally badge verify` and `tally verify tx`
 //! need from a node, each answer read from one consistent store snapshot.
 //!
 //! - `GET /v1/badges/{hash}?root=R`: the anchor entry of batch root `R` with its state proof,

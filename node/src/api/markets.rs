@@ -1,4 +1,4 @@
-//! Order-book and metered-usage reads (DESIGN.md §4, §6): the book of a market with depth per
+//! Order-book and metered-usage reads (docs/ARCHITECTURE.md "Ledger", "HTTP API"): the book of a market with depth per
 //! price level, an account's offers, one offer, holds, settlement batches and spend
 //! authorizations.
 //!

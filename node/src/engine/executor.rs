@@ -236,7 +236,7 @@ pub fn execute_checked(store: &Store, layers: &[Arc<Executed>], block: &Block) -
     Ok(executed)
 }
 
-/// The header rules a block must meet against its parent (DESIGN.md §5), in one place:
+/// The header rules a block must meet against its parent (docs/ARCHITECTURE.md "Blocks and consensus"), in one place:
 /// [`Header::check_child_of`].
 pub fn check_child(
     header: &Header,
@@ -354,7 +354,7 @@ pub fn build(
     Ok((block, executed))
 }
 
-/// Checks every ledger invariant over the whole committed state (DESIGN.md §4: after every
+/// Checks every ledger invariant over the whole committed state (docs/ARCHITECTURE.md "Ledger": after every
 /// commit in debug builds). Costs a full state scan.
 pub fn check_state_invariants(store: &Store) -> anyhow::Result<()> {
     let snapshot = store.snapshot()?;

@@ -1,4 +1,4 @@
-//! The engine (DESIGN.md §5–6, docs/ARCHITECTURE.md "Engine"): the node's host for the
+//! The engine (docs/ARCHITECTURE.md "Engine"): the node's host for the
 //! consensus core, split by role so that the consensus driver never waits on execution, disk
 //! or signature checks other than its own WAL append.
 //!
@@ -56,7 +56,7 @@ pub use ingress::VerifiedTx;
 use io::{Clock, Lane, Network, RequestTag, Verdict, Workers};
 pub use startup::{start, store_path};
 
-/// How far ahead of the local clock a block's time may be (DESIGN.md §5).
+/// How far ahead of the local clock a block's time may be (docs/ARCHITECTURE.md "Blocks and consensus").
 pub const BLOCK_TIME_AHEAD_MAX_MS: u64 = 2_000;
 /// Pending HTTP submissions (requests, each up to `limits::TX_SUBMIT_BATCH_MAX` transactions);
 /// beyond it the API answers 503 at once.

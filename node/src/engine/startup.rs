@@ -72,7 +72,7 @@ pub fn store_tip(store: &Store, genesis: &Genesis) -> anyhow::Result<BlockRef> {
     Ok(BlockRef::of(&block))
 }
 
-/// The WAL entries in write order; a corrupt entry stops the node (DESIGN.md §5).
+/// The WAL entries in write order; a corrupt entry stops the node (docs/ARCHITECTURE.md "Blocks and consensus").
 pub fn read_wal(wal_file: &Wal) -> anyhow::Result<Vec<WalEntry>> {
     let mut wal = Vec::new();
     for (sequence, bytes) in wal_file.entries()? {

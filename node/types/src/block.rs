@@ -1,4 +1,4 @@
-//! Blocks and headers (DESIGN.md §5).
+//! Blocks and headers (docs/ARCHITECTURE.md "Blocks and consensus").
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,7 @@ impl Header {
     }
 
     /// The rules a block's header must meet to extend `parent` on the chain `chain_id`
-    /// certified by the validator set hashed to `validators_hash` (DESIGN.md §5), checked in
+    /// certified by the validator set hashed to `validators_hash` (docs/ARCHITECTURE.md "Blocks and consensus"), checked in
     /// this order, the first failure returned: the chain id, height = parent's height + 1, the
     /// parent link (the parent's id; for block 1 the genesis hash), the validators hash, and a
     /// time strictly after the parent's (for block 1, the genesis time).

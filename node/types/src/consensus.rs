@@ -1,5 +1,5 @@
 //! Consensus messages: proposals, votes and certificates, and the validator set that signs
-//! them (DESIGN.md §5). Only the data and its verification live here; the protocol is in
+//! them (docs/ARCHITECTURE.md "Blocks and consensus"). Only the data and its verification live here; the protocol is in
 //! `tally-consensus`.
 
 use borsh::{BorshDeserialize, BorshSerialize};

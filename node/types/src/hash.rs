@@ -24,7 +24,7 @@ impl Hash {
         &self.0
     }
 
-    /// Plain blake3 of `bytes`, no prefix or key: the badge hash (DESIGN.md §8).
+    /// Plain blake3 of `bytes`, no prefix or key: the badge hash (docs/ARCHITECTURE.md "Badges").
     pub fn plain(bytes: &[u8]) -> Hash {
         Hash(*blake3::hash(bytes).as_bytes())
     }

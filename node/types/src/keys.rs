@@ -12,7 +12,7 @@
 //!    `k = SHA-512(R || A || M)` over the bytes of `R` and `A` as given.
 //!
 //! Rules 2–4 are ZIP-215 (the Zcash rule, implemented by the `ed25519-consensus` crate); rule 1
-//! is Tally's. Every signed message is `namespace || chain_id || payload` (DESIGN.md §3), built
+//! is Tally's. Every signed message is `namespace || chain_id || payload` (docs/ARCHITECTURE.md "Protocol basics"), built
 //! in one place, [`signing_message`], so no caller can forget the namespace or the chain.
 //!
 //! Why ZIP-215. RFC 8032 lets a verifier use either the cofactored or the cofactorless

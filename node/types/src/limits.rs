@@ -49,7 +49,7 @@ pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub const HEADER_BYTES_MAX: usize = 512;
 /// Encoded size of one certificate.
 pub const CERTIFICATE_BYTES_MAX: usize = 16 * 1024;
-/// Fills made by one PlaceOffer op (DESIGN.md §4: at most 1,000 fills per op).
+/// Fills made by one PlaceOffer op (docs/ARCHITECTURE.md "Ledger": at most 1,000 fills per op).
 pub const OFFER_FILLS_MAX: usize = 1_000;
 /// Fills recorded in one receipt: every op of a transaction may be a PlaceOffer.
 pub const RECEIPT_FILLS_MAX: usize = OFFER_FILLS_MAX * TX_OPS_MAX;

@@ -1,4 +1,4 @@
-//! Transactions and operations (DESIGN.md §4).
+//! Transactions and operations (docs/ARCHITECTURE.md "Ledger").
 //!
 //! A transaction is `{chain_id, signer, seq, valid_until_height, ops[1..=16], memo}` plus a
 //! signature over its canonical encoding, in the `Tx` namespace. Its id is the domain-separated
@@ -101,7 +101,7 @@ pub enum BadgeFormat {
     OpenBadges3,
 }
 
-/// How each badge's bytes were canonicalized before hashing (DESIGN.md §8).
+/// How each badge's bytes were canonicalized before hashing (docs/ARCHITECTURE.md "Badges").
 #[derive(
     Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]

@@ -10,7 +10,7 @@ pub const CHAIN_ID: &str = "tally-sim";
 /// Genesis time: 2023-11-14T22:13:20Z, in ms since the Unix epoch. Simulated clocks count
 /// from here.
 pub const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
-/// A validator refuses a block stamped more than this far ahead of its own clock (DESIGN.md §3).
+/// A validator refuses a block stamped more than this far ahead of its own clock (docs/ARCHITECTURE.md "Protocol basics").
 pub const CLOCK_AHEAD_MAX_MS: u64 = 2_000;
 
 /// The fixed facts of the simulated chain.

@@ -1,4 +1,4 @@
-//! Badges (DESIGN.md §8): AnchorBadges and RevokeBadge.
+//! Badges (docs/ARCHITECTURE.md "Badges"): AnchorBadges and RevokeBadge.
 //!
 //! The ledger never sees a badge: an anchor records only the Merkle root of a batch of badge
 //! hashes, and a revocation only one badge hash. Both are scoped to the member whose issuer

@@ -1,4 +1,4 @@
-//! The order book: PlaceOffer and CancelOffer (DESIGN.md §4, Market).
+//! The order book: PlaceOffer and CancelOffer (docs/ARCHITECTURE.md "Ledger").
 //!
 //! Prices are exact rationals of minor units: an offer's `price = n/d` asks `n/d` minor units
 //! of `buy` per minor unit of `sell`. A resting offer R (selling the taker's buy asset for the

@@ -16,7 +16,7 @@
 //! 2. **Ops**: an included transaction consumes its seq whatever happens next. Its ops apply in
 //!    order, each seeing the effects of the ones before; the first op that fails makes the
 //!    receipt [`Receipt::failed`] with its index and [`ErrorCode`], and then none of the
-//!    transaction's ops take effect (DESIGN.md §4: no replay, no free retry loop).
+//!    transaction's ops take effect (docs/ARCHITECTURE.md "Ledger": no replay, no free retry loop).
 //!
 //! All arithmetic is checked. Each op checks its conditions in a fixed order, documented on
 //! its function, so that the error code for a transaction with several problems is the same
