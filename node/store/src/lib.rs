@@ -19,7 +19,7 @@
 //! | node.redb | `txs` | tx id | (height, index in block) |
 //! | node.redb | `state` | ledger state key bytes | ledger state value bytes |
 //! | node.redb | `tree` | state-tree node key bytes | node bytes |
-//! | node.redb | `account_txs`, `market_fills`, `figures`, `badge_revocations` | — | the explorer's indexes, written with each block; see [`index`] |
+//! | node.redb | `account_postings`, `account_txs`, `market_fills`, `figures`, `badge_revocations` | — | the explorer's indexes, written with each block; see [`index`] |
 //! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
 //! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark, this WAL file's id |
 //! | wal.redb | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
@@ -93,15 +93,25 @@ use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, T
 /// raised to 3 at open: its indexes cover blocks from the next height on (holder counts are
 /// recounted from the state), and a version-2 build, which would commit blocks without
 /// indexing them, refuses it from then on.
-pub const SCHEMA_VERSION: u32 = 3;
+///
+/// Version 4: account entries wait in `account_postings` until a commit merges them into
+/// `account_txs` ([`index`]), and `meta.postings_pending` counts them. A version 3 file is
+/// raised to 4 at open (it has nothing waiting); a version-3 build, which would read histories
+/// from `account_txs` alone, refuses it from then on.
+pub const SCHEMA_VERSION: u32 = 4;
 /// The schema of files written before the WAL moved out; opening one upgrades it in place.
 const SCHEMA_VERSION_WAL_INSIDE: u32 = 1;
 /// The schema of files written before the explorer's indexes; opening one upgrades it in place.
 const SCHEMA_VERSION_NO_INDEX: u32 = 2;
+/// The schema of files whose account entries went straight into `account_txs`.
+const SCHEMA_VERSION_NO_POSTINGS: u32 = 3;
 
 /// True for the versions this build opens (raising the older ones).
 fn schema_known(version: u32) -> bool {
-    matches!(version, SCHEMA_VERSION | SCHEMA_VERSION_WAL_INSIDE | SCHEMA_VERSION_NO_INDEX)
+    matches!(
+        version,
+        SCHEMA_VERSION | SCHEMA_VERSION_WAL_INSIDE | SCHEMA_VERSION_NO_INDEX | SCHEMA_VERSION_NO_POSTINGS
+    )
 }
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -129,6 +139,8 @@ const META_GENESIS_STATE: &str = "genesis_state";
 const META_WAL_ID: &str = "wal_id";
 /// The first height the explorer's indexes cover ([`Store::index_from`]).
 const META_INDEX_FROM: &str = "index_from";
+/// How many account entries wait in `account_postings` (absent: none).
+const META_POSTINGS_PENDING: &str = "postings_pending";
 
 /// Which chain a data file belongs to. A file of another chain is refused at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,6 +224,8 @@ pub struct Store {
     path: PathBuf,
     /// False for a store opened with [`Store::open_with_backend`]: `path` is then only a label.
     file_backed: bool,
+    /// How many waiting account entries make a commit merge them ([`index::POSTINGS_MERGE_AT`]).
+    postings_merge_at: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -227,7 +241,7 @@ impl Store {
     /// of the same chain and schema.
     pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
         open_or_create_file(path, |db, path| {
-            let store = Store { db, path, file_backed: true };
+            let store = Store { db, path, file_backed: true, postings_merge_at: index::POSTINGS_MERGE_AT };
             store.check_or_init_identity(identity)?;
             Ok(store)
         })
@@ -246,7 +260,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let path = PathBuf::from(label);
         let db = open_database(redb::Builder::new().create_with_backend(backend), &path)?;
-        let store = Store { db, path, file_backed: false };
+        let store = Store { db, path, file_backed: false, postings_merge_at: index::POSTINGS_MERGE_AT };
         store.check_or_init_identity(identity)?;
         Ok(store)
     }
@@ -261,7 +275,7 @@ impl Store {
             return Err(StoreError::Open { path, reason: "no such data file".into() });
         }
         let db = open_database(Database::open(&path), &path)?;
-        let store = Store { db, path, file_backed: true };
+        let store = Store { db, path, file_backed: true, postings_merge_at: index::POSTINGS_MERGE_AT };
         let identity = store.identity()?;
         Ok((store, identity))
     }
@@ -407,11 +421,29 @@ impl Store {
         txn.open_table(WAL).map_err(self.storage())?;
         txn.open_table(GUARD).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_TXS).map_err(self.storage())?;
+        txn.open_table(index::ACCOUNT_POSTINGS).map_err(self.storage())?;
         txn.open_table(index::MARKET_FILLS).map_err(self.storage())?;
         txn.open_table(index::FIGURES).map_err(self.storage())?;
         txn.open_table(index::BADGE_REVOCATIONS).map_err(self.storage())?;
         txn.commit().map_err(self.storage())?;
         Ok(())
+    }
+
+    /// Sets how many waiting account entries make a commit merge them into the history index
+    /// (default [`index::POSTINGS_MERGE_AT`]; 1 merges at every commit). Reads answer the same
+    /// whatever it is; it trades commit cost against the length of a history read's scan.
+    pub fn set_postings_merge_at(&mut self, entries: u64) {
+        self.postings_merge_at = entries.max(1);
+    }
+
+    /// How many account entries wait in `account_postings` for the next merge.
+    pub fn postings_pending(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let meta = txn.open_table(META).map_err(self.storage())?;
+        match meta.get(META_POSTINGS_PENDING).map_err(self.storage())? {
+            None => Ok(0),
+            Some(_) => Ok(u64::from_be_bytes(self.meta_array(&meta, META_POSTINGS_PENDING)?)),
+        }
     }
 
     /// The last committed height (0 before the first block).
@@ -509,6 +541,10 @@ impl Store {
             let mut state = txn.open_table(STATE).map_err(self.storage())?;
             let mut tree = txn.open_table(TREE).map_err(self.storage())?;
             let mut index = index::IndexTables::open(&txn).map_err(self.storage())?;
+            let mut postings_pending = match meta.get(META_POSTINGS_PENDING).map_err(self.storage())? {
+                None => 0,
+                Some(_) => u64::from_be_bytes(self.meta_array(&meta, META_POSTINGS_PENDING)?),
+            };
             for commit in commits {
                 let header = &commit.block.header;
                 if header.height != committed.next() {
@@ -536,10 +572,17 @@ impl Store {
                 }
                 index.apply_state_writes(&mut state, commit.state_writes).map_err(self.storage())?;
                 apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
-                index.record_block(&state, commit.block, commit.receipts, commit.state_writes)?;
+                postings_pending +=
+                    index.record_block(&state, commit.block, commit.receipts, commit.state_writes)?;
                 committed = header.height;
                 last_id = id;
             }
+            if postings_pending >= self.postings_merge_at {
+                index.merge_postings().map_err(self.storage())?;
+                postings_pending = 0;
+            }
+            meta.insert(META_POSTINGS_PENDING, postings_pending.to_be_bytes().as_slice())
+                .map_err(self.storage())?;
             meta.insert(META_HEIGHT, committed.0.to_be_bytes().as_slice()).map_err(self.storage())?;
             meta.insert(META_LAST_BLOCK_ID, last_id.0.as_bytes().as_slice()).map_err(self.storage())?;
         }

@@ -444,3 +444,74 @@ fn a_creation_cut_by_a_crash_leaves_no_file_and_the_next_open_creates_it() {
     drop(store);
     Store::open(&path, &identity()).expect("reopen");
 }
+
+/// Every page of `account`'s history, `page` entries at a time, newest first.
+fn history_pages(store: &Store, account: &tally_types::PublicKey, page: usize) -> Vec<(u64, u32, u8)> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let entries = store.account_history(account, before, page).expect("history");
+        all.extend(entries.iter().map(|entry| (entry.height.0, entry.tx_index, entry.roles)));
+        match entries.last() {
+            Some(last) if entries.len() == page => before = Some((last.height, last.tx_index)),
+            _ => return all,
+        }
+    }
+}
+
+#[test]
+fn account_history_reads_the_same_whether_entries_wait_or_are_merged() {
+    use tally_store::index::{ROLE_RECIPIENT, ROLE_SIGNER};
+    use tally_types::SecretKey;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocks = chain_of(6);
+    // Merged at every commit, never merged, and merged once 10 entries wait (two transfers
+    // per block, each naming its signer and its recipient: 4 entries per block).
+    let open = |name: &str, merge_at: u64| {
+        let mut store = Store::open(&dir.path().join(name), &identity()).expect("open");
+        store.set_postings_merge_at(merge_at);
+        store
+    };
+    let always = open("always.redb", 1);
+    let never = open("never.redb", u64::MAX);
+    let mut batched = open("batched.redb", 10);
+    let mut pending = Vec::new();
+    for (index, block) in blocks.iter().enumerate() {
+        if index == 4 {
+            // The count of waiting entries survives a restart.
+            drop(batched);
+            batched = open("batched.redb", 10);
+            assert_eq!(batched.postings_pending().expect("pending"), 4);
+        }
+        for store in [&always, &never, &batched] {
+            commit(store, block, &[]);
+        }
+        pending.push(batched.postings_pending().expect("pending"));
+        assert_eq!(always.postings_pending().expect("pending"), 0);
+    }
+    assert_eq!(pending, vec![4, 8, 0, 4, 8, 0], "a merge at the commit that reaches 10");
+    assert_eq!(never.postings_pending().expect("pending"), 24);
+
+    let recipient = SecretKey::from_seed(&[0xee; 32]).public_key();
+    let expected: Vec<(u64, u32, u8)> = (1..=6u64)
+        .rev()
+        .flat_map(|height| [(height, 1, ROLE_RECIPIENT), (height, 0, ROLE_RECIPIENT)])
+        .collect();
+    let signer_of_3 = SecretKey::from_seed(&[3; 32]).public_key();
+    for store in [&always, &never, &batched] {
+        for page in [1, 3, 5, 12, 50] {
+            assert_eq!(history_pages(store, &recipient, page), expected, "page of {page}");
+            assert_eq!(
+                history_pages(store, &signer_of_3, page),
+                vec![(3, 1, ROLE_SIGNER), (3, 0, ROLE_SIGNER)],
+                "page of {page}"
+            );
+        }
+        for height in 1..=6 {
+            assert_eq!(store.account_txs_at(&recipient, Height(height)).expect("txs at"), vec![0, 1]);
+            let expected = if height == 3 { vec![0, 1] } else { vec![] };
+            assert_eq!(store.account_txs_at(&signer_of_3, Height(height)).expect("txs at"), expected);
+        }
+    }
+}

@@ -311,8 +311,8 @@ fn a_schema_1_data_file_is_upgraded_so_that_older_builds_refuse_it() {
     let wal = Wal::open_beside(&store).expect("and its WAL moves out");
     assert_eq!(wal.entries().expect("read"), vec![(0, b"vote".to_vec())]);
     drop((wal, store));
-    assert_eq!(raw_schema(&store_path), 3, "an older build now meets a version it refuses");
-    assert_eq!(tally_store::SCHEMA_VERSION, 3);
+    assert_eq!(raw_schema(&store_path), 4, "an older build now meets a version it refuses");
+    assert_eq!(tally_store::SCHEMA_VERSION, 4);
 }
 
 #[test]
@@ -338,5 +338,39 @@ fn a_schema_2_data_file_is_raised_to_3_with_indexes_from_the_next_height() {
     let store = Store::open(&store_path, &identity()).expect("a version 2 file opens");
     assert_eq!(store.index_from().expect("index_from"), tally_types::Height(8));
     drop(store);
-    assert_eq!(raw_schema(&store_path), 3, "a version-2 build now refuses the file");
+    assert_eq!(raw_schema(&store_path), 4, "a version-2 build now refuses the file");
+}
+
+#[test]
+fn a_schema_3_data_file_is_raised_to_4_and_keeps_its_merged_histories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_path = dir.path().join("node.redb");
+    let blocks = common::chain_of(2);
+    let recipient = tally_types::SecretKey::from_seed(&[0xee; 32]).public_key();
+    {
+        // A version-3 build wrote every account entry straight into account_txs.
+        let mut store = Store::open(&store_path, &common::identity()).expect("open");
+        store.set_postings_merge_at(1);
+        for block in &blocks {
+            store.commit_block(&common::Prepared::of(block).commit()).expect("commit");
+        }
+        assert_eq!(store.postings_pending().expect("pending"), 0);
+    }
+    {
+        let db = redb::Database::open(&store_path).expect("redb");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut meta = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta")).expect("meta");
+            meta.insert("schema_version", 3u32.to_be_bytes().as_slice()).expect("insert");
+            meta.remove("postings_pending").expect("remove");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = Store::open(&store_path, &common::identity()).expect("a version 3 file opens");
+    assert_eq!(store.postings_pending().expect("pending"), 0);
+    let history = store.account_history(&recipient, None, 10).expect("history");
+    let found: Vec<(u64, u32)> = history.iter().map(|entry| (entry.height.0, entry.tx_index)).collect();
+    assert_eq!(found, vec![(2, 1), (2, 0), (1, 1), (1, 0)]);
+    drop(store);
+    assert_eq!(raw_schema(&store_path), 4, "a version-3 build now refuses the file");
 }
