@@ -1,0 +1,212 @@
+//! Evidence from an archive replayed locally from the genesis file.
+
+use super::*;
+
+/// What to keep while replaying an archive besides headers and certificates: the transactions
+/// to prove (by id) and those anchoring one of these batch roots.
+#[derive(Clone, Debug, Default)]
+pub struct Interest {
+    pub txs: Vec<TxId>,
+    pub anchor_roots: Vec<Hash>,
+}
+
+/// A chain replayed from an archive and the genesis file: every certificate checked, every
+/// transaction signature checked, every block re-executed with the ledger code and its state
+/// and receipts roots compared. Proofs then come from the replayed state.
+///
+/// Memory: every header and certificate (the finality walk needs them), whole blocks only where
+/// a transaction of interest is and at the tip, the final state, and the evidence of the
+/// transactions of interest — not the archive's transactions, which can run to gigabytes.
+pub struct ArchiveSource {
+    headers: Vec<Header>,
+    /// Whole blocks kept: those holding a transaction of interest, and the last one.
+    blocks: BTreeMap<Height, Block>,
+    certificates: Vec<Certificate>,
+    state: MemState,
+    txs: BTreeMap<TxId, TxEvidence>,
+}
+
+impl ArchiveSource {
+    /// Reads and replays the archive at `path`.
+    pub fn load(path: &Path, genesis: &Genesis, interest: &Interest) -> Result<Self, ProofError> {
+        let file = std::fs::File::open(path)
+            .map_err(|error| ProofError::Open { path: path.to_path_buf(), reason: error.to_string() })?;
+        let mut reader = ArchiveReader::new(BufReader::new(file))?;
+        let trust = Trust::from_genesis(genesis);
+        let header = reader.header().clone();
+        if header.chain_id != trust.chain_id {
+            return Err(ProofError::mismatch("the archive's chain id", &trust.chain_id, &header.chain_id));
+        }
+        if header.genesis_hash != trust.genesis_hash {
+            return Err(ProofError::mismatch(
+                "the archive's genesis hash",
+                trust.genesis_hash,
+                header.genesis_hash,
+            ));
+        }
+        let mut source = ArchiveSource {
+            headers: Vec::new(),
+            blocks: BTreeMap::new(),
+            certificates: Vec::new(),
+            state: genesis.initial_state(),
+            txs: BTreeMap::new(),
+        };
+        let mut parent = ParentLink {
+            id: genesis.parent_of_first_block(),
+            height: Height(0),
+            time_ms: genesis.genesis_time_ms(),
+        };
+        let validators_hash = trust.validators.hash();
+        let mut last_was_interesting = false;
+        while let Some(record) = reader.next_record()? {
+            let block = record.block;
+            let height = Height(source.headers.len() as u64 + 1);
+            let at = |what: &str| format!("block {height}: {what}");
+            block
+                .header
+                .check_child_of(&parent, &trust.chain_id, &validators_hash)
+                .map_err(|error| ProofError::Header { at: format!("block {height}"), error })?;
+            if !matches!(record.certificate.subject, Subject::Finalize { .. }) {
+                return Err(ProofError::Replay {
+                    height,
+                    reason: "its certificate is not a finalization".into(),
+                });
+            }
+            record
+                .certificate
+                .verify(&trust.chain_id, &trust.validators)
+                .map_err(|error| ProofError::Replay { height, reason: format!("certificate: {error}") })?;
+            for (index, tx) in block.txs.iter().enumerate() {
+                tx.check_form_and_signature().map_err(|error| ProofError::Replay {
+                    height,
+                    reason: format!("transaction {index}: {error}"),
+                })?;
+            }
+            let ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
+            if tx_root(&ids) != block.header.tx_root {
+                return Err(ProofError::mismatch(at("tx root"), tx_root(&ids), block.header.tx_root));
+            }
+            let context =
+                BlockContext { chain_id: trust.chain_id.clone(), height, time_ms: block.header.time_ms };
+            let committed = source
+                .state
+                .execute_and_commit(&context, block.txs.as_slice())
+                .map_err(|error| ProofError::Replay { height, reason: format!("re-execution: {error}") })?;
+            if committed.state_root != block.header.state_root {
+                return Err(ProofError::mismatch(
+                    at("state root after re-execution"),
+                    block.header.state_root,
+                    committed.state_root,
+                ));
+            }
+            let receipts = committed.output.receipts;
+            if receipts_root(&receipts) != block.header.receipts_root {
+                return Err(ProofError::mismatch(
+                    at("receipts root after re-execution"),
+                    block.header.receipts_root,
+                    receipts_root(&receipts),
+                ));
+            }
+            let mut interesting = false;
+            for (index, tx) in block.txs.iter().enumerate() {
+                let anchors_root = tx.tx.ops.iter().any(|op| {
+                    matches!(op, Op::AnchorBadges(anchor) if interest.anchor_roots.contains(&anchor.batch_root))
+                });
+                if anchors_root || interest.txs.contains(&ids[index]) {
+                    let tx_leaves: Vec<Hash> = ids.iter().map(|id| merkle_leaf(id.0.as_bytes())).collect();
+                    let receipt_leaves: Vec<Hash> =
+                        receipts.iter().map(|receipt| merkle_leaf(receipt.hash().as_bytes())).collect();
+                    let evidence = TxEvidence {
+                        tx_id: ids[index],
+                        height,
+                        index: index as u32,
+                        tx: hex::encode(tally_types::encode(tx)),
+                        tx_proof: prove(&tx_leaves, index).expect("index is within the block"),
+                        receipt: receipts[index].clone(),
+                        receipt_proof: prove(&receipt_leaves, index).expect("one receipt per transaction"),
+                    };
+                    source.txs.insert(ids[index], evidence);
+                    interesting = true;
+                }
+            }
+            parent = ParentLink::of(&block.header);
+            // The previous tip is no longer the tip: drop it unless it is of interest.
+            if let Some(previous) = height.0.checked_sub(1).map(Height)
+                && !last_was_interesting
+            {
+                source.blocks.remove(&previous);
+            }
+            last_was_interesting = interesting;
+            source.headers.push(block.header.clone());
+            source.blocks.insert(height, block);
+            source.certificates.push(record.certificate);
+        }
+        Ok(source)
+    }
+
+    /// The height of the last block.
+    pub fn tip(&self) -> Height {
+        Height(self.headers.len() as u64)
+    }
+
+    fn entry(&self, key: &StateKey) -> Result<EntryEvidence, ProofError> {
+        let proof = self.state.prove(key).map_err(|error| ProofError::BadProof {
+            what: format!("proving {key:?} from the replayed state"),
+            reason: error.to_string(),
+        })?;
+        Ok(EntryEvidence { value: proof.value.as_ref().map(hex::encode), proof: proof.proof })
+    }
+}
+
+impl ChainSource for ArchiveSource {
+    fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError> {
+        if height.0 == 0 || height > self.tip() {
+            return Ok(None);
+        }
+        match self.blocks.get(&height) {
+            Some(block) => Ok(Some(block.clone())),
+            None => Err(ProofError::Missing(format!(
+                "block {height} was replayed but not kept: only blocks with a transaction of interest \
+                 and the last block are (name the transaction when loading the archive)"
+            ))),
+        }
+    }
+
+    fn header(&mut self, height: Height) -> Result<Option<Header>, ProofError> {
+        Ok(height.0.checked_sub(1).and_then(|index| self.headers.get(index as usize)).cloned())
+    }
+
+    fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError> {
+        Ok(height.0.checked_sub(1).and_then(|index| self.certificates.get(index as usize)).cloned())
+    }
+
+    fn tx(&mut self, id: &TxId) -> Result<Option<TxEvidence>, ProofError> {
+        Ok(self.txs.get(id).cloned())
+    }
+
+    fn state(&mut self, key: &StateKey) -> Result<StateEvidence, ProofError> {
+        Ok(StateEvidence { height: self.tip(), entry: self.entry(key)? })
+    }
+
+    fn badge(&mut self, badge_hash: &Hash, root: &Hash) -> Result<BadgeEvidence, ProofError> {
+        let anchor_key = StateKey::BadgeAnchor { batch_root: *root };
+        let mut evidence = BadgeEvidence {
+            height: self.tip(),
+            anchor: self.entry(&anchor_key)?,
+            member: None,
+            issuer: None,
+            revocation: None,
+            anchor_tx: None,
+        };
+        if let Some(StateValue::BadgeAnchor(anchor)) = self.state.value(&anchor_key) {
+            let anchor = anchor.clone();
+            evidence.member = Some(self.entry(&StateKey::Member { member: anchor.member.clone() })?);
+            evidence.issuer = Some(self.entry(&StateKey::Issuer { account: anchor.issuer })?);
+            evidence.revocation = Some(
+                self.entry(&StateKey::BadgeRevocation { member: anchor.member, badge_hash: *badge_hash })?,
+            );
+            evidence.anchor_tx = self.txs.get(&anchor.tx_id).cloned();
+        }
+        Ok(evidence)
+    }
+}

@@ -1,0 +1,515 @@
+//! Proof checking shared by `tally badge verify` and `tally verify`: the finality of a block
+//! against the genesis validator set, a transaction's and its receipt's inclusion in a block,
+//! and a state entry (present or absent) under a finalized header's state root.
+//!
+//! The evidence comes from a [`ChainSource`]: a node over HTTP ([`NodeSource`]), or an archive
+//! replayed locally from the genesis file ([`ArchiveSource`]). Nothing a source says is
+//! trusted: every header is tied to a finalization certificate checked against the validators
+//! of the genesis file ([`Trust`]), and every transaction, receipt and state entry to a header
+//! by a Merkle proof. A source can withhold evidence, never forge it (short of ≥ n − f
+//! validators signing a forgery).
+//!
+//! A block's stored certificate finalizes either the block itself or a descendant finalized
+//! with it (docs/ARCHITECTURE.md "Blocks and consensus"); in the second case the parent links from the certified block back
+//! to this one are followed, at most [`FINALITY_WALK_MAX`] blocks.
+//!
+//! By job: this file holds what every check shares (trust, evidence, finality, inclusion);
+//! `node.rs` fetches evidence over HTTP, `archive.rs` replays an archive into evidence, and
+//! `badge.rs` runs the six steps of badge verification.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::Path;
+
+use serde::Deserialize;
+use tally_genesis::Genesis;
+use tally_ledger::state::StateValue;
+use tally_ledger::{BlockContext, MemState, StateKey, verify_state_proof};
+use tally_types::archive::{ArchiveError, ArchiveReader};
+use tally_types::block::{ChildError, ParentLink, receipts_root, tx_root};
+use tally_types::hash::merkle_leaf;
+use tally_types::merkle::{MerkleProof, prove};
+use tally_types::smt::SmtProof;
+use tally_types::tx::Op;
+use tally_types::{
+    Block, BlockId, Certificate, ChainId, Hash, Header, Height, Receipt, SignedTransaction, Subject, TxId,
+    ValidatorSet, decode,
+};
+
+use crate::http::{HttpError, NodeClient};
+
+/// The most blocks followed from a certified descendant back to the block it finalizes. The
+/// node's sync bounds a certificate's run the same way (`SYNC_RUN_MAX` = 256), so an honest
+/// chain never needs more.
+pub const FINALITY_WALK_MAX: u64 = 256;
+
+/// What a verifier trusts: the genesis file, and nothing else.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    pub chain_id: ChainId,
+    pub genesis_hash: Hash,
+    pub validators: ValidatorSet,
+    /// The lowest finalized height whose state a verifier accepts for state proofs (issuer
+    /// membership, non-revocation). A node chooses the header it proves against; an outdated
+    /// or dishonest one could answer from a height before a revocation (withholding, not
+    /// forgery). A verifier that knows the chain reached some height says so here.
+    pub min_state_height: Height,
+}
+
+impl Trust {
+    /// The trust anchored in a genesis document.
+    pub fn from_genesis(genesis: &Genesis) -> Self {
+        Trust {
+            chain_id: genesis.chain_id().clone(),
+            genesis_hash: genesis.hash(),
+            validators: genesis.validator_set(),
+            min_state_height: Height(0),
+        }
+    }
+}
+
+/// Why evidence could not be obtained or did not check.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("the archive cannot be read: {0}")]
+    Archive(#[from] ArchiveError),
+    #[error("{what}: expected {expected}, found {actual}")]
+    Mismatch { what: String, expected: String, actual: String },
+    /// A header does not extend its parent, or names another chain or validator set
+    /// ([`tally_types::Header::check_child_of`]); `at` says which block.
+    #[error("{at}: {error}")]
+    Header { at: String, error: ChildError },
+    /// The source does not have what the check needs: above its tip, not kept, or withheld.
+    #[error("{0}")]
+    Missing(String),
+    /// The node's API has no route this check needs (an older or a different node).
+    #[error("the node has no {route} endpoint")]
+    Unsupported { route: &'static str },
+    /// A piece of evidence does not decode; `what` names it.
+    #[error("{what} {reason}")]
+    Malformed { what: String, reason: String },
+    /// A Merkle or sparse-Merkle proof does not check; `what` names it.
+    #[error("{what}: {reason}")]
+    BadProof { what: String, reason: String },
+    /// A certificate is not a valid finalization by the trusted validators.
+    #[error("the certificate at height {height}: {reason}")]
+    Certificate { height: Height, reason: String },
+    /// A block of an archive does not replay: its certificate, a signature or its execution.
+    #[error("block {height}: {reason}")]
+    Replay { height: Height, reason: String },
+    /// A file cannot be opened.
+    #[error("cannot open {path}: {reason}")]
+    Open { path: std::path::PathBuf, reason: String },
+}
+
+impl ProofError {
+    fn mismatch(what: impl Into<String>, expected: impl ToString, actual: impl ToString) -> Self {
+        ProofError::Mismatch { what: what.into(), expected: expected.to_string(), actual: actual.to_string() }
+    }
+
+    /// The expected and actual values, when the error is a mismatch.
+    pub fn expected_actual(&self) -> Option<(String, String)> {
+        match self {
+            ProofError::Mismatch { expected, actual, .. } => Some((expected.clone(), actual.clone())),
+            ProofError::Header { error, .. } => Some(error.expected_and_found()),
+            _ => None,
+        }
+    }
+}
+
+/// A state entry as a source reports it: the encoded value (or `None`) and its proof.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EntryEvidence {
+    /// Hex of the encoded [`StateValue`], or `None` for a proof of absence.
+    pub value: Option<String>,
+    pub proof: SmtProof,
+}
+
+impl EntryEvidence {
+    /// Checks the entry under `key` against `state_root` and returns the proven value.
+    pub fn verify(&self, state_root: &Hash, key: &StateKey) -> Result<Option<StateValue>, ProofError> {
+        let bytes = match &self.value {
+            Some(text) => Some(hex::decode(text).map_err(|error| ProofError::Malformed {
+                what: "entry value".into(),
+                reason: format!("is not hex: {error}"),
+            })?),
+            None => None,
+        };
+        verify_state_proof(state_root, key, bytes.as_deref(), &self.proof).map_err(|error| {
+            ProofError::BadProof { what: format!("state proof for {key:?}"), reason: error.to_string() }
+        })?;
+        match bytes {
+            Some(bytes) => StateValue::from_bytes(&bytes).map(Some).map_err(|error| ProofError::Malformed {
+                what: "entry value".into(),
+                reason: format!("does not decode: {error}"),
+            }),
+            None => Ok(None),
+        }
+    }
+}
+
+/// One state entry at a committed height, as `GET /v1/state/proof` answers.
+#[derive(Clone, Debug, Deserialize)]
+pub struct StateEvidence {
+    pub height: Height,
+    #[serde(flatten)]
+    pub entry: EntryEvidence,
+}
+
+/// A committed transaction with its inclusion proofs, as `GET /v1/txs/{id}/receipt` answers.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TxEvidence {
+    pub tx_id: TxId,
+    pub height: Height,
+    pub index: u32,
+    /// Hex of the encoded signed transaction.
+    pub tx: String,
+    pub tx_proof: MerkleProof,
+    pub receipt: Receipt,
+    pub receipt_proof: MerkleProof,
+}
+
+/// What a source says about one badge, as `GET /v1/badges/{hash}?root=R` answers: entries at
+/// the committed `height`, and the anchor transaction when the anchor entry exists.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BadgeEvidence {
+    pub height: Height,
+    pub anchor: EntryEvidence,
+    pub member: Option<EntryEvidence>,
+    pub issuer: Option<EntryEvidence>,
+    pub revocation: Option<EntryEvidence>,
+    pub anchor_tx: Option<TxEvidence>,
+}
+
+/// Where blocks, certificates and proofs come from.
+pub trait ChainSource {
+    /// The committed block at `height`, or `None` above the tip.
+    fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError>;
+    /// The header of the committed block at `height`, or `None` above the tip. Walks that need
+    /// only ids and parent links (finality through a descendant) use this.
+    fn header(&mut self, height: Height) -> Result<Option<Header>, ProofError> {
+        Ok(self.block(height)?.map(|block| block.header))
+    }
+    /// The certificate stored with the block at `height`.
+    fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError>;
+    /// A committed transaction with its proofs, or `None`.
+    fn tx(&mut self, id: &TxId) -> Result<Option<TxEvidence>, ProofError>;
+    /// The entry under `key` at the latest committed height.
+    fn state(&mut self, key: &StateKey) -> Result<StateEvidence, ProofError>;
+    /// Everything about a badge hash under batch `root`.
+    fn badge(&mut self, badge_hash: &Hash, root: &Hash) -> Result<BadgeEvidence, ProofError>;
+}
+
+/// A finalized header and how its finality was shown.
+#[derive(Clone, Debug)]
+pub struct Finalized {
+    pub header: Header,
+    pub block_id: BlockId,
+    /// The height of the block the certificate names (this one, or a descendant).
+    pub certified_height: Height,
+    pub signers: usize,
+    pub quorum: usize,
+}
+
+/// Checks that `block` is final: its certificate is a finalization with a quorum of valid
+/// signatures from the genesis validators, over this block or over a descendant linked to it
+/// by parent ids (each a child of the one before by [`Header::check_child_of`]). Also checks
+/// the header's chain id and validator-set hash.
+pub fn verify_finality(
+    source: &mut dyn ChainSource,
+    trust: &Trust,
+    block: &Block,
+) -> Result<Finalized, ProofError> {
+    let header = &block.header;
+    let validators_hash = trust.validators.hash();
+    header.check_chain(&trust.chain_id, &validators_hash).map_err(|error| ProofError::Header {
+        at: format!("the block at height {}", header.height),
+        error,
+    })?;
+    let certificate = source.certificate(header.height)?.ok_or_else(|| {
+        ProofError::Missing(format!("no certificate for the block at height {}", header.height))
+    })?;
+    let Subject::Finalize { block_id: certified, .. } = certificate.subject else {
+        return Err(ProofError::Certificate {
+            height: header.height,
+            reason: format!("it is a {:?}, not a finalization", certificate.subject),
+        });
+    };
+    certificate
+        .verify(&trust.chain_id, &trust.validators)
+        .map_err(|error| ProofError::Certificate { height: header.height, reason: error.to_string() })?;
+    let block_id = block.id();
+    let mut certified_height = header.height;
+    let mut current = ParentLink { id: block_id, height: header.height, time_ms: header.time_ms };
+    // Walk forward until the certified block: each next block must be the current one's child.
+    while current.id != certified {
+        if certified_height.0 - header.height.0 >= FINALITY_WALK_MAX {
+            return Err(ProofError::Certificate {
+                height: header.height,
+                reason: format!(
+                    "it names block {certified}, not found within {FINALITY_WALK_MAX} descendants"
+                ),
+            });
+        }
+        certified_height = certified_height.next();
+        let next = source.header(certified_height)?.ok_or_else(|| {
+            ProofError::Missing(format!(
+                "the certificate at height {} names block {certified}, but the chain ends before it",
+                header.height
+            ))
+        })?;
+        next.check_child_of(&current, &trust.chain_id, &validators_hash).map_err(|error| {
+            ProofError::Header {
+                at: format!("block {certified_height}, on the way to the certified block {certified}"),
+                error,
+            }
+        })?;
+        current = ParentLink::of(&next);
+    }
+    Ok(Finalized {
+        header: header.clone(),
+        block_id,
+        certified_height,
+        signers: certificate.signatures.len(),
+        quorum: trust.validators.quorum(),
+    })
+}
+
+/// Fetches the block at `height` and checks its finality.
+pub fn finalized_block(
+    source: &mut dyn ChainSource,
+    trust: &Trust,
+    height: Height,
+) -> Result<(Block, Finalized), ProofError> {
+    let block = source
+        .block(height)?
+        .ok_or_else(|| ProofError::Missing(format!("no committed block at height {height}")))?;
+    if block.header.height != height {
+        return Err(ProofError::mismatch("the block's height", height, block.header.height));
+    }
+    let finalized = verify_finality(source, trust, &block)?;
+    Ok((block, finalized))
+}
+
+/// A transaction and its receipt, checked against a header.
+#[derive(Clone, Debug)]
+pub struct IncludedTx {
+    pub tx: SignedTransaction,
+    pub receipt: Receipt,
+    pub height: Height,
+    pub index: u32,
+}
+
+/// Checks `evidence` for transaction `id` against `header`: the transaction decodes and has
+/// this id, its leaf is in the tx root, its receipt names it and is in the receipts root.
+pub fn verify_tx_inclusion(
+    header: &Header,
+    id: &TxId,
+    evidence: &TxEvidence,
+) -> Result<IncludedTx, ProofError> {
+    if evidence.tx_id != *id {
+        return Err(ProofError::mismatch("the transaction id in the answer", id, evidence.tx_id));
+    }
+    if evidence.height != header.height {
+        return Err(ProofError::mismatch("the transaction's height", header.height, evidence.height));
+    }
+    let bytes = hex::decode(&evidence.tx).map_err(|error| ProofError::Malformed {
+        what: "the transaction".into(),
+        reason: format!("is not hex: {error}"),
+    })?;
+    let tx: SignedTransaction = decode(&bytes).map_err(|error| ProofError::Malformed {
+        what: "the transaction".into(),
+        reason: format!("does not decode: {error}"),
+    })?;
+    if tx.id() != *id {
+        return Err(ProofError::mismatch("the id of the transaction bytes", id, tx.id()));
+    }
+    if evidence.tx_proof.index != u64::from(evidence.index)
+        || evidence.receipt_proof.index != u64::from(evidence.index)
+    {
+        return Err(ProofError::BadProof {
+            what: "the inclusion proofs".into(),
+            reason: format!(
+                "they are for positions {} and {}, the transaction is at {}",
+                evidence.tx_proof.index, evidence.receipt_proof.index, evidence.index
+            ),
+        });
+    }
+    let reached = evidence.tx_proof.compute_root(merkle_leaf(id.0.as_bytes())).map_err(|error| {
+        ProofError::BadProof { what: "the tx inclusion proof".into(), reason: error.to_string() }
+    })?;
+    if reached != header.tx_root {
+        return Err(ProofError::mismatch(
+            "the tx root the inclusion proof leads to",
+            header.tx_root,
+            reached,
+        ));
+    }
+    if evidence.receipt.tx_id != *id {
+        return Err(ProofError::mismatch("the receipt's transaction", id, evidence.receipt.tx_id));
+    }
+    let reached = evidence
+        .receipt_proof
+        .compute_root(merkle_leaf(evidence.receipt.hash().as_bytes()))
+        .map_err(|error| ProofError::BadProof {
+            what: "the receipt inclusion proof".into(),
+            reason: error.to_string(),
+        })?;
+    if reached != header.receipts_root {
+        return Err(ProofError::mismatch(
+            "the receipts root the receipt proof leads to",
+            header.receipts_root,
+            reached,
+        ));
+    }
+    Ok(IncludedTx { tx, receipt: evidence.receipt.clone(), height: evidence.height, index: evidence.index })
+}
+
+mod archive;
+mod badge;
+mod node;
+
+pub use archive::{ArchiveSource, Interest};
+pub use badge::{BADGE_STEPS, BadgeVerification, StepReport, verify_badge};
+pub use node::NodeSource;
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use tally_genesis::ConsensusParams;
+    use tally_genesis::init::{TestnetSpec, build_testnet};
+    use tally_genesis::keys::KeySource;
+    use tally_types::{BoundedVec, MemberId, SecretKey, ValidatorIndex, View};
+
+    use super::*;
+
+    const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+
+    /// A change to one header field.
+    type HeaderEdit<'a> = Box<dyn Fn(&mut Header) + 'a>;
+
+    /// Blocks and certificates by height (index 0 is height 1); nothing else.
+    struct Chain {
+        blocks: Vec<Block>,
+        certificates: Vec<Certificate>,
+    }
+
+    impl ChainSource for Chain {
+        fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError> {
+            Ok(height.0.checked_sub(1).and_then(|index| self.blocks.get(index as usize)).cloned())
+        }
+        fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError> {
+            Ok(height.0.checked_sub(1).and_then(|index| self.certificates.get(index as usize)).cloned())
+        }
+        fn tx(&mut self, _: &TxId) -> Result<Option<TxEvidence>, ProofError> {
+            Ok(None)
+        }
+        fn state(&mut self, _: &StateKey) -> Result<StateEvidence, ProofError> {
+            Err(ProofError::Missing("no state here".to_owned()))
+        }
+        fn badge(&mut self, _: &Hash, _: &Hash) -> Result<BadgeEvidence, ProofError> {
+            Err(ProofError::Missing("no badges here".to_owned()))
+        }
+    }
+
+    fn testnet() -> (Genesis, Vec<SecretKey>) {
+        let chain_id = ChainId::new("tally-proofs-unit").expect("valid chain id");
+        let keys = KeySource::seeded(b"proofs-unit", &chain_id).expect("valid seed");
+        let spec = TestnetSpec {
+            chain_id,
+            validators: 4,
+            members: vec![MemberId::new("acme").expect("valid member id")],
+            genesis_time_ms: GENESIS_TIME_MS,
+            consensus: ConsensusParams::default(),
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 27_200,
+            issuer_float: None,
+        };
+        let testnet = build_testnet(&spec, &keys).expect("valid network");
+        let validator_keys = testnet.validator_keys.iter().map(|keys| keys.consensus.clone()).collect();
+        (testnet.genesis, validator_keys)
+    }
+
+    /// Two empty blocks; block 1 stored with block 2's finalization (finalized together), so
+    /// the finality of block 1 walks to block 2. `change` edits block 2's header first.
+    fn chain(genesis: &Genesis, keys: &[SecretKey], change: impl Fn(&mut Header)) -> Chain {
+        let mut parent =
+            ParentLink { id: genesis.parent_of_first_block(), height: Height(0), time_ms: GENESIS_TIME_MS };
+        let mut blocks = Vec::new();
+        for view in 1..=2 {
+            let mut header = Header {
+                chain_id: genesis.chain_id().clone(),
+                height: parent.height.next(),
+                view: View(view),
+                parent_id: parent.id,
+                time_ms: parent.time_ms + 1_000,
+                proposer: ValidatorIndex(0),
+                tx_root: tx_root(&[]),
+                receipts_root: receipts_root(&[]),
+                state_root: Hash::plain(b"state"),
+                validators_hash: genesis.validator_set().hash(),
+            };
+            if view == 2 {
+                change(&mut header);
+            }
+            parent = ParentLink::of(&header);
+            blocks.push(Block { header, txs: BoundedVec::empty() });
+        }
+        let subject = Subject::Finalize { view: View(2), block_id: blocks[1].id() };
+        let votes: Vec<_> = keys[..3]
+            .iter()
+            .enumerate()
+            .map(|(index, key)| (ValidatorIndex(index as u16), subject.sign(genesis.chain_id(), key)))
+            .collect();
+        let finalization = Certificate::from_votes(subject, &votes, keys.len()).expect("three of four");
+        Chain { blocks, certificates: vec![finalization.clone(), finalization] }
+    }
+
+    #[test]
+    fn finality_walks_only_through_children() {
+        let (genesis, keys) = testnet();
+        let trust = Trust::from_genesis(&genesis);
+        let mut good = chain(&genesis, &keys, |_| {});
+        let first = good.blocks[0].clone();
+        let finalized = verify_finality(&mut good, &trust, &first).expect("block 1 is final through block 2");
+        assert_eq!(finalized.certified_height, Height(2));
+
+        // Block 2 breaks a child rule against block 1 (its certificate is re-signed over it).
+        let cases: Vec<(&str, HeaderEdit)> = vec![
+            ("parent_id", Box::new(|header| header.parent_id = BlockId(Hash([7; 32])))),
+            ("time_ms", Box::new(|header| header.time_ms = GENESIS_TIME_MS + 1_000)),
+            ("height", Box::new(|header| header.height = Height(3))),
+            ("validators_hash", Box::new(|header| header.validators_hash = Hash([8; 32]))),
+        ];
+        for (field, change) in cases {
+            let mut source = chain(&genesis, &keys, change);
+            let error = verify_finality(&mut source, &trust, &first).expect_err(field);
+            let ProofError::Header { error: child, .. } = &error else { panic!("{field}: {error:?}") };
+            assert_eq!(child.field(), field, "{error}");
+            assert!(error.to_string().starts_with("block 2, on the way"), "{error}");
+            assert_eq!(error.expected_actual(), Some(child.expected_and_found()));
+        }
+    }
+
+    #[test]
+    fn a_block_of_another_chain_or_validator_set_is_not_final() {
+        let (genesis, keys) = testnet();
+        let trust = Trust::from_genesis(&genesis);
+        let mut source = chain(&genesis, &keys, |_| {});
+        let mut first = source.blocks[0].clone();
+        first.header.validators_hash = Hash([8; 32]);
+        let error = verify_finality(&mut source, &trust, &first).expect_err("another validator set");
+        let Some((expected, actual)) = error.expected_actual() else { panic!("{error}") };
+        assert_eq!(
+            (expected, actual),
+            (genesis.validator_set().hash().to_string(), Hash([8; 32]).to_string())
+        );
+        assert!(error.to_string().contains("validator set"), "{error}");
+        first.header.chain_id = ChainId::new("tally-other").expect("valid chain id");
+        let error = verify_finality(&mut source, &trust, &first).expect_err("another chain");
+        assert!(matches!(&error, ProofError::Header { error: ChildError::ChainId { .. }, .. }), "{error}");
+    }
+}

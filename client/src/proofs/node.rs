@@ -1,0 +1,60 @@
+//! Evidence from a node over HTTP: every answer is checked by the caller, nothing trusted.
+
+use super::*;
+
+/// Evidence from a node's HTTP API.
+pub struct NodeSource {
+    client: NodeClient,
+}
+
+#[derive(Deserialize)]
+struct BlockAnswer {
+    block: Block,
+}
+
+#[derive(Deserialize)]
+struct CertificateAnswer {
+    certificate: Certificate,
+}
+
+impl NodeSource {
+    pub fn new(client: NodeClient) -> Self {
+        NodeSource { client }
+    }
+
+    /// `GET path`, `None` on 404.
+    fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ProofError> {
+        match self.client.get_json(path) {
+            Ok(value) => serde_json::from_value(value).map(Some).map_err(|error| ProofError::Malformed {
+                what: format!("the answer of {}{path}", self.client.base_url()),
+                reason: format!("is not what was asked for: {error}"),
+            }),
+            Err(HttpError::Problem { status: 404, .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+impl ChainSource for NodeSource {
+    fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError> {
+        Ok(self.get::<BlockAnswer>(&format!("/v1/blocks/{height}"))?.map(|answer| answer.block))
+    }
+
+    fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError> {
+        Ok(self.get::<CertificateAnswer>(&format!("/v1/blocks/{height}/certificate"))?.map(|a| a.certificate))
+    }
+
+    fn tx(&mut self, id: &TxId) -> Result<Option<TxEvidence>, ProofError> {
+        self.get(&format!("/v1/txs/{id}/receipt"))
+    }
+
+    fn state(&mut self, key: &StateKey) -> Result<StateEvidence, ProofError> {
+        self.get(&format!("/v1/state/proof?key={}", hex::encode(key.to_bytes())))?
+            .ok_or(ProofError::Unsupported { route: "state proof" })
+    }
+
+    fn badge(&mut self, badge_hash: &Hash, root: &Hash) -> Result<BadgeEvidence, ProofError> {
+        self.get(&format!("/v1/badges/{badge_hash}?root={root}"))?
+            .ok_or(ProofError::Unsupported { route: "badge" })
+    }
+}
