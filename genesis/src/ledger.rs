@@ -65,8 +65,20 @@ mod tests {
     fn initial_state_holds_the_opening_balance() {
         let genesis = genesis();
         let state = genesis.initial_state();
-        assert_eq!(state.root(), genesis.initial_state_root());
-        assert!(!state.is_empty());
+        let opening = &genesis.balances[0];
+        assert!(opening.amount > Amount::ZERO, "the test network opens with a float");
+        let key = tally_ledger::StateKey::balance(opening.account, opening.asset.clone());
+        match state.value(&key) {
+            Some(tally_ledger::StateValue::Balance(balance)) => {
+                assert_eq!(balance.available, opening.amount);
+                assert_eq!(balance.locked, Amount::ZERO);
+            }
+            other => panic!("the opening balance is not in the initial state: {other:?}"),
+        }
+        // The root commits to that state: another opening amount gives another root.
+        let mut other = genesis.clone();
+        other.balances[0].amount = Amount(opening.amount.0 + 1);
+        assert_ne!(other.initial_state_root(), genesis.initial_state_root());
         state.check_invariants().expect("invariants hold at genesis");
     }
 }

@@ -353,8 +353,8 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     // Counted once each, by the engine: 1 admitted; refused: wrong chain, bad signature,
     // replayed seq, duplicate, seq taken. Requests refused before the engine count in neither.
     let metrics = get(&node, "/metrics").await.text;
-    assert!(metrics.contains("tally_http_submitted_txs_total 1\n"), "{metrics}");
-    assert!(metrics.contains("tally_http_refused_txs_total 5\n"), "{metrics}");
+    assert_eq!(metric(&metrics, "tally_http_submitted_txs_total"), Some("1"), "{metrics}");
+    assert_eq!(metric(&metrics, "tally_http_refused_txs_total"), Some("5"), "{metrics}");
 }
 
 /// Asserts one result of a batch answer: the transaction's id, and `status` (202 for admitted,
@@ -449,8 +449,8 @@ async fn a_batch_is_answered_per_transaction_in_order() {
         assert_result(&reply.json()["results"][0], &one, StatusCode::ACCEPTED, "", "batch of one");
 
         let metrics = get(&node, "/metrics").await.text;
-        assert!(metrics.contains("tally_http_submitted_txs_total 4\n"), "{form}: {metrics}");
-        assert!(metrics.contains("tally_http_refused_txs_total 7\n"), "{form}: {metrics}");
+        assert_eq!(metric(&metrics, "tally_http_submitted_txs_total"), Some("4"), "{form}: {metrics}");
+        assert_eq!(metric(&metrics, "tally_http_refused_txs_total"), Some("7"), "{form}: {metrics}");
     }
 }
 
@@ -874,17 +874,26 @@ async fn status_readiness_validators_and_metrics() {
     let reply = get(&node, "/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.content_type.starts_with("application/openmetrics-text"), "{}", reply.content_type);
-    for name in [
-        "tally_height 2",
-        "tally_view",
-        "tally_nullified_views_total",
-        "tally_mempool_txs",
-        "tally_peers",
-        "tally_commit_latency_seconds_bucket",
-        "tally_block_fsync_seconds_count 1",
+    // Exact values of whole samples, not substrings ("tally_height 2" is also in "… 20").
+    for (name, value) in [
+        ("tally_height", "2"),
+        ("tally_view", "0"),
+        ("tally_nullified_views_total", "0"),
+        ("tally_mempool_txs", "0"),
+        ("tally_peers", "0"),
+        ("tally_block_fsync_seconds_count", "1"),
+        ("tally_block_fsync_seconds_sum", "0.004"),
+        ("tally_http_submitted_txs_total", "0"),
+        ("tally_http_refused_txs_total", "0"),
     ] {
-        assert!(reply.text.contains(name), "{name} missing from:\n{}", reply.text);
+        assert_eq!(metric(&reply.text, name), Some(value), "{name} in:\n{}", reply.text);
     }
+    assert!(reply.text.contains("tally_commit_latency_seconds_bucket{le="), "{}", reply.text);
+}
+
+/// The value of the sample `name` (no labels) in an OpenMetrics text, if it is there.
+fn metric<'t>(text: &'t str, name: &str) -> Option<&'t str> {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
 }
 
 /// The available balance (minor units) of `account` in its first asset.
