@@ -13,7 +13,6 @@
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 
 use borsh::BorshSerialize;
 use serde::{Serialize, Serializer};
@@ -22,9 +21,6 @@ use tally_types::codec::encode;
 use tally_types::governance::Threshold;
 use tally_types::tx::AssetFlags;
 use tally_types::{Amount, AssetId, BlockId, ChainId, Domain, Hash, MemberId, PublicKey, ValidatorSet};
-
-use crate::error::{GenesisError, ParseError};
-use crate::limits;
 
 /// Consensus timing and block size parameters: the genesis values, changed later only by a
 /// passed governance proposal. The type and its range checks are the ledger's
@@ -106,34 +102,6 @@ pub struct Genesis {
 }
 
 impl Genesis {
-    /// Reads and validates a genesis file. Every error names the file; an invalid document
-    /// lists every problem found, each with its field path.
-    pub fn load(path: impl AsRef<Path>) -> Result<Genesis, GenesisError> {
-        let path = path.as_ref();
-        let read_error = |error| GenesisError::Read { path: path.to_owned(), error };
-        let file = std::fs::File::open(path).map_err(read_error)?;
-        let size_bytes = file.metadata().map_err(read_error)?.len();
-        if size_bytes > limits::GENESIS_FILE_BYTES_MAX {
-            return Err(GenesisError::TooLarge { path: path.to_owned(), size_bytes });
-        }
-        // Read through a limit as well: the file may grow between the check and the read.
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut std::io::Read::take(file, limits::GENESIS_FILE_BYTES_MAX + 1),
-            &mut text,
-        )
-        .map_err(read_error)?;
-        if text.len() as u64 > limits::GENESIS_FILE_BYTES_MAX {
-            return Err(GenesisError::TooLarge { path: path.to_owned(), size_bytes: text.len() as u64 });
-        }
-        Genesis::from_json(&text).map_err(|error| GenesisError::Parse { path: path.to_owned(), error })
-    }
-
-    /// Parses and validates genesis JSON text.
-    pub fn from_json(text: &str) -> Result<Genesis, ParseError> {
-        crate::validate::parse_genesis(text)
-    }
-
     /// The document as pretty JSON with a trailing newline: the form `tally-genesis init` writes.
     pub fn to_json_pretty(&self) -> String {
         let mut text = serde_json::to_string_pretty(self)

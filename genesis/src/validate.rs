@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::str::FromStr;
 
 use serde::Deserialize;
@@ -22,7 +23,7 @@ use serde::de::IntoDeserializer;
 use tally_types::tx::AssetFlags;
 use tally_types::{Amount, AssetId, ChainId, MemberId, PublicKey, ValidatorSet};
 
-use crate::error::{ParseError, Problems};
+use crate::error::{GenesisError, ParseError, Problems};
 use crate::json::{self, Node};
 use crate::limits;
 use tally_types::governance::Threshold;
@@ -51,6 +52,38 @@ const VALIDATOR_FIELDS: &[&str] =
 const MEMBER_FIELDS: &[&str] = &["id", "name", "issuers"];
 const ASSET_FIELDS: &[&str] = &["asset", "scale", "max_supply", "flags"];
 const BALANCE_FIELDS: &[&str] = &["account", "asset", "amount"];
+
+/// Reading and parsing live here, beside the checks they run, so that the document's types
+/// (`schema`) depend on nothing that depends on them.
+impl Genesis {
+    /// Reads and validates a genesis file. Every error names the file; an invalid document
+    /// lists every problem found, each with its field path.
+    pub fn load(path: impl AsRef<Path>) -> Result<Genesis, GenesisError> {
+        let path = path.as_ref();
+        let read_error = |error| GenesisError::Read { path: path.to_owned(), error };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let size_bytes = file.metadata().map_err(read_error)?.len();
+        if size_bytes > limits::GENESIS_FILE_BYTES_MAX {
+            return Err(GenesisError::TooLarge { path: path.to_owned(), size_bytes });
+        }
+        // Read through a limit as well: the file may grow between the check and the read.
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(file, limits::GENESIS_FILE_BYTES_MAX + 1),
+            &mut text,
+        )
+        .map_err(read_error)?;
+        if text.len() as u64 > limits::GENESIS_FILE_BYTES_MAX {
+            return Err(GenesisError::TooLarge { path: path.to_owned(), size_bytes: text.len() as u64 });
+        }
+        Genesis::from_json(&text).map_err(|error| GenesisError::Parse { path: path.to_owned(), error })
+    }
+
+    /// Parses and validates genesis JSON text.
+    pub fn from_json(text: &str) -> Result<Genesis, ParseError> {
+        parse_genesis(text)
+    }
+}
 
 /// Parses and validates genesis JSON.
 pub(crate) fn parse_genesis(text: &str) -> Result<Genesis, ParseError> {

@@ -44,6 +44,6 @@ export const LIMITS = {
   TX_GOSSIP_BATCH_MAX: 256,
   SYNC_RANGE_BLOCKS_MAX: 64,
   SYNC_RESPONSE_BYTES_MAX: 16 * 1024 * 1024,
-  /** The most blocks followed from a certified descendant back to a block (client proofs.rs). */
+  /** The most blocks followed from a certified descendant back to a block (client/src/proofs). */
   FINALITY_WALK_MAX: 256,
 } as const;

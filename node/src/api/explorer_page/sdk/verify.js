@@ -1,5 +1,5 @@
 /**
- * Verification independent of any node (`client/src/proofs.rs`): the only trust is the chain id
+ * Verification independent of any node (`client/src/proofs/`): the only trust is the chain id
  * and the validator set of the genesis file. Every header is tied to a finalization checked
  * against those validators (following parent links when the certificate names a descendant, at
  * most 256 blocks), and every transaction, receipt and state entry to a header by a Merkle
