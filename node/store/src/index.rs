@@ -4,7 +4,7 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `account_postings` | height | the block's account entries not yet in `account_txs`: 37 bytes each, account, tx index (big-endian u32), roles |
+//! | `account_postings` | (slice, height) | the block's account entries of one slice of accounts (the first 4 bits of the account) not yet in `account_txs`: 37 bytes each, account, tx index (big-endian u32), roles |
 //! | `account_txs` | (account, height, tx index) | roles: 1 signer, 2 recipient (grant, transfer, hold, settle, void of its hold), 4 maker of a fill |
 //! | `market_fills` | (market, height, tx index, fill index) | encoded [`FillRecord`] |
 //! | `figures` | text key (below) | a u128 counter |
@@ -20,14 +20,16 @@
 //! **Why account entries wait in `account_postings`.** An account's history is keyed by account,
 //! so a block of transfers between many accounts lands its entries all over `account_txs`; in
 //! redb's copy-on-write B-tree every commit would then rewrite most of that table's leaves
-//! (measured: a quarter of the node's throughput at 10,000 accounts, and growing with the
-//! file). So a commit appends the block's entries under its height (one sequential insert),
-//! and once [`POSTINGS_MERGE_AT`] entries wait, the same commit moves them all into
-//! `account_txs` in key order, so each leaf is rewritten once per merge instead of once per
-//! commit. Both happen inside the block's write transaction: a crash leaves either the group
-//! with its postings (merged or not) or neither. Reads look in both tables
-//! ([`Store::account_history`], [`Store::account_txs_at`]); `meta.postings_pending` counts the
-//! waiting entries.
+//! (measured: a fifth of the node's throughput at 10,000 accounts, and growing with the
+//! file). So a commit appends the block's entries under (slice, height), one sequential
+//! insert per slice of accounts, and once [`POSTINGS_MERGE_AT`] entries wait, each commit
+//! moves one slice's waiting entries (the slices in turn) into `account_txs` in key order: a
+//! merge rewrites each leaf of that slice's part of `account_txs` at most once, and no commit
+//! does more than a sixteenth of the work. All of it happens inside the block's write
+//! transaction: a crash leaves either the group with its postings (merged or not) or neither.
+//! Reads look in both tables ([`Store::account_history`], [`Store::account_txs_at`]);
+//! `meta.postings_pending` counts the waiting entries and `meta.postings_next_slice` names the
+//! slice the next merge takes.
 //!
 //! Only successful transactions change anything but the signer's history: a failed one's ops
 //! had no effect. The indexes hold what was committed since [`crate::Store::index_from`]; a file
@@ -48,15 +50,23 @@ use crate::{Store, StoreError};
 
 pub(crate) const ACCOUNT_TXS: TableDefinition<(&[u8; 32], u64, u32), u8> =
     TableDefinition::new("account_txs");
-pub(crate) const ACCOUNT_POSTINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("account_postings");
+pub(crate) const ACCOUNT_POSTINGS: TableDefinition<(u8, u64), &[u8]> =
+    TableDefinition::new("account_postings");
+
+/// How many slices the accounts fall in for postings: by the account's first 4 bits.
+pub const POSTING_SLICES: u8 = 16;
+
+/// The postings slice of `account`.
+fn slice_of(account: &[u8; 32]) -> u8 {
+    account[0] >> 4
+}
 
 /// The bytes of one posting: account (32), tx index (big-endian u32), roles (1).
 const POSTING_BYTES: usize = 37;
 
-/// How many account entries may wait in `account_postings` before a commit merges them into
-/// `account_txs`: at 5,000 transfers a second (10,000 entries), one merge every 26 s, each
-/// rewriting an `account_txs` leaf at most once; a history read scans at most this many
-/// entries (9.7 MB of postings, a few milliseconds).
+/// How many account entries may wait in `account_postings` before commits start merging them
+/// into `account_txs`, one slice per commit: a slice then holds about 16,384 entries when it is
+/// merged, and a history read scans at most about that many of its slice (600 KB).
 pub const POSTINGS_MERGE_AT: u64 = 262_144;
 pub(crate) const MARKET_FILLS: TableDefinition<(&str, u64, u32, u32), &[u8]> =
     TableDefinition::new("market_fills");
@@ -128,7 +138,7 @@ fn badge_tags() -> [u8; 2] {
 /// The index tables, open in one write transaction.
 pub(crate) struct IndexTables<'t> {
     account_txs: Table<'t, (&'static [u8; 32], u64, u32), u8>,
-    postings: Table<'t, u64, &'static [u8]>,
+    postings: Table<'t, (u8, u64), &'static [u8]>,
     fills: Table<'t, (&'static str, u64, u32, u32), &'static [u8]>,
     figures: Table<'t, &'static str, u128>,
     revocations: Table<'t, &'static [u8; 32], (&'static str, u64)>,
@@ -231,7 +241,7 @@ impl<'t> IndexTables<'t> {
             path: std::path::PathBuf::from("node.redb index"),
             reason: error.to_string(),
         };
-        let mut postings: Vec<u8> = Vec::with_capacity(block.txs.len() * 2 * POSTING_BYTES);
+        let mut postings: Vec<Vec<u8>> = vec![Vec::new(); usize::from(POSTING_SLICES)];
         for (tx_index, (tx, receipt)) in block.txs.iter().zip(receipts).enumerate() {
             let tx_index = tx_index as u32;
             let mut touched: Vec<(PublicKey, u8)> = vec![(tx.tx.signer, ROLE_SIGNER)];
@@ -315,13 +325,20 @@ impl<'t> IndexTables<'t> {
                 }
             }
             for (account, roles) in merged {
-                postings.extend_from_slice(&account.0);
-                postings.extend_from_slice(&tx_index.to_be_bytes());
-                postings.push(roles);
+                let slice = &mut postings[usize::from(slice_of(&account.0))];
+                slice.extend_from_slice(&account.0);
+                slice.extend_from_slice(&tx_index.to_be_bytes());
+                slice.push(roles);
             }
         }
-        if !postings.is_empty() {
-            self.postings.insert(height, postings.as_slice()).map_err(|error| redb_error(error.into()))?;
+        let mut count = 0;
+        for (slice, bytes) in postings.iter().enumerate() {
+            if !bytes.is_empty() {
+                count += bytes.len() / POSTING_BYTES;
+                self.postings
+                    .insert((slice as u8, height), bytes.as_slice())
+                    .map_err(|error| redb_error(error.into()))?;
+            }
         }
         // Anchors and revocations are read from the state writes: they name the member.
         let badge_tags = badge_tags();
@@ -348,26 +365,26 @@ impl<'t> IndexTables<'t> {
                 _ => {}
             }
         }
-        Ok((postings.len() / POSTING_BYTES) as u64)
+        Ok(count as u64)
     }
 
-    /// Moves every waiting posting into `account_txs`, in key order, and empties
-    /// `account_postings`.
-    pub(crate) fn merge_postings(&mut self) -> Result<(), redb::Error> {
+    /// Moves the waiting postings of `slice` into `account_txs`, in key order, and deletes them
+    /// from `account_postings`. Returns how many entries it moved.
+    pub(crate) fn merge_slice(&mut self, slice: u8) -> Result<u64, redb::Error> {
         let mut entries: Vec<([u8; 32], u64, u32, u8)> = Vec::new();
-        for item in self.postings.iter()? {
-            let (height, bytes) = item?;
+        for item in self.postings.range((slice, 0)..=(slice, u64::MAX))? {
+            let (key, bytes) = item?;
+            let (_, height) = key.value();
             entries.extend(
-                decode_postings(bytes.value())
-                    .map(|(account, tx, roles)| (account, height.value(), tx, roles)),
+                decode_postings(bytes.value()).map(|(account, tx, roles)| (account, height, tx, roles)),
             );
         }
         entries.sort_unstable();
-        for (account, height, tx_index, roles) in entries {
-            self.account_txs.insert((&account, height, tx_index), roles)?;
+        for (account, height, tx_index, roles) in &entries {
+            self.account_txs.insert((account, *height, *tx_index), *roles)?;
         }
-        self.postings.retain(|_, _| false)?;
-        Ok(())
+        self.postings.retain_in((slice, 0)..=(slice, u64::MAX), |_, _| false)?;
+        Ok(entries.len() as u64)
     }
 }
 
@@ -458,13 +475,14 @@ impl Store {
             Some((before_height, before_index)) => (height, tx_index) < (before_height.0, before_index),
             None => true,
         };
-        // The waiting postings first (at most POSTINGS_MERGE_AT entries), then as many merged
-        // entries as the page can take; together, newest first.
+        // The waiting postings of the account's slice first, then as many merged entries as
+        // the page can take; together, newest first.
         let mut entries = Vec::new();
         let postings = txn.open_table(ACCOUNT_POSTINGS).map_err(self.storage())?;
-        for item in postings.iter().map_err(self.storage())? {
-            let (height, bytes) = item.map_err(self.storage())?;
-            let height = height.value();
+        let slice = slice_of(&account.0);
+        for item in postings.range((slice, 0)..=(slice, u64::MAX)).map_err(self.storage())? {
+            let (key, bytes) = item.map_err(self.storage())?;
+            let (_, height) = key.value();
             for (owner, tx_index, roles) in decode_postings(bytes.value()) {
                 if owner == account.0 && below(height, tx_index) {
                     entries.push(HistoryEntry { height: Height(height), tx_index, roles });
@@ -494,8 +512,8 @@ impl Store {
     pub fn account_txs_at(&self, account: &PublicKey, height: Height) -> Result<Vec<u32>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
         let postings = txn.open_table(ACCOUNT_POSTINGS).map_err(self.storage())?;
-        if let Some(bytes) = postings.get(height.0).map_err(self.storage())? {
-            // A block's postings are all waiting or all merged.
+        if let Some(bytes) = postings.get((slice_of(&account.0), height.0)).map_err(self.storage())? {
+            // A block's postings of one slice are all waiting or all merged.
             let mut indexes: Vec<u32> = decode_postings(bytes.value())
                 .filter(|(owner, _, _)| *owner == account.0)
                 .map(|(_, tx_index, _)| tx_index)

@@ -141,6 +141,8 @@ const META_WAL_ID: &str = "wal_id";
 const META_INDEX_FROM: &str = "index_from";
 /// How many account entries wait in `account_postings` (absent: none).
 const META_POSTINGS_PENDING: &str = "postings_pending";
+/// The postings slice the next merge takes (absent: 0).
+const META_POSTINGS_NEXT_SLICE: &str = "postings_next_slice";
 
 /// Which chain a data file belongs to. A file of another chain is refused at open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -429,14 +431,30 @@ impl Store {
         Ok(())
     }
 
-    /// Sets how many waiting account entries make a commit merge them into the history index
-    /// (default [`index::POSTINGS_MERGE_AT`]; 1 merges at every commit). Reads answer the same
-    /// whatever it is; it trades commit cost against the length of a history read's scan.
+    /// Sets how many waiting account entries make each commit merge one slice of them into the
+    /// history index (default [`index::POSTINGS_MERGE_AT`]; 1: every commit merges). Reads
+    /// answer the same whatever it is; it trades commit cost against a history read's scan.
     pub fn set_postings_merge_at(&mut self, entries: u64) {
         self.postings_merge_at = entries.max(1);
     }
 
-    /// How many account entries wait in `account_postings` for the next merge.
+    /// Merges every waiting account entry into the history index, in one durable transaction
+    /// (for tests and maintenance; commits merge a slice at a time on their own).
+    pub fn merge_account_postings(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(self.storage())?;
+        {
+            let mut index = index::IndexTables::open(&txn).map_err(self.storage())?;
+            for slice in 0..index::POSTING_SLICES {
+                index.merge_slice(slice).map_err(self.storage())?;
+            }
+            let mut meta = txn.open_table(META).map_err(self.storage())?;
+            meta.insert(META_POSTINGS_PENDING, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+        }
+        txn.commit().map_err(self.storage())?;
+        Ok(())
+    }
+
+    /// How many account entries wait in `account_postings` for a merge.
     pub fn postings_pending(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
         let meta = txn.open_table(META).map_err(self.storage())?;
@@ -578,8 +596,16 @@ impl Store {
                 last_id = id;
             }
             if postings_pending >= self.postings_merge_at {
-                index.merge_postings().map_err(self.storage())?;
-                postings_pending = 0;
+                let slice = match meta.get(META_POSTINGS_NEXT_SLICE).map_err(self.storage())? {
+                    None => 0,
+                    Some(_) => {
+                        self.meta_array::<1>(&meta, META_POSTINGS_NEXT_SLICE)?[0] % index::POSTING_SLICES
+                    }
+                };
+                let merged = index.merge_slice(slice).map_err(self.storage())?;
+                postings_pending = postings_pending.saturating_sub(merged);
+                let next = (slice + 1) % index::POSTING_SLICES;
+                meta.insert(META_POSTINGS_NEXT_SLICE, [next].as_slice()).map_err(self.storage())?;
             }
             meta.insert(META_POSTINGS_PENDING, postings_pending.to_be_bytes().as_slice())
                 .map_err(self.storage())?;

@@ -461,46 +461,67 @@ fn history_pages(store: &Store, account: &tally_types::PublicKey, page: usize) -
 
 #[test]
 fn account_history_reads_the_same_whether_entries_wait_or_are_merged() {
-    use tally_store::index::{ROLE_RECIPIENT, ROLE_SIGNER};
+    use tally_store::index::{POSTING_SLICES, ROLE_RECIPIENT, ROLE_SIGNER};
     use tally_types::SecretKey;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let blocks = chain_of(6);
-    // Merged at every commit, never merged, and merged once 10 entries wait (two transfers
-    // per block, each naming its signer and its recipient: 4 entries per block).
+    // Two transfers per block from the block's own signer to one recipient: 4 entries per
+    // block, in the slices of the signer's and the recipient's first 4 bits.
+    let blocks = chain_of(40);
     let open = |name: &str, merge_at: u64| {
         let mut store = Store::open(&dir.path().join(name), &identity()).expect("open");
         store.set_postings_merge_at(merge_at);
         store
     };
-    let always = open("always.redb", 1);
-    let never = open("never.redb", u64::MAX);
+    let merged = open("merged.redb", u64::MAX);
+    let waiting = open("waiting.redb", u64::MAX);
+    let mut every_commit = open("every-commit.redb", 1);
     let mut batched = open("batched.redb", 10);
-    let mut pending = Vec::new();
+    // A model of the rule: once `merge_at` entries wait, each commit merges the next slice.
+    let slice_of = |account: &tally_types::PublicKey| usize::from(account.0[0] >> 4);
+    let recipient = SecretKey::from_seed(&[0xee; 32]).public_key();
+    let mut models = [(vec![0u64; usize::from(POSTING_SLICES)], 0usize, 1u64), (vec![0; 16], 0, 10)];
     for (index, block) in blocks.iter().enumerate() {
-        if index == 4 {
-            // The count of waiting entries survives a restart.
-            drop(batched);
+        if index == 20 {
+            // What waits, and where the next merge starts, survive a restart.
+            drop((every_commit, batched));
+            every_commit = open("every-commit.redb", 1);
             batched = open("batched.redb", 10);
-            assert_eq!(batched.postings_pending().expect("pending"), 4);
         }
-        for store in [&always, &never, &batched] {
+        for store in [&merged, &waiting, &every_commit, &batched] {
             commit(store, block, &[]);
         }
-        pending.push(batched.postings_pending().expect("pending"));
-        assert_eq!(always.postings_pending().expect("pending"), 0);
+        merged.merge_account_postings().expect("merge");
+        let signer = block.txs[0].tx.signer;
+        for ((slices, next, merge_at), store) in models.iter_mut().zip([&every_commit, &batched]) {
+            slices[slice_of(&signer)] += 2;
+            slices[slice_of(&recipient)] += 2;
+            if slices.iter().sum::<u64>() >= *merge_at {
+                slices[*next] = 0;
+                *next = (*next + 1) % usize::from(POSTING_SLICES);
+            }
+            assert_eq!(
+                store.postings_pending().expect("pending"),
+                slices.iter().sum::<u64>(),
+                "block {index}"
+            );
+        }
+        assert_eq!(merged.postings_pending().expect("pending"), 0);
+        assert_eq!(waiting.postings_pending().expect("pending"), 4 * (index as u64 + 1));
     }
-    assert_eq!(pending, vec![4, 8, 0, 4, 8, 0], "a merge at the commit that reaches 10");
-    assert_eq!(never.postings_pending().expect("pending"), 24);
+    let batched_pending = batched.postings_pending().expect("pending");
+    assert!(
+        batched_pending > 0 && batched_pending < 160,
+        "some entries merged, some waiting: {batched_pending}"
+    );
 
-    let recipient = SecretKey::from_seed(&[0xee; 32]).public_key();
-    let expected: Vec<(u64, u32, u8)> = (1..=6u64)
+    let expected: Vec<(u64, u32, u8)> = (1..=40u64)
         .rev()
         .flat_map(|height| [(height, 1, ROLE_RECIPIENT), (height, 0, ROLE_RECIPIENT)])
         .collect();
     let signer_of_3 = SecretKey::from_seed(&[3; 32]).public_key();
-    for store in [&always, &never, &batched] {
-        for page in [1, 3, 5, 12, 50] {
+    for store in [&merged, &waiting, &every_commit, &batched] {
+        for page in [1, 3, 7, 80, 100] {
             assert_eq!(history_pages(store, &recipient, page), expected, "page of {page}");
             assert_eq!(
                 history_pages(store, &signer_of_3, page),
@@ -508,7 +529,7 @@ fn account_history_reads_the_same_whether_entries_wait_or_are_merged() {
                 "page of {page}"
             );
         }
-        for height in 1..=6 {
+        for height in 1..=40 {
             assert_eq!(store.account_txs_at(&recipient, Height(height)).expect("txs at"), vec![0, 1]);
             let expected = if height == 3 { vec![0, 1] } else { vec![] };
             assert_eq!(store.account_txs_at(&signer_of_3, Height(height)).expect("txs at"), expected);

@@ -349,11 +349,11 @@ fn a_schema_3_data_file_is_raised_to_4_and_keeps_its_merged_histories() {
     let recipient = tally_types::SecretKey::from_seed(&[0xee; 32]).public_key();
     {
         // A version-3 build wrote every account entry straight into account_txs.
-        let mut store = Store::open(&store_path, &common::identity()).expect("open");
-        store.set_postings_merge_at(1);
+        let store = Store::open(&store_path, &common::identity()).expect("open");
         for block in &blocks {
             store.commit_block(&common::Prepared::of(block).commit()).expect("commit");
         }
+        store.merge_account_postings().expect("merge");
         assert_eq!(store.postings_pending().expect("pending"), 0);
     }
     {
