@@ -836,34 +836,16 @@ impl NodeBlocks {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
-
-    use tally_genesis::ConsensusParams;
-    use tally_genesis::init::{TestnetSpec, build_testnet};
-    use tally_genesis::keys::KeySource;
-    use tally_types::{Amount, BoundedBytes, BoundedVec, Header, MemberId};
+    use tally_types::{Amount, BoundedBytes, BoundedVec, Header};
 
     use super::*;
-
-    const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+    use crate::test_net::GENESIS_TIME_MS;
 
     /// A change to one header field.
     type HeaderEdit<'a> = Box<dyn Fn(&mut Header) + 'a>;
 
     fn genesis() -> Genesis {
-        let chain_id = ChainId::new("tally-audit-unit").expect("valid chain id");
-        let keys = KeySource::seeded(b"audit-unit", &chain_id).expect("valid seed");
-        let spec = TestnetSpec {
-            chain_id,
-            validators: 4,
-            members: vec![MemberId::new("acme").expect("valid member id")],
-            genesis_time_ms: GENESIS_TIME_MS,
-            consensus: ConsensusParams::default(),
-            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            base_port: 27_100,
-            issuer_float: Some(Amount(1_000)),
-        };
-        build_testnet(&spec, &keys).expect("valid network").genesis
+        crate::test_net::testnet("audit-unit", 27_100, Some(Amount(1_000))).genesis
     }
 
     /// Block 1 with a header that extends the genesis, and an unsigned certificate for it.

@@ -16,5 +16,7 @@ pub mod jcs;
 pub mod keystore;
 pub mod market;
 pub mod proofs;
+#[cfg(test)]
+mod test_net;
 pub mod txbuild;
 pub mod usage;

@@ -302,6 +302,24 @@ pub struct IncludedTx {
     pub index: u32,
 }
 
+/// Checks that `proof` leads from the leaf of `item` to `root`; `proof_name` names the proof in
+/// a malformed-proof error, `root_name` the root in a mismatch.
+fn check_inclusion(
+    proof: &MerkleProof,
+    item: &[u8],
+    root: Hash,
+    proof_name: &str,
+    root_name: &str,
+) -> Result<(), ProofError> {
+    let reached = proof
+        .compute_root(merkle_leaf(item))
+        .map_err(|error| ProofError::BadProof { what: proof_name.into(), reason: error.to_string() })?;
+    if reached != root {
+        return Err(ProofError::mismatch(root_name, root, reached));
+    }
+    Ok(())
+}
+
 /// Checks `evidence` for transaction `id` against `header`: the transaction decodes and has
 /// this id, its leaf is in the tx root, its receipt names it and is in the receipts root.
 pub fn verify_tx_inclusion(
@@ -337,33 +355,23 @@ pub fn verify_tx_inclusion(
             ),
         });
     }
-    let reached = evidence.tx_proof.compute_root(merkle_leaf(id.0.as_bytes())).map_err(|error| {
-        ProofError::BadProof { what: "the tx inclusion proof".into(), reason: error.to_string() }
-    })?;
-    if reached != header.tx_root {
-        return Err(ProofError::mismatch(
-            "the tx root the inclusion proof leads to",
-            header.tx_root,
-            reached,
-        ));
-    }
+    check_inclusion(
+        &evidence.tx_proof,
+        id.0.as_bytes(),
+        header.tx_root,
+        "the tx inclusion proof",
+        "the tx root the inclusion proof leads to",
+    )?;
     if evidence.receipt.tx_id != *id {
         return Err(ProofError::mismatch("the receipt's transaction", id, evidence.receipt.tx_id));
     }
-    let reached = evidence
-        .receipt_proof
-        .compute_root(merkle_leaf(evidence.receipt.hash().as_bytes()))
-        .map_err(|error| ProofError::BadProof {
-            what: "the receipt inclusion proof".into(),
-            reason: error.to_string(),
-        })?;
-    if reached != header.receipts_root {
-        return Err(ProofError::mismatch(
-            "the receipts root the receipt proof leads to",
-            header.receipts_root,
-            reached,
-        ));
-    }
+    check_inclusion(
+        &evidence.receipt_proof,
+        evidence.receipt.hash().as_bytes(),
+        header.receipts_root,
+        "the receipt inclusion proof",
+        "the receipts root the receipt proof leads to",
+    )?;
     Ok(IncludedTx { tx, receipt: evidence.receipt.clone(), height: evidence.height, index: evidence.index })
 }
 
@@ -377,16 +385,10 @@ pub use node::NodeSource;
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
-
-    use tally_genesis::ConsensusParams;
-    use tally_genesis::init::{TestnetSpec, build_testnet};
-    use tally_genesis::keys::KeySource;
-    use tally_types::{BoundedVec, MemberId, SecretKey, ValidatorIndex, View};
+    use tally_types::{BoundedVec, SecretKey, ValidatorIndex, View};
 
     use super::*;
-
-    const GENESIS_TIME_MS: u64 = 1_700_000_000_000;
+    use crate::test_net::GENESIS_TIME_MS;
 
     /// A change to one header field.
     type HeaderEdit<'a> = Box<dyn Fn(&mut Header) + 'a>;
@@ -416,19 +418,7 @@ mod tests {
     }
 
     fn testnet() -> (Genesis, Vec<SecretKey>) {
-        let chain_id = ChainId::new("tally-proofs-unit").expect("valid chain id");
-        let keys = KeySource::seeded(b"proofs-unit", &chain_id).expect("valid seed");
-        let spec = TestnetSpec {
-            chain_id,
-            validators: 4,
-            members: vec![MemberId::new("acme").expect("valid member id")],
-            genesis_time_ms: GENESIS_TIME_MS,
-            consensus: ConsensusParams::default(),
-            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            base_port: 27_200,
-            issuer_float: None,
-        };
-        let testnet = build_testnet(&spec, &keys).expect("valid network");
+        let testnet = crate::test_net::testnet("proofs-unit", 27_200, None);
         let validator_keys = testnet.validator_keys.iter().map(|keys| keys.consensus.clone()).collect();
         (testnet.genesis, validator_keys)
     }
