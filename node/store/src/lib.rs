@@ -458,10 +458,7 @@ impl Store {
     pub fn postings_pending(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
         let meta = txn.open_table(META).map_err(self.storage())?;
-        match meta.get(META_POSTINGS_PENDING).map_err(self.storage())? {
-            None => Ok(0),
-            Some(_) => Ok(u64::from_be_bytes(self.meta_array(&meta, META_POSTINGS_PENDING)?)),
-        }
+        Ok(u64::from_be_bytes(self.meta_array_or(&meta, META_POSTINGS_PENDING, [0; 8])?))
     }
 
     /// The last committed height (0 before the first block).
@@ -484,6 +481,21 @@ impl Store {
         let bytes =
             meta.get(name).map_err(self.storage())?.ok_or_else(|| self.corrupt("meta", name, "missing"))?;
         bytes.value().try_into().map_err(|_| self.corrupt("meta", name, format!("not {N} bytes")))
+    }
+
+    /// The meta entry `name` as `N` bytes, or `absent` when it was never written.
+    fn meta_array_or<const N: usize>(
+        &self,
+        meta: &impl ReadableTable<&'static str, &'static [u8]>,
+        name: &'static str,
+        absent: [u8; N],
+    ) -> Result<[u8; N], StoreError> {
+        match meta.get(name).map_err(self.storage())? {
+            None => Ok(absent),
+            Some(bytes) => {
+                bytes.value().try_into().map_err(|_| self.corrupt("meta", name, format!("not {N} bytes")))
+            }
+        }
     }
 
     /// Writes the genesis state (height 0) in one durable transaction. Allowed once, before the
@@ -559,10 +571,8 @@ impl Store {
             let mut state = txn.open_table(STATE).map_err(self.storage())?;
             let mut tree = txn.open_table(TREE).map_err(self.storage())?;
             let mut index = index::IndexTables::open(&txn).map_err(self.storage())?;
-            let mut postings_pending = match meta.get(META_POSTINGS_PENDING).map_err(self.storage())? {
-                None => 0,
-                Some(_) => u64::from_be_bytes(self.meta_array(&meta, META_POSTINGS_PENDING)?),
-            };
+            let mut postings_pending =
+                u64::from_be_bytes(self.meta_array_or(&meta, META_POSTINGS_PENDING, [0; 8])?);
             for commit in commits {
                 let header = &commit.block.header;
                 if header.height != committed.next() {
@@ -596,12 +606,8 @@ impl Store {
                 last_id = id;
             }
             if postings_pending >= self.postings_merge_at {
-                let slice = match meta.get(META_POSTINGS_NEXT_SLICE).map_err(self.storage())? {
-                    None => 0,
-                    Some(_) => {
-                        self.meta_array::<1>(&meta, META_POSTINGS_NEXT_SLICE)?[0] % index::POSTING_SLICES
-                    }
-                };
+                let slice =
+                    self.meta_array_or(&meta, META_POSTINGS_NEXT_SLICE, [0])?[0] % index::POSTING_SLICES;
                 let merged = index.merge_slice(slice).map_err(self.storage())?;
                 postings_pending = postings_pending.saturating_sub(merged);
                 let next = (slice + 1) % index::POSTING_SLICES;
