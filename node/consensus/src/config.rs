@@ -32,6 +32,8 @@ pub const VIEW_WINDOW_LIMIT: u64 = 1_024;
 pub const FUTURE_MESSAGES_LIMIT: usize = 1 << 20;
 /// Largest accepted fetch gap.
 pub const FETCH_GAP_BLOCKS_LIMIT: u64 = 4_096;
+/// Highest epoch a view number can name (`View::epoch_base` keeps 24 bits for it).
+pub const EPOCH_LIMIT: u64 = (1 << (64 - tally_types::VIEW_EPOCH_SHIFT)) - 1;
 
 // The defaults must pass validation; these pin how they relate.
 const _: () = assert!(LEADER_TIMEOUT_MS_DEFAULT > 0);
@@ -70,7 +72,11 @@ pub struct Faults {
 pub struct Config {
     /// The chain; part of every signed message (the signature scheme carries it too).
     pub chain_id: ChainId,
-    /// The validator set, fixed in genesis.
+    /// The epoch this core runs (docs/ARCHITECTURE.md "Governance and epochs"): one core per
+    /// epoch, whose views are `View::epoch_base(epoch)` + 1 onwards. Messages of any other
+    /// epoch are dropped unread. 0 for a chain whose validators never changed.
+    pub epoch: u64,
+    /// The epoch's validator set (genesis for epoch 0, then as governance changed it).
     pub validators: ValidatorSet,
     /// This node's index in `validators`.
     pub me: ValidatorIndex,
@@ -128,6 +134,8 @@ pub enum ConfigError {
     FutureMessages { value: usize, min: usize, n: usize },
     #[error("fetch_gap_blocks_max: {0} must be in 1..={FETCH_GAP_BLOCKS_LIMIT}")]
     FetchGap(u64),
+    #[error("epoch: {epoch} must be at most {EPOCH_LIMIT} and not before the anchor's (view {anchor_view})")]
+    Epoch { epoch: u64, anchor_view: View },
 }
 
 impl Config {
@@ -135,6 +143,7 @@ impl Config {
     pub fn new(chain_id: ChainId, validators: ValidatorSet, me: ValidatorIndex, anchor: BlockRef) -> Self {
         Config {
             chain_id,
+            epoch: 0,
             validators,
             me,
             anchor,
@@ -187,6 +196,9 @@ impl Config {
         }
         if self.fetch_gap_blocks_max == 0 || self.fetch_gap_blocks_max > FETCH_GAP_BLOCKS_LIMIT {
             return Err(ConfigError::FetchGap(self.fetch_gap_blocks_max));
+        }
+        if self.epoch > EPOCH_LIMIT || self.anchor.view.epoch() > self.epoch {
+            return Err(ConfigError::Epoch { epoch: self.epoch, anchor_view: self.anchor.view });
         }
         Ok(())
     }

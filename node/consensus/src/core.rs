@@ -35,6 +35,8 @@ pub enum RestoreError {
     ConflictingVotes(View),
     #[error("WAL holds a certificate for view {0} that does not verify")]
     BadCertificate(View),
+    #[error("WAL holds an entry for view {view}, of an epoch after this core's epoch {epoch}")]
+    LaterEpoch { view: View, epoch: u64 },
 }
 
 /// The kinds of vote (and of certificate), for bookkeeping.
@@ -214,6 +216,9 @@ impl<S: Scheme> Core<S> {
         let quorum = config.validators.quorum();
         let validators_hash = config.validators.hash();
         let anchor = config.anchor;
+        // A later epoch's core starts on the last block of the one before: its views count
+        // from the epoch's base, which stands in for the finalized view.
+        let start = anchor.view.max(View::epoch_base(config.epoch));
         let nullify_retry_ms = config.nullify_retry_ms;
         Ok(Core {
             config,
@@ -222,13 +227,13 @@ impl<S: Scheme> Core<S> {
             quorum,
             validators_hash,
             started: false,
-            view: anchor.view.next(),
+            view: start.next(),
             consecutive_nullified: 0,
             nullify_retry_ms,
             views: BTreeMap::new(),
             blocks: BTreeMap::new(),
             committed: anchor,
-            finalized_view: anchor.view,
+            finalized_view: start,
             finalized_id: anchor.id,
             finalization: None,
             latest_certificate: None,
@@ -257,6 +262,15 @@ impl<S: Scheme> Core<S> {
         let mut highest_view = core.view;
         for entry in entries {
             let view = entry.view();
+            // An earlier epoch's entries belong to its finished instance (the host committed
+            // that epoch's last block before starting this one); a later epoch's mean the host
+            // chose the wrong epoch.
+            if view.epoch() < core.config.epoch {
+                continue;
+            }
+            if view.epoch() > core.config.epoch {
+                return Err(RestoreError::LaterEpoch { view, epoch: core.config.epoch });
+            }
             match entry {
                 WalEntry::Vote(vote) => {
                     if vote.signer != me {
@@ -425,6 +439,10 @@ impl<S: Scheme> Core<S> {
         if usize::from(from.0) >= self.n || from == self.config.me {
             return;
         }
+        // R8: another epoch's messages are another instance's; none is read here.
+        if message.view().epoch() != self.config.epoch {
+            return;
+        }
         match message {
             Message::Proposal(proposal) => self.on_proposal(from, proposal),
             Message::Vote(vote) => self.on_vote(from, vote),
@@ -481,8 +499,12 @@ impl<S: Scheme> Core<S> {
     /// is a faulty leader's, and is dropped (the view then times out, R5).
     fn proposal_header_ok(&self, proposal: &Proposal) -> bool {
         let header = &proposal.block.header;
-        header.view == proposal.view
-            && header.proposer == self.config.validators.leader(proposal.view)
+        // R8: a re-proposal names a block notarized at `parent_view`, proposed in its own
+        // view by that view's leader; any other proposal names a new block of its view.
+        let proposed_in = if is_reproposal(proposal) { proposal.parent_view } else { proposal.view };
+        header.view == proposed_in
+            && header.view.epoch() == self.config.epoch
+            && header.proposer == self.config.validators.leader(header.view)
             && header.check_chain(&self.config.chain_id, &self.validators_hash).is_ok()
             && proposal.parent_view < proposal.view
             && proposal.parent_view >= self.finalized_view
@@ -828,9 +850,14 @@ impl<S: Scheme> Core<S> {
         }
         let Some((parent_view, parent)) = state.build_parent else { return };
         let header = &block.header;
-        let well_formed = header.view == view
-            && header.proposer == self.config.me
-            && self.check_child(header, &parent).is_ok();
+        // R8: the host answers with the parent itself when the parent ends its epoch.
+        let well_formed = if block.id() == parent.id {
+            header.view <= parent_view
+        } else {
+            header.view == view
+                && header.proposer == self.config.me
+                && self.check_child(header, &parent).is_ok()
+        };
         debug_assert!(well_formed, "the host built a block that does not extend the requested parent");
         if !well_formed {
             return;
@@ -955,8 +982,14 @@ impl<S: Scheme> Core<S> {
         if state.signed_nullify || held.verification == Verification::Invalid {
             return;
         }
-        // R3: the parent is the finalized block or a notarized one...
+        // R3: the parent is the finalized block or a notarized one (R8: for a re-proposal,
+        // the block itself is)...
+        let reproposal = match self.blocks.get(&held.block_id) {
+            Some(block) => block.header.view != view,
+            None => return,
+        };
         let parent_id = match self.blocks.get(&held.block_id) {
+            Some(_) if reproposal => held.block_id,
             Some(block) => block.header.parent_id,
             None => return,
         };
@@ -996,7 +1029,9 @@ impl<S: Scheme> Core<S> {
         let Some(block) = self.blocks.get(&held.block_id) else { return };
         // The parent link holds by construction (the parent is the one the header names); the
         // chain id and validators hash were checked on receipt, and are cheap to check again.
-        if self.check_child(&block.header, &parent).is_err() {
+        // A re-proposal's block is already notarized: the host checks only that it ends its
+        // epoch (it gets the block as its own parent).
+        if !reproposal && self.check_child(&block.header, &parent).is_err() {
             self.mark_invalid(view);
             return;
         }
@@ -1319,7 +1354,14 @@ impl<S: Scheme> Core<S> {
             }
         }
         for block_id in dropped {
-            self.blocks.remove(&block_id);
+            // R8: a re-proposed block is held under two views; keep it while another needs it.
+            let needed = self.views.values().any(|state| {
+                state.certifies(block_id)
+                    || state.proposal.as_ref().is_some_and(|held| held.block_id == block_id)
+            });
+            if !needed {
+                self.blocks.remove(&block_id);
+            }
         }
     }
 
@@ -1430,8 +1472,9 @@ impl<S: Scheme> Core<S> {
         let leader = self.config.validators.leader(view);
         let header = &proposal.block.header;
         let ids: Vec<_> = proposal.block.txs.iter().map(|tx| tx.id()).collect();
-        let well_formed = header.view == view
-            && header.proposer == leader
+        let proposed_in = if is_reproposal(&proposal) { proposal.parent_view } else { view };
+        let well_formed = header.view == proposed_in
+            && header.proposer == self.config.validators.leader(proposed_in)
             && header.check_chain(&self.config.chain_id, &self.validators_hash).is_ok()
             && tx_root(&ids) == header.tx_root
             && self.verify_proposal_signature(&proposal);
@@ -1499,6 +1542,12 @@ impl<S: Scheme> Core<S> {
 
 /// Whether a node can move past `view`. The last view, 2^64 − 1, is never reached by honest
 /// nodes; refusing it keeps every `view + 1` in range, whatever a peer sends.
+/// R8: a proposal of a block already notarized in an earlier view (its header names another
+/// view), made when that block ends its epoch so that the epoch's own validators can finalize it.
+fn is_reproposal(proposal: &Proposal) -> bool {
+    proposal.block.header.view != proposal.view
+}
+
 fn view_has_successor(view: View) -> bool {
     view.0 < u64::MAX
 }

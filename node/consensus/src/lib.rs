@@ -5,7 +5,7 @@
 //!
 //! Simplex (B. Y. Chan and R. Pass, "Simplex Consensus: A Simple and Fast Consensus
 //! Protocol", TCC 2023), in the form of commonware's `consensus::simplex`. There are n ≥ 4
-//! validators, fixed in genesis, of which f = ⌊(n − 1)/3⌋ may be faulty; a quorum is Q = n − f
+//! validators per epoch (see R8), of which f = ⌊(n − 1)/3⌋ may be faulty; a quorum is Q = n − f
 //! (any two quorums share n − 2f ≥ f + 1 validators, so an honest one). Views start at 1 (the anchor, genesis
 //! or the last committed block, is view 0 or its own view). The rules, as implemented:
 //!
@@ -48,6 +48,19 @@
 //!   once. Finalizations are forwarded whenever new, so that nodes behind can commit.
 //!   Certificates for earlier views are verified and kept (never forwarded): they may complete
 //!   a justification.
+//! - **R8 Epochs.** A core runs one epoch (`Config::epoch`): its views are
+//!   `View::epoch_base(epoch)` + 1 onwards, so every vote, proposal and certificate names its
+//!   epoch through its view, and messages of another epoch are dropped unread (a signature of
+//!   one epoch is never counted in another, even for a validator in both sets). The host
+//!   starts the next epoch's core on the epoch's last block once it is committed. Because no
+//!   block of the next epoch may extend that last block inside this epoch, a leader whose
+//!   parent ends the epoch *re-proposes* the parent (the host answers `BuildBlock` with the
+//!   parent itself): a proposal for view v of the block notarized at `parent_view`, whose
+//!   header keeps its own view. Receivers notarize it under R3 with the block itself in the
+//!   parent's place (its notarization at `parent_view`, nullifications for the views between)
+//!   and the host's check that the block ends its epoch; its finalization in view v finalizes
+//!   the block. Without this, a last block notarized in a view that neither finalizes nor
+//!   nullifies could never be finalized (as commonware's `marshal` re-proposes at epoch ends).
 //!
 //! # Lost certificates
 //!
@@ -128,7 +141,7 @@ pub use api::{BlockRef, Effect, Evidence, Input, Message, Recipient, Ticket, Tim
 #[cfg(feature = "test-faults")]
 pub use config::Faults;
 pub use config::{
-    ADVANCE_TIMEOUT_MS_DEFAULT, Config, ConfigError, FETCH_GAP_BLOCKS_MAX_DEFAULT,
+    ADVANCE_TIMEOUT_MS_DEFAULT, Config, ConfigError, EPOCH_LIMIT, FETCH_GAP_BLOCKS_MAX_DEFAULT,
     FUTURE_MESSAGES_MAX_DEFAULT, LEADER_TIMEOUT_MS_DEFAULT, NULLIFY_RETRY_MS_DEFAULT,
     TIMEOUT_GROWTH_PERCENT_DEFAULT, TIMEOUT_MAX_MS_DEFAULT, VIEW_WINDOW_DEFAULT,
 };

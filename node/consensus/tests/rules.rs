@@ -577,3 +577,126 @@ fn r7_certificates_for_earlier_views_are_kept_but_not_forwarded() {
     assert!(sent(&effects).is_empty());
     assert!(effects.iter().any(|e| matches!(e, Effect::Persist { entry: WalEntry::Certificate(c), .. } if c.subject == Subject::Nullify { view: v(3) })));
 }
+
+// ----- R8 Epochs -----------------------------------------------------------------------------
+
+/// A re-proposal: the leader of `view` proposes `block` again, notarized at `parent_view`.
+fn reproposal(
+    fixture: &Fixture,
+    block: &tally_types::Block,
+    view: u64,
+    parent_view: u64,
+) -> tally_types::Proposal {
+    let leader = usize::from(fixture.leader(view));
+    let payload = tally_types::Proposal::payload(v(view), v(parent_view), block.id());
+    let signature = fixture.keys[leader].sign(tally_types::Namespace::Proposal, &fixture.chain, &payload);
+    tally_types::Proposal { view: v(view), parent_view: v(parent_view), block: block.clone(), signature }
+}
+
+/// Node 0 holds block b1 of view 1, notarized by a quorum; its finalize for view 1 is signed.
+fn b1_notarized(fixture: &Fixture) -> (Host<tally_consensus::Ed25519Scheme>, tally_types::Block) {
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    host.input(cert_input(1, fixture.notarization(&b1, &[1, 2, 3])));
+    assert_eq!(host.core.view(), v(2));
+    (host, b1)
+}
+
+#[test]
+fn r8_messages_of_another_epoch_are_dropped_unread() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(0);
+    let mut host = Host::new(core, start);
+    // A valid nullification by the same keys, for a view of epoch 1: epoch 0's core ignores it.
+    let next_epoch_view = View::epoch_base(1).0 + 3;
+    host.input(cert_input(1, fixture.nullification(next_epoch_view, &[1, 2, 3])));
+    assert_eq!(host.core.view(), v(1));
+    // The same for epoch 0 moves the node (the drop above is the epoch's, not the signature's).
+    host.input(cert_input(1, fixture.nullification(3, &[1, 2, 3])));
+    assert_eq!(host.core.view(), v(4));
+}
+
+#[test]
+fn r8_a_later_epochs_core_starts_at_its_base_and_builds_on_the_anchor() {
+    let fixture = Fixture::new(4);
+    let anchor = BlockRef { view: v(57), height: tally_types::Height(40), ..fixture.genesis };
+    let base = View::epoch_base(1);
+    let first = View(base.0 + 1);
+    let me = fixture.validators.leader(first).0;
+    let mut config = fixture.config(me);
+    config.epoch = 1;
+    config.anchor = anchor;
+    let (core, start) = fixture.core_with(config.clone());
+    assert_eq!(core.view(), first);
+    assert!(start.contains(&Effect::BuildBlock { view: first, parent: anchor }), "{start:?}");
+    // A core may not run an epoch before its anchor's.
+    config.epoch = 0;
+    config.anchor = BlockRef { view: View(base.0 + 9), ..anchor };
+    assert!(matches!(
+        tally_consensus::Core::new(config, fixture.scheme(me)),
+        Err(tally_consensus::ConfigError::Epoch { epoch: 0, .. })
+    ));
+}
+
+#[test]
+fn r8_an_epochs_last_block_is_reproposed_notarized_and_finalized_in_a_later_view() {
+    let fixture = Fixture::new(4);
+    let (mut host, b1) = b1_notarized(&fixture);
+    // View 1 is never finalized (too few finalizes); view 2's leader re-proposes b1.
+    let effects = host.input(proposal_input(2, reproposal(&fixture, &b1, 2, 1)));
+    // The host is asked to check the re-proposal: the block comes as its own parent.
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::VerifyBlock { view, block, parent } if *view == v(2) && *block == b1 && *parent == BlockRef::of(&b1)
+    )));
+    let notarize = Subject::Notarize { view: v(2), block_id: b1.id() };
+    assert!(signed_subjects(&effects).contains(&notarize), "{effects:?}");
+    let effects = host.input(cert_input(2, fixture.certificate(notarize, &[1, 2, 3])));
+    let finalize = Subject::Finalize { view: v(2), block_id: b1.id() };
+    assert!(signed_subjects(&effects).contains(&finalize));
+    let effects = host.input(cert_input(2, fixture.certificate(finalize, &[1, 2, 3])));
+    let committed: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Commit { block, finalization } => Some((block.id(), finalization.subject)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(committed, vec![(b1.id(), finalize)]);
+}
+
+#[test]
+fn r8_a_reproposal_of_a_block_not_notarized_at_its_parent_view_is_refused() {
+    let fixture = Fixture::new(4);
+    let (mut host, _) = b1_notarized(&fixture);
+    // A sibling of b1 in view 1 that no notarization names.
+    let sibling = fixture.block(fixture.genesis, 1, 9);
+    let effects = host.input(proposal_input(2, reproposal(&fixture, &sibling, 2, 1)));
+    assert!(verify_requests(&effects).is_empty());
+    assert_eq!(signed_subjects(&effects), vec![Subject::Nullify { view: v(2) }]);
+}
+
+#[test]
+fn r8_a_leader_whose_host_answers_with_the_parent_reproposes_it() {
+    let fixture = Fixture::new(4);
+    let (core, start) = fixture.core(2);
+    let mut host = Host::new(core, start);
+    host.build = false;
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
+    let effects = host.input(cert_input(1, fixture.notarization(&b1, &[0, 1, 3])));
+    assert!(effects.contains(&Effect::BuildBlock { view: v(2), parent: BlockRef::of(&b1) }));
+    let effects = host.input(Input::BlockBuilt { view: v(2), block: b1.clone() });
+    let proposal = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Persist { entry: WalEntry::Proposal(p), .. } if p.view == v(2) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("re-proposal persisted");
+    assert_eq!((proposal.parent_view, proposal.block.id()), (v(1), b1.id()));
+    proposal.verify(&fixture.chain, &fixture.validators).expect("signed by view 2's leader");
+    assert!(signed_subjects(&effects).contains(&Subject::Notarize { view: v(2), block_id: b1.id() }));
+}

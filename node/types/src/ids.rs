@@ -207,6 +207,31 @@ counter!(
     View
 );
 
+/// Bits of a view number below its epoch: view `v` belongs to epoch `v >> VIEW_EPOCH_SHIFT`
+/// (docs/ARCHITECTURE.md "Governance and epochs"). Each epoch runs its own consensus instance
+/// whose views start at `epoch << VIEW_EPOCH_SHIFT` + 1, so every vote, proposal and
+/// certificate names its epoch through its view, and a signature of one epoch can never be
+/// counted in another. 2^40 views last 35,000 years at one view a second.
+pub const VIEW_EPOCH_SHIFT: u32 = 40;
+
+impl View {
+    /// The epoch this view belongs to.
+    pub fn epoch(self) -> u64 {
+        self.0 >> VIEW_EPOCH_SHIFT
+    }
+
+    /// The view before the first view of `epoch` (the first is one more): the base every view
+    /// of the epoch counts from. Epoch 0's base is view 0, so chains without epochs are unchanged.
+    pub fn epoch_base(epoch: u64) -> View {
+        View(
+            epoch
+                .checked_shl(VIEW_EPOCH_SHIFT)
+                .filter(|base| base >> VIEW_EPOCH_SHIFT == epoch)
+                .expect("epoch below 2^24"),
+        )
+    }
+}
+
 /// The position of a validator in the genesis validator list.
 #[derive(
     Clone,

@@ -37,7 +37,9 @@ pub use block::{Block, BlockId, ChildError, Header, ParentLink};
 pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, decode, encode};
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
-pub use ids::{AssetCode, AssetId, ChainId, Height, IdError, MemberId, OpId, ValidatorIndex, View};
+pub use ids::{
+    AssetCode, AssetId, ChainId, Height, IdError, MemberId, OpId, VIEW_EPOCH_SHIFT, ValidatorIndex, View,
+};
 pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, verify_batch};
 pub use receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 pub use tx::{Op, SignedTransaction, Transaction, TxId};
