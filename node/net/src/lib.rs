@@ -240,6 +240,7 @@ enum Command {
     Direct { peer: PeerId, data: Vec<u8> },
     Peers { reply: oneshot::Sender<Vec<PeerId>> },
     ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
+    SetValidators { validators: Vec<Peer> },
 }
 
 /// A cloneable handle to the network event loop.
@@ -307,6 +308,13 @@ impl NetHandle {
     /// Answers an inbound request.
     pub async fn respond(&self, token: ReplyToken, data: Vec<u8>) -> Result<(), NetError> {
         self.send(Command::Respond { token, data }).await
+    }
+
+    /// Follows a change of the validator set (docs/ARCHITECTURE.md "Governance and epochs"):
+    /// validators that left are refused and their connections closed (unless configured as
+    /// observers), new ones are admitted and dialed; no restart.
+    pub async fn set_validators(&self, validators: Vec<Peer>) -> Result<(), NetError> {
+        self.send(Command::SetValidators { validators }).await
     }
 
     /// Peers connected now.
@@ -416,6 +424,8 @@ pub struct EventLoop {
     events: mpsc::Sender<NetEvent>,
     pending: HashMap<request_response::OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
     validators: Vec<Peer>,
+    /// Non-validators allowed to connect; they stay allowed across validator-set changes.
+    observers: std::collections::HashSet<PeerId>,
     topics: [(Topic, gossipsub::TopicHash); 2],
     topic_handles: [gossipsub::IdentTopic; 2],
     redial_interval: Duration,
@@ -525,6 +535,7 @@ pub fn build(config: NetworkConfig) -> Result<(NetHandle, mpsc::Receiver<NetEven
         events,
         pending: HashMap::new(),
         validators: config.validators.into_iter().filter(|peer| peer.peer_id != local_peer_id).collect(),
+        observers: config.observers.iter().copied().collect(),
         topics: [(Topic::Transactions, topic_handles[0].hash()), (Topic::Consensus, topic_handles[1].hash())],
         topic_handles,
         redial_interval: Duration::from_millis(config.redial_interval_ms),
@@ -649,7 +660,30 @@ impl EventLoop {
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
+            Command::SetValidators { validators } => self.set_validators(validators),
         }
+    }
+
+    /// The allow list becomes the new validators plus the observers: a validator that left is
+    /// disallowed, which closes its connections at once; a new one is allowed and dialed at
+    /// the next redial.
+    fn set_validators(&mut self, validators: Vec<Peer>) {
+        let local = *self.swarm.local_peer_id();
+        let validators: Vec<Peer> = validators.into_iter().filter(|peer| peer.peer_id != local).collect();
+        for old in &self.validators {
+            let stays = validators.iter().any(|peer| peer.peer_id == old.peer_id);
+            if !stays && !self.observers.contains(&old.peer_id) {
+                tracing::info!(peer = %old.peer_id, "validator left the set; its connections close");
+                self.swarm.behaviour_mut().allow.disallow_peer(old.peer_id);
+            }
+        }
+        for peer in &validators {
+            if !self.validators.iter().any(|old| old.peer_id == peer.peer_id) {
+                tracing::info!(peer = %peer.peer_id, addr = %peer.addr, "validator joined the set; dialing it");
+            }
+            self.swarm.behaviour_mut().allow.allow_peer(peer.peer_id);
+        }
+        self.validators = validators;
     }
 
     fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {

@@ -23,9 +23,10 @@ use tally_ledger::{
 use tally_store::{Snapshot, Store};
 use tally_types::block::{receipts_root, tx_root};
 use tally_types::codec::BoundedVec;
+use tally_types::governance::ConsensusParams;
 use tally_types::{
     Block, BlockId, ChainId, Hash, Header, Height, PublicKey, Receipt, SignedTransaction, TxId,
-    ValidatorIndex, View,
+    ValidatorIndex, ValidatorSet, View,
 };
 
 use crate::mempool::Mempool;
@@ -121,6 +122,60 @@ pub fn account_seq(state: &impl StateRead, account: &PublicKey) -> u64 {
         // A read error here only makes the mempool pick or admit less; execution re-reads.
         _ => 0,
     }
+}
+
+/// Who validates a height, by the committed state: the epoch's number (which its views carry,
+/// `View::epoch`), the hash of its validator set (which its headers carry) and its parameters
+/// (docs/ARCHITECTURE.md "Governance and epochs").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochRules {
+    pub number: u64,
+    pub start_height: Height,
+    pub validators: ValidatorSet,
+    pub params: ConsensusParams,
+}
+
+impl EpochRules {
+    /// The epoch in force at `height` by `state`, the state after block `height − 1` (or any
+    /// later one of the same chain that has not passed `height`'s epoch: a change passed in
+    /// block H starts at H + 2, so the state after `height − 2` already knows it). `None` for
+    /// a ledger made without governance state, which has one epoch for ever.
+    pub fn at(state: &impl StateRead, height: Height) -> anyhow::Result<Option<EpochRules>> {
+        let epochs = match state.get(&StateKey::Epochs)? {
+            None => return Ok(None),
+            Some(StateValue::Epochs(epochs)) => epochs,
+            Some(_) => bail!("the state's epochs entry holds another kind of value"),
+        };
+        let epoch = epochs.at(height);
+        let validators = ValidatorSet::new(epoch.validators.iter().copied().collect())
+            .map_err(|error| anyhow!("epoch {}'s validator set: {error}", epoch.number))?;
+        Ok(Some(EpochRules {
+            number: epoch.number,
+            start_height: epoch.start_height,
+            validators,
+            params: epoch.params.clone(),
+        }))
+    }
+
+    /// Whether the block at `height`, whose resulting state is `state`, is the last of its
+    /// epoch: the next height starts a later one.
+    pub fn ends_epoch(state: &impl StateRead, height: Height) -> anyhow::Result<bool> {
+        let next = height.next();
+        Ok(Self::at(state, next)?.is_some_and(|epoch| epoch.number > 0 && epoch.start_height == next))
+    }
+}
+
+/// The validators hash and epoch number a block at `height` must carry, by `state` (the state
+/// after its parent); a ledger without epochs keeps the genesis set of `rules`.
+pub fn block_epoch(
+    state: &impl StateRead,
+    height: Height,
+    rules: &ChainRules,
+) -> anyhow::Result<(Hash, u64)> {
+    Ok(match EpochRules::at(state, height)? {
+        Some(epoch) => (epoch.validators.hash(), epoch.number),
+        None => (rules.validators_hash, 0),
+    })
 }
 
 /// What every executor job knows of the chain.
@@ -270,7 +325,20 @@ pub fn verify(
     block: &Block,
     parent: &BlockRef,
 ) -> anyhow::Result<Executed> {
-    check_child(&block.header, parent, rules)?;
+    let (validators_hash, epoch) = {
+        let snapshot = store.snapshot()?;
+        block_epoch(&Overlay::new(&snapshot, layers), block.header.height, rules)?
+    };
+    let link = tally_types::ParentLink { id: parent.id, height: parent.height, time_ms: parent.time_ms };
+    block.header.check_child_of(&link, &rules.chain_id, &validators_hash)?;
+    if block.header.view.epoch() != epoch {
+        bail!(
+            "block at height {} was proposed in view {} of epoch {}, but the height belongs to epoch {epoch}",
+            block.header.height,
+            block.header.view,
+            block.header.view.epoch()
+        );
+    }
     let ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
     if tx_root(&ids) != block.header.tx_root {
         bail!("tx root differs");
@@ -306,6 +374,7 @@ pub fn build(
     let height = parent.height.next();
     let snapshot = store.snapshot()?;
     let overlay = Overlay::new(&snapshot, layers);
+    let (validators_hash, _) = block_epoch(&overlay, height, rules)?;
     let candidates = {
         let pool = mempool.lock().map_err(|_| anyhow!("mempool lock poisoned"))?;
         pool.select(
@@ -343,7 +412,7 @@ pub fn build(
         tx_root: tx_root(&ids),
         receipts_root: receipts_root(&output.receipts),
         state_root: batch.root,
-        validators_hash: rules.validators_hash,
+        validators_hash,
     };
     let block = Block {
         header,

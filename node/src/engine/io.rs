@@ -4,7 +4,7 @@
 //! the engine that ships. Storage is the real [`tally_store::Store`] in both worlds: the
 //! simulator opens it on a simulated disk (redb's `StorageBackend`), not on a copy of it.
 
-use tally_types::ValidatorIndex;
+use tally_types::{PublicKey, ValidatorIndex};
 
 use super::Event;
 
@@ -47,6 +47,16 @@ pub trait Network {
     fn request(&mut self, to: ValidatorIndex, bytes: Vec<u8>, tag: RequestTag);
     /// Answers a request (an empty answer means "don't have it").
     fn respond(&mut self, reply: Self::Reply, bytes: Vec<u8>);
+    /// The validators of a new epoch, in index order: messages to index i go to `peers[i]`,
+    /// messages from it count as index i, and validators that left are cut off.
+    fn set_validators(&mut self, peers: Vec<ValidatorPeer>);
+}
+
+/// How to reach a validator: its network key and the address it listens on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatorPeer {
+    pub network_key: PublicKey,
+    pub p2p_listen: String,
 }
 
 /// The lanes jobs run on. Jobs of one lane may run in parallel unless the driver serializes

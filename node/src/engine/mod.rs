@@ -51,7 +51,7 @@ use tokio::sync::watch;
 
 use crate::api::{AssetCatalog, Metrics, NodeStatus, Submission};
 use crate::mempool::Mempool;
-pub use executor::{BuildPace, ChainRules, Executed};
+pub use executor::{BuildPace, ChainRules, EpochRules, Executed};
 pub use ingress::VerifiedTx;
 use io::{Clock, Lane, Network, RequestTag, Verdict, Workers};
 pub use startup::{start, store_path};
@@ -182,8 +182,20 @@ pub struct ExecOutcome {
 }
 
 enum ExecResult {
-    Verified { view: View, block_id: BlockId, valid: bool },
-    Built { view: View, block: Option<Box<Block>> },
+    Verified {
+        view: View,
+        block_id: BlockId,
+        valid: bool,
+    },
+    /// Asked to build on `parent`, which ends its epoch: the leader re-proposes it (R8).
+    EpochEnd {
+        view: View,
+        parent: BlockRef,
+    },
+    Built {
+        view: View,
+        block: Option<Box<Block>>,
+    },
     ForCommit(anyhow::Result<()>),
 }
 
@@ -216,9 +228,16 @@ pub struct Shared {
     pub check_invariants: bool,
 }
 
+/// Makes this node's consensus core for an epoch, anchored at the epoch's previous block (or
+/// at any later committed block of the epoch): `None` when this node's key does not validate
+/// in that epoch (docs/ARCHITECTURE.md "Governance and epochs").
+pub type EpochCores<S> = Box<dyn FnMut(&EpochRules, BlockRef) -> anyhow::Result<Option<Core<S>>> + Send>;
+
 /// The consensus driver. See the module documentation.
 pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     core: Core<S>,
+    /// The next epoch's core, made when the durable tip ends the current epoch.
+    epoch_cores: EpochCores<S>,
     /// The consensus WAL: the driver's own file, so an append never waits on a block commit.
     wal: Wal,
     net: N,
@@ -279,6 +298,7 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
 /// simulator's.
 pub struct Parts<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     pub core: Core<S>,
+    pub epoch_cores: EpochCores<S>,
     pub wal: Wal,
     pub net: N,
     pub clock: C,
@@ -297,6 +317,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         let me = parts.shared.rules.me;
         Engine {
             core: parts.core,
+            epoch_cores: parts.epoch_cores,
             wal: parts.wal,
             net: parts.net,
             clock: parts.clock,
@@ -729,6 +750,19 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             }
             // The view times out and is nullified; the chain goes on with the next leader.
             ExecResult::Built { block: None, .. } => {}
+            ExecResult::EpochEnd { view, parent } => {
+                // A parent already durable is final: the next epoch's core takes over from it.
+                if parent.height > self.durable.height
+                    && let Some(block) = self.held_block(&parent.id).cloned()
+                {
+                    tracing::info!(
+                        view = view.0,
+                        height = parent.height.0,
+                        "re-proposing the epoch's last block"
+                    );
+                    self.inputs.push_back(Input::BlockBuilt { view, block });
+                }
+            }
             ExecResult::ForCommit(result) => {
                 result.context("this node's ledger diverges from a finalized block; it stops")?
             }
@@ -796,6 +830,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         let latency_ms = self.clock.unix_ms().saturating_sub(outcome.through.time_ms);
         metrics.commit_latency_seconds.observe(latency_ms as f64 / 1000.0);
         self.committed.send_replace(height);
+        self.follow_epochs()?;
         self.publish_status();
         tracing::info!(
             height = height.0,
@@ -809,6 +844,55 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         // A deferred task may have waited for these blocks.
         self.retry_deferred();
         Ok(())
+    }
+
+    /// R8: once the durable tip ends the core's epoch (or sync carried it into a later one),
+    /// the next epoch's core takes over on it, with that epoch's validators and parameters;
+    /// the WAL's entries of the finished epoch are dropped, and the network follows the set.
+    fn follow_epochs(&mut self) -> anyhow::Result<()> {
+        let current = self.core.config().epoch;
+        let snapshot = self.shared.store.snapshot()?;
+        let next = self.durable.height.next();
+        let Some(epoch) = EpochRules::at(&snapshot, next)? else { return Ok(()) };
+        if epoch.number == current {
+            return Ok(());
+        }
+        if epoch.number < current {
+            bail!("height {next} belongs to epoch {}, before this node's epoch {current}", epoch.number);
+        }
+        let peers = epoch_peers(&snapshot, &epoch)?;
+        drop(snapshot);
+        let Some(core) = (self.epoch_cores)(&epoch, self.durable)? else {
+            bail!(
+                "this validator's consensus key is not in epoch {}'s validator set (from height {}): \
+                 governance removed or rotated it, so it no longer validates; run it as a full node \
+                 (tally-node without node.consensus_key) to keep following the chain",
+                epoch.number,
+                epoch.start_height
+            );
+        };
+        tracing::info!(
+            epoch = epoch.number,
+            from_height = epoch.start_height.0,
+            validators = epoch.validators.len(),
+            index = core.config().me.0,
+            "epoch started: consensus follows the new validator set"
+        );
+        // Everything in the WAL was signed in the finished epoch: no vote of it can count now.
+        if let Some((last, _)) = self.wal.entries()?.last() {
+            self.wal.prune(last + 1)?;
+        }
+        self.prunes.clear();
+        self.timers.clear();
+        self.pending_build = None;
+        self.me = core.config().me;
+        self.validators = epoch.validators.len();
+        self.shared.rules.me = self.me;
+        self.shared.rules.validators_hash = epoch.validators.hash();
+        self.net.set_validators(peers);
+        self.core = core;
+        let effects = self.core.start();
+        self.perform(effects)
     }
 
     fn run_prunes(&mut self) -> anyhow::Result<()> {
@@ -994,6 +1078,26 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
     }
 }
 
+/// How to reach each validator of `epoch`, in index order, from the validator entries of the
+/// state (a validator's entry lives while any current or scheduled epoch names it).
+fn epoch_peers(
+    state: &impl tally_ledger::StateRead,
+    epoch: &EpochRules,
+) -> anyhow::Result<Vec<io::ValidatorPeer>> {
+    epoch
+        .validators
+        .keys()
+        .iter()
+        .map(|key| match state.get(&StateKey::Validator { consensus_key: *key })? {
+            Some(StateValue::Validator(validator)) => Ok(io::ValidatorPeer {
+                network_key: validator.network_key,
+                p2p_listen: validator.p2p_listen.as_str().to_owned(),
+            }),
+            _ => bail!("epoch {} names validator {key}, which has no validator entry", epoch.number),
+        })
+        .collect()
+}
+
 /// Whether a block's transactions are the ones its header's tx root names.
 fn block_body_matches(block: &Block) -> bool {
     let ids: Vec<tally_types::TxId> = block.txs.iter().map(SignedTransaction::id).collect();
@@ -1051,11 +1155,17 @@ fn run_exec<N: Network>(
             let block_id = block.id();
             let outcome = match ancestor_error {
                 Some(error) => Err(error.context("an ancestor does not execute to its header")),
-                None => executor::verify(store, &shared.mempool, &shared.rules, &layers, &block, &parent),
+                // R8: a re-proposal is valid only for a block that ends its epoch; it was
+                // executed as its own "parent" above, so `layers` end with its state.
+                None if block.header.view != view => check_reproposal(store, &layers, &block).map(|()| None),
+                None => executor::verify(store, &shared.mempool, &shared.rules, &layers, &block, &parent)
+                    .map(Some),
             };
             let valid = match outcome {
                 Ok(result) => {
-                    executed.push((block_id, Arc::new(result)));
+                    if let Some(result) = result {
+                        executed.push((block_id, Arc::new(result)));
+                    }
                     true
                 }
                 Err(error) => {
@@ -1066,8 +1176,29 @@ fn run_exec<N: Network>(
             ExecResult::Verified { view, block_id, valid }
         }
         ExecTask::Build { view, parent } => {
+            // Only a parent of this core's epoch is re-proposed; a new epoch's core builds
+            // on the last block of the one before.
+            let ends_epoch = match &ancestor_error {
+                Some(_) => Ok(false),
+                None if parent.view.epoch() != view.epoch() => Ok(false),
+                None => store.snapshot().map_err(anyhow::Error::from).and_then(|snapshot| {
+                    executor::EpochRules::ends_epoch(
+                        &executor::Overlay::new(&snapshot, &layers),
+                        parent.height,
+                    )
+                }),
+            };
             let built = match ancestor_error {
                 Some(error) => Err(error),
+                // R8: no block of the next epoch extends this one's last block here; the
+                // driver re-proposes the parent instead.
+                None if matches!(ends_epoch, Ok(true)) => {
+                    return Event::Executed(ExecOutcome {
+                        executed,
+                        result: ExecResult::EpochEnd { view, parent },
+                    });
+                }
+                None if ends_epoch.is_err() => Err(ends_epoch.expect_err("checked")),
                 None => executor::build(
                     store,
                     &shared.mempool,
@@ -1107,6 +1238,21 @@ fn run_exec<N: Network>(
         },
     };
     Event::Executed(ExecOutcome { executed, result })
+}
+
+/// R8: a re-proposed block must end its epoch by the state after it (the last of `layers`, or
+/// the store's when the block is already durable).
+fn check_reproposal(store: &Store, layers: &[Arc<Executed>], block: &Block) -> anyhow::Result<()> {
+    let snapshot = store.snapshot()?;
+    if executor::EpochRules::ends_epoch(&executor::Overlay::new(&snapshot, layers), block.header.height)? {
+        Ok(())
+    } else {
+        bail!(
+            "re-proposal of block {} at height {}, which does not end its epoch",
+            block.id().0,
+            block.header.height
+        )
+    }
 }
 
 /// A writer job: commits a group of consecutive executed blocks in one durable transaction,

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tally_consensus::Ed25519Scheme;
-use tally_net::{MessageId, NetEvent, NetHandle, PeerId, ReplyToken, Topic};
+use tally_net::{MessageId, NetEvent, NetHandle, Peer, PeerId, ReplyToken, Topic};
 use tally_types::ValidatorIndex;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::io::{Clock, Job, Lane, Network, RequestTag, Verdict, Workers};
+use super::io::{Clock, Job, Lane, Network, RequestTag, ValidatorPeer, Verdict, Workers};
 use super::{Engine, Event};
 use crate::api::Submission;
 
@@ -62,6 +62,8 @@ pub struct LibP2p {
     handle: NetHandle,
     /// Peer id of each validator, by index.
     peers: Vec<PeerId>,
+    /// Validator index by peer id (observers are not validators and send no consensus).
+    peer_index: HashMap<PeerId, ValidatorIndex>,
     /// Consensus messages in emission order (one task sends them, keeping the order the core
     /// relies on: justification before proposal before vote).
     outbound: mpsc::Sender<(PeerId, Vec<u8>)>,
@@ -125,6 +127,43 @@ impl Network for LibP2p {
             let _ = handle.respond(reply, bytes).await;
         });
     }
+
+    fn set_validators(&mut self, peers: Vec<ValidatorPeer>) {
+        let mut net_peers = Vec::with_capacity(peers.len());
+        for peer in &peers {
+            let peer_id = match tally_net::peer_id_from_public_key(&peer.network_key.0) {
+                Ok(peer_id) => peer_id,
+                Err(error) => {
+                    tracing::error!(%error, "a validator's network key has no peer id; it stays unreachable");
+                    continue;
+                }
+            };
+            match peer.p2p_listen.parse() {
+                Ok(addr) => net_peers.push(Peer { peer_id, addr }),
+                Err(error) => {
+                    tracing::error!(%error, addr = %peer.p2p_listen, "a validator's p2p address does not parse; it is not dialed")
+                }
+            }
+        }
+        self.peers = peers
+            .iter()
+            .map(|peer| {
+                tally_net::peer_id_from_public_key(&peer.network_key.0).unwrap_or(self.handle.local_peer_id())
+            })
+            .collect();
+        self.peer_index = index_peers(&self.peers);
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            if let Err(error) = handle.set_validators(net_peers).await {
+                tracing::warn!(%error, "the network did not take the new validator set");
+            }
+        });
+    }
+}
+
+/// Validator index by peer id.
+pub fn index_peers(peers: &[PeerId]) -> HashMap<PeerId, ValidatorIndex> {
+    peers.iter().enumerate().map(|(index, peer)| (*peer, ValidatorIndex(index as u16))).collect()
 }
 
 /// Jobs on tokio's blocking pool.
@@ -158,8 +197,6 @@ pub struct Channels {
     pub events: mpsc::Receiver<NetEvent>,
     pub submissions: mpsc::Receiver<Submission>,
     pub results: mpsc::UnboundedReceiver<Event<LibP2p>>,
-    /// Validator index by peer id (observers are not validators and send no consensus).
-    pub peer_index: HashMap<PeerId, ValidatorIndex>,
 }
 
 /// Builds the production network and workers around a libp2p handle.
@@ -177,7 +214,8 @@ pub fn libp2p_parts(
             }
         }
     });
-    let net = LibP2p { handle, peers, outbound, results: results_sender.clone() };
+    let peer_index = index_peers(&peers);
+    let net = LibP2p { handle, peers, peer_index, outbound, results: results_sender.clone() };
     (net, BlockingPool { results: results_sender }, results)
 }
 
@@ -197,7 +235,7 @@ impl NodeEngine {
                 () = tokio::time::sleep_until(deadline) => self.on_timers()?,
                 event = channels.events.recv() => {
                     let Some(event) = event else { anyhow::bail!("the network event loop stopped") };
-                    if let Some(event) = from_net(event, &channels.peer_index, &mut self) {
+                    if let Some(event) = from_net(event, &mut self) {
                         self.handle(event)?;
                     }
                 }
@@ -208,14 +246,10 @@ impl NodeEngine {
     }
 }
 
-fn from_net(
-    event: NetEvent,
-    peer_index: &HashMap<PeerId, ValidatorIndex>,
-    engine: &mut NodeEngine,
-) -> Option<Event<LibP2p>> {
+fn from_net(event: NetEvent, engine: &mut NodeEngine) -> Option<Event<LibP2p>> {
     match event {
         NetEvent::Direct { peer, data } => {
-            let from = *peer_index.get(&peer)?;
+            let from = *engine.net.peer_index.get(&peer)?;
             Some(Event::Message { from, bytes: data })
         }
         NetEvent::Gossip { topic: Topic::Transactions, source, id, data } => {

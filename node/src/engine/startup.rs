@@ -1,7 +1,6 @@
 //! Start-up wiring: genesis, keys, store (genesis state written once), the consensus core
 //! restored from the WAL, the network, the HTTP API, and the engine around them.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,10 +12,10 @@ use tally_genesis::Genesis;
 use tally_ledger::tree::apply_updates;
 use tally_net::{NetEvent, NetHandle, NetworkConfig, Peer, PeerId};
 use tally_store::{ChainIdentity, Store, Wal, state_writes, tree_writes};
-use tally_types::{Height, ValidatorIndex, View, decode, limits};
+use tally_types::{ChainId, Height, ValidatorIndex, View, decode, limits};
 use tokio::sync::{mpsc, watch};
 
-use super::executor::{BuildPace, ChainRules};
+use super::executor::{BuildPace, ChainRules, EpochRules};
 use super::runtime::{Channels, NodeEngine, SystemClock, libp2p_parts};
 use super::{Engine, Parts, SUBMISSIONS_MAX, Shared};
 use crate::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, Submission, router};
@@ -88,12 +87,46 @@ pub fn read_wal(wal_file: &Wal) -> anyhow::Result<Vec<WalEntry>> {
 
 /// The consensus configuration of validator `me` from genesis parameters, anchored at `tip`.
 pub fn consensus_config(genesis: &Genesis, me: ValidatorIndex, tip: BlockRef) -> Config {
-    let params = *genesis.params();
-    let mut config = Config::new(genesis.chain_id().clone(), genesis.validator_set(), me, tip);
+    epoch_config(genesis.chain_id(), &genesis_epoch(genesis), me, tip)
+}
+
+/// The consensus configuration of validator `me` in `epoch`, anchored at `anchor`.
+pub fn epoch_config(chain_id: &ChainId, epoch: &EpochRules, me: ValidatorIndex, anchor: BlockRef) -> Config {
+    let params = &epoch.params;
+    let mut config = Config::new(chain_id.clone(), epoch.validators.clone(), me, anchor);
+    config.epoch = epoch.number;
     config.leader_timeout_ms = params.timeout_propose_ms;
     config.advance_timeout_ms = params.timeout_notarize_ms;
     config.timeout_max_ms = params.timeout_max_ms;
     config
+}
+
+/// Epoch 0, as genesis sets it.
+pub fn genesis_epoch(genesis: &Genesis) -> EpochRules {
+    EpochRules {
+        number: 0,
+        start_height: Height(1),
+        validators: genesis.validator_set(),
+        params: *genesis.params(),
+    }
+}
+
+/// The epoch of the block after the store's tip, by its committed state (genesis's epoch for
+/// a store without epochs).
+pub fn next_epoch(store: &Store, genesis: &Genesis) -> anyhow::Result<EpochRules> {
+    let snapshot = store.snapshot()?;
+    Ok(EpochRules::at(&snapshot, store.height()?.next())?.unwrap_or_else(|| genesis_epoch(genesis)))
+}
+
+/// The epoch cores of a validator with `key` (see [`super::EpochCores`]).
+pub fn epoch_cores(chain_id: ChainId, key: tally_types::SecretKey) -> super::EpochCores<Ed25519Scheme> {
+    Box::new(move |epoch: &EpochRules, anchor: BlockRef| {
+        let Some(me) = epoch.validators.index_of(&key.public_key()) else { return Ok(None) };
+        let scheme = Ed25519Scheme::new(chain_id.clone(), epoch.validators.clone(), key.clone())?;
+        let core = Core::new(epoch_config(&chain_id, epoch, me, anchor), scheme)
+            .with_context(|| format!("starting consensus for epoch {}", epoch.number))?;
+        Ok(Some(core))
+    })
 }
 
 /// The executor's view of the chain for validator `me`.
@@ -109,6 +142,18 @@ pub fn chain_rules(genesis: &Genesis, me: ValidatorIndex) -> ChainRules {
             .min(limits::BLOCK_BYTES_MAX)
             .saturating_sub(limits::HEADER_BYTES_MAX + 4),
     }
+}
+
+/// Every validator of genesis, in validator order, as the engine addresses them.
+fn genesis_peers(genesis: &Genesis) -> anyhow::Result<Vec<super::io::ValidatorPeer>> {
+    Ok(genesis
+        .validators()
+        .iter()
+        .map(|validator| super::io::ValidatorPeer {
+            network_key: validator.network_key,
+            p2p_listen: validator.p2p_listen.to_string(),
+        })
+        .collect())
 }
 
 /// Every validator of genesis as a network peer to dial and admit, in validator order.
@@ -220,44 +265,68 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         .with_context(|| format!("reading consensus key {}", key_path.display()))?;
     let network_key = tally_genesis::keys::read_key_file(&config.network_key)
         .with_context(|| format!("reading network key {}", config.network_key.display()))?;
-    let validators = genesis.validator_set();
     let chain_id = genesis.chain_id().clone();
-    let me = validators
-        .index_of(&consensus_key.public_key())
-        .ok_or_else(|| anyhow!("consensus key {} is not a validator of this genesis", key_path.display()))?;
-    let entry = &genesis.validators()[usize::from(me.0)];
-    if entry.network_key != network_key.public_key() {
-        bail!(
-            "network key {} does not match validator {}'s network_key in genesis",
-            config.network_key.display(),
-            entry.name
-        );
-    }
-
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Arc::new(open_store(&store_path(config), &genesis)?);
     let tip = store_tip(&store, &genesis)?;
+    // The validators of the next block's epoch, by the committed state: genesis's until
+    // governance changes them (docs/ARCHITECTURE.md "Governance and epochs").
+    let epoch = next_epoch(&store, &genesis)?;
+    let validators = epoch.validators.clone();
+    let me = validators.index_of(&consensus_key.public_key()).ok_or_else(|| {
+        anyhow!(
+            "consensus key {} is not a validator of epoch {} (height {} on): run as a full node until governance adds it",
+            key_path.display(),
+            epoch.number,
+            epoch.start_height
+        )
+    })?;
+    let validator_peers = {
+        let snapshot = store.snapshot()?;
+        super::epoch_peers(&snapshot, &epoch).or_else(|_| genesis_peers(&genesis))?
+    };
+    let entry = &validator_peers[usize::from(me.0)];
+    if entry.network_key != network_key.public_key() {
+        bail!(
+            "network key {} does not match this validator's network_key on the ledger",
+            config.network_key.display(),
+        );
+    }
     // The WAL lives in its own file beside the store (moved there from node.redb once).
     let wal_file = Wal::open_beside(&store)?;
     let wal = read_wal(&wal_file)?;
     let wal_len = wal.len();
-    let scheme = Ed25519Scheme::new(chain_id.clone(), validators.clone(), consensus_key)?;
-    let core = Core::restore(consensus_config(&genesis, me, tip), scheme, wal)
+    let scheme = Ed25519Scheme::new(chain_id.clone(), validators.clone(), consensus_key.clone())?;
+    let core = Core::restore(epoch_config(&chain_id, &epoch, me, tip), scheme, wal)
         .context("restoring consensus from the WAL")?;
-    tracing::info!(height = %tip.height, wal_entries = wal_len, validator = me.0, "consensus restored");
+    tracing::info!(height = %tip.height, wal_entries = wal_len, validator = me.0, epoch = epoch.number, "consensus restored");
 
-    let net_peers = validator_peers(&genesis)?;
+    let net_peers = validator_peers
+        .iter()
+        .map(|peer| {
+            let peer_id = tally_net::peer_id_from_public_key(&peer.network_key.0)?;
+            let addr = peer.p2p_listen.parse().with_context(|| format!("p2p_listen {}", peer.p2p_listen))?;
+            Ok(Peer { peer_id, addr })
+        })
+        .collect::<anyhow::Result<Vec<Peer>>>()?;
     let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
-    let peer_index: HashMap<PeerId, ValidatorIndex> =
-        peers.iter().enumerate().map(|(index, peer)| (*peer, ValidatorIndex(index as u16))).collect();
     let listen = match &config.p2p_listen {
         Some(addr) => addr.clone(),
-        None => entry.p2p_listen.parse().context("own p2p_listen in genesis")?,
+        None => entry.p2p_listen.parse().context("own p2p_listen on the ledger")?,
     };
     let (handle, events) = start_network(config, &genesis, &network_key, listen, net_peers)?;
     let api = ApiParts::new(config, &store, &genesis, tip.height)?;
-    serve_api(config.http_listen.unwrap_or(entry.http_listen), api.state, &config.http_cors_origins).await?;
+    let http_listen = match config.http_listen {
+        Some(addr) => addr,
+        None => genesis
+            .validators()
+            .iter()
+            .find(|validator| validator.consensus_key == consensus_key.public_key())
+            .map(|validator| validator.http_listen)
+            .ok_or_else(|| anyhow!("set http.listen in node.toml: this validator is not in genesis"))?,
+    };
+    serve_api(http_listen, api.state, &config.http_cors_origins).await?;
     let ApiParts { status, committed, submissions, metrics, assets, .. } = api;
 
     let mempool = Mempool::new(config.mempool.clone(), chain_id.clone()).map_err(|error| anyhow!(error))?;
@@ -265,7 +334,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     let shared = Shared {
         store,
         mempool: Arc::new(Mutex::new(mempool)),
-        rules: chain_rules(&genesis, me),
+        rules: ChainRules { validators_hash: validators.hash(), ..chain_rules(&genesis, me) },
         pace: Arc::new(BuildPace::new(Duration::from_millis(
             config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
         ))),
@@ -275,6 +344,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     };
     let engine = Engine::new(Parts {
         core,
+        epoch_cores: epoch_cores(chain_id.clone(), consensus_key),
         wal: wal_file,
         net,
         clock: SystemClock::new(),
@@ -286,5 +356,5 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         status,
         committed,
     });
-    Ok((engine, Channels { events, submissions, results, peer_index }))
+    Ok((engine, Channels { events, submissions, results }))
 }

@@ -76,6 +76,10 @@ impl Network for SimNet {
     fn respond(&mut self, reply: SimReply, bytes: Vec<u8>) {
         self.outbox.borrow_mut().responses.push((reply, bytes));
     }
+
+    /// Never reached: the simulator's nodes are addressed by index in one fixed set, and its
+    /// engines refuse a new epoch before they would call this (see `Simulation::boot`).
+    fn set_validators(&mut self, _peers: Vec<tally_node::engine::io::ValidatorPeer>) {}
 }
 
 /// The engine's workers in the simulator: jobs are queued and run at a simulated time.

@@ -591,6 +591,15 @@ impl Simulation {
         let (committed, _) = watch::channel(tip.height);
         let engine = Engine::new(Parts {
             core,
+            // The simulator's workload makes no governance changes, so its chains stay in
+            // epoch 0; a new epoch would be a bug the run reports (reconfiguration faults are
+            // the next step of issue #12).
+            epoch_cores: Box::new(|epoch, _| {
+                anyhow::bail!(
+                    "epoch {} started, but the simulator's workload changes no validators",
+                    epoch.number
+                )
+            }),
             wal,
             net: SimNet { outbox: Rc::clone(&host.outbox) },
             clock: SimClock { now_ms: Rc::clone(&self.world.now_ms), offset_ms: host.clock_offset_ms },
