@@ -247,8 +247,16 @@ fn take_range(
     bytes: &[u8],
 ) -> anyhow::Result<(usize, Option<BlockRef>)> {
     let chain_id = shared.rules.chain_id.clone();
+    // The epoch of the next block, by the committed state (docs/ARCHITECTURE.md "Governance
+    // and epochs"): its set signs the range's certificates and is hashed in its headers.
+    let epoch = executor::EpochRules::at(&shared.store.snapshot()?, tip.height.next())?;
+    let (number, validators) = match &epoch {
+        Some(epoch) => (epoch.number, &epoch.validators),
+        None => (0, validators),
+    };
+    let rules = executor::ChainRules { validators_hash: validators.hash(), ..shared.rules.clone() };
     let chunk =
-        sync::check_range(&shared.rules, from, FOLLOW_RANGE_BLOCKS, bytes, |certificate: &Certificate| {
+        sync::check_range(&rules, number, from, FOLLOW_RANGE_BLOCKS, bytes, |certificate: &Certificate| {
             certificate.verify(&chain_id, validators).is_ok()
         })
         .map_err(|reason| anyhow!("the range does not check: {reason}"))?;
@@ -256,7 +264,7 @@ fn take_range(
     let received = blocks.len();
     let Some((last, certificate)) = certified else { return Ok((received, None)) };
     let first = blocks.first().ok_or_else(|| anyhow!("an empty range"))?;
-    executor::check_child(&first.header, &tip, &shared.rules).context("the range does not follow the tip")?;
+    executor::check_child(&first.header, &tip, &rules).context("the range does not follow the tip")?;
     let mut layers: Vec<Arc<Executed>> = Vec::new();
     let mut group = Vec::new();
     for block in blocks.into_iter().take(last + 1) {

@@ -278,6 +278,8 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     next_tag: RequestTag,
     peer_cursor: usize,
     sync: Option<sync::SyncRun>,
+    /// Monotonic ms before which no catch-up to the end of the epoch starts again.
+    catch_up_after_ms: u64,
     ingress_jobs: usize,
     submissions: VecDeque<Submission>,
     /// Transactions in `submissions`.
@@ -345,6 +347,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             next_tag: 0,
             peer_cursor: 0,
             sync: None,
+            catch_up_after_ms: 0,
             ingress_jobs: 0,
             submissions: VecDeque::new(),
             submitted_txs: 0,
@@ -419,6 +422,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
     fn handle_inner(&mut self, event: Event<N>) -> anyhow::Result<()> {
         match event {
             Event::Message { from, bytes } => match decode::<Message>(&bytes) {
+                Ok(message) if message.view().epoch() > self.core.config().epoch => self.start_catch_up(),
                 Ok(message) => self.inputs.push_back(Input::Message { from, message }),
                 Err(error) => tracing::debug!(from = from.0, %error, "undecodable consensus message"),
             },

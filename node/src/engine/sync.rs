@@ -33,6 +33,8 @@ pub const SYNC_INFLIGHT_MAX: usize = 4;
 pub const SYNC_FAILURES_MAX: usize = 16;
 /// Checked blocks held before a certificate covers them.
 pub const SYNC_UNCERTIFIED_MAX: usize = 1_024;
+/// A catch-up to the end of this node's epoch starts at most this often.
+pub const CATCH_UP_INTERVAL_MS: u64 = 2_000;
 /// Certificates of one range answer checked at most (from its last block back): a peer that
 /// fills a range with certificates that do not verify costs a few batch checks, not 64.
 pub const SYNC_CERTIFICATES_TRIED_MAX: usize = 4;
@@ -43,7 +45,9 @@ pub struct SyncRun {
     run: u64,
     target: Height,
     target_id: BlockId,
-    finalization: Certificate,
+    /// The core's finalization of the target; `None` for a catch-up to the end of this
+    /// node's epoch (see [`Engine::start_catch_up`]).
+    finalization: Option<Certificate>,
     /// The next height to ask for.
     next_from: Height,
     inflight: usize,
@@ -108,7 +112,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             run: self.next_tag,
             target,
             target_id,
-            finalization,
+            finalization: Some(finalization),
             next_from: self.queued.height.next(),
             inflight: 0,
             checking: 0,
@@ -131,6 +135,41 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         }
         self.sync_request_more();
         Ok(())
+    }
+
+    /// Peers sent messages of a later epoch: the rest of the network finished this node's
+    /// epoch while it was away, and no core of this epoch runs any more to finalize what it
+    /// lacks. It asks peers for the committed blocks after its tip, up to the end of its
+    /// epoch: each range is certified by a finalization of its own epoch (the epoch's last
+    /// block always has its own, R8), so the core's scheme checks them; once that last block
+    /// is durable the next epoch's core takes over and follows its peers again.
+    pub(super) fn start_catch_up(&mut self) {
+        let now = self.clock.monotonic_ms();
+        if self.sync.is_some() || now < self.catch_up_after_ms {
+            return;
+        }
+        self.catch_up_after_ms = now + CATCH_UP_INTERVAL_MS;
+        tracing::info!(
+            from = self.queued.height.0,
+            epoch = self.core.config().epoch,
+            "peers are in a later epoch; catching up to the end of this one"
+        );
+        self.sync = Some(SyncRun {
+            run: self.next_tag,
+            target: Height(u64::MAX >> 1),
+            target_id: BlockId(tally_types::Hash([0; 32])),
+            finalization: None,
+            next_from: self.queued.height.next(),
+            inflight: 0,
+            checking: 0,
+            received: BTreeMap::new(),
+            joined: self.queued,
+            uncertified: Vec::new(),
+            failures: 0,
+            committed_any: false,
+            gave_up: false,
+        });
+        self.sync_request_more();
     }
 
     fn sync_request_more(&mut self) {
@@ -204,6 +243,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         };
         run.checking += 1;
         let rules = self.shared.rules.clone();
+        let epoch = self.core.config().epoch;
         let validators = self.core.config().validators.clone();
         // Certificates are checked with the core's scheme, as the core checks them.
         let scheme = self.core.scheme().clone();
@@ -221,7 +261,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
                     run: run_id,
                     from,
                     count,
-                    result: check_range(&rules, from, count, &bytes, certificate_ok),
+                    result: check_range(&rules, epoch, from, count, &bytes, certificate_ok),
                 })
             }),
         );
@@ -292,7 +332,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
                     run.uncertified.push(block);
                     let certificate = match &chunk.certified {
                         Some((certified, certificate)) if *certified == index => Some(certificate.clone()),
-                        _ if is_target => Some(run.finalization.clone()),
+                        _ if is_target => run.finalization.clone(),
                         _ => None,
                     };
                     if let Some(certificate) = certificate {
@@ -380,15 +420,27 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
 /// from the end, so at most one certificate check per range on the happy path).
 pub(crate) fn check_range(
     rules: &ChainRules,
+    epoch: u64,
     from: Height,
     count: u32,
     bytes: &[u8],
     certificate_ok: impl Fn(&Certificate) -> bool,
 ) -> Result<Chunk, String> {
-    let BlockResponse::Range(blocks) = decode::<BlockResponse>(bytes).map_err(|error| error.to_string())?;
+    let BlockResponse::Range(mut blocks) =
+        decode::<BlockResponse>(bytes).map_err(|error| error.to_string())?;
     if blocks.is_empty() || blocks.len() > count as usize {
         return Err(format!("{} blocks for a request of {count}", blocks.len()));
     }
+    // Only this node's epoch can be checked (its set signs the certificates): blocks of a
+    // later epoch wait for that epoch's core (R8).
+    let in_epoch = blocks.iter().take_while(|committed| committed.block.header.view.epoch() == epoch).count();
+    if in_epoch == 0 {
+        return Err(format!(
+            "the range starts in epoch {}, this node is in epoch {epoch}",
+            blocks[0].block.header.view.epoch()
+        ));
+    }
+    blocks.truncate(in_epoch);
     for (index, committed) in blocks.iter().enumerate() {
         let header = &committed.block.header;
         if header.height.0 != from.0 + index as u64 {
@@ -464,13 +516,18 @@ mod tests {
         /// Empty blocks at heights `from..from + count`, linked, each with a finalization of
         /// its own signed by three of the four validators.
         fn range(&self, from: u64, count: u64) -> Vec<CommittedBlock> {
+            self.range_in_views(from, &(from..from + count).collect::<Vec<_>>())
+        }
+
+        /// As [`Chain::range`], block i proposed in view `views[i]`.
+        fn range_in_views(&self, from: u64, views: &[u64]) -> Vec<CommittedBlock> {
             let mut parent = BlockId(Hash([7; 32]));
             let mut out = Vec::new();
-            for height in from..from + count {
+            for (height, view) in (from..).zip(views) {
                 let header = Header {
                     chain_id: self.rules.chain_id.clone(),
                     height: Height(height),
-                    view: View(height),
+                    view: View(*view),
                     parent_id: parent,
                     time_ms: 1_000 * height,
                     proposer: ValidatorIndex(0),
@@ -497,10 +554,23 @@ mod tests {
 
         fn check(&self, from: u64, count: u32, blocks: Vec<CommittedBlock>) -> Result<Chunk, String> {
             let bytes = encode(&BlockResponse::Range(blocks));
-            check_range(&self.rules, Height(from), count, &bytes, |certificate: &Certificate| {
+            check_range(&self.rules, 0, Height(from), count, &bytes, |certificate: &Certificate| {
                 certificate.verify(&self.rules.chain_id, &self.validators).is_ok()
             })
         }
+    }
+
+    #[test]
+    fn a_range_is_cut_where_a_later_epoch_begins_and_refused_if_it_begins_there() {
+        let chain = chain();
+        let next = View::epoch_base(1).0;
+        let blocks = chain.range_in_views(5, &[5, 6, 7, next + 1, next + 2]);
+        let chunk = chain.check(5, 5, blocks.clone()).expect("epoch 0's part checks");
+        let (kept, certified) = chunk.into_parts();
+        assert_eq!(kept.len(), 3, "blocks of epoch 1 wait for epoch 1's core");
+        assert_eq!(certified.map(|(index, _)| index), Some(2));
+        let error = chain.check(8, 2, blocks[3..].to_vec()).err().expect("epoch 1 only");
+        assert!(error.contains("starts in epoch 1"), "{error}");
     }
 
     #[test]
@@ -537,7 +607,7 @@ mod tests {
         let chain = chain();
         let checks = Cell::new(0);
         let bytes = encode(&BlockResponse::Range(chain.range(1, 64)));
-        let chunk = check_range(&chain.rules, Height(1), 64, &bytes, |_: &Certificate| {
+        let chunk = check_range(&chain.rules, 0, Height(1), 64, &bytes, |_: &Certificate| {
             checks.set(checks.get() + 1);
             false
         })
@@ -565,7 +635,7 @@ mod tests {
         let error = chain.check(5, 3, wrong_root).err().expect("refused");
         assert!(error.contains("tx root") || error.contains("height 7"), "{error}");
         assert!(chain.check(5, 3, Vec::new()).is_err());
-        let garbage = check_range(&chain.rules, Height(5), 3, b"not a range", |_: &Certificate| true);
+        let garbage = check_range(&chain.rules, 0, Height(5), 3, b"not a range", |_: &Certificate| true);
         assert!(garbage.is_err());
     }
 }
