@@ -153,7 +153,7 @@ impl EpochRules {
             number: epoch.number,
             start_height: epoch.start_height,
             validators,
-            params: epoch.params.clone(),
+            params: epoch.params,
         }))
     }
 
