@@ -47,11 +47,22 @@ pub struct Follower {
     status: watch::Sender<NodeStatus>,
     committed: watch::Sender<Height>,
     connected: usize,
+    /// A validator's consensus key that governance has added for a later epoch: once the next
+    /// block's epoch names it, [`Follower::run`] hands the node over to become a validator.
+    joining: Option<tally_types::PublicKey>,
 }
 
 /// Starts a full node from a configuration without a consensus key: genesis, network key,
 /// store, network (dialing every validator) and the HTTP API.
 pub async fn start(config: &NodeConfig) -> anyhow::Result<Follower> {
+    let joining = match &config.consensus_key {
+        Some(path) => Some(
+            tally_genesis::keys::read_key_file(path)
+                .with_context(|| format!("reading consensus key {}", path.display()))?
+                .public_key(),
+        ),
+        None => None,
+    };
     let genesis = Genesis::load(&config.genesis)
         .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
     let network_key = tally_genesis::keys::read_key_file(&config.network_key)
@@ -106,12 +117,15 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<Follower> {
         status,
         committed,
         connected: 0,
+        joining,
     })
 }
 
 impl Follower {
-    /// Follows the chain until the network stops or storage fails.
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    /// Follows the chain until the network stops or storage fails; for a validator waiting
+    /// for its epoch, until the next block's epoch names its key (then it returns what the
+    /// validator it becomes takes over).
+    pub async fn run(mut self) -> anyhow::Result<crate::engine::startup::Resumed> {
         let mut poll = tokio::time::interval(Duration::from_millis(FOLLOW_INTERVAL_MS));
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut next_peer = 0usize;
@@ -138,9 +152,28 @@ impl Follower {
                         }
                     }
                     self.publish_status(false);
+                    if self.epoch_names_me()? {
+                        return Ok(crate::engine::startup::Resumed {
+                            shared: self.shared,
+                            handle: self.handle,
+                            events: self.events,
+                            submissions: self.submissions,
+                            status: self.status,
+                            committed: self.committed,
+                        });
+                    }
                 }
             }
         }
+    }
+
+    /// Whether this node waits for an epoch that has now come: the block after the tip is in
+    /// an epoch whose validators include its consensus key.
+    fn epoch_names_me(&self) -> anyhow::Result<bool> {
+        let Some(key) = &self.joining else { return Ok(false) };
+        let snapshot = self.shared.store.snapshot()?;
+        Ok(executor::EpochRules::at(&snapshot, self.tip.height.next())?
+            .is_some_and(|epoch| epoch.validators.index_of(key).is_some()))
     }
 
     async fn on_event(&mut self, event: NetEvent) {

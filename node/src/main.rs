@@ -153,34 +153,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    if node_config.consensus_key.is_none() {
-        return runtime.block_on(async move {
-            let follower = tally_node::follower::start(&node_config)
-                .await
-                .with_context(|| format!("starting the full node of {}", config.display()))?;
-            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .context("installing the SIGTERM handler")?;
-            tokio::select! {
-                result = follower.run() => result,
-                _ = tokio::signal::ctrl_c() => Ok(()),
-                _ = terminate.recv() => {
-                    tracing::info!("terminated (SIGTERM); stopping");
-                    Ok(())
-                }
-            }
-        });
-    }
     runtime.block_on(async move {
-        let (engine, channels) = tally_node::engine::start(&node_config)
-            .await
-            .with_context(|| format!("starting the node of {}", config.display()))?;
-        tracing::info!(store = %tally_node::engine::store_path(&node_config).display(), "node started");
         // SIGTERM (systemd, docker stop) and Ctrl-C stop the node the same way. Every
         // committed block is already durable (one redb transaction with immediate durability
         // per block, votes in the WAL before they are sent), so stopping between two awaits of
         // the engine loses nothing; it only spares the operator a log full of peer errors.
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
+        // A full node, or a validator whose epoch has not started (governance scheduled it, or
+        // is yet to vote it in): follow the chain; the validator takes over when its epoch comes.
+        let validating = match node_config.consensus_key {
+            None => false,
+            Some(_) => tally_node::engine::startup::validates_now(&node_config)
+                .with_context(|| format!("starting the node of {}", config.display()))?,
+        };
+        let started = if validating {
+            tally_node::engine::start(&node_config).await
+        } else {
+            let follower = tally_node::follower::start(&node_config)
+                .await
+                .with_context(|| format!("starting the full node of {}", config.display()))?;
+            let resumed = tokio::select! {
+                result = follower.run() => result?,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = terminate.recv() => {
+                    tracing::info!("terminated (SIGTERM); stopping");
+                    return Ok(());
+                }
+            };
+            tally_node::engine::startup::start_resumed(&node_config, resumed).await
+        };
+        let (engine, channels) =
+            started.with_context(|| format!("starting the node of {}", config.display()))?;
+        tracing::info!(store = %tally_node::engine::store_path(&node_config).display(), "node started");
         tokio::select! {
             result = engine.run(channels) => result,
             signal = tokio::signal::ctrl_c() => {

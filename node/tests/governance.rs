@@ -2,7 +2,9 @@
 //! by the `tally` and `tally-node` binaries: members propose and vote with their governance keys
 //! (`tally gov`), a proposal passes at more than two thirds and only once, a fifth provider that
 //! ran `tally-node init` and `tally-node apply` is admitted with its validator, which the state
-//! schedules two blocks after the passing vote; bad input is refused by name (a threshold below
+//! schedules two blocks after the passing vote; the fifth provider's node follows the chain
+//! as a full node until that epoch, then validates (and the chain needs its votes once a
+//! genesis validator stops); bad input is refused by name (a threshold below
 //! one half, a vote from a non-member, a forged application, an application for another chain).
 
 mod common;
@@ -76,7 +78,8 @@ fn members_vote_a_threshold_change_and_a_new_provider_in() {
             tally.json(&["keys", "import", member, "--file", key_file.to_str().expect("UTF-8")]);
         }
         threshold_change(&tally);
-        admission(&tally, dir.path());
+        let fifth = admission(&tally, dir.path());
+        fifth_validator_joins(&tally, &network, dir.path(), fifth);
     }));
     if result.is_err() {
         network.dump_logs();
@@ -118,11 +121,27 @@ fn threshold_change(tally: &Tally) {
     assert_eq!(listed["proposals"].as_array().map(Vec::len), Some(1));
 }
 
-fn admission(tally: &Tally, dir: &Path) {
+/// Where the fifth provider's node runs: its home and addresses.
+struct Fifth {
+    home: PathBuf,
+    http: std::net::SocketAddr,
+}
+
+/// Two ports free now on 127.0.0.1 (p2p, HTTP), for the fifth provider's node.
+fn two_free_ports() -> (u16, u16) {
+    let first = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let second = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    (first.local_addr().expect("addr").port(), second.local_addr().expect("addr").port())
+}
+
+fn admission(tally: &Tally, dir: &Path) -> Fifth {
     // The fifth provider, on its own: node keys in its home, issuer key in its keystore.
     let home = dir.join("umbrella-home");
+    let (p2p_port, http_port) = two_free_ports();
+    let p2p = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
+    let http = format!("127.0.0.1:{http_port}");
     let init = Command::new(tally_node_binary())
-        .args(["init", "--home", home.to_str().expect("UTF-8")])
+        .args(["init", "--home", home.to_str().expect("UTF-8"), "--p2p-listen", &p2p, "--http-listen", &http])
         .output()
         .expect("tally-node init runs");
     assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
@@ -132,7 +151,7 @@ fn admission(tally: &Tally, dir: &Path) {
             .args(["apply", "--home", home.to_str().expect("UTF-8"), "--chain-id", chain])
             .args(["--member", "umbrella", "--member-name", "Umbrella APIs", "--issuer", &issuer])
             .args(["--asset", "UMB", "--validator-name", "umbrella-0"])
-            .args(["--p2p-address", "/ip4/127.0.0.1/tcp/1", "--http-address", "127.0.0.1:2"])
+            .args(["--p2p-address", &p2p, "--http-address", &http])
             .args(["--out", out.to_str().expect("UTF-8")])
             .output()
             .expect("tally-node apply runs");
@@ -214,4 +233,58 @@ fn admission(tally: &Tally, dir: &Path) {
         assert!(Instant::now() < deadline, "the epoch never started: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    Fifth { home, http: http.parse().expect("address") }
+}
+
+/// The fifth provider starts its node after the vote: it follows the chain as a full node
+/// until its epoch is current, then validates without a restart. With n = 5 the quorum is 4,
+/// so once a genesis validator stops, blocks commit only with the fifth's votes.
+fn fifth_validator_joins(tally: &Tally, network: &common::Network, dir: &Path, fifth: Fifth) {
+    std::fs::copy(dir.join("genesis.json"), fifth.home.join("genesis.json")).expect("copy genesis");
+    let log = std::fs::File::create(fifth.home.join("node.log")).expect("log file");
+    let child = Command::new(tally_node_binary())
+        .args(["run", "--config", fifth.home.join("node.toml").to_str().expect("UTF-8")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn the fifth node");
+    let mut nodes = common::Nodes(vec![child]);
+    let log_of_fifth = || std::fs::read_to_string(fifth.home.join("node.log")).unwrap_or_default();
+    let deadline = Instant::now() + WAIT_MAX;
+    while !log_of_fifth().contains("this node now validates") {
+        if let Ok(Some(status)) = nodes.0[0].try_wait() {
+            panic!("the fifth node exited ({status}):\n{}", log_of_fifth());
+        }
+        assert!(Instant::now() < deadline, "the fifth node never started validating:\n{}", log_of_fifth());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // One of the genesis four stops: 4 of 5 are left, the fifth among them.
+    // The network's own Nodes still holds validator-3's child; kill it by PID, as it is ours.
+    let pid = network.nodes.0[3].id();
+    let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    let before = common::height(network.http_addrs[0]).expect("validator-0 answers");
+    for n in 0..3 {
+        tally.json(&[
+            "grant",
+            "--asset",
+            "UMB@umbrella",
+            "--to",
+            "outsider",
+            "--amount",
+            "1",
+            "--kind",
+            "promo",
+            "--ref",
+            &format!("after-{n}"),
+            "--from",
+            "umbrella",
+            "--wait",
+        ]);
+    }
+    let after = common::height(network.http_addrs[0]).expect("validator-0 answers");
+    assert!(after > before, "the chain stopped with the fifth validator voting: {before} → {after}");
+    let fifth_height = common::height(fifth.http).expect("the fifth node answers");
+    assert!(fifth_height + 5 >= after, "the fifth node is behind: {fifth_height} vs {after}");
+    drop(nodes);
 }

@@ -251,12 +251,30 @@ pub async fn serve_api(addr: SocketAddr, state: ApiState, cors_origins: &[String
     Ok(())
 }
 
-/// Starts a validator from its configuration: genesis, keys, store, consensus core restored
-/// from the WAL, network and HTTP server. Returns the engine and its channels; run them with
-/// [`NodeEngine::run`].
-pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)> {
-    let genesis = Genesis::load(&config.genesis)
-        .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
+/// A validator whose consensus key is not in the epoch of the next block: governance has
+/// scheduled it for a later epoch (or not yet voted it in). `tally-node` then follows the
+/// chain as a full node and becomes a validator when that epoch starts.
+#[derive(Debug, thiserror::Error)]
+#[error("consensus key {key} is not a validator of epoch {epoch} (height {start_height} on)")]
+pub struct NotInEpoch {
+    pub key: String,
+    pub epoch: u64,
+    pub start_height: Height,
+}
+
+/// What a full node hands to the validator it becomes (see [`crate::follower::Handover`]):
+/// the open store, network and HTTP API stay as they are.
+pub struct Resumed {
+    pub shared: Shared,
+    pub handle: NetHandle,
+    pub events: mpsc::Receiver<NetEvent>,
+    pub submissions: mpsc::Receiver<Submission>,
+    pub status: watch::Sender<NodeStatus>,
+    pub committed: watch::Sender<Height>,
+}
+
+/// The keys of a validator's configuration.
+fn validator_keys(config: &NodeConfig) -> anyhow::Result<(tally_types::SecretKey, tally_types::SecretKey)> {
     let key_path = config
         .consensus_key
         .as_ref()
@@ -265,6 +283,93 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         .with_context(|| format!("reading consensus key {}", key_path.display()))?;
     let network_key = tally_genesis::keys::read_key_file(&config.network_key)
         .with_context(|| format!("reading network key {}", config.network_key.display()))?;
+    Ok((consensus_key, network_key))
+}
+
+/// Who this validator is in the epoch of the block after the store's tip: the epoch, its index
+/// and every validator's address (by the committed state). [`NotInEpoch`] when its key is not
+/// in that epoch.
+fn epoch_seat(
+    store: &Store,
+    genesis: &Genesis,
+    consensus_key: &tally_types::SecretKey,
+    network_key: &tally_types::SecretKey,
+) -> anyhow::Result<(EpochRules, ValidatorIndex, Vec<super::io::ValidatorPeer>)> {
+    let epoch = next_epoch(store, genesis)?;
+    let me = epoch.validators.index_of(&consensus_key.public_key()).ok_or_else(|| NotInEpoch {
+        key: consensus_key.public_key().to_string(),
+        epoch: epoch.number,
+        start_height: epoch.start_height,
+    })?;
+    let peers = {
+        let snapshot = store.snapshot()?;
+        super::epoch_peers(&snapshot, &epoch).or_else(|_| genesis_peers(genesis))?
+    };
+    if peers[usize::from(me.0)].network_key != network_key.public_key() {
+        bail!("the network key does not match this validator's network_key on the ledger");
+    }
+    Ok((epoch, me, peers))
+}
+
+/// Whether the configured validator is in the epoch of the block after its store's tip
+/// (false: it follows as a full node until it is). Opens and closes the store.
+pub fn validates_now(config: &NodeConfig) -> anyhow::Result<bool> {
+    let genesis = Genesis::load(&config.genesis)
+        .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
+    let (consensus_key, network_key) = validator_keys(config)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = open_store(&store_path(config), &genesis)?;
+    match epoch_seat(&store, &genesis, &consensus_key, &network_key) {
+        Ok(_) => Ok(true),
+        Err(error) if error.is::<NotInEpoch>() => {
+            tracing::info!(reason = %error, "following the chain as a full node until this validator's epoch starts");
+            Ok(false)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The consensus core restored from the WAL for this validator's seat, and the WAL.
+fn restore_core(
+    store: &Store,
+    chain_id: &ChainId,
+    epoch: &EpochRules,
+    me: ValidatorIndex,
+    consensus_key: &tally_types::SecretKey,
+    tip: BlockRef,
+) -> anyhow::Result<(Core<Ed25519Scheme>, Wal)> {
+    // The WAL lives in its own file beside the store (moved there from node.redb once).
+    let wal_file = Wal::open_beside(store)?;
+    let wal = read_wal(&wal_file)?;
+    let wal_len = wal.len();
+    let scheme = Ed25519Scheme::new(chain_id.clone(), epoch.validators.clone(), consensus_key.clone())?;
+    let core = Core::restore(epoch_config(chain_id, epoch, me, tip), scheme, wal)
+        .context("restoring consensus from the WAL")?;
+    tracing::info!(height = %tip.height, wal_entries = wal_len, validator = me.0, epoch = epoch.number, "consensus restored");
+    Ok((core, wal_file))
+}
+
+/// Every validator of an epoch as a network peer, in index order.
+fn net_peers(peers: &[super::io::ValidatorPeer]) -> anyhow::Result<Vec<Peer>> {
+    peers
+        .iter()
+        .map(|peer| {
+            let peer_id = tally_net::peer_id_from_public_key(&peer.network_key.0)?;
+            let addr = peer.p2p_listen.parse().with_context(|| format!("p2p_listen {}", peer.p2p_listen))?;
+            Ok(Peer { peer_id, addr })
+        })
+        .collect()
+}
+
+/// Starts a validator from its configuration: genesis, keys, store, consensus core restored
+/// from the WAL, network and HTTP server. Returns the engine and its channels; run them with
+/// [`NodeEngine::run`]. Fails with [`NotInEpoch`] when its key does not validate the next
+/// block (see [`validates_now`]).
+pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)> {
+    let genesis = Genesis::load(&config.genesis)
+        .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
+    let (consensus_key, network_key) = validator_keys(config)?;
     let chain_id = genesis.chain_id().clone();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
@@ -272,45 +377,11 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     let tip = store_tip(&store, &genesis)?;
     // The validators of the next block's epoch, by the committed state: genesis's until
     // governance changes them (docs/ARCHITECTURE.md "Governance and epochs").
-    let epoch = next_epoch(&store, &genesis)?;
-    let validators = epoch.validators.clone();
-    let me = validators.index_of(&consensus_key.public_key()).ok_or_else(|| {
-        anyhow!(
-            "consensus key {} is not a validator of epoch {} (height {} on): run as a full node until governance adds it",
-            key_path.display(),
-            epoch.number,
-            epoch.start_height
-        )
-    })?;
-    let validator_peers = {
-        let snapshot = store.snapshot()?;
-        super::epoch_peers(&snapshot, &epoch).or_else(|_| genesis_peers(&genesis))?
-    };
-    let entry = &validator_peers[usize::from(me.0)];
-    if entry.network_key != network_key.public_key() {
-        bail!(
-            "network key {} does not match this validator's network_key on the ledger",
-            config.network_key.display(),
-        );
-    }
-    // The WAL lives in its own file beside the store (moved there from node.redb once).
-    let wal_file = Wal::open_beside(&store)?;
-    let wal = read_wal(&wal_file)?;
-    let wal_len = wal.len();
-    let scheme = Ed25519Scheme::new(chain_id.clone(), validators.clone(), consensus_key.clone())?;
-    let core = Core::restore(epoch_config(&chain_id, &epoch, me, tip), scheme, wal)
-        .context("restoring consensus from the WAL")?;
-    tracing::info!(height = %tip.height, wal_entries = wal_len, validator = me.0, epoch = epoch.number, "consensus restored");
-
-    let net_peers = validator_peers
-        .iter()
-        .map(|peer| {
-            let peer_id = tally_net::peer_id_from_public_key(&peer.network_key.0)?;
-            let addr = peer.p2p_listen.parse().with_context(|| format!("p2p_listen {}", peer.p2p_listen))?;
-            Ok(Peer { peer_id, addr })
-        })
-        .collect::<anyhow::Result<Vec<Peer>>>()?;
+    let (epoch, me, validator_peers) = epoch_seat(&store, &genesis, &consensus_key, &network_key)?;
+    let (core, wal_file) = restore_core(&store, &chain_id, &epoch, me, &consensus_key, tip)?;
+    let net_peers = net_peers(&validator_peers)?;
     let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
+    let entry = &validator_peers[usize::from(me.0)];
     let listen = match &config.p2p_listen {
         Some(addr) => addr.clone(),
         None => entry.p2p_listen.parse().context("own p2p_listen on the ledger")?,
@@ -334,7 +405,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     let shared = Shared {
         store,
         mempool: Arc::new(Mutex::new(mempool)),
-        rules: ChainRules { validators_hash: validators.hash(), ..chain_rules(&genesis, me) },
+        rules: ChainRules { validators_hash: epoch.validators.hash(), ..chain_rules(&genesis, me) },
         pace: Arc::new(BuildPace::new(Duration::from_millis(
             config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
         ))),
@@ -350,7 +421,45 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         clock: SystemClock::new(),
         workers,
         shared,
-        validators: validators.len(),
+        validators: epoch.validators.len(),
+        tip,
+        propose_timeout_ms: genesis.params().timeout_propose_ms,
+        status,
+        committed,
+    });
+    Ok((engine, Channels { events, submissions, results }))
+}
+
+/// A full node whose consensus key has just entered the epoch of its next block becomes a
+/// validator: the same store, network and HTTP API, a consensus core for that epoch, and the
+/// network's dial and allow lists set to the epoch's validators.
+pub async fn start_resumed(config: &NodeConfig, resumed: Resumed) -> anyhow::Result<(NodeEngine, Channels)> {
+    let genesis = Genesis::load(&config.genesis)
+        .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
+    let (consensus_key, network_key) = validator_keys(config)?;
+    let chain_id = genesis.chain_id().clone();
+    let Resumed { mut shared, handle, events, submissions, status, committed } = resumed;
+    let tip = store_tip(&shared.store, &genesis)?;
+    let (epoch, me, validator_peers) = epoch_seat(&shared.store, &genesis, &consensus_key, &network_key)?;
+    let (core, wal_file) = restore_core(&shared.store, &chain_id, &epoch, me, &consensus_key, tip)?;
+    let net_peers = net_peers(&validator_peers)?;
+    let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
+    handle.set_validators(net_peers).await?;
+    tracing::info!(epoch = epoch.number, validator = me.0, height = %tip.height, "this node now validates");
+    let (net, workers, results) = libp2p_parts(handle, peers);
+    shared.rules = ChainRules { validators_hash: epoch.validators.hash(), ..chain_rules(&genesis, me) };
+    shared.pace = Arc::new(BuildPace::new(Duration::from_millis(
+        config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
+    )));
+    let engine = Engine::new(Parts {
+        core,
+        epoch_cores: epoch_cores(chain_id.clone(), consensus_key),
+        wal: wal_file,
+        net,
+        clock: SystemClock::new(),
+        workers,
+        shared,
+        validators: epoch.validators.len(),
         tip,
         propose_timeout_ms: genesis.params().timeout_propose_ms,
         status,
