@@ -869,8 +869,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         let Some(core) = (self.epoch_cores)(&epoch, self.durable)? else {
             bail!(
                 "this validator's consensus key is not in epoch {}'s validator set (from height {}): \
-                 governance removed or rotated it, so it no longer validates; run it as a full node \
-                 (tally-node without node.consensus_key) to keep following the chain",
+                 governance removed or rotated it, so it no longer validates",
                 epoch.number,
                 epoch.start_height
             );
