@@ -3,8 +3,9 @@
 //! (`tally gov`), a proposal passes at more than two thirds and only once, a fifth provider that
 //! ran `tally-node init` and `tally-node apply` is admitted with its validator, which the state
 //! schedules two blocks after the passing vote; the fifth provider's node follows the chain
-//! as a full node until that epoch, then validates (and the chain needs its votes once a
-//! genesis validator stops); bad input is refused by name (a threshold below
+//! as a full node until that epoch, then validates; a genesis validator is voted out and its
+//! node stops, naming why; with another stopped, blocks commit only with the fifth's votes;
+//! bad input is refused by name (a threshold below
 //! one half, a vote from a non-member, a forged application, an application for another chain).
 
 mod common;
@@ -70,7 +71,7 @@ fn members_vote_a_threshold_change_and_a_new_provider_in() {
     let bin = common::tally_binary();
     let dir = tempfile::tempdir().expect("tempdir");
     let members = ["acme", "globex", "initech", "hooli"];
-    let network = common::start_network(dir.path(), CHAIN, &members, 1_000_000, 2, WAIT_MAX);
+    let mut network = common::start_network(dir.path(), CHAIN, &members, 1_000_000, 2, WAIT_MAX);
     let tally = Tally { bin, keystore: dir.path().join("keys"), node: network.url(0) };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         for member in members {
@@ -79,7 +80,7 @@ fn members_vote_a_threshold_change_and_a_new_provider_in() {
         }
         threshold_change(&tally);
         let fifth = admission(&tally, dir.path());
-        fifth_validator_joins(&tally, &network, dir.path(), fifth);
+        fifth_validator_joins(&tally, &mut network, dir.path(), fifth);
     }));
     if result.is_err() {
         network.dump_logs();
@@ -237,9 +238,10 @@ fn admission(tally: &Tally, dir: &Path) -> Fifth {
 }
 
 /// The fifth provider starts its node after the vote: it follows the chain as a full node
-/// until its epoch is current, then validates without a restart. With n = 5 the quorum is 4,
-/// so once a genesis validator stops, blocks commit only with the fifth's votes.
-fn fifth_validator_joins(tally: &Tally, network: &common::Network, dir: &Path, fifth: Fifth) {
+/// until its epoch is current, then validates without a restart. Then the members remove
+/// validator-3 (n = 4 again): its node stops, saying why; once validator-2 stops too, blocks
+/// commit only with the fifth's votes (Q = 3 of 0, 1 and the fifth).
+fn fifth_validator_joins(tally: &Tally, network: &mut common::Network, dir: &Path, fifth: Fifth) {
     std::fs::copy(dir.join("genesis.json"), fifth.home.join("genesis.json")).expect("copy genesis");
     let log = std::fs::File::create(fifth.home.join("node.log")).expect("log file");
     let child = Command::new(tally_node_binary())
@@ -258,9 +260,42 @@ fn fifth_validator_joins(tally: &Tally, network: &common::Network, dir: &Path, f
         assert!(Instant::now() < deadline, "the fifth node never started validating:\n{}", log_of_fifth());
         std::thread::sleep(Duration::from_millis(200));
     }
-    // One of the genesis four stops: 4 of 5 are left, the fifth among them.
-    // The network's own Nodes still holds validator-3's child; kill it by PID, as it is ours.
-    let pid = network.nodes.0[3].id();
+    let removed = network.testnet.genesis.validators()[3].consensus_key.to_string();
+    let id = "0000000000000000000000000000bb03";
+    tally.json(&["gov", "propose", "remove-validator", &removed, "--id", id, "--from", "acme", "--wait"]);
+    for member in ["globex", "initech", "umbrella"] {
+        tally.json(&["gov", "vote", id, "yes", "--from", member, "--wait"]);
+    }
+    assert_eq!(tally.json(&["gov", "show", id])["status"], "passed");
+    let deadline = Instant::now() + WAIT_MAX;
+    let status = loop {
+        // Blocks keep coming (the epoch starts two blocks after the vote).
+        tally.json(&[
+            "grant",
+            "--asset",
+            "UMB@umbrella",
+            "--to",
+            "outsider",
+            "--amount",
+            "1",
+            "--kind",
+            "promo",
+            "--ref",
+            "tick",
+            "--from",
+            "umbrella",
+            "--wait",
+        ]);
+        if let Ok(Some(status)) = network.nodes.0[3].try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the removed validator's node did not stop");
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(dir.join("validator-3/node.log")).expect("log");
+    assert!(log.contains("no longer validates"), "validator-3 stopped without saying why:\n{log}");
+    // Validator-2 stops: 0, 1 and the fifth are left, a quorum of 3 only with the fifth.
+    let pid = network.nodes.0[2].id();
     let killed = Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill runs");
     assert!(killed.success());
     let before = common::height(network.http_addrs[0]).expect("validator-0 answers");
