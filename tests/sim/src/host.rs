@@ -6,19 +6,23 @@
 //! genesis, the formatted disks every node starts from, and the accounts that send transfers.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use tally_ledger::tree::apply_updates;
-use tally_ledger::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, genesis_writes};
+use tally_ledger::{
+    GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, GenesisValidator, genesis_writes,
+};
 use tally_node::engine::io::{Clock, Job, Lane, Network, RequestTag, Verdict, Workers};
 use tally_store::sim_disk::SimDisk;
 use tally_store::{ChainIdentity, Store, Wal, state_writes, tree_writes};
 use tally_types::codec::BoundedBytes;
+use tally_types::governance::{Action, ConsensusParams, Propose};
 use tally_types::tx::{AssetFlags, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetId, BoundedVec, ChainId, Domain, Height, MemberId, Op, SecretKey, SignedTransaction,
-    ValidatorIndex,
+    Amount, AssetId, BoundedVec, ChainId, Domain, Height, MemberId, Op, OpId, SecretKey, SignedTransaction,
+    ValidatorIndex, ValidatorSet,
 };
 
 use crate::chain::{CHAIN_ID, GENESIS_TIME_MS};
@@ -129,16 +133,39 @@ pub fn account_key(index: usize) -> SecretKey {
     SecretKey::from_seed(&blake3::derive_key("tally-sim v1 account key", &(index as u64).to_le_bytes()))
 }
 
-/// The genesis ledger: one member with one issuer, one asset, [`ACCOUNTS`] funded accounts.
-pub fn genesis_ledger() -> GenesisLedger {
+/// The key of the simulated member's issuer, which is also its governance key: as the only
+/// member, its proposal passes with its own yes.
+pub fn governance_key() -> SecretKey {
+    SecretKey::from_seed(&blake3::derive_key("tally-sim v1 issuer", b"0"))
+}
+
+/// The genesis ledger: one member with one issuer, one asset, [`ACCOUNTS`] funded accounts,
+/// and `validators` as epoch 0's set (so governance can start later epochs).
+pub fn genesis_ledger(validators: &ValidatorSet) -> GenesisLedger {
+    let member = MemberId::new("sim").expect("a valid member id");
     GenesisLedger {
         members: vec![GenesisMember {
-            id: MemberId::new("sim").expect("a valid member id"),
+            id: member.clone(),
             name: "Simulated member".into(),
-            issuers: vec![
-                SecretKey::from_seed(&blake3::derive_key("tally-sim v1 issuer", b"0")).public_key(),
-            ],
+            issuers: vec![governance_key().public_key()],
         }],
+        validators: validators
+            .keys()
+            .iter()
+            .enumerate()
+            .map(|(index, key)| GenesisValidator {
+                member: member.clone(),
+                name: format!("sim-{index}"),
+                consensus_key: *key,
+                network_key: SecretKey::from_seed(&blake3::derive_key(
+                    "tally-sim v1 network key",
+                    &(index as u64).to_le_bytes(),
+                ))
+                .public_key(),
+                p2p_listen: format!("/ip4/10.0.0.{}/tcp/27000", index + 1),
+                http_listen: format!("10.0.0.{}:28000", index + 1),
+            })
+            .collect(),
         assets: vec![GenesisAsset {
             asset: asset(),
             scale: 2,
@@ -164,18 +191,19 @@ pub fn identity() -> ChainIdentity {
     }
 }
 
-/// A node's disks, formatted: the store holds the identity and the genesis state, the WAL
-/// file exists and is empty. Formatted once per process, then duplicated (the store's docs:
-/// format before injecting faults).
-pub fn formatted_disks() -> (SimDisk, SimDisk) {
-    static TEMPLATE: OnceLock<(SimDisk, SimDisk)> = OnceLock::new();
-    let (store, wal) = TEMPLATE.get_or_init(|| {
+/// A node's disks, formatted: the store holds the identity and the genesis state for
+/// `validators`, the WAL file exists and is empty. Formatted once per process and validator
+/// count, then duplicated (the store's docs: format before injecting faults).
+pub fn formatted_disks(validators: &ValidatorSet) -> (SimDisk, SimDisk) {
+    static TEMPLATES: Mutex<BTreeMap<usize, (SimDisk, SimDisk)>> = Mutex::new(BTreeMap::new());
+    let mut templates = TEMPLATES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (store, wal) = templates.entry(validators.len()).or_insert_with(|| {
         let store_disk = SimDisk::new();
         let wal_disk = SimDisk::new();
         {
             let store = Store::open_with_backend(store_disk.backend(), "template store", &identity())
                 .expect("formatting a simulated store");
-            let writes = genesis_writes(&genesis_ledger()).expect("the simulated genesis is valid");
+            let writes = genesis_writes(&genesis_ledger(validators)).expect("the simulated genesis is valid");
             let batch = apply_updates(&store.snapshot().expect("snapshot"), &writes.tree_updates())
                 .expect("genesis state tree");
             store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
@@ -199,6 +227,30 @@ pub fn transfer(from: usize, to: usize, seq: u64, valid_until: Height, amount: u
             to: account_key(to).public_key(),
             amount: Amount(amount),
         })])
+        .expect("one op"),
+        memo: BoundedBytes::empty(),
+    }
+    .sign(&key)
+}
+
+/// The governance proposal `number` (1, 2, …) of a run: new consensus parameters, which start
+/// a new epoch two blocks after the block that holds it (the member's yes passes it at once).
+/// Signed by the member's governance key with seq `number`.
+pub fn set_params(number: u64, valid_until: Height) -> SignedTransaction {
+    let key = governance_key();
+    let params = ConsensusParams { block_txs_max: 4_000 + number as u32, ..ConsensusParams::default() };
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&number.to_le_bytes());
+    Transaction {
+        chain_id: ChainId::new(CHAIN_ID).expect("valid chain id"),
+        signer: key.public_key(),
+        seq: number,
+        valid_until_height: valid_until,
+        ops: BoundedVec::new(vec![Op::Propose(Box::new(Propose {
+            proposal_id: OpId(id),
+            action: Action::SetConsensusParams { params },
+            expires_at_height: Height(valid_until.0 + 1_000),
+        }))])
         .expect("one op"),
         memo: BoundedBytes::empty(),
     }

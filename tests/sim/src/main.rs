@@ -13,6 +13,7 @@ use tally_sim::campaign::{self, SchemeChoice};
 use tally_sim::scenario::{Scenario, ScenarioOptions};
 use tally_sim::scheme::SchemeKind;
 use tally_sim::sim::{self, Outcome};
+use tally_types::View;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum SchemeArg {
@@ -136,8 +137,9 @@ fn print_outcome(outcome: &Outcome) {
         stats.evidence,
     );
     println!(
-        "height {} max view {} view at GST {:?} first view after GST {:?} end {} ms, largest WAL {} entries, transfers {} submitted {} acknowledged, torn writes {}",
+        "height {} epochs scheduled {} max view {} view at GST {:?} first view after GST {:?} end {} ms, largest WAL {} entries, transfers {} submitted {} acknowledged, torn writes {}",
         stats.height,
+        stats.epochs_scheduled,
         stats.max_view,
         stats.view_at_gst,
         stats.first_view_after_gst,
@@ -173,6 +175,8 @@ fn campaign_run(args: &Args) -> Result<bool> {
     // Per passing seed: views from the highest honest view at GST to the first block
     // committed after it (what the liveness bound limits).
     let views_to_progress: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
+    let reconfigured = AtomicU64::new(0);
+    let epochs = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.jobs {
@@ -189,7 +193,18 @@ fn campaign_run(args: &Args) -> Result<bool> {
                             if let (Some(at_gst), Some(first)) =
                                 (outcome.stats.view_at_gst, outcome.stats.first_view_after_gst)
                             {
-                                *lock(&views_to_progress).entry(first - at_gst).or_insert(0) += 1;
+                                // Across an epoch change views restart at the epoch's base:
+                                // those seeds are counted apart.
+                                let key = if View(first).epoch() == View(at_gst).epoch() {
+                                    first - at_gst
+                                } else {
+                                    u64::MAX
+                                };
+                                *lock(&views_to_progress).entry(key).or_insert(0) += 1;
+                            }
+                            if outcome.stats.epochs_scheduled > 0 {
+                                reconfigured.fetch_add(1, Ordering::Relaxed);
+                                epochs.fetch_add(outcome.stats.epochs_scheduled, Ordering::Relaxed);
                             }
                             None
                         }
@@ -237,8 +252,19 @@ fn campaign_run(args: &Args) -> Result<bool> {
         args.seeds as f64 / elapsed.max(1e-9),
         failed
     );
+    println!(
+        "reconfigured: {} passing seeds started {} new epochs",
+        reconfigured.load(Ordering::Relaxed),
+        epochs.load(Ordering::Relaxed)
+    );
     let histogram = views_to_progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let text: Vec<String> = histogram.iter().map(|(views, seeds)| format!("{views}:{seeds}")).collect();
+    let text: Vec<String> =
+        histogram
+            .iter()
+            .map(|(views, seeds)| {
+                if *views == u64::MAX { format!("across-epochs:{seeds}") } else { format!("{views}:{seeds}") }
+            })
+            .collect();
     println!("views from GST to the first new commit (views:seeds): {}", text.join(" "));
     Ok(failed == 0)
 }

@@ -51,6 +51,9 @@ pub enum Violation {
     HostBehind { node: NodeId, committed: Height, chain: Height },
     /// S1: a view has both a nullification and a finalization certificate.
     NullifiedAndFinalized { view: View },
+    /// E1: a committed block was proposed in another epoch than the chain scheduled for its
+    /// height (a change passed at H starts the next epoch at H + 2).
+    WrongEpoch { height: Height, view: View, expected: u64 },
     /// A check performed by a host (a committed block that fails verification, a certificate
     /// that does not verify, ...).
     Host { node: NodeId, what: String },
@@ -75,6 +78,11 @@ impl fmt::Display for Violation {
             Violation::DivergentCommit { node, height, expected, got } => {
                 write!(f, "S3 {node} committed {got} at height {height}, others committed {expected}")
             }
+            Violation::WrongEpoch { height, view, expected } => write!(
+                f,
+                "E1 the block at height {height} is of view {view} (epoch {}), but the chain scheduled epoch {expected} there",
+                view.epoch()
+            ),
             Violation::CommitOutOfOrder { node, expected, got } => {
                 write!(f, "S3 {node} committed height {got} when height {expected} was next")
             }
@@ -385,7 +393,7 @@ impl Oracle {
     /// bound_views]`. `view_at_gst` is the highest view any honest host had entered at GST.
     pub fn check_progress_after_gst(&mut self, view_at_gst: View, bound_views: u64) {
         let first = self.commits.iter().map(|commit| commit.view).filter(|view| *view > view_at_gst).min();
-        let ok = first.is_some_and(|view| view.0 <= view_at_gst.0.saturating_add(bound_views));
+        let ok = first.is_some_and(|view| self.views_between(view_at_gst, view) <= bound_views);
         if !ok {
             self.violate(Violation::NoProgressAfterGst {
                 view_at_gst,
@@ -393,6 +401,24 @@ impl Oracle {
                 first_committed_view: first,
             });
         }
+    }
+
+    /// Views entered from `from` to `to`. Within an epoch, the difference; across epochs (each
+    /// numbers its views from its base, R8), the views of `to`'s epoch up to `to` plus those of
+    /// `from`'s epoch after `from` up to its last committed block, and none for the epochs
+    /// between: an undercount only by views that committed nothing in a finished epoch.
+    fn views_between(&self, from: View, to: View) -> u64 {
+        if from.epoch() == to.epoch() {
+            return to.0.saturating_sub(from.0);
+        }
+        let last_of_from = self
+            .commits
+            .iter()
+            .map(|commit| commit.view)
+            .filter(|view| view.epoch() == from.epoch())
+            .max()
+            .unwrap_or(from);
+        (to.0 - View::epoch_base(to.epoch()).0) + last_of_from.0.saturating_sub(from.0)
     }
 
     /// L1 (catch-up): every host in `hosts` has committed at least to `height`.

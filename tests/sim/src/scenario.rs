@@ -132,6 +132,10 @@ pub struct Scenario {
     pub lying_disk: Option<NodeId>,
     /// Clients submit signed transfers to honest nodes during the run.
     pub submit_txs: bool,
+    /// When the member submits governance proposals that start a new epoch (new consensus
+    /// parameters, the same validators), in order: each passes at once and its epoch starts
+    /// two blocks later, amid the run's other faults.
+    pub reconfigurations: Vec<SimTime>,
 }
 
 /// Knobs of scenario generation that a caller fixes rather than the seed.
@@ -301,6 +305,12 @@ impl Scenario {
         }
 
         let clock_offsets_ms = (0..hosts).map(|_| clock_rng.between(0, 400) as i64 - 200).collect();
+        // Drawn from a fork of its own, so the other faults of a seed are what they were before
+        // reconfigurations existed.
+        let mut reconfig_rng = rng.fork(7);
+        let mut reconfigurations: Vec<SimTime> =
+            (0..reconfig_rng.below(3)).map(|_| SimTime(reconfig_rng.between(100, gst.0 + 1_000))).collect();
+        reconfigurations.sort();
         let timing = Timing::simulated();
         let liveness_bound_views = liveness_bound_views(n);
         Scenario {
@@ -321,6 +331,7 @@ impl Scenario {
             host_acks_early: options.host_acks_early,
             lying_disk,
             submit_txs: true,
+            reconfigurations,
         }
     }
 
@@ -345,6 +356,7 @@ impl Scenario {
             host_acks_early: false,
             lying_disk: None,
             submit_txs: true,
+            reconfigurations: Vec::new(),
         }
     }
 
@@ -369,7 +381,7 @@ impl Scenario {
         let byzantine: Vec<String> =
             self.byzantine.iter().map(|(index, behavior)| format!("{index}:{behavior:?}")).collect();
         format!(
-            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} lying_disk={:?} fetch_gap={} broken={:?}{}",
+            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} lying_disk={:?} fetch_gap={} reconfigurations={} broken={:?}{}",
             self.seed,
             self.n,
             self.scheme,
@@ -383,6 +395,7 @@ impl Scenario {
             self.crashes.len(),
             self.lying_disk,
             self.fetch_gap_blocks_max,
+            self.reconfigurations.len(),
             self.broken,
             if self.host_acks_early { " host_acks_early" } else { "" },
         )

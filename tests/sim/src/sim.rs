@@ -103,16 +103,49 @@ impl Wire {
 /// A queued event. `incarnation` ties node-local events to one life of the node, so that a
 /// crash cancels its timers, jobs and requests.
 enum Event {
-    Deliver { from: NodeId, to: NodeId, wire: Wire, hop: u32 },
-    Wake { node: NodeId, incarnation: u64, at: u64 },
-    Job { node: NodeId, incarnation: u64, lane: Lane, job: Job<SimNet>, hop: u32 },
-    RequestTimeout { requester: NodeId, incarnation: u64, tag: RequestTag },
-    Tick { node: NodeId, incarnation: u64 },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        wire: Wire,
+        hop: u32,
+    },
+    Wake {
+        node: NodeId,
+        incarnation: u64,
+        at: u64,
+    },
+    Job {
+        node: NodeId,
+        incarnation: u64,
+        lane: Lane,
+        job: Job<SimNet>,
+        hop: u32,
+    },
+    RequestTimeout {
+        requester: NodeId,
+        incarnation: u64,
+        tag: RequestTag,
+    },
+    Tick {
+        node: NodeId,
+        incarnation: u64,
+    },
     Submit,
-    CrashArm { plan: usize },
-    CrashDeadline { plan: usize, incarnation: u64 },
-    Restart { node: NodeId },
+    CrashArm {
+        plan: usize,
+    },
+    CrashDeadline {
+        plan: usize,
+        incarnation: u64,
+    },
+    Restart {
+        node: NodeId,
+    },
     Gst,
+    /// The member submits its `number`-th governance proposal (a new epoch).
+    Reconfigure {
+        number: u64,
+    },
 }
 
 /// What a host is.
@@ -271,6 +304,8 @@ pub struct Stats {
     pub host_heights: Vec<u64>,
     /// Highest view any honest host reached.
     pub max_view: u64,
+    /// Epochs the committed chain scheduled (governance changes that passed).
+    pub epochs_scheduled: u64,
     pub view_at_gst: Option<u64>,
     pub first_view_after_gst: Option<u64>,
     /// Simulated time at the end, ms.
@@ -341,6 +376,10 @@ pub struct Simulation {
     view_at_gst: Option<View>,
     first_after_gst: Option<(View, Height)>,
     proposal_sent: BTreeMap<BlockId, (u32, SimTime)>,
+    /// E1: first heights of the epochs the committed chain scheduled, and the heights of the
+    /// blocks that scheduled them.
+    epoch_starts: BTreeSet<Height>,
+    epoch_scheduled_by: BTreeSet<Height>,
     world: World,
     stats: Stats,
     verbose: bool,
@@ -462,7 +501,7 @@ impl Simulation {
                 Some((_, behavior)) => Role::Byzantine(*behavior),
                 None => Role::Honest,
             };
-            let (store_disk, wal_disk) = host::formatted_disks();
+            let (store_disk, wal_disk) = host::formatted_disks(&spec.validators);
             let lying_disk = scenario.lying_disk == Some(NodeId(host as u16));
             if lying_disk {
                 store_disk.set_lying_fsync(true);
@@ -523,6 +562,8 @@ impl Simulation {
             view_at_gst: None,
             first_after_gst: None,
             proposal_sent: BTreeMap::new(),
+            epoch_starts: BTreeSet::new(),
+            epoch_scheduled_by: BTreeSet::new(),
             world,
             stats: Stats::default(),
             verbose,
@@ -536,6 +577,9 @@ impl Simulation {
         }
         let gst = simulation.scenario.network.gst;
         simulation.schedule(gst, Event::Gst);
+        for (index, at) in simulation.scenario.reconfigurations.clone().into_iter().enumerate() {
+            simulation.schedule(at, Event::Reconfigure { number: index as u64 + 1 });
+        }
         if simulation.scenario.submit_txs {
             simulation.schedule(SimTime(50), Event::Submit);
         }
@@ -568,8 +612,16 @@ impl Simulation {
                 host.observed_height
             ));
         }
-        let config = config_for(&self.scenario, &self.spec, host.validator, tip, host.role)
+        let mut config = config_for(&self.scenario, &self.spec, host.validator, tip, host.role)
             .map_err(|error| error.to_string())?;
+        // As the node does: the core runs the epoch of the block after the store's tip.
+        let snapshot = store.snapshot().map_err(|error| error.to_string())?;
+        if let Some(epoch) = tally_node::engine::EpochRules::at(&snapshot, tip.height.next())
+            .map_err(|error| format!("reading its epochs: {error:#}"))?
+        {
+            config.epoch = epoch.number;
+        }
+        drop(snapshot);
         let wal_len = entries.len();
         let core = Core::restore(config, host.scheme.clone(), entries)
             .map_err(|error| format!("restore from its own WAL failed: {error}"))?;
@@ -594,12 +646,30 @@ impl Simulation {
             // The simulator's workload makes no governance changes, so its chains stay in
             // epoch 0; a new epoch would be a bug the run reports (reconfiguration faults are
             // the next step of issue #12).
-            epoch_cores: Box::new(|epoch, _| {
-                anyhow::bail!(
-                    "epoch {} started, but the simulator's workload changes no validators",
-                    epoch.number
-                )
-            }),
+            // Reconfigurations change the parameters, not the validators (joins, removals and
+            // rotations in the simulator are the next step of issue #12): the next epoch's core
+            // has this host's scheme, the run's timing and the epoch's number.
+            epoch_cores: {
+                let (scenario, spec, validator, role, scheme) = (
+                    self.scenario.clone(),
+                    self.spec.clone(),
+                    host.validator,
+                    host.role,
+                    host.scheme.clone(),
+                );
+                Box::new(move |epoch, anchor| {
+                    if epoch.validators != spec.validators {
+                        anyhow::bail!(
+                            "epoch {} changes the validators, which the simulator does not yet",
+                            epoch.number
+                        );
+                    }
+                    let mut config = config_for(&scenario, &spec, validator, anchor, role)
+                        .map_err(|error| anyhow::anyhow!("{error}"))?;
+                    config.epoch = epoch.number;
+                    Ok(Some(Core::new(config, scheme.clone())?))
+                })
+            },
             wal,
             net: SimNet { outbox: Rc::clone(&host.outbox) },
             clock: SimClock { now_ms: Rc::clone(&self.world.now_ms), offset_ms: host.clock_offset_ms },
@@ -864,6 +934,7 @@ impl Simulation {
                 self.schedule_in(TICK_MS, Event::Tick { node, incarnation });
             }
             Event::Submit => self.submit(),
+            Event::Reconfigure { number } => self.reconfigure(number),
             Event::CrashArm { plan } => self.crash_arm(plan),
             Event::CrashDeadline { plan, incarnation } => {
                 let node = self.scenario.crashes[plan].node;
@@ -1048,6 +1119,7 @@ impl Simulation {
             };
             let block_id = block.id();
             self.oracle.observe_block(&block);
+            self.check_epoch(&block);
             let valid = self.certificate_valid(&certificate);
             match certificate.subject {
                 Subject::Finalize { block_id: certified, .. } if valid => {
@@ -1081,6 +1153,31 @@ impl Simulation {
                 }
             }
             self.hosts[node.index()].observed_height = height;
+        }
+    }
+
+    /// E1, from the committed chain alone (apart from the engine): each governance proposal in
+    /// a block at H passes there (the only member's yes) and schedules the next epoch at H + 2;
+    /// every block must be of its height's epoch.
+    fn check_epoch(&mut self, block: &Block) {
+        let height = block.header.height;
+        let expected = self.epoch_starts.range(..=height).count() as u64;
+        if block.header.view.epoch() != expected {
+            self.oracle.violate(Violation::WrongEpoch { height, view: block.header.view, expected });
+        }
+        let governance = host::governance_key().public_key();
+        let proposals = block
+            .txs
+            .iter()
+            .filter(|tx| {
+                tx.tx.signer == governance
+                    && tx.tx.ops.iter().any(|op| matches!(op, tally_types::Op::Propose(_)))
+            })
+            .count();
+        if proposals > 0 && self.epoch_scheduled_by.insert(height) {
+            // Two changes in one block edit the same scheduled epoch.
+            self.epoch_starts.insert(Height(height.0 + 2));
+            self.stats.epochs_scheduled += 1;
         }
     }
 
@@ -1125,6 +1222,32 @@ impl Simulation {
         account.pending = Some((tx.id(), valid_until));
         self.stats.txs_submitted += 1;
         self.trace_event(7, target, tx.id().0.as_bytes());
+        let (reply, _) = oneshot::channel();
+        self.feed(target, EngineEvent::Submitted(Submission { txs: vec![tx], reply }), 0);
+    }
+
+    /// The member's `number`-th proposal of new consensus parameters, to a random correct
+    /// host. It may be lost with that host's mempool (a crash); a later one then waits for its
+    /// seq for ever, which the run tolerates: reconfigurations are faults, not goals.
+    fn reconfigure(&mut self, number: u64) {
+        let highest =
+            self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.observed_height).max();
+        let valid_until = Height(highest.unwrap_or(Height(0)).0 + 10 * TX_VALIDITY_BLOCKS);
+        let candidates: Vec<NodeId> = self
+            .hosts
+            .iter()
+            .filter(|host| {
+                host.is_correct() && host.engine.as_ref().is_some_and(|engine| engine.stopped().is_none())
+            })
+            .map(|host| host.id)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let target = candidates[self.rng.index(candidates.len())];
+        let tx = host::set_params(number, valid_until);
+        self.trace_event(12, target, tx.id().0.as_bytes());
+        self.log(|| format!("reconfiguration {number} submitted to {target}"));
         let (reply, _) = oneshot::channel();
         self.feed(target, EngineEvent::Submitted(Submission { txs: vec![tx], reply }), 0);
     }

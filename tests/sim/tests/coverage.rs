@@ -36,6 +36,9 @@ fn every_fault_is_exercised() {
         totals.txs_submitted += stats.txs_submitted;
         totals.txs_acknowledged += stats.txs_acknowledged;
         totals.torn_writes += stats.torn_writes;
+        totals.epochs_scheduled += stats.epochs_scheduled;
+        // Epochs that started: a core in epoch e runs views above e's base.
+        totals.max_view = totals.max_view.max(tally_types::View(stats.max_view).epoch());
     }
     println!("{totals:?}");
     assert!(totals.messages_dropped > 0 && totals.messages_duplicated > 0);
@@ -50,6 +53,8 @@ fn every_fault_is_exercised() {
     assert!(totals.syncs_completed > 0, "the sync path never completed");
     assert!(totals.height > SEEDS, "blocks were committed");
     assert!(totals.txs_acknowledged > 0, "no submitted transfer was committed");
+    assert!(totals.epochs_scheduled > 0, "no reconfiguration passed");
+    assert!(totals.max_view > 0, "no core ever ran a later epoch");
     for behavior in Behavior::ALL {
         assert!(behaviors.contains(&behavior), "{behavior:?} never appeared");
     }
