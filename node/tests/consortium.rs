@@ -5,6 +5,11 @@
 //! sign`); the applications are collected into a genesis (`tally-genesis new`, `add`,
 //! `finalize`) whose hash every operator checks; the four nodes then find each other over
 //! the namespaces' addresses, commit a transfer, and the chain audits from the genesis file.
+//! Then the consortium changes by vote while transfers keep committing: a fifth provider runs
+//! `tally-node init` in a fifth namespace, is voted in with its validator, follows the chain
+//! and then validates (n = 5); a validator of another member is voted out (n = 4) and its node
+//! stops; a member's validator key is rotated to keys made in a new home, whose node follows
+//! and then validates; the audit from genesis covers every epoch.
 //!
 //! Needs root (network namespaces); run as another user it says so and does nothing.
 
@@ -30,13 +35,13 @@ struct Lan {
 impl Lan {
     /// A bridge with address 10.77.`subnet`.254/24 in this namespace, and one namespace per
     /// operator at 10.77.`subnet`.(K + 1).
-    fn create(subnet: u8) -> Lan {
+    fn create(subnet: u8, hosts: usize) -> Lan {
         let tag = format!("{:x}", std::process::id() % 0xffff);
         let mut lan = Lan { bridge: format!("tbr{tag}"), namespaces: Vec::new() };
         ip(&["link", "add", &lan.bridge, "type", "bridge"]);
         ip(&["addr", "add", &format!("10.77.{subnet}.254/24"), "dev", &lan.bridge]);
         ip(&["link", "set", &lan.bridge, "up"]);
-        for k in 0..OPERATORS.len() {
+        for k in 0..hosts {
             let namespace = format!("tally{tag}n{k}");
             let host_end = format!("tv{tag}n{k}");
             ip(&["netns", "add", &namespace]);
@@ -125,7 +130,8 @@ fn operators_on_separate_hosts_form_a_consortium_from_applications() {
     let (node_bin, genesis_bin, tally_bin) =
         (sibling("tally-node"), sibling("tally-genesis"), sibling("tally"));
     let subnet = (std::process::id() % 200) as u8 + 10;
-    let lan = Lan::create(subnet);
+    // Four operators, and a fifth provider that joins later.
+    let lan = Lan::create(subnet, OPERATORS.len() + 1);
     let dir = tempfile::tempdir().expect("tempdir");
 
     // 1. Each operator, in its own folder ("its machine"): keys, then a signed application.
@@ -279,12 +285,216 @@ fn operators_on_separate_hosts_form_a_consortium_from_applications() {
         );
     }
 
+    change_by_vote(
+        &Change { node_bin: &node_bin, tally_bin: &tally_bin, lan: &lan, subnet, dir: dir.path() },
+        &homes,
+        &genesis,
+        &mut nodes,
+    );
+
     // The whole chain audits from the genesis file, through another operator's node.
     let audit_url = format!("http://{}:28000", homes[2].2);
     let audit = run(&tally_bin, &["--node", &audit_url, "audit", "--genesis", genesis_arg], None);
     assert!(stdout(&audit).contains("OK"), "{}", stdout(&audit));
     drop(nodes);
     drop(lan);
+}
+
+/// What the lifecycle steps share.
+struct Change<'a> {
+    node_bin: &'a Path,
+    tally_bin: &'a Path,
+    lan: &'a Lan,
+    subnet: u8,
+    dir: &'a Path,
+}
+
+impl Change<'_> {
+    /// `tally` as operator `home` runs it: its keystore, its node.
+    fn tally(&self, home: &(PathBuf, PathBuf, String), args: &[&str]) -> String {
+        let url = format!("http://{}:28000", home.2);
+        let mut full = vec!["--node", url.as_str(), "--json"];
+        full.extend_from_slice(args);
+        stdout(&run(self.tally_bin, &full, Some(&home.1)))
+    }
+
+    /// An operator's new home in namespace `k` (0-based), with its keys, node.toml listening on
+    /// `port` + 1000 for HTTP, the genesis beside it, and an application for `member` signed
+    /// with the keystore's issuer key.
+    fn application(
+        &self,
+        k: usize,
+        home: &Path,
+        keystore: &Path,
+        member: &str,
+        validator: &str,
+        port: u16,
+    ) -> PathBuf {
+        let address = format!("10.77.{}.{}", self.subnet, k + 1);
+        let p2p = format!("/ip4/{address}/tcp/{port}");
+        let http = format!("{address}:{}", port + 1_000);
+        let home_arg = home.to_str().expect("utf-8");
+        run(self.node_bin, &["init", "--home", home_arg, "--p2p-listen", &p2p, "--http-listen", &http], None);
+        std::fs::copy(self.dir.join("genesis.json"), home.join("genesis.json")).expect("copy genesis");
+        let issuer = json_field(
+            &stdout(&run(self.tally_bin, &["--json", "keys", "show", "issuer"], Some(keystore))),
+            "address",
+        );
+        let application = home.with_extension("application.json");
+        let asset = member.to_uppercase();
+        run(
+            self.node_bin,
+            &[
+                "apply",
+                "--home",
+                home_arg,
+                "--chain-id",
+                CHAIN,
+                "--member",
+                member,
+                "--member-name",
+                &asset,
+                "--issuer",
+                &issuer,
+                "--asset",
+                &asset,
+                "--validator-name",
+                validator,
+                "--p2p-address",
+                &p2p,
+                "--http-address",
+                &http,
+                "--out",
+                application.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        run(
+            self.tally_bin,
+            &["application", "sign", "--key", "issuer", application.to_str().expect("utf-8")],
+            Some(keystore),
+        );
+        application
+    }
+
+    /// Starts the node of `home` in namespace `k`.
+    fn start(&self, k: usize, home: &Path) -> Child {
+        let log = std::fs::File::create(home.join("node.log")).expect("log");
+        Command::new("ip")
+            .args(["netns", "exec", &self.lan.namespaces[k]])
+            .arg(self.node_bin)
+            .args(["run", "--config"])
+            .arg(home.join("node.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tally-node in its namespace")
+    }
+
+    /// Waits until `home`'s node log says `text`.
+    fn wait_log(&self, home: &Path, text: &str) {
+        let start = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(home.join("node.log")).unwrap_or_default();
+            if log.contains(text) {
+                return;
+            }
+            assert!(start.elapsed() < WAIT_MAX, "{} never logged `{text}`:\n{log}", home.display());
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Proposes `action` as operator 0 and has `voters` vote yes; it must pass.
+    fn pass(&self, homes: &[(PathBuf, PathBuf, String)], action: &[&str], id: &str, voters: &[usize]) {
+        let mut propose = vec!["gov", "propose"];
+        propose.extend_from_slice(action);
+        propose.extend_from_slice(&["--id", id, "--from", "issuer", "--wait"]);
+        self.tally(&homes[0], &propose);
+        for &voter in voters {
+            self.tally(&homes[voter], &["gov", "vote", id, "yes", "--from", "issuer", "--wait"]);
+        }
+        let shown = self.tally(&homes[0], &["gov", "show", id]);
+        assert!(shown.contains("\"passed\""), "proposal {id} did not pass: {shown}");
+    }
+
+    /// A transfer of 1 ACME from acme's issuer commits (the chain goes on).
+    fn transfer_commits(&self, homes: &[(PathBuf, PathBuf, String)], to: &str) {
+        let receipt = self.tally(
+            &homes[0],
+            &["transfer", "--asset", "ACME@acme", "--to", to, "--amount", "1", "--from", "issuer", "--wait"],
+        );
+        assert!(receipt.contains("success") || receipt.contains("committed"), "{receipt}");
+    }
+
+    /// The consensus key of the validator named `name`, from `tally gov status`.
+    fn consensus_key(&self, homes: &[(PathBuf, PathBuf, String)], name: &str) -> String {
+        let status: serde_json::Value =
+            serde_json::from_str(&self.tally(&homes[0], &["gov", "status"])).expect("JSON");
+        status["validators"]
+            .as_array()
+            .expect("validators")
+            .iter()
+            .find(|validator| validator["name"] == name)
+            .and_then(|validator| validator["consensus_key"].as_str())
+            .unwrap_or_else(|| panic!("no validator {name}: {status}"))
+            .to_owned()
+    }
+}
+
+/// The consortium changes by vote across the namespaces, and transfers commit at every step.
+fn change_by_vote(
+    change: &Change,
+    operators: &[(PathBuf, PathBuf, String)],
+    genesis: &Path,
+    nodes: &mut Nodes,
+) {
+    let _ = genesis;
+    let receiver = json_field(
+        &stdout(&run(change.tally_bin, &["--json", "keys", "show", "issuer"], Some(&operators[1].1))),
+        "address",
+    );
+    let mut homes = operators.to_vec();
+
+    // A fifth provider, in the fifth namespace: keys, application, vote, node.
+    let umbrella = change.dir.join("umbrella");
+    let umbrella_keys = umbrella.join("keys");
+    run(change.tally_bin, &["keys", "new", "issuer"], Some(&umbrella_keys));
+    let umbrella_home = umbrella.join("node");
+    let application = change.application(4, &umbrella_home, &umbrella_keys, "umbrella", "umbrella-0", 27000);
+    change.pass(
+        &homes,
+        &["add-member", application.to_str().expect("utf-8")],
+        "000000000000000000000000000000a1",
+        &[1, 2],
+    );
+    nodes.0.push(change.start(4, &umbrella_home));
+    homes.push((umbrella_home.clone(), umbrella_keys, format!("10.77.{}.5", change.subnet)));
+    change.wait_log(&umbrella_home, "this node now validates");
+    change.transfer_commits(&homes, &receiver);
+
+    // Hooli's validator is voted out (5 members: 4 yes needed); its node stops.
+    let hooli_key = change.consensus_key(&homes, "hooli-0");
+    change.pass(&homes, &["remove-validator", &hooli_key], "000000000000000000000000000000a2", &[1, 2, 4]);
+    change.transfer_commits(&homes, &receiver);
+    change.transfer_commits(&homes, &receiver);
+    change.wait_log(&operators[3].0, "no longer validates");
+
+    // Globex rotates its validator to keys made in a new home; the old node stops, the new
+    // one follows and then validates.
+    let globex_key = change.consensus_key(&homes, "globex-0");
+    let rotated_home = change.dir.join("globex").join("node-2");
+    let application = change.application(1, &rotated_home, &operators[1].1, "globex", "globex-1", 27001);
+    change.pass(
+        &homes,
+        &["rotate-key", &globex_key, application.to_str().expect("utf-8")],
+        "000000000000000000000000000000a3",
+        &[1, 2, 4],
+    );
+    nodes.0.push(change.start(1, &rotated_home));
+    change.transfer_commits(&homes, &receiver);
+    change.wait_log(&operators[1].0, "no longer validates");
+    change.wait_log(&rotated_home, "this node now validates");
+    change.transfer_commits(&homes, &receiver);
 }
 
 /// The effective user id (root can make network namespaces).
