@@ -55,3 +55,19 @@ fn seeds_that_once_failed_still_pass() {
     // a sync whose chain is held locally commits it without asking peers.
     assert_campaign(49, 1, 7, SchemeChoice::Fast);
 }
+
+/// Seed 1011 (n = 5) passes a change in a view whose block is notarized but neither finalized
+/// nor nullified at the epoch's end: without the re-proposal of that last block (R8) no block
+/// commits after GST (seen failing with the engine's re-proposal removed).
+#[test]
+fn an_epochs_last_block_is_reproposed_until_its_own_validators_finalize_it() {
+    let outcome = tally_sim::campaign::run_seed(
+        1011,
+        5,
+        tally_sim::scheme::SchemeKind::Fast,
+        ScenarioOptions::default(),
+    )
+    .expect("sets up");
+    assert!(outcome.stats.epochs_scheduled >= 1, "the seed no longer reconfigures: {}", outcome.summary);
+    assert!(outcome.passed(), "{:?}", outcome.violations);
+}
