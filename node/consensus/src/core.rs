@@ -499,10 +499,15 @@ impl<S: Scheme> Core<S> {
     /// is a faulty leader's, and is dropped (the view then times out, R5).
     fn proposal_header_ok(&self, proposal: &Proposal) -> bool {
         let header = &proposal.block.header;
-        // R8: a re-proposal names a block notarized at `parent_view`, proposed in its own
-        // view by that view's leader; any other proposal names a new block of its view.
-        let proposed_in = if is_reproposal(proposal) { proposal.parent_view } else { proposal.view };
-        header.view == proposed_in
+        // R8: a re-proposal names a block notarized at `parent_view`, proposed in its own view
+        // (that view, or an earlier one when it was re-proposed before) by that view's leader;
+        // any other proposal names a new block of its view.
+        let view_ok = if is_reproposal(proposal) {
+            header.view <= proposal.parent_view
+        } else {
+            header.view == proposal.view
+        };
+        view_ok
             && header.view.epoch() == self.config.epoch
             && header.proposer == self.config.validators.leader(header.view)
             && header.check_chain(&self.config.chain_id, &self.validators_hash).is_ok()
@@ -1472,9 +1477,10 @@ impl<S: Scheme> Core<S> {
         let leader = self.config.validators.leader(view);
         let header = &proposal.block.header;
         let ids: Vec<_> = proposal.block.txs.iter().map(|tx| tx.id()).collect();
-        let proposed_in = if is_reproposal(&proposal) { proposal.parent_view } else { view };
-        let well_formed = header.view == proposed_in
-            && header.proposer == self.config.validators.leader(proposed_in)
+        let view_ok =
+            if is_reproposal(&proposal) { header.view <= proposal.parent_view } else { header.view == view };
+        let well_formed = view_ok
+            && header.proposer == self.config.validators.leader(header.view)
             && header.check_chain(&self.config.chain_id, &self.validators_hash).is_ok()
             && tx_root(&ids) == header.tx_root
             && self.verify_proposal_signature(&proposal);

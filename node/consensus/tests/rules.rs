@@ -700,3 +700,21 @@ fn r8_a_leader_whose_host_answers_with_the_parent_reproposes_it() {
     proposal.verify(&fixture.chain, &fixture.validators).expect("signed by view 2's leader");
     assert!(signed_subjects(&effects).contains(&Subject::Notarize { view: v(2), block_id: b1.id() }));
 }
+
+#[test]
+fn r8_a_block_reproposed_before_can_be_reproposed_again_on_its_later_notarization() {
+    let fixture = Fixture::new(4);
+    let (mut host, b1) = b1_notarized(&fixture);
+    // View 2 re-proposed b1 and notarized it there, but finalized nothing; view 3's leader
+    // re-proposes it on that notarization (its header still names view 1).
+    host.input(cert_input(
+        2,
+        fixture.certificate(Subject::Notarize { view: v(2), block_id: b1.id() }, &[1, 2, 3]),
+    ));
+    assert_eq!(host.core.view(), v(3));
+    let effects = host.input(proposal_input(3, reproposal(&fixture, &b1, 3, 2)));
+    assert!(
+        signed_subjects(&effects).contains(&Subject::Notarize { view: v(3), block_id: b1.id() }),
+        "{effects:?}"
+    );
+}

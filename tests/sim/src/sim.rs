@@ -949,7 +949,14 @@ impl Simulation {
                 self.trace_event(6, node, &[]);
                 self.log(|| format!("{node} restarts"));
                 if let Err(what) = self.boot(node) {
-                    self.oracle.violate(Violation::Host { node, what });
+                    if self.hosts[node.index()].lying_disk {
+                        // Its disks lost what they said was durable (it counts as faulty): a
+                        // store behind its WAL's epoch refuses to start rather than risk a
+                        // double vote, which is the right answer for it.
+                        self.log(|| format!("{node} (lying disk) does not start again: {what}"));
+                    } else {
+                        self.oracle.violate(Violation::Host { node, what });
+                    }
                 }
             }
             Event::Gst => {
