@@ -35,7 +35,12 @@ pub enum RestoreError {
     ConflictingVotes(View),
     #[error("WAL holds a certificate for view {0} that does not verify")]
     BadCertificate(View),
-    #[error("WAL holds an entry for view {view}, of an epoch after this core's epoch {epoch}")]
+    #[error(
+        "WAL holds an entry for view {view} of epoch {}, after the store's epoch {epoch}: the store is behind \
+         what this node signed (restored from a backup, or its disk lost writes); refusing to start rather \
+         than risk a double vote: restore the store that goes with this WAL",
+        view.epoch()
+    )]
     LaterEpoch { view: View, epoch: u64 },
 }
 

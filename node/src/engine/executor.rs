@@ -188,6 +188,21 @@ pub struct ChainRules {
     pub block_bytes_max: usize,
 }
 
+impl ChainRules {
+    /// These rules in `epoch`: its validators hash and its block limits (within the protocol's).
+    pub fn in_epoch(self, epoch: &EpochRules) -> ChainRules {
+        ChainRules {
+            validators_hash: epoch.validators.hash(),
+            block_txs_max: (epoch.params.block_txs_max as usize).min(tally_types::limits::BLOCK_TXS_MAX),
+            // Room for the header and the length prefix of the transaction list.
+            block_bytes_max: (epoch.params.block_bytes_max as usize)
+                .min(tally_types::limits::BLOCK_BYTES_MAX)
+                .saturating_sub(tally_types::limits::HEADER_BYTES_MAX + 4),
+            ..self
+        }
+    }
+}
+
 /// The fewest transactions the pace lets a block hold, so that one slow block (a cold cache)
 /// cannot shrink the next ones to nothing.
 pub const PACE_TXS_MIN: usize = 256;
@@ -650,5 +665,63 @@ mod tests {
                 batch,
             ));
         }
+    }
+
+    /// A state holding only an epochs entry.
+    struct Epochs(tally_ledger::state::EpochsState);
+
+    impl StateRead for Epochs {
+        fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+            Ok(matches!(key, StateKey::Epochs).then(|| StateValue::Epochs(self.0.clone())))
+        }
+
+        fn next_entry(
+            &self,
+            _range: &KeyRange,
+            _after: Option<&StateKey>,
+        ) -> Result<Option<(StateKey, StateValue)>, StateError> {
+            Ok(None)
+        }
+    }
+
+    fn epoch(number: u64, start: u64, keys: &[SecretKey]) -> tally_ledger::state::EpochConfig {
+        tally_ledger::state::EpochConfig {
+            number,
+            start_height: Height(start),
+            validators: BoundedVec::new(keys.iter().map(SecretKey::public_key).collect()).expect("few"),
+            params: ConsensusParams::default(),
+        }
+    }
+
+    #[test]
+    fn a_height_belongs_to_the_latest_epoch_started_by_then_and_the_block_before_a_start_ends_its_epoch() {
+        let keys = keys();
+        let rotated: Vec<SecretKey> =
+            keys[..3].iter().cloned().chain([SecretKey::from_seed(&[99; 32])]).collect();
+        // Changes passed at 8 and 9: epochs start at 10 and 11 (a one-block epoch 1).
+        let state = Epochs(tally_ledger::state::EpochsState {
+            current: epoch(0, 1, &keys),
+            pending: BoundedVec::new(vec![epoch(1, 10, &rotated), epoch(2, 11, &keys)]).expect("two"),
+        });
+        let number = |height| EpochRules::at(&state, Height(height)).expect("reads").expect("epochs").number;
+        assert_eq!([number(1), number(9), number(10), number(11), number(50)], [0, 0, 1, 2, 2]);
+        let at_ten = EpochRules::at(&state, Height(10)).expect("reads").expect("epochs");
+        assert_eq!(
+            at_ten.validators.hash(),
+            ValidatorSet::new(rotated.iter().map(SecretKey::public_key).collect()).expect("set").hash()
+        );
+        let ends = |height| EpochRules::ends_epoch(&state, Height(height)).expect("reads");
+        assert_eq!([ends(0), ends(8), ends(9), ends(10), ends(11)], [false, false, true, true, false]);
+        // Without an epochs entry: one epoch for ever, the genesis set of the rules.
+        let rules = ChainRules {
+            chain_id: chain(),
+            validators_hash: Hash([7; 32]),
+            me: ValidatorIndex(0),
+            block_txs_max: 10,
+            block_bytes_max: 1_000,
+        };
+        let empty = MemState::default();
+        assert_eq!(block_epoch(&empty, Height(5), &rules).expect("reads"), (Hash([7; 32]), 0));
+        assert_eq!(block_epoch(&state, Height(10), &rules).expect("reads").1, 1);
     }
 }

@@ -101,6 +101,10 @@ pub const ANCESTORS_MAX: usize = 256;
 /// slowed catch-up to a few blocks a second). A quorum is never this far behind, since a
 /// block is notarized only by validators that executed its parent.
 pub const VERIFY_AHEAD_MAX: u64 = ANCESTORS_MAX as u64;
+/// Consensus messages of the next epoch held while this node commits the current epoch's last
+/// block (peers that committed it first already run the next epoch); replayed into the next
+/// epoch's core. Beyond it they are dropped (consensus tolerates loss).
+pub const NEXT_EPOCH_MESSAGES_MAX: usize = 1_024;
 /// Evidence reports kept until taken ([`Engine::take_evidence`]); older ones are dropped.
 pub const EVIDENCE_KEPT_MAX: usize = 64;
 
@@ -280,6 +284,8 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     sync: Option<sync::SyncRun>,
     /// Monotonic ms before which no catch-up to the end of the epoch starts again.
     catch_up_after_ms: u64,
+    /// Messages of the next epoch, held for its core (see [`NEXT_EPOCH_MESSAGES_MAX`]).
+    next_epoch_messages: VecDeque<(ValidatorIndex, Message)>,
     ingress_jobs: usize,
     submissions: VecDeque<Submission>,
     /// Transactions in `submissions`.
@@ -348,6 +354,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             peer_cursor: 0,
             sync: None,
             catch_up_after_ms: 0,
+            next_epoch_messages: VecDeque::new(),
             ingress_jobs: 0,
             submissions: VecDeque::new(),
             submitted_txs: 0,
@@ -422,7 +429,18 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
     fn handle_inner(&mut self, event: Event<N>) -> anyhow::Result<()> {
         match event {
             Event::Message { from, bytes } => match decode::<Message>(&bytes) {
-                Ok(message) if message.view().epoch() > self.core.config().epoch => self.start_catch_up(),
+                Ok(message) if message.view().epoch() > self.core.config().epoch => {
+                    let next = message.view().epoch() == self.core.config().epoch + 1;
+                    if next && self.next_epoch_messages.len() < NEXT_EPOCH_MESSAGES_MAX {
+                        self.next_epoch_messages.push_back((from, message));
+                    }
+                    // Peers run a later epoch. While this node commits blocks it may be about to
+                    // finish its own (then the held messages are replayed); otherwise it is
+                    // behind and catches up from peers' committed blocks.
+                    if !next || self.queued.height == self.durable.height {
+                        self.start_catch_up();
+                    }
+                }
                 Ok(message) => self.inputs.push_back(Input::Message { from, message }),
                 Err(error) => tracing::debug!(from = from.0, %error, "undecodable consensus message"),
             },
@@ -890,12 +908,23 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         self.pending_build = None;
         self.me = core.config().me;
         self.validators = epoch.validators.len();
-        self.shared.rules.me = self.me;
-        self.shared.rules.validators_hash = epoch.validators.hash();
+        self.shared.rules = ChainRules { me: self.me, ..self.shared.rules.clone() }.in_epoch(&epoch);
+        self.empty_block_delay_ms = EMPTY_BLOCK_INTERVAL_MS.min(epoch.params.timeout_propose_ms / 2);
         self.net.set_validators(peers);
         self.core = core;
+        // A catch-up ran to the end of the finished epoch; the new core asks for its own sync.
+        if self.sync.as_ref().is_some_and(sync::SyncRun::is_catch_up) {
+            self.sync = None;
+        }
         let effects = self.core.start();
-        self.perform(effects)
+        self.perform(effects)?;
+        let epoch = self.core.config().epoch;
+        for (from, message) in std::mem::take(&mut self.next_epoch_messages) {
+            if message.view().epoch() == epoch {
+                self.inputs.push_back(Input::Message { from, message });
+            }
+        }
+        Ok(())
     }
 
     fn run_prunes(&mut self) -> anyhow::Result<()> {

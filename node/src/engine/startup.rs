@@ -295,15 +295,33 @@ fn epoch_seat(
     consensus_key: &tally_types::SecretKey,
     network_key: &tally_types::SecretKey,
 ) -> anyhow::Result<(EpochRules, ValidatorIndex, Vec<super::io::ValidatorPeer>)> {
-    let epoch = next_epoch(store, genesis)?;
-    let me = epoch.validators.index_of(&consensus_key.public_key()).ok_or_else(|| NotInEpoch {
-        key: consensus_key.public_key().to_string(),
-        epoch: epoch.number,
-        start_height: epoch.start_height,
-    })?;
-    let peers = {
-        let snapshot = store.snapshot()?;
-        super::epoch_peers(&snapshot, &epoch).or_else(|_| genesis_peers(genesis))?
+    let snapshot = store.snapshot()?;
+    let next = store.height()?.next();
+    let (epoch, peers) = match EpochRules::at(&snapshot, next)? {
+        Some(epoch) => {
+            let peers = super::epoch_peers(&snapshot, &epoch)?;
+            (epoch, peers)
+        }
+        // A ledger without epochs state keeps genesis's validators for ever.
+        None => (genesis_epoch(genesis), genesis_peers(genesis)?),
+    };
+    drop(snapshot);
+    let key = consensus_key.public_key();
+    let Some(me) = epoch.validators.index_of(&key) else {
+        if genesis.validator_set().index_of(&key).is_some() {
+            bail!(
+                "consensus key {key} was a validator at genesis and is not in epoch {} (height {} on): \
+                 governance removed or rotated it, so this node no longer validates",
+                epoch.number,
+                epoch.start_height
+            );
+        }
+        return Err(NotInEpoch {
+            key: key.to_string(),
+            epoch: epoch.number,
+            start_height: epoch.start_height,
+        }
+        .into());
     };
     if peers[usize::from(me.0)].network_key != network_key.public_key() {
         bail!("the network key does not match this validator's network_key on the ledger");
@@ -405,7 +423,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     let shared = Shared {
         store,
         mempool: Arc::new(Mutex::new(mempool)),
-        rules: ChainRules { validators_hash: epoch.validators.hash(), ..chain_rules(&genesis, me) },
+        rules: chain_rules(&genesis, me).in_epoch(&epoch),
         pace: Arc::new(BuildPace::new(Duration::from_millis(
             config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
         ))),
@@ -423,7 +441,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         shared,
         validators: epoch.validators.len(),
         tip,
-        propose_timeout_ms: genesis.params().timeout_propose_ms,
+        propose_timeout_ms: epoch.params.timeout_propose_ms,
         status,
         committed,
     });
@@ -447,7 +465,7 @@ pub async fn start_resumed(config: &NodeConfig, resumed: Resumed) -> anyhow::Res
     handle.set_validators(net_peers).await?;
     tracing::info!(epoch = epoch.number, validator = me.0, height = %tip.height, "this node now validates");
     let (net, workers, results) = libp2p_parts(handle, peers);
-    shared.rules = ChainRules { validators_hash: epoch.validators.hash(), ..chain_rules(&genesis, me) };
+    shared.rules = chain_rules(&genesis, me).in_epoch(&epoch);
     shared.pace = Arc::new(BuildPace::new(Duration::from_millis(
         config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
     )));
@@ -461,7 +479,7 @@ pub async fn start_resumed(config: &NodeConfig, resumed: Resumed) -> anyhow::Res
         shared,
         validators: epoch.validators.len(),
         tip,
-        propose_timeout_ms: genesis.params().timeout_propose_ms,
+        propose_timeout_ms: epoch.params.timeout_propose_ms,
         status,
         committed,
     });

@@ -63,6 +63,13 @@ pub struct SyncRun {
     gave_up: bool,
 }
 
+impl SyncRun {
+    /// A catch-up to the end of this node's epoch (no finalization names its target).
+    pub fn is_catch_up(&self) -> bool {
+        self.finalization.is_none()
+    }
+}
+
 /// A range as checked by a job: consecutive, linked, tx roots right, and the index of the last
 /// block whose own finalization certificate verified.
 pub struct Checked {

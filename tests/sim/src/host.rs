@@ -139,6 +139,18 @@ pub fn governance_key() -> SecretKey {
     SecretKey::from_seed(&blake3::derive_key("tally-sim v1 issuer", b"0"))
 }
 
+/// Epoch 0's consensus parameters: the simulated timing (every core runs it, and the engine
+/// takes its empty-block delay from the epoch's propose timeout).
+pub fn genesis_params() -> ConsensusParams {
+    let timing = crate::scenario::Timing::simulated();
+    ConsensusParams {
+        timeout_propose_ms: timing.leader_timeout_ms,
+        timeout_notarize_ms: timing.advance_timeout_ms,
+        timeout_max_ms: timing.timeout_max_ms,
+        ..ConsensusParams::default()
+    }
+}
+
 /// The genesis ledger: one member with one issuer, one asset, [`ACCOUNTS`] funded accounts,
 /// and `validators` as epoch 0's set (so governance can start later epochs).
 pub fn genesis_ledger(validators: &ValidatorSet) -> GenesisLedger {
@@ -166,6 +178,7 @@ pub fn genesis_ledger(validators: &ValidatorSet) -> GenesisLedger {
                 http_listen: format!("10.0.0.{}:28000", index + 1),
             })
             .collect(),
+        params: genesis_params(),
         assets: vec![GenesisAsset {
             asset: asset(),
             scale: 2,
@@ -238,7 +251,7 @@ pub fn transfer(from: usize, to: usize, seq: u64, valid_until: Height, amount: u
 /// Signed by the member's governance key with seq `number`.
 pub fn set_params(number: u64, valid_until: Height) -> SignedTransaction {
     let key = governance_key();
-    let params = ConsensusParams { block_txs_max: 4_000 + number as u32, ..ConsensusParams::default() };
+    let params = ConsensusParams { block_txs_max: 4_000 + number as u32, ..genesis_params() };
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&number.to_le_bytes());
     Transaction {

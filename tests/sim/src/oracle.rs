@@ -170,6 +170,8 @@ pub struct Oracle {
     violations: Vec<Violation>,
     dropped_violations: usize,
     genesis_parent: BlockId,
+    /// Per epoch, the highest view an honest host sent a message in.
+    highest_views: BTreeMap<u64, View>,
 }
 
 impl Oracle {
@@ -190,6 +192,7 @@ impl Oracle {
             violations: Vec::new(),
             dropped_violations: 0,
             genesis_parent,
+            highest_views: BTreeMap::new(),
         }
     }
 
@@ -405,20 +408,21 @@ impl Oracle {
 
     /// Views entered from `from` to `to`. Within an epoch, the difference; across epochs (each
     /// numbers its views from its base, R8), the views of `to`'s epoch up to `to` plus those of
-    /// `from`'s epoch after `from` up to its last committed block, and none for the epochs
-    /// between: an undercount only by views that committed nothing in a finished epoch.
+    /// `from`'s epoch after `from` up to the highest any honest host sent a message in (so a
+    /// long stall at an epoch's end counts), and none for the epochs between.
     fn views_between(&self, from: View, to: View) -> u64 {
         if from.epoch() == to.epoch() {
             return to.0.saturating_sub(from.0);
         }
-        let last_of_from = self
-            .commits
-            .iter()
-            .map(|commit| commit.view)
-            .filter(|view| view.epoch() == from.epoch())
-            .max()
-            .unwrap_or(from);
+        let last_of_from = self.highest_views.get(&from.epoch()).copied().unwrap_or(from);
         (to.0 - View::epoch_base(to.epoch()).0) + last_of_from.0.saturating_sub(from.0)
+    }
+
+    /// Notes that an honest host sent a message of `view` (the highest view of each epoch that
+    /// honest hosts reached, for [`Oracle::views_between`]).
+    pub fn observe_view(&mut self, view: View) {
+        let highest = self.highest_views.entry(view.epoch()).or_insert(view);
+        *highest = (*highest).max(view);
     }
 
     /// L1 (catch-up): every host in `hosts` has committed at least to `height`.

@@ -643,9 +643,6 @@ impl Simulation {
         let (committed, _) = watch::channel(tip.height);
         let engine = Engine::new(Parts {
             core,
-            // The simulator's workload makes no governance changes, so its chains stay in
-            // epoch 0; a new epoch would be a bug the run reports (reconfiguration faults are
-            // the next step of issue #12).
             // Reconfigurations change the parameters, not the validators (joins, removals and
             // rotations in the simulator are the next step of issue #12): the next epoch's core
             // has this host's scheme, the run's timing and the epoch's number.
@@ -1364,6 +1361,9 @@ impl Simulation {
         let host = &self.hosts[node.index()];
         let me = host.validator;
         let honest_code = host.runs_honest_code() && !host.lying_disk;
+        if honest_code {
+            self.oracle.observe_view(message.view());
+        }
         match message {
             Message::Proposal(proposal) => {
                 self.oracle.observe_block(&proposal.block);
