@@ -217,10 +217,9 @@ pub(crate) fn report_sent(
     extra: serde_json::Value,
     human: impl FnOnce(),
 ) -> anyhow::Result<()> {
+    let value = sent_json(sent, extra);
     match &sent.inclusion {
         None => {
-            let mut value = json!({ "tx_id": sent.tx_id, "committed": false });
-            merge(&mut value, extra);
             context.print(value, || {
                 human();
                 println!("submitted {} (not waiting; see `tally tx wait {}`)", sent.tx_id, sent.tx_id)
@@ -230,20 +229,10 @@ pub(crate) fn report_sent(
         Some(inclusion) => {
             if context.json && inclusion.receipt.outcome != TxOutcome::Success {
                 // The error below goes to stderr; the JSON document still says what happened.
-                let mut value =
-                    json!({ "tx_id": sent.tx_id, "committed": true, "receipt": inclusion.receipt });
-                merge(&mut value, extra);
                 println!("{value}");
                 return check_outcome(inclusion, what);
             }
             check_outcome(inclusion, what)?;
-            let mut value = json!({
-                "tx_id": sent.tx_id,
-                "committed": true,
-                "height": inclusion.height,
-                "receipt": inclusion.receipt,
-            });
-            merge(&mut value, extra);
             context.print(value, || {
                 human();
                 println!("committed {} at height {}", inclusion.tx_id, inclusion.height)
@@ -251,6 +240,26 @@ pub(crate) fn report_sent(
             Ok(())
         }
     }
+}
+
+/// The `--json` document of a submission: `{"tx_id", "committed": false}` when not waited
+/// for, else [`committed_json`]; with the command's own fields (`extra`) added.
+fn sent_json(sent: &Sent, extra: serde_json::Value) -> serde_json::Value {
+    let mut value = match &sent.inclusion {
+        None => json!({ "tx_id": sent.tx_id, "committed": false }),
+        Some(inclusion) => committed_json(inclusion),
+    };
+    merge(&mut value, extra);
+    value
+}
+
+/// A committed transaction as every command prints it with `--json`: the node's answer to
+/// `GET /v1/txs/{id}` (tx id, height, index, block id, tx root, receipt, proof, tx bytes in
+/// hex) with `"committed": true`, so `tally tx status` and the commands that submit agree.
+pub(crate) fn committed_json(inclusion: &TxInclusion) -> serde_json::Value {
+    let mut value = inclusion.raw.clone();
+    merge(&mut value, json!({ "committed": true }));
+    value
 }
 
 fn merge(value: &mut serde_json::Value, extra: serde_json::Value) {
@@ -470,4 +479,44 @@ fn list(context: &Session, address: &str, all: bool) -> anyhow::Result<()> {
 fn offer_count(count: impl Into<u64>) -> String {
     let count = count.into();
     if count == 1 { "1 offer".to_owned() } else { format!("{count} offers") }
+}
+
+#[cfg(test)]
+mod tests {
+    use tally_types::{Height, Receipt, TxId};
+
+    use super::*;
+
+    #[test]
+    fn a_committed_submission_prints_the_apis_transaction_with_the_commands_fields() {
+        let tx_id = TxId(tally_types::Hash([5; 32]));
+        let receipt = Receipt::success(tx_id);
+        // What `GET /v1/txs/{id}` and `POST /v1/txs?wait=commit` answer.
+        let answer = json!({
+            "tx_id": tx_id,
+            "height": 7,
+            "index": 1,
+            "block_id": "ab".repeat(32),
+            "tx_root": "cd".repeat(32),
+            "receipt": receipt,
+            "proof": { "index": 1, "leaf_count": 2, "siblings": ["ef".repeat(32)] },
+            "tx": "0102",
+        });
+        let inclusion = TxInclusion { tx_id, height: Height(7), index: 1, receipt, raw: answer.clone() };
+        let sent = Sent {
+            signer: SecretKey::from_seed(&[1; 32]).public_key(),
+            tx_id,
+            inclusion: Some(Box::new(inclusion)),
+        };
+        let mut expected = answer;
+        expected["committed"] = json!(true);
+        expected["hold_id"] = json!("00");
+        assert_eq!(sent_json(&sent, json!({ "hold_id": "00" })), expected);
+
+        let pending = Sent { inclusion: None, ..sent };
+        assert_eq!(
+            sent_json(&pending, json!({ "hold_id": "00" })),
+            json!({ "tx_id": tx_id, "committed": false, "hold_id": "00" })
+        );
+    }
 }
