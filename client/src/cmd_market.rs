@@ -12,6 +12,7 @@ use serde_json::json;
 use tally_client::http::{NodeClient, Submitted, TxInclusion};
 use tally_client::market;
 use tally_client::txbuild;
+use tally_types::receipt::Fill;
 use tally_types::tx::OfferMode;
 use tally_types::{Amount, AssetId, ErrorCode, Op, OpId, PublicKey, SecretKey, TxOutcome};
 
@@ -311,15 +312,7 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
         txbuild::parse_human_price(&args.price).map_err(|error| usage(format!("--price: {error}")))?;
     let price = txbuild::minor_price(&args.price, human, sell_scale, buy_scale)
         .map_err(|error| usage(format!("--price: {error}")))?;
-    let mode = if args.ioc {
-        OfferMode::ImmediateOrCancel
-    } else if args.fok {
-        OfferMode::FillOrKill
-    } else if args.passive {
-        OfferMode::Passive
-    } else {
-        OfferMode::Normal
-    };
+    let mode = offer_mode(&args);
     let offer_id = match &args.id {
         Some(text) => parse_id(text, "--id")?,
         None => txbuild::random_op_id()?,
@@ -348,39 +341,8 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
     }
     // Our side of each fill: we gave `taker_gave` of `sell` and got `maker_gave` of `buy`.
     let fills: Vec<_> = inclusion.receipt.fills.iter().filter(|fill| fill.taker_offer == offer_id).collect();
-    let (mut sold, mut bought) = (Amount::ZERO, Amount::ZERO);
-    for fill in &fills {
-        sold = sold.checked_add(fill.taker_gave).context("fills overflow")?;
-        bought = bought.checked_add(fill.maker_gave).context("fills overflow")?;
-    }
     let final_state = market::offer(&client, &sent.signer, &offer_id)?;
-    let fills_json: Vec<_> = fills
-        .iter()
-        .map(|fill| {
-            json!({
-                "maker_offer": fill.maker_offer,
-                "maker": fill.maker.to_address(),
-                "sold": fill.taker_gave.display(sell_scale),
-                "sold_minor": fill.taker_gave,
-                "bought": fill.maker_gave.display(buy_scale),
-                "bought_minor": fill.maker_gave,
-                "price_minor": fill.price,
-            })
-        })
-        .collect();
-    merge(
-        &mut extra,
-        json!({
-            "fills": fills_json,
-            "sold": sold.display(sell_scale),
-            "sold_minor": sold,
-            "bought": bought.display(buy_scale),
-            "bought_minor": bought,
-            "status": final_state.as_ref().map(|offer| offer.status.clone()),
-            "remaining": final_state.as_ref().map(|offer| offer.remaining.clone()),
-            "remaining_minor": final_state.as_ref().map(|offer| offer.remaining_minor),
-        }),
-    );
+    merge(&mut extra, fills_json(&fills, final_state.as_ref(), sell_scale, buy_scale)?);
     report_sent(context, &sent, "offer", extra, || {
         println!(
             "offer {offer_id}: sell {} {sell} for {buy} at {} ({price} minor)",
@@ -404,6 +366,58 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
             None => println!("  status unknown (the node does not show the offer)"),
         }
     })
+}
+
+/// `--ioc`, `--fok`, `--passive` (at most one: clap refuses the others together), or none.
+fn offer_mode(args: &PlaceArgs) -> OfferMode {
+    if args.ioc {
+        OfferMode::ImmediateOrCancel
+    } else if args.fok {
+        OfferMode::FillOrKill
+    } else if args.passive {
+        OfferMode::Passive
+    } else {
+        OfferMode::Normal
+    }
+}
+
+/// What a committed offer did, for `--json`: our side of each of its `fills`, their totals,
+/// and the offer's state after the block.
+fn fills_json(
+    fills: &[&Fill],
+    final_state: Option<&market::OfferInfo>,
+    sell_scale: u8,
+    buy_scale: u8,
+) -> anyhow::Result<serde_json::Value> {
+    let (mut sold, mut bought) = (Amount::ZERO, Amount::ZERO);
+    for fill in fills {
+        sold = sold.checked_add(fill.taker_gave).context("fills overflow")?;
+        bought = bought.checked_add(fill.maker_gave).context("fills overflow")?;
+    }
+    let listed: Vec<_> = fills
+        .iter()
+        .map(|fill| {
+            json!({
+                "maker_offer": fill.maker_offer,
+                "maker": fill.maker.to_address(),
+                "sold": fill.taker_gave.display(sell_scale),
+                "sold_minor": fill.taker_gave,
+                "bought": fill.maker_gave.display(buy_scale),
+                "bought_minor": fill.maker_gave,
+                "price_minor": fill.price,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "fills": listed,
+        "sold": sold.display(sell_scale),
+        "sold_minor": sold,
+        "bought": bought.display(buy_scale),
+        "bought_minor": bought,
+        "status": final_state.map(|offer| offer.status.clone()),
+        "remaining": final_state.map(|offer| offer.remaining.clone()),
+        "remaining_minor": final_state.map(|offer| offer.remaining_minor),
+    }))
 }
 
 fn book(context: &Session, base: &str, quote: &str, limit: usize) -> anyhow::Result<()> {
