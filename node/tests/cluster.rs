@@ -22,6 +22,7 @@ use tally_types::{
 
 const WAIT_MAX: Duration = Duration::from_secs(60);
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 #[test]
 fn four_nodes_commit_the_same_transaction() {
     let dir = tempfile::tempdir().expect("tempdir");

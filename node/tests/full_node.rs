@@ -27,6 +27,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 #[test]
 fn a_full_node_follows_forwards_and_serves_what_the_validators_commit() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -118,6 +118,7 @@ fn threshold_change(tally: &Tally) {
     assert_eq!(listed["proposals"].as_array().map(Vec::len), Some(1));
 }
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 fn admission(tally: &Tally, dir: &Path) {
     // The fifth provider, on its own: node keys in its home, issuer key in its keystore.
     let home = dir.join("umbrella-home");

@@ -299,6 +299,7 @@ pub(super) async fn search(
     ok_json(body)
 }
 
+// Not split: one early return per kind of search text, tried in the order the route documents.
 fn search_in(store: &Store, text: &str) -> Result<serde_json::Value, Problem> {
     // 64 hex digits are a hash even when they are all decimal digits.
     if text.len() != 64 && text.bytes().all(|byte| byte.is_ascii_digit()) {
