@@ -20,12 +20,12 @@ use std::ops::Bound;
 
 use tally_types::receipt::{ErrorCode, Fill};
 use tally_types::tx::{AssetFlags, CancelOffer, OfferMode, PlaceOffer};
-use tally_types::{Amount, Price, limits};
+use tally_types::{Amount, Price, PublicKey, limits};
 
 use super::{BlockExecutor, OpContext, OpFailure, OpResult, wrong_kind};
 use crate::state::{
-    BookEntryState, BookPosition, KeyRange, OfferStamp, OfferState, OfferStatus, OrderedU64, PriceRank,
-    StateError, StateKey, StateRead, StateValue, range_start,
+    BalanceState, BookEntryState, BookPosition, KeyRange, OfferStamp, OfferState, OfferStatus, OrderedU64,
+    PriceRank, StateError, StateKey, StateRead, StateValue, range_start,
 };
 
 impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
@@ -55,40 +55,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// dust or rounding), in which case it is dropped (`Closed`) because an offer never rests
     /// crossed. Every successful PlaceOffer records its offer under (signer, offer id).
     pub(super) fn place_offer(&mut self, at: OpContext<'_>, op: &PlaceOffer) -> OpResult {
-        if !op.price.is_valid() {
-            return Err(ErrorCode::BadPrice.into());
-        }
-        if op.sell == op.buy {
-            return Err(ErrorCode::SameAsset.into());
-        }
-        if op.amount.is_zero() {
-            return Err(ErrorCode::ZeroAmount.into());
-        }
-        let sell_asset =
-            self.read_asset(&StateKey::Asset { asset: op.sell.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
-        let buy_asset =
-            self.read_asset(&StateKey::Asset { asset: op.buy.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
-        if sell_asset.flags.has(AssetFlags::NON_TRADABLE) || buy_asset.flags.has(AssetFlags::NON_TRADABLE) {
-            return Err(ErrorCode::NotTradable.into());
-        }
-        // A fill moves both assets between two accounts that need not be issuers, which a
-        // non-transferable asset forbids (Transfer lets it move only to or from its member's
-        // issuers): selling it on the book would be a holder-to-holder transfer.
-        if sell_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
-            || buy_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
-        {
-            return Err(ErrorCode::NotTransferable.into());
-        }
         let signer = *at.signer;
-        let offer_key = StateKey::Offer { owner: signer, offer_id: op.offer_id };
-        if self.read(&offer_key)?.is_some() {
-            return Err(ErrorCode::DuplicateOfferId.into());
-        }
-        let sell_key = StateKey::balance(signer, op.sell.clone());
-        let mut sell_balance = self.read_balance(&sell_key)?;
-        if sell_balance.available < op.amount {
-            return Err(ErrorCode::InsufficientBalance.into());
-        }
+        let (offer_key, sell_key, mut sell_balance) = self.check_place_offer(signer, op)?;
 
         // The taker's side of the fills is settled once, after matching: its balances are
         // keys no maker touches (makers are other accounts).
@@ -163,6 +131,49 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         };
         self.put(offer_key, Some(StateValue::Offer(offer)));
         Ok(())
+    }
+
+    /// PlaceOffer's checks before matching, in the order [`Self::place_offer`] lists them (up
+    /// to the balance). Returns the offer's key, and the key and balance of what it sells.
+    fn check_place_offer(
+        &mut self,
+        signer: PublicKey,
+        op: &PlaceOffer,
+    ) -> Result<(StateKey, StateKey, BalanceState), OpFailure> {
+        if !op.price.is_valid() {
+            return Err(ErrorCode::BadPrice.into());
+        }
+        if op.sell == op.buy {
+            return Err(ErrorCode::SameAsset.into());
+        }
+        if op.amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let sell_asset =
+            self.read_asset(&StateKey::Asset { asset: op.sell.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
+        let buy_asset =
+            self.read_asset(&StateKey::Asset { asset: op.buy.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
+        if sell_asset.flags.has(AssetFlags::NON_TRADABLE) || buy_asset.flags.has(AssetFlags::NON_TRADABLE) {
+            return Err(ErrorCode::NotTradable.into());
+        }
+        // A fill moves both assets between two accounts that need not be issuers, which a
+        // non-transferable asset forbids (Transfer lets it move only to or from its member's
+        // issuers): selling it on the book would be a holder-to-holder transfer.
+        if sell_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
+            || buy_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
+        {
+            return Err(ErrorCode::NotTransferable.into());
+        }
+        let offer_key = StateKey::Offer { owner: signer, offer_id: op.offer_id };
+        if self.read(&offer_key)?.is_some() {
+            return Err(ErrorCode::DuplicateOfferId.into());
+        }
+        let sell_key = StateKey::balance(signer, op.sell.clone());
+        let sell_balance = self.read_balance(&sell_key)?;
+        if sell_balance.available < op.amount {
+            return Err(ErrorCode::InsufficientBalance.into());
+        }
+        Ok((offer_key, sell_key, sell_balance))
     }
 
     /// Trades `op` against the `opposite` book, best offer first, and settles the makers' side
