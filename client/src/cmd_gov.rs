@@ -123,6 +123,7 @@ pub(crate) enum ActionArg {
     },
 }
 
+// Not split: one arm per `tally gov` subcommand, each a request and its printout.
 pub(crate) fn run(session: &Session, command: GovCommand) -> anyhow::Result<()> {
     match command {
         GovCommand::Propose(action) => propose(session, action),

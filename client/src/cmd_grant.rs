@@ -357,19 +357,36 @@ pub(crate) fn grant_csv(
     if first_seq.checked_add(prepared.len() as u64).is_none() {
         return Err(usage(format!("seq {first_seq} leaves no room for {} grants", prepared.len())));
     }
+    let (mut fates, mut stop) = send_rows(&client, &key, submit, &prepared, first_seq)?;
+    if submit.wait {
+        read_receipts(&client, &signer, first_seq, &mut fates, &mut stop)?;
+    }
+    report(context, &asset, scale, first_seq, &prepared, &fates, stop)
+}
+
+/// Signs row `i` with seq `first_seq + i` and sends the rows in batches, each after the one
+/// before it committed; stops at the first row not admitted. Returns each row's fate and why
+/// the run stopped early, if it did.
+fn send_rows(
+    client: &NodeClient,
+    key: &SecretKey,
+    submit: &SubmitArgs,
+    prepared: &[Prepared],
+    first_seq: u64,
+) -> anyhow::Result<(Vec<Fate>, Option<String>)> {
+    let signer = key.public_key();
     let seq_of = |index: usize| first_seq + index as u64;
     let mut fates: Vec<Fate> = prepared.iter().map(|_| Fate::NotSent).collect();
-    let mut stop: Option<String> = None;
     for (batch, rows) in prepared.chunks(TX_SUBMIT_BATCH_MAX).enumerate() {
         let start = batch * TX_SUBMIT_BATCH_MAX;
         // The mempool holds at most TX_SUBMIT_BATCH_MAX seqs ahead of the committed one.
-        if start > 0 && !wait_for_seq(&client, &signer, seq_of(start - 1), BATCH_COMMIT_WAIT_MS)? {
-            stop = Some(format!(
+        if start > 0 && !wait_for_seq(client, &signer, seq_of(start - 1), BATCH_COMMIT_WAIT_MS)? {
+            let stop = format!(
                 "seq {} did not commit within {BATCH_COMMIT_WAIT_MS} ms; the rows from line {} on were not sent",
                 seq_of(start - 1),
                 rows[0].row.line
-            ));
-            break;
+            );
+            return Ok((fates, Some(stop)));
         }
         let status = client.status().context("reading the node's status")?;
         let valid_until = txbuild::valid_until(status.committed_height, submit.valid_for);
@@ -377,7 +394,7 @@ pub(crate) fn grant_csv(
         for (offset, row) in rows.iter().enumerate() {
             let seq = seq_of(start + offset);
             let signed =
-                txbuild::build_signed(&key, &status.chain_id, seq, valid_until, vec![row.op.clone()], b"")
+                txbuild::build_signed(key, &status.chain_id, seq, valid_until, vec![row.op.clone()], b"")
                     .map_err(|error| usage(format!("line {}: {error}", row.row.line)))?;
             txs.push(signed);
         }
@@ -396,46 +413,59 @@ pub(crate) fn grant_csv(
         if let Some((offset, error)) = first_refused {
             let (line, seq) = (rows[offset].row.line, seq_of(start + offset));
             let admitted_after =
-                || batch_fates[offset + 1..].iter().filter(|fate| matches!(fate, Fate::Admitted(_))).count();
-            stop = Some(match error {
-                BatchTxError::Refused { .. } => format!(
-                    "line {line} (seq {seq}) was refused: {error}; {} admitted row(s) after it wait for seq \
-                     {seq} (they expire after --valid-for blocks unless it is filled); later rows were not sent",
-                    admitted_after()
-                ),
-                BatchTxError::RequestFailed { status: None, .. } => format!(
-                    "sending the rows from line {line} (seq {seq}) on failed: {error}; the node may have \
-                     admitted some of them (see `tally tx status`); later rows were not sent"
-                ),
-                _ => format!(
-                    "the node admitted none of the rows from line {line} (seq {seq}) on: {error}; \
-                     later rows were not sent"
-                ),
-            });
-            break;
+                batch_fates[offset + 1..].iter().filter(|fate| matches!(fate, Fate::Admitted(_))).count();
+            let stop = refusal_stop(error, line, seq, admitted_after);
+            return Ok((fates, Some(stop)));
         }
     }
+    Ok((fates, None))
+}
 
+/// Why the run stops at row `line` (seq `seq`), which was not admitted for `error`.
+fn refusal_stop(error: &BatchTxError, line: usize, seq: u64, admitted_after: usize) -> String {
+    match error {
+        BatchTxError::Refused { .. } => format!(
+            "line {line} (seq {seq}) was refused: {error}; {admitted_after} admitted row(s) after it wait for seq \
+             {seq} (they expire after --valid-for blocks unless it is filled); later rows were not sent"
+        ),
+        BatchTxError::RequestFailed { status: None, .. } => format!(
+            "sending the rows from line {line} (seq {seq}) on failed: {error}; the node may have \
+             admitted some of them (see `tally tx status`); later rows were not sent"
+        ),
+        _ => format!(
+            "the node admitted none of the rows from line {line} (seq {seq}) on: {error}; \
+             later rows were not sent"
+        ),
+    }
+}
+
+/// `--wait`: once the last committable row's seq is committed, reads each admitted row's
+/// receipt; if it does not commit in time and the run had not stopped, that is why it stops.
+fn read_receipts(
+    client: &NodeClient,
+    signer: &PublicKey,
+    first_seq: u64,
+    fates: &mut [Fate],
+    stop: &mut Option<String>,
+) -> anyhow::Result<()> {
     // The admitted rows before the first one that was not: only they can commit.
     let committable = fates.iter().take_while(|fate| matches!(fate, Fate::Admitted(_))).count();
-    if submit.wait && committable > 0 {
-        let last = seq_of(committable - 1);
-        if wait_for_seq(&client, &signer, last, BATCH_COMMIT_WAIT_MS)? {
-            for fate in fates.iter_mut().take(committable) {
-                let Fate::Admitted(id) = fate else { continue };
-                if let Some(inclusion) = client.tx(id)? {
-                    *fate = Fate::Committed {
-                        id: *id,
-                        height: inclusion.height,
-                        outcome: inclusion.receipt.outcome,
-                    };
-                }
-            }
-        } else if stop.is_none() {
-            stop = Some(format!("seq {last} did not commit within {BATCH_COMMIT_WAIT_MS} ms"));
-        }
+    if committable == 0 {
+        return Ok(());
     }
-    report(context, &asset, scale, first_seq, &prepared, &fates, stop)
+    let last = first_seq + (committable - 1) as u64;
+    if wait_for_seq(client, signer, last, BATCH_COMMIT_WAIT_MS)? {
+        for fate in fates.iter_mut().take(committable) {
+            let Fate::Admitted(id) = fate else { continue };
+            if let Some(inclusion) = client.tx(id)? {
+                *fate =
+                    Fate::Committed { id: *id, height: inclusion.height, outcome: inclusion.receipt.outcome };
+            }
+        }
+    } else if stop.is_none() {
+        *stop = Some(format!("seq {last} did not commit within {BATCH_COMMIT_WAIT_MS} ms"));
+    }
+    Ok(())
 }
 
 /// Prints one line (or JSON entry) per row, then fails (exit 1) unless every row was admitted
@@ -453,64 +483,20 @@ fn report(
     let mut entries = Vec::with_capacity(prepared.len());
     let mut lines = Vec::with_capacity(prepared.len());
     for (index, (row, fate)) in prepared.iter().zip(fates).enumerate() {
-        let seq = first_seq + index as u64;
-        let mut entry = json!({
-            "line": row.row.line,
-            "to": row.to.to_address(),
-            "amount": row.amount.display(scale),
-            "amount_minor": row.amount,
-            "grant_id": row.grant_id,
-            "seq": seq,
-        });
-        let head = format!(
-            "line {:>5}  seq {seq}  {} {asset} to {}  grant {}",
-            row.row.line,
-            row.amount.display(scale),
-            row.to.to_address(),
-            row.grant_id
-        );
-        let tail = match fate {
-            Fate::NotSent => {
-                not_sent += 1;
-                entry["status"] = json!("not-sent");
-                "not sent".to_owned()
-            }
-            Fate::Refused(error) => {
-                refused += 1;
-                entry["status"] = json!("refused");
-                entry["error"] = json!(error.to_string());
-                format!("refused: {error}")
-            }
-            Fate::Admitted(id) => {
+        match fate {
+            Fate::NotSent => not_sent += 1,
+            Fate::Refused(_) => refused += 1,
+            Fate::Admitted(_) => admitted += 1,
+            Fate::Committed { outcome, .. } => {
                 admitted += 1;
-                entry["status"] = json!("admitted");
-                entry["tx_id"] = json!(id);
-                format!("admitted {id}")
-            }
-            Fate::Committed { id, height, outcome } => {
-                admitted += 1;
-                entry["tx_id"] = json!(id);
-                entry["height"] = json!(height);
-                match outcome {
-                    TxOutcome::Success => {
-                        entry["status"] = json!("committed");
-                        format!("committed {id} at height {height}")
-                    }
-                    TxOutcome::Failed { code, .. } => {
-                        failed += 1;
-                        let slug = serde_json::to_value(code)?.as_str().unwrap_or("unknown").to_owned();
-                        entry["status"] = json!("failed");
-                        entry["error"] = json!(slug);
-                        format!(
-                            "committed {id} at height {height} but failed: {} ({slug})",
-                            crate::cmd_market::describe(*code)
-                        )
-                    }
+                if *outcome != TxOutcome::Success {
+                    failed += 1;
                 }
             }
-        };
+        }
+        let (entry, line) = row_report(asset, scale, first_seq + index as u64, row, fate)?;
         entries.push(entry);
-        lines.push(format!("{head}  {tail}"));
+        lines.push(line);
     }
     let value = json!({
         "asset": asset,
@@ -535,6 +521,67 @@ fn report(
         bail!("{failed} grant(s) committed but failed in the ledger (see each row)");
     }
     Ok(())
+}
+
+/// Row `row`'s JSON entry and its line of human output, given its `fate`.
+fn row_report(
+    asset: &AssetId,
+    scale: u8,
+    seq: u64,
+    row: &Prepared,
+    fate: &Fate,
+) -> anyhow::Result<(serde_json::Value, String)> {
+    let mut entry = json!({
+        "line": row.row.line,
+        "to": row.to.to_address(),
+        "amount": row.amount.display(scale),
+        "amount_minor": row.amount,
+        "grant_id": row.grant_id,
+        "seq": seq,
+    });
+    let head = format!(
+        "line {:>5}  seq {seq}  {} {asset} to {}  grant {}",
+        row.row.line,
+        row.amount.display(scale),
+        row.to.to_address(),
+        row.grant_id
+    );
+    let tail = match fate {
+        Fate::NotSent => {
+            entry["status"] = json!("not-sent");
+            "not sent".to_owned()
+        }
+        Fate::Refused(error) => {
+            entry["status"] = json!("refused");
+            entry["error"] = json!(error.to_string());
+            format!("refused: {error}")
+        }
+        Fate::Admitted(id) => {
+            entry["status"] = json!("admitted");
+            entry["tx_id"] = json!(id);
+            format!("admitted {id}")
+        }
+        Fate::Committed { id, height, outcome } => {
+            entry["tx_id"] = json!(id);
+            entry["height"] = json!(height);
+            match outcome {
+                TxOutcome::Success => {
+                    entry["status"] = json!("committed");
+                    format!("committed {id} at height {height}")
+                }
+                TxOutcome::Failed { code, .. } => {
+                    let slug = serde_json::to_value(code)?.as_str().unwrap_or("unknown").to_owned();
+                    entry["status"] = json!("failed");
+                    entry["error"] = json!(slug);
+                    format!(
+                        "committed {id} at height {height} but failed: {} ({slug})",
+                        crate::cmd_market::describe(*code)
+                    )
+                }
+            }
+        }
+    };
+    Ok((entry, format!("{head}  {tail}")))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde_json::json;
 use tally_client::http::{NodeClient, Submitted, TxInclusion};
 use tally_client::market;
 use tally_client::txbuild;
+use tally_types::receipt::Fill;
 use tally_types::tx::OfferMode;
 use tally_types::{Amount, AssetId, ErrorCode, Op, OpId, PublicKey, SecretKey, TxOutcome};
 
@@ -217,10 +218,9 @@ pub(crate) fn report_sent(
     extra: serde_json::Value,
     human: impl FnOnce(),
 ) -> anyhow::Result<()> {
+    let value = sent_json(sent, extra);
     match &sent.inclusion {
         None => {
-            let mut value = json!({ "tx_id": sent.tx_id, "committed": false });
-            merge(&mut value, extra);
             context.print(value, || {
                 human();
                 println!("submitted {} (not waiting; see `tally tx wait {}`)", sent.tx_id, sent.tx_id)
@@ -230,20 +230,10 @@ pub(crate) fn report_sent(
         Some(inclusion) => {
             if context.json && inclusion.receipt.outcome != TxOutcome::Success {
                 // The error below goes to stderr; the JSON document still says what happened.
-                let mut value =
-                    json!({ "tx_id": sent.tx_id, "committed": true, "receipt": inclusion.receipt });
-                merge(&mut value, extra);
                 println!("{value}");
                 return check_outcome(inclusion, what);
             }
             check_outcome(inclusion, what)?;
-            let mut value = json!({
-                "tx_id": sent.tx_id,
-                "committed": true,
-                "height": inclusion.height,
-                "receipt": inclusion.receipt,
-            });
-            merge(&mut value, extra);
             context.print(value, || {
                 human();
                 println!("committed {} at height {}", inclusion.tx_id, inclusion.height)
@@ -251,6 +241,26 @@ pub(crate) fn report_sent(
             Ok(())
         }
     }
+}
+
+/// The `--json` document of a submission: `{"tx_id", "committed": false}` when not waited
+/// for, else [`committed_json`]; with the command's own fields (`extra`) added.
+fn sent_json(sent: &Sent, extra: serde_json::Value) -> serde_json::Value {
+    let mut value = match &sent.inclusion {
+        None => json!({ "tx_id": sent.tx_id, "committed": false }),
+        Some(inclusion) => committed_json(inclusion),
+    };
+    merge(&mut value, extra);
+    value
+}
+
+/// A committed transaction as every command prints it with `--json`: the node's answer to
+/// `GET /v1/txs/{id}` (tx id, height, index, block id, tx root, receipt, proof, tx bytes in
+/// hex) with `"committed": true`, so `tally tx status` and the commands that submit agree.
+pub(crate) fn committed_json(inclusion: &TxInclusion) -> serde_json::Value {
+    let mut value = inclusion.raw.clone();
+    merge(&mut value, json!({ "committed": true }));
+    value
 }
 
 fn merge(value: &mut serde_json::Value, extra: serde_json::Value) {
@@ -302,15 +312,7 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
         txbuild::parse_human_price(&args.price).map_err(|error| usage(format!("--price: {error}")))?;
     let price = txbuild::minor_price(&args.price, human, sell_scale, buy_scale)
         .map_err(|error| usage(format!("--price: {error}")))?;
-    let mode = if args.ioc {
-        OfferMode::ImmediateOrCancel
-    } else if args.fok {
-        OfferMode::FillOrKill
-    } else if args.passive {
-        OfferMode::Passive
-    } else {
-        OfferMode::Normal
-    };
+    let mode = offer_mode(&args);
     let offer_id = match &args.id {
         Some(text) => parse_id(text, "--id")?,
         None => txbuild::random_op_id()?,
@@ -339,39 +341,8 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
     }
     // Our side of each fill: we gave `taker_gave` of `sell` and got `maker_gave` of `buy`.
     let fills: Vec<_> = inclusion.receipt.fills.iter().filter(|fill| fill.taker_offer == offer_id).collect();
-    let (mut sold, mut bought) = (Amount::ZERO, Amount::ZERO);
-    for fill in &fills {
-        sold = sold.checked_add(fill.taker_gave).context("fills overflow")?;
-        bought = bought.checked_add(fill.maker_gave).context("fills overflow")?;
-    }
     let final_state = market::offer(&client, &sent.signer, &offer_id)?;
-    let fills_json: Vec<_> = fills
-        .iter()
-        .map(|fill| {
-            json!({
-                "maker_offer": fill.maker_offer,
-                "maker": fill.maker.to_address(),
-                "sold": fill.taker_gave.display(sell_scale),
-                "sold_minor": fill.taker_gave,
-                "bought": fill.maker_gave.display(buy_scale),
-                "bought_minor": fill.maker_gave,
-                "price_minor": fill.price,
-            })
-        })
-        .collect();
-    merge(
-        &mut extra,
-        json!({
-            "fills": fills_json,
-            "sold": sold.display(sell_scale),
-            "sold_minor": sold,
-            "bought": bought.display(buy_scale),
-            "bought_minor": bought,
-            "status": final_state.as_ref().map(|offer| offer.status.clone()),
-            "remaining": final_state.as_ref().map(|offer| offer.remaining.clone()),
-            "remaining_minor": final_state.as_ref().map(|offer| offer.remaining_minor),
-        }),
-    );
+    merge(&mut extra, fills_json(&fills, final_state.as_ref(), sell_scale, buy_scale)?);
     report_sent(context, &sent, "offer", extra, || {
         println!(
             "offer {offer_id}: sell {} {sell} for {buy} at {} ({price} minor)",
@@ -395,6 +366,58 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
             None => println!("  status unknown (the node does not show the offer)"),
         }
     })
+}
+
+/// `--ioc`, `--fok`, `--passive` (at most one: clap refuses the others together), or none.
+fn offer_mode(args: &PlaceArgs) -> OfferMode {
+    if args.ioc {
+        OfferMode::ImmediateOrCancel
+    } else if args.fok {
+        OfferMode::FillOrKill
+    } else if args.passive {
+        OfferMode::Passive
+    } else {
+        OfferMode::Normal
+    }
+}
+
+/// What a committed offer did, for `--json`: our side of each of its `fills`, their totals,
+/// and the offer's state after the block.
+fn fills_json(
+    fills: &[&Fill],
+    final_state: Option<&market::OfferInfo>,
+    sell_scale: u8,
+    buy_scale: u8,
+) -> anyhow::Result<serde_json::Value> {
+    let (mut sold, mut bought) = (Amount::ZERO, Amount::ZERO);
+    for fill in fills {
+        sold = sold.checked_add(fill.taker_gave).context("fills overflow")?;
+        bought = bought.checked_add(fill.maker_gave).context("fills overflow")?;
+    }
+    let listed: Vec<_> = fills
+        .iter()
+        .map(|fill| {
+            json!({
+                "maker_offer": fill.maker_offer,
+                "maker": fill.maker.to_address(),
+                "sold": fill.taker_gave.display(sell_scale),
+                "sold_minor": fill.taker_gave,
+                "bought": fill.maker_gave.display(buy_scale),
+                "bought_minor": fill.maker_gave,
+                "price_minor": fill.price,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "fills": listed,
+        "sold": sold.display(sell_scale),
+        "sold_minor": sold,
+        "bought": bought.display(buy_scale),
+        "bought_minor": bought,
+        "status": final_state.map(|offer| offer.status.clone()),
+        "remaining": final_state.map(|offer| offer.remaining.clone()),
+        "remaining_minor": final_state.map(|offer| offer.remaining_minor),
+    }))
 }
 
 fn book(context: &Session, base: &str, quote: &str, limit: usize) -> anyhow::Result<()> {
@@ -470,4 +493,44 @@ fn list(context: &Session, address: &str, all: bool) -> anyhow::Result<()> {
 fn offer_count(count: impl Into<u64>) -> String {
     let count = count.into();
     if count == 1 { "1 offer".to_owned() } else { format!("{count} offers") }
+}
+
+#[cfg(test)]
+mod tests {
+    use tally_types::{Height, Receipt, TxId};
+
+    use super::*;
+
+    #[test]
+    fn a_committed_submission_prints_the_apis_transaction_with_the_commands_fields() {
+        let tx_id = TxId(tally_types::Hash([5; 32]));
+        let receipt = Receipt::success(tx_id);
+        // What `GET /v1/txs/{id}` and `POST /v1/txs?wait=commit` answer.
+        let answer = json!({
+            "tx_id": tx_id,
+            "height": 7,
+            "index": 1,
+            "block_id": "ab".repeat(32),
+            "tx_root": "cd".repeat(32),
+            "receipt": receipt,
+            "proof": { "index": 1, "leaf_count": 2, "siblings": ["ef".repeat(32)] },
+            "tx": "0102",
+        });
+        let inclusion = TxInclusion { tx_id, height: Height(7), index: 1, receipt, raw: answer.clone() };
+        let sent = Sent {
+            signer: SecretKey::from_seed(&[1; 32]).public_key(),
+            tx_id,
+            inclusion: Some(Box::new(inclusion)),
+        };
+        let mut expected = answer;
+        expected["committed"] = json!(true);
+        expected["hold_id"] = json!("00");
+        assert_eq!(sent_json(&sent, json!({ "hold_id": "00" })), expected);
+
+        let pending = Sent { inclusion: None, ..sent };
+        assert_eq!(
+            sent_json(&pending, json!({ "hold_id": "00" })),
+            json!({ "tx_id": tx_id, "committed": false, "hold_id": "00" })
+        );
+    }
 }

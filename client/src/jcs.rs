@@ -553,109 +553,11 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
 }
 
 /// Writes a finite double as ECMAScript's `Number.prototype.toString` does (ECMA-262
-/// Number::toString, the algorithm RFC 8785 §3.2.2.3 adopts).
+/// Number::toString, the algorithm RFC 8785 §3.2.2.3 adopts): ryu-js's shortest round-trip
+/// digits in ECMAScript's layout (`-0` as `0`, exponents from 1e21 and below 1e-6, signed).
 fn write_number(number: f64, out: &mut Vec<u8>) {
     debug_assert!(number.is_finite(), "the parser refuses numbers that are not finite");
-    if number == 0.0 {
-        // Covers -0 too: ECMAScript writes it as "0".
-        out.push(b'0');
-        return;
-    }
-    if number < 0.0 {
-        out.push(b'-');
-    }
-    let (digits, n) = shortest_digits(number.abs());
-    // ECMA-262 names: the value is 0.d1d2...dk × 10^n, with k digits.
-    let k = digits.len() as i32;
-    if k <= n && n <= 21 {
-        out.extend_from_slice(&digits);
-        out.extend(std::iter::repeat_n(b'0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        out.extend_from_slice(&digits[..n as usize]);
-        out.push(b'.');
-        out.extend_from_slice(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat_n(b'0', (-n) as usize));
-        out.extend_from_slice(&digits);
-    } else {
-        out.push(digits[0]);
-        if k > 1 {
-            out.push(b'.');
-            out.extend_from_slice(&digits[1..]);
-        }
-        // The exponent written is n − 1, always signed.
-        let exponent = n - 1;
-        out.push(b'e');
-        out.push(if exponent >= 0 { b'+' } else { b'-' });
-        out.extend_from_slice(exponent.unsigned_abs().to_string().as_bytes());
-    }
-}
-
-/// The digits `s` (k of them) and the exponent `n` of ECMA-262 Number::toString for a positive
-/// finite double: `s × 10^(n−k)` reads back as `x`, `k` is as small as possible, and among
-/// such `s` the one closest to `x`, the even one on a tie.
-///
-/// Rust's `{:e}` gives the shortest digits that read back as `x`, and the closest of them, but
-/// breaks an exact tie upwards where ECMA-262 takes the even one: 0x42ea8090bb0f6d84 is
-/// exactly 233115890514796.125, which Rust writes ...796.13 and ECMAScript ...796.12. So a tie
-/// is detected exactly and settled here.
-fn shortest_digits(x: f64) -> (Vec<u8>, i32) {
-    let scientific = format!("{x:e}");
-    let (mantissa, exponent) = scientific.split_once('e').expect("Rust's {:e} output always has an exponent");
-    let exponent: i32 = exponent.parse().expect("Rust's {:e} exponent is a decimal integer");
-    let digits: Vec<u8> = mantissa.bytes().filter(|byte| *byte != b'.').collect();
-    let n = exponent + 1;
-    let k = digits.len();
-    // Two k-digit decimals 10^(n−k) apart can both read back as x only if they fit in one
-    // ulp, about x × 2^-52, so 10^-k < 2^-52 and k ≥ 16: shorter outputs cannot be ties.
-    if k < 16 {
-        return (digits, n);
-    }
-    let Some(exact) = exact_decimal_digits(x) else { return (digits, n) };
-    if exact.ilog10() as usize + 1 != k + 1 {
-        // x is not halfway between two k-digit decimals.
-        return (digits, n);
-    }
-    let lower = exact / 10;
-    let upper = lower + 1;
-    let even = if lower % 2 == 0 { lower } else { upper };
-    let even_text = even.to_string();
-    if even_text.len() == k && even_text.as_bytes() != digits.as_slice() {
-        // Both neighbours are equally close; the even one wins if it reads back as x, which
-        // only fails when x is a power of two and the lower neighbour is outside its
-        // narrower lower half-interval.
-        let reads_back = format!("{even_text}e{}", n - k as i32).parse::<f64>() == Ok(x);
-        if reads_back {
-            return (even_text.into_bytes(), n);
-        }
-    }
-    (digits, n)
-}
-
-/// The exact decimal significand of a positive double when it has at most 18 digits (the
-/// only case where a tie between 17-digit neighbours is possible): x = M × 2^E with M odd;
-/// for E < 0 that is M × 5^−E × 10^E, so the digits are those of M × 5^−E.
-fn exact_decimal_digits(x: f64) -> Option<u128> {
-    const EXACT_DIGITS_MAX: u128 = 1_000_000_000_000_000_000; // 10^18, exclusive
-    let bits = x.to_bits();
-    let fraction = bits & ((1u64 << 52) - 1);
-    let biased_exponent = ((bits >> 52) & 0x7ff) as i32;
-    let (mut mantissa, mut exponent) = if biased_exponent == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1u64 << 52), biased_exponent - 1075)
-    };
-    let zeros = mantissa.trailing_zeros();
-    mantissa >>= zeros;
-    exponent += zeros as i32;
-    if exponent >= 0 {
-        // An integer: ties need a final digit 5 after the point, which integers do not have.
-        return None;
-    }
-    let five_power = 5u128.checked_pow(exponent.unsigned_abs())?;
-    let exact = u128::from(mantissa).checked_mul(five_power)?;
-    (exact < EXACT_DIGITS_MAX).then_some(exact)
+    out.extend_from_slice(ryu_js::Buffer::new().format_finite(number).as_bytes());
 }
 
 /// The JCS form of a double (ECMAScript `Number.prototype.toString`); `None` for NaN and the

@@ -572,9 +572,7 @@ fn submit_ops(context: &Session, args: &SubmitArgs, ops: Vec<Op>) -> anyhow::Res
 
 /// Prints a committed transaction; a failed receipt is an error (exit 1).
 fn report_inclusion(context: &Session, inclusion: &TxInclusion) -> anyhow::Result<()> {
-    let mut value = inclusion.raw.clone();
-    value["committed"] = json!(true);
-    context.print(value, || {
+    context.print(cmd_market::committed_json(inclusion), || {
         println!("committed {} at height {} (index {})", inclusion.tx_id, inclusion.height, inclusion.index)
     });
     match &inclusion.receipt.outcome {

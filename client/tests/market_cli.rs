@@ -18,6 +18,7 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
     (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
+// Not split: a table of cases checked in one loop; split up, the table would be scattered.
 #[test]
 fn bad_market_and_usage_input_is_a_usage_error_naming_the_problem() {
     let id = "ab".repeat(16);

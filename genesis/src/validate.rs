@@ -333,6 +333,7 @@ struct BalanceDraft {
     amount: Option<Amount>,
 }
 
+// Not split: one short block per top-level field of the document, in the schema's order.
 fn read_document(problems: &mut Problems, root: &Node) -> DocumentDraft {
     let mut draft = DocumentDraft::default();
     let Some(mut fields) = Fields::open(problems, "", root) else {
@@ -617,11 +618,32 @@ pub(crate) use tally_types::address::{
 // Pass 2: rules across fields, over whatever parsed.
 
 fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
-    let members = draft.members.as_deref().unwrap_or_default();
-    let validators = draft.validators.as_deref().unwrap_or_default();
-    let assets = draft.assets.as_deref().unwrap_or_default();
-    let balances = draft.balances.as_deref().unwrap_or_default();
+    let members = check_members(problems, draft);
+    let before_validators = problems.count();
+    check_validators(problems, draft, &members);
+    check_keys(problems, draft, before_validators);
+    let known_assets = check_assets(problems, draft, &members);
+    check_balances(problems, draft, &known_assets);
+}
 
+/// The member ids that parsed, each with the index of its first entry.
+struct KnownMembers<'a> {
+    ids: BTreeMap<&'a MemberId, usize>,
+    /// Every member id parsed: only then can a reference be called unknown (otherwise it may
+    /// name the member whose id was refused, which is already reported).
+    complete: bool,
+}
+
+impl KnownMembers<'_> {
+    /// `member` is surely not a member of the document.
+    fn is_unknown(&self, member: &MemberId) -> bool {
+        self.complete && !self.ids.contains_key(member)
+    }
+}
+
+/// Members: unique ids, at least one member.
+fn check_members<'a>(problems: &mut Problems, draft: &'a DocumentDraft) -> KnownMembers<'a> {
+    let members = draft.members.as_deref().unwrap_or_default();
     // Members: unique ids. `known_members` holds every id that parsed, duplicates included,
     // so a reference to a duplicated member is not also reported as unknown.
     let mut known_members: BTreeMap<&MemberId, usize> = BTreeMap::new();
@@ -639,13 +661,13 @@ fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
     if draft.members.as_ref().is_some_and(Vec::is_empty) {
         problems.report("members", "at least one member is needed");
     }
-    // A reference can be called unknown only if every member id parsed: otherwise it may name
-    // the member whose id was refused, which is already reported.
-    let members_complete =
-        draft.members.as_ref().is_some_and(|list| list.iter().all(|member| member.id.is_some()));
+    let complete = draft.members.as_ref().is_some_and(|list| list.iter().all(|member| member.id.is_some()));
+    KnownMembers { ids: known_members, complete }
+}
 
-    // Validators: n ≥ 4 (f = ⌊(n − 1)/3⌋ ≥ 1), known members, unique names and endpoints.
-    let before_validators = problems.count();
+/// Validators: n ≥ 4 (f = ⌊(n − 1)/3⌋ ≥ 1), known members, unique names and endpoints.
+fn check_validators(problems: &mut Problems, draft: &DocumentDraft, members: &KnownMembers<'_>) {
+    let validators = draft.validators.as_deref().unwrap_or_default();
     if let Some(list) = &draft.validators {
         let n = list.len();
         if n < tally_types::limits::VALIDATORS_MIN {
@@ -666,8 +688,7 @@ fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
             );
         }
         if let Some(member) = &validator.member
-            && members_complete
-            && !known_members.contains_key(member)
+            && members.is_unknown(member)
         {
             problems.report(format!("{path}.member"), format!("unknown member \"{member}\""));
         }
@@ -688,10 +709,15 @@ fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
             }
         }
     }
+}
 
-    // Keys: every consensus, network and issuer key distinct across all roles. A key in two
-    // roles ties them together (a leaked network key would sign votes); a duplicated
-    // consensus key would let one validator count twice.
+/// Keys: every consensus, network and issuer key distinct across all roles. A key in two
+/// roles ties them together (a leaked network key would sign votes); a duplicated consensus
+/// key would let one validator count twice. With no problem found since `before_validators`,
+/// the validator set is built as `Genesis::validator_set` will build it.
+fn check_keys(problems: &mut Problems, draft: &DocumentDraft, before_validators: usize) {
+    let members = draft.members.as_deref().unwrap_or_default();
+    let validators = draft.validators.as_deref().unwrap_or_default();
     let mut keys: BTreeMap<PublicKey, String> = BTreeMap::new();
     let mut check_key = |problems: &mut Problems, key: &Option<PublicKey>, path: String| {
         let Some(key) = key else { return };
@@ -720,13 +746,23 @@ fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
             check_key(problems, issuer, format!("members[{index}].issuers[{position}]"));
         }
     }
+}
 
-    // Assets: a known issuer, each asset once.
-    let mut known_assets: BTreeMap<&AssetId, (usize, Option<Amount>)> = BTreeMap::new();
+/// The assets that parsed: the index of each one's first entry, and its max supply.
+type KnownAssets<'a> = BTreeMap<&'a AssetId, (usize, Option<Amount>)>;
+
+/// Assets: a known issuer, each asset once.
+fn check_assets<'a>(
+    problems: &mut Problems,
+    draft: &'a DocumentDraft,
+    members: &KnownMembers<'_>,
+) -> KnownAssets<'a> {
+    let assets = draft.assets.as_deref().unwrap_or_default();
+    let mut known_assets: KnownAssets<'a> = BTreeMap::new();
     for (index, asset) in assets.iter().enumerate() {
         let Some(id) = &asset.asset else { continue };
         let path = format!("assets[{index}].asset");
-        if members_complete && !known_members.contains_key(&id.issuer) {
+        if members.is_unknown(&id.issuer) {
             problems.report(&path, format!("unknown member \"{}\"", id.issuer));
         }
         if let Some((first, _)) = known_assets.get(id) {
@@ -735,8 +771,12 @@ fn check_document(problems: &mut Problems, draft: &DocumentDraft) {
             known_assets.insert(id, (index, asset.max_supply.flatten()));
         }
     }
+    known_assets
+}
 
-    // Balances: a known asset, one balance per (account, asset), totals within the cap.
+/// Balances: a known asset, one balance per (account, asset), totals within the cap.
+fn check_balances(problems: &mut Problems, draft: &DocumentDraft, known_assets: &KnownAssets<'_>) {
+    let balances = draft.balances.as_deref().unwrap_or_default();
     let assets_complete =
         draft.assets.as_ref().is_some_and(|list| list.iter().all(|asset| asset.asset.is_some()));
     let mut seen: BTreeMap<(PublicKey, &AssetId), usize> = BTreeMap::new();

@@ -197,183 +197,243 @@ impl NodeConfig {
         })
     }
 
-    /// Parses and validates TOML text; relative paths are resolved against `base`.
+    /// Parses and validates TOML text; relative paths are resolved against `base`. Every
+    /// section is checked, and all problems are reported together, in file order.
     pub fn parse(text: &str, base: &Path) -> Result<NodeConfig, ParseError> {
         let raw: RawConfig = toml::from_str(text).map_err(|error| ParseError::Syntax(error.to_string()))?;
-        let mut problems = Vec::new();
-        let mut problem =
-            |field: &str, message: String| problems.push(Problem { field: field.into(), message });
-
+        let mut problems = Problems::default();
         let resolve = |path: &Path| if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
-        let mut paths = vec![
-            ("node.data_dir", &raw.node.data_dir),
-            ("node.genesis", &raw.node.genesis),
-            ("node.network_key", &raw.node.network_key),
-        ];
-        if let Some(consensus_key) = &raw.node.consensus_key {
-            paths.push(("node.consensus_key", consensus_key));
-        }
-        for (field, path) in &paths {
-            if path.as_os_str().is_empty() {
-                problem(field, "must not be empty".into());
-            }
-        }
-        for (field, path) in paths.iter().filter(|(field, _)| *field != "node.data_dir") {
-            let full = resolve(path);
-            if !path.as_os_str().is_empty() && !full.is_file() {
-                problem(field, format!("{} is not a readable file", full.display()));
-            }
-        }
-
-        let p2p_listen = raw.network.listen.as_ref().and_then(|text| match text.parse::<Multiaddr>() {
-            Ok(addr) => Some(addr),
-            Err(error) => {
-                problem(
-                    "network.listen",
-                    format!("`{text}` is not a multiaddr ({error}); e.g. /ip4/127.0.0.1/tcp/27000"),
-                );
-                None
-            }
-        });
-        let mut observers = Vec::new();
-        for (index, text) in raw.network.observers.iter().enumerate() {
-            match text.parse::<PeerId>() {
-                Ok(peer) if observers.contains(&peer) => {
-                    problem(&format!("network.observers[{index}]"), format!("`{text}` is listed twice"))
-                }
-                Ok(peer) => observers.push(peer),
-                Err(error) => problem(
-                    &format!("network.observers[{index}]"),
-                    format!("`{text}` is not a peer id ({error})"),
-                ),
-            }
-        }
-        let mut positive = |field: &str, value: Option<u64>, default: u64, max: u64| -> u64 {
-            match value {
-                None => default,
-                Some(0) => {
-                    problem(field, "must be positive".into());
-                    default
-                }
-                Some(v) if v > max => {
-                    problem(field, format!("{v} is above the maximum of {max}"));
-                    default
-                }
-                Some(v) => v,
-            }
-        };
-        let redial_interval_ms =
-            positive("network.redial_interval_ms", raw.network.redial_interval_ms, 1_000, 600_000);
-        let idle_timeout_ms =
-            positive("network.idle_timeout_ms", raw.network.idle_timeout_ms, 3_600_000, 86_400_000);
-        let request_timeout_ms =
-            positive("network.request_timeout_ms", raw.network.request_timeout_ms, 10_000, 600_000);
-        let http_wait_timeout_ms =
-            positive("http.wait_timeout_ms", raw.http.wait_timeout_ms, 30_000, 600_000);
-        let http_body_bytes_max = positive(
-            "http.body_bytes_max",
-            raw.http.body_bytes_max.map(|v| v as u64),
-            1024 * 1024,
-            64 * 1024 * 1024,
-        ) as usize;
-        if http_body_bytes_max < 2 * tally_types::limits::TX_BYTES_MAX {
-            problem(
-                "http.body_bytes_max",
-                format!(
-                    "{http_body_bytes_max} cannot hold one transaction as JSON (at least {})",
-                    2 * tally_types::limits::TX_BYTES_MAX
-                ),
-            );
-        }
-
-        let http_listen = raw.http.listen.as_ref().and_then(|text| match text.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(error) => {
-                problem("http.listen", format!("`{text}` is not an address ({error}); e.g. 127.0.0.1:28000"));
-                None
-            }
-        });
-
-        let http_cors_origins = raw.http.cors_origins.clone();
-        for origin in &http_cors_origins {
-            let well_formed = origin == "*"
-                || ((origin.starts_with("http://") || origin.starts_with("https://"))
-                    && !origin.ends_with('/')
-                    && origin.len() <= 256
-                    && origin.bytes().all(|byte| byte.is_ascii_graphic()));
-            if !well_formed {
-                problem(
-                    "http.cors_origins",
-                    format!(
-                        "`{origin}` is not an origin; write `*` or scheme://host[:port] without a path, e.g. https://explorer.example.org"
-                    ),
-                );
-            }
-        }
-        if http_cors_origins.len() > 1 && http_cors_origins.iter().any(|origin| origin == "*") {
-            problem("http.cors_origins", "`*` allows every origin; list it alone".into());
-        }
-
-        let defaults = MempoolConfig::default();
-        let mempool = MempoolConfig {
-            txs_max: raw.mempool.txs_max.unwrap_or(defaults.txs_max),
-            bytes_max: raw.mempool.bytes_max.unwrap_or(defaults.bytes_max),
-            per_account_max: raw.mempool.per_account_max.unwrap_or(defaults.per_account_max),
-            seq_ahead_max: raw.mempool.seq_ahead_max.unwrap_or(defaults.seq_ahead_max),
-            verified_cache_max: defaults.verified_cache_max,
-        };
-        if let Err(message) = mempool.validate() {
-            // MempoolConfig names its own field (`mempool.txs_max must ...`).
-            let field = message.split_whitespace().next().unwrap_or("mempool").to_owned();
-            problem(&field, message);
-        }
-
+        check_paths(&raw.node, &resolve, &mut problems);
+        let network = parse_network(&raw.network, &mut problems);
+        let http = parse_http(&raw.http, &mut problems);
+        let mempool = parse_mempool(&raw.mempool, &mut problems);
         let build_ms_max = raw.engine.build_ms_max;
         if let Some(ms) = build_ms_max.filter(|ms| *ms > BUILD_MS_MAX_LIMIT) {
-            problem(
+            problems.add(
                 "engine.build_ms_max",
                 format!(
                     "{ms} ms is longer than any view may take ({BUILD_MS_MAX_LIMIT} ms); 0 turns the limit off"
                 ),
             );
         }
-
-        let log_format = match raw.log.format.as_deref() {
-            None | Some("human") => LogFormat::Human,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                problem("log.format", format!("`{other}` is not one of: human, json"));
-                LogFormat::Human
-            }
-        };
-        let log_level = raw.log.level.unwrap_or_else(|| "info".into());
-        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-            problem("log.level", format!("`{log_level}` is not one of: error, warn, info, debug, trace"));
-        }
-
-        if !problems.is_empty() {
-            return Err(ParseError::Invalid(problems));
+        let (log_format, log_level) = parse_log(raw.log, &mut problems);
+        if !problems.0.is_empty() {
+            return Err(ParseError::Invalid(problems.0));
         }
         Ok(NodeConfig {
             data_dir: resolve(&raw.node.data_dir),
             genesis: resolve(&raw.node.genesis),
             consensus_key: raw.node.consensus_key.as_deref().map(resolve),
             network_key: resolve(&raw.node.network_key),
-            p2p_listen,
-            observers,
-            redial_interval_ms,
-            idle_timeout_ms,
-            request_timeout_ms,
-            http_listen,
-            http_body_bytes_max,
-            http_wait_timeout_ms,
-            http_cors_origins,
+            p2p_listen: network.listen,
+            observers: network.observers,
+            redial_interval_ms: network.redial_interval_ms,
+            idle_timeout_ms: network.idle_timeout_ms,
+            request_timeout_ms: network.request_timeout_ms,
+            http_listen: http.listen,
+            http_body_bytes_max: http.body_bytes_max,
+            http_wait_timeout_ms: http.wait_timeout_ms,
+            http_cors_origins: http.cors_origins,
             mempool,
             build_ms_max,
             log_format,
             log_level,
         })
     }
+}
+
+/// The problems found so far, in the order the checks ran.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, field: &str, message: String) {
+        self.0.push(Problem { field: field.into(), message });
+    }
+
+    /// `value`, or `default` when absent; zero or above `max` is a problem (and gives `default`).
+    fn positive(&mut self, field: &str, value: Option<u64>, default: u64, max: u64) -> u64 {
+        match value {
+            None => default,
+            Some(0) => {
+                self.add(field, "must be positive".into());
+                default
+            }
+            Some(v) if v > max => {
+                self.add(field, format!("{v} is above the maximum of {max}"));
+                default
+            }
+            Some(v) => v,
+        }
+    }
+}
+
+/// `[node]`: no path is empty, and the files (all but the data directory) exist.
+fn check_paths(node: &RawNode, resolve: &dyn Fn(&Path) -> PathBuf, problems: &mut Problems) {
+    let mut paths = vec![
+        ("node.data_dir", &node.data_dir),
+        ("node.genesis", &node.genesis),
+        ("node.network_key", &node.network_key),
+    ];
+    if let Some(consensus_key) = &node.consensus_key {
+        paths.push(("node.consensus_key", consensus_key));
+    }
+    for (field, path) in &paths {
+        if path.as_os_str().is_empty() {
+            problems.add(field, "must not be empty".into());
+        }
+    }
+    for (field, path) in paths.iter().filter(|(field, _)| *field != "node.data_dir") {
+        let full = resolve(path);
+        if !path.as_os_str().is_empty() && !full.is_file() {
+            problems.add(field, format!("{} is not a readable file", full.display()));
+        }
+    }
+}
+
+/// `[network]`, checked.
+struct NetworkSection {
+    listen: Option<Multiaddr>,
+    observers: Vec<PeerId>,
+    redial_interval_ms: u64,
+    idle_timeout_ms: u64,
+    request_timeout_ms: u64,
+}
+
+fn parse_network(network: &RawNetwork, problems: &mut Problems) -> NetworkSection {
+    let listen = network.listen.as_ref().and_then(|text| match text.parse::<Multiaddr>() {
+        Ok(addr) => Some(addr),
+        Err(error) => {
+            problems.add(
+                "network.listen",
+                format!("`{text}` is not a multiaddr ({error}); e.g. /ip4/127.0.0.1/tcp/27000"),
+            );
+            None
+        }
+    });
+    let mut observers = Vec::new();
+    for (index, text) in network.observers.iter().enumerate() {
+        match text.parse::<PeerId>() {
+            Ok(peer) if observers.contains(&peer) => {
+                problems.add(&format!("network.observers[{index}]"), format!("`{text}` is listed twice"))
+            }
+            Ok(peer) => observers.push(peer),
+            Err(error) => problems
+                .add(&format!("network.observers[{index}]"), format!("`{text}` is not a peer id ({error})")),
+        }
+    }
+    NetworkSection {
+        listen,
+        observers,
+        redial_interval_ms: problems.positive(
+            "network.redial_interval_ms",
+            network.redial_interval_ms,
+            1_000,
+            600_000,
+        ),
+        idle_timeout_ms: problems.positive(
+            "network.idle_timeout_ms",
+            network.idle_timeout_ms,
+            3_600_000,
+            86_400_000,
+        ),
+        request_timeout_ms: problems.positive(
+            "network.request_timeout_ms",
+            network.request_timeout_ms,
+            10_000,
+            600_000,
+        ),
+    }
+}
+
+/// `[http]`, checked.
+struct HttpSection {
+    listen: Option<SocketAddr>,
+    body_bytes_max: usize,
+    wait_timeout_ms: u64,
+    cors_origins: Vec<String>,
+}
+
+fn parse_http(http: &RawHttp, problems: &mut Problems) -> HttpSection {
+    let wait_timeout_ms = problems.positive("http.wait_timeout_ms", http.wait_timeout_ms, 30_000, 600_000);
+    let body_bytes_max = problems.positive(
+        "http.body_bytes_max",
+        http.body_bytes_max.map(|v| v as u64),
+        1024 * 1024,
+        64 * 1024 * 1024,
+    ) as usize;
+    if body_bytes_max < 2 * tally_types::limits::TX_BYTES_MAX {
+        problems.add(
+            "http.body_bytes_max",
+            format!(
+                "{body_bytes_max} cannot hold one transaction as JSON (at least {})",
+                2 * tally_types::limits::TX_BYTES_MAX
+            ),
+        );
+    }
+    let listen = http.listen.as_ref().and_then(|text| match text.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(error) => {
+            problems
+                .add("http.listen", format!("`{text}` is not an address ({error}); e.g. 127.0.0.1:28000"));
+            None
+        }
+    });
+    let cors_origins = http.cors_origins.clone();
+    for origin in &cors_origins {
+        let well_formed = origin == "*"
+            || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.ends_with('/')
+                && origin.len() <= 256
+                && origin.bytes().all(|byte| byte.is_ascii_graphic()));
+        if !well_formed {
+            problems.add(
+                "http.cors_origins",
+                format!(
+                    "`{origin}` is not an origin; write `*` or scheme://host[:port] without a path, e.g. https://explorer.example.org"
+                ),
+            );
+        }
+    }
+    if cors_origins.len() > 1 && cors_origins.iter().any(|origin| origin == "*") {
+        problems.add("http.cors_origins", "`*` allows every origin; list it alone".into());
+    }
+    HttpSection { listen, body_bytes_max, wait_timeout_ms, cors_origins }
+}
+
+/// `[mempool]` over the defaults, checked by [`MempoolConfig::validate`].
+fn parse_mempool(raw: &RawMempool, problems: &mut Problems) -> MempoolConfig {
+    let defaults = MempoolConfig::default();
+    let mempool = MempoolConfig {
+        txs_max: raw.txs_max.unwrap_or(defaults.txs_max),
+        bytes_max: raw.bytes_max.unwrap_or(defaults.bytes_max),
+        per_account_max: raw.per_account_max.unwrap_or(defaults.per_account_max),
+        seq_ahead_max: raw.seq_ahead_max.unwrap_or(defaults.seq_ahead_max),
+        verified_cache_max: defaults.verified_cache_max,
+    };
+    if let Err(message) = mempool.validate() {
+        // MempoolConfig names its own field (`mempool.txs_max must ...`).
+        let field = message.split_whitespace().next().unwrap_or("mempool").to_owned();
+        problems.add(&field, message);
+    }
+    mempool
+}
+
+/// `[log]`: the format and the level.
+fn parse_log(log: RawLog, problems: &mut Problems) -> (LogFormat, String) {
+    let format = match log.format.as_deref() {
+        None | Some("human") => LogFormat::Human,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            problems.add("log.format", format!("`{other}` is not one of: human, json"));
+            LogFormat::Human
+        }
+    };
+    let level = log.level.unwrap_or_else(|| "info".into());
+    if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+        problems.add("log.level", format!("`{level}` is not one of: error, warn, info, debug, trace"));
+    }
+    (format, level)
 }
 
 /// Why configuration text was refused (without a file name; [`NodeConfig::load`] adds it).

@@ -255,6 +255,7 @@ fn assert_problem(reply: &Reply, status: StatusCode, needle: &str, case: &str) {
     assert!(detail.contains(needle), "{case}: detail `{detail}` does not mention `{needle}`");
 }
 
+// Not split: a table of cases checked in one loop; split up, the table would be scattered.
 #[tokio::test]
 async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     let node = node(false, 2_000);
@@ -372,6 +373,7 @@ fn assert_result(result: &Value, tx: &SignedTransaction, status: StatusCode, nee
     assert!(detail.contains(needle), "{case}: detail `{detail}` does not mention `{needle}`");
 }
 
+// Not split: one batch sent in both forms and read answer by answer against the same expectations.
 #[tokio::test]
 async fn a_batch_is_answered_per_transaction_in_order() {
     for form in ["json", "borsh"] {
@@ -454,6 +456,7 @@ async fn a_batch_is_answered_per_transaction_in_order() {
     }
 }
 
+// Not split: a table of cases checked in one loop; split up, the table would be scattered.
 #[tokio::test]
 async fn every_bad_batch_is_a_precise_problem_and_changes_nothing() {
     let node = node(false, 2_000);
@@ -724,6 +727,7 @@ async fn governance_reads_show_members_and_epochs_with_proofs() {
     assert_eq!(listed["proposals"][0]["proposal_id"], json!(id));
 }
 
+// Not split: one read per route against one node, each a few lines; the list is the test.
 #[tokio::test]
 async fn reads_return_committed_state_with_proofs_that_verify() {
     let node = node(false, 2_000);
@@ -934,6 +938,7 @@ async fn run_tally(
 /// `tally grant --csv` against this API served on a socket: 1,001 rows go out as two batches
 /// (the second after the first committed), every row is reported; with `--wait` each row's
 /// receipt is read, and a re-run of the same grant ids commits but fails row by row.
+// Not split: one story on one running network, each step starting from the state the last one left.
 #[tokio::test]
 async fn tally_grant_csv_sends_batches_and_reports_each_row() {
     let bin = common::tally_binary();

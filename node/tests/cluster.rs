@@ -8,7 +8,8 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Nodes, VALIDATORS, free_base_port, height, http, spawn_node};
+use common::{Nodes, VALIDATORS, client, free_base_port, height, spawn_node};
+use tally_client::http::{HttpError, Submitted};
 
 use tally_genesis::ConsensusParams;
 use tally_genesis::init::{TestnetSpec, asset_code_for, build_testnet, write_testnet};
@@ -16,12 +17,12 @@ use tally_genesis::keys::KeySource;
 use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::tx::{AssetFlags, IssueAsset, Op, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetCode, AssetId, ChainId, Height, MemberId, PublicKey, SecretKey, SignedTransaction,
-    TxOutcome, encode,
+    Amount, AssetCode, AssetId, ChainId, Height, MemberId, PublicKey, SecretKey, SignedTransaction, TxOutcome,
 };
 
 const WAIT_MAX: Duration = Duration::from_secs(60);
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 #[test]
 fn four_nodes_commit_the_same_transaction() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -91,22 +92,23 @@ fn four_nodes_commit_the_same_transaction() {
     let recipient = SecretKey::from_seed(&[42; 32]).public_key();
     let tx = transfer(&chain_id, issuer, &asset, recipient, 1);
     let id = tx.id();
-    let body = serde_json::json!({ "tx": hex::encode(encode(&tx)) }).to_string();
-    let (status, answer) = http(http_addrs[1], "POST", "/v1/txs", Some(&body)).expect("submit");
-    assert!((200..300).contains(&status), "submission refused: {status} {answer}");
+    client(http_addrs[1]).submit(&tx, false).expect("submission admitted");
 
     let path = format!("/v1/txs/{id}");
     let mut receipts = Vec::new();
     for addr in &http_addrs {
         loop {
-            let (status, body) = http(*addr, "GET", &path, None).expect("get tx");
-            if status == 200 {
-                receipts.push(serde_json::from_str::<serde_json::Value>(&body).expect("json"));
-                break;
+            match client(*addr).get_json(&path) {
+                Ok(answer) => {
+                    receipts.push(answer);
+                    break;
+                }
+                Err(HttpError::Problem { status: 404, .. }) => {}
+                Err(error) => panic!("get tx on {addr}: {error}"),
             }
             if start.elapsed() > WAIT_MAX * 2 {
                 dump_logs();
-                panic!("transaction {id} not committed on {addr}: {status} {body}");
+                panic!("transaction {id} not committed on {addr} within {:?}", WAIT_MAX * 2);
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -135,10 +137,9 @@ fn four_nodes_commit_the_same_transaction() {
         }
         seq += 1;
         let tx = transfer(&chain_id, issuer, &asset, recipient, seq);
-        let body = serde_json::json!({ "tx": hex::encode(encode(&tx)) }).to_string();
-        let (status, answer) = http(http_addrs[seq as usize % crashed], "POST", "/v1/txs", Some(&body))
-            .expect("submit during the crash");
-        assert!((200..300).contains(&status), "submission refused: {status} {answer}");
+        client(http_addrs[seq as usize % crashed])
+            .submit(&tx, false)
+            .expect("submission during the crash admitted");
         last_id = tx.id();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -155,14 +156,12 @@ fn four_nodes_commit_the_same_transaction() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (status, body) = http(http_addrs[crashed], "GET", &path, None).expect("get tx after restart");
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("json"), receipts[0]);
+    let after_restart = client(http_addrs[crashed]).get_json(&path).expect("get tx after restart");
+    assert_eq!(after_restart, receipts[0]);
     // The last transfer of the stream, committed while the node was down, is there the same.
     let last_path = format!("/v1/txs/{last_id}");
-    let (_, expected) = http(http_addrs[0], "GET", &last_path, None).expect("get last tx");
-    let (status, synced) = http(http_addrs[crashed], "GET", &last_path, None).expect("get last tx");
-    assert_eq!(status, 200, "{synced}");
+    let expected = client(http_addrs[0]).get_json(&last_path).expect("get last tx");
+    let synced = client(http_addrs[crashed]).get_json(&last_path).expect("get last tx after sync");
     assert_eq!(synced, expected);
     // It got there through sync (blocks with certificates by height), not block by block.
     let log = std::fs::read_to_string(dir.path().join(format!("validator-{crashed}/node.log"))).expect("log");
@@ -173,10 +172,8 @@ fn four_nodes_commit_the_same_transaction() {
     let headers: Vec<serde_json::Value> = http_addrs
         .iter()
         .map(|addr| {
-            let (status, body) =
-                http(*addr, "GET", &format!("/v1/blocks/{common}"), None).expect("get block");
-            assert_eq!(status, 200, "{body}");
-            serde_json::from_str::<serde_json::Value>(&body).expect("json")["block"]["header"].clone()
+            let answer = client(*addr).get_json(&format!("/v1/blocks/{common}")).expect("get block");
+            answer["block"]["header"].clone()
         })
         .collect();
     assert!(headers.iter().all(|header| *header == headers[0]), "headers differ at {common}: {headers:#?}");
@@ -200,10 +197,10 @@ fn four_nodes_commit_the_same_transaction() {
         memo: BoundedBytes::empty(),
     }
     .sign(globex_issuer);
-    let body = serde_json::json!({ "tx": hex::encode(encode(&issue)) }).to_string();
-    let (status, answer) = http(http_addrs[0], "POST", "/v1/txs?wait=commit", Some(&body)).expect("issue");
-    assert!((200..300).contains(&status), "issue refused: {status} {answer}");
-    assert!(answer.contains("success"), "the asset was not issued: {answer}");
+    let Submitted::Committed(issued) = client(http_addrs[0]).submit(&issue, true).expect("issue") else {
+        panic!("a ?wait=commit submission answers with the inclusion")
+    };
+    assert_eq!(issued.receipt.outcome, TxOutcome::Success, "the asset was not issued: {:#}", issued.raw);
 
     // Stop all four (SIGTERM, as systemd or docker would) and start them again: each exits
     // cleanly, they resume from disk with nothing lost, and the chain goes on from where it was.
@@ -243,16 +240,17 @@ fn four_nodes_commit_the_same_transaction() {
         std::thread::sleep(Duration::from_millis(200));
     }
     for addr in &http_addrs {
-        for (tx_path, expected) in
-            [(&path, &receipts[0]), (&last_path, &serde_json::from_str(&expected).expect("json"))]
-        {
-            let (status, body) = http(*addr, "GET", tx_path, None).expect("get tx after full restart");
-            assert_eq!(status, 200, "{tx_path} lost on {addr}: {body}");
-            assert_eq!(&serde_json::from_str::<serde_json::Value>(&body).expect("json"), expected);
+        for (tx_path, expected) in [(&path, &receipts[0]), (&last_path, &expected)] {
+            let answer = client(*addr)
+                .get_json(tx_path)
+                .unwrap_or_else(|error| panic!("{tx_path} lost on {addr}: {error}"));
+            assert_eq!(&answer, expected);
         }
-        let (status, body) = http(*addr, "GET", "/v1/assets", None).expect("list assets after restart");
-        assert_eq!(status, 200, "{body}");
-        assert!(body.contains("NEWCR@globex"), "{addr} lost the issued asset from its listing: {body}");
+        let assets = client(*addr).assets(None, 100).expect("list assets after restart");
+        assert!(
+            assets.assets.iter().any(|asset| asset.asset.to_string() == "NEWCR@globex"),
+            "{addr} lost the issued asset from its listing: {assets:?}"
+        );
     }
 
     // A validator whose WAL file is lost must not start: it no longer knows what it signed.

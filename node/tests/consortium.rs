@@ -121,6 +121,7 @@ fn json_field(text: &str, key: &str) -> String {
     value[key].as_str().unwrap_or_else(|| panic!("no string `{key}` in {text}")).to_owned()
 }
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 #[test]
 fn operators_on_separate_hosts_form_a_consortium_from_applications() {
     if effective_uid() != 0 {

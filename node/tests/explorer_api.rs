@@ -114,6 +114,7 @@ struct Node {
 /// 3. account 3 authorizes acme; acme holds 2.00 ACME of it and settles 1.50.
 /// 4. account 1 burns 0.50 ACME; acme anchors a badge batch of 4 and revokes one badge.
 /// 5. empty.
+// Not split: one fixture built top to bottom, each part from the ones above (comments name them).
 fn node() -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
@@ -743,6 +744,7 @@ fn regex_free_imports(text: &str) -> Vec<String> {
 /// Measurement, not a test of behaviour (run with `--ignored --nocapture`): the reads the
 /// explorer's first view makes (status, validators, the last 100 blocks) and an indexed history
 /// and trades page, on a store of 100,000 blocks, median of 5 each.
+// Not split: a by-hand measurement (ignored by default): build the store, then time the reads, in order.
 #[tokio::test]
 #[ignore]
 async fn measure_first_view_reads_on_100k_blocks() {
@@ -830,6 +832,7 @@ async fn measure_first_view_reads_on_100k_blocks() {
 /// of blocks of 1,000 transfers between 1,000 accounts, as the storage writer does it (block,
 /// receipts, state, tree and the explorer's indexes), median of 10 blocks. Compare with a build
 /// whose `commit_blocks` skips the index calls to see what the indexes cost.
+// Not split: a by-hand measurement (ignored by default): build blocks, then time commits.
 #[tokio::test]
 #[ignore]
 async fn measure_commit_of_blocks_of_1000_transfers() {

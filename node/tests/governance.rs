@@ -135,6 +135,7 @@ fn two_free_ports() -> (u16, u16) {
     (first.local_addr().expect("addr").port(), second.local_addr().expect("addr").port())
 }
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 fn admission(tally: &Tally, dir: &Path) -> Fifth {
     // The fifth provider, on its own: node keys in its home, issuer key in its keystore.
     let home = dir.join("umbrella-home");

@@ -103,6 +103,7 @@ struct Node {
     _submissions: mpsc::Receiver<tally_node::api::Submission>,
 }
 
+// Not split: one fixture built top to bottom, each part from the ones above (comments name them).
 fn node() -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = ChainIdentity { chain_id: chain(), genesis_hash: Hash([9; 32]) };

@@ -106,6 +106,7 @@ fn earn_trade_and_spend_credits_on_four_nodes_with_the_tally_client() {
     }
 }
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 fn scenario(tally: &Tally, dir: &Path) {
     let (acme, globex) = ("ACME@acme", "GLOBEX@globex");
     for member in ["acme", "globex"] {
@@ -252,6 +253,7 @@ fn failed_step(report: &Value) -> &Value {
         .unwrap_or_else(|| panic!("no failed step in {report:#}"))
 }
 
+// Not split: one story on one running network, each step starting from the state the last one left.
 fn badges_and_audit(tally: &Tally, dir: &Path) {
     let genesis = dir.join("genesis.json");
     assert!(genesis.is_file(), "the testnet writes {}", genesis.display());

@@ -66,6 +66,7 @@ fn certificate(subject: Subject, validator_keys: &[SecretKey]) -> Certificate {
 
 /// Builds the test chain: block 1 funds eight accounts from the issuer's float; blocks 2..=6
 /// hold four transfers each among them.
+// Not split: one fixture built top to bottom, each part from the ones above (comments name them).
 pub fn build() -> TestChain {
     let (genesis, validator_keys, issuer) = genesis_of(b"audit-test");
     let member = MemberId::new("acme").expect("valid member id");

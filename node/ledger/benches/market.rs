@@ -133,6 +133,7 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+// Not split: one fixture built top to bottom, each part from the ones above (comments name them).
 fn setup() -> Setup {
     let accounts = MAKERS + BLOCKS * TXS_PER_BLOCK;
     let keys: Vec<SecretKey> = (0..accounts).map(account_key).collect();

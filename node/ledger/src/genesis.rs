@@ -129,7 +129,38 @@ pub enum GenesisError {
 /// Validates the genesis ledger and returns the writes that create it from an empty state.
 pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError> {
     let mut writes = WriteSet::new();
+    let members = member_writes(genesis, &mut writes)?;
+    if genesis.members.len() > limits::MEMBERS_MAX {
+        return Err(GenesisError::TooManyMembers { count: genesis.members.len() });
+    }
+    if let Some(problem) = genesis.threshold.problem() {
+        return Err(GenesisError::BadThreshold { problem });
+    }
+    if let Some((field, problem)) = genesis.params.problems().into_iter().next() {
+        return Err(GenesisError::BadParams { field, problem });
+    }
+    if !genesis.members.is_empty() {
+        let active_members = genesis.members.len() as u32;
+        let governance = GovernanceState { threshold: genesis.threshold, active_members };
+        writes.insert(StateKey::Governance, Some(StateValue::Governance(governance)));
+    }
+    validator_writes(genesis, &members, &mut writes)?;
+    let mut assets = asset_states(genesis, &members)?;
+    balance_writes(genesis, &mut assets, &mut writes)?;
+    for (id, mut state) in assets {
+        // Opening balances count as minted, so that minted - burned = supply from block 1 on.
+        state.minted = state.supply;
+        writes.insert(StateKey::Asset { asset: id.clone() }, Some(StateValue::Asset(state)));
+    }
+    Ok(writes)
+}
 
+/// Each member's entry, its issuers' index entries and its governor entry; returns the member
+/// ids. Member ids and issuer keys are unique, names and issuer lists within their limits.
+fn member_writes<'a>(
+    genesis: &'a GenesisLedger,
+    writes: &mut WriteSet,
+) -> Result<BTreeSet<&'a MemberId>, GenesisError> {
     let mut members: BTreeSet<&MemberId> = BTreeSet::new();
     let mut issuer_of: BTreeMap<PublicKey, &MemberId> = BTreeMap::new();
     for member in &genesis.members {
@@ -186,22 +217,15 @@ pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError>
             Some(StateValue::Governor(GovernorState { member: id.clone() })),
         );
     }
-    if genesis.members.len() > limits::MEMBERS_MAX {
-        return Err(GenesisError::TooManyMembers { count: genesis.members.len() });
-    }
-    if let Some(problem) = genesis.threshold.problem() {
-        return Err(GenesisError::BadThreshold { problem });
-    }
-    if let Some((field, problem)) = genesis.params.problems().into_iter().next() {
-        return Err(GenesisError::BadParams { field, problem });
-    }
-    if !genesis.members.is_empty() {
-        let active_members = genesis.members.len() as u32;
-        let governance = GovernanceState { threshold: genesis.threshold, active_members };
-        writes.insert(StateKey::Governance, Some(StateValue::Governance(governance)));
-    }
-    validator_writes(genesis, &members, &mut writes)?;
+    Ok(members)
+}
 
+/// Each asset's state before the opening balances (supply zero): a known issuing member,
+/// a valid scale, known flags, a max supply above zero, each asset once.
+fn asset_states<'a>(
+    genesis: &'a GenesisLedger,
+    members: &BTreeSet<&MemberId>,
+) -> Result<BTreeMap<&'a AssetId, AssetState>, GenesisError> {
     let mut assets: BTreeMap<&AssetId, AssetState> = BTreeMap::new();
     for asset in &genesis.assets {
         let id = &asset.asset;
@@ -229,7 +253,16 @@ pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError>
             return Err(GenesisError::DuplicateAsset { asset: id.clone() });
         }
     }
+    Ok(assets)
+}
 
+/// The opening balances, each added to its asset's supply (within its max supply): a known
+/// asset, a key that can sign, above zero, one per (account, asset).
+fn balance_writes(
+    genesis: &GenesisLedger,
+    assets: &mut BTreeMap<&AssetId, AssetState>,
+    writes: &mut WriteSet,
+) -> Result<(), GenesisError> {
     for balance in &genesis.balances {
         let (account, asset) = (balance.account, &balance.asset);
         let Some(state) = assets.get_mut(asset) else {
@@ -260,13 +293,7 @@ pub fn genesis_writes(genesis: &GenesisLedger) -> Result<WriteSet, GenesisError>
         let value = BalanceState { available: balance.amount, locked: Amount::ZERO };
         writes.insert(key, Some(StateValue::Balance(value)));
     }
-
-    for (id, mut state) in assets {
-        // Opening balances count as minted, so that minted - burned = supply from block 1 on.
-        state.minted = state.supply;
-        writes.insert(StateKey::Asset { asset: id.clone() }, Some(StateValue::Asset(state)));
-    }
-    Ok(writes)
+    Ok(())
 }
 
 /// The validators' entries and epoch 0. Duplicate keys and n ≥ 4 are `tally-genesis`'s

@@ -205,6 +205,7 @@ fn fund(chain: &mut Chain) {
 
 /// Runs the blocks after funding the holders, checking the properties after each; returns the
 /// final chain.
+// Not split: the property loop; each block's checks read what the blocks before it left.
 fn run(specs: &[BlockSpec]) -> Result<Chain, TestCaseError> {
     let accounts = accounts();
     let mut chain = Chain::new();

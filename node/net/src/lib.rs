@@ -436,68 +436,7 @@ pub struct EventLoop {
 pub fn build(config: NetworkConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>, EventLoop), NetError> {
     config.validate()?;
     let local_peer_id = config.keypair.public().to_peer_id();
-    let peer_count = config.validators.len() + config.observers.len();
-
-    let gossip_config = gossipsub::ConfigBuilder::default()
-        .validation_mode(gossipsub::ValidationMode::Strict)
-        .validate_messages()
-        .message_id_fn(|message: &gossipsub::Message| {
-            gossipsub::MessageId::from(blake3::hash(&message.data).as_bytes().to_vec())
-        })
-        .max_transmit_size(config.gossip_bytes_max + 1024)
-        .heartbeat_interval(Duration::from_millis(500))
-        .build()
-        .map_err(|error| NetError::Setup(format!("gossipsub config: {error}")))?;
-    let request_timeout = Duration::from_millis(config.request_timeout_ms);
-    let codec = FrameCodec {
-        request_bytes_max: config.request_bytes_max,
-        response_bytes_max: config.response_bytes_max,
-    };
-    // Two connections per peer cover simultaneous dials in both directions; pending and
-    // established totals scale with the allow list, which bounds who can hold one anyway.
-    let limits = connection_limits::ConnectionLimits::default()
-        .with_max_established_per_peer(Some(2))
-        .with_max_pending_incoming(Some(2 * peer_count as u32 + 8))
-        .with_max_established_incoming(Some(2 * peer_count as u32 + 8))
-        .with_max_established(Some(4 * peer_count as u32 + 16));
-
-    let keypair = config.keypair.clone();
-    let gossip_bytes_max = config.gossip_bytes_max;
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(|error| NetError::Setup(format!("transport: {error}")))?
-        .with_behaviour(|_| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-            let gossip =
-                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair), gossip_config)?;
-            let sync = request_response::Behaviour::with_codec(
-                codec.clone(),
-                [(StreamProtocol::new("/tally/sync/1"), request_response::ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(request_timeout),
-            );
-            // One-way messages: the "request" is the message (up to the gossip limit) and the
-            // response an empty acknowledgement.
-            let direct = request_response::Behaviour::with_codec(
-                FrameCodec { request_bytes_max: gossip_bytes_max, response_bytes_max: 0 },
-                [(StreamProtocol::new("/tally/direct/1"), request_response::ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(request_timeout)
-                    .with_max_concurrent_streams(DIRECT_STREAMS_MAX),
-            );
-            Ok(Behaviour {
-                allow: allow_block_list::Behaviour::default(),
-                limits: connection_limits::Behaviour::new(limits),
-                gossip,
-                sync,
-                direct,
-            })
-        })
-        .map_err(|error| NetError::Setup(format!("behaviour: {error}")))?
-        .with_swarm_config(|swarm_config| {
-            swarm_config.with_idle_connection_timeout(Duration::from_millis(config.idle_timeout_ms))
-        })
-        .build();
-
+    let mut swarm = new_swarm(&config)?;
     for peer in &config.validators {
         if peer.peer_id != local_peer_id {
             swarm.behaviour_mut().allow.allow_peer(peer.peer_id);
@@ -542,6 +481,73 @@ pub fn build(config: NetworkConfig) -> Result<(NetHandle, mpsc::Receiver<NetEven
         dropped_events: 0,
     };
     Ok((handle, event_receiver, event_loop))
+}
+
+/// The swarm of `config` before any peer is allowed: TCP with Noise and Yamux, connection
+/// limits scaled to the allow list, gossip (strict validation, content-hash message ids) and
+/// the two request-response protocols (sync, and one-way direct messages).
+fn new_swarm(config: &NetworkConfig) -> Result<Swarm<Behaviour>, NetError> {
+    let peer_count = config.validators.len() + config.observers.len();
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .message_id_fn(|message: &gossipsub::Message| {
+            gossipsub::MessageId::from(blake3::hash(&message.data).as_bytes().to_vec())
+        })
+        .max_transmit_size(config.gossip_bytes_max + 1024)
+        .heartbeat_interval(Duration::from_millis(500))
+        .build()
+        .map_err(|error| NetError::Setup(format!("gossipsub config: {error}")))?;
+    let request_timeout = Duration::from_millis(config.request_timeout_ms);
+    let codec = FrameCodec {
+        request_bytes_max: config.request_bytes_max,
+        response_bytes_max: config.response_bytes_max,
+    };
+    // Two connections per peer cover simultaneous dials in both directions; pending and
+    // established totals scale with the allow list, which bounds who can hold one anyway.
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established_per_peer(Some(2))
+        .with_max_pending_incoming(Some(2 * peer_count as u32 + 8))
+        .with_max_established_incoming(Some(2 * peer_count as u32 + 8))
+        .with_max_established(Some(4 * peer_count as u32 + 16));
+
+    let keypair = config.keypair.clone();
+    let gossip_bytes_max = config.gossip_bytes_max;
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|error| NetError::Setup(format!("transport: {error}")))?
+        .with_behaviour(|_| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+            let gossip =
+                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(keypair), gossip_config)?;
+            let sync = request_response::Behaviour::with_codec(
+                codec.clone(),
+                [(StreamProtocol::new("/tally/sync/1"), request_response::ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(request_timeout),
+            );
+            // One-way messages: the "request" is the message (up to the gossip limit) and the
+            // response an empty acknowledgement.
+            let direct = request_response::Behaviour::with_codec(
+                FrameCodec { request_bytes_max: gossip_bytes_max, response_bytes_max: 0 },
+                [(StreamProtocol::new("/tally/direct/1"), request_response::ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(request_timeout)
+                    .with_max_concurrent_streams(DIRECT_STREAMS_MAX),
+            );
+            Ok(Behaviour {
+                allow: allow_block_list::Behaviour::default(),
+                limits: connection_limits::Behaviour::new(limits),
+                gossip,
+                sync,
+                direct,
+            })
+        })
+        .map_err(|error| NetError::Setup(format!("behaviour: {error}")))?
+        .with_swarm_config(|swarm_config| {
+            swarm_config.with_idle_connection_timeout(Duration::from_millis(config.idle_timeout_ms))
+        })
+        .build();
+    Ok(swarm)
 }
 
 impl EventLoop {
@@ -686,6 +692,7 @@ impl EventLoop {
         self.validators = validators;
     }
 
+    // Not split: one short arm per swarm event kind; the match is the table of what the loop reacts to.
     fn handle_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {

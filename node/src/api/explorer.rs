@@ -299,6 +299,7 @@ pub(super) async fn search(
     ok_json(body)
 }
 
+// Not split: one early return per kind of search text, tried in the order the route documents.
 fn search_in(store: &Store, text: &str) -> Result<serde_json::Value, Problem> {
     // 64 hex digits are a hash even when they are all decimal digits.
     if text.len() != 64 && text.bytes().all(|byte| byte.is_ascii_digit()) {
@@ -656,48 +657,9 @@ pub(super) async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
-    let mut accounts = Vec::new();
-    if let Some(list) = query.accounts.as_deref().filter(|list| !list.is_empty()) {
-        for text in list.split(',') {
-            accounts.push(PublicKey::from_str(text).map_err(|error| {
-                Problem::bad_request(
-                    "address",
-                    format!("query `accounts`: `{text}` is not an address: {error}"),
-                )
-            })?);
-            if accounts.len() > EVENT_ACCOUNTS_MAX {
-                return Err(Problem::bad_request(
-                    "query",
-                    format!("query `accounts`: more than {EVENT_ACCOUNTS_MAX} accounts; open another stream"),
-                ));
-            }
-        }
-    }
+    let accounts = event_accounts(query.accounts.as_deref())?;
     let resume = headers.get("last-event-id").and_then(|value| value.to_str().ok());
-    let from = match (query.from.as_deref(), resume) {
-        (_, Some(text)) => {
-            let last = text.parse::<u64>().ok().filter(|last| *last < u64::MAX).ok_or_else(|| {
-                Problem::bad_request(
-                    "last-event-id",
-                    format!("header Last-Event-ID: `{text}` is not a height"),
-                )
-            })?;
-            Height(last + 1)
-        }
-        (Some(text), None) => {
-            let height = text.parse::<u64>().map_err(|_| {
-                Problem::bad_request(
-                    "query",
-                    format!("query `from`: `{text}` is not a height (a whole number ≥ 1)"),
-                )
-            })?;
-            if height == 0 {
-                return Err(Problem::bad_request("query", "query `from`: blocks start at height 1"));
-            }
-            Height(height)
-        }
-        (None, None) => read_store(&state, |store| Ok(store.height()?.next())).await?,
-    };
+    let from = event_start(&state, query.from.as_deref(), resume).await?;
     let permit = Arc::clone(event_streams()).try_acquire_owned().map_err(|_| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -755,4 +717,57 @@ pub(super) async fn events(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
+
+/// The accounts of `?accounts=A,B` (none when absent or empty), at most
+/// `EVENT_ACCOUNTS_MAX`.
+fn event_accounts(list: Option<&str>) -> Result<Vec<PublicKey>, Problem> {
+    let mut accounts = Vec::new();
+    if let Some(list) = list.filter(|list| !list.is_empty()) {
+        for text in list.split(',') {
+            accounts.push(PublicKey::from_str(text).map_err(|error| {
+                Problem::bad_request(
+                    "address",
+                    format!("query `accounts`: `{text}` is not an address: {error}"),
+                )
+            })?);
+            if accounts.len() > EVENT_ACCOUNTS_MAX {
+                return Err(Problem::bad_request(
+                    "query",
+                    format!("query `accounts`: more than {EVENT_ACCOUNTS_MAX} accounts; open another stream"),
+                ));
+            }
+        }
+    }
+    Ok(accounts)
+}
+
+/// The first height an event stream sends: after `Last-Event-ID` (`resume`) when a client
+/// resumes, else `?from=`, else the block after the committed height.
+async fn event_start(state: &ApiState, from: Option<&str>, resume: Option<&str>) -> Result<Height, Problem> {
+    let start = match (from, resume) {
+        (_, Some(text)) => {
+            let last = text.parse::<u64>().ok().filter(|last| *last < u64::MAX).ok_or_else(|| {
+                Problem::bad_request(
+                    "last-event-id",
+                    format!("header Last-Event-ID: `{text}` is not a height"),
+                )
+            })?;
+            Height(last + 1)
+        }
+        (Some(text), None) => {
+            let height = text.parse::<u64>().map_err(|_| {
+                Problem::bad_request(
+                    "query",
+                    format!("query `from`: `{text}` is not a height (a whole number ≥ 1)"),
+                )
+            })?;
+            if height == 0 {
+                return Err(Problem::bad_request("query", "query `from`: blocks start at height 1"));
+            }
+            Height(height)
+        }
+        (None, None) => read_store(state, |store| Ok(store.height()?.next())).await?,
+    };
+    Ok(start)
 }

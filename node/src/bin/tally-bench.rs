@@ -298,6 +298,104 @@ async fn run() -> Result<()> {
         return archive_gen::generate(&archive_args);
     }
     let args = cli.load;
+    let (network, scale, issuer) = read_network(&args)?;
+    // 0.01 of the asset in minor units.
+    let transfer_amount = Amount(10u128.pow(u32::from(scale) - 2));
+    let shape = LoadShape::new(&args)?;
+    eprintln!(
+        "tally-bench: {} nodes, {} accounts ({} sending), {} transfers of 0.01 {} at {}/s for {} s (seed {})",
+        network.nodes.len(),
+        shape.account_count,
+        shape.sender_count,
+        shape.total,
+        network.asset,
+        args.rate,
+        args.duration,
+        shape.seed
+    );
+
+    let setup_started = Instant::now();
+    let (publics, senders) = derive_accounts(shape.seed, shape.account_count, shape.sender_count);
+    eprintln!(
+        "tally-bench: {} account keys derived in {:.1} s",
+        shape.account_count,
+        setup_started.elapsed().as_secs_f64()
+    );
+    let mut control = Connection::new(network.nodes[0]);
+    let height = committed_height(&control.get_json("/v1/status").await?)?;
+    let valid_until = Height(height + VALIDITY_BLOCKS);
+    let amount =
+        Amount((u128::from(shape.per_sender) + u128::from(FUNDING_SLACK_TRANSFERS)) * transfer_amount.0);
+    let funding_started = Instant::now();
+    let form =
+        fund(&network, &mut control, &args, &issuer, &publics, amount, valid_until, shape.seed).await?;
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
+    eprintln!(
+        "tally-bench: funded {} accounts with {} {} each: funding {:.1} s, setup {setup_seconds:.1} s",
+        shape.account_count,
+        amount.display(scale),
+        network.asset,
+        funding_started.elapsed().as_secs_f64()
+    );
+    announce_form(form, &args);
+    let presigned = presign(&network, &shape, &publics, &senders, transfer_amount, valid_until, form)?;
+
+    let load = Load::new(&shape);
+    let mut cpu = CpuMeter::new(&args.node_pids);
+    let start_height = committed_height(&control.get_json("/v1/status").await?)?;
+    let start = Instant::now();
+    // The watcher sees every block from the one after the current height.
+    let watcher = tokio::spawn(watch_blocks(
+        BlockFollower::new(network.nodes.clone(), start_height),
+        presigned.ids,
+        Arc::clone(&load.records),
+        Arc::clone(&load.committed_count),
+        Arc::clone(&load.stop_watching),
+        start,
+    ));
+    send_on_schedule(&network, &args, &load, presigned.encoded, &presigned.order_by_node, form, start)
+        .await?;
+    cpu.sample();
+    drain_and_report(&args, &load, watcher, cpu, start, shape.account_count, setup_seconds).await;
+    Ok(())
+}
+
+/// Once every worker is done: waits for the accepted transfers to commit (refused ones never
+/// do), at most `--drain-seconds`, stops the block watcher and prints the result line.
+async fn drain_and_report(
+    args: &Args,
+    load: &Load,
+    watcher: tokio::task::JoinHandle<()>,
+    mut cpu: CpuMeter,
+    start: Instant,
+    account_count: usize,
+    setup_seconds: f64,
+) {
+    // Every worker is done: the last request was answered (or timed out) by now.
+    let last_submit = Instant::now();
+    let accepted = report_sending(&load.counters, start);
+    let drain_end = last_submit + Duration::from_secs(args.drain_seconds);
+    while load.committed_count.load(Ordering::Relaxed) < accepted && Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    load.stop_watching.store(true, Ordering::Relaxed);
+    if let Err(error) = watcher.await {
+        eprintln!("tally-bench: the block watcher failed: {error}");
+    }
+    cpu.sample();
+
+    let records = load.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    println!(
+        "{} node_cpu_s={} bench_cpu_s={} accounts={account_count} setup_s={setup_seconds:.1}",
+        summarize(&records),
+        cpu.nodes_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
+        cpu.own_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
+    );
+}
+
+/// The nodes (by the HTTP addresses in the genesis), the chain and asset of the run, the
+/// asset's scale and its issuer's key, read from the network directory.
+fn read_network(args: &Args) -> Result<(Network, u8, SecretKey)> {
     let genesis_path = args.net_dir.join("genesis.json");
     let genesis = Genesis::load(&genesis_path).with_context(|| format!("load {}", genesis_path.display()))?;
     let nodes: Vec<SocketAddr> = genesis
@@ -322,54 +420,63 @@ async fn run() -> Result<()> {
         .map(|entry| entry.scale)
         .with_context(|| format!("the genesis has no asset {asset}"))?;
     ensure!(scale >= 2, "asset {asset} has scale {scale}; 0.01 of it is not representable");
-    // 0.01 of the asset in minor units.
-    let transfer_amount = 10u128.pow(u32::from(scale) - 2);
     let key_path = args.net_dir.join("members").join(member.as_str()).join("issuer.key");
     let issuer = read_key_file(&key_path).with_context(|| format!("read {}", key_path.display()))?;
-    let network = Network { nodes, chain_id: genesis.chain_id().clone(), asset };
+    Ok((Network { nodes, chain_id: genesis.chain_id().clone(), asset }, scale, issuer))
+}
 
-    let seed = args.seed.unwrap_or_else(|| {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
-        (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
-    });
-    let total = args.rate.checked_mul(args.duration).context("--rate × --duration overflows")?;
-    let total_usize = usize::try_from(total).context("too many transactions")?;
-    let account_count = usize::try_from(args.accounts).context("--accounts")?;
-    // Every transfer's sender is one of the first `sender_count` accounts, round robin.
-    let sender_count = account_count.min(total_usize).max(1);
-    let per_sender = total.div_ceil(sender_count as u64);
-    eprintln!(
-        "tally-bench: {} nodes, {account_count} accounts ({sender_count} sending), {total} transfers of 0.01 {} at {}/s for {} s (seed {seed})",
-        network.nodes.len(),
-        network.asset,
-        args.rate,
-        args.duration
-    );
+/// How many transfers go out, from how many accounts, drawn with which seed.
+struct LoadShape {
+    seed: u64,
+    total: u64,
+    account_count: usize,
+    /// Every transfer's sender is one of the first `sender_count` accounts, round robin.
+    sender_count: usize,
+    /// Transfers per sender, at most.
+    per_sender: u64,
+}
 
-    let setup_started = Instant::now();
-    let (publics, senders) = derive_accounts(seed, account_count, sender_count);
-    eprintln!(
-        "tally-bench: {account_count} account keys derived in {:.1} s",
-        setup_started.elapsed().as_secs_f64()
-    );
-    let mut control = Connection::new(network.nodes[0]);
-    let height = committed_height(&control.get_json("/v1/status").await?)?;
-    let valid_until = Height(height + VALIDITY_BLOCKS);
+impl LoadShape {
+    fn new(args: &Args) -> Result<Self> {
+        let seed = args.seed.unwrap_or_else(|| {
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
+            (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+        });
+        let total = args.rate.checked_mul(args.duration).context("--rate × --duration overflows")?;
+        let total_usize = usize::try_from(total).context("too many transactions")?;
+        let account_count = usize::try_from(args.accounts).context("--accounts")?;
+        let sender_count = account_count.min(total_usize).max(1);
+        let per_sender = total.div_ceil(sender_count as u64);
+        Ok(LoadShape { seed, total, account_count, sender_count, per_sender })
+    }
+
+    fn total_usize(&self) -> usize {
+        usize::try_from(self.total).expect("checked in LoadShape::new")
+    }
+}
+
+/// Funds every account with `amount` (see [`fund_accounts`]), finding out on the way whether
+/// the nodes take batches unless `--single` says not to ask; returns the form the load uses.
+#[allow(clippy::too_many_arguments)]
+async fn fund(
+    network: &Network,
+    control: &mut Connection,
+    args: &Args,
+    issuer: &SecretKey,
+    publics: &[PublicKey],
+    amount: Amount,
+    valid_until: Height,
+    seed: u64,
+) -> Result<SubmitForm> {
     // Found out by the first funding transaction unless --single.
     let mut form = args.single.then_some(SubmitForm::Single);
-    let amount = Amount((u128::from(per_sender) + u128::from(FUNDING_SLACK_TRANSFERS)) * transfer_amount);
-    let funding_started = Instant::now();
     let window = usize::try_from(args.funding_window).context("--funding-window")?;
-    fund_accounts(&network, &mut control, &mut form, &issuer, seed, &publics, amount, valid_until, window)
-        .await?;
-    let setup_seconds = setup_started.elapsed().as_secs_f64();
-    let form = form.unwrap_or(SubmitForm::Batch);
-    eprintln!(
-        "tally-bench: funded {account_count} accounts with {} {} each: funding {:.1} s, setup {setup_seconds:.1} s",
-        amount.display(scale),
-        network.asset,
-        funding_started.elapsed().as_secs_f64()
-    );
+    fund_accounts(network, control, &mut form, issuer, seed, publics, amount, valid_until, window).await?;
+    Ok(form.unwrap_or(SubmitForm::Batch))
+}
+
+/// Says on stderr how the load is submitted.
+fn announce_form(form: SubmitForm, args: &Args) {
     match form {
         SubmitForm::Batch => eprintln!(
             "tally-bench: submitting borsh batches of up to {} transfers per node every {} ms",
@@ -377,12 +484,33 @@ async fn run() -> Result<()> {
         ),
         SubmitForm::Single => eprintln!("tally-bench: submitting one JSON transfer per request"),
     }
+}
 
-    // Pre-sign and pre-encode everything before the clock starts: signing must not eat into
-    // the send rate.
+/// Every transfer of the run, signed and encoded before the clock starts.
+struct Presigned {
+    /// Each transfer's id and its index in the schedule.
+    ids: HashMap<TxId, usize>,
+    /// By index, what goes on the wire: the borsh transaction (batch form) or a whole JSON
+    /// request (single form).
+    encoded: Vec<Vec<u8>>,
+    /// By node, the indexes it is sent, in schedule order.
+    order_by_node: Vec<Vec<u32>>,
+}
+
+/// Pre-signs and pre-encodes every transfer: signing must not eat into the send rate.
+fn presign(
+    network: &Network,
+    shape: &LoadShape,
+    publics: &[PublicKey],
+    senders: &[SecretKey],
+    transfer_amount: Amount,
+    valid_until: Height,
+    form: SubmitForm,
+) -> Result<Presigned> {
     let signing_started = Instant::now();
-    let mut rng = SplitMix64::new(seed ^ 0x7265_6365_6976_6572);
-    let plan: Vec<(usize, usize, u64)> = (0..total_usize)
+    let (total, sender_count, account_count) = (shape.total_usize(), shape.sender_count, shape.account_count);
+    let mut rng = SplitMix64::new(shape.seed ^ 0x7265_6365_6976_6572);
+    let plan: Vec<(usize, usize, u64)> = (0..total)
         .map(|index| {
             let sender = index % sender_count;
             let seq = (index / sender_count) as u64 + 1;
@@ -402,7 +530,7 @@ async fn run() -> Result<()> {
             ops: BoundedVec::new(vec![Op::Transfer(Transfer {
                 asset: network.asset.clone(),
                 to: publics[receiver],
-                amount: Amount(transfer_amount),
+                amount: transfer_amount,
             })])
             .expect("one op fits in a transaction"),
             memo: BoundedBytes::empty(),
@@ -410,8 +538,8 @@ async fn run() -> Result<()> {
         .sign(&senders[sender])
     });
     drop(plan);
-    let mut ids: HashMap<TxId, usize> = HashMap::with_capacity(total_usize);
-    let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(total_usize);
+    let mut ids: HashMap<TxId, usize> = HashMap::with_capacity(total);
+    let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(total);
     // A sender always talks to the same node, so all its seqs land in one mempool and none
     // waits there for a lower seq that went elsewhere.
     let mut order_by_node: Vec<Vec<u32>> = vec![Vec::new(); network.nodes.len()];
@@ -430,61 +558,65 @@ async fn run() -> Result<()> {
         "tally-bench: {total} transfers signed in {:.1} s; starting the load",
         signing_started.elapsed().as_secs_f64()
     );
+    Ok(Presigned { ids, encoded, order_by_node })
+}
 
-    let records: Vec<TxRecord> = (0..total_usize)
-        .map(|index| TxRecord {
-            sender: u32::try_from(index % sender_count).unwrap_or(u32::MAX),
-            ..TxRecord::default()
-        })
-        .collect();
-    let records = Arc::new(Mutex::new(records));
-    let counters = Arc::new(SendCounters::default());
-    let committed_count = Arc::new(AtomicU64::new(0));
-    let stop_watching = Arc::new(AtomicBool::new(false));
-    let mut cpu = CpuMeter::new(&args.node_pids);
-    let start_height = committed_height(&control.get_json("/v1/status").await?)?;
-    let start = Instant::now();
+/// What the schedule, the send workers and the block watcher share during the load.
+struct Load {
+    records: Arc<Mutex<Vec<TxRecord>>>,
+    counters: Arc<SendCounters>,
+    committed_count: Arc<AtomicU64>,
+    stop_watching: Arc<AtomicBool>,
+}
+
+impl Load {
+    fn new(shape: &LoadShape) -> Self {
+        let records: Vec<TxRecord> = (0..shape.total_usize())
+            .map(|index| TxRecord {
+                sender: u32::try_from(index % shape.sender_count).unwrap_or(u32::MAX),
+                ..TxRecord::default()
+            })
+            .collect();
+        Load {
+            records: Arc::new(Mutex::new(records)),
+            counters: Arc::new(SendCounters::default()),
+            committed_count: Arc::new(AtomicU64::new(0)),
+            stop_watching: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Sends every transfer at its time from `start`: each slice, the ones due go to their node's
+/// queue in batches; `--connections-per-node` workers per node drain it. Returns when every
+/// worker is done.
+async fn send_on_schedule(
+    network: &Network,
+    args: &Args,
+    load: &Load,
+    encoded: Vec<Vec<u8>>,
+    order_by_node: &[Vec<u32>],
+    form: SubmitForm,
+    start: Instant,
+) -> Result<()> {
     let send_window_end = start + Duration::from_secs(args.duration) + SEND_GRACE;
-
-    // The watcher sees every block from the one after the current height.
-    let watcher = tokio::spawn(watch_blocks(
-        BlockFollower::new(network.nodes.clone(), start_height),
-        ids,
-        Arc::clone(&records),
-        Arc::clone(&committed_count),
-        Arc::clone(&stop_watching),
-        start,
-    ));
-
-    // Per node, an unbounded queue of batches fed by the schedule: its length is bounded by
-    // the pre-signed set, and it never blocks the schedule. Workers drain it; what is still
-    // queued when the send window ends is `late` and never sent.
     let encoded = Arc::new(encoded);
     let batch_max = match form {
         SubmitForm::Batch => usize::try_from(args.batch_max).context("--batch-max")?,
         SubmitForm::Single => 1,
     };
-    let mut queues = Vec::with_capacity(network.nodes.len());
-    let mut workers = Vec::new();
-    for &addr in &network.nodes {
-        let (sender, receiver) = mpsc::unbounded_channel::<Vec<u32>>();
-        queues.push(sender);
-        let queue = Arc::new(tokio::sync::Mutex::new(NodeQueue { receiver, leftover: Vec::new() }));
-        for _ in 0..args.connections_per_node {
-            workers.push(tokio::spawn(send_worker(Worker {
-                addr,
-                form,
-                batch_max,
-                queue: Arc::clone(&queue),
-                encoded: Arc::clone(&encoded),
-                records: Arc::clone(&records),
-                counters: Arc::clone(&counters),
-                rate: args.rate,
-                start,
-                send_window_end,
-            })));
-        }
-    }
+    let worker = |addr, queue| Worker {
+        addr,
+        form,
+        batch_max,
+        queue,
+        encoded: Arc::clone(&encoded),
+        records: Arc::clone(&load.records),
+        counters: Arc::clone(&load.counters),
+        rate: args.rate,
+        start,
+        send_window_end,
+    };
+    let (queues, workers) = spawn_workers(&network.nodes, args.connections_per_node, worker);
     let mut next_by_node = vec![0usize; network.nodes.len()];
     let mut slices = tokio::time::interval(Duration::from_millis(args.slice_ms));
     slices.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -520,9 +652,33 @@ async fn run() -> Result<()> {
             eprintln!("tally-bench: a send worker failed: {error}");
         }
     }
-    cpu.sample();
-    // Every worker is done: the last request was answered (or timed out) by now.
-    let last_submit = Instant::now();
+    Ok(())
+}
+
+/// Per node, an unbounded queue of batches fed by the schedule: its length is bounded by the
+/// pre-signed set, and it never blocks the schedule. `connections` workers per node, made by
+/// `worker` from the node and its queue, drain it; what is still queued when the send window
+/// ends is `late` and never sent. Returns the queues' senders and the workers.
+fn spawn_workers(
+    nodes: &[SocketAddr],
+    connections: u64,
+    worker: impl Fn(SocketAddr, Arc<tokio::sync::Mutex<NodeQueue>>) -> Worker,
+) -> (Vec<mpsc::UnboundedSender<Vec<u32>>>, Vec<tokio::task::JoinHandle<()>>) {
+    let mut queues = Vec::with_capacity(nodes.len());
+    let mut workers = Vec::new();
+    for &addr in nodes {
+        let (sender, receiver) = mpsc::unbounded_channel::<Vec<u32>>();
+        queues.push(sender);
+        let queue = Arc::new(tokio::sync::Mutex::new(NodeQueue { receiver, leftover: Vec::new() }));
+        for _ in 0..connections {
+            workers.push(tokio::spawn(send_worker(worker(addr, Arc::clone(&queue)))));
+        }
+    }
+    (queues, workers)
+}
+
+/// Prints what the sending did (to stderr) and returns how many transfers were accepted.
+fn report_sending(counters: &SendCounters, start: Instant) -> u64 {
     let accepted = counters.accepted.load(Ordering::Relaxed);
     eprintln!(
         "tally-bench: sending done in {:.1} s: accepted={accepted} requests={} dropped_requests={} send_delay_max_ms={}",
@@ -536,26 +692,7 @@ async fn run() -> Result<()> {
     {
         eprintln!("tally-bench: refused ({reason}): {count}, e.g. {example}");
     }
-
-    // Wait for the accepted ones (refused ones never commit), bounded by --drain-seconds.
-    let drain_end = last_submit + Duration::from_secs(args.drain_seconds);
-    while committed_count.load(Ordering::Relaxed) < accepted && Instant::now() < drain_end {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop_watching.store(true, Ordering::Relaxed);
-    if let Err(error) = watcher.await {
-        eprintln!("tally-bench: the block watcher failed: {error}");
-    }
-    cpu.sample();
-
-    let records = records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    println!(
-        "{} node_cpu_s={} bench_cpu_s={} accounts={account_count} setup_s={setup_seconds:.1}",
-        summarize(&records),
-        cpu.nodes_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
-        cpu.own_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
-    );
-    Ok(())
+    accepted
 }
 
 /// The account keys: public keys of all `count` accounts, secret keys of the first
@@ -709,6 +846,7 @@ fn signed_tx(
 /// consensus timeouts. What busy nodes refused, or what a dropped connection may not
 /// have delivered, is sent again; a refusal for good ends the run, since funding must succeed
 /// whole.
+// Not split: one send-and-follow loop over sets (uncommitted, in flight, again) each step updates.
 async fn run_funding_stage(
     network: &Network,
     control: &mut Connection,
@@ -746,20 +884,7 @@ async fn run_funding_stage(
     while !uncommitted.is_empty() {
         // Send up to the window, by node, in order.
         let room = window.saturating_sub(in_flight.len());
-        let mut chosen: Vec<usize> = Vec::with_capacity(room);
-        while chosen.len() < room {
-            if let Some(index) = again.pop_front() {
-                // Sent again only if it did not commit meanwhile.
-                if uncommitted.contains(&ids[index]) {
-                    chosen.push(index);
-                }
-            } else if next < encoded.len() {
-                chosen.push(next);
-                next += 1;
-            } else {
-                break;
-            }
-        }
+        let chosen = choose_to_send(room, &mut again, &mut next, &ids, &uncommitted);
         for (node, connection) in connections.iter_mut().enumerate() {
             let for_node: Vec<usize> =
                 chosen.iter().copied().filter(|&index| encoded[index].0 == node).collect();
@@ -799,19 +924,50 @@ async fn run_funding_stage(
         }
     }
 
-    // A funding transaction that committed but failed would show up as transfers failing
-    // later: check the receipts (a spread sample of them when there are many).
+    check_funding_receipts(control, stage, &ids).await?;
+    eprintln!(
+        "tally-bench: {stage}: {} transactions committed in {:.1} s",
+        ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Up to `room` indices of funding transactions to send now: first those that must go again
+/// (unless they committed meanwhile), then the next ones not sent yet (from `next`).
+fn choose_to_send(
+    room: usize,
+    again: &mut std::collections::VecDeque<usize>,
+    next: &mut usize,
+    ids: &[TxId],
+    uncommitted: &HashSet<TxId>,
+) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::with_capacity(room);
+    while chosen.len() < room {
+        if let Some(index) = again.pop_front() {
+            // Sent again only if it did not commit meanwhile.
+            if uncommitted.contains(&ids[index]) {
+                chosen.push(index);
+            }
+        } else if *next < ids.len() {
+            chosen.push(*next);
+            *next += 1;
+        } else {
+            break;
+        }
+    }
+    chosen
+}
+
+/// A funding transaction that committed but failed would show up as transfers failing later:
+/// checks the receipts (a spread sample of them when there are many).
+async fn check_funding_receipts(control: &mut Connection, stage: &str, ids: &[TxId]) -> Result<()> {
     let step = ids.len().div_ceil(FUNDING_RECEIPTS_CHECKED_MAX).max(1);
     for id in ids.iter().step_by(step).chain(ids.last()) {
         let found = control.get_json(&format!("/v1/txs/{id}")).await?;
         let outcome = &found["receipt"]["outcome"];
         ensure!(outcome["status"] == "success", "{stage}: funding transaction {id} failed: {outcome}");
     }
-    eprintln!(
-        "tally-bench: {stage}: {} transactions committed in {:.1} s",
-        ids.len(),
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
@@ -1240,16 +1396,16 @@ mod archive_gen {
 
     use anyhow::{Context, Result, ensure};
     use tally_genesis::ConsensusParams;
-    use tally_genesis::init::{TestnetSpec, asset_code_for, build_testnet};
+    use tally_genesis::init::{Testnet, TestnetSpec, asset_code_for, build_testnet};
     use tally_genesis::keys::KeySource;
-    use tally_ledger::{BlockContext, execute_block};
+    use tally_ledger::{BlockContext, MemState, execute_block};
     use tally_node::bench::SplitMix64;
     use tally_types::archive::{ArchiveHeader, ArchiveWriter};
     use tally_types::block::{receipts_root, tx_root};
     use tally_types::tx::Transfer;
     use tally_types::{
-        Amount, AssetId, Block, BoundedBytes, BoundedVec, Certificate, ChainId, Header, Height, MemberId, Op,
-        PublicKey, SecretKey, SignedTransaction, Subject, Transaction, ValidatorIndex, View,
+        Amount, AssetId, Block, BlockId, BoundedBytes, BoundedVec, Certificate, ChainId, Header, Height,
+        MemberId, Op, PublicKey, SecretKey, SignedTransaction, Subject, Transaction, ValidatorIndex, View,
     };
 
     /// Credits each sender starts with, in minor units: more than it can ever send at one
@@ -1305,50 +1461,12 @@ mod archive_gen {
         let started = Instant::now();
         let chain_id = ChainId::new("tally-audit-bench").expect("a valid chain id");
         let member = MemberId::new("acme").expect("a valid member id");
-        let keys = KeySource::seeded(&args.seed.to_le_bytes(), &chain_id)?;
-        let senders_count = usize::try_from(args.senders).context("--senders")?;
-        let float = SENDER_FUNDS.checked_mul(u128::from(args.senders)).context("float overflows")?;
-        let spec = TestnetSpec {
-            chain_id: chain_id.clone(),
-            validators: 4,
-            members: vec![member.clone()],
-            genesis_time_ms: GENESIS_TIME_MS,
-            consensus: ConsensusParams::default(),
-            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            base_port: 27_000,
-            issuer_float: Some(Amount(float)),
-        };
-        let testnet = build_testnet(&spec, &keys)?;
+        let (testnet, genesis_path) = write_genesis(args, &chain_id, &member)?;
         let genesis = &testnet.genesis;
-        let genesis_path = args.genesis_out.clone().unwrap_or_else(|| {
-            let mut name = args.out.as_os_str().to_owned();
-            name.push(".genesis.json");
-            PathBuf::from(name)
-        });
-        std::fs::write(&genesis_path, genesis.to_json_pretty())
-            .with_context(|| format!("writing {}", genesis_path.display()))?;
-        let validators = genesis.validator_set();
-        let issuer = testnet.issuer_keys[0].1.clone();
         let asset = AssetId::new(asset_code_for(&member)?, member);
         let mut rng = SplitMix64::new(args.seed);
-        // Key 0 is the issuer; senders follow.
-        let mut signers: Vec<SecretKey> = vec![issuer];
-        signers.extend((0..senders_count).map(|_| SecretKey::from_seed(&rng.bytes32())));
-        let publics: Vec<PublicKey> = signers.iter().map(SecretKey::public_key).collect();
-        let mut seqs = vec![0u64; signers.len()];
-        let valid_until = Height(u64::MAX);
-        let next_tx = |signer: usize, ops: Vec<Op>, seqs: &mut Vec<u64>| {
-            seqs[signer] += 1;
-            let tx = Transaction {
-                chain_id: chain_id.clone(),
-                signer: publics[signer],
-                seq: seqs[signer],
-                valid_until_height: valid_until,
-                ops: BoundedVec::new(ops).expect("at most 16 ops per generated transaction"),
-                memo: BoundedBytes::empty(),
-            };
-            (tx, signer)
-        };
+        let mut accounts =
+            Accounts::new(&chain_id, testnet.issuer_keys[0].1.clone(), args.senders, &mut rng)?;
 
         let mut state = genesis.initial_state();
         let out_tmp = {
@@ -1368,78 +1486,17 @@ mod archive_gen {
         let mut funded = false;
         while !funded || remaining > 0 {
             height += 1;
-            let unsigned: Vec<(Transaction, usize)> = if !funded {
+            let unsigned = if !funded {
                 funded = true;
-                (1..signers.len())
-                    .collect::<Vec<_>>()
-                    .chunks(tally_types::limits::TX_OPS_MAX)
-                    .map(|chunk| {
-                        let ops = chunk
-                            .iter()
-                            .map(|&to| {
-                                Op::Transfer(Transfer {
-                                    asset: asset.clone(),
-                                    to: publics[to],
-                                    amount: Amount(SENDER_FUNDS),
-                                })
-                            })
-                            .collect();
-                        next_tx(0, ops, &mut seqs)
-                    })
-                    .collect()
+                accounts.funding(&asset)
             } else {
                 let count = remaining.min(args.block_txs);
                 remaining -= count;
-                (0..count)
-                    .map(|_| {
-                        let sender = 1 + rng.below(args.senders) as usize;
-                        let mut receiver = 1 + rng.below(args.senders) as usize;
-                        if receiver == sender {
-                            receiver = 1 + (receiver % senders_count);
-                        }
-                        let op = Op::Transfer(Transfer {
-                            asset: asset.clone(),
-                            to: publics[receiver],
-                            amount: Amount(1),
-                        });
-                        next_tx(sender, vec![op], &mut seqs)
-                    })
-                    .collect()
+                accounts.transfers(&asset, &mut rng, count)
             };
             ensure!(unsigned.len() <= tally_types::limits::BLOCK_TXS_MAX, "block {height} is too large");
-            let txs = sign_all(unsigned, &signers);
-            let time_ms = GENESIS_TIME_MS + height * BLOCK_INTERVAL_MS;
-            let context = BlockContext { chain_id: chain_id.clone(), height: Height(height), time_ms };
-            let output = execute_block(&state, &context, &txs)?;
-            ensure!(
-                output.receipts.iter().all(|receipt| receipt.outcome == tally_types::TxOutcome::Success),
-                "a generated transaction failed at height {height}"
-            );
-            let state_root = state.commit(&output.writes)?;
-            let ids: Vec<_> = txs.iter().map(SignedTransaction::id).collect();
-            let view = View(height);
-            let header = Header {
-                chain_id: chain_id.clone(),
-                height: Height(height),
-                view,
-                parent_id,
-                time_ms,
-                proposer: validators.leader(view),
-                tx_root: tx_root(&ids),
-                receipts_root: receipts_root(&output.receipts),
-                state_root,
-                validators_hash: validators.hash(),
-            };
-            let block =
-                Block { header, txs: BoundedVec::new(txs).expect("checked against BLOCK_TXS_MAX above") };
-            let subject = Subject::Finalize { view, block_id: block.id() };
-            let votes: Vec<(ValidatorIndex, _)> = (0..validators.quorum())
-                .map(|index| {
-                    let key = &testnet.validator_keys[index].consensus;
-                    (ValidatorIndex(index as u16), subject.sign(&chain_id, key))
-                })
-                .collect();
-            let certificate = Certificate::from_votes(subject, &votes, validators.len())?;
+            let txs = sign_all(unsigned, &accounts.keys);
+            let (block, certificate) = seal(&testnet, &mut state, Height(height), parent_id, txs)?;
             writer.append(&block, &certificate)?;
             parent_id = block.id();
             total_txs += block.txs.len() as u64;
@@ -1462,5 +1519,161 @@ mod archive_gen {
             started.elapsed().as_secs_f64()
         );
         Ok(())
+    }
+
+    /// Builds the testnet (four validators with seeded keys, `member` holding every sender's
+    /// funds as its issuer's float) and writes its genesis file; returns it and the file's path.
+    fn write_genesis(
+        args: &ArchiveArgs,
+        chain_id: &ChainId,
+        member: &MemberId,
+    ) -> Result<(Testnet, PathBuf)> {
+        let keys = KeySource::seeded(&args.seed.to_le_bytes(), chain_id)?;
+        let float = SENDER_FUNDS.checked_mul(u128::from(args.senders)).context("float overflows")?;
+        let spec = TestnetSpec {
+            chain_id: chain_id.clone(),
+            validators: 4,
+            members: vec![member.clone()],
+            genesis_time_ms: GENESIS_TIME_MS,
+            consensus: ConsensusParams::default(),
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 27_000,
+            issuer_float: Some(Amount(float)),
+        };
+        let testnet = build_testnet(&spec, &keys)?;
+        let genesis_path = args.genesis_out.clone().unwrap_or_else(|| {
+            let mut name = args.out.as_os_str().to_owned();
+            name.push(".genesis.json");
+            PathBuf::from(name)
+        });
+        std::fs::write(&genesis_path, testnet.genesis.to_json_pretty())
+            .with_context(|| format!("writing {}", genesis_path.display()))?;
+        Ok((testnet, genesis_path))
+    }
+
+    /// The generated accounts, each with its last used seq: key 0 is the issuer, senders follow.
+    struct Accounts {
+        chain_id: ChainId,
+        keys: Vec<SecretKey>,
+        publics: Vec<PublicKey>,
+        seqs: Vec<u64>,
+    }
+
+    impl Accounts {
+        fn new(chain_id: &ChainId, issuer: SecretKey, senders: u64, rng: &mut SplitMix64) -> Result<Self> {
+            let senders_count = usize::try_from(senders).context("--senders")?;
+            let mut keys: Vec<SecretKey> = vec![issuer];
+            keys.extend((0..senders_count).map(|_| SecretKey::from_seed(&rng.bytes32())));
+            let publics: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+            let seqs = vec![0u64; keys.len()];
+            Ok(Accounts { chain_id: chain_id.clone(), keys, publics, seqs })
+        }
+
+        /// A transaction of `ops` by account `signer` at its next seq, to be signed by it.
+        fn next_tx(&mut self, signer: usize, ops: Vec<Op>) -> (Transaction, usize) {
+            self.seqs[signer] += 1;
+            let tx = Transaction {
+                chain_id: self.chain_id.clone(),
+                signer: self.publics[signer],
+                seq: self.seqs[signer],
+                valid_until_height: Height(u64::MAX),
+                ops: BoundedVec::new(ops).expect("at most 16 ops per generated transaction"),
+                memo: BoundedBytes::empty(),
+            };
+            (tx, signer)
+        }
+
+        /// Block 1: the issuer sends every sender its funds, `TX_OPS_MAX` transfers per
+        /// transaction.
+        fn funding(&mut self, asset: &AssetId) -> Vec<(Transaction, usize)> {
+            (1..self.keys.len())
+                .collect::<Vec<_>>()
+                .chunks(tally_types::limits::TX_OPS_MAX)
+                .map(|chunk| {
+                    let ops = chunk
+                        .iter()
+                        .map(|&to| {
+                            Op::Transfer(Transfer {
+                                asset: asset.clone(),
+                                to: self.publics[to],
+                                amount: Amount(SENDER_FUNDS),
+                            })
+                        })
+                        .collect();
+                    self.next_tx(0, ops)
+                })
+                .collect()
+        }
+
+        /// `count` transfers of one unit, each between two different senders drawn from `rng`.
+        fn transfers(
+            &mut self,
+            asset: &AssetId,
+            rng: &mut SplitMix64,
+            count: u64,
+        ) -> Vec<(Transaction, usize)> {
+            let senders_count = self.keys.len() - 1;
+            (0..count)
+                .map(|_| {
+                    let sender = 1 + rng.below(senders_count as u64) as usize;
+                    let mut receiver = 1 + rng.below(senders_count as u64) as usize;
+                    if receiver == sender {
+                        receiver = 1 + (receiver % senders_count);
+                    }
+                    let op = Op::Transfer(Transfer {
+                        asset: asset.clone(),
+                        to: self.publics[receiver],
+                        amount: Amount(1),
+                    });
+                    self.next_tx(sender, vec![op])
+                })
+                .collect()
+        }
+    }
+
+    /// Executes `txs` as the block at `height` on `state` (committing its writes) and returns
+    /// the block, child of `parent_id`, with a finalization certificate signed by a quorum of
+    /// the testnet's validators.
+    fn seal(
+        testnet: &Testnet,
+        state: &mut MemState,
+        height: Height,
+        parent_id: BlockId,
+        txs: Vec<SignedTransaction>,
+    ) -> Result<(Block, Certificate)> {
+        let chain_id = testnet.genesis.chain_id();
+        let validators = testnet.genesis.validator_set();
+        let time_ms = GENESIS_TIME_MS + height.0 * BLOCK_INTERVAL_MS;
+        let context = BlockContext { chain_id: chain_id.clone(), height, time_ms };
+        let output = execute_block(&*state, &context, &txs)?;
+        ensure!(
+            output.receipts.iter().all(|receipt| receipt.outcome == tally_types::TxOutcome::Success),
+            "a generated transaction failed at height {height}"
+        );
+        let state_root = state.commit(&output.writes)?;
+        let ids: Vec<_> = txs.iter().map(SignedTransaction::id).collect();
+        let view = View(height.0);
+        let header = Header {
+            chain_id: chain_id.clone(),
+            height,
+            view,
+            parent_id,
+            time_ms,
+            proposer: validators.leader(view),
+            tx_root: tx_root(&ids),
+            receipts_root: receipts_root(&output.receipts),
+            state_root,
+            validators_hash: validators.hash(),
+        };
+        let block = Block { header, txs: BoundedVec::new(txs).expect("checked against BLOCK_TXS_MAX") };
+        let subject = Subject::Finalize { view, block_id: block.id() };
+        let votes: Vec<(ValidatorIndex, _)> = (0..validators.quorum())
+            .map(|index| {
+                let key = &testnet.validator_keys[index].consensus;
+                (ValidatorIndex(index as u16), subject.sign(chain_id, key))
+            })
+            .collect();
+        let certificate = Certificate::from_votes(subject, &votes, validators.len())?;
+        Ok((block, certificate))
     }
 }

@@ -234,113 +234,127 @@ impl<'t> IndexTables<'t> {
         receipts: &[Receipt],
         state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
     ) -> Result<u64, StoreError> {
-        let height = block.header.height.0;
-        let time_ms = block.header.time_ms;
-        let day = time_ms / DAY_MS;
-        let redb_error = |error: redb::Error| StoreError::Storage {
-            path: std::path::PathBuf::from("node.redb index"),
-            reason: error.to_string(),
-        };
+        let day = block.header.time_ms / DAY_MS;
         let mut postings: Vec<Vec<u8>> = vec![Vec::new(); usize::from(POSTING_SLICES)];
         for (tx_index, (tx, receipt)) in block.txs.iter().zip(receipts).enumerate() {
             let tx_index = tx_index as u32;
             let mut touched: Vec<(PublicKey, u8)> = vec![(tx.tx.signer, ROLE_SIGNER)];
             if receipt.outcome == TxOutcome::Success {
                 for op in tx.tx.ops.iter() {
-                    match op {
-                        Op::Grant(grant) => {
-                            touched.push((grant.to, ROLE_RECIPIENT));
-                            let member = &grant.asset.issuer;
-                            let asset = &grant.asset;
-                            let amount = grant.amount.0;
-                            let kind = match grant.kind {
-                                GrantKind::Purchase => "purchase",
-                                GrantKind::Reward => "reward",
-                                GrantKind::Promo => "promo",
-                            };
-                            self.add(&format!("m/{member}/{asset}/{kind}"), amount).map_err(redb_error)?;
-                            if let Some(reason) = &grant.reason {
-                                let reason = reason_name(reason);
-                                self.add(&format!("r/{member}/{asset}/{reason}"), amount)
-                                    .map_err(redb_error)?;
-                                self.add(&format!("d/{member}/{asset}/{day:010}/{reason}"), amount)
-                                    .map_err(redb_error)?;
-                            }
-                        }
-                        Op::Transfer(transfer) => touched.push((transfer.to, ROLE_RECIPIENT)),
-                        Op::Burn(burn) => {
-                            let member = &burn.asset.issuer;
-                            self.add(&format!("m/{member}/{}/burned", burn.asset), burn.amount.0)
-                                .map_err(redb_error)?;
-                        }
-                        Op::Hold(hold) => touched.push((hold.holder, ROLE_RECIPIENT)),
-                        Op::Settle(settle) => {
-                            if let Some(hold) = read_hold(state, settle.hold_id)? {
-                                touched.push((hold.holder, ROLE_RECIPIENT));
-                                let member = &hold.member;
-                                let asset = &hold.asset;
-                                self.add(&format!("m/{member}/{asset}/settled_batches"), 1)
-                                    .map_err(redb_error)?;
-                                self.add(&format!("m/{member}/{asset}/settled_amount"), settle.amount.0)
-                                    .map_err(redb_error)?;
-                            }
-                        }
-                        Op::Void(void) => {
-                            if let Some(hold) = read_hold(state, void.hold_id)? {
-                                touched.push((hold.holder, ROLE_RECIPIENT));
-                            }
-                        }
-                        _ => {}
-                    }
+                    self.record_op(state, op, day, &mut touched)?;
                 }
-                for (fill_index, fill) in receipt.fills.iter().enumerate() {
-                    touched.push((fill.maker, ROLE_MAKER));
-                    let Some(Op::PlaceOffer(offer)) = tx.tx.ops.get(usize::from(fill.op_index)) else {
-                        continue;
-                    };
-                    let record = FillRecord {
-                        height: Height(height),
-                        tx_index,
-                        fill_index: fill_index as u32,
-                        time_ms,
-                        taker_sell: offer.sell.clone(),
-                        taker_buy: offer.buy.clone(),
-                        fill: fill.clone(),
-                    };
-                    let market = market_key(&offer.sell, &offer.buy);
-                    self.fills
-                        .insert(
-                            (market.as_str(), height, tx_index, fill_index as u32),
-                            encode(&record).as_slice(),
-                        )
-                        .map_err(|error| redb_error(error.into()))?;
-                }
+                self.record_fills(block, tx_index, receipt, &mut touched)?;
             }
-            touched.sort_by_key(|(account, _)| account.0);
-            let mut merged: Vec<(PublicKey, u8)> = Vec::with_capacity(touched.len());
-            for (account, role) in touched {
-                match merged.last_mut() {
-                    Some((last, roles)) if *last == account => *roles |= role,
-                    _ => merged.push((account, role)),
-                }
-            }
-            for (account, roles) in merged {
-                let slice = &mut postings[usize::from(slice_of(&account.0))];
-                slice.extend_from_slice(&account.0);
-                slice.extend_from_slice(&tx_index.to_be_bytes());
-                slice.push(roles);
-            }
+            add_postings(&mut postings, tx_index, touched);
         }
         let mut count = 0;
         for (slice, bytes) in postings.iter().enumerate() {
             if !bytes.is_empty() {
                 count += bytes.len() / POSTING_BYTES;
                 self.postings
-                    .insert((slice as u8, height), bytes.as_slice())
-                    .map_err(|error| redb_error(error.into()))?;
+                    .insert((slice as u8, block.header.height.0), bytes.as_slice())
+                    .map_err(|error| index_error(error.into()))?;
             }
         }
-        // Anchors and revocations are read from the state writes: they name the member.
+        self.record_badges(block.header.height.0, state_writes)?;
+        Ok(count as u64)
+    }
+
+    /// The provider figures one op of a successful transaction adds to (grants by kind and
+    /// reason, per `day` too; burns; settlements), and the accounts it touches besides its
+    /// signer.
+    fn record_op(
+        &mut self,
+        state: &impl ReadableTable<&'static [u8], &'static [u8]>,
+        op: &Op,
+        day: u64,
+        touched: &mut Vec<(PublicKey, u8)>,
+    ) -> Result<(), StoreError> {
+        match op {
+            Op::Grant(grant) => {
+                touched.push((grant.to, ROLE_RECIPIENT));
+                let member = &grant.asset.issuer;
+                let asset = &grant.asset;
+                let amount = grant.amount.0;
+                let kind = match grant.kind {
+                    GrantKind::Purchase => "purchase",
+                    GrantKind::Reward => "reward",
+                    GrantKind::Promo => "promo",
+                };
+                self.add(&format!("m/{member}/{asset}/{kind}"), amount).map_err(index_error)?;
+                if let Some(reason) = &grant.reason {
+                    let reason = reason_name(reason);
+                    self.add(&format!("r/{member}/{asset}/{reason}"), amount).map_err(index_error)?;
+                    self.add(&format!("d/{member}/{asset}/{day:010}/{reason}"), amount)
+                        .map_err(index_error)?;
+                }
+            }
+            Op::Transfer(transfer) => touched.push((transfer.to, ROLE_RECIPIENT)),
+            Op::Burn(burn) => {
+                let member = &burn.asset.issuer;
+                self.add(&format!("m/{member}/{}/burned", burn.asset), burn.amount.0).map_err(index_error)?;
+            }
+            Op::Hold(hold) => touched.push((hold.holder, ROLE_RECIPIENT)),
+            Op::Settle(settle) => {
+                if let Some(hold) = read_hold(state, settle.hold_id)? {
+                    touched.push((hold.holder, ROLE_RECIPIENT));
+                    let member = &hold.member;
+                    let asset = &hold.asset;
+                    self.add(&format!("m/{member}/{asset}/settled_batches"), 1).map_err(index_error)?;
+                    self.add(&format!("m/{member}/{asset}/settled_amount"), settle.amount.0)
+                        .map_err(index_error)?;
+                }
+            }
+            Op::Void(void) => {
+                if let Some(hold) = read_hold(state, void.hold_id)? {
+                    touched.push((hold.holder, ROLE_RECIPIENT));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The fills of transaction `tx_index` of `block` under their market, and their makers as
+    /// touched accounts.
+    fn record_fills(
+        &mut self,
+        block: &Block,
+        tx_index: u32,
+        receipt: &Receipt,
+        touched: &mut Vec<(PublicKey, u8)>,
+    ) -> Result<(), StoreError> {
+        let tx = &block.txs[tx_index as usize];
+        let height = block.header.height.0;
+        for (fill_index, fill) in receipt.fills.iter().enumerate() {
+            touched.push((fill.maker, ROLE_MAKER));
+            let Some(Op::PlaceOffer(offer)) = tx.tx.ops.get(usize::from(fill.op_index)) else {
+                continue;
+            };
+            let record = FillRecord {
+                height: Height(height),
+                tx_index,
+                fill_index: fill_index as u32,
+                time_ms: block.header.time_ms,
+                taker_sell: offer.sell.clone(),
+                taker_buy: offer.buy.clone(),
+                fill: fill.clone(),
+            };
+            let market = market_key(&offer.sell, &offer.buy);
+            self.fills
+                .insert((market.as_str(), height, tx_index, fill_index as u32), encode(&record).as_slice())
+                .map_err(|error| index_error(error.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Badge figures and revocations, read from the state writes (anchors and revocations
+    /// name the member; the ops do not).
+    fn record_badges(
+        &mut self,
+        height: u64,
+        state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(), StoreError> {
         let badge_tags = badge_tags();
         for (key, value) in state_writes {
             let Some(value) = value else { continue };
@@ -351,21 +365,21 @@ impl<'t> IndexTables<'t> {
                 Ok(StateKey::BadgeAnchor { .. }) => {
                     if let Ok(StateValue::BadgeAnchor(anchor)) = StateValue::from_bytes(value) {
                         let member = &anchor.member;
-                        self.add(&format!("m/{member}/-/badge_batches"), 1).map_err(redb_error)?;
+                        self.add(&format!("m/{member}/-/badge_batches"), 1).map_err(index_error)?;
                         self.add(&format!("m/{member}/-/badge_leaves"), u128::from(anchor.leaf_count))
-                            .map_err(redb_error)?;
+                            .map_err(index_error)?;
                     }
                 }
                 Ok(StateKey::BadgeRevocation { member, badge_hash }) => {
-                    self.add(&format!("m/{member}/-/badges_revoked"), 1).map_err(redb_error)?;
+                    self.add(&format!("m/{member}/-/badges_revoked"), 1).map_err(index_error)?;
                     self.revocations
                         .insert(&badge_hash.0, (member.as_str(), height))
-                        .map_err(|error| redb_error(error.into()))?;
+                        .map_err(|error| index_error(error.into()))?;
                 }
                 _ => {}
             }
         }
-        Ok(count as u64)
+        Ok(())
     }
 
     /// Moves the waiting postings of `slice` into `account_txs`, in key order, and deletes them
@@ -409,6 +423,30 @@ fn reason_name(reason: &tally_types::tx::RewardReason) -> String {
         RewardReason::PublishedApplication => "published_application".into(),
         RewardReason::Other(text) => format!("other:{text}"),
     }
+}
+
+/// Appends one entry per account `touched` by transaction `tx_index` (an account touched in
+/// several roles once, with its roles or-ed) to the postings of the account's slice.
+fn add_postings(postings: &mut [Vec<u8>], tx_index: u32, mut touched: Vec<(PublicKey, u8)>) {
+    touched.sort_by_key(|(account, _)| account.0);
+    let mut merged: Vec<(PublicKey, u8)> = Vec::with_capacity(touched.len());
+    for (account, role) in touched {
+        match merged.last_mut() {
+            Some((last, roles)) if *last == account => *roles |= role,
+            _ => merged.push((account, role)),
+        }
+    }
+    for (account, roles) in merged {
+        let slice = &mut postings[usize::from(slice_of(&account.0))];
+        slice.extend_from_slice(&account.0);
+        slice.extend_from_slice(&tx_index.to_be_bytes());
+        slice.push(roles);
+    }
+}
+
+/// A failed write to the index tables.
+fn index_error(error: redb::Error) -> StoreError {
+    StoreError::Storage { path: std::path::PathBuf::from("node.redb index"), reason: error.to_string() }
 }
 
 fn read_hold(

@@ -106,6 +106,7 @@ fn certificate(block: &Block) -> Certificate {
     Certificate::from_votes(subject, &votes, 4).expect("arranged")
 }
 
+// Not split: one chain executed on both states block after block, compared after each.
 #[test]
 fn redb_and_memory_agree_block_after_block() {
     let dir = tempfile::tempdir().expect("tempdir");

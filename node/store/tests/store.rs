@@ -459,6 +459,7 @@ fn history_pages(store: &Store, account: &tally_types::PublicKey, page: usize) -
     }
 }
 
+// Not split: one store, read before and after each merge step and the reads compared.
 #[test]
 fn account_history_reads_the_same_whether_entries_wait_or_are_merged() {
     use tally_store::index::{POSTING_SLICES, ROLE_RECIPIENT, ROLE_SIGNER};

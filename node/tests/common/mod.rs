@@ -1,15 +1,16 @@
 //! Shared set-up for tests that run real `tally-node` processes on 127.0.0.1: a four-validator
-//! testnet written to a temporary directory, nodes that are killed when the test ends, and a
-//! bare HTTP/1.1 helper (the node crate has no HTTP client dependency).
+//! testnet written to a temporary directory, nodes that are killed when the test ends, and
+//! [`client`]: the `tally-client` library's HTTP client (a dev-dependency only; the node crate
+//! itself does not link the client, docs/ARCHITECTURE.md "Layout and dependency rules").
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tally_client::http::NodeClient;
 use tally_genesis::ConsensusParams;
 use tally_genesis::init::{Testnet, TestnetSpec, build_testnet, write_testnet};
 use tally_genesis::keys::KeySource;
@@ -44,36 +45,14 @@ pub fn free_base_port() -> u16 {
     panic!("no free port range found");
 }
 
-/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    Ok((status, body))
+/// A client for the node whose HTTP API listens on `addr`.
+pub fn client(addr: SocketAddr) -> NodeClient {
+    NodeClient::new(&format!("http://{addr}")).expect("a socket address makes a valid http:// URL")
 }
 
 /// The node's committed height, or `None` if it does not answer yet.
 pub fn height(addr: SocketAddr) -> Option<u64> {
-    let (status, body) = http(addr, "GET", "/v1/status", None).ok()?;
-    if status != 200 {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-    json["committed_height"].as_u64()
+    client(addr).status().ok().map(|status| status.committed_height.0)
 }
 
 fn write_config(dir: &Path) -> PathBuf {

@@ -229,6 +229,7 @@ fn replace_string(bytes: &[u8], old: &str, new: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Lengths.
 
+// Not split: a table of cases checked in one loop; split up, the table would be scattered.
 #[test]
 fn huge_claimed_lengths_are_refused() {
     let tx = tx_with(vec![
@@ -320,6 +321,7 @@ fn raw_transaction(tx: &Transaction, ops: Vec<Op>, memo: Vec<u8>, chain_id: Stri
     encode(&(chain_id, &tx.signer, tx.seq, tx.valid_until_height, ops, memo))
 }
 
+// Not split: a table of cases checked in one loop; split up, the table would be scattered.
 #[test]
 fn one_element_over_each_limit_is_refused_and_the_limit_itself_is_accepted() {
     let tx = tx_with(vec![Op::Void(Void { hold_id: OpId([1; 16]) })]);

@@ -104,6 +104,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(build_fixture)
 }
 
+// Not split: one fixture built top to bottom, each part from the ones above (comments name them).
 fn build_fixture() -> Fixture {
     let chain_id = ChainId::new("tally-golden").expect("valid chain id");
     let issuer = SecretKey::from_seed(&[1; 32]);
@@ -334,6 +335,7 @@ fn vote_vector(name: &str, vote: &Vote, chain_id: &ChainId) -> ValueVector {
 }
 
 /// The vectors as the code produces them now.
+// Not split: one list per field of `Vectors`, in the file's order; each is a plain map over the fixture.
 fn vectors_from_code(f: &Fixture) -> Vectors {
     let keys = f
         .keys

@@ -68,6 +68,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(build_fixture)
 }
 
+// Not split: one fixture built top to bottom, each part from the ones above (comments name them).
 fn build_fixture() -> Fixture {
     let chain_id = ChainId::new("tally-golden-wire").expect("valid chain id");
     let alice = SecretKey::from_seed(&[2; 32]);

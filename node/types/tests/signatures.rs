@@ -1036,6 +1036,7 @@ fn transaction(key: &SecretKey, seq: u64) -> Transaction {
     }
 }
 
+// Not split: a table of cases checked in one loop; split up, the table would be scattered.
 #[test]
 fn check_batch_equals_check_form_and_signature_per_transaction() {
     let keys: Vec<SecretKey> = (1..=8u8).map(|seed| SecretKey::from_seed(&[seed; 32])).collect();

@@ -20,12 +20,12 @@ use std::ops::Bound;
 
 use tally_types::receipt::{ErrorCode, Fill};
 use tally_types::tx::{AssetFlags, CancelOffer, OfferMode, PlaceOffer};
-use tally_types::{Amount, Price, limits};
+use tally_types::{Amount, Price, PublicKey, limits};
 
 use super::{BlockExecutor, OpContext, OpFailure, OpResult, wrong_kind};
 use crate::state::{
-    BookEntryState, BookPosition, KeyRange, OfferStamp, OfferState, OfferStatus, OrderedU64, PriceRank,
-    StateError, StateKey, StateRead, StateValue, range_start,
+    BalanceState, BookEntryState, BookPosition, KeyRange, OfferStamp, OfferState, OfferStatus, OrderedU64,
+    PriceRank, StateError, StateKey, StateRead, StateValue, range_start,
 };
 
 impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
@@ -55,40 +55,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// dust or rounding), in which case it is dropped (`Closed`) because an offer never rests
     /// crossed. Every successful PlaceOffer records its offer under (signer, offer id).
     pub(super) fn place_offer(&mut self, at: OpContext<'_>, op: &PlaceOffer) -> OpResult {
-        if !op.price.is_valid() {
-            return Err(ErrorCode::BadPrice.into());
-        }
-        if op.sell == op.buy {
-            return Err(ErrorCode::SameAsset.into());
-        }
-        if op.amount.is_zero() {
-            return Err(ErrorCode::ZeroAmount.into());
-        }
-        let sell_asset =
-            self.read_asset(&StateKey::Asset { asset: op.sell.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
-        let buy_asset =
-            self.read_asset(&StateKey::Asset { asset: op.buy.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
-        if sell_asset.flags.has(AssetFlags::NON_TRADABLE) || buy_asset.flags.has(AssetFlags::NON_TRADABLE) {
-            return Err(ErrorCode::NotTradable.into());
-        }
-        // A fill moves both assets between two accounts that need not be issuers, which a
-        // non-transferable asset forbids (Transfer lets it move only to or from its member's
-        // issuers): selling it on the book would be a holder-to-holder transfer.
-        if sell_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
-            || buy_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
-        {
-            return Err(ErrorCode::NotTransferable.into());
-        }
         let signer = *at.signer;
-        let offer_key = StateKey::Offer { owner: signer, offer_id: op.offer_id };
-        if self.read(&offer_key)?.is_some() {
-            return Err(ErrorCode::DuplicateOfferId.into());
-        }
-        let sell_key = StateKey::balance(signer, op.sell.clone());
-        let mut sell_balance = self.read_balance(&sell_key)?;
-        if sell_balance.available < op.amount {
-            return Err(ErrorCode::InsufficientBalance.into());
-        }
+        let (offer_key, sell_key, mut sell_balance) = self.check_place_offer(signer, op)?;
 
         // The taker's side of the fills is settled once, after matching: its balances are
         // keys no maker touches (makers are other accounts).
@@ -165,6 +133,49 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         Ok(())
     }
 
+    /// PlaceOffer's checks before matching, in the order [`Self::place_offer`] lists them (up
+    /// to the balance). Returns the offer's key, and the key and balance of what it sells.
+    fn check_place_offer(
+        &mut self,
+        signer: PublicKey,
+        op: &PlaceOffer,
+    ) -> Result<(StateKey, StateKey, BalanceState), OpFailure> {
+        if !op.price.is_valid() {
+            return Err(ErrorCode::BadPrice.into());
+        }
+        if op.sell == op.buy {
+            return Err(ErrorCode::SameAsset.into());
+        }
+        if op.amount.is_zero() {
+            return Err(ErrorCode::ZeroAmount.into());
+        }
+        let sell_asset =
+            self.read_asset(&StateKey::Asset { asset: op.sell.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
+        let buy_asset =
+            self.read_asset(&StateKey::Asset { asset: op.buy.clone() })?.ok_or(ErrorCode::UnknownAsset)?;
+        if sell_asset.flags.has(AssetFlags::NON_TRADABLE) || buy_asset.flags.has(AssetFlags::NON_TRADABLE) {
+            return Err(ErrorCode::NotTradable.into());
+        }
+        // A fill moves both assets between two accounts that need not be issuers, which a
+        // non-transferable asset forbids (Transfer lets it move only to or from its member's
+        // issuers): selling it on the book would be a holder-to-holder transfer.
+        if sell_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
+            || buy_asset.flags.has(AssetFlags::NON_TRANSFERABLE)
+        {
+            return Err(ErrorCode::NotTransferable.into());
+        }
+        let offer_key = StateKey::Offer { owner: signer, offer_id: op.offer_id };
+        if self.read(&offer_key)?.is_some() {
+            return Err(ErrorCode::DuplicateOfferId.into());
+        }
+        let sell_key = StateKey::balance(signer, op.sell.clone());
+        let sell_balance = self.read_balance(&sell_key)?;
+        if sell_balance.available < op.amount {
+            return Err(ErrorCode::InsufficientBalance.into());
+        }
+        Ok((offer_key, sell_key, sell_balance))
+    }
+
     /// Trades `op` against the `opposite` book, best offer first, and settles the makers' side
     /// of each fill. Returns what is left of the taker's amount and what it received; the
     /// taker's own balances are the caller's to update.
@@ -221,48 +232,65 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             remaining =
                 Amount(remaining.0.checked_sub(taker_gave).expect("taker_gave ≤ remaining, shown above"));
             received = received.checked_add(Amount(maker_gave)).ok_or(ErrorCode::AmountOverflow)?;
-            let maker = best.entry.owner;
-            // The maker's locked sell asset (the taker's buy asset) pays the taker.
-            let maker_sell_key = StateKey::balance(maker, op.buy.clone());
-            let mut maker_sell = self.read_balance(&maker_sell_key)?;
-            maker_sell.locked =
-                maker_sell.locked.checked_sub(Amount(maker_gave)).ok_or_else(|| StateError::Corrupt {
-                    key: maker_sell_key.clone(),
-                    reason: format!(
-                        "locks {} but an open offer has {maker_gave} for sale",
-                        maker_sell.locked
-                    ),
-                })?;
-            self.put_balance(maker_sell_key, maker_sell);
-            let maker_buy_key = StateKey::balance(maker, op.sell.clone());
-            let mut maker_buy = self.read_balance(&maker_buy_key)?;
-            maker_buy.available =
-                maker_buy.available.checked_add(Amount(taker_gave)).ok_or(ErrorCode::AmountOverflow)?;
-            self.put_balance(maker_buy_key, maker_buy);
-
-            let mut maker_offer = best.offer;
-            maker_offer.remaining = Amount(maker_offer.remaining.0 - maker_gave); // maker_gave ≤ remaining: a min above
-            if maker_offer.remaining.is_zero() {
-                maker_offer.status = OfferStatus::Filled { height: self.context.height };
-                self.put(best.entry_key.clone(), None);
-                after = Some(best.entry_key);
+            if let Some(filled_entry) = self.settle_maker(at, op, best, maker_gave, taker_gave)? {
+                after = Some(filled_entry);
             }
-            // A partly filled maker stays best; the next round finds the remainder too small
-            // for another unit and stops.
-            let maker_offer_key = StateKey::Offer { owner: maker, offer_id: best.entry.offer_id };
-            self.put(maker_offer_key, Some(StateValue::Offer(maker_offer)));
-            self.tx_fills.push(Fill {
-                op_index: at.op_index,
-                maker_offer: best.entry.offer_id,
-                taker_offer: op.offer_id,
-                maker,
-                taker: *at.signer,
-                maker_gave: Amount(maker_gave),
-                taker_gave: Amount(taker_gave),
-                price,
-            });
         }
         Ok(Matched { remaining, received, best_still_crosses: false })
+    }
+
+    /// Settles the maker's side of one fill of `op` against `best`: the maker's locked buy
+    /// asset of `op` pays `maker_gave`, it receives `taker_gave` of `op`'s sell asset, its
+    /// offer's remainder falls (leaving the book once filled), and the fill is recorded.
+    /// Returns the book entry of a filled maker offer, after which the walk goes on.
+    fn settle_maker(
+        &mut self,
+        at: OpContext<'_>,
+        op: &PlaceOffer,
+        best: Resting,
+        maker_gave: u128,
+        taker_gave: u128,
+    ) -> Result<Option<StateKey>, OpFailure> {
+        let price = best.offer.price;
+        let mut filled_entry = None;
+        let maker = best.entry.owner;
+        // The maker's locked sell asset (the taker's buy asset) pays the taker.
+        let maker_sell_key = StateKey::balance(maker, op.buy.clone());
+        let mut maker_sell = self.read_balance(&maker_sell_key)?;
+        maker_sell.locked =
+            maker_sell.locked.checked_sub(Amount(maker_gave)).ok_or_else(|| StateError::Corrupt {
+                key: maker_sell_key.clone(),
+                reason: format!("locks {} but an open offer has {maker_gave} for sale", maker_sell.locked),
+            })?;
+        self.put_balance(maker_sell_key, maker_sell);
+        let maker_buy_key = StateKey::balance(maker, op.sell.clone());
+        let mut maker_buy = self.read_balance(&maker_buy_key)?;
+        maker_buy.available =
+            maker_buy.available.checked_add(Amount(taker_gave)).ok_or(ErrorCode::AmountOverflow)?;
+        self.put_balance(maker_buy_key, maker_buy);
+
+        let mut maker_offer = best.offer;
+        maker_offer.remaining = Amount(maker_offer.remaining.0 - maker_gave); // maker_gave ≤ remaining: a min above
+        if maker_offer.remaining.is_zero() {
+            maker_offer.status = OfferStatus::Filled { height: self.context.height };
+            self.put(best.entry_key.clone(), None);
+            filled_entry = Some(best.entry_key);
+        }
+        // A partly filled maker stays best; the next round finds the remainder too small
+        // for another unit and stops.
+        let maker_offer_key = StateKey::Offer { owner: maker, offer_id: best.entry.offer_id };
+        self.put(maker_offer_key, Some(StateValue::Offer(maker_offer)));
+        self.tx_fills.push(Fill {
+            op_index: at.op_index,
+            maker_offer: best.entry.offer_id,
+            taker_offer: op.offer_id,
+            maker,
+            taker: *at.signer,
+            maker_gave: Amount(maker_gave),
+            taker_gave: Amount(taker_gave),
+            price,
+        });
+        Ok(filled_entry)
     }
 
     /// The first open offer of `book` after the entry `after`, with its entry.

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use tally_types::codec::BoundedVec;
 use tally_types::receipt::{ErrorCode, Fill, Receipt};
 use tally_types::tx::{
-    AssetFlags, Burn, Grant, GrantKind, IssueAsset, Op, SignedTransaction, Transfer, TxId,
+    AssetFlags, Burn, Grant, GrantKind, IssueAsset, Op, SignedTransaction, Transaction, Transfer, TxId,
 };
 use tally_types::{Amount, AssetId, ChainId, Height, MemberId, PublicKey, limits};
 
@@ -216,33 +216,7 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
     pub fn execute_tx(&mut self, signed: &SignedTransaction) -> Result<&Receipt, TxError> {
         debug_assert!(self.tx_writes.is_empty(), "a previous transaction left uncommitted writes");
         let tx = &signed.tx;
-        if self.receipts.len() >= limits::BLOCK_TXS_MAX {
-            return Err(InclusionError::BlockFull.into());
-        }
-        if tx.chain_id != self.context.chain_id {
-            return Err(InclusionError::WrongChain {
-                expected: self.context.chain_id.clone(),
-                actual: tx.chain_id.clone(),
-            }
-            .into());
-        }
-        if tx.ops.is_empty() {
-            return Err(InclusionError::NoOps.into());
-        }
-        if self.context.height > tx.valid_until_height {
-            return Err(InclusionError::Expired {
-                valid_until_height: tx.valid_until_height,
-                height: self.context.height,
-            }
-            .into());
-        }
-        let account_key = StateKey::Account { account: tx.signer };
-        let account = self.read_account(&account_key)?;
-        let expected =
-            account.seq.checked_add(1).ok_or(InclusionError::SeqExhausted { account: tx.signer })?;
-        if tx.seq != expected {
-            return Err(InclusionError::BadSeq { account: tx.signer, expected, actual: tx.seq }.into());
-        }
+        let account_key = self.check_inclusion(tx)?;
 
         // From here on the transaction is included, whatever its ops do.
         let tx_id = signed.id();
@@ -285,6 +259,40 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
         self.block_writes.insert(account_key, Some(StateValue::Account(AccountState { seq: tx.seq })));
         self.receipts.push(receipt);
         Ok(self.receipts.last().expect("a receipt was pushed just above"))
+    }
+
+    /// The checks that decide whether `tx` is included at all, in order: room in the block,
+    /// the chain, at least one op, not expired, the signer's next seq. Returns the signer's
+    /// account key.
+    fn check_inclusion(&self, tx: &Transaction) -> Result<StateKey, TxError> {
+        if self.receipts.len() >= limits::BLOCK_TXS_MAX {
+            return Err(InclusionError::BlockFull.into());
+        }
+        if tx.chain_id != self.context.chain_id {
+            return Err(InclusionError::WrongChain {
+                expected: self.context.chain_id.clone(),
+                actual: tx.chain_id.clone(),
+            }
+            .into());
+        }
+        if tx.ops.is_empty() {
+            return Err(InclusionError::NoOps.into());
+        }
+        if self.context.height > tx.valid_until_height {
+            return Err(InclusionError::Expired {
+                valid_until_height: tx.valid_until_height,
+                height: self.context.height,
+            }
+            .into());
+        }
+        let account_key = StateKey::Account { account: tx.signer };
+        let account = self.read_account(&account_key)?;
+        let expected =
+            account.seq.checked_add(1).ok_or(InclusionError::SeqExhausted { account: tx.signer })?;
+        if tx.seq != expected {
+            return Err(InclusionError::BadSeq { account: tx.signer, expected, actual: tx.seq }.into());
+        }
+        Ok(account_key)
     }
 
     /// The block's writes and receipts.

@@ -83,6 +83,26 @@ impl<'a> Collector<'a> {
         world: &World<'a>,
         member_states: &BTreeMap<&'a MemberId, &'a MemberState>,
     ) -> Result<(), InvariantViolation> {
+        self.check_governors(member_states)?;
+        self.check_validators(world)?;
+        for (proposal_id, member) in self.proposals {
+            if !member_states.contains_key(member) {
+                return Err(GovernanceViolation::ProposalOfUnknownMember {
+                    proposal_id: *proposal_id,
+                    member: member.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Governors match the active members' governance keys one to one, and the governance
+    /// entry counts the active members (it exists once there are members).
+    fn check_governors(
+        &self,
+        member_states: &BTreeMap<&'a MemberId, &'a MemberState>,
+    ) -> Result<(), InvariantViolation> {
         let active: Vec<(&MemberId, &MemberState)> = member_states
             .iter()
             .filter(|(_, state)| state.is_active())
@@ -121,6 +141,12 @@ impl<'a> Collector<'a> {
             None if !member_states.is_empty() => return Err(GovernanceViolation::GovernanceMissing.into()),
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Validator entries name known members; epochs follow one another, each with a list of
+    /// enough distinct validators that have entries; no entry is outside every epoch.
+    fn check_validators(&self, world: &World<'a>) -> Result<(), InvariantViolation> {
         for (consensus_key, member) in &self.validators {
             if !world.members.contains_key(member) {
                 return Err(GovernanceViolation::ValidatorOfUnknownMember {
@@ -169,15 +195,6 @@ impl<'a> Collector<'a> {
         }
         if let Some(stale) = self.validators.keys().find(|key| !in_epochs.contains(**key)) {
             return Err(GovernanceViolation::StaleValidator { consensus_key: **stale }.into());
-        }
-        for (proposal_id, member) in self.proposals {
-            if !member_states.contains_key(member) {
-                return Err(GovernanceViolation::ProposalOfUnknownMember {
-                    proposal_id: *proposal_id,
-                    member: member.clone(),
-                }
-                .into());
-            }
         }
         Ok(())
     }

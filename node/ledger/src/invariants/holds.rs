@@ -86,7 +86,18 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// Checks authorizations, holds, the expiry index and batch records, in that order, and
+    /// adds what open holds lock to `locks`.
     pub fn finish(self, world: &World<'a>, locks: &mut Locks<'a>) -> Result<(), InvariantViolation> {
+        self.check_authorizations(world)?;
+        self.check_holds(world, locks)?;
+        self.check_expiries()?;
+        self.check_batches()
+    }
+
+    /// Each authorization: a cap above zero with what remains of it within, a known provider
+    /// and asset.
+    fn check_authorizations(&self, world: &World<'a>) -> Result<(), InvariantViolation> {
         for (holder, provider, asset, authorization) in &self.authorizations {
             if authorization.cap.is_zero() || authorization.cap_remaining > authorization.cap {
                 return Err(HoldViolation::BadCap {
@@ -106,6 +117,12 @@ impl<'a> Collector<'a> {
                 return Err(HoldViolation::AuthorizationOfUnknownAsset { holder: **holder, asset }.into());
             }
         }
+        Ok(())
+    }
+
+    /// Each hold: an amount, a known member and asset; open ones indexed by expiry (what they
+    /// lock goes to `locks`), settled ones within the amount and recorded under their batch.
+    fn check_holds(&self, world: &World<'a>, locks: &mut Locks<'a>) -> Result<(), InvariantViolation> {
         for (hold_id, hold) in &self.holds {
             let hold_id = *hold_id;
             if hold.amount.is_zero() {
@@ -145,8 +162,12 @@ impl<'a> Collector<'a> {
                 HoldStatus::Voided { .. } | HoldStatus::Expired { .. } => {}
             }
         }
-        // Every index entry belongs to an open hold with that expiry: with the check above, the
-        // index and the open holds match one to one.
+        Ok(())
+    }
+
+    /// Every index entry belongs to an open hold with that expiry: with [`Self::check_holds`],
+    /// the index and the open holds match one to one.
+    fn check_expiries(&self) -> Result<(), InvariantViolation> {
         for (expires_at_ms, hold_id) in &self.expiries {
             let open = self
                 .holds
@@ -158,6 +179,11 @@ impl<'a> Collector<'a> {
                 return Err(violation.into());
             }
         }
+        Ok(())
+    }
+
+    /// Every batch record names a hold settled by that batch, for that amount.
+    fn check_batches(&self) -> Result<(), InvariantViolation> {
         for ((member, batch_id), record) in &self.batches {
             let settled_here = self.holds.get(&record.hold_id).is_some_and(|hold| {
                 hold.member == **member

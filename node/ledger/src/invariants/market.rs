@@ -76,6 +76,14 @@ impl<'a> Collector<'a> {
     /// Checks every offer and book entry, adds what open offers lock to `locks`, and checks
     /// that no pair of opposite books crosses.
     pub fn finish(self, world: &World<'a>, locks: &mut Locks<'a>) -> Result<(), InvariantViolation> {
+        let open_count = self.check_offers(world, locks)?;
+        let best = self.check_entries(open_count)?;
+        check_not_crossed(&best)
+    }
+
+    /// Each offer on its own: known and different assets, rank of its price, remainder within
+    /// its status; what open offers lock goes to `locks`. Returns how many are open.
+    fn check_offers(&self, world: &World<'a>, locks: &mut Locks<'a>) -> Result<usize, InvariantViolation> {
         let mut open_count = 0usize;
         for (&(owner, offer_id), offer) in &self.offers {
             let (owner_key, id) = (*owner, *offer_id);
@@ -126,7 +134,12 @@ impl<'a> Collector<'a> {
                 locks.add(owner, &offer.sell, offer.remaining)?;
             }
         }
+        Ok(open_count)
+    }
 
+    /// Book entries against the `open_count` open offers; returns each book's best entry and
+    /// its offer, by (sell, buy).
+    fn check_entries(&self, open_count: usize) -> Result<BestOffers<'a>, InvariantViolation> {
         // Every entry points at an open offer at exactly that place; there are as many entries
         // as open offers, so (positions being unique keys) each open offer has exactly one.
         let mut best: BTreeMap<(&AssetId, &AssetId), (&BookPosition, &OfferState)> = BTreeMap::new();
@@ -164,25 +177,32 @@ impl<'a> Collector<'a> {
                 .expect("more open offers than entries, and every entry names a distinct open offer");
             return Err(MarketViolation::OpenOfferNotInBook { owner: missing.0, offer_id: missing.1 }.wrap());
         }
-
-        for (&(sell, buy), &(_, offer)) in &best {
-            if sell > buy {
-                continue; // Each pair once, from its lower asset.
-            }
-            if let Some(&(_, reverse)) = best.get(&(buy, sell))
-                && limits_cross(&offer.price, &reverse.price)
-            {
-                return Err(MarketViolation::Crossed {
-                    sell: sell.clone(),
-                    buy: buy.clone(),
-                    price: offer.price,
-                    reverse_price: reverse.price,
-                }
-                .wrap());
-            }
-        }
-        Ok(())
+        Ok(best)
     }
+}
+
+/// Each book's best entry and its offer, by (sell asset, buy asset).
+type BestOffers<'a> = BTreeMap<(&'a AssetId, &'a AssetId), (&'a BookPosition, &'a OfferState)>;
+
+/// No two opposite books cross at their best offers.
+fn check_not_crossed(best: &BestOffers<'_>) -> Result<(), InvariantViolation> {
+    for (&(sell, buy), &(_, offer)) in best {
+        if sell > buy {
+            continue; // Each pair once, from its lower asset.
+        }
+        if let Some(&(_, reverse)) = best.get(&(buy, sell))
+            && limits_cross(&offer.price, &reverse.price)
+        {
+            return Err(MarketViolation::Crossed {
+                sell: sell.clone(),
+                buy: buy.clone(),
+                price: offer.price,
+                reverse_price: reverse.price,
+            }
+            .wrap());
+        }
+    }
+    Ok(())
 }
 
 /// Two offers on opposite sides cross when each would accept the other's terms: the product

@@ -117,23 +117,61 @@ pub fn check_invariants<'a, I>(entries: I) -> Result<(), InvariantViolation>
 where
     I: IntoIterator<Item = (&'a StateKey, &'a StateValue)>,
 {
-    let mut assets: BTreeMap<&AssetId, &AssetState> = BTreeMap::new();
-    let mut balance_sums: BTreeMap<&AssetId, Amount> = BTreeMap::new();
-    let mut balance_assets: Vec<(&PublicKey, &AssetId)> = Vec::new();
-    let mut members: BTreeMap<&MemberId, BTreeSet<&PublicKey>> = BTreeMap::new();
-    let mut issuer_index: BTreeMap<&PublicKey, &MemberId> = BTreeMap::new();
-    let mut grant_members: Vec<(&MemberId, &OpId)> = Vec::new();
-    let mut balance_locks: Vec<(&PublicKey, &AssetId, Amount)> = Vec::new();
+    let mut core = Core::default();
     let mut holds = holds::Collector::default();
     let mut market = market::Collector::default();
     let mut badges = badges::Collector::default();
     let mut governance = governance::Collector::default();
-    let mut member_states: BTreeMap<&MemberId, &MemberState> = BTreeMap::new();
-
     for (key, value) in entries {
         if key.kind() != value.kind() {
             return Err(InvariantViolation::KindMismatch { key: key.clone(), value: value.kind() });
         }
+        match key {
+            StateKey::Authorization { .. }
+            | StateKey::Hold { .. }
+            | StateKey::HoldExpiry { .. }
+            | StateKey::BatchId { .. } => holds.observe(key, value)?,
+            StateKey::Offer { .. } | StateKey::BookEntry { .. } => market.observe(key, value)?,
+            StateKey::BadgeAnchor { .. } | StateKey::BadgeRevocation { .. } => badges.observe(key, value)?,
+            StateKey::Governor { .. }
+            | StateKey::Governance
+            | StateKey::Validator { .. }
+            | StateKey::Epochs
+            | StateKey::Proposal { .. } => governance.observe(key, value)?,
+            _ => core.observe(key, value)?,
+        }
+    }
+
+    let world = World { assets: &core.assets, members: &core.members };
+    let mut locks = Locks::default();
+    holds.finish(&world, &mut locks)?;
+    market.finish(&world, &mut locks)?;
+    badges.finish(&world)?;
+    governance.finish(&world, &core.member_states)?;
+    core.check_locks(locks)?;
+    core.check_assets()?;
+    core.check_issuers()
+}
+
+/// The entries no themed check owns (accounts, balances, assets, members, issuers, grant ids),
+/// gathered in one pass for the checks across them.
+#[derive(Default)]
+struct Core<'a> {
+    assets: BTreeMap<&'a AssetId, &'a AssetState>,
+    /// Per asset, Σ (available + locked) over its balances.
+    balance_sums: BTreeMap<&'a AssetId, Amount>,
+    /// Every balance: its account, asset and locked amount.
+    balances: Vec<(&'a PublicKey, &'a AssetId, Amount)>,
+    /// Members and their issuer accounts.
+    members: BTreeMap<&'a MemberId, BTreeSet<&'a PublicKey>>,
+    member_states: BTreeMap<&'a MemberId, &'a MemberState>,
+    issuer_index: BTreeMap<&'a PublicKey, &'a MemberId>,
+    grant_ids: Vec<(&'a MemberId, &'a OpId)>,
+}
+
+impl<'a> Core<'a> {
+    /// Checks what one entry can show alone and keeps what the later checks need.
+    fn observe(&mut self, key: &'a StateKey, value: &'a StateValue) -> Result<(), InvariantViolation> {
         match (key, value) {
             (StateKey::Account { .. }, StateValue::Account(account)) => {
                 if account.seq == 0 {
@@ -144,15 +182,14 @@ where
                 if balance.available.is_zero() && balance.locked.is_zero() {
                     return Err(InvariantViolation::EmptyEntry { key: key.clone() });
                 }
-                balance_locks.push((account, asset, balance.locked));
                 let overflow = || InvariantViolation::BalancesOverflow { asset: asset.clone() };
                 let total = balance.available.checked_add(balance.locked).ok_or_else(overflow)?;
-                let sum = balance_sums.entry(asset).or_insert(Amount::ZERO);
+                let sum = self.balance_sums.entry(asset).or_insert(Amount::ZERO);
                 *sum = sum.checked_add(total).ok_or_else(overflow)?;
-                balance_assets.push((account, asset));
+                self.balances.push((account, asset, balance.locked));
             }
             (StateKey::Asset { asset: id }, StateValue::Asset(asset)) => {
-                assets.insert(id, asset);
+                self.assets.insert(id, asset);
             }
             (StateKey::Member { member: id }, StateValue::Member(member)) => {
                 if member.name.is_empty() {
@@ -164,148 +201,143 @@ where
                 if !member.issuers.windows(2).all(|pair| pair[0] < pair[1]) {
                     return Err(InvariantViolation::UnsortedIssuers { member: id.clone() });
                 }
-                members.insert(id, member.issuers.iter().collect());
-                member_states.insert(id, member);
+                self.members.insert(id, member.issuers.iter().collect());
+                self.member_states.insert(id, member);
             }
             (StateKey::Issuer { account }, StateValue::Issuer(issuer)) => {
-                issuer_index.insert(account, &issuer.member);
+                self.issuer_index.insert(account, &issuer.member);
             }
             (StateKey::GrantId { member, grant_id }, StateValue::GrantId(_)) => {
-                grant_members.push((member, grant_id));
+                self.grant_ids.push((member, grant_id));
             }
-            (
-                StateKey::Authorization { .. }
-                | StateKey::Hold { .. }
-                | StateKey::HoldExpiry { .. }
-                | StateKey::BatchId { .. },
-                _,
-            ) => holds.observe(key, value)?,
-            (StateKey::Offer { .. } | StateKey::BookEntry { .. }, _) => market.observe(key, value)?,
-            (StateKey::BadgeAnchor { .. } | StateKey::BadgeRevocation { .. }, _) => {
-                badges.observe(key, value)?
-            }
-            (
-                StateKey::Governor { .. }
-                | StateKey::Governance
-                | StateKey::Validator { .. }
-                | StateKey::Epochs
-                | StateKey::Proposal { .. },
-                _,
-            ) => governance.observe(key, value)?,
-            _ => unreachable!("key and value kinds were checked equal above"),
+            _ => unreachable!("key and value kinds were checked equal, and themed keys go to their checks"),
         }
+        Ok(())
     }
 
-    let world = World { assets: &assets, members: &members };
-    let mut locks = Locks::default();
-    holds.finish(&world, &mut locks)?;
-    market.finish(&world, &mut locks)?;
-    badges.finish(&world)?;
-    governance.finish(&world, &member_states)?;
-    for (account, asset, locked) in balance_locks {
-        let expected = locks.0.remove(&(account, asset)).unwrap_or(Amount::ZERO);
-        if locked != expected {
+    /// Every balance's `locked` equals what open holds and offers lock on it, and nothing is
+    /// locked on a balance that does not exist.
+    fn check_locks(&self, mut locks: Locks<'a>) -> Result<(), InvariantViolation> {
+        for &(account, asset, locked) in &self.balances {
+            let expected = locks.0.remove(&(account, asset)).unwrap_or(Amount::ZERO);
+            if locked != expected {
+                return Err(InvariantViolation::LockedMismatch {
+                    account: *account,
+                    asset: asset.clone(),
+                    locked,
+                    expected,
+                });
+            }
+        }
+        if let Some(((account, asset), expected)) = locks.0.into_iter().find(|(_, amount)| !amount.is_zero())
+        {
             return Err(InvariantViolation::LockedMismatch {
                 account: *account,
                 asset: asset.clone(),
-                locked,
+                locked: Amount::ZERO,
                 expected,
             });
         }
-    }
-    if let Some(((account, asset), expected)) = locks.0.into_iter().find(|(_, amount)| !amount.is_zero()) {
-        return Err(InvariantViolation::LockedMismatch {
-            account: *account,
-            asset: asset.clone(),
-            locked: Amount::ZERO,
-            expected,
-        });
+        Ok(())
     }
 
-    for (id, asset) in &assets {
-        let id = *id;
-        if !members.contains_key(&id.issuer) {
-            return Err(InvariantViolation::AssetOfUnknownMember {
-                asset: id.clone(),
-                member: id.issuer.clone(),
-            });
-        }
-        if asset.scale > limits::ASSET_SCALE_MAX {
-            return Err(InvariantViolation::BadScale { asset: id.clone(), scale: asset.scale });
-        }
-        if !asset.flags.is_known() {
-            return Err(InvariantViolation::BadFlags { asset: id.clone(), flags: asset.flags.0 });
-        }
-        if asset.minted.checked_sub(asset.burned) != Some(asset.supply) {
-            return Err(InvariantViolation::MintedBurnedMismatch {
-                asset: id.clone(),
-                minted: asset.minted,
-                burned: asset.burned,
-                supply: asset.supply,
-            });
-        }
-        match asset.max_supply {
-            Some(max_supply) if max_supply.is_zero() => {
-                return Err(InvariantViolation::ZeroMaxSupply { asset: id.clone() });
+    /// Per asset: its member exists, scale and flags are valid, minted − burned = supply ≤ max
+    /// supply = Σ balances; and every balance's asset exists.
+    fn check_assets(&self) -> Result<(), InvariantViolation> {
+        for (id, asset) in &self.assets {
+            let id = *id;
+            if !self.members.contains_key(&id.issuer) {
+                return Err(InvariantViolation::AssetOfUnknownMember {
+                    asset: id.clone(),
+                    member: id.issuer.clone(),
+                });
             }
-            Some(max_supply) if asset.supply > max_supply => {
-                return Err(InvariantViolation::AboveMaxSupply {
+            if asset.scale > limits::ASSET_SCALE_MAX {
+                return Err(InvariantViolation::BadScale { asset: id.clone(), scale: asset.scale });
+            }
+            if !asset.flags.is_known() {
+                return Err(InvariantViolation::BadFlags { asset: id.clone(), flags: asset.flags.0 });
+            }
+            if asset.minted.checked_sub(asset.burned) != Some(asset.supply) {
+                return Err(InvariantViolation::MintedBurnedMismatch {
+                    asset: id.clone(),
+                    minted: asset.minted,
+                    burned: asset.burned,
+                    supply: asset.supply,
+                });
+            }
+            match asset.max_supply {
+                Some(max_supply) if max_supply.is_zero() => {
+                    return Err(InvariantViolation::ZeroMaxSupply { asset: id.clone() });
+                }
+                Some(max_supply) if asset.supply > max_supply => {
+                    return Err(InvariantViolation::AboveMaxSupply {
+                        asset: id.clone(),
+                        supply: asset.supply,
+                        max_supply,
+                    });
+                }
+                _ => {}
+            }
+            let balances = self.balance_sums.get(id).copied().unwrap_or(Amount::ZERO);
+            if balances != asset.supply {
+                return Err(InvariantViolation::SupplyMismatch {
                     asset: id.clone(),
                     supply: asset.supply,
-                    max_supply,
+                    balances,
                 });
             }
-            _ => {}
         }
-        let balances = balance_sums.get(id).copied().unwrap_or(Amount::ZERO);
-        if balances != asset.supply {
-            return Err(InvariantViolation::SupplyMismatch {
-                asset: id.clone(),
-                supply: asset.supply,
-                balances,
-            });
+        for &(account, asset, _) in &self.balances {
+            if !self.assets.contains_key(asset) {
+                return Err(InvariantViolation::BalanceOfUnknownAsset {
+                    account: *account,
+                    asset: asset.clone(),
+                });
+            }
         }
+        Ok(())
     }
-    for (account, asset) in balance_assets {
-        if !assets.contains_key(asset) {
-            return Err(InvariantViolation::BalanceOfUnknownAsset {
-                account: *account,
-                asset: asset.clone(),
-            });
+
+    /// The issuer index lists exactly the issuers of active members, and every grant id names
+    /// a member.
+    fn check_issuers(&self) -> Result<(), InvariantViolation> {
+        // A removed member keeps its record (and so its issuer list) but its issuers act for no
+        // one: only active members' issuers are indexed.
+        let is_active =
+            |member: &MemberId| self.member_states.get(member).is_some_and(|state| state.is_active());
+        for (member, issuers) in self.members.iter().filter(|(member, _)| is_active(member)) {
+            for account in issuers {
+                let indexed = self.issuer_index.get(account).copied();
+                if indexed != Some(*member) {
+                    return Err(InvariantViolation::IssuerIndexMismatch {
+                        account: **account,
+                        member: (*member).clone(),
+                        indexed: indexed.cloned(),
+                    });
+                }
+            }
         }
-    }
-    // A removed member keeps its record (and so its issuer list) but its issuers act for no
-    // one: only active members' issuers are indexed.
-    let is_active = |member: &MemberId| member_states.get(member).is_some_and(|state| state.is_active());
-    for (member, issuers) in members.iter().filter(|(member, _)| is_active(member)) {
-        for account in issuers {
-            let indexed = issuer_index.get(account).copied();
-            if indexed != Some(*member) {
-                return Err(InvariantViolation::IssuerIndexMismatch {
+        for (account, member) in &self.issuer_index {
+            if !is_active(member)
+                || !self.members.get(member).is_some_and(|issuers| issuers.contains(account))
+            {
+                return Err(InvariantViolation::StaleIssuerIndex {
                     account: **account,
                     member: (*member).clone(),
-                    indexed: indexed.cloned(),
                 });
             }
         }
-    }
-    for (account, member) in &issuer_index {
-        if !is_active(member) || !members.get(member).is_some_and(|issuers| issuers.contains(account)) {
-            return Err(InvariantViolation::StaleIssuerIndex {
-                account: **account,
-                member: (*member).clone(),
-            });
+        for &(member, grant_id) in &self.grant_ids {
+            if !self.members.contains_key(member) {
+                return Err(InvariantViolation::GrantIdOfUnknownMember {
+                    member: member.clone(),
+                    grant_id: *grant_id,
+                });
+            }
         }
+        Ok(())
     }
-    for (member, grant_id) in grant_members {
-        if !members.contains_key(member) {
-            return Err(InvariantViolation::GrantIdOfUnknownMember {
-                member: member.clone(),
-                grant_id: *grant_id,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// A broken history invariant: something no sequence of valid blocks can produce.
