@@ -1,13 +1,17 @@
 //! Tamper tests for `tally audit`: a real chain (signed transfers, executed for their roots,
 //! finalized by the validators' keys), written as an archive; the untouched archive verifies,
 //! and each kind of tampering is caught at the right height with the check it breaks named.
+//! A second chain changes its validator set by governance (a key rotation, epoch 1 from
+//! `EPOCH_1_START`): it verifies epoch by epoch, and a certificate, header or view of the wrong
+//! epoch is refused at its height with the epoch named.
 
 mod audit_support;
 
 use std::process::Command;
 
 use audit_support::{
-    BLOCKS, CERTIFIED_BY_CHILD, FAILING_TX, TestChain, archive_bytes, build, genesis_of, header_of,
+    BLOCKS, CERTIFIED_BY_CHILD, EPOCH_1_CERTIFIED_BY_CHILD, EPOCH_1_START, FAILING_TX, ROTATION_BLOCKS,
+    TestChain, archive_bytes, build, build_rotated, genesis_of, header_of, sign_certificate,
 };
 use tally_client::audit::{
     AuditFailure, AuditOptions, AuditSummary, Check, InvariantPolicy, archive_source, audit,
@@ -15,7 +19,7 @@ use tally_client::audit::{
 };
 use tally_genesis::Genesis;
 use tally_types::archive::{ArchiveReader, ArchiveRecord};
-use tally_types::{Height, encode};
+use tally_types::{Height, Subject, View, encode};
 
 fn options() -> AuditOptions {
     AuditOptions { signature_threads: 2, invariants: InvariantPolicy::EveryBlock }
@@ -217,4 +221,73 @@ fn cli_exit_code_and_json_report() {
     assert_eq!(report["failure"]["height"], 2);
     assert_eq!(report["failure"]["check"], "height");
     assert!(String::from_utf8_lossy(&output.stderr).contains("audit failed: height 2"));
+}
+
+#[test]
+fn chain_whose_validators_changed_verifies_epoch_by_epoch() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let summary = audit_records(chain, &chain.records).expect("each epoch's blocks verify against its set");
+    assert_eq!(summary.blocks, ROTATION_BLOCKS);
+    assert_eq!(summary.final_epoch, 1);
+    assert_eq!(summary.txs, chain.txs);
+    // A block of epoch 1 certified by its child (also of epoch 1) still needs that child.
+    let cut = &chain.records[..EPOCH_1_CERTIFIED_BY_CHILD as usize];
+    expect_failure(audit_records(chain, cut), EPOCH_1_CERTIFIED_BY_CHILD, Check::Certificate);
+}
+
+#[test]
+fn certificate_of_the_old_set_after_the_change_is_refused_at_its_height() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let mut records = chain.records.clone();
+    // The first block of epoch 1, finalized by the genesis validators (the rotated-out key
+    // among them) in its own view: a valid certificate of the old set, not of its epoch's.
+    let index = EPOCH_1_START as usize - 1;
+    let subject =
+        Subject::Finalize { view: records[index].block.header.view, block_id: records[index].block.id() };
+    records[index].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::Certificate);
+    assert!(failure.message.contains("epoch 1 (from height 4)"), "{failure}");
+    assert!(failure.expected.as_deref().is_some_and(|expected| expected.contains("epoch 1")), "{failure}");
+    assert!(failure.actual.as_deref().is_some_and(|actual| actual.contains("validator 0")), "{failure}");
+}
+
+#[test]
+fn last_block_of_an_epoch_finalized_in_the_next_epoch_is_refused() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let mut records = chain.records.clone();
+    // Epoch 0's last block stored with a finalization by epoch 1's validators in an epoch-1
+    // view: R8 says an epoch's own validators finalize its last block.
+    let last = EPOCH_1_START as usize - 2;
+    let view = View(View::epoch_base(1).0 + 1);
+    let subject = Subject::Finalize { view, block_id: records[last].block.id() };
+    records[last].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START - 1, Check::Certificate);
+    assert!(failure.message.contains("epoch 0 (from height 1)"), "{failure}");
+    assert_eq!(failure.expected.as_deref(), Some("a view of epoch 0"), "{failure}");
+    assert_eq!(failure.actual.as_deref(), Some("epoch 1"), "{failure}");
+}
+
+#[test]
+fn header_of_the_wrong_epoch_is_refused_at_its_height() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let first = EPOCH_1_START as usize - 1;
+    // The first block of epoch 1 naming the genesis set.
+    let mut records = chain.records.clone();
+    let old_hash = chain.genesis.validator_set().hash();
+    let new_hash = records[first].block.header.validators_hash;
+    records[first].block.header.validators_hash = old_hash;
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::ValidatorsHash);
+    assert!(failure.message.contains("epoch 1"), "{failure}");
+    assert_eq!((failure.expected, failure.actual), (Some(new_hash.to_string()), Some(old_hash.to_string())));
+    // The same block in a view of epoch 0, finalized in that view by epoch 1's set.
+    let mut records = chain.records.clone();
+    records[first].block.header.view = View(EPOCH_1_START);
+    let subject = Subject::Finalize { view: View(EPOCH_1_START), block_id: records[first].block.id() };
+    records[first].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::View);
+    assert_eq!(failure.expected.as_deref(), Some("a view of epoch 1"), "{failure}");
 }
