@@ -264,6 +264,8 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
                 Interest { txs: receipt.tx_id.into_iter().collect(), anchor_roots: vec![receipt.root] };
             let source = ArchiveSource::load(path, &genesis, &interest)
                 .with_context(|| format!("replaying the archive {}", path.display()))?;
+            // The replay established every epoch's validators from the genesis file.
+            trust.epochs = source.epochs().to_vec();
             Box::new(source)
         }
         None => {

@@ -3,7 +3,8 @@
 //! and each kind of tampering is caught at the right height with the check it breaks named.
 //! A second chain changes its validator set by governance (a key rotation, epoch 1 from
 //! `EPOCH_1_START`): it verifies epoch by epoch, and a certificate, header or view of the wrong
-//! epoch is refused at its height with the epoch named.
+//! epoch is refused at its height with the epoch named; the archive source of proofs
+//! (`tally verify`, `tally badge verify` with `--archive`) replays it the same way.
 
 mod audit_support;
 
@@ -290,4 +291,80 @@ fn header_of_the_wrong_epoch_is_refused_at_its_height() {
     records[first].certificate = sign_certificate(subject, &rotated.new_keys, 3);
     let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::View);
     assert_eq!(failure.expected.as_deref(), Some("a view of epoch 1"), "{failure}");
+}
+
+/// Writes `records` of `chain` to a temporary archive file.
+fn archive_file(chain: &TestChain, records: &[ArchiveRecord]) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), archive_bytes(&header_of(&chain.genesis), records)).expect("write");
+    file
+}
+
+#[test]
+fn archive_source_establishes_each_epoch_and_checks_finality_against_it() {
+    use tally_client::proofs::{ArchiveSource, Interest, ProofError, Trust, finalized_block};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let file = archive_file(chain, &chain.records);
+    let mut source =
+        ArchiveSource::load(file.path(), &chain.genesis, &Interest::default()).expect("the archive replays");
+    let epochs: Vec<(u64, Height)> =
+        source.epochs().iter().map(|epoch| (epoch.number, epoch.start_height)).collect();
+    assert_eq!(epochs, vec![(0, Height(1)), (1, Height(EPOCH_1_START))]);
+    assert_eq!(source.epochs()[1].validators.keys()[0], audit_support::rotated_key().public_key());
+    let mut trust = Trust::from_genesis(&chain.genesis);
+    trust.epochs = source.epochs().to_vec();
+    let (_, finalized) =
+        finalized_block(&mut source, &trust, Height(ROTATION_BLOCKS)).expect("final in epoch 1");
+    assert_eq!((finalized.epoch, finalized.quorum), (1, 3));
+
+    // Trusting only the genesis file's epoch (what a node source knows today), a block of
+    // epoch 1 is refused by height and epoch, not taken for final.
+    let genesis_only = Trust::from_genesis(&chain.genesis);
+    let error =
+        finalized_block(&mut source, &genesis_only, Height(ROTATION_BLOCKS)).expect_err("epoch 1 unknown");
+    assert!(
+        matches!(error, ProofError::EpochUnknown { height: Height(ROTATION_BLOCKS), epoch: 1, known: 0 }),
+        "{error}"
+    );
+    assert!(error.to_string().contains(&format!("height {ROTATION_BLOCKS} was made in epoch 1")), "{error}");
+}
+
+#[test]
+fn archive_source_refuses_certificates_and_views_of_the_wrong_epoch() {
+    use tally_client::proofs::{ArchiveSource, Interest, ProofError};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let load = |records: &[ArchiveRecord]| {
+        let file = archive_file(chain, records);
+        ArchiveSource::load(file.path(), &chain.genesis, &Interest::default()).err().expect("refused")
+    };
+    let first = EPOCH_1_START as usize - 1;
+    // The first block of epoch 1 finalized by the old set.
+    let mut records = chain.records.clone();
+    let subject =
+        Subject::Finalize { view: records[first].block.header.view, block_id: records[first].block.id() };
+    records[first].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let error = load(&records);
+    assert!(matches!(&error, ProofError::Replay { height: Height(EPOCH_1_START), .. }), "{error}");
+    assert!(error.to_string().contains("block 4: certificate"), "{error}");
+    assert!(error.to_string().contains("validators of epoch 1 (from height 4)"), "{error}");
+    // Epoch 0's last block finalized by epoch 1's set in an epoch-1 view.
+    let mut records = chain.records.clone();
+    let subject =
+        Subject::Finalize { view: View(View::epoch_base(1).0 + 1), block_id: records[first - 1].block.id() };
+    records[first - 1].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let error = load(&records);
+    assert!(error.to_string().contains("block 3: its certificate is of view"), "{error}");
+    assert!(error.to_string().contains("of epoch 1, but the block belongs to epoch 0"), "{error}");
+    // The first block of epoch 1 made in a view of epoch 0.
+    let mut records = chain.records.clone();
+    records[first].block.header.view = View(EPOCH_1_START);
+    let subject = Subject::Finalize { view: View(EPOCH_1_START), block_id: records[first].block.id() };
+    records[first].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let error = load(&records);
+    assert!(error.to_string().contains("block 4: the epoch of its view"), "{error}");
+    assert_eq!(error.expected_actual(), Some(("1".to_owned(), "0".to_owned())), "{error}");
 }
