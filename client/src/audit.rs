@@ -419,13 +419,18 @@ impl Auditor {
             if front.block_id != block_id {
                 break;
             }
-            if front.view != header.view {
+            // The view of the named block's finalization: its own, or a later view of its
+            // epoch when the block ended its epoch and was re-proposed (R8).
+            if front.view < header.view || front.view.epoch() != header.view.epoch() {
                 return Err(AuditFailure::new(
                     front.height,
                     Check::Certificate,
-                    format!("the certificate finalizes block {block_id} (height {expected}) in another view"),
+                    format!(
+                        "the certificate finalizes block {block_id} (height {expected}) in a view that is not \
+                         its own or a later one of its epoch"
+                    ),
                 )
-                .values(header.view, front.view));
+                .values(format!("view {} to the end of epoch {}", header.view, header.view.epoch()), front.view));
             }
             self.pending.pop_front();
         }
@@ -464,9 +469,14 @@ impl Auditor {
         })?;
         self.summary.signatures += certificate.signatures.len() as u64;
         if named == block_id {
-            if view != header.view {
-                return Err(at(Check::Certificate, "the certificate finalizes this block in another view")
-                    .values(header.view, view));
+            // Its own view, or a later one of the same epoch (checked above): an epoch's last
+            // block is re-proposed, keeping its header, until its own validators finalize it (R8).
+            if view < header.view {
+                return Err(at(
+                    Check::Certificate,
+                    "the certificate finalizes this block in a view before its own",
+                )
+                .values(format!("view {} or later", header.view), view));
             }
         } else {
             self.pending.push_back(PendingCertificate { height: expected, view, block_id: named });

@@ -235,6 +235,15 @@ fn chain_whose_validators_changed_verifies_epoch_by_epoch() {
     // A block of epoch 1 certified by its child (also of epoch 1) still needs that child.
     let cut = &chain.records[..EPOCH_1_CERTIFIED_BY_CHILD as usize];
     expect_failure(audit_records(chain, cut), EPOCH_1_CERTIFIED_BY_CHILD, Check::Certificate);
+    // Epoch 0's last block is finalized in a later view of its epoch (re-proposed), which
+    // counts; a finalization in a view before its own does not.
+    let mut records = chain.records.clone();
+    let last = EPOCH_1_START as usize - 2;
+    let early = View(records[last].block.header.view.0 - 1);
+    let subject = Subject::Finalize { view: early, block_id: records[last].block.id() };
+    records[last].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START - 1, Check::Certificate);
+    assert!(failure.message.contains("before its own"), "{failure}");
 }
 
 #[test]

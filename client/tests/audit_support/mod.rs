@@ -207,7 +207,9 @@ pub fn sign_certificate(subject: Subject, keys: &[SecretKey], quorum: usize) -> 
 /// Builds a chain of [`ROTATION_BLOCKS`] blocks as validators would: block 1 moves credits,
 /// block [`ROTATION_PASSED`] passes the rotation of validator 0's consensus key, and from
 /// [`EPOCH_1_START`] on the headers carry epoch 1's set, the views are epoch 1's and the
-/// certificates are signed by epoch 1's validators. The set, start and number of each block's
+/// certificates are signed by epoch 1's validators. Epoch 0's last block is finalized in a
+/// later view than its own, as after a re-proposal, and its parent is stored with that
+/// finalization. The set, start and number of each block's
 /// epoch are written out here, not derived from the state, so that the auditor's derivation is
 /// checked against them; the state's schedule is asserted to agree.
 pub fn build_rotated() -> RotatedChain {
@@ -323,5 +325,14 @@ pub fn build_rotated() -> RotatedChain {
     // One block of epoch 1 is stored with its child's finalization.
     let index = EPOCH_1_CERTIFIED_BY_CHILD as usize - 1;
     records[index].certificate = records[index + 1].certificate.clone();
+    // Epoch 0's last block was re-proposed and finalized two views after its own, by its own
+    // validators (R8), and its parent was committed with that finalization.
+    let last = EPOCH_1_START as usize - 2;
+    let late = Subject::Finalize {
+        view: View(records[last].block.header.view.0 + 2),
+        block_id: records[last].block.id(),
+    };
+    records[last].certificate = sign_certificate(late, &old_keys, old_set.quorum());
+    records[last - 1].certificate = records[last].certificate.clone();
     RotatedChain { chain: TestChain { genesis, records, txs: txs_total }, old_keys, new_keys }
 }
