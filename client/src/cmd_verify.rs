@@ -1,7 +1,7 @@
 //! `tally verify tx ID` and `tally verify state KEY`: check one inclusion or state proof
 //! against a finalized header, whose certificate is checked against the validators of its
-//! epoch as established from the genesis file (every epoch with `--archive`, which replays the
-//! chain; epoch 0 only against a node, see `tally_client::proofs`).
+//! epoch as established from the genesis file (by replaying the chain with `--archive`, or
+//! against a node by walking its chain of epochs, `GET /v1/epochs`; see `tally_client::proofs`).
 //!
 //! KEY is the hex of the encoded state key, the form `GET /v1/state/proof?key=` takes (and
 //! `key_hex` in the node's answers).
@@ -89,7 +89,11 @@ fn open_source(
                     trust.chain_id
                 );
             }
-            Box::new(NodeSource::new(client))
+            let source = NodeSource::new(client);
+            // Each later validator set, proven from the one before, starting at genesis.
+            let steps = source.epochs().context("reading the node's chain of epochs (GET /v1/epochs)")?;
+            trust.follow_epochs(&steps).context("following the epochs from the genesis file")?;
+            Box::new(source)
         }
     };
     Ok((trust, source))

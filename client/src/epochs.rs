@@ -31,7 +31,7 @@ impl Epoch {
         Epoch { number: 0, start_height: Height(1), validators_hash: validators.hash(), validators }
     }
 
-    fn from_config(config: &EpochConfig) -> Result<Self, String> {
+    pub(crate) fn from_config(config: &EpochConfig) -> Result<Self, String> {
         let validators = ValidatorSet::new(config.validators.iter().copied().collect())
             .map_err(|error| format!("epoch {}'s validator set in the state: {error}", config.number))?;
         Ok(Epoch {

@@ -377,3 +377,86 @@ fn archive_source_refuses_certificates_and_views_of_the_wrong_epoch() {
     assert!(error.to_string().contains("block 4: the epoch of its view"), "{error}");
     assert_eq!(error.expected_actual(), Some(("1".to_owned(), "0".to_owned())), "{error}");
 }
+
+/// The step to epoch 1 as a node answers it: the last block of epoch 0, its finalization, and
+/// the epochs entry proven under its state root, here from a replay up to `proof_height`.
+fn epoch_step(chain: &TestChain, last: u64, proof_height: u64) -> tally_client::proofs::EpochStep {
+    use tally_client::proofs::{EntryEvidence, EpochStep};
+    use tally_ledger::{BlockContext, StateKey};
+
+    let mut state = chain.genesis.initial_state();
+    for record in &chain.records[..proof_height as usize] {
+        let header = &record.block.header;
+        let context = BlockContext {
+            chain_id: header.chain_id.clone(),
+            height: header.height,
+            time_ms: header.time_ms,
+        };
+        state.execute_and_commit(&context, record.block.txs.as_slice()).expect("replays");
+    }
+    let proof = state.prove(&StateKey::Epochs).expect("provable");
+    let record = &chain.records[last as usize - 1];
+    EpochStep {
+        number: 1,
+        start_height: Height(last + 1),
+        header: record.block.header.clone(),
+        certificate: record.certificate.clone(),
+        entry: EntryEvidence { value: proof.value.map(hex::encode), proof: proof.proof },
+    }
+}
+
+#[test]
+fn the_chain_of_epochs_is_followed_from_genesis_step_by_step() {
+    use tally_client::proofs::{ArchiveSource, Interest, ProofError, Trust, finalized_block};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let last = EPOCH_1_START - 1;
+    let good = epoch_step(chain, last, last);
+    let mut trust = Trust::from_genesis(&chain.genesis);
+    trust.follow_epochs(std::slice::from_ref(&good)).expect("the step checks");
+    // The same epochs as a replay establishes, and finality in epoch 1 checks with them.
+    let file = archive_file(chain, &chain.records);
+    let mut source = ArchiveSource::load(file.path(), &chain.genesis, &Interest::default()).expect("replays");
+    assert_eq!(trust.epochs, source.epochs());
+    let (_, finalized) = finalized_block(&mut source, &trust, Height(ROTATION_BLOCKS)).expect("final");
+    assert_eq!(finalized.epoch, 1);
+    // Following again skips what is established.
+    trust.follow_epochs(std::slice::from_ref(&good)).expect("nothing new");
+    assert_eq!(trust.epochs.len(), 2);
+
+    let refused = |step: tally_client::proofs::EpochStep| {
+        let mut trust = Trust::from_genesis(&chain.genesis);
+        let error = trust.follow_epochs(&[step]).expect_err("refused");
+        assert_eq!(trust.epochs.len(), 1, "nothing established from a bad step");
+        error
+    };
+    // The last block's finalization signed by epoch 1's validators instead of epoch 0's.
+    let mut step = good.clone();
+    let subject = Subject::Finalize { view: step.header.view, block_id: step.header.id() };
+    step.certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let error = refused(step);
+    assert!(matches!(error, ProofError::EpochStep { epoch: 1, height: Height(3), .. }), "{error}");
+    assert!(error.to_string().contains("does not verify against the validators of epoch 0"), "{error}");
+    // A proof made under another block's state root (block 2's, which schedules the same epoch).
+    let error = refused(epoch_step(chain, last, last - 1));
+    assert!(matches!(error, ProofError::EpochStep { epoch: 1, height: Height(3), .. }), "{error}");
+    // Another block's header with the last block's certificate.
+    let mut step = good.clone();
+    step.header = chain.records[last as usize - 2].block.header.clone();
+    step.start_height = Height(last);
+    assert!(refused(step).to_string().contains("not this block"));
+    // A step that claims another epoch number.
+    let mut step = good.clone();
+    step.number = 2;
+    let error = refused(step);
+    assert!(error.to_string().contains("must be for epoch 1"), "{error}");
+    // A step that names the wrong start: the state says epoch 1 starts after the block.
+    let mut step = epoch_step(chain, last - 1, last - 1);
+    step.certificate = {
+        let header = &step.header;
+        sign_certificate(Subject::Finalize { view: header.view, block_id: header.id() }, &rotated.old_keys, 3)
+    };
+    let error = refused(step);
+    assert!(error.to_string().contains("height 3 is in epoch 0"), "{error}");
+}

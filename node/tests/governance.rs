@@ -3,7 +3,9 @@
 //! (`tally gov`), a proposal passes at more than two thirds and only once, a fifth provider that
 //! ran `tally-node init` and `tally-node apply` is admitted with its validator, which the state
 //! schedules two blocks after the passing vote; bad input is refused by name (a threshold below
-//! one half, a vote from a non-member, a forged application, an application for another chain).
+//! one half, a vote from a non-member, a forged application, an application for another chain);
+//! and, from the genesis file alone, `tally verify` against a node and `tally audit` follow the
+//! chain across the change of validators.
 
 mod common;
 
@@ -76,7 +78,8 @@ fn members_vote_a_threshold_change_and_a_new_provider_in() {
             tally.json(&["keys", "import", member, "--file", key_file.to_str().expect("UTF-8")]);
         }
         threshold_change(&tally);
-        admission(&tally, dir.path());
+        let start = admission(&tally, dir.path());
+        across_the_epoch(&tally, dir.path(), start);
     }));
     if result.is_err() {
         network.dump_logs();
@@ -118,7 +121,8 @@ fn threshold_change(tally: &Tally) {
     assert_eq!(listed["proposals"].as_array().map(Vec::len), Some(1));
 }
 
-fn admission(tally: &Tally, dir: &Path) {
+/// Admits the fifth provider; returns the height where its validator's epoch starts.
+fn admission(tally: &Tally, dir: &Path) -> u64 {
     // The fifth provider, on its own: node keys in its home, issuer key in its keystore.
     let home = dir.join("umbrella-home");
     let init = Command::new(tally_node_binary())
@@ -209,9 +213,27 @@ fn admission(tally: &Tally, dir: &Path) {
                 .expect("umbrella's validator is listed");
             assert_eq!(umbrella["in_current_epoch"], true);
             assert_eq!(status["members"].as_array().map(Vec::len), Some(5));
-            break;
+            return passed_at + 2;
         }
         assert!(Instant::now() < deadline, "the epoch never started: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// From the genesis file alone, across the change of validators: `tally verify` against a node
+/// follows the node's chain of epochs (`GET /v1/epochs`) to the new set and checks a state
+/// proof at a height of epoch 1 with it, and `tally audit` replays the chain through both
+/// epochs.
+fn across_the_epoch(tally: &Tally, dir: &Path, start: u64) {
+    let genesis = dir.join("genesis.json");
+    let genesis = genesis.to_str().expect("UTF-8");
+    let status = tally.json(&["gov", "status"]);
+    let key = status["epochs"]["key_hex"].as_str().expect("the epochs entry's key").to_owned();
+    let verified = tally.json(&["verify", "state", &key, "--genesis", genesis]);
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["finality"]["epoch"], 1, "{verified}");
+    assert!(verified["finality"]["height"].as_u64().is_some_and(|height| height >= start), "{verified}");
+    let audited = tally.json(&["audit", "--genesis", genesis]);
+    assert_eq!(audited["ok"], true, "{audited}");
+    assert_eq!(audited["summary"]["final_epoch"], 1, "{audited}");
 }

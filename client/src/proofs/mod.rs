@@ -12,9 +12,11 @@
 //! Epochs (docs/ARCHITECTURE.md "Governance and epochs"): [`Trust::epochs`] holds the
 //! validator sets the verifier has established from the genesis file alone. The archive source
 //! establishes every epoch of its chain by replaying it ([`ArchiveSource::epochs`], from the
-//! replayed state after each block, as the auditor does). A node source cannot yet: the chain
-//! of trust through the epochs (`GET /v1/epochs`, designed in the architecture document) is not
-//! built, so against a node only epoch 0 is known and a block of a later epoch is refused with
+//! replayed state after each block, as the auditor does). A node source proves them step by
+//! step (`GET /v1/epochs`, [`NodeSource::epochs`]): for each epoch, the last block of the one
+//! before, its finalization by the set already trusted, and the next set proven under that
+//! block's state root; [`Trust::follow_epochs`] walks them from the genesis set
+//! ([`verify_epoch_step`]). A block of an epoch that was not established is refused with
 //! [`ProofError::EpochUnknown`], naming its height and epoch. Every check of a header or a
 //! certificate names the height and the epoch whose set it was checked against.
 //!
@@ -81,6 +83,22 @@ impl Trust {
         }
     }
 
+    /// Establishes the epochs of `steps` (as `GET /v1/epochs` answers, in order) after the
+    /// last one already trusted, each from the one before: see [`verify_epoch_step`]. Steps
+    /// of epochs already established are skipped. The first step that does not check stops
+    /// the walk with its epoch and height named; the epochs before it stay established.
+    pub fn follow_epochs(&mut self, steps: &[EpochStep]) -> Result<(), ProofError> {
+        for step in steps {
+            let previous = self.epochs.last().expect("a trust always holds epoch 0");
+            if step.number <= previous.number {
+                continue;
+            }
+            let epoch = verify_epoch_step(&self.chain_id, previous, step)?;
+            self.epochs.push(epoch);
+        }
+        Ok(())
+    }
+
     /// The epoch of `height` among those established: the last one starting by then.
     pub fn epoch_at(&self, height: Height) -> &Epoch {
         self.epochs
@@ -121,13 +139,17 @@ pub enum ProofError {
     #[error("the certificate at height {height} (epoch {epoch}): {reason}")]
     Certificate { height: Height, epoch: u64, reason: String },
     /// A block is of an epoch whose validator set the verifier has not established from the
-    /// genesis file (a node source, which cannot prove epochs yet).
+    /// genesis file: the source did not prove it (a node without `GET /v1/epochs`, or one that
+    /// recorded no proof for that epoch), or withheld it.
     #[error(
         "the block at height {height} was made in epoch {epoch}, but only epochs up to {known} are established \
-         from the genesis file: verifying against a node across a change of validators needs the chain of \
-         epochs (GET /v1/epochs), which is not built yet; verify with --archive (a replay from genesis) instead"
+         from the genesis file: the source did not prove the later validator sets (GET /v1/epochs); verify \
+         with --archive (a replay from genesis) instead"
     )]
     EpochUnknown { height: Height, epoch: u64, known: u64 },
+    /// A step of the chain of trust through the epochs does not check.
+    #[error("the step to epoch {epoch} (the last block of epoch {} at height {height}): {reason}", epoch - 1)]
+    EpochStep { epoch: u64, height: Height, reason: String },
     /// A block of an archive does not replay: its certificate, a signature or its execution.
     #[error("block {height}: {reason}")]
     Replay { height: Height, reason: String },
@@ -245,6 +267,94 @@ pub struct Finalized {
     pub epoch: u64,
     pub signers: usize,
     pub quorum: usize,
+}
+
+/// One step of the chain of trust through the epochs, as `GET /v1/epochs` answers: the last
+/// block of epoch `number − 1` (its header), that block's own finalization, and the `Epochs`
+/// entry after it with its proof under the header's state root.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EpochStep {
+    pub number: u64,
+    pub start_height: Height,
+    pub header: Header,
+    pub certificate: Certificate,
+    pub entry: EntryEvidence,
+}
+
+/// Checks one step of the chain of trust with `previous`, the epoch the verifier trusts last,
+/// and returns the epoch it proves (docs/ARCHITECTURE.md "Governance and epochs"): the step
+/// is for epoch `previous + 1`; its header is of this chain, at or after `previous`'s start,
+/// names `previous`'s set and a view of `previous`; its certificate finalizes exactly this
+/// block, in its view or a later one of `previous` (an epoch's last block may be
+/// re-proposed, R8), with a quorum of `previous`'s validators; the entry's proof holds under
+/// the header's state root, and by that state the height after the header starts the next
+/// epoch, whose set is read there.
+pub fn verify_epoch_step(
+    chain_id: &ChainId,
+    previous: &Epoch,
+    step: &EpochStep,
+) -> Result<Epoch, ProofError> {
+    let number = previous.number + 1;
+    let header = &step.header;
+    let fail = |reason: String| ProofError::EpochStep { epoch: number, height: header.height, reason };
+    if step.number != number {
+        return Err(fail(format!(
+            "the verifier knows epochs up to {}, so the next step must be for epoch {number}, not {}",
+            previous.number, step.number
+        )));
+    }
+    if header.height < previous.start_height || step.start_height != header.height.next() {
+        return Err(fail(format!(
+            "the block is not the last of {previous} before a start at height {}",
+            step.start_height
+        )));
+    }
+    header.check_chain(chain_id, &previous.validators_hash).map_err(|error| ProofError::Header {
+        at: format!(
+            "the last block of {previous}, at height {}, on the way to epoch {number}",
+            header.height
+        ),
+        error,
+    })?;
+    if header.view.epoch() != previous.number {
+        return Err(fail(format!(
+            "its view {} is of epoch {}, not {}",
+            header.view,
+            header.view.epoch(),
+            previous.number
+        )));
+    }
+    let Subject::Finalize { view, block_id } = step.certificate.subject else {
+        return Err(fail(format!("its certificate is a {:?}, not a finalization", step.certificate.subject)));
+    };
+    if block_id != header.id() {
+        return Err(fail(format!(
+            "its certificate finalizes block {block_id}, not this block {}",
+            header.id()
+        )));
+    }
+    if view.epoch() != previous.number || view < header.view {
+        return Err(fail(format!(
+            "its certificate is of view {view}, not of the block's view {} or a later one of epoch {}",
+            header.view, previous.number
+        )));
+    }
+    step.certificate.verify(chain_id, &previous.validators).map_err(|error| {
+        fail(format!("its finalization does not verify against the validators of {previous}: {error}"))
+    })?;
+    let value =
+        step.entry.verify(&header.state_root, &StateKey::Epochs).map_err(|error| fail(error.to_string()))?;
+    let Some(StateValue::Epochs(epochs)) = value else {
+        return Err(fail("the proof shows no epochs entry under the block's state root".to_owned()));
+    };
+    let config = epochs.at(step.start_height);
+    if config.number != number || config.start_height != step.start_height {
+        return Err(fail(format!(
+            "by the state after the block, height {} is in epoch {} from height {}, not epoch {number} from there",
+            step.start_height, config.number, config.start_height
+        )));
+    }
+    Epoch::from_config(config).map_err(fail)
 }
 
 /// Checks that `block` is final: its certificate is a finalization, in a view of the block's
