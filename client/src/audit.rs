@@ -2,9 +2,11 @@
 //!
 //! For every block from height 1, in order: the chain id, the height sequence, the parent link
 //! (the previous header's block id; the genesis hash for block 1), the validators hash (the
-//! genesis validator set's), strictly increasing time (block 1 after the genesis time), the
-//! finalization certificate (≥ n − f valid `Finalize` signatures of the genesis validators over
-//! this block's id or a descendant's id), every transaction's form and signature
+//! hash of the block's epoch's validator set), the view (one of the block's epoch,
+//! `View::epoch`), strictly increasing time (block 1 after the genesis time), the
+//! finalization certificate (≥ n − f valid `Finalize` signatures of the block's epoch's
+//! validators, in a view of that epoch, over this block's id or a descendant's id), every
+//! transaction's form and signature
 //! (ZIP-215, `tally_types::keys`), the tx root, re-execution with the ledger code on an in-memory state
 //! built from the genesis ledger, the receipts root and the state root against the header, and
 //! the history invariants (each seq used once and in order, each grant id once, the themed
@@ -14,6 +16,13 @@
 //! last block, and in between whenever the transactions executed since the last check reach a
 //! quarter of the state's entry count, so that their cost stays a fixed fraction of the work
 //! however large the state grows.
+//!
+//! Epochs (docs/ARCHITECTURE.md "Governance and epochs"): the validator set of each height is
+//! derived from the replayed state after the block before it ([`crate::epochs::EpochTracker`],
+//! the rule the node follows), so a chain whose validators changed by governance is checked
+//! epoch by epoch from the genesis file alone; a ledger without an epochs entry keeps the
+//! genesis set for ever. A failure of the validators hash, the view or the certificate names
+//! the epoch whose set was expected.
 //!
 //! The first failure stops the audit and names the height, the transaction (index and id) when
 //! one is at fault, the check (the header field or the step), and the expected and actual
@@ -43,8 +52,10 @@ use tally_types::archive::{ArchiveError, ArchiveHeader, ArchiveRecord};
 use tally_types::block::{ChildError, ParentLink, receipts_root, tx_root};
 use tally_types::tx::TxFormError;
 use tally_types::{
-    Block, BlockId, Certificate, ChainId, Hash, Height, SignedTransaction, Subject, TxId, ValidatorSet, View,
+    Block, BlockId, Certificate, ChainId, Hash, Height, SignedTransaction, Subject, TxId, View,
 };
+
+use crate::epochs::{Epoch, EpochTracker};
 
 /// Blocks whose signatures are checked ahead of the block being executed.
 pub const LOOKAHEAD_BLOCKS: usize = 3;
@@ -70,6 +81,8 @@ pub enum Check {
     Height,
     ParentId,
     ValidatorsHash,
+    /// The block's view is not one of its height's epoch.
+    View,
     TimeMs,
     /// The finalization certificate: kind, shape, quorum, signatures, view.
     Certificate,
@@ -100,6 +113,7 @@ impl Check {
             Check::Height => "height",
             Check::ParentId => "parent_id",
             Check::ValidatorsHash => "validators_hash",
+            Check::View => "view",
             Check::TimeMs => "time_ms",
             Check::Certificate => "certificate",
             Check::BlockId => "block_id",
@@ -235,6 +249,8 @@ pub struct AuditSummary {
     pub blocks: u64,
     pub final_height: Height,
     pub final_block_id: BlockId,
+    /// The epoch of the last block (0 when the validators never changed).
+    pub final_epoch: u64,
     pub state_root: Hash,
     pub txs: u64,
     /// Transactions whose ops all applied.
@@ -315,8 +331,8 @@ struct PendingCertificate {
 /// The audit's running state between blocks.
 struct Auditor {
     chain_id: ChainId,
-    validators: ValidatorSet,
-    validators_hash: Hash,
+    /// The epoch of the block being checked, and every one before it.
+    epochs: EpochTracker,
     state: MemState,
     history: History,
     options: AuditOptions,
@@ -330,17 +346,16 @@ struct Auditor {
 impl Auditor {
     fn new(genesis: &Genesis, options: AuditOptions) -> Self {
         let state = genesis.initial_state();
-        let validators = genesis.validator_set();
         Auditor {
             chain_id: genesis.chain_id().clone(),
-            validators_hash: validators.hash(),
-            validators,
+            epochs: EpochTracker::new(genesis),
             summary: AuditSummary {
                 chain_id: genesis.chain_id().clone(),
                 genesis_hash: genesis.hash(),
                 blocks: 0,
                 final_height: Height(0),
                 final_block_id: genesis.parent_of_first_block(),
+                final_epoch: 0,
                 state_root: state.root(),
                 txs: 0,
                 txs_succeeded: 0,
@@ -381,8 +396,22 @@ impl Auditor {
             height: self.summary.final_height,
             time_ms: self.previous_time_ms,
         };
-        if let Err(error) = header.check_child_of(&parent, &self.chain_id, &self.validators_hash) {
-            return Err(self.child_failure(expected, &error));
+        // The set of this height, by the replayed state after the previous block.
+        let epoch =
+            self.epochs.advance(&self.state, expected).map_err(|error| at(Check::Internal, &error))?.clone();
+        if let Err(error) = header.check_child_of(&parent, &self.chain_id, &epoch.validators_hash) {
+            return Err(self.child_failure(expected, &error, &epoch));
+        }
+        if header.view.epoch() != epoch.number {
+            return Err(at(
+                Check::View,
+                &format!(
+                    "the block was made in view {} of epoch {}, but height {expected} belongs to {epoch}",
+                    header.view,
+                    header.view.epoch()
+                ),
+            )
+            .values(format!("a view of epoch {}", epoch.number), format!("epoch {}", header.view.epoch())));
         }
         let block_id = block.id();
         // This block may be the descendant that earlier blocks' certificates named.
@@ -390,13 +419,18 @@ impl Auditor {
             if front.block_id != block_id {
                 break;
             }
-            if front.view != header.view {
+            // The view of the named block's finalization: its own, or a later view of its
+            // epoch when the block ended its epoch and was re-proposed (R8).
+            if front.view < header.view || front.view.epoch() != header.view.epoch() {
                 return Err(AuditFailure::new(
                     front.height,
                     Check::Certificate,
-                    format!("the certificate finalizes block {block_id} (height {expected}) in another view"),
+                    format!(
+                        "the certificate finalizes block {block_id} (height {expected}) in a view that is not \
+                         its own or a later one of its epoch"
+                    ),
                 )
-                .values(header.view, front.view));
+                .values(format!("view {} to the end of epoch {}", header.view, header.view.epoch()), front.view));
             }
             self.pending.pop_front();
         }
@@ -404,14 +438,45 @@ impl Auditor {
             return Err(at(Check::Certificate, "the certificate is not a finalization")
                 .values("finalize", format!("{:?}", certificate.subject)));
         };
-        certificate
-            .verify(&self.chain_id, &self.validators)
-            .map_err(|error| at(Check::Certificate, &format!("the finalization does not verify: {error}")))?;
+        // An epoch's blocks are finalized by its own validators in its own views (R8): a
+        // certificate of another epoch is refused even if that epoch's set signed it.
+        if view.epoch() != epoch.number {
+            return Err(at(
+                Check::Certificate,
+                &format!(
+                    "the finalization is of view {view} of epoch {}, but the block belongs to {epoch}, whose own \
+                     validators must finalize it",
+                    view.epoch()
+                ),
+            )
+            .values(format!("a view of epoch {}", epoch.number), format!("epoch {}", view.epoch())));
+        }
+        certificate.verify(&self.chain_id, &epoch.validators).map_err(|error| {
+            at(
+                Check::Certificate,
+                &format!("the finalization does not verify against the validators of {epoch}: {error}"),
+            )
+            .values(
+                format!(
+                    "{} of the {} validators of epoch {} (set {})",
+                    epoch.validators.quorum(),
+                    epoch.validators.len(),
+                    epoch.number,
+                    epoch.validators_hash
+                ),
+                format!("{} signatures: {error}", certificate.signatures.len()),
+            )
+        })?;
         self.summary.signatures += certificate.signatures.len() as u64;
         if named == block_id {
-            if view != header.view {
-                return Err(at(Check::Certificate, "the certificate finalizes this block in another view")
-                    .values(header.view, view));
+            // Its own view, or a later one of the same epoch (checked above): an epoch's last
+            // block is re-proposed, keeping its header, until its own validators finalize it (R8).
+            if view < header.view {
+                return Err(at(
+                    Check::Certificate,
+                    "the certificate finalizes this block in a view before its own",
+                )
+                .values(format!("view {} or later", header.view), view));
             }
         } else {
             self.pending.push_back(PendingCertificate { height: expected, view, block_id: named });
@@ -434,7 +499,7 @@ impl Auditor {
     /// The failure for a header that does not extend the previous block
     /// ([`tally_types::Header::check_child_of`]), named at `expected`, the height of the block
     /// at this position.
-    fn child_failure(&self, expected: Height, error: &ChildError) -> AuditFailure {
+    fn child_failure(&self, expected: Height, error: &ChildError, epoch: &Epoch) -> AuditFailure {
         if let ChildError::ParentId { found, .. } = error
             && let Some(last) = self.pending.back()
             && last.height.0 + 1 == expected.0
@@ -464,6 +529,10 @@ impl Auditor {
             }
             ChildError::Time { .. } => (Check::TimeMs, "time is not after the parent's"),
         };
+        let mut message = message.to_owned();
+        if check == Check::ValidatorsHash {
+            message.push_str(&format!(" than that of {epoch}"));
+        }
         let (wanted, found) = error.expected_and_found();
         AuditFailure::new(expected, check, message).values(wanted, found)
     }
@@ -550,6 +619,7 @@ impl Auditor {
         summary.blocks += 1;
         summary.final_height = height;
         summary.final_block_id = block.id();
+        summary.final_epoch = self.epochs.current().number;
         summary.state_root = root;
         summary.txs += tx_count;
         summary.signatures += tx_count;

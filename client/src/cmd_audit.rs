@@ -193,6 +193,7 @@ fn print_summary(source: &str, summary: &AuditSummary) {
     println!("  chain:             {} (genesis {})", summary.chain_id, summary.genesis_hash);
     println!("  blocks:            {} (final height {})", summary.blocks, summary.final_height);
     println!("  final block id:    {}", summary.final_block_id);
+    println!("  validator sets:    epochs 0 to {}, each checked against its own set", summary.final_epoch);
     println!("  state root:        {}", summary.state_root);
     println!(
         "  transactions:      {} ({} succeeded), {} ops",

@@ -264,6 +264,8 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
                 Interest { txs: receipt.tx_id.into_iter().collect(), anchor_roots: vec![receipt.root] };
             let source = ArchiveSource::load(path, &genesis, &interest)
                 .with_context(|| format!("replaying the archive {}", path.display()))?;
+            // The replay established every epoch's validators from the genesis file.
+            trust.epochs = source.epochs().to_vec();
             Box::new(source)
         }
         None => {
@@ -278,7 +280,11 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
                     genesis.chain_id()
                 );
             }
-            Box::new(NodeSource::new(client))
+            let source = NodeSource::new(client);
+            // Each later validator set, proven from the one before, starting at genesis.
+            let steps = source.epochs().context("reading the node's chain of epochs (GET /v1/epochs)")?;
+            trust.follow_epochs(&steps).context("following the epochs from the genesis file")?;
+            Box::new(source)
         }
     };
     let report = verify_badge(source.as_mut(), &trust, &assertion, &receipt);

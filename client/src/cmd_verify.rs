@@ -1,5 +1,7 @@
 //! `tally verify tx ID` and `tally verify state KEY`: check one inclusion or state proof
-//! against a finalized header, whose certificate is checked against the genesis validators.
+//! against a finalized header, whose certificate is checked against the validators of its
+//! epoch as established from the genesis file (by replaying the chain with `--archive`, or
+//! against a node by walking its chain of epochs, `GET /v1/epochs`; see `tally_client::proofs`).
 //!
 //! KEY is the hex of the encoded state key, the form `GET /v1/state/proof?key=` takes (and
 //! `key_hex` in the node's answers).
@@ -66,12 +68,15 @@ fn open_source(
 ) -> anyhow::Result<(Trust, Box<dyn ChainSource>)> {
     let genesis = Genesis::load(&trusted.genesis)
         .with_context(|| format!("reading the genesis file {}", trusted.genesis.display()))?;
-    let trust = Trust::from_genesis(&genesis);
+    let mut trust = Trust::from_genesis(&genesis);
     let source: Box<dyn ChainSource> = match &trusted.archive {
-        Some(path) => Box::new(
-            ArchiveSource::load(path, &genesis, interest)
-                .with_context(|| format!("replaying the archive {}", path.display()))?,
-        ),
+        Some(path) => {
+            let source = ArchiveSource::load(path, &genesis, interest)
+                .with_context(|| format!("replaying the archive {}", path.display()))?;
+            // The replay established every epoch's validators from the genesis file.
+            trust.epochs = source.epochs().to_vec();
+            Box::new(source)
+        }
         None => {
             let client = context.client()?;
             let status =
@@ -84,7 +89,11 @@ fn open_source(
                     trust.chain_id
                 );
             }
-            Box::new(NodeSource::new(client))
+            let source = NodeSource::new(client);
+            // Each later validator set, proven from the one before, starting at genesis.
+            let steps = source.epochs().context("reading the node's chain of epochs (GET /v1/epochs)")?;
+            trust.follow_epochs(&steps).context("following the epochs from the genesis file")?;
+            Box::new(source)
         }
     };
     Ok((trust, source))
@@ -95,6 +104,7 @@ fn finality_json(finalized: &Finalized) -> serde_json::Value {
         "height": finalized.header.height,
         "block_id": finalized.block_id,
         "certified_height": finalized.certified_height,
+        "epoch": finalized.epoch,
         "signatures": finalized.signers,
         "quorum": finalized.quorum,
         "state_root": finalized.header.state_root,
@@ -134,8 +144,8 @@ fn verify_tx(context: &Session, args: VerifyTxArgs) -> anyhow::Result<()> {
             println!("  ok  in the tx root of block {} at index {}", included.height, included.index);
             println!("  ok  receipt in the receipts root: {outcome}");
             println!(
-                "  ok  block {} finalized by {} of {} required signatures of the genesis validators",
-                finalized.block_id, finalized.signers, finalized.quorum
+                "  ok  block {} finalized by {} of {} required signatures of epoch {}'s validators",
+                finalized.block_id, finalized.signers, finalized.quorum, finalized.epoch
             );
             println!("  signer {}", included.tx.tx.signer.to_address());
         },

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod badge;
+pub mod epochs;
 pub mod http;
 pub mod jcs;
 pub mod keystore;

@@ -1,13 +1,18 @@
 //! Tamper tests for `tally audit`: a real chain (signed transfers, executed for their roots,
 //! finalized by the validators' keys), written as an archive; the untouched archive verifies,
 //! and each kind of tampering is caught at the right height with the check it breaks named.
+//! A second chain changes its validator set by governance (a key rotation, epoch 1 from
+//! `EPOCH_1_START`): it verifies epoch by epoch, and a certificate, header or view of the wrong
+//! epoch is refused at its height with the epoch named; the archive source of proofs
+//! (`tally verify`, `tally badge verify` with `--archive`) replays it the same way.
 
 mod audit_support;
 
 use std::process::Command;
 
 use audit_support::{
-    BLOCKS, CERTIFIED_BY_CHILD, FAILING_TX, TestChain, archive_bytes, build, genesis_of, header_of,
+    BLOCKS, CERTIFIED_BY_CHILD, EPOCH_1_CERTIFIED_BY_CHILD, EPOCH_1_START, FAILING_TX, ROTATION_BLOCKS,
+    TestChain, archive_bytes, build, build_rotated, genesis_of, header_of, sign_certificate,
 };
 use tally_client::audit::{
     AuditFailure, AuditOptions, AuditSummary, Check, InvariantPolicy, archive_source, audit,
@@ -15,7 +20,7 @@ use tally_client::audit::{
 };
 use tally_genesis::Genesis;
 use tally_types::archive::{ArchiveReader, ArchiveRecord};
-use tally_types::{Height, encode};
+use tally_types::{Height, Subject, View, encode};
 
 fn options() -> AuditOptions {
     AuditOptions { signature_threads: 2, invariants: InvariantPolicy::EveryBlock }
@@ -217,4 +222,241 @@ fn cli_exit_code_and_json_report() {
     assert_eq!(report["failure"]["height"], 2);
     assert_eq!(report["failure"]["check"], "height");
     assert!(String::from_utf8_lossy(&output.stderr).contains("audit failed: height 2"));
+}
+
+#[test]
+fn chain_whose_validators_changed_verifies_epoch_by_epoch() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let summary = audit_records(chain, &chain.records).expect("each epoch's blocks verify against its set");
+    assert_eq!(summary.blocks, ROTATION_BLOCKS);
+    assert_eq!(summary.final_epoch, 1);
+    assert_eq!(summary.txs, chain.txs);
+    // A block of epoch 1 certified by its child (also of epoch 1) still needs that child.
+    let cut = &chain.records[..EPOCH_1_CERTIFIED_BY_CHILD as usize];
+    expect_failure(audit_records(chain, cut), EPOCH_1_CERTIFIED_BY_CHILD, Check::Certificate);
+    // Epoch 0's last block is finalized in a later view of its epoch (re-proposed), which
+    // counts; a finalization in a view before its own does not.
+    let mut records = chain.records.clone();
+    let last = EPOCH_1_START as usize - 2;
+    let early = View(records[last].block.header.view.0 - 1);
+    let subject = Subject::Finalize { view: early, block_id: records[last].block.id() };
+    records[last].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START - 1, Check::Certificate);
+    assert!(failure.message.contains("before its own"), "{failure}");
+}
+
+#[test]
+fn certificate_of_the_old_set_after_the_change_is_refused_at_its_height() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let mut records = chain.records.clone();
+    // The first block of epoch 1, finalized by the genesis validators (the rotated-out key
+    // among them) in its own view: a valid certificate of the old set, not of its epoch's.
+    let index = EPOCH_1_START as usize - 1;
+    let subject =
+        Subject::Finalize { view: records[index].block.header.view, block_id: records[index].block.id() };
+    records[index].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::Certificate);
+    assert!(failure.message.contains("epoch 1 (from height 4)"), "{failure}");
+    assert!(failure.expected.as_deref().is_some_and(|expected| expected.contains("epoch 1")), "{failure}");
+    assert!(failure.actual.as_deref().is_some_and(|actual| actual.contains("validator 0")), "{failure}");
+}
+
+#[test]
+fn last_block_of_an_epoch_finalized_in_the_next_epoch_is_refused() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let mut records = chain.records.clone();
+    // Epoch 0's last block stored with a finalization by epoch 1's validators in an epoch-1
+    // view: R8 says an epoch's own validators finalize its last block.
+    let last = EPOCH_1_START as usize - 2;
+    let view = View(View::epoch_base(1).0 + 1);
+    let subject = Subject::Finalize { view, block_id: records[last].block.id() };
+    records[last].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START - 1, Check::Certificate);
+    assert!(failure.message.contains("epoch 0 (from height 1)"), "{failure}");
+    assert_eq!(failure.expected.as_deref(), Some("a view of epoch 0"), "{failure}");
+    assert_eq!(failure.actual.as_deref(), Some("epoch 1"), "{failure}");
+}
+
+#[test]
+fn header_of_the_wrong_epoch_is_refused_at_its_height() {
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let first = EPOCH_1_START as usize - 1;
+    // The first block of epoch 1 naming the genesis set.
+    let mut records = chain.records.clone();
+    let old_hash = chain.genesis.validator_set().hash();
+    let new_hash = records[first].block.header.validators_hash;
+    records[first].block.header.validators_hash = old_hash;
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::ValidatorsHash);
+    assert!(failure.message.contains("epoch 1"), "{failure}");
+    assert_eq!((failure.expected, failure.actual), (Some(new_hash.to_string()), Some(old_hash.to_string())));
+    // The same block in a view of epoch 0, finalized in that view by epoch 1's set.
+    let mut records = chain.records.clone();
+    records[first].block.header.view = View(EPOCH_1_START);
+    let subject = Subject::Finalize { view: View(EPOCH_1_START), block_id: records[first].block.id() };
+    records[first].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let failure = expect_failure(audit_records(chain, &records), EPOCH_1_START, Check::View);
+    assert_eq!(failure.expected.as_deref(), Some("a view of epoch 1"), "{failure}");
+}
+
+/// Writes `records` of `chain` to a temporary archive file.
+fn archive_file(chain: &TestChain, records: &[ArchiveRecord]) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), archive_bytes(&header_of(&chain.genesis), records)).expect("write");
+    file
+}
+
+#[test]
+fn archive_source_establishes_each_epoch_and_checks_finality_against_it() {
+    use tally_client::proofs::{ArchiveSource, Interest, ProofError, Trust, finalized_block};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let file = archive_file(chain, &chain.records);
+    let mut source =
+        ArchiveSource::load(file.path(), &chain.genesis, &Interest::default()).expect("the archive replays");
+    let epochs: Vec<(u64, Height)> =
+        source.epochs().iter().map(|epoch| (epoch.number, epoch.start_height)).collect();
+    assert_eq!(epochs, vec![(0, Height(1)), (1, Height(EPOCH_1_START))]);
+    assert_eq!(source.epochs()[1].validators.keys()[0], audit_support::rotated_key().public_key());
+    let mut trust = Trust::from_genesis(&chain.genesis);
+    trust.epochs = source.epochs().to_vec();
+    let (_, finalized) =
+        finalized_block(&mut source, &trust, Height(ROTATION_BLOCKS)).expect("final in epoch 1");
+    assert_eq!((finalized.epoch, finalized.quorum), (1, 3));
+
+    // Trusting only the genesis file's epoch (what a node source knows today), a block of
+    // epoch 1 is refused by height and epoch, not taken for final.
+    let genesis_only = Trust::from_genesis(&chain.genesis);
+    let error =
+        finalized_block(&mut source, &genesis_only, Height(ROTATION_BLOCKS)).expect_err("epoch 1 unknown");
+    assert!(
+        matches!(error, ProofError::EpochUnknown { height: Height(ROTATION_BLOCKS), epoch: 1, known: 0 }),
+        "{error}"
+    );
+    assert!(error.to_string().contains(&format!("height {ROTATION_BLOCKS} was made in epoch 1")), "{error}");
+}
+
+#[test]
+fn archive_source_refuses_certificates_and_views_of_the_wrong_epoch() {
+    use tally_client::proofs::{ArchiveSource, Interest, ProofError};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let load = |records: &[ArchiveRecord]| {
+        let file = archive_file(chain, records);
+        ArchiveSource::load(file.path(), &chain.genesis, &Interest::default()).err().expect("refused")
+    };
+    let first = EPOCH_1_START as usize - 1;
+    // The first block of epoch 1 finalized by the old set.
+    let mut records = chain.records.clone();
+    let subject =
+        Subject::Finalize { view: records[first].block.header.view, block_id: records[first].block.id() };
+    records[first].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let error = load(&records);
+    assert!(matches!(&error, ProofError::Replay { height: Height(EPOCH_1_START), .. }), "{error}");
+    assert!(error.to_string().contains("block 4: certificate"), "{error}");
+    assert!(error.to_string().contains("validators of epoch 1 (from height 4)"), "{error}");
+    // Epoch 0's last block finalized by epoch 1's set in an epoch-1 view.
+    let mut records = chain.records.clone();
+    let subject =
+        Subject::Finalize { view: View(View::epoch_base(1).0 + 1), block_id: records[first - 1].block.id() };
+    records[first - 1].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let error = load(&records);
+    assert!(error.to_string().contains("block 3: its certificate is of view"), "{error}");
+    assert!(error.to_string().contains("of epoch 1, but the block belongs to epoch 0"), "{error}");
+    // The first block of epoch 1 made in a view of epoch 0.
+    let mut records = chain.records.clone();
+    records[first].block.header.view = View(EPOCH_1_START);
+    let subject = Subject::Finalize { view: View(EPOCH_1_START), block_id: records[first].block.id() };
+    records[first].certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let error = load(&records);
+    assert!(error.to_string().contains("block 4: the epoch of its view"), "{error}");
+    assert_eq!(error.expected_actual(), Some(("1".to_owned(), "0".to_owned())), "{error}");
+}
+
+/// The step to epoch 1 as a node answers it: the last block of epoch 0, its finalization, and
+/// the epochs entry proven under its state root, here from a replay up to `proof_height`.
+fn epoch_step(chain: &TestChain, last: u64, proof_height: u64) -> tally_client::proofs::EpochStep {
+    use tally_client::proofs::{EntryEvidence, EpochStep};
+    use tally_ledger::{BlockContext, StateKey};
+
+    let mut state = chain.genesis.initial_state();
+    for record in &chain.records[..proof_height as usize] {
+        let header = &record.block.header;
+        let context = BlockContext {
+            chain_id: header.chain_id.clone(),
+            height: header.height,
+            time_ms: header.time_ms,
+        };
+        state.execute_and_commit(&context, record.block.txs.as_slice()).expect("replays");
+    }
+    let proof = state.prove(&StateKey::Epochs).expect("provable");
+    let record = &chain.records[last as usize - 1];
+    EpochStep {
+        number: 1,
+        start_height: Height(last + 1),
+        header: record.block.header.clone(),
+        certificate: record.certificate.clone(),
+        entry: EntryEvidence { value: proof.value.map(hex::encode), proof: proof.proof },
+    }
+}
+
+#[test]
+fn the_chain_of_epochs_is_followed_from_genesis_step_by_step() {
+    use tally_client::proofs::{ArchiveSource, Interest, ProofError, Trust, finalized_block};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let last = EPOCH_1_START - 1;
+    let good = epoch_step(chain, last, last);
+    let mut trust = Trust::from_genesis(&chain.genesis);
+    trust.follow_epochs(std::slice::from_ref(&good)).expect("the step checks");
+    // The same epochs as a replay establishes, and finality in epoch 1 checks with them.
+    let file = archive_file(chain, &chain.records);
+    let mut source = ArchiveSource::load(file.path(), &chain.genesis, &Interest::default()).expect("replays");
+    assert_eq!(trust.epochs, source.epochs());
+    let (_, finalized) = finalized_block(&mut source, &trust, Height(ROTATION_BLOCKS)).expect("final");
+    assert_eq!(finalized.epoch, 1);
+    // Following again skips what is established.
+    trust.follow_epochs(std::slice::from_ref(&good)).expect("nothing new");
+    assert_eq!(trust.epochs.len(), 2);
+
+    let refused = |step: tally_client::proofs::EpochStep| {
+        let mut trust = Trust::from_genesis(&chain.genesis);
+        let error = trust.follow_epochs(&[step]).expect_err("refused");
+        assert_eq!(trust.epochs.len(), 1, "nothing established from a bad step");
+        error
+    };
+    // The last block's finalization signed by epoch 1's validators instead of epoch 0's.
+    let mut step = good.clone();
+    let subject = Subject::Finalize { view: step.header.view, block_id: step.header.id() };
+    step.certificate = sign_certificate(subject, &rotated.new_keys, 3);
+    let error = refused(step);
+    assert!(matches!(error, ProofError::EpochStep { epoch: 1, height: Height(3), .. }), "{error}");
+    assert!(error.to_string().contains("does not verify against the validators of epoch 0"), "{error}");
+    // A proof made under another block's state root (block 2's, which schedules the same epoch).
+    let error = refused(epoch_step(chain, last, last - 1));
+    assert!(matches!(error, ProofError::EpochStep { epoch: 1, height: Height(3), .. }), "{error}");
+    // Another block's header with the last block's certificate.
+    let mut step = good.clone();
+    step.header = chain.records[last as usize - 2].block.header.clone();
+    step.start_height = Height(last);
+    assert!(refused(step).to_string().contains("not this block"));
+    // A step that claims another epoch number.
+    let mut step = good.clone();
+    step.number = 2;
+    let error = refused(step);
+    assert!(error.to_string().contains("must be for epoch 1"), "{error}");
+    // A step that names the wrong start: the state says epoch 1 starts after the block.
+    let mut step = epoch_step(chain, last - 1, last - 1);
+    step.certificate = {
+        let header = &step.header;
+        sign_certificate(Subject::Finalize { view: header.view, block_id: header.id() }, &rotated.old_keys, 3)
+    };
+    let error = refused(step);
+    assert!(error.to_string().contains("height 3 is in epoch 0"), "{error}");
 }

@@ -360,6 +360,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/governance", get(governance::get_governance))
         .route("/v1/governance/proposals", get(governance::list_proposals))
         .route("/v1/governance/proposals/{id}", get(governance::get_proposal))
+        .route("/v1/epochs", get(governance::get_epochs))
         .route("/v1/txs/{id}/receipt", get(badges::get_tx_receipt))
         .route("/v1/accounts/{address}/history", get(explorer::get_history))
         .route("/v1/blocks", get(explorer::list_blocks))

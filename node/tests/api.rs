@@ -651,6 +651,8 @@ async fn bad_reads_are_precise_problems() {
             "query `after`: `q` is not a proposal id",
         ),
         ("/v1/governance/proposals?sort=x".into(), StatusCode::BAD_REQUEST, "unknown field `sort`"),
+        ("/v1/epochs?after=q".into(), StatusCode::BAD_REQUEST, "query `after`: `q` is not an epoch number"),
+        ("/v1/epochs?limit=1".into(), StatusCode::BAD_REQUEST, "unknown field `limit`"),
     ];
     for (uri, status, needle) in &cases {
         let reply = get(&node, uri).await;
@@ -687,6 +689,10 @@ async fn governance_reads_show_members_and_epochs_with_proofs() {
     // This ledger was made without validators (an API test): no epochs entry, proven absent.
     assert_eq!(body["epochs"]["value"], Value::Null);
     assert!(body["epochs"]["proof"].is_object(), "{}", body["epochs"]);
+    // No epoch has ended: the chain of trust through the epochs is empty.
+    let epochs = get(&node, "/v1/epochs").await;
+    assert_eq!(epochs.status, StatusCode::OK, "{}", epochs.text);
+    assert_eq!((epochs.json()["epochs"].clone(), epochs.json()["next"].clone()), (json!([]), Value::Null));
     let proposals = get(&node, "/v1/governance/proposals").await;
     assert_eq!(proposals.status, StatusCode::OK);
     assert_eq!(proposals.json()["proposals"], json!([]));

@@ -2,11 +2,13 @@
 //! by the `tally` and `tally-node` binaries: members propose and vote with their governance keys
 //! (`tally gov`), a proposal passes at more than two thirds and only once, a fifth provider that
 //! ran `tally-node init` and `tally-node apply` is admitted with its validator, which the state
-//! schedules two blocks after the passing vote; the fifth provider's node follows the chain
-//! as a full node until that epoch, then validates; a genesis validator is voted out and its
-//! node stops, naming why; with another stopped, blocks commit only with the fifth's votes;
-//! bad input is refused by name (a threshold below
-//! one half, a vote from a non-member, a forged application, an application for another chain).
+//! schedules two blocks after the passing vote; from the genesis file alone, `tally verify`
+//! against a node and `tally audit` follow the chain across the change of validators; the
+//! fifth provider's node follows the chain as a full node until that epoch, then validates; a
+//! genesis validator is voted out and its node stops, naming why; with another stopped, blocks
+//! commit only with the fifth's votes, and the audit covers that epoch too; bad input is
+//! refused by name (a threshold below one half, a vote from a non-member, a forged
+//! application, an application for another chain).
 
 mod common;
 
@@ -80,7 +82,9 @@ fn members_vote_a_threshold_change_and_a_new_provider_in() {
         }
         threshold_change(&tally);
         let fifth = admission(&tally, dir.path());
+        across_the_epoch(&tally, dir.path(), fifth.start, 1);
         fifth_validator_joins(&tally, &mut network, dir.path(), fifth);
+        across_the_epoch(&tally, dir.path(), 0, 2);
     }));
     if result.is_err() {
         network.dump_logs();
@@ -126,6 +130,8 @@ fn threshold_change(tally: &Tally) {
 struct Fifth {
     home: PathBuf,
     http: std::net::SocketAddr,
+    /// The height where its validator's epoch starts.
+    start: u64,
 }
 
 /// Two ports free now on 127.0.0.1 (p2p, HTTP), for the fifth provider's node.
@@ -235,7 +241,7 @@ fn admission(tally: &Tally, dir: &Path) -> Fifth {
         assert!(Instant::now() < deadline, "the epoch never started: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    Fifth { home, http: http.parse().expect("address") }
+    Fifth { home, http: http.parse().expect("address"), start: passed_at + 2 }
 }
 
 /// The fifth provider starts its node after the vote: it follows the chain as a full node
@@ -323,4 +329,22 @@ fn fifth_validator_joins(tally: &Tally, network: &mut common::Network, dir: &Pat
     let fifth_height = common::height(fifth.http).expect("the fifth node answers");
     assert!(fifth_height + 5 >= after, "the fifth node is behind: {fifth_height} vs {after}");
     drop(nodes);
+}
+
+/// From the genesis file alone, across the change of validators: `tally verify` against a node
+/// follows the node's chain of epochs (`GET /v1/epochs`) to the latest set and checks a state
+/// proof at a height of `epoch` with it, and `tally audit` replays the chain through every
+/// epoch up to `epoch`.
+fn across_the_epoch(tally: &Tally, dir: &Path, start: u64, epoch: u64) {
+    let genesis = dir.join("genesis.json");
+    let genesis = genesis.to_str().expect("UTF-8");
+    let status = tally.json(&["gov", "status"]);
+    let key = status["epochs"]["key_hex"].as_str().expect("the epochs entry's key").to_owned();
+    let verified = tally.json(&["verify", "state", &key, "--genesis", genesis]);
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["finality"]["epoch"], epoch, "{verified}");
+    assert!(verified["finality"]["height"].as_u64().is_some_and(|height| height >= start), "{verified}");
+    let audited = tally.json(&["audit", "--genesis", genesis]);
+    assert_eq!(audited["ok"], true, "{audited}");
+    assert_eq!(audited["summary"]["final_epoch"], epoch, "{audited}");
 }

@@ -10,9 +10,14 @@ pub struct Interest {
     pub anchor_roots: Vec<Hash>,
 }
 
-/// A chain replayed from an archive and the genesis file: every certificate checked, every
-/// transaction signature checked, every block re-executed with the ledger code and its state
-/// and receipts roots compared. Proofs then come from the replayed state.
+/// A chain replayed from an archive and the genesis file: every certificate checked against
+/// its block's epoch's validators, every transaction signature checked, every block
+/// re-executed with the ledger code and its state and receipts roots compared. Proofs then
+/// come from the replayed state.
+///
+/// Epochs: the set of each height is read from the replayed state after the block before it
+/// ([`EpochTracker`], the node's rule), so the replay follows every change of validators from
+/// the genesis file alone; [`ArchiveSource::epochs`] hands them to [`Trust::epochs`].
 ///
 /// Memory: every header and certificate (the finality walk needs them), whole blocks only where
 /// a transaction of interest is and at the tip, the final state, and the evidence of the
@@ -24,6 +29,8 @@ pub struct ArchiveSource {
     certificates: Vec<Certificate>,
     state: MemState,
     txs: BTreeMap<TxId, TxEvidence>,
+    /// Every epoch of the chain, as the replay established them.
+    epochs: Vec<Epoch>,
 }
 
 impl ArchiveSource {
@@ -50,32 +57,59 @@ impl ArchiveSource {
             certificates: Vec::new(),
             state: genesis.initial_state(),
             txs: BTreeMap::new(),
+            epochs: Vec::new(),
         };
+        let mut tracker = EpochTracker::new(genesis);
         let mut parent = ParentLink {
             id: genesis.parent_of_first_block(),
             height: Height(0),
             time_ms: genesis.genesis_time_ms(),
         };
-        let validators_hash = trust.validators.hash();
         let mut last_was_interesting = false;
         while let Some(record) = reader.next_record()? {
             let block = record.block;
             let height = Height(source.headers.len() as u64 + 1);
             let at = |what: &str| format!("block {height}: {what}");
+            // The set of this height, by the replayed state after the previous block.
+            let epoch = tracker
+                .advance(&source.state, height)
+                .map_err(|reason| ProofError::Replay { height, reason })?
+                .clone();
             block
                 .header
-                .check_child_of(&parent, &trust.chain_id, &validators_hash)
-                .map_err(|error| ProofError::Header { at: format!("block {height}"), error })?;
-            if !matches!(record.certificate.subject, Subject::Finalize { .. }) {
+                .check_child_of(&parent, &trust.chain_id, &epoch.validators_hash)
+                .map_err(|error| ProofError::Header { at: format!("block {height} ({epoch})"), error })?;
+            if block.header.view.epoch() != epoch.number {
+                return Err(ProofError::mismatch(
+                    at(&format!("the epoch of its view {} ({epoch})", block.header.view)),
+                    epoch.number,
+                    block.header.view.epoch(),
+                ));
+            }
+            let Subject::Finalize { view, .. } = record.certificate.subject else {
                 return Err(ProofError::Replay {
                     height,
                     reason: "its certificate is not a finalization".into(),
                 });
+            };
+            if view.epoch() != epoch.number {
+                return Err(ProofError::Replay {
+                    height,
+                    reason: format!(
+                        "its certificate is of view {view} of epoch {}, but the block belongs to {epoch}, whose \
+                         own validators must finalize it",
+                        view.epoch()
+                    ),
+                });
             }
-            record
-                .certificate
-                .verify(&trust.chain_id, &trust.validators)
-                .map_err(|error| ProofError::Replay { height, reason: format!("certificate: {error}") })?;
+            record.certificate.verify(&trust.chain_id, &epoch.validators).map_err(|error| {
+                ProofError::Replay {
+                    height,
+                    reason: format!(
+                        "certificate: it does not verify against the validators of {epoch}: {error}"
+                    ),
+                }
+            })?;
             for (index, tx) in block.txs.iter().enumerate() {
                 tx.check_form_and_signature().map_err(|error| ProofError::Replay {
                     height,
@@ -141,7 +175,14 @@ impl ArchiveSource {
             source.blocks.insert(height, block);
             source.certificates.push(record.certificate);
         }
+        source.epochs = tracker.epochs().to_vec();
         Ok(source)
+    }
+
+    /// Every epoch of the replayed chain, in order from epoch 0: established from the genesis
+    /// file by the replay, so a verifier may trust them ([`Trust::epochs`]).
+    pub fn epochs(&self) -> &[Epoch] {
+        &self.epochs
     }
 
     /// The height of the last block.

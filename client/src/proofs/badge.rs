@@ -95,7 +95,8 @@ impl From<crate::badge::BadgeError> for StepFailure {
 /// 3. the anchor transaction (the receipt's `tx_id`, else the one the ledger's anchor entry
 ///    names) is in its block's tx root, its receipt in the receipts root says success, and it
 ///    holds an AnchorBadges op for this root, batch size and canonicalization;
-/// 4. that block is final: a finalization by ≥ n − f of the genesis validators;
+/// 4. that block is final: a finalization by ≥ n − f of the validators of its epoch (as
+///    established from the genesis file, [`Trust::epochs`]);
 /// 5. under the latest finalized header (its certificate checked too), the ledger's anchor
 ///    entry for the root names this transaction and its signer, the member lists that signer
 ///    as an issuer, and the issuer index agrees (state proofs);
@@ -249,8 +250,8 @@ fn describe_finality(finalized: &Finalized) -> String {
         )
     };
     format!(
-        "block {} at height {} is finalized by {} of {} required validator signatures{via}",
-        finalized.block_id, finalized.header.height, finalized.signers, finalized.quorum
+        "block {} at height {} is finalized by {} of {} required signatures of epoch {}'s validators{via}",
+        finalized.block_id, finalized.header.height, finalized.signers, finalized.quorum, finalized.epoch
     )
 }
 

@@ -1,13 +1,24 @@
 //! Proof checking shared by `tally badge verify` and `tally verify`: the finality of a block
-//! against the genesis validator set, a transaction's and its receipt's inclusion in a block,
+//! against its epoch's validator set, a transaction's and its receipt's inclusion in a block,
 //! and a state entry (present or absent) under a finalized header's state root.
 //!
 //! The evidence comes from a [`ChainSource`]: a node over HTTP ([`NodeSource`]), or an archive
 //! replayed locally from the genesis file ([`ArchiveSource`]). Nothing a source says is
 //! trusted: every header is tied to a finalization certificate checked against the validators
-//! of the genesis file ([`Trust`]), and every transaction, receipt and state entry to a header
-//! by a Merkle proof. A source can withhold evidence, never forge it (short of ≥ n − f
-//! validators signing a forgery).
+//! of its height's epoch as established from the genesis file ([`Trust`]), and every
+//! transaction, receipt and state entry to a header by a Merkle proof. A source can withhold
+//! evidence, never forge it (short of ≥ n − f validators of an epoch signing a forgery).
+//!
+//! Epochs (docs/ARCHITECTURE.md "Governance and epochs"): [`Trust::epochs`] holds the
+//! validator sets the verifier has established from the genesis file alone. The archive source
+//! establishes every epoch of its chain by replaying it ([`ArchiveSource::epochs`], from the
+//! replayed state after each block, as the auditor does). A node source proves them step by
+//! step (`GET /v1/epochs`, [`NodeSource::epochs`]): for each epoch, the last block of the one
+//! before, its finalization by the set already trusted, and the next set proven under that
+//! block's state root; [`Trust::follow_epochs`] walks them from the genesis set
+//! ([`verify_epoch_step`]). A block of an epoch that was not established is refused with
+//! [`ProofError::EpochUnknown`], naming its height and epoch. Every check of a header or a
+//! certificate names the height and the epoch whose set it was checked against.
 //!
 //! A block's stored certificate finalizes either the block itself or a descendant finalized
 //! with it (docs/ARCHITECTURE.md "Blocks and consensus"); in the second case the parent links from the certified block back
@@ -33,9 +44,11 @@ use tally_types::smt::SmtProof;
 use tally_types::tx::Op;
 use tally_types::{
     Block, BlockId, Certificate, ChainId, Hash, Header, Height, Receipt, SignedTransaction, Subject, TxId,
-    ValidatorSet, decode,
+    decode,
 };
 
+pub use crate::epochs::Epoch;
+use crate::epochs::EpochTracker;
 use crate::http::{HttpError, NodeClient};
 
 /// The most blocks followed from a certified descendant back to the block it finalizes. The
@@ -48,7 +61,10 @@ pub const FINALITY_WALK_MAX: u64 = 256;
 pub struct Trust {
     pub chain_id: ChainId,
     pub genesis_hash: Hash,
-    pub validators: ValidatorSet,
+    /// The epochs established from the genesis file, in order, starting with epoch 0 (the
+    /// genesis validators): only ever those of a replay from genesis
+    /// ([`ArchiveSource::epochs`]). The last one is taken to last until the tip.
+    pub epochs: Vec<Epoch>,
     /// The lowest finalized height whose state a verifier accepts for state proofs (issuer
     /// membership, non-revocation). A node chooses the header it proves against; an outdated
     /// or dishonest one could answer from a height before a revocation (withholding, not
@@ -62,9 +78,35 @@ impl Trust {
         Trust {
             chain_id: genesis.chain_id().clone(),
             genesis_hash: genesis.hash(),
-            validators: genesis.validator_set(),
+            epochs: vec![Epoch::genesis(genesis)],
             min_state_height: Height(0),
         }
+    }
+
+    /// Establishes the epochs of `steps` (as `GET /v1/epochs` answers, in order) after the
+    /// last one already trusted, each from the one before: see [`verify_epoch_step`]. Steps
+    /// of epochs already established are skipped. The first step that does not check stops
+    /// the walk with its epoch and height named; the epochs before it stay established.
+    pub fn follow_epochs(&mut self, steps: &[EpochStep]) -> Result<(), ProofError> {
+        for step in steps {
+            let previous = self.epochs.last().expect("a trust always holds epoch 0");
+            if step.number <= previous.number {
+                continue;
+            }
+            let epoch = verify_epoch_step(&self.chain_id, previous, step)?;
+            self.epochs.push(epoch);
+        }
+        Ok(())
+    }
+
+    /// The epoch of `height` among those established: the last one starting by then.
+    pub fn epoch_at(&self, height: Height) -> &Epoch {
+        self.epochs
+            .iter()
+            .rev()
+            .find(|epoch| epoch.start_height <= height)
+            .or(self.epochs.first())
+            .expect("a trust always holds epoch 0")
     }
 }
 
@@ -93,9 +135,21 @@ pub enum ProofError {
     /// A Merkle or sparse-Merkle proof does not check; `what` names it.
     #[error("{what}: {reason}")]
     BadProof { what: String, reason: String },
-    /// A certificate is not a valid finalization by the trusted validators.
-    #[error("the certificate at height {height}: {reason}")]
-    Certificate { height: Height, reason: String },
+    /// A certificate is not a valid finalization by the validators of its block's epoch.
+    #[error("the certificate at height {height} (epoch {epoch}): {reason}")]
+    Certificate { height: Height, epoch: u64, reason: String },
+    /// A block is of an epoch whose validator set the verifier has not established from the
+    /// genesis file: the source did not prove it (a node without `GET /v1/epochs`, or one that
+    /// recorded no proof for that epoch), or withheld it.
+    #[error(
+        "the block at height {height} was made in epoch {epoch}, but only epochs up to {known} are established \
+         from the genesis file: the source did not prove the later validator sets (GET /v1/epochs); verify \
+         with --archive (a replay from genesis) instead"
+    )]
+    EpochUnknown { height: Height, epoch: u64, known: u64 },
+    /// A step of the chain of trust through the epochs does not check.
+    #[error("the step to epoch {epoch} (the last block of epoch {} at height {height}): {reason}", epoch - 1)]
+    EpochStep { epoch: u64, height: Height, reason: String },
     /// A block of an archive does not replay: its certificate, a signature or its execution.
     #[error("block {height}: {reason}")]
     Replay { height: Height, reason: String },
@@ -209,49 +263,157 @@ pub struct Finalized {
     pub block_id: BlockId,
     /// The height of the block the certificate names (this one, or a descendant).
     pub certified_height: Height,
+    /// The epoch whose validators signed the certificate.
+    pub epoch: u64,
     pub signers: usize,
     pub quorum: usize,
 }
 
-/// Checks that `block` is final: its certificate is a finalization with a quorum of valid
-/// signatures from the genesis validators, over this block or over a descendant linked to it
-/// by parent ids (each a child of the one before by [`Header::check_child_of`]). Also checks
-/// the header's chain id and validator-set hash.
+/// One step of the chain of trust through the epochs, as `GET /v1/epochs` answers: the last
+/// block of epoch `number − 1` (its header), that block's own finalization, and the `Epochs`
+/// entry after it with its proof under the header's state root.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EpochStep {
+    pub number: u64,
+    pub start_height: Height,
+    pub header: Header,
+    pub certificate: Certificate,
+    pub entry: EntryEvidence,
+}
+
+/// Checks one step of the chain of trust with `previous`, the epoch the verifier trusts last,
+/// and returns the epoch it proves (docs/ARCHITECTURE.md "Governance and epochs"): the step
+/// is for epoch `previous + 1`; its header is of this chain, at or after `previous`'s start,
+/// names `previous`'s set and a view of `previous`; its certificate finalizes exactly this
+/// block, in its view or a later one of `previous` (an epoch's last block may be
+/// re-proposed, R8), with a quorum of `previous`'s validators; the entry's proof holds under
+/// the header's state root, and by that state the height after the header starts the next
+/// epoch, whose set is read there.
+pub fn verify_epoch_step(
+    chain_id: &ChainId,
+    previous: &Epoch,
+    step: &EpochStep,
+) -> Result<Epoch, ProofError> {
+    let number = previous.number + 1;
+    let header = &step.header;
+    let fail = |reason: String| ProofError::EpochStep { epoch: number, height: header.height, reason };
+    if step.number != number {
+        return Err(fail(format!(
+            "the verifier knows epochs up to {}, so the next step must be for epoch {number}, not {}",
+            previous.number, step.number
+        )));
+    }
+    if header.height < previous.start_height || step.start_height != header.height.next() {
+        return Err(fail(format!(
+            "the block is not the last of {previous} before a start at height {}",
+            step.start_height
+        )));
+    }
+    header.check_chain(chain_id, &previous.validators_hash).map_err(|error| ProofError::Header {
+        at: format!(
+            "the last block of {previous}, at height {}, on the way to epoch {number}",
+            header.height
+        ),
+        error,
+    })?;
+    if header.view.epoch() != previous.number {
+        return Err(fail(format!(
+            "its view {} is of epoch {}, not {}",
+            header.view,
+            header.view.epoch(),
+            previous.number
+        )));
+    }
+    let Subject::Finalize { view, block_id } = step.certificate.subject else {
+        return Err(fail(format!("its certificate is a {:?}, not a finalization", step.certificate.subject)));
+    };
+    if block_id != header.id() {
+        return Err(fail(format!(
+            "its certificate finalizes block {block_id}, not this block {}",
+            header.id()
+        )));
+    }
+    if view.epoch() != previous.number || view < header.view {
+        return Err(fail(format!(
+            "its certificate is of view {view}, not of the block's view {} or a later one of epoch {}",
+            header.view, previous.number
+        )));
+    }
+    step.certificate.verify(chain_id, &previous.validators).map_err(|error| {
+        fail(format!("its finalization does not verify against the validators of {previous}: {error}"))
+    })?;
+    let value =
+        step.entry.verify(&header.state_root, &StateKey::Epochs).map_err(|error| fail(error.to_string()))?;
+    let Some(StateValue::Epochs(epochs)) = value else {
+        return Err(fail("the proof shows no epochs entry under the block's state root".to_owned()));
+    };
+    let config = epochs.at(step.start_height);
+    if config.number != number || config.start_height != step.start_height {
+        return Err(fail(format!(
+            "by the state after the block, height {} is in epoch {} from height {}, not epoch {number} from there",
+            step.start_height, config.number, config.start_height
+        )));
+    }
+    Epoch::from_config(config).map_err(fail)
+}
+
+/// Checks that `block` is final: its certificate is a finalization, in a view of the block's
+/// epoch, with a quorum of valid signatures from that epoch's validators ([`Trust::epoch_at`]),
+/// over this block or over a descendant linked to it by parent ids (each a child of the one
+/// before by [`Header::check_child_of`], so of the same set). Also checks the header's chain
+/// id, its validator-set hash (its epoch's) and that its view is of its epoch.
 pub fn verify_finality(
     source: &mut dyn ChainSource,
     trust: &Trust,
     block: &Block,
 ) -> Result<Finalized, ProofError> {
     let header = &block.header;
-    let validators_hash = trust.validators.hash();
+    let epoch = trust.epoch_at(header.height);
+    let view_epoch = header.view.epoch();
+    let last_known = trust.epochs.last().map_or(0, |last| last.number);
+    if view_epoch > epoch.number && epoch.number == last_known {
+        return Err(ProofError::EpochUnknown { height: header.height, epoch: view_epoch, known: last_known });
+    }
+    let validators_hash = epoch.validators_hash;
     header.check_chain(&trust.chain_id, &validators_hash).map_err(|error| ProofError::Header {
-        at: format!("the block at height {}", header.height),
+        at: format!("the block at height {} ({epoch})", header.height),
         error,
     })?;
+    if view_epoch != epoch.number {
+        return Err(ProofError::mismatch(
+            format!("the epoch of the view of the block at height {} ({epoch})", header.height),
+            epoch.number,
+            view_epoch,
+        ));
+    }
     let certificate = source.certificate(header.height)?.ok_or_else(|| {
         ProofError::Missing(format!("no certificate for the block at height {}", header.height))
     })?;
-    let Subject::Finalize { block_id: certified, .. } = certificate.subject else {
-        return Err(ProofError::Certificate {
-            height: header.height,
-            reason: format!("it is a {:?}, not a finalization", certificate.subject),
-        });
+    let certificate_error =
+        |reason: String| ProofError::Certificate { height: header.height, epoch: epoch.number, reason };
+    let Subject::Finalize { block_id: certified, view } = certificate.subject else {
+        return Err(certificate_error(format!("it is a {:?}, not a finalization", certificate.subject)));
     };
-    certificate
-        .verify(&trust.chain_id, &trust.validators)
-        .map_err(|error| ProofError::Certificate { height: header.height, reason: error.to_string() })?;
+    // An epoch's blocks are finalized by its own validators in its own views (rule R8).
+    if view.epoch() != epoch.number {
+        return Err(certificate_error(format!(
+            "it is of view {view} of epoch {}, but the block belongs to {epoch}, whose own validators must \
+             finalize it",
+            view.epoch()
+        )));
+    }
+    certificate.verify(&trust.chain_id, &epoch.validators).map_err(|error| {
+        certificate_error(format!("it does not verify against the validators of {epoch}: {error}"))
+    })?;
     let block_id = block.id();
     let mut certified_height = header.height;
     let mut current = ParentLink { id: block_id, height: header.height, time_ms: header.time_ms };
     // Walk forward until the certified block: each next block must be the current one's child.
     while current.id != certified {
         if certified_height.0 - header.height.0 >= FINALITY_WALK_MAX {
-            return Err(ProofError::Certificate {
-                height: header.height,
-                reason: format!(
-                    "it names block {certified}, not found within {FINALITY_WALK_MAX} descendants"
-                ),
-            });
+            return Err(certificate_error(format!(
+                "it names block {certified}, not found within {FINALITY_WALK_MAX} descendants"
+            )));
         }
         certified_height = certified_height.next();
         let next = source.header(certified_height)?.ok_or_else(|| {
@@ -272,8 +434,9 @@ pub fn verify_finality(
         header: header.clone(),
         block_id,
         certified_height,
+        epoch: epoch.number,
         signers: certificate.signatures.len(),
-        quorum: trust.validators.quorum(),
+        quorum: epoch.validators.quorum(),
     })
 }
 
@@ -385,7 +548,7 @@ pub use node::NodeSource;
 
 #[cfg(test)]
 mod tests {
-    use tally_types::{BoundedVec, SecretKey, ValidatorIndex, View};
+    use tally_types::{BoundedVec, SecretKey, ValidatorIndex, ValidatorSet, View};
 
     use super::*;
     use crate::test_net::GENESIS_TIME_MS;
@@ -501,5 +664,97 @@ mod tests {
         first.header.chain_id = ChainId::new("tally-other").expect("valid chain id");
         let error = verify_finality(&mut source, &trust, &first).expect_err("another chain");
         assert!(matches!(&error, ProofError::Header { error: ChildError::ChainId { .. }, .. }), "{error}");
+    }
+
+    /// Block 1 in epoch 0 (genesis set), block 2 in epoch 1 (`keys_1`), each finalized by its
+    /// own epoch's first three validators in its own view.
+    fn two_epochs(genesis: &Genesis, keys_0: &[SecretKey], keys_1: &[SecretKey]) -> Chain {
+        let set_1 = ValidatorSet::new(keys_1.iter().map(SecretKey::public_key).collect()).expect("four keys");
+        let mut parent =
+            ParentLink { id: genesis.parent_of_first_block(), height: Height(0), time_ms: GENESIS_TIME_MS };
+        let mut chain = Chain { blocks: Vec::new(), certificates: Vec::new() };
+        for (view, hash, keys) in [
+            (View(1), genesis.validator_set().hash(), keys_0),
+            (View(View::epoch_base(1).0 + 1), set_1.hash(), keys_1),
+        ] {
+            let header = Header {
+                chain_id: genesis.chain_id().clone(),
+                height: parent.height.next(),
+                view,
+                parent_id: parent.id,
+                time_ms: parent.time_ms + 1_000,
+                proposer: ValidatorIndex(0),
+                tx_root: tx_root(&[]),
+                receipts_root: receipts_root(&[]),
+                state_root: Hash::plain(b"state"),
+                validators_hash: hash,
+            };
+            parent = ParentLink::of(&header);
+            let block = Block { header, txs: BoundedVec::empty() };
+            chain.certificates.push(finalization(genesis, view, block.id(), keys));
+            chain.blocks.push(block);
+        }
+        chain
+    }
+
+    fn finalization(genesis: &Genesis, view: View, block_id: BlockId, keys: &[SecretKey]) -> Certificate {
+        let subject = Subject::Finalize { view, block_id };
+        let votes: Vec<_> = keys[..3]
+            .iter()
+            .enumerate()
+            .map(|(index, key)| (ValidatorIndex(index as u16), subject.sign(genesis.chain_id(), key)))
+            .collect();
+        Certificate::from_votes(subject, &votes, keys.len()).expect("three of four")
+    }
+
+    #[test]
+    fn finality_is_checked_against_the_epoch_of_the_height() {
+        let (genesis, keys_0) = testnet();
+        let keys_1: Vec<SecretKey> = (0..4u8).map(|index| SecretKey::from_seed(&[90 + index; 32])).collect();
+        let set_1 = ValidatorSet::new(keys_1.iter().map(SecretKey::public_key).collect()).expect("four keys");
+        let mut trust = Trust::from_genesis(&genesis);
+        trust.epochs.push(Epoch {
+            number: 1,
+            start_height: Height(2),
+            validators_hash: set_1.hash(),
+            validators: set_1,
+        });
+        let mut good = two_epochs(&genesis, &keys_0, &keys_1);
+        for (height, epoch) in [(1, 0), (2, 1)] {
+            let (_, finalized) = finalized_block(&mut good, &trust, Height(height)).expect("final");
+            assert_eq!(finalized.epoch, epoch);
+        }
+        let second = |chain: &Chain| chain.blocks[1].clone();
+
+        // Block 2 finalized by epoch 0's validators in its own view.
+        let mut source = two_epochs(&genesis, &keys_0, &keys_1);
+        source.certificates[1] =
+            finalization(&genesis, source.blocks[1].header.view, source.blocks[1].id(), &keys_0);
+        let block = second(&source);
+        let error = verify_finality(&mut source, &trust, &block).expect_err("the old set");
+        assert!(matches!(error, ProofError::Certificate { height: Height(2), epoch: 1, .. }), "{error}");
+        // Block 2 finalized by its own set, but in a view of epoch 0.
+        let mut source = two_epochs(&genesis, &keys_0, &keys_1);
+        source.certificates[1] = finalization(&genesis, View(2), source.blocks[1].id(), &keys_1);
+        let block = second(&source);
+        let error = verify_finality(&mut source, &trust, &block).expect_err("another epoch's view");
+        assert!(matches!(error, ProofError::Certificate { height: Height(2), epoch: 1, .. }), "{error}");
+        assert!(error.to_string().contains("of epoch 0, but the block belongs to epoch 1"), "{error}");
+        // Block 2 made in a view of epoch 0.
+        let mut source = two_epochs(&genesis, &keys_0, &keys_1);
+        let mut block = second(&source);
+        block.header.view = View(2);
+        let error = verify_finality(&mut source, &trust, &block).expect_err("a view of epoch 0");
+        assert_eq!(error.expected_actual(), Some(("1".to_owned(), "0".to_owned())), "{error}");
+        assert!(error.to_string().contains("the epoch of the view of the block at height 2"), "{error}");
+        // Block 2 naming epoch 0's set.
+        let mut block = second(&source);
+        block.header.validators_hash = genesis.validator_set().hash();
+        let error = verify_finality(&mut source, &trust, &block).expect_err("epoch 0's set");
+        assert!(
+            matches!(&error, ProofError::Header { error: ChildError::ValidatorsHash { .. }, .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("height 2 (epoch 1 (from height 2))"), "{error}");
     }
 }

@@ -1,4 +1,6 @@
 //! Evidence from a node over HTTP: every answer is checked by the caller, nothing trusted.
+//! The validator sets of later epochs come from `GET /v1/epochs` ([`NodeSource::epochs`]) and
+//! are trusted only once [`Trust::follow_epochs`] has walked them from the genesis set.
 
 use super::*;
 
@@ -32,6 +34,36 @@ impl NodeSource {
             Err(HttpError::Problem { status: 404, .. }) => Ok(None),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+#[derive(Deserialize)]
+struct EpochsAnswer {
+    epochs: Vec<EpochStep>,
+    next: Option<u64>,
+}
+
+/// The most pages of `GET /v1/epochs` followed (each up to 32 epochs).
+pub const EPOCH_PAGES_MAX: usize = 1_000;
+
+impl NodeSource {
+    /// The chain of trust through the epochs, every page of `GET /v1/epochs`; checked by
+    /// [`Trust::follow_epochs`], not here. A node without the route answers none (its blocks
+    /// of later epochs are then refused by height and epoch).
+    pub fn epochs(&self) -> Result<Vec<EpochStep>, ProofError> {
+        let mut steps = Vec::new();
+        let mut after = 0u64;
+        for _ in 0..EPOCH_PAGES_MAX {
+            let Some(page) = self.get::<EpochsAnswer>(&format!("/v1/epochs?after={after}"))? else {
+                return Ok(steps);
+            };
+            steps.extend(page.epochs);
+            match page.next {
+                Some(next) if next > after => after = next,
+                _ => return Ok(steps),
+            }
+        }
+        Ok(steps)
     }
 }
 

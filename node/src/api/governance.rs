@@ -8,6 +8,9 @@
 //!   (without proofs; each is provable with `GET /v1/state/proof`).
 //! - `GET /v1/governance/proposals?after=ID&limit=N`: proposals by id, paged.
 //! - `GET /v1/governance/proposals/{id}`: one proposal and its votes as of `height`.
+//! - `GET /v1/epochs?after=N`: for each epoch after the first, the last block of the epoch
+//!   before, its finalization and the proof of the next epoch's set under its state root
+//!   (recorded by the store when that block committed).
 
 use std::str::FromStr;
 
@@ -36,6 +39,62 @@ fn parse_proposal_id(text: &str, what: &str) -> Result<OpId, Problem> {
     OpId::from_str(text).map_err(|error| {
         Problem::bad_request("proposal-id", format!("{what}: `{text}` is not a proposal id: {error}"))
     })
+}
+
+/// The most epochs in one answer of `GET /v1/epochs` (each up to a few tens of KiB).
+pub const EPOCHS_PAGE_MAX: usize = 32;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EpochsQuery {
+    after: Option<String>,
+}
+
+/// `GET /v1/epochs?after=N`: the chain of trust through the epochs (docs/ARCHITECTURE.md
+/// "Governance and epochs"). For each epoch after `after` (0 when absent) whose start this
+/// node recorded, in order, at most [`EPOCHS_PAGE_MAX`]: the header of the last block of the
+/// epoch before, that block's finalization (by the epoch before's validators), and the
+/// `Epochs` entry after that block with its proof under the header's state root, from which
+/// a client that trusts the epoch before learns this one. `next` names the `after` of the next
+/// page when there is one.
+pub(super) async fn get_epochs(
+    State(state): State<ApiState>,
+    query: Result<Query<EpochsQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    let after = match query.after.as_deref() {
+        None => 0,
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            Problem::bad_request("query", format!("query `after`: `{text}` is not an epoch number"))
+        })?,
+    };
+    let body = read_store(&state, move |store| {
+        let height = store.height().map_err(internal)?;
+        let mut proofs = store.epoch_proofs(after, EPOCHS_PAGE_MAX + 1).map_err(internal)?;
+        let more = proofs.len() > EPOCHS_PAGE_MAX;
+        proofs.truncate(EPOCHS_PAGE_MAX);
+        let mut epochs = Vec::with_capacity(proofs.len());
+        for (number, record) in &proofs {
+            let block = store.block(record.height).map_err(internal)?.ok_or_else(|| {
+                internal(format!("no block at height {} where epoch {number}'s proof is", record.height))
+            })?;
+            let certificate = store
+                .certificate(record.height)
+                .map_err(internal)?
+                .ok_or_else(|| internal(format!("no certificate at height {}", record.height)))?;
+            epochs.push(json!({
+                "number": number,
+                "start_height": record.height.next(),
+                "header": block.header,
+                "certificate": certificate,
+                "entry": { "value": hex::encode(&record.value), "proof": record.proof },
+            }));
+        }
+        let next = if more { proofs.last().map(|(number, _)| *number) } else { None };
+        Ok(json!({ "height": height, "epochs": epochs, "next": next }))
+    })
+    .await?;
+    ok_json(body)
 }
 
 /// `GET /v1/governance`.

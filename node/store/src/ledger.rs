@@ -118,3 +118,43 @@ pub fn tree_writes(batch: &TreeBatch) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     let deletes = batch.deletes.iter().map(|key| (key.to_bytes().as_slice().to_vec(), None));
     puts.chain(deletes).collect()
 }
+
+/// The state tree inside a write transaction: the tree as the blocks applied so far in it left
+/// it, so a commit can prove an entry at the height it has just written.
+pub(crate) struct TableTree<'a, 't>(pub(crate) &'a redb::Table<'t, &'static [u8], &'static [u8]>);
+
+impl TreeStore for TableTree<'_, '_> {
+    fn get_node(&self, key: &NodeKey) -> Result<Option<Node>, TreeError> {
+        use redb::ReadableTable;
+        let bytes =
+            self.0.get(key.to_bytes().as_slice()).map_err(|error| TreeError::Store(Box::new(error)))?;
+        let Some(bytes) = bytes else { return Ok(None) };
+        decode::<Node>(bytes.value()).map(Some).map_err(|error| TreeError::Store(Box::new(error)))
+    }
+}
+
+/// The proof of the `Epochs` entry after the block at `height`, when that block ends its epoch
+/// (the state schedules an epoch from `height + 1`): `(next epoch number, encoded record)`.
+/// `state` and `tree` are the tables of the write transaction after the block's writes.
+pub(crate) fn epoch_end_proof(
+    state: &redb::Table<&'static [u8], &'static [u8]>,
+    tree: &redb::Table<&'static [u8], &'static [u8]>,
+    height: tally_types::Height,
+) -> Result<Option<(u64, Vec<u8>)>, String> {
+    use redb::ReadableTable;
+    let key = StateKey::Epochs;
+    let Some(bytes) = state.get(key.to_bytes().as_slice()).map_err(|error| error.to_string())? else {
+        return Ok(None);
+    };
+    let value = bytes.value().to_vec();
+    let StateValue::Epochs(epochs) = decode_value(&key, &value).map_err(|error| error.to_string())? else {
+        return Err("the epochs entry holds another kind of value".to_owned());
+    };
+    let Some(next) = epochs.pending.iter().find(|epoch| epoch.start_height == height.next()) else {
+        return Ok(None);
+    };
+    let proof =
+        tally_ledger::tree::prove(&TableTree(tree), &key.hash()).map_err(|error| error.to_string())?;
+    let record = crate::EpochProof { height, value, proof };
+    Ok(Some((next.number, borsh::to_vec(&record).expect("encoding into memory cannot fail"))))
+}

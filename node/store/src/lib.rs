@@ -19,6 +19,7 @@
 //! | node.redb | `txs` | tx id | (height, index in block) |
 //! | node.redb | `state` | ledger state key bytes | ledger state value bytes |
 //! | node.redb | `tree` | state-tree node key bytes | node bytes |
+//! | node.redb | `epoch_proofs` | number of an epoch after 0 | [`EpochProof`]: height of the previous epoch's last block, the epochs entry after it and its proof (the tree keeps one version, so this is recorded when that block commits) |
 //! | node.redb | `account_postings`, `account_txs`, `market_fills`, `figures`, `badge_revocations` | — | the explorer's indexes, written with each block; see [`index`] |
 //! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
 //! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark, this WAL file's id |
@@ -124,6 +125,7 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree");
 const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
 const GUARD: TableDefinition<&str, &[u8]> = TableDefinition::new("guard");
+const EPOCH_PROOFS: TableDefinition<u64, &[u8]> = TableDefinition::new("epoch_proofs");
 
 const META_SCHEMA: &str = "schema_version";
 const META_CHAIN_ID: &str = "chain_id";
@@ -201,6 +203,19 @@ pub struct BlockCommit<'a> {
     pub state_writes: &'a [(Vec<u8>, Option<Vec<u8>>)],
     /// State-tree node writes: `None` deletes the node.
     pub tree_writes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+}
+
+/// The proof of the `Epochs` entry under the state root of the last block of an epoch, kept
+/// because the state tree keeps only its latest version: in that state the next epoch is
+/// scheduled from `height + 1`, so a client that trusts the epoch's set can learn the next one
+/// from the block's header, its finalization and this proof.
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
+pub struct EpochProof {
+    /// The last block of the epoch before.
+    pub height: Height,
+    /// The encoded `StateValue::Epochs` after that block.
+    pub value: Vec<u8>,
+    pub proof: tally_types::smt::SmtProof,
 }
 
 /// How long a commit took, for the node's metrics.
@@ -422,6 +437,7 @@ impl Store {
         txn.open_table(TREE).map_err(self.storage())?;
         txn.open_table(WAL).map_err(self.storage())?;
         txn.open_table(GUARD).map_err(self.storage())?;
+        txn.open_table(EPOCH_PROOFS).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_TXS).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_POSTINGS).map_err(self.storage())?;
         txn.open_table(index::MARKET_FILLS).map_err(self.storage())?;
@@ -570,6 +586,7 @@ impl Store {
             let mut txs = txn.open_table(TXS).map_err(self.storage())?;
             let mut state = txn.open_table(STATE).map_err(self.storage())?;
             let mut tree = txn.open_table(TREE).map_err(self.storage())?;
+            let mut epoch_proofs = txn.open_table(EPOCH_PROOFS).map_err(self.storage())?;
             let mut index = index::IndexTables::open(&txn).map_err(self.storage())?;
             let mut postings_pending =
                 u64::from_be_bytes(self.meta_array_or(&meta, META_POSTINGS_PENDING, [0; 8])?);
@@ -600,6 +617,14 @@ impl Store {
                 }
                 index.apply_state_writes(&mut state, commit.state_writes).map_err(self.storage())?;
                 apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
+                // The tree keeps one version: the proof of the next epoch's set under this
+                // block's state root can be made only now (docs/ARCHITECTURE.md "Governance and
+                // epochs", the chain of trust through the epochs).
+                if let Some((number, record)) = ledger::epoch_end_proof(&state, &tree, header.height)
+                    .map_err(|reason| self.corrupt("state", "epochs", reason))?
+                {
+                    epoch_proofs.insert(number, record.as_slice()).map_err(self.storage())?;
+                }
                 postings_pending +=
                     index.record_block(&state, commit.block, commit.receipts, commit.state_writes)?;
                 committed = header.height;
@@ -652,6 +677,24 @@ impl Store {
     /// The finalization certificate stored with the block at `height`.
     pub fn certificate(&self, height: Height) -> Result<Option<Certificate>, StoreError> {
         self.get_decoded(CERTIFICATES, "certificates", height.0, height)
+    }
+
+    /// The proofs recorded at the end of each epoch ([`EpochProof`]), by the number of the
+    /// epoch that follows, in order from the first number above `after`, at most `limit`.
+    /// Epochs that ended before this store recorded them are missing.
+    pub fn epoch_proofs(&self, after: u64, limit: usize) -> Result<Vec<(u64, EpochProof)>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = txn.open_table(EPOCH_PROOFS).map_err(self.storage())?;
+        let mut proofs = Vec::new();
+        let Some(first) = after.checked_add(1) else { return Ok(proofs) };
+        for entry in table.range(first..).map_err(self.storage())?.take(limit) {
+            let (number, bytes) = entry.map_err(self.storage())?;
+            // Written by this store; bounded by the epochs entry's own size limit.
+            let proof: EpochProof = borsh::from_slice(bytes.value())
+                .map_err(|error| self.corrupt("epoch_proofs", number.value(), error))?;
+            proofs.push((number.value(), proof));
+        }
+        Ok(proofs)
     }
 
     /// The receipts of the block at `height`, in tx order.
