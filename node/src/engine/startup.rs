@@ -419,7 +419,6 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     let ApiParts { status, committed, submissions, metrics, assets, .. } = api;
 
     let mempool = Mempool::new(config.mempool.clone(), chain_id.clone()).map_err(|error| anyhow!(error))?;
-    let (net, workers, results) = libp2p_parts(handle, peers);
     let shared = Shared {
         store,
         mempool: Arc::new(Mutex::new(mempool)),
@@ -431,21 +430,8 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         assets,
         check_invariants: cfg!(debug_assertions),
     };
-    let engine = Engine::new(Parts {
-        core,
-        epoch_cores: epoch_cores(chain_id.clone(), consensus_key),
-        wal: wal_file,
-        net,
-        clock: SystemClock::new(),
-        workers,
-        shared,
-        validators: epoch.validators.len(),
-        tip,
-        propose_timeout_ms: epoch.params.timeout_propose_ms,
-        status,
-        committed,
-    });
-    Ok((engine, Channels { events, submissions, results }))
+    let seat = Seat { chain_id, consensus_key, epoch, core, wal: wal_file, tip };
+    Ok(assemble(seat, shared, handle, peers, Channels0 { events, submissions }, status, committed))
 }
 
 /// A full node whose consensus key has just entered the epoch of its next block becomes a
@@ -464,24 +450,54 @@ pub async fn start_resumed(config: &NodeConfig, resumed: Resumed) -> anyhow::Res
     let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
     handle.set_validators(net_peers).await?;
     tracing::info!(epoch = epoch.number, validator = me.0, height = %tip.height, "this node now validates");
-    let (net, workers, results) = libp2p_parts(handle, peers);
     shared.rules = chain_rules(&genesis, me).in_epoch(&epoch);
     shared.pace = Arc::new(BuildPace::new(Duration::from_millis(
         config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
     )));
+    let seat = Seat { chain_id, consensus_key, epoch, core, wal: wal_file, tip };
+    Ok(assemble(seat, shared, handle, peers, Channels0 { events, submissions }, status, committed))
+}
+
+/// What makes this node a validator of its epoch.
+struct Seat {
+    chain_id: ChainId,
+    consensus_key: tally_types::SecretKey,
+    epoch: EpochRules,
+    core: Core<Ed25519Scheme>,
+    wal: Wal,
+    tip: BlockRef,
+}
+
+/// The network's and the API's ends of the engine's channels.
+struct Channels0 {
+    events: mpsc::Receiver<NetEvent>,
+    submissions: mpsc::Receiver<Submission>,
+}
+
+/// The engine around a validator's seat, its shared parts and its network.
+fn assemble(
+    seat: Seat,
+    shared: Shared,
+    handle: NetHandle,
+    peers: Vec<PeerId>,
+    channels: Channels0,
+    status: watch::Sender<NodeStatus>,
+    committed: watch::Sender<Height>,
+) -> (NodeEngine, Channels) {
+    let (net, workers, results) = libp2p_parts(handle, peers);
     let engine = Engine::new(Parts {
-        core,
-        epoch_cores: epoch_cores(chain_id.clone(), consensus_key),
-        wal: wal_file,
+        core: seat.core,
+        epoch_cores: epoch_cores(seat.chain_id, seat.consensus_key),
+        wal: seat.wal,
         net,
         clock: SystemClock::new(),
         workers,
         shared,
-        validators: epoch.validators.len(),
-        tip,
-        propose_timeout_ms: epoch.params.timeout_propose_ms,
+        validators: seat.epoch.validators.len(),
+        tip: seat.tip,
+        propose_timeout_ms: seat.epoch.params.timeout_propose_ms,
         status,
         committed,
     });
-    Ok((engine, Channels { events, submissions, results }))
+    (engine, Channels { events: channels.events, submissions: channels.submissions, results })
 }

@@ -64,6 +64,31 @@ pub struct SyncRun {
 }
 
 impl SyncRun {
+    /// A run numbered `run` toward `target`, from the block after `queued`.
+    fn new(
+        run: u64,
+        target: Height,
+        target_id: BlockId,
+        finalization: Option<Certificate>,
+        queued: BlockRef,
+    ) -> SyncRun {
+        SyncRun {
+            run,
+            target,
+            target_id,
+            finalization,
+            next_from: queued.height.next(),
+            inflight: 0,
+            checking: 0,
+            received: BTreeMap::new(),
+            joined: queued,
+            uncertified: Vec::new(),
+            failures: 0,
+            committed_any: false,
+            gave_up: false,
+        }
+    }
+
     /// A catch-up to the end of this node's epoch (no finalization names its target).
     pub fn is_catch_up(&self) -> bool {
         self.finalization.is_none()
@@ -115,21 +140,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         }
         let held_whole = cursor == self.queued.id && !held.is_empty();
         tracing::info!(from = self.queued.height.0, to = target.0, "syncing committed blocks from peers");
-        self.sync = Some(SyncRun {
-            run: self.next_tag,
-            target,
-            target_id,
-            finalization: Some(finalization),
-            next_from: self.queued.height.next(),
-            inflight: 0,
-            checking: 0,
-            received: BTreeMap::new(),
-            joined: self.queued,
-            uncertified: Vec::new(),
-            failures: 0,
-            committed_any: false,
-            gave_up: false,
-        });
+        self.sync = Some(SyncRun::new(self.next_tag, target, target_id, Some(finalization), self.queued));
         if held_whole {
             held.reverse();
             if let Some(run) = self.sync.as_mut() {
@@ -161,21 +172,8 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             epoch = self.core.config().epoch,
             "peers are in a later epoch; catching up to the end of this one"
         );
-        self.sync = Some(SyncRun {
-            run: self.next_tag,
-            target: Height(u64::MAX >> 1),
-            target_id: BlockId(tally_types::Hash([0; 32])),
-            finalization: None,
-            next_from: self.queued.height.next(),
-            inflight: 0,
-            checking: 0,
-            received: BTreeMap::new(),
-            joined: self.queued,
-            uncertified: Vec::new(),
-            failures: 0,
-            committed_any: false,
-            gave_up: false,
-        });
+        let (target, target_id) = (Height(u64::MAX >> 1), BlockId(tally_types::Hash([0; 32])));
+        self.sync = Some(SyncRun::new(self.next_tag, target, target_id, None, self.queued));
         self.sync_request_more();
     }
 

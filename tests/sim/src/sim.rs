@@ -726,6 +726,17 @@ impl Simulation {
         }
     }
 
+    /// Correct hosts whose engine runs: where clients submit.
+    fn running_correct_hosts(&self) -> Vec<NodeId> {
+        self.hosts
+            .iter()
+            .filter(|host| {
+                host.is_correct() && host.engine.as_ref().is_some_and(|engine| engine.stopped().is_none())
+            })
+            .map(|host| host.id)
+            .collect()
+    }
+
     /// Honest hosts: the ones whose catch-up L1 checks.
     fn honest_hosts(&self) -> Vec<NodeId> {
         self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.id).collect()
@@ -1208,14 +1219,7 @@ impl Simulation {
                 return;
             }
         }
-        let candidates: Vec<NodeId> = self
-            .hosts
-            .iter()
-            .filter(|host| {
-                host.is_correct() && host.engine.as_ref().is_some_and(|engine| engine.stopped().is_none())
-            })
-            .map(|host| host.id)
-            .collect();
+        let candidates = self.running_correct_hosts();
         if candidates.is_empty() {
             return;
         }
@@ -1237,14 +1241,7 @@ impl Simulation {
         let highest =
             self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.observed_height).max();
         let valid_until = Height(highest.unwrap_or(Height(0)).0 + 10 * TX_VALIDITY_BLOCKS);
-        let candidates: Vec<NodeId> = self
-            .hosts
-            .iter()
-            .filter(|host| {
-                host.is_correct() && host.engine.as_ref().is_some_and(|engine| engine.stopped().is_none())
-            })
-            .map(|host| host.id)
-            .collect();
+        let candidates = self.running_correct_hosts();
         if candidates.is_empty() {
             return;
         }
