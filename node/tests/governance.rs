@@ -64,6 +64,14 @@ impl Tally {
     }
 }
 
+/// A promo grant of umbrella's asset to `outsider`, committed.
+fn grant_umbrella(tally: &Tally, amount: &str, reference: &str) {
+    let args = ["grant", "--asset", "UMB@umbrella", "--to", "outsider", "--amount", amount];
+    let mut args = args.to_vec();
+    args.extend_from_slice(&["--kind", "promo", "--ref", reference, "--from", "umbrella", "--wait"]);
+    tally.json(&args);
+}
+
 fn tally_node_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tally-node"))
 }
@@ -205,22 +213,7 @@ fn admission(tally: &Tally, dir: &Path) -> Fifth {
     let passed_at = shown["outcome"]["height"].as_u64().expect("height");
 
     // The member and its asset exist at once; its validator is in the epoch from passed + 2.
-    tally.json(&[
-        "grant",
-        "--asset",
-        "UMB@umbrella",
-        "--to",
-        "outsider",
-        "--amount",
-        "5",
-        "--kind",
-        "promo",
-        "--ref",
-        "welcome",
-        "--from",
-        "umbrella",
-        "--wait",
-    ]);
+    grant_umbrella(tally, "5", "welcome");
     let deadline = Instant::now() + WAIT_MAX;
     loop {
         let status = tally.json(&["gov", "status"]);
@@ -277,22 +270,7 @@ fn fifth_validator_joins(tally: &Tally, network: &mut common::Network, dir: &Pat
     let deadline = Instant::now() + WAIT_MAX;
     let status = loop {
         // Blocks keep coming (the epoch starts two blocks after the vote).
-        tally.json(&[
-            "grant",
-            "--asset",
-            "UMB@umbrella",
-            "--to",
-            "outsider",
-            "--amount",
-            "1",
-            "--kind",
-            "promo",
-            "--ref",
-            "tick",
-            "--from",
-            "umbrella",
-            "--wait",
-        ]);
+        grant_umbrella(tally, "1", "tick");
         if let Ok(Some(status)) = network.nodes.0[3].try_wait() {
             break status;
         }
@@ -307,22 +285,7 @@ fn fifth_validator_joins(tally: &Tally, network: &mut common::Network, dir: &Pat
     assert!(killed.success());
     let before = common::height(network.http_addrs[0]).expect("validator-0 answers");
     for n in 0..3 {
-        tally.json(&[
-            "grant",
-            "--asset",
-            "UMB@umbrella",
-            "--to",
-            "outsider",
-            "--amount",
-            "1",
-            "--kind",
-            "promo",
-            "--ref",
-            &format!("after-{n}"),
-            "--from",
-            "umbrella",
-            "--wait",
-        ]);
+        grant_umbrella(tally, "1", &format!("after-{n}"));
     }
     let after = common::height(network.http_addrs[0]).expect("validator-0 answers");
     assert!(after > before, "the chain stopped with the fifth validator voting: {before} → {after}");
