@@ -588,23 +588,28 @@ mod tests {
 
     /// Two empty blocks; block 1 stored with block 2's finalization (finalized together), so
     /// the finality of block 1 walks to block 2. `change` edits block 2's header first.
+    /// An empty block's header of `view` after `parent`, naming the set hashed to `hash`.
+    fn empty_header(genesis: &Genesis, parent: &ParentLink, view: View, hash: Hash) -> Header {
+        Header {
+            chain_id: genesis.chain_id().clone(),
+            height: parent.height.next(),
+            view,
+            parent_id: parent.id,
+            time_ms: parent.time_ms + 1_000,
+            proposer: ValidatorIndex(0),
+            tx_root: tx_root(&[]),
+            receipts_root: receipts_root(&[]),
+            state_root: Hash::plain(b"state"),
+            validators_hash: hash,
+        }
+    }
+
     fn chain(genesis: &Genesis, keys: &[SecretKey], change: impl Fn(&mut Header)) -> Chain {
         let mut parent =
             ParentLink { id: genesis.parent_of_first_block(), height: Height(0), time_ms: GENESIS_TIME_MS };
         let mut blocks = Vec::new();
         for view in 1..=2 {
-            let mut header = Header {
-                chain_id: genesis.chain_id().clone(),
-                height: parent.height.next(),
-                view: View(view),
-                parent_id: parent.id,
-                time_ms: parent.time_ms + 1_000,
-                proposer: ValidatorIndex(0),
-                tx_root: tx_root(&[]),
-                receipts_root: receipts_root(&[]),
-                state_root: Hash::plain(b"state"),
-                validators_hash: genesis.validator_set().hash(),
-            };
+            let mut header = empty_header(genesis, &parent, View(view), genesis.validator_set().hash());
             if view == 2 {
                 change(&mut header);
             }
@@ -677,18 +682,7 @@ mod tests {
             (View(1), genesis.validator_set().hash(), keys_0),
             (View(View::epoch_base(1).0 + 1), set_1.hash(), keys_1),
         ] {
-            let header = Header {
-                chain_id: genesis.chain_id().clone(),
-                height: parent.height.next(),
-                view,
-                parent_id: parent.id,
-                time_ms: parent.time_ms + 1_000,
-                proposer: ValidatorIndex(0),
-                tx_root: tx_root(&[]),
-                receipts_root: receipts_root(&[]),
-                state_root: Hash::plain(b"state"),
-                validators_hash: hash,
-            };
+            let header = empty_header(genesis, &parent, view, hash);
             parent = ParentLink::of(&header);
             let block = Block { header, txs: BoundedVec::empty() };
             chain.certificates.push(finalization(genesis, view, block.id(), keys));
