@@ -18,11 +18,13 @@ use tally_node::engine::io::{Clock, Job, Lane, Network, RequestTag, Verdict, Wor
 use tally_store::sim_disk::SimDisk;
 use tally_store::{ChainIdentity, Store, Wal, state_writes, tree_writes};
 use tally_types::codec::BoundedBytes;
-use tally_types::governance::{Action, ConsensusParams, Propose};
+use tally_types::governance::{
+    Action, ApplicationBody, ApplicationProofs, ConsensusParams, Propose, SignedApplication,
+};
 use tally_types::tx::{AssetFlags, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetId, BoundedVec, ChainId, Domain, Height, MemberId, Op, OpId, SecretKey, SignedTransaction,
-    ValidatorIndex, ValidatorSet,
+    Amount, AssetCode, AssetId, BoundedString, BoundedVec, ChainId, Domain, Height, MemberId, Op, OpId,
+    PublicKey, SecretKey, SignedTransaction, ValidatorIndex, ValidatorSet,
 };
 
 use crate::chain::{CHAIN_ID, GENESIS_TIME_MS};
@@ -246,12 +248,11 @@ pub fn transfer(from: usize, to: usize, seq: u64, valid_until: Height, amount: u
     .sign(&key)
 }
 
-/// The governance proposal `number` (1, 2, …) of a run: new consensus parameters, which start
-/// a new epoch two blocks after the block that holds it (the member's yes passes it at once).
-/// Signed by the member's governance key with seq `number`.
-pub fn set_params(number: u64, valid_until: Height) -> SignedTransaction {
+/// The governance proposal `number` (1, 2, …) of a run: `action`, which starts a new epoch two
+/// blocks after the block that holds it (the member's yes passes it at once). Signed by the
+/// member's governance key with seq `number`.
+pub fn propose(number: u64, action: Action, valid_until: Height) -> SignedTransaction {
     let key = governance_key();
-    let params = ConsensusParams { block_txs_max: 4_000 + number as u32, ..genesis_params() };
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&number.to_le_bytes());
     Transaction {
@@ -261,11 +262,47 @@ pub fn set_params(number: u64, valid_until: Height) -> SignedTransaction {
         valid_until_height: valid_until,
         ops: BoundedVec::new(vec![Op::Propose(Box::new(Propose {
             proposal_id: OpId(id),
-            action: Action::SetConsensusParams { params },
+            action,
             expires_at_height: Height(valid_until.0 + 1_000),
         }))])
         .expect("one op"),
         memo: BoundedBytes::empty(),
     }
     .sign(&key)
+}
+
+/// New consensus parameters (the `number`-th change's, so that each differs).
+pub fn set_params(number: u64) -> Action {
+    let params = ConsensusParams { block_txs_max: 4_000 + number as u32, ..genesis_params() };
+    Action::SetConsensusParams { params }
+}
+
+/// Validator `slot`'s key `old` replaced by `new` (its `generation`), with an application of the
+/// member that every key signs (the proofs of possession the ledger checks).
+pub fn rotate_key(old: PublicKey, new: &SecretKey, slot: ValidatorIndex, generation: usize) -> Action {
+    let network = SecretKey::from_seed(&blake3::derive_key(
+        "tally-sim v1 rotated network key",
+        &[u64::from(slot.0).to_le_bytes(), (generation as u64).to_le_bytes()].concat(),
+    ));
+    let address = format!("10.{generation}.0.{}", slot.0 + 1);
+    let body = ApplicationBody {
+        chain_id: ChainId::new(CHAIN_ID).expect("valid chain id"),
+        member: MemberId::new("sim").expect("a valid member id"),
+        member_name: BoundedString::new("Simulated member").expect("short"),
+        issuer: governance_key().public_key(),
+        asset_code: AssetCode::new("SIM").expect("a valid code"),
+        asset_scale: 2,
+        validator_name: BoundedString::new(format!("sim-{}-{generation}", slot.0)).expect("short"),
+        consensus_key: new.public_key(),
+        network_key: network.public_key(),
+        p2p_listen: BoundedString::new(format!("/ip4/{address}/tcp/27000")).expect("short"),
+        http_listen: BoundedString::new(format!("{address}:28000")).expect("short"),
+    };
+    let message = body.signing_bytes();
+    let proofs = ApplicationProofs {
+        consensus: new.sign_raw(&message),
+        network: network.sign_raw(&message),
+        issuer: Some(governance_key().sign_raw(&message)),
+    };
+    Action::RotateValidatorKey { consensus_key: old, application: SignedApplication { body, proofs } }
 }

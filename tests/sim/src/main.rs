@@ -12,7 +12,7 @@ use clap::{Parser, ValueEnum};
 use tally_sim::campaign::{self, SchemeChoice};
 use tally_sim::scenario::{Scenario, ScenarioOptions};
 use tally_sim::scheme::SchemeKind;
-use tally_sim::sim::{self, Outcome};
+use tally_sim::sim::{self, Outcome, SetupError};
 use tally_types::View;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -177,6 +177,9 @@ fn campaign_run(args: &Args) -> Result<bool> {
     let views_to_progress: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
     let reconfigured = AtomicU64::new(0);
     let epochs = AtomicU64::new(0);
+    let rotations = AtomicU64::new(0);
+    let removals = AtomicU64::new(0);
+    let ghost_votes = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.jobs {
@@ -188,7 +191,11 @@ fn campaign_run(args: &Args) -> Result<bool> {
                     }
                     let n = campaign::nodes_for_seed(seed, args.nodes);
                     let kind = choice.for_seed(seed);
-                    let report = match campaign::run_seed(seed, n, kind, ScenarioOptions::default()) {
+                    // A panic fails its seed (with the replay command) and the campaign goes on.
+                    let run = std::panic::catch_unwind(|| {
+                        campaign::run_seed(seed, n, kind, ScenarioOptions::default())
+                    });
+                    let report = match run.unwrap_or_else(|panic| Err(panic_setup_error(panic))) {
                         Ok(outcome) if outcome.passed() => {
                             if let (Some(at_gst), Some(first)) =
                                 (outcome.stats.view_at_gst, outcome.stats.first_view_after_gst)
@@ -205,6 +212,9 @@ fn campaign_run(args: &Args) -> Result<bool> {
                             if outcome.stats.epochs_scheduled > 0 {
                                 reconfigured.fetch_add(1, Ordering::Relaxed);
                                 epochs.fetch_add(outcome.stats.epochs_scheduled, Ordering::Relaxed);
+                                rotations.fetch_add(outcome.stats.rotations, Ordering::Relaxed);
+                                removals.fetch_add(outcome.stats.removals, Ordering::Relaxed);
+                                ghost_votes.fetch_add(outcome.stats.ghost_votes, Ordering::Relaxed);
                             }
                             None
                         }
@@ -253,9 +263,12 @@ fn campaign_run(args: &Args) -> Result<bool> {
         failed
     );
     println!(
-        "reconfigured: {} passing seeds started {} new epochs",
+        "reconfigured: {} passing seeds started {} new epochs ({} key rotations, {} validator removals; {} votes signed with retired keys, none counted)",
         reconfigured.load(Ordering::Relaxed),
-        epochs.load(Ordering::Relaxed)
+        epochs.load(Ordering::Relaxed),
+        rotations.load(Ordering::Relaxed),
+        removals.load(Ordering::Relaxed),
+        ghost_votes.load(Ordering::Relaxed)
     );
     let histogram = views_to_progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     let text: Vec<String> =
@@ -267,6 +280,16 @@ fn campaign_run(args: &Args) -> Result<bool> {
             .collect();
     println!("views from GST to the first new commit (views:seeds): {}", text.join(" "));
     Ok(failed == 0)
+}
+
+/// A panicked run as a setup error, with the panic's message.
+fn panic_setup_error(panic: Box<dyn std::any::Any + Send>) -> SetupError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    SetupError::Panicked(message)
 }
 
 /// Locks a mutex, ignoring poisoning: a worker that panicked already failed the campaign

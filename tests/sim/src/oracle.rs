@@ -54,6 +54,9 @@ pub enum Violation {
     /// E1: a committed block was proposed in another epoch than the chain scheduled for its
     /// height (a change passed at H starts the next epoch at H + 2).
     WrongEpoch { height: Height, view: View, expected: u64 },
+    /// L2: a change passed, but the chain never reached the first block of the epoch it
+    /// scheduled (liveness after each change).
+    EpochNeverStarted { epoch: u64, start: Height, chain: Height },
     /// A check performed by a host (a committed block that fails verification, a certificate
     /// that does not verify, ...).
     Host { node: NodeId, what: String },
@@ -62,7 +65,12 @@ pub enum Violation {
 impl Violation {
     /// True for a safety violation (S1–S4 and host checks), false for liveness (L1).
     pub fn is_safety(&self) -> bool {
-        !matches!(self, Violation::NoProgressAfterGst { .. } | Violation::HostBehind { .. })
+        !matches!(
+            self,
+            Violation::NoProgressAfterGst { .. }
+                | Violation::HostBehind { .. }
+                | Violation::EpochNeverStarted { .. }
+        )
     }
 }
 
@@ -119,6 +127,10 @@ impl fmt::Display for Violation {
             Violation::NullifiedAndFinalized { view } => {
                 write!(f, "S1 view {view} has both a nullification and a finalization")
             }
+            Violation::EpochNeverStarted { epoch, start, chain } => write!(
+                f,
+                "L2 epoch {epoch} was scheduled to start at height {start}, but the chain stopped at {chain}"
+            ),
             Violation::Host { node, what } => write!(f, "host {node}: {what}"),
         }
     }

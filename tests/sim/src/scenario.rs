@@ -128,14 +128,50 @@ pub struct Scenario {
     /// A deliberately broken host that acknowledges WAL writes before they are durable (the
     /// oracle's own test of the persist-before-send check).
     pub host_acks_early: bool,
+    /// Deliberately broken cores that, after a key rotation, still accept signatures of the
+    /// slot's genesis key (the oracle's own test of the retired-key rule).
+    pub stale_keys: bool,
     /// A validator's host whose disks lie about fsync (it counts as faulty, within f).
     pub lying_disk: Option<NodeId>,
     /// Clients submit signed transfers to honest nodes during the run.
     pub submit_txs: bool,
-    /// When the member submits governance proposals that start a new epoch (new consensus
-    /// parameters, the same validators), in order: each passes at once and its epoch starts
-    /// two blocks later, amid the run's other faults.
-    pub reconfigurations: Vec<SimTime>,
+    /// When the member submits governance proposals that start a new epoch, and what each
+    /// changes, in order: each passes at once (the only member's yes) and its epoch starts two
+    /// blocks later, amid the run's other faults.
+    pub reconfigurations: Vec<Reconfiguration>,
+}
+
+/// One governance change a run submits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reconfiguration {
+    pub at: SimTime,
+    pub change: Change,
+}
+
+/// What a governance change does to the validators. Validators keep their index (a rotation
+/// keeps the slot, and only the last validator is removed), so host `i` is validator `i` in
+/// every epoch it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// New consensus parameters, the same validators.
+    Params,
+    /// The validator's consensus key is replaced by its next generation (its host holds both:
+    /// the operator rotated the key on the same machine). From the new epoch on, the old key
+    /// is a thief's: the simulator signs votes with it, and none may count.
+    Rotate { slot: ValidatorIndex },
+    /// The validator leaves (its node stops at the epoch's start); the simulator keeps signing
+    /// votes with its key, and none may count.
+    Remove { slot: ValidatorIndex },
+}
+
+impl Change {
+    fn label(&self) -> String {
+        match self {
+            Change::Params => "params".into(),
+            Change::Rotate { slot } => format!("rotate:{slot}"),
+            Change::Remove { slot } => format!("remove:{slot}"),
+        }
+    }
 }
 
 /// Knobs of scenario generation that a caller fixes rather than the seed.
@@ -150,6 +186,8 @@ pub struct ScenarioOptions {
     pub broken: Option<BrokenCore>,
     /// Run hosts that acknowledge WAL writes before they are durable.
     pub host_acks_early: bool,
+    /// Run cores that, after a key rotation, still accept their validators' genesis keys.
+    pub stale_keys: bool,
 }
 
 impl Default for ScenarioOptions {
@@ -160,6 +198,7 @@ impl Default for ScenarioOptions {
             crashes: true,
             broken: None,
             host_acks_early: false,
+            stale_keys: false,
         }
     }
 }
@@ -308,9 +347,11 @@ impl Scenario {
         // Drawn from a fork of its own, so the other faults of a seed are what they were before
         // reconfigurations existed.
         let mut reconfig_rng = rng.fork(7);
-        let mut reconfigurations: Vec<SimTime> =
+        let mut times: Vec<SimTime> =
             (0..reconfig_rng.below(3)).map(|_| SimTime(reconfig_rng.between(100, gst.0 + 1_000))).collect();
-        reconfigurations.sort();
+        times.sort();
+        let faulty_slots = faulty_slots(&byzantine, lying_disk, n);
+        let reconfigurations = draw_changes(&mut rng.fork(8), &times, n, &faulty_slots);
         let timing = Timing::simulated();
         let liveness_bound_views = liveness_bound_views(n);
         Scenario {
@@ -329,6 +370,7 @@ impl Scenario {
             broken: options.broken,
             fetch_gap_blocks_max: [2, 8, 64][tuning_rng.index(3)],
             host_acks_early: options.host_acks_early,
+            stale_keys: options.stale_keys,
             lying_disk,
             submit_txs: true,
             reconfigurations,
@@ -354,6 +396,7 @@ impl Scenario {
             broken: None,
             fetch_gap_blocks_max: 64,
             host_acks_early: false,
+            stale_keys: false,
             lying_disk: None,
             submit_txs: true,
             reconfigurations: Vec::new(),
@@ -371,6 +414,11 @@ impl Scenario {
         (self.n - 1) / 3
     }
 
+    /// The validators left after every change (the run's removals).
+    pub fn final_n(&self) -> usize {
+        self.n - self.reconfigurations.iter().filter(|r| matches!(r.change, Change::Remove { .. })).count()
+    }
+
     /// The number of hosts: one per validator plus one per twin.
     pub fn hosts(&self) -> usize {
         self.n + self.byzantine.iter().filter(|(_, behavior)| *behavior == Behavior::Twin).count()
@@ -381,7 +429,7 @@ impl Scenario {
         let byzantine: Vec<String> =
             self.byzantine.iter().map(|(index, behavior)| format!("{index}:{behavior:?}")).collect();
         format!(
-            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} lying_disk={:?} fetch_gap={} reconfigurations={} broken={:?}{}",
+            "seed {} n={} scheme={:?} loss={}‰ dup={}‰ reorder={}‰ jitter={}ms partitions={} gst={}ms byzantine=[{}] crashes={} lying_disk={:?} fetch_gap={} reconfigurations=[{}] broken={:?}{}",
             self.seed,
             self.n,
             self.scheme,
@@ -395,11 +443,45 @@ impl Scenario {
             self.crashes.len(),
             self.lying_disk,
             self.fetch_gap_blocks_max,
-            self.reconfigurations.len(),
+            self.reconfigurations.iter().map(|r| r.change.label()).collect::<Vec<_>>().join(","),
             self.broken,
             if self.host_acks_early { " host_acks_early" } else { "" },
         )
     }
+}
+
+/// The validator slots whose hosts are faulty: Byzantine (twins included) or on a lying disk.
+fn faulty_slots(byzantine: &[(ValidatorIndex, Behavior)], lying_disk: Option<NodeId>, n: usize) -> Vec<u16> {
+    let mut slots: Vec<u16> = byzantine.iter().map(|(index, _)| index.0).collect();
+    // A lying disk is only drawn for a validator's own host (index below n).
+    slots.extend(lying_disk.map(|node| node.0).filter(|slot| usize::from(*slot) < n));
+    slots.sort();
+    slots.dedup();
+    slots
+}
+
+/// What each reconfiguration at `times` changes: new parameters, a key rotation of any
+/// validator, or the removal of the last one while at least 5 remain and the faulty validators
+/// that stay are at most f of those left (so safety and liveness still hold for the new set).
+fn draw_changes(rng: &mut Rng, times: &[SimTime], n: usize, faulty: &[u16]) -> Vec<Reconfiguration> {
+    let mut validators = n;
+    times
+        .iter()
+        .map(|&at| {
+            let last = validators - 1;
+            let faulty_left = faulty.iter().filter(|slot| usize::from(**slot) < last).count();
+            let can_remove = validators >= 5 && faulty_left <= (last - 1) / 3;
+            let change = match rng.below(3) {
+                0 => Change::Params,
+                2 if can_remove => {
+                    validators -= 1;
+                    Change::Remove { slot: ValidatorIndex(last as u16) }
+                }
+                _ => Change::Rotate { slot: ValidatorIndex(rng.below(validators as u64) as u16) },
+            };
+            Reconfiguration { at, change }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -414,6 +496,11 @@ mod tests {
                 let b = Scenario::generate(seed, n, ScenarioOptions::default());
                 assert_eq!(a.summary(), b.summary());
                 assert!(a.byzantine.len() <= a.max_faulty());
+                let left = a.final_n();
+                assert!(left >= 4);
+                let faulty = faulty_slots(&a.byzantine, a.lying_disk, n);
+                let faulty_left = faulty.iter().filter(|slot| usize::from(**slot) < left).count();
+                assert!(faulty_left <= (left - 1) / 3, "seed {seed}: too many faulty validators stay");
                 assert_eq!(a.network.validate(), Ok(()));
                 assert_eq!(a.clock_offsets_ms.len(), a.hosts());
                 for crash in &a.crashes {

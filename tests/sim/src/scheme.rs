@@ -23,12 +23,17 @@ pub enum SchemeKind {
     Ed25519,
 }
 
-/// The fast deterministic scheme for one validator.
+/// The fast deterministic scheme for one validator of one epoch's set.
 #[derive(Clone, Debug)]
 pub struct FastScheme {
     me: ValidatorIndex,
     chain_id: ChainId,
+    /// The MAC key of each validator of the set, by index (derived from its public key, so a
+    /// rotated key has a MAC key of its own).
     keys: Arc<Vec<[u8; 32]>>,
+    /// Deliberately broken (the oracle's own test): also accepts, for each index, the MAC key
+    /// of another set's key at that index, as a core that kept a rotated-out key would.
+    also_accept: Option<Arc<Vec<[u8; 32]>>>,
 }
 
 impl FastScheme {
@@ -38,6 +43,11 @@ impl FastScheme {
         blake3::Hasher::new_keyed(key).update(&message).finalize_xof().fill(&mut out);
         Signature(out)
     }
+}
+
+/// The fast scheme's MAC key of a validator key.
+fn fast_key(key: &PublicKey) -> [u8; 32] {
+    blake3::derive_key("tally-sim v2 fast scheme key", &key.0)
 }
 
 impl Scheme for FastScheme {
@@ -52,8 +62,13 @@ impl Scheme for FastScheme {
         payload: &[u8],
         signature: &Signature,
     ) -> bool {
-        match self.keys.get(usize::from(signer.0)) {
-            Some(key) => self.mac(key, namespace, payload) == *signature,
+        let index = usize::from(signer.0);
+        let stale = self.also_accept.as_ref().and_then(|keys| keys.get(index));
+        match self.keys.get(index) {
+            Some(key) => {
+                self.mac(key, namespace, payload) == *signature
+                    || stale.is_some_and(|key| self.mac(key, namespace, payload) == *signature)
+            }
             None => false,
         }
     }
@@ -89,35 +104,32 @@ impl Scheme for SimScheme {
     }
 }
 
-/// The keys of a simulated validator set, and a scheme per validator.
+/// Key generations per validator slot: the genesis key and the keys rotations install.
+pub const KEY_GENERATIONS: usize = 4;
+
+/// The keys of a simulated chain's validators: every generation of every slot's consensus key,
+/// and a scheme for any validator set made of them.
 pub struct Keyring {
     kind: SchemeKind,
     chain_id: ChainId,
     validators: ValidatorSet,
-    secrets: Vec<SecretKey>,
-    fast_keys: Arc<Vec<[u8; 32]>>,
+    /// `secrets[slot][generation]`.
+    secrets: Vec<Vec<SecretKey>>,
 }
 
 impl Keyring {
-    /// Keys for `n` validators. They depend only on the validator index, so every run of
-    /// every seed uses the same validator set for a given n.
+    /// Keys for `n` validators. They depend only on the slot and generation, so every run of
+    /// every seed uses the same genesis set (generation 0 of each slot) for a given n.
     pub fn new(kind: SchemeKind, chain_id: ChainId, n: usize) -> Self {
-        let secrets: Vec<SecretKey> = (0..n)
-            .map(|index| {
-                let mut material = b"tally-sim validator ".to_vec();
-                material.extend_from_slice(&(index as u64).to_le_bytes());
-                SecretKey::from_seed(&blake3::derive_key("tally-sim v1 validator key", &material))
-            })
+        let secrets: Vec<Vec<SecretKey>> = (0..n)
+            .map(|slot| (0..KEY_GENERATIONS).map(|generation| validator_secret(slot, generation)).collect())
             .collect();
-        let public: Vec<PublicKey> = secrets.iter().map(SecretKey::public_key).collect();
+        let public: Vec<PublicKey> = secrets.iter().map(|keys| keys[0].public_key()).collect();
         let validators = ValidatorSet::new(public).expect("derived keys are valid and distinct, and n >= 4");
-        let fast_keys = (0..n)
-            .map(|index| blake3::derive_key("tally-sim v1 fast scheme key", &(index as u64).to_le_bytes()))
-            .collect();
-        Keyring { kind, chain_id, validators, secrets, fast_keys: Arc::new(fast_keys) }
+        Keyring { kind, chain_id, validators, secrets }
     }
 
-    /// The validator set.
+    /// The genesis validator set.
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators
     }
@@ -127,25 +139,73 @@ impl Keyring {
         self.kind
     }
 
-    /// The scheme that signs as validator `me`.
+    /// The consensus key of `slot` in its `generation`.
+    pub fn secret(&self, slot: ValidatorIndex, generation: usize) -> &SecretKey {
+        &self.secrets[usize::from(slot.0)][generation]
+    }
+
+    /// Every generation of `slot`'s consensus key (what its host holds).
+    pub fn secrets_of(&self, slot: ValidatorIndex) -> Vec<SecretKey> {
+        self.secrets[usize::from(slot.0)].clone()
+    }
+
+    /// The scheme that signs as validator `me` of the genesis set.
     pub fn scheme(&self, me: ValidatorIndex) -> SimScheme {
-        match self.kind {
-            SchemeKind::Fast => SimScheme::Fast(FastScheme {
-                me,
-                chain_id: self.chain_id.clone(),
-                keys: Arc::clone(&self.fast_keys),
+        self.scheme_in(&self.validators, self.secret(me, 0)).expect("each genesis key is in the genesis set")
+    }
+
+    /// The scheme of the holder of `secret` in `validators`; `None` when the key is not in it.
+    pub fn scheme_in(&self, validators: &ValidatorSet, secret: &SecretKey) -> Option<SimScheme> {
+        scheme_in(self.kind, &self.chain_id, validators, secret)
+    }
+}
+
+/// The scheme of kind `kind` of the holder of `secret` in `validators`; `None` when the key is
+/// not in the set. (A free function so that an engine's epoch factory can build one.)
+pub fn scheme_in(
+    kind: SchemeKind,
+    chain_id: &ChainId,
+    validators: &ValidatorSet,
+    secret: &SecretKey,
+) -> Option<SimScheme> {
+    let me = validators.index_of(&secret.public_key())?;
+    Some(match kind {
+        SchemeKind::Fast => SimScheme::Fast(FastScheme {
+            me,
+            chain_id: chain_id.clone(),
+            keys: Arc::new(validators.keys().iter().map(fast_key).collect()),
+            also_accept: None,
+        }),
+        SchemeKind::Ed25519 => SimScheme::Ed25519(Box::new(
+            Ed25519Scheme::new(chain_id.clone(), validators.clone(), secret.clone())
+                .expect("the key is in the validator set"),
+        )),
+    })
+}
+
+impl SimScheme {
+    /// Deliberately broken (the oracle's own test of the retired-key rule): a fast scheme that
+    /// also accepts, at each index, the signatures of `stale`'s key at that index. An ed25519
+    /// scheme is returned as it is.
+    pub fn accepting_also(self, stale: &ValidatorSet) -> SimScheme {
+        match self {
+            SimScheme::Fast(scheme) => SimScheme::Fast(FastScheme {
+                also_accept: Some(Arc::new(stale.keys().iter().map(fast_key).collect())),
+                ..scheme
             }),
-            SchemeKind::Ed25519 => {
-                let scheme = Ed25519Scheme::new(
-                    self.chain_id.clone(),
-                    self.validators.clone(),
-                    self.secrets[usize::from(me.0)].clone(),
-                )
-                .expect("each derived key is in the validator set");
-                SimScheme::Ed25519(Box::new(scheme))
-            }
+            ed25519 => ed25519,
         }
     }
+}
+
+/// The consensus key of validator slot `slot` in its `generation` (0: genesis).
+fn validator_secret(slot: usize, generation: usize) -> SecretKey {
+    let mut material = b"tally-sim validator ".to_vec();
+    material.extend_from_slice(&(slot as u64).to_le_bytes());
+    if generation > 0 {
+        material.extend_from_slice(&(generation as u64).to_le_bytes());
+    }
+    SecretKey::from_seed(&blake3::derive_key("tally-sim v1 validator key", &material))
 }
 
 #[cfg(test)]
@@ -165,6 +225,25 @@ mod tests {
             assert!(!verifier.verify(ValidatorIndex(1), Namespace::Finalize, b"subject", &signature));
             assert!(!verifier.verify(ValidatorIndex(1), Namespace::Notarize, b"other", &signature));
             assert!(!verifier.verify(ValidatorIndex(9), Namespace::Notarize, b"subject", &signature));
+        }
+    }
+
+    #[test]
+    fn a_rotated_out_key_no_longer_verifies_in_its_slot() {
+        let chain = ChainId::new("tally-sim").expect("valid");
+        for kind in [SchemeKind::Fast, SchemeKind::Ed25519] {
+            let keyring = Keyring::new(kind, chain.clone(), 4);
+            let old = keyring.scheme(ValidatorIndex(1));
+            let mut keys = keyring.validators().keys().to_vec();
+            keys[1] = keyring.secret(ValidatorIndex(1), 1).public_key();
+            let rotated = ValidatorSet::new(keys).expect("a valid set");
+            let new = keyring.scheme_in(&rotated, keyring.secret(ValidatorIndex(1), 1)).expect("in the set");
+            let verifier = keyring.scheme_in(&rotated, keyring.secret(ValidatorIndex(0), 0)).expect("in it");
+            let stale = old.sign(Namespace::Notarize, b"subject");
+            let fresh = new.sign(Namespace::Notarize, b"subject");
+            assert!(!verifier.verify(ValidatorIndex(1), Namespace::Notarize, b"subject", &stale));
+            assert!(verifier.verify(ValidatorIndex(1), Namespace::Notarize, b"subject", &fresh));
+            assert!(keyring.scheme_in(&rotated, keyring.secret(ValidatorIndex(1), 0)).is_none());
         }
     }
 }

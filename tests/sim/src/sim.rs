@@ -33,10 +33,11 @@ use tally_node::engine::{BuildPace, ChainRules, Engine, Event as EngineEvent, Pa
 use tally_node::mempool::{Mempool, MempoolConfig};
 use tally_store::sim_disk::SimDisk;
 use tally_store::{Store, TxLocation, Wal};
+use tally_types::governance::Action;
 use tally_types::wire::BlockRequest;
 use tally_types::{
-    Block, BlockId, Certificate, Domain, Height, Namespace, Proposal, Subject, TxId, ValidatorIndex, View,
-    Vote, decode, encode, limits,
+    Block, BlockId, Certificate, Domain, Height, Namespace, Proposal, PublicKey, Subject, TxId,
+    ValidatorIndex, ValidatorSet, View, Vote, decode, encode, limits,
 };
 use tokio::sync::{oneshot, watch};
 
@@ -46,8 +47,8 @@ use crate::network::{Fate, Network, NodeId};
 use crate::oracle::{Oracle, Violation};
 use crate::queue::{EventQueue, QueueFull, SimTime};
 use crate::rng::Rng;
-use crate::scenario::{Behavior, BrokenCore, CRASH_ARM_WAIT_MS, CrashPoint, Scenario};
-use crate::scheme::{Keyring, SimScheme};
+use crate::scenario::{Behavior, BrokenCore, CRASH_ARM_WAIT_MS, Change, CrashPoint, Scenario};
+use crate::scheme::{self, Keyring, SchemeKind, SimScheme};
 
 /// Events queued at once; beyond this a run is a runaway and stops with a violation.
 const QUEUE_CAPACITY: usize = 1 << 20;
@@ -61,6 +62,8 @@ pub const REQUEST_TIMEOUT_MS: u64 = 500;
 const TICK_MS: u64 = 100;
 /// Blocks a submitted transfer stays valid for, past the highest honest height.
 const TX_VALIDITY_BLOCKS: u64 = 20;
+/// Vote subjects the thief of retired keys remembers having copied.
+const GHOSTED_MAX: usize = 4_096;
 
 /// The engine as the simulator runs it.
 type SimEngine = Engine<SimScheme, SimNet, SimClock, SimWorkers>;
@@ -238,6 +241,11 @@ struct Host {
     armed_crash: Option<(usize, CrashPoint)>,
     /// The engine stopped with an error that was not a power cut (reported once).
     stopped: bool,
+    /// Governance removed this host's validator: it stops at that epoch's start and no
+    /// longer counts for liveness.
+    retired: bool,
+    /// The epoch `scheme` signs in (Byzantine hosts sign with it).
+    scheme_epoch: u64,
     mischief: Mischief,
     wal_len_max: usize,
 }
@@ -306,6 +314,11 @@ pub struct Stats {
     pub max_view: u64,
     /// Epochs the committed chain scheduled (governance changes that passed).
     pub epochs_scheduled: u64,
+    /// Key rotations and validator removals among the changes that passed.
+    pub rotations: u64,
+    pub removals: u64,
+    /// Votes signed with a retired key (rotated out or removed) and sent to every host.
+    pub ghost_votes: u64,
     pub view_at_gst: Option<u64>,
     pub first_view_after_gst: Option<u64>,
     /// Simulated time at the end, ms.
@@ -347,6 +360,9 @@ pub enum SetupError {
     Config(usize, String),
     #[error("a broken core was requested but tally-sim was built without the `broken-core` feature")]
     BrokenCoreUnavailable,
+    /// The run panicked (a bug in the simulator or in the code it runs).
+    #[error("the run panicked: {0}")]
+    Panicked(String),
 }
 
 /// What the whole run shares with every node's engine.
@@ -364,7 +380,19 @@ struct World {
 pub struct Simulation {
     scenario: Scenario,
     spec: ChainSpec,
-    verifier: SimScheme,
+    keyring: Keyring,
+    /// Every epoch the committed chain scheduled, by number (0: genesis): its validators and
+    /// a scheme that verifies their signatures. Derived from the changes the blocks hold,
+    /// apart from the engines.
+    epochs: Vec<EpochSet>,
+    /// The governance changes submitted, by transaction id: what each does to the validators.
+    changes: BTreeMap<TxId, Applied>,
+    /// The key generation each validator slot's next rotation installs.
+    next_generation: Vec<usize>,
+    /// Keys governance retired, with what signs as them: the thief's.
+    retired: Vec<RetiredKey>,
+    /// Vote subjects already copied under the retired keys.
+    ghosted: BTreeSet<(u64, [u8; 32])>,
     queue: EventQueue<Event>,
     network: Network,
     hosts: Vec<Host>,
@@ -385,14 +413,39 @@ pub struct Simulation {
     verbose: bool,
 }
 
+/// One epoch's validators and a scheme that verifies their signatures.
+struct EpochSet {
+    validators: ValidatorSet,
+    verifier: SimScheme,
+}
+
+/// A submitted governance change, made concrete: which keys it replaces or removes.
+#[derive(Clone, Copy, Debug)]
+enum Applied {
+    Params,
+    Rotate { slot: ValidatorIndex, old: PublicKey, new: PublicKey },
+    Remove { slot: ValidatorIndex, key: PublicKey },
+}
+
+/// A key that governance took out of the validator set, still in a thief's hands.
+struct RetiredKey {
+    /// Its index in the last epoch it belonged to (a vote signed with it claims that index).
+    slot: ValidatorIndex,
+    /// The first epoch without it.
+    from_epoch: u64,
+    /// Signs as the key.
+    scheme: SimScheme,
+}
+
 fn config_for(
     scenario: &Scenario,
-    spec: &ChainSpec,
+    chain_id: &tally_types::ChainId,
+    validators: ValidatorSet,
     me: ValidatorIndex,
     anchor: BlockRef,
     role: Role,
 ) -> Result<Config, SetupError> {
-    let mut config = Config::new(spec.chain_id.clone(), spec.validators.clone(), me, anchor);
+    let mut config = Config::new(chain_id.clone(), validators, me, anchor);
     let timing = &scenario.timing;
     config.leader_timeout_ms = timing.leader_timeout_ms;
     config.advance_timeout_ms = timing.advance_timeout_ms;
@@ -404,6 +457,33 @@ fn config_for(
         apply_broken(&mut config, scenario.broken)?;
     }
     Ok(config)
+}
+
+/// The core a host runs in `epoch` (its engine's epoch factory): with the key among `secrets`
+/// that the epoch's validators name; `None` when none is (governance removed the validator).
+fn epoch_core(
+    scenario: &Scenario,
+    spec: &ChainSpec,
+    role: Role,
+    kind: SchemeKind,
+    secrets: &[tally_types::SecretKey],
+    epoch: &tally_node::engine::EpochRules,
+    anchor: BlockRef,
+) -> anyhow::Result<Option<Core<SimScheme>>> {
+    let chain_id = &spec.chain_id;
+    let Some((me, mut scheme)) = secrets.iter().find_map(|secret| {
+        let me = epoch.validators.index_of(&secret.public_key())?;
+        Some((me, scheme::scheme_in(kind, chain_id, &epoch.validators, secret)?))
+    }) else {
+        return Ok(None);
+    };
+    if scenario.stale_keys && role == Role::Honest {
+        scheme = scheme.accepting_also(&spec.validators);
+    }
+    let mut config = config_for(scenario, chain_id, epoch.validators.clone(), me, anchor, role)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    config.epoch = epoch.number;
+    Ok(Some(Core::new(config, scheme)?))
 }
 
 #[cfg(feature = "broken-core")]
@@ -484,7 +564,8 @@ impl Simulation {
             scenario.n,
         );
         let spec = ChainSpec::new(keyring.validators().clone());
-        let verifier = keyring.scheme(ValidatorIndex(0));
+        let genesis_epoch =
+            EpochSet { validators: spec.validators.clone(), verifier: keyring.scheme(ValidatorIndex(0)) };
 
         let mut hosts = Vec::new();
         let twins: Vec<ValidatorIndex> = scenario
@@ -531,6 +612,8 @@ impl Simulation {
                 lane_busy_until: [SimTime(0); 4],
                 armed_crash: None,
                 stopped: false,
+                retired: false,
+                scheme_epoch: 0,
                 mischief: Mischief::default(),
                 wal_len_max: 0,
             });
@@ -567,8 +650,13 @@ impl Simulation {
             world,
             stats: Stats::default(),
             verbose,
+            epochs: vec![genesis_epoch],
+            changes: BTreeMap::new(),
+            next_generation: vec![1; scenario.n],
+            retired: Vec::new(),
+            ghosted: BTreeSet::new(),
+            keyring,
             spec,
-            verifier,
             scenario,
         };
         for plan in 0..simulation.scenario.crashes.len() {
@@ -577,8 +665,8 @@ impl Simulation {
         }
         let gst = simulation.scenario.network.gst;
         simulation.schedule(gst, Event::Gst);
-        for (index, at) in simulation.scenario.reconfigurations.clone().into_iter().enumerate() {
-            simulation.schedule(at, Event::Reconfigure { number: index as u64 + 1 });
+        for (index, reconfiguration) in simulation.scenario.reconfigurations.clone().into_iter().enumerate() {
+            simulation.schedule(reconfiguration.at, Event::Reconfigure { number: index as u64 + 1 });
         }
         if simulation.scenario.submit_txs {
             simulation.schedule(SimTime(50), Event::Submit);
@@ -612,18 +700,31 @@ impl Simulation {
                 host.observed_height
             ));
         }
-        let mut config = config_for(&self.scenario, &self.spec, host.validator, tip, host.role)
-            .map_err(|error| error.to_string())?;
-        // As the node does: the core runs the epoch of the block after the store's tip.
+        // As the node does: the core runs the epoch of the block after the store's tip, with the
+        // key of this host's slot that epoch names (a removed validator refuses to start).
         let snapshot = store.snapshot().map_err(|error| error.to_string())?;
-        if let Some(epoch) = tally_node::engine::EpochRules::at(&snapshot, tip.height.next())
-            .map_err(|error| format!("reading its epochs: {error:#}"))?
-        {
-            config.epoch = epoch.number;
-        }
+        let epoch = tally_node::engine::EpochRules::at(&snapshot, tip.height.next())
+            .map_err(|error| format!("reading its epochs: {error:#}"))?;
         drop(snapshot);
+        let (epoch_number, validators) = match &epoch {
+            Some(epoch) => (epoch.number, epoch.validators.clone()),
+            None => (0, self.spec.validators.clone()),
+        };
+        let secrets = self.keyring.secrets_of(host.validator);
+        let Some((me, scheme)) = secrets.iter().find_map(|secret| {
+            let me = validators.index_of(&secret.public_key())?;
+            Some((me, self.keyring.scheme_in(&validators, secret)?))
+        }) else {
+            self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it does not start"));
+            self.hosts[index].retired = true;
+            return Ok(());
+        };
+        let mut config =
+            config_for(&self.scenario, &self.spec.chain_id, validators.clone(), me, tip, host.role)
+                .map_err(|error| error.to_string())?;
+        config.epoch = epoch_number;
         let wal_len = entries.len();
-        let core = Core::restore(config, host.scheme.clone(), entries)
+        let core = Core::restore(config, scheme.clone(), entries)
             .map_err(|error| format!("restore from its own WAL failed: {error}"))?;
         let chain_id = self.spec.chain_id.clone();
         let mempool =
@@ -632,7 +733,10 @@ impl Simulation {
         let shared = Shared {
             store: Arc::clone(&store),
             mempool: Arc::new(Mutex::new(mempool)),
-            rules: self.rules_for(host.validator),
+            rules: match &epoch {
+                Some(epoch) => self.rules_for(me).in_epoch(epoch),
+                None => self.rules_for(me),
+            },
             // Off: block sizes must not depend on the wall clock, or seeds would not replay.
             pace: Arc::new(BuildPace::off()),
             metrics: Arc::new(Metrics::new()),
@@ -643,28 +747,14 @@ impl Simulation {
         let (committed, _) = watch::channel(tip.height);
         let engine = Engine::new(Parts {
             core,
-            // Reconfigurations change the parameters, not the validators (joins, removals and
-            // rotations in the simulator are the next step of issue #12): the next epoch's core
-            // has this host's scheme, the run's timing and the epoch's number.
+            // The next epoch's core: this host's key that the epoch names (its slot's, in any
+            // generation: a rotated key lives on the same host), the run's timing and the
+            // epoch's number; none when governance removed the validator (the engine stops).
             epoch_cores: {
-                let (scenario, spec, validator, role, scheme) = (
-                    self.scenario.clone(),
-                    self.spec.clone(),
-                    host.validator,
-                    host.role,
-                    host.scheme.clone(),
-                );
+                let (scenario, spec, role, kind) =
+                    (self.scenario.clone(), self.spec.clone(), host.role, self.keyring.kind());
                 Box::new(move |epoch, anchor| {
-                    if epoch.validators != spec.validators {
-                        anyhow::bail!(
-                            "epoch {} changes the validators, which the simulator does not yet",
-                            epoch.number
-                        );
-                    }
-                    let mut config = config_for(&scenario, &spec, validator, anchor, role)
-                        .map_err(|error| anyhow::anyhow!("{error}"))?;
-                    config.epoch = epoch.number;
-                    Ok(Some(Core::new(config, scheme.clone())?))
+                    epoch_core(&scenario, &spec, role, kind, &secrets, epoch, anchor)
                 })
             },
             wal,
@@ -672,7 +762,7 @@ impl Simulation {
             clock: SimClock { now_ms: Rc::clone(&self.world.now_ms), offset_ms: host.clock_offset_ms },
             workers: SimWorkers { outbox: Rc::clone(&host.outbox) },
             shared,
-            validators: self.scenario.n,
+            validators: validators.len(),
             tip,
             propose_timeout_ms: self.scenario.timing.leader_timeout_ms,
             status,
@@ -682,6 +772,8 @@ impl Simulation {
         host.engine = Some(engine);
         host.store = Some(store);
         host.stopped = false;
+        host.scheme = scheme;
+        host.scheme_epoch = epoch_number;
         host.wal_len_max = host.wal_len_max.max(wal_len);
         let incarnation = host.incarnation;
         self.schedule_in(TICK_MS, Event::Tick { node, incarnation });
@@ -737,9 +829,9 @@ impl Simulation {
             .collect()
     }
 
-    /// Honest hosts: the ones whose catch-up L1 checks.
+    /// Honest hosts that still validate: the ones whose catch-up L1 checks.
     fn honest_hosts(&self) -> Vec<NodeId> {
-        self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.id).collect()
+        self.hosts.iter().filter(|host| host.is_correct() && !host.retired).map(|host| host.id).collect()
     }
 
     /// The first block committed of a view after the view at GST, and its height.
@@ -756,13 +848,22 @@ impl Simulation {
         }
     }
 
+    /// Every correct host that still validates committed `blocks_after_gst` blocks past the
+    /// first post-GST block, and past the first block of the last epoch the chain scheduled
+    /// (liveness after each change).
     fn liveness_shown(&self) -> bool {
         let Some((_, height)) = self.first_after_gst else { return false };
-        let target = Height(height.0.saturating_add(self.scenario.blocks_after_gst));
+        let target =
+            Height(height.0.saturating_add(self.scenario.blocks_after_gst)).max(self.last_epoch_start());
         self.hosts
             .iter()
-            .filter(|host| host.is_correct())
+            .filter(|host| host.is_correct() && !host.retired)
             .all(|host| self.oracle.committed_height(host.id) >= target)
+    }
+
+    /// The first height of the last epoch the chain scheduled (0 without changes).
+    fn last_epoch_start(&self) -> Height {
+        self.epoch_starts.last().copied().unwrap_or(Height(0))
     }
 
     /// Runs to the end and reports.
@@ -802,6 +903,12 @@ impl Simulation {
                 if let Some((_, height)) = self.first_after_gst() {
                     let hosts = self.honest_hosts();
                     self.oracle.check_caught_up(&hosts, height);
+                }
+                let start = self.last_epoch_start();
+                let chain = Height(self.oracle.chain().len() as u64);
+                if chain < start {
+                    let epoch = self.epochs.len() as u64 - 1;
+                    self.oracle.violate(Violation::EpochNeverStarted { epoch, start, chain });
                 }
             }
             None => {
@@ -921,6 +1028,14 @@ impl Simulation {
                 }
                 self.trace_event(2, node, &[lane_index(lane) as u8]);
                 let event = job();
+                // What the write made durable is seen before the engine learns of it (and may
+                // start the epoch it ends), so that the oracle knows every epoch's validators
+                // before any message of that epoch; not at a power cut (the crash decides).
+                let host = &self.hosts[node.index()];
+                let powered = !host.store_disk.is_powered_off() && !host.wal_disk.is_powered_off();
+                if lane == Lane::Writer && powered {
+                    self.observe_commits(node, hop);
+                }
                 self.feed(node, event, hop);
                 if lane == Lane::Writer {
                     self.observe_commits(node, hop);
@@ -1090,15 +1205,40 @@ impl Simulation {
             let host = &mut self.hosts[index];
             if !host.stopped {
                 host.stopped = true;
-                if host.is_correct() {
+                if host.retired {
+                    // Governance removed its validator: the node stops, as a real one does.
+                    self.log(|| format!("{node} stops: {error:#}"));
+                } else if host.is_correct() {
                     self.oracle
                         .violate(Violation::Host { node, what: format!("its engine stopped: {error:#}") });
                 }
             }
             return;
         }
+        self.follow_scheme(node);
         self.reschedule_wake(node);
         self.after_input(node, hop);
+    }
+
+    /// Keeps the scheme a host signs with (for its Byzantine messages) that of its engine's
+    /// epoch: a rotation gives its slot a new key.
+    fn follow_scheme(&mut self, node: NodeId) {
+        let host = &self.hosts[node.index()];
+        let Some(epoch) = host.engine.as_ref().map(|engine| engine.core().config().epoch) else { return };
+        if epoch == host.scheme_epoch {
+            return;
+        }
+        let Some(set) = self.epochs.get(epoch as usize) else { return };
+        let scheme = self
+            .keyring
+            .secrets_of(host.validator)
+            .iter()
+            .find_map(|secret| self.keyring.scheme_in(&set.validators, secret));
+        if let Some(scheme) = scheme {
+            let host = &mut self.hosts[node.index()];
+            host.scheme = scheme;
+            host.scheme_epoch = epoch;
+        }
     }
 
     fn reschedule_wake(&mut self, node: NodeId) {
@@ -1193,7 +1333,66 @@ impl Simulation {
             // Two changes in one block edit the same scheduled epoch.
             self.epoch_starts.insert(Height(height.0 + 2));
             self.stats.epochs_scheduled += 1;
+            let applied: Vec<Applied> =
+                block.txs.iter().filter_map(|tx| self.changes.get(&tx.id()).copied()).collect();
+            self.schedule_epoch(&applied);
         }
+    }
+
+    /// The next epoch's validators: the last epoch's with `applied` carried out (the ledger's
+    /// rules: a rotation keeps the slot, a removal drops the key). Retired keys go to the thief;
+    /// a removed validator's hosts stop counting for liveness.
+    fn schedule_epoch(&mut self, applied: &[Applied]) {
+        let number = self.epochs.len() as u64;
+        let previous = &self.epochs[self.epochs.len() - 1].validators;
+        let mut keys = previous.keys().to_vec();
+        let mut retired = Vec::new();
+        for change in applied {
+            match *change {
+                Applied::Params => {}
+                Applied::Rotate { slot, old, new } => {
+                    if let Some(key) = keys.iter_mut().find(|key| **key == old) {
+                        *key = new;
+                        retired.push((slot, old));
+                        self.stats.rotations += 1;
+                    }
+                }
+                Applied::Remove { slot, key } => {
+                    keys.retain(|kept| *kept != key);
+                    retired.push((slot, key));
+                    self.stats.removals += 1;
+                    for host in self.hosts.iter_mut().filter(|host| host.validator == slot) {
+                        host.retired = true;
+                    }
+                }
+            }
+        }
+        let validators = ValidatorSet::new(keys).expect("the simulator's changes keep a valid set");
+        let first = validators.keys()[0];
+        let secret = (0..self.scenario.n as u16)
+            .flat_map(|slot| self.keyring.secrets_of(ValidatorIndex(slot)))
+            .find(|secret| secret.public_key() == first)
+            .expect("every validator key is the keyring's");
+        let verifier = self.keyring.scheme_in(&validators, &secret).expect("its own key is in the set");
+        for (slot, key) in retired {
+            let secret = self
+                .keyring
+                .secrets_of(slot)
+                .into_iter()
+                .find(|secret| secret.public_key() == key)
+                .expect("a retired key is the keyring's");
+            // A key rotated in and out by changes of one block never validated: no thief for it.
+            if let Some(scheme) = self.keyring.scheme_in(previous, &secret) {
+                self.retired.push(RetiredKey { slot, from_epoch: number, scheme });
+            }
+        }
+        self.log(|| format!("epoch {number} scheduled: {} validators", validators.len()));
+        self.epochs.push(EpochSet { validators, verifier });
+    }
+
+    /// The validators and verifier of the epoch `view` belongs to, if the chain scheduled it.
+    fn epoch_of(&self, view: View) -> Option<&EpochSet> {
+        self.epochs.get(usize::try_from(view.epoch()).ok()?)
     }
 
     /// Submits one transfer to a random correct node, and schedules the next.
@@ -1234,9 +1433,9 @@ impl Simulation {
         self.feed(target, EngineEvent::Submitted(Submission { txs: vec![tx], reply }), 0);
     }
 
-    /// The member's `number`-th proposal of new consensus parameters, to a random correct
-    /// host. It may be lost with that host's mempool (a crash); a later one then waits for its
-    /// seq for ever, which the run tolerates: reconfigurations are faults, not goals.
+    /// The member's `number`-th governance change (the scenario's), to a random correct host.
+    /// It may be lost with that host's mempool (a crash); a later one then waits for its seq
+    /// for ever, which the run tolerates: reconfigurations are faults, not goals.
     fn reconfigure(&mut self, number: u64) {
         let highest =
             self.hosts.iter().filter(|host| host.is_correct()).map(|host| host.observed_height).max();
@@ -1246,9 +1445,28 @@ impl Simulation {
             return;
         }
         let target = candidates[self.rng.index(candidates.len())];
-        let tx = host::set_params(number, valid_until);
+        let change = self.scenario.reconfigurations[(number - 1) as usize].change;
+        // Changes pass in seq order, so each rotation's generation follows the last submitted.
+        let (action, applied) = match change {
+            Change::Params => (host::set_params(number), Applied::Params),
+            Change::Rotate { slot } => {
+                let generation = self.next_generation[usize::from(slot.0)];
+                self.next_generation[usize::from(slot.0)] += 1;
+                let old = self.keyring.secret(slot, generation - 1).public_key();
+                let new = self.keyring.secret(slot, generation).clone();
+                let action = host::rotate_key(old, &new, slot, generation);
+                (action, Applied::Rotate { slot, old, new: new.public_key() })
+            }
+            Change::Remove { slot } => {
+                let key =
+                    self.keyring.secret(slot, self.next_generation[usize::from(slot.0)] - 1).public_key();
+                (Action::RemoveValidator { consensus_key: key }, Applied::Remove { slot, key })
+            }
+        };
+        let tx = host::propose(number, action, valid_until);
+        self.changes.insert(tx.id(), applied);
         self.trace_event(12, target, tx.id().0.as_bytes());
-        self.log(|| format!("reconfiguration {number} submitted to {target}"));
+        self.log(|| format!("reconfiguration {number} ({change:?}) submitted to {target}"));
         let (reply, _) = oneshot::channel();
         self.feed(target, EngineEvent::Submitted(Submission { txs: vec![tx], reply }), 0);
     }
@@ -1316,9 +1534,50 @@ impl Simulation {
 
     /// A message `node`'s engine sends: as is from honest code, corrupted by Byzantine hosts.
     fn send_from_core(&mut self, node: NodeId, targets: Vec<NodeId>, message: Message, hop: u32) {
+        if let Message::Vote(vote) = &message {
+            self.send_ghosts(vote.subject, hop);
+        }
         match self.hosts[node.index()].role {
             Role::Honest | Role::Twin => self.send_to(node, &targets, message, hop),
             Role::Byzantine(behavior) => self.send_byzantine(node, behavior, targets, message, hop),
+        }
+    }
+
+    /// The thief of every key governance retired before `subject`'s epoch copies the vote under
+    /// that key (claiming its old index) and sends it to every host, once per subject: no core
+    /// may count it (a certificate holding it would not verify against the epoch's set, which
+    /// the oracle checks; a counted vote could also complete a quorum that does not exist).
+    fn send_ghosts(&mut self, subject: Subject, hop: u32) {
+        let epoch = subject.view().epoch();
+        if !self.retired.iter().any(|retired| retired.from_epoch <= epoch) {
+            return;
+        }
+        let key = (subject.view().0, *blake3::hash(&encode(&subject)).as_bytes());
+        if !self.ghosted.insert(key) {
+            return;
+        }
+        while self.ghosted.len() > GHOSTED_MAX {
+            self.ghosted.pop_first();
+        }
+        let ghosts: Vec<(ValidatorIndex, Vote)> = self
+            .retired
+            .iter()
+            .filter(|retired| retired.from_epoch <= epoch)
+            .map(|retired| {
+                let signature = retired.scheme.sign(subject.namespace(), &subject.payload());
+                (retired.slot, Vote { subject, signer: retired.slot, signature })
+            })
+            .collect();
+        for (slot, vote) in ghosts {
+            // From the retired validator's own host (the network does not know who holds a key).
+            let Some(from) = self.hosts_of(slot).first().copied() else { continue };
+            self.stats.ghost_votes += 1;
+            let bytes = encode(&Message::Vote(vote));
+            let targets: Vec<NodeId> =
+                self.hosts.iter().map(|host| host.id).filter(|id| *id != from).collect();
+            for target in targets {
+                self.transmit(from, target, Wire::Consensus(bytes.clone()), hop + 1);
+            }
         }
     }
 
@@ -1366,7 +1625,7 @@ impl Simulation {
                 self.oracle.observe_block(&proposal.block);
                 let block_id = proposal.block.id();
                 self.proposal_sent.entry(block_id).or_insert((hop, self.queue.now()));
-                if honest_code && self.spec.validators.leader(proposal.view) == me {
+                if honest_code && self.leader(proposal.view) == Some(me) {
                     if !self.durable_has(node, Signed::Proposal(proposal.view, block_id)) {
                         self.oracle.violate(Violation::Host {
                             node,
@@ -1420,25 +1679,28 @@ impl Simulation {
         }
     }
 
-    /// Verifies a certificate with the run's scheme, once per distinct certificate, and feeds
-    /// what a valid one proves to the oracle.
+    /// Verifies a certificate against its epoch's validators (by its view), once per distinct
+    /// certificate, and feeds what a valid one proves to the oracle. A certificate of an epoch
+    /// the chain has not scheduled does not verify (and is not remembered: the epoch may be
+    /// scheduled later, by a block the oracle has not seen yet).
     fn certificate_valid(&mut self, certificate: &Certificate) -> bool {
         let key = *blake3::hash(&encode(certificate)).as_bytes();
         if let Some(&valid) = self.certificate_cache.get(&key) {
             return valid;
         }
-        let n = self.scenario.n;
+        let Some(epoch) = self.epoch_of(certificate.subject.view()) else { return false };
+        let n = epoch.validators.len();
         let signers = certificate.signer_indices();
         let payload = certificate.subject.payload();
         let namespace = certificate.subject.namespace();
         let valid = certificate.signers.len() == n.div_ceil(8)
             && signers.iter().all(|index| usize::from(index.0) < n)
             && signers.len() == certificate.signatures.len()
-            && signers.len() >= self.spec.validators.quorum()
+            && signers.len() >= epoch.validators.quorum()
             && signers
                 .iter()
                 .zip(certificate.signatures.iter())
-                .all(|(signer, signature)| self.verifier.verify(*signer, namespace, &payload, signature));
+                .all(|(signer, signature)| epoch.verifier.verify(*signer, namespace, &payload, signature));
         self.certificate_cache.insert(key, valid);
         if valid {
             for signer in signers {
@@ -1454,13 +1716,27 @@ impl Simulation {
     }
 
     fn vote_valid(&self, vote: &Vote) -> bool {
-        self.verifier.verify(vote.signer, vote.subject.namespace(), &vote.subject.payload(), &vote.signature)
+        self.epoch_of(vote.subject.view()).is_some_and(|epoch| {
+            epoch.verifier.verify(
+                vote.signer,
+                vote.subject.namespace(),
+                &vote.subject.payload(),
+                &vote.signature,
+            )
+        })
     }
 
     fn proposal_valid(&self, proposal: &Proposal) -> bool {
         let payload = Proposal::payload(proposal.view, proposal.parent_view, proposal.block.id());
-        let leader = self.spec.validators.leader(proposal.view);
-        self.verifier.verify(leader, Namespace::Proposal, &payload, &proposal.signature)
+        self.epoch_of(proposal.view).is_some_and(|epoch| {
+            let leader = epoch.validators.leader(proposal.view);
+            epoch.verifier.verify(leader, Namespace::Proposal, &payload, &proposal.signature)
+        })
+    }
+
+    /// The leader of `view` by its epoch's validators (`None` for an epoch not scheduled).
+    fn leader(&self, view: View) -> Option<ValidatorIndex> {
+        self.epoch_of(view).map(|epoch| epoch.validators.leader(view))
     }
 
     fn check_evidence(&mut self, node: NodeId, evidence: Evidence) {
@@ -1474,7 +1750,7 @@ impl Simulation {
                     && self.vote_valid(second),
             ),
             Evidence::ConflictingProposals { first, second } => (
-                self.spec.validators.leader(first.view),
+                self.leader(first.view).unwrap_or(ValidatorIndex(u16::MAX)),
                 first.view == second.view
                     && first.block.id() != second.block.id()
                     && self.proposal_valid(first)

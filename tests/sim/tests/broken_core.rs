@@ -10,9 +10,8 @@ use tally_sim::scheme::SchemeKind;
 const SEEDS_MAX: u64 = 200;
 
 /// The first seed below [`SEEDS_MAX`] on which the oracle reports a safety violation with
-/// `broken` cores.
-fn first_catch(broken: BrokenCore) -> Option<(u64, String)> {
-    let options = ScenarioOptions { broken: Some(broken), ..ScenarioOptions::default() };
+/// `options` (a broken core).
+fn first_catch(options: ScenarioOptions) -> Option<(u64, String)> {
     (0..SEEDS_MAX).find_map(|seed| {
         let outcome = run_seed(seed, nodes_for_seed(seed, None), SchemeKind::Fast, options).expect("sets up");
         let safety: Vec<String> = outcome
@@ -26,10 +25,14 @@ fn first_catch(broken: BrokenCore) -> Option<(u64, String)> {
 }
 
 fn assert_caught(broken: BrokenCore) {
-    let Some((seed, violations)) = first_catch(broken) else {
-        panic!("the oracle did not catch {broken:?} within {SEEDS_MAX} seeds");
+    assert_caught_with(ScenarioOptions { broken: Some(broken), ..ScenarioOptions::default() });
+}
+
+fn assert_caught_with(options: ScenarioOptions) {
+    let Some((seed, violations)) = first_catch(options) else {
+        panic!("the oracle did not catch {options:?} within {SEEDS_MAX} seeds");
     };
-    println!("{broken:?} caught at seed {seed}: {violations}");
+    println!("{options:?} caught at seed {seed}: {violations}");
     let control = run_seed(seed, nodes_for_seed(seed, None), SchemeKind::Fast, ScenarioOptions::default())
         .expect("sets up");
     assert!(
@@ -47,6 +50,15 @@ fn notarize_twice_per_view_is_caught() {
 #[test]
 fn skip_nullification_check_is_caught() {
     assert_caught(BrokenCore::SkipNullificationCheck);
+}
+
+/// Cores that keep accepting a validator's genesis key after governance rotated it count the
+/// votes the simulator's thief signs with that retired key: a certificate they form then
+/// holds a signature the epoch's validators never made, which the oracle checks against the
+/// epoch's own set.
+#[test]
+fn counting_a_rotated_out_key_is_caught() {
+    assert_caught_with(ScenarioOptions { stale_keys: true, ..ScenarioOptions::default() });
 }
 
 /// A host that tells its core a WAL write is durable before it is lets the core send votes
