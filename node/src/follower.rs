@@ -245,10 +245,14 @@ impl Follower {
         let shared = self.shared.clone();
         let validators = self.validator_set.clone();
         let tip = self.tip;
-        let (received, committed) =
-            tokio::task::spawn_blocking(move || take_range(&shared, &validators, tip, from, &bytes))
-                .await
-                .context("the range job")??;
+        let (received, committed) = tokio::task::spawn_blocking(move || {
+            let chain_id = shared.rules.chain_id.clone();
+            take_range(&shared, &validators, tip, from, FOLLOW_RANGE_BLOCKS, &bytes, |set, certificate| {
+                certificate.verify(&chain_id, set).is_ok()
+            })
+        })
+        .await
+        .context("the range job")??;
         if let Some(new_tip) = committed {
             self.tip = new_tip;
             self.committed.send_replace(new_tip.height);
@@ -270,16 +274,20 @@ impl Follower {
     }
 }
 
-/// Checks a range answer, executes its certified prefix on the tip and commits it durably.
-/// Returns the number of blocks received and the new tip, if any block was committed.
-fn take_range(
+/// Checks an answer to a request for `count` blocks from `from`, executes its certified
+/// prefix on the tip and commits it durably. `verify` checks a finalization against the
+/// validator set of the epoch of the block after the tip (`validators`, the genesis set, for a
+/// ledger without epochs): the node's checks ed25519 signatures; the simulator's, its own
+/// scheme's. Returns the number of blocks received and the new tip, if any block was committed.
+pub fn take_range(
     shared: &Shared,
     validators: &tally_types::ValidatorSet,
     tip: BlockRef,
     from: Height,
+    count: u32,
     bytes: &[u8],
+    verify: impl Fn(&tally_types::ValidatorSet, &Certificate) -> bool,
 ) -> anyhow::Result<(usize, Option<BlockRef>)> {
-    let chain_id = shared.rules.chain_id.clone();
     // The epoch of the next block, by the committed state (docs/ARCHITECTURE.md "Governance
     // and epochs"): its set signs the range's certificates and is hashed in its headers.
     let epoch = executor::EpochRules::at(&shared.store.snapshot()?, tip.height.next())?;
@@ -288,11 +296,10 @@ fn take_range(
         None => (0, validators),
     };
     let rules = executor::ChainRules { validators_hash: validators.hash(), ..shared.rules.clone() };
-    let chunk =
-        sync::check_range(&rules, number, from, FOLLOW_RANGE_BLOCKS, bytes, |certificate: &Certificate| {
-            certificate.verify(&chain_id, validators).is_ok()
-        })
-        .map_err(|reason| anyhow!("the range does not check: {reason}"))?;
+    let chunk = sync::check_range(&rules, number, from, count, bytes, |certificate: &Certificate| {
+        verify(validators, certificate)
+    })
+    .map_err(|reason| anyhow!("the range does not check: {reason}"))?;
     let (blocks, certified) = chunk.into_parts();
     let received = blocks.len();
     let Some((last, certificate)) = certified else { return Ok((received, None)) };

@@ -280,6 +280,18 @@ pub fn set_params(number: u64) -> Action {
 /// Validator `slot`'s key `old` replaced by `new` (its `generation`), with an application of the
 /// member that every key signs (the proofs of possession the ledger checks).
 pub fn rotate_key(old: PublicKey, new: &SecretKey, slot: ValidatorIndex, generation: usize) -> Action {
+    Action::RotateValidatorKey { consensus_key: old, application: application(new, slot, generation) }
+}
+
+/// A new validator of the member in `slot` (after the last), with consensus key `key`.
+pub fn add_validator(key: &SecretKey, slot: ValidatorIndex) -> Action {
+    Action::AddValidator { application: application(key, slot, 0) }
+}
+
+/// The member's application for validator `slot` with consensus key `consensus` (its
+/// `generation`), a network key of its own and addresses, signed by all three keys.
+fn application(consensus: &SecretKey, slot: ValidatorIndex, generation: usize) -> SignedApplication {
+    let new = consensus;
     let network = SecretKey::from_seed(&blake3::derive_key(
         "tally-sim v1 rotated network key",
         &[u64::from(slot.0).to_le_bytes(), (generation as u64).to_le_bytes()].concat(),
@@ -304,5 +316,5 @@ pub fn rotate_key(old: PublicKey, new: &SecretKey, slot: ValidatorIndex, generat
         network: network.sign_raw(&message),
         issuer: Some(governance_key().sign_raw(&message)),
     };
-    Action::RotateValidatorKey { consensus_key: old, application: SignedApplication { body, proofs } }
+    SignedApplication { body, proofs }
 }

@@ -149,6 +149,10 @@ fn print_outcome(outcome: &Outcome) {
         stats.txs_acknowledged,
         stats.torn_writes,
     );
+    println!(
+        "changes passed: {} key rotations, {} validator removals, {} joins; {} votes signed with retired keys",
+        stats.rotations, stats.removals, stats.joins, stats.ghost_votes,
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -179,6 +183,7 @@ fn campaign_run(args: &Args) -> Result<bool> {
     let epochs = AtomicU64::new(0);
     let rotations = AtomicU64::new(0);
     let removals = AtomicU64::new(0);
+    let joins = AtomicU64::new(0);
     let ghost_votes = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -214,6 +219,7 @@ fn campaign_run(args: &Args) -> Result<bool> {
                                 epochs.fetch_add(outcome.stats.epochs_scheduled, Ordering::Relaxed);
                                 rotations.fetch_add(outcome.stats.rotations, Ordering::Relaxed);
                                 removals.fetch_add(outcome.stats.removals, Ordering::Relaxed);
+                                joins.fetch_add(outcome.stats.joins, Ordering::Relaxed);
                                 ghost_votes.fetch_add(outcome.stats.ghost_votes, Ordering::Relaxed);
                             }
                             None
@@ -263,11 +269,12 @@ fn campaign_run(args: &Args) -> Result<bool> {
         failed
     );
     println!(
-        "reconfigured: {} passing seeds started {} new epochs ({} key rotations, {} validator removals; {} votes signed with retired keys, none counted)",
+        "reconfigured: {} passing seeds started {} new epochs ({} key rotations, {} validator removals, {} joins; {} votes signed with retired keys, none counted)",
         reconfigured.load(Ordering::Relaxed),
         epochs.load(Ordering::Relaxed),
         rotations.load(Ordering::Relaxed),
         removals.load(Ordering::Relaxed),
+        joins.load(Ordering::Relaxed),
         ghost_votes.load(Ordering::Relaxed)
     );
     let histogram = views_to_progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -162,6 +162,9 @@ pub enum Change {
     /// The validator leaves (its node stops at the epoch's start); the simulator keeps signing
     /// votes with its key, and none may count.
     Remove { slot: ValidatorIndex },
+    /// A new validator is added after the last (its own host, which follows the chain as a
+    /// full node from the run's start and validates once its epoch begins).
+    Join { slot: ValidatorIndex },
 }
 
 impl Change {
@@ -170,6 +173,7 @@ impl Change {
             Change::Params => "params".into(),
             Change::Rotate { slot } => format!("rotate:{slot}"),
             Change::Remove { slot } => format!("remove:{slot}"),
+            Change::Join { slot } => format!("join:{slot}"),
         }
     }
 }
@@ -414,14 +418,25 @@ impl Scenario {
         (self.n - 1) / 3
     }
 
-    /// The validators left after every change (the run's removals).
+    /// The validators left after every change (the run's removals and joins).
     pub fn final_n(&self) -> usize {
-        self.n - self.reconfigurations.iter().filter(|r| matches!(r.change, Change::Remove { .. })).count()
+        let removals = self.reconfigurations.iter().filter(|r| matches!(r.change, Change::Remove { .. }));
+        self.n + self.joiners() - removals.count()
     }
 
-    /// The number of hosts: one per validator plus one per twin.
+    /// Validators the run's changes add (each has a host of its own).
+    pub fn joiners(&self) -> usize {
+        self.reconfigurations.iter().filter(|r| matches!(r.change, Change::Join { .. })).count()
+    }
+
+    /// The twins among the Byzantine validators (each adds a second host).
+    pub fn twins(&self) -> usize {
+        self.byzantine.iter().filter(|(_, behavior)| *behavior == Behavior::Twin).count()
+    }
+
+    /// The number of hosts: one per genesis validator, one per twin, then one per joiner.
     pub fn hosts(&self) -> usize {
-        self.n + self.byzantine.iter().filter(|(_, behavior)| *behavior == Behavior::Twin).count()
+        self.n + self.twins() + self.joiners()
     }
 
     /// A one-line summary for logs.
@@ -461,21 +476,28 @@ fn faulty_slots(byzantine: &[(ValidatorIndex, Behavior)], lying_disk: Option<Nod
 }
 
 /// What each reconfiguration at `times` changes: new parameters, a key rotation of any
-/// validator, or the removal of the last one while at least 5 remain and the faulty validators
-/// that stay are at most f of those left (so safety and liveness still hold for the new set).
+/// validator, the removal of the last one while at least 5 remain and the faulty validators
+/// that stay are at most f of those left (so safety and liveness still hold for the new set),
+/// or a new validator after the last (not after a removal, whose slot it would take).
 fn draw_changes(rng: &mut Rng, times: &[SimTime], n: usize, faulty: &[u16]) -> Vec<Reconfiguration> {
     let mut validators = n;
+    let mut removed = false;
     times
         .iter()
         .map(|&at| {
             let last = validators - 1;
             let faulty_left = faulty.iter().filter(|slot| usize::from(**slot) < last).count();
             let can_remove = validators >= 5 && faulty_left <= (last - 1) / 3;
-            let change = match rng.below(3) {
+            let change = match rng.below(4) {
                 0 => Change::Params,
                 2 if can_remove => {
                     validators -= 1;
+                    removed = true;
                     Change::Remove { slot: ValidatorIndex(last as u16) }
+                }
+                3 if !removed => {
+                    validators += 1;
+                    Change::Join { slot: ValidatorIndex(last as u16 + 1) }
                 }
                 _ => Change::Rotate { slot: ValidatorIndex(rng.below(validators as u64) as u16) },
             };
@@ -502,7 +524,7 @@ mod tests {
                 let faulty_left = faulty.iter().filter(|slot| usize::from(**slot) < left).count();
                 assert!(faulty_left <= (left - 1) / 3, "seed {seed}: too many faulty validators stay");
                 assert_eq!(a.network.validate(), Ok(()));
-                assert_eq!(a.clock_offsets_ms.len(), a.hosts());
+                assert_eq!(a.clock_offsets_ms.len(), a.n + a.twins());
                 for crash in &a.crashes {
                     assert!(
                         crash.at.0 + crash.down_ms + CRASH_ARM_WAIT_MS < a.network.gst.0,

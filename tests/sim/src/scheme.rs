@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use tally_consensus::{Ed25519Scheme, Scheme};
 use tally_types::keys::signing_message;
-use tally_types::{ChainId, Namespace, PublicKey, SecretKey, Signature, ValidatorIndex, ValidatorSet};
+use tally_types::{
+    Certificate, ChainId, Namespace, PublicKey, SecretKey, Signature, ValidatorIndex, ValidatorSet,
+};
 
 /// Which scheme a run signs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,13 +120,14 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Keys for `n` validators. They depend only on the slot and generation, so every run of
-    /// every seed uses the same genesis set (generation 0 of each slot) for a given n.
-    pub fn new(kind: SchemeKind, chain_id: ChainId, n: usize) -> Self {
-        let secrets: Vec<Vec<SecretKey>> = (0..n)
+    /// Keys for `n` genesis validators and `joiners` slots after them (validators governance
+    /// adds). They depend only on the slot and generation, so every run of every seed uses the
+    /// same genesis set (generation 0 of each of the first `n` slots) for a given n.
+    pub fn new(kind: SchemeKind, chain_id: ChainId, n: usize, joiners: usize) -> Self {
+        let secrets: Vec<Vec<SecretKey>> = (0..n + joiners)
             .map(|slot| (0..KEY_GENERATIONS).map(|generation| validator_secret(slot, generation)).collect())
             .collect();
-        let public: Vec<PublicKey> = secrets.iter().map(|keys| keys[0].public_key()).collect();
+        let public: Vec<PublicKey> = secrets[..n].iter().map(|keys| keys[0].public_key()).collect();
         let validators = ValidatorSet::new(public).expect("derived keys are valid and distinct, and n >= 4");
         Keyring { kind, chain_id, validators, secrets }
     }
@@ -198,6 +201,32 @@ impl SimScheme {
     }
 }
 
+/// Whether `certificate` verifies against `validators` with signatures of kind `kind` (a full
+/// node's check of a range it follows; it holds no validator key).
+pub fn certificate_verifies(
+    kind: SchemeKind,
+    chain_id: &ChainId,
+    validators: &ValidatorSet,
+    certificate: &Certificate,
+) -> bool {
+    match kind {
+        SchemeKind::Ed25519 => certificate.verify(chain_id, validators).is_ok(),
+        SchemeKind::Fast => {
+            let scheme = FastScheme {
+                me: ValidatorIndex(0),
+                chain_id: chain_id.clone(),
+                keys: Arc::new(validators.keys().iter().map(fast_key).collect()),
+                also_accept: None,
+            };
+            certificate
+                .verify_with(validators, |signer, namespace, payload, signature| {
+                    scheme.verify(signer, namespace, payload, signature)
+                })
+                .is_ok()
+        }
+    }
+}
+
 /// The consensus key of validator slot `slot` in its `generation` (0: genesis).
 fn validator_secret(slot: usize, generation: usize) -> SecretKey {
     let mut material = b"tally-sim validator ".to_vec();
@@ -216,7 +245,7 @@ mod tests {
     fn both_schemes_bind_signer_namespace_and_payload() {
         let chain = ChainId::new("tally-sim").expect("valid");
         for kind in [SchemeKind::Fast, SchemeKind::Ed25519] {
-            let keyring = Keyring::new(kind, chain.clone(), 4);
+            let keyring = Keyring::new(kind, chain.clone(), 4, 0);
             let alice = keyring.scheme(ValidatorIndex(1));
             let signature = alice.sign(Namespace::Notarize, b"subject");
             let verifier = keyring.scheme(ValidatorIndex(0));
@@ -232,7 +261,7 @@ mod tests {
     fn a_rotated_out_key_no_longer_verifies_in_its_slot() {
         let chain = ChainId::new("tally-sim").expect("valid");
         for kind in [SchemeKind::Fast, SchemeKind::Ed25519] {
-            let keyring = Keyring::new(kind, chain.clone(), 4);
+            let keyring = Keyring::new(kind, chain.clone(), 4, 0);
             let old = keyring.scheme(ValidatorIndex(1));
             let mut keys = keyring.validators().keys().to_vec();
             keys[1] = keyring.secret(ValidatorIndex(1), 1).public_key();

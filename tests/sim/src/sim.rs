@@ -30,6 +30,7 @@ use tally_node::api::{AssetCatalog, Metrics, NodeStatus, Submission};
 use tally_node::engine::io::{Job, Lane, RequestTag};
 use tally_node::engine::startup::read_wal;
 use tally_node::engine::{BuildPace, ChainRules, Engine, Event as EngineEvent, Parts, Shared, executor};
+use tally_node::follower::take_range;
 use tally_node::mempool::{Mempool, MempoolConfig};
 use tally_store::sim_disk::SimDisk;
 use tally_store::{Store, TxLocation, Wal};
@@ -64,6 +65,14 @@ const TICK_MS: u64 = 100;
 const TX_VALIDITY_BLOCKS: u64 = 20;
 /// Vote subjects the thief of retired keys remembers having copied.
 const GHOSTED_MAX: usize = 4_096;
+/// How often a joining validator's host, following the chain as a full node, asks for blocks
+/// (the node's `follower::FOLLOW_INTERVAL_MS`).
+const FOLLOW_MS: u64 = 250;
+/// Blocks of the last scheduled epoch every validating correct host commits before a run may
+/// stop early.
+const BLOCKS_INTO_EPOCH: u64 = 2;
+/// Blocks a following host asks for at once.
+const FOLLOW_RANGE_BLOCKS: u32 = 64;
 
 /// The engine as the simulator runs it.
 type SimEngine = Engine<SimScheme, SimNet, SimClock, SimWorkers>;
@@ -144,6 +153,11 @@ enum Event {
     Restart {
         node: NodeId,
     },
+    /// A host that follows the chain as a full node asks for the blocks after its tip.
+    Follow {
+        node: NodeId,
+        incarnation: u64,
+    },
     Gst,
     /// The member submits its `number`-th governance proposal (a new epoch).
     Reconfigure {
@@ -221,7 +235,9 @@ struct Host {
     /// True for a node whose disks lie about fsync: it may lose what it acknowledged, so it
     /// counts as faulty (within f) and the oracle does not vouch for it.
     lying_disk: bool,
-    scheme: SimScheme,
+    /// What it signs with in its engine's epoch (`None` before its engine first starts: a
+    /// joining validator's host signs nothing while it follows).
+    scheme: Option<SimScheme>,
     engine: Option<SimEngine>,
     store: Option<Arc<Store>>,
     store_disk: SimDisk,
@@ -246,6 +262,12 @@ struct Host {
     retired: bool,
     /// The epoch `scheme` signs in (Byzantine hosts sign with it).
     scheme_epoch: u64,
+    /// A joining validator's host before its epoch: no engine, a store it fills with the
+    /// blocks it asks validators for (as `tally-node` does without a key in the epoch).
+    following: bool,
+    /// Its range request in flight, by tag, and the next tag.
+    follow_pending: Option<RequestTag>,
+    follow_tag: RequestTag,
     mischief: Mischief,
     wal_len_max: usize,
 }
@@ -253,6 +275,12 @@ struct Host {
 impl Host {
     fn is_up(&self) -> bool {
         self.engine.is_some()
+    }
+
+    /// The scheme of a host whose engine has run (Byzantine hosts sign from their engine's
+    /// messages, so never before it).
+    fn signer(&self) -> &SimScheme {
+        self.scheme.as_ref().expect("a host signs only after its engine started")
     }
 
     fn runs_honest_code(&self) -> bool {
@@ -317,6 +345,7 @@ pub struct Stats {
     /// Key rotations and validator removals among the changes that passed.
     pub rotations: u64,
     pub removals: u64,
+    pub joins: u64,
     /// Votes signed with a retired key (rotated out or removed) and sent to every host.
     pub ghost_votes: u64,
     pub view_at_gst: Option<u64>,
@@ -425,6 +454,7 @@ enum Applied {
     Params,
     Rotate { slot: ValidatorIndex, old: PublicKey, new: PublicKey },
     Remove { slot: ValidatorIndex, key: PublicKey },
+    Join { key: PublicKey },
 }
 
 /// A key that governance took out of the validator set, still in a thief's hands.
@@ -562,6 +592,7 @@ impl Simulation {
             scenario.scheme,
             tally_types::ChainId::new(crate::chain::CHAIN_ID).expect("valid chain id"),
             scenario.n,
+            scenario.joiners(),
         );
         let spec = ChainSpec::new(keyring.validators().clone());
         let genesis_epoch =
@@ -575,8 +606,14 @@ impl Simulation {
             .map(|(index, _)| *index)
             .collect();
         for host in 0..scenario.hosts() {
-            let validator =
-                if host < scenario.n { ValidatorIndex(host as u16) } else { twins[host - scenario.n] };
+            // Genesis validators, then twins, then the joiners' slots after the genesis set.
+            let validator = if host < scenario.n {
+                ValidatorIndex(host as u16)
+            } else if host < scenario.n + twins.len() {
+                twins[host - scenario.n]
+            } else {
+                ValidatorIndex((host - twins.len()) as u16)
+            };
             let role = match scenario.byzantine.iter().find(|(index, _)| *index == validator) {
                 Some((_, Behavior::Twin)) => Role::Twin,
                 Some((_, behavior)) => Role::Byzantine(*behavior),
@@ -598,7 +635,7 @@ impl Simulation {
                 validator,
                 role,
                 lying_disk,
-                scheme: keyring.scheme(validator),
+                scheme: None,
                 engine: None,
                 store: None,
                 store_disk,
@@ -614,6 +651,9 @@ impl Simulation {
                 stopped: false,
                 retired: false,
                 scheme_epoch: 0,
+                following: false,
+                follow_pending: None,
+                follow_tag: 0,
                 mischief: Mischief::default(),
                 wal_len_max: 0,
             });
@@ -622,7 +662,7 @@ impl Simulation {
             .lying_disk
             .map(|node| hosts[node.index()].validator)
             .filter(|_| !scenario.host_acks_early);
-        let honest_signers = (0..scenario.n as u16)
+        let honest_signers = (0..(scenario.n + scenario.joiners()) as u16)
             .map(ValidatorIndex)
             .filter(|index| !scenario.byzantine.iter().any(|(byzantine, _)| byzantine == index))
             .filter(|index| Some(*index) != lying_validator)
@@ -652,7 +692,7 @@ impl Simulation {
             verbose,
             epochs: vec![genesis_epoch],
             changes: BTreeMap::new(),
-            next_generation: vec![1; scenario.n],
+            next_generation: vec![1; scenario.n + scenario.joiners()],
             retired: Vec::new(),
             ghosted: BTreeSet::new(),
             keyring,
@@ -715,6 +755,18 @@ impl Simulation {
             let me = validators.index_of(&secret.public_key())?;
             Some((me, self.keyring.scheme_in(&validators, secret)?))
         }) else {
+            if host.validator.0 as usize >= self.scenario.n && !host.retired {
+                // A validator governance has not added yet (or whose epoch has not begun):
+                // it follows the chain as a full node until its epoch (`follower.rs`).
+                self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it follows"));
+                let host = &mut self.hosts[index];
+                host.store = Some(Arc::new(store));
+                host.following = true;
+                host.follow_pending = None;
+                let incarnation = host.incarnation;
+                self.schedule_in(FOLLOW_MS, Event::Follow { node, incarnation });
+                return Ok(());
+            }
             self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it does not start"));
             self.hosts[index].retired = true;
             return Ok(());
@@ -771,8 +823,9 @@ impl Simulation {
         let host = &mut self.hosts[index];
         host.engine = Some(engine);
         host.store = Some(store);
+        host.following = false;
         host.stopped = false;
-        host.scheme = scheme;
+        host.scheme = Some(scheme);
         host.scheme_epoch = epoch_number;
         host.wal_len_max = host.wal_len_max.max(wal_len);
         let incarnation = host.incarnation;
@@ -814,7 +867,7 @@ impl Simulation {
         Vote {
             subject,
             signer: host.validator,
-            signature: host.scheme.sign(subject.namespace(), &subject.payload()),
+            signature: host.signer().sign(subject.namespace(), &subject.payload()),
         }
     }
 
@@ -849,12 +902,15 @@ impl Simulation {
     }
 
     /// Every correct host that still validates committed `blocks_after_gst` blocks past the
-    /// first post-GST block, and past the first block of the last epoch the chain scheduled
-    /// (liveness after each change).
+    /// first post-GST block, and [`BLOCKS_INTO_EPOCH`] blocks of the last epoch the chain
+    /// scheduled (liveness after each change: the new set finalizes blocks of its own).
     fn liveness_shown(&self) -> bool {
         let Some((_, height)) = self.first_after_gst else { return false };
-        let target =
-            Height(height.0.saturating_add(self.scenario.blocks_after_gst)).max(self.last_epoch_start());
+        let into_epoch = match self.epoch_starts.last() {
+            Some(start) => Height(start.0 + BLOCKS_INTO_EPOCH - 1),
+            None => Height(0),
+        };
+        let target = Height(height.0.saturating_add(self.scenario.blocks_after_gst)).max(into_epoch);
         self.hosts
             .iter()
             .filter(|host| host.is_correct() && !host.retired)
@@ -1042,6 +1098,10 @@ impl Simulation {
                 }
             }
             Event::RequestTimeout { requester, incarnation, tag } => {
+                let host = &mut self.hosts[requester.index()];
+                if host.following && host.incarnation == incarnation && host.follow_pending == Some(tag) {
+                    host.follow_pending = None;
+                }
                 if self.world.requests.remove(&(requester, incarnation, tag)).is_some()
                     && self.hosts[requester.index()].incarnation == incarnation
                 {
@@ -1067,6 +1127,7 @@ impl Simulation {
                     self.crash(node, "armed crash point not reached in time");
                 }
             }
+            Event::Follow { node, incarnation } => self.follow(node, incarnation),
             Event::Restart { node } => {
                 self.stats.restarts += 1;
                 self.trace_event(6, node, &[]);
@@ -1236,7 +1297,7 @@ impl Simulation {
             .find_map(|secret| self.keyring.scheme_in(&set.validators, secret));
         if let Some(scheme) = scheme {
             let host = &mut self.hosts[node.index()];
-            host.scheme = scheme;
+            host.scheme = Some(scheme);
             host.scheme_epoch = epoch;
         }
     }
@@ -1357,6 +1418,10 @@ impl Simulation {
                         self.stats.rotations += 1;
                     }
                 }
+                Applied::Join { key } => {
+                    keys.push(key);
+                    self.stats.joins += 1;
+                }
                 Applied::Remove { slot, key } => {
                     keys.retain(|kept| *kept != key);
                     retired.push((slot, key));
@@ -1369,7 +1434,7 @@ impl Simulation {
         }
         let validators = ValidatorSet::new(keys).expect("the simulator's changes keep a valid set");
         let first = validators.keys()[0];
-        let secret = (0..self.scenario.n as u16)
+        let secret = (0..self.next_generation.len() as u16)
             .flat_map(|slot| self.keyring.secrets_of(ValidatorIndex(slot)))
             .find(|secret| secret.public_key() == first)
             .expect("every validator key is the keyring's");
@@ -1461,6 +1526,10 @@ impl Simulation {
                 let key =
                     self.keyring.secret(slot, self.next_generation[usize::from(slot.0)] - 1).public_key();
                 (Action::RemoveValidator { consensus_key: key }, Applied::Remove { slot, key })
+            }
+            Change::Join { slot } => {
+                let key = self.keyring.secret(slot, 0);
+                (host::add_validator(key, slot), Applied::Join { key: key.public_key() })
             }
         };
         let tx = host::propose(number, action, valid_until);
@@ -1783,7 +1852,7 @@ impl Simulation {
 
     fn sign_proposal(&self, node: NodeId, view: View, parent_view: View, block: Block) -> Proposal {
         let payload = Proposal::payload(view, parent_view, block.id());
-        let signature = self.hosts[node.index()].scheme.sign(Namespace::Proposal, &payload);
+        let signature = self.hosts[node.index()].signer().sign(Namespace::Proposal, &payload);
         Proposal { view, parent_view, block, signature }
     }
 
@@ -2005,7 +2074,8 @@ impl Simulation {
     // ---- receiving ----
 
     fn deliver(&mut self, from: NodeId, to: NodeId, wire: Wire, hop: u32) {
-        if !self.hosts[to.index()].is_up() {
+        let following = self.hosts[to.index()].following && matches!(wire, Wire::Response { .. });
+        if !self.hosts[to.index()].is_up() && !following {
             return;
         }
         self.stats.delivered += 1;
@@ -2037,8 +2107,124 @@ impl Simulation {
                 if let Ok(block) = decode::<Block>(&bytes) {
                     self.oracle.observe_block(&block);
                 }
+                if following {
+                    self.follow_response(to, tag, &bytes, hop);
+                    return;
+                }
                 self.feed(to, EngineEvent::Response { tag, bytes: Some(bytes) }, hop);
             }
+        }
+    }
+
+    // ---- joining validators, following the chain ----
+
+    /// A following host asks a validator of the epoch after its tip (chosen at random) for the
+    /// blocks after its tip, one request at a time, and asks again every [`FOLLOW_MS`].
+    fn follow(&mut self, node: NodeId, incarnation: u64) {
+        let host = &self.hosts[node.index()];
+        if host.incarnation != incarnation || !host.following {
+            return;
+        }
+        let (pending, store) = (host.follow_pending.is_some(), host.store.clone());
+        self.schedule_in(FOLLOW_MS, Event::Follow { node, incarnation });
+        if pending {
+            return;
+        }
+        let Some(store) = store else { return };
+        let Ok(tip) = store.height() else { return };
+        let validators = match store
+            .snapshot()
+            .ok()
+            .and_then(|state| tally_node::engine::EpochRules::at(&state, tip.next()).ok().flatten())
+        {
+            Some(epoch) => epoch.validators,
+            None => self.spec.validators.clone(),
+        };
+        let slot = ValidatorIndex(self.rng.below(validators.len() as u64) as u16);
+        let targets = self.hosts_of(slot);
+        let Some(&target) = targets.get(self.rng.index(targets.len().max(1))) else { return };
+        let host = &mut self.hosts[node.index()];
+        let tag = host.follow_tag;
+        host.follow_tag += 1;
+        host.follow_pending = Some(tag);
+        let bytes = encode(&BlockRequest::Range { from: tip.next(), count: FOLLOW_RANGE_BLOCKS });
+        self.stats.syncs += 1;
+        self.world.requests.insert((node, incarnation, tag), true);
+        self.schedule_in(REQUEST_TIMEOUT_MS, Event::RequestTimeout { requester: node, incarnation, tag });
+        self.transmit(node, target, Wire::Request { incarnation, tag, bytes }, 0);
+    }
+
+    /// A following host takes a range answer as the node's full node does
+    /// ([`take_range`]: checked against its epoch's set, executed, committed); once the block
+    /// after its tip is of an epoch that names its key, it starts its engine there.
+    fn follow_response(&mut self, node: NodeId, tag: RequestTag, bytes: &[u8], hop: u32) {
+        let host = &mut self.hosts[node.index()];
+        if host.follow_pending != Some(tag) {
+            return;
+        }
+        host.follow_pending = None;
+        let Some(store) = host.store.clone() else { return };
+        let slot = host.validator;
+        let Ok(height) = store.height() else { return };
+        let tip = match store.block(height) {
+            Ok(Some(block)) => BlockRef::of(&block),
+            _ if height == Height(0) => self.spec.genesis,
+            _ => return,
+        };
+        let shared = match Mempool::new(MempoolConfig::default(), self.spec.chain_id.clone()) {
+            Ok(mempool) => Shared {
+                store: Arc::clone(&store),
+                mempool: Arc::new(Mutex::new(mempool)),
+                rules: self.rules_for(slot),
+                pace: Arc::new(BuildPace::off()),
+                metrics: Arc::new(Metrics::new()),
+                assets: AssetCatalog::new([host::asset()]),
+                check_invariants: true,
+            },
+            Err(_) => return,
+        };
+        let (kind, chain_id) = (self.keyring.kind(), self.spec.chain_id.clone());
+        let taken = take_range(
+            &shared,
+            &self.spec.validators,
+            tip,
+            tip.height.next(),
+            FOLLOW_RANGE_BLOCKS,
+            bytes,
+            |validators, certificate| scheme::certificate_verifies(kind, &chain_id, validators, certificate),
+        );
+        match taken {
+            Ok((_, Some(new_tip))) => {
+                self.log(|| format!("{node} follows to height {}", new_tip.height));
+                self.observe_commits(node, hop);
+                let names_me = store
+                    .snapshot()
+                    .ok()
+                    .and_then(|state| {
+                        tally_node::engine::EpochRules::at(&state, new_tip.height.next()).ok().flatten()
+                    })
+                    .is_some_and(|epoch| {
+                        self.keyring
+                            .secrets_of(slot)
+                            .iter()
+                            .any(|secret| epoch.validators.index_of(&secret.public_key()).is_some())
+                    });
+                if names_me {
+                    // Its epoch has come: the same disks, now with an engine (`start_resumed`).
+                    self.log(|| format!("{node} becomes a validator at height {}", new_tip.height.next()));
+                    let host = &mut self.hosts[node.index()];
+                    host.store = None;
+                    host.following = false;
+                    drop(store);
+                    drop(shared);
+                    if let Err(what) = self.boot(node) {
+                        self.oracle.violate(Violation::Host { node, what });
+                    }
+                }
+            }
+            Ok((_, None)) => {}
+            // A peer's bad answer (a Byzantine one tampers with blocks): the next asks another.
+            Err(error) => self.log(|| format!("{node} did not take a range: {error:#}")),
         }
     }
 

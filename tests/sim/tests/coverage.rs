@@ -39,6 +39,7 @@ fn every_fault_is_exercised() {
         totals.epochs_scheduled += stats.epochs_scheduled;
         totals.rotations += stats.rotations;
         totals.removals += stats.removals;
+        totals.joins += stats.joins;
         totals.ghost_votes += stats.ghost_votes;
         // Epochs that started: a core in epoch e runs views above e's base.
         totals.max_view = totals.max_view.max(tally_types::View(stats.max_view).epoch());
@@ -60,6 +61,7 @@ fn every_fault_is_exercised() {
     assert!(totals.max_view > 0, "no core ever ran a later epoch");
     assert!(totals.rotations > 0, "no key rotation passed");
     assert!(totals.removals > 0, "no validator was removed");
+    assert!(totals.joins > 0, "no validator joined");
     assert!(totals.ghost_votes > 0, "no vote was signed with a retired key");
     for behavior in Behavior::ALL {
         assert!(behaviors.contains(&behavior), "{behavior:?} never appeared");
