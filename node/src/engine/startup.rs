@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow, bail};
 use tally_consensus::{BlockRef, Config, Core, Ed25519Scheme, WalEntry};
 use tally_genesis::Genesis;
 use tally_ledger::tree::apply_updates;
+use tally_ledger::{StateKey, StateRead, StateValue};
 use tally_net::{NetEvent, NetHandle, NetworkConfig, Peer, PeerId};
 use tally_store::{ChainIdentity, Store, Wal, state_writes, tree_writes};
 use tally_types::{ChainId, Height, ValidatorIndex, View, decode, limits};
@@ -308,10 +309,10 @@ fn epoch_seat(
     drop(snapshot);
     let key = consensus_key.public_key();
     let Some(me) = epoch.validators.index_of(&key) else {
-        if genesis.validator_set().index_of(&key).is_some() {
+        if let Some(was) = retired_from(store, genesis, &key, next)? {
             bail!(
-                "consensus key {key} was a validator at genesis and is not in epoch {} (height {} on): \
-                 governance removed or rotated it, so this node no longer validates",
+                "consensus key {key} was a validator {was} and is not in epoch {} (height {} on) nor in \
+                 a scheduled one: governance removed or rotated it, so this node no longer validates",
                 epoch.number,
                 epoch.start_height
             );
@@ -327,6 +328,51 @@ fn epoch_seat(
         bail!("the network key does not match this validator's network_key on the ledger");
     }
     Ok((epoch, me, peers))
+}
+
+/// Where `key` validated before, when it did (at genesis, or in an epoch whose start this
+/// store recorded, `Store::epoch_proofs`) and is neither in the epoch of height `next` (the
+/// block after the store's tip) nor in one scheduled after it: governance removed or rotated
+/// it. `None` for a key that never validated here (a validator waiting to be voted in) or that
+/// validates again later.
+fn retired_from(
+    store: &Store,
+    genesis: &Genesis,
+    key: &tally_types::PublicKey,
+    next: Height,
+) -> anyhow::Result<Option<String>> {
+    let snapshot = store.snapshot()?;
+    let scheduled = match snapshot.get(&StateKey::Epochs)? {
+        Some(StateValue::Epochs(epochs)) => {
+            epochs.at(next).validators.contains(key)
+                || epochs
+                    .pending
+                    .iter()
+                    .any(|epoch| epoch.start_height > next && epoch.validators.contains(key))
+        }
+        // Without epochs state the genesis set is the only one.
+        _ => genesis.validator_set().index_of(key).is_some(),
+    };
+    drop(snapshot);
+    if scheduled {
+        return Ok(None);
+    }
+    if genesis.validator_set().index_of(key).is_some() {
+        return Ok(Some("at genesis".into()));
+    }
+    let mut after = 0;
+    loop {
+        let proofs = store.epoch_proofs(after, 32)?;
+        let Some(&(last, _)) = proofs.last() else { return Ok(None) };
+        for (number, proof) in proofs {
+            let Ok(StateValue::Epochs(epochs)) = StateValue::from_bytes(&proof.value) else { continue };
+            let started = epochs.pending.iter().find(|epoch| epoch.number == number);
+            if started.is_some_and(|epoch| epoch.validators.contains(key)) {
+                return Ok(Some(format!("in epoch {number}")));
+            }
+        }
+        after = last;
+    }
 }
 
 /// Whether the configured validator is in the epoch of the block after its store's tip
