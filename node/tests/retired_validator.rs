@@ -97,7 +97,7 @@ fn a_validator_follows_before_its_epoch_validates_in_it_and_refuses_to_start_onc
     let testnet =
         build_testnet(&spec, &KeySource::seeded(b"retired", &chain_id).expect("keys")).expect("testnet");
     write_testnet(&testnet, dir.path(), false).expect("write");
-    let genesis = Genesis::load(&dir.path().join("genesis.json")).expect("genesis");
+    let genesis = Genesis::load(dir.path().join("genesis.json")).expect("genesis");
     let issuer = &testnet.issuer_keys[0].1;
 
     // The fifth validator's home: its own keys, the shared data directory of this test.
