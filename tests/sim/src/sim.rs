@@ -1820,8 +1820,11 @@ impl Simulation {
             ),
             Evidence::ConflictingProposals { first, second } => (
                 self.leader(first.view).unwrap_or(ValidatorIndex(u16::MAX)),
+                // Two different signed proposals for one view: another block, or the same
+                // block on another parent view (twins may re-propose an epoch's last block
+                // on different notarized parents, R8).
                 first.view == second.view
-                    && first.block.id() != second.block.id()
+                    && (first.block.id() != second.block.id() || first.parent_view != second.parent_view)
                     && self.proposal_valid(first)
                     && self.proposal_valid(second),
             ),

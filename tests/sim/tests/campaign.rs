@@ -54,6 +54,10 @@ fn seeds_that_once_failed_still_pass() {
     // sync, and peers serve only committed blocks: the chain halted (L1). Fixed in the engine:
     // a sync whose chain is held locally commits it without asking peers.
     assert_campaign(49, 1, 7, SchemeChoice::Fast);
+    // Twins (one key, two honest hosts) re-proposed an epoch's last block in one view on
+    // different notarized parents; the core's evidence of that equivocation was valid, but the
+    // oracle counted only two different blocks as conflicting proposals. Fixed in the oracle.
+    assert_campaign(9_000_048, 1, 7, SchemeChoice::Fast);
 }
 
 /// Seed 1011 (n = 5) passes a change in a view whose block is notarized but neither finalized
