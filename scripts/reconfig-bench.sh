@@ -286,9 +286,15 @@ change_by_vote() {
       fail "$member's vote on $name was refused"
   done
   passed_ms=$(now_ms)
-  status=$(op_tally acme gov show "$id" | sed -n 's/^proposal [0-9a-f]*: //p')
-  [[ "$status" == passed ]] || fail "proposal $name is $status, not passed"
+  # The last vote committed on its member's node; acme's may be a block behind.
   local deadline=$((SECONDS + WAIT_SECONDS_MAX)) epoch
+  while true; do
+    status=$(op_tally acme gov show "$id" | sed -n 's/^proposal [0-9a-f]*: //p')
+    [[ "$status" == passed ]] && break
+    [[ "$status" == open ]] || fail "proposal $name is $status, not passed"
+    ((SECONDS < deadline)) || fail "proposal $name still open after ${WAIT_SECONDS_MAX}s"
+    sleep 0.2
+  done
   while true; do
     read -r epoch epoch_start <<<"$(current_epoch)"
     [[ "$epoch" == "$expected_epoch" ]] && break
@@ -396,7 +402,7 @@ one_run() {
 # Value of field $2 (name=value) in line $1.
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 # The median of the numbers on stdin (the lower middle one for an even count); na if none.
-median() { grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "na" }'; }
+median() { { grep -E '^[0-9.]+$' || true; } | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "na" }'; }
 
 all_lines=()
 for ((k = 1; k <= runs; k++)); do
@@ -412,7 +418,7 @@ if [[ $runs -gt 1 ]]; then
     for figure in at_s before_blocks_per_s before_p50_ms before_p99_ms at_blocks_per_s at_p50_ms at_p99_ms \
       after_blocks_per_s after_p50_ms after_p99_ms votes_s validates_s; do
       value=$(for line in "${all_lines[@]}"; do
-        [[ "$line" == "change=$name "* ]] && field "$line" "$figure"
+        if [[ "$line" == "change=$name "* ]]; then field "$line" "$figure"; fi
       done | median)
       summary+=" $figure=$value"
     done
