@@ -1,12 +1,13 @@
 //! The arithmetic of the `tally-bench` load generator, kept apart from its I/O so it can be
 //! tested: the open-loop send schedule, latency percentiles, the one-line summary, the body of
-//! a borsh batch submission and the reading of its per-transaction answers, and CPU time from
-//! `/proc/<pid>/stat`.
+//! a borsh batch submission and the reading of its per-transaction answers, CPU time from
+//! `/proc/<pid>/stat`, and the transaction log (`--tx-log`) with the windows around a change
+//! of the consortium that `tally-bench windows` reads from it (`scripts/reconfig-bench.sh`).
 //!
 //! Times are offsets from the start of the load (`Duration`), so the logic never reads a clock.
 //! The summary reports; it never judges a figure good or bad.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -105,6 +106,14 @@ pub fn send_offset(index: u64, rate_per_second: u64) -> Duration {
     debug_assert!(rate_per_second > 0, "the command line refuses a zero rate");
     let nanos = u128::from(index) * 1_000_000_000 / u128::from(rate_per_second.max(1));
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// How many transactions of the schedule at `rate_per_second` are due `elapsed` after its
+/// start: those whose [`send_offset`] is at most `elapsed`.
+pub fn due_count(elapsed: Duration, rate_per_second: u64) -> u64 {
+    // send_offset(i) = floor(i × 10⁹ / rate) ≤ t  ⇔  i × 10⁹ < (t + 1) × rate.
+    let bound = (elapsed.as_nanos() + 1) * u128::from(rate_per_second.max(1));
+    u64::try_from(bound.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
 }
 
 /// The nearest-rank percentile (`percent` in 0..=100) of `sorted` (ascending), or `None` when
@@ -339,6 +348,264 @@ pub fn proc_stat_cpu_ticks(stat: &str, with_children: bool) -> Option<u64> {
 /// CPU seconds from clock ticks of `/proc/<pid>/stat`.
 pub fn ticks_to_seconds(ticks: u64) -> f64 {
     ticks as f64 / PROC_CLOCK_TICKS_PER_SECOND as f64
+}
+
+/// The first line of a transaction log: what the two kinds of lines hold.
+pub const TX_LOG_HEADER: &str = "# tally-bench tx-log v1: `block HEIGHT EPOCH TIME_MS TXS` per committed block, \
+     `tx HEIGHT SUBMIT_UNIX_MS LATENCY_MS` per committed transfer of the load";
+
+/// One line of the transaction log that `tally-bench --tx-log` writes while the load runs, in
+/// the order the generator reads the blocks: a block's line, then those of the generator's
+/// transfers in it. Times are Unix milliseconds of this machine's clock (the nodes run on it
+/// too), so that a script can cut the run into windows by the wall clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLine {
+    /// A committed block: its height, its epoch (from its header's view), its header's time
+    /// (stamped by its proposer) and how many transactions it holds (of anyone).
+    Block { height: u64, epoch: u64, time_ms: u64, txs: u64 },
+    /// A transfer of the load committed at `height`: when its request was written to a node
+    /// and how long after that the generator saw its block.
+    Tx { height: u64, submit_unix_ms: u64, latency_ms: u64 },
+}
+
+impl fmt::Display for LogLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogLine::Block { height, epoch, time_ms, txs } => {
+                write!(f, "block {height} {epoch} {time_ms} {txs}")
+            }
+            LogLine::Tx { height, submit_unix_ms, latency_ms } => {
+                write!(f, "tx {height} {submit_unix_ms} {latency_ms}")
+            }
+        }
+    }
+}
+
+impl LogLine {
+    /// Reads one line as [`fmt::Display`] writes it; `None` for a comment (`#`) or a blank line.
+    pub fn parse(line: &str) -> Result<Option<LogLine>, String> {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(None);
+        }
+        let mut words = line.split_whitespace();
+        let kind = words.next().unwrap_or_default();
+        let numbers: Vec<u64> = words
+            .map(|word| word.parse::<u64>().map_err(|_| format!("`{word}` is not a whole number")))
+            .collect::<Result<_, _>>()?;
+        match (kind, numbers.as_slice()) {
+            ("block", &[height, epoch, time_ms, txs]) => {
+                Ok(Some(LogLine::Block { height, epoch, time_ms, txs }))
+            }
+            ("tx", &[height, submit_unix_ms, latency_ms]) => {
+                Ok(Some(LogLine::Tx { height, submit_unix_ms, latency_ms }))
+            }
+            ("block", _) => Err("a block line has 4 numbers: HEIGHT EPOCH TIME_MS TXS".to_owned()),
+            ("tx", _) => Err("a tx line has 3 numbers: HEIGHT SUBMIT_UNIX_MS LATENCY_MS".to_owned()),
+            _ => Err(format!("unknown line kind `{kind}` (block or tx)")),
+        }
+    }
+}
+
+/// A transaction log read back: blocks by height, transfers by submit time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxLog {
+    /// Height → (epoch, header time in Unix ms).
+    pub blocks: BTreeMap<u64, (u64, u64)>,
+    /// (submit time in Unix ms, latency), ascending.
+    pub txs: Vec<(u64, Duration)>,
+}
+
+impl TxLog {
+    /// Reads a whole log; an error names the line (1-based) that does not read.
+    pub fn parse(text: &str) -> Result<TxLog, String> {
+        let mut log = TxLog::default();
+        for (index, line) in text.lines().enumerate() {
+            match LogLine::parse(line).map_err(|error| format!("line {}: {error}", index + 1))? {
+                Some(LogLine::Block { height, epoch, time_ms, .. }) => {
+                    log.blocks.insert(height, (epoch, time_ms));
+                }
+                Some(LogLine::Tx { submit_unix_ms, latency_ms, .. }) => {
+                    log.txs.push((submit_unix_ms, Duration::from_millis(latency_ms)));
+                }
+                None => {}
+            }
+        }
+        log.txs.sort_unstable();
+        Ok(log)
+    }
+}
+
+/// A change the consortium voted through during the load, as the script saw it: its name,
+/// when the proposal was submitted, and the first height of the epoch it made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeMark {
+    pub name: String,
+    pub proposed_unix_ms: u64,
+    pub epoch_start: u64,
+}
+
+impl std::str::FromStr for ChangeMark {
+    type Err = String;
+
+    /// `NAME:PROPOSED_UNIX_MS:EPOCH_START`, e.g. `join:1764815000000:1234`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [name, proposed, start] = parts.as_slice() else {
+            return Err(format!("`{text}` is not NAME:PROPOSED_UNIX_MS:EPOCH_START"));
+        };
+        let number = |word: &str, what: &str| {
+            word.parse::<u64>().map_err(|_| format!("`{text}`: {what} `{word}` is not a whole number"))
+        };
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(format!("`{text}`: the name must be one word"));
+        }
+        Ok(ChangeMark {
+            name: (*name).to_owned(),
+            proposed_unix_ms: number(proposed, "the proposal time")?,
+            epoch_start: number(start, "the epoch's first height")?,
+        })
+    }
+}
+
+/// A span of wall-clock time, `[start_ms, end_ms)` in Unix milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// What the chain and the load did in one window: blocks whose header time falls in it, and
+/// the latencies of the load's transfers submitted in it (and committed; the log holds no
+/// others).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WindowStats {
+    pub window: Window,
+    pub blocks: u64,
+    pub txs: u64,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+}
+
+impl WindowStats {
+    pub fn seconds(&self) -> f64 {
+        self.window.end_ms.saturating_sub(self.window.start_ms) as f64 / 1_000.0
+    }
+
+    pub fn blocks_per_second(&self) -> f64 {
+        let seconds = self.seconds();
+        if seconds > 0.0 { self.blocks as f64 / seconds } else { 0.0 }
+    }
+
+    /// Counts what `log` holds in `window`.
+    pub fn of(log: &TxLog, window: Window) -> WindowStats {
+        let in_window = |time_ms: u64| (window.start_ms..window.end_ms).contains(&time_ms);
+        let blocks = log.blocks.values().filter(|(_, time_ms)| in_window(*time_ms)).count() as u64;
+        // `txs` is sorted by submit time: the window is one contiguous run of it.
+        let first = log.txs.partition_point(|(submit, _)| *submit < window.start_ms);
+        let end = log.txs.partition_point(|(submit, _)| *submit < window.end_ms);
+        let mut latencies: Vec<Duration> = log.txs[first..end].iter().map(|(_, latency)| *latency).collect();
+        latencies.sort_unstable();
+        let millis = |latency: Option<Duration>| latency.map_or(0, |latency| latency.as_millis() as u64);
+        WindowStats {
+            window,
+            blocks,
+            txs: latencies.len() as u64,
+            p50_ms: millis(percentile(&latencies, 50)),
+            p99_ms: millis(percentile(&latencies, 99)),
+        }
+    }
+}
+
+/// The three windows around one change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChangeReport {
+    /// The epoch the change made, and its first height.
+    pub epoch: u64,
+    pub epoch_start: u64,
+    /// The `window_ms` before the proposal was submitted: the baseline.
+    pub before: WindowStats,
+    /// From the proposal's submission (the votes, the two blocks to the new epoch, its first
+    /// block) to the header time of the epoch's block `settle_blocks` after its first: by then
+    /// the first block had committed and a few more had been built on it.
+    pub at: WindowStats,
+    /// The `window_ms` from the header time of the new epoch's first block.
+    pub after: WindowStats,
+}
+
+impl ChangeReport {
+    /// Cuts `log` into the windows of `mark`. Fails, naming why, when the log does not cover
+    /// them (it starts too late or ends too early) or when `mark.epoch_start` is not the first
+    /// block of an epoch in it.
+    pub fn of(log: &TxLog, mark: &ChangeMark, window_ms: u64, settle_blocks: u64) -> Result<Self, String> {
+        let start = mark.epoch_start;
+        let block = |height: u64| {
+            log.blocks.get(&height).copied().ok_or_else(|| {
+                let last = log.blocks.keys().last().map_or_else(|| "none".to_owned(), u64::to_string);
+                format!("{}: the log has no block {height} (its last is {last})", mark.name)
+            })
+        };
+        let (epoch, start_time_ms) = block(start)?;
+        // Block `start - 1` is in the log whenever the `before` window is: the proposal came
+        // before the epoch's first block.
+        let (previous_epoch, _) = block(start.saturating_sub(1))?;
+        if previous_epoch >= epoch {
+            return Err(format!(
+                "{}: block {start} is in epoch {epoch} and block {} in epoch {previous_epoch}: \
+                 {start} does not start an epoch",
+                mark.name,
+                start - 1
+            ));
+        }
+        let (_, settled_time_ms) = block(start + settle_blocks)?;
+        let before = Window {
+            start_ms: mark.proposed_unix_ms.saturating_sub(window_ms),
+            end_ms: mark.proposed_unix_ms,
+        };
+        let at =
+            Window { start_ms: mark.proposed_unix_ms, end_ms: settled_time_ms.max(mark.proposed_unix_ms) };
+        let after = Window { start_ms: start_time_ms, end_ms: start_time_ms + window_ms };
+        let first_time = log.blocks.values().map(|(_, time_ms)| *time_ms).min().unwrap_or(u64::MAX);
+        let last_time = log.blocks.values().map(|(_, time_ms)| *time_ms).max().unwrap_or(0);
+        if first_time > before.start_ms {
+            return Err(format!(
+                "{}: the log's first block ({first_time}) is after the `before` window starts ({})",
+                mark.name, before.start_ms
+            ));
+        }
+        if last_time < after.end_ms {
+            return Err(format!(
+                "{}: the log's last block ({last_time}) is before the `after` window ends ({})",
+                mark.name, after.end_ms
+            ));
+        }
+        Ok(ChangeReport {
+            epoch,
+            epoch_start: start,
+            before: WindowStats::of(log, before),
+            at: WindowStats::of(log, at),
+            after: WindowStats::of(log, after),
+        })
+    }
+}
+
+impl fmt::Display for ChangeReport {
+    /// `epoch=E start_height=S at_s=X`, then for each window `W_blocks_per_s=X W_p50_ms=N
+    /// W_p99_ms=N W_txs=N` (W: before, at, after).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "epoch={} start_height={} at_s={:.1}", self.epoch, self.epoch_start, self.at.seconds())?;
+        for (name, stats) in [("before", &self.before), ("at", &self.at), ("after", &self.after)] {
+            write!(
+                f,
+                " {name}_blocks_per_s={:.2} {name}_p50_ms={} {name}_p99_ms={} {name}_txs={}",
+                stats.blocks_per_second(),
+                stats.p50_ms,
+                stats.p99_ms,
+                stats.txs
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// A small, fast, seedable generator (SplitMix64) for choosing receivers and deriving throwaway
@@ -606,6 +873,120 @@ mod tests {
         assert_eq!(send_offset(1, 500), ms(2));
         assert_eq!(send_offset(500, 500), ms(1_000));
         assert_eq!(send_offset(1, 3), Duration::from_nanos(333_333_333));
+    }
+
+    #[test]
+    fn due_count_agrees_with_the_schedule() {
+        assert_eq!(due_count(Duration::ZERO, 500), 1);
+        assert_eq!(due_count(ms(2), 500), 2);
+        assert_eq!(due_count(ms(1_000), 500), 501);
+        for rate in [1, 3, 7, 300, 500, 999] {
+            for elapsed in [0, 1, 333, 334, 1_000, 2_345, 10_001].map(ms) {
+                let due = due_count(elapsed, rate);
+                assert!(send_offset(due - 1, rate) <= elapsed, "rate {rate}, {elapsed:?}");
+                assert!(send_offset(due, rate) > elapsed, "rate {rate}, {elapsed:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tx_log_lines_are_written_and_read_back() {
+        let block = LogLine::Block { height: 1_234, epoch: 2, time_ms: 1_764_815_000_123, txs: 57 };
+        let tx = LogLine::Tx { height: 1_234, submit_unix_ms: 1_764_815_000_001, latency_ms: 412 };
+        // The format scripts read: fixed words and order, one space between fields.
+        assert_eq!(block.to_string(), "block 1234 2 1764815000123 57");
+        assert_eq!(tx.to_string(), "tx 1234 1764815000001 412");
+        assert_eq!(LogLine::parse(&block.to_string()), Ok(Some(block)));
+        assert_eq!(LogLine::parse(&tx.to_string()), Ok(Some(tx)));
+        assert_eq!(LogLine::parse(TX_LOG_HEADER), Ok(None));
+        assert_eq!(LogLine::parse("  "), Ok(None));
+        assert!(LogLine::parse("tx 1 2").expect_err("short").contains("3 numbers"));
+        assert!(LogLine::parse("block 1 2 3 x").expect_err("not a number").contains("`x`"));
+        assert!(LogLine::parse("vote 1").expect_err("unknown").contains("`vote`"));
+        let error = TxLog::parse("block 1 0 10 0\ntx 1 5\n").expect_err("bad second line");
+        assert!(error.starts_with("line 2:"), "{error}");
+    }
+
+    #[test]
+    fn change_marks_read_name_time_and_start() {
+        let mark: ChangeMark = "join:1764815000000:1234".parse().expect("valid");
+        assert_eq!(
+            mark,
+            ChangeMark { name: "join".to_owned(), proposed_unix_ms: 1_764_815_000_000, epoch_start: 1_234 }
+        );
+        assert!("join:1764815000000".parse::<ChangeMark>().is_err());
+        assert!("join:soon:1234".parse::<ChangeMark>().expect_err("time").contains("`soon`"));
+        assert!(":1:2".parse::<ChangeMark>().is_err());
+    }
+
+    /// A log of blocks 1..=40 every 500 ms from t = 10,000 ms, epoch 1 from block 21, and one
+    /// transfer submitted every 100 ms from t = 10,000 whose latency is 300 ms, or 2,000 ms
+    /// when submitted in [19,000, 21,000) (the change).
+    fn change_log() -> String {
+        let mut text = format!("{TX_LOG_HEADER}\n");
+        for height in 1..=40u64 {
+            let epoch = u64::from(height >= 21);
+            text.push_str(&format!(
+                "{}\n",
+                LogLine::Block { height, epoch, time_ms: 9_500 + 500 * height, txs: 5 }
+            ));
+        }
+        for k in 0..300u64 {
+            let submit_unix_ms = 10_000 + 100 * k;
+            let latency_ms = if (19_000..21_000).contains(&submit_unix_ms) { 2_000 } else { 300 };
+            text.push_str(&format!("{}\n", LogLine::Tx { height: 1, submit_unix_ms, latency_ms }));
+        }
+        text
+    }
+
+    #[test]
+    fn a_change_is_cut_into_before_at_and_after() {
+        let log = TxLog::parse(&change_log()).expect("readable");
+        // Proposed at 19,000; block 21 (epoch 1) has time 20,000; block 23 has 21,000.
+        let mark = ChangeMark { name: "params".to_owned(), proposed_unix_ms: 19_000, epoch_start: 21 };
+        let report = ChangeReport::of(&log, &mark, 5_000, 2).expect("covered");
+        assert_eq!((report.epoch, report.epoch_start), (1, 21));
+        // Before: [14,000, 19,000): blocks 9..=18 (times 14,000..18,500), 50 transfers.
+        assert_eq!(report.before.window, Window { start_ms: 14_000, end_ms: 19_000 });
+        assert_eq!((report.before.blocks, report.before.txs), (10, 50));
+        assert_eq!((report.before.p50_ms, report.before.p99_ms), (300, 300));
+        // At: [19,000, 21,000): blocks 19..=22, the 20 slow transfers.
+        assert_eq!(report.at.window, Window { start_ms: 19_000, end_ms: 21_000 });
+        assert_eq!((report.at.blocks, report.at.txs, report.at.p99_ms), (4, 20, 2_000));
+        // After: [20,000, 25,000): blocks 21..=30; 10 slow transfers of 50, so p50 is fast and
+        // p99 slow.
+        assert_eq!((report.after.blocks, report.after.txs), (10, 50));
+        assert_eq!((report.after.p50_ms, report.after.p99_ms), (300, 2_000));
+        assert_eq!(report.after.blocks_per_second(), 2.0);
+        assert_eq!(
+            report.to_string(),
+            "epoch=1 start_height=21 at_s=2.0 \
+             before_blocks_per_s=2.00 before_p50_ms=300 before_p99_ms=300 before_txs=50 \
+             at_blocks_per_s=2.00 at_p50_ms=2000 at_p99_ms=2000 at_txs=20 \
+             after_blocks_per_s=2.00 after_p50_ms=300 after_p99_ms=2000 after_txs=50"
+        );
+    }
+
+    #[test]
+    fn a_change_the_log_does_not_cover_is_refused_by_name() {
+        let log = TxLog::parse(&change_log()).expect("readable");
+        let mark = |proposed_unix_ms, epoch_start| ChangeMark {
+            name: "join".to_owned(),
+            proposed_unix_ms,
+            epoch_start,
+        };
+        // Block 22 does not start an epoch.
+        let error = ChangeReport::of(&log, &mark(19_000, 22), 5_000, 2).expect_err("not a start");
+        assert!(error.contains("22 does not start an epoch"), "{error}");
+        // The `before` window starts before the first block (10,000).
+        let error = ChangeReport::of(&log, &mark(12_000, 21), 5_000, 2).expect_err("too early");
+        assert!(error.contains("first block"), "{error}");
+        // The `after` window ends after the last block (29,500).
+        let error = ChangeReport::of(&log, &mark(20_000, 21), 10_000, 2).expect_err("too late");
+        assert!(error.contains("last block"), "{error}");
+        // Block 21 + 30 is not in the log.
+        let error = ChangeReport::of(&log, &mark(19_000, 21), 5_000, 30).expect_err("no block 51");
+        assert!(error.contains("no block 51"), "{error}");
     }
 
     #[test]

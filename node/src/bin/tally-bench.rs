@@ -8,6 +8,12 @@
 //! `committed_tps=N p50_ms=N p99_ms=N submitted=N committed=N lost=N stranded=N late=N dropped=N refused=N
 //!  node_cpu_s=X bench_cpu_s=X accounts=N setup_s=X`
 //!
+//! With `--tx-log FILE` it also writes, as it reads each committed block, a line for the block
+//! and one per transfer of the load in it ([`tally_node::bench::LogLine`]), and `tally-bench
+//! windows` cuts such a log into the windows before, at and after each change of the
+//! consortium (`scripts/reconfig-bench.sh`). `--stop-file` ends the load early, for a run
+//! whose length a script decides as it goes.
+//!
 //! Transfers go out in batches: every time slice (10 ms by default) the transfers due by then
 //! are sent to their node as one borsh `Vec<SignedTransaction>` (`POST /v1/txs`,
 //! `application/octet-stream`). A node that answers a batch with a 4xx status does not know
@@ -34,8 +40,9 @@ use tally_genesis::Genesis;
 use tally_genesis::init::asset_code_for;
 use tally_genesis::keys::read_key_file;
 use tally_node::bench::{
-    Answer, SUBMIT_BATCH_BYTES_MAX, SUBMIT_BATCH_TXS_MAX, SplitMix64, TxAnswer, TxRecord, batch_body,
-    batch_lengths, proc_stat_cpu_ticks, read_submit_answer, send_offset, summarize, ticks_to_seconds,
+    Answer, ChangeMark, ChangeReport, LogLine, SUBMIT_BATCH_BYTES_MAX, SUBMIT_BATCH_TXS_MAX, SplitMix64,
+    TX_LOG_HEADER, TxAnswer, TxLog, TxRecord, batch_body, batch_lengths, due_count, proc_stat_cpu_ticks,
+    read_submit_answer, send_offset, summarize, ticks_to_seconds,
 };
 
 use tally_types::limits::TX_OPS_MAX;
@@ -99,6 +106,26 @@ enum Mode {
     /// Generates a valid chain of signed transfers with finalization certificates, and its
     /// genesis file, without a network: the input of `tally audit` benchmarks.
     Archive(archive_gen::ArchiveArgs),
+    /// Reads a `--tx-log` and prints, per change of the consortium, blocks per second and
+    /// p50/p99 commit latency before, at and after it (`scripts/reconfig-bench.sh`).
+    Windows(WindowsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct WindowsArgs {
+    /// The log written by `tally-bench --tx-log`.
+    #[arg(long)]
+    tx_log: PathBuf,
+    /// Length of the `before` and `after` windows.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    window_seconds: u64,
+    /// The `at` window ends at the header time of this many blocks after the new epoch's first.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    settle_blocks: u64,
+    /// One change: NAME:PROPOSED_UNIX_MS:EPOCH_START (the proposal's submission time and the
+    /// first height of the epoch it made). Repeat for each change, in any order.
+    #[arg(long = "change", required = true)]
+    changes: Vec<ChangeMark>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -148,6 +175,19 @@ struct Args {
     /// as `node_cpu_s` (`na` without them).
     #[arg(long, value_delimiter = ',')]
     node_pids: Vec<u32>,
+    /// HTTP addresses (IP:PORT, comma-separated) to submit to and read blocks from, instead
+    /// of every validator in the genesis: e.g. only the nodes that stay through a change of
+    /// validators.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Vec<SocketAddr>,
+    /// Write a line per committed block and per committed transfer of the load to this file as
+    /// the blocks are read (`tally-bench windows` reads it).
+    #[arg(long)]
+    tx_log: Option<PathBuf>,
+    /// End the load as soon as this file exists (checked every time slice): what was due so
+    /// far is sent, drained and reported as at the end of `--duration`; the rest never counts.
+    #[arg(long)]
+    stop_file: Option<PathBuf>,
 }
 
 /// One keep-alive HTTP/1.1 connection to a node, reopened after any error.
@@ -294,8 +334,10 @@ async fn main() {
 
 async fn run() -> Result<()> {
     let cli = Cli::parse();
-    if let Some(Mode::Archive(archive_args)) = cli.mode {
-        return archive_gen::generate(&archive_args);
+    match cli.mode {
+        Some(Mode::Archive(archive_args)) => return archive_gen::generate(&archive_args),
+        Some(Mode::Windows(windows_args)) => return print_windows(&windows_args),
+        None => {}
     }
     let args = cli.load;
     let (network, scale, issuer) = read_network(&args)?;
@@ -343,7 +385,12 @@ async fn run() -> Result<()> {
     let load = Load::new(&shape);
     let mut cpu = CpuMeter::new(&args.node_pids);
     let start_height = committed_height(&control.get_json("/v1/status").await?)?;
+    let tx_log = match &args.tx_log {
+        Some(path) => Some(TxLogWriter::create(path)?),
+        None => None,
+    };
     let start = Instant::now();
+    let start_unix_ms = unix_ms_now();
     // The watcher sees every block from the one after the current height.
     let watcher = tokio::spawn(watch_blocks(
         BlockFollower::new(network.nodes.clone(), start_height),
@@ -351,23 +398,73 @@ async fn run() -> Result<()> {
         Arc::clone(&load.records),
         Arc::clone(&load.committed_count),
         Arc::clone(&load.stop_watching),
-        start,
+        (start, start_unix_ms),
+        tx_log,
     ));
-    send_on_schedule(&network, &args, &load, presigned.encoded, &presigned.order_by_node, form, start)
-        .await?;
+    let scheduled =
+        send_on_schedule(&network, &args, &load, presigned.encoded, &presigned.order_by_node, form, start)
+            .await?;
     cpu.sample();
-    drain_and_report(&args, &load, watcher, cpu, start, shape.account_count, setup_seconds).await;
+    drain_and_report(&args, &load, watcher, cpu, start, scheduled, shape.account_count, setup_seconds).await;
     Ok(())
 }
 
+/// Milliseconds since the Unix epoch, by this machine's clock.
+fn unix_ms_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis() as u64)
+}
+
+/// `tally-bench windows`: one line per change, in the order given.
+fn print_windows(args: &WindowsArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&args.tx_log)
+        .with_context(|| format!("reading {}", args.tx_log.display()))?;
+    let log = TxLog::parse(&text).map_err(|error| anyhow::anyhow!("{}: {error}", args.tx_log.display()))?;
+    for mark in &args.changes {
+        let report = ChangeReport::of(&log, mark, args.window_seconds * 1_000, args.settle_blocks)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", args.tx_log.display()))?;
+        println!("change={} {report}", mark.name);
+    }
+    Ok(())
+}
+
+/// The `--tx-log` file, written by the block watcher.
+struct TxLogWriter {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl TxLogWriter {
+    fn create(path: &std::path::Path) -> Result<Self> {
+        use std::io::Write;
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        writeln!(out, "{TX_LOG_HEADER}").with_context(|| format!("writing {}", path.display()))?;
+        Ok(TxLogWriter { path: path.to_owned(), out })
+    }
+
+    /// Appends `lines` and flushes, so that the file is whole up to the last block read even
+    /// if the generator is killed. Writes are small and few (one flush per poll that saw
+    /// blocks), so they are done in place rather than on a blocking thread.
+    fn append(&mut self, lines: &[LogLine]) -> Result<()> {
+        use std::io::Write;
+        for line in lines {
+            writeln!(self.out, "{line}")?;
+        }
+        self.out.flush().with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
 /// Once every worker is done: waits for the accepted transfers to commit (refused ones never
-/// do), at most `--drain-seconds`, stops the block watcher and prints the result line.
+/// do), at most `--drain-seconds`, stops the block watcher and prints the result line for the
+/// first `scheduled` transfers (all of them unless `--stop-file` ended the load early).
+#[allow(clippy::too_many_arguments)]
 async fn drain_and_report(
     args: &Args,
     load: &Load,
     watcher: tokio::task::JoinHandle<()>,
     mut cpu: CpuMeter,
     start: Instant,
+    scheduled: usize,
     account_count: usize,
     setup_seconds: f64,
 ) {
@@ -387,7 +484,7 @@ async fn drain_and_report(
     let records = load.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     println!(
         "{} node_cpu_s={} bench_cpu_s={} accounts={account_count} setup_s={setup_seconds:.1}",
-        summarize(&records),
+        summarize(&records[..scheduled.min(records.len())]),
         cpu.nodes_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
         cpu.own_seconds().map_or_else(|| "na".to_owned(), |seconds| format!("{seconds:.1}")),
     );
@@ -398,18 +495,22 @@ async fn drain_and_report(
 fn read_network(args: &Args) -> Result<(Network, u8, SecretKey)> {
     let genesis_path = args.net_dir.join("genesis.json");
     let genesis = Genesis::load(&genesis_path).with_context(|| format!("load {}", genesis_path.display()))?;
-    let nodes: Vec<SocketAddr> = genesis
-        .validators()
-        .iter()
-        .map(|validator| {
-            let mut addr = validator.http_listen;
-            // A node listening on all interfaces is reached on loopback.
-            if addr.ip().is_unspecified() {
-                addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-            }
-            addr
-        })
-        .collect();
+    let nodes: Vec<SocketAddr> = if args.nodes.is_empty() {
+        genesis
+            .validators()
+            .iter()
+            .map(|validator| {
+                let mut addr = validator.http_listen;
+                // A node listening on all interfaces is reached on loopback.
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+                }
+                addr
+            })
+            .collect()
+    } else {
+        args.nodes.clone()
+    };
     ensure!(!nodes.is_empty(), "the genesis has no validators");
     let member = MemberId::new(args.member.clone()).map_err(|error| anyhow::anyhow!("--member: {error}"))?;
     let asset = AssetId::new(asset_code_for(&member).context("asset code")?, member.clone());
@@ -587,8 +688,9 @@ impl Load {
 }
 
 /// Sends every transfer at its time from `start`: each slice, the ones due go to their node's
-/// queue in batches; `--connections-per-node` workers per node drain it. Returns when every
-/// worker is done.
+/// queue in batches; `--connections-per-node` workers per node drain it. Returns, when every
+/// worker is done, how many transfers of the schedule were due when it ended: all of them,
+/// unless the `--stop-file` appeared.
 async fn send_on_schedule(
     network: &Network,
     args: &Args,
@@ -597,8 +699,10 @@ async fn send_on_schedule(
     order_by_node: &[Vec<u32>],
     form: SubmitForm,
     start: Instant,
-) -> Result<()> {
+) -> Result<usize> {
     let send_window_end = start + Duration::from_secs(args.duration) + SEND_GRACE;
+    let total = encoded.len();
+    let mut scheduled = total;
     let encoded = Arc::new(encoded);
     let batch_max = match form {
         SubmitForm::Batch => usize::try_from(args.batch_max).context("--batch-max")?,
@@ -644,6 +748,12 @@ async fn send_on_schedule(
         if !remaining || Instant::now() > send_window_end {
             break;
         }
+        if args.stop_file.as_ref().is_some_and(|path| path.exists()) {
+            // Indices are in schedule order: those due by `now` went to the queues above.
+            scheduled = usize::try_from(due_count(now, args.rate)).map_or(total, |due| due.min(total));
+            eprintln!("tally-bench: stop file found after {:.1} s; ending the load", now.as_secs_f64());
+            break;
+        }
     }
     drop(queues);
     for worker in workers {
@@ -652,7 +762,7 @@ async fn send_on_schedule(
             eprintln!("tally-bench: a send worker failed: {error}");
         }
     }
-    Ok(())
+    Ok(scheduled)
 }
 
 /// Per node, an unbounded queue of batches fed by the schedule: its length is bounded by the
@@ -898,9 +1008,12 @@ async fn run_funding_stage(
         }
         let before = uncommitted.len();
         if let Err(error) = follower
-            .poll(|id| {
-                if uncommitted.remove(&id) {
-                    in_flight.remove(&id);
+            .poll(|block| {
+                for tx in block.txs.iter() {
+                    let id = tx.id();
+                    if uncommitted.remove(&id) {
+                        in_flight.remove(&id);
+                    }
                 }
             })
             .await
@@ -1234,11 +1347,10 @@ impl BlockFollower {
         BlockFollower { nodes, current: 0, connection, next: after_height + 1, borsh: true }
     }
 
-    /// Reads every block committed since the last call, calling `on_tx` for each of its
-    /// transactions. On an error the next call starts again at the first block not read, on
-    /// the next node.
-    async fn poll(&mut self, mut on_tx: impl FnMut(TxId)) -> Result<()> {
-        let result = self.read_new_blocks(&mut on_tx).await;
+    /// Reads every block committed since the last call, in order, calling `on_block` for each.
+    /// On an error the next call starts again at the first block not read, on the next node.
+    async fn poll(&mut self, mut on_block: impl FnMut(&Block)) -> Result<()> {
+        let result = self.read_new_blocks(&mut on_block).await;
         if result.is_err() {
             self.current = (self.current + 1) % self.nodes.len();
             self.connection = Connection::new(self.nodes[self.current]);
@@ -1246,13 +1358,11 @@ impl BlockFollower {
         result
     }
 
-    async fn read_new_blocks(&mut self, on_tx: &mut impl FnMut(TxId)) -> Result<()> {
+    async fn read_new_blocks(&mut self, on_block: &mut impl FnMut(&Block)) -> Result<()> {
         let tip = committed_height(&self.connection.get_json("/v1/status").await?)?;
         while self.next <= tip {
             let block = self.block(self.next).await?;
-            for tx in block.txs.iter() {
-                on_tx(tx.id());
-            }
+            on_block(&block);
             self.next += 1;
         }
         Ok(())
@@ -1274,32 +1384,62 @@ impl BlockFollower {
 }
 
 /// Follows committed blocks, stamping each of our transactions with the time its block was
-/// seen, until told to stop. A node that does not answer is retried (another one), never fatal.
+/// seen, until told to stop; with a `tx_log`, writes each block's line and those of our
+/// transfers in it (times in Unix ms: `start` is the load's start as an instant and by the
+/// wall clock). A node that does not answer is retried (another one), never fatal.
 async fn watch_blocks(
     mut follower: BlockFollower,
     ids: HashMap<TxId, usize>,
     records: Arc<Mutex<Vec<TxRecord>>>,
     committed_count: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-    start: Instant,
+    (start, start_unix_ms): (Instant, u64),
+    mut tx_log: Option<TxLogWriter>,
 ) {
     let mut errors = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let mut seen = Vec::new();
+        // Per block read: its height, its log line and the indices of our transfers in it.
+        let mut seen: Vec<(u64, LogLine, Vec<usize>)> = Vec::new();
         let polled = follower
-            .poll(|id| {
-                if let Some(&index) = ids.get(&id) {
-                    seen.push(index);
-                }
+            .poll(|block| {
+                let header = &block.header;
+                let line = LogLine::Block {
+                    height: header.height.0,
+                    epoch: header.view.epoch(),
+                    time_ms: header.time_ms,
+                    txs: block.txs.len() as u64,
+                };
+                let ours = block.txs.iter().filter_map(|tx| ids.get(&tx.id()).copied()).collect();
+                seen.push((header.height.0, line, ours));
             })
             .await;
         if !seen.is_empty() {
             let now = start.elapsed();
+            let mut lines = Vec::new();
             let mut records = records.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            for index in seen {
-                if records[index].committed.is_none() {
-                    records[index].committed = Some(now);
+            for (height, block_line, ours) in seen {
+                lines.push(block_line);
+                for index in ours {
+                    let record = &mut records[index];
+                    if record.committed.is_some() {
+                        continue;
+                    }
+                    record.committed = Some(now);
                     committed_count.fetch_add(1, Ordering::Relaxed);
+                    if let Some(submitted) = record.submitted {
+                        lines.push(LogLine::Tx {
+                            height,
+                            submit_unix_ms: start_unix_ms + submitted.as_millis() as u64,
+                            latency_ms: now.saturating_sub(submitted).as_millis() as u64,
+                        });
+                    }
+                }
+            }
+            drop(records);
+            if let Some(log) = &mut tx_log {
+                if let Err(error) = log.append(&lines) {
+                    eprintln!("tally-bench: {error:#}; no more transaction log");
+                    tx_log = None;
                 }
             }
         }
