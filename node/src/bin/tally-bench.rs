@@ -1436,11 +1436,11 @@ async fn watch_blocks(
                 }
             }
             drop(records);
-            if let Some(log) = &mut tx_log {
-                if let Err(error) = log.append(&lines) {
-                    eprintln!("tally-bench: {error:#}; no more transaction log");
-                    tx_log = None;
-                }
+            if let Some(log) = &mut tx_log
+                && let Err(error) = log.append(&lines)
+            {
+                eprintln!("tally-bench: {error:#}; no more transaction log");
+                tx_log = None;
             }
         }
         if let Err(error) = polled {
