@@ -39,6 +39,16 @@ pub struct FastScheme {
 }
 
 impl FastScheme {
+    /// The scheme of validator `me` of `validators`.
+    fn new(me: ValidatorIndex, chain_id: &ChainId, validators: &ValidatorSet) -> Self {
+        FastScheme {
+            me,
+            chain_id: chain_id.clone(),
+            keys: Arc::new(validators.keys().iter().map(fast_key).collect()),
+            also_accept: None,
+        }
+    }
+
     fn mac(&self, key: &[u8; 32], namespace: Namespace, payload: &[u8]) -> Signature {
         let message = signing_message(namespace, &self.chain_id, payload);
         let mut out = [0u8; 64];
@@ -173,12 +183,7 @@ pub fn scheme_in(
 ) -> Option<SimScheme> {
     let me = validators.index_of(&secret.public_key())?;
     Some(match kind {
-        SchemeKind::Fast => SimScheme::Fast(FastScheme {
-            me,
-            chain_id: chain_id.clone(),
-            keys: Arc::new(validators.keys().iter().map(fast_key).collect()),
-            also_accept: None,
-        }),
+        SchemeKind::Fast => SimScheme::Fast(FastScheme::new(me, chain_id, validators)),
         SchemeKind::Ed25519 => SimScheme::Ed25519(Box::new(
             Ed25519Scheme::new(chain_id.clone(), validators.clone(), secret.clone())
                 .expect("the key is in the validator set"),
@@ -212,12 +217,8 @@ pub fn certificate_verifies(
     match kind {
         SchemeKind::Ed25519 => certificate.verify(chain_id, validators).is_ok(),
         SchemeKind::Fast => {
-            let scheme = FastScheme {
-                me: ValidatorIndex(0),
-                chain_id: chain_id.clone(),
-                keys: Arc::new(validators.keys().iter().map(fast_key).collect()),
-                also_accept: None,
-            };
+            // Any index verifies: signing is not asked of it.
+            let scheme = FastScheme::new(ValidatorIndex(0), chain_id, validators);
             certificate
                 .verify_with(validators, |signer, namespace, payload, signature| {
                     scheme.verify(signer, namespace, payload, signature)
