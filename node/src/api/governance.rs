@@ -1,7 +1,7 @@
 //! Governance reads (issue #12): the consortium's settings, members, validators and epochs,
 //! and proposals with their votes and outcomes. Every entry comes with its state proof against
-//! the state root of the committed header at `height`, so a client checks them as it checks a
-//! balance (`tally gov show` does).
+//! the state root of the committed header at `height`, so a client can check them as it checks
+//! a balance (`tally verify state`; `tally gov show` prints the node's answer without checking).
 //!
 //! - `GET /v1/governance`: threshold and member count, the current and scheduled epochs, every
 //!   validator of those epochs (each with its proof), and every member, active or removed
