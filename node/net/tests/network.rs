@@ -281,3 +281,99 @@ async fn direct_messages_are_delivered_every_time_even_when_identical() {
     a.task.abort();
     b.task.abort();
 }
+
+/// Waits until `handle` is (or is no longer) connected to `peer`.
+async fn wait_link(handle: &NetHandle, peer: libp2p::PeerId, connected: bool) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if handle.connected_peers().await.expect("peers").contains(&peer) == connected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the link to {peer} did not become connected={connected} in time"));
+}
+
+/// Watches `events` for `window` and fails if `peer` connects or anything from it arrives.
+async fn assert_silent(events: &mut mpsc::Receiver<NetEvent>, peer: libp2p::PeerId, window: Duration) {
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(event) = tokio::time::timeout_at(deadline, events.recv()).await {
+        match event {
+            Some(NetEvent::PeerConnected(from)) => assert_ne!(from, peer, "{peer} connected"),
+            Some(NetEvent::Direct { peer: from, data }) => {
+                assert_ne!(from, peer, "a direct message from {peer}: {}", String::from_utf8_lossy(&data))
+            }
+            Some(NetEvent::Gossip { source, .. }) => assert_ne!(source, peer, "gossip from {peer}"),
+            Some(NetEvent::Request { peer: from, .. }) => assert_ne!(from, peer, "a request from {peer}"),
+            Some(NetEvent::PeerDisconnected(_)) => {}
+            None => break,
+        }
+    }
+}
+
+/// Waits for a direct message from `peer`, skipping other events.
+async fn next_direct_from(events: &mut mpsc::Receiver<NetEvent>, peer: libp2p::PeerId) -> Vec<u8> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("event loop alive") {
+                NetEvent::Direct { peer: from, data } if from == peer => return data,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("no direct message in time")
+}
+
+/// The allow list follows the validator set without a restart (issue #12 item 4): a validator
+/// of a later epoch is refused until the set names it, then admitted, and its messages arrive;
+/// a removed validator's connection closes and, though it keeps dialling and sending (votes
+/// travel as direct messages), nothing from it arrives any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_allow_list_follows_set_validators() {
+    let seeds = [51u8, 52, 53];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let (a_id, b_id, c_id) = (peers[0].peer_id, peers[1].peer_id, peers[2].peer_id);
+    // A and B validate; C is a validator-to-be that already lists itself with them.
+    let mut a = start(key(51), ports[0], peers[..2].to_vec(), vec![]);
+    let b = start(key(52), ports[1], peers[..2].to_vec(), vec![]);
+    let c = start(key(53), ports[2], peers.clone(), vec![]);
+    wait_link(&a.handle, b_id, true).await;
+    c.handle.send_direct(a_id, b"early vote".to_vec()).await.expect("queued");
+    assert_silent(&mut a.events, c_id, Duration::from_millis(1500)).await;
+    assert!(!a.handle.connected_peers().await.expect("peers").contains(&c_id));
+
+    // C's epoch begins: A and B admit it, and its messages arrive.
+    a.handle.set_validators(peers.clone()).await.expect("set");
+    b.handle.set_validators(peers.clone()).await.expect("set");
+    wait_link(&a.handle, c_id, true).await;
+    wait_link(&c.handle, a_id, true).await;
+    c.handle.send_direct(a_id, b"vote of the new epoch".to_vec()).await.expect("queued");
+    assert_eq!(next_direct_from(&mut a.events, c_id).await, b"vote of the new epoch");
+
+    // B is removed: A (and C) drop it. B still lists A and C, redials every 200 ms and sends.
+    let without_b = vec![peers[0].clone(), peers[2].clone()];
+    a.handle.set_validators(without_b.clone()).await.expect("set");
+    c.handle.set_validators(without_b).await.expect("set");
+    wait_link(&a.handle, b_id, false).await;
+    let b_handle = b.handle.clone();
+    let votes = tokio::spawn(async move {
+        for i in 0..20u32 {
+            let _ = b_handle.send_direct(a_id, format!("stale vote {i}").into_bytes()).await;
+            let _ = b_handle.publish(Topic::Consensus, format!("stale gossip {i}").into_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    assert_silent(&mut a.events, b_id, Duration::from_millis(2500)).await;
+    assert!(!a.handle.connected_peers().await.expect("peers").contains(&b_id));
+    // The validators that stay still talk.
+    c.handle.send_direct(a_id, b"still here".to_vec()).await.expect("queued");
+    assert_eq!(next_direct_from(&mut a.events, c_id).await, b"still here");
+    votes.abort();
+    for task in [a.task, b.task, c.task] {
+        task.abort();
+    }
+}
