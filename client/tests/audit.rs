@@ -11,8 +11,9 @@ mod audit_support;
 use std::process::Command;
 
 use audit_support::{
-    BLOCKS, CERTIFIED_BY_CHILD, EPOCH_1_CERTIFIED_BY_CHILD, EPOCH_1_START, FAILING_TX, ROTATION_BLOCKS,
-    TestChain, archive_bytes, build, build_rotated, genesis_of, header_of, sign_certificate,
+    BADGE_HEIGHT, BLOCKS, CERTIFIED_BY_CHILD, EPOCH_1_CERTIFIED_BY_CHILD, EPOCH_1_START, FAILING_TX,
+    ROTATION_BLOCKS, TestChain, archive_bytes, build, build_rotated, genesis_of, header_of, rotation_badges,
+    sign_certificate,
 };
 use tally_client::audit::{
     AuditFailure, AuditOptions, AuditSummary, Check, InvariantPolicy, archive_source, audit,
@@ -338,6 +339,45 @@ fn archive_source_establishes_each_epoch_and_checks_finality_against_it() {
         "{error}"
     );
     assert!(error.to_string().contains(&format!("height {ROTATION_BLOCKS} was made in epoch 1")), "{error}");
+}
+
+/// `tally badge verify --archive` across epochs (issue #12 item 6): a badge anchored in epoch 1
+/// passes all six steps with the epochs the replay derived from the genesis file; trusting the
+/// genesis set alone, the finality step fails naming the epoch; an anchor certified by the old
+/// set after the change is refused by the replay itself.
+#[test]
+fn a_badge_anchored_after_the_change_verifies_with_the_derived_epochs() {
+    use tally_client::proofs::{ArchiveSource, Interest, Trust, verify_badge};
+
+    let rotated = build_rotated();
+    let chain = &rotated.chain;
+    let (assertions, batch) = rotation_badges();
+    let anchor = &chain.records[BADGE_HEIGHT as usize - 1];
+    let mut receipt = batch.receipt(1).expect("in range");
+    receipt.tx_id = Some(anchor.block.txs[0].id());
+    receipt.height = Some(Height(BADGE_HEIGHT));
+    let interest = Interest { txs: vec![anchor.block.txs[0].id()], anchor_roots: vec![batch.root()] };
+    let file = archive_file(chain, &chain.records);
+    let mut source =
+        ArchiveSource::load(file.path(), &chain.genesis, &interest).expect("the archive replays");
+    let mut trust = Trust::from_genesis(&chain.genesis);
+    trust.epochs = source.epochs().to_vec();
+    let report = verify_badge(&mut source, &trust, &assertions[1], &receipt);
+    assert!(report.is_valid(), "{report:#?}");
+
+    let genesis_only = Trust::from_genesis(&chain.genesis);
+    let report = verify_badge(&mut source, &genesis_only, &assertions[1], &receipt);
+    let failed = report.failed_step().unwrap_or_else(|| panic!("passed trusting genesis only: {report:#?}"));
+    assert!(failed.detail.contains("epoch 1"), "{failed:?}");
+
+    let mut records = chain.records.clone();
+    let index = BADGE_HEIGHT as usize - 1;
+    let subject =
+        Subject::Finalize { view: records[index].block.header.view, block_id: records[index].block.id() };
+    records[index].certificate = sign_certificate(subject, &rotated.old_keys, 3);
+    let forged = archive_file(chain, &records);
+    let error = ArchiveSource::load(forged.path(), &chain.genesis, &interest).err().expect("refused");
+    assert!(error.to_string().contains(&format!("block {BADGE_HEIGHT}: certificate")), "{error}");
 }
 
 #[test]

@@ -180,6 +180,26 @@ pub const ROTATION_PASSED: u64 = 2;
 pub const EPOCH_1_START: u64 = ROTATION_PASSED + 2;
 /// A block of epoch 1 stored with its child's finalization.
 pub const EPOCH_1_CERTIFIED_BY_CHILD: u64 = EPOCH_1_START + 1;
+/// The block of epoch 1 whose transaction anchors [`rotation_badges`].
+pub const BADGE_HEIGHT: u64 = EPOCH_1_START + 2;
+
+/// The badge batch acme anchors in epoch 1 of the rotated chain: three Open Badges 2.0 assertions.
+pub fn rotation_badges() -> (Vec<Vec<u8>>, tally_client::badge::BadgeBatch) {
+    let assertions: Vec<Vec<u8>> = (0..3)
+        .map(|number| {
+            format!(
+                r#"{{"@context": "https://w3id.org/openbadges/v2", "type": "Assertion",
+  "id": "https://badges.acme.example/assertions/epoch-1-{number}.json",
+  "recipient": {{"type": "email", "hashed": true, "salt": "5a1f", "identity": "sha256$00ff"}},
+  "badge": "https://badges.acme.example/classes/api-calls-1m.json",
+  "issuedOn": "2025-03-14T09:30:00Z", "verification": {{"type": "hosted"}}}}"#
+            )
+            .into_bytes()
+        })
+        .collect();
+    let batch = tally_client::badge::BadgeBatch::from_assertions(&assertions).expect("a batch of three");
+    (assertions, batch)
+}
 
 /// A chain whose validator set changes by governance: validator 0's consensus key is rotated.
 pub struct RotatedChain {
@@ -206,7 +226,8 @@ pub fn sign_certificate(subject: Subject, keys: &[SecretKey], quorum: usize) -> 
 }
 
 /// Builds a chain of [`ROTATION_BLOCKS`] blocks as validators would: block 1 moves credits,
-/// block [`ROTATION_PASSED`] passes the rotation of validator 0's consensus key, and from
+/// block [`ROTATION_PASSED`] passes the rotation of validator 0's consensus key, block
+/// [`BADGE_HEIGHT`] anchors [`rotation_badges`], and from
 /// [`EPOCH_1_START`] on the headers carry epoch 1's set, the views are epoch 1's and the
 /// certificates are signed by epoch 1's validators. Epoch 0's last block is finalized in a
 /// later view than its own, as after a re-proposal, and its parent is stored with that
@@ -274,6 +295,7 @@ pub fn build_rotated() -> RotatedChain {
                 action: rotate.clone(),
                 expires_at_height: Height(100),
             }))])],
+            BADGE_HEIGHT => vec![sign(vec![Op::AnchorBadges(rotation_badges().1.anchor_op(None))])],
             _ => vec![sign(vec![Op::Transfer(Transfer {
                 asset: asset.clone(),
                 to: receiver,
