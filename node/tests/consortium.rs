@@ -25,6 +25,10 @@ use common::{Nodes, height, tally_binary};
 const OPERATORS: [&str; 4] = ["acme", "globex", "initech", "hooli"];
 const CHAIN: &str = "tally-netns-test";
 const WAIT_MAX: Duration = Duration::from_secs(90);
+/// The longest the committed height of acme's node may stand still while the consortium
+/// changes: "the chain never stops". Far above a block time and an epoch change's catch-up
+/// on a shared machine; a chain that stopped would stand still until the test's end.
+const STALL_MAX: Duration = Duration::from_secs(45);
 
 /// The namespaces, the veth pairs and the bridge of one test run; removed on drop.
 struct Lan {
@@ -427,6 +431,42 @@ impl Change<'_> {
         assert!(receipt.contains("success") || receipt.contains("committed"), "{receipt}");
     }
 
+    /// The validator named `name` signs: its index in the current epoch's set is among the
+    /// signers of a recent finalization on acme's node (its votes count).
+    fn signs_certificates(&self, homes: &[(PathBuf, PathBuf, String)], name: &str) {
+        let key = self.consensus_key(homes, name);
+        let status: serde_json::Value =
+            serde_json::from_str(&self.tally(&homes[0], &["gov", "status"])).expect("JSON");
+        let index = current_validators(&status)
+            .and_then(|keys| keys.iter().position(|candidate| candidate.as_str() == Some(key.as_str())))
+            .unwrap_or_else(|| panic!("{name} is not in the current epoch: {status}"));
+        let acme = format!("{}:28000", homes[0].2).parse().expect("address");
+        let client = common::client(acme);
+        let start = Instant::now();
+        loop {
+            let tip = height(acme).expect("acme answers");
+            let signed = (tip.saturating_sub(20)..=tip).any(|h| {
+                client
+                    .get_json(&format!("/v1/blocks/{h}/certificate"))
+                    .ok()
+                    .and_then(|answer| {
+                        serde_json::from_value::<tally_types::Certificate>(answer["certificate"].clone()).ok()
+                    })
+                    .is_some_and(|certificate| {
+                        certificate.signer_indices().contains(&tally_types::ValidatorIndex(index as u16))
+                    })
+            });
+            if signed {
+                return;
+            }
+            assert!(
+                start.elapsed() < WAIT_MAX,
+                "{name} (index {index}) signed none of the last 20 finalizations"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// The consensus key of the validator named `name`, from `tally gov status`.
     fn consensus_key(&self, homes: &[(PathBuf, PathBuf, String)], name: &str) -> String {
         let status: serde_json::Value =
@@ -442,7 +482,9 @@ impl Change<'_> {
     }
 }
 
-/// The consortium changes by vote across the namespaces, and transfers commit at every step.
+/// The consortium changes by vote across the namespaces. Throughout, a payer sends transfers
+/// one after another, each waiting for its commit, and a watcher samples acme's committed
+/// height: every transfer commits and the height never stands still for [`STALL_MAX`].
 fn change_by_vote(
     change: &Change,
     operators: &[(PathBuf, PathBuf, String)],
@@ -454,6 +496,100 @@ fn change_by_vote(
         &stdout(&run(change.tally_bin, &["--json", "keys", "show", "issuer"], Some(&operators[1].1))),
         "address",
     );
+    // The payer: its own key (so its seqs never meet the operators' votes), funded by acme.
+    let payer_keys = change.dir.join("payer");
+    run(change.tally_bin, &["keys", "new", "payer"], Some(&payer_keys));
+    let payer = json_field(
+        &stdout(&run(change.tally_bin, &["--json", "keys", "show", "payer"], Some(&payer_keys))),
+        "address",
+    );
+    change.tally(
+        &operators[0],
+        &[
+            "transfer",
+            "--asset",
+            "ACME@acme",
+            "--to",
+            &payer,
+            "--amount",
+            "5",
+            "--from",
+            "issuer",
+            "--wait",
+        ],
+    );
+    let acme_url = format!("http://{}:28000", operators[0].2);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let stop = &stop;
+        let payments = scope.spawn(|| {
+            let mut committed = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let output = Command::new(change.tally_bin)
+                    .args([
+                        "--node",
+                        &acme_url,
+                        "--json",
+                        "transfer",
+                        "--asset",
+                        "ACME@acme",
+                        "--to",
+                        &receiver,
+                    ])
+                    .args(["--amount", "0.01", "--from", "payer", "--wait"])
+                    .env("TALLY_PASSPHRASE", "netns-test")
+                    .env("TALLY_KEYSTORE", &payer_keys)
+                    .output()
+                    .expect("run tally");
+                let text = String::from_utf8_lossy(&output.stdout);
+                assert!(
+                    output.status.success() && text.contains("success"),
+                    "a transfer during the changes did not commit: {text}{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                committed += 1;
+            }
+            committed
+        });
+        let watch = scope.spawn(|| {
+            let acme: SocketAddr = format!("{}:28000", operators[0].2).parse().expect("address");
+            let (mut last, mut since, mut longest) = (0u64, Instant::now(), Duration::ZERO);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(now) = height(acme)
+                    && now > last
+                {
+                    (last, since) = (now, Instant::now());
+                }
+                longest = longest.max(since.elapsed());
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            (last, longest)
+        });
+        let steps = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            change_steps(change, operators, nodes, &receiver)
+        }));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let committed = payments.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (tip, longest) = watch.join().expect("the watcher does not panic");
+        if let Err(panic) = steps {
+            std::panic::resume_unwind(panic);
+        }
+        assert!(committed >= 10, "only {committed} transfers committed during the changes");
+        assert!(longest < STALL_MAX, "the chain stood still for {longest:?} (height {tip})");
+        eprintln!(
+            "during the changes: {committed} transfers committed; longest stall {longest:?}; height {tip}"
+        );
+    });
+}
+
+/// The votes of [`change_by_vote`], in order.
+fn change_steps(
+    change: &Change,
+    operators: &[(PathBuf, PathBuf, String)],
+    nodes: &mut Nodes,
+    receiver: &str,
+) {
+    let receiver = receiver.to_owned();
     let mut homes = operators.to_vec();
 
     // A fifth provider, in the fifth namespace: keys, application, vote, node.
@@ -472,6 +608,7 @@ fn change_by_vote(
     homes.push((umbrella_home.clone(), umbrella_keys, format!("10.77.{}.5", change.subnet)));
     change.wait_log(&umbrella_home, "this node now validates");
     change.transfer_commits(&homes, &receiver);
+    change.signs_certificates(&homes, "umbrella-0");
 
     // Hooli's validator is voted out (5 members: 4 yes needed); its node stops.
     let hooli_key = change.consensus_key(&homes, "hooli-0");
@@ -496,6 +633,22 @@ fn change_by_vote(
     change.wait_log(&operators[1].0, "no longer validates");
     change.wait_log(&rotated_home, "this node now validates");
     change.transfer_commits(&homes, &receiver);
+}
+
+/// The current epoch's validator keys, in order, from `tally gov status` (the proven `Epochs`
+/// entry, wherever its decoded value holds `current.validators`).
+fn current_validators(status: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
+    fn find(value: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
+        if let Some(validators) = value.get("current").and_then(|current| current.get("validators")) {
+            return validators.as_array().cloned();
+        }
+        match value {
+            serde_json::Value::Object(map) => map.values().find_map(find),
+            serde_json::Value::Array(items) => items.iter().find_map(find),
+            _ => None,
+        }
+    }
+    find(status.get("epochs")?)
 }
 
 /// The effective user id (root can make network namespaces).
