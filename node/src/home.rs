@@ -22,8 +22,9 @@ pub const CONSENSUS_KEY_FILE: &str = "consensus.key";
 pub const NETWORK_KEY_FILE: &str = "network.key";
 /// The configuration's file name in a home directory.
 pub const CONFIG_FILE: &str = "node.toml";
-/// Mode of `node.toml`: it holds no secret.
-const CONFIG_FILE_MODE: u32 = 0o644;
+/// Mode of `node.toml`: no secret, but the operator's alone like the rest of the home (it names
+/// the key files and the listening addresses).
+const CONFIG_FILE_MODE: u32 = 0o600;
 
 /// What `init` made.
 pub struct Home {
@@ -151,6 +152,7 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join(CONSENSUS_KEY_FILE)), 0o600);
         assert_eq!(mode(&dir.join(NETWORK_KEY_FILE)), 0o600);
+        assert_eq!(mode(&dir.join(CONFIG_FILE)), 0o600);
         let (consensus, network) = read_home(&dir).expect("keys read back");
         assert_eq!(Some(consensus.public_key()), home.consensus_key);
         assert_eq!(network.public_key(), home.network_key);

@@ -505,18 +505,7 @@ fn change_by_vote(
     );
     change.tally(
         &operators[0],
-        &[
-            "transfer",
-            "--asset",
-            "ACME@acme",
-            "--to",
-            &payer,
-            "--amount",
-            "5",
-            "--from",
-            "issuer",
-            "--wait",
-        ],
+        &["transfer", "--asset", "ACME@acme", "--to", &payer, "--amount", "5", "--from", "issuer", "--wait"],
     );
     let acme_url = format!("http://{}:28000", operators[0].2);
     let stop = std::sync::atomic::AtomicBool::new(false);
