@@ -148,9 +148,11 @@ pub struct Reconfiguration {
     pub change: Change,
 }
 
-/// What a governance change does to the validators. Validators keep their index (a rotation
-/// keeps the slot, and only the last validator is removed), so host `i` is validator `i` in
-/// every epoch it belongs to.
+/// What a governance change does to the validators, by *slot*: the keyring's and the hosts'
+/// name for a validator (genesis validators are slots `0..n`, joiners the next slots in the
+/// order they are drawn). A slot's index in an epoch's set is another thing: a rotation keeps
+/// it, but a removal shifts every later validator down by one, so the simulator maps slots to
+/// indices epoch by epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     /// New consensus parameters, the same validators.
@@ -162,8 +164,9 @@ pub enum Change {
     /// The validator leaves (its node stops at the epoch's start); the simulator keeps signing
     /// votes with its key, and none may count.
     Remove { slot: ValidatorIndex },
-    /// A new validator is added after the last (its own host, which follows the chain as a
-    /// full node from the run's start and validates once its epoch begins).
+    /// A new validator is added after the last of the set (its own host, with the next unused
+    /// slot, follows the chain as a full node from the run's start and validates once its epoch
+    /// begins).
     Join { slot: ValidatorIndex },
 }
 
@@ -418,10 +421,17 @@ impl Scenario {
         (self.n - 1) / 3
     }
 
-    /// The validators left after every change (the run's removals and joins).
-    pub fn final_n(&self) -> usize {
-        let removals = self.reconfigurations.iter().filter(|r| matches!(r.change, Change::Remove { .. }));
-        self.n + self.joiners() - removals.count()
+    /// The slots that validate after every change (the run's removals and joins), in set order.
+    pub fn final_validators(&self) -> Vec<u16> {
+        let mut slots: Vec<u16> = (0..self.n as u16).collect();
+        for reconfiguration in &self.reconfigurations {
+            match reconfiguration.change {
+                Change::Remove { slot } => slots.retain(|kept| *kept != slot.0),
+                Change::Join { slot } => slots.push(slot.0),
+                Change::Params | Change::Rotate { .. } => {}
+            }
+        }
+        slots
     }
 
     /// Validators the run's changes add (each has a host of its own).
@@ -475,31 +485,35 @@ fn faulty_slots(byzantine: &[(ValidatorIndex, Behavior)], lying_disk: Option<Nod
     slots
 }
 
-/// What each reconfiguration at `times` changes: new parameters, a key rotation of any
-/// validator, the removal of the last one while at least 5 remain and the faulty validators
-/// that stay are at most f of those left (so safety and liveness still hold for the new set),
-/// or a new validator after the last (not after a removal, whose slot it would take).
+/// What each reconfiguration at `times` changes: new parameters; a key rotation of any
+/// validator in the set; the removal of any correct validator in the set while at least 5
+/// remain and the faulty validators that stay are at most f of those left (so safety and
+/// liveness still hold for the new set); or a new validator with the next unused slot (also
+/// after removals: a removed slot is never reused, as a removed key is never re-added).
 fn draw_changes(rng: &mut Rng, times: &[SimTime], n: usize, faulty: &[u16]) -> Vec<Reconfiguration> {
-    let mut validators = n;
-    let mut removed = false;
+    let mut live: Vec<u16> = (0..n as u16).collect();
+    let mut next_slot = n as u16;
     times
         .iter()
         .map(|&at| {
-            let last = validators - 1;
-            let faulty_left = faulty.iter().filter(|slot| usize::from(**slot) < last).count();
-            let can_remove = validators >= 5 && faulty_left <= (last - 1) / 3;
+            let removable: Vec<u16> = live.iter().copied().filter(|slot| !faulty.contains(slot)).collect();
+            let left = live.len().saturating_sub(1);
+            let faulty_left = live.iter().filter(|slot| faulty.contains(slot)).count();
+            let can_remove = live.len() >= 5 && !removable.is_empty() && faulty_left <= (left - 1) / 3;
             let change = match rng.below(4) {
                 0 => Change::Params,
                 2 if can_remove => {
-                    validators -= 1;
-                    removed = true;
-                    Change::Remove { slot: ValidatorIndex(last as u16) }
+                    let slot = removable[rng.index(removable.len())];
+                    live.retain(|kept| *kept != slot);
+                    Change::Remove { slot: ValidatorIndex(slot) }
                 }
-                3 if !removed => {
-                    validators += 1;
-                    Change::Join { slot: ValidatorIndex(last as u16 + 1) }
+                3 => {
+                    let slot = next_slot;
+                    next_slot += 1;
+                    live.push(slot);
+                    Change::Join { slot: ValidatorIndex(slot) }
                 }
-                _ => Change::Rotate { slot: ValidatorIndex(rng.below(validators as u64) as u16) },
+                _ => Change::Rotate { slot: ValidatorIndex(live[rng.index(live.len())]) },
             };
             Reconfiguration { at, change }
         })
@@ -512,17 +526,47 @@ mod tests {
 
     #[test]
     fn scenarios_are_deterministic_and_within_limits() {
+        // Removals of a validator other than the last, and joins after a removal.
+        let (mut removed_inside, mut joined_after_removal) = (0, 0);
         for seed in 0..200 {
             for n in [4, 5, 6, 7, 10] {
                 let a = Scenario::generate(seed, n, ScenarioOptions::default());
                 let b = Scenario::generate(seed, n, ScenarioOptions::default());
                 assert_eq!(a.summary(), b.summary());
                 assert!(a.byzantine.len() <= a.max_faulty());
-                let left = a.final_n();
-                assert!(left >= 4);
+                let left = a.final_validators();
+                assert!(left.len() >= 4);
                 let faulty = faulty_slots(&a.byzantine, a.lying_disk, n);
-                let faulty_left = faulty.iter().filter(|slot| usize::from(**slot) < left).count();
-                assert!(faulty_left <= (left - 1) / 3, "seed {seed}: too many faulty validators stay");
+                let faulty_left = left.iter().filter(|slot| faulty.contains(slot)).count();
+                assert!(faulty_left <= (left.len() - 1) / 3, "seed {seed}: too many faulty validators stay");
+                let joined = a.reconfigurations.iter().filter_map(|r| match r.change {
+                    Change::Join { slot } => Some(usize::from(slot.0)),
+                    _ => None,
+                });
+                assert!(joined.eq(n..n + a.joiners()), "seed {seed}: joiners take the next slots");
+                let mut live: Vec<u16> = (0..n as u16).collect();
+                for reconfiguration in &a.reconfigurations {
+                    match reconfiguration.change {
+                        Change::Remove { slot } => {
+                            assert!(
+                                live.len() >= 5 && !faulty.contains(&slot.0),
+                                "seed {seed}: {slot} removed"
+                            );
+                            let position = live.iter().position(|kept| *kept == slot.0);
+                            let position = position.expect("only a validator of the set is removed");
+                            removed_inside += usize::from(position + 1 < live.len());
+                            live.remove(position);
+                        }
+                        Change::Join { slot } => {
+                            joined_after_removal += usize::from(live.len() < usize::from(slot.0));
+                            live.push(slot.0);
+                        }
+                        Change::Rotate { slot } => {
+                            assert!(live.contains(&slot.0), "seed {seed}: {slot} rotated")
+                        }
+                        Change::Params => {}
+                    }
+                }
                 assert_eq!(a.network.validate(), Ok(()));
                 assert_eq!(a.clock_offsets_ms.len(), a.n + a.twins());
                 for crash in &a.crashes {
@@ -533,5 +577,6 @@ mod tests {
                 }
             }
         }
+        assert!(removed_inside > 0 && joined_after_removal > 0, "{removed_inside} {joined_after_removal}");
     }
 }

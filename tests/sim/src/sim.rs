@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use tally_consensus::{BlockRef, Config, Core, Evidence, Message, Recipient, Scheme, WalEntry};
+use tally_consensus::{BlockRef, Config, Core, Evidence, Message, Scheme, WalEntry};
 use tally_node::api::{AssetCatalog, Metrics, NodeStatus, Submission};
 use tally_node::engine::io::{Job, Lane, RequestTag};
 use tally_node::engine::startup::read_wal;
@@ -80,8 +80,12 @@ type SimEngine = Engine<SimScheme, SimNet, SimClock, SimWorkers>;
 /// What crosses the simulated network.
 #[derive(Clone, Debug)]
 pub enum Wire {
-    /// An encoded consensus [`Message`].
-    Consensus(Vec<u8>),
+    /// An encoded consensus [`Message`] of `epoch` (its view's): the receiver knows its sender
+    /// by the sender's index in that epoch's set.
+    Consensus {
+        bytes: Vec<u8>,
+        epoch: u64,
+    },
     /// An encoded transaction batch.
     Gossip(Vec<u8>),
     Request {
@@ -100,7 +104,7 @@ impl Wire {
     /// Bytes that identify the payload, for the trace hash.
     fn trace_bytes(&self) -> Vec<u8> {
         let (kind, tag, bytes) = match self {
-            Wire::Consensus(bytes) => (0u8, 0, bytes),
+            Wire::Consensus { bytes, .. } => (0u8, 0, bytes),
             Wire::Gossip(bytes) => (1, 0, bytes),
             Wire::Request { tag, bytes, .. } => (2, *tag, bytes),
             Wire::Response { tag, bytes, .. } => (3, *tag, bytes),
@@ -446,6 +450,8 @@ pub struct Simulation {
 struct EpochSet {
     validators: ValidatorSet,
     verifier: SimScheme,
+    /// The slot (host identity, see [`Change`]) of each index of `validators`.
+    slots: Vec<ValidatorIndex>,
 }
 
 /// A submitted governance change, made concrete: which keys it replaces or removes.
@@ -459,8 +465,10 @@ enum Applied {
 
 /// A key that governance took out of the validator set, still in a thief's hands.
 struct RetiredKey {
-    /// Its index in the last epoch it belonged to (a vote signed with it claims that index).
+    /// The validator slot it belonged to.
     slot: ValidatorIndex,
+    /// Its index in the last epoch it belonged to (a vote signed with it claims that index).
+    index: ValidatorIndex,
     /// The first epoch without it.
     from_epoch: u64,
     /// Signs as the key.
@@ -595,8 +603,11 @@ impl Simulation {
             scenario.joiners(),
         );
         let spec = ChainSpec::new(keyring.validators().clone());
-        let genesis_epoch =
-            EpochSet { validators: spec.validators.clone(), verifier: keyring.scheme(ValidatorIndex(0)) };
+        let genesis_epoch = EpochSet {
+            validators: spec.validators.clone(),
+            verifier: keyring.scheme(ValidatorIndex(0)),
+            slots: (0..scenario.n as u16).map(ValidatorIndex).collect(),
+        };
 
         let mut hosts = Vec::new();
         let twins: Vec<ValidatorIndex> = scenario
@@ -866,7 +877,7 @@ impl Simulation {
         let host = &self.hosts[node.index()];
         Vote {
             subject,
-            signer: host.validator,
+            signer: self.index_in(host.scheme_epoch, host.validator),
             signature: host.signer().sign(subject.namespace(), &subject.payload()),
         }
     }
@@ -1191,10 +1202,13 @@ impl Simulation {
                 validators.push(*next);
                 sends.next();
             }
-            let targets: Vec<NodeId> =
-                validators.iter().flat_map(|validator| self.hosts_of(*validator)).collect();
             match decode::<Message>(&bytes) {
-                Ok(message) => self.send_from_core(node, targets, message, hop + 1),
+                Ok(message) => {
+                    let epoch = message.view().epoch();
+                    let targets: Vec<NodeId> =
+                        validators.iter().flat_map(|validator| self.hosts_at(epoch, *validator)).collect();
+                    self.send_from_core(node, targets, message, hop + 1);
+                }
                 Err(error) => self.oracle.violate(Violation::Host {
                     node,
                     what: format!("sent an undecodable consensus message: {error}"),
@@ -1213,7 +1227,8 @@ impl Simulation {
             }
             self.world.requests.insert((node, incarnation, tag), is_range);
             self.schedule_in(REQUEST_TIMEOUT_MS, Event::RequestTimeout { requester: node, incarnation, tag });
-            let targets = self.hosts_of(to);
+            let epoch = self.hosts[index].engine.as_ref().map_or(0, |engine| engine.core().config().epoch);
+            let targets = self.hosts_at(epoch, to);
             if !targets.is_empty() {
                 let target = targets[self.rng.index(targets.len())];
                 self.transmit(node, target, Wire::Request { incarnation, tag, bytes }, hop + 1);
@@ -1433,11 +1448,25 @@ impl Simulation {
             }
         }
         let validators = ValidatorSet::new(keys).expect("the simulator's changes keep a valid set");
-        let first = validators.keys()[0];
-        let secret = (0..self.next_generation.len() as u16)
-            .flat_map(|slot| self.keyring.secrets_of(ValidatorIndex(slot)))
-            .find(|secret| secret.public_key() == first)
-            .expect("every validator key is the keyring's");
+        // Each key's slot: the keyring's owner of the key (any generation).
+        let slots: Vec<ValidatorIndex> = validators
+            .keys()
+            .iter()
+            .map(|key| {
+                (0..self.next_generation.len() as u16)
+                    .map(ValidatorIndex)
+                    .find(|slot| {
+                        self.keyring.secrets_of(*slot).iter().any(|secret| secret.public_key() == *key)
+                    })
+                    .expect("every validator key is the keyring's")
+            })
+            .collect();
+        let secret = self
+            .keyring
+            .secrets_of(slots[0])
+            .into_iter()
+            .find(|secret| secret.public_key() == validators.keys()[0])
+            .expect("the slot holds the key");
         let verifier = self.keyring.scheme_in(&validators, &secret).expect("its own key is in the set");
         for (slot, key) in retired {
             let secret = self
@@ -1447,12 +1476,14 @@ impl Simulation {
                 .find(|secret| secret.public_key() == key)
                 .expect("a retired key is the keyring's");
             // A key rotated in and out by changes of one block never validated: no thief for it.
-            if let Some(scheme) = self.keyring.scheme_in(previous, &secret) {
-                self.retired.push(RetiredKey { slot, from_epoch: number, scheme });
+            if let (Some(scheme), Some(index)) =
+                (self.keyring.scheme_in(previous, &secret), previous.index_of(&key))
+            {
+                self.retired.push(RetiredKey { slot, index, from_epoch: number, scheme });
             }
         }
         self.log(|| format!("epoch {number} scheduled: {} validators", validators.len()));
-        self.epochs.push(EpochSet { validators, verifier });
+        self.epochs.push(EpochSet { validators, verifier, slots });
     }
 
     /// The validators and verifier of the epoch `view` belongs to, if the chain scheduled it.
@@ -1562,20 +1593,39 @@ impl Simulation {
         self.hosts.iter().filter(|host| host.validator == validator).map(|host| host.id).collect()
     }
 
-    /// The hosts a message from `node` to `to` reaches.
-    fn recipients(&self, node: NodeId, to: Recipient) -> Vec<NodeId> {
+    /// The hosts of the validator at `index` of epoch `epoch`'s set (none for an epoch the
+    /// chain has not scheduled, or an index beyond its set).
+    fn hosts_at(&self, epoch: u64, index: ValidatorIndex) -> Vec<NodeId> {
+        self.slot_at(epoch, index).map(|slot| self.hosts_of(slot)).unwrap_or_default()
+    }
+
+    /// The slot of the validator at `index` of epoch `epoch`'s set.
+    fn slot_at(&self, epoch: u64, index: ValidatorIndex) -> Option<ValidatorIndex> {
+        let epoch = self.epochs.get(usize::try_from(epoch).ok()?)?;
+        epoch.slots.get(usize::from(index.0)).copied()
+    }
+
+    /// The index of `slot` in epoch `epoch`'s set, if it is there.
+    fn slot_index(&self, epoch: u64, slot: ValidatorIndex) -> Option<ValidatorIndex> {
+        let epoch = self.epochs.get(usize::try_from(epoch).ok()?)?;
+        let position = epoch.slots.iter().position(|kept| *kept == slot)?;
+        Some(ValidatorIndex(position as u16))
+    }
+
+    /// The index `slot` claims in epoch `epoch`: its own, or (for a slot not in the set, whose
+    /// votes no one may count) an index beyond the set.
+    fn index_in(&self, epoch: u64, slot: ValidatorIndex) -> ValidatorIndex {
+        self.slot_index(epoch, slot).unwrap_or(ValidatorIndex(u16::MAX))
+    }
+
+    /// Every host but `node` and its twin.
+    fn others(&self, node: NodeId) -> Vec<NodeId> {
         let me = self.hosts[node.index()].validator;
-        match to {
-            Recipient::All => {
-                self.hosts.iter().filter(|host| host.validator != me).map(|host| host.id).collect()
-            }
-            Recipient::One(validator) if validator != me => self.hosts_of(validator),
-            Recipient::One(_) => Vec::new(),
-        }
+        self.hosts.iter().filter(|host| host.validator != me).map(|host| host.id).collect()
     }
 
     fn broadcast(&mut self, node: NodeId, message: Message, hop: u32) {
-        let targets = self.recipients(node, Recipient::All);
+        let targets = self.others(node);
         self.send_to(node, &targets, message, hop);
     }
 
@@ -1583,9 +1633,9 @@ impl Simulation {
     fn send_to(&mut self, node: NodeId, targets: &[NodeId], message: Message, hop: u32) {
         self.log(|| format!("{node} sends {} to {targets:?}", describe(&message)));
         self.observe_sent(node, &message, hop);
-        let bytes = encode(&message);
+        let (bytes, epoch) = (encode(&message), message.view().epoch());
         for &target in targets {
-            self.transmit(node, target, Wire::Consensus(bytes.clone()), hop);
+            self.transmit(node, target, Wire::Consensus { bytes: bytes.clone(), epoch }, hop);
         }
     }
 
@@ -1634,18 +1684,27 @@ impl Simulation {
             .filter(|retired| retired.from_epoch <= epoch)
             .map(|retired| {
                 let signature = retired.scheme.sign(subject.namespace(), &subject.payload());
-                (retired.slot, Vote { subject, signer: retired.slot, signature })
+                (retired.slot, Vote { subject, signer: retired.index, signature })
             })
             .collect();
         for (slot, vote) in ghosts {
-            // From the retired validator's own host (the network does not know who holds a key).
-            let Some(from) = self.hosts_of(slot).first().copied() else { continue };
+            // From the retired validator's own host while its slot validates (a rotated key);
+            // a removed one's thief relays through a host of the epoch's set, whose connections
+            // the network admits (it does not know who holds a key).
+            let relay = match self.slot_index(epoch, slot) {
+                Some(_) => slot,
+                None => {
+                    let Some(set) = self.epochs.get(epoch as usize) else { continue };
+                    set.slots[usize::from(vote.signer.0) % set.slots.len()]
+                }
+            };
+            let Some(from) = self.hosts_of(relay).first().copied() else { continue };
             self.stats.ghost_votes += 1;
             let bytes = encode(&Message::Vote(vote));
             let targets: Vec<NodeId> =
                 self.hosts.iter().map(|host| host.id).filter(|id| *id != from).collect();
             for target in targets {
-                self.transmit(from, target, Wire::Consensus(bytes.clone()), hop + 1);
+                self.transmit(from, target, Wire::Consensus { bytes: bytes.clone(), epoch }, hop + 1);
             }
         }
     }
@@ -1684,7 +1743,9 @@ impl Simulation {
     /// What the oracle learns from a message leaving `node`.
     fn observe_sent(&mut self, node: NodeId, message: &Message, hop: u32) {
         let host = &self.hosts[node.index()];
+        // The oracle knows validators by slot; messages name them by index in their epoch.
         let me = host.validator;
+        let my_index = self.index_in(message.view().epoch(), me);
         let honest_code = host.runs_honest_code() && !host.lying_disk;
         if honest_code {
             self.oracle.observe_view(message.view());
@@ -1694,7 +1755,7 @@ impl Simulation {
                 self.oracle.observe_block(&proposal.block);
                 let block_id = proposal.block.id();
                 self.proposal_sent.entry(block_id).or_insert((hop, self.queue.now()));
-                if honest_code && self.leader(proposal.view) == Some(me) {
+                if honest_code && self.leader(proposal.view) == Some(my_index) {
                     if !self.durable_has(node, Signed::Proposal(proposal.view, block_id)) {
                         self.oracle.violate(Violation::Host {
                             node,
@@ -1710,7 +1771,7 @@ impl Simulation {
                 }
             }
             Message::Vote(vote) => {
-                if honest_code && vote.signer == me {
+                if honest_code && vote.signer == my_index {
                     if !self.durable_has(node, Signed::Vote(vote.subject.into())) {
                         self.oracle.violate(Violation::Host {
                             node,
@@ -1733,7 +1794,7 @@ impl Simulation {
                 // Only a sole key holder knows every signature of its key; a twin may
                 // forward a certificate holding its twin's vote.
                 if sole_holder
-                    && certificate.signer_indices().contains(&me)
+                    && certificate.signer_indices().contains(&my_index)
                     && !self.durable_has(node, Signed::Vote(certificate.subject.into()))
                 {
                     self.oracle.violate(Violation::Host {
@@ -1770,10 +1831,15 @@ impl Simulation {
                 .iter()
                 .zip(certificate.signatures.iter())
                 .all(|(signer, signature)| epoch.verifier.verify(*signer, namespace, &payload, signature));
+        // The oracle knows validators by slot.
+        let slots: Vec<ValidatorIndex> = match valid {
+            true => signers.iter().map(|signer| epoch.slots[usize::from(signer.0)]).collect(),
+            false => Vec::new(),
+        };
         self.certificate_cache.insert(key, valid);
         if valid {
-            for signer in signers {
-                self.oracle.observe_signed(signer, certificate.subject);
+            for slot in slots {
+                self.oracle.observe_signed(slot, certificate.subject);
             }
             match certificate.subject {
                 Subject::Finalize { view, block_id } => self.oracle.observe_finalization(view, block_id),
@@ -1812,14 +1878,16 @@ impl Simulation {
         self.stats.evidence += 1;
         let (accused, proven) = match &evidence {
             Evidence::ConflictingVotes { first, second } => (
-                first.signer,
+                self.slot_at(first.subject.view().epoch(), first.signer).unwrap_or(ValidatorIndex(u16::MAX)),
                 first.signer == second.signer
                     && conflicting(&first.subject, &second.subject)
                     && self.vote_valid(first)
                     && self.vote_valid(second),
             ),
             Evidence::ConflictingProposals { first, second } => (
-                self.leader(first.view).unwrap_or(ValidatorIndex(u16::MAX)),
+                self.leader(first.view)
+                    .and_then(|leader| self.slot_at(first.view.epoch(), leader))
+                    .unwrap_or(ValidatorIndex(u16::MAX)),
                 // Two different signed proposals for one view: another block, or the same
                 // block on another parent view (twins may re-propose an epoch's last block
                 // on different notarized parents, R8).
@@ -1867,7 +1935,8 @@ impl Simulation {
         message: Message,
         hop: u32,
     ) {
-        let me = self.hosts[node.index()].validator;
+        // Its index in the message's epoch, which proposers and signers are named by.
+        let me = self.index_in(message.view().epoch(), self.hosts[node.index()].validator);
         match (behavior, message) {
             (Behavior::Equivocator, Message::Proposal(proposal)) if proposal.block.header.proposer == me => {
                 let mut other = proposal.block.clone();
@@ -2041,7 +2110,7 @@ impl Simulation {
         }
         let store = host.store.as_ref()?;
         let mempool = Mutex::new(Mempool::new(MempoolConfig::default(), self.spec.chain_id.clone()).ok()?);
-        let rules = self.rules_for(host.validator);
+        let rules = self.rules_for(self.index_in(view.epoch(), host.validator));
         let time_ms = self.local_clock_ms(node).max(parent.time_ms + 1);
         executor::build(store, &mempool, &rules, &BuildPace::off(), &[], view, parent, time_ms)
             .ok()
@@ -2086,7 +2155,10 @@ impl Simulation {
         self.trace_event(0, to, &bytes);
         let sender = self.hosts[from.index()].validator;
         match wire {
-            Wire::Consensus(bytes) => {
+            Wire::Consensus { bytes, epoch } => {
+                // The receiver knows its peers by index in the epoch's set; a host whose slot
+                // is not in it is not a peer (its messages are dropped, as the node's are).
+                let Some(sender) = self.slot_index(epoch, sender) else { return };
                 if matches!(self.hosts[to.index()].role, Role::Byzantine(_))
                     && let Ok(Message::Proposal(proposal)) = decode::<Message>(&bytes)
                 {
@@ -2135,16 +2207,16 @@ impl Simulation {
         }
         let Some(store) = store else { return };
         let Ok(tip) = store.height() else { return };
-        let validators = match store
+        let (epoch, validators) = match store
             .snapshot()
             .ok()
             .and_then(|state| tally_node::engine::EpochRules::at(&state, tip.next()).ok().flatten())
         {
-            Some(epoch) => epoch.validators,
-            None => self.spec.validators.clone(),
+            Some(epoch) => (epoch.number, epoch.validators),
+            None => (0, self.spec.validators.clone()),
         };
-        let slot = ValidatorIndex(self.rng.below(validators.len() as u64) as u16);
-        let targets = self.hosts_of(slot);
+        let index = ValidatorIndex(self.rng.below(validators.len() as u64) as u16);
+        let targets = self.hosts_at(epoch, index);
         let Some(&target) = targets.get(self.rng.index(targets.len().max(1))) else { return };
         let host = &mut self.hosts[node.index()];
         let tag = host.follow_tag;
