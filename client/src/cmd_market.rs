@@ -147,6 +147,21 @@ pub(crate) fn describe(code: ErrorCode) -> &'static str {
         ErrorCode::BadApplication => {
             "a field of the application is not acceptable (empty name or address, reused key, scale above 18)"
         }
+        ErrorCode::UnknownPlan => "the provider has no price plan of this id and version",
+        ErrorCode::PlanRetired => "the price plan version was retired; agree to a current version",
+        ErrorCode::PlanVersionExists => "this price plan version was published before; versions never change",
+        ErrorCode::PlanVersionGap => "a new price plan version must follow the latest one (1 for a new plan)",
+        ErrorCode::BadPlan => {
+            "the price plan is malformed (no items, items or tiers out of order, a bounded last tier, an empty pack)"
+        }
+        ErrorCode::PlanAssetMismatch => "the price plan charges in another asset",
+        ErrorCode::UnknownPlanItem => "a usage line names an item the hold's price plan does not price",
+        ErrorCode::BadUsageLines => "usage lines must be sorted by item, each once, each with units",
+        ErrorCode::SettleAmountMismatch => {
+            "the settled amount is not what the hold's price plan gives for the usage lines"
+        }
+        ErrorCode::UnknownPack => "the price plan has no credit pack of this name",
+        ErrorCode::PackMismatch => "a pack purchase must be a purchase grant of exactly the pack's credits",
     }
 }
 

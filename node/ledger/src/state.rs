@@ -23,7 +23,8 @@ use tally_types::codec::{Bounded, BoundedString, BoundedVec, DecodeError, decode
 use tally_types::governance::{Action, ConsensusParams, Threshold};
 use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
-use tally_types::{Amount, AssetId, Domain, Hash, Height, MemberId, OpId, Price, PublicKey, limits};
+use tally_types::pricing::{PlanRef, PricePlan};
+use tally_types::{Amount, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits};
 
 /// The position of one ledger entry.
 ///
@@ -83,6 +84,12 @@ pub enum StateKey {
     /// A governance proposal, open or decided, kept forever so its id is never reused
     /// ([`ProposalState`]).
     Proposal { proposal_id: OpId },
+    /// One version of a member's price plan ([`PlanState`]), kept forever; versions of one plan
+    /// are numbered from 1 without gaps.
+    Plan { member: MemberId, plan_id: PlanId, version: OrderedU64 },
+    /// What a holder has settled under one version of a member's price plan, per item
+    /// ([`PlanUsageState`]): the tier position of its next settlement.
+    PlanUsage { holder: PublicKey, member: MemberId, plan_id: PlanId, version: OrderedU64 },
 }
 
 impl StateKey {
@@ -130,6 +137,8 @@ impl StateKey {
             StateKey::Validator { .. } => EntryKind::Validator,
             StateKey::Epochs => EntryKind::Epochs,
             StateKey::Proposal { .. } => EntryKind::Proposal,
+            StateKey::Plan { .. } => EntryKind::Plan,
+            StateKey::PlanUsage { .. } => EntryKind::PlanUsage,
         }
     }
 }
@@ -172,6 +181,13 @@ impl Ord for StateKey {
             (Governor { account: a }, Governor { account: b }) => cmp_account(a, b),
             (Validator { consensus_key: a }, Validator { consensus_key: b }) => cmp_account(a, b),
             (Proposal { proposal_id: i }, Proposal { proposal_id: j }) => i.cmp(j),
+            (Plan { member: x, plan_id: p, version: v }, Plan { member: y, plan_id: q, version: w }) => {
+                x.cmp(y).then_with(|| p.cmp(q)).then_with(|| v.cmp(w))
+            }
+            (
+                PlanUsage { holder: a, member: x, plan_id: p, version: v },
+                PlanUsage { holder: b, member: y, plan_id: q, version: w },
+            ) => cmp_account(a, b).then_with(|| x.cmp(y)).then_with(|| p.cmp(q)).then_with(|| v.cmp(w)),
             _ => self.kind().cmp(&other.kind()),
         }
     }
@@ -223,6 +239,8 @@ pub enum EntryKind {
     Validator,
     Epochs,
     Proposal,
+    Plan,
+    PlanUsage,
 }
 
 /// An account's replay protection: the seq of its last included transaction.
@@ -603,6 +621,27 @@ impl KeyRange {
         }
     }
 
+    /// The versions of one member's price plan, oldest first.
+    pub fn plan_versions(member: &MemberId, plan_id: &PlanId) -> Self {
+        let key = |version| StateKey::Plan { member: member.clone(), plan_id: plan_id.clone(), version };
+        KeyRange { first: key(OrderedU64(0)), last: key(OrderedU64(u64::MAX)) }
+    }
+
+    /// Every price plan version of every member: for listings, which sort what they find
+    /// (like [`KeyRange::members`], its byte order is not key order across ids of different
+    /// lengths, so it is never scanned through a write overlay).
+    pub fn plans() -> Self {
+        let first_id = |text: &str| PlanId::new(text).expect("a valid plan id");
+        let first =
+            StateKey::Plan { member: MemberId::new("a-").expect("valid"), plan_id: first_id("a-"), version: OrderedU64(0) };
+        let last = StateKey::Plan {
+            member: MemberId::new("z".repeat(limits::MEMBER_ID_BYTES_MAX)).expect("the largest member id"),
+            plan_id: first_id(&"z".repeat(limits::PLAN_ID_BYTES_MAX)),
+            version: OrderedU64(u64::MAX),
+        };
+        KeyRange { first, last }
+    }
+
     /// Every member, by id.
     pub fn members() -> Self {
         // Ids are [a-z0-9-] starting with a letter: none sorts before `a-` or after `zz…z`.
@@ -635,9 +674,7 @@ pub struct IndexMarker;
 
 /// What a holder lets one provider hold and settle of one asset. Deleted only when the holder
 /// sets the cap to zero; kept when holds use the cap up, so that released amounts return to it.
-#[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
-)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct AuthorizationState {
     /// The cap the holder last set. What is released never raises `cap_remaining` above it:
     /// holds placed under an earlier, larger authorization cannot widen a later, smaller one.
@@ -647,6 +684,9 @@ pub struct AuthorizationState {
     pub cap_remaining: Amount,
     /// No new hold after this block time.
     pub expires_at_ms: u64,
+    /// The price plan version the holder agreed to; holds placed under the authorization
+    /// settle by it.
+    pub plan: Option<PlanRef>,
 }
 
 /// Where a hold stands. A hold resolves once: from `Open` to exactly one of the others.
@@ -684,6 +724,44 @@ pub struct HoldState {
     pub expires_at_ms: u64,
     pub created_at: Height,
     pub status: HoldStatus,
+    /// The member's price plan version the holder had agreed to when the hold was placed: a
+    /// settlement must charge what it gives for its usage lines. `None`: any amount up to the
+    /// hold.
+    pub plan: Option<PlanRef>,
+}
+
+/// One version of a member's price plan, as published.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PlanState {
+    pub plan: PricePlan,
+    pub published_at: Height,
+    /// Set by RetirePlan: no new authorization, hold or pack purchase may name the version.
+    pub retired_at: Option<Height>,
+}
+
+/// Settled units of one metered item under a plan version.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct ItemUsage {
+    pub item: ItemName,
+    /// Every unit settled, the allowances included.
+    pub units: u64,
+    /// The billable units (beyond each hold's allowance): the tier position.
+    pub billed: u64,
+    /// What the settlements charged for the item: always the plan's price of `billed` units.
+    pub charged: Amount,
+}
+
+/// What a holder settled under one plan version, per item (sorted by item, each once).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PlanUsageState {
+    pub items: BoundedVec<ItemUsage, { limits::PLAN_ITEMS_MAX }>,
+}
+
+impl PlanUsageState {
+    /// The usage of `item`, if any was settled.
+    pub fn item(&self, item: &ItemName) -> Option<&ItemUsage> {
+        self.items.binary_search_by(|usage| usage.item.cmp(item)).ok().map(|index| &self.items[index])
+    }
 }
 
 /// A used settlement batch id: what it settled. Kept forever, so the batch can never be
@@ -791,6 +869,9 @@ pub enum StateValue {
     Epochs(EpochsState),
     /// Boxed: its action makes it several times larger than any other value.
     Proposal(Box<ProposalState>),
+    /// Boxed: a plan may be several kilobytes.
+    Plan(Box<PlanState>),
+    PlanUsage(PlanUsageState),
 }
 
 impl StateValue {
@@ -832,6 +913,8 @@ impl StateValue {
             StateValue::Validator(_) => EntryKind::Validator,
             StateValue::Epochs(_) => EntryKind::Epochs,
             StateValue::Proposal(_) => EntryKind::Proposal,
+            StateValue::Plan(_) => EntryKind::Plan,
+            StateValue::PlanUsage(_) => EntryKind::PlanUsage,
         }
     }
 }
@@ -1131,6 +1214,8 @@ mod tests {
             Validator([u8; 32]),
             Epochs,
             Proposal(OpId),
+            Plan(&'a MemberId, &'a PlanId, u64),
+            PlanUsage([u8; 32], &'a MemberId, &'a PlanId, u64),
         }
         fn reference(key: &StateKey) -> Reference<'_> {
             match key {
@@ -1166,6 +1251,10 @@ mod tests {
                 StateKey::Validator { consensus_key } => Reference::Validator(consensus_key.0),
                 StateKey::Epochs => Reference::Epochs,
                 StateKey::Proposal { proposal_id } => Reference::Proposal(*proposal_id),
+                StateKey::Plan { member, plan_id, version } => Reference::Plan(member, plan_id, version.0),
+                StateKey::PlanUsage { holder, member, plan_id, version } => {
+                    Reference::PlanUsage(holder.0, member, plan_id, version.0)
+                }
             }
         }
         let other_asset: AssetId = "ACME@acmf".parse().expect("valid");
@@ -1204,6 +1293,21 @@ mod tests {
         keys.push(StateKey::Epochs);
         for id in [0u8, 1, 255] {
             keys.push(StateKey::Proposal { proposal_id: OpId([id; 16]) });
+        }
+        for (member, plan) in [("acme", "standard"), ("acme", "pro"), ("ab", "standard")] {
+            let member = MemberId::new(member).expect("valid");
+            let plan_id = PlanId::new(plan).expect("valid");
+            for version in [1u64, 2, 256, u64::MAX] {
+                keys.push(StateKey::Plan { member: member.clone(), plan_id: plan_id.clone(), version: OrderedU64(version) });
+                for bytes in &accounts[..3] {
+                    keys.push(StateKey::PlanUsage {
+                        holder: PublicKey(*bytes),
+                        member: member.clone(),
+                        plan_id: plan_id.clone(),
+                        version: OrderedU64(version),
+                    });
+                }
+            }
         }
         for a in &keys {
             for b in &keys {

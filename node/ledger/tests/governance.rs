@@ -284,6 +284,7 @@ fn a_removed_member_can_no_longer_mint_anchor_hold_or_vote_but_its_credits_stay_
             asset: asset("GLOBEX@globex"),
             cap: Amount(500),
             expires_at_ms: u64::MAX,
+            plan: None,
         })],
     );
 
@@ -592,6 +593,7 @@ fn a_removed_providers_holds_can_be_voided_by_their_holders_at_once() {
             asset: asset("GLOBEX@globex"),
             cap: Amount(cap),
             expires_at_ms: u64::MAX,
+            plan: None,
         })
     };
     chain.ok(&alice, vec![authorize(500)]);

@@ -13,7 +13,7 @@ use tally_ledger::state::{AuthorizationState, BatchRecord, HoldState, HoldStatus
 use tally_ledger::{
     BalanceState, History, HistoryViolation, InvariantViolation, StateKey, StateValue, check_invariants,
 };
-use tally_types::codec::BoundedString;
+use tally_types::codec::{BoundedString, BoundedVec};
 use tally_types::receipt::{Receipt, TxOutcome};
 use tally_types::tx::{AuthorizeSpend, GrantKind, Hold, RewardReason, Settle, Void};
 use tally_types::{Amount, ErrorCode, Hash, Height, Op, OpId, SecretKey, SignedTransaction, limits};
@@ -26,6 +26,7 @@ fn authorize(provider: &str, asset_id: &str, cap: u128, expires_at_ms: u64) -> O
         asset: asset(asset_id),
         cap: Amount(cap),
         expires_at_ms,
+        plan: None,
     })
 }
 
@@ -56,6 +57,7 @@ fn settle(id: u32, batch: u8, amount: u128) -> Op {
         batch_id: op_id(batch),
         amount: Amount(amount),
         usage_root: usage_root(batch),
+        lines: BoundedVec::empty(),
     })
 }
 
@@ -93,7 +95,7 @@ fn authorization(
         asset: asset(asset_id),
     };
     match chain.state.value(&key) {
-        Some(StateValue::Authorization(state)) => Some(*state),
+        Some(StateValue::Authorization(state)) => Some(state.clone()),
         None => None,
         Some(other) => panic!("authorization entry holds {other:?}"),
     }
@@ -133,7 +135,7 @@ fn authorize_spend_sets_replaces_and_revokes() {
     let expires = next_time(&chain) + 10_000;
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 300, expires)]);
     let expected =
-        AuthorizationState { cap: Amount(300), cap_remaining: Amount(300), expires_at_ms: expires };
+        AuthorizationState { cap: Amount(300), cap_remaining: Amount(300), expires_at_ms: expires, plan: None };
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), Some(expected));
     // Scoped to holder, provider and asset.
     assert_eq!(authorization(&chain, &a.alice, "globex", "ACME@acme"), None);
@@ -141,7 +143,7 @@ fn authorize_spend_sets_replaces_and_revokes() {
     // Replaced, not added to.
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 50, expires + 1)]);
     let expected =
-        AuthorizationState { cap: Amount(50), cap_remaining: Amount(50), expires_at_ms: expires + 1 };
+        AuthorizationState { cap: Amount(50), cap_remaining: Amount(50), expires_at_ms: expires + 1, plan: None };
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), Some(expected));
     // A cap of zero revokes, whatever the expiry (even one in the past).
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 0, 0)]);
@@ -190,6 +192,7 @@ fn hold_locks_credits_and_takes_from_the_cap() {
         asset: asset("ACME@acme"),
         amount: Amount(120),
         expires_at_ms: expires,
+        plan: None,
         created_at: chain.height,
         status: HoldStatus::Open,
     };
@@ -655,6 +658,7 @@ fn the_checker_catches_broken_holds() {
         cap: Amount(1),
         cap_remaining: Amount(1),
         expires_at_ms: 1,
+        plan: None,
     });
     let violation = broken(|e| {
         let key = StateKey::Authorization {

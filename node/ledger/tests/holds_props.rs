@@ -122,6 +122,7 @@ fn build_op(spec: &OpSpec, accounts: &[SecretKey], time_ms: u64) -> Op {
                 asset: asset(ASSETS[*index]),
                 cap: Amount(*cap),
                 expires_at_ms: deadline(time_ms, *expires_in_ms),
+                plan: None,
             })
         }
         OpSpec::Hold { id, holder, asset: index, amount, expires_in_ms } => Op::Hold(Hold {
@@ -136,6 +137,7 @@ fn build_op(spec: &OpSpec, accounts: &[SecretKey], time_ms: u64) -> Op {
             batch_id: op_id(*batch),
             amount: Amount(*amount),
             usage_root: Hash([*batch; 32]),
+            lines: tally_types::BoundedVec::empty(),
         }),
         OpSpec::Void { id } => Op::Void(Void { hold_id: hold_id(*id) }),
         OpSpec::Transfer { asset: index, to, amount } => transfer(ASSETS[*index], &accounts[*to], *amount),
@@ -192,6 +194,7 @@ fn fund(chain: &mut Chain) {
                 asset: asset(asset_id),
                 cap: Amount(5_000),
                 expires_at_ms: u64::MAX,
+                plan: None,
             })
         };
         txs.push(chain.tx(

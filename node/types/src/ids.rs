@@ -25,6 +25,12 @@ pub enum IdError {
     AssetId(String),
     #[error("id must be 32 hex characters (16 bytes), got `{0}`")]
     OpId(String),
+    #[error("plan id `{0}` must be {min}..={max} characters of [a-z0-9-], starting with a letter", min = limits::PLAN_ID_BYTES_MIN, max = limits::PLAN_ID_BYTES_MAX)]
+    PlanId(String),
+    #[error("item name `{0}` must be 1..={max} characters of [a-z0-9._-], starting with a letter (e.g. search.query)", max = limits::ITEM_NAME_BYTES_MAX)]
+    ItemName(String),
+    #[error("currency `{0}` must be three capital letters (ISO 4217, e.g. USD)")]
+    Currency(String),
 }
 
 fn is_lower_ident(text: &str, min: usize, max: usize) -> bool {
@@ -125,6 +131,35 @@ validated_string!(
     |text| (limits::ASSET_CODE_BYTES_MIN..=limits::ASSET_CODE_BYTES_MAX).contains(&text.len())
         && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()),
     IdError::AssetCode
+);
+
+validated_string!(
+    /// A price plan's name, scoped to the member that publishes it, e.g. `standard`
+    /// (docs/ARCHITECTURE.md "Price plans").
+    PlanId,
+    limits::PLAN_ID_BYTES_MAX,
+    |text| is_lower_ident(text, limits::PLAN_ID_BYTES_MIN, limits::PLAN_ID_BYTES_MAX)
+        && text.as_bytes()[0].is_ascii_lowercase(),
+    IdError::PlanId
+);
+
+validated_string!(
+    /// A metered item of a price plan (an endpoint or a unit name), e.g. `search.query` or
+    /// `tokens.output`; also names a plan's credit packs.
+    ItemName,
+    limits::ITEM_NAME_BYTES_MAX,
+    |text| (1..=limits::ITEM_NAME_BYTES_MAX).contains(&text.len())
+        && text.as_bytes()[0].is_ascii_lowercase()
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')),
+    IdError::ItemName
+);
+
+validated_string!(
+    /// A reference currency for credit packs: an ISO 4217 code, e.g. `USD`.
+    Currency,
+    3,
+    |text| text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()),
+    IdError::Currency
 );
 
 /// A credit asset: a code issued by a member, written `CODE@member` (e.g. `ACME@acme`).

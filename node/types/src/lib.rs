@@ -27,6 +27,7 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod pricing;
 pub mod receipt;
 pub mod smt;
 pub mod tx;
@@ -38,7 +39,7 @@ pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, d
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
 pub use ids::{
-    AssetCode, AssetId, ChainId, Height, IdError, MemberId, OpId, VIEW_EPOCH_SHIFT, ValidatorIndex, View,
+    AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId, PlanId, VIEW_EPOCH_SHIFT, ValidatorIndex, View,
 };
 pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, verify_batch};
 pub use receipt::{ErrorCode, Fill, Receipt, TxOutcome};

@@ -113,11 +113,38 @@ pub const SYNC_RANGE_BLOCKS_MAX: usize = 64;
 /// Encoded size of one sync answer. Full blocks reach this before [`SYNC_RANGE_BLOCKS_MAX`]:
 /// a server stops before the block that would pass it, so an answer may hold fewer blocks.
 pub const SYNC_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Longest price plan id (`standard`), in bytes: `[a-z0-9-]{2,32}`, starting with a letter.
+pub const PLAN_ID_BYTES_MAX: usize = 32;
+/// Shortest price plan id, in bytes.
+pub const PLAN_ID_BYTES_MIN: usize = 2;
+/// Longest metered item or credit pack name (`search.query`), in bytes.
+pub const ITEM_NAME_BYTES_MAX: usize = 64;
+/// A price plan's title.
+pub const PLAN_TITLE_BYTES_MAX: usize = 64;
+/// Metered items in one price plan version. A settlement has at most one usage line per item,
+/// so this is also the most lines a settlement carries ([`SETTLE_LINES_MAX`]).
+pub const PLAN_ITEMS_MAX: usize = 64;
+/// Volume tiers of one metered item.
+pub const PLAN_TIERS_MAX: usize = 8;
+/// Credit packs in one price plan version.
+pub const PLAN_PACKS_MAX: usize = 16;
+/// Usage lines in one settlement (one per metered item at most).
+pub const SETTLE_LINES_MAX: usize = PLAN_ITEMS_MAX;
+/// Decimal places of a unit price: prices are minor units of the asset per unit, exact to a
+/// billionth (`1.5` is stored as 1,500,000,000 billionths).
+pub const UNIT_PRICE_SCALE: u8 = 9;
+/// Decimal places of a credit pack's price in its reference currency.
+pub const REFERENCE_PRICE_SCALE_MAX: u8 = 4;
 
 const _: () = assert!(VALIDATORS_MIN == 4, "f = (n - 1) / 3 >= 1");
 const _: () = assert!(CHAIN_ID_BYTES_MIN <= CHAIN_ID_BYTES_MAX);
 const _: () = assert!(MEMBER_ID_BYTES_MIN <= MEMBER_ID_BYTES_MAX);
 const _: () = assert!(ASSET_CODE_BYTES_MIN <= ASSET_CODE_BYTES_MAX);
+const _: () = assert!(PLAN_ID_BYTES_MIN <= PLAN_ID_BYTES_MAX);
+// The largest price plan usage key: a tag, the holder, the member, the plan id and a version.
+const _: () = assert!(1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + PLAN_ID_BYTES_MAX + 8 <= STATE_KEY_BYTES_MAX);
+// A settlement with its most usage lines (each a name and a count) fits a transaction.
+const _: () = assert!(SETTLE_LINES_MAX * (4 + ITEM_NAME_BYTES_MAX + 8) + 512 <= TX_BYTES_MAX);
 // A full block of the largest transactions must fit the block limit, so that a proposer can
 // always include what its mempool admitted, up to the count limit or the byte limit.
 const _: () = assert!(TX_BYTES_MAX * 16 <= BLOCK_BYTES_MAX);

@@ -136,6 +136,29 @@ pub enum ErrorCode {
     IssuerNotOfMember,
     /// A field of an application is not acceptable (an empty name, too large an asset scale).
     BadApplication,
+    /// No such price plan version of the member.
+    UnknownPlan,
+    /// The plan version was retired: no new authorization, hold or pack purchase may name it.
+    PlanRetired,
+    /// The plan version was published before (versions never change).
+    PlanVersionExists,
+    /// A new plan version must follow the latest one (1 for a new plan).
+    PlanVersionGap,
+    /// The plan's form is refused: no items, items or tiers out of order, a bounded last tier,
+    /// a pack without credits or price.
+    BadPlan,
+    /// The plan charges in another asset than the op names.
+    PlanAssetMismatch,
+    /// A usage line names an item the hold's plan does not price.
+    UnknownPlanItem,
+    /// Usage lines out of order, repeated, or with zero units.
+    BadUsageLines,
+    /// The settled amount is not what the hold's plan gives for the usage lines.
+    SettleAmountMismatch,
+    /// The plan has no credit pack of this name.
+    UnknownPack,
+    /// A pack purchase that is not a purchase grant of exactly the pack's credits.
+    PackMismatch,
 }
 
 /// One trade of a PlaceOffer op against a resting offer.

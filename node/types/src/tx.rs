@@ -11,11 +11,12 @@ use crate::amount::{Amount, Price};
 use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
 use crate::governance::{CastVote, Propose};
 use crate::hash::{Domain, Hash};
-use crate::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId};
+use crate::ids::{AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId};
 use crate::keys::{
     KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, signing_message, verify_batch,
 };
 use crate::limits;
+use crate::pricing::{PlanRef, PricePlan, UsageLine};
 
 crate::hash_id!(
     /// A transaction id: `Domain::TxId` hash of the encoded [`Transaction`].
@@ -134,6 +135,17 @@ pub struct Grant {
     pub reason: Option<RewardReason>,
     /// The provider's own reference (order, invoice, ticket).
     pub external_ref: BoundedString<{ limits::GRANT_EXTERNAL_REF_BYTES_MAX }>,
+    /// The credit pack of the member's price plan that this purchase fulfils: the grant must
+    /// then be a purchase of exactly the pack's credits in the plan's asset.
+    #[serde(default)]
+    pub pack: Option<PackRef>,
+}
+
+/// A credit pack of one version of the granting member's price plan.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct PackRef {
+    pub plan: PlanRef,
+    pub pack: ItemName,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -155,6 +167,11 @@ pub struct AuthorizeSpend {
     pub asset: AssetId,
     pub cap: Amount,
     pub expires_at_ms: u64,
+    /// The provider's price plan version the holder agrees to: holds under this authorization
+    /// settle only at the amounts it gives for their usage lines. `None`: the provider settles
+    /// any amount up to the hold (the holder trusts its metering).
+    #[serde(default)]
+    pub plan: Option<PlanRef>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -172,6 +189,17 @@ pub struct Settle {
     pub batch_id: OpId,
     pub amount: Amount,
     pub usage_root: Hash,
+    /// The batch's usage aggregated per metered item, sorted by item. Under a price plan the
+    /// ledger prices them and refuses any `amount` but theirs.
+    #[serde(default = "BoundedVec::empty")]
+    pub lines: BoundedVec<UsageLine, { limits::SETTLE_LINES_MAX }>,
+}
+
+/// Retires one version of the signer's member's price plan: no new authorization, hold or
+/// pack purchase may name it; holds already placed under it still settle by it.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct RetirePlan {
+    pub plan: PlanRef,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -231,6 +259,9 @@ pub enum Op {
     /// Boxed: an application makes it several times larger than any other op.
     Propose(Box<Propose>),
     CastVote(CastVote),
+    /// Boxed: a plan may be several kilobytes.
+    PublishPlan(Box<PricePlan>),
+    RetirePlan(RetirePlan),
 }
 
 impl Op {
@@ -251,6 +282,8 @@ impl Op {
             Op::RevokeBadge(_) => "revoke_badge",
             Op::Propose(_) => "propose",
             Op::CastVote(_) => "cast_vote",
+            Op::PublishPlan(_) => "publish_plan",
+            Op::RetirePlan(_) => "retire_plan",
         }
     }
 }

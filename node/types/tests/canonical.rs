@@ -16,13 +16,16 @@ use tally_types::block::{Block, BlockId, Header};
 use tally_types::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, decode, encode};
 use tally_types::consensus::{Certificate, Proposal, Subject, ValidatorSet, Vote};
 use tally_types::hash::{Hash, merkle_leaf};
-use tally_types::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId, ValidatorIndex, View};
+use tally_types::ids::{
+    AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex, View,
+};
 use tally_types::keys::{PublicKey, SecretKey, Signature};
 use tally_types::merkle::{self, MerkleProof};
+use tally_types::pricing::{PlanRef, UsageLine};
 use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
-    Hold, IssueAsset, OfferMode, Op, PlaceOffer, RevokeBadge, RewardReason, Settle, SignedTransaction,
+    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RevokeBadge, RewardReason, Settle, SignedTransaction,
     Transaction, Transfer, Void,
 };
 use tally_types::{Amount, Price, limits};
@@ -63,6 +66,7 @@ fn grant(reason: Option<RewardReason>) -> Grant {
         kind: GrantKind::Reward,
         reason,
         external_ref: bstring("order-77"),
+        pack: None,
     }
 }
 
@@ -625,6 +629,7 @@ fn ids_that_break_their_grammar_are_refused_inside_valid_bytes() {
             ),
             cap: Amount(1),
             expires_at_ms: 1,
+            plan: Some(PlanRef { plan_id: PlanId::new("basic").expect("valid"), version: 1 }),
         }),
     ]);
     let bytes = encode(&tx);
@@ -650,6 +655,9 @@ fn ids_that_break_their_grammar_are_refused_inside_valid_bytes() {
         ("ACME", "ÀCME".into(), "asset code"),
         ("GAMMA9", "G".repeat(13), "exceeds the limit of 12"),
         ("gamma", "GAMMA".into(), "member id"),
+        ("basic", "Basic".into(), "plan id"),
+        ("basic", "1basic".into(), "plan id"),
+        ("basic", "b".into(), "plan id"),
     ];
     for (valid, broken, reason) in cases {
         assert_invalid::<Transaction>(&replace_string(&bytes, valid, &broken), reason);
@@ -704,6 +712,7 @@ fn largest_ops() -> Vec<Op> {
             kind: GrantKind::Reward,
             reason: Some(RewardReason::Other(bstring(&longest_text(limits::REWARD_REASON_BYTES_MAX)))),
             external_ref: bstring(&longest_text(limits::GRANT_EXTERNAL_REF_BYTES_MAX)),
+            pack: Some(PackRef { plan: largest_plan_ref(), pack: largest_item('p') }),
         }),
         Op::Transfer(Transfer { asset: largest_asset(), to: key, amount }),
         Op::Burn(Burn { asset: largest_asset(), amount }),
@@ -712,6 +721,7 @@ fn largest_ops() -> Vec<Op> {
             asset: largest_asset(),
             cap: amount,
             expires_at_ms: u64::MAX,
+            plan: Some(largest_plan_ref()),
         }),
         Op::Hold(Hold {
             hold_id: OpId([0xff; 16]),
@@ -725,6 +735,12 @@ fn largest_ops() -> Vec<Op> {
             batch_id: OpId([0xfe; 16]),
             amount,
             usage_root: Hash([0xff; 32]),
+            lines: BoundedVec::new(
+                (0..limits::SETTLE_LINES_MAX)
+                    .map(|i| UsageLine { item: largest_item(char::from(b'a' + (i % 26) as u8)), units: u64::MAX })
+                    .collect(),
+            )
+            .expect("at the line limit"),
         }),
         Op::Void(Void { hold_id: OpId([0xff; 16]) }),
         Op::PlaceOffer(PlaceOffer {
@@ -750,8 +766,25 @@ fn largest_ops() -> Vec<Op> {
     ]
 }
 
+fn largest_plan_ref() -> PlanRef {
+    let text: String = std::iter::once('p').chain(std::iter::repeat_n('z', limits::PLAN_ID_BYTES_MAX - 1)).collect();
+    PlanRef { plan_id: PlanId::new(text).expect("longest plan id"), version: u32::MAX }
+}
+
+fn largest_item(prefix: char) -> ItemName {
+    let text: String =
+        std::iter::once(prefix).chain(std::iter::repeat_n('z', limits::ITEM_NAME_BYTES_MAX - 1)).collect();
+    ItemName::new(text).expect("longest item name")
+}
+
+/// Sixteen copies of the largest op, but for a settlement at its line limit, which fills most
+/// of a transaction on its own (as an application does: both are bounded by the transaction).
 fn largest_transaction() -> Transaction {
-    let largest_op = largest_ops().into_iter().max_by_key(|op| encode(op).len()).expect("twelve ops");
+    let largest_op = largest_ops()
+        .into_iter()
+        .filter(|op| !matches!(op, Op::Settle(_)))
+        .max_by_key(|op| encode(op).len())
+        .expect("twelve ops");
     Transaction {
         chain_id: ChainId::new("c".repeat(limits::CHAIN_ID_BYTES_MAX)).expect("longest chain id"),
         signer: PublicKey([0xff; 32]),

@@ -28,14 +28,17 @@ use tally_types::block::{self, Block, BlockId, Header};
 use tally_types::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, decode, encode};
 use tally_types::consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 use tally_types::hash::{Domain, Hash, merkle_leaf};
-use tally_types::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId, ValidatorIndex, View};
+use tally_types::ids::{
+    AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex, View,
+};
 use tally_types::keys::{Namespace, SecretKey, Signature, signing_message};
 use tally_types::merkle::{self, MerkleProof};
+use tally_types::pricing::{CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine};
 use tally_types::receipt::{ErrorCode, Fill, Receipt};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
-    Hold, IssueAsset, OfferMode, Op, PlaceOffer, RevokeBadge, RewardReason, Settle, SignedTransaction,
-    Transaction, Transfer, TxFormError, Void, check_batch,
+    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan, RevokeBadge, RewardReason, Settle,
+    SignedTransaction, Transaction, Transfer, TxFormError, Void, check_batch,
 };
 use tally_types::{Amount, Price};
 
@@ -142,6 +145,7 @@ fn build_fixture() -> Fixture {
             kind: GrantKind::Reward,
             reason: Some(RewardReason::Other(BoundedString::new("conference talk").expect("short"))),
             external_ref: BoundedString::new("ticket-4711").expect("short"),
+            pack: None,
         }),
         Op::Transfer(Transfer { asset: acme.clone(), to: bob.public_key(), amount: Amount(100) }),
         Op::PlaceOffer(PlaceOffer {
@@ -178,6 +182,7 @@ fn build_fixture() -> Fixture {
             asset: acme.clone(),
             cap: Amount(1_000),
             expires_at_ms: 1_767_312_000_000,
+            plan: Some(PlanRef { plan_id: PlanId::new("standard").expect("valid"), version: 2 }),
         }),
         Op::Hold(Hold {
             hold_id: OpId([0x1a; 16]),
@@ -191,6 +196,11 @@ fn build_fixture() -> Fixture {
             batch_id: OpId([0x2b; 16]),
             amount: Amount(250),
             usage_root: Hash::plain(b"usage records"),
+            lines: BoundedVec::new(vec![
+                UsageLine { item: ItemName::new("search.query").expect("valid"), units: 120 },
+                UsageLine { item: ItemName::new("tokens.output").expect("valid"), units: 65_536 },
+            ])
+            .expect("two lines"),
         }),
         Op::Void(Void { hold_id: OpId([0x3c; 16]) }),
         Op::CancelOffer(CancelOffer { offer_id: OpId([0x0f; 16]) }),
@@ -198,13 +208,28 @@ fn build_fixture() -> Fixture {
             badge_hash: badges[2],
             reason: BoundedString::new("issued in error").expect("short"),
         }),
+        Op::PublishPlan(Box::new(golden_plan(&acme))),
+        Op::RetirePlan(RetirePlan { plan: PlanRef { plan_id: PlanId::new("standard").expect("valid"), version: 1 } }),
+        Op::Grant(Grant {
+            grant_id: OpId([0x4d; 16]),
+            asset: acme.clone(),
+            to: alice.public_key(),
+            amount: Amount(100_000),
+            kind: GrantKind::Purchase,
+            reason: None,
+            external_ref: BoundedString::new("order-1001").expect("short"),
+            pack: Some(PackRef {
+                plan: PlanRef { plan_id: PlanId::new("standard").expect("valid"), version: 2 },
+                pack: ItemName::new("starter").expect("valid"),
+            }),
+        }),
     ];
     let tx_other_ops = Transaction {
         chain_id: chain_id.clone(),
         signer: alice.public_key(),
         seq: 7,
         valid_until_height: Height(u64::MAX),
-        ops: BoundedVec::new(other_ops).expect("7 ops"),
+        ops: BoundedVec::new(other_ops).expect("10 ops"),
         memo: BoundedBytes::empty(),
     }
     .sign(&alice);
@@ -627,4 +652,36 @@ fn block_roots_and_badge_proof_are_consistent() {
         panic!("op 4 of the main transaction anchors badges")
     };
     assert_eq!(anchor.batch_root, root);
+}
+
+/// A price plan with graduated tiers, an allowance and two credit packs.
+fn golden_plan(asset: &AssetId) -> PricePlan {
+    let item = |name: &str, included_per_hold, tiers: Vec<(Option<u64>, &str)>| PlanItem {
+        item: ItemName::new(name).expect("valid"),
+        included_per_hold,
+        tiers: BoundedVec::new(
+            tiers
+                .into_iter()
+                .map(|(up_to, price)| Tier { up_to, unit_price: UnitPrice::parse(price).expect("valid") })
+                .collect(),
+        )
+        .expect("few tiers"),
+    };
+    let usd = |text: &str| ReferencePrice::parse(Currency::new("USD").expect("valid"), text).expect("valid");
+    PricePlan {
+        plan_id: PlanId::new("standard").expect("valid"),
+        version: 2,
+        asset: asset.clone(),
+        title: BoundedString::new("Standard: pay as you go").expect("short"),
+        items: BoundedVec::new(vec![
+            item("search.query", 1_000, vec![(Some(1_000_000), "2"), (None, "1.5")]),
+            item("tokens.output", 0, vec![(None, "0.002")]),
+        ])
+        .expect("two items"),
+        packs: BoundedVec::new(vec![
+            CreditPack { name: ItemName::new("large").expect("valid"), credits: Amount(1_000_000), price: usd("90.00") },
+            CreditPack { name: ItemName::new("starter").expect("valid"), credits: Amount(100_000), price: usd("10.00") },
+        ])
+        .expect("two packs"),
+    }
 }

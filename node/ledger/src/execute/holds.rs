@@ -17,15 +17,20 @@
 //! Whatever is released goes back to the authorization's remaining cap, if the authorization
 //! still exists (the holder may have revoked it meanwhile; revoking does not touch open holds).
 //! "Expired" always means: block time ≥ `expires_at_ms`.
+//!
+//! An authorization may name a version of the provider's price plan (see [`super::plans`]);
+//! each hold placed under it keeps that version, and its settlement must charge exactly what
+//! the version gives for the settlement's usage lines.
 
 use tally_types::receipt::ErrorCode;
+use tally_types::pricing::{self, ChargeError};
 use tally_types::tx::{AssetFlags, AuthorizeSpend, Hold, Settle, Void};
 use tally_types::{Amount, OpId, PublicKey, limits};
 
 use super::{BlockExecutor, OpContext, OpResult, wrong_kind};
 use crate::state::{
-    AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, KeyRange, OrderedU64, StateError,
-    StateKey, StateRead, StateValue,
+    AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, ItemUsage, KeyRange, OrderedU64,
+    PlanUsageState, StateError, StateKey, StateRead, StateValue,
 };
 
 impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
@@ -84,9 +89,11 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// deletes the holder's authorization for this provider and asset, if any, and succeeds
     /// (open holds are not affected). Otherwise: a non-transferable asset may be authorized
     /// only to its own member, since settling pays the provider's issuer (`NotTransferable`);
-    /// the expiry is after the block time (`BadExpiry`). The authorization is then set to the
-    /// new cap and expiry, replacing any earlier one (what earlier holds took from the old cap
-    /// is not subtracted; what they release later is added back).
+    /// the expiry is after the block time (`BadExpiry`); a named price plan version is the
+    /// provider's (`UnknownPlan`), not retired (`PlanRetired`) and charges in the asset
+    /// (`PlanAssetMismatch`). The authorization is then set to the new cap, expiry and plan,
+    /// replacing any earlier one (what earlier holds took from the old cap is not subtracted;
+    /// what they release later is added back; they keep the plan they were placed under).
     pub(super) fn authorize_spend(&mut self, at: OpContext<'_>, op: &AuthorizeSpend) -> OpResult {
         // A removed provider can no longer hold, so authorizing it serves no purpose; revoking
         // (cap zero) an authorization of a removed provider stays possible.
@@ -118,8 +125,18 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         if op.expires_at_ms <= self.context.time_ms {
             return Err(ErrorCode::BadExpiry.into());
         }
-        let authorization =
-            AuthorizationState { cap: op.cap, cap_remaining: op.cap, expires_at_ms: op.expires_at_ms };
+        if let Some(plan) = &op.plan {
+            let plan = self.current_plan(&op.provider, plan)?;
+            if plan.plan.asset != op.asset {
+                return Err(ErrorCode::PlanAssetMismatch.into());
+            }
+        }
+        let authorization = AuthorizationState {
+            cap: op.cap,
+            cap_remaining: op.cap,
+            expires_at_ms: op.expires_at_ms,
+            plan: op.plan.clone(),
+        };
         self.put(key, Some(StateValue::Authorization(authorization)));
         Ok(())
     }
@@ -128,11 +145,12 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// issuer (`NotIssuer`); the amount is positive (`ZeroAmount`); the hold id was never used,
     /// by any member (`DuplicateHoldId`); the holder has an unexpired authorization for M and
     /// the asset (`NoAuthorization`); block time < hold expiry ≤ authorization expiry
-    /// (`BadExpiry`); the amount fits the remaining cap (`CapExceeded`); the holder's available
+    /// (`BadExpiry`); the authorization's price plan version, if any, is not retired
+    /// (`PlanRetired`); the amount fits the remaining cap (`CapExceeded`); the holder's available
     /// balance covers it (`InsufficientBalance`). Effects: the amount moves from the holder's
     /// available to locked balance and is taken from the cap (the authorization stays even at
-    /// zero, so that released amounts can return to it); the hold is stored open, with its
-    /// expiry index entry.
+    /// zero, so that released amounts can return to it); the hold is stored open, with the
+    /// authorization's plan and its expiry index entry.
     pub(super) fn hold(&mut self, at: OpContext<'_>, op: &Hold) -> OpResult {
         let member = self.issuer_member(at.signer)?.ok_or(ErrorCode::NotIssuer)?;
         if op.amount.is_zero() {
@@ -151,6 +169,9 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         if self.is_expired(op.expires_at_ms) || op.expires_at_ms > authorization.expires_at_ms {
             return Err(ErrorCode::BadExpiry.into());
         }
+        if let Some(plan) = &authorization.plan {
+            self.current_plan(&member, plan)?;
+        }
         authorization.cap_remaining =
             authorization.cap_remaining.checked_sub(op.amount).ok_or(ErrorCode::CapExceeded)?;
         let balance_key = StateKey::balance(op.holder, op.asset.clone());
@@ -161,6 +182,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         balance.locked = balance.locked.checked_add(op.amount).ok_or(ErrorCode::AmountOverflow)?;
 
         self.put_balance(balance_key, balance);
+        let plan = authorization.plan.clone();
         self.put(authorization_key, Some(StateValue::Authorization(authorization)));
         let hold = HoldState {
             member,
@@ -170,6 +192,7 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             expires_at_ms: op.expires_at_ms,
             created_at: self.context.height,
             status: HoldStatus::Open,
+            plan,
         };
         self.put(hold_key, Some(StateValue::Hold(hold)));
         let index_key =
@@ -181,11 +204,16 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// Settle, signed by an issuer of the hold's member. Checks, in order: the hold exists
     /// (`UnknownHold`); the signer is an issuer of the hold's member (`NotIssuer`); the hold is
     /// open and not expired (`HoldClosed`); the member never used the batch id
-    /// (`DuplicateBatchId`); the amount is at most the held amount (`SettleExceedsHold`; zero
-    /// is allowed and releases everything). Effects: the hold's amount is unlocked; `amount`
-    /// of it goes to the signing issuer account (supply does not change) and the rest back to
-    /// the holder's available balance and the authorization's cap; the hold becomes `Settled`,
-    /// its expiry index entry is deleted, and the batch id is recorded with its usage root.
+    /// (`DuplicateBatchId`); the usage lines are sorted by item, each once, each with units
+    /// (`BadUsageLines`); under a price plan, every line's item is in the plan
+    /// (`UnknownPlanItem`), the charge does not overflow (`AmountOverflow`) and the amount is
+    /// the plan's charge for the lines ([`pricing::price_lines`], `SettleAmountMismatch`); the
+    /// amount is at most the held amount (`SettleExceedsHold`; zero is allowed and releases
+    /// everything). Effects: the hold's amount is unlocked; `amount` of it goes to the signing
+    /// issuer account (supply does not change) and the rest back to the holder's available
+    /// balance and the authorization's cap; the hold becomes `Settled`, its expiry index entry
+    /// is deleted, and the batch id is recorded with its usage root; under a plan, the
+    /// holder's usage of the plan version counts the lines' units and charges.
     pub(super) fn settle(&mut self, at: OpContext<'_>, op: &Settle) -> OpResult {
         let hold_key = StateKey::Hold { hold_id: op.hold_id };
         let hold = self.read_hold(&hold_key)?.ok_or(ErrorCode::UnknownHold)?;
@@ -199,8 +227,19 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         if self.read(&batch_key)?.is_some() {
             return Err(ErrorCode::DuplicateBatchId.into());
         }
+        pricing::check_lines(&op.lines).map_err(|_| ErrorCode::BadUsageLines)?;
+        let usage = match &hold.plan {
+            Some(plan) => Some(self.price_settlement(&hold, plan, op)?),
+            None => None,
+        };
         if op.amount > hold.amount {
             return Err(ErrorCode::SettleExceedsHold.into());
+        }
+        // A settlement without lines (nothing used) leaves the usage as it was.
+        if let Some((key, usage)) = usage
+            && !op.lines.is_empty()
+        {
+            self.put(key, Some(StateValue::PlanUsage(usage)));
         }
         let height = self.context.height;
         let status = HoldStatus::Settled { batch_id: op.batch_id, amount: op.amount, height };
@@ -209,6 +248,69 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             BatchRecord { hold_id: op.hold_id, amount: op.amount, usage_root: op.usage_root, height };
         self.put(batch_key, Some(StateValue::BatchId(record)));
         Ok(())
+    }
+
+    /// Prices a settlement's lines under the hold's plan version (which exists: the hold was
+    /// placed under it, and versions are never deleted; a retired version still prices the
+    /// holds placed before) and returns the holder's usage of the version with the lines
+    /// added, to store once the settlement is accepted.
+    fn price_settlement(
+        &self,
+        hold: &HoldState,
+        plan: &tally_types::pricing::PlanRef,
+        op: &Settle,
+    ) -> Result<(StateKey, PlanUsageState), super::OpFailure> {
+        let plan_key = StateKey::Plan {
+            member: hold.member.clone(),
+            plan_id: plan.plan_id.clone(),
+            version: OrderedU64(u64::from(plan.version)),
+        };
+        let plan_state = self.read_plan(&plan_key)?.ok_or_else(|| StateError::Corrupt {
+            key: plan_key.clone(),
+            reason: "an open hold names this plan version, which does not exist".into(),
+        })?;
+        let usage_key = StateKey::PlanUsage {
+            holder: hold.holder,
+            member: hold.member.clone(),
+            plan_id: plan.plan_id.clone(),
+            version: OrderedU64(u64::from(plan.version)),
+        };
+        let usage = match self.read(&usage_key)? {
+            None => PlanUsageState { items: tally_types::BoundedVec::empty() },
+            Some(StateValue::PlanUsage(usage)) => usage,
+            Some(other) => return Err(super::wrong_kind(&usage_key, &other).into()),
+        };
+        let charge = pricing::price_lines(&plan_state.plan, &op.lines, |item| {
+            usage.item(item).map_or(0, |counted| counted.billed)
+        })
+        .map_err(|error| match error {
+            ChargeError::LineOrder(_) | ChargeError::ZeroUnits(_) => ErrorCode::BadUsageLines,
+            ChargeError::UnknownItem(_) => ErrorCode::UnknownPlanItem,
+            ChargeError::Overflow(_) => ErrorCode::AmountOverflow,
+        })?;
+        if charge.total != op.amount {
+            return Err(ErrorCode::SettleAmountMismatch.into());
+        }
+        // Merge the lines into the sorted per-item counters.
+        let mut items: Vec<ItemUsage> = usage.items.into_inner();
+        for line in &charge.lines {
+            let index = match items.binary_search_by(|counted| counted.item.cmp(&line.item)) {
+                Ok(index) => index,
+                Err(index) => {
+                    items.insert(index, ItemUsage { item: line.item.clone(), units: 0, billed: 0, charged: tally_types::Amount::ZERO });
+                    index
+                }
+            };
+            let counted = &mut items[index];
+            counted.units = counted.units.checked_add(line.units).ok_or(ErrorCode::AmountOverflow)?;
+            counted.billed = counted.billed.checked_add(line.billable).ok_or(ErrorCode::AmountOverflow)?;
+            counted.charged = counted.charged.checked_add(line.amount).ok_or(ErrorCode::AmountOverflow)?;
+        }
+        let items = tally_types::BoundedVec::new(items).map_err(|_| StateError::Corrupt {
+            key: usage_key.clone(),
+            reason: "usage of more items than the plan prices".into(),
+        })?;
+        Ok((usage_key, PlanUsageState { items }))
     }
 
     /// Void. Checks, in order: the hold exists (`UnknownHold`); it is open (`HoldClosed`); the

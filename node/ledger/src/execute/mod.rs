@@ -27,12 +27,13 @@
 //! the epoch scheduled to start at its height current (see [`governance`]).
 //!
 //! Ops live by theme: credits here, metered usage in [`holds`], the order book in [`market`],
-//! badges in [`badges`], consortium governance in [`governance`].
+//! badges in [`badges`], consortium governance in [`governance`], price plans in [`plans`].
 
 mod badges;
 mod governance;
 mod holds;
 mod market;
+mod plans;
 
 use std::collections::BTreeMap;
 
@@ -326,6 +327,8 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             Op::RevokeBadge(op) => self.revoke_badge(at, op),
             Op::Propose(op) => self.propose(at, op),
             Op::CastVote(op) => self.cast_vote(at, op),
+            Op::PublishPlan(op) => self.publish_plan(at, op),
+            Op::RetirePlan(op) => self.retire_plan(at, op),
         }
     }
 
@@ -363,7 +366,8 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
     /// Grant (mint). Checks, in order: the signer is an issuer account of the asset's member
     /// (`NotIssuer`); the asset exists (`UnknownAsset`); the amount is positive (`ZeroAmount`);
     /// a reward names its reason (`RewardReasonMissing`) and other kinds do not
-    /// (`ReasonNotAllowed`); the grant id is new for the member (`DuplicateGrantId`); supply
+    /// (`ReasonNotAllowed`); a named credit pack is the purchase it says
+    /// ([`Self::check_pack`]); the grant id is new for the member (`DuplicateGrantId`); supply
     /// stays within the max supply (`MaxSupplyExceeded`); no counter overflows (`AmountOverflow`).
     fn grant(&mut self, signer: &PublicKey, op: &Grant) -> OpResult {
         if self.issuer_member(signer)?.as_ref() != Some(&op.asset.issuer) {
@@ -380,6 +384,9 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
                 return Err(ErrorCode::ReasonNotAllowed.into());
             }
             _ => {}
+        }
+        if let Some(pack) = &op.pack {
+            self.check_pack(op.kind, &op.asset, op.amount, pack)?;
         }
         let grant_key = StateKey::GrantId { member: op.asset.issuer.clone(), grant_id: op.grant_id };
         if self.read(&grant_key)?.is_some() {

@@ -9,6 +9,13 @@
 //! - A settled hold captured at most its amount, and its member's batch id record names the
 //!   hold and the captured amount; every batch record names such a settled hold.
 //! - Authorizations name an existing provider member and asset.
+//! - Price plans: each version is stored under its own member, id and version, charges in an
+//!   existing asset of its member, has a valid form, and follows the version before it.
+//!   Authorizations and holds name a version of their provider's plan in their asset. A
+//!   holder's usage of a version names priced items, sorted, with billable units within its
+//!   units, each item charged exactly the plan's price of its billable units (computed here
+//!   from the tiers, apart from `tally_types::pricing`), and the charges add up to what the
+//!   holder's settled holds under the version captured.
 //!
 //! History: each hold id is placed once; each member uses each batch id once; each hold is
 //! resolved by at most one successful Settle or Void (release at expiry happens in a block's
@@ -16,11 +23,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tally_types::pricing::{PlanItem, PlanRef};
 use tally_types::tx::Op;
-use tally_types::{Amount, AssetId, Height, MemberId, OpId, PublicKey};
+use tally_types::{Amount, AssetId, Height, MemberId, OpId, PlanId, PublicKey};
 
 use super::{HistoryViolation, InvariantViolation, Locks, World};
-use crate::state::{AuthorizationState, BatchRecord, HoldState, HoldStatus, StateKey, StateValue};
+use crate::state::{
+    AuthorizationState, BatchRecord, HoldState, HoldStatus, PlanState, PlanUsageState, StateKey, StateValue,
+};
 
 /// A broken invariant of the holds entries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +64,12 @@ pub enum HoldViolation {
     AuthorizationOfUnknownMember { holder: PublicKey, provider: MemberId },
     #[error("authorization of {holder} names asset `{asset}`, which does not exist")]
     AuthorizationOfUnknownAsset { holder: PublicKey, asset: AssetId },
+    #[error("plan entry `{member}` {plan}: {what}")]
+    BadPlan { member: MemberId, plan: PlanRef, what: String },
+    #[error("{what} names plan {plan} of `{member}`, which does not exist or charges in another asset")]
+    UnknownPlan { what: String, member: MemberId, plan: PlanRef },
+    #[error("usage of {holder} under plan {plan} of `{member}`: {what}")]
+    BadPlanUsage { holder: PublicKey, member: MemberId, plan: PlanRef, what: String },
 }
 
 /// Gathers the holds entries of a state.
@@ -64,6 +80,8 @@ pub(crate) struct Collector<'a> {
     /// (expires_at_ms, hold id) of every expiry index entry.
     expiries: BTreeSet<(u64, OpId)>,
     batches: BTreeMap<(&'a MemberId, OpId), &'a BatchRecord>,
+    plans: BTreeMap<(&'a MemberId, &'a PlanId, u64), &'a PlanState>,
+    usages: Vec<(&'a PublicKey, &'a MemberId, &'a PlanId, u64, &'a PlanUsageState)>,
 }
 
 impl<'a> Collector<'a> {
@@ -81,6 +99,12 @@ impl<'a> Collector<'a> {
             (StateKey::BatchId { member, batch_id }, StateValue::BatchId(record)) => {
                 self.batches.insert((member, *batch_id), record);
             }
+            (StateKey::Plan { member, plan_id, version }, StateValue::Plan(plan)) => {
+                self.plans.insert((member, plan_id, version.0), plan);
+            }
+            (StateKey::PlanUsage { holder, member, plan_id, version }, StateValue::PlanUsage(usage)) => {
+                self.usages.push((holder, member, plan_id, version.0, usage));
+            }
             _ => unreachable!("check_invariants routes only holds entries here, with matching kinds"),
         }
         Ok(())
@@ -92,7 +116,116 @@ impl<'a> Collector<'a> {
         self.check_authorizations(world)?;
         self.check_holds(world, locks)?;
         self.check_expiries()?;
-        self.check_batches()
+        self.check_batches()?;
+        self.check_plans(world)?;
+        self.check_plan_usage()
+    }
+
+    /// The plan version `plan` of `member`, if stored and charging in `asset`.
+    fn plan_of(&self, member: &MemberId, plan: &PlanRef, asset: &AssetId) -> Option<&'a PlanState> {
+        self.plans
+            .get(&(member, &plan.plan_id, u64::from(plan.version)))
+            .copied()
+            .filter(|state| &state.plan.asset == asset)
+    }
+
+    /// Each plan version: stored under its own id and version, charging in an existing asset
+    /// of its member, well formed, after the version before it; and every authorization and
+    /// hold that names a version names one of its provider's, in its asset.
+    fn check_plans(&self, world: &World<'a>) -> Result<(), InvariantViolation> {
+        for ((member, plan_id, version), state) in &self.plans {
+            let plan = PlanRef { plan_id: (*plan_id).clone(), version: u32::try_from(*version).unwrap_or(u32::MAX) };
+            let bad = |what: &str| HoldViolation::BadPlan { member: (*member).clone(), plan: plan.clone(), what: what.into() };
+            if state.plan.plan_id != **plan_id || u64::from(state.plan.version) != *version {
+                return Err(bad("stored under another id or version than its own").into());
+            }
+            if state.plan.asset.issuer != **member || !world.assets.contains_key(&state.plan.asset) {
+                return Err(bad("charges in an asset that is not an existing asset of its member").into());
+            }
+            if let Err(error) = state.plan.check() {
+                return Err(bad(&error.to_string()).into());
+            }
+            if *version > 1 && !self.plans.contains_key(&(*member, *plan_id, version - 1)) {
+                return Err(bad("the version before it does not exist").into());
+            }
+        }
+        for (holder, provider, asset, authorization) in &self.authorizations {
+            if let Some(plan) = &authorization.plan
+                && self.plan_of(provider, plan, asset).is_none()
+            {
+                let what = format!("the authorization of {holder}");
+                return Err(HoldViolation::UnknownPlan { what, member: (*provider).clone(), plan: plan.clone() }.into());
+            }
+        }
+        for (hold_id, hold) in &self.holds {
+            if let Some(plan) = &hold.plan
+                && self.plan_of(&hold.member, plan, &hold.asset).is_none()
+            {
+                let what = format!("hold {hold_id}");
+                return Err(HoldViolation::UnknownPlan { what, member: hold.member.clone(), plan: plan.clone() }.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Each usage entry prices what it counts by its plan version, and the charges equal what
+    /// the holder's settled holds under that version captured.
+    fn check_plan_usage(&self) -> Result<(), InvariantViolation> {
+        // Σ captured by settled holds, per (holder, member, plan id, version).
+        let mut captured: BTreeMap<(&PublicKey, &MemberId, &PlanId, u64), Amount> = BTreeMap::new();
+        for hold in self.holds.values() {
+            if let (Some(plan), HoldStatus::Settled { amount, .. }) = (&hold.plan, hold.status) {
+                let slot = captured
+                    .entry((&hold.holder, &hold.member, &plan.plan_id, u64::from(plan.version)))
+                    .or_insert(Amount::ZERO);
+                *slot = Amount(slot.0.saturating_add(amount.0));
+            }
+        }
+        for (holder, member, plan_id, version, usage) in &self.usages {
+            let plan = PlanRef { plan_id: (*plan_id).clone(), version: u32::try_from(*version).unwrap_or(u32::MAX) };
+            let bad = |what: String| HoldViolation::BadPlanUsage {
+                holder: **holder,
+                member: (*member).clone(),
+                plan: plan.clone(),
+                what,
+            };
+            let Some(state) = self.plans.get(&(*member, *plan_id, *version)) else {
+                return Err(bad("the plan version does not exist".into()).into());
+            };
+            if usage.items.is_empty() || !usage.items.windows(2).all(|pair| pair[0].item < pair[1].item) {
+                return Err(bad("items are empty, unsorted or repeated".into()).into());
+            }
+            let mut total = Amount::ZERO;
+            for counted in usage.items.iter() {
+                let Some(item) = state.plan.items.iter().find(|item| item.item == counted.item) else {
+                    return Err(bad(format!("item `{}` is not in the plan", counted.item)).into());
+                };
+                if counted.billed > counted.units {
+                    return Err(bad(format!("item `{}` billed more units than it counted", counted.item)).into());
+                }
+                let expected = price_of(item, counted.billed);
+                if expected != Some(counted.charged) {
+                    return Err(bad(format!(
+                        "item `{}` charged {} for {} billable units; the plan gives {expected:?}",
+                        counted.item, counted.charged, counted.billed
+                    ))
+                    .into());
+                }
+                total = Amount(total.0.saturating_add(counted.charged.0));
+            }
+            let settled = captured.remove(&(*holder, *member, *plan_id, *version)).unwrap_or(Amount::ZERO);
+            if settled != total {
+                return Err(bad(format!("items charged {total}, settled holds captured {settled}")).into());
+            }
+        }
+        if let Some(((holder, member, plan_id, version), amount)) =
+            captured.into_iter().find(|(_, amount)| !amount.is_zero())
+        {
+            let plan = PlanRef { plan_id: plan_id.clone(), version: u32::try_from(version).unwrap_or(u32::MAX) };
+            let what = format!("settled holds captured {amount}, but no usage is recorded");
+            return Err(HoldViolation::BadPlanUsage { holder: *holder, member: member.clone(), plan, what }.into());
+        }
+        Ok(())
     }
 
     /// Each authorization: a cap above zero with what remains of it within, a known provider
@@ -311,3 +444,19 @@ impl HistoryPart {
         into
     }
 }
+
+/// The plan's price of the first `billed` billable units of `item`, rounded down to minor
+/// units: each tier's share of the units times its price, in billionths of a minor unit.
+/// `None` on overflow. (Written apart from `tally_types::pricing`, which the ledger uses.)
+fn price_of(item: &PlanItem, billed: u64) -> Option<Amount> {
+    let mut nanos: u128 = 0;
+    let mut lower: u128 = 0;
+    for tier in item.tiers.iter() {
+        let upper = tier.up_to.map_or(u128::MAX, u128::from);
+        let units_here = u128::from(billed).min(upper).saturating_sub(lower);
+        nanos = nanos.checked_add(units_here.checked_mul(tier.unit_price.0)?)?;
+        lower = upper;
+    }
+    Some(Amount(nanos / 1_000_000_000))
+}
+

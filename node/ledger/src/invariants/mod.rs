@@ -130,7 +130,9 @@ where
             StateKey::Authorization { .. }
             | StateKey::Hold { .. }
             | StateKey::HoldExpiry { .. }
-            | StateKey::BatchId { .. } => holds.observe(key, value)?,
+            | StateKey::BatchId { .. }
+            | StateKey::Plan { .. }
+            | StateKey::PlanUsage { .. } => holds.observe(key, value)?,
             StateKey::Offer { .. } | StateKey::BookEntry { .. } => market.observe(key, value)?,
             StateKey::BadgeAnchor { .. } | StateKey::BadgeRevocation { .. } => badges.observe(key, value)?,
             StateKey::Governor { .. }

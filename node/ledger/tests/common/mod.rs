@@ -138,6 +138,7 @@ pub fn grant_with(
         kind,
         reason,
         external_ref: Default::default(),
+        pack: None,
     })
 }
 

@@ -21,14 +21,17 @@ use tally_types::block::{Block, BlockId, Header};
 use tally_types::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec};
 use tally_types::consensus::{Certificate, Proposal, Subject, ValidatorSet, Vote};
 use tally_types::hash::{Hash, merkle_leaf};
-use tally_types::ids::{AssetCode, AssetId, ChainId, Height, MemberId, OpId, ValidatorIndex, View};
+use tally_types::ids::{
+    AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex, View,
+};
 use tally_types::keys::{PublicKey, SecretKey, Signature};
 use tally_types::merkle::{self, MerkleProof};
+use tally_types::pricing::{CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine};
 use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
-    Hold, IssueAsset, OfferMode, Op, PlaceOffer, RevokeBadge, RewardReason, Settle, SignedTransaction,
-    Transaction, Transfer, TxId, Void,
+    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan, RevokeBadge, RewardReason, Settle,
+    SignedTransaction, Transaction, Transfer, TxId, Void,
 };
 use tally_types::{Amount, Price, limits};
 
@@ -194,9 +197,64 @@ pub fn issue_asset() -> impl Strategy<Value = IssueAsset> {
     )
 }
 
+pub fn plan_id() -> impl Strategy<Value = PlanId> {
+    regex("[a-z][a-z0-9-]{1,31}").prop_map(|text| PlanId::new(text).expect("generated to the plan id grammar"))
+}
+
+/// Item names, short so that transactions of many ops that carry them stay within the limit.
+pub fn item_name() -> impl Strategy<Value = ItemName> {
+    regex("[a-z][a-z0-9._-]{0,15}").prop_map(|text| ItemName::new(text).expect("generated to the item grammar"))
+}
+
+pub fn plan_ref() -> impl Strategy<Value = PlanRef> {
+    (plan_id(), any::<u32>()).prop_map(|(plan_id, version)| PlanRef { plan_id, version })
+}
+
+pub fn pack_ref() -> impl Strategy<Value = PackRef> {
+    (plan_ref(), item_name()).prop_map(|(plan, pack)| PackRef { plan, pack })
+}
+
+pub fn usage_lines<const N: usize>() -> impl Strategy<Value = BoundedVec<UsageLine, N>> {
+    vec((item_name(), any::<u64>()).prop_map(|(item, units)| UsageLine { item, units }), 0..=3.min(N))
+        .prop_map(|lines| BoundedVec::new(lines).expect("within the limit"))
+}
+
+pub fn tier() -> impl Strategy<Value = Tier> {
+    (proptest::option::of(any::<u64>()), any::<u128>())
+        .prop_map(|(up_to, nanos)| Tier { up_to, unit_price: UnitPrice(nanos) })
+}
+
+/// Price plans of any content (the codec does not check a plan's form; the ledger does), small
+/// enough that sixteen of them fit one transaction.
+pub fn price_plan() -> impl Strategy<Value = PricePlan> {
+    let item = (item_name(), any::<u64>(), vec(tier(), 0..=2)).prop_map(|(item, included_per_hold, tiers)| {
+        PlanItem { item, included_per_hold, tiers: BoundedVec::new(tiers).expect("within the limit") }
+    });
+    let pack = (item_name(), amount(), regex("[A-Z]{3}"), any::<u64>(), 0..=limits::REFERENCE_PRICE_SCALE_MAX)
+        .prop_map(|(name, credits, currency, amount, scale)| CreditPack {
+            name,
+            credits,
+            price: ReferencePrice { currency: Currency::new(currency).expect("three capitals"), amount, scale },
+        });
+    (plan_id(), any::<u32>(), asset_id(), text(16), vec(item, 0..=2), vec(pack, 0..=1)).prop_map(
+        |(plan_id, version, asset, title, items, packs)| PricePlan {
+            plan_id,
+            version,
+            asset,
+            title: BoundedString::new(title).expect("within the limit"),
+            items: BoundedVec::new(items).expect("within the limit"),
+            packs: BoundedVec::new(packs).expect("within the limit"),
+        },
+    )
+}
+
+pub fn retire_plan() -> impl Strategy<Value = RetirePlan> {
+    plan_ref().prop_map(|plan| RetirePlan { plan })
+}
+
 pub fn grant() -> impl Strategy<Value = Grant> {
-    (op_id(), asset_id(), public_key(), amount(), grant_kind(), reward_reason(), bounded_string()).prop_map(
-        |(grant_id, asset, to, amount, kind, reason, external_ref)| Grant {
+    (op_id(), asset_id(), public_key(), amount(), grant_kind(), reward_reason(), bounded_string(), proptest::option::of(pack_ref())).prop_map(
+        |(grant_id, asset, to, amount, kind, reason, external_ref, pack)| Grant {
             grant_id,
             asset,
             to,
@@ -205,6 +263,7 @@ pub fn grant() -> impl Strategy<Value = Grant> {
             // The ledger requires a reason exactly for rewards; generate what it would accept.
             reason: (kind == GrantKind::Reward).then_some(reason),
             external_ref,
+            pack,
         },
     )
 }
@@ -218,9 +277,9 @@ pub fn burn() -> impl Strategy<Value = Burn> {
 }
 
 pub fn authorize_spend() -> impl Strategy<Value = AuthorizeSpend> {
-    (member_id(), asset_id(), amount(), any::<u64>()).prop_map(|(provider, asset, cap, expires_at_ms)| {
-        AuthorizeSpend { provider, asset, cap, expires_at_ms }
-    })
+    (member_id(), asset_id(), amount(), any::<u64>(), proptest::option::of(plan_ref())).prop_map(
+        |(provider, asset, cap, expires_at_ms, plan)| AuthorizeSpend { provider, asset, cap, expires_at_ms, plan },
+    )
 }
 
 pub fn hold() -> impl Strategy<Value = Hold> {
@@ -236,11 +295,8 @@ pub fn hold() -> impl Strategy<Value = Hold> {
 }
 
 pub fn settle() -> impl Strategy<Value = Settle> {
-    (op_id(), op_id(), amount(), hash()).prop_map(|(hold_id, batch_id, amount, usage_root)| Settle {
-        hold_id,
-        batch_id,
-        amount,
-        usage_root,
+    (op_id(), op_id(), amount(), hash(), usage_lines()).prop_map(|(hold_id, batch_id, amount, usage_root, lines)| {
+        Settle { hold_id, batch_id, amount, usage_root, lines }
     })
 }
 
@@ -293,6 +349,8 @@ pub fn op() -> impl Strategy<Value = Op> {
         cancel_offer().prop_map(Op::CancelOffer),
         anchor_badges().prop_map(Op::AnchorBadges),
         revoke_badge().prop_map(Op::RevokeBadge),
+        price_plan().prop_map(|plan| Op::PublishPlan(Box::new(plan))),
+        retire_plan().prop_map(Op::RetirePlan),
     ]
 }
 
@@ -311,9 +369,9 @@ pub fn one_op_of_each_variant() -> impl Strategy<Value = Vec<Op>> {
         place_offer(),
         cancel_offer(),
         anchor_badges(),
-        revoke_badge(),
+        (revoke_badge(), price_plan(), retire_plan()),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, l)| {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, (l, m, n))| {
             vec![
                 Op::IssueAsset(a),
                 Op::Grant(b),
@@ -327,6 +385,8 @@ pub fn one_op_of_each_variant() -> impl Strategy<Value = Vec<Op>> {
                 Op::CancelOffer(j),
                 Op::AnchorBadges(k),
                 Op::RevokeBadge(l),
+                Op::PublishPlan(Box::new(m)),
+                Op::RetirePlan(n),
             ]
         })
 }
