@@ -298,6 +298,7 @@ fn prepare(
             kind: row.kind,
             reason: row.reason.clone(),
             external_ref: row.external_ref.clone(),
+            pack: None,
         };
         match txbuild::grant_op(asset.clone(), to, amount, details) {
             Ok(op) => prepared.push(Prepared { row, to, amount, grant_id, op }),
@@ -718,6 +719,7 @@ mod tests {
             kind: GrantKind::Reward,
             reason: Some(txbuild::parse_reward_reason(&format!("other:{}", "r".repeat(64))).expect("reason")),
             external_ref: "e".repeat(tally_types::limits::GRANT_EXTERNAL_REF_BYTES_MAX),
+            pack: None,
         };
         let key = SecretKey::from_seed(&[3; 32]);
         let op = txbuild::grant_op(asset, key.public_key(), Amount(u128::MAX), details).expect("op");

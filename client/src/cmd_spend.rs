@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tally_client::{market, txbuild, usage as usage_csv};
-use tally_types::{Amount, AssetId, MemberId, OpId};
+use tally_types::{Amount, AssetId, BoundedVec, MemberId, OpId};
 
 use crate::cmd_market::{report_sent, send};
 use crate::{Session, SubmitArgs, resolve_address, usage};
@@ -37,6 +37,10 @@ pub(crate) struct AuthorizeArgs {
     /// When the authorization ends: a duration (30d, 12h), an RFC 3339 time, or unix ms.
     #[arg(long)]
     expires: String,
+    /// The provider's price plan version you agree to, PLAN@VERSION (e.g. standard@1): its
+    /// holds then settle only at the amounts the plan gives for their usage.
+    #[arg(long)]
+    plan: Option<String>,
     #[command(flatten)]
     submit: SubmitArgs,
 }
@@ -106,7 +110,11 @@ pub(crate) fn authorize(context: &Session, command: SpendCommand) -> anyhow::Res
     let cap = Amount::parse(&args.cap, scale).map_err(|error| usage(format!("--cap: {error}")))?;
     let expires_at_ms = txbuild::parse_expiry(&args.expires, now_ms()?)
         .map_err(|error| usage(format!("--expires: {error}")))?;
-    let op = txbuild::authorize_spend_op(provider.clone(), asset.clone(), cap, expires_at_ms);
+    let plan: Option<tally_types::pricing::PlanRef> = match &args.plan {
+        Some(text) => Some(text.parse().map_err(|error| usage(format!("--plan: {error}")))?),
+        None => None,
+    };
+    let op = txbuild::authorize_spend_op(provider.clone(), asset.clone(), cap, expires_at_ms, plan.clone());
     let sent = send(context, &args.submit, vec![op])?;
     let extra = json!({
         "provider": provider,
@@ -114,6 +122,7 @@ pub(crate) fn authorize(context: &Session, command: SpendCommand) -> anyhow::Res
         "cap": cap.display(scale),
         "cap_minor": cap,
         "expires_at_ms": expires_at_ms,
+        "plan": plan,
     });
     report_sent(context, &sent, "authorization", extra, || {
         println!("{provider} may hold up to {} {asset} until {expires_at_ms} ms", cap.display(scale))
@@ -178,7 +187,7 @@ pub(crate) fn settle(context: &Session, args: SettleArgs) -> anyhow::Result<()> 
             hold.amount
         );
     }
-    let op = txbuild::settle_op(hold_id, batch_id, batch.total, batch.usage_root);
+    let op = txbuild::settle_op(hold_id, batch_id, batch.total, batch.usage_root, BoundedVec::empty());
     let sent = send(context, &args.submit, vec![op])?;
     let released = hold.amount_minor.checked_sub(batch.total).unwrap_or(Amount::ZERO);
     let extra = json!({

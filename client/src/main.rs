@@ -204,6 +204,10 @@ struct GrantArgs {
     /// The grant id (32 hex); random when absent. Reuse it to make a retry idempotent.
     #[arg(long)]
     id: Option<String>,
+    /// For purchases: the credit pack of your price plan the purchase fulfils, PLAN@VERSION/PACK
+    /// (e.g. standard@1/starter); the ledger then requires exactly the pack's credits.
+    #[arg(long)]
+    pack: Option<String>,
     /// Many grants of --asset from a CSV file, one transaction each, signed with consecutive
     /// seqs and sent in batches; one result per row. Header `to,amount,kind,reason`, optionally
     /// `,grant_id` then `,external_ref`; no quoting; reason empty unless kind is reward;
@@ -212,7 +216,7 @@ struct GrantArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["to", "amount", "kind", "reason", "id", "external_ref"]
+        conflicts_with_all = ["to", "amount", "kind", "reason", "id", "external_ref", "pack"]
     )]
     csv: Option<PathBuf>,
     #[command(flatten)]
@@ -548,7 +552,11 @@ fn grant(context: &Session, args: GrantArgs) -> anyhow::Result<()> {
         None => txbuild::random_op_id()?,
     };
     let (asset, amount) = asset_amount(&client, &args.asset, &amount)?;
-    let details = GrantDetails { grant_id, kind, reason, external_ref: args.external_ref };
+    let pack = match &args.pack {
+        Some(text) => Some(text.parse().map_err(|error| usage(format!("--pack: {error}")))?),
+        None => None,
+    };
+    let details = GrantDetails { grant_id, kind, reason, external_ref: args.external_ref, pack };
     let op = txbuild::grant_op(asset, to, amount, details).map_err(|error| usage(error.to_string()))?;
     if !context.json {
         eprintln!("grant id {grant_id}");

@@ -153,6 +153,9 @@ pub struct GrantDetails {
     pub kind: GrantKind,
     pub reason: Option<RewardReason>,
     pub external_ref: String,
+    /// The credit pack of the provider's price plan this purchase fulfils: the ledger then
+    /// requires a purchase of exactly the pack's credits.
+    pub pack: Option<tally_types::tx::PackRef>,
 }
 
 /// A `Grant` op. Checks the kind/reason pairing the ledger enforces (a reward needs a reason,
@@ -182,6 +185,7 @@ pub fn grant_op(
         kind: details.kind,
         reason: details.reason,
         external_ref,
+        pack: details.pack,
     }))
 }
 
@@ -219,9 +223,16 @@ pub fn cancel_offer_op(offer_id: OpId) -> Op {
 }
 
 /// An `AuthorizeSpend` op: lets `provider` hold and settle up to `cap` of `asset` until
-/// `expires_at_ms` (block time). A cap of zero withdraws the authorization.
-pub fn authorize_spend_op(provider: MemberId, asset: AssetId, cap: Amount, expires_at_ms: u64) -> Op {
-    Op::AuthorizeSpend(AuthorizeSpend { provider, asset, cap, expires_at_ms })
+/// `expires_at_ms` (block time), at the prices of `plan` (a version of the provider's price
+/// plan) if given. A cap of zero withdraws the authorization.
+pub fn authorize_spend_op(
+    provider: MemberId,
+    asset: AssetId,
+    cap: Amount,
+    expires_at_ms: u64,
+    plan: Option<tally_types::pricing::PlanRef>,
+) -> Op {
+    Op::AuthorizeSpend(AuthorizeSpend { provider, asset, cap, expires_at_ms, plan })
 }
 
 /// A `Hold` op (signed by an issuer of the provider).
@@ -230,9 +241,15 @@ pub fn hold_op(hold_id: OpId, holder: PublicKey, asset: AssetId, amount: Amount,
 }
 
 /// A `Settle` op: capture `amount` of the hold under `batch_id`, with the batch's usage root
-/// (see `usage::UsageBatch`).
-pub fn settle_op(hold_id: OpId, batch_id: OpId, amount: Amount, usage_root: Hash) -> Op {
-    Op::Settle(Settle { hold_id, batch_id, amount, usage_root })
+/// and its usage lines per metered item (see `usage::UsageBatch`).
+pub fn settle_op(
+    hold_id: OpId,
+    batch_id: OpId,
+    amount: Amount,
+    usage_root: Hash,
+    lines: BoundedVec<tally_types::pricing::UsageLine, { limits::SETTLE_LINES_MAX }>,
+) -> Op {
+    Op::Settle(Settle { hold_id, batch_id, amount, usage_root, lines })
 }
 
 /// A `Void` op.
@@ -510,6 +527,7 @@ mod tests {
             kind,
             reason,
             external_ref: "order-1".into(),
+            pack: None,
         };
         let to = SecretKey::from_seed(&[9u8; 32]).public_key();
         assert_eq!(

@@ -141,6 +141,7 @@ fn node() -> Node {
                         kind: GrantKind::Reward,
                         reason: Some(RewardReason::ForumSupport),
                         external_ref: BoundedString::new("forum-42").expect("short"),
+                        pack: None,
                     })],
                 ),
                 tx(
@@ -195,6 +196,7 @@ fn node() -> Node {
                         asset: acme(),
                         cap: Amount(1_000),
                         expires_at_ms: 1_000_000,
+                        plan: None,
                     })],
                 ),
                 tx(
@@ -213,6 +215,7 @@ fn node() -> Node {
                             batch_id: OpId([10; 16]),
                             amount: Amount(150),
                             usage_root: Hash([5; 32]),
+                            lines: tally_types::BoundedVec::empty(),
                         }),
                     ],
                 ),

@@ -140,6 +140,7 @@ fn node() -> Node {
         expires_at_ms: 9_000,
         created_at: Height(1),
         status,
+        plan: None,
     };
     writes
         .insert(StateKey::Hold { hold_id: OpId([0x11; 16]) }, Some(StateValue::Hold(hold(HoldStatus::Open))));
@@ -166,6 +167,7 @@ fn node() -> Node {
             cap: Amount(100),
             cap_remaining: Amount(75),
             expires_at_ms: 99_000,
+            plan: None,
         })),
     );
     let batch = {

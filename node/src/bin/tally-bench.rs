@@ -880,6 +880,7 @@ async fn fund_accounts(
                     kind: GrantKind::Promo,
                     reason: None,
                     external_ref: BoundedString::new("tally-bench").expect("11 bytes fit the limit"),
+                    pack: None,
                 })
             })
             .collect();

@@ -35,9 +35,32 @@ const _: () = assert!(10u128.pow(limits::UNIT_PRICE_SCALE as u32) == NANOS_PER_M
 pub struct UnitPrice(pub u128);
 
 impl UnitPrice {
-    /// Parses minor units per unit (`1.5`), exact to [`limits::UNIT_PRICE_SCALE`] decimals.
+    /// Parses minor units per unit (`1.5`), exact to [`limits::UNIT_PRICE_SCALE`] decimals,
+    /// over the whole `u128` range of billionths (digits, at most one point, no sign).
     pub fn parse(text: &str) -> Result<UnitPrice, AmountError> {
-        Amount::parse(text, limits::UNIT_PRICE_SCALE).map(|amount| UnitPrice(amount.0))
+        let scale = usize::from(limits::UNIT_PRICE_SCALE);
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
+            return Err(AmountError::NotANumber(text.to_owned()));
+        }
+        // Trailing zeros add no precision.
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > scale {
+            return Err(AmountError::TooManyDecimals {
+                text: text.to_owned(),
+                given: fraction.len() as u32,
+                scale: limits::UNIT_PRICE_SCALE,
+            });
+        }
+        let overflow = || AmountError::Overflow(text.to_owned());
+        let whole: u128 = whole.parse().map_err(|_| overflow())?;
+        let fraction: u128 = format!("{fraction:0<scale$}").parse().map_err(|_| overflow())?;
+        whole
+            .checked_mul(NANOS_PER_MINOR)
+            .and_then(|nanos| nanos.checked_add(fraction))
+            .map(UnitPrice)
+            .ok_or_else(overflow)
     }
 }
 
@@ -317,6 +340,22 @@ impl fmt::Display for PlanRef {
     }
 }
 
+impl std::str::FromStr for PlanRef {
+    type Err = String;
+    /// `standard@2`: a plan id and a version ≥ 1.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (id, version) =
+            text.split_once('@').ok_or_else(|| format!("plan `{text}` must be written PLAN@VERSION, e.g. standard@1"))?;
+        let plan_id = PlanId::new(id).map_err(|error| error.to_string())?;
+        let version = version
+            .parse::<u32>()
+            .ok()
+            .filter(|version| *version >= 1)
+            .ok_or_else(|| format!("plan `{text}`: the version must be a whole number from 1"))?;
+        Ok(PlanRef { plan_id, version })
+    }
+}
+
 /// Units of one metered item in a settlement.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct UsageLine {
@@ -505,6 +544,21 @@ mod tests {
         assert_eq!(price_lines(&standard, &[line("a", 0)], |_| 0), Err(ChargeError::ZeroUnits(name("a"))));
         assert_eq!(price_lines(&standard, &[line("c", 1)], |_| 0), Err(ChargeError::UnknownItem(name("c"))));
         assert_eq!(price_lines(&standard, &[], |_| 0).map(|charge| charge.total), Ok(Amount::ZERO));
+    }
+
+    #[test]
+    fn unit_prices_parse_exactly_over_the_whole_range() {
+        assert_eq!(UnitPrice::parse("1.5"), Ok(UnitPrice(1_500_000_000)));
+        assert_eq!(UnitPrice::parse("0.000000001"), Ok(UnitPrice(1)));
+        assert_eq!(UnitPrice::parse("2.500"), Ok(UnitPrice(2_500_000_000)));
+        let largest = UnitPrice(u128::MAX);
+        assert_eq!(UnitPrice::parse(&largest.to_string()), Ok(largest));
+        for bad in ["", "-1", "1.", ".5", "1e3", "0.0000000001", "340282366920938463463374607432"] {
+            assert!(UnitPrice::parse(bad).is_err(), "{bad}");
+        }
+        for price in [0u128, 1, 10, 1_000_000_000, 123_456_789_012, u128::MAX - 1] {
+            assert_eq!(UnitPrice::parse(&UnitPrice(price).to_string()), Ok(UnitPrice(price)));
+        }
     }
 
     #[test]
