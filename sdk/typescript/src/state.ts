@@ -26,6 +26,18 @@ import {
 } from './governance.js';
 import { ERROR_CODES, type ErrorCode } from './receipt.js';
 import {
+  readItemName,
+  readPlanId,
+  readPlanRef,
+  readPricePlan,
+  writeItemName,
+  writePlanId,
+  writePlanRef,
+  writePricePlan,
+  type PlanRef,
+  type PricePlan,
+} from './pricing.js';
+import {
   BADGE_CANONS,
   BADGE_FORMATS,
   readAssetId,
@@ -76,7 +88,11 @@ export type StateKey =
   /** The current epoch and the scheduled ones; one entry. */
   | { kind: 'epochs' }
   /** A governance proposal, open or decided, kept forever. */
-  | { kind: 'proposal'; proposal_id: Uint8Array };
+  | { kind: 'proposal'; proposal_id: Uint8Array }
+  /** One version of a member's price plan, kept forever. */
+  | { kind: 'plan'; member: string; plan_id: string; version: bigint }
+  /** What a holder settled under one version of a member's price plan, per item. */
+  | { kind: 'plan_usage'; holder: PublicKey; member: string; plan_id: string; version: bigint };
 
 export const ENTRY_KINDS = [
   'account',
@@ -98,6 +114,8 @@ export const ENTRY_KINDS = [
   'validator',
   'epochs',
   'proposal',
+  'plan',
+  'plan_usage',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -161,6 +179,15 @@ export const StateKeyCodec: Codec<StateKey> = {
         return writeKey(w, key.consensus_key);
       case 'proposal':
         return writeOpId(w, key.proposal_id);
+      case 'plan':
+        writeMemberId(w, key.member);
+        writePlanId(w, key.plan_id);
+        return void w.u64BigEndian(key.version);
+      case 'plan_usage':
+        writeKey(w, key.holder);
+        writeMemberId(w, key.member);
+        writePlanId(w, key.plan_id);
+        return void w.u64BigEndian(key.version);
       case 'governance':
       case 'epochs':
         return;
@@ -202,6 +229,16 @@ export const StateKeyCodec: Codec<StateKey> = {
         return { kind, consensus_key: readKey(r) };
       case 'proposal':
         return { kind, proposal_id: readOpId(r) };
+      case 'plan':
+        return { kind, member: readMemberId(r), plan_id: readPlanId(r), version: r.u64BigEndian('version') };
+      case 'plan_usage':
+        return {
+          kind,
+          holder: readKey(r),
+          member: readMemberId(r),
+          plan_id: readPlanId(r),
+          version: r.u64BigEndian('version'),
+        };
       case 'governance':
       case 'epochs':
         return { kind };
@@ -278,7 +315,7 @@ export type StateValue =
     }
   | { kind: 'issuer'; member: string }
   | { kind: 'grant_id'; height: bigint }
-  | { kind: 'authorization'; cap: bigint; cap_remaining: bigint; expires_at_ms: bigint }
+  | { kind: 'authorization'; cap: bigint; cap_remaining: bigint; expires_at_ms: bigint; plan: PlanRef | null }
   | {
       kind: 'hold';
       member: string;
@@ -288,6 +325,8 @@ export type StateValue =
       expires_at_ms: bigint;
       created_at: bigint;
       status: HoldStatus;
+      /** The price plan version the holder agreed to; a settlement charges its price. */
+      plan: PlanRef | null;
     }
   | { kind: 'hold_expiry' }
   | { kind: 'batch_id'; hold_id: Uint8Array; amount: bigint; usage_root: Hash; height: bigint }
@@ -331,7 +370,12 @@ export type StateValue =
       votes: VoteRecord[];
       outcome: ProposalOutcome;
       tx_id: Hash;
-    };
+    }
+  | { kind: 'plan'; plan: PricePlan; published_at: bigint; retired_at: bigint | null }
+  | { kind: 'plan_usage'; items: ItemUsage[] };
+
+/** Settled units of one metered item under a plan version. */
+export interface ItemUsage { item: string; units: bigint; billed: bigint; charged: bigint }
 
 const OFFER_MODES: readonly OfferMode[] = ['normal', 'passive', 'immediate_or_cancel', 'fill_or_kill'];
 const HOLD_STATUSES = ['open', 'settled', 'voided', 'expired'] as const;
@@ -432,6 +476,7 @@ export const StateValueCodec: Codec<StateValue> = {
         return;
       case 'authorization':
         w.u128(v.cap).u128(v.cap_remaining).u64(v.expires_at_ms);
+        w.option(v.plan, writePlanRef);
         return;
       case 'hold':
         writeMemberId(w, v.member);
@@ -439,6 +484,7 @@ export const StateValueCodec: Codec<StateValue> = {
         writeAssetId(w, v.asset);
         w.u128(v.amount).u64(v.expires_at_ms).u64(v.created_at);
         writeHoldStatus(w, v.status);
+        w.option(v.plan, writePlanRef);
         return;
       case 'hold_expiry':
         return;
@@ -500,6 +546,17 @@ export const StateValueCodec: Codec<StateValue> = {
         writeProposalOutcome(w, v.outcome);
         writeHash(w, v.tx_id);
         return;
+      case 'plan':
+        writePricePlan(w, v.plan);
+        w.u64(v.published_at);
+        w.option(v.retired_at, (w2, height) => w2.u64(height));
+        return;
+      case 'plan_usage':
+        w.list(v.items, LIMITS.PLAN_ITEMS_MAX, 'usage items', (w2, item) => {
+          writeItemName(w2, item.item);
+          w2.u64(item.units).u64(item.billed).u128(item.charged);
+        });
+        return;
     }
   },
   read(r) {
@@ -532,7 +589,13 @@ export const StateValueCodec: Codec<StateValue> = {
       case 'grant_id':
         return { kind, height: r.u64('height') };
       case 'authorization':
-        return { kind, cap: r.u128('cap'), cap_remaining: r.u128('cap_remaining'), expires_at_ms: r.u64('expires_at_ms') };
+        return {
+          kind,
+          cap: r.u128('cap'),
+          cap_remaining: r.u128('cap_remaining'),
+          expires_at_ms: r.u64('expires_at_ms'),
+          plan: r.option('plan', readPlanRef),
+        };
       case 'hold':
         return {
           kind,
@@ -543,6 +606,7 @@ export const StateValueCodec: Codec<StateValue> = {
           expires_at_ms: r.u64('expires_at_ms'),
           created_at: r.u64('created_at'),
           status: readHoldStatus(r),
+          plan: r.option('plan', readPlanRef),
         };
       case 'hold_expiry':
         return { kind };
@@ -607,6 +671,23 @@ export const StateValueCodec: Codec<StateValue> = {
           votes: r.list(LIMITS.MEMBERS_MAX, 'votes', readVote),
           outcome: readProposalOutcome(r),
           tx_id: readHash(r),
+        };
+      case 'plan':
+        return {
+          kind,
+          plan: readPricePlan(r),
+          published_at: r.u64('published_at'),
+          retired_at: r.option('retired_at', (r2) => r2.u64('retired_at')),
+        };
+      case 'plan_usage':
+        return {
+          kind,
+          items: r.list(LIMITS.PLAN_ITEMS_MAX, 'usage items', (r2) => ({
+            item: readItemName(r2),
+            units: r2.u64('units'),
+            billed: r2.u64('billed'),
+            charged: r2.u128('charged'),
+          })),
         };
     }
   },

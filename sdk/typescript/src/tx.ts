@@ -32,6 +32,19 @@ import { verifySignature, type KeyProblem, type PublicKey, type SecretKey, type 
 import { LIMITS } from './limits.js';
 import type { Price } from './amount.js';
 import { readAction, writeAction, type Action } from './governance.js';
+import {
+  readItemName,
+  readPlanRef,
+  readPricePlan,
+  readUsageLine,
+  writeItemName,
+  writePlanRef,
+  writePricePlan,
+  writeUsageLine,
+  type PlanRef,
+  type PricePlan,
+  type UsageLine,
+} from './pricing.js';
 
 /** Asset flag bits. */
 export const ASSET_FLAGS = { NON_TRANSFERABLE: 1, NON_TRADABLE: 2 } as const;
@@ -57,12 +70,32 @@ export interface Grant {
   kind: GrantKind;
   reason: RewardReason | null;
   external_ref: string;
+  /** The credit pack of the member's price plan this purchase fulfils (then exactly its credits). */
+  pack?: PackRef | null;
 }
+/** A credit pack of one version of the granting member's price plan. */
+export interface PackRef { plan: PlanRef; pack: string }
 export interface Transfer { op: 'transfer'; asset: string; to: PublicKey; amount: bigint }
 export interface Burn { op: 'burn'; asset: string; amount: bigint }
-export interface AuthorizeSpend { op: 'authorize_spend'; provider: string; asset: string; cap: bigint; expires_at_ms: bigint }
+export interface AuthorizeSpend {
+  op: 'authorize_spend';
+  provider: string;
+  asset: string;
+  cap: bigint;
+  expires_at_ms: bigint;
+  /** The provider's price plan version the holder agrees to; holds settle only at its prices. */
+  plan?: PlanRef | null;
+}
 export interface Hold { op: 'hold'; hold_id: Uint8Array; holder: PublicKey; asset: string; amount: bigint; expires_at_ms: bigint }
-export interface Settle { op: 'settle'; hold_id: Uint8Array; batch_id: Uint8Array; amount: bigint; usage_root: Hash }
+export interface Settle {
+  op: 'settle';
+  hold_id: Uint8Array;
+  batch_id: Uint8Array;
+  amount: bigint;
+  usage_root: Hash;
+  /** Usage per metered item, sorted by item; priced by the hold's plan, if it has one. */
+  lines?: UsageLine[];
+}
 export interface Void { op: 'void'; hold_id: Uint8Array }
 export interface PlaceOffer {
   op: 'place_offer';
@@ -87,6 +120,10 @@ export interface RevokeBadge { op: 'revoke_badge'; badge_hash: Hash; reason: str
 export interface Propose { op: 'propose'; proposal_id: Uint8Array; action: Action; expires_at_height: bigint }
 /** A member's one vote on an open proposal. */
 export interface CastVote { op: 'cast_vote'; proposal_id: Uint8Array; approve: boolean }
+/** An issuer publishes a version of its member's price plan. */
+export interface PublishPlan { op: 'publish_plan'; plan: PricePlan }
+/** An issuer retires a version of its member's price plan. */
+export interface RetirePlan { op: 'retire_plan'; plan: PlanRef }
 
 /** One ledger operation. */
 export type Op =
@@ -103,7 +140,9 @@ export type Op =
   | AnchorBadges
   | RevokeBadge
   | Propose
-  | CastVote;
+  | CastVote
+  | PublishPlan
+  | RetirePlan;
 
 /** Op names in variant order: the index is the borsh tag. */
 export const OP_NAMES = [
@@ -121,6 +160,8 @@ export const OP_NAMES = [
   'revoke_badge',
   'propose',
   'cast_vote',
+  'publish_plan',
+  'retire_plan',
 ] as const satisfies readonly Op['op'][];
 
 /** The signed part of a transaction. */
@@ -189,6 +230,10 @@ export function writeOp(w: Writer, op: Op): void {
       w.u8(indexOf(GRANT_KINDS, op.kind, 'grant kind'));
       w.option(op.reason, writeRewardReason);
       w.string(op.external_ref, LIMITS.GRANT_EXTERNAL_REF_BYTES_MAX, 'external ref');
+      w.option(op.pack, (w2, pack) => {
+        writePlanRef(w2, pack.plan);
+        writeItemName(w2, pack.pack);
+      });
       return;
     case 'transfer':
       writeAssetId(w, op.asset);
@@ -204,6 +249,7 @@ export function writeOp(w: Writer, op: Op): void {
       writeAssetId(w, op.asset);
       w.u128(op.cap);
       w.u64(op.expires_at_ms);
+      w.option(op.plan, writePlanRef);
       return;
     case 'hold':
       writeOpId(w, op.hold_id);
@@ -217,6 +263,7 @@ export function writeOp(w: Writer, op: Op): void {
       writeOpId(w, op.batch_id);
       w.u128(op.amount);
       writeHash(w, op.usage_root);
+      w.list(op.lines ?? [], LIMITS.SETTLE_LINES_MAX, 'usage lines', writeUsageLine);
       return;
     case 'void':
       writeOpId(w, op.hold_id);
@@ -252,6 +299,12 @@ export function writeOp(w: Writer, op: Op): void {
       writeOpId(w, op.proposal_id);
       w.bool(op.approve);
       return;
+    case 'publish_plan':
+      writePricePlan(w, op.plan);
+      return;
+    case 'retire_plan':
+      writePlanRef(w, op.plan);
+      return;
   }
 }
 
@@ -277,13 +330,21 @@ export function readOp(r: Reader): Op {
         kind: GRANT_KINDS[r.tag(GRANT_KINDS.length, 'GrantKind')]!,
         reason: r.option('reason', readRewardReason),
         external_ref: r.string(LIMITS.GRANT_EXTERNAL_REF_BYTES_MAX, 'external ref'),
+        pack: r.option('pack', (r2) => ({ plan: readPlanRef(r2), pack: readItemName(r2) })),
       };
     case 'transfer':
       return { op: name, asset: readAssetId(r), to: readKey(r), amount: r.u128('amount') };
     case 'burn':
       return { op: name, asset: readAssetId(r), amount: r.u128('amount') };
     case 'authorize_spend':
-      return { op: name, provider: readMemberId(r), asset: readAssetId(r), cap: r.u128('cap'), expires_at_ms: r.u64() };
+      return {
+        op: name,
+        provider: readMemberId(r),
+        asset: readAssetId(r),
+        cap: r.u128('cap'),
+        expires_at_ms: r.u64('expires_at_ms'),
+        plan: r.option('plan', readPlanRef),
+      };
     case 'hold':
       return {
         op: name,
@@ -294,7 +355,14 @@ export function readOp(r: Reader): Op {
         expires_at_ms: r.u64('expires_at_ms'),
       };
     case 'settle':
-      return { op: name, hold_id: readOpId(r), batch_id: readOpId(r), amount: r.u128('amount'), usage_root: readHash(r) };
+      return {
+        op: name,
+        hold_id: readOpId(r),
+        batch_id: readOpId(r),
+        amount: r.u128('amount'),
+        usage_root: readHash(r),
+        lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
+      };
     case 'void':
       return { op: name, hold_id: readOpId(r) };
     case 'place_offer':
@@ -328,6 +396,10 @@ export function readOp(r: Reader): Op {
       return { op: name, proposal_id: readOpId(r), action: readAction(r), expires_at_height: r.u64('expires_at_height') };
     case 'cast_vote':
       return { op: name, proposal_id: readOpId(r), approve: r.bool('approve') };
+    case 'publish_plan':
+      return { op: name, plan: readPricePlan(r) };
+    case 'retire_plan':
+      return { op: name, plan: readPlanRef(r) };
   }
 }
 

@@ -74,6 +74,7 @@ describe('golden vectors: transactions built and signed in TypeScript', () => {
         kind: 'reward',
         reason: { other: 'conference talk' },
         external_ref: 'ticket-4711',
+        pack: null,
       },
       { op: 'transfer', asset: acme, to: bob.publicKey, amount: 100n },
       {
@@ -103,7 +104,14 @@ describe('golden vectors: transactions built and signed in TypeScript', () => {
     valid_until_height: (1n << 64n) - 1n,
     ops: [
       { op: 'burn', asset: acme, amount: 7n },
-      { op: 'authorize_spend', provider: 'acme', asset: acme, cap: 1_000n, expires_at_ms: 1_767_312_000_000n },
+      {
+        op: 'authorize_spend',
+        provider: 'acme',
+        asset: acme,
+        cap: 1_000n,
+        expires_at_ms: 1_767_312_000_000n,
+        plan: { plan_id: 'standard', version: 2 },
+      },
       {
         op: 'hold',
         hold_id: new Uint8Array(16).fill(0x1a),
@@ -118,10 +126,27 @@ describe('golden vectors: transactions built and signed in TypeScript', () => {
         batch_id: new Uint8Array(16).fill(0x2b),
         amount: 250n,
         usage_root: sdk.plainHash(utf8('usage records')),
+        lines: [
+          { item: 'search.query', units: 120n },
+          { item: 'tokens.output', units: 65_536n },
+        ],
       },
       { op: 'void', hold_id: new Uint8Array(16).fill(0x3c) },
       { op: 'cancel_offer', offer_id: new Uint8Array(16).fill(0x0f) },
       { op: 'revoke_badge', badge_hash: badges[2]!, reason: 'issued in error' },
+      { op: 'publish_plan', plan: goldenPlan(acme) },
+      { op: 'retire_plan', plan: { plan_id: 'standard', version: 1 } },
+      {
+        op: 'grant',
+        grant_id: new Uint8Array(16).fill(0x4d),
+        asset: acme,
+        to: alice.publicKey,
+        amount: 100_000n,
+        kind: 'purchase',
+        reason: null,
+        external_ref: 'order-1001',
+        pack: { plan: { plan_id: 'standard', version: 2 }, pack: 'starter' },
+      },
     ],
     memo: new Uint8Array(0),
   };
@@ -267,3 +292,29 @@ describe('golden vectors: wire messages', () => {
     assert.equal(range.length, 2);
   });
 });
+
+/** The price plan of node/types/tests/golden.rs `golden_plan`. */
+function goldenPlan(asset: string): sdk.PricePlan {
+  const nanos = (minor: bigint, billionths = 0n) => minor * sdk.NANOS_PER_MINOR + billionths;
+  return {
+    plan_id: 'standard',
+    version: 2,
+    asset,
+    title: 'Standard: pay as you go',
+    items: [
+      {
+        item: 'search.query',
+        included_per_hold: 1_000n,
+        tiers: [
+          { up_to: 1_000_000n, unit_price: nanos(2n) },
+          { up_to: null, unit_price: nanos(1n, 500_000_000n) },
+        ],
+      },
+      { item: 'tokens.output', included_per_hold: 0n, tiers: [{ up_to: null, unit_price: nanos(0n, 2_000_000n) }] },
+    ],
+    packs: [
+      { name: 'large', credits: 1_000_000n, price: { currency: 'USD', amount: 9_000n, scale: 2 } },
+      { name: 'starter', credits: 100_000n, price: { currency: 'USD', amount: 1_000n, scale: 2 } },
+    ],
+  };
+}

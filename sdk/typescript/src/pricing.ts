@@ -1,0 +1,181 @@
+/**
+ * Price plans, encoded exactly as `node/types/src/pricing.rs`, and the one charge rule the
+ * ledger applies (docs/ARCHITECTURE.md "Price plans"): the billable units of a usage line are
+ * those beyond the hold's allowance; the tier position is the billable units the holder
+ * settled before under the same plan version; the charge is
+ * `⌊cost(before + billable)⌋ − ⌊cost(before)⌋`, with `cost(n)` the exact price of the first
+ * `n` billable units in billionths of a minor unit, rounded down to minor units.
+ */
+
+import type { Reader, Writer } from './codec.js';
+import { readAssetId, writeAssetId } from './fields.js';
+import { LIMITS } from './limits.js';
+
+/** Billionths of a minor unit in one minor unit: unit prices carry 9 decimals. */
+export const NANOS_PER_MINOR = 1_000_000_000n;
+const U64_MAX = (1n << 64n) - 1n;
+const U128_MAX = (1n << 128n) - 1n;
+
+/** One version of a member's plan: `standard@2`. */
+export interface PlanRef { plan_id: string; version: number }
+/** Units of one metered item in a settlement. */
+export interface UsageLine { item: string; units: bigint }
+/** Billable units up to `up_to` (cumulative; `null` for the last tier) cost `unit_price` billionths each. */
+export interface Tier { up_to: bigint | null; unit_price: bigint }
+export interface PlanItem { item: string; included_per_hold: bigint; tiers: Tier[] }
+/** `amount` × 10^−scale of `currency` (10.00 USD is 1000 at scale 2). */
+export interface ReferencePrice { currency: string; amount: bigint; scale: number }
+export interface CreditPack { name: string; credits: bigint; price: ReferencePrice }
+export interface PricePlan {
+  plan_id: string;
+  version: number;
+  asset: string;
+  title: string;
+  items: PlanItem[];
+  packs: CreditPack[];
+}
+
+export function isPlanId(text: string): boolean {
+  return (
+    typeof text === 'string' &&
+    text.length >= LIMITS.PLAN_ID_BYTES_MIN &&
+    text.length <= LIMITS.PLAN_ID_BYTES_MAX &&
+    /^[a-z][a-z0-9-]*$/.test(text)
+  );
+}
+export function isItemName(text: string): boolean {
+  return typeof text === 'string' && text.length >= 1 && text.length <= LIMITS.ITEM_NAME_BYTES_MAX && /^[a-z][a-z0-9._-]*$/.test(text);
+}
+export function isCurrency(text: string): boolean {
+  return typeof text === 'string' && /^[A-Z]{3}$/.test(text);
+}
+
+function checked(ok: boolean, what: string, text: string): string {
+  if (!ok) throw new RangeError(`${what} \`${text}\` is not valid`);
+  return text;
+}
+function readChecked(r: Reader, max: number, what: string, ok: (text: string) => boolean): string {
+  const text = r.string(max, what);
+  if (!ok(text)) r.fail(`${what} \`${text}\` is not valid`);
+  return text;
+}
+
+export function writePlanId(w: Writer, text: string): void {
+  w.string(checked(isPlanId(text), 'plan id', text), LIMITS.PLAN_ID_BYTES_MAX, 'plan id');
+}
+export const readPlanId = (r: Reader): string => readChecked(r, LIMITS.PLAN_ID_BYTES_MAX, 'plan id', isPlanId);
+export function writeItemName(w: Writer, text: string): void {
+  w.string(checked(isItemName(text), 'item name', text), LIMITS.ITEM_NAME_BYTES_MAX, 'item name');
+}
+export const readItemName = (r: Reader): string => readChecked(r, LIMITS.ITEM_NAME_BYTES_MAX, 'item name', isItemName);
+
+export function writePlanRef(w: Writer, plan: PlanRef): void {
+  writePlanId(w, plan.plan_id);
+  w.u32(plan.version);
+}
+export const readPlanRef = (r: Reader): PlanRef => ({ plan_id: readPlanId(r), version: r.u32('plan version') });
+
+export function writeUsageLine(w: Writer, line: UsageLine): void {
+  writeItemName(w, line.item);
+  w.u64(line.units);
+}
+export const readUsageLine = (r: Reader): UsageLine => ({ item: readItemName(r), units: r.u64('units') });
+
+export function writePricePlan(w: Writer, plan: PricePlan): void {
+  writePlanId(w, plan.plan_id);
+  w.u32(plan.version);
+  writeAssetId(w, plan.asset);
+  w.string(plan.title, LIMITS.PLAN_TITLE_BYTES_MAX, 'plan title');
+  w.list(plan.items, LIMITS.PLAN_ITEMS_MAX, 'plan items', (w2, item) => {
+    writeItemName(w2, item.item);
+    w2.u64(item.included_per_hold);
+    w2.list(item.tiers, LIMITS.PLAN_TIERS_MAX, 'tiers', (w3, tier) => {
+      w3.option(tier.up_to, (w4, v) => w4.u64(v));
+      w3.u128(tier.unit_price);
+    });
+  });
+  w.list(plan.packs, LIMITS.PLAN_PACKS_MAX, 'packs', (w2, pack) => {
+    writeItemName(w2, pack.name);
+    w2.u128(pack.credits);
+    w2.string(checked(isCurrency(pack.price.currency), 'currency', pack.price.currency), 3, 'currency');
+    w2.u64(pack.price.amount);
+    w2.u8(pack.price.scale);
+  });
+}
+
+export function readPricePlan(r: Reader): PricePlan {
+  return {
+    plan_id: readPlanId(r),
+    version: r.u32('plan version'),
+    asset: readAssetId(r),
+    title: r.string(LIMITS.PLAN_TITLE_BYTES_MAX, 'plan title'),
+    items: r.list(LIMITS.PLAN_ITEMS_MAX, 'plan items', (r2) => ({
+      item: readItemName(r2),
+      included_per_hold: r2.u64('included_per_hold'),
+      tiers: r2.list(LIMITS.PLAN_TIERS_MAX, 'tiers', (r3) => ({
+        up_to: r3.option('up_to', (r4) => r4.u64('up_to')),
+        unit_price: r3.u128('unit_price'),
+      })),
+    })),
+    packs: r.list(LIMITS.PLAN_PACKS_MAX, 'packs', (r2) => ({
+      name: readItemName(r2),
+      credits: r2.u128('credits'),
+      price: {
+        currency: readChecked(r2, 3, 'currency', isCurrency),
+        amount: r2.u64('price amount'),
+        scale: r2.u8('price scale'),
+      },
+    })),
+  };
+}
+
+/** The exact price of the first `units` billable units, in billionths; `null` past u128. */
+export function costNanos(item: PlanItem, units: bigint): bigint | null {
+  let cost = 0n;
+  let below = 0n;
+  for (const tier of item.tiers) {
+    if (units <= below) break;
+    const top = tier.up_to ?? U64_MAX;
+    const inTier = (units < top ? units : top) - below;
+    cost += inTier * tier.unit_price;
+    if (cost > U128_MAX) return null;
+    below = top;
+  }
+  return cost;
+}
+
+/** One priced usage line. */
+export interface LineCharge { item: string; units: bigint; billable: bigint; billed_before: bigint; amount: bigint }
+
+/**
+ * Prices a settlement's usage lines under `plan` as the ledger does; `billedBefore(item)` is
+ * the holder's billable units settled before under this plan version. Throws on lines out of
+ * order, zero units, an item not in the plan, or an overflow, naming the line.
+ */
+export function priceLines(
+  plan: PricePlan,
+  lines: readonly UsageLine[],
+  billedBefore: (item: string) => bigint = () => 0n,
+): { lines: LineCharge[]; total: bigint } {
+  const charged: LineCharge[] = [];
+  let total = 0n;
+  lines.forEach((line, index) => {
+    if (index > 0 && !(lines[index - 1]!.item < line.item)) {
+      throw new RangeError(`usage lines must be sorted by item, each once: \`${line.item}\` is out of order or repeated`);
+    }
+    if (line.units === 0n) throw new RangeError(`usage line \`${line.item}\` has zero units`);
+    const item = plan.items.find((candidate) => candidate.item === line.item);
+    if (!item) throw new RangeError(`item \`${line.item}\` is not in the plan`);
+    const before = billedBefore(line.item);
+    const billable = line.units > item.included_per_hold ? line.units - item.included_per_hold : 0n;
+    const after = before + billable;
+    const high = after > U64_MAX ? null : costNanos(item, after);
+    const low = costNanos(item, before);
+    if (high === null || low === null) throw new RangeError(`the charge for \`${line.item}\` overflows`);
+    const amount = high / NANOS_PER_MINOR - low / NANOS_PER_MINOR;
+    total += amount;
+    if (total > U128_MAX) throw new RangeError(`the charge for \`${line.item}\` overflows`);
+    charged.push({ item: line.item, units: line.units, billable, billed_before: before, amount });
+  });
+  return { lines: charged, total };
+}
