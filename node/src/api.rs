@@ -59,6 +59,8 @@ mod governance;
 mod markets;
 /// The OpenAPI document of these routes.
 pub mod openapi;
+/// Price plans with proofs, and a holder's usage under one (its tier position).
+mod plans;
 
 /// The largest page `GET /v1/assets` returns.
 pub const ASSETS_PAGE_MAX: usize = 1_000;
@@ -361,6 +363,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/governance/proposals", get(governance::list_proposals))
         .route("/v1/governance/proposals/{id}", get(governance::get_proposal))
         .route("/v1/epochs", get(governance::get_epochs))
+        .route("/v1/plans", get(plans::list_plans))
+        .route("/v1/plans/{member}/{plan_id}", get(plans::get_plan))
+        .route("/v1/plans/{member}/{plan_id}/{version}/usage/{holder}", get(plans::get_plan_usage))
         .route("/v1/txs/{id}/receipt", get(badges::get_tx_receipt))
         .route("/v1/accounts/{address}/history", get(explorer::get_history))
         .route("/v1/blocks", get(explorer::list_blocks))

@@ -21,10 +21,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use tally_types::codec::{Bounded, BoundedString, BoundedVec, DecodeError, decode, encode};
 use tally_types::governance::{Action, ConsensusParams, Threshold};
+use tally_types::pricing::{PlanRef, PricePlan};
 use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
-use tally_types::pricing::{PlanRef, PricePlan};
-use tally_types::{Amount, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits};
+use tally_types::{
+    Amount, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits,
+};
 
 /// The position of one ledger entry.
 ///
@@ -632,8 +634,11 @@ impl KeyRange {
     /// lengths, so it is never scanned through a write overlay).
     pub fn plans() -> Self {
         let first_id = |text: &str| PlanId::new(text).expect("a valid plan id");
-        let first =
-            StateKey::Plan { member: MemberId::new("a-").expect("valid"), plan_id: first_id("a-"), version: OrderedU64(0) };
+        let first = StateKey::Plan {
+            member: MemberId::new("a-").expect("valid"),
+            plan_id: first_id("a-"),
+            version: OrderedU64(0),
+        };
         let last = StateKey::Plan {
             member: MemberId::new("z".repeat(limits::MEMBER_ID_BYTES_MAX)).expect("the largest member id"),
             plan_id: first_id(&"z".repeat(limits::PLAN_ID_BYTES_MAX)),
@@ -1298,7 +1303,11 @@ mod tests {
             let member = MemberId::new(member).expect("valid");
             let plan_id = PlanId::new(plan).expect("valid");
             for version in [1u64, 2, 256, u64::MAX] {
-                keys.push(StateKey::Plan { member: member.clone(), plan_id: plan_id.clone(), version: OrderedU64(version) });
+                keys.push(StateKey::Plan {
+                    member: member.clone(),
+                    plan_id: plan_id.clone(),
+                    version: OrderedU64(version),
+                });
                 for bytes in &accounts[..3] {
                     keys.push(StateKey::PlanUsage {
                         holder: PublicKey(*bytes),

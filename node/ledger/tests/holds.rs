@@ -134,16 +134,24 @@ fn authorize_spend_sets_replaces_and_revokes() {
     let mut chain = Chain::new();
     let expires = next_time(&chain) + 10_000;
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 300, expires)]);
-    let expected =
-        AuthorizationState { cap: Amount(300), cap_remaining: Amount(300), expires_at_ms: expires, plan: None };
+    let expected = AuthorizationState {
+        cap: Amount(300),
+        cap_remaining: Amount(300),
+        expires_at_ms: expires,
+        plan: None,
+    };
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), Some(expected));
     // Scoped to holder, provider and asset.
     assert_eq!(authorization(&chain, &a.alice, "globex", "ACME@acme"), None);
     assert_eq!(authorization(&chain, &a.bob, "acme", "ACME@acme"), None);
     // Replaced, not added to.
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 50, expires + 1)]);
-    let expected =
-        AuthorizationState { cap: Amount(50), cap_remaining: Amount(50), expires_at_ms: expires + 1, plan: None };
+    let expected = AuthorizationState {
+        cap: Amount(50),
+        cap_remaining: Amount(50),
+        expires_at_ms: expires + 1,
+        plan: None,
+    };
     assert_eq!(authorization(&chain, &a.alice, "acme", "ACME@acme"), Some(expected));
     // A cap of zero revokes, whatever the expiry (even one in the past).
     chain.ok(&a.alice, vec![authorize("acme", "ACME@acme", 0, 0)]);

@@ -12,7 +12,9 @@ use tally_ledger::invariants::HoldViolation;
 use tally_ledger::state::{ItemUsage, OrderedU64, PlanState, PlanUsageState};
 use tally_ledger::{InvariantViolation, StateKey, StateValue, check_invariants};
 use tally_types::codec::{BoundedString, BoundedVec};
-use tally_types::pricing::{CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine};
+use tally_types::pricing::{
+    CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine,
+};
 use tally_types::tx::{AuthorizeSpend, GrantKind, Hold, PackRef, RetirePlan, Settle};
 use tally_types::{Amount, Currency, ErrorCode, Hash, ItemName, Op, OpId, PlanId, SecretKey};
 
@@ -33,7 +35,10 @@ fn item(name: &str, included_per_hold: u64, tiers: &[(Option<u64>, &str)]) -> Pl
         tiers: BoundedVec::new(
             tiers
                 .iter()
-                .map(|(up_to, price)| Tier { up_to: *up_to, unit_price: UnitPrice::parse(price).expect("valid") })
+                .map(|(up_to, price)| Tier {
+                    up_to: *up_to,
+                    unit_price: UnitPrice::parse(price).expect("valid"),
+                })
                 .collect(),
         )
         .expect("few tiers"),
@@ -96,8 +101,10 @@ fn hold(id: u8, holder: &SecretKey, amount: u128) -> Op {
 }
 
 fn lines(usage: &[(&str, u64)]) -> BoundedVec<UsageLine, { tally_types::limits::SETTLE_LINES_MAX }> {
-    BoundedVec::new(usage.iter().map(|(item, units)| UsageLine { item: item_name(item), units: *units }).collect())
-        .expect("few lines")
+    BoundedVec::new(
+        usage.iter().map(|(item, units)| UsageLine { item: item_name(item), units: *units }).collect(),
+    )
+    .expect("few lines")
 }
 
 fn settle(id: u8, batch: u8, amount: u128, usage: &[(&str, u64)]) -> Op {
@@ -168,7 +175,10 @@ fn an_issuer_publishes_versions_of_its_own_plans_in_order() {
     let mut chain = Chain::new();
     chain.ok(&a.acme, vec![publish(standard(1))]);
     let published = plan_state(&chain, 1);
-    assert_eq!((published.plan, published.published_at, published.retired_at), (standard(1), chain.height, None));
+    assert_eq!(
+        (published.plan, published.published_at, published.retired_at),
+        (standard(1), chain.height, None)
+    );
     // Another issuer of the same member publishes the next version.
     chain.ok(&a.acme2, vec![publish(standard(2))]);
     assert_eq!(plan_state(&chain, 2).plan.version, 2);
@@ -225,7 +235,12 @@ fn retire_plan_refusals_in_order() {
 fn authorizing_a_plan_version_refusals_in_order() {
     let a = actors();
     let mut chain = Chain::new();
-    chain.fails(&a.alice, vec![authorize_plan("ACME@acme", 500, Some(plan_ref("standard", 1)))], 0, ErrorCode::UnknownPlan);
+    chain.fails(
+        &a.alice,
+        vec![authorize_plan("ACME@acme", 500, Some(plan_ref("standard", 1)))],
+        0,
+        ErrorCode::UnknownPlan,
+    );
     chain.ok(&a.acme, vec![publish(standard(1))]);
     // The plan charges in ACME, not in PROMO.
     chain.fails(
@@ -236,7 +251,12 @@ fn authorizing_a_plan_version_refusals_in_order() {
     );
     chain.ok(&a.alice, vec![authorize_plan("ACME@acme", 500, Some(plan_ref("standard", 1)))]);
     chain.ok(&a.acme, vec![retire("standard", 1)]);
-    chain.fails(&a.bob, vec![authorize_plan("ACME@acme", 500, Some(plan_ref("standard", 1)))], 0, ErrorCode::PlanRetired);
+    chain.fails(
+        &a.bob,
+        vec![authorize_plan("ACME@acme", 500, Some(plan_ref("standard", 1)))],
+        0,
+        ErrorCode::PlanRetired,
+    );
     // alice's authorization names the retired version: no new hold under it.
     chain.fails(&a.acme, vec![hold(1, &a.alice, 100)], 0, ErrorCode::PlanRetired);
 }
@@ -262,8 +282,18 @@ fn a_hold_keeps_the_version_agreed_when_it_was_placed() {
 fn a_settlement_must_charge_exactly_the_plans_price() {
     let (a, mut chain) = agreed_chain();
     // 3 calls at 2 + 9 tokens (5 free, 4 at 0.3 = 1.2, rounded down to 1) = 7.
-    chain.fails(&a.acme, vec![settle(1, 1, 8, &[("calls", 3), ("tokens", 9)])], 0, ErrorCode::SettleAmountMismatch);
-    chain.fails(&a.acme, vec![settle(1, 1, 6, &[("calls", 3), ("tokens", 9)])], 0, ErrorCode::SettleAmountMismatch);
+    chain.fails(
+        &a.acme,
+        vec![settle(1, 1, 8, &[("calls", 3), ("tokens", 9)])],
+        0,
+        ErrorCode::SettleAmountMismatch,
+    );
+    chain.fails(
+        &a.acme,
+        vec![settle(1, 1, 6, &[("calls", 3), ("tokens", 9)])],
+        0,
+        ErrorCode::SettleAmountMismatch,
+    );
     // Usage without its lines is not a charge the plan gives.
     chain.fails(&a.acme, vec![settle(1, 1, 7, &[])], 0, ErrorCode::SettleAmountMismatch);
     chain.ok(&a.acme, vec![settle(1, 1, 7, &[("calls", 3), ("tokens", 9)])]);
@@ -291,7 +321,12 @@ fn settle_refusals_under_a_plan_in_order() {
     chain.fails(&a.acme, vec![settle(1, 1, 4, &[("calls", 1), ("calls", 1)])], 0, ErrorCode::BadUsageLines);
     chain.fails(&a.acme, vec![settle(1, 1, 0, &[("calls", 0)])], 0, ErrorCode::BadUsageLines);
     // An item the plan does not price.
-    chain.fails(&a.acme, vec![settle(1, 1, 2, &[("calls", 1), ("images", 1)])], 0, ErrorCode::UnknownPlanItem);
+    chain.fails(
+        &a.acme,
+        vec![settle(1, 1, 2, &[("calls", 1), ("images", 1)])],
+        0,
+        ErrorCode::UnknownPlanItem,
+    );
     // The plan's price, but above the hold (100 held; 60 calls cost 2·10 + 50 = 70; 200 cost 210).
     chain.fails(&a.acme, vec![settle(1, 1, 210, &[("calls", 200)])], 0, ErrorCode::SettleExceedsHold);
     // Zero usage settles for zero and records no usage.
@@ -360,7 +395,8 @@ fn the_largest_charges_fail_with_a_typed_overflow() {
     dear.items = BoundedVec::new(vec![PlanItem {
         item: item_name("calls"),
         included_per_hold: 0,
-        tiers: BoundedVec::new(vec![Tier { up_to: None, unit_price: UnitPrice(u128::MAX / 2 + 1) }]).expect("one"),
+        tiers: BoundedVec::new(vec![Tier { up_to: None, unit_price: UnitPrice(u128::MAX / 2 + 1) }])
+            .expect("one"),
     }])
     .expect("one");
     chain.ok(&a.acme, vec![publish(dear)]);
@@ -390,15 +426,40 @@ fn holds_without_a_plan_settle_any_amount_up_to_the_hold() {
 fn a_pack_purchase_grants_exactly_the_pack() {
     let a = actors();
     let mut chain = Chain::new();
-    chain.fails(&a.acme, vec![pack_grant(1, &a.bob, 1_000, GrantKind::Purchase, "starter", 1)], 0, ErrorCode::UnknownPlan);
+    chain.fails(
+        &a.acme,
+        vec![pack_grant(1, &a.bob, 1_000, GrantKind::Purchase, "starter", 1)],
+        0,
+        ErrorCode::UnknownPlan,
+    );
     chain.ok(&a.acme, vec![publish(standard(1))]);
-    chain.fails(&a.acme, vec![pack_grant(1, &a.bob, 1_000, GrantKind::Promo, "starter", 1)], 0, ErrorCode::PackMismatch);
-    chain.fails(&a.acme, vec![pack_grant(1, &a.bob, 999, GrantKind::Purchase, "starter", 1)], 0, ErrorCode::PackMismatch);
-    chain.fails(&a.acme, vec![pack_grant(1, &a.bob, 1_000, GrantKind::Purchase, "jumbo", 1)], 0, ErrorCode::UnknownPack);
+    chain.fails(
+        &a.acme,
+        vec![pack_grant(1, &a.bob, 1_000, GrantKind::Promo, "starter", 1)],
+        0,
+        ErrorCode::PackMismatch,
+    );
+    chain.fails(
+        &a.acme,
+        vec![pack_grant(1, &a.bob, 999, GrantKind::Purchase, "starter", 1)],
+        0,
+        ErrorCode::PackMismatch,
+    );
+    chain.fails(
+        &a.acme,
+        vec![pack_grant(1, &a.bob, 1_000, GrantKind::Purchase, "jumbo", 1)],
+        0,
+        ErrorCode::UnknownPack,
+    );
     chain.ok(&a.acme, vec![pack_grant(1, &a.bob, 1_000, GrantKind::Purchase, "starter", 1)]);
     assert_eq!(chain.available(&a.bob, "ACME@acme"), 500 + 1_000);
     chain.ok(&a.acme, vec![retire("standard", 1)]);
-    chain.fails(&a.acme, vec![pack_grant(2, &a.bob, 1_000, GrantKind::Purchase, "starter", 1)], 0, ErrorCode::PlanRetired);
+    chain.fails(
+        &a.acme,
+        vec![pack_grant(2, &a.bob, 1_000, GrantKind::Purchase, "starter", 1)],
+        0,
+        ErrorCode::PlanRetired,
+    );
 }
 
 // ---- invariants ----
@@ -462,7 +523,11 @@ fn the_checker_catches_broken_plans_and_usage() {
     let violation = broken(|entries| {
         let mut orphan = standard(3);
         orphan.plan_id = PlanId::new("standard").expect("valid");
-        let key = StateKey::Plan { member: member("acme"), plan_id: orphan.plan_id.clone(), version: OrderedU64(3) };
+        let key = StateKey::Plan {
+            member: member("acme"),
+            plan_id: orphan.plan_id.clone(),
+            version: OrderedU64(3),
+        };
         let state = PlanState { plan: orphan, published_at: tally_types::Height(1), retired_at: None };
         entries.insert(key, StateValue::Plan(Box::new(state)));
     });
@@ -483,5 +548,8 @@ fn the_checker_catches_broken_plans_and_usage() {
         };
         entries.insert(moved, StateValue::Plan(plan));
     });
-    assert!(matches!(violation, HoldViolation::BadPlan { .. } | HoldViolation::UnknownPlan { .. }), "{violation}");
+    assert!(
+        matches!(violation, HoldViolation::BadPlan { .. } | HoldViolation::UnknownPlan { .. }),
+        "{violation}"
+    );
 }

@@ -56,7 +56,7 @@ fn parse_asset(text: &str, what: &str) -> Result<AssetId, Problem> {
     })
 }
 
-fn parse_account(text: &str, what: &str) -> Result<PublicKey, Problem> {
+pub(super) fn parse_account(text: &str, what: &str) -> Result<PublicKey, Problem> {
     PublicKey::from_str(text).map_err(|error| {
         Problem::bad_request("address", format!("{what}: `{text}` is not an address: {error}"))
     })
@@ -66,7 +66,7 @@ fn parse_op_id(text: &str, what: &str) -> Result<OpId, Problem> {
     OpId::from_str(text).map_err(|error| Problem::bad_request("op-id", format!("{what}: {error}")))
 }
 
-fn parse_member(text: &str, what: &str) -> Result<MemberId, Problem> {
+pub(super) fn parse_member(text: &str, what: &str) -> Result<MemberId, Problem> {
     MemberId::from_str(text).map_err(|error| {
         Problem::bad_request("member-id", format!("{what}: `{text}` is not a member id: {error}"))
     })
@@ -420,6 +420,7 @@ fn hold_json(hold_id: OpId, hold: &HoldState, scale: u8) -> serde_json::Value {
         "created_at": hold.created_at,
         "status": status,
         "status_detail": hold.status,
+        "plan": hold.plan,
     });
     if let HoldStatus::Settled { batch_id, amount, height } = &hold.status {
         body["settled"] = json!({
@@ -515,6 +516,7 @@ fn authorization_json(
         "cap_remaining": authorization.cap_remaining.display(scale),
         "cap_remaining_minor": authorization.cap_remaining,
         "expires_at_ms": authorization.expires_at_ms,
+        "plan": authorization.plan,
     })
 }
 

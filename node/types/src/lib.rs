@@ -39,7 +39,8 @@ pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, d
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
 pub use ids::{
-    AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId, PlanId, VIEW_EPOCH_SHIFT, ValidatorIndex, View,
+    AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId, PlanId,
+    VIEW_EPOCH_SHIFT, ValidatorIndex, View,
 };
 pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, verify_batch};
 pub use receipt::{ErrorCode, Fill, Receipt, TxOutcome};

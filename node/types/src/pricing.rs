@@ -31,7 +31,9 @@ const _: () = assert!(10u128.pow(limits::UNIT_PRICE_SCALE as u32) == NANOS_PER_M
 
 /// A price per unit: billionths of a minor unit of the plan's asset. JSON carries it as a
 /// decimal string of minor units with up to 9 decimals (`"1.5"`, `"0.002"`).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, BorshSerialize, BorshDeserialize,
+)]
 pub struct UnitPrice(pub u128);
 
 impl UnitPrice {
@@ -41,7 +43,11 @@ impl UnitPrice {
         let scale = usize::from(limits::UNIT_PRICE_SCALE);
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
+        if whole.is_empty()
+            || !digits(whole)
+            || !digits(fraction)
+            || (text.contains('.') && fraction.is_empty())
+        {
             return Err(AmountError::NotANumber(text.to_owned()));
         }
         // Trailing zeros add no precision.
@@ -166,7 +172,11 @@ impl ReferencePrice {
     pub fn parse(currency: Currency, text: &str) -> Result<ReferencePrice, String> {
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || !digits(whole) || !digits(fraction) || (text.contains('.') && fraction.is_empty()) {
+        if whole.is_empty()
+            || !digits(whole)
+            || !digits(fraction)
+            || (text.contains('.') && fraction.is_empty())
+        {
             return Err(format!("price `{text}` must be a decimal number such as 10.00"));
         }
         if fraction.len() > usize::from(limits::REFERENCE_PRICE_SCALE_MAX) {
@@ -327,7 +337,19 @@ impl PricePlan {
 
 /// Names one version of a member's plan (the member is known from the context: the provider
 /// authorized, or the asset's issuer).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
+)]
 pub struct PlanRef {
     pub plan_id: PlanId,
     pub version: u32,
@@ -344,8 +366,9 @@ impl std::str::FromStr for PlanRef {
     type Err = String;
     /// `standard@2`: a plan id and a version ≥ 1.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (id, version) =
-            text.split_once('@').ok_or_else(|| format!("plan `{text}` must be written PLAN@VERSION, e.g. standard@1"))?;
+        let (id, version) = text
+            .split_once('@')
+            .ok_or_else(|| format!("plan `{text}` must be written PLAN@VERSION, e.g. standard@1"))?;
         let plan_id = PlanId::new(id).map_err(|error| error.to_string())?;
         let version = version
             .parse::<u32>()
@@ -425,7 +448,13 @@ pub fn price_lines(
         let (billable, amount) =
             item.charge(before, line.units).ok_or_else(|| ChargeError::Overflow(line.item.clone()))?;
         total = total.checked_add(amount).ok_or_else(|| ChargeError::Overflow(line.item.clone()))?;
-        charged.push(LineCharge { item: line.item.clone(), units: line.units, billable, billed_before: before, amount });
+        charged.push(LineCharge {
+            item: line.item.clone(),
+            units: line.units,
+            billable,
+            billed_before: before,
+            amount,
+        });
     }
     Ok(Charge { lines: charged, total })
 }
@@ -441,7 +470,10 @@ mod tests {
             tiers: BoundedVec::new(
                 tiers
                     .iter()
-                    .map(|(up_to, price)| Tier { up_to: *up_to, unit_price: UnitPrice::parse(price).expect("valid") })
+                    .map(|(up_to, price)| Tier {
+                        up_to: *up_to,
+                        unit_price: UnitPrice::parse(price).expect("valid"),
+                    })
                     .collect::<Vec<_>>(),
             )
             .expect("few tiers"),
@@ -500,7 +532,8 @@ mod tests {
         let dear = PlanItem {
             item: ItemName::new("dear").expect("valid"),
             included_per_hold: 0,
-            tiers: BoundedVec::new(vec![Tier { up_to: None, unit_price: UnitPrice(half) }]).expect("one tier"),
+            tiers: BoundedVec::new(vec![Tier { up_to: None, unit_price: UnitPrice(half) }])
+                .expect("one tier"),
         };
         assert_eq!(dear.cost_nanos(1), Some(half));
         assert_eq!(dear.cost_nanos(2), None);
@@ -514,7 +547,8 @@ mod tests {
 
     #[test]
     fn plan_form_is_checked_by_name() {
-        let good = plan(vec![item("a.b", 0, &[(Some(10), "1"), (None, "0.5")]), item("c", 0, &[(None, "1")])]);
+        let good =
+            plan(vec![item("a.b", 0, &[(Some(10), "1"), (None, "0.5")]), item("c", 0, &[(None, "1")])]);
         assert_eq!(good.check(), Ok(()));
         let mut unsorted = good.clone();
         unsorted.items = BoundedVec::new(vec![good.items[1].clone(), good.items[0].clone()]).expect("two");
@@ -539,8 +573,14 @@ mod tests {
         assert_eq!(charge.total, Amount(6 + 5));
         assert_eq!(charge.lines[1].billable, 5);
         let name = |text: &str| ItemName::new(text).expect("valid");
-        assert_eq!(price_lines(&standard, &[line("b", 1), line("a", 1)], |_| 0), Err(ChargeError::LineOrder(name("a"))));
-        assert_eq!(price_lines(&standard, &[line("a", 1), line("a", 1)], |_| 0), Err(ChargeError::LineOrder(name("a"))));
+        assert_eq!(
+            price_lines(&standard, &[line("b", 1), line("a", 1)], |_| 0),
+            Err(ChargeError::LineOrder(name("a")))
+        );
+        assert_eq!(
+            price_lines(&standard, &[line("a", 1), line("a", 1)], |_| 0),
+            Err(ChargeError::LineOrder(name("a")))
+        );
         assert_eq!(price_lines(&standard, &[line("a", 0)], |_| 0), Err(ChargeError::ZeroUnits(name("a"))));
         assert_eq!(price_lines(&standard, &[line("c", 1)], |_| 0), Err(ChargeError::UnknownItem(name("c"))));
         assert_eq!(price_lines(&standard, &[], |_| 0).map(|charge| charge.total), Ok(Amount::ZERO));

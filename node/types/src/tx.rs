@@ -152,9 +152,9 @@ impl std::str::FromStr for PackRef {
     type Err = String;
     /// `standard@1/starter`: a plan version and one of its packs.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (plan, pack) = text
-            .split_once('/')
-            .ok_or_else(|| format!("pack `{text}` must be written PLAN@VERSION/PACK, e.g. standard@1/starter"))?;
+        let (plan, pack) = text.split_once('/').ok_or_else(|| {
+            format!("pack `{text}` must be written PLAN@VERSION/PACK, e.g. standard@1/starter")
+        })?;
         Ok(PackRef { plan: plan.parse()?, pack: ItemName::new(pack).map_err(|error| error.to_string())? })
     }
 }

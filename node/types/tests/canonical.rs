@@ -25,8 +25,8 @@ use tally_types::pricing::{PlanRef, UsageLine};
 use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
-    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RevokeBadge, RewardReason, Settle, SignedTransaction,
-    Transaction, Transfer, Void,
+    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RevokeBadge, RewardReason, Settle,
+    SignedTransaction, Transaction, Transfer, Void,
 };
 use tally_types::{Amount, Price, limits};
 
@@ -737,7 +737,10 @@ fn largest_ops() -> Vec<Op> {
             usage_root: Hash([0xff; 32]),
             lines: BoundedVec::new(
                 (0..limits::SETTLE_LINES_MAX)
-                    .map(|i| UsageLine { item: largest_item(char::from(b'a' + (i % 26) as u8)), units: u64::MAX })
+                    .map(|i| UsageLine {
+                        item: largest_item(char::from(b'a' + (i % 26) as u8)),
+                        units: u64::MAX,
+                    })
                     .collect(),
             )
             .expect("at the line limit"),
@@ -767,7 +770,8 @@ fn largest_ops() -> Vec<Op> {
 }
 
 fn largest_plan_ref() -> PlanRef {
-    let text: String = std::iter::once('p').chain(std::iter::repeat_n('z', limits::PLAN_ID_BYTES_MAX - 1)).collect();
+    let text: String =
+        std::iter::once('p').chain(std::iter::repeat_n('z', limits::PLAN_ID_BYTES_MAX - 1)).collect();
     PlanRef { plan_id: PlanId::new(text).expect("longest plan id"), version: u32::MAX }
 }
 

@@ -33,7 +33,9 @@ use tally_types::ids::{
 };
 use tally_types::keys::{Namespace, SecretKey, Signature, signing_message};
 use tally_types::merkle::{self, MerkleProof};
-use tally_types::pricing::{CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine};
+use tally_types::pricing::{
+    CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine,
+};
 use tally_types::receipt::{ErrorCode, Fill, Receipt};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
@@ -209,7 +211,9 @@ fn build_fixture() -> Fixture {
             reason: BoundedString::new("issued in error").expect("short"),
         }),
         Op::PublishPlan(Box::new(golden_plan(&acme))),
-        Op::RetirePlan(RetirePlan { plan: PlanRef { plan_id: PlanId::new("standard").expect("valid"), version: 1 } }),
+        Op::RetirePlan(RetirePlan {
+            plan: PlanRef { plan_id: PlanId::new("standard").expect("valid"), version: 1 },
+        }),
         Op::Grant(Grant {
             grant_id: OpId([0x4d; 16]),
             asset: acme.clone(),
@@ -679,8 +683,16 @@ fn golden_plan(asset: &AssetId) -> PricePlan {
         ])
         .expect("two items"),
         packs: BoundedVec::new(vec![
-            CreditPack { name: ItemName::new("large").expect("valid"), credits: Amount(1_000_000), price: usd("90.00") },
-            CreditPack { name: ItemName::new("starter").expect("valid"), credits: Amount(100_000), price: usd("10.00") },
+            CreditPack {
+                name: ItemName::new("large").expect("valid"),
+                credits: Amount(1_000_000),
+                price: usd("90.00"),
+            },
+            CreditPack {
+                name: ItemName::new("starter").expect("valid"),
+                credits: Amount(100_000),
+                price: usd("10.00"),
+            },
         ])
         .expect("two packs"),
     }

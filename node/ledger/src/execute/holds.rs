@@ -22,8 +22,8 @@
 //! each hold placed under it keeps that version, and its settlement must charge exactly what
 //! the version gives for the settlement's usage lines.
 
-use tally_types::receipt::ErrorCode;
 use tally_types::pricing::{self, ChargeError};
+use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, AuthorizeSpend, Hold, Settle, Void};
 use tally_types::{Amount, OpId, PublicKey, limits};
 
@@ -297,7 +297,15 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             let index = match items.binary_search_by(|counted| counted.item.cmp(&line.item)) {
                 Ok(index) => index,
                 Err(index) => {
-                    items.insert(index, ItemUsage { item: line.item.clone(), units: 0, billed: 0, charged: tally_types::Amount::ZERO });
+                    items.insert(
+                        index,
+                        ItemUsage {
+                            item: line.item.clone(),
+                            units: 0,
+                            billed: 0,
+                            charged: tally_types::Amount::ZERO,
+                        },
+                    );
                     index
                 }
             };

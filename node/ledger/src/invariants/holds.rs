@@ -134,8 +134,13 @@ impl<'a> Collector<'a> {
     /// hold that names a version names one of its provider's, in its asset.
     fn check_plans(&self, world: &World<'a>) -> Result<(), InvariantViolation> {
         for ((member, plan_id, version), state) in &self.plans {
-            let plan = PlanRef { plan_id: (*plan_id).clone(), version: u32::try_from(*version).unwrap_or(u32::MAX) };
-            let bad = |what: &str| HoldViolation::BadPlan { member: (*member).clone(), plan: plan.clone(), what: what.into() };
+            let plan =
+                PlanRef { plan_id: (*plan_id).clone(), version: u32::try_from(*version).unwrap_or(u32::MAX) };
+            let bad = |what: &str| HoldViolation::BadPlan {
+                member: (*member).clone(),
+                plan: plan.clone(),
+                what: what.into(),
+            };
             if state.plan.plan_id != **plan_id || u64::from(state.plan.version) != *version {
                 return Err(bad("stored under another id or version than its own").into());
             }
@@ -154,7 +159,12 @@ impl<'a> Collector<'a> {
                 && self.plan_of(provider, plan, asset).is_none()
             {
                 let what = format!("the authorization of {holder}");
-                return Err(HoldViolation::UnknownPlan { what, member: (*provider).clone(), plan: plan.clone() }.into());
+                return Err(HoldViolation::UnknownPlan {
+                    what,
+                    member: (*provider).clone(),
+                    plan: plan.clone(),
+                }
+                .into());
             }
         }
         for (hold_id, hold) in &self.holds {
@@ -162,7 +172,12 @@ impl<'a> Collector<'a> {
                 && self.plan_of(&hold.member, plan, &hold.asset).is_none()
             {
                 let what = format!("hold {hold_id}");
-                return Err(HoldViolation::UnknownPlan { what, member: hold.member.clone(), plan: plan.clone() }.into());
+                return Err(HoldViolation::UnknownPlan {
+                    what,
+                    member: hold.member.clone(),
+                    plan: plan.clone(),
+                }
+                .into());
             }
         }
         Ok(())
@@ -182,7 +197,8 @@ impl<'a> Collector<'a> {
             }
         }
         for (holder, member, plan_id, version, usage) in &self.usages {
-            let plan = PlanRef { plan_id: (*plan_id).clone(), version: u32::try_from(*version).unwrap_or(u32::MAX) };
+            let plan =
+                PlanRef { plan_id: (*plan_id).clone(), version: u32::try_from(*version).unwrap_or(u32::MAX) };
             let bad = |what: String| HoldViolation::BadPlanUsage {
                 holder: **holder,
                 member: (*member).clone(),
@@ -201,7 +217,9 @@ impl<'a> Collector<'a> {
                     return Err(bad(format!("item `{}` is not in the plan", counted.item)).into());
                 };
                 if counted.billed > counted.units {
-                    return Err(bad(format!("item `{}` billed more units than it counted", counted.item)).into());
+                    return Err(
+                        bad(format!("item `{}` billed more units than it counted", counted.item)).into()
+                    );
                 }
                 let expected = price_of(item, counted.billed);
                 if expected != Some(counted.charged) {
@@ -221,9 +239,12 @@ impl<'a> Collector<'a> {
         if let Some(((holder, member, plan_id, version), amount)) =
             captured.into_iter().find(|(_, amount)| !amount.is_zero())
         {
-            let plan = PlanRef { plan_id: plan_id.clone(), version: u32::try_from(version).unwrap_or(u32::MAX) };
+            let plan =
+                PlanRef { plan_id: plan_id.clone(), version: u32::try_from(version).unwrap_or(u32::MAX) };
             let what = format!("settled holds captured {amount}, but no usage is recorded");
-            return Err(HoldViolation::BadPlanUsage { holder: *holder, member: member.clone(), plan, what }.into());
+            return Err(
+                HoldViolation::BadPlanUsage { holder: *holder, member: member.clone(), plan, what }.into()
+            );
         }
         Ok(())
     }
@@ -459,4 +480,3 @@ fn price_of(item: &PlanItem, billed: u64) -> Option<Amount> {
     }
     Some(Amount(nanos / 1_000_000_000))
 }
-

@@ -26,7 +26,9 @@ use tally_types::ids::{
 };
 use tally_types::keys::{PublicKey, SecretKey, Signature};
 use tally_types::merkle::{self, MerkleProof};
-use tally_types::pricing::{CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine};
+use tally_types::pricing::{
+    CreditPack, PlanItem, PlanRef, PricePlan, ReferencePrice, Tier, UnitPrice, UsageLine,
+};
 use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
@@ -198,12 +200,14 @@ pub fn issue_asset() -> impl Strategy<Value = IssueAsset> {
 }
 
 pub fn plan_id() -> impl Strategy<Value = PlanId> {
-    regex("[a-z][a-z0-9-]{1,31}").prop_map(|text| PlanId::new(text).expect("generated to the plan id grammar"))
+    regex("[a-z][a-z0-9-]{1,31}")
+        .prop_map(|text| PlanId::new(text).expect("generated to the plan id grammar"))
 }
 
 /// Item names, short so that transactions of many ops that carry them stay within the limit.
 pub fn item_name() -> impl Strategy<Value = ItemName> {
-    regex("[a-z][a-z0-9._-]{0,15}").prop_map(|text| ItemName::new(text).expect("generated to the item grammar"))
+    regex("[a-z][a-z0-9._-]{0,15}")
+        .prop_map(|text| ItemName::new(text).expect("generated to the item grammar"))
 }
 
 pub fn plan_ref() -> impl Strategy<Value = PlanRef> {
@@ -227,15 +231,21 @@ pub fn tier() -> impl Strategy<Value = Tier> {
 /// Price plans of any content (the codec does not check a plan's form; the ledger does), small
 /// enough that sixteen of them fit one transaction.
 pub fn price_plan() -> impl Strategy<Value = PricePlan> {
-    let item = (item_name(), any::<u64>(), vec(tier(), 0..=2)).prop_map(|(item, included_per_hold, tiers)| {
-        PlanItem { item, included_per_hold, tiers: BoundedVec::new(tiers).expect("within the limit") }
-    });
-    let pack = (item_name(), amount(), regex("[A-Z]{3}"), any::<u64>(), 0..=limits::REFERENCE_PRICE_SCALE_MAX)
-        .prop_map(|(name, credits, currency, amount, scale)| CreditPack {
-            name,
-            credits,
-            price: ReferencePrice { currency: Currency::new(currency).expect("three capitals"), amount, scale },
+    let item =
+        (item_name(), any::<u64>(), vec(tier(), 0..=2)).prop_map(|(item, included_per_hold, tiers)| {
+            PlanItem { item, included_per_hold, tiers: BoundedVec::new(tiers).expect("within the limit") }
         });
+    let pack =
+        (item_name(), amount(), regex("[A-Z]{3}"), any::<u64>(), 0..=limits::REFERENCE_PRICE_SCALE_MAX)
+            .prop_map(|(name, credits, currency, amount, scale)| CreditPack {
+                name,
+                credits,
+                price: ReferencePrice {
+                    currency: Currency::new(currency).expect("three capitals"),
+                    amount,
+                    scale,
+                },
+            });
     (plan_id(), any::<u32>(), asset_id(), text(16), vec(item, 0..=2), vec(pack, 0..=1)).prop_map(
         |(plan_id, version, asset, title, items, packs)| PricePlan {
             plan_id,
@@ -253,8 +263,17 @@ pub fn retire_plan() -> impl Strategy<Value = RetirePlan> {
 }
 
 pub fn grant() -> impl Strategy<Value = Grant> {
-    (op_id(), asset_id(), public_key(), amount(), grant_kind(), reward_reason(), bounded_string(), proptest::option::of(pack_ref())).prop_map(
-        |(grant_id, asset, to, amount, kind, reason, external_ref, pack)| Grant {
+    (
+        op_id(),
+        asset_id(),
+        public_key(),
+        amount(),
+        grant_kind(),
+        reward_reason(),
+        bounded_string(),
+        proptest::option::of(pack_ref()),
+    )
+        .prop_map(|(grant_id, asset, to, amount, kind, reason, external_ref, pack)| Grant {
             grant_id,
             asset,
             to,
@@ -264,8 +283,7 @@ pub fn grant() -> impl Strategy<Value = Grant> {
             reason: (kind == GrantKind::Reward).then_some(reason),
             external_ref,
             pack,
-        },
-    )
+        })
 }
 
 pub fn transfer() -> impl Strategy<Value = Transfer> {
@@ -278,7 +296,13 @@ pub fn burn() -> impl Strategy<Value = Burn> {
 
 pub fn authorize_spend() -> impl Strategy<Value = AuthorizeSpend> {
     (member_id(), asset_id(), amount(), any::<u64>(), proptest::option::of(plan_ref())).prop_map(
-        |(provider, asset, cap, expires_at_ms, plan)| AuthorizeSpend { provider, asset, cap, expires_at_ms, plan },
+        |(provider, asset, cap, expires_at_ms, plan)| AuthorizeSpend {
+            provider,
+            asset,
+            cap,
+            expires_at_ms,
+            plan,
+        },
     )
 }
 
@@ -295,9 +319,15 @@ pub fn hold() -> impl Strategy<Value = Hold> {
 }
 
 pub fn settle() -> impl Strategy<Value = Settle> {
-    (op_id(), op_id(), amount(), hash(), usage_lines()).prop_map(|(hold_id, batch_id, amount, usage_root, lines)| {
-        Settle { hold_id, batch_id, amount, usage_root, lines }
-    })
+    (op_id(), op_id(), amount(), hash(), usage_lines()).prop_map(
+        |(hold_id, batch_id, amount, usage_root, lines)| Settle {
+            hold_id,
+            batch_id,
+            amount,
+            usage_root,
+            lines,
+        },
+    )
 }
 
 pub fn void() -> impl Strategy<Value = Void> {
