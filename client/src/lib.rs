@@ -16,6 +16,7 @@ pub mod http;
 pub mod jcs;
 pub mod keystore;
 pub mod market;
+pub mod pricing;
 pub mod proofs;
 #[cfg(test)]
 mod test_net;

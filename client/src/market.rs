@@ -108,6 +108,9 @@ pub struct HoldInfo {
     pub status: String,
     #[serde(default)]
     pub settled: Option<SettledInfo>,
+    /// The price plan version the hold settles by, if any.
+    #[serde(default)]
+    pub plan: Option<tally_types::pricing::PlanRef>,
 }
 
 /// `GET /v1/batches/{member}/{batch_id}`.
@@ -135,6 +138,9 @@ pub struct AuthorizationInfo {
     pub cap_remaining: String,
     pub cap_remaining_minor: Amount,
     pub expires_at_ms: u64,
+    /// The price plan version agreed to, if any.
+    #[serde(default)]
+    pub plan: Option<tally_types::pricing::PlanRef>,
 }
 
 fn typed<T: DeserializeOwned>(client: &NodeClient, path: &str) -> Result<T, HttpError> {

@@ -36,15 +36,34 @@
 //!    the largest power of two below n; an odd leaf is never duplicated).
 //!
 //! The total is the checked sum of the minor amounts; a `Settle` captures exactly it.
+//!
+//! # The planned usage CSV
+//!
+//! For a hold under a price plan the gateway does not price calls itself: the plan does
+//! (docs/ARCHITECTURE.md "Price plans"). Its CSV names each call's metered item instead of an
+//! amount; the header is exactly
+//!
+//! ```text
+//! call_id,time_ms,endpoint,item,units
+//! ```
+//!
+//! where `item` is one of the plan's items (`search.query`: 1..=64 bytes of `[a-z0-9._-]`,
+//! starting with a letter) and the other fields are as above. The rows' canonical form is
+//! `call_id,time_ms,endpoint,item,units`, sorted and rooted the same way. The settlement's usage
+//! lines are the units summed per item (items with zero units left out), sorted by item; the
+//! plan gives the amount ([`tally_types::pricing::price_lines`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use tally_types::{Amount, AmountError, Hash, merkle};
+use tally_types::pricing::UsageLine;
+use tally_types::{Amount, AmountError, Hash, ItemName, limits, merkle};
 
 /// The header line of a usage CSV.
 pub const USAGE_HEADER: &str = "call_id,time_ms,endpoint,units,amount";
+/// The header line of a planned usage CSV (priced by the hold's plan).
+pub const PLANNED_USAGE_HEADER: &str = "call_id,time_ms,endpoint,item,units";
 /// The most calls one batch may hold: bounds memory and the time to hash.
 pub const USAGE_ROWS_MAX: usize = 1_000_000;
 /// The largest usage file read.
@@ -63,10 +82,16 @@ pub enum UsageError {
     TooLarge,
     #[error("the usage file is not UTF-8 text")]
     NotUtf8,
-    #[error("line 1: the header must be exactly `{USAGE_HEADER}`, found `{0}`")]
-    Header(String),
-    #[error("line {line}: {found} fields; a row has 5 ({USAGE_HEADER})")]
-    FieldCount { line: usize, found: usize },
+    #[error("line 1: the header must be exactly `{expected}`, found `{found}`")]
+    Header { expected: &'static str, found: String },
+    #[error("line {line}: {found} fields; a row has 5 ({header})")]
+    FieldCount { line: usize, found: usize, header: &'static str },
+    #[error("line {line}: item `{value}` must be 1..=64 characters of [a-z0-9._-], starting with a letter")]
+    Item { line: usize, value: String },
+    #[error("the calls name {found} items; a settlement carries at most {max} usage lines", max = limits::SETTLE_LINES_MAX)]
+    TooManyItems { found: usize },
+    #[error("line {line}: the units of item `{item}` add up to more than 2^64 - 1")]
+    UnitsOverflow { line: usize, item: String },
     #[error("line {line}: call_id `{value}` must be 1..={max} bytes of [A-Za-z0-9._:-]", max = CALL_ID_BYTES_MAX)]
     CallId { line: usize, value: String },
     #[error("line {line}: call_id `{call_id}` repeats line {first_line}")]
@@ -135,15 +160,16 @@ fn whole_number(line: usize, field: &'static str, value: &str) -> Result<u64, Us
     value.parse().map_err(|_| number())
 }
 
-/// Parses and checks a usage CSV whose amounts are in an asset of `scale` decimals.
-pub fn parse_usage(text: &str, scale: u8) -> Result<UsageBatch, UsageError> {
+/// Splits a usage file into its rows after checking the header: each row's line number and
+/// its five fields, in file order. Refuses blank lines but a last one, other field counts, and
+/// more than [`USAGE_ROWS_MAX`] rows.
+fn split_rows<'a>(text: &'a str, header: &'static str) -> Result<Vec<(usize, [&'a str; 5])>, UsageError> {
     let mut lines = text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
-    let header = lines.next().unwrap_or_default();
-    if header != USAGE_HEADER {
-        return Err(UsageError::Header(header.chars().take(200).collect()));
+    let found = lines.next().unwrap_or_default();
+    if found != header {
+        return Err(UsageError::Header { expected: header, found: found.chars().take(200).collect() });
     }
-    let mut by_call: BTreeMap<String, (usize, UsageRow)> = BTreeMap::new();
-    let mut total = Amount::ZERO;
+    let mut rows = Vec::new();
     let mut pending_blank: Option<usize> = None;
     for (offset, raw) in lines.enumerate() {
         let line = offset + 2;
@@ -155,37 +181,120 @@ pub fn parse_usage(text: &str, scale: u8) -> Result<UsageBatch, UsageError> {
         if let Some(blank) = pending_blank {
             return Err(UsageError::BlankLine { line: blank });
         }
-        if by_call.len() == USAGE_ROWS_MAX {
+        if rows.len() == USAGE_ROWS_MAX {
             return Err(UsageError::TooManyRows);
         }
         let fields: Vec<&str> = raw.split(',').collect();
-        let [call_id, time_ms, endpoint, units, amount] = fields[..] else {
-            return Err(UsageError::FieldCount { line, found: fields.len() });
+        let Ok(fields) = <[&str; 5]>::try_from(fields.as_slice()) else {
+            return Err(UsageError::FieldCount { line, found: fields.len(), header });
         };
-        if !is_call_id(call_id) {
-            return Err(UsageError::CallId { line, value: call_id.chars().take(200).collect() });
-        }
-        let time_ms = whole_number(line, "time_ms", time_ms)?;
-        if !is_endpoint(endpoint) {
-            return Err(UsageError::Endpoint { line, value: endpoint.chars().take(300).collect() });
-        }
+        rows.push((line, fields));
+    }
+    if rows.is_empty() {
+        return Err(UsageError::Empty);
+    }
+    Ok(rows)
+}
+
+/// Checks the fields every row has (call id, time, endpoint) and that the call id is new.
+fn call_fields<'a>(
+    line: usize,
+    call_id: &'a str,
+    time_ms: &str,
+    endpoint: &'a str,
+    seen: &BTreeMap<String, usize>,
+) -> Result<u64, UsageError> {
+    if !is_call_id(call_id) {
+        return Err(UsageError::CallId { line, value: call_id.chars().take(200).collect() });
+    }
+    let time_ms = whole_number(line, "time_ms", time_ms)?;
+    if !is_endpoint(endpoint) {
+        return Err(UsageError::Endpoint { line, value: endpoint.chars().take(300).collect() });
+    }
+    if let Some(first_line) = seen.get(call_id) {
+        return Err(UsageError::Duplicate { line, first_line: *first_line, call_id: call_id.to_owned() });
+    }
+    Ok(time_ms)
+}
+
+/// Parses and checks a usage CSV whose amounts are in an asset of `scale` decimals.
+pub fn parse_usage(text: &str, scale: u8) -> Result<UsageBatch, UsageError> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_call: BTreeMap<String, UsageRow> = BTreeMap::new();
+    let mut total = Amount::ZERO;
+    for (line, [call_id, time_ms, endpoint, units, amount]) in split_rows(text, USAGE_HEADER)? {
+        let time_ms = call_fields(line, call_id, time_ms, endpoint, &seen)?;
         let units = whole_number(line, "units", units)?;
         let amount = Amount::parse(amount, scale).map_err(|source| UsageError::Amount { line, source })?;
         total = total.checked_add(amount).ok_or(UsageError::TotalOverflow { line })?;
         let row =
             UsageRow { call_id: call_id.to_owned(), time_ms, endpoint: endpoint.to_owned(), units, amount };
-        if let Some((first_line, _)) = by_call.get(call_id) {
-            return Err(UsageError::Duplicate { line, first_line: *first_line, call_id: call_id.to_owned() });
-        }
-        by_call.insert(call_id.to_owned(), (line, row));
-    }
-    if by_call.is_empty() {
-        return Err(UsageError::Empty);
+        seen.insert(call_id.to_owned(), line);
+        by_call.insert(call_id.to_owned(), row);
     }
     // A BTreeMap iterates in key (byte) order: the canonical row order.
-    let rows: Vec<UsageRow> = by_call.into_values().map(|(_, row)| row).collect();
+    let rows: Vec<UsageRow> = by_call.into_values().collect();
     let usage_root = usage_root(&rows);
     Ok(UsageBatch { rows, total, usage_root })
+}
+
+/// One metered call of a planned usage file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedRow {
+    pub call_id: String,
+    pub time_ms: u64,
+    pub endpoint: String,
+    pub item: ItemName,
+    pub units: u64,
+}
+
+impl PlannedRow {
+    /// The canonical form hashed into the usage root (see the module docs).
+    pub fn canonical(&self) -> String {
+        format!("{},{},{},{},{}", self.call_id, self.time_ms, self.endpoint, self.item, self.units)
+    }
+}
+
+/// A checked planned batch: its rows (sorted by call id), the usage lines a settlement
+/// carries, and the usage root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedBatch {
+    pub rows: Vec<PlannedRow>,
+    /// Units per item, sorted by item, without zero lines.
+    pub lines: Vec<UsageLine>,
+    pub usage_root: Hash,
+}
+
+/// Parses and checks a planned usage CSV (header [`PLANNED_USAGE_HEADER`]).
+pub fn parse_planned_usage(text: &str) -> Result<PlannedBatch, UsageError> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_call: BTreeMap<String, PlannedRow> = BTreeMap::new();
+    let mut per_item: BTreeMap<ItemName, u64> = BTreeMap::new();
+    for (line, [call_id, time_ms, endpoint, item, units]) in split_rows(text, PLANNED_USAGE_HEADER)? {
+        let time_ms = call_fields(line, call_id, time_ms, endpoint, &seen)?;
+        let item = ItemName::new(item)
+            .map_err(|_| UsageError::Item { line, value: item.chars().take(100).collect() })?;
+        let units = whole_number(line, "units", units)?;
+        let sum = per_item.entry(item.clone()).or_insert(0);
+        *sum = sum
+            .checked_add(units)
+            .ok_or_else(|| UsageError::UnitsOverflow { line, item: item.to_string() })?;
+        let row =
+            PlannedRow { call_id: call_id.to_owned(), time_ms, endpoint: endpoint.to_owned(), item, units };
+        seen.insert(call_id.to_owned(), line);
+        by_call.insert(call_id.to_owned(), row);
+    }
+    let lines: Vec<UsageLine> = per_item
+        .into_iter()
+        .filter(|(_, units)| *units > 0)
+        .map(|(item, units)| UsageLine { item, units })
+        .collect();
+    if lines.len() > limits::SETTLE_LINES_MAX {
+        return Err(UsageError::TooManyItems { found: lines.len() });
+    }
+    let rows: Vec<PlannedRow> = by_call.into_values().collect();
+    let canonical: Vec<String> = rows.iter().map(PlannedRow::canonical).collect();
+    Ok(PlannedBatch { usage_root: merkle::root(&canonical), rows, lines })
 }
 
 /// The usage root of rows already in canonical (call id) order.
@@ -196,6 +305,16 @@ pub fn usage_root(rows: &[UsageRow]) -> Hash {
 
 /// Reads and checks the usage CSV at `path` (bounded by [`USAGE_FILE_BYTES_MAX`]).
 pub fn read_usage(path: &Path, scale: u8) -> Result<UsageBatch, UsageError> {
+    parse_usage(&read_text(path)?, scale)
+}
+
+/// Reads and checks the planned usage CSV at `path` (bounded by [`USAGE_FILE_BYTES_MAX`]).
+pub fn read_planned_usage(path: &Path) -> Result<PlannedBatch, UsageError> {
+    parse_planned_usage(&read_text(path)?)
+}
+
+/// The text of a usage file, bounded by [`USAGE_FILE_BYTES_MAX`].
+fn read_text(path: &Path) -> Result<String, UsageError> {
     let read_error = |error: std::io::Error| UsageError::Read {
         path: path.display().to_string(),
         reason: error.to_string(),
@@ -206,8 +325,7 @@ pub fn read_usage(path: &Path, scale: u8) -> Result<UsageBatch, UsageError> {
     if bytes.len() as u64 > USAGE_FILE_BYTES_MAX {
         return Err(UsageError::TooLarge);
     }
-    let text = String::from_utf8(bytes).map_err(|_| UsageError::NotUtf8)?;
-    parse_usage(&text, scale)
+    String::from_utf8(bytes).map_err(|_| UsageError::NotUtf8)
 }
 
 #[cfg(test)]
@@ -251,14 +369,17 @@ mod tests {
         let cases: Vec<(String, UsageError)> = vec![
             (
                 "call_id,time,endpoint,units,amount\n".into(),
-                UsageError::Header("call_id,time,endpoint,units,amount".into()),
+                UsageError::Header {
+                    expected: USAGE_HEADER,
+                    found: "call_id,time,endpoint,units,amount".into(),
+                },
             ),
             (
                 file("a,1,/x,1,1\na,2,/x,1,1\n"),
                 UsageError::Duplicate { line: 3, first_line: 2, call_id: "a".into() },
             ),
-            (file("a,1,/x,1\n"), UsageError::FieldCount { line: 2, found: 4 }),
-            (file("a,1,/x,1,1,9\n"), UsageError::FieldCount { line: 2, found: 6 }),
+            (file("a,1,/x,1\n"), UsageError::FieldCount { line: 2, found: 4, header: USAGE_HEADER }),
+            (file("a,1,/x,1,1,9\n"), UsageError::FieldCount { line: 2, found: 6, header: USAGE_HEADER }),
             (file("a b,1,/x,1,1\n"), UsageError::CallId { line: 2, value: "a b".into() }),
             (file(",1,/x,1,1\n"), UsageError::CallId { line: 2, value: "".into() }),
             (file("a,-1,/x,1,1\n"), UsageError::Number { line: 2, field: "time_ms", value: "-1".into() }),
@@ -278,6 +399,63 @@ mod tests {
         assert_eq!(
             parse_usage(&file("a,1,/x,1,300000000000000000000\nb,1,/x,1,300000000000000000000\n"), 18),
             Err(UsageError::TotalOverflow { line: 3 })
+        );
+    }
+
+    #[test]
+    fn a_planned_file_gives_lines_per_item_and_its_own_root() {
+        let text = "call_id,time_ms,endpoint,item,units\n\
+            c-2,1700000000100,/v1/search,search.query,3\n\
+            c-1,1700000000000,/v1/search,search.query,1\r\n\
+            c-4,1700000000300,/v1/chat,tokens.output,0\n\
+            c-3,1700000000200,/v1/chat,tokens.output,512\n";
+        let batch = parse_planned_usage(text).expect("valid");
+        let line = |item: &str, units| UsageLine { item: ItemName::new(item).expect("valid"), units };
+        assert_eq!(batch.lines, vec![line("search.query", 4), line("tokens.output", 512)]);
+        let leaf = |text: &str| tally_types::hash::merkle_leaf(text.as_bytes());
+        let node = tally_types::hash::merkle_node;
+        let expected = node(
+            &node(
+                &leaf("c-1,1700000000000,/v1/search,search.query,1"),
+                &leaf("c-2,1700000000100,/v1/search,search.query,3"),
+            ),
+            &node(
+                &leaf("c-3,1700000000200,/v1/chat,tokens.output,512"),
+                &leaf("c-4,1700000000300,/v1/chat,tokens.output,0"),
+            ),
+        );
+        assert_eq!(batch.usage_root, expected);
+        // Only zero units of an item: no line for it.
+        let idle = "call_id,time_ms,endpoint,item,units\na,1,/x,calls,0\n";
+        assert_eq!(parse_planned_usage(idle).expect("valid").lines, vec![]);
+    }
+
+    #[test]
+    fn bad_planned_files_are_refused_with_the_line() {
+        let file = |rows: &str| format!("{PLANNED_USAGE_HEADER}\n{rows}");
+        assert_eq!(
+            parse_planned_usage(&file("a,1,/x,1,1\n")).map(|batch| batch.lines),
+            Err(UsageError::Item { line: 2, value: "1".into() })
+        );
+        assert_eq!(
+            parse_planned_usage(&file("a,1,/x,Calls,1\n")).map(|batch| batch.lines),
+            Err(UsageError::Item { line: 2, value: "Calls".into() })
+        );
+        assert_eq!(
+            parse_planned_usage(&file("a,1,/x,calls,18446744073709551615\nb,1,/x,calls,1\n"))
+                .map(|batch| batch.lines),
+            Err(UsageError::UnitsOverflow { line: 3, item: "calls".into() })
+        );
+        // A priced file is not a planned one, and the error names the header expected.
+        assert_eq!(
+            parse_planned_usage("call_id,time_ms,endpoint,units,amount\na,1,/x,1,1\n")
+                .map(|batch| batch.lines),
+            Err(UsageError::Header { expected: PLANNED_USAGE_HEADER, found: USAGE_HEADER.into() })
+        );
+        let many: String = (0..=limits::SETTLE_LINES_MAX).map(|i| format!("c{i},1,/x,item{i},1\n")).collect();
+        assert_eq!(
+            parse_planned_usage(&file(&many)).map(|batch| batch.lines),
+            Err(UsageError::TooManyItems { found: limits::SETTLE_LINES_MAX + 1 })
         );
     }
 }
