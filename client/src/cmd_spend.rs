@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tally_client::{market, txbuild, usage as usage_csv};
+use tally_client::{market, pricing, txbuild, usage as usage_csv};
 use tally_types::{Amount, AssetId, BoundedVec, MemberId, OpId};
 
 use crate::cmd_market::{report_sent, send};
@@ -73,7 +73,9 @@ pub(crate) struct SettleArgs {
     /// The settlement batch id (32 hex or a UUID); unique forever for your member.
     #[arg(long)]
     batch: String,
-    /// The usage CSV (header `call_id,time_ms,endpoint,units,amount`).
+    /// The usage CSV: header `call_id,time_ms,endpoint,units,amount` for a hold without a
+    /// price plan, `call_id,time_ms,endpoint,item,units` for one under a plan (the plan prices
+    /// the calls).
     #[arg(long)]
     usage: PathBuf,
     #[command(flatten)]
@@ -177,6 +179,9 @@ pub(crate) fn settle(context: &Session, args: SettleArgs) -> anyhow::Result<()> 
         bail!("hold {hold_id} is {}, not open; nothing was submitted", hold.status);
     }
     let scale = client.asset(&hold.asset).with_context(|| format!("looking up asset {}", hold.asset))?.scale;
+    if let Some(plan) = hold.plan.clone() {
+        return settle_planned(context, &args, &hold, &plan, batch_id, scale);
+    }
     let batch = usage_csv::read_usage(&args.usage, scale)
         .map_err(|error| usage(format!("--usage {}: {error}", args.usage.display())))?;
     if batch.total > hold.amount_minor {
@@ -208,6 +213,68 @@ pub(crate) fn settle(context: &Session, args: SettleArgs) -> anyhow::Result<()> 
             batch.rows.len(),
             batch.total.display(scale),
             hold.asset,
+            released.display(scale),
+            batch.usage_root
+        )
+    })
+}
+
+/// A settlement of a hold under a price plan: the planned CSV gives the usage lines, the plan
+/// and the holder's tier position give the amount (the one the ledger accepts).
+fn settle_planned(
+    context: &Session,
+    args: &SettleArgs,
+    hold: &market::HoldInfo,
+    plan: &tally_types::pricing::PlanRef,
+    batch_id: OpId,
+    scale: u8,
+) -> anyhow::Result<()> {
+    let client = context.client()?;
+    let batch = usage_csv::read_planned_usage(&args.usage)
+        .map_err(|error| usage(format!("--usage {}: {error}", args.usage.display())))?;
+    let version = pricing::plan_version(&client, &hold.member, plan)?.ok_or_else(|| {
+        anyhow::anyhow!("the node has no plan {plan} of {}; nothing was submitted", hold.member)
+    })?;
+    let position = pricing::usage(&client, &hold.member, plan, &hold.holder)?;
+    let mut settlement = pricing::Settlement::new(&version.plan);
+    for line in &batch.lines {
+        settlement.add(&line.item, line.units).map_err(|error| usage(format!("--usage: {error}")))?;
+    }
+    let (op, charge) = settlement
+        .build(hold.hold_id, batch_id, batch.usage_root, |item| position.billed(item))
+        .map_err(|error| usage(format!("--usage: {error}")))?;
+    if charge.total > hold.amount_minor {
+        bail!(
+            "plan {plan} charges {} {} for these calls, more than the {} held by hold {}; nothing was submitted",
+            charge.total.display(scale),
+            hold.asset,
+            hold.amount,
+            hold.hold_id
+        );
+    }
+    let sent = send(context, &args.submit, vec![op])?;
+    let released = hold.amount_minor.checked_sub(charge.total).unwrap_or(Amount::ZERO);
+    let extra = json!({
+        "hold_id": hold.hold_id,
+        "batch_id": batch_id,
+        "member": hold.member,
+        "asset": hold.asset,
+        "plan": plan,
+        "calls": batch.rows.len(),
+        "lines": charge.lines,
+        "total": charge.total.display(scale),
+        "total_minor": charge.total,
+        "released": released.display(scale),
+        "released_minor": released,
+        "usage_root": batch.usage_root,
+    });
+    report_sent(context, &sent, "settlement", extra, || {
+        println!(
+            "batch {batch_id}: {} calls priced by plan {plan}: {} {} captured from hold {}, {} released; usage root {}",
+            batch.rows.len(),
+            charge.total.display(scale),
+            hold.asset,
+            hold.hold_id,
             released.display(scale),
             batch.usage_root
         )

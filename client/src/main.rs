@@ -24,6 +24,7 @@ mod cmd_badge;
 mod cmd_gov;
 mod cmd_grant;
 mod cmd_market;
+mod cmd_price;
 mod cmd_spend;
 mod cmd_verify;
 
@@ -98,6 +99,9 @@ enum Command {
     /// Consortium governance: propose changes, vote, list and show proposals and the consortium.
     #[command(subcommand)]
     Gov(cmd_gov::GovCommand),
+    /// Price plans: list, show and quote every provider's prices; publish and retire your own.
+    #[command(subcommand)]
+    Price(cmd_price::PriceCommand),
 }
 
 #[derive(Subcommand)]
@@ -302,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(&context, command),
         Command::Application(command) => application(&context, command),
         Command::Gov(command) => cmd_gov::run(&context, command),
+        Command::Price(command) => cmd_price::run(&context, command),
         Command::Audit(args) => cmd_audit::run(&context, args),
         Command::Badge(command) => cmd_badge::run(&context, command),
         Command::Verify(command) => cmd_verify::run(&context, command),
