@@ -6,11 +6,17 @@
 #    book and the open offer are shown, and developer 1 cancels the rest;
 # 3. metered usage: developer 1 authorizes globex for 50 GLOBEX, globex holds 20 and settles
 #    12.34 from a usage CSV of three calls; a repeated settle is refused;
-# 4. badges: acme anchors three badges in one transaction (this run's copies of three examples:
+# 4. prices: acme and globex publish the next version of their example plans (examples/pricing)
+#    and retire the one before, the plans are listed in one form, 250 search queries are quoted
+#    under both (and in ACME, through the market's last price), developer 1 agrees to acme's
+#    plan, and acme's settlement of the queries is refused at 3.50 ACME and taken at the 3.00
+#    the plan gives;
+# 5. badges: acme anchors three badges in one transaction (this run's copies of three examples:
 #    an Open Badges 2.0 assertion, a 3.0 credential and a 3.0 credential as a JWS), one is
 #    verified step by step from the genesis file alone, then revoked and verified again (fails
 #    at step 6);
-# 5. audit: the whole chain is verified from the genesis file, over HTTP and from an archive
+# 6. governance: the members vote the threshold to 3/4 and back;
+# 7. audit: the whole chain is verified from the genesis file, over HTTP and from an archive
 #    exported from the running node.
 #
 # Every run makes fresh ids (grants, offers, holds, batches, keys) and fresh badges, so the demo
@@ -156,6 +162,56 @@ if tally settle --hold "$HOLD" --batch "$BATCH" --usage "$WORK/usage.csv" --from
 fi
 
 echo
+echo "==> 4. prices: acme and globex publish price plans; dev1 agrees to acme's, which the ledger enforces"
+# Each run publishes the next version of each example plan and retires the one before (a
+# version never changes once published), so a resumed chain shows the same steps.
+publish_plan() { # member file
+  local member="$1" file="$2" plan version
+  plan="$(sed -n 's/.*"plan_id": *"\([^"]*\)".*/\1/p' "$file" | head -1)"
+  # The newest version published so far (every version is listed, retired ones too).
+  version="$(tally --json price list --provider "$member" \
+    | { grep -o "\"plan_id\":\"$plan\"[^{}]*\"version\":[0-9]*" || true; } \
+    | sed 's/.*://' | sort -n | tail -1)"
+  version="${version:-0}"
+  sed "s/\"version\": *[0-9]*/\"version\": $((version + 1))/" "$file" >"$WORK/$member-plan.json"
+  # A command substitution does not stop the script on its own: fail by hand.
+  tally price publish "$WORK/$member-plan.json" --from "$member-issuer" --wait >&2 || return 1
+  if [ "$version" -gt 0 ]; then
+    tally price retire "$plan@$version" --from "$member-issuer" --wait >&2 || return 1
+  fi
+  echo "$plan@$((version + 1))"
+}
+ACME_PLAN="$(publish_plan acme examples/pricing/acme-standard.json)"
+GLOBEX_PLAN="$(publish_plan globex examples/pricing/globex-tokens.json)"
+echo "-- every provider's plans (a retired version stays readable), in one form"
+tally price list
+tally price show acme "${ACME_PLAN%@*}"
+# 250 search queries: both plans price them (acme: 100 free per hold, then 0.02 ACME each;
+# globex: 0.03 GLOBEX each); the market's last ACME/GLOBEX price (step 2) converts.
+cat > "$WORK/search.csv" <<'CSV'
+call_id,time_ms,endpoint,item,units
+q-0001,1764806400000,/v1/search,search.query,120
+q-0002,1764806400500,/v1/search,search.query,80
+q-0003,1764806401000,/v1/search,search.query,50
+CSV
+echo "-- what these 250 queries cost under each plan, and in ACME"
+tally price quote --usage "$WORK/search.csv" --plan "acme/$ACME_PLAN" --plan "globex/$GLOBEX_PLAN" --in ACME@acme
+tally spend authorize --provider acme --asset ACME@acme --cap 20 --expires 1d --plan "$ACME_PLAN" \
+  --from dev1 --wait
+HOLD="$(tally --json hold --holder "$DEV1" --asset ACME@acme --amount 10 --expires 1h \
+  --from acme-issuer --wait | sed -n 's/.*"hold_id": *"\([^"]*\)".*/\1/p')"
+echo "hold $HOLD under $ACME_PLAN"
+echo "-- acme claims 3.50 ACME for the queries (refused by the ledger: the plan gives 3.00):"
+BATCH="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+if tally settle --hold "$HOLD" --batch "$BATCH" --usage "$WORK/search.csv" --amount 3.50 \
+  --from acme-issuer --wait; then
+  echo "an over-charge was accepted" >&2
+  exit 1
+fi
+echo "-- acme settles what the plan gives:"
+tally settle --hold "$HOLD" --batch "$BATCH" --usage "$WORK/search.csv" --from acme-issuer --wait
+
+echo
 echo "==> balances"
 echo "-- dev1"
 tally account dev1
@@ -163,7 +219,7 @@ echo "-- dev2"
 tally account dev2
 
 echo
-echo "==> 4. badges: acme anchors three badges issued in this run, one is verified, then revoked"
+echo "==> 5. badges: acme anchors three badges issued in this run, one is verified, then revoked"
 # A badge is anchored once per chain (the same bytes again are refused as duplicate_badge_root),
 # so each run issues its own: copies of the examples with this run's id and issuance time. The
 # JWS is signed again with a throwaway key, put in its header, as the example was.
@@ -182,7 +238,7 @@ if tally badge verify "$WORK/credential-forum-support.ob3.jws" --genesis "$NET_D
 fi
 
 echo
-echo "==> 5. governance: the members vote the threshold to 3/4 and back to more than 2/3"
+echo "==> 6. governance: the members vote the threshold to 3/4 and back to more than 2/3"
 # Each member votes with its own governance key (its issuer key); the demo holds all four.
 if tally --json gov status | grep -q '"active_members": *4'; then
   for member in initech hooli; do
@@ -204,7 +260,7 @@ else
 fi
 
 echo
-echo "==> 6. audit: the whole chain from the genesis file, over HTTP and from an exported archive"
+echo "==> 7. audit: the whole chain from the genesis file, over HTTP and from an exported archive"
 tally audit --genesis "$NET_DIR/genesis.json"
 "$TARGET_DIR/$PROFILE/tally-node" export --node "$TALLY_NODE" --out "$WORK/chain.archive"
 tally audit --genesis "$NET_DIR/genesis.json" --archive "$WORK/chain.archive"

@@ -65,14 +65,14 @@ pub(crate) fn run(context: &Session, command: PriceCommand) -> anyhow::Result<()
             let plan = plans::read_plan_file(&file).map_err(|error| usage(error.to_string()))?;
             let reference = plan.reference();
             let sent = send(context, &submit, vec![Op::PublishPlan(Box::new(plan))])?;
-            report_sent(context, &sent, "plan", json!({ "plan": reference }), || {
+            report_sent(context, &sent, "plan", json!({ "plan": reference.to_string() }), || {
                 println!("plan {reference} published")
             })
         }
         PriceCommand::Retire { plan, submit } => {
             let plan: PlanRef = plan.parse().map_err(|error| usage(format!("plan: {error}")))?;
             let sent = send(context, &submit, vec![Op::RetirePlan(RetirePlan { plan: plan.clone() })])?;
-            report_sent(context, &sent, "retirement", json!({ "plan": plan }), || {
+            report_sent(context, &sent, "retirement", json!({ "plan": plan.to_string() }), || {
                 println!("plan {plan} retired")
             })
         }

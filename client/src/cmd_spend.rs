@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tally_client::{market, pricing, txbuild, usage as usage_csv};
-use tally_types::{Amount, AssetId, BoundedVec, MemberId, OpId};
+use tally_types::{Amount, AssetId, BoundedVec, MemberId, Op, OpId};
 
 use crate::cmd_market::{report_sent, send};
 use crate::{Session, SubmitArgs, resolve_address, usage};
@@ -78,6 +78,11 @@ pub(crate) struct SettleArgs {
     /// the calls).
     #[arg(long)]
     usage: PathBuf,
+    /// For a hold under a plan: the amount your own billing computed, submitted instead of the
+    /// plan's charge. The ledger prices the lines itself and refuses any other amount
+    /// (settle_amount_mismatch), so a gateway's figures are checked, not trusted.
+    #[arg(long)]
+    amount: Option<String>,
     #[command(flatten)]
     submit: SubmitArgs,
 }
@@ -124,10 +129,11 @@ pub(crate) fn authorize(context: &Session, command: SpendCommand) -> anyhow::Res
         "cap": cap.display(scale),
         "cap_minor": cap,
         "expires_at_ms": expires_at_ms,
-        "plan": plan,
+        "plan": plan.as_ref().map(ToString::to_string),
     });
     report_sent(context, &sent, "authorization", extra, || {
-        println!("{provider} may hold up to {} {asset} until {expires_at_ms} ms", cap.display(scale))
+        let under = plan.as_ref().map(|plan| format!(", charged by plan {plan}")).unwrap_or_default();
+        println!("{provider} may hold up to {} {asset} until {expires_at_ms} ms{under}", cap.display(scale))
     })
 }
 
@@ -181,6 +187,11 @@ pub(crate) fn settle(context: &Session, args: SettleArgs) -> anyhow::Result<()> 
     let scale = client.asset(&hold.asset).with_context(|| format!("looking up asset {}", hold.asset))?.scale;
     if let Some(plan) = hold.plan.clone() {
         return settle_planned(context, &args, &hold, &plan, batch_id, scale);
+    }
+    if args.amount.is_some() {
+        return Err(usage(format!(
+            "--amount: hold {hold_id} is under no price plan, so the usage file's amounts are the charge; nothing was submitted"
+        )));
     }
     let batch = usage_csv::read_usage(&args.usage, scale)
         .map_err(|error| usage(format!("--usage {}: {error}", args.usage.display())))?;
@@ -240,9 +251,26 @@ fn settle_planned(
     for line in &batch.lines {
         settlement.add(&line.item, line.units).map_err(|error| usage(format!("--usage: {error}")))?;
     }
-    let (op, charge) = settlement
+    let (mut op, mut charge) = settlement
         .build(hold.hold_id, batch_id, batch.usage_root, |item| position.billed(item))
         .map_err(|error| usage(format!("--usage: {error}")))?;
+    if let Some(text) = &args.amount {
+        let claimed = txbuild::parse_positive_amount(text, scale)
+            .map_err(|error| usage(format!("--amount: {error}")))?;
+        if claimed != charge.total {
+            eprintln!(
+                "note: plan {plan} charges {} {} for these calls; submitting the {} {} of --amount, which the ledger checks",
+                charge.total.display(scale),
+                hold.asset,
+                claimed.display(scale),
+                hold.asset
+            );
+        }
+        if let Op::Settle(settle) = &mut op {
+            settle.amount = claimed;
+        }
+        charge.total = claimed;
+    }
     if charge.total > hold.amount_minor {
         bail!(
             "plan {plan} charges {} {} for these calls, more than the {} held by hold {}; nothing was submitted",
@@ -259,7 +287,7 @@ fn settle_planned(
         "batch_id": batch_id,
         "member": hold.member,
         "asset": hold.asset,
-        "plan": plan,
+        "plan": plan.to_string(),
         "calls": batch.rows.len(),
         "lines": charge.lines,
         "total": charge.total.display(scale),

@@ -12,6 +12,11 @@
 //! archive exported from a running node (`tally-node export --node`) audits and verifies
 //! badges offline.
 //!
+//! Then price plans (issue 16): acme and globex publish the example plans, 250 search queries
+//! are quoted under both (and in ACME through the market's last price), developer 1 agrees to
+//! acme's plan, acme's settlement at an amount the plan does not give is refused by the ledger
+//! (settle_amount_mismatch, nothing moves), and the plan's own amount settles.
+//!
 //! The `tally` binary belongs to another package, so cargo does not build it for this test:
 //! the test builds it (a no-op when fresh) with the cargo that runs the test, into the same
 //! target directory, unless `TALLY_BIN` names one.
@@ -95,6 +100,7 @@ fn earn_trade_and_spend_credits_on_four_nodes_with_the_tally_client() {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         scenario(&tally, dir.path());
         badges_and_audit(&tally, dir.path());
+        prices(&tally, dir.path());
     }));
     if result.is_err() {
         network.dump_logs();
@@ -342,4 +348,115 @@ fn badges_and_audit(tally: &Tally, dir: &Path) {
     let (report, _) =
         json_failure(tally, &["badge", "verify", &files[2], "--genesis", genesis, "--archive", archive]);
     assert_eq!(failed_step(&report)["number"], 6, "{report:#}");
+}
+
+// Not split: one story on one running network, each step starting from the state the last one left.
+fn prices(tally: &Tally, dir: &Path) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/pricing");
+    for (member, file) in [("acme", "acme-standard.json"), ("globex", "globex-tokens.json")] {
+        let file = examples.join(file);
+        let file = file.to_str().expect("UTF-8 path");
+        tally.json(&["price", "publish", file, "--from", &format!("{member}-issuer"), "--wait"]);
+    }
+    let listed = tally.json(&["price", "list"]);
+    let plans: Vec<(&str, &str)> = listed["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .map(|plan| (plan["member"].as_str().unwrap_or("?"), plan["status"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(plans, [("acme", "active"), ("globex", "active")], "{listed:#}");
+
+    // 250 queries: acme gives 100 free per hold and charges 2 minor units each after (3.00
+    // ACME); globex charges 3 each (7.50 GLOBEX), 5.00 ACME at the market's last price of 1.5.
+    let usage = dir.join("search.csv");
+    std::fs::write(
+        &usage,
+        "call_id,time_ms,endpoint,item,units\n\
+         q-0001,1764806400000,/v1/search,search.query,120\n\
+         q-0002,1764806400500,/v1/search,search.query,80\n\
+         q-0003,1764806401000,/v1/search,search.query,50\n",
+    )
+    .expect("write usage");
+    let usage = usage.to_str().expect("UTF-8 path");
+    let quote = tally.json(&[
+        "price",
+        "quote",
+        "--usage",
+        usage,
+        "--plan",
+        "acme/standard@1",
+        "--plan",
+        "globex/tokens@1",
+        "--in",
+        "ACME@acme",
+    ]);
+    let quotes: Vec<(&str, &str, &str)> = quote["quotes"]
+        .as_array()
+        .expect("quotes")
+        .iter()
+        .map(|row| {
+            let text = |key: &str| row[key].as_str().unwrap_or("?");
+            (text("plan"), text("total"), text("converted"))
+        })
+        .collect();
+    assert_eq!(quotes, [("acme/standard@1", "3", "3"), ("globex/tokens@1", "7.5", "5")], "{quote:#}");
+
+    // Developer 1 agrees to acme's plan; acme holds 10 ACME.
+    let dev1 = tally.json(&["account", "dev1"])["address"].as_str().expect("address").to_owned();
+    tally.json(&[
+        "spend",
+        "authorize",
+        "--provider",
+        "acme",
+        "--asset",
+        "ACME@acme",
+        "--cap",
+        "20",
+        "--expires",
+        "1d",
+        "--plan",
+        "standard@1",
+        "--from",
+        "dev1",
+        "--wait",
+    ]);
+    let hold = tally.json(&[
+        "hold",
+        "--holder",
+        &dev1,
+        "--asset",
+        "ACME@acme",
+        "--amount",
+        "10",
+        "--expires",
+        "1h",
+        "--from",
+        "acme-issuer",
+        "--wait",
+    ]);
+    let hold_id = hold["hold_id"].as_str().expect("hold id").to_owned();
+    assert_eq!(tally.balance("dev1", "ACME@acme"), (5_000, 1_000));
+
+    // A settlement at 3.50 ACME: the ledger prices the lines itself and refuses it.
+    let batch = "5e1f0000000000000000000000000002";
+    let settle = ["settle", "--hold", hold_id.as_str(), "--batch", batch, "--usage", usage];
+    let mut over: Vec<&str> = settle.to_vec();
+    over.extend(["--amount", "3.50", "--from", "acme-issuer", "--wait"]);
+    let output = tally.run(&over);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("settle_amount_mismatch"), "{stderr}");
+    assert_eq!(tally.balance("dev1", "ACME@acme"), (5_000, 1_000), "a refused settlement moves nothing");
+    assert_eq!(tally.balance("acme-issuer", "ACME@acme"), (ISSUER_FLOAT, 0));
+
+    // The plan's amount settles; the other 7.00 ACME return to developer 1.
+    let mut fair: Vec<&str> = settle.to_vec();
+    fair.extend(["--from", "acme-issuer", "--wait"]);
+    let settled = tally.json(&fair);
+    assert_eq!(settled["total"], "3", "{settled:#}");
+    assert_eq!(settled["released"], "7", "{settled:#}");
+    assert_eq!(settled["plan"], "standard@1", "{settled:#}");
+    assert_eq!(tally.balance("dev1", "ACME@acme"), (5_700, 0));
+    assert_eq!(tally.balance("acme-issuer", "ACME@acme"), (ISSUER_FLOAT + 300, 0));
 }
