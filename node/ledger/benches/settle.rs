@@ -80,7 +80,7 @@ fn op_id(tag: u8, index: usize) -> OpId {
 }
 
 fn item_name(index: usize) -> ItemName {
-    ItemName::new(&format!("endpoint.{index:02}")).expect("valid item name")
+    ItemName::new(format!("endpoint.{index:02}")).expect("valid item name")
 }
 
 fn plan_ref() -> PlanRef {
