@@ -6,9 +6,9 @@
 #    book and the open offer are shown, and developer 1 cancels the rest;
 # 3. metered usage: developer 1 authorizes globex for 50 GLOBEX, globex holds 20 and settles
 #    12.34 from a usage CSV of three calls; a repeated settle is refused;
-# 4. prices: acme and globex publish the next version of their example plans (examples/pricing)
-#    and retire the one before, the plans are listed in one form, 250 search queries are quoted
-#    under both (and in ACME, through the market's last price), developer 1 agrees to acme's
+# 4. prices: each provider publishes the next version of its example plan (examples/pricing)
+#    and retires the one before, the plans are listed in one form, 250 search queries are quoted
+#    under every plan that prices them (and in ACME where a market trades), developer 1 agrees to acme's
 #    plan, and acme's settlement of the queries is refused at 3.50 ACME and taken at the 3.00
 #    the plan gives;
 # 5. badges: acme anchors three badges in one transaction (this run's copies of three examples:
@@ -183,19 +183,25 @@ publish_plan() { # member file
 }
 ACME_PLAN="$(publish_plan acme examples/pricing/acme-standard.json)"
 GLOBEX_PLAN="$(publish_plan globex examples/pricing/globex-tokens.json)"
+# initech and hooli act too when the chain has all four members (their keys are copied as
+# acme's and globex's were; step 6 votes with them).
+ALL_MEMBERS=false
+if tally --json gov status | grep -q '"active_members": *4'; then
+  ALL_MEMBERS=true
+  for member in initech hooli; do
+    tally --keystore "$NET_DIR/operators/$member/keystore" keys export issuer | tally keys import "$member-issuer"
+  done
+  publish_plan initech examples/pricing/initech-maps.json >/dev/null
+  publish_plan hooli examples/pricing/hooli-search.json >/dev/null
+fi
 echo "-- every provider's plans (a retired version stays readable), in one form"
 tally price list
 tally price show acme "${ACME_PLAN%@*}"
-# 250 search queries: both plans price them (acme: 100 free per hold, then 0.02 ACME each;
-# globex: 0.03 GLOBEX each); the market's last ACME/GLOBEX price (step 2) converts.
-cat > "$WORK/search.csv" <<'CSV'
-call_id,time_ms,endpoint,item,units
-q-0001,1764806400000,/v1/search,search.query,120
-q-0002,1764806400500,/v1/search,search.query,80
-q-0003,1764806401000,/v1/search,search.query,50
-CSV
-echo "-- what these 250 queries cost under each plan, and in ACME"
-tally price quote --usage "$WORK/search.csv" --plan "acme/$ACME_PLAN" --plan "globex/$GLOBEX_PLAN" --in ACME@acme
+# 250 search queries: acme's, globex's and hooli's plans price them (acme: 100 free per hold,
+# then 0.02 ACME each; globex: 0.03 GLOBEX each; hooli: 50 free, then 0.018 HOOLI each); the
+# market's last ACME/GLOBEX price (step 2) converts GLOBEX, and HOOLI has no market yet.
+echo "-- what these 250 queries cost under every active plan that prices search queries, and in ACME"
+tally price quote --usage examples/pricing/search.csv --in ACME@acme
 tally spend authorize --provider acme --asset ACME@acme --cap 20 --expires 1d --plan "$ACME_PLAN" \
   --from dev1 --wait
 HOLD="$(tally --json hold --holder "$DEV1" --asset ACME@acme --amount 10 --expires 1h \
@@ -203,13 +209,13 @@ HOLD="$(tally --json hold --holder "$DEV1" --asset ACME@acme --amount 10 --expir
 echo "hold $HOLD under $ACME_PLAN"
 echo "-- acme claims 3.50 ACME for the queries (refused by the ledger: the plan gives 3.00):"
 BATCH="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-if tally settle --hold "$HOLD" --batch "$BATCH" --usage "$WORK/search.csv" --amount 3.50 \
+if tally settle --hold "$HOLD" --batch "$BATCH" --usage examples/pricing/search.csv --amount 3.50 \
   --from acme-issuer --wait; then
   echo "an over-charge was accepted" >&2
   exit 1
 fi
 echo "-- acme settles what the plan gives:"
-tally settle --hold "$HOLD" --batch "$BATCH" --usage "$WORK/search.csv" --from acme-issuer --wait
+tally settle --hold "$HOLD" --batch "$BATCH" --usage examples/pricing/search.csv --from acme-issuer --wait
 
 echo
 echo "==> balances"
@@ -240,10 +246,7 @@ fi
 echo
 echo "==> 6. governance: the members vote the threshold to 3/4 and back to more than 2/3"
 # Each member votes with its own governance key (its issuer key); the demo holds all four.
-if tally --json gov status | grep -q '"active_members": *4'; then
-  for member in initech hooli; do
-    tally --keystore "$NET_DIR/operators/$member/keystore" keys export issuer | tally keys import "$member-issuer"
-  done
+if $ALL_MEMBERS; then
   gov_id() { tally --json gov propose "$@" | sed -n 's/.*"proposal_id": *"\([^"]*\)".*/\1/p'; }
   RAISE="$(gov_id set-threshold 3/4 --from acme-issuer --wait)"
   for member in globex initech; do tally gov vote "$RAISE" yes --from "$member-issuer" --wait; done

@@ -12,7 +12,7 @@ use tally_client::pricing::{self as plans, PlanVersion};
 use tally_client::usage as usage_csv;
 use tally_types::pricing::PlanRef;
 use tally_types::tx::RetirePlan;
-use tally_types::{Amount, AssetId, ItemName, MemberId, Op};
+use tally_types::{AssetId, ItemName, MemberId, Op};
 
 use crate::cmd_market::{report_sent, send};
 use crate::{Session, SubmitArgs, resolve_address, usage};
@@ -147,13 +147,7 @@ fn show(context: &Session, provider: &str, plan: &str) -> anyhow::Result<()> {
 fn candidates(context: &Session, wanted: &[String], items: &[ItemName]) -> anyhow::Result<Vec<PlanVersion>> {
     let client = context.client()?;
     if wanted.is_empty() {
-        let listing = plans::plans(&client, None, None)?;
-        return Ok(listing
-            .plans
-            .into_iter()
-            .filter(|version| version.status == "active")
-            .filter(|version| items.iter().all(|item| version.plan.item(item).is_some()))
-            .collect());
+        return Ok(plans::plans_pricing(&client, items)?);
     }
     wanted
         .iter()
@@ -167,35 +161,6 @@ fn candidates(context: &Session, wanted: &[String], items: &[ItemName]) -> anyho
                 .ok_or_else(|| anyhow::anyhow!("{member} has no plan {plan}"))
         })
         .collect()
-}
-
-/// `amount` of `from` in `to`, through the last price of either market between them, rounded
-/// down; `None` when neither market has traded.
-fn convert(
-    context: &Session,
-    amount: Amount,
-    from: &AssetId,
-    to: &AssetId,
-) -> anyhow::Result<Option<Amount>> {
-    if from == to {
-        return Ok(Some(amount));
-    }
-    let client = context.client()?;
-    for (base, quote, invert) in [(from, to, false), (to, from, true)] {
-        let summary = client.get_json(&format!("/v1/markets/{base}/{quote}/summary"))?;
-        let price = &summary["last_trade"]["price_minor"];
-        let (Some(numerator), Some(denominator)) =
-            (price["numerator"].as_u64(), price["denominator"].as_u64())
-        else {
-            continue;
-        };
-        // price_minor: minor units of quote per minor unit of base.
-        let (multiply, divide) = if invert { (denominator, numerator) } else { (numerator, denominator) };
-        let value =
-            amount.0.checked_mul(u128::from(multiply)).map(|product| product / u128::from(divide.max(1)));
-        return Ok(value.map(Amount));
-    }
-    Ok(None)
 }
 
 fn quote(
@@ -212,31 +177,24 @@ fn quote(
         in_asset.map(|text| text.parse().map_err(|error| usage(format!("--in: {error}")))).transpose()?;
     let holder = holder.map(|text| resolve_address(context, text, "--holder")).transpose()?;
     let client = context.client()?;
+    let candidates = candidates(context, wanted, &items)?;
+    let quotes = plans::quote(&client, &candidates, &batch.lines, holder.as_ref(), target.as_ref())?;
+    let target_scale = match &target {
+        Some(target) => Some(client.asset(target).with_context(|| format!("asset {target}"))?.scale),
+        None => None,
+    };
     let mut rows = Vec::new();
-    for version in candidates(context, wanted, &items)? {
-        let reference = PlanRef { plan_id: version.plan_id.clone(), version: version.version };
-        let position = match &holder {
-            Some(holder) => Some(plans::usage(&client, &version.member, &reference, holder)?),
-            None => None,
-        };
-        let scale =
-            client.asset(&version.plan.asset).with_context(|| format!("asset {}", version.plan.asset))?.scale;
-        let row = match tally_types::pricing::price_lines(&version.plan, &batch.lines, |item| {
-            position.as_ref().map_or(0, |usage| usage.billed(item))
-        }) {
+    for quote in quotes {
+        let name = format!("{}/{}", quote.member, quote.plan);
+        let row = match quote.charge {
             Ok(charge) => {
-                let converted = match &target {
-                    Some(target) => {
-                        let target_scale =
-                            client.asset(target).with_context(|| format!("asset {target}"))?.scale;
-                        convert(context, charge.total, &version.plan.asset, target)?
-                            .map(|amount| (amount.display(target_scale), amount))
-                    }
-                    None => None,
-                };
+                let scale =
+                    client.asset(&quote.asset).with_context(|| format!("asset {}", quote.asset))?.scale;
+                let converted =
+                    quote.converted.zip(target_scale).map(|(amount, scale)| (amount.display(scale), amount));
                 json!({
-                    "plan": format!("{}/{}", version.member, reference),
-                    "asset": version.plan.asset,
+                    "plan": name,
+                    "asset": quote.asset,
                     "total": charge.total.display(scale),
                     "total_minor": charge.total,
                     "lines": charge.lines,
@@ -245,9 +203,7 @@ fn quote(
                     "converted_minor": converted.map(|(_, amount)| amount),
                 })
             }
-            Err(error) => {
-                json!({ "plan": format!("{}/{}", version.member, reference), "error": error.to_string() })
-            }
+            Err(error) => json!({ "plan": name, "error": error.to_string() }),
         };
         rows.push(row);
     }

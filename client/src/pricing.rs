@@ -29,6 +29,10 @@
 //! assert_eq!(charge.total.0, 6);
 //! # let _ = op;
 //! ```
+//!
+//! Before a developer agrees to a plan, [`quote`] prices the same usage under every candidate
+//! ([`plans_pricing`]: each active plan that prices all its items) from the node, in each
+//! plan's asset and, through the market's last price ([`convert`]), in one asset of choice.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,7 +40,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tally_types::codec::BoundedVec;
 use tally_types::pricing::{self, Charge, ChargeError, PlanRef, PricePlan, UsageLine};
-use tally_types::{Amount, Hash, Height, ItemName, MemberId, Op, OpId, PublicKey, limits};
+use tally_types::{Amount, AssetId, Hash, Height, ItemName, MemberId, Op, OpId, PublicKey, limits};
 
 use crate::http::{HttpError, NodeClient};
 
@@ -157,6 +161,89 @@ pub fn usage(
     )
 }
 
+/// Every active plan version that prices all of `items` (the candidates of a quote).
+pub fn plans_pricing(client: &NodeClient, items: &[ItemName]) -> Result<Vec<PlanVersion>, HttpError> {
+    Ok(plans(client, None, None)?
+        .plans
+        .into_iter()
+        .filter(|version| version.status == "active")
+        .filter(|version| items.iter().all(|item| version.plan.item(item).is_some()))
+        .collect())
+}
+
+/// `amount` of `from` in `to` through the last trade of the market between them, rounded
+/// down; `None` when it has not traded (or the product overflows).
+pub fn convert(
+    client: &NodeClient,
+    amount: Amount,
+    from: &AssetId,
+    to: &AssetId,
+) -> Result<Option<Amount>, HttpError> {
+    if from == to {
+        return Ok(Some(amount));
+    }
+    // The summary's price is in the pair's order as asked: minor units of `to` per minor unit
+    // of `from`.
+    let summary = client.get_json(&format!("/v1/markets/{from}/{to}/summary"))?;
+    let price = &summary["last_trade"]["price_minor"];
+    let (Some(numerator), Some(denominator)) = (price["numerator"].as_u64(), price["denominator"].as_u64())
+    else {
+        return Ok(None);
+    };
+    if denominator == 0 {
+        return Ok(None);
+    }
+    Ok(amount.0.checked_mul(u128::from(numerator)).map(|product| Amount(product / u128::from(denominator))))
+}
+
+/// What usage costs under one plan version: its charge (or why the plan cannot price it) and,
+/// when asked, the total in another asset.
+#[derive(Debug)]
+pub struct Quote {
+    pub member: MemberId,
+    pub plan: PlanRef,
+    pub asset: AssetId,
+    pub charge: Result<Charge, ChargeError>,
+    /// The total in the asked asset through the market's last price; `None` when not asked,
+    /// not priced, or the market has not traded.
+    pub converted: Option<Amount>,
+}
+
+/// What `lines` cost under each of `candidates`, from `holder`'s tier position under each
+/// (a new holder's when `None`), and in `in_asset` through the market's last price: the
+/// comparison a gateway or a developer makes before agreeing to a plan.
+pub fn quote(
+    client: &NodeClient,
+    candidates: &[PlanVersion],
+    lines: &[UsageLine],
+    holder: Option<&PublicKey>,
+    in_asset: Option<&AssetId>,
+) -> Result<Vec<Quote>, HttpError> {
+    let mut quotes = Vec::with_capacity(candidates.len());
+    for version in candidates {
+        let plan = PlanRef { plan_id: version.plan_id.clone(), version: version.version };
+        let position = match holder {
+            Some(holder) => Some(usage(client, &version.member, &plan, holder)?),
+            None => None,
+        };
+        let charge = pricing::price_lines(&version.plan, lines, |item| {
+            position.as_ref().map_or(0, |usage| usage.billed(item))
+        });
+        let converted = match (&charge, in_asset) {
+            (Ok(charge), Some(target)) => convert(client, charge.total, &version.plan.asset, target)?,
+            _ => None,
+        };
+        quotes.push(Quote {
+            member: version.member.clone(),
+            plan,
+            asset: version.plan.asset.clone(),
+            charge,
+            converted,
+        });
+    }
+    Ok(quotes)
+}
+
 /// Why a plan file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
@@ -166,7 +253,16 @@ pub enum PlanFileError {
     Json { path: String, reason: String },
     #[error("{path}: {0}", path = .1)]
     Form(pricing::PlanError, String),
+    #[error(
+        "{path}: the plan encodes to {bytes} bytes, and a transaction holds at most {max} with its signature and fields: use fewer items, tiers or packs, or shorter names",
+        max = limits::TX_BYTES_MAX - TX_FRAME_BYTES
+    )]
+    TooLarge { path: String, bytes: usize },
 }
+
+/// Room a transaction needs besides its ops: chain id, signer, seq, validity, memo and
+/// signature (an upper bound).
+const TX_FRAME_BYTES: usize = 256;
 
 /// The largest plan file read: a plan fits one transaction (8 KiB) encoded; JSON is wordier.
 pub const PLAN_FILE_BYTES_MAX: u64 = 256 * 1024;
@@ -183,7 +279,13 @@ pub fn read_plan_file(path: &Path) -> Result<PricePlan, PlanFileError> {
     let text = std::fs::read_to_string(path).map_err(|error| read(error.to_string()))?;
     let plan: PricePlan = serde_json::from_str(&text)
         .map_err(|error| PlanFileError::Json { path: shown.clone(), reason: error.to_string() })?;
-    plan.check().map_err(|error| PlanFileError::Form(error, shown))?;
+    plan.check().map_err(|error| PlanFileError::Form(error, shown.clone()))?;
+    // The counts the limits allow (64 items of 8 tiers) do not all fit one transaction; say so
+    // here rather than when the signed transaction is refused.
+    let bytes = tally_types::codec::encode(&Op::PublishPlan(Box::new(plan.clone()))).len();
+    if bytes + TX_FRAME_BYTES > limits::TX_BYTES_MAX {
+        return Err(PlanFileError::TooLarge { path: shown, bytes });
+    }
     Ok(plan)
 }
 
@@ -230,12 +332,10 @@ impl<'a> Settlement<'a> {
     ) -> Result<(Op, Charge), ChargeError> {
         let lines = self.lines();
         let charge = pricing::price_lines(self.plan, &lines, billed_before)?;
+        // Every line is an item of the plan (price_lines refused any other, and the lines are
+        // one per item), and a plan has at most SETTLE_LINES_MAX items (limits.rs asserts it).
         let lines: BoundedVec<UsageLine, { limits::SETTLE_LINES_MAX }> =
-            BoundedVec::new(lines).map_err(|lines| {
-                ChargeError::Overflow(
-                    lines.last().map(|line| line.item.clone()).expect("more than the limit"),
-                )
-            })?;
+            BoundedVec::new(lines).expect("one line per item of the plan");
         let op = crate::txbuild::settle_op(hold_id, batch_id, charge.total, usage_root, lines);
         Ok((op, charge))
     }

@@ -39,7 +39,9 @@ fn parse_plan_id(text: &str) -> Result<PlanId, Problem> {
 }
 
 fn parse_version(text: &str) -> Result<u32, Problem> {
-    text.parse::<u32>().ok().filter(|version| *version >= 1).ok_or_else(|| {
+    // Digits only: `u32::from_str` would also take `+1`.
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    text.parse::<u32>().ok().filter(|version| digits && *version >= 1).ok_or_else(|| {
         Problem::bad_request(
             "plan-version",
             format!("path: `{text}` is not a plan version (a whole number from 1)"),

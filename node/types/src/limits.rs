@@ -122,7 +122,9 @@ pub const ITEM_NAME_BYTES_MAX: usize = 64;
 /// A price plan's title.
 pub const PLAN_TITLE_BYTES_MAX: usize = 64;
 /// Metered items in one price plan version. A settlement has at most one usage line per item,
-/// so this is also the most lines a settlement carries ([`SETTLE_LINES_MAX`]).
+/// so this is also the most lines a settlement carries ([`SETTLE_LINES_MAX`]). A plan must
+/// also fit one transaction ([`TX_BYTES_MAX`]): 64 items fit with short names and a few tiers
+/// each (about 80 bytes an item of two tiers), not with 8 tiers each.
 pub const PLAN_ITEMS_MAX: usize = 64;
 /// Volume tiers of one metered item.
 pub const PLAN_TIERS_MAX: usize = 8;

@@ -93,14 +93,18 @@ impl<'de> Deserialize<'de> for UnitPrice {
 /// One volume tier of a metered item: the billable units whose position (counted from 1 over
 /// the holder's settlements under the plan version) is at most `up_to` and above the previous
 /// tier's bound cost `unit_price` each. The last tier has no bound.
+// Unknown fields are refused: a misspelt field in a plan file would otherwise be dropped silently.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tier {
     pub up_to: Option<u64>,
     pub unit_price: UnitPrice,
 }
 
 /// A metered item's price.
+// Unknown fields are refused: `"included": 100` must not publish a plan without its allowance.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanItem {
     pub item: ItemName,
     /// Units of the item each hold settles free of charge, before any tier (0 for none).
@@ -215,6 +219,7 @@ impl<'de> Deserialize<'de> for ReferencePrice {
 /// A credit pack the provider sells: `credits` minor units of the plan's asset for `price`.
 /// A purchase grant may name the pack it fulfils.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreditPack {
     pub name: ItemName,
     pub credits: Amount,
@@ -254,7 +259,7 @@ pub enum PlanError {
     NoTiers(ItemName),
     #[error("item `{0}`: tier bounds must be above zero and strictly increasing")]
     TierOrder(ItemName),
-    #[error("item `{0}`: only the last tier, and it must, has no bound (`up_to: null`)")]
+    #[error("item `{0}`: the last tier, and only the last, must have no bound (`up_to: null`)")]
     LastTierBound(ItemName),
     #[error("packs must be sorted by name, each once: `{0}` is out of order or repeated")]
     PackOrder(ItemName),
@@ -370,9 +375,10 @@ impl std::str::FromStr for PlanRef {
             .split_once('@')
             .ok_or_else(|| format!("plan `{text}` must be written PLAN@VERSION, e.g. standard@1"))?;
         let plan_id = PlanId::new(id).map_err(|error| error.to_string())?;
-        let version = version
-            .parse::<u32>()
-            .ok()
+        // Digits only: `u32::from_str` would also take `+1`.
+        let version = Some(version)
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<u32>().ok())
             .filter(|version| *version >= 1)
             .ok_or_else(|| format!("plan `{text}`: the version must be a whole number from 1"))?;
         Ok(PlanRef { plan_id, version })
@@ -613,5 +619,33 @@ mod tests {
         let json = serde_json::to_string(&price).expect("serializes");
         assert_eq!(json, r#"{"currency":"USD","amount":"10.00"}"#);
         assert_eq!(serde_json::from_str::<ReferencePrice>(&json).expect("parses"), price);
+    }
+
+    #[test]
+    fn a_misspelt_field_anywhere_in_a_plan_is_refused_by_name() {
+        let item =
+            r#"{"item":"search.query","included_per_hold":100,"tiers":[{"up_to":null,"unit_price":"2"}]}"#;
+        assert!(serde_json::from_str::<PlanItem>(item).is_ok());
+        let misspelt = [
+            (item.replace("included_per_hold", "included"), "included"),
+            (item.replace(r#""up_to":null"#, r#""upto":null"#), "upto"),
+        ];
+        for (text, field) in misspelt {
+            let error = serde_json::from_str::<PlanItem>(&text).expect_err(field).to_string();
+            assert!(error.contains(&format!("unknown field `{field}`")), "{error}");
+        }
+        let pack =
+            r#"{"name":"starter","credits":"1000","price":{"currency":"USD","amount":"10.00"},"bonus":1}"#;
+        let error = serde_json::from_str::<CreditPack>(pack).expect_err("bonus").to_string();
+        assert!(error.contains("unknown field `bonus`"), "{error}");
+    }
+
+    #[test]
+    fn plan_references_take_digits_only() {
+        let plan: PlanRef = "standard@12".parse().expect("valid");
+        assert_eq!((plan.plan_id.as_str(), plan.version), ("standard", 12));
+        for bad in ["standard@+1", "standard@0", "standard@", "standard@1.0", "standard", "standard@ 1"] {
+            assert!(bad.parse::<PlanRef>().is_err(), "{bad}");
+        }
     }
 }

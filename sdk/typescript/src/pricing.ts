@@ -159,11 +159,16 @@ export function priceLines(
 ): { lines: LineCharge[]; total: bigint } {
   const charged: LineCharge[] = [];
   let total = 0n;
+  // The form of all lines first, then each line's price: the order of errors is the ledger's
+  // (`check_lines`, then per line), so both name the same problem.
   lines.forEach((line, index) => {
     if (index > 0 && !(lines[index - 1]!.item < line.item)) {
       throw new RangeError(`usage lines must be sorted by item, each once: \`${line.item}\` is out of order or repeated`);
     }
-    if (line.units === 0n) throw new RangeError(`usage line \`${line.item}\` has zero units`);
+  });
+  const zero = lines.find((line) => line.units === 0n);
+  if (zero) throw new RangeError(`usage line \`${zero.item}\` has zero units`);
+  lines.forEach((line) => {
     const item = plan.items.find((candidate) => candidate.item === line.item);
     if (!item) throw new RangeError(`item \`${line.item}\` is not in the plan`);
     const before = billedBefore(line.item);

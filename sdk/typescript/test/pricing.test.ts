@@ -62,6 +62,8 @@ describe('price plans', () => {
   it('refuses what the ledger refuses, naming the line', () => {
     assert.throws(() => sdk.priceLines(plan, [{ item: 'tokens', units: 1n }, { item: 'calls', units: 1n }]), /out of order/);
     assert.throws(() => sdk.priceLines(plan, [{ item: 'calls', units: 0n }]), /zero units/);
+    // As the ledger does: the lines' form before any item's price (an unknown item first).
+    assert.throws(() => sdk.priceLines(plan, [{ item: 'aaa', units: 1n }, { item: 'calls', units: 0n }]), /zero units/);
     assert.throws(() => sdk.priceLines(plan, [{ item: 'images', units: 1n }]), /not in the plan/);
     const dear: sdk.PricePlan = { ...plan, items: [{ item: 'calls', included_per_hold: 0n, tiers: [{ up_to: null, unit_price: (1n << 127n) + 1n }] }] };
     assert.throws(() => sdk.priceLines(dear, [{ item: 'calls', units: 2n }]), /overflows/);

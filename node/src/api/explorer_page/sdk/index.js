@@ -12,6 +12,7 @@ export * from './ids.js';
 export * from './keys.js';
 export * from './amount.js';
 export * from './tx.js';
+export * from './pricing.js';
 export * from './governance.js';
 export * from './receipt.js';
 export * from './merkle.js';

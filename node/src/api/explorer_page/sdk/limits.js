@@ -44,6 +44,16 @@ export const LIMITS = {
     TX_GOSSIP_BATCH_MAX: 256,
     SYNC_RANGE_BLOCKS_MAX: 64,
     SYNC_RESPONSE_BYTES_MAX: 16 * 1024 * 1024,
+    PLAN_ID_BYTES_MAX: 32,
+    PLAN_ID_BYTES_MIN: 2,
+    ITEM_NAME_BYTES_MAX: 64,
+    PLAN_TITLE_BYTES_MAX: 64,
+    PLAN_ITEMS_MAX: 64,
+    PLAN_TIERS_MAX: 8,
+    PLAN_PACKS_MAX: 16,
+    SETTLE_LINES_MAX: 64,
+    UNIT_PRICE_SCALE: 9,
+    REFERENCE_PRICE_SCALE_MAX: 4,
     /** The most blocks followed from a certified descendant back to a block (client/src/proofs). */
     FINALITY_WALK_MAX: 256,
 };

@@ -61,6 +61,17 @@ export const ERROR_CODES = [
     'bad_threshold',
     'issuer_not_of_member',
     'bad_application',
+    'unknown_plan',
+    'plan_retired',
+    'plan_version_exists',
+    'plan_version_gap',
+    'bad_plan',
+    'plan_asset_mismatch',
+    'unknown_plan_item',
+    'bad_usage_lines',
+    'settle_amount_mismatch',
+    'unknown_pack',
+    'pack_mismatch',
 ];
 export const ReceiptCodec = {
     typeName: 'Receipt',

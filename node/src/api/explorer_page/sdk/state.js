@@ -11,6 +11,7 @@ import { LIMITS } from './limits.js';
 import { verifySmtProof } from './smt.js';
 import { readAction, readConsensusParams, readThreshold, writeAction, writeConsensusParams, writeThreshold, } from './governance.js';
 import { ERROR_CODES } from './receipt.js';
+import { readItemName, readPlanId, readPlanRef, readPricePlan, writeItemName, writePlanId, writePlanRef, writePricePlan, } from './pricing.js';
 import { BADGE_CANONS, BADGE_FORMATS, readAssetId, readHash, readKey, readMemberId, readOpId, readPrice, writeAssetId, writeHash, writeKey, writeMemberId, writeOpId, writePrice, } from './tx.js';
 export const ENTRY_KINDS = [
     'account',
@@ -32,6 +33,8 @@ export const ENTRY_KINDS = [
     'validator',
     'epochs',
     'proposal',
+    'plan',
+    'plan_usage',
 ];
 function writePosition(w, position) {
     w.fixed(position.rank, 24, 'price rank');
@@ -92,6 +95,15 @@ export const StateKeyCodec = {
                 return writeKey(w, key.consensus_key);
             case 'proposal':
                 return writeOpId(w, key.proposal_id);
+            case 'plan':
+                writeMemberId(w, key.member);
+                writePlanId(w, key.plan_id);
+                return void w.u64BigEndian(key.version);
+            case 'plan_usage':
+                writeKey(w, key.holder);
+                writeMemberId(w, key.member);
+                writePlanId(w, key.plan_id);
+                return void w.u64BigEndian(key.version);
             case 'governance':
             case 'epochs':
                 return;
@@ -133,6 +145,16 @@ export const StateKeyCodec = {
                 return { kind, consensus_key: readKey(r) };
             case 'proposal':
                 return { kind, proposal_id: readOpId(r) };
+            case 'plan':
+                return { kind, member: readMemberId(r), plan_id: readPlanId(r), version: r.u64BigEndian('version') };
+            case 'plan_usage':
+                return {
+                    kind,
+                    holder: readKey(r),
+                    member: readMemberId(r),
+                    plan_id: readPlanId(r),
+                    version: r.u64BigEndian('version'),
+                };
             case 'governance':
             case 'epochs':
                 return { kind };
@@ -254,6 +276,7 @@ export const StateValueCodec = {
                 return;
             case 'authorization':
                 w.u128(v.cap).u128(v.cap_remaining).u64(v.expires_at_ms);
+                w.option(v.plan, writePlanRef);
                 return;
             case 'hold':
                 writeMemberId(w, v.member);
@@ -261,6 +284,7 @@ export const StateValueCodec = {
                 writeAssetId(w, v.asset);
                 w.u128(v.amount).u64(v.expires_at_ms).u64(v.created_at);
                 writeHoldStatus(w, v.status);
+                w.option(v.plan, writePlanRef);
                 return;
             case 'hold_expiry':
                 return;
@@ -322,6 +346,17 @@ export const StateValueCodec = {
                 writeProposalOutcome(w, v.outcome);
                 writeHash(w, v.tx_id);
                 return;
+            case 'plan':
+                writePricePlan(w, v.plan);
+                w.u64(v.published_at);
+                w.option(v.retired_at, (w2, height) => w2.u64(height));
+                return;
+            case 'plan_usage':
+                w.list(v.items, LIMITS.PLAN_ITEMS_MAX, 'usage items', (w2, item) => {
+                    writeItemName(w2, item.item);
+                    w2.u64(item.units).u64(item.billed).u128(item.charged);
+                });
+                return;
         }
     },
     read(r) {
@@ -354,7 +389,13 @@ export const StateValueCodec = {
             case 'grant_id':
                 return { kind, height: r.u64('height') };
             case 'authorization':
-                return { kind, cap: r.u128('cap'), cap_remaining: r.u128('cap_remaining'), expires_at_ms: r.u64('expires_at_ms') };
+                return {
+                    kind,
+                    cap: r.u128('cap'),
+                    cap_remaining: r.u128('cap_remaining'),
+                    expires_at_ms: r.u64('expires_at_ms'),
+                    plan: r.option('plan', readPlanRef),
+                };
             case 'hold':
                 return {
                     kind,
@@ -365,6 +406,7 @@ export const StateValueCodec = {
                     expires_at_ms: r.u64('expires_at_ms'),
                     created_at: r.u64('created_at'),
                     status: readHoldStatus(r),
+                    plan: r.option('plan', readPlanRef),
                 };
             case 'hold_expiry':
                 return { kind };
@@ -429,6 +471,23 @@ export const StateValueCodec = {
                     votes: r.list(LIMITS.MEMBERS_MAX, 'votes', readVote),
                     outcome: readProposalOutcome(r),
                     tx_id: readHash(r),
+                };
+            case 'plan':
+                return {
+                    kind,
+                    plan: readPricePlan(r),
+                    published_at: r.u64('published_at'),
+                    retired_at: r.option('retired_at', (r2) => r2.u64('retired_at')),
+                };
+            case 'plan_usage':
+                return {
+                    kind,
+                    items: r.list(LIMITS.PLAN_ITEMS_MAX, 'usage items', (r2) => ({
+                        item: readItemName(r2),
+                        units: r2.u64('units'),
+                        billed: r2.u64('billed'),
+                        charged: r2.u128('charged'),
+                    })),
                 };
         }
     },

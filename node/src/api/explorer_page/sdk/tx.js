@@ -10,6 +10,7 @@ import { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberI
 import { verifySignature, sameKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import { readAction, writeAction } from './governance.js';
+import { readItemName, readPlanRef, readPricePlan, readUsageLine, writeItemName, writePlanRef, writePricePlan, writeUsageLine, } from './pricing.js';
 /** Asset flag bits. */
 export const ASSET_FLAGS = { NON_TRANSFERABLE: 1, NON_TRADABLE: 2 };
 /** Op names in variant order: the index is the borsh tag. */
@@ -28,6 +29,8 @@ export const OP_NAMES = [
     'revoke_badge',
     'propose',
     'cast_vote',
+    'publish_plan',
+    'retire_plan',
 ];
 // ---- field codecs shared with other modules (defined in fields.ts) ----
 export * from './fields.js';
@@ -74,6 +77,10 @@ export function writeOp(w, op) {
             w.u8(indexOf(GRANT_KINDS, op.kind, 'grant kind'));
             w.option(op.reason, writeRewardReason);
             w.string(op.external_ref, LIMITS.GRANT_EXTERNAL_REF_BYTES_MAX, 'external ref');
+            w.option(op.pack, (w2, pack) => {
+                writePlanRef(w2, pack.plan);
+                writeItemName(w2, pack.pack);
+            });
             return;
         case 'transfer':
             writeAssetId(w, op.asset);
@@ -89,6 +96,7 @@ export function writeOp(w, op) {
             writeAssetId(w, op.asset);
             w.u128(op.cap);
             w.u64(op.expires_at_ms);
+            w.option(op.plan, writePlanRef);
             return;
         case 'hold':
             writeOpId(w, op.hold_id);
@@ -102,6 +110,7 @@ export function writeOp(w, op) {
             writeOpId(w, op.batch_id);
             w.u128(op.amount);
             writeHash(w, op.usage_root);
+            w.list(op.lines ?? [], LIMITS.SETTLE_LINES_MAX, 'usage lines', writeUsageLine);
             return;
         case 'void':
             writeOpId(w, op.hold_id);
@@ -137,6 +146,12 @@ export function writeOp(w, op) {
             writeOpId(w, op.proposal_id);
             w.bool(op.approve);
             return;
+        case 'publish_plan':
+            writePricePlan(w, op.plan);
+            return;
+        case 'retire_plan':
+            writePlanRef(w, op.plan);
+            return;
     }
 }
 /** Reads one op. */
@@ -161,13 +176,21 @@ export function readOp(r) {
                 kind: GRANT_KINDS[r.tag(GRANT_KINDS.length, 'GrantKind')],
                 reason: r.option('reason', readRewardReason),
                 external_ref: r.string(LIMITS.GRANT_EXTERNAL_REF_BYTES_MAX, 'external ref'),
+                pack: r.option('pack', (r2) => ({ plan: readPlanRef(r2), pack: readItemName(r2) })),
             };
         case 'transfer':
             return { op: name, asset: readAssetId(r), to: readKey(r), amount: r.u128('amount') };
         case 'burn':
             return { op: name, asset: readAssetId(r), amount: r.u128('amount') };
         case 'authorize_spend':
-            return { op: name, provider: readMemberId(r), asset: readAssetId(r), cap: r.u128('cap'), expires_at_ms: r.u64() };
+            return {
+                op: name,
+                provider: readMemberId(r),
+                asset: readAssetId(r),
+                cap: r.u128('cap'),
+                expires_at_ms: r.u64('expires_at_ms'),
+                plan: r.option('plan', readPlanRef),
+            };
         case 'hold':
             return {
                 op: name,
@@ -178,7 +201,14 @@ export function readOp(r) {
                 expires_at_ms: r.u64('expires_at_ms'),
             };
         case 'settle':
-            return { op: name, hold_id: readOpId(r), batch_id: readOpId(r), amount: r.u128('amount'), usage_root: readHash(r) };
+            return {
+                op: name,
+                hold_id: readOpId(r),
+                batch_id: readOpId(r),
+                amount: r.u128('amount'),
+                usage_root: readHash(r),
+                lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
+            };
         case 'void':
             return { op: name, hold_id: readOpId(r) };
         case 'place_offer':
@@ -212,6 +242,10 @@ export function readOp(r) {
             return { op: name, proposal_id: readOpId(r), action: readAction(r), expires_at_height: r.u64('expires_at_height') };
         case 'cast_vote':
             return { op: name, proposal_id: readOpId(r), approve: r.bool('approve') };
+        case 'publish_plan':
+            return { op: name, plan: readPricePlan(r) };
+        case 'retire_plan':
+            return { op: name, plan: readPlanRef(r) };
     }
 }
 export const TransactionCodec = {
