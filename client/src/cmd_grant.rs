@@ -722,18 +722,34 @@ mod tests {
             pack: None,
         };
         let key = SecretKey::from_seed(&[3; 32]);
-        let op = txbuild::grant_op(asset, key.public_key(), Amount(u128::MAX), details).expect("op");
+        let op = txbuild::grant_op(asset.clone(), key.public_key(), Amount(u128::MAX), details.clone())
+            .expect("op");
         let chain = tally_types::ChainId::new("c".repeat(64)).expect("chain id");
         let tx = txbuild::build_signed(&key, &chain, u64::MAX, tally_types::Height(u64::MAX), vec![op], b"")
             .expect("signed");
         let size = tally_types::encode(&tx).len();
         // The size `limits::TX_SUBMIT_BATCH_MAX` and `ApiLimits::body_bytes_max` document.
-        assert_eq!(size, 508);
+        assert_eq!(size, 509);
         // Borsh, as `submit_batch` sends it, and JSON hex (`{"tx":"…"},` per transaction).
         let borsh = 4 + TX_SUBMIT_BATCH_MAX * size;
         let json = 2 + TX_SUBMIT_BATCH_MAX * (2 * size + 10);
         assert!(borsh <= tally_client::http::SUBMIT_BATCH_BYTES_MAX, "{borsh}");
         assert!(json <= 1024 * 1024, "{json}");
+        // A purchase naming the longest pack of the longest plan id is larger: borsh still fits.
+        let pack = tally_types::tx::PackRef {
+            plan: format!("{}@{}", "p".repeat(tally_types::limits::PLAN_ID_BYTES_MAX), u32::MAX)
+                .parse()
+                .expect("plan"),
+            pack: tally_types::ItemName::new("k".repeat(tally_types::limits::ITEM_NAME_BYTES_MAX))
+                .expect("pack"),
+        };
+        let details = GrantDetails { kind: GrantKind::Purchase, reason: None, pack: Some(pack), ..details };
+        let op = txbuild::grant_op(asset, key.public_key(), Amount(u128::MAX), details).expect("op");
+        let tx = txbuild::build_signed(&key, &chain, u64::MAX, tally_types::Height(u64::MAX), vec![op], b"")
+            .expect("signed");
+        let size = tally_types::encode(&tx).len();
+        assert_eq!(size, 548);
+        assert!(4 + TX_SUBMIT_BATCH_MAX * size <= tally_client::http::SUBMIT_BATCH_BYTES_MAX);
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub struct NodeStatus {
 pub struct ApiLimits {
     /// The largest request body accepted (`http.body_bytes_max`, 1 MiB by default). A batch of
     /// [`TX_SUBMIT_BATCH_MAX`] one-op transfers or grants (about 200 bytes each; a grant with
-    /// the longest reference, reason, asset id and chain id 508) fits the default both as borsh
+    /// the longest reference, reason, asset id and chain id 509) fits the default both as borsh
     /// (≤ 510 KB) and as JSON hex (≤ 1,026 KB); a batch of larger transactions needs a larger
     /// limit or fewer transactions per request.
     pub body_bytes_max: usize,

@@ -65,9 +65,10 @@ pub const RECEIPT_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// (`mempool.per_account_max`) and seq window (`mempool.seq_ahead_max`), so one request can
 /// carry a full window of one account's consecutive seqs (a larger batch from one account
 /// could not be admitted whole). The node's HTTP body limit (`http.body_bytes_max`, 1 MiB by
-/// default) must hold the request too: 1,000 one-op transfers or grants (at most 508 bytes
-/// each) fit it in either form (JSON hex doubles the size); a batch of larger transactions
-/// needs a larger body limit or fewer per request.
+/// default) must hold the request too: 1,000 one-op transfers or grants (at most 509 bytes
+/// each; 548 for a purchase naming the longest pack) fit it as borsh, and all but the pack
+/// purchases as JSON hex (which doubles the size); a batch of larger transactions needs a
+/// larger body limit or fewer per request (`submit_batch` splits by bytes).
 pub const TX_SUBMIT_BATCH_MAX: usize = 1_000;
 /// Sibling hashes in a binary Merkle inclusion proof (trees of up to 2^64 leaves).
 pub const MERKLE_PROOF_SIBLINGS_MAX: usize = 64;
