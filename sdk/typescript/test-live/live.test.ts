@@ -150,6 +150,11 @@ describe('live 4-validator network', { timeout: 240_000 }, () => {
         [{ kind: 'validator', consensus_key: trust.validators.keys[0]! }, { consensus_key: sdk.toAddress(trust.validators.keys[0]!) }],
         [{ kind: 'epochs' }, {}],
         [{ kind: 'proposal', proposal_id: id }, { proposal_id: sdk.toHex(id) }],
+        [{ kind: 'plan', member: 'acme', plan_id: 'standard', version: 3n }, { member: 'acme', plan_id: 'standard', version: 3 }],
+        [
+          { kind: 'plan_usage', holder: account, member: 'acme', plan_id: 'standard', version: 3n },
+          { holder: recipient.address(), member: 'acme', plan_id: 'standard', version: 3 },
+        ],
       ];
       assert.deepEqual(keys.map(([key]) => key.kind), [...sdk.ENTRY_KINDS]);
       const values = new Map<string, sdk.StateValue>();
