@@ -162,7 +162,7 @@ if tally settle --hold "$HOLD" --batch "$BATCH" --usage "$WORK/usage.csv" --from
 fi
 
 echo
-echo "==> 4. prices: acme and globex publish price plans; dev1 agrees to acme's, which the ledger enforces"
+echo "==> 4. prices: the providers publish price plans; dev1 agrees to acme's, which the ledger enforces"
 # Each run publishes the next version of each example plan and retires the one before (a
 # version never changes once published), so a resumed chain shows the same steps.
 publish_plan() { # member file
