@@ -47,12 +47,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tally_genesis::Genesis;
-use tally_ledger::{BlockContext, BlockError, EntryKind, History, MemState, execute_block};
+use tally_ledger::{BlockContext, BlockError, BlockOutput, EntryKind, History, MemState, execute_block};
 use tally_types::archive::{ArchiveError, ArchiveHeader, ArchiveRecord};
 use tally_types::block::{ChildError, ParentLink, receipts_root, tx_root};
 use tally_types::tx::TxFormError;
 use tally_types::{
-    Block, BlockId, Certificate, ChainId, Hash, Height, SignedTransaction, Subject, TxId, View,
+    Block, BlockId, Certificate, ChainId, Hash, Header, Height, Receipt, SignedTransaction, Subject, TxId,
+    View,
 };
 
 use crate::epochs::{Epoch, EpochTracker};
@@ -414,7 +415,19 @@ impl Auditor {
             .values(format!("a view of epoch {}", epoch.number), format!("epoch {}", header.view.epoch())));
         }
         let block_id = block.id();
-        // This block may be the descendant that earlier blocks' certificates named.
+        self.settle_pending_certificates(header, block_id, expected)?;
+        let (view, named) = self.verify_finalization(certificate, &epoch, expected)?;
+        self.place_finalization(header, block_id, view, named, expected)
+    }
+
+    /// This block may be the descendant that earlier blocks' certificates named: those
+    /// certificates are settled when their view fits this block's.
+    fn settle_pending_certificates(
+        &mut self,
+        header: &Header,
+        block_id: BlockId,
+        expected: Height,
+    ) -> Result<(), AuditFailure> {
         while let Some(front) = self.pending.front() {
             if front.block_id != block_id {
                 break;
@@ -434,6 +447,18 @@ impl Auditor {
             }
             self.pending.pop_front();
         }
+        Ok(())
+    }
+
+    /// Checks that `certificate` is a finalization of a view of `epoch`, signed by a quorum of
+    /// its validators; returns the view and the block it finalizes.
+    fn verify_finalization(
+        &mut self,
+        certificate: &Certificate,
+        epoch: &Epoch,
+        expected: Height,
+    ) -> Result<(View, BlockId), AuditFailure> {
+        let at = |check, message: &str| AuditFailure::new(expected, check, message);
         let Subject::Finalize { view, block_id: named } = certificate.subject else {
             return Err(at(Check::Certificate, "the certificate is not a finalization")
                 .values("finalize", format!("{:?}", certificate.subject)));
@@ -468,11 +493,25 @@ impl Auditor {
             )
         })?;
         self.summary.signatures += certificate.signatures.len() as u64;
+        Ok((view, named))
+    }
+
+    /// A finalization of this block must be in its own view or a later one; one of another
+    /// block waits, within a bound, for that descendant to appear.
+    fn place_finalization(
+        &mut self,
+        header: &Header,
+        block_id: BlockId,
+        view: View,
+        named: BlockId,
+        expected: Height,
+    ) -> Result<(), AuditFailure> {
         if named == block_id {
             // Its own view, or a later one of the same epoch (checked above): an epoch's last
             // block is re-proposed, keeping its header, until its own validators finalize it (R8).
             if view < header.view {
-                return Err(at(
+                return Err(AuditFailure::new(
+                    expected,
                     Check::Certificate,
                     "the certificate finalizes this block in a view before its own",
                 )
@@ -544,24 +583,23 @@ impl Auditor {
         let header = &block.header;
         let height = header.height;
         let txs: &[SignedTransaction] = block.txs.as_slice();
-        if let Some((index, error)) = &flight.bad_signature {
-            let id = txs[*index].id();
-            return Err(AuditFailure::new(
-                height,
-                Check::TxSignature,
-                format!("transaction refused: {error}"),
-            )
-            .tx(*index, id));
-        }
-        let computed_tx_root = tx_root(&flight.ids);
-        if computed_tx_root != header.tx_root {
-            return Err(AuditFailure::new(
-                height,
-                Check::TxRoot,
-                "the tx root is not the root of the block's transactions",
-            )
-            .values(computed_tx_root, header.tx_root));
-        }
+        check_signatures_and_tx_root(flight)?;
+        let (output, root) = self.execute_and_check_roots(flight)?;
+        self.history
+            .observe_block(height, txs, &output.receipts)
+            .map_err(|violation| AuditFailure::new(height, Check::History, violation.to_string()))?;
+        let tx_count = txs.len() as u64;
+        self.check_invariants_when_due(height, tx_count, last)?;
+        self.record_block(block, root, &output.receipts, started);
+        Ok(())
+    }
+
+    /// Re-executes the block on the audit state and checks the receipts root and the state
+    /// root against its header; returns the execution's output and the new state root.
+    fn execute_and_check_roots(&mut self, flight: &InFlight) -> Result<(BlockOutput, Hash), AuditFailure> {
+        let header = &flight.block.header;
+        let height = header.height;
+        let txs: &[SignedTransaction] = flight.block.txs.as_slice();
         let context = BlockContext { chain_id: self.chain_id.clone(), height, time_ms: header.time_ms };
         let output = execute_block(&self.state, &context, txs).map_err(|error| match error {
             BlockError::InvalidTx { index, reason } => AuditFailure::new(
@@ -595,10 +633,16 @@ impl Auditor {
             )
             .values(root, header.state_root));
         }
-        self.history
-            .observe_block(height, txs, &output.receipts)
-            .map_err(|violation| AuditFailure::new(height, Check::History, violation.to_string()))?;
-        let tx_count = txs.len() as u64;
+        Ok((output, root))
+    }
+
+    /// Checks the state invariants after this block when the policy says they are due.
+    fn check_invariants_when_due(
+        &mut self,
+        height: Height,
+        tx_count: u64,
+        last: bool,
+    ) -> Result<(), AuditFailure> {
         self.txs_since_invariants += tx_count;
         let due = match self.options.invariants {
             InvariantPolicy::EveryBlock => true,
@@ -615,6 +659,15 @@ impl Auditor {
             self.summary.invariant_checks += 1;
             self.txs_since_invariants = 0;
         }
+        Ok(())
+    }
+
+    /// Counts a verified block into the summary and makes it the parent of the next.
+    fn record_block(&mut self, block: &Block, root: Hash, receipts: &[Receipt], started: Instant) {
+        let header = &block.header;
+        let height = header.height;
+        let txs: &[SignedTransaction] = block.txs.as_slice();
+        let tx_count = txs.len() as u64;
         let summary = &mut self.summary;
         summary.blocks += 1;
         summary.final_height = height;
@@ -623,16 +676,13 @@ impl Auditor {
         summary.state_root = root;
         summary.txs += tx_count;
         summary.signatures += tx_count;
-        summary.txs_succeeded += output
-            .receipts
-            .iter()
-            .filter(|receipt| receipt.outcome == tally_types::TxOutcome::Success)
-            .count() as u64;
+        summary.txs_succeeded +=
+            receipts.iter().filter(|receipt| receipt.outcome == tally_types::TxOutcome::Success).count()
+                as u64;
         summary.ops += txs.iter().map(|tx| tx.tx.ops.len() as u64).sum::<u64>();
         summary.elapsed_ms = started.elapsed().as_millis() as u64;
         self.previous_id = summary.final_block_id;
         self.previous_time_ms = header.time_ms;
-        Ok(())
     }
 
     fn finish(mut self, started: Instant) -> Result<AuditSummary, AuditFailure> {
@@ -663,6 +713,28 @@ impl Auditor {
             self.state.entries().filter(|(key, _)| key.kind() == EntryKind::Account).count() as u64;
         Ok(self.summary)
     }
+}
+
+/// The first transaction whose signature the workers refused, then the tx root over the ids
+/// they computed.
+fn check_signatures_and_tx_root(flight: &InFlight) -> Result<(), AuditFailure> {
+    let header = &flight.block.header;
+    let height = header.height;
+    if let Some((index, error)) = &flight.bad_signature {
+        let id = flight.block.txs[*index].id();
+        return Err(AuditFailure::new(height, Check::TxSignature, format!("transaction refused: {error}"))
+            .tx(*index, id));
+    }
+    let computed_tx_root = tx_root(&flight.ids);
+    if computed_tx_root != header.tx_root {
+        return Err(AuditFailure::new(
+            height,
+            Check::TxRoot,
+            "the tx root is not the root of the block's transactions",
+        )
+        .values(computed_tx_root, header.tx_root));
+    }
+    Ok(())
 }
 
 /// Checks an archive's header against the genesis file: same chain, same genesis hash.
@@ -754,23 +826,7 @@ fn run(
         while !source_done && in_flight.len() < LOOKAHEAD_BLOCKS {
             match records.recv() {
                 Ok(Ok(record)) => {
-                    let block = Arc::new(record.block);
-                    let tx_count = block.txs.len();
-                    let mut jobs_pending = 0;
-                    for start in (0..tx_count).step_by(SIGNATURE_JOB_TXS) {
-                        let range = start..(start + SIGNATURE_JOB_TXS).min(tx_count);
-                        jobs.send(Job { sequence: next_sequence, block: Arc::clone(&block), range })
-                            .map_err(|_| worker_gone(auditor))?;
-                        jobs_pending += 1;
-                    }
-                    in_flight.push_back(InFlight {
-                        sequence: next_sequence,
-                        block,
-                        certificate: record.certificate,
-                        jobs_pending,
-                        ids: vec![TxId::default(); tx_count],
-                        bad_signature: None,
-                    });
+                    in_flight.push_back(dispatch_signature_jobs(auditor, record, next_sequence, jobs)?);
                     next_sequence += 1;
                 }
                 Ok(Err(error)) => {
@@ -784,26 +840,7 @@ fn run(
         }
         let Some(mut flight) = in_flight.pop_front() else { break };
         auditor.check_header_and_certificate(&flight.block, &flight.certificate)?;
-        while flight.jobs_pending > 0 {
-            let result = results.recv().map_err(|_| worker_gone(auditor))?;
-            let target = if result.sequence == flight.sequence {
-                &mut flight
-            } else {
-                in_flight
-                    .iter_mut()
-                    .find(|other| other.sequence == result.sequence)
-                    .expect("results come only for blocks in flight")
-            };
-            target.jobs_pending -= 1;
-            match result.outcome {
-                Ok(ids) => target.ids[result.start..result.start + ids.len()].copy_from_slice(&ids),
-                Err((index, error)) => {
-                    if target.bad_signature.as_ref().is_none_or(|(first, _)| index < *first) {
-                        target.bad_signature = Some((index, error));
-                    }
-                }
-            }
-        }
+        await_signatures(auditor, &mut flight, &mut in_flight, results)?;
         let last = source_done && in_flight.is_empty() && source_error.is_none();
         auditor.check_body(&flight, started, last)?;
         progress(&Progress {
@@ -816,6 +853,63 @@ fn run(
         Some(failure) => Err(failure),
         None => Ok(()),
     }
+}
+
+/// Sends a block's transactions to the signature workers in jobs of
+/// [`SIGNATURE_JOB_TXS`]; returns the block in flight, waiting for their results.
+fn dispatch_signature_jobs(
+    auditor: &Auditor,
+    record: ArchiveRecord,
+    sequence: u64,
+    jobs: &mpsc::Sender<Job>,
+) -> Result<InFlight, AuditFailure> {
+    let block = Arc::new(record.block);
+    let tx_count = block.txs.len();
+    let mut jobs_pending = 0;
+    for start in (0..tx_count).step_by(SIGNATURE_JOB_TXS) {
+        let range = start..(start + SIGNATURE_JOB_TXS).min(tx_count);
+        jobs.send(Job { sequence, block: Arc::clone(&block), range }).map_err(|_| worker_gone(auditor))?;
+        jobs_pending += 1;
+    }
+    Ok(InFlight {
+        sequence,
+        block,
+        certificate: record.certificate,
+        jobs_pending,
+        ids: vec![TxId::default(); tx_count],
+        bad_signature: None,
+    })
+}
+
+/// Receives worker results until every job of `flight` is in. Results for blocks further
+/// ahead (`in_flight`) are filed as they come; each block keeps its lowest-index refusal.
+fn await_signatures(
+    auditor: &Auditor,
+    flight: &mut InFlight,
+    in_flight: &mut VecDeque<InFlight>,
+    results: &Receiver<JobResult>,
+) -> Result<(), AuditFailure> {
+    while flight.jobs_pending > 0 {
+        let result = results.recv().map_err(|_| worker_gone(auditor))?;
+        let target = if result.sequence == flight.sequence {
+            &mut *flight
+        } else {
+            in_flight
+                .iter_mut()
+                .find(|other| other.sequence == result.sequence)
+                .expect("results come only for blocks in flight")
+        };
+        target.jobs_pending -= 1;
+        match result.outcome {
+            Ok(ids) => target.ids[result.start..result.start + ids.len()].copy_from_slice(&ids),
+            Err((index, error)) => {
+                if target.bad_signature.as_ref().is_none_or(|(first, _)| index < *first) {
+                    target.bad_signature = Some((index, error));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn worker_gone(auditor: &Auditor) -> AuditFailure {

@@ -3,14 +3,14 @@
 //! stdout; the exit code is 0 only when every block verifies.
 
 use std::io::{BufReader, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use tally_client::audit::{
-    AuditOptions, AuditSummary, InvariantPolicy, NodeBlocks, Progress, archive_source, audit,
+    AuditFailure, AuditOptions, AuditSummary, InvariantPolicy, NodeBlocks, Progress, archive_source, audit,
     check_archive_header, node_source,
 };
 use tally_genesis::Genesis;
@@ -117,36 +117,8 @@ pub fn run(context: &Session, args: AuditArgs) -> anyhow::Result<()> {
     let mut printer =
         ProgressPrinter { terminal: std::io::stderr().is_terminal(), last: None, total_blocks: None };
     let (source_name, outcome) = match &args.archive {
-        Some(path) => {
-            let mut file = std::fs::File::open(path)
-                .with_context(|| format!("opening the archive {}", path.display()))?;
-            printer.total_blocks = declared_records(&mut file);
-            let reader = ArchiveReader::new(BufReader::with_capacity(1 << 20, file))
-                .with_context(|| format!("reading the archive {}", path.display()))?;
-            let outcome = check_archive_header(&genesis, reader.header()).and_then(|()| {
-                audit(&genesis, archive_source(reader), options, &mut |progress| printer.show(progress))
-            });
-            (format!("archive {}", path.display()), outcome)
-        }
-        None => {
-            let blocks = NodeBlocks::new(&context.node).map_err(|error| usage(error.to_string()))?;
-            let status = context
-                .client()?
-                .status()
-                .with_context(|| format!("asking {} for its status", context.node))?;
-            if &status.chain_id != genesis.chain_id() {
-                anyhow::bail!(
-                    "node {} serves chain `{}`, but the genesis file is for chain `{}`",
-                    context.node,
-                    status.chain_id,
-                    genesis.chain_id()
-                );
-            }
-            printer.total_blocks = Some(status.committed_height.0);
-            let source = node_source(blocks, status.committed_height);
-            let outcome = audit(&genesis, source, options, &mut |progress| printer.show(progress));
-            (format!("node {} up to height {}", context.node, status.committed_height), outcome)
-        }
+        Some(path) => audit_archive(&genesis, path, options, &mut printer)?,
+        None => audit_node(context, &genesis, options, &mut printer)?,
     };
     printer.end();
     match outcome {
@@ -158,25 +130,72 @@ pub fn run(context: &Session, args: AuditArgs) -> anyhow::Result<()> {
         }
         Err(failure) => {
             context.print(json!({ "ok": false, "source": source_name, "failure": failure }), || {
-                println!("audit of {source_name}: FAILED");
-                println!("  height:      {}", failure.height);
-                if let Some(index) = failure.tx_index {
-                    println!("  transaction: {index}");
-                }
-                if let Some(id) = &failure.tx_id {
-                    println!("  tx id:       {id}");
-                }
-                println!("  check:       {}", failure.check);
-                println!("  what:        {}", failure.message);
-                if let Some(expected) = &failure.expected {
-                    println!("  expected:    {expected}");
-                }
-                if let Some(actual) = &failure.actual {
-                    println!("  actual:      {actual}");
-                }
+                print_failure(&source_name, &failure)
             });
             Err(anyhow::anyhow!("audit failed: {failure}"))
         }
+    }
+}
+
+/// Audits the archive at `path`; returns the source's name and the audit's outcome.
+fn audit_archive(
+    genesis: &Genesis,
+    path: &Path,
+    options: AuditOptions,
+    printer: &mut ProgressPrinter,
+) -> anyhow::Result<(String, Result<AuditSummary, AuditFailure>)> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening the archive {}", path.display()))?;
+    printer.total_blocks = declared_records(&mut file);
+    let reader = ArchiveReader::new(BufReader::with_capacity(1 << 20, file))
+        .with_context(|| format!("reading the archive {}", path.display()))?;
+    let outcome = check_archive_header(genesis, reader.header()).and_then(|()| {
+        audit(genesis, archive_source(reader), options, &mut |progress| printer.show(progress))
+    });
+    Ok((format!("archive {}", path.display()), outcome))
+}
+
+/// Audits the chain the session's node serves, up to its committed height, after checking
+/// that it is the genesis file's chain; returns the source's name and the audit's outcome.
+fn audit_node(
+    context: &Session,
+    genesis: &Genesis,
+    options: AuditOptions,
+    printer: &mut ProgressPrinter,
+) -> anyhow::Result<(String, Result<AuditSummary, AuditFailure>)> {
+    let blocks = NodeBlocks::new(&context.node).map_err(|error| usage(error.to_string()))?;
+    let status =
+        context.client()?.status().with_context(|| format!("asking {} for its status", context.node))?;
+    if &status.chain_id != genesis.chain_id() {
+        anyhow::bail!(
+            "node {} serves chain `{}`, but the genesis file is for chain `{}`",
+            context.node,
+            status.chain_id,
+            genesis.chain_id()
+        );
+    }
+    printer.total_blocks = Some(status.committed_height.0);
+    let source = node_source(blocks, status.committed_height);
+    let outcome = audit(genesis, source, options, &mut |progress| printer.show(progress));
+    Ok((format!("node {} up to height {}", context.node, status.committed_height), outcome))
+}
+
+fn print_failure(source: &str, failure: &AuditFailure) {
+    println!("audit of {source}: FAILED");
+    println!("  height:      {}", failure.height);
+    if let Some(index) = failure.tx_index {
+        println!("  transaction: {index}");
+    }
+    if let Some(id) = &failure.tx_id {
+        println!("  tx id:       {id}");
+    }
+    println!("  check:       {}", failure.check);
+    println!("  what:        {}", failure.message);
+    if let Some(expected) = &failure.expected {
+        println!("  expected:    {expected}");
+    }
+    if let Some(actual) = &failure.actual {
+        println!("  actual:      {actual}");
     }
 }
 
