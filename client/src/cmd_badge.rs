@@ -24,6 +24,8 @@ use crate::{Session, SubmitArgs, usage};
 
 /// Badges of one format and canonicalization: the (file index, badge hash) of each.
 type BatchGroup = (BadgeFormat, BadgeCanon, Vec<(usize, Hash)>);
+/// A batch to anchor and its members: each assertion's position in the file list and hash.
+type AnchorBatch = (BadgeBatch, Vec<(usize, Hash)>);
 
 /// The suffix of a receipt file.
 pub const RECEIPT_SUFFIX: &str = ".receipt.json";
@@ -173,48 +175,11 @@ fn anchor(context: &Session, args: AnchorArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    // One batch per (format, canonicalization): an anchor op records one of each, and a
-    // transaction holds up to 16 ops, more than the 4 combinations.
-    let mut groups: BTreeMap<(u8, u8), BatchGroup> = BTreeMap::new();
-    for (index, path) in args.files.iter().enumerate() {
-        let bytes = read_bounded(path, tally_client::badge::BADGE_BYTES_MAX, "assertion")?;
-        let badge = hash_assertion(&bytes).map_err(|error| usage(format!("{}: {error}", path.display())))?;
-        let group_key = (badge.format as u8, badge.canon as u8);
-        groups
-            .entry(group_key)
-            .or_insert_with(|| (badge.format, badge.canon, Vec::new()))
-            .2
-            .push((index, badge.hash));
-    }
-    let mut batches = Vec::new();
-    for (format, canon, members) in groups.into_values() {
-        let hashes = members.iter().map(|(_, hash)| *hash).collect();
-        let batch = BadgeBatch::new(format, canon, hashes).map_err(|error| usage(error.to_string()))?;
-        batches.push((batch, members));
-    }
+    let batches = batch_assertions(&args.files)?;
     let ops: Vec<Op> =
         batches.iter().map(|(batch, _)| Op::AnchorBadges(batch.anchor_op(metadata_uri.clone()))).collect();
     let inclusion = submit_and_wait(context, &args.key, ops)?;
-    let mut written = Vec::new();
-    for (batch, members) in &batches {
-        for (position, (file_index, _)) in members.iter().enumerate() {
-            let mut receipt = batch.receipt(position).expect("position is within the batch");
-            receipt.tx_id = Some(inclusion.tx_id);
-            receipt.height = Some(inclusion.height);
-            let assertion = &args.files[*file_index];
-            let path = receipt_path(assertion, args.out_dir.as_deref())?;
-            std::fs::write(&path, receipt.to_json() + "\n")
-                .with_context(|| format!("writing the receipt {}", path.display()))?;
-            written.push(json!({
-                "assertion": assertion,
-                "receipt": path,
-                "badge_hash": receipt.badge_hash,
-                "format": format_name(batch.format()),
-                "canon": canon_name(batch.canon()),
-                "root": batch.root(),
-            }));
-        }
-    }
+    let written = write_receipts(&args, &batches, &inclusion)?;
     context.print(json!({ "tx_id": inclusion.tx_id, "height": inclusion.height, "badges": written }), || {
         println!(
             "anchored {} in transaction {} at height {}",
@@ -240,6 +205,60 @@ fn anchor(context: &Session, args: AnchorArgs) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Hashes the assertion files and gathers them into one batch per (format, canonicalization):
+/// an anchor op records one of each, and a transaction holds up to 16 ops, more than the 4
+/// combinations. Each batch keeps its members' positions in `files`.
+fn batch_assertions(files: &[PathBuf]) -> anyhow::Result<Vec<AnchorBatch>> {
+    let mut groups: BTreeMap<(u8, u8), BatchGroup> = BTreeMap::new();
+    for (index, path) in files.iter().enumerate() {
+        let bytes = read_bounded(path, tally_client::badge::BADGE_BYTES_MAX, "assertion")?;
+        let badge = hash_assertion(&bytes).map_err(|error| usage(format!("{}: {error}", path.display())))?;
+        let group_key = (badge.format as u8, badge.canon as u8);
+        groups
+            .entry(group_key)
+            .or_insert_with(|| (badge.format, badge.canon, Vec::new()))
+            .2
+            .push((index, badge.hash));
+    }
+    let mut batches = Vec::new();
+    for (format, canon, members) in groups.into_values() {
+        let hashes = members.iter().map(|(_, hash)| *hash).collect();
+        let batch = BadgeBatch::new(format, canon, hashes).map_err(|error| usage(error.to_string()))?;
+        batches.push((batch, members));
+    }
+    Ok(batches)
+}
+
+/// Writes each assertion's receipt (next to it, or in `--out-dir`) now that its batch is on
+/// chain in `inclusion`; returns one report entry per assertion.
+fn write_receipts(
+    args: &AnchorArgs,
+    batches: &[AnchorBatch],
+    inclusion: &TxInclusion,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut written = Vec::new();
+    for (batch, members) in batches {
+        for (position, (file_index, _)) in members.iter().enumerate() {
+            let mut receipt = batch.receipt(position).expect("position is within the batch");
+            receipt.tx_id = Some(inclusion.tx_id);
+            receipt.height = Some(inclusion.height);
+            let assertion = &args.files[*file_index];
+            let path = receipt_path(assertion, args.out_dir.as_deref())?;
+            std::fs::write(&path, receipt.to_json() + "\n")
+                .with_context(|| format!("writing the receipt {}", path.display()))?;
+            written.push(json!({
+                "assertion": assertion,
+                "receipt": path,
+                "badge_hash": receipt.badge_hash,
+                "format": format_name(batch.format()),
+                "canon": canon_name(batch.canon()),
+                "root": batch.root(),
+            }));
+        }
+    }
+    Ok(written)
 }
 
 fn load_receipt(path: &Path) -> anyhow::Result<BadgeReceipt> {

@@ -1,6 +1,8 @@
 //! The six steps of badge verification (docs/ARCHITECTURE.md "Badges").
 
 use super::*;
+use tally_types::PublicKey;
+use tally_types::tx::AnchorBadges;
 
 /// One step of `tally badge verify`, passed or failed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -38,6 +40,25 @@ impl BadgeVerification {
     /// The step that failed, if any.
     pub fn failed_step(&self) -> Option<&StepReport> {
         self.steps.iter().find(|step| !step.passed)
+    }
+
+    /// Records step `number`'s outcome; returns whether it passed.
+    fn record(&mut self, number: u8, outcome: Result<String, StepFailure>) -> bool {
+        let name = BADGE_STEPS[usize::from(number - 1)];
+        let step = match outcome {
+            Ok(detail) => StepReport { number, name, passed: true, detail, expected: None, actual: None },
+            Err(failure) => StepReport {
+                number,
+                name,
+                passed: false,
+                detail: failure.detail,
+                expected: failure.expected,
+                actual: failure.actual,
+            },
+        };
+        let passed = step.passed;
+        self.steps.push(step);
+        passed
     }
 }
 
@@ -111,62 +132,8 @@ pub fn verify_badge(
 ) -> BadgeVerification {
     let mut report =
         BadgeVerification { badge_hash: receipt.badge_hash, root: receipt.root, steps: Vec::new() };
-    let mut run = |number: u8, outcome: Result<String, StepFailure>| -> bool {
-        let name = BADGE_STEPS[usize::from(number - 1)];
-        let step = match outcome {
-            Ok(detail) => StepReport { number, name, passed: true, detail, expected: None, actual: None },
-            Err(failure) => StepReport {
-                number,
-                name,
-                passed: false,
-                detail: failure.detail,
-                expected: failure.expected,
-                actual: failure.actual,
-            },
-        };
-        let passed = step.passed;
-        report.steps.push(step);
-        passed
-    };
-
     // Steps 1 and 2: no ledger needed.
-    let hashed = crate::badge::badge_hash(assertion, receipt.canon)
-        .map_err(|error| StepFailure::new(format!("the assertion cannot be hashed: {error}")))
-        .and_then(|actual| {
-            if actual == receipt.badge_hash {
-                Ok(format!("{} of the assertion is {actual}", crate::badge::canon_name(receipt.canon)))
-            } else {
-                Err(StepFailure::compare(
-                    "the assertion does not hash to the receipt's badge hash (the assertion was changed, or the receipt is another badge's)",
-                    receipt.badge_hash,
-                    actual,
-                ))
-            }
-        });
-    if !run(1, hashed) {
-        return report;
-    }
-    let path = receipt
-        .path
-        .compute_root(merkle_leaf(receipt.badge_hash.as_bytes()))
-        .map_err(|error| StepFailure::new(format!("the receipt's path is malformed: {error}")))
-        .and_then(|reached| {
-            if reached == receipt.root {
-                Ok(format!(
-                    "leaf {} of {} leads to root {reached} ({} siblings)",
-                    receipt.path.index,
-                    receipt.path.leaf_count,
-                    receipt.path.siblings.len()
-                ))
-            } else {
-                Err(StepFailure::compare(
-                    "the path does not lead to the receipt's root",
-                    receipt.root,
-                    reached,
-                ))
-            }
-        });
-    if !run(2, path) {
+    if !report.record(1, step_assertion_hash(assertion, receipt)) || !report.record(2, step_path(receipt)) {
         return report;
     }
 
@@ -174,18 +141,17 @@ pub fn verify_badge(
     let evidence = match source.badge(&receipt.badge_hash, &receipt.root) {
         Ok(evidence) => evidence,
         Err(error) => {
-            run(3, Err(StepFailure::new(format!("cannot read the anchor evidence: {error}"))));
+            report.record(3, Err(StepFailure::new(format!("cannot read the anchor evidence: {error}"))));
             return report;
         }
     };
-    let anchor_tx = step_anchor_tx(source, receipt, &evidence);
-    let (included, anchor_block) = match anchor_tx {
+    let (included, anchor_block) = match step_anchor_tx(source, receipt, &evidence) {
         Ok((included, block, detail)) => {
-            run(3, Ok(detail));
+            report.record(3, Ok(detail));
             (included, block)
         }
         Err(failure) => {
-            run(3, Err(failure));
+            report.record(3, Err(failure));
             return report;
         }
     };
@@ -194,13 +160,78 @@ pub fn verify_badge(
     let finality = verify_finality(source, trust, &anchor_block)
         .map_err(StepFailure::from)
         .map(|finalized| describe_finality(&finalized));
-    if !run(4, finality) {
+    if !report.record(4, finality) {
         return report;
     }
 
     // Steps 5 and 6: state proofs under the latest finalized header, no older than required.
-    let latest = if evidence.height < trust.min_state_height {
+    let latest = match state_header(source, trust, &evidence) {
+        Ok(finalized) => finalized,
+        Err(failure) => {
+            report.record(5, Err(failure));
+            return report;
+        }
+    };
+    let member = match step_membership(&latest, receipt, &evidence, &included) {
+        Ok((member, detail)) => {
+            report.record(5, Ok(detail));
+            member
+        }
+        Err(failure) => {
+            report.record(5, Err(failure));
+            return report;
+        }
+    };
+    let revocation = step_revocation(&latest, receipt, &evidence, &member);
+    report.record(6, revocation);
+    report
+}
+
+/// Step 1: the assertion's hash, with the receipt's canonicalization, is the receipt's.
+fn step_assertion_hash(
+    assertion: &[u8],
+    receipt: &crate::badge::BadgeReceipt,
+) -> Result<String, StepFailure> {
+    let actual = crate::badge::badge_hash(assertion, receipt.canon)
+        .map_err(|error| StepFailure::new(format!("the assertion cannot be hashed: {error}")))?;
+    if actual == receipt.badge_hash {
+        Ok(format!("{} of the assertion is {actual}", crate::badge::canon_name(receipt.canon)))
+    } else {
         Err(StepFailure::compare(
+            "the assertion does not hash to the receipt's badge hash (the assertion was changed, or the receipt is another badge's)",
+            receipt.badge_hash,
+            actual,
+        ))
+    }
+}
+
+/// Step 2: the receipt's Merkle path leads from the badge hash to the receipt's root.
+fn step_path(receipt: &crate::badge::BadgeReceipt) -> Result<String, StepFailure> {
+    let reached = receipt
+        .path
+        .compute_root(merkle_leaf(receipt.badge_hash.as_bytes()))
+        .map_err(|error| StepFailure::new(format!("the receipt's path is malformed: {error}")))?;
+    if reached == receipt.root {
+        Ok(format!(
+            "leaf {} of {} leads to root {reached} ({} siblings)",
+            receipt.path.index,
+            receipt.path.leaf_count,
+            receipt.path.siblings.len()
+        ))
+    } else {
+        Err(StepFailure::compare("the path does not lead to the receipt's root", receipt.root, reached))
+    }
+}
+
+/// The finalized header the state proofs of steps 5 and 6 are against, refused when it is
+/// below the height the verifier requires.
+fn state_header(
+    source: &mut dyn ChainSource,
+    trust: &Trust,
+    evidence: &BadgeEvidence,
+) -> Result<Finalized, StepFailure> {
+    if evidence.height < trust.min_state_height {
+        return Err(StepFailure::compare(
             format!(
                 "the state proofs are against height {}, below the required minimum {}: the \
                  source's state is too old to show the badge's current status",
@@ -208,36 +239,15 @@ pub fn verify_badge(
             ),
             format!("height ≥ {}", trust.min_state_height),
             evidence.height,
+        ));
+    }
+    let (_, finalized) = finalized_block(source, trust, evidence.height).map_err(|error| {
+        StepFailure::new(format!(
+            "the header at height {} the state proofs are against: {error}",
+            evidence.height
         ))
-    } else {
-        finalized_block(source, trust, evidence.height).map_err(|error| {
-            StepFailure::new(format!(
-                "the header at height {} the state proofs are against: {error}",
-                evidence.height
-            ))
-        })
-    };
-    let latest = match latest {
-        Ok((_, finalized)) => finalized,
-        Err(failure) => {
-            run(5, Err(failure));
-            return report;
-        }
-    };
-    let membership = step_membership(&latest, receipt, &evidence, &included);
-    let member = match membership {
-        Ok((member, detail)) => {
-            run(5, Ok(detail));
-            member
-        }
-        Err(failure) => {
-            run(5, Err(failure));
-            return report;
-        }
-    };
-    let revocation = step_revocation(&latest, receipt, &evidence, &member);
-    run(6, revocation);
-    report
+    })?;
+    Ok(finalized)
 }
 
 fn describe_finality(finalized: &Finalized) -> String {
@@ -299,6 +309,24 @@ fn step_anchor_tx(
             height,
         ));
     }
+    let op = successful_anchor_op(&included, receipt, &tx_id)?;
+    receipt.verify_anchor(op)?;
+    let detail = format!(
+        "transaction {tx_id} (index {} in block {}) anchors root {} with {}; it is in the tx root and its receipt (success) in the receipts root",
+        included.index,
+        included.height,
+        receipt.root,
+        if op.leaf_count == 1 { "1 badge".to_owned() } else { format!("{} badges", op.leaf_count) }
+    );
+    Ok((included, block, detail))
+}
+
+/// The anchor transaction succeeded, and its AnchorBadges op for the receipt's root.
+fn successful_anchor_op<'a>(
+    included: &'a IncludedTx,
+    receipt: &crate::badge::BadgeReceipt,
+    tx_id: &TxId,
+) -> Result<&'a AnchorBadges, StepFailure> {
     match &included.receipt.outcome {
         tally_types::TxOutcome::Success => {}
         tally_types::TxOutcome::Failed { op_index, code } => {
@@ -325,15 +353,7 @@ fn step_anchor_tx(
             receipt.root
         )));
     };
-    receipt.verify_anchor(op)?;
-    let detail = format!(
-        "transaction {tx_id} (index {} in block {}) anchors root {} with {}; it is in the tx root and its receipt (success) in the receipts root",
-        included.index,
-        included.height,
-        receipt.root,
-        if op.leaf_count == 1 { "1 badge".to_owned() } else { format!("{} badges", op.leaf_count) }
-    );
-    Ok((included, block, detail))
+    Ok(op)
 }
 
 fn step_membership(
@@ -371,49 +391,8 @@ fn step_membership(
             signer,
         ));
     }
-    let member_key = StateKey::Member { member: anchor.member.clone() };
-    let member_entry = evidence
-        .member
-        .as_ref()
-        .ok_or_else(|| StepFailure::new(format!("no evidence for member `{}`", anchor.member)))?;
-    let name = match member_entry.verify(&state_root, &member_key)? {
-        Some(StateValue::Member(member)) => {
-            // A removed member's issuers act for no one, and the ledger no longer vouches for
-            // the badges they anchored: say so instead of "not an issuer" below.
-            if let Some(height) = member.removed_at {
-                return Err(StepFailure::new(format!(
-                    "member `{}` was removed from the consortium at height {height}; the ledger no longer vouches for its issuers' badges",
-                    anchor.member
-                )));
-            }
-            if !member.issuers.iter().any(|issuer| *issuer == signer) {
-                return Err(StepFailure::new(format!(
-                    "member `{}` does not list {} among its issuers",
-                    anchor.member,
-                    signer.to_address()
-                )));
-            }
-            member.name.as_str().to_owned()
-        }
-        _ => return Err(StepFailure::new(format!("member `{}` does not exist", anchor.member))),
-    };
-    let issuer_key = StateKey::Issuer { account: signer };
-    let issuer_entry = evidence.issuer.as_ref().ok_or_else(|| {
-        StepFailure::new(format!("no evidence for the issuer index of {}", signer.to_address()))
-    })?;
-    match issuer_entry.verify(&state_root, &issuer_key)? {
-        Some(StateValue::Issuer(issuer)) if issuer.member == anchor.member => {}
-        Some(StateValue::Issuer(issuer)) => {
-            return Err(StepFailure::compare(
-                "the issuer index names another member",
-                &anchor.member,
-                issuer.member,
-            ));
-        }
-        _ => {
-            return Err(StepFailure::new(format!("{} is not an issuer of any member", signer.to_address())));
-        }
-    }
+    let name = verify_member_lists_issuer(evidence, &state_root, &anchor.member, &signer)?;
+    verify_issuer_index(evidence, &state_root, &anchor.member, &signer)?;
     let detail = format!(
         "signer {} is an issuer of member `{}` ({name}); the anchor entry, the member and the issuer index are proven against the state root {} of finalized block {} ({} of {} signatures)",
         signer.to_address(),
@@ -424,6 +403,69 @@ fn step_membership(
         latest.quorum
     );
     Ok((anchor.member, detail))
+}
+
+/// The member entry (proven against `state_root`) exists, is not removed and lists `signer`
+/// as an issuer; returns the member's name.
+fn verify_member_lists_issuer(
+    evidence: &BadgeEvidence,
+    state_root: &Hash,
+    member_id: &tally_types::MemberId,
+    signer: &PublicKey,
+) -> Result<String, StepFailure> {
+    let member_key = StateKey::Member { member: member_id.clone() };
+    let member_entry = evidence
+        .member
+        .as_ref()
+        .ok_or_else(|| StepFailure::new(format!("no evidence for member `{}`", member_id)))?;
+    match member_entry.verify(state_root, &member_key)? {
+        Some(StateValue::Member(member)) => {
+            // A removed member's issuers act for no one, and the ledger no longer vouches for
+            // the badges they anchored: say so instead of "not an issuer" below.
+            if let Some(height) = member.removed_at {
+                return Err(StepFailure::new(format!(
+                    "member `{}` was removed from the consortium at height {height}; the ledger no longer vouches for its issuers' badges",
+                    member_id
+                )));
+            }
+            if !member.issuers.iter().any(|issuer| issuer == signer) {
+                return Err(StepFailure::new(format!(
+                    "member `{}` does not list {} among its issuers",
+                    member_id,
+                    signer.to_address()
+                )));
+            }
+            Ok(member.name.as_str().to_owned())
+        }
+        _ => Err(StepFailure::new(format!("member `{member_id}` does not exist"))),
+    }
+}
+
+/// The issuer index (proven against `state_root`) names `signer`'s member as the anchor's.
+fn verify_issuer_index(
+    evidence: &BadgeEvidence,
+    state_root: &Hash,
+    member_id: &tally_types::MemberId,
+    signer: &PublicKey,
+) -> Result<(), StepFailure> {
+    let issuer_key = StateKey::Issuer { account: *signer };
+    let issuer_entry = evidence.issuer.as_ref().ok_or_else(|| {
+        StepFailure::new(format!("no evidence for the issuer index of {}", signer.to_address()))
+    })?;
+    match issuer_entry.verify(state_root, &issuer_key)? {
+        Some(StateValue::Issuer(issuer)) if issuer.member == *member_id => {}
+        Some(StateValue::Issuer(issuer)) => {
+            return Err(StepFailure::compare(
+                "the issuer index names another member",
+                member_id,
+                issuer.member,
+            ));
+        }
+        _ => {
+            return Err(StepFailure::new(format!("{} is not an issuer of any member", signer.to_address())));
+        }
+    }
+    Ok(())
 }
 
 fn step_revocation(
