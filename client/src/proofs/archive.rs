@@ -1,6 +1,7 @@
 //! Evidence from an archive replayed locally from the genesis file.
 
 use super::*;
+use tally_types::archive::ArchiveHeader;
 
 /// What to keep while replaying an archive besides headers and certificates: the transactions
 /// to prove (by id) and those anchoring one of these batch roots.
@@ -40,17 +41,7 @@ impl ArchiveSource {
             .map_err(|error| ProofError::Open { path: path.to_path_buf(), reason: error.to_string() })?;
         let mut reader = ArchiveReader::new(BufReader::new(file))?;
         let trust = Trust::from_genesis(genesis);
-        let header = reader.header().clone();
-        if header.chain_id != trust.chain_id {
-            return Err(ProofError::mismatch("the archive's chain id", &trust.chain_id, &header.chain_id));
-        }
-        if header.genesis_hash != trust.genesis_hash {
-            return Err(ProofError::mismatch(
-                "the archive's genesis hash",
-                trust.genesis_hash,
-                header.genesis_hash,
-            ));
-        }
+        check_archive_header(reader.header(), &trust)?;
         let mut source = ArchiveSource {
             headers: Vec::new(),
             blocks: BTreeMap::new(),
@@ -69,100 +60,15 @@ impl ArchiveSource {
         while let Some(record) = reader.next_record()? {
             let block = record.block;
             let height = Height(source.headers.len() as u64 + 1);
-            let at = |what: &str| format!("block {height}: {what}");
             // The set of this height, by the replayed state after the previous block.
             let epoch = tracker
                 .advance(&source.state, height)
                 .map_err(|reason| ProofError::Replay { height, reason })?
                 .clone();
-            block
-                .header
-                .check_child_of(&parent, &trust.chain_id, &epoch.validators_hash)
-                .map_err(|error| ProofError::Header { at: format!("block {height} ({epoch})"), error })?;
-            if block.header.view.epoch() != epoch.number {
-                return Err(ProofError::mismatch(
-                    at(&format!("the epoch of its view {} ({epoch})", block.header.view)),
-                    epoch.number,
-                    block.header.view.epoch(),
-                ));
-            }
-            let Subject::Finalize { view, .. } = record.certificate.subject else {
-                return Err(ProofError::Replay {
-                    height,
-                    reason: "its certificate is not a finalization".into(),
-                });
-            };
-            if view.epoch() != epoch.number {
-                return Err(ProofError::Replay {
-                    height,
-                    reason: format!(
-                        "its certificate is of view {view} of epoch {}, but the block belongs to {epoch}, whose \
-                         own validators must finalize it",
-                        view.epoch()
-                    ),
-                });
-            }
-            record.certificate.verify(&trust.chain_id, &epoch.validators).map_err(|error| {
-                ProofError::Replay {
-                    height,
-                    reason: format!(
-                        "certificate: it does not verify against the validators of {epoch}: {error}"
-                    ),
-                }
-            })?;
-            for (index, tx) in block.txs.iter().enumerate() {
-                tx.check_form_and_signature().map_err(|error| ProofError::Replay {
-                    height,
-                    reason: format!("transaction {index}: {error}"),
-                })?;
-            }
-            let ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
-            if tx_root(&ids) != block.header.tx_root {
-                return Err(ProofError::mismatch(at("tx root"), tx_root(&ids), block.header.tx_root));
-            }
-            let context =
-                BlockContext { chain_id: trust.chain_id.clone(), height, time_ms: block.header.time_ms };
-            let committed = source
-                .state
-                .execute_and_commit(&context, block.txs.as_slice())
-                .map_err(|error| ProofError::Replay { height, reason: format!("re-execution: {error}") })?;
-            if committed.state_root != block.header.state_root {
-                return Err(ProofError::mismatch(
-                    at("state root after re-execution"),
-                    block.header.state_root,
-                    committed.state_root,
-                ));
-            }
-            let receipts = committed.output.receipts;
-            if receipts_root(&receipts) != block.header.receipts_root {
-                return Err(ProofError::mismatch(
-                    at("receipts root after re-execution"),
-                    block.header.receipts_root,
-                    receipts_root(&receipts),
-                ));
-            }
-            let mut interesting = false;
-            for (index, tx) in block.txs.iter().enumerate() {
-                let anchors_root = tx.tx.ops.iter().any(|op| {
-                    matches!(op, Op::AnchorBadges(anchor) if interest.anchor_roots.contains(&anchor.batch_root))
-                });
-                if anchors_root || interest.txs.contains(&ids[index]) {
-                    let tx_leaves: Vec<Hash> = ids.iter().map(|id| merkle_leaf(id.0.as_bytes())).collect();
-                    let receipt_leaves: Vec<Hash> =
-                        receipts.iter().map(|receipt| merkle_leaf(receipt.hash().as_bytes())).collect();
-                    let evidence = TxEvidence {
-                        tx_id: ids[index],
-                        height,
-                        index: index as u32,
-                        tx: hex::encode(tally_types::encode(tx)),
-                        tx_proof: prove(&tx_leaves, index).expect("index is within the block"),
-                        receipt: receipts[index].clone(),
-                        receipt_proof: prove(&receipt_leaves, index).expect("one receipt per transaction"),
-                    };
-                    source.txs.insert(ids[index], evidence);
-                    interesting = true;
-                }
-            }
+            check_header_and_certificate(&block, &record.certificate, &parent, &trust, &epoch, height)?;
+            let ids = check_signatures_and_tx_root(&block, height)?;
+            let receipts = source.replay(&block, &trust, height)?;
+            let interesting = source.keep_evidence(&block, &ids, &receipts, interest, height);
             parent = ParentLink::of(&block.header);
             // The previous tip is no longer the tip: drop it unless it is of interest.
             if let Some(previous) = height.0.checked_sub(1).map(Height)
@@ -177,6 +83,70 @@ impl ArchiveSource {
         }
         source.epochs = tracker.epochs().to_vec();
         Ok(source)
+    }
+
+    /// Re-executes `block` on the replayed state and compares the state and receipts roots
+    /// with its header; returns the receipts.
+    fn replay(&mut self, block: &Block, trust: &Trust, height: Height) -> Result<Vec<Receipt>, ProofError> {
+        let at = |what: &str| format!("block {height}: {what}");
+        let context =
+            BlockContext { chain_id: trust.chain_id.clone(), height, time_ms: block.header.time_ms };
+        let committed = self
+            .state
+            .execute_and_commit(&context, block.txs.as_slice())
+            .map_err(|error| ProofError::Replay { height, reason: format!("re-execution: {error}") })?;
+        if committed.state_root != block.header.state_root {
+            return Err(ProofError::mismatch(
+                at("state root after re-execution"),
+                block.header.state_root,
+                committed.state_root,
+            ));
+        }
+        let receipts = committed.output.receipts;
+        if receipts_root(&receipts) != block.header.receipts_root {
+            return Err(ProofError::mismatch(
+                at("receipts root after re-execution"),
+                block.header.receipts_root,
+                receipts_root(&receipts),
+            ));
+        }
+        Ok(receipts)
+    }
+
+    /// Keeps the evidence (inclusion proofs of the transaction and its receipt) of each
+    /// transaction of `block` that is of interest: named by id, or anchoring a root of
+    /// interest. Returns whether there was one.
+    fn keep_evidence(
+        &mut self,
+        block: &Block,
+        ids: &[TxId],
+        receipts: &[Receipt],
+        interest: &Interest,
+        height: Height,
+    ) -> bool {
+        let mut interesting = false;
+        for (index, tx) in block.txs.iter().enumerate() {
+            let anchors_root = tx.tx.ops.iter().any(|op| {
+                matches!(op, Op::AnchorBadges(anchor) if interest.anchor_roots.contains(&anchor.batch_root))
+            });
+            if anchors_root || interest.txs.contains(&ids[index]) {
+                let tx_leaves: Vec<Hash> = ids.iter().map(|id| merkle_leaf(id.0.as_bytes())).collect();
+                let receipt_leaves: Vec<Hash> =
+                    receipts.iter().map(|receipt| merkle_leaf(receipt.hash().as_bytes())).collect();
+                let evidence = TxEvidence {
+                    tx_id: ids[index],
+                    height,
+                    index: index as u32,
+                    tx: hex::encode(tally_types::encode(tx)),
+                    tx_proof: prove(&tx_leaves, index).expect("index is within the block"),
+                    receipt: receipts[index].clone(),
+                    receipt_proof: prove(&receipt_leaves, index).expect("one receipt per transaction"),
+                };
+                self.txs.insert(ids[index], evidence);
+                interesting = true;
+            }
+        }
+        interesting
     }
 
     /// Every epoch of the replayed chain, in order from epoch 0: established from the genesis
@@ -250,4 +220,78 @@ impl ChainSource for ArchiveSource {
         }
         Ok(evidence)
     }
+}
+
+/// The archive must be of the trusted chain and genesis file.
+fn check_archive_header(header: &ArchiveHeader, trust: &Trust) -> Result<(), ProofError> {
+    if header.chain_id != trust.chain_id {
+        return Err(ProofError::mismatch("the archive's chain id", &trust.chain_id, &header.chain_id));
+    }
+    if header.genesis_hash != trust.genesis_hash {
+        return Err(ProofError::mismatch(
+            "the archive's genesis hash",
+            trust.genesis_hash,
+            header.genesis_hash,
+        ));
+    }
+    Ok(())
+}
+
+/// The header extends `parent` in `epoch`, and the certificate finalizes it in a view of
+/// `epoch`, signed by that epoch's validators (R8).
+fn check_header_and_certificate(
+    block: &Block,
+    certificate: &Certificate,
+    parent: &ParentLink,
+    trust: &Trust,
+    epoch: &Epoch,
+    height: Height,
+) -> Result<(), ProofError> {
+    block
+        .header
+        .check_child_of(parent, &trust.chain_id, &epoch.validators_hash)
+        .map_err(|error| ProofError::Header { at: format!("block {height} ({epoch})"), error })?;
+    if block.header.view.epoch() != epoch.number {
+        return Err(ProofError::mismatch(
+            format!("block {height}: the epoch of its view {} ({epoch})", block.header.view),
+            epoch.number,
+            block.header.view.epoch(),
+        ));
+    }
+    let Subject::Finalize { view, .. } = certificate.subject else {
+        return Err(ProofError::Replay { height, reason: "its certificate is not a finalization".into() });
+    };
+    if view.epoch() != epoch.number {
+        return Err(ProofError::Replay {
+            height,
+            reason: format!(
+                "its certificate is of view {view} of epoch {}, but the block belongs to {epoch}, whose \
+                 own validators must finalize it",
+                view.epoch()
+            ),
+        });
+    }
+    certificate.verify(&trust.chain_id, &epoch.validators).map_err(|error| ProofError::Replay {
+        height,
+        reason: format!("certificate: it does not verify against the validators of {epoch}: {error}"),
+    })
+}
+
+/// Every transaction's form and signature, then the tx root over their ids; returns the ids.
+fn check_signatures_and_tx_root(block: &Block, height: Height) -> Result<Vec<TxId>, ProofError> {
+    for (index, tx) in block.txs.iter().enumerate() {
+        tx.check_form_and_signature().map_err(|error| ProofError::Replay {
+            height,
+            reason: format!("transaction {index}: {error}"),
+        })?;
+    }
+    let ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
+    if tx_root(&ids) != block.header.tx_root {
+        return Err(ProofError::mismatch(
+            format!("block {height}: tx root"),
+            tx_root(&ids),
+            block.header.tx_root,
+        ));
+    }
+    Ok(ids)
 }

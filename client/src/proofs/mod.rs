@@ -406,6 +406,30 @@ pub fn verify_finality(
         certificate_error(format!("it does not verify against the validators of {epoch}: {error}"))
     })?;
     let block_id = block.id();
+    let certified_height = walk_to_certified(source, trust, header, block_id, certified, epoch)?;
+    Ok(Finalized {
+        header: header.clone(),
+        block_id,
+        certified_height,
+        epoch: epoch.number,
+        signers: certificate.signatures.len(),
+        quorum: epoch.validators.quorum(),
+    })
+}
+
+/// Walks forward from the block (`header`, `block_id`) to the block its certificate names,
+/// `certified`: each next block must be the current one's child, of the same set, within
+/// [`FINALITY_WALK_MAX`] descendants. Returns the certified block's height.
+fn walk_to_certified(
+    source: &mut dyn ChainSource,
+    trust: &Trust,
+    header: &Header,
+    block_id: BlockId,
+    certified: BlockId,
+    epoch: &Epoch,
+) -> Result<Height, ProofError> {
+    let certificate_error =
+        |reason: String| ProofError::Certificate { height: header.height, epoch: epoch.number, reason };
     let mut certified_height = header.height;
     let mut current = ParentLink { id: block_id, height: header.height, time_ms: header.time_ms };
     // Walk forward until the certified block: each next block must be the current one's child.
@@ -422,7 +446,7 @@ pub fn verify_finality(
                 header.height
             ))
         })?;
-        next.check_child_of(&current, &trust.chain_id, &validators_hash).map_err(|error| {
+        next.check_child_of(&current, &trust.chain_id, &epoch.validators_hash).map_err(|error| {
             ProofError::Header {
                 at: format!("block {certified_height}, on the way to the certified block {certified}"),
                 error,
@@ -430,14 +454,7 @@ pub fn verify_finality(
         })?;
         current = ParentLink::of(&next);
     }
-    Ok(Finalized {
-        header: header.clone(),
-        block_id,
-        certified_height,
-        epoch: epoch.number,
-        signers: certificate.signatures.len(),
-        quorum: epoch.validators.quorum(),
-    })
+    Ok(certified_height)
 }
 
 /// Fetches the block at `height` and checks its finality.
