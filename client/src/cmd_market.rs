@@ -342,14 +342,15 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
         "amount_minor": amount,
         "price_minor": price,
     });
+    let headline = || {
+        println!(
+            "offer {offer_id}: sell {} {sell} for {buy} at {} ({price} minor)",
+            amount.display(sell_scale),
+            args.price
+        )
+    };
     let Some(inclusion) = &sent.inclusion else {
-        return report_sent(context, &sent, "offer", extra, || {
-            println!(
-                "offer {offer_id}: sell {} {sell} for {buy} at {} ({price} minor)",
-                amount.display(sell_scale),
-                args.price
-            )
-        });
+        return report_sent(context, &sent, "offer", extra, headline);
     };
     if inclusion.receipt.outcome != TxOutcome::Success {
         return report_sent(context, &sent, "offer", extra, || {});
@@ -359,28 +360,34 @@ fn place(context: &Session, args: PlaceArgs) -> anyhow::Result<()> {
     let final_state = market::offer(&client, &sent.signer, &offer_id)?;
     merge(&mut extra, fills_json(&fills, final_state.as_ref(), sell_scale, buy_scale)?);
     report_sent(context, &sent, "offer", extra, || {
-        println!(
-            "offer {offer_id}: sell {} {sell} for {buy} at {} ({price} minor)",
-            amount.display(sell_scale),
-            args.price
-        );
-        for fill in &fills {
-            println!(
-                "  filled: sold {} {sell}, bought {} {buy} from offer {} of {}",
-                fill.taker_gave.display(sell_scale),
-                fill.maker_gave.display(buy_scale),
-                fill.maker_offer,
-                fill.maker.to_address()
-            );
-        }
-        if fills.is_empty() {
-            println!("  no fills");
-        }
-        match &final_state {
-            Some(offer) => println!("  status {}, {} {sell} remaining", offer.status, offer.remaining),
-            None => println!("  status unknown (the node does not show the offer)"),
-        }
+        headline();
+        print_fills(&fills, final_state.as_ref(), (&sell, sell_scale), (&buy, buy_scale));
     })
+}
+
+/// Our side of each fill of a placed offer, then what is left of it.
+fn print_fills(
+    fills: &[&Fill],
+    final_state: Option<&market::OfferInfo>,
+    (sell, sell_scale): (&AssetId, u8),
+    (buy, buy_scale): (&AssetId, u8),
+) {
+    for fill in fills {
+        println!(
+            "  filled: sold {} {sell}, bought {} {buy} from offer {} of {}",
+            fill.taker_gave.display(sell_scale),
+            fill.maker_gave.display(buy_scale),
+            fill.maker_offer,
+            fill.maker.to_address()
+        );
+    }
+    if fills.is_empty() {
+        println!("  no fills");
+    }
+    match final_state {
+        Some(offer) => println!("  status {}, {} {sell} remaining", offer.status, offer.remaining),
+        None => println!("  status unknown (the node does not show the offer)"),
+    }
 }
 
 /// `--ioc`, `--fok`, `--passive` (at most one: clap refuses the others together), or none.
