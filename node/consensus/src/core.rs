@@ -71,6 +71,17 @@ enum Verification {
     Invalid,
 }
 
+/// R3 for a proposal's parent, as far as this core knows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ParentStanding {
+    /// The parent is the finalized block, or the block notarized in the parent's view.
+    Holds,
+    /// The parent's view has no notarization here yet.
+    Unknown,
+    /// The parent is below the finalized view, or not the block finalized or notarized there.
+    Refuted,
+}
+
 /// A proposal held for a view; its block is in `Core::blocks`.
 #[derive(Clone, Debug)]
 struct HeldProposal {
@@ -1003,34 +1014,17 @@ impl<S: Scheme> Core<S> {
             Some(block) => block.header.parent_id,
             None => return,
         };
-        if held.parent_view < self.finalized_view {
-            self.mark_invalid(view);
-            return;
-        }
-        if held.parent_view == self.finalized_view {
-            if parent_id != self.finalized_id {
-                self.mark_invalid(view);
-                return;
-            }
-        } else {
-            let Some(notarization) = self.views.get(&held.parent_view).and_then(|s| s.notarization.as_ref())
-            else {
-                return;
-            };
-            if notarization.subject.block_id() != Some(parent_id) {
+        match self.parent_standing(held.parent_view, parent_id) {
+            ParentStanding::Holds => {}
+            ParentStanding::Unknown => return,
+            ParentStanding::Refuted => {
                 self.mark_invalid(view);
                 return;
             }
         }
         // ...and every view between the parent's and this one is nullified.
-        if !self.faults_skip_nullification_check() {
-            let mut skipped = held.parent_view.next();
-            while skipped < view {
-                if self.views.get(&skipped).is_none_or(|s| s.nullification.is_none()) {
-                    return;
-                }
-                skipped = skipped.next();
-            }
+        if !self.faults_skip_nullification_check() && !self.views_nullified_between(held.parent_view, view) {
+            return;
         }
         let Some(parent) = self.block_ref(&parent_id) else {
             self.fetch(parent_id);
@@ -1054,23 +1048,54 @@ impl<S: Scheme> Core<S> {
                 self.effects.push(Effect::VerifyBlock { view, block, parent });
             }
             Verification::Requested | Verification::Invalid => {}
-            Verification::Valid => {
-                // Availability: the block is durable before the notarize for it can leave this
-                // node (a lower ticket than the vote's), so the f + 1 honest notarizers behind
-                // any notarization still hold the block after a crash and serve it to fetches.
-                // A leader's own proposal was persisted when it was signed.
-                if self.config.validators.leader(view) != self.config.me {
-                    let proposal = Proposal {
-                        view,
-                        parent_view: held.parent_view,
-                        block: block.clone(),
-                        signature: held.signature,
-                    };
-                    self.persist(WalEntry::Proposal(proposal), None);
-                }
-                self.sign_vote(Subject::Notarize { view, block_id: held.block_id });
-            }
+            Verification::Valid => self.notarize_verified(view, &held),
         }
+    }
+
+    /// R3: whether `parent_id`, proposed as the block of `parent_view`, is the finalized block
+    /// or the one notarized in that view.
+    fn parent_standing(&self, parent_view: View, parent_id: BlockId) -> ParentStanding {
+        if parent_view < self.finalized_view {
+            return ParentStanding::Refuted;
+        }
+        if parent_view == self.finalized_view {
+            return if parent_id == self.finalized_id {
+                ParentStanding::Holds
+            } else {
+                ParentStanding::Refuted
+            };
+        }
+        match self.views.get(&parent_view).and_then(|s| s.notarization.as_ref()) {
+            None => ParentStanding::Unknown,
+            Some(notarization) if notarization.subject.block_id() == Some(parent_id) => ParentStanding::Holds,
+            Some(_) => ParentStanding::Refuted,
+        }
+    }
+
+    /// R3: every view strictly between `parent_view` and `view` is nullified here.
+    fn views_nullified_between(&self, parent_view: View, view: View) -> bool {
+        let mut skipped = parent_view.next();
+        while skipped < view {
+            if self.views.get(&skipped).is_none_or(|s| s.nullification.is_none()) {
+                return false;
+            }
+            skipped = skipped.next();
+        }
+        true
+    }
+
+    /// Notarizes the held proposal of `view`, whose block the host found valid.
+    fn notarize_verified(&mut self, view: View, held: &HeldProposal) {
+        // Availability: the block is durable before the notarize for it can leave this
+        // node (a lower ticket than the vote's), so the f + 1 honest notarizers behind
+        // any notarization still hold the block after a crash and serve it to fetches.
+        // A leader's own proposal was persisted when it was signed.
+        if self.config.validators.leader(view) != self.config.me {
+            let block = self.blocks.get(&held.block_id).expect("the caller found the held block").clone();
+            let proposal = Proposal { view, parent_view: held.parent_view, block, signature: held.signature };
+            self.persist(WalEntry::Proposal(proposal), None);
+        }
+        self.sign_vote(Subject::Notarize { view, block_id: held.block_id });
     }
 
     /// The view's proposal cannot be notarized. Waiting for the timeout would only delay the
