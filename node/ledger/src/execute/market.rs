@@ -56,21 +56,11 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// crossed. Every successful PlaceOffer records its offer under (signer, offer id).
     pub(super) fn place_offer(&mut self, at: OpContext<'_>, op: &PlaceOffer) -> OpResult {
         let signer = *at.signer;
-        let (offer_key, sell_key, mut sell_balance) = self.check_place_offer(signer, op)?;
+        let (offer_key, sell_key, sell_balance) = self.check_place_offer(signer, op)?;
 
         // The taker's side of the fills is settled once, after matching: its balances are
         // keys no maker touches (makers are other accounts).
-        let opposite = KeyRange::book(&op.buy, &op.sell);
-        let matched = if op.mode == OfferMode::Passive {
-            if let Some(best) = self.next_resting(&opposite, None)?
-                && crosses(&op.price, &best.offer.price)
-            {
-                return Err(ErrorCode::PassiveWouldCross.into());
-            }
-            Matched { remaining: op.amount, received: Amount::ZERO, best_still_crosses: false }
-        } else {
-            self.match_offer(at, op, &opposite)?
-        };
+        let matched = self.match_unless_passive(at, op)?;
 
         let height = self.context.height;
         let position = BookPosition {
@@ -94,31 +84,10 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             OfferStatus::Closed { height }
         };
 
-        let sold =
-            op.amount.checked_sub(matched.remaining).expect("matching never sells more than the amount");
-        sell_balance.available = sell_balance
-            .available
-            .checked_sub(sold)
-            .expect("the available balance covers the amount, checked above");
-        if rests {
-            sell_balance.available = sell_balance
-                .available
-                .checked_sub(matched.remaining)
-                .expect("the available balance covers the amount, checked above");
-            sell_balance.locked =
-                sell_balance.locked.checked_add(matched.remaining).ok_or(ErrorCode::AmountOverflow)?;
-            let entry_key = StateKey::BookEntry { sell: op.sell.clone(), buy: op.buy.clone(), position };
-            let entry = BookEntryState { owner: signer, offer_id: op.offer_id };
-            self.put(entry_key, Some(StateValue::BookEntry(entry)));
-        }
+        let sell_balance =
+            self.settle_taker_sale(signer, op, &matched, sell_balance, rests.then_some(position))?;
         self.put_balance(sell_key, sell_balance);
-        if !matched.received.is_zero() {
-            let buy_key = StateKey::balance(signer, op.buy.clone());
-            let mut buy_balance = self.read_balance(&buy_key)?;
-            buy_balance.available =
-                buy_balance.available.checked_add(matched.received).ok_or(ErrorCode::AmountOverflow)?;
-            self.put_balance(buy_key, buy_balance);
-        }
+        self.credit_taker_purchase(signer, op, &matched)?;
         let offer = OfferState {
             sell: op.sell.clone(),
             buy: op.buy.clone(),
@@ -130,6 +99,63 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             status,
         };
         self.put(offer_key, Some(StateValue::Offer(offer)));
+        Ok(())
+    }
+
+    /// Matches a normal, immediate-or-cancel or fill-or-kill offer against the opposite book;
+    /// a passive offer matches nothing and is refused when the best opposite offer crosses.
+    fn match_unless_passive(&mut self, at: OpContext<'_>, op: &PlaceOffer) -> Result<Matched, OpFailure> {
+        let opposite = KeyRange::book(&op.buy, &op.sell);
+        if op.mode != OfferMode::Passive {
+            return self.match_offer(at, op, &opposite);
+        }
+        if let Some(best) = self.next_resting(&opposite, None)?
+            && crosses(&op.price, &best.offer.price)
+        {
+            return Err(ErrorCode::PassiveWouldCross.into());
+        }
+        Ok(Matched { remaining: op.amount, received: Amount::ZERO, best_still_crosses: false })
+    }
+
+    /// The taker's sell balance after matching: what it sold leaves it, and a remainder that
+    /// rests (at `rest_at`) moves from available to locked and enters the book.
+    fn settle_taker_sale(
+        &mut self,
+        signer: PublicKey,
+        op: &PlaceOffer,
+        matched: &Matched,
+        mut sell_balance: BalanceState,
+        rest_at: Option<BookPosition>,
+    ) -> Result<BalanceState, OpFailure> {
+        let sold =
+            op.amount.checked_sub(matched.remaining).expect("matching never sells more than the amount");
+        sell_balance.available = sell_balance
+            .available
+            .checked_sub(sold)
+            .expect("the available balance covers the amount, checked above");
+        if let Some(position) = rest_at {
+            sell_balance.available = sell_balance
+                .available
+                .checked_sub(matched.remaining)
+                .expect("the available balance covers the amount, checked above");
+            sell_balance.locked =
+                sell_balance.locked.checked_add(matched.remaining).ok_or(ErrorCode::AmountOverflow)?;
+            let entry_key = StateKey::BookEntry { sell: op.sell.clone(), buy: op.buy.clone(), position };
+            let entry = BookEntryState { owner: signer, offer_id: op.offer_id };
+            self.put(entry_key, Some(StateValue::BookEntry(entry)));
+        }
+        Ok(sell_balance)
+    }
+
+    /// Credits what the taker received, of its buy asset.
+    fn credit_taker_purchase(&mut self, signer: PublicKey, op: &PlaceOffer, matched: &Matched) -> OpResult {
+        if !matched.received.is_zero() {
+            let buy_key = StateKey::balance(signer, op.buy.clone());
+            let mut buy_balance = self.read_balance(&buy_key)?;
+            buy_balance.available =
+                buy_balance.available.checked_add(matched.received).ok_or(ErrorCode::AmountOverflow)?;
+            self.put_balance(buy_key, buy_balance);
+        }
         Ok(())
     }
 
