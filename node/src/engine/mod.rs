@@ -426,6 +426,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         result
     }
 
+    // Not split: one arm per event kind; the match is the table of what the engine does on each.
     fn handle_inner(&mut self, event: Event<N>) -> anyhow::Result<()> {
         match event {
             Event::Message { from, bytes } => match decode::<Message>(&bytes) {
@@ -538,6 +539,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         Ok(())
     }
 
+    // Not split: one arm per consensus effect; the match is the table of how the host performs each.
     fn perform_one(&mut self, effect: Effect) -> anyhow::Result<()> {
         match effect {
             Effect::Persist { .. } => unreachable!("persists are batched by perform"),
@@ -1157,6 +1159,7 @@ pub(crate) fn serve(store: &Store, request: BlockRequest) -> anyhow::Result<Vec<
 }
 
 /// An executor job: executes the missing ancestors, then the task.
+// Not split: the ancestors, then one arm per task kind, each on the layers and list they left.
 fn run_exec<N: Network>(
     shared: &Shared,
     ancestors: Vec<Block>,
