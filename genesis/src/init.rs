@@ -110,51 +110,8 @@ fn display_name(member: &MemberId) -> String {
 /// made; anything else wrong (n below 4, a duplicated member) comes back as the same
 /// problem list `validate` prints.
 pub fn build_testnet(spec: &TestnetSpec, keys: &KeySource) -> Result<Testnet, GenesisError> {
-    let validators_max = tally_types::limits::VALIDATORS_MAX;
-    if spec.validators > validators_max {
-        return Err(GenesisError::Options(format!(
-            "{} validators; at most {validators_max}",
-            spec.validators
-        )));
-    }
-    if spec.members.is_empty() {
-        return Err(GenesisError::Options("at least one member is needed".to_owned()));
-    }
-    if spec.members.len() > limits::MEMBERS_MAX {
-        return Err(GenesisError::Options(format!(
-            "{} members; at most {}",
-            spec.members.len(),
-            limits::MEMBERS_MAX
-        )));
-    }
-    let last_port = u32::from(spec.base_port) + u32::from(HTTP_PORT_OFFSET) + spec.validators as u32;
-    if spec.base_port == 0 || last_port > u32::from(u16::MAX) {
-        return Err(GenesisError::Options(format!(
-            "base port {} leaves no room for {} validators (HTTP ports go up to base + {HTTP_PORT_OFFSET} + n - 1 ≤ 65535)",
-            spec.base_port, spec.validators
-        )));
-    }
-
-    let mut validators = Vec::with_capacity(spec.validators);
-    let mut validator_keys = Vec::with_capacity(spec.validators);
-    for index in 0..spec.validators {
-        // index < VALIDATORS_MAX ≤ u16::MAX (checked above and in limits.rs), so these fit.
-        let index_u16 = index as u16;
-        let consensus = keys.consensus_key(index_u16)?;
-        let network = keys.network_key(index_u16)?;
-        let p2p_port = spec.base_port + index_u16;
-        let http_port = spec.base_port + HTTP_PORT_OFFSET + index_u16;
-        validators.push(ValidatorEntry {
-            name: format!("validator-{index}"),
-            member: spec.members[index % spec.members.len()].clone(),
-            consensus_key: consensus.public_key(),
-            network_key: network.public_key(),
-            p2p_listen: p2p_multiaddr(spec.listen_ip, p2p_port),
-            http_listen: SocketAddr::new(spec.listen_ip, http_port),
-        });
-        validator_keys.push(ValidatorKeys { consensus, network });
-    }
-
+    check_testnet_options(spec)?;
+    let (validators, validator_keys) = testnet_validators(spec, keys)?;
     let mut members = Vec::with_capacity(spec.members.len());
     let mut assets = Vec::with_capacity(spec.members.len());
     let mut balances = Vec::new();
@@ -187,6 +144,65 @@ pub fn build_testnet(spec: &TestnetSpec, keys: &KeySource) -> Result<Testnet, Ge
     };
     let genesis = revalidate(genesis)?;
     Ok(Testnet { genesis, validator_keys, issuer_keys })
+}
+
+/// Refuses options that cannot describe a network: too many validators, no members or too
+/// many, or ports that do not fit.
+fn check_testnet_options(spec: &TestnetSpec) -> Result<(), GenesisError> {
+    let validators_max = tally_types::limits::VALIDATORS_MAX;
+    if spec.validators > validators_max {
+        return Err(GenesisError::Options(format!(
+            "{} validators; at most {validators_max}",
+            spec.validators
+        )));
+    }
+    if spec.members.is_empty() {
+        return Err(GenesisError::Options("at least one member is needed".to_owned()));
+    }
+    if spec.members.len() > limits::MEMBERS_MAX {
+        return Err(GenesisError::Options(format!(
+            "{} members; at most {}",
+            spec.members.len(),
+            limits::MEMBERS_MAX
+        )));
+    }
+    let last_port = u32::from(spec.base_port) + u32::from(HTTP_PORT_OFFSET) + spec.validators as u32;
+    if spec.base_port == 0 || last_port > u32::from(u16::MAX) {
+        return Err(GenesisError::Options(format!(
+            "base port {} leaves no room for {} validators (HTTP ports go up to base + {HTTP_PORT_OFFSET} + n - 1 ≤ 65535)",
+            spec.base_port, spec.validators
+        )));
+    }
+    Ok(())
+}
+
+/// Each validator's entry and keys: named by index, assigned to the members in turn, with
+/// consecutive P2P and HTTP ports.
+fn testnet_validators(
+    spec: &TestnetSpec,
+    keys: &KeySource,
+) -> Result<(Vec<ValidatorEntry>, Vec<ValidatorKeys>), GenesisError> {
+    let mut validators = Vec::with_capacity(spec.validators);
+    let mut validator_keys = Vec::with_capacity(spec.validators);
+    for index in 0..spec.validators {
+        // index < VALIDATORS_MAX ≤ u16::MAX (checked by `check_testnet_options` and in limits.rs),
+        // so these fit.
+        let index_u16 = index as u16;
+        let consensus = keys.consensus_key(index_u16)?;
+        let network = keys.network_key(index_u16)?;
+        let p2p_port = spec.base_port + index_u16;
+        let http_port = spec.base_port + HTTP_PORT_OFFSET + index_u16;
+        validators.push(ValidatorEntry {
+            name: format!("validator-{index}"),
+            member: spec.members[index % spec.members.len()].clone(),
+            consensus_key: consensus.public_key(),
+            network_key: network.public_key(),
+            p2p_listen: p2p_multiaddr(spec.listen_ip, p2p_port),
+            http_listen: SocketAddr::new(spec.listen_ip, http_port),
+        });
+        validator_keys.push(ValidatorKeys { consensus, network });
+    }
+    Ok((validators, validator_keys))
 }
 
 /// Validates a genesis assembled in code through the same path a loaded file takes, so that
