@@ -79,6 +79,7 @@ use std::time::{Duration, Instant};
 
 use redb::{
     Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableHandle,
+    WriteTransaction,
 };
 use tally_types::codec::{Bounded, decode, encode};
 use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, TxId};
@@ -340,92 +341,20 @@ impl Store {
 
     fn check_or_init_identity(&self, identity: &ChainIdentity) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(self.storage())?;
-        let mut upgrade = false;
-        {
+        let upgrade = {
             let meta = txn.open_table(META).map_err(self.storage())?;
             let schema = meta.get(META_SCHEMA).map_err(self.storage())?.map(|v| v.value().to_vec());
             match schema {
                 None => {
-                    // A new file: make sure no other table holds data (a redb file of some other
-                    // program would have tables but no Tally meta).
                     drop(meta);
-                    let foreign = txn.list_tables().map_err(self.storage())?.any(|t| t.name() != "meta");
-                    if foreign {
-                        return Err(StoreError::Open {
-                            path: self.path.clone(),
-                            reason: "a redb database without Tally metadata (another program's file?)".into(),
-                        });
-                    }
-                    let mut meta = txn.open_table(META).map_err(self.storage())?;
-                    meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice())
-                        .map_err(self.storage())?;
-                    meta.insert(META_CHAIN_ID, identity.chain_id.as_str().as_bytes())
-                        .map_err(self.storage())?;
-                    meta.insert(META_GENESIS_HASH, identity.genesis_hash.as_bytes().as_slice())
-                        .map_err(self.storage())?;
-                    meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
-                    meta.insert(META_LAST_BLOCK_ID, identity.genesis_hash.as_bytes().as_slice())
-                        .map_err(self.storage())?;
-                    meta.insert(META_WAL_NEXT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
-                    meta.insert(META_INDEX_FROM, 1u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+                    self.init_identity(&txn, identity)?;
+                    false
                 }
-                Some(bytes) => {
-                    let found = u32::from_be_bytes(
-                        bytes
-                            .as_slice()
-                            .try_into()
-                            .map_err(|_| self.corrupt("meta", META_SCHEMA, "not 4 bytes"))?,
-                    );
-                    if !schema_known(found) {
-                        return Err(StoreError::SchemaVersion {
-                            path: self.path.clone(),
-                            found,
-                            expected: SCHEMA_VERSION,
-                        });
-                    }
-                    upgrade = found != SCHEMA_VERSION;
-                    let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
-                    let chain = String::from_utf8(chain.unwrap_or_default())
-                        .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
-                    if chain != identity.chain_id.as_str() {
-                        return Err(StoreError::ForeignChain {
-                            path: self.path.clone(),
-                            field: "chain id",
-                            found: chain,
-                            expected: identity.chain_id.to_string(),
-                        });
-                    }
-                    let genesis =
-                        meta.get(META_GENESIS_HASH).map_err(self.storage())?.map(|v| v.value().to_vec());
-                    let genesis: [u8; 32] = genesis
-                        .unwrap_or_default()
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| self.corrupt("meta", META_GENESIS_HASH, "not 32 bytes"))?;
-                    if Hash(genesis) != identity.genesis_hash {
-                        return Err(StoreError::ForeignChain {
-                            path: self.path.clone(),
-                            field: "genesis hash",
-                            found: Hash(genesis).to_string(),
-                            expected: identity.genesis_hash.to_string(),
-                        });
-                    }
-                }
+                Some(bytes) => self.check_identity(&meta, &bytes, identity)?,
             }
-        }
+        };
         if upgrade {
-            // From here on, builds that keep the WAL in this file, or that do not index, refuse
-            // it (see SCHEMA_VERSION).
-            let mut meta = txn.open_table(META).map_err(self.storage())?;
-            meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(self.storage())?;
-            if meta.get(META_INDEX_FROM).map_err(self.storage())?.is_none() {
-                let height = u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?);
-                meta.insert(META_INDEX_FROM, (height + 1).to_be_bytes().as_slice())
-                    .map_err(self.storage())?;
-                let state = txn.open_table(STATE).map_err(self.storage())?;
-                let mut figures = txn.open_table(index::FIGURES).map_err(self.storage())?;
-                index::recount_holders(&state, &mut figures)?;
-            }
+            self.upgrade_schema(&txn)?;
         }
         // Every table exists from the first open on, so readers never meet a missing table.
         txn.open_table(BLOCKS).map_err(self.storage())?;
@@ -444,6 +373,93 @@ impl Store {
         txn.open_table(index::FIGURES).map_err(self.storage())?;
         txn.open_table(index::BADGE_REVOCATIONS).map_err(self.storage())?;
         txn.commit().map_err(self.storage())?;
+        Ok(())
+    }
+
+    /// A new file: writes the identity and the empty chain's meta entries, after making sure
+    /// no other table holds data (a redb file of some other program would have tables but no
+    /// Tally meta).
+    fn init_identity(&self, txn: &WriteTransaction, identity: &ChainIdentity) -> Result<(), StoreError> {
+        let foreign = txn.list_tables().map_err(self.storage())?.any(|t| t.name() != "meta");
+        if foreign {
+            return Err(StoreError::Open {
+                path: self.path.clone(),
+                reason: "a redb database without Tally metadata (another program's file?)".into(),
+            });
+        }
+        let mut meta = txn.open_table(META).map_err(self.storage())?;
+        meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(self.storage())?;
+        meta.insert(META_CHAIN_ID, identity.chain_id.as_str().as_bytes()).map_err(self.storage())?;
+        meta.insert(META_GENESIS_HASH, identity.genesis_hash.as_bytes().as_slice())
+            .map_err(self.storage())?;
+        meta.insert(META_HEIGHT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+        meta.insert(META_LAST_BLOCK_ID, identity.genesis_hash.as_bytes().as_slice())
+            .map_err(self.storage())?;
+        meta.insert(META_WAL_NEXT, 0u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+        meta.insert(META_INDEX_FROM, 1u64.to_be_bytes().as_slice()).map_err(self.storage())?;
+        Ok(())
+    }
+
+    /// An existing file: its schema (`schema`, the stored bytes) must be one this build reads,
+    /// and its chain id and genesis hash `identity`'s. Returns whether the schema is an older
+    /// one to upgrade.
+    fn check_identity(
+        &self,
+        meta: &impl ReadableTable<&'static str, &'static [u8]>,
+        schema: &[u8],
+        identity: &ChainIdentity,
+    ) -> Result<bool, StoreError> {
+        let found = u32::from_be_bytes(
+            schema.try_into().map_err(|_| self.corrupt("meta", META_SCHEMA, "not 4 bytes"))?,
+        );
+        if !schema_known(found) {
+            return Err(StoreError::SchemaVersion {
+                path: self.path.clone(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
+        let chain = String::from_utf8(chain.unwrap_or_default())
+            .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
+        if chain != identity.chain_id.as_str() {
+            return Err(StoreError::ForeignChain {
+                path: self.path.clone(),
+                field: "chain id",
+                found: chain,
+                expected: identity.chain_id.to_string(),
+            });
+        }
+        let genesis = meta.get(META_GENESIS_HASH).map_err(self.storage())?.map(|v| v.value().to_vec());
+        let genesis: [u8; 32] = genesis
+            .unwrap_or_default()
+            .as_slice()
+            .try_into()
+            .map_err(|_| self.corrupt("meta", META_GENESIS_HASH, "not 32 bytes"))?;
+        if Hash(genesis) != identity.genesis_hash {
+            return Err(StoreError::ForeignChain {
+                path: self.path.clone(),
+                field: "genesis hash",
+                found: Hash(genesis).to_string(),
+                expected: identity.genesis_hash.to_string(),
+            });
+        }
+        Ok(found != SCHEMA_VERSION)
+    }
+
+    /// Upgrades an older schema: from here on, builds that keep the WAL in this file, or that
+    /// do not index, refuse it (see SCHEMA_VERSION). A file that never indexed starts its
+    /// index after its last block, with the holder counts recounted from the state.
+    fn upgrade_schema(&self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        let mut meta = txn.open_table(META).map_err(self.storage())?;
+        meta.insert(META_SCHEMA, SCHEMA_VERSION.to_be_bytes().as_slice()).map_err(self.storage())?;
+        if meta.get(META_INDEX_FROM).map_err(self.storage())?.is_none() {
+            let height = u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?);
+            meta.insert(META_INDEX_FROM, (height + 1).to_be_bytes().as_slice()).map_err(self.storage())?;
+            let state = txn.open_table(STATE).map_err(self.storage())?;
+            let mut figures = txn.open_table(index::FIGURES).map_err(self.storage())?;
+            index::recount_holders(&state, &mut figures)?;
+        }
         Ok(())
     }
 
@@ -579,15 +595,7 @@ impl Store {
             let mut meta = txn.open_table(META).map_err(self.storage())?;
             let mut committed = Height(u64::from_be_bytes(self.meta_array(&meta, META_HEIGHT)?));
             let mut last_id = BlockId(Hash(self.meta_array(&meta, META_LAST_BLOCK_ID)?));
-            let mut blocks = txn.open_table(BLOCKS).map_err(self.storage())?;
-            let mut certificates = txn.open_table(CERTIFICATES).map_err(self.storage())?;
-            let mut receipts = txn.open_table(RECEIPTS).map_err(self.storage())?;
-            let mut block_ids = txn.open_table(BLOCK_IDS).map_err(self.storage())?;
-            let mut txs = txn.open_table(TXS).map_err(self.storage())?;
-            let mut state = txn.open_table(STATE).map_err(self.storage())?;
-            let mut tree = txn.open_table(TREE).map_err(self.storage())?;
-            let mut epoch_proofs = txn.open_table(EPOCH_PROOFS).map_err(self.storage())?;
-            let mut index = index::IndexTables::open(&txn).map_err(self.storage())?;
+            let mut tables = self.open_block_tables(&txn)?;
             let mut postings_pending =
                 u64::from_be_bytes(self.meta_array_or(&meta, META_POSTINGS_PENDING, [0; 8])?);
             for commit in commits {
@@ -604,36 +612,14 @@ impl Store {
                         got: header.parent_id,
                     });
                 }
-                let height = header.height.0;
-                let id = commit.block.id();
-                blocks.insert(height, encode(commit.block).as_slice()).map_err(self.storage())?;
-                certificates.insert(height, encode(commit.certificate).as_slice()).map_err(self.storage())?;
-                receipts
-                    .insert(height, encode(&commit.receipts.to_vec()).as_slice())
-                    .map_err(self.storage())?;
-                block_ids.insert(&id.0.0, height).map_err(self.storage())?;
-                for (index, tx) in commit.block.txs.iter().enumerate() {
-                    txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
-                }
-                index.apply_state_writes(&mut state, commit.state_writes).map_err(self.storage())?;
-                apply_writes(&mut tree, commit.tree_writes).map_err(self.storage())?;
-                // The tree keeps one version: the proof of the next epoch's set under this
-                // block's state root can be made only now (docs/ARCHITECTURE.md "Governance and
-                // epochs", the chain of trust through the epochs).
-                if let Some((number, record)) = ledger::epoch_end_proof(&state, &tree, header.height)
-                    .map_err(|reason| self.corrupt("state", "epochs", reason))?
-                {
-                    epoch_proofs.insert(number, record.as_slice()).map_err(self.storage())?;
-                }
-                postings_pending +=
-                    index.record_block(&state, commit.block, commit.receipts, commit.state_writes)?;
+                postings_pending += self.write_block(&mut tables, commit)?;
                 committed = header.height;
-                last_id = id;
+                last_id = commit.block.id();
             }
             if postings_pending >= self.postings_merge_at {
                 let slice =
                     self.meta_array_or(&meta, META_POSTINGS_NEXT_SLICE, [0])?[0] % index::POSTING_SLICES;
-                let merged = index.merge_slice(slice).map_err(self.storage())?;
+                let merged = tables.index.merge_slice(slice).map_err(self.storage())?;
                 postings_pending = postings_pending.saturating_sub(merged);
                 let next = (slice + 1) % index::POSTING_SLICES;
                 meta.insert(META_POSTINGS_NEXT_SLICE, [next].as_slice()).map_err(self.storage())?;
@@ -646,6 +632,51 @@ impl Store {
         let commit_started = Instant::now();
         txn.commit().map_err(self.storage())?;
         Ok(CommitTiming { commit: commit_started.elapsed(), total: started.elapsed() })
+    }
+
+    /// Opens the tables [`Self::write_block`] writes, in `txn`.
+    fn open_block_tables<'t>(&self, txn: &'t WriteTransaction) -> Result<BlockTables<'t>, StoreError> {
+        Ok(BlockTables {
+            blocks: txn.open_table(BLOCKS).map_err(self.storage())?,
+            certificates: txn.open_table(CERTIFICATES).map_err(self.storage())?,
+            receipts: txn.open_table(RECEIPTS).map_err(self.storage())?,
+            block_ids: txn.open_table(BLOCK_IDS).map_err(self.storage())?,
+            txs: txn.open_table(TXS).map_err(self.storage())?,
+            state: txn.open_table(STATE).map_err(self.storage())?,
+            tree: txn.open_table(TREE).map_err(self.storage())?,
+            epoch_proofs: txn.open_table(EPOCH_PROOFS).map_err(self.storage())?,
+            index: index::IndexTables::open(txn).map_err(self.storage())?,
+        })
+    }
+
+    /// Writes one block of a commit (checked to follow the one before): the block, its
+    /// certificate and receipts, its id and transactions' positions, its state and tree
+    /// changes, the epoch-end proof if it ends an epoch, and its index entries. Returns how
+    /// many account entries it left waiting for the history index.
+    fn write_block(&self, tables: &mut BlockTables<'_>, commit: &BlockCommit<'_>) -> Result<u64, StoreError> {
+        let BlockTables { blocks, certificates, receipts, block_ids, txs, state, tree, epoch_proofs, index } =
+            tables;
+        let header = &commit.block.header;
+        let height = header.height.0;
+        let id = commit.block.id();
+        blocks.insert(height, encode(commit.block).as_slice()).map_err(self.storage())?;
+        certificates.insert(height, encode(commit.certificate).as_slice()).map_err(self.storage())?;
+        receipts.insert(height, encode(&commit.receipts.to_vec()).as_slice()).map_err(self.storage())?;
+        block_ids.insert(&id.0.0, height).map_err(self.storage())?;
+        for (index, tx) in commit.block.txs.iter().enumerate() {
+            txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
+        }
+        index.apply_state_writes(state, commit.state_writes).map_err(self.storage())?;
+        apply_writes(tree, commit.tree_writes).map_err(self.storage())?;
+        // The tree keeps one version: the proof of the next epoch's set under this
+        // block's state root can be made only now (docs/ARCHITECTURE.md "Governance and
+        // epochs", the chain of trust through the epochs).
+        if let Some((number, record)) = ledger::epoch_end_proof(state, tree, header.height)
+            .map_err(|reason| self.corrupt("state", "epochs", reason))?
+        {
+            epoch_proofs.insert(number, record.as_slice()).map_err(self.storage())?;
+        }
+        index.record_block(state, commit.block, commit.receipts, commit.state_writes)
     }
 
     fn get_decoded<K, T>(
@@ -973,6 +1004,19 @@ fn open_database(opened: Result<Database, redb::DatabaseError>, path: &Path) -> 
             reason: format!("not a readable Tally data file ({error})"),
         }),
     }
+}
+
+/// The tables a block commit writes, open in one write transaction.
+struct BlockTables<'t> {
+    blocks: redb::Table<'t, u64, &'static [u8]>,
+    certificates: redb::Table<'t, u64, &'static [u8]>,
+    receipts: redb::Table<'t, u64, &'static [u8]>,
+    block_ids: redb::Table<'t, &'static [u8; 32], u64>,
+    txs: redb::Table<'t, &'static [u8; 32], (u64, u32)>,
+    state: redb::Table<'t, &'static [u8], &'static [u8]>,
+    tree: redb::Table<'t, &'static [u8], &'static [u8]>,
+    epoch_proofs: redb::Table<'t, u64, &'static [u8]>,
+    index: index::IndexTables<'t>,
 }
 
 fn apply_writes(
