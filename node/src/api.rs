@@ -647,28 +647,8 @@ async fn submit_tx(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
-    let wait_for_commit = match query.wait.as_deref() {
-        None => false,
-        Some("commit") => true,
-        Some(other) => {
-            return Err(Problem::bad_request(
-                "query",
-                format!("query `wait`: `{other}` is not supported; the only value is `commit`"),
-            ));
-        }
-    };
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large",
-                "Body too large",
-                format!("the body is larger than the limit of {} bytes", state.limits.body_bytes_max),
-            )
-        } else {
-            Problem::bad_request("body", rejection.body_text())
-        }
-    })?;
+    let wait_for_commit = wait_for_commit_asked(&query)?;
+    let body = body.map_err(|rejection| body_problem(&rejection, state.limits.body_bytes_max))?;
     let parsed = if is_octet_stream(&headers) { parse_borsh_body(&body)? } else { parse_json_body(&body)? };
     let tx = match parsed {
         SubmitBody::One(tx) => tx,
@@ -685,16 +665,49 @@ async fn submit_tx(
 
     // Subscribe before handing the transaction over, so a commit that lands before we start
     // waiting still wakes the wait below.
-    let mut committed = state.committed.clone();
+    let committed = state.committed.clone();
     let admitted = hand_to_engine(&state, vec![tx]).await?.pop().expect("one result per transaction");
     let id = admitted.map_err(admit_problem)?;
     if !wait_for_commit {
         return Ok((StatusCode::ACCEPTED, axum::Json(json!({ "tx_id": id })).into_response()).into_response());
     }
+    await_commit(&state, committed, id).await
+}
+
+/// `?wait=commit` (true), or no `wait` (false); any other value is refused.
+fn wait_for_commit_asked(query: &SubmitQuery) -> Result<bool, Problem> {
+    match query.wait.as_deref() {
+        None => Ok(false),
+        Some("commit") => Ok(true),
+        Some(other) => Err(Problem::bad_request(
+            "query",
+            format!("query `wait`: `{other}` is not supported; the only value is `commit`"),
+        )),
+    }
+}
+
+/// The problem for a body that could not be read: too large (413), or otherwise bad.
+fn body_problem(rejection: &BytesRejection, body_bytes_max: usize) -> Problem {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Body too large",
+            format!("the body is larger than the limit of {body_bytes_max} bytes"),
+        )
+    } else {
+        Problem::bad_request("body", rejection.body_text())
+    }
+}
+
+/// Answers with the inclusion of admitted transaction `id` once a commit holds it, or a
+/// problem when the engine stops or the wait times out. `committed` was subscribed before
+/// the transaction was handed over, so no commit is missed.
+async fn await_commit(state: &ApiState, mut committed: watch::Receiver<Height>, id: TxId) -> ApiResult {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.wait_timeout_ms);
     loop {
         committed.borrow_and_update();
-        if let Some(found) = read_store(&state, move |store| tx_inclusion(store, id)).await? {
+        if let Some(found) = read_store(state, move |store| tx_inclusion(store, id)).await? {
             return ok_json(found);
         }
         match tokio::time::timeout_at(deadline, committed.changed()).await {

@@ -532,54 +532,10 @@ pub(super) async fn get_provider(State(state): State<ApiState>, Path(text): Path
         else {
             return Err(Problem::not_found(format!("no member `{member}`")));
         };
-        let mut scales: BTreeMap<String, u8> = BTreeMap::new();
-        let mut scale_of = |asset: &str| -> Result<u8, Problem> {
-            if let Some(scale) = scales.get(asset) {
-                return Ok(*scale);
-            }
-            let scale = match AssetId::from_str(asset) {
-                Ok(id) => read_asset(&snapshot, &id)?.map(|state| state.scale).unwrap_or(0),
-                Err(_) => 0,
-            };
-            scales.insert(asset.to_owned(), scale);
-            Ok(scale)
-        };
-        let mut assets: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
-        let mut badges = serde_json::Map::new();
-        for (key, value) in store.figures(&format!("m/{member}/"), FIGURES_MAX)? {
-            let mut parts = key.splitn(4, '/').skip(2);
-            let (Some(asset), Some(name)) = (parts.next(), parts.next()) else { continue };
-            if asset == "-" {
-                badges.insert(name.to_owned(), json!(value));
-                continue;
-            }
-            let scale = scale_of(asset)?;
-            let entry = assets.entry(asset.to_owned()).or_default();
-            if name == "settled_batches" {
-                entry.insert(name.to_owned(), json!(value));
-            } else {
-                entry.insert(name.to_owned(), json!(tally_types::Amount(value).display(scale)));
-                entry.insert(format!("{name}_minor"), json!(value.to_string()));
-            }
-        }
-        let mut reasons: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
-        for (key, value) in store.figures(&format!("r/{member}/"), FIGURES_MAX)? {
-            let mut parts = key.splitn(4, '/').skip(2);
-            let (Some(asset), Some(reason)) = (parts.next(), parts.next()) else { continue };
-            let scale = scale_of(asset)?;
-            reasons.entry(asset.to_owned()).or_default().insert(reason.to_owned(), json!(tally_types::Amount(value).display(scale)));
-        }
-        let mut days = Vec::new();
-        for (key, value) in store.figures(&format!("d/{member}/"), FIGURES_MAX)? {
-            let mut parts = key.splitn(5, '/').skip(2);
-            let (Some(asset), Some(day), Some(reason)) = (parts.next(), parts.next(), parts.next()) else { continue };
-            let scale = scale_of(asset)?;
-            let day: u64 = day.parse().unwrap_or(0);
-            days.push(json!({
-                "asset": asset, "day_start_ms": day * DAY_MS, "reason": reason,
-                "amount": tally_types::Amount(value).display(scale), "amount_minor": value.to_string(),
-            }));
-        }
+        let mut scales = Scales { snapshot: &snapshot, known: BTreeMap::new() };
+        let (assets, badges) = provider_figures(store, &member, &mut scales)?;
+        let mut reasons = rewards_by_reason(store, &member, &mut scales)?;
+        let days = rewards_by_day(store, &member, &mut scales)?;
         let mut listed = Vec::new();
         for (asset, mut figures) in assets {
             let holders = store.figures(&format!("h/{asset}"), 1)?.first().map(|(_, count)| *count).unwrap_or(0);
@@ -601,6 +557,102 @@ pub(super) async fn get_provider(State(state): State<ApiState>, Path(text): Path
     })
     .await?;
     ok_json(body)
+}
+
+/// A provider's figures per asset, by figure name (amounts also in minor units), and its
+/// badge figures.
+type ProviderFigures = (
+    BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+/// Assets' scales for showing amounts, each read once from the snapshot; an asset that is not
+/// on the ledger (or not an asset id) shows in minor units (scale 0).
+struct Scales<'a> {
+    snapshot: &'a tally_store::Snapshot<'a>,
+    known: BTreeMap<String, u8>,
+}
+
+impl Scales<'_> {
+    fn of(&mut self, asset: &str) -> Result<u8, Problem> {
+        if let Some(scale) = self.known.get(asset) {
+            return Ok(*scale);
+        }
+        let scale = match AssetId::from_str(asset) {
+            Ok(id) => read_asset(self.snapshot, &id)?.map(|state| state.scale).unwrap_or(0),
+            Err(_) => 0,
+        };
+        self.known.insert(asset.to_owned(), scale);
+        Ok(scale)
+    }
+}
+
+/// The member's figures (`m/{member}/{asset}/{name}`): per asset, and its badges (asset `-`).
+fn provider_figures(
+    store: &Store,
+    member: &MemberId,
+    scales: &mut Scales<'_>,
+) -> Result<ProviderFigures, Problem> {
+    let mut assets: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    let mut badges = serde_json::Map::new();
+    for (key, value) in store.figures(&format!("m/{member}/"), FIGURES_MAX)? {
+        let mut parts = key.splitn(4, '/').skip(2);
+        let (Some(asset), Some(name)) = (parts.next(), parts.next()) else { continue };
+        if asset == "-" {
+            badges.insert(name.to_owned(), json!(value));
+            continue;
+        }
+        let scale = scales.of(asset)?;
+        let entry = assets.entry(asset.to_owned()).or_default();
+        if name == "settled_batches" {
+            entry.insert(name.to_owned(), json!(value));
+        } else {
+            entry.insert(name.to_owned(), json!(tally_types::Amount(value).display(scale)));
+            entry.insert(format!("{name}_minor"), json!(value.to_string()));
+        }
+    }
+    Ok((assets, badges))
+}
+
+/// The member's rewards per asset, by reason (`r/{member}/{asset}/{reason}`).
+fn rewards_by_reason(
+    store: &Store,
+    member: &MemberId,
+    scales: &mut Scales<'_>,
+) -> Result<BTreeMap<String, serde_json::Map<String, serde_json::Value>>, Problem> {
+    let mut reasons: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    for (key, value) in store.figures(&format!("r/{member}/"), FIGURES_MAX)? {
+        let mut parts = key.splitn(4, '/').skip(2);
+        let (Some(asset), Some(reason)) = (parts.next(), parts.next()) else { continue };
+        let scale = scales.of(asset)?;
+        reasons
+            .entry(asset.to_owned())
+            .or_default()
+            .insert(reason.to_owned(), json!(tally_types::Amount(value).display(scale)));
+    }
+    Ok(reasons)
+}
+
+/// The member's rewards per asset, day and reason (`d/{member}/{asset}/{day}/{reason}`).
+fn rewards_by_day(
+    store: &Store,
+    member: &MemberId,
+    scales: &mut Scales<'_>,
+) -> Result<Vec<serde_json::Value>, Problem> {
+    let mut days = Vec::new();
+    for (key, value) in store.figures(&format!("d/{member}/"), FIGURES_MAX)? {
+        let mut parts = key.splitn(5, '/').skip(2);
+        let (Some(asset), Some(day), Some(reason)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let scale = scales.of(asset)?;
+        let day: u64 = day.parse().unwrap_or(0);
+        days.push(json!({
+            "asset": asset, "day_start_ms": day * DAY_MS, "reason": reason,
+            "amount": tally_types::Amount(value).display(scale), "amount_minor": value.to_string(),
+        }));
+    }
+    Ok(days)
 }
 
 #[derive(Deserialize)]

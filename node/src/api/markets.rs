@@ -309,28 +309,8 @@ pub(super) async fn get_offers_of(
 ) -> ApiResult {
     let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
     let owner = parse_account(&address, "address")?;
-    let open_only = match query.status.as_deref() {
-        None | Some("open") => true,
-        Some("all") => false,
-        Some(other) => {
-            return Err(Problem::bad_request(
-                "query",
-                format!("query `status`: `{other}` is not `open` or `all`"),
-            ));
-        }
-    };
-    let limit = match query.limit.as_deref() {
-        None => OFFERS_PAGE_DEFAULT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(limit) if (1..=OFFERS_PAGE_MAX).contains(&limit) => limit,
-            _ => {
-                return Err(Problem::bad_request(
-                    "query",
-                    format!("query `limit`: `{text}` is not a whole number in 1..={OFFERS_PAGE_MAX}"),
-                ));
-            }
-        },
-    };
+    let open_only = open_only_asked(query.status.as_deref())?;
+    let limit = offers_page_limit(query.limit.as_deref())?;
     let after = match query.after.as_deref() {
         None => None,
         Some(text) => Some(parse_op_id(text, "query `after`")?),
@@ -372,6 +352,29 @@ pub(super) async fn get_offers_of(
     })
     .await?;
     ok_json(body)
+}
+
+/// Query `status`: `open` (the default) lists open offers only, `all` every offer.
+fn open_only_asked(status: Option<&str>) -> Result<bool, Problem> {
+    match status {
+        None | Some("open") => Ok(true),
+        Some("all") => Ok(false),
+        Some(other) => {
+            Err(Problem::bad_request("query", format!("query `status`: `{other}` is not `open` or `all`")))
+        }
+    }
+}
+
+/// Query `limit`: offers per page, 1 to [`OFFERS_PAGE_MAX`], [`OFFERS_PAGE_DEFAULT`] when absent.
+fn offers_page_limit(limit: Option<&str>) -> Result<usize, Problem> {
+    let Some(text) = limit else { return Ok(OFFERS_PAGE_DEFAULT) };
+    match text.parse::<usize>() {
+        Ok(limit) if (1..=OFFERS_PAGE_MAX).contains(&limit) => Ok(limit),
+        _ => Err(Problem::bad_request(
+            "query",
+            format!("query `limit`: `{text}` is not a whole number in 1..={OFFERS_PAGE_MAX}"),
+        )),
+    }
 }
 
 /// `GET /v1/offers/{owner}/{offer_id}`: one offer, open or closed.
