@@ -344,17 +344,7 @@ async fn run() -> Result<()> {
     // 0.01 of the asset in minor units.
     let transfer_amount = Amount(10u128.pow(u32::from(scale) - 2));
     let shape = LoadShape::new(&args)?;
-    eprintln!(
-        "tally-bench: {} nodes, {} accounts ({} sending), {} transfers of 0.01 {} at {}/s for {} s (seed {})",
-        network.nodes.len(),
-        shape.account_count,
-        shape.sender_count,
-        shape.total,
-        network.asset,
-        args.rate,
-        args.duration,
-        shape.seed
-    );
+    announce_load(&network, &shape, &args);
 
     let setup_started = Instant::now();
     let (publics, senders) = derive_accounts(shape.seed, shape.account_count, shape.sender_count);
@@ -576,6 +566,21 @@ async fn fund(
     Ok(form.unwrap_or(SubmitForm::Batch))
 }
 
+/// Says on stderr what load is about to run, on which network.
+fn announce_load(network: &Network, shape: &LoadShape, args: &Args) {
+    eprintln!(
+        "tally-bench: {} nodes, {} accounts ({} sending), {} transfers of 0.01 {} at {}/s for {} s (seed {})",
+        network.nodes.len(),
+        shape.account_count,
+        shape.sender_count,
+        shape.total,
+        network.asset,
+        args.rate,
+        args.duration,
+        shape.seed
+    );
+}
+
 /// Says on stderr how the load is submitted.
 fn announce_form(form: SubmitForm, args: &Args) {
     match form {
@@ -730,18 +735,7 @@ async fn send_on_schedule(
         let mut remaining = false;
         for (node, order) in order_by_node.iter().enumerate() {
             let from = next_by_node[node];
-            let due = order[from..]
-                .iter()
-                .take_while(|&&index| send_offset(u64::from(index), args.rate) <= now)
-                .count();
-            let due_now = &order[from..from + due];
-            let sizes = due_now.iter().map(|&index| encoded[index as usize].len());
-            let mut offset = 0;
-            for length in batch_lengths(sizes, batch_max, SUBMIT_BATCH_BYTES_MAX) {
-                // A closed queue means its workers are gone, which only happens after the window.
-                let _ = queues[node].send(due_now[offset..offset + length].to_vec());
-                offset += length;
-            }
+            let due = queue_due(&order[from..], now, args.rate, &encoded, batch_max, &queues[node]);
             next_by_node[node] = from + due;
             remaining |= next_by_node[node] < order.len();
         }
@@ -763,6 +757,28 @@ async fn send_on_schedule(
         }
     }
     Ok(scheduled)
+}
+
+/// Queues, in batches, the transfers of `pending` (a node's schedule, from its next unsent
+/// transfer) that are due `now` from the start; returns how many.
+fn queue_due(
+    pending: &[u32],
+    now: Duration,
+    rate: u64,
+    encoded: &[Vec<u8>],
+    batch_max: usize,
+    queue: &mpsc::UnboundedSender<Vec<u32>>,
+) -> usize {
+    let due = pending.iter().take_while(|&&index| send_offset(u64::from(index), rate) <= now).count();
+    let due_now = &pending[..due];
+    let sizes = due_now.iter().map(|&index| encoded[index as usize].len());
+    let mut offset = 0;
+    for length in batch_lengths(sizes, batch_max, SUBMIT_BATCH_BYTES_MAX) {
+        // A closed queue means its workers are gone, which only happens after the window.
+        let _ = queue.send(due_now[offset..offset + length].to_vec());
+        offset += length;
+    }
+    due
 }
 
 /// Per node, an unbounded queue of batches fed by the schedule: its length is bounded by the
@@ -869,20 +885,7 @@ async fn fund_accounts(
     let mut grant_tx = |seq: u64, recipients: &[(PublicKey, Amount)]| {
         let ops = recipients
             .iter()
-            .map(|&(to, amount)| {
-                let mut grant_id = [0u8; 16];
-                grant_id.copy_from_slice(&grant_ids.bytes32()[..16]);
-                Op::Grant(Grant {
-                    grant_id: OpId(grant_id),
-                    asset: network.asset.clone(),
-                    to,
-                    amount,
-                    kind: GrantKind::Promo,
-                    reason: None,
-                    external_ref: BoundedString::new("tally-bench").expect("11 bytes fit the limit"),
-                    pack: None,
-                })
-            })
+            .map(|&(to, amount)| grant_op(&mut grant_ids, &network.asset, to, amount))
             .collect();
         signed_tx(network, issuer, seq, valid_until, ops)
     };
@@ -910,6 +913,37 @@ async fn fund_accounts(
         (issuer_seq + 1..).zip(&chunks).map(|(seq, chunk)| (0, grant_tx(seq, chunk))).collect();
     run_funding_stage(network, control, form, "grants to distributors", window, txs).await?;
 
+    let txs = distributor_transfers(network, &distributors, &groups, amount, valid_until);
+    run_funding_stage(network, control, form, "transfers from distributors", window, txs).await?;
+    check_balances(control, &network.asset, accounts, amount).await
+}
+
+/// A promotional grant of `amount` to `to`, with the next grant id drawn from `grant_ids`.
+fn grant_op(grant_ids: &mut SplitMix64, asset: &AssetId, to: PublicKey, amount: Amount) -> Op {
+    let mut grant_id = [0u8; 16];
+    grant_id.copy_from_slice(&grant_ids.bytes32()[..16]);
+    Op::Grant(Grant {
+        grant_id: OpId(grant_id),
+        asset: asset.clone(),
+        to,
+        amount,
+        kind: GrantKind::Promo,
+        reason: None,
+        external_ref: BoundedString::new("tally-bench").expect("11 bytes fit the limit"),
+        pack: None,
+    })
+}
+
+/// Each distributor's transfers of `amount` to every account of its group, 16 per
+/// transaction from seq 1, signed in parallel; each sent to the node its distributor's index
+/// picks (distributors' transactions go to nodes side by side).
+fn distributor_transfers(
+    network: &Network,
+    distributors: &[SecretKey],
+    groups: &[&[PublicKey]],
+    amount: Amount,
+    valid_until: Height,
+) -> Vec<(usize, SignedTransaction)> {
     let unsigned: Vec<(usize, u64, Vec<PublicKey>)> = groups
         .iter()
         .enumerate()
@@ -927,10 +961,7 @@ async fn fund_accounts(
             .collect();
         signed_tx(network, &distributors[*distributor], *seq, valid_until, ops)
     });
-    let txs =
-        unsigned.iter().map(|(distributor, _, _)| distributor % network.nodes.len()).zip(signed).collect();
-    run_funding_stage(network, control, form, "transfers from distributors", window, txs).await?;
-    check_balances(control, &network.asset, accounts, amount).await
+    unsigned.iter().map(|(distributor, _, _)| distributor % network.nodes.len()).zip(signed).collect()
 }
 
 fn signed_tx(
