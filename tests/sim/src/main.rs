@@ -175,16 +175,7 @@ fn campaign_run(args: &Args) -> Result<bool> {
     );
     let next = AtomicU64::new(args.start);
     let done = AtomicU64::new(0);
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    // Per passing seed: views from the highest honest view at GST to the first block
-    // committed after it (what the liveness bound limits).
-    let views_to_progress: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
-    let reconfigured = AtomicU64::new(0);
-    let epochs = AtomicU64::new(0);
-    let rotations = AtomicU64::new(0);
-    let removals = AtomicU64::new(0);
-    let joins = AtomicU64::new(0);
-    let ghost_votes = AtomicU64::new(0);
+    let tally = CampaignTally::default();
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.jobs {
@@ -194,99 +185,126 @@ fn campaign_run(args: &Args) -> Result<bool> {
                     if seed >= end {
                         return;
                     }
-                    let n = campaign::nodes_for_seed(seed, args.nodes);
-                    let kind = choice.for_seed(seed);
-                    // A panic fails its seed (with the replay command) and the campaign goes on.
-                    let run = std::panic::catch_unwind(|| {
-                        campaign::run_seed(seed, n, kind, ScenarioOptions::default())
-                    });
-                    let report = match run.unwrap_or_else(|panic| Err(panic_setup_error(panic))) {
-                        Ok(outcome) if outcome.passed() => {
-                            if let (Some(at_gst), Some(first)) =
-                                (outcome.stats.view_at_gst, outcome.stats.first_view_after_gst)
-                            {
-                                // Across an epoch change views restart at the epoch's base:
-                                // those seeds are counted apart.
-                                let key = if View(first).epoch() == View(at_gst).epoch() {
-                                    first - at_gst
-                                } else {
-                                    u64::MAX
-                                };
-                                *lock(&views_to_progress).entry(key).or_insert(0) += 1;
-                            }
-                            if outcome.stats.epochs_scheduled > 0 {
-                                reconfigured.fetch_add(1, Ordering::Relaxed);
-                                epochs.fetch_add(outcome.stats.epochs_scheduled, Ordering::Relaxed);
-                                rotations.fetch_add(outcome.stats.rotations, Ordering::Relaxed);
-                                removals.fetch_add(outcome.stats.removals, Ordering::Relaxed);
-                                joins.fetch_add(outcome.stats.joins, Ordering::Relaxed);
-                                ghost_votes.fetch_add(outcome.stats.ghost_votes, Ordering::Relaxed);
-                            }
-                            None
-                        }
-                        Ok(outcome) => Some(campaign::describe_failure(&outcome, kind)),
-                        Err(error) => Some(format!(
-                            "FAIL seed {seed}: setup: {error}\n  replay: {}\n",
-                            campaign::replay_command(seed, n, kind)
-                        )),
-                    };
-                    if let Some(report) = report {
-                        print!("{report}");
-                        lock(&failures).push(report);
-                    }
+                    tally.run_seed(seed, args, choice);
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
         // Progress from the main thread while the workers run.
-        let mut last = Instant::now();
-        loop {
-            std::thread::sleep(Duration::from_millis(100));
-            let finished = done.load(Ordering::Relaxed);
-            if finished >= args.seeds {
-                break;
-            }
-            if last.elapsed() >= Duration::from_secs(args.progress_secs) {
-                last = Instant::now();
-                let elapsed = started.elapsed().as_secs_f64();
-                let failed = lock(&failures).len();
-                println!(
-                    "progress: {finished}/{} seeds, {:.1} seeds/s, {failed} failed, {:.0} s elapsed",
-                    args.seeds,
-                    finished as f64 / elapsed.max(1e-9),
-                    elapsed
-                );
-            }
-        }
+        print_progress_until_done(args, &done, &tally, started);
     });
-    let elapsed = started.elapsed().as_secs_f64();
-    let failed = failures.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()).len();
-    println!(
-        "done: {} seeds in {:.1} s ({:.1} seeds/s), {} failed",
-        args.seeds,
-        elapsed,
-        args.seeds as f64 / elapsed.max(1e-9),
-        failed
-    );
-    println!(
-        "reconfigured: {} passing seeds started {} new epochs ({} key rotations, {} validator removals, {} joins; {} votes signed with retired keys, none counted)",
-        reconfigured.load(Ordering::Relaxed),
-        epochs.load(Ordering::Relaxed),
-        rotations.load(Ordering::Relaxed),
-        removals.load(Ordering::Relaxed),
-        joins.load(Ordering::Relaxed),
-        ghost_votes.load(Ordering::Relaxed)
-    );
-    let histogram = views_to_progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let text: Vec<String> =
-        histogram
+    Ok(tally.print_summary(args.seeds, started.elapsed().as_secs_f64()) == 0)
+}
+
+/// Prints a progress line every `--progress-secs` until `--seeds` seeds are done.
+fn print_progress_until_done(args: &Args, done: &AtomicU64, tally: &CampaignTally, started: Instant) {
+    let mut last = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let finished = done.load(Ordering::Relaxed);
+        if finished >= args.seeds {
+            break;
+        }
+        if last.elapsed() >= Duration::from_secs(args.progress_secs) {
+            last = Instant::now();
+            let elapsed = started.elapsed().as_secs_f64();
+            let failed = lock(&tally.failures).len();
+            println!(
+                "progress: {finished}/{} seeds, {:.1} seeds/s, {failed} failed, {:.0} s elapsed",
+                args.seeds,
+                finished as f64 / elapsed.max(1e-9),
+                elapsed
+            );
+        }
+    }
+}
+
+/// What a campaign's seeds add up to, shared by its worker threads.
+#[derive(Default)]
+struct CampaignTally {
+    /// The report of each failed seed, with its replay command.
+    failures: Mutex<Vec<String>>,
+    /// Per passing seed: views from the highest honest view at GST to the first block
+    /// committed after it (what the liveness bound limits).
+    views_to_progress: Mutex<BTreeMap<u64, u64>>,
+    reconfigured: AtomicU64,
+    epochs: AtomicU64,
+    rotations: AtomicU64,
+    removals: AtomicU64,
+    joins: AtomicU64,
+    ghost_votes: AtomicU64,
+}
+
+impl CampaignTally {
+    /// Runs one seed and counts it: a pass into the figures, a failure (or a panic, with
+    /// the replay command) printed and kept. A panic fails its seed and the campaign goes on.
+    fn run_seed(&self, seed: u64, args: &Args, choice: SchemeChoice) {
+        let n = campaign::nodes_for_seed(seed, args.nodes);
+        let kind = choice.for_seed(seed);
+        let run = std::panic::catch_unwind(|| campaign::run_seed(seed, n, kind, ScenarioOptions::default()));
+        let report = match run.unwrap_or_else(|panic| Err(panic_setup_error(panic))) {
+            Ok(outcome) if outcome.passed() => {
+                self.count_pass(&outcome.stats);
+                None
+            }
+            Ok(outcome) => Some(campaign::describe_failure(&outcome, kind)),
+            Err(error) => Some(format!(
+                "FAIL seed {seed}: setup: {error}\n  replay: {}\n",
+                campaign::replay_command(seed, n, kind)
+            )),
+        };
+        if let Some(report) = report {
+            print!("{report}");
+            lock(&self.failures).push(report);
+        }
+    }
+
+    fn count_pass(&self, stats: &sim::Stats) {
+        if let (Some(at_gst), Some(first)) = (stats.view_at_gst, stats.first_view_after_gst) {
+            // Across an epoch change views restart at the epoch's base: those seeds are
+            // counted apart.
+            let key = if View(first).epoch() == View(at_gst).epoch() { first - at_gst } else { u64::MAX };
+            *lock(&self.views_to_progress).entry(key).or_insert(0) += 1;
+        }
+        if stats.epochs_scheduled > 0 {
+            self.reconfigured.fetch_add(1, Ordering::Relaxed);
+            self.epochs.fetch_add(stats.epochs_scheduled, Ordering::Relaxed);
+            self.rotations.fetch_add(stats.rotations, Ordering::Relaxed);
+            self.removals.fetch_add(stats.removals, Ordering::Relaxed);
+            self.joins.fetch_add(stats.joins, Ordering::Relaxed);
+            self.ghost_votes.fetch_add(stats.ghost_votes, Ordering::Relaxed);
+        }
+    }
+
+    /// Prints the campaign's closing lines; returns how many seeds failed.
+    fn print_summary(self, seeds: u64, elapsed: f64) -> usize {
+        let failed = self.failures.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()).len();
+        println!(
+            "done: {} seeds in {:.1} s ({:.1} seeds/s), {} failed",
+            seeds,
+            elapsed,
+            seeds as f64 / elapsed.max(1e-9),
+            failed
+        );
+        println!(
+            "reconfigured: {} passing seeds started {} new epochs ({} key rotations, {} validator removals, {} joins; {} votes signed with retired keys, none counted)",
+            self.reconfigured.load(Ordering::Relaxed),
+            self.epochs.load(Ordering::Relaxed),
+            self.rotations.load(Ordering::Relaxed),
+            self.removals.load(Ordering::Relaxed),
+            self.joins.load(Ordering::Relaxed),
+            self.ghost_votes.load(Ordering::Relaxed)
+        );
+        let histogram = self.views_to_progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let text: Vec<String> = histogram
             .iter()
             .map(|(views, seeds)| {
                 if *views == u64::MAX { format!("across-epochs:{seeds}") } else { format!("{views}:{seeds}") }
             })
             .collect();
-    println!("views from GST to the first new commit (views:seeds): {}", text.join(" "));
-    Ok(failed == 0)
+        println!("views from GST to the first new commit (views:seeds): {}", text.join(" "));
+        failed
+    }
 }
 
 /// A panicked run as a setup error, with the panic's message.

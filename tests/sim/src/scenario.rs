@@ -257,98 +257,27 @@ impl Scenario {
         let mut clock_rng = rng.fork(4);
         let mut tuning_rng = rng.fork(5);
 
-        let gst = SimTime(net_rng.between(1_500, 6_000));
-        let loss_per_mille = [0, 50, 200, 350, 500][net_rng.index(5)];
-        let mut partitions = Vec::new();
-        for _ in 0..net_rng.below(3) {
-            let start = net_rng.between(0, gst.0 - 100);
-            let heal = net_rng.between(start + 50, gst.0);
-            let group = match net_rng.below(3) {
-                // Isolate one host.
-                0 => {
-                    let alone = net_rng.index(n);
-                    (0..n + f).map(|host| u8::from(host == alone)).collect()
-                }
-                // A random split.
-                _ => (0..n + f).map(|_| net_rng.below(2) as u8).collect(),
-            };
-            partitions.push(Partition { start: SimTime(start), heal: SimTime(heal), group });
-        }
-        let network = NetworkConfig {
-            loss_per_mille,
-            duplicate_per_mille: [0, 20, 100][net_rng.index(3)],
-            reorder_per_mille: [0, 50, 200][net_rng.index(3)],
-            reorder_delay_ms: net_rng.between(50, 400),
-            delay_min_ms: net_rng.between(1, 10),
-            jitter_ms: [0, 20, 100, 300][net_rng.index(4)],
-            stable_delay_max_ms: DELTA_MS,
-            gst,
-            partitions,
-        };
+        let network = draw_network(&mut net_rng, n, f);
+        let gst = network.gst;
 
-        let mut byzantine = Vec::new();
-        if options.byzantine {
-            let count = byz_rng.between(0, f as u64) as usize;
-            let mut indices: Vec<u16> = (0..n as u16).collect();
-            byz_rng.shuffle(&mut indices);
-            for &index in &indices[..count] {
-                let behavior = Behavior::ALL[byz_rng.index(Behavior::ALL.len())];
-                byzantine.push((ValidatorIndex(index), behavior));
-            }
-            byzantine.sort();
-        }
+        let byzantine = if options.byzantine { draw_byzantine(&mut byz_rng, n, f) } else { Vec::new() };
         let twins = byzantine.iter().filter(|(_, behavior)| *behavior == Behavior::Twin).count();
         let hosts = n + twins;
 
-        let mut crashes = Vec::new();
-        if options.crashes {
-            let byzantine_host = |host: usize| {
-                host < n
-                    && byzantine.iter().any(|(index, b)| usize::from(index.0) == host && *b != Behavior::Twin)
-            };
-            for _ in 0..crash_rng.below(4) {
-                let host = crash_rng.index(hosts);
-                if byzantine_host(host) {
-                    continue;
-                }
-                let down_ms = crash_rng.between(20, 800);
-                let latest = gst.0.saturating_sub(down_ms + CRASH_ARM_WAIT_MS + 100);
-                if latest == 0 {
-                    continue;
-                }
-                let point =
-                    [CrashPoint::Anytime, CrashPoint::BeforeWriteCompletes, CrashPoint::AfterWriteBeforeSend]
-                        [crash_rng.index(3)];
-                crashes.push(CrashPlan {
-                    node: NodeId(host as u16),
-                    at: SimTime(crash_rng.between(0, latest)),
-                    point,
-                    down_ms,
-                });
-            }
-        }
+        let mut crashes = if options.crashes {
+            draw_crashes(&mut crash_rng, n, hosts, &byzantine, gst)
+        } else {
+            Vec::new()
+        };
 
         // A disk that lies about fsync makes its node faulty: only when fewer than f validators
         // are Byzantine, and the node crashes once (else the lie never shows).
         let mut disk_rng = rng.fork(6);
-        let mut lying_disk = None;
-        if options.crashes && byzantine.len() < f && disk_rng.chance(250) {
-            let honest: Vec<usize> = (0..n)
-                .filter(|host| !byzantine.iter().any(|(index, _)| usize::from(index.0) == *host))
-                .collect();
-            let host = honest[disk_rng.index(honest.len())];
-            let down_ms = disk_rng.between(20, 800);
-            let latest = gst.0.saturating_sub(down_ms + CRASH_ARM_WAIT_MS + 100);
-            if latest > 0 {
-                lying_disk = Some(NodeId(host as u16));
-                crashes.push(CrashPlan {
-                    node: NodeId(host as u16),
-                    at: SimTime(disk_rng.between(0, latest)),
-                    point: CrashPoint::Anytime,
-                    down_ms,
-                });
-            }
-        }
+        let lying_disk = if options.crashes && byzantine.len() < f && disk_rng.chance(250) {
+            draw_lying_disk(&mut disk_rng, n, &byzantine, gst, &mut crashes)
+        } else {
+            None
+        };
 
         let clock_offsets_ms = (0..hosts).map(|_| clock_rng.between(0, 400) as i64 - 200).collect();
         // Drawn from a fork of its own, so the other faults of a seed are what they were before
@@ -473,6 +402,114 @@ impl Scenario {
             if self.host_acks_early { " host_acks_early" } else { "" },
         )
     }
+}
+
+/// The network of a seed: GST, loss, up to two partitions that heal by GST, duplication,
+/// reordering, delays and jitter, drawn in that order.
+fn draw_network(rng: &mut Rng, n: usize, f: usize) -> NetworkConfig {
+    let gst = SimTime(rng.between(1_500, 6_000));
+    let loss_per_mille = [0, 50, 200, 350, 500][rng.index(5)];
+    let mut partitions = Vec::new();
+    for _ in 0..rng.below(3) {
+        let start = rng.between(0, gst.0 - 100);
+        let heal = rng.between(start + 50, gst.0);
+        let group = match rng.below(3) {
+            // Isolate one host.
+            0 => {
+                let alone = rng.index(n);
+                (0..n + f).map(|host| u8::from(host == alone)).collect()
+            }
+            // A random split.
+            _ => (0..n + f).map(|_| rng.below(2) as u8).collect(),
+        };
+        partitions.push(Partition { start: SimTime(start), heal: SimTime(heal), group });
+    }
+    NetworkConfig {
+        loss_per_mille,
+        duplicate_per_mille: [0, 20, 100][rng.index(3)],
+        reorder_per_mille: [0, 50, 200][rng.index(3)],
+        reorder_delay_ms: rng.between(50, 400),
+        delay_min_ms: rng.between(1, 10),
+        jitter_ms: [0, 20, 100, 300][rng.index(4)],
+        stable_delay_max_ms: DELTA_MS,
+        gst,
+        partitions,
+    }
+}
+
+/// Up to f Byzantine validators, each with a behavior, sorted by index.
+fn draw_byzantine(rng: &mut Rng, n: usize, f: usize) -> Vec<(ValidatorIndex, Behavior)> {
+    let mut byzantine = Vec::new();
+    let count = rng.between(0, f as u64) as usize;
+    let mut indices: Vec<u16> = (0..n as u16).collect();
+    rng.shuffle(&mut indices);
+    for &index in &indices[..count] {
+        let behavior = Behavior::ALL[rng.index(Behavior::ALL.len())];
+        byzantine.push((ValidatorIndex(index), behavior));
+    }
+    byzantine.sort();
+    byzantine
+}
+
+/// Up to three crashes of hosts that are not Byzantine (a twin's host may crash), each
+/// ending early enough before GST for the host to be back and armed.
+fn draw_crashes(
+    rng: &mut Rng,
+    n: usize,
+    hosts: usize,
+    byzantine: &[(ValidatorIndex, Behavior)],
+    gst: SimTime,
+) -> Vec<CrashPlan> {
+    let mut crashes = Vec::new();
+    let byzantine_host = |host: usize| {
+        host < n && byzantine.iter().any(|(index, b)| usize::from(index.0) == host && *b != Behavior::Twin)
+    };
+    for _ in 0..rng.below(4) {
+        let host = rng.index(hosts);
+        if byzantine_host(host) {
+            continue;
+        }
+        let down_ms = rng.between(20, 800);
+        let latest = gst.0.saturating_sub(down_ms + CRASH_ARM_WAIT_MS + 100);
+        if latest == 0 {
+            continue;
+        }
+        let point = [CrashPoint::Anytime, CrashPoint::BeforeWriteCompletes, CrashPoint::AfterWriteBeforeSend]
+            [rng.index(3)];
+        crashes.push(CrashPlan {
+            node: NodeId(host as u16),
+            at: SimTime(rng.between(0, latest)),
+            point,
+            down_ms,
+        });
+    }
+    crashes
+}
+
+/// The host of an honest validator whose disk lies about fsync, with the crash that makes the
+/// lie show (added to `crashes`); none when that crash would not fit before GST.
+fn draw_lying_disk(
+    rng: &mut Rng,
+    n: usize,
+    byzantine: &[(ValidatorIndex, Behavior)],
+    gst: SimTime,
+    crashes: &mut Vec<CrashPlan>,
+) -> Option<NodeId> {
+    let honest: Vec<usize> =
+        (0..n).filter(|host| !byzantine.iter().any(|(index, _)| usize::from(index.0) == *host)).collect();
+    let host = honest[rng.index(honest.len())];
+    let down_ms = rng.between(20, 800);
+    let latest = gst.0.saturating_sub(down_ms + CRASH_ARM_WAIT_MS + 100);
+    if latest == 0 {
+        return None;
+    }
+    crashes.push(CrashPlan {
+        node: NodeId(host as u16),
+        at: SimTime(rng.between(0, latest)),
+        point: CrashPoint::Anytime,
+        down_ms,
+    });
+    Some(NodeId(host as u16))
 }
 
 /// The validator slots whose hosts are faulty: Byzantine (twins included) or on a lying disk.
