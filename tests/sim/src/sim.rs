@@ -572,6 +572,94 @@ fn describe(message: &Message) -> String {
     }
 }
 
+/// The epoch of the block after `height` by `store`'s state; none when the ledger has no
+/// epochs entry.
+fn epoch_after(store: &Store, height: Height) -> Result<Option<tally_node::engine::EpochRules>, String> {
+    let snapshot = store.snapshot().map_err(|error| error.to_string())?;
+    tally_node::engine::EpochRules::at(&snapshot, height.next())
+        .map_err(|error| format!("reading its epochs: {error:#}"))
+}
+
+/// The run's hosts: the genesis validators', then the twins' (a second host of a Byzantine
+/// validator), then the joiners' slots after the genesis set.
+fn new_hosts(scenario: &Scenario, spec: &ChainSpec) -> Vec<Host> {
+    let mut hosts = Vec::new();
+    let twins: Vec<ValidatorIndex> =
+        scenario.byzantine.iter().filter(|(_, b)| *b == Behavior::Twin).map(|(index, _)| *index).collect();
+    for host in 0..scenario.hosts() {
+        // Genesis validators, then twins, then the joiners' slots after the genesis set.
+        let validator = if host < scenario.n {
+            ValidatorIndex(host as u16)
+        } else if host < scenario.n + twins.len() {
+            twins[host - scenario.n]
+        } else {
+            ValidatorIndex((host - twins.len()) as u16)
+        };
+        hosts.push(new_host(scenario, spec, host, validator));
+    }
+    hosts
+}
+
+/// Host number `host`, of `validator`, before its first boot: its role, its formatted disks
+/// (lying about fsync when the scenario says so) and its clock offset.
+fn new_host(scenario: &Scenario, spec: &ChainSpec, host: usize, validator: ValidatorIndex) -> Host {
+    let role = match scenario.byzantine.iter().find(|(index, _)| *index == validator) {
+        Some((_, Behavior::Twin)) => Role::Twin,
+        Some((_, behavior)) => Role::Byzantine(*behavior),
+        None => Role::Honest,
+    };
+    let (store_disk, wal_disk) = host::formatted_disks(&spec.validators);
+    let lying_disk = scenario.lying_disk == Some(NodeId(host as u16));
+    if lying_disk {
+        store_disk.set_lying_fsync(true);
+        wal_disk.set_lying_fsync(true);
+    }
+    if scenario.host_acks_early {
+        // The broken host of the oracle's own test: its WAL acknowledges appends that
+        // are not durable, and the oracle still counts it as correct.
+        wal_disk.set_lying_fsync(true);
+    }
+    Host {
+        id: NodeId(host as u16),
+        validator,
+        role,
+        lying_disk,
+        scheme: None,
+        engine: None,
+        store: None,
+        store_disk,
+        wal_disk,
+        outbox: Rc::new(RefCell::new(host::Outbox::default())),
+        incarnation: 0,
+        clock_offset_ms: scenario.clock_offsets_ms.get(host).copied().unwrap_or(0),
+        durable_signed: BTreeSet::new(),
+        observed_height: Height(0),
+        wake_at: None,
+        lane_busy_until: [SimTime(0); 4],
+        armed_crash: None,
+        stopped: false,
+        retired: false,
+        scheme_epoch: 0,
+        following: false,
+        follow_pending: None,
+        follow_tag: 0,
+        mischief: Mischief::default(),
+        wal_len_max: 0,
+    }
+}
+
+/// The validators whose signatures the oracle holds to the rules: all but the Byzantine ones
+/// and the one on a lying disk (unless the lie is the oracle's own test, `host_acks_early`).
+fn honest_signers(scenario: &Scenario, hosts: &[Host]) -> BTreeSet<ValidatorIndex> {
+    let lying_validator =
+        scenario.lying_disk.map(|node| hosts[node.index()].validator).filter(|_| !scenario.host_acks_early);
+    (0..(scenario.n + scenario.joiners()) as u16)
+        .map(ValidatorIndex)
+        .filter(|index| !scenario.byzantine.iter().any(|(byzantine, _)| byzantine == index))
+        .filter(|index| Some(*index) != lying_validator)
+        .collect()
+}
+
 fn conflicting(a: &Subject, b: &Subject) -> bool {
     if a.view() != b.view() {
         return false;
@@ -609,75 +697,8 @@ impl Simulation {
             slots: (0..scenario.n as u16).map(ValidatorIndex).collect(),
         };
 
-        let mut hosts = Vec::new();
-        let twins: Vec<ValidatorIndex> = scenario
-            .byzantine
-            .iter()
-            .filter(|(_, b)| *b == Behavior::Twin)
-            .map(|(index, _)| *index)
-            .collect();
-        for host in 0..scenario.hosts() {
-            // Genesis validators, then twins, then the joiners' slots after the genesis set.
-            let validator = if host < scenario.n {
-                ValidatorIndex(host as u16)
-            } else if host < scenario.n + twins.len() {
-                twins[host - scenario.n]
-            } else {
-                ValidatorIndex((host - twins.len()) as u16)
-            };
-            let role = match scenario.byzantine.iter().find(|(index, _)| *index == validator) {
-                Some((_, Behavior::Twin)) => Role::Twin,
-                Some((_, behavior)) => Role::Byzantine(*behavior),
-                None => Role::Honest,
-            };
-            let (store_disk, wal_disk) = host::formatted_disks(&spec.validators);
-            let lying_disk = scenario.lying_disk == Some(NodeId(host as u16));
-            if lying_disk {
-                store_disk.set_lying_fsync(true);
-                wal_disk.set_lying_fsync(true);
-            }
-            if scenario.host_acks_early {
-                // The broken host of the oracle's own test: its WAL acknowledges appends that
-                // are not durable, and the oracle still counts it as correct.
-                wal_disk.set_lying_fsync(true);
-            }
-            hosts.push(Host {
-                id: NodeId(host as u16),
-                validator,
-                role,
-                lying_disk,
-                scheme: None,
-                engine: None,
-                store: None,
-                store_disk,
-                wal_disk,
-                outbox: Rc::new(RefCell::new(host::Outbox::default())),
-                incarnation: 0,
-                clock_offset_ms: scenario.clock_offsets_ms.get(host).copied().unwrap_or(0),
-                durable_signed: BTreeSet::new(),
-                observed_height: Height(0),
-                wake_at: None,
-                lane_busy_until: [SimTime(0); 4],
-                armed_crash: None,
-                stopped: false,
-                retired: false,
-                scheme_epoch: 0,
-                following: false,
-                follow_pending: None,
-                follow_tag: 0,
-                mischief: Mischief::default(),
-                wal_len_max: 0,
-            });
-        }
-        let lying_validator = scenario
-            .lying_disk
-            .map(|node| hosts[node.index()].validator)
-            .filter(|_| !scenario.host_acks_early);
-        let honest_signers = (0..(scenario.n + scenario.joiners()) as u16)
-            .map(ValidatorIndex)
-            .filter(|index| !scenario.byzantine.iter().any(|(byzantine, _)| byzantine == index))
-            .filter(|index| Some(*index) != lying_validator)
-            .collect();
+        let hosts = new_hosts(&scenario, &spec);
+        let honest_signers = honest_signers(&scenario, &hosts);
         let oracle = Oracle::new(spec.genesis.id, honest_signers);
         let world = World {
             now_ms: Rc::new(Cell::new(0)),
@@ -710,40 +731,34 @@ impl Simulation {
             spec,
             scenario,
         };
-        for plan in 0..simulation.scenario.crashes.len() {
-            let at = simulation.scenario.crashes[plan].at;
-            simulation.schedule(at, Event::CrashArm { plan });
-        }
-        let gst = simulation.scenario.network.gst;
-        simulation.schedule(gst, Event::Gst);
-        for (index, reconfiguration) in simulation.scenario.reconfigurations.clone().into_iter().enumerate() {
-            simulation.schedule(reconfiguration.at, Event::Reconfigure { number: index as u64 + 1 });
-        }
-        if simulation.scenario.submit_txs {
-            simulation.schedule(SimTime(50), Event::Submit);
-        }
+        simulation.schedule_scenario();
         Ok(simulation)
+    }
+
+    /// Schedules what the scenario plans: each crash's arming, GST, each reconfiguration,
+    /// and the first submission.
+    fn schedule_scenario(&mut self) {
+        for plan in 0..self.scenario.crashes.len() {
+            let at = self.scenario.crashes[plan].at;
+            self.schedule(at, Event::CrashArm { plan });
+        }
+        let gst = self.scenario.network.gst;
+        self.schedule(gst, Event::Gst);
+        for (index, reconfiguration) in self.scenario.reconfigurations.clone().into_iter().enumerate() {
+            self.schedule(reconfiguration.at, Event::Reconfigure { number: index as u64 + 1 });
+        }
+        if self.scenario.submit_txs {
+            self.schedule(SimTime(50), Event::Submit);
+        }
     }
 
     /// Opens a node's store and WAL on its disks, restores its core from the WAL and starts
     /// a new engine (the first start and every restart).
     fn boot(&mut self, node: NodeId) -> Result<(), String> {
         let index = node.index();
-        let label = format!("{node}");
-        let (store_disk, wal_disk) =
-            (self.hosts[index].store_disk.clone(), self.hosts[index].wal_disk.clone());
-        let store = Store::open_with_backend(store_disk.backend(), &label, &host::identity())
-            .map_err(|error| format!("opening its store: {error}"))?;
-        let wal = Wal::open_with_backend(wal_disk.backend(), &label)
-            .map_err(|error| format!("opening its WAL: {error}"))?;
-        let entries = read_wal(&wal).map_err(|error| format!("reading its WAL: {error:#}"))?;
+        let (store, wal, entries) = self.open_disks(node)?;
         let height = store.height().map_err(|error| error.to_string())?;
-        let tip = if height == Height(0) {
-            self.spec.genesis
-        } else {
-            let block = store.block(height).map_err(|error| error.to_string())?;
-            BlockRef::of(&block.ok_or_else(|| format!("its store lacks its tip block {height}"))?)
-        };
+        let tip = self.tip_of(&store, height)?;
         let host = &self.hosts[index];
         if host.is_correct() && height < host.observed_height {
             return Err(format!(
@@ -753,10 +768,7 @@ impl Simulation {
         }
         // As the node does: the core runs the epoch of the block after the store's tip, with the
         // key of this host's slot that epoch names (a removed validator refuses to start).
-        let snapshot = store.snapshot().map_err(|error| error.to_string())?;
-        let epoch = tally_node::engine::EpochRules::at(&snapshot, tip.height.next())
-            .map_err(|error| format!("reading its epochs: {error:#}"))?;
-        drop(snapshot);
+        let epoch = epoch_after(&store, tip.height)?;
         let (epoch_number, validators) = match &epoch {
             Some(epoch) => (epoch.number, epoch.validators.clone()),
             None => (0, self.spec.validators.clone()),
@@ -766,20 +778,7 @@ impl Simulation {
             let me = validators.index_of(&secret.public_key())?;
             Some((me, self.keyring.scheme_in(&validators, secret)?))
         }) else {
-            if host.validator.0 as usize >= self.scenario.n && !host.retired {
-                // A validator governance has not added yet (or whose epoch has not begun):
-                // it follows the chain as a full node until its epoch (`follower.rs`).
-                self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it follows"));
-                let host = &mut self.hosts[index];
-                host.store = Some(Arc::new(store));
-                host.following = true;
-                host.follow_pending = None;
-                let incarnation = host.incarnation;
-                self.schedule_in(FOLLOW_MS, Event::Follow { node, incarnation });
-                return Ok(());
-            }
-            self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it does not start"));
-            self.hosts[index].retired = true;
+            self.follow_or_retire(node, store, epoch_number);
             return Ok(());
         };
         let mut config =
@@ -789,23 +788,8 @@ impl Simulation {
         let wal_len = entries.len();
         let core = Core::restore(config, scheme.clone(), entries)
             .map_err(|error| format!("restore from its own WAL failed: {error}"))?;
-        let chain_id = self.spec.chain_id.clone();
-        let mempool =
-            Mempool::new(MempoolConfig::default(), chain_id.clone()).map_err(|error| error.to_string())?;
         let store = Arc::new(store);
-        let shared = Shared {
-            store: Arc::clone(&store),
-            mempool: Arc::new(Mutex::new(mempool)),
-            rules: match &epoch {
-                Some(epoch) => self.rules_for(me).in_epoch(epoch),
-                None => self.rules_for(me),
-            },
-            // Off: block sizes must not depend on the wall clock, or seeds would not replay.
-            pace: Arc::new(BuildPace::off()),
-            metrics: Arc::new(Metrics::new()),
-            assets: AssetCatalog::new([host::asset()]),
-            check_invariants: true,
-        };
+        let shared = self.shared_for(&store, me, epoch.as_ref())?;
         let (status, _) = watch::channel(NodeStatus::default());
         let (committed, _) = watch::channel(tip.height);
         let engine = Engine::new(Parts {
@@ -832,18 +816,91 @@ impl Simulation {
             committed,
         });
         let host = &mut self.hosts[index];
-        host.engine = Some(engine);
         host.store = Some(store);
-        host.following = false;
-        host.stopped = false;
         host.scheme = Some(scheme);
         host.scheme_epoch = epoch_number;
         host.wal_len_max = host.wal_len_max.max(wal_len);
+        self.start_engine(node, engine);
+        Ok(())
+    }
+
+    /// Opens `node`'s store and WAL on its disks and reads the WAL's entries.
+    fn open_disks(&self, node: NodeId) -> Result<(Store, Wal, Vec<WalEntry>), String> {
+        let host = &self.hosts[node.index()];
+        let label = format!("{node}");
+        let (store_disk, wal_disk) = (host.store_disk.clone(), host.wal_disk.clone());
+        let store = Store::open_with_backend(store_disk.backend(), &label, &host::identity())
+            .map_err(|error| format!("opening its store: {error}"))?;
+        let wal = Wal::open_with_backend(wal_disk.backend(), &label)
+            .map_err(|error| format!("opening its WAL: {error}"))?;
+        let entries = read_wal(&wal).map_err(|error| format!("reading its WAL: {error:#}"))?;
+        Ok((store, wal, entries))
+    }
+
+    /// Installs `node`'s new engine, starts its ticks and starts it.
+    fn start_engine(&mut self, node: NodeId, engine: SimEngine) {
+        let host = &mut self.hosts[node.index()];
+        host.engine = Some(engine);
+        host.following = false;
+        host.stopped = false;
         let incarnation = host.incarnation;
         self.schedule_in(TICK_MS, Event::Tick { node, incarnation });
-        let result = self.hosts[index].engine.as_mut().map(SimEngine::start).unwrap_or(Ok(()));
+        let result = self.hosts[node.index()].engine.as_mut().map(SimEngine::start).unwrap_or(Ok(()));
         self.after_engine(node, result, 0);
-        Ok(())
+    }
+
+    /// The block at the store's tip `height` (the genesis reference at height 0).
+    fn tip_of(&self, store: &Store, height: Height) -> Result<BlockRef, String> {
+        if height == Height(0) {
+            return Ok(self.spec.genesis);
+        }
+        let block = store.block(height).map_err(|error| error.to_string())?;
+        Ok(BlockRef::of(&block.ok_or_else(|| format!("its store lacks its tip block {height}"))?))
+    }
+
+    /// A host whose keys the epoch after its tip does not name: a validator governance has not
+    /// added yet (or whose epoch has not begun) follows the chain as a full node until its
+    /// epoch (`follower.rs`); any other does not start.
+    fn follow_or_retire(&mut self, node: NodeId, store: Store, epoch_number: u64) {
+        let index = node.index();
+        let host = &self.hosts[index];
+        if host.validator.0 as usize >= self.scenario.n && !host.retired {
+            self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it follows"));
+            let host = &mut self.hosts[index];
+            host.store = Some(Arc::new(store));
+            host.following = true;
+            host.follow_pending = None;
+            let incarnation = host.incarnation;
+            self.schedule_in(FOLLOW_MS, Event::Follow { node, incarnation });
+            return;
+        }
+        self.log(|| format!("{node} is not in epoch {epoch_number}'s validators: it does not start"));
+        self.hosts[index].retired = true;
+    }
+
+    /// What a booting engine shares with its jobs: the store, a new mempool, the chain rules
+    /// for validator `me` (of `epoch`, when the ledger has epochs) and no build pacing.
+    fn shared_for(
+        &self,
+        store: &Arc<Store>,
+        me: ValidatorIndex,
+        epoch: Option<&tally_node::engine::EpochRules>,
+    ) -> Result<Shared, String> {
+        let mempool = Mempool::new(MempoolConfig::default(), self.spec.chain_id.clone())
+            .map_err(|error| error.to_string())?;
+        Ok(Shared {
+            store: Arc::clone(store),
+            mempool: Arc::new(Mutex::new(mempool)),
+            rules: match epoch {
+                Some(epoch) => self.rules_for(me).in_epoch(epoch),
+                None => self.rules_for(me),
+            },
+            // Off: block sizes must not depend on the wall clock, or seeds would not replay.
+            pace: Arc::new(BuildPace::off()),
+            metrics: Arc::new(Metrics::new()),
+            assets: AssetCatalog::new([host::asset()]),
+            check_invariants: true,
+        })
     }
 
     fn log(&self, text: impl FnOnce() -> String) {
@@ -1072,6 +1129,7 @@ impl Simulation {
         }
     }
 
+    // Not split: one arm per simulator event; the match is the table of what the run does on each.
     fn handle(&mut self, event: Event) {
         match event {
             Event::Deliver { from, to, wire, hop } => self.deliver(from, to, wire, hop),
@@ -1190,50 +1248,9 @@ impl Simulation {
     fn after_engine(&mut self, node: NodeId, result: anyhow::Result<()>, hop: u32) {
         let index = node.index();
         let outbox = std::mem::take(&mut *self.hosts[index].outbox.borrow_mut());
-        let mut sends = outbox.sends.into_iter().peekable();
-        while let Some((to, bytes)) = sends.next() {
-            // The engine sends a message for all validators as one send per validator with
-            // the same bytes; taken together they are one broadcast (Byzantine hosts split it).
-            let mut validators = vec![to];
-            while let Some((next, next_bytes)) = sends.peek() {
-                if *next_bytes != bytes {
-                    break;
-                }
-                validators.push(*next);
-                sends.next();
-            }
-            match decode::<Message>(&bytes) {
-                Ok(message) => {
-                    let epoch = message.view().epoch();
-                    let targets: Vec<NodeId> =
-                        validators.iter().flat_map(|validator| self.hosts_at(epoch, *validator)).collect();
-                    self.send_from_core(node, targets, message, hop + 1);
-                }
-                Err(error) => self.oracle.violate(Violation::Host {
-                    node,
-                    what: format!("sent an undecodable consensus message: {error}"),
-                }),
-            }
-        }
+        self.send_core_messages(node, outbox.sends, hop);
         let incarnation = self.hosts[index].incarnation;
-        for (to, bytes, tag) in outbox.requests {
-            let request = decode::<BlockRequest>(&bytes);
-            self.log(|| format!("{node} requests {request:?} from validator {to} (tag {tag})"));
-            let is_range = matches!(request, Ok(BlockRequest::Range { .. }));
-            if is_range {
-                self.stats.syncs += 1;
-            } else {
-                self.stats.fetches += 1;
-            }
-            self.world.requests.insert((node, incarnation, tag), is_range);
-            self.schedule_in(REQUEST_TIMEOUT_MS, Event::RequestTimeout { requester: node, incarnation, tag });
-            let epoch = self.hosts[index].engine.as_ref().map_or(0, |engine| engine.core().config().epoch);
-            let targets = self.hosts_at(epoch, to);
-            if !targets.is_empty() {
-                let target = targets[self.rng.index(targets.len())];
-                self.transmit(node, target, Wire::Request { incarnation, tag, bytes }, hop + 1);
-            }
-        }
+        self.send_requests(node, incarnation, outbox.requests, hop);
         for (reply, bytes) in outbox.responses {
             let bytes = match self.hosts[index].role {
                 Role::Byzantine(Behavior::InvalidSigner) => tamper_block(bytes),
@@ -1250,24 +1267,7 @@ impl Simulation {
                 self.transmit(node, target, Wire::Gossip(bytes.clone()), hop + 1);
             }
         }
-        for (lane, job) in outbox.jobs {
-            let latency = match lane {
-                Lane::Writer => {
-                    self.rng.between(self.scenario.latencies.write_ms.0, self.scenario.latencies.write_ms.1)
-                }
-                Lane::Executor => {
-                    self.rng.between(self.scenario.latencies.verify_ms.0, self.scenario.latencies.verify_ms.1)
-                }
-                Lane::Ingress | Lane::Serve => {
-                    self.rng.between(self.scenario.latencies.build_ms.0, self.scenario.latencies.build_ms.1)
-                }
-            };
-            let now = self.queue.now();
-            let host = &mut self.hosts[index];
-            let due = host.lane_busy_until[lane_index(lane)].max(now).plus_ms(latency);
-            host.lane_busy_until[lane_index(lane)] = due;
-            self.schedule(due, Event::Job { node, incarnation, lane, job, hop });
-        }
+        self.schedule_jobs(node, incarnation, outbox.jobs, hop);
         let evidence = self.hosts[index].engine.as_mut().map(SimEngine::take_evidence).unwrap_or_default();
         for evidence in evidence {
             self.check_evidence(node, evidence);
@@ -1294,6 +1294,90 @@ impl Simulation {
         self.follow_scheme(node);
         self.reschedule_wake(node);
         self.after_input(node, hop);
+    }
+
+    /// Routes the consensus messages `node`'s engine sent to the hosts of their epoch's
+    /// validators.
+    fn send_core_messages(&mut self, node: NodeId, sends: Vec<(ValidatorIndex, Vec<u8>)>, hop: u32) {
+        let mut sends = sends.into_iter().peekable();
+        while let Some((to, bytes)) = sends.next() {
+            // The engine sends a message for all validators as one send per validator with
+            // the same bytes; taken together they are one broadcast (Byzantine hosts split it).
+            let mut validators = vec![to];
+            while let Some((next, next_bytes)) = sends.peek() {
+                if *next_bytes != bytes {
+                    break;
+                }
+                validators.push(*next);
+                sends.next();
+            }
+            match decode::<Message>(&bytes) {
+                Ok(message) => {
+                    let epoch = message.view().epoch();
+                    let targets: Vec<NodeId> =
+                        validators.iter().flat_map(|validator| self.hosts_at(epoch, *validator)).collect();
+                    self.send_from_core(node, targets, message, hop + 1);
+                }
+                Err(error) => self.oracle.violate(Violation::Host {
+                    node,
+                    what: format!("sent an undecodable consensus message: {error}"),
+                }),
+            }
+        }
+    }
+
+    /// Sends `node`'s block requests, each to one host of the validator it names in its
+    /// engine's epoch, with a timeout; counts syncs (ranges) and fetches.
+    fn send_requests(
+        &mut self,
+        node: NodeId,
+        incarnation: u64,
+        requests: Vec<(ValidatorIndex, Vec<u8>, RequestTag)>,
+        hop: u32,
+    ) {
+        let index = node.index();
+        for (to, bytes, tag) in requests {
+            let request = decode::<BlockRequest>(&bytes);
+            self.log(|| format!("{node} requests {request:?} from validator {to} (tag {tag})"));
+            let is_range = matches!(request, Ok(BlockRequest::Range { .. }));
+            if is_range {
+                self.stats.syncs += 1;
+            } else {
+                self.stats.fetches += 1;
+            }
+            self.world.requests.insert((node, incarnation, tag), is_range);
+            self.schedule_in(REQUEST_TIMEOUT_MS, Event::RequestTimeout { requester: node, incarnation, tag });
+            let epoch = self.hosts[index].engine.as_ref().map_or(0, |engine| engine.core().config().epoch);
+            let targets = self.hosts_at(epoch, to);
+            if !targets.is_empty() {
+                let target = targets[self.rng.index(targets.len())];
+                self.transmit(node, target, Wire::Request { incarnation, tag, bytes }, hop + 1);
+            }
+        }
+    }
+
+    /// Schedules `node`'s jobs, each after its lane's simulated latency and the lane's
+    /// earlier jobs.
+    fn schedule_jobs(&mut self, node: NodeId, incarnation: u64, jobs: Vec<(Lane, Job<SimNet>)>, hop: u32) {
+        let index = node.index();
+        for (lane, job) in jobs {
+            let latency = match lane {
+                Lane::Writer => {
+                    self.rng.between(self.scenario.latencies.write_ms.0, self.scenario.latencies.write_ms.1)
+                }
+                Lane::Executor => {
+                    self.rng.between(self.scenario.latencies.verify_ms.0, self.scenario.latencies.verify_ms.1)
+                }
+                Lane::Ingress | Lane::Serve => {
+                    self.rng.between(self.scenario.latencies.build_ms.0, self.scenario.latencies.build_ms.1)
+                }
+            };
+            let now = self.queue.now();
+            let host = &mut self.hosts[index];
+            let due = host.lane_busy_until[lane_index(lane)].max(now).plus_ms(latency);
+            host.lane_busy_until[lane_index(lane)] = due;
+            self.schedule(due, Event::Job { node, incarnation, lane, job, hop });
+        }
     }
 
     /// Keeps the scheme a host signs with (for its Byzantine messages) that of its engine's
@@ -1939,28 +2023,7 @@ impl Simulation {
         let me = self.index_in(message.view().epoch(), self.hosts[node.index()].validator);
         match (behavior, message) {
             (Behavior::Equivocator, Message::Proposal(proposal)) if proposal.block.header.proposer == me => {
-                let mut other = proposal.block.clone();
-                other.header.time_ms += 1;
-                self.oracle.observe_block(&other);
-                let view = proposal.view;
-                let twin_proposal = self.sign_proposal(node, view, proposal.parent_view, other.clone());
-                let vote = self.sign_vote(node, Subject::Notarize { view, block_id: other.id() });
-                let (first, second) = self.split_halves(targets);
-                self.log(|| {
-                    format!(
-                        "{node} equivocates in view {view}: {} to {first:?}, {} to {second:?}",
-                        proposal.block.id(),
-                        other.id()
-                    )
-                });
-                self.send_to(node, &first, Message::Proposal(proposal), hop);
-                self.send_to(node, &second, Message::Proposal(twin_proposal), hop);
-                self.send_to(node, &second, Message::Vote(vote), hop);
-                let mischief = &mut self.hosts[node.index()].mischief;
-                mischief.first_half.insert(view, first);
-                while mischief.first_half.len() > 16 {
-                    mischief.first_half.pop_first();
-                }
+                self.equivocate(node, proposal, targets, hop)
             }
             (Behavior::Equivocator, Message::Vote(vote))
                 if vote.signer == me && matches!(vote.subject, Subject::Notarize { .. }) =>
@@ -1971,127 +2034,21 @@ impl Simulation {
                 self.send_to(node, first.as_deref().unwrap_or(&targets), Message::Vote(vote), hop);
             }
             (Behavior::ConflictingVoter, Message::Vote(vote)) if vote.signer == me => {
-                let view = vote.subject.view();
-                let seen =
-                    self.hosts[node.index()].mischief.blocks_in_view.get(&view).cloned().unwrap_or_default();
-                match vote.subject {
-                    Subject::Notarize { block_id, .. } => {
-                        let other = seen.iter().copied().find(|id| *id != block_id).unwrap_or_else(|| {
-                            BlockId(Domain::BlockId.hash(&[b"tally-sim fake block", block_id.0.as_bytes()]))
-                        });
-                        let conflict = self.sign_vote(node, Subject::Notarize { view, block_id: other });
-                        let (first, second) = self.split_halves(targets);
-                        self.send_to(node, &first, Message::Vote(vote), hop);
-                        self.send_to(node, &second, Message::Vote(conflict), hop);
-                    }
-                    Subject::Nullify { .. } => {
-                        self.send_to(node, &targets, Message::Vote(vote), hop);
-                        if let Some(&block_id) = seen.iter().next() {
-                            let conflict = self.sign_vote(node, Subject::Finalize { view, block_id });
-                            self.send_to(node, &targets, Message::Vote(conflict), hop);
-                        }
-                    }
-                    Subject::Finalize { .. } => {
-                        self.send_to(node, &targets, Message::Vote(vote), hop);
-                        let conflict = self.sign_vote(node, Subject::Nullify { view });
-                        self.send_to(node, &targets, Message::Vote(conflict), hop);
-                    }
-                }
+                self.vote_conflicting(node, vote, targets, hop)
             }
             (Behavior::Nuller, Message::Proposal(_)) => {}
             (Behavior::Nuller, Message::Vote(vote))
                 if vote.signer == me && !matches!(vote.subject, Subject::Nullify { .. }) => {}
-            (Behavior::InvalidSigner, message) => {
-                let mut message = message;
-                if self.rng.chance(500) {
-                    let bit = self.rng.index(64 * 8);
-                    match &mut message {
-                        Message::Vote(vote) => vote.signature.0[bit / 8] ^= 1 << (bit % 8),
-                        Message::Proposal(proposal) => proposal.signature.0[bit / 8] ^= 1 << (bit % 8),
-                        Message::Certificate(certificate) => {
-                            let mut signatures = certificate.signatures.clone().into_inner();
-                            if !signatures.is_empty() {
-                                let which = self.rng.index(signatures.len());
-                                signatures[which].0[bit / 8] ^= 1 << (bit % 8);
-                            }
-                            certificate.signatures =
-                                tally_types::BoundedVec::new(signatures).expect("same length as before");
-                        }
-                    }
-                }
-                if let Message::Vote(vote) = &message
-                    && self.rng.chance(250)
-                {
-                    // A vote in another validator's name, with a signature it never made.
-                    let mut forged = vote.clone();
-                    forged.signer = ValidatorIndex(self.rng.below(self.scenario.n as u64) as u16);
-                    for byte in forged.signature.0.iter_mut() {
-                        *byte = self.rng.below(256) as u8;
-                    }
-                    self.send_to(node, &targets, Message::Vote(forged), hop);
-                }
-                self.send_to(node, &targets, message, hop);
-            }
+            (Behavior::InvalidSigner, message) => self.send_with_bad_signatures(node, message, targets, hop),
             (Behavior::ForkingLeader, Message::Proposal(proposal))
                 if proposal.block.header.proposer == me =>
             {
-                let view = proposal.view;
-                let parent = self.hosts[node.index()].lookup(&proposal.block.header.parent_id);
-                let grandparent = match &parent {
-                    Some(parent) if parent.header.height == Height(1) => Some(self.spec.genesis),
-                    Some(parent) => self.hosts[node.index()]
-                        .lookup(&parent.header.parent_id)
-                        .map(|block| BlockRef::of(&block)),
-                    None => None,
-                };
-                let fork = grandparent.and_then(|grandparent| {
-                    self.build_on(node, view, &grandparent).map(|block| (grandparent, block))
-                });
-                match fork {
-                    Some((grandparent, block)) => {
-                        self.oracle.observe_block(&block);
-                        self.log(|| {
-                            format!(
-                                "{node} forks in view {view}: {} on height {}",
-                                block.id(),
-                                grandparent.height
-                            )
-                        });
-                        let vote = self.sign_vote(node, Subject::Notarize { view, block_id: block.id() });
-                        self.withhold(node, view, proposal.block.id());
-                        let fork = self.sign_proposal(node, view, grandparent.view, block);
-                        self.send_to(node, &targets, Message::Proposal(fork), hop);
-                        self.send_to(node, &targets, Message::Vote(vote), hop);
-                    }
-                    None => self.send_to(node, &targets, Message::Proposal(proposal), hop),
-                }
+                self.propose_fork(node, proposal, targets, hop)
             }
             (Behavior::BadBlockLeader, Message::Proposal(proposal))
                 if proposal.block.header.proposer == me =>
             {
-                let view = proposal.view;
-                let mut block = proposal.block.clone();
-                let flaw = match self.rng.below(3) {
-                    0 => {
-                        block.header.state_root = Domain::StateValue.hash(&[b"tally-sim wrong state"]);
-                        "a wrong state root"
-                    }
-                    1 => {
-                        block.header.time_ms += 3 * crate::chain::CLOCK_AHEAD_MAX_MS;
-                        "a time too far ahead"
-                    }
-                    _ => {
-                        block.header.height = block.header.height.next();
-                        "a wrong height"
-                    }
-                };
-                self.oracle.observe_block(&block);
-                self.log(|| format!("{node} proposes {} with {flaw} in view {view}", block.id()));
-                let vote = self.sign_vote(node, Subject::Notarize { view, block_id: block.id() });
-                self.withhold(node, view, proposal.block.id());
-                let bad = self.sign_proposal(node, view, proposal.parent_view, block);
-                self.send_to(node, &targets, Message::Proposal(bad), hop);
-                self.send_to(node, &targets, Message::Vote(vote), hop);
+                self.propose_bad_block(node, proposal, targets, hop)
             }
             (Behavior::ForkingLeader | Behavior::BadBlockLeader, Message::Vote(vote))
                 if vote.signer == me
@@ -2099,6 +2056,162 @@ impl Simulation {
                         if self.hosts[node.index()].mischief.withheld.get(&view) == Some(&block_id)) => {}
             (_, message) => self.send_to(node, &targets, message, hop),
         }
+    }
+
+    /// Equivocator leader: its proposal to one half of `targets`, a conflicting one (and its
+    /// notarize) to the other; the halves are kept so its own notarize follows the first.
+    fn equivocate(&mut self, node: NodeId, proposal: Proposal, targets: Vec<NodeId>, hop: u32) {
+        let mut other = proposal.block.clone();
+        other.header.time_ms += 1;
+        self.oracle.observe_block(&other);
+        let view = proposal.view;
+        let twin_proposal = self.sign_proposal(node, view, proposal.parent_view, other.clone());
+        let vote = self.sign_vote(node, Subject::Notarize { view, block_id: other.id() });
+        let (first, second) = self.split_halves(targets);
+        self.log(|| {
+            format!(
+                "{node} equivocates in view {view}: {} to {first:?}, {} to {second:?}",
+                proposal.block.id(),
+                other.id()
+            )
+        });
+        self.send_to(node, &first, Message::Proposal(proposal), hop);
+        self.send_to(node, &second, Message::Proposal(twin_proposal), hop);
+        self.send_to(node, &second, Message::Vote(vote), hop);
+        let mischief = &mut self.hosts[node.index()].mischief;
+        mischief.first_half.insert(view, first);
+        while mischief.first_half.len() > 16 {
+            mischief.first_half.pop_first();
+        }
+    }
+
+    /// Conflicting voter: each of its votes goes out with one that conflicts with it (another
+    /// block's notarize to half of `targets`, a finalize beside a nullify, a nullify beside a
+    /// finalize).
+    fn vote_conflicting(&mut self, node: NodeId, vote: Vote, targets: Vec<NodeId>, hop: u32) {
+        let view = vote.subject.view();
+        let seen = self.hosts[node.index()].mischief.blocks_in_view.get(&view).cloned().unwrap_or_default();
+        match vote.subject {
+            Subject::Notarize { block_id, .. } => {
+                let other = seen.iter().copied().find(|id| *id != block_id).unwrap_or_else(|| {
+                    BlockId(Domain::BlockId.hash(&[b"tally-sim fake block", block_id.0.as_bytes()]))
+                });
+                let conflict = self.sign_vote(node, Subject::Notarize { view, block_id: other });
+                let (first, second) = self.split_halves(targets);
+                self.send_to(node, &first, Message::Vote(vote), hop);
+                self.send_to(node, &second, Message::Vote(conflict), hop);
+            }
+            Subject::Nullify { .. } => {
+                self.send_to(node, &targets, Message::Vote(vote), hop);
+                if let Some(&block_id) = seen.iter().next() {
+                    let conflict = self.sign_vote(node, Subject::Finalize { view, block_id });
+                    self.send_to(node, &targets, Message::Vote(conflict), hop);
+                }
+            }
+            Subject::Finalize { .. } => {
+                self.send_to(node, &targets, Message::Vote(vote), hop);
+                let conflict = self.sign_vote(node, Subject::Nullify { view });
+                self.send_to(node, &targets, Message::Vote(conflict), hop);
+            }
+        }
+    }
+
+    /// Invalid signer: now and then a flipped signature bit, or a vote forged in another
+    /// validator's name, beside the message.
+    fn send_with_bad_signatures(
+        &mut self,
+        node: NodeId,
+        mut message: Message,
+        targets: Vec<NodeId>,
+        hop: u32,
+    ) {
+        if self.rng.chance(500) {
+            let bit = self.rng.index(64 * 8);
+            match &mut message {
+                Message::Vote(vote) => vote.signature.0[bit / 8] ^= 1 << (bit % 8),
+                Message::Proposal(proposal) => proposal.signature.0[bit / 8] ^= 1 << (bit % 8),
+                Message::Certificate(certificate) => {
+                    let mut signatures = certificate.signatures.clone().into_inner();
+                    if !signatures.is_empty() {
+                        let which = self.rng.index(signatures.len());
+                        signatures[which].0[bit / 8] ^= 1 << (bit % 8);
+                    }
+                    certificate.signatures =
+                        tally_types::BoundedVec::new(signatures).expect("same length as before");
+                }
+            }
+        }
+        if let Message::Vote(vote) = &message
+            && self.rng.chance(250)
+        {
+            // A vote in another validator's name, with a signature it never made.
+            let mut forged = vote.clone();
+            forged.signer = ValidatorIndex(self.rng.below(self.scenario.n as u64) as u16);
+            for byte in forged.signature.0.iter_mut() {
+                *byte = self.rng.below(256) as u8;
+            }
+            self.send_to(node, &targets, Message::Vote(forged), hop);
+        }
+        self.send_to(node, &targets, message, hop);
+    }
+
+    /// Forking leader: instead of its proposal, a block on its parent's parent (when it can
+    /// build one), with its notarize; the real proposal's notarize is withheld.
+    fn propose_fork(&mut self, node: NodeId, proposal: Proposal, targets: Vec<NodeId>, hop: u32) {
+        let view = proposal.view;
+        let parent = self.hosts[node.index()].lookup(&proposal.block.header.parent_id);
+        let grandparent = match &parent {
+            Some(parent) if parent.header.height == Height(1) => Some(self.spec.genesis),
+            Some(parent) => {
+                self.hosts[node.index()].lookup(&parent.header.parent_id).map(|block| BlockRef::of(&block))
+            }
+            None => None,
+        };
+        let fork = grandparent.and_then(|grandparent| {
+            self.build_on(node, view, &grandparent).map(|block| (grandparent, block))
+        });
+        match fork {
+            Some((grandparent, block)) => {
+                self.oracle.observe_block(&block);
+                self.log(|| {
+                    format!("{node} forks in view {view}: {} on height {}", block.id(), grandparent.height)
+                });
+                let vote = self.sign_vote(node, Subject::Notarize { view, block_id: block.id() });
+                self.withhold(node, view, proposal.block.id());
+                let fork = self.sign_proposal(node, view, grandparent.view, block);
+                self.send_to(node, &targets, Message::Proposal(fork), hop);
+                self.send_to(node, &targets, Message::Vote(vote), hop);
+            }
+            None => self.send_to(node, &targets, Message::Proposal(proposal), hop),
+        }
+    }
+
+    /// Bad-block leader: instead of its proposal, its block with one flaw (a wrong state root, a
+    /// time too far ahead, a wrong height), with its notarize; the real one's is withheld.
+    fn propose_bad_block(&mut self, node: NodeId, proposal: Proposal, targets: Vec<NodeId>, hop: u32) {
+        let view = proposal.view;
+        let mut block = proposal.block.clone();
+        let flaw = match self.rng.below(3) {
+            0 => {
+                block.header.state_root = Domain::StateValue.hash(&[b"tally-sim wrong state"]);
+                "a wrong state root"
+            }
+            1 => {
+                block.header.time_ms += 3 * crate::chain::CLOCK_AHEAD_MAX_MS;
+                "a time too far ahead"
+            }
+            _ => {
+                block.header.height = block.header.height.next();
+                "a wrong height"
+            }
+        };
+        self.oracle.observe_block(&block);
+        self.log(|| format!("{node} proposes {} with {flaw} in view {view}", block.id()));
+        let vote = self.sign_vote(node, Subject::Notarize { view, block_id: block.id() });
+        self.withhold(node, view, proposal.block.id());
+        let bad = self.sign_proposal(node, view, proposal.parent_view, block);
+        self.send_to(node, &targets, Message::Proposal(bad), hop);
+        self.send_to(node, &targets, Message::Vote(vote), hop);
     }
 
     /// A real block for `view` on `parent` built by Byzantine `node` from its own store (no
