@@ -14,6 +14,13 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "no function over ~70 lines without a reason beside it (scripts/long-fns.py)"
+if ! command -v python3 >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && apt-get install -y -qq python3 >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq python3 >/dev/null; fi
+fi
+python3 scripts/long-fns.py
+
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

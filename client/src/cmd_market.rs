@@ -79,6 +79,7 @@ pub(crate) struct PlaceArgs {
 }
 
 /// A ledger error code in words, for people.
+// Not split: one arm per error code, a table read top to bottom.
 pub(crate) fn describe(code: ErrorCode) -> &'static str {
     match code {
         ErrorCode::NotIssuer => "the signer is not an issuer of the member the operation names",

@@ -142,6 +142,33 @@ fn show(context: &Session, provider: &str, plan: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One quote as the JSON `tally price quote` prints: the plan's total in its asset and, when
+/// asked, in `target` (of `target_scale`); or why the plan cannot price the usage.
+fn quote_row(
+    client: &tally_client::http::NodeClient,
+    quote: plans::Quote,
+    target: Option<&AssetId>,
+    target_scale: Option<u8>,
+) -> anyhow::Result<serde_json::Value> {
+    let name = format!("{}/{}", quote.member, quote.plan);
+    let charge = match quote.charge {
+        Ok(charge) => charge,
+        Err(error) => return Ok(json!({ "plan": name, "error": error.to_string() })),
+    };
+    let scale = client.asset(&quote.asset).with_context(|| format!("asset {}", quote.asset))?.scale;
+    let converted = quote.converted.zip(target_scale).map(|(amount, scale)| (amount.display(scale), amount));
+    Ok(json!({
+        "plan": name,
+        "asset": quote.asset,
+        "total": charge.total.display(scale),
+        "total_minor": charge.total,
+        "lines": charge.lines,
+        "in": target,
+        "converted": converted.as_ref().map(|(text, _)| text),
+        "converted_minor": converted.map(|(_, amount)| amount),
+    }))
+}
+
 /// The plans a quote compares: those named (`member/plan@version`), or every active plan that
 /// prices every item of the usage.
 fn candidates(context: &Session, wanted: &[String], items: &[ItemName]) -> anyhow::Result<Vec<PlanVersion>> {
@@ -185,27 +212,7 @@ fn quote(
     };
     let mut rows = Vec::new();
     for quote in quotes {
-        let name = format!("{}/{}", quote.member, quote.plan);
-        let row = match quote.charge {
-            Ok(charge) => {
-                let scale =
-                    client.asset(&quote.asset).with_context(|| format!("asset {}", quote.asset))?.scale;
-                let converted =
-                    quote.converted.zip(target_scale).map(|(amount, scale)| (amount.display(scale), amount));
-                json!({
-                    "plan": name,
-                    "asset": quote.asset,
-                    "total": charge.total.display(scale),
-                    "total_minor": charge.total,
-                    "lines": charge.lines,
-                    "in": target,
-                    "converted": converted.as_ref().map(|(text, _)| text),
-                    "converted_minor": converted.map(|(_, amount)| amount),
-                })
-            }
-            Err(error) => json!({ "plan": name, "error": error.to_string() }),
-        };
-        rows.push(row);
+        rows.push(quote_row(&client, quote, target.as_ref(), target_scale)?);
     }
     let answer = json!({ "calls": batch.rows.len(), "lines": batch.lines, "quotes": rows });
     context.print(answer.clone(), || {

@@ -255,17 +255,7 @@ fn settle_planned(
         .build(hold.hold_id, batch_id, batch.usage_root, |item| position.billed(item))
         .map_err(|error| usage(format!("--usage: {error}")))?;
     if let Some(text) = &args.amount {
-        let claimed = txbuild::parse_positive_amount(text, scale)
-            .map_err(|error| usage(format!("--amount: {error}")))?;
-        if claimed != charge.total {
-            eprintln!(
-                "note: plan {plan} charges {} {} for these calls; submitting the {} {} of --amount, which the ledger checks",
-                charge.total.display(scale),
-                hold.asset,
-                claimed.display(scale),
-                hold.asset
-            );
-        }
+        let claimed = claimed_amount(text, scale, plan, &charge, &hold.asset)?;
         if let Op::Settle(settle) = &mut op {
             settle.amount = claimed;
         }
@@ -307,6 +297,27 @@ fn settle_planned(
             batch.usage_root
         )
     })
+}
+
+/// The amount of `--amount`, which a settlement submits instead of the plan's charge (the
+/// ledger then checks it); says so when the two differ.
+fn claimed_amount(
+    text: &str,
+    scale: u8,
+    plan: &tally_types::pricing::PlanRef,
+    charge: &tally_types::pricing::Charge,
+    asset: &AssetId,
+) -> anyhow::Result<Amount> {
+    let claimed =
+        txbuild::parse_positive_amount(text, scale).map_err(|error| usage(format!("--amount: {error}")))?;
+    if claimed != charge.total {
+        eprintln!(
+            "note: plan {plan} charges {} {asset} for these calls; submitting the {} {asset} of --amount, which the ledger checks",
+            charge.total.display(scale),
+            claimed.display(scale),
+        );
+    }
+    Ok(claimed)
 }
 
 pub(crate) fn void(context: &Session, args: VoidArgs) -> anyhow::Result<()> {
