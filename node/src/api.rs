@@ -822,19 +822,45 @@ pub(crate) fn stored_tx(store: &Store, id: TxId) -> Result<Option<StoredTx>, Pro
     Ok(Some(StoredTx { location, block, receipts, index }))
 }
 
+/// A transaction as every JSON answer shows it (one shape: `GET /v1/txs/{id}`, its receipt
+/// route, `GET /v1/blocks/{height}`, account history and `tx` events): `tx_id`, the signed
+/// fields decoded (`chain_id`, `signer`, `seq`, `valid_until_height`, `ops`, `memo` in hex),
+/// `signature`, and `tx`, the canonical bytes in hex that `POST /v1/txs` takes and the id
+/// hashes. `context`, an object, adds where the transaction sits (height, index, receipt,
+/// proofs); its fields come after and never replace these.
+pub(crate) fn tx_json(tx: &SignedTransaction, context: serde_json::Value) -> serde_json::Value {
+    let mut fields = serde_json::Map::new();
+    fields.insert("tx_id".into(), json!(tx.id()));
+    fields.insert("chain_id".into(), json!(tx.tx.chain_id));
+    fields.insert("signer".into(), json!(tx.tx.signer));
+    fields.insert("seq".into(), json!(tx.tx.seq));
+    fields.insert("valid_until_height".into(), json!(tx.tx.valid_until_height));
+    fields.insert("ops".into(), json!(tx.tx.ops));
+    fields.insert("memo".into(), json!(tx.tx.memo));
+    fields.insert("signature".into(), json!(tx.signature));
+    fields.insert("tx".into(), json!(hex::encode(encode(tx))));
+    if let serde_json::Value::Object(context) = context {
+        for (name, value) in context {
+            fields.entry(name).or_insert(value);
+        }
+    }
+    serde_json::Value::Object(fields)
+}
+
 /// The committed transaction `id` with its receipt and inclusion proof, or `None`.
 fn tx_inclusion(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
     let Some(found) = stored_tx(store, id)? else { return Ok(None) };
-    Ok(Some(json!({
-        "tx_id": id,
-        "height": found.location.height,
-        "index": found.location.index,
-        "block_id": found.block.id(),
-        "tx_root": found.block.header.tx_root,
-        "receipt": found.receipt(),
-        "proof": found.tx_proof(),
-        "tx": hex::encode(encode(found.tx())),
-    })))
+    Ok(Some(tx_json(
+        found.tx(),
+        json!({
+            "height": found.location.height,
+            "index": found.location.index,
+            "block_id": found.block.id(),
+            "tx_root": found.block.header.tx_root,
+            "receipt": found.receipt(),
+            "proof": found.tx_proof(),
+        }),
+    )))
 }
 
 async fn get_tx(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult {
@@ -1031,8 +1057,8 @@ async fn get_block(
     if borsh {
         return borsh_response(encode(&block));
     }
-    let tx_ids: Vec<TxId> = block.txs.iter().map(SignedTransaction::id).collect();
-    ok_json(json!({ "block_id": block.id(), "block": block, "tx_ids": tx_ids }))
+    let txs: Vec<serde_json::Value> = block.txs.iter().map(|tx| tx_json(tx, json!({}))).collect();
+    ok_json(json!({ "block_id": block.id(), "block": { "header": block.header, "txs": txs } }))
 }
 
 fn beyond_tip(store: &Store, height: Height) -> Problem {

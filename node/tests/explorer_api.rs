@@ -322,6 +322,16 @@ async fn history_holds_every_role_newest_first_and_pages_with_a_cursor() {
     assert_eq!(txs[1]["roles"], serde_json::json!(["signer"]));
     assert_eq!(txs[3]["ops"][0]["op"], "grant", "ops are decoded: {page:#}");
     assert_eq!(txs[3]["receipt"]["outcome"]["status"], "success");
+    // The one shape of a transaction (as `GET /v1/txs/{id}` gives it): signed fields,
+    // signature and canonical bytes.
+    let newest = &node.blocks[2].txs[1];
+    let mut shape = serde_json::to_value(&newest.tx).expect("a transaction is JSON");
+    shape["tx_id"] = serde_json::json!(newest.id());
+    shape["signature"] = serde_json::json!(newest.signature);
+    shape["tx"] = serde_json::json!(hex::encode(tally_types::codec::encode(newest)));
+    for (name, value) in shape.as_object().expect("an object") {
+        assert_eq!(&txs[0][name], value, "`{name}` of a history entry is the one shape's");
+    }
     assert_eq!(page["next"], Value::Null);
     assert_eq!(page["indexed_from"], 1);
 

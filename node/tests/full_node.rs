@@ -156,7 +156,7 @@ fn a_full_node_follows_forwards_and_serves_what_the_validators_commit() {
         answer["block"]["header"].clone()
     };
     let header = header_at(validator_http[1]);
-    // The answer is `{"block_id", "block": {"header", ...}, "tx_ids"}`: comparing a field the
+    // The answer is `{"block_id", "block": {"header", "txs"}}`: comparing a field the
     // answer lacks would compare null with null.
     assert!(header["state_root"].is_string(), "no header in the block answer: {header:#}");
     assert_eq!(header_at(follower_http), header);

@@ -27,7 +27,7 @@ use serde_json::json;
 use tally_ledger::state::BadgeAnchorState;
 use tally_ledger::{StateKey, StateValue, prove_entry};
 use tally_store::Store;
-use tally_types::{Hash, Height, TxId, encode};
+use tally_types::{Hash, Height, TxId};
 
 use super::{ApiResult, ApiState, Problem, ok_json, read_store};
 
@@ -65,18 +65,19 @@ pub(super) fn proven_entry(
 /// `None` when no committed block holds it.
 pub(super) fn tx_with_receipt_proof(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
     let Some(found) = super::stored_tx(store, id)? else { return Ok(None) };
-    Ok(Some(json!({
-        "tx_id": id,
-        "height": found.location.height,
-        "index": found.location.index,
-        "block_id": found.block.id(),
-        "tx_root": found.block.header.tx_root,
-        "receipts_root": found.block.header.receipts_root,
-        "tx": hex::encode(encode(found.tx())),
-        "tx_proof": found.tx_proof(),
-        "receipt": found.receipt(),
-        "receipt_proof": found.receipt_proof(),
-    })))
+    Ok(Some(super::tx_json(
+        found.tx(),
+        json!({
+            "height": found.location.height,
+            "index": found.location.index,
+            "block_id": found.block.id(),
+            "tx_root": found.block.header.tx_root,
+            "receipts_root": found.block.header.receipts_root,
+            "tx_proof": found.tx_proof(),
+            "receipt": found.receipt(),
+            "receipt_proof": found.receipt_proof(),
+        }),
+    )))
 }
 
 /// `GET /v1/txs/{id}/receipt`.

@@ -147,17 +147,15 @@ fn tx_summary(
     let receipt = receipts
         .get(index as usize)
         .ok_or_else(|| internal(format!("no receipt {index} at {}", block.header.height)))?;
-    Ok(json!({
-        "tx_id": tx.id(),
-        "height": block.header.height,
-        "index": index,
-        "time_ms": block.header.time_ms,
-        "signer": tx.tx.signer,
-        "seq": tx.tx.seq,
-        "ops": tx.tx.ops.iter().collect::<Vec<_>>(),
-        "memo": hex::encode(tx.tx.memo.as_slice()),
-        "receipt": receipt,
-    }))
+    Ok(super::tx_json(
+        tx,
+        json!({
+            "height": block.header.height,
+            "index": index,
+            "time_ms": block.header.time_ms,
+            "receipt": receipt,
+        }),
+    ))
 }
 
 /// Blocks and receipts read once per height for one page.

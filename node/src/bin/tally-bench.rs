@@ -1410,9 +1410,27 @@ impl BlockFollower {
             self.borsh = false;
         }
         let answer = self.connection.get_json(&format!("/v1/blocks/{height}")).await?;
-        serde_json::from_value(answer["block"].clone())
-            .with_context(|| format!("block {height}: not a block"))
+        block_from_json(&answer["block"]).with_context(|| format!("block {height}: not a block"))
     }
+}
+
+/// A block from `GET /v1/blocks/{height}`'s JSON: the header as given, each transaction from its
+/// canonical bytes (`tx`, hex), the one form every answer gives.
+fn block_from_json(block: &serde_json::Value) -> Result<Block> {
+    let header = serde_json::from_value(block["header"].clone()).context("header")?;
+    let txs = block["txs"].as_array().context("`txs` is not a list")?;
+    let txs = txs
+        .iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            let text = tx["tx"].as_str().with_context(|| format!("tx {index}: no `tx` bytes"))?;
+            decode(&hex::decode(text).with_context(|| format!("tx {index}: `tx` is not hex"))?)
+                .with_context(|| format!("tx {index}: not a transaction"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let txs = BoundedVec::new(txs)
+        .map_err(|txs| anyhow::anyhow!("{} transactions: more than a block holds", txs.len()))?;
+    Ok(Block { header, txs })
 }
 
 /// Follows committed blocks, stamping each of our transactions with the time its block was

@@ -24,29 +24,45 @@ import type { Hash } from './hash.js';
 // ---- answers, as the node writes them ----
 
 export interface SubmitAnswer { tx_id: string }
-export interface TxInclusion {
+/**
+ * A transaction as every JSON answer of the node shows it (`GET /v1/txs/{id}`, its receipt
+ * route, `GET /v1/blocks/{height}`, history, `tx` events): the signed fields decoded, the
+ * signature, and `tx`, the hex of its canonical bytes (what the id hashes; decode it with
+ * `SignedTransactionCodec` to verify). Answers add where it sits beside these fields.
+ */
+export interface TxJson {
   tx_id: string;
+  chain_id: string;
+  signer: string;
+  seq: JsonInt;
+  valid_until_height: JsonInt;
+  ops: unknown[];
+  /** Hex. */
+  memo: string;
+  signature: string;
+  /** Hex of the borsh-encoded signed transaction. */
+  tx: string;
+}
+export interface TxInclusion extends TxJson {
   height: JsonInt;
   index: JsonInt;
   block_id: string;
   tx_root: string;
   receipt: ReceiptJson;
   proof: MerkleProofJson;
-  /** Hex of the borsh-encoded signed transaction. */
-  tx: string;
 }
-export interface TxWithReceiptProof {
-  tx_id: string;
+export interface TxWithReceiptProof extends TxJson {
   height: JsonInt;
   index: JsonInt;
   block_id: string;
   tx_root: string;
   receipts_root: string;
-  tx: string;
   tx_proof: MerkleProofJson;
   receipt: ReceiptJson;
   receipt_proof: MerkleProofJson;
 }
+/** `GET /v1/blocks/{height}` as JSON. */
+export interface BlockJson { block_id: string; block: { header: Record<string, unknown>; txs: TxJson[] } }
 export type BatchResult = { status: 202; tx_id: string } | (Problem & { tx_id: string });
 export interface BatchAnswer { accepted: number; refused: number; results: BatchResult[] }
 export interface BalanceJson {
@@ -240,15 +256,10 @@ export interface ProposalWithEntry extends ProposalJson { entry: EntryJson }
 
 /** Options of a client. */
 /** One transaction of an account's history or of an event stream, with its decoded ops. */
-export interface HistoryTxJson {
-  tx_id: string;
+export interface HistoryTxJson extends TxJson {
   height: JsonInt;
   index: JsonInt;
   time_ms: JsonInt;
-  signer: string;
-  seq: JsonInt;
-  ops: unknown[];
-  memo: string;
   receipt: ReceiptJson;
   /** `signer`, `recipient` (grant, transfer, hold, settle, void), `maker` (a fill of its offer). */
   roles?: string[];
@@ -484,7 +495,7 @@ export class TallyClient {
   }
 
   /** `GET /v1/blocks/{height}` as JSON (for display; verify with `getBlock`). */
-  getBlockJson(height: bigint | number): Promise<{ block_id: string; block: unknown } | null> {
+  getBlockJson(height: bigint | number): Promise<BlockJson | null> {
     return this.maybe(() => this.json(`/v1/blocks/${height}`));
   }
 

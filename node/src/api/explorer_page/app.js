@@ -203,7 +203,7 @@ async function block(height) {
   const [found, map] = await Promise.all([api(`/v1/blocks/${encodeURIComponent(height)}`), scales()]);
   const { block: b, block_id: id } = found;
   const txs = b.txs.slice(0, 50);
-  const receipts = await Promise.all(txs.map((_, i) => api(`/v1/txs/${found.tx_ids[i]}`).catch(() => null)));
+  const receipts = await Promise.all(txs.map((_, i) => api(`/v1/txs/${txs[i].tx_id}`).catch(() => null)));
   main.innerHTML = `<h1>Block ${e(b.header.height)}</h1>
     <div class="card"><table>
       <tr><th>Id</th><td class="mono">${e(id)}</td></tr>
@@ -214,21 +214,19 @@ async function block(height) {
       <tr><th>Transactions</th><td>${e(b.txs.length)}</td></tr>
     </table></div>
     <div class="card"><h2>Transactions</h2>${txs.length === 0 ? '<p class="muted">An empty block.</p>' : `<table><thead><tr><th>Tx</th><th>Signer</th><th>Ops</th><th>Outcome</th></tr></thead><tbody>
-      ${txs.map((tx, i) => `<tr><td>${receipts[i] ? txLink(receipts[i].tx_id) : ''}</td><td>${addressLink(tx.tx.signer)}</td><td>${opsList(tx.tx.ops, map)}</td><td>${outcome(receipts[i]?.receipt)}</td></tr>`).join('')}
+      ${txs.map((tx, i) => `<tr><td>${txLink(tx.tx_id)}</td><td>${addressLink(tx.signer)}</td><td>${opsList(tx.ops, map)}</td><td>${outcome(receipts[i]?.receipt)}</td></tr>`).join('')}
     </tbody></table>`}${b.txs.length > txs.length ? `<p class="muted">First ${txs.length} of ${b.txs.length}.</p>` : ''}</div>`;
 }
 
 async function tx(id) {
   const main = current;
   const [found, map] = await Promise.all([api(`/v1/txs/${encodeURIComponent(id)}`), scales()]);
-  const blockJson = await api(`/v1/blocks/${encodeURIComponent(found.height)}`);
-  const signed = blockJson.block.txs[found.index];
   main.innerHTML = `<h1>Transaction <span class="mono">${e(short(id, 16))}</span></h1>
     <div class="card"><table>
       <tr><th>Id</th><td class="mono">${e(id)}</td></tr>
       <tr><th>Block</th><td>${blockLink(found.height)} (index ${e(found.index)})</td></tr>
-      <tr><th>Signer</th><td>${addressLink(signed.tx.signer)} · seq ${e(signed.tx.seq)}</td></tr>
-      <tr><th>Ops</th><td>${opsList(signed.tx.ops, map)}</td></tr>
+      <tr><th>Signer</th><td>${addressLink(found.signer)} · seq ${e(found.seq)}</td></tr>
+      <tr><th>Ops</th><td>${opsList(found.ops, map)}</td></tr>
       <tr><th>Outcome</th><td>${outcome(found.receipt)}</td></tr>
       ${found.receipt.fills?.length ? `<tr><th>Fills</th><td>${found.receipt.fills.length} trade(s)</td></tr>` : ''}
       <tr><th>Verified</th><td id="verified"><button id="verify-tx" class="secondary">Verify in this browser</button></td></tr>
