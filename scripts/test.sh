@@ -24,6 +24,13 @@ python3 scripts/long-fns.py
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo deny check licenses bans (deny.toml; no network needed)"
+# Pinned, built from crates.io once per machine (a few minutes on a fresh one).
+if [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]]; then
+  cargo install cargo-deny --version 0.20.2 --locked
+fi
+cargo deny --log-level error check licenses bans
+
 step "cargo test"
 cargo test --workspace --locked
 
