@@ -120,7 +120,7 @@ pub fn run(context: &Session, command: BadgeCommand) -> anyhow::Result<()> {
 fn submit_and_wait(context: &Session, name: &str, ops: Vec<Op>) -> anyhow::Result<TxInclusion> {
     let args =
         SubmitArgs { from: name.to_owned(), wait: true, valid_for: VALID_FOR_BLOCKS_DEFAULT, seq: None };
-    let sent = crate::cmd_market::send(context, &args, ops)?;
+    let sent = crate::submit::send(context, &args, ops)?;
     let Some(inclusion) = sent.inclusion else {
         bail!("transaction {} was admitted but not reported committed", sent.tx_id)
     };

@@ -15,7 +15,7 @@ use tally_genesis::application::Application;
 use tally_types::governance::{Action, CastVote, ConsensusParams, Propose, SignedApplication, Threshold};
 use tally_types::{ChainId, Height, MemberId, Op, OpId, PublicKey};
 
-use crate::cmd_market::{report_sent, send};
+use crate::submit::{report_sent, send};
 use crate::{Session, SubmitArgs, usage};
 
 /// Blocks a proposal takes votes for when `--expires-in` is not given (about 6 hours at

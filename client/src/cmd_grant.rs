@@ -576,7 +576,7 @@ fn row_report(
                     entry["error"] = json!(slug);
                     format!(
                         "committed {id} at height {height} but failed: {} ({slug})",
-                        crate::cmd_market::describe(*code)
+                        crate::submit::describe(*code)
                     )
                 }
             }

@@ -14,7 +14,7 @@ use tally_types::pricing::PlanRef;
 use tally_types::tx::RetirePlan;
 use tally_types::{AssetId, ItemName, MemberId, Op};
 
-use crate::cmd_market::{report_sent, send};
+use crate::submit::{report_sent, send};
 use crate::{Session, SubmitArgs, resolve_address, usage};
 
 #[derive(Subcommand)]

@@ -15,7 +15,7 @@ use serde_json::json;
 use tally_client::{market, pricing, txbuild, usage as usage_csv};
 use tally_types::{Amount, AssetId, BoundedVec, MemberId, Op, OpId};
 
-use crate::cmd_market::{report_sent, send};
+use crate::submit::{report_sent, send};
 use crate::{Session, SubmitArgs, resolve_address, usage};
 
 #[derive(Subcommand)]

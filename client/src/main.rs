@@ -27,6 +27,7 @@ mod cmd_market;
 mod cmd_price;
 mod cmd_spend;
 mod cmd_verify;
+mod submit;
 
 const NODE_DEFAULT: &str = "http://127.0.0.1:28000";
 /// Longest a secret read from a file or stdin may be: a hex seed is 64 characters.
@@ -572,7 +573,7 @@ fn grant(context: &Session, args: GrantArgs) -> anyhow::Result<()> {
 /// Signs `ops` with the `--from` key at the account's next seq (or `--seq`), submits them,
 /// and prints the admission or, with `--wait`, the committed receipt.
 fn submit_ops(context: &Session, args: &SubmitArgs, ops: Vec<Op>) -> anyhow::Result<()> {
-    let sent = cmd_market::send(context, args, ops)?;
+    let sent = submit::send(context, args, ops)?;
     match sent.inclusion {
         None => {
             let id = sent.tx_id;
@@ -585,7 +586,7 @@ fn submit_ops(context: &Session, args: &SubmitArgs, ops: Vec<Op>) -> anyhow::Res
 
 /// Prints a committed transaction; a failed receipt is an error (exit 1).
 fn report_inclusion(context: &Session, inclusion: &TxInclusion) -> anyhow::Result<()> {
-    context.print(cmd_market::committed_json(inclusion), || {
+    context.print(submit::committed_json(inclusion), || {
         println!("committed {} at height {} (index {})", inclusion.tx_id, inclusion.height, inclusion.index)
     });
     match &inclusion.receipt.outcome {
