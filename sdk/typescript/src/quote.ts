@@ -16,6 +16,7 @@ import {
   NANOS_PER_MINOR,
   isItemName,
   priceLines,
+  type CreditPack,
   type LineCharge,
   type PlanItem,
   type PricePlan,
@@ -195,10 +196,30 @@ function planItemFromJson(value: unknown, name: string): PlanItem {
   };
 }
 
+/** A credit pack from JSON: credits in minor units (a string), the price as `{currency, amount: "10.00"}`. */
+function packFromJson(value: unknown, name: string): CreditPack {
+  const pack = field(value, name);
+  const price = field(pack['price'], `${name}.price`);
+  const amount = text(price['amount'], `${name}.price.amount`);
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(amount);
+  if (match === null) throw new PlanJsonError(`${name}.price.amount: price \`${amount}\` must be a decimal number such as 10.00`);
+  if ((match[2] ?? '').length > LIMITS.REFERENCE_PRICE_SCALE_MAX) {
+    throw new PlanJsonError(`${name}.price.amount: price \`${amount}\` has more than ${LIMITS.REFERENCE_PRICE_SCALE_MAX} decimal places`);
+  }
+  const minor = BigInt(`${match[1]}${match[2] ?? ''}`);
+  if (minor > U64_MAX) throw new PlanJsonError(`${name}.price.amount: price \`${amount}\` is too large`);
+  const credits = text(pack['credits'], `${name}.credits`);
+  if (!/^\d+$/.test(credits) || BigInt(credits) > U128_MAX) throw new PlanJsonError(`${name}.credits: \`${credits}\` is not a whole amount of minor units`);
+  return {
+    name: text(pack['name'], `${name}.name`),
+    credits: BigInt(credits),
+    price: { currency: text(price['currency'], `${name}.price.currency`), amount: minor, scale: (match[2] ?? '').length },
+  };
+}
+
 /**
  * A price plan from its JSON form (the `plan` of `GET /v1/plans`, or a plan file). Parse the
- * text with {@link parseJsonLossless} first so that u64 bounds above 2^53 stay exact. Quoting
- * uses the items; packs are kept only as far as their names and credits.
+ * text with {@link parseJsonLossless} first so that u64 bounds above 2^53 stay exact.
  */
 export function planFromJson(value: unknown): PricePlan {
   const plan = field(value, 'plan');
@@ -208,7 +229,7 @@ export function planFromJson(value: unknown): PricePlan {
     asset: text(plan['asset'], 'plan.asset'),
     title: text(plan['title'] ?? '', 'plan.title'),
     items: list(plan['items'], 'plan.items').map((item, index) => planItemFromJson(item, `plan.items[${index}]`)),
-    packs: [],
+    packs: plan['packs'] === undefined ? [] : list(plan['packs'], 'plan.packs').map((pack, index) => packFromJson(pack, `plan.packs[${index}]`)),
   };
 }
 

@@ -75,4 +75,14 @@ describe('quotes: the SDK against the Rust client (client/tests/golden/quotes.js
     assert.throws(() => sdk.planFromJson({ plan_id: 'x', version: 1, asset: 'A@a', items: 'none' }), /plan.items: expected an array/);
     assert.equal(sdk.formatUnitPrice(sdk.parseUnitPrice('1.50')), '1.5');
   });
+
+  it('reads a plan file to the bytes the Rust client publishes (packs included)', () => {
+    // The golden vectors' acme plan is examples/pricing/acme-standard.json read by the Rust client.
+    const file = sdk.planFromJson(sdk.parseJsonLossless(readRepoFile('examples/pricing/acme-standard.json').toString('utf8')));
+    assert.deepEqual(file, candidates[0]!.plan);
+    assert.deepEqual(file.packs[0], { name: 'large', credits: 1_000_000n, price: { currency: 'USD', amount: 9000n, scale: 2 } });
+    const w = new sdk.Writer();
+    sdk.writePricePlan(w, file);
+    assert.ok(w.finish().length > 100);
+  });
 });
