@@ -163,12 +163,16 @@ pub fn usage(
 
 /// Every active plan version that prices all of `items` (the candidates of a quote).
 pub fn plans_pricing(client: &NodeClient, items: &[ItemName]) -> Result<Vec<PlanVersion>, HttpError> {
-    Ok(plans(client, None, None)?
-        .plans
+    Ok(pricing_candidates(plans(client, None, None)?.plans, items))
+}
+
+/// The active versions of `listed` that price all of `items`, in the listing's order.
+pub fn pricing_candidates(listed: Vec<PlanVersion>, items: &[ItemName]) -> Vec<PlanVersion> {
+    listed
         .into_iter()
         .filter(|version| version.status == "active")
         .filter(|version| items.iter().all(|item| version.plan.item(item).is_some()))
-        .collect())
+        .collect()
 }
 
 /// `amount` of `from` in `to` through the last trade of the market between them, rounded
@@ -209,6 +213,17 @@ pub struct Quote {
     pub converted: Option<Amount>,
 }
 
+/// What `lines` cost under one plan version from `position` (the holder's settled usage under
+/// it; a new holder's when `None`): the pure part of [`quote`], which the TypeScript SDK's
+/// `quote` reproduces (client/tests/quote_vectors.rs writes the vectors it is checked against).
+pub fn price_under(
+    version: &PlanVersion,
+    lines: &[UsageLine],
+    position: Option<&PlanUsage>,
+) -> Result<Charge, ChargeError> {
+    pricing::price_lines(&version.plan, lines, |item| position.map_or(0, |usage| usage.billed(item)))
+}
+
 /// What `lines` cost under each of `candidates`, from `holder`'s tier position under each
 /// (a new holder's when `None`), and in `in_asset` through the market's last price: the
 /// comparison a gateway or a developer makes before agreeing to a plan.
@@ -226,9 +241,7 @@ pub fn quote(
             Some(holder) => Some(usage(client, &version.member, &plan, holder)?),
             None => None,
         };
-        let charge = pricing::price_lines(&version.plan, lines, |item| {
-            position.as_ref().map_or(0, |usage| usage.billed(item))
-        });
+        let charge = price_under(version, lines, position.as_ref());
         let converted = match (&charge, in_asset) {
             (Ok(charge), Some(target)) => convert(client, charge.total, &version.plan.asset, target)?,
             _ => None,

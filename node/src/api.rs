@@ -61,6 +61,8 @@ mod markets;
 pub mod openapi;
 /// Price plans with proofs, and a holder's usage under one (its tier position).
 mod plans;
+/// An account's open holds; a provider's rewards by reason over time.
+mod series;
 
 /// The largest page `GET /v1/assets` returns.
 pub const ASSETS_PAGE_MAX: usize = 1_000;
@@ -373,6 +375,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/markets/{base}/{quote}/trades", get(explorer::get_trades))
         .route("/v1/markets/{base}/{quote}/summary", get(explorer::get_market_summary))
         .route("/v1/providers/{member}", get(explorer::get_provider))
+        .route("/v1/providers/{member}/rewards", get(series::get_rewards))
+        .route("/v1/accounts/{address}/holds", get(series::get_holds))
         .route("/v1/events", get(explorer::events))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(explorer_page::index))

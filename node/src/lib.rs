@@ -13,4 +13,5 @@ pub mod engine;
 pub mod export;
 pub mod follower;
 pub mod home;
+pub mod import;
 pub mod mempool;

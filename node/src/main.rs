@@ -61,6 +61,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Fills the empty data directory of a node configuration from a chain archive (`tally-node
+    /// export`, `tally-bench archive`), checking and executing every block; then `run` starts
+    /// the node on that chain.
+    Import {
+        /// The node's TOML configuration (its data directory and genesis file).
+        #[arg(long)]
+        config: PathBuf,
+        /// The archive to read.
+        #[arg(long)]
+        archive: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -135,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let (config, log_format) = match cli.command {
         Command::Run { config, log_format } => (config, log_format),
         Command::Export { data, node, out } => return export(data, node, &out),
+        Command::Import { config, archive } => return import(&config, &archive),
         Command::Init { home, p2p_listen, http_listen, full_node } => {
             let role =
                 if full_node { tally_node::home::Role::FullNode } else { tally_node::home::Role::Validator };
@@ -263,6 +275,22 @@ fn apply(args: ApplyCli) -> anyhow::Result<()> {
     println!(
         "next: the member's issuer signs it: `tally application sign --key NAME {}`",
         args.out.display()
+    );
+    Ok(())
+}
+
+fn import(config: &std::path::Path, archive: &std::path::Path) -> anyhow::Result<()> {
+    let node_config = NodeConfig::load(config)?;
+    init_logging(node_config.log_format, &node_config.log_level)?;
+    let started = std::time::Instant::now();
+    let summary = tally_node::import::import_archive(&node_config, archive)
+        .with_context(|| format!("importing {} into the node of {}", archive.display(), config.display()))?;
+    println!(
+        "imported {} blocks ({} transactions) up to height {} in {:.1} s",
+        summary.blocks,
+        summary.txs,
+        summary.height,
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

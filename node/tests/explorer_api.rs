@@ -111,7 +111,8 @@ struct Node {
 /// 1. acme rewards account 3 with 3.00 ACME (forum support); account 1 sends it 1.00 ACME.
 /// 2. account 1 offers 10.00 ACME for GLOBEX at 10 GLOBEX per ACME; account 2 sells 50 GLOBEX
 ///    into it (one fill: 5.00 ACME for 50 GLOBEX); account 4, holding nothing, fails a transfer.
-/// 3. account 3 authorizes acme; acme holds 2.00 ACME of it and settles 1.50.
+/// 3. account 3 authorizes acme; acme holds 2.00 ACME of it and settles 1.50, and holds 1.25
+///    more (left open).
 /// 4. account 1 burns 0.50 ACME; acme anchors a badge batch of 4 and revokes one badge.
 /// 5. empty.
 // Not split: one fixture built top to bottom, each part from the ones above (comments name them).
@@ -216,6 +217,13 @@ fn node() -> Node {
                             amount: Amount(150),
                             usage_root: Hash([5; 32]),
                             lines: tally_types::BoundedVec::empty(),
+                        }),
+                        Op::Hold(Hold {
+                            hold_id: OpId([11; 16]),
+                            holder: account(3),
+                            asset: acme(),
+                            amount: Amount(125),
+                            expires_at_ms: 900_000,
                         }),
                     ],
                 ),
@@ -519,6 +527,79 @@ async fn provider_figures_add_up() {
     problem(&node, "/v1/providers/initech", StatusCode::NOT_FOUND, "not-found", "initech").await;
 }
 
+#[tokio::test]
+async fn an_accounts_open_holds_are_listed_in_human_units() {
+    let node = node();
+    let three = ok(&node, &format!("/v1/accounts/{}/holds", account(3).to_address())).await;
+    // The settled hold is not open; the second one is, and locks its amount.
+    let holds = three["holds"].as_array().expect("holds");
+    assert_eq!(holds.len(), 1, "{three:#}");
+    assert_eq!(holds[0]["hold_id"], OpId([11; 16]).to_string());
+    assert_eq!(holds[0]["amount"], "1.25");
+    assert_eq!(holds[0]["amount_minor"], "125");
+    assert_eq!(holds[0]["status"], "open");
+    assert_eq!(holds[0]["member"], "acme");
+    assert_eq!(three["complete"], true);
+    let account_three = ok(&node, &format!("/v1/accounts/{}", account(3).to_address())).await;
+    assert_eq!(account_three["balances"][0]["locked"], "1.25", "{account_three:#}");
+    // The issuer placed the holds but holds nothing; a stranger neither.
+    for who in [acme_issuer().public_key(), account(9)] {
+        let none = ok(&node, &format!("/v1/accounts/{}/holds", who.to_address())).await;
+        assert_eq!(none["holds"], serde_json::json!([]), "{none:#}");
+    }
+    problem(&node, "/v1/accounts/tally1nope/holds", StatusCode::BAD_REQUEST, "address", "tally1nope").await;
+}
+
+#[tokio::test]
+async fn rewards_by_reason_over_time_per_bucket() {
+    let node = node();
+    for bucket in ["day", "week", "month"] {
+        let series = ok(&node, &format!("/v1/providers/acme/rewards?asset=ACME@acme&bucket={bucket}")).await;
+        assert_eq!(series["bucket"], bucket);
+        assert_eq!(series["reasons"], serde_json::json!(["forum_support"]), "{series:#}");
+        let buckets = series["buckets"].as_array().expect("buckets");
+        assert_eq!(buckets.len(), 1, "{series:#}");
+        // Every block of the fixture is on 1970-01-01.
+        assert_eq!(buckets[0]["start_ms"], 0);
+        assert_eq!(buckets[0]["by_reason"]["forum_support"], "3");
+        assert_eq!(buckets[0]["by_reason_minor"]["forum_support"], "300");
+        assert_eq!(buckets[0]["total"], "3");
+        assert_eq!(series["truncated"], false);
+    }
+    let default = ok(&node, "/v1/providers/acme/rewards?asset=ACME@acme&days=1").await;
+    assert_eq!((default["from_ms"].as_u64(), default["to_ms"].as_u64()), (Some(0), Some(86_400_000)));
+    // globex granted no rewards: an empty series, not an error.
+    let globex_series = ok(&node, "/v1/providers/globex/rewards?asset=GLOBEX@globex").await;
+    assert_eq!(globex_series["buckets"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn rewards_over_time_refuse_bad_input_by_name() {
+    let node = node();
+    let bad = StatusCode::BAD_REQUEST;
+    problem(&node, "/v1/providers/acme/rewards", bad, "query", "`asset` is required").await;
+    problem(&node, "/v1/providers/acme/rewards?asset=acme", bad, "asset-id", "not an asset id").await;
+    problem(&node, "/v1/providers/acme/rewards?asset=GLOBEX@globex", bad, "query", "not an asset of `acme`")
+        .await;
+    problem(
+        &node,
+        "/v1/providers/acme/rewards?asset=ACME@acme&bucket=year",
+        bad,
+        "query",
+        "day, week, month",
+    )
+    .await;
+    for days in ["0", "3661", "+5", "ten"] {
+        let uri = format!("/v1/providers/acme/rewards?asset=ACME@acme&days={days}");
+        problem(&node, &uri, bad, "query", "1..=3660").await;
+    }
+    problem(&node, "/v1/providers/acme/rewards?asset=ACME@acme&from=1", bad, "query", "from").await;
+    problem(&node, "/v1/providers/Acme!/rewards?asset=ACME@acme", bad, "member-id", "Acme!").await;
+    let missing = StatusCode::NOT_FOUND;
+    problem(&node, "/v1/providers/initech/rewards?asset=MAPS@initech", missing, "not-found", "initech").await;
+    problem(&node, "/v1/providers/acme/rewards?asset=NOPE@acme", missing, "not-found", "NOPE@acme").await;
+}
+
 /// Reads server-sent events from `uri` (with `last_event_id`) until `count` events came.
 async fn read_events(
     node: &Node,
@@ -728,7 +809,7 @@ async fn the_page_and_every_module_it_can_load_are_served_from_the_binary() {
             }
         }
     }
-    // The SDK's 24 modules import each other and 27 vendored ones: the walk saw them.
+    // The SDK's 25 modules import each other and 27 vendored ones: the walk saw them.
     assert!(imports > 100, "only {imports} imports found: the import scan is broken");
     problem(&node, "/explorer/nothing.js", StatusCode::NOT_FOUND, "not-found", "nothing.js").await;
 }

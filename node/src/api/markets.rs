@@ -399,13 +399,13 @@ pub(super) async fn get_offer(
     ok_json(body)
 }
 
-fn scale_of(snapshot: &tally_store::Snapshot<'_>, asset: &AssetId) -> Result<u8, Problem> {
+pub(super) fn scale_of(snapshot: &tally_store::Snapshot<'_>, asset: &AssetId) -> Result<u8, Problem> {
     read_asset(snapshot, asset)?
         .map(|state| state.scale)
         .ok_or_else(|| internal(format!("asset `{asset}` is named in the state but does not exist")))
 }
 
-fn hold_json(hold_id: OpId, hold: &HoldState, scale: u8) -> serde_json::Value {
+pub(super) fn hold_json(hold_id: OpId, hold: &HoldState, scale: u8) -> serde_json::Value {
     let status = match &hold.status {
         HoldStatus::Open => "open",
         HoldStatus::Settled { .. } => "settled",

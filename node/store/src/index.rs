@@ -622,6 +622,30 @@ impl Store {
         Ok(figures)
     }
 
+    /// The figures with keys in `start..end`, the last `limit` of them in key order, and
+    /// whether more came before them: a range of the per-day figures keeps its newest days.
+    pub fn figures_between(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<(Vec<(String, u128)>, bool), StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = txn.open_table(FIGURES).map_err(self.storage())?;
+        let mut figures = Vec::new();
+        let mut more = false;
+        for item in table.range::<&str>(start..end).map_err(self.storage())?.rev() {
+            if figures.len() == limit {
+                more = true;
+                break;
+            }
+            let (key, value) = item.map_err(self.storage())?;
+            figures.push((key.value().to_owned(), value.value()));
+        }
+        figures.reverse();
+        Ok((figures, more))
+    }
+
     /// The member that revoked the badge `badge_hash` and the height, if one did.
     pub fn badge_revocation(&self, badge_hash: &Hash) -> Result<Option<(String, Height)>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;

@@ -1,7 +1,9 @@
 // The explorer page in a real browser (Debian's chromium through playwright-core) against a live
 // 4-validator network: the first view and its weight, a transfer followed from submission to the
-// account's history, the order book and a trade, and badges verified in the browser by the SDK —
-// valid, tampered (fails at step 1) and revoked (fails at step 6). Screenshots go to
+// account's history, the order book and a trade, badges verified in the browser by the SDK —
+// valid, tampered (fails at step 1) and revoked (fails at step 6) —, published price plans side
+// by side with a dropped usage file quoted under each, an account's open holds, and rewards by
+// reason over time. Screenshots go to
 // TALLY_SCREENSHOTS (default dist/screenshots). Run with `npm run test:browser`; binaries from
 // TALLY_BIN_DIR, chromium from CHROMIUM (default /usr/bin/chromium).
 
@@ -199,6 +201,96 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       await page.goto(`${url}/#/provider/acme`);
       await page.waitForSelector('text=1 revoked', { timeout: WAIT_MS });
       await page.screenshot({ path: join(shots, 'provider.png'), fullPage: true });
+    }));
+
+  it('shows the published plans side by side and quotes a dropped usage file under each', () =>
+    step(async () => {
+      // acme and globex publish their example plans, as `tally price publish` does.
+      for (const [key, file] of [[acme, 'acme-standard.json'], [globex, 'globex-tokens.json']] as const) {
+        const plan = sdk.planFromJson(sdk.parseJsonLossless(readRepoFile(`examples/pricing/${file}`).toString('utf8')));
+        const publish = await sdk.prepareTransaction(client, key, [{ op: 'publish_plan', plan }]);
+        await client.submitAndWait(publish, WAIT_MS);
+      }
+      await page.goto(`${url}/#/`);
+      await page.goto(`${url}/#/prices`);
+      await page.waitForSelector('#plans', { timeout: WAIT_MS });
+      // One column per plan, one row per item: acme's search.query is 100 free per hold, then
+      // 2 minor units (0.02 ACME) each up to 1,000,000.
+      assert.equal(await page.locator('#plans thead th[data-plan]').count(), 2);
+      assert.equal(await page.locator('#plans th[data-plan="acme/standard@1"]').count(), 1);
+      const query = (await page.textContent('#plans tr[data-item="search.query"]')) ?? '';
+      assert.match(query, /100 free per hold/);
+      assert.match(query, /up to 1000000: 0\.02 each/);
+      assert.equal(await page.locator('#plans tbody tr').count(), 4, 'search.query, search.suggest, tokens.input, tokens.output');
+      await page.screenshot({ path: join(shots, 'prices.png'), fullPage: true });
+
+      // The usage file is dropped on the page (a drop event carrying the file).
+      const drop = async (name: string, text: string) => {
+        const dataTransfer = await page.evaluateHandle(({ name, text }) => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([text], name, { type: 'text/csv' }));
+          return transfer;
+        }, { name, text });
+        await page.dispatchEvent('#usage-drop', 'drop', { dataTransfer });
+      };
+      await drop('search.csv', readRepoFile('examples/pricing/search.csv').toString('utf8'));
+      await page.waitForSelector('#quote-table', { timeout: WAIT_MS });
+      // The Rust client's totals for the 250 queries (client/tests/pricing_examples.rs): acme 300
+      // minor units (150 billable at 2), globex 750 (250 at 3).
+      assert.equal(await page.getAttribute('#quote-table td[data-plan="acme/standard@1"]', 'data-total-minor'), '300');
+      assert.equal(await page.getAttribute('#quote-table td[data-plan="globex/tokens@1"]', 'data-total-minor'), '750');
+      assert.match((await page.textContent('#quote-table td[data-plan="acme/standard@1"]')) ?? '', /^3 ACME@acme$/);
+      assert.match((await page.textContent('#quote-summary')) ?? '', /3 calls, 250 × search\.query/);
+      await page.screenshot({ path: join(shots, 'prices-quote.png'), fullPage: true });
+      // usage.csv names tokens too: acme cannot price it and says why.
+      await drop('usage.csv', readRepoFile('examples/pricing/usage.csv').toString('utf8'));
+      await page.waitForSelector('#quote-table td.error[data-plan="acme/standard@1"]', { timeout: WAIT_MS });
+      assert.match((await page.textContent('#quote-table td[data-plan="acme/standard@1"]')) ?? '', /item `tokens\.input` is not in the plan/);
+      assert.equal(await page.getAttribute('#quote-table td[data-plan="globex/tokens@1"]', 'data-total-minor'), '36');
+      // A file that is not a planned usage file is refused with the Rust client's words.
+      await drop('bad.csv', 'call_id,time_ms,endpoint,units,amount\nx,1,/s,1,1\n');
+      await page.waitForSelector('#usage-error', { timeout: WAIT_MS });
+      assert.match((await page.textContent('#usage-error')) ?? '', /bad\.csv: line 1: the header must be exactly `call_id,time_ms,endpoint,item,units`/);
+    }));
+
+  it("shows an account's open holds in human units, and the badge check on its page", () =>
+    step(async () => {
+      const holder = sdk.SecretKey.generate();
+      const fund = await sdk.prepareTransaction(client, acme, [sdk.ops.transfer({ asset: 'ACME@acme', to: holder.address(), amount: 5_000n })]);
+      await client.submitAndWait(fund, WAIT_MS);
+      const expiresAtMs = BigInt(Date.now() + 3_600_000);
+      const authorize = await sdk.prepareTransaction(client, holder, [sdk.ops.authorizeSpend({ provider: 'acme', asset: 'ACME@acme', cap: 4_000n, expiresAtMs })]);
+      await client.submitAndWait(authorize, WAIT_MS);
+      const hold = await sdk.prepareTransaction(client, acme, [sdk.ops.hold({ holder: holder.address(), asset: 'ACME@acme', amount: 1_234n, expiresAtMs })]);
+      await client.submitAndWait(hold, WAIT_MS);
+      await page.goto(`${url}/#/account/${holder.address()}`);
+      await page.waitForSelector('#holds tr[data-hold]', { timeout: WAIT_MS });
+      assert.equal(await page.locator('#holds tr[data-hold]').count(), 1);
+      const row = (await page.textContent('#holds tr[data-hold]')) ?? '';
+      assert.match(row, /12\.34 ACME@acme/);
+      assert.match(row, /acme/);
+      // Locked beside available in the balances: 50.00 funded, 12.34 held.
+      assert.match((await page.textContent('main')) ?? '', /37\.66\s*12\.34/);
+      assert.equal(await page.locator('#badges-received #assertion-file').count(), 1, 'badges received are checked on the account page');
+      await page.screenshot({ path: join(shots, 'account-holds.png'), fullPage: true });
+    }));
+
+  it('charts rewards by reason over time', () =>
+    step(async () => {
+      const rewards = [['forum_support', 300n], ['client_library', 700n]] as const;
+      for (const [reason, amount] of rewards) {
+        const grant = await sdk.prepareTransaction(client, acme, [sdk.ops.grant({ asset: 'ACME@acme', to: sdk.SecretKey.generate().address(), amount, kind: 'reward', reason })]);
+        await client.submitAndWait(grant, WAIT_MS);
+      }
+      await page.goto(`${url}/#/`);
+      await page.goto(`${url}/#/provider/acme`);
+      await page.waitForSelector('#rewards-0 svg rect', { timeout: WAIT_MS });
+      // Today's bar is stacked from both reasons, with a legend naming them.
+      assert.equal(await page.locator('#rewards-0 svg rect').count(), 2);
+      assert.match((await page.textContent('#rewards-0')) ?? '', /client_library[\s\S]*forum_support/);
+      await page.click('[data-rewards="0"] button[data-window="2"]');
+      await page.waitForSelector('#rewards-0 svg text:has-text("per month")', { timeout: WAIT_MS });
+      await page.screenshot({ path: join(shots, 'provider-rewards.png'), fullPage: true });
     }));
 
   it('finds things from the search box', () =>

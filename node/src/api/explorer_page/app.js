@@ -16,12 +16,13 @@ class ApiError extends Error {
   }
 }
 
-async function api(path) {
+/** An API answer parsed by `parse` (JSON.parse, or the SDK's lossless parser where u64s matter). */
+async function api(path, parse = JSON.parse) {
   const response = await fetch(path, { headers: { accept: 'application/json' } });
   const text = await response.text();
   let body;
   try {
-    body = JSON.parse(text);
+    body = response.ok ? parse(text) : JSON.parse(text);
   } catch {
     throw new ApiError(response.status, `${path}: not JSON (${response.status})`);
   }
@@ -256,15 +257,26 @@ async function nodeTrust(sdk) {
   return sdk.trustFromGenesis({ chain_id: status.chain_id, validators: keys });
 }
 
+/** An account's open holds with amounts in human units (the API gives them so). */
+function holdsTable(page) {
+  const plan = (p) => (p ? (typeof p === 'string' ? p : `${p.plan_id}@${p.version}`) : '—');
+  const note = page.complete ? '' : `<p class="muted">Among the account's newest ${e(page.scanned_txs)} transactions.</p>`;
+  if (page.holds.length === 0) return `<p class="muted" id="holds-empty">None.</p>${note}`;
+  return `<table id="holds"><thead><tr><th>Hold</th><th>Provider</th><th class="num">Amount</th><th>Expires</th><th class="hide-narrow">Plan</th><th class="hide-narrow">Placed</th></tr></thead><tbody>
+    ${page.holds.map((h) => `<tr data-hold="${e(h.hold_id)}"><td class="mono" title="${e(h.hold_id)}">${e(short(h.hold_id, 6))}</td><td><a href="#/provider/${e(h.member)}">${e(h.member)}</a></td><td class="num">${e(h.amount)} ${assetLink(h.asset)}</td><td>${e(time(h.expires_at_ms))}</td><td class="hide-narrow">${e(plan(h.plan))}</td><td class="hide-narrow">${blockLink(h.created_at)}</td></tr>`).join('')}
+  </tbody></table>${note}`;
+}
+
 function historyRows(txs, map) {
   return txs.map((t) => `<tr data-tx="${e(t.tx_id)}"><td>${blockLink(t.height)}</td><td>${txLink(t.tx_id)}</td><td>${e((t.roles ?? []).join(', '))}</td><td>${opsList(t.ops, map)}</td><td>${outcome(t.receipt)}</td></tr>`).join('');
 }
 
 async function account(address, before) {
   const main = current;
-  const [acct, offers, history, map] = await Promise.all([
+  const [acct, offers, holds, history, map] = await Promise.all([
     api(`/v1/accounts/${encodeURIComponent(address)}`),
     api(`/v1/accounts/${encodeURIComponent(address)}/offers`),
+    api(`/v1/accounts/${encodeURIComponent(address)}/holds`),
     api(`/v1/accounts/${encodeURIComponent(address)}/history?limit=25${before ? `&before=${encodeURIComponent(before)}` : ''}`),
     scales(),
   ]);
@@ -276,12 +288,17 @@ async function account(address, before) {
       <div class="card"><h2>Open offers</h2>${offers.offers.length === 0 ? '<p class="muted">None.</p>' : `<table><thead><tr><th>Sells</th><th>For</th><th class="num">Remaining</th><th>Price</th></tr></thead><tbody>
         ${offers.offers.map((o) => `<tr><td>${e(o.sell)}</td><td>${e(o.buy)}</td><td class="num">${e(o.remaining ?? o.remaining_minor)}</td><td>${e(o.price ?? '')}</td></tr>`).join('')}</tbody></table>`}</div>
     </div>
-    <div class="card"><h2>History</h2><p class="muted">Transactions this account signed, received from, holds it is party to, trades against its offers. Holds appear as the hold, settle and void transactions. Badges received: drop a badge and its receipt on <a href="#/badge">Verify a badge</a>.</p>
+    <div class="card"><h2>Open holds</h2>${holdsTable(holds)}</div>
+    <div class="card"><h2>History</h2><p class="muted">Transactions this account signed, received from, holds it is party to, trades against its offers. Holds appear as the hold, settle and void transactions.</p>
       <table><thead><tr><th>Block</th><th>Tx</th><th>Role</th><th>Ops</th><th>Outcome</th></tr></thead><tbody id="history">${historyRows(history.txs, map)}</tbody></table>
       ${history.txs.length === 0 ? '<p class="muted" id="history-empty">No transactions yet.</p>' : ''}
       <div class="pager">${history.next ? `<a href="#/account/${e(address)}/${e(history.next)}">Older</a>` : ''}</div>
       ${Number(history.indexed_from) > 1 ? `<p class="muted">Indexed from height ${e(history.indexed_from)}.</p>` : ''}
-    </div>`;
+    </div>
+    <div class="card" id="badges-received"><h2>Badges received</h2>
+      <p class="muted">The ledger anchors badges as hashes, so it cannot say whom a badge names. Drop a badge this account received and its receipt: your browser checks the six steps of <code>tally badge verify</code>.</p>
+      ${BADGE_FORM}</div>`;
+  if (main.isConnected) wireBadgeForm();
   if (!before && main.isConnected) {
     // New transactions of this account appear as they commit.
     stream = new EventSource(`/v1/events?accounts=${encodeURIComponent(address)}`);
@@ -316,20 +333,67 @@ async function asset(id) {
     <p><a href="#/provider/${e(member)}">Provider ${e(member)}: figures</a> · <a href="#/markets">Markets</a></p>`;
 }
 
+const PALETTE = ['#2457c5', '#1e8449', '#c0392b', '#b9770e', '#7d3c98', '#117a8b', '#5d6777', '#a04000'];
+const DAY_MS = 86_400_000;
+/** The windows a provider's rewards chart offers: bucket and days. */
+const REWARD_WINDOWS = [['day', 90, '90 days, per day'], ['week', 371, 'a year, per week'], ['month', 1_826, '5 years, per month']];
+
+/** Rewards per reason per bucket as stacked bars over the window's time axis (gaps stay gaps). */
+function stackedChart(series) {
+  const { buckets, reasons, scale } = series;
+  if (buckets.length === 0) return '<p class="muted">No rewards in this window.</p>';
+  const width = 600, height = 160, pad = 18;
+  const value = (bucket, reason) => Number(bucket.by_reason_minor[reason] ?? 0) / 10 ** scale;
+  const max = Math.max(...buckets.map((b) => reasons.reduce((sum, r) => sum + value(b, r), 0)), 1e-9);
+  const span = Math.max(series.to_ms - series.from_ms, DAY_MS);
+  const step = { day: DAY_MS, week: 7 * DAY_MS, month: 30.44 * DAY_MS }[series.bucket] ?? DAY_MS;
+  const bar = Math.max(((width - 2 * pad) * step) / span - 1, 1.5);
+  const x = (ms) => pad + ((Math.max(ms, series.from_ms) - series.from_ms) / span) * (width - 2 * pad - bar);
+  const y = (v) => ((height - 2 * pad) * v) / max;
+  const rects = buckets.map((b) => {
+    let base = height - pad;
+    return reasons.map((reason, i) => {
+      const h = y(value(b, reason));
+      if (h <= 0) return '';
+      base -= h;
+      return `<rect x="${x(b.start_ms)}" y="${base}" width="${bar}" height="${h}" fill="${PALETTE[i % PALETTE.length]}"><title>${e(reason)}: ${e(b.by_reason[reason])} (${e(time(b.start_ms).slice(0, 10))})</title></rect>`;
+    }).join('');
+  }).join('');
+  const legend = reasons.map((r, i) => `<span class="legend"><i style="background:${PALETTE[i % PALETTE.length]}"></i>${e(r)}</span>`).join(' ');
+  return `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="rewards by reason">${rects}<text x="${pad}" y="12">${e(series.asset)} per ${e(series.bucket)} · max ${e(Number(max.toPrecision(3)))} · ${e(time(series.from_ms).slice(0, 10))} to ${e(time(series.to_ms - DAY_MS).slice(0, 10))}</text></svg><p class="legends">${legend}</p>${series.truncated ? '<p class="muted">Only the newest days fit in one read.</p>' : ''}`;
+}
+
+/** Loads one asset's rewards series into its chart element, for the chosen window. */
+async function loadRewards(member, asset, index, [bucket, days]) {
+  const out = document.getElementById(`rewards-${index}`);
+  if (!out) return;
+  try {
+    const series = await api(`/v1/providers/${encodeURIComponent(member)}/rewards?asset=${encodeURIComponent(asset)}&bucket=${bucket}&days=${days}`);
+    out.innerHTML = stackedChart(series);
+    out.dataset.buckets = String(series.buckets.length);
+  } catch (error) {
+    out.innerHTML = `<p class="error">${e(error.message)}</p>`;
+  }
+}
+
 async function provider(member) {
   const main = current;
   const p = await api(`/v1/providers/${encodeURIComponent(member)}`);
-  const days = new Map();
-  for (const d of p.rewards_by_day) days.set(d.day_start_ms, (days.get(d.day_start_ms) ?? 0) + Number(d.amount));
-  const dayKeys = [...days.keys()].sort((a, b) => a - b);
   main.innerHTML = `<h1>Provider ${e(p.name)} <span class="muted">${e(p.member)}</span></h1>
-    ${p.assets.map((a) => `<div class="card"><h2>${assetLink(a.asset)}</h2><div class="grid">
+    ${p.assets.map((a, index) => `<div class="card"><h2>${assetLink(a.asset)}</h2><div class="grid">
       ${[['purchase', 'sold'], ['reward', 'rewarded'], ['promo', 'promotions'], ['burned', 'burned'], ['settled_amount', 'settled usage']].map(([k, label]) => `<div class="stat"><div class="value">${e(a[k] ?? '0')}</div><div class="label">${label}</div></div>`).join('')}
       <div class="stat"><div class="value">${e(a.settled_batches ?? 0)}</div><div class="label">settled batches</div></div>
       <div class="stat"><div class="value">${e(a.holders)}</div><div class="label">holders</div></div></div>
-      <h2>Rewards by reason</h2>${Object.keys(a.rewards_by_reason).length === 0 ? '<p class="muted">None yet.</p>' : `<table>${Object.entries(a.rewards_by_reason).map(([r, v]) => `<tr><td>${e(r)}</td><td class="num">${e(v)}</td></tr>`).join('')}</table>`}</div>`).join('')}
-    <div class="card"><h2>Rewards per day</h2>${chart(dayKeys.map((k) => days.get(k)), { bars: true, label: 'rewards per UTC day' })}</div>
+      <h2>Rewards by reason over time</h2>
+      <div class="pager" data-rewards="${index}">${REWARD_WINDOWS.map((w, i) => `<button class="secondary" data-window="${i}">${e(w[2])}</button>`).join('')}</div>
+      <div id="rewards-${index}" class="rewards"><p class="muted">Loading…</p></div>
+      <h2>Rewards by reason, in all</h2>${Object.keys(a.rewards_by_reason).length === 0 ? '<p class="muted">None yet.</p>' : `<table>${Object.entries(a.rewards_by_reason).map(([r, v]) => `<tr><td>${e(r)}</td><td class="num">${e(v)}</td></tr>`).join('')}</table>`}</div>`).join('')}
     <div class="card"><h2>Badges</h2><p>${e(p.badges.badge_batches ?? 0)} batches anchored (${e(p.badges.badge_leaves ?? 0)} badges), ${e(p.badges.badges_revoked ?? 0)} revoked.</p><p class="muted">${e(p.units_note)}</p></div>`;
+  p.assets.forEach((a, index) => {
+    document.querySelectorAll(`[data-rewards="${index}"] button`).forEach((button) =>
+      button.addEventListener('click', () => loadRewards(p.member, a.asset, index, REWARD_WINDOWS[Number(button.dataset.window)])));
+  });
+  await Promise.all(p.assets.map((a, index) => loadRewards(p.member, a.asset, index, REWARD_WINDOWS[0])));
 }
 
 async function markets() {
@@ -391,11 +455,8 @@ async function market(base, quote) {
       ${trades.trades.map((t) => `<tr><td>${e(time(t.time_ms))}</td><td>${e(t.side)}</td><td class="num">${e(t.price)}</td><td class="num">${e(t.base_amount)}</td><td class="num">${e(t.quote_amount)}</td></tr>`).join('')}</tbody></table>`}</div>`;
 }
 
-function badgeView() {
-  const main = current;
-  main.innerHTML = `<h1>Verify a badge</h1>
-    <p class="muted">Drop an Open Badges assertion (JSON or JWS) and its receipt. Your browser checks the six steps of <code>tally badge verify</code> with the Tally SDK; this node only supplies the evidence. Without a genesis file the validator set is the one this node reports.</p>
-    <div class="drop" id="drop">
+/** The badge form: an assertion and its receipt (and optionally a genesis file), dropped or chosen. */
+const BADGE_FORM = `<div class="drop" id="drop">
       <label>Assertion <input type="file" id="assertion-file"></label>
       <label>Receipt <input type="file" id="receipt-file" accept=".json,application/json"></label>
       <label>Genesis (optional) <input type="file" id="genesis-file" accept=".json,application/json"></label>
@@ -403,6 +464,16 @@ function badgeView() {
       <button id="verify-badge">Verify</button>
     </div>
     <div class="card" id="badge-result" hidden></div>`;
+
+function badgeView() {
+  current.innerHTML = `<h1>Verify a badge</h1>
+    <p class="muted">Drop an Open Badges assertion (JSON or JWS) and its receipt. Your browser checks the six steps of <code>tally badge verify</code> with the Tally SDK; this node only supplies the evidence. Without a genesis file the validator set is the one this node reports.</p>
+    ${BADGE_FORM}`;
+  wireBadgeForm();
+}
+
+/** Reads the badge form's files and verifies them in the browser on "Verify". */
+function wireBadgeForm() {
   const files = { assertion: undefined, receipt: undefined };
   const read = (file) => file.arrayBuffer().then((buffer) => new Uint8Array(buffer));
   for (const kind of ['assertion', 'receipt', 'genesis']) {
@@ -454,6 +525,85 @@ function badgeView() {
   });
 }
 
+// ---- prices ----
+
+/** A plan item's prices in words: its free units per hold, then each tier, in human units. */
+function tiersText(item, scale) {
+  const each = (nanos) => `${e(amount(nanos, scale + 9))} each`;
+  const parts = item.included_per_hold > 0n ? [`${e(item.included_per_hold)} free per hold`] : [];
+  let below = 0n;
+  item.tiers.forEach((tier, i) => {
+    if (tier.up_to === null) parts.push(i === 0 ? each(tier.unit_price) : `beyond ${e(below)}: ${each(tier.unit_price)}`);
+    else parts.push(`${i === 0 ? 'up to' : `${e(below + 1n)} to`} ${e(tier.up_to)}: ${each(tier.unit_price)}`);
+    below = tier.up_to ?? below;
+  });
+  return parts.join('<br>');
+}
+
+const planName = (c) => `${c.member}/${c.plan.plan_id}@${c.plan.version}`;
+
+/** The plans side by side: one column per active plan version, one row per metered item. */
+function plansTable(candidates, map) {
+  const items = [...new Set(candidates.flatMap((c) => c.plan.items.map((i) => i.item)))].sort();
+  const head = candidates.map((c) => `<th data-plan="${e(planName(c))}"><a href="#/provider/${e(c.member)}">${e(c.member)}</a> ${e(c.plan.plan_id)}@${e(c.plan.version)}<br><span class="muted">${e(c.plan.title)} · in ${assetLink(c.plan.asset)}</span></th>`).join('');
+  const rows = items.map((item) => `<tr data-item="${e(item)}"><th><code>${e(item)}</code></th>${candidates.map((c) => {
+    const priced = c.plan.items.find((i) => i.item === item);
+    return priced ? `<td>${tiersText(priced, map.get(c.plan.asset) ?? 0)}</td>` : '<td class="muted">not priced</td>';
+  }).join('')}</tr>`).join('');
+  return `<table id="plans"><thead><tr><th>Item</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** A usage file quoted under every plan: a row per usage line, a total per plan (or why not). */
+function quoteTable(usage, quotes, candidates, map) {
+  const human = (q, minor) => `${e(amount(minor, map.get(q.asset) ?? 0))}`;
+  const rows = usage.lines.map((line, n) => `<tr><td><code>${e(line.item)}</code></td><td class="num">${e(line.units)}</td>${quotes.map((q) => ('error' in q ? '<td></td>' : `<td class="num">${human(q, q.lines[n].amount)}</td>`)).join('')}</tr>`).join('');
+  const totals = quotes.map((q) => ('error' in q
+    ? `<td class="error" data-plan="${e(q.plan)}">cannot price: ${e(q.error)}</td>`
+    : `<td class="num" data-plan="${e(q.plan)}" data-total-minor="${e(q.total)}"><strong>${human(q, q.total)} ${e(q.asset)}</strong></td>`)).join('');
+  return `<table id="quote-table"><thead><tr><th>Item</th><th class="num">Units</th>${candidates.map((c) => `<th>${e(planName(c))}</th>`).join('')}</tr></thead>
+    <tbody>${rows}</tbody><tfoot><tr><th>Total</th><td></td>${totals}</tr></tfoot></table>`;
+}
+
+async function prices() {
+  const main = current;
+  const sdk = await import('/explorer/sdk/index.js');
+  const [listing, map] = await Promise.all([api('/v1/plans', sdk.parseJsonLossless), scales()]);
+  const candidates = listing.plans.filter((p) => p.status === 'active').map((p) => ({ member: p.member, status: p.status, plan: sdk.planFromJson(p.plan) }));
+  const retired = listing.plans.length - candidates.length;
+  main.innerHTML = `<h1>Prices</h1>
+    <p class="muted">Price plans the providers published on the ledger, in the one form every provider uses: minor units of its asset per unit, graduated tiers counted over a holder's settlements under the version, and free units per hold. ${retired ? `${e(retired)} retired version(s) not shown.` : ''}</p>
+    <div class="card">${candidates.length === 0 ? '<p class="muted" id="no-plans">No provider has published a price plan yet.</p>' : plansTable(candidates, map)}</div>
+    <h2>What would my usage cost?</h2>
+    <div class="drop" id="usage-drop">
+      <label>Usage file <input type="file" id="usage-file" accept=".csv,text/csv"></label>
+      <p class="muted">or drop it here: a CSV with the header <code>call_id,time_ms,endpoint,item,units</code>, as <code>tally price quote --usage</code> takes. Your browser quotes it under each plan with the Tally SDK, for a new holder (allowances and first tiers apply); the file does not leave the page.</p>
+    </div>
+    <div class="card" id="quote" hidden></div>`;
+  const show = async (file) => {
+    const out = document.getElementById('quote');
+    out.hidden = false;
+    try {
+      if (file.size > sdk.USAGE_FILE_BYTES_MAX) throw new Error(`the usage file is larger than ${sdk.USAGE_FILE_BYTES_MAX} bytes`);
+      const usage = sdk.parsePlannedUsage(new Uint8Array(await file.arrayBuffer()));
+      const quotes = sdk.quote(candidates, usage.lines);
+      out.innerHTML = `<h2 id="quote-summary">${e(file.name)}: ${e(usage.calls)} calls, ${usage.lines.map((l) => `${e(l.units)} × ${e(l.item)}`).join(', ') || 'no units'}</h2>
+        ${candidates.length ? quoteTable(usage, quotes, candidates, map) : '<p class="muted">No plan to quote it under.</p>'}
+        <p class="muted">Each plan charges in its own asset; <a href="#/markets">Markets</a> show what they trade at.</p>`;
+    } catch (error) {
+      out.innerHTML = `<p class="error" id="usage-error">${e(file.name)}: ${e(error.message)}</p>`;
+    }
+  };
+  document.getElementById('usage-file').addEventListener('change', (event) => event.target.files[0] && show(event.target.files[0]));
+  const drop = document.getElementById('usage-drop');
+  drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (event) => {
+    event.preventDefault();
+    drop.classList.remove('over');
+    if (event.dataTransfer.files[0]) show(event.dataTransfer.files[0]);
+  });
+}
+
 async function search(text) {
   const main = current;
   const found = await api(`/v1/search?q=${encodeURIComponent(text)}`);
@@ -496,6 +646,7 @@ async function route() {
       case 'markets': await markets(); break;
       case 'market': await market(rest[0], rest[1]); break;
       case 'badge': badgeView(); break;
+      case 'prices': await prices(); break;
       case 'search': await search(rest.join('/')); break;
       default: main.innerHTML = `<p class="error">No page \`${e(view)}\`.</p>`;
     }

@@ -26,6 +26,7 @@ const ASSETS: &[(&str, &[u8])] = &[
     ("sdk/limits.js", include_bytes!("sdk/limits.js")),
     ("sdk/merkle.js", include_bytes!("sdk/merkle.js")),
     ("sdk/pricing.js", include_bytes!("sdk/pricing.js")),
+    ("sdk/quote.js", include_bytes!("sdk/quote.js")),
     ("sdk/receipt.js", include_bytes!("sdk/receipt.js")),
     ("sdk/smt.js", include_bytes!("sdk/smt.js")),
     ("sdk/state.js", include_bytes!("sdk/state.js")),

@@ -13,6 +13,7 @@ export * from './keys.js';
 export * from './amount.js';
 export * from './tx.js';
 export * from './pricing.js';
+export * from './quote.js';
 export * from './governance.js';
 export * from './receipt.js';
 export * from './merkle.js';
