@@ -523,6 +523,10 @@ async fn provider_figures_add_up() {
     assert_eq!(acme_figures["badges"]["badges_revoked"], 1);
     assert_eq!(acme_figures["rewards_by_day"][0]["reason"], "forum_support");
     assert_eq!(acme_figures["rewards_by_day"][0]["amount"], "3");
+    assert_eq!(acme_figures["rewards_by_day"][0]["day_start_ms"], 0);
+    assert_eq!(acme_figures["rewards_by_day"].as_array().map(Vec::len), Some(1), "{acme_figures:#}");
+    // The chain's blocks are all on day 0 of block time: the 90-day window starts there.
+    assert_eq!(acme_figures["rewards_by_day_from_ms"], 0);
     problem(&node, "/v1/providers/Acme!", StatusCode::BAD_REQUEST, "member-id", "Acme!").await;
     problem(&node, "/v1/providers/initech", StatusCode::NOT_FOUND, "not-found", "initech").await;
 }

@@ -41,6 +41,9 @@ pub const PAGE_MAX: usize = 100;
 pub const DAY_FILLS_SCAN_MAX: usize = 10_000;
 /// The most figures read for one provider.
 pub const FIGURES_MAX: usize = 10_000;
+/// Days of block time, ending with the tip's, whose rewards `GET /v1/providers/{member}` lists
+/// per day and reason (older days: `GET /v1/providers/{member}/rewards`).
+pub const PROVIDER_REWARD_DAYS: u64 = 90;
 /// Event streams one node serves at once; more are refused with 503.
 pub const EVENT_STREAMS_MAX: usize = 64;
 /// Accounts one event stream may follow.
@@ -518,7 +521,8 @@ pub(super) async fn get_market_summary(
     ok_json(body)
 }
 
-/// `GET /v1/providers/{member}`: credits issued by kind (rewards by reason, and per day),
+/// `GET /v1/providers/{member}`: credits issued by kind (rewards by reason, and per day over
+/// the last [`PROVIDER_REWARD_DAYS`] days),
 /// burned, settled usage (batches, amounts), badges anchored and revoked, holders per asset.
 pub(super) async fn get_provider(State(state): State<ApiState>, Path(text): Path<String>) -> ApiResult {
     let member = MemberId::from_str(&text).map_err(|error| {
@@ -533,7 +537,7 @@ pub(super) async fn get_provider(State(state): State<ApiState>, Path(text): Path
         let mut scales = Scales { snapshot: &snapshot, known: BTreeMap::new() };
         let (assets, badges) = provider_figures(store, &member, &mut scales)?;
         let mut reasons = rewards_by_reason(store, &member, &mut scales)?;
-        let days = rewards_by_day(store, &member, &mut scales)?;
+        let (days, days_from_ms) = rewards_by_day(store, &member, assets.keys(), &mut scales)?;
         let mut listed = Vec::new();
         for (asset, mut figures) in assets {
             let holders = store.figures(&format!("h/{asset}"), 1)?.first().map(|(_, count)| *count).unwrap_or(0);
@@ -550,6 +554,7 @@ pub(super) async fn get_provider(State(state): State<ApiState>, Path(text): Path
             "assets": listed,
             "badges": badges,
             "rewards_by_day": days,
+            "rewards_by_day_from_ms": days_from_ms,
             "units_note": "usage units are not on the ledger (only each batch's usage root); settled amounts are",
         }))
     })
@@ -631,26 +636,42 @@ fn rewards_by_reason(
     Ok(reasons)
 }
 
-/// The member's rewards per asset, day and reason (`d/{member}/{asset}/{day}/{reason}`).
-fn rewards_by_day(
+/// The member's rewards per asset, day and reason (`d/{member}/{asset}/{day}/{reason}`) over
+/// the [`PROVIDER_REWARD_DAYS`] days of block time that end with the tip's day, for each of
+/// `assets`: a bounded read however long the chain has run (the whole series, bucketed, is
+/// `GET /v1/providers/{member}/rewards`). Returns the rows and the window's first day in ms.
+fn rewards_by_day<'a>(
     store: &Store,
     member: &MemberId,
+    assets: impl Iterator<Item = &'a String>,
     scales: &mut Scales<'_>,
-) -> Result<Vec<serde_json::Value>, Problem> {
+) -> Result<(Vec<serde_json::Value>, u64), Problem> {
+    let tip_ms = match store.block(store.height()?)? {
+        Some(block) => block.header.time_ms,
+        None => 0,
+    };
+    let last_day = tip_ms / DAY_MS;
+    let first_day = (last_day + 1).saturating_sub(PROVIDER_REWARD_DAYS);
     let mut days = Vec::new();
-    for (key, value) in store.figures(&format!("d/{member}/"), FIGURES_MAX)? {
-        let mut parts = key.splitn(5, '/').skip(2);
-        let (Some(asset), Some(day), Some(reason)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let scale = scales.of(asset)?;
-        let day: u64 = day.parse().unwrap_or(0);
-        days.push(json!({
-            "asset": asset, "day_start_ms": day * DAY_MS, "reason": reason,
-            "amount": tally_types::Amount(value).display(scale), "amount_minor": value.to_string(),
-        }));
+    for asset in assets {
+        let prefix = format!("d/{member}/{asset}/");
+        let (figures, _) = store.figures_between(
+            &format!("{prefix}{first_day:010}/"),
+            &format!("{prefix}{:010}/", last_day + 1),
+            FIGURES_MAX,
+        )?;
+        for (key, value) in figures {
+            let mut parts = key.splitn(5, '/').skip(3);
+            let (Some(day), Some(reason)) = (parts.next(), parts.next()) else { continue };
+            let scale = scales.of(asset)?;
+            let day: u64 = day.parse().unwrap_or(0);
+            days.push(json!({
+                "asset": asset, "day_start_ms": day * DAY_MS, "reason": reason,
+                "amount": tally_types::Amount(value).display(scale), "amount_minor": value.to_string(),
+            }));
+        }
     }
-    Ok(days)
+    Ok((days, first_day * DAY_MS))
 }
 
 #[derive(Deserialize)]

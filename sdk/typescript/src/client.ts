@@ -153,6 +153,20 @@ export interface OfferJson {
   height?: JsonInt;
 }
 export interface OffersPage { height: JsonInt; owner: string; offers: OfferJson[]; next: string | null }
+export interface AccountHoldsJson { address: string; height: JsonInt; indexed_from: JsonInt; holds: HoldJson[]; complete: boolean; scanned_txs: number }
+export interface ProviderRewardsJson {
+  member: string;
+  asset: string;
+  scale: number;
+  bucket: 'day' | 'week' | 'month';
+  from_ms: JsonInt;
+  to_ms: JsonInt;
+  height: JsonInt;
+  indexed_from: JsonInt;
+  reasons: string[];
+  buckets: { start_ms: JsonInt; total: string; total_minor: string; by_reason: Record<string, string>; by_reason_minor: Record<string, string> }[];
+  truncated: boolean;
+}
 export interface HoldJson {
   hold_id: string;
   member: string;
@@ -312,7 +326,9 @@ export interface ProviderJson {
   /** Per asset: purchase, reward, promo, burned, settled_amount (human and `_minor`), settled_batches, holders, rewards_by_reason. */
   assets: Record<string, unknown>[];
   badges: { badge_batches?: JsonInt; badge_leaves?: JsonInt; badges_revoked?: JsonInt };
+  /** The last 90 days of block time (from `rewards_by_day_from_ms`); the whole series: `getProviderRewards`. */
   rewards_by_day: { asset: string; day_start_ms: JsonInt; reason: string; amount: string; amount_minor: string }[];
+  rewards_by_day_from_ms: JsonInt;
 }
 
 export interface ClientOptions {
@@ -530,6 +546,19 @@ export class TallyClient {
   /** `GET /v1/offers/{owner}/{offer_id}`, or `null`. */
   getOffer(owner: string, offerId: string): Promise<OfferJson | null> {
     return this.maybe(() => this.json<OfferJson>(`/v1/offers/${encodeURIComponent(owner)}/${encodeURIComponent(offerId)}`));
+  }
+
+  /** `GET /v1/accounts/{address}/holds`: the account's open holds (from its newest history entries; `complete` says whether that was all of it). */
+  getAccountHolds(address: string): Promise<AccountHoldsJson> {
+    return this.json<AccountHoldsJson>(`/v1/accounts/${encodeURIComponent(address)}/holds`);
+  }
+
+  /** `GET /v1/providers/{member}/rewards`: rewards of one asset by reason per day, week or month of block time. */
+  getProviderRewards(
+    member: string,
+    options: { asset?: string; bucket?: 'day' | 'week' | 'month'; days?: number } = {},
+  ): Promise<ProviderRewardsJson> {
+    return this.json(`/v1/providers/${encodeURIComponent(member)}/rewards`, options);
   }
 
   /** `GET /v1/holds/{hold_id}`, or `null`. */

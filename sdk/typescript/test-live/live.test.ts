@@ -94,6 +94,23 @@ describe('live 4-validator network', { timeout: 240_000 }, () => {
       assert.deepEqual(sdk.encode(sdk.SignedTransactionCodec, included.tx), sdk.encode(sdk.SignedTransactionCodec, tx));
       t.diagnostic(`tx ${submitted.tx_id} in block ${height}, finalized by ${verified.finalized.signers} (certified at ${verified.finalized.certifiedHeight})`);
 
+      // One JSON shape for a transaction: the same fields in GET /v1/txs/{id}, the block's
+      // txs and the account's history, and `tx` is the bytes the SDK signed.
+      const shown = await reader.getBlockJson(height);
+      const inBlock = shown?.block.txs.find((entry) => entry.tx_id === submitted.tx_id);
+      assert.ok(inBlock, 'the block lists the transaction');
+      const history = await reader.getAccountHistory(recipient.address(), { limit: 5 });
+      const inHistory = history.txs.find((entry) => entry.tx_id === submitted.tx_id);
+      assert.ok(inHistory, "the recipient's history lists the transaction");
+      for (const field of ['tx_id', 'chain_id', 'signer', 'seq', 'valid_until_height', 'ops', 'memo', 'signature', 'tx'] as const) {
+        assert.deepEqual(inBlock[field], inclusion[field], `block: ${field}`);
+        assert.deepEqual(inHistory[field], inclusion[field], `history: ${field}`);
+      }
+      assert.equal(inclusion.tx, sdk.toHex(sdk.encode(sdk.SignedTransactionCodec, tx)));
+      assert.equal(inclusion.signer, issuer.address());
+      const holds = await reader.getAccountHolds(recipient.address());
+      assert.deepEqual([holds.holds.length, holds.complete], [0, true]);
+
       // The recipient's balance, by a state proof under a finalized header.
       const balance = await sdk.verifyState(reader, trust, { kind: 'balance', account: recipient.publicKey, asset: ACME });
       assert.deepEqual(balance.value, { kind: 'balance', available: 1250n, locked: 0n });

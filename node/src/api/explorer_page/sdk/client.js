@@ -209,6 +209,14 @@ export class TallyClient {
     getOffer(owner, offerId) {
         return this.maybe(() => this.json(`/v1/offers/${encodeURIComponent(owner)}/${encodeURIComponent(offerId)}`));
     }
+    /** `GET /v1/accounts/{address}/holds`: the account's open holds (from its newest history entries; `complete` says whether that was all of it). */
+    getAccountHolds(address) {
+        return this.json(`/v1/accounts/${encodeURIComponent(address)}/holds`);
+    }
+    /** `GET /v1/providers/{member}/rewards`: rewards of one asset by reason per day, week or month of block time. */
+    getProviderRewards(member, options = {}) {
+        return this.json(`/v1/providers/${encodeURIComponent(member)}/rewards`, options);
+    }
     /** `GET /v1/holds/{hold_id}`, or `null`. */
     getHold(holdId) {
         return this.maybe(() => this.json(`/v1/holds/${encodeURIComponent(holdId)}`));
