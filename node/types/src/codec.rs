@@ -356,7 +356,10 @@ mod tests {
         // A generic type keeps its whole name, so its parameters stay readable.
         let error = decode::<Wrapped<u16>>(&[1, 0, 0]).expect_err("longer than its bound");
         assert!(
-            matches!(error, DecodeError::TooLong { type_name: "tally_types::codec::tests::Wrapped<u16>", .. }),
+            matches!(
+                error,
+                DecodeError::TooLong { type_name: "tally_types::codec::tests::Wrapped<u16>", .. }
+            ),
             "{error:?}"
         );
     }
