@@ -426,6 +426,28 @@ fn an_empty_block_releases_expired_holds() {
     assert!(committed.output.writes.is_empty());
 }
 
+/// An expiry entry that names a hold no longer open, or open with another expiry, is a
+/// corrupt state: the block stops with an error naming the hold, and releases nothing.
+#[test]
+fn an_expiry_entry_of_a_closed_hold_or_another_expiry_is_corruption_not_a_release() {
+    for (voided, shift) in [(true, 0), (false, 1)] {
+        let (a, mut chain) = authorized_chain();
+        let expires = next_time(&chain) + 10_000;
+        chain.ok(&a.acme, vec![hold(1, &a.alice, "ACME@acme", 100, expires)]);
+        let mut changed = hold_state(&chain, 1);
+        if voided {
+            changed.status = HoldStatus::Voided { height: chain.height };
+        }
+        changed.expires_at_ms += shift;
+        let mut writes = tally_ledger::WriteSet::new();
+        writes.insert(StateKey::Hold { hold_id: hold_id(1) }, Some(StateValue::Hold(changed)));
+        chain.state.commit(&writes).expect("commits");
+        next_block_at(&mut chain, expires + 5_000);
+        let error = chain.block(&[]).expect_err("the expiry index is corrupt");
+        assert!(error.to_string().contains("the expiry index names hold"), "voided {voided}: {error}");
+    }
+}
+
 /// Signs `ops` as consecutive transactions of `signer` (16 ops each), for one block.
 fn many_txs(chain: &Chain, signer: &SecretKey, ops: Vec<Op>) -> Vec<SignedTransaction> {
     let first = chain.next_seq(signer);

@@ -349,6 +349,29 @@ fn a_crossing_offer_trades_at_the_makers_price() {
     assert_eq!(chain.supply(GLX), 30_000);
 }
 
+/// A book entry whose offer is not open, or is open with nothing left, is a corrupt state:
+/// matching against it stops the block with an error naming the offer, never a trade.
+#[test]
+fn a_book_entry_of_a_closed_or_empty_offer_is_corruption_not_a_trade() {
+    let a = actors();
+    for (status, remaining) in [(OfferStatus::Cancelled { height: Height(1) }, 100), (OfferStatus::Open, 0)] {
+        let mut chain = market();
+        chain.ok(&a.alice, vec![sell_acme(1, 100, (2, 1))]);
+        let mut resting = offer(&chain, &a.alice, 1);
+        resting.status = status.clone();
+        resting.remaining = Amount(remaining);
+        let mut writes = tally_ledger::WriteSet::new();
+        writes.insert(
+            StateKey::Offer { owner: a.alice.public_key(), offer_id: op_id(1) },
+            Some(StateValue::Offer(resting)),
+        );
+        chain.state.commit(&writes).expect("commits");
+        let tx = chain.tx(&a.bob, vec![sell_glx(4, 300, (1, 3))]);
+        let error = chain.block(&[tx]).expect_err("the book is corrupt");
+        assert!(error.to_string().contains("which is not open"), "{status:?}, {remaining}: {error}");
+    }
+}
+
 #[test]
 fn an_offer_that_does_not_cross_rests() {
     let mut chain = market();

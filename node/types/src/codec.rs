@@ -319,6 +319,13 @@ mod tests {
         const MAX_ENCODED_SIZE: usize = 4 + 3 * 2 + 4 + 5 + 1;
     }
 
+    #[derive(BorshSerialize, BorshDeserialize, Debug, PartialEq)]
+    struct Wrapped<T>(T);
+
+    impl Bounded for Wrapped<u16> {
+        const MAX_ENCODED_SIZE: usize = 2;
+    }
+
     fn sample() -> Sample {
         Sample {
             items: BoundedVec::new(vec![1, 2]).expect("within limit"),
@@ -338,6 +345,47 @@ mod tests {
         let mut bytes = encode(&sample());
         bytes.push(0);
         assert!(matches!(decode::<Sample>(&bytes), Err(DecodeError::TrailingBytes { trailing: 1, .. })));
+    }
+
+    #[test]
+    fn errors_name_the_type_without_its_path_unless_generic() {
+        let mut bytes = encode(&sample());
+        bytes.push(0);
+        let error = decode::<Sample>(&bytes).expect_err("a trailing byte");
+        assert!(matches!(error, DecodeError::TrailingBytes { type_name: "Sample", .. }), "{error:?}");
+        // A generic type keeps its whole name, so its parameters stay readable.
+        let error = decode::<Wrapped<u16>>(&[1, 0, 0]).expect_err("longer than its bound");
+        assert!(
+            matches!(
+                error,
+                DecodeError::TooLong { type_name: "tally_types::codec::tests::Wrapped<u16>", .. }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn bounded_bytes_and_strings_say_whether_they_are_empty_and_show_themselves() {
+        let bytes: BoundedBytes<4> = BoundedBytes::new(vec![0xab, 0x01]).expect("within limit");
+        assert!(!bytes.is_empty());
+        assert!(BoundedBytes::<4>::empty().is_empty());
+        assert_eq!(format!("{bytes:?}"), "0xab01");
+        let text: BoundedString<5> = BoundedString::new("abc").expect("within limit");
+        assert!(!text.is_empty());
+        assert!(BoundedString::<5>::empty().is_empty());
+        assert_eq!(format!("{text:?}"), "\"abc\"");
+        assert_eq!(text.to_string(), "abc");
+    }
+
+    #[test]
+    fn a_bounded_vec_iterates_by_reference_and_debugs_as_its_items() {
+        let items: BoundedVec<u16, 3> = BoundedVec::new(vec![4, 5]).expect("within limit");
+        let mut seen = Vec::new();
+        for item in &items {
+            seen.push(*item);
+        }
+        assert_eq!(seen, vec![4, 5]);
+        assert_eq!(format!("{items:?}"), "[4, 5]");
     }
 
     #[test]
