@@ -358,7 +358,7 @@ fn a_book_entry_of_a_closed_or_empty_offer_is_corruption_not_a_trade() {
         let mut chain = market();
         chain.ok(&a.alice, vec![sell_acme(1, 100, (2, 1))]);
         let mut resting = offer(&chain, &a.alice, 1);
-        resting.status = status.clone();
+        resting.status = status;
         resting.remaining = Amount(remaining);
         let mut writes = tally_ledger::WriteSet::new();
         writes.insert(
