@@ -142,14 +142,22 @@ fn votes_of_the_current_view_do_not_use_the_budget_for_views_ahead() {
 #[test]
 fn a_certificate_for_a_finalized_view_is_dropped_unread() {
     let fixture = Fixture::new(4);
-    let (core, start) = fixture.core(0);
+    let verifications = Rc::new(Cell::new(0));
+    let scheme = Counting { inner: fixture.scheme(0), verifications: verifications.clone() };
+    let (core, start) = {
+        let mut core = Core::new(fixture.config(0), scheme).expect("valid");
+        let start = core.start();
+        (core, start)
+    };
     let mut host = Host::new(core, start);
     let b1 = fixture.block(fixture.genesis, 1, 1);
     host.input(proposal_input(1, fixture.proposal(b1.clone(), 0)));
     host.input(cert_input(1, fixture.finalization(&b1, &[1, 2, 3])));
     assert_eq!(host.core.view(), View(2));
+    let before = verifications.get();
     let effects = host.input(cert_input(2, fixture.notarization(&b1, &[1, 2, 3])));
     assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(verifications.get(), before, "not even its signatures are checked");
 }
 
 #[test]
