@@ -1,0 +1,72 @@
+//! A leader's proposal verifies only under the view's leader's key, over exactly its view,
+//! parent view and block (written where mutation testing found `Proposal::verify` untested in
+//! this crate; the consensus core's tests use it too).
+
+use tally_types::block::{receipts_root, tx_root};
+use tally_types::codec::BoundedVec;
+use tally_types::consensus::CertificateError;
+use tally_types::{
+    Block, BlockId, ChainId, Hash, Header, Height, Namespace, Proposal, SecretKey, ValidatorIndex,
+    ValidatorSet, View,
+};
+
+fn chain() -> ChainId {
+    ChainId::new("tally-proposals").expect("valid")
+}
+
+fn keys() -> Vec<SecretKey> {
+    (1..=4u8).map(|seed| SecretKey::from_seed(&[seed; 32])).collect()
+}
+
+fn validators() -> ValidatorSet {
+    ValidatorSet::new(keys().iter().map(SecretKey::public_key).collect()).expect("valid set")
+}
+
+fn block(view: View) -> Block {
+    let header = Header {
+        chain_id: chain(),
+        height: Height(1),
+        view,
+        parent_id: BlockId(Hash([0xaa; 32])),
+        time_ms: 1_001,
+        proposer: validators().leader(view),
+        tx_root: tx_root(&[]),
+        receipts_root: receipts_root(&[]),
+        state_root: Hash([1; 32]),
+        validators_hash: validators().hash(),
+    };
+    Block { header, txs: BoundedVec::empty() }
+}
+
+/// The proposal of `view` signed by validator `signer`.
+fn proposal(view: View, signer: ValidatorIndex) -> Proposal {
+    let block = block(view);
+    let payload = Proposal::payload(view, View(0), block.id());
+    let signature = keys()[usize::from(signer.0)].sign(Namespace::Proposal, &chain(), &payload);
+    Proposal { view, parent_view: View(0), block, signature }
+}
+
+#[test]
+fn a_proposal_verifies_under_its_leader_and_nothing_else() {
+    let set = validators();
+    let view = View(5);
+    let leader = set.leader(view);
+    proposal(view, leader).verify(&chain(), &set).expect("signed by the leader");
+
+    let other = ValidatorIndex((leader.0 + 1) % 4);
+    let by_other = proposal(view, other);
+    assert!(
+        matches!(by_other.verify(&chain(), &set), Err(CertificateError::BadSignature(signer)) if signer == leader)
+    );
+
+    let mut moved = proposal(view, leader);
+    moved.parent_view = View(1);
+    assert!(moved.verify(&chain(), &set).is_err(), "the parent view is signed");
+    let mut changed = proposal(view, leader);
+    changed.block.header.state_root = Hash([2; 32]);
+    assert!(changed.verify(&chain(), &set).is_err(), "the block is signed");
+    let other_chain = ChainId::new("tally-elsewhere").expect("valid");
+    assert!(proposal(view, leader).verify(&other_chain, &set).is_err(), "the chain is signed");
+    // The same through `verify_with`, with a checker that refuses everything.
+    assert!(proposal(view, leader).verify_with(&set, |_, _, _, _| false).is_err());
+}
