@@ -18,13 +18,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail, ensure};
 use tally_genesis::Genesis;
-use tally_store::{BlockCommit, Store, state_writes, tree_writes};
 use tally_types::archive::{ArchiveReader, ArchiveRecord};
 use tally_types::{Block, BlockId, Certificate, Height, ParentLink, Subject, ValidatorSet};
 
 use crate::config::NodeConfig;
 use crate::engine::executor::{Executed, execute_checked};
 use crate::engine::startup::{open_store, store_path, store_tip};
+use crate::engine::store_group;
 
 /// Blocks executed on top of each other before one commit.
 const IMPORT_GROUP_BLOCKS: usize = 256;
@@ -62,27 +62,6 @@ fn check_record(
         Subject::Finalize { block_id, .. } => Ok(block_id),
         _ => bail!("the certificate stored with block {height} is not a finalization"),
     }
-}
-
-/// Commits executed blocks in one store transaction.
-fn commit(store: &Store, group: &[(Block, Certificate, Arc<Executed>)]) -> anyhow::Result<()> {
-    let writes: Vec<_> = group
-        .iter()
-        .map(|(_, _, executed)| (state_writes(&executed.writes), tree_writes(&executed.batch)))
-        .collect();
-    let commits: Vec<BlockCommit<'_>> = group
-        .iter()
-        .zip(&writes)
-        .map(|((block, certificate, executed), (state, tree))| BlockCommit {
-            block,
-            certificate,
-            receipts: &executed.receipts,
-            state_writes: state,
-            tree_writes: tree,
-        })
-        .collect();
-    store.commit_blocks(&commits)?;
-    Ok(())
 }
 
 /// Imports the archive at `archive` into the empty data directory of `config`.
@@ -133,7 +112,7 @@ pub fn import_archive(config: &NodeConfig, archive: &Path) -> anyhow::Result<Imp
         summary.height = parent.height;
         group.push((record.block, record.certificate, Arc::new(executed)));
         if group.len() == IMPORT_GROUP_BLOCKS {
-            commit(&store, &group)?;
+            store_group(&store, &group)?;
             group.clear();
         }
         if summary.blocks.is_multiple_of(10_000) {
@@ -143,6 +122,6 @@ pub fn import_archive(config: &NodeConfig, archive: &Path) -> anyhow::Result<Imp
     if let Some(id) = awaited {
         bail!("the archive ends before block {id}, which finalizes its last blocks");
     }
-    commit(&store, &group)?;
+    store_group(&store, &group)?;
     Ok(summary)
 }

@@ -1300,10 +1300,12 @@ fn run_commit(shared: &Shared, group: Vec<(Block, Certificate, Arc<Executed>)>) 
     CommitOutcome { through, blocks, txs, result }
 }
 
-pub(crate) fn commit_group(
-    shared: &Shared,
+/// Writes executed blocks, with their certificates, receipts and state and tree writes, in one
+/// store transaction (the engine's writer and `tally-node import`).
+pub(crate) fn store_group(
+    store: &tally_store::Store,
     group: &[(Block, Certificate, Arc<Executed>)],
-) -> anyhow::Result<Duration> {
+) -> Result<tally_store::CommitTiming, tally_store::StoreError> {
     let writes: Vec<_> = group
         .iter()
         .map(|(_, _, executed)| (state_writes(&executed.writes), tree_writes(&executed.batch)))
@@ -1319,7 +1321,14 @@ pub(crate) fn commit_group(
             tree_writes: tree,
         })
         .collect();
-    let timing = shared.store.commit_blocks(&commits)?;
+    store.commit_blocks(&commits)
+}
+
+pub(crate) fn commit_group(
+    shared: &Shared,
+    group: &[(Block, Certificate, Arc<Executed>)],
+) -> anyhow::Result<Duration> {
+    let timing = store_group(&shared.store, group)?;
     let height = group.last().map(|(block, _, _)| block.header.height).unwrap_or_default();
     // Accounts whose seq moved, with their new seq; assets the group created.
     let mut touched: HashMap<PublicKey, u64> = HashMap::new();
