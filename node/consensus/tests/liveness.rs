@@ -459,3 +459,36 @@ fn an_outstanding_sync_is_reissued_only_on_its_slower_retry() {
         "re-issued once, for the newest finalization: {reissued:?}"
     );
 }
+
+/// The gap rule counts blocks above the committed height: a gap of exactly
+/// `fetch_gap_blocks_max` is fetched block by block, one more asks the host to sync, and a
+/// node already past genesis measures from where it is (written where mutation testing found
+/// the boundary and the subtraction untested).
+#[test]
+fn a_gap_of_exactly_the_fetch_limit_is_fetched_and_one_more_is_synced() {
+    let fixture = Fixture::new(4);
+    let mut parent = fixture.genesis;
+    let mut chain = Vec::new();
+    for view in 1..=7 {
+        let block = fixture.block(parent, view, view as u8);
+        parent = BlockRef::of(&block);
+        chain.push(block);
+    }
+    for (tip, syncs) in [(5usize, false), (6, true)] {
+        let mut config = fixture.config(0);
+        config.fetch_gap_blocks_max = 3;
+        let (core, start) = fixture.core_with(config);
+        let mut host = Host::new(core, start);
+        // Blocks 1 and 2 committed first, so the gap is measured from height 2.
+        host.input(cert_input(1, fixture.finalization(&chain[1], &[1, 2, 3])));
+        host.input(Input::BlockFetched { block: chain[1].clone() });
+        host.input(Input::BlockFetched { block: chain[0].clone() });
+        assert_eq!(host.core.committed(), BlockRef::of(&chain[1]));
+        let tip_block = chain[tip - 1].clone();
+        host.input(cert_input(1, fixture.finalization(&tip_block, &[1, 2, 3])));
+        let effects = host.input(Input::BlockFetched { block: tip_block });
+        let synced = effects.iter().any(|e| matches!(e, Effect::Sync { .. }));
+        let fetched = effects.iter().any(|e| matches!(e, Effect::Fetch { .. }));
+        assert_eq!((synced, fetched), (syncs, !syncs), "a gap of {} blocks", tip - 2);
+    }
+}
