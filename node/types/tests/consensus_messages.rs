@@ -1,13 +1,14 @@
-//! A leader's proposal verifies only under the view's leader's key, over exactly its view,
-//! parent view and block (written where mutation testing found `Proposal::verify` untested in
-//! this crate; the consensus core's tests use it too).
+//! Consensus messages checked in this crate, where mutation testing found them untested (the
+//! consensus core's tests use them too): a leader's proposal verifies only under the view's
+//! leader's key, over exactly its view, parent view and block; a certificate names its signers
+//! past the first byte of its bitmap.
 
 use tally_types::block::{receipts_root, tx_root};
 use tally_types::codec::BoundedVec;
-use tally_types::consensus::CertificateError;
+use tally_types::consensus::{Certificate, CertificateError};
 use tally_types::{
-    Block, BlockId, ChainId, Hash, Header, Height, Namespace, Proposal, SecretKey, ValidatorIndex,
-    ValidatorSet, View,
+    Block, BlockId, ChainId, Hash, Header, Height, Namespace, Proposal, SecretKey, Signature, Subject,
+    ValidatorIndex, ValidatorSet, View,
 };
 
 fn chain() -> ChainId {
@@ -69,4 +70,15 @@ fn a_proposal_verifies_under_its_leader_and_nothing_else() {
     assert!(proposal(view, leader).verify(&other_chain, &set).is_err(), "the chain is signed");
     // The same through `verify_with`, with a checker that refuses everything.
     assert!(proposal(view, leader).verify_with(&set, |_, _, _, _| false).is_err());
+}
+
+#[test]
+fn a_certificate_names_signers_beyond_the_first_byte_of_its_bitmap() {
+    let subject = Subject::Nullify { view: View(3) };
+    let indices = [0u16, 7, 8, 9, 17, 19];
+    let votes: Vec<_> =
+        indices.iter().map(|&index| (ValidatorIndex(index), Signature([index as u8; 64]))).collect();
+    let certificate = Certificate::from_votes(subject, &votes, 20).expect("distinct indices below 20");
+    let named: Vec<u16> = certificate.signer_indices().iter().map(|index| index.0).collect();
+    assert_eq!(named, indices);
 }
