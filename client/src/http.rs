@@ -311,6 +311,32 @@ impl NodeClient {
         Self::typed(&self.url(path), value)
     }
 
+    /// `GET path?format=borsh` (e.g. `/v1/blocks/7`): the canonical bytes of the value, or
+    /// `None` on 404, for verifiers that decode them strictly themselves (`proofs`): the bytes
+    /// that were signed and hashed, not a JSON rendering of them.
+    pub fn get_canonical(&self, path: &str) -> Result<Option<Vec<u8>>, HttpError> {
+        let url = self.url(&format!("{path}?format=borsh"));
+        let mut response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|source| HttpError::Transport { url: url.clone(), source: Box::new(source) })?;
+        let status = response.status().as_u16();
+        if status == 404 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&status) {
+            return Self::read(&url, response).map(|_| None);
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_vec()
+            .map_err(|source| HttpError::Transport { url: url.clone(), source: Box::new(source) })?;
+        Ok(Some(body))
+    }
+
     /// `GET path` (e.g. `/v1/blocks/7`): the raw JSON answer, for readers that check what the
     /// node says themselves (`proofs`).
     pub fn get_json(&self, path: &str) -> Result<serde_json::Value, HttpError> {

@@ -9,19 +9,23 @@ pub struct NodeSource {
     client: NodeClient,
 }
 
-#[derive(Deserialize)]
-struct BlockAnswer {
-    block: Block,
-}
-
-#[derive(Deserialize)]
-struct CertificateAnswer {
-    certificate: Certificate,
-}
-
 impl NodeSource {
     pub fn new(client: NodeClient) -> Self {
         NodeSource { client }
+    }
+
+    /// `GET path?format=borsh`, decoded strictly (oversize, trailing or non-canonical bytes
+    /// refused), `None` on 404.
+    fn canonical<T>(
+        &self,
+        path: &str,
+        decode: fn(&[u8]) -> Result<T, tally_types::DecodeError>,
+    ) -> Result<Option<T>, ProofError> {
+        let Some(bytes) = self.client.get_canonical(path)? else { return Ok(None) };
+        decode(&bytes).map(Some).map_err(|error| ProofError::Malformed {
+            what: format!("the answer of {}{path}?format=borsh", self.client.base_url()),
+            reason: format!("is not the canonical bytes asked for: {error}"),
+        })
     }
 
     /// `GET path`, `None` on 404.
@@ -69,11 +73,11 @@ impl NodeSource {
 
 impl ChainSource for NodeSource {
     fn block(&mut self, height: Height) -> Result<Option<Block>, ProofError> {
-        Ok(self.get::<BlockAnswer>(&format!("/v1/blocks/{height}"))?.map(|answer| answer.block))
+        self.canonical(&format!("/v1/blocks/{height}"), tally_types::decode::<Block>)
     }
 
     fn certificate(&mut self, height: Height) -> Result<Option<Certificate>, ProofError> {
-        Ok(self.get::<CertificateAnswer>(&format!("/v1/blocks/{height}/certificate"))?.map(|a| a.certificate))
+        self.canonical(&format!("/v1/blocks/{height}/certificate"), tally_types::decode::<Certificate>)
     }
 
     fn tx(&mut self, id: &TxId) -> Result<Option<TxEvidence>, ProofError> {
