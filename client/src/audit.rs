@@ -943,8 +943,7 @@ pub fn node_source(
 /// would round-trip through the text forms, and the auditor wants exactly what was signed.
 #[derive(Clone)]
 pub struct NodeBlocks {
-    base_url: String,
-    agent: ureq::Agent,
+    client: crate::http::NodeClient,
 }
 
 impl NodeBlocks {
@@ -952,46 +951,24 @@ impl NodeBlocks {
     pub fn new(base_url: &str) -> Result<Self, SourceError> {
         let client =
             crate::http::NodeClient::new(base_url).map_err(|error| SourceError::Node(error.to_string()))?;
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_millis(crate::http::REQUEST_TIMEOUT_MS)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Ok(NodeBlocks { base_url: client.base_url().to_owned(), agent })
+        Ok(NodeBlocks { client })
     }
 
-    fn get_bytes(&self, path: &str, limit: usize) -> Result<Vec<u8>, SourceError> {
-        let url = format!("{}{path}", self.base_url);
-        let mut response =
-            self.agent.get(&url).call().map_err(|error| SourceError::Node(format!("{url}: {error}")))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(limit as u64 + 1)
-            .read_to_vec()
-            .map_err(|error| SourceError::Node(format!("{url}: {error}")))?;
-        if status != 200 {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            return Err(SourceError::Node(format!("{url}: HTTP {status}: {text}")));
+    /// The canonical bytes at `path`; a missing one is an error (the audit asks only up to the tip).
+    fn get_bytes(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        match self.client.get_canonical(path) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(SourceError::Node(format!("{}{path}: not found", self.client.base_url()))),
+            Err(error) => Err(SourceError::Node(error.to_string())),
         }
-        if body.len() > limit {
-            return Err(SourceError::Node(format!("{url}: answer is larger than {limit} bytes")));
-        }
-        Ok(body)
     }
 
     /// The block and certificate at `height`, decoded strictly.
     pub fn record(&self, height: Height) -> Result<ArchiveRecord, SourceError> {
-        use tally_types::codec::Bounded;
-        let block_bytes =
-            self.get_bytes(&format!("/v1/blocks/{height}?format=borsh"), Block::MAX_ENCODED_SIZE)?;
+        let block_bytes = self.get_bytes(&format!("/v1/blocks/{height}"))?;
         let block = tally_types::decode::<Block>(&block_bytes)
             .map_err(|error| SourceError::Node(format!("block {height}: {error}")))?;
-        let certificate_bytes = self.get_bytes(
-            &format!("/v1/blocks/{height}/certificate?format=borsh"),
-            Certificate::MAX_ENCODED_SIZE,
-        )?;
+        let certificate_bytes = self.get_bytes(&format!("/v1/blocks/{height}/certificate"))?;
         let certificate = tally_types::decode::<Certificate>(&certificate_bytes)
             .map_err(|error| SourceError::Node(format!("certificate {height}: {error}")))?;
         Ok(ArchiveRecord { block, certificate })

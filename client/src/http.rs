@@ -254,18 +254,23 @@ impl NodeClient {
         format!("{}{path}", self.base_url)
     }
 
+    /// A response's body, at most [`RESPONSE_BYTES_MAX`] bytes.
+    fn body(url: &str, response: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, HttpError> {
+        response
+            .body_mut()
+            .with_config()
+            .limit(RESPONSE_BYTES_MAX)
+            .read_to_vec()
+            .map_err(|source| HttpError::Transport { url: url.to_owned(), source: Box::new(source) })
+    }
+
     /// Reads a response: a 2xx body as JSON, anything else as a problem.
     fn read(
         url: &str,
         mut response: ureq::http::Response<ureq::Body>,
     ) -> Result<serde_json::Value, HttpError> {
         let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(RESPONSE_BYTES_MAX)
-            .read_to_vec()
-            .map_err(|source| HttpError::Transport { url: url.to_owned(), source: Box::new(source) })?;
+        let body = Self::body(url, &mut response)?;
         if (200..300).contains(&status) {
             return serde_json::from_slice(&body).map_err(|error| HttpError::BadResponse {
                 url: url.to_owned(),
@@ -328,13 +333,7 @@ impl NodeClient {
         if !(200..300).contains(&status) {
             return Self::read(&url, response).map(|_| None);
         }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(RESPONSE_BYTES_MAX)
-            .read_to_vec()
-            .map_err(|source| HttpError::Transport { url: url.clone(), source: Box::new(source) })?;
-        Ok(Some(body))
+        Self::body(&url, &mut response).map(Some)
     }
 
     /// `GET path` (e.g. `/v1/blocks/7`): the raw JSON answer, for readers that check what the

@@ -788,6 +788,17 @@ impl StoredTx {
         &self.receipts[self.index]
     }
 
+    /// Where it sits, as every answer about a committed transaction gives it: height, index,
+    /// block id and tx root.
+    pub fn place_json(&self) -> serde_json::Value {
+        json!({
+            "height": self.location.height,
+            "index": self.location.index,
+            "block_id": self.block.id(),
+            "tx_root": self.block.header.tx_root,
+        })
+    }
+
     /// Its inclusion proof against the block's tx root.
     pub fn tx_proof(&self) -> MerkleProof {
         let leaves: Vec<Hash> = self.block.txs.iter().map(|tx| merkle_leaf(tx.id().0.as_bytes())).collect();
@@ -854,17 +865,10 @@ pub(crate) fn tx_json(tx: &SignedTransaction, context: serde_json::Value) -> ser
 /// The committed transaction `id` with its receipt and inclusion proof, or `None`.
 fn tx_inclusion(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
     let Some(found) = stored_tx(store, id)? else { return Ok(None) };
-    Ok(Some(tx_json(
-        found.tx(),
-        json!({
-            "height": found.location.height,
-            "index": found.location.index,
-            "block_id": found.block.id(),
-            "tx_root": found.block.header.tx_root,
-            "receipt": found.receipt(),
-            "proof": found.tx_proof(),
-        }),
-    )))
+    let mut context = found.place_json();
+    context["receipt"] = json!(found.receipt());
+    context["proof"] = json!(found.tx_proof());
+    Ok(Some(tx_json(found.tx(), context)))
 }
 
 async fn get_tx(State(state): State<ApiState>, Path(id): Path<String>) -> ApiResult {

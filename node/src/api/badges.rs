@@ -65,19 +65,12 @@ pub(super) fn proven_entry(
 /// `None` when no committed block holds it.
 pub(super) fn tx_with_receipt_proof(store: &Store, id: TxId) -> Result<Option<serde_json::Value>, Problem> {
     let Some(found) = super::stored_tx(store, id)? else { return Ok(None) };
-    Ok(Some(super::tx_json(
-        found.tx(),
-        json!({
-            "height": found.location.height,
-            "index": found.location.index,
-            "block_id": found.block.id(),
-            "tx_root": found.block.header.tx_root,
-            "receipts_root": found.block.header.receipts_root,
-            "tx_proof": found.tx_proof(),
-            "receipt": found.receipt(),
-            "receipt_proof": found.receipt_proof(),
-        }),
-    )))
+    let mut context = found.place_json();
+    context["receipts_root"] = json!(found.block.header.receipts_root);
+    context["tx_proof"] = json!(found.tx_proof());
+    context["receipt"] = json!(found.receipt());
+    context["receipt_proof"] = json!(found.receipt_proof());
+    Ok(Some(super::tx_json(found.tx(), context)))
 }
 
 /// `GET /v1/txs/{id}/receipt`.

@@ -298,6 +298,28 @@ impl Store {
         Ok((store, identity))
     }
 
+    /// Refuses a schema version this build does not open.
+    fn check_schema(&self, found: u32) -> Result<(), StoreError> {
+        if !schema_known(found) {
+            return Err(StoreError::SchemaVersion {
+                path: self.path.clone(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// The chain id text recorded in `meta` (empty when none is).
+    fn stored_chain_id(
+        &self,
+        meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    ) -> Result<String, StoreError> {
+        let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
+        String::from_utf8(chain.unwrap_or_default())
+            .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))
+    }
+
     /// The chain identity recorded in the file, after checking its schema version.
     pub fn identity(&self) -> Result<ChainIdentity, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
@@ -306,16 +328,8 @@ impl Store {
             reason: format!("no Tally metadata ({error})"),
         })?;
         let found = u32::from_be_bytes(self.meta_array(&meta, META_SCHEMA)?);
-        if !schema_known(found) {
-            return Err(StoreError::SchemaVersion {
-                path: self.path.clone(),
-                found,
-                expected: SCHEMA_VERSION,
-            });
-        }
-        let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
-        let chain = String::from_utf8(chain.unwrap_or_default())
-            .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
+        self.check_schema(found)?;
+        let chain = self.stored_chain_id(&meta)?;
         let chain_id = ChainId::new(chain).map_err(|error| self.corrupt("meta", META_CHAIN_ID, error))?;
         let genesis_hash = Hash(self.meta_array(&meta, META_GENESIS_HASH)?);
         Ok(ChainIdentity { chain_id, genesis_hash })
@@ -412,16 +426,8 @@ impl Store {
         let found = u32::from_be_bytes(
             schema.try_into().map_err(|_| self.corrupt("meta", META_SCHEMA, "not 4 bytes"))?,
         );
-        if !schema_known(found) {
-            return Err(StoreError::SchemaVersion {
-                path: self.path.clone(),
-                found,
-                expected: SCHEMA_VERSION,
-            });
-        }
-        let chain = meta.get(META_CHAIN_ID).map_err(self.storage())?.map(|v| v.value().to_vec());
-        let chain = String::from_utf8(chain.unwrap_or_default())
-            .map_err(|_| self.corrupt("meta", META_CHAIN_ID, "not UTF-8"))?;
+        self.check_schema(found)?;
+        let chain = self.stored_chain_id(meta)?;
         if chain != identity.chain_id.as_str() {
             return Err(StoreError::ForeignChain {
                 path: self.path.clone(),
