@@ -93,6 +93,16 @@ impl SyncRun {
     pub fn is_catch_up(&self) -> bool {
         self.finalization.is_none()
     }
+
+    /// A catch-up learnt that its epoch ends at `last` or before: nothing after it is asked
+    /// for, and the run ends once it is durable. (A peer that lies about it ends the run
+    /// early; the next catch-up asks again.)
+    fn end_epoch_at(&mut self, last: Height) {
+        if last < self.target {
+            self.target = last;
+            self.next_from = self.next_from.min(last.next());
+        }
+    }
 }
 
 /// A range as checked by a job: consecutive, linked, tx roots right, and the index of the last
@@ -101,7 +111,7 @@ pub struct Checked {
     run: u64,
     from: Height,
     count: u32,
-    result: Result<Chunk, String>,
+    result: Result<Chunk, RangeRefused>,
 }
 
 /// Checked consecutive blocks, and the index of the last one whose own finalization verified
@@ -109,6 +119,35 @@ pub struct Checked {
 pub(crate) struct Chunk {
     blocks: Vec<tally_types::Block>,
     certified: Option<(usize, Certificate)>,
+    /// The answer went on into a later epoch (cut off here): the last block is the last of
+    /// this node's epoch.
+    epoch_ended: bool,
+}
+
+/// Why a range answer was not taken.
+#[derive(Debug)]
+pub(crate) enum RangeRefused {
+    /// The range begins in a later epoch: this node's epoch ended before the range's first
+    /// height. Not a fault of the peer for a catch-up run, which asks without knowing where
+    /// its epoch ends.
+    LaterEpoch { epoch: u64 },
+    /// The answer does not check; the reason names what.
+    Bad(String),
+}
+
+impl std::fmt::Display for RangeRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RangeRefused::LaterEpoch { epoch } => write!(f, "the range starts in a later epoch, {epoch}"),
+            RangeRefused::Bad(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl From<String> for RangeRefused {
+    fn from(reason: String) -> RangeRefused {
+        RangeRefused::Bad(reason)
+    }
 }
 
 impl Chunk {
@@ -145,7 +184,10 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             held.reverse();
             if let Some(run) = self.sync.as_mut() {
                 run.next_from = target.next();
-                run.received.insert(self.queued.height.next(), Chunk { blocks: held, certified: None });
+                run.received.insert(
+                    self.queued.height.next(),
+                    Chunk { blocks: held, certified: None, epoch_ended: false },
+                );
             }
             self.sync_join()?;
             self.sync_progress();
@@ -278,18 +320,29 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         tracing::debug!(from = checked.from.0, ok = checked.result.is_ok(), "sync range checked");
         let Checked { from, count, result, .. } = checked;
         match result {
+            // A catch-up asks past the end of its epoch without knowing where that is: the
+            // answer says. Asking on (and counting it a failure) spent the run's failures on
+            // ranges no peer can serve while the one range it needed waited on a silent peer,
+            // round after round (found by tally-sim, seed 10073464 n=10: a validator that
+            // joined never caught up).
+            Err(RangeRefused::LaterEpoch { epoch }) if run.is_catch_up() => {
+                tracing::debug!(from = from.0, epoch, "this node's epoch ends before the range");
+                run.end_epoch_at(Height(from.0 - 1));
+            }
             Err(reason) => {
                 tracing::debug!(from = from.0, %reason, "a peer's sync range did not check");
                 self.sync_retry(from, count, 1);
             }
             Ok(chunk) => {
                 let got = chunk.blocks.len() as u32;
-                if got < count {
+                if chunk.epoch_ended && run.is_catch_up() {
+                    run.end_epoch_at(Height(from.0 + u64::from(got) - 1));
+                }
+                let rest = Height(from.0 + u64::from(got));
+                if got < count && rest <= run.target {
                     // A short answer: ask for the rest.
-                    let Some(run) = self.sync.as_mut() else { return Ok(()) };
                     run.inflight += 1;
                     let run_id = run.run;
-                    let rest = Height(from.0 + u64::from(got));
                     self.request(
                         Pending::Sync { run: run_id, from: rest, count: count - got, tried: 1 },
                         encode(&BlockRequest::Range { from: rest, count: count - got }),
@@ -430,21 +483,23 @@ pub(crate) fn check_range(
     count: u32,
     bytes: &[u8],
     certificate_ok: impl Fn(&Certificate) -> bool,
-) -> Result<Chunk, String> {
+) -> Result<Chunk, RangeRefused> {
     let BlockResponse::Range(mut blocks) =
         decode::<BlockResponse>(bytes).map_err(|error| error.to_string())?;
     if blocks.is_empty() || blocks.len() > count as usize {
-        return Err(format!("{} blocks for a request of {count}", blocks.len()));
+        return Err(format!("{} blocks for a request of {count}", blocks.len()).into());
     }
     // Only this node's epoch can be checked (its set signs the certificates): blocks of a
     // later epoch wait for that epoch's core (R8).
     let in_epoch = blocks.iter().take_while(|committed| committed.block.header.view.epoch() == epoch).count();
-    if in_epoch == 0 {
-        return Err(format!(
-            "the range starts in epoch {}, this node is in epoch {epoch}",
-            blocks[0].block.header.view.epoch()
-        ));
+    let first_epoch = blocks[0].block.header.view.epoch();
+    if in_epoch == 0 && first_epoch > epoch {
+        return Err(RangeRefused::LaterEpoch { epoch: first_epoch });
     }
+    if in_epoch == 0 {
+        return Err(format!("the range starts in epoch {first_epoch}, this node is in epoch {epoch}").into());
+    }
+    let epoch_ended = in_epoch < blocks.len();
     blocks.truncate(in_epoch);
     for (index, committed) in blocks.iter().enumerate() {
         let header = &committed.block.header;
@@ -453,7 +508,8 @@ pub(crate) fn check_range(
                 "block {index} has height {}, expected {}",
                 header.height,
                 from.0 + index as u64
-            ));
+            )
+            .into());
         }
         if index > 0 {
             let parent = BlockRef::of(&blocks[index - 1].block);
@@ -462,7 +518,7 @@ pub(crate) fn check_range(
         }
         let ids: Vec<TxId> = committed.block.txs.iter().map(SignedTransaction::id).collect();
         if tx_root(&ids) != header.tx_root {
-            return Err(format!("height {}: wrong tx root", header.height));
+            return Err(format!("height {}: wrong tx root", header.height).into());
         }
     }
     let certified = blocks
@@ -485,7 +541,11 @@ pub(crate) fn check_range(
             ok
         })
         .map(|(index, committed)| (index, committed.certificate.clone()));
-    Ok(Chunk { blocks: blocks.into_iter().map(|committed| committed.block).collect(), certified })
+    Ok(Chunk {
+        blocks: blocks.into_iter().map(|committed| committed.block).collect(),
+        certified,
+        epoch_ended,
+    })
 }
 
 #[cfg(test)]
@@ -557,7 +617,7 @@ mod tests {
             Certificate::from_votes(subject, &votes, 4).expect("certificate")
         }
 
-        fn check(&self, from: u64, count: u32, blocks: Vec<CommittedBlock>) -> Result<Chunk, String> {
+        fn check(&self, from: u64, count: u32, blocks: Vec<CommittedBlock>) -> Result<Chunk, RangeRefused> {
             let bytes = encode(&BlockResponse::Range(blocks));
             check_range(&self.rules, 0, Height(from), count, &bytes, |certificate: &Certificate| {
                 certificate.verify(&self.rules.chain_id, &self.validators).is_ok()
@@ -571,11 +631,28 @@ mod tests {
         let next = View::epoch_base(1).0;
         let blocks = chain.range_in_views(5, &[5, 6, 7, next + 1, next + 2]);
         let chunk = chain.check(5, 5, blocks.clone()).expect("epoch 0's part checks");
+        assert!(chunk.epoch_ended, "the answer says where epoch 0 ends");
         let (kept, certified) = chunk.into_parts();
         assert_eq!(kept.len(), 3, "blocks of epoch 1 wait for epoch 1's core");
         assert_eq!(certified.map(|(index, _)| index), Some(2));
+        assert!(!chain.check(5, 3, blocks[..3].to_vec()).expect("epoch 0 only").epoch_ended);
         let error = chain.check(8, 2, blocks[3..].to_vec()).err().expect("epoch 1 only");
-        assert!(error.contains("starts in epoch 1"), "{error}");
+        assert!(matches!(error, RangeRefused::LaterEpoch { epoch: 1 }), "{error}");
+    }
+
+    #[test]
+    fn a_catch_up_asks_nothing_past_where_its_epoch_ends() {
+        let tip = BlockRef { id: BlockId(Hash([3; 32])), height: Height(4), view: View(10), time_ms: 4_000 };
+        let unknown_end = Height(u64::MAX >> 1);
+        let mut run = SyncRun::new(1, unknown_end, BlockId(Hash([0; 32])), None, tip);
+        assert!(run.is_catch_up());
+        run.next_from = Height(261); // four ranges of 64 asked
+        run.end_epoch_at(Height(68)); // the range from 69 starts in a later epoch
+        assert_eq!((run.target, run.next_from), (Height(68), Height(69)));
+        run.end_epoch_at(Height(132)); // a later answer claiming more does not raise it
+        assert_eq!((run.target, run.next_from), (Height(68), Height(69)));
+        run.end_epoch_at(Height(6)); // the range from 5 ends the epoch at 6
+        assert_eq!((run.target, run.next_from), (Height(6), Height(7)));
     }
 
     #[test]
@@ -625,7 +702,7 @@ mod tests {
     fn a_peer_cannot_hand_over_blocks_that_do_not_chain() {
         let chain = chain();
         let error = |blocks: Vec<CommittedBlock>, from: u64, count: u32| {
-            chain.check(from, count, blocks).err().expect("refused")
+            chain.check(from, count, blocks).err().expect("refused").to_string()
         };
         assert!(error(chain.range(5, 3), 6, 3).contains("height"), "wrong start height");
         assert!(error(chain.range(5, 4), 5, 3).contains("for a request of 3"), "more than asked");
@@ -637,7 +714,7 @@ mod tests {
 
         let mut wrong_root = chain.range(5, 3);
         wrong_root[2].block.header.tx_root = Hash([1; 32]);
-        let error = chain.check(5, 3, wrong_root).err().expect("refused");
+        let error = chain.check(5, 3, wrong_root).err().expect("refused").to_string();
         assert!(error.contains("tx root") || error.contains("height 7"), "{error}");
         assert!(chain.check(5, 3, Vec::new()).is_err());
         let garbage = check_range(&chain.rules, 0, Height(5), 3, b"not a range", |_: &Certificate| true);

@@ -58,6 +58,12 @@ fn seeds_that_once_failed_still_pass() {
     // different notarized parents; the core's evidence of that equivocation was valid, but the
     // oracle counted only two different blocks as conflicting proposals. Fixed in the oracle.
     assert_campaign(9_000_048, 1, 7, SchemeChoice::Fast);
+    // A validator joined in an epoch the rest finished while it was still following; its
+    // catch-up to that epoch's end asked ranges past the end, counted each "later epoch" answer
+    // as a failure and gave up before retrying the one range it needed, whose peer had been
+    // removed and never answered; every round asked the same peers (L1). Fixed in the engine:
+    // such an answer tells the catch-up where its epoch ends.
+    assert_campaign(10_073_464, 1, 10, SchemeChoice::Fast);
 }
 
 /// Seed 1011 (n = 5) passes a change in a view whose block is notarized but neither finalized
