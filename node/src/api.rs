@@ -270,8 +270,17 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Problem { status, kind, title, detail: detail.into(), extra: None }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
@@ -296,7 +305,7 @@ impl From<StoreError> for Problem {
 
 impl Problem {
     /// The problem document: `type`, `title`, `status`, `detail` and the extra member.
-    fn document(&self) -> serde_json::Value {
+    pub(crate) fn document(&self) -> serde_json::Value {
         let mut body = json!({
             "type": format!("urn:tally:problem:{}", self.kind),
             "title": self.title,
@@ -340,7 +349,7 @@ where
     })?
 }
 
-/// The API's routes. Serve with `axum::serve`; bodies above `limits.body_bytes_max` get 413.
+/// The API's routes. Served by [`crate::http_server::serve`]; bodies above `limits.body_bytes_max` get 413.
 pub fn router(state: ApiState) -> Router {
     let body_limit = state.limits.body_bytes_max;
     Router::new()
@@ -692,7 +701,14 @@ fn wait_for_commit_asked(query: &SubmitQuery) -> Result<bool, Problem> {
 
 /// The problem for a body that could not be read: too large (413), or otherwise bad.
 fn body_problem(rejection: &BytesRejection, body_bytes_max: usize) -> Problem {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if body_timed_out(rejection) {
+        Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            "Body not received in time",
+            "the request body did not arrive within the server's body read timeout (http.body_read_timeout_ms)",
+        )
+    } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
@@ -702,6 +718,18 @@ fn body_problem(rejection: &BytesRejection, body_bytes_max: usize) -> Problem {
     } else {
         Problem::bad_request("body", rejection.body_text())
     }
+}
+
+/// The body's read was cut off by the server's body timeout (see [`crate::http_server`]).
+fn body_timed_out(rejection: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// Answers with the inclusion of admitted transaction `id` once a commit holds it, or a

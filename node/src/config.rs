@@ -19,6 +19,9 @@
 //! [http]
 //! listen = "127.0.0.1:28000"            # default: this validator's http_listen in genesis
 //! cors_origins = []                      # browser origins allowed to call the API; ["*"]: any
+//! header_read_timeout_ms = 10000        # a connection that sends no whole request head in this time is closed (idle ones too)
+//! body_read_timeout_ms = 30000          # a request body not received in this time gets 408
+//! connections_max = 1024                # connections served at once; one more gets 503
 //!
 //! [mempool]
 //! txs_max = 100000
@@ -33,10 +36,12 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tally_net::{Multiaddr, PeerId};
 
+use crate::http_server::HttpLimits;
 use crate::mempool::MempoolConfig;
 
 /// Largest configuration file read, so a wrong path cannot make the node read a huge file.
@@ -118,6 +123,9 @@ struct RawHttp {
     wait_timeout_ms: Option<u64>,
     #[serde(default)]
     cors_origins: Vec<String>,
+    header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
+    connections_max: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -170,6 +178,8 @@ pub struct NodeConfig {
     /// Origins whose pages may call the API from a browser (CORS): empty for none, `*` for any,
     /// else exact origins such as `https://explorer.example.org`.
     pub http_cors_origins: Vec<String>,
+    /// Timeouts and the connection limit of the HTTP server ([`crate::http_server`]).
+    pub http_limits: HttpLimits,
     pub mempool: MempoolConfig,
     /// The wall time a leader aims to spend building a block (`Some(0)`: no time limit, blocks
     /// are limited by count and bytes only). `None`: half of genesis's propose timeout.
@@ -234,6 +244,7 @@ impl NodeConfig {
             http_body_bytes_max: http.body_bytes_max,
             http_wait_timeout_ms: http.wait_timeout_ms,
             http_cors_origins: http.cors_origins,
+            http_limits: http.limits,
             mempool,
             build_ms_max,
             log_format,
@@ -352,6 +363,7 @@ struct HttpSection {
     body_bytes_max: usize,
     wait_timeout_ms: u64,
     cors_origins: Vec<String>,
+    limits: HttpLimits,
 }
 
 fn parse_http(http: &RawHttp, problems: &mut Problems) -> HttpSection {
@@ -398,7 +410,23 @@ fn parse_http(http: &RawHttp, problems: &mut Problems) -> HttpSection {
     if cors_origins.len() > 1 && cors_origins.iter().any(|origin| origin == "*") {
         problems.add("http.cors_origins", "`*` allows every origin; list it alone".into());
     }
-    HttpSection { listen, body_bytes_max, wait_timeout_ms, cors_origins }
+    let limits = HttpLimits {
+        header_read_timeout: Duration::from_millis(problems.positive(
+            "http.header_read_timeout_ms",
+            http.header_read_timeout_ms,
+            10_000,
+            600_000,
+        )),
+        body_read_timeout: Duration::from_millis(problems.positive(
+            "http.body_read_timeout_ms",
+            http.body_read_timeout_ms,
+            30_000,
+            600_000,
+        )),
+        connections_max: problems.positive("http.connections_max", http.connections_max, 1_024, 100_000)
+            as usize,
+    };
+    HttpSection { listen, body_bytes_max, wait_timeout_ms, cors_origins, limits }
 }
 
 /// `[mempool]` over the defaults, checked by [`MempoolConfig::validate`].
@@ -490,7 +518,7 @@ mod tests {
         let dir = folder();
         let text = format!(
             "{MINIMAL}\n[network]\nlisten = \"not-an-addr\"\nobservers = [\"xyz\"]\nredial_interval_ms = 0\n\
-             [http]\nlisten = \"localhost\"\nbody_bytes_max = 10\n[mempool]\ntxs_max = 0\n[engine]\nbuild_ms_max = 60001\n[log]\nformat = \"xml\"\nlevel = \"loud\"\n"
+             [http]\nlisten = \"localhost\"\nbody_bytes_max = 10\nheader_read_timeout_ms = 0\nbody_read_timeout_ms = 600001\nconnections_max = 0\n[mempool]\ntxs_max = 0\n[engine]\nbuild_ms_max = 60001\n[log]\nformat = \"xml\"\nlevel = \"loud\"\n"
         );
         let found = problems(&text, dir.path());
         for field in [
@@ -499,6 +527,9 @@ mod tests {
             "network.redial_interval_ms",
             "http.listen",
             "http.body_bytes_max",
+            "http.header_read_timeout_ms",
+            "http.body_read_timeout_ms",
+            "http.connections_max",
             "mempool.txs_max",
             "engine.build_ms_max",
             "log.format",
@@ -513,6 +544,16 @@ mod tests {
         let dir = folder();
         let config = NodeConfig::parse(MINIMAL, dir.path()).expect("valid");
         assert!(config.http_cors_origins.is_empty(), "no CORS unless configured");
+        let limits = &config.http_limits;
+        assert_eq!(
+            (
+                limits.header_read_timeout.as_millis(),
+                limits.body_read_timeout.as_millis(),
+                limits.connections_max
+            ),
+            (10_000, 30_000, 1_024),
+            "the documented defaults"
+        );
         let set = NodeConfig::parse(
             &format!("{MINIMAL}\n[http]\ncors_origins = [\"https://explorer.example.org\", \"http://127.0.0.1:8080\"]\n"),
             dir.path(),

@@ -92,7 +92,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<Follower> {
     tracing::info!(peer_id = %handle.local_peer_id(), height = %tip.height, "full node: following the validators");
     let api = ApiParts::new(config, &store, &genesis, tip.height)?;
     api.status.send_modify(|status| status.syncing = true);
-    serve_api(http_addr, api.state, &config.http_cors_origins).await?;
+    serve_api(http_addr, api.state, &config.http_cors_origins, config.http_limits).await?;
     let ApiParts { status, committed, submissions, metrics, assets, .. } = api;
 
     let mempool = Mempool::new(config.mempool.clone(), chain_id).map_err(|error| anyhow!(error))?;

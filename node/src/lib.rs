@@ -13,5 +13,6 @@ pub mod engine;
 pub mod export;
 pub mod follower;
 pub mod home;
+pub mod http_server;
 pub mod import;
 pub mod mempool;

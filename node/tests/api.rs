@@ -1107,3 +1107,121 @@ fn tx_shape(tx: &SignedTransaction) -> Value {
     shape["tx"] = json!(hex::encode(encode(tx)));
     shape
 }
+
+/// The node's HTTP server ([`tally_node::http_server`]) in front of the real router, on a
+/// loopback socket, with short limits.
+async fn serve_with_limits(node: &Node, limits: tally_node::http_server::HttpLimits) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(tally_node::http_server::serve(listener, node.router.clone(), limits));
+    addr
+}
+
+fn short_limits(connections_max: usize) -> tally_node::http_server::HttpLimits {
+    tally_node::http_server::HttpLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        body_read_timeout: std::time::Duration::from_millis(300),
+        connections_max,
+    }
+}
+
+/// Reads what the server sends until it closes the connection, or `None` if it is still open
+/// after `wait`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, wait: std::time::Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    match tokio::time::timeout(wait, stream.read_to_end(&mut received)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&received).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// An answer read off the wire: status and the problem document.
+fn wire_problem(answer: &str) -> (u16, Value) {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head: {answer:?}"));
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status");
+    assert!(head.to_ascii_lowercase().contains(&format!("content-type: {PROBLEM_JSON}")), "{head}");
+    (status, serde_json::from_str(body).unwrap_or_else(|error| panic!("not JSON ({error}): {body}")))
+}
+
+#[tokio::test]
+async fn idle_half_sent_and_kept_alive_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let node = node(false, 1_000);
+    let addr = serve_with_limits(&node, short_limits(64)).await;
+    let patience = std::time::Duration::from_secs(5);
+
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert_eq!(read_until_closed(&mut idle, patience).await.as_deref(), Some(""), "an idle connection");
+
+    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    half.write_all(b"GET /v1/status HTTP/1.1\r\nHost: node\r\n").await.expect("write");
+    assert!(read_until_closed(&mut half, patience).await.is_some(), "a half-sent head");
+
+    let mut kept = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    kept.write_all(b"GET /v1/status HTTP/1.1\r\nHost: node\r\n\r\n").await.expect("write");
+    let answer = read_until_closed(&mut kept, patience).await.expect("closed once idle after its answer");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "the request itself is answered: {answer}");
+}
+
+#[tokio::test]
+async fn a_slow_body_gets_408_and_a_long_uri_414_as_problems() {
+    use tokio::io::AsyncWriteExt;
+    let node = node(false, 1_000);
+    let addr = serve_with_limits(&node, short_limits(64)).await;
+    let patience = std::time::Duration::from_secs(5);
+
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"POST /v1/txs HTTP/1.1\r\nHost: node\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"tx\":")
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut slow, patience).await.expect("answered and closed");
+    let (status, problem) = wire_problem(&answer);
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (408, Some("urn:tally:problem:body-timeout")),
+        "{problem}"
+    );
+
+    // Over hyper's own limit of 65,534 bytes: hyper answers before any route runs.
+    let mut long = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET /v1/txs/{} HTTP/1.1\r\nHost: node\r\n\r\n", "a".repeat(100_000));
+    long.write_all(request.as_bytes()).await.expect("write");
+    let answer = read_until_closed(&mut long, patience).await.expect("answered and closed");
+    let (status, problem) = wire_problem(&answer);
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (414, Some("urn:tally:problem:uri-too-long")),
+        "{problem}"
+    );
+
+    // A head hyper cannot parse.
+    let mut garbage = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    garbage.write_all(b"\x16\x03\x01 not http at all\r\n\r\n").await.expect("write");
+    let answer = read_until_closed(&mut garbage, patience).await.expect("answered and closed");
+    assert_eq!(wire_problem(&answer).0, 400, "{answer}");
+}
+
+#[tokio::test]
+async fn a_connection_over_the_limit_gets_503_and_a_freed_slot_is_served_again() {
+    use tokio::io::AsyncWriteExt;
+    let node = node(false, 1_000);
+    let addr = serve_with_limits(&node, short_limits(2)).await;
+    let patience = std::time::Duration::from_secs(5);
+    let first = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _second = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut third = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let answer = read_until_closed(&mut third, patience).await.expect("refused at once");
+    let (status, problem) = wire_problem(&answer);
+    assert_eq!((status, problem["type"].as_str()), (503, Some("urn:tally:problem:busy")), "{problem}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+
+    drop(first);
+    // The idle second connection is closed by the header timeout too; then both slots are free.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let mut again = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    again.write_all(b"GET /health HTTP/1.1\r\nHost: node\r\nconnection: close\r\n\r\n").await.expect("write");
+    let answer = read_until_closed(&mut again, patience).await.expect("answered");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}

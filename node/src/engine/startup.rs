@@ -238,17 +238,18 @@ impl ApiParts {
 }
 
 /// Binds the HTTP API on `addr` and serves it in the background.
-pub async fn serve_api(addr: SocketAddr, state: ApiState, cors_origins: &[String]) -> anyhow::Result<()> {
+pub async fn serve_api(
+    addr: SocketAddr,
+    state: ApiState,
+    cors_origins: &[String],
+    limits: crate::http_server::HttpLimits,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the HTTP API on {addr}"))?;
     tracing::info!(http_addr = %addr, explorer = %format!("http://{addr}/"), "HTTP API listening");
     let app = crate::api::with_cors(router(state), cors_origins);
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    });
+    tokio::spawn(crate::http_server::serve(listener, app, limits));
     Ok(())
 }
 
@@ -461,7 +462,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
             .map(|validator| validator.http_listen)
             .ok_or_else(|| anyhow!("set http.listen in node.toml: this validator is not in genesis"))?,
     };
-    serve_api(http_listen, api.state, &config.http_cors_origins).await?;
+    serve_api(http_listen, api.state, &config.http_cors_origins, config.http_limits).await?;
     let ApiParts { status, committed, submissions, metrics, assets, .. } = api;
 
     let mempool = Mempool::new(config.mempool.clone(), chain_id.clone()).map_err(|error| anyhow!(error))?;
