@@ -46,6 +46,10 @@ pub enum KeystoreError {
     EmptyPassphrase,
     #[error("{path} is readable by group or others (mode {mode:o}); run: chmod 600 {path}")]
     Permissions { path: PathBuf, mode: u32 },
+    #[error(
+        "keystore folder {path} is open to group or others (mode {mode:o}): they could remove or swap key files; run: chmod 700 {path}"
+    )]
+    FolderPermissions { path: PathBuf, mode: u32 },
     #[error("{path} is not a valid key file: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("secret key: {0}")]
@@ -158,12 +162,18 @@ fn associated_data(name: &str, address: &PublicKey, params: &KdfParams) -> Vec<u
 }
 
 impl Keystore {
-    /// The keystore in `dir`, created (mode 0700) if missing.
+    /// The keystore in `dir`, created (mode 0700) if missing. An existing folder must be
+    /// closed to group and others, as ssh asks of `~/.ssh`: whoever can write it can remove
+    /// or swap key files.
     pub fn open(dir: &Path) -> Result<Self, KeystoreError> {
         let io = |source| KeystoreError::Io { path: dir.to_path_buf(), source };
         if !dir.exists() {
             fs::create_dir_all(dir).map_err(io)?;
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+        let mode = fs::metadata(dir).map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeystoreError::FolderPermissions { path: dir.to_path_buf(), mode });
         }
         Ok(Keystore { dir: dir.to_path_buf() })
     }

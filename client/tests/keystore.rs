@@ -59,6 +59,21 @@ fn a_readable_key_file_is_refused_until_fixed() {
 }
 
 #[test]
+fn a_keystore_folder_open_to_others_is_refused_until_fixed() {
+    let (_dir, keystore) = store();
+    keystore.create("heidi", "pass").expect("create");
+    let folder = keystore.dir().to_path_buf();
+    for mode in [0o755, 0o770, 0o701] {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let error = Keystore::open(&folder).err().expect("refused");
+        assert!(matches!(error, KeystoreError::FolderPermissions { mode: m, .. } if m == mode), "{error}");
+        assert!(error.to_string().contains("chmod 700"), "{error}");
+    }
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    Keystore::open(&folder).expect("opens once private").load("heidi", "pass").expect("loads");
+}
+
+#[test]
 fn tampered_clear_fields_fail_to_open() {
     let (_dir, keystore) = store();
     keystore.create("grace", "pass").expect("create");
