@@ -65,7 +65,7 @@ fn a_keystore_folder_open_to_others_is_refused_until_fixed() {
     let folder = keystore.dir().to_path_buf();
     for mode in [0o755, 0o770, 0o701] {
         std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        let error = Keystore::open(&folder).err().expect("refused");
+        let Err(error) = Keystore::open(&folder) else { panic!("mode {mode:o} is refused") };
         assert!(matches!(error, KeystoreError::FolderPermissions { mode: m, .. } if m == mode), "{error}");
         assert!(error.to_string().contains("chmod 700"), "{error}");
     }

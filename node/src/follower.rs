@@ -137,6 +137,7 @@ impl Follower {
                 },
                 Some(submission) = self.submissions.recv() => self.on_submission(submission).await,
                 _ = poll.tick() => {
+                    crate::engine::stop_if_corrupt(&self.shared.store)?;
                     // Ask the validators in turn; a full range that committed means more is
                     // waiting: ask again at once (a peer whose ranges commit nothing waits a tick).
                     loop {

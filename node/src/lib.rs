@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod check;
 pub mod config;
 pub mod engine;
 pub mod export;

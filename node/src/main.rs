@@ -61,6 +61,14 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Scrubs a stopped node's data directory: every block, certificate and receipt list
+    /// against its checksum and the chain's ids and roots, the links between blocks, the tx
+    /// index, and the state root at the tip. Lists every bad record; exits 1 if any.
+    Check {
+        /// The data directory (node.toml's node.data_dir).
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Fills the empty data directory of a node configuration from a chain archive (`tally-node
     /// export`, `tally-bench archive`), checking and executing every block; then `run` starts
     /// the node on that chain.
@@ -147,6 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config, log_format } => (config, log_format),
         Command::Export { data, node, out } => return export(data, node, &out),
         Command::Import { config, archive } => return import(&config, &archive),
+        Command::Check { data } => return check(&data),
         Command::Init { home, p2p_listen, http_listen, full_node } => {
             let role =
                 if full_node { tally_node::home::Role::FullNode } else { tally_node::home::Role::Validator };
@@ -211,6 +220,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+fn check(data: &std::path::Path) -> anyhow::Result<()> {
+    let report = tally_node::check::check_data_dir(data)?;
+    for problem in &report.problems {
+        println!("bad: {problem}");
+    }
+    if report.problems.len() >= tally_node::check::PROBLEMS_MAX {
+        println!("(stopped after {} problems)", report.problems.len());
+    }
+    println!(
+        "checked {} of {} heights in {}: {}",
+        report.checked,
+        report.height,
+        data.display(),
+        if report.is_clean() {
+            "no problem found".to_owned()
+        } else {
+            format!("{} problems", report.problems.len())
+        }
+    );
+    if report.is_clean() { Ok(()) } else { anyhow::bail!("the store has bad records") }
 }
 
 fn init(

@@ -1225,3 +1225,51 @@ async fn a_connection_over_the_limit_gets_503_and_a_freed_slot_is_served_again()
     let answer = read_until_closed(&mut again, patience).await.expect("answered");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
 }
+
+/// Flips one bit of every copy of `needle` in the file at `path`; returns how many there were.
+fn flip_every_copy(path: &std::path::Path, needle: &[u8]) -> usize {
+    let mut bytes = std::fs::read(path).expect("read");
+    let mut found = 0;
+    let mut at = 0;
+    while let Some(position) = bytes[at..].windows(needle.len()).position(|window| window == needle) {
+        bytes[at + position + 9] ^= 0x01;
+        found += 1;
+        at += position + needle.len();
+    }
+    std::fs::write(path, bytes).expect("write");
+    found
+}
+
+fn run_check(data: &std::path::Path) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tally-node"))
+        .args(["check", "--data"])
+        .arg(data)
+        .output()
+        .expect("run tally-node check");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn tally_node_check_lists_every_record_a_flipped_byte_damaged() {
+    let node = node(false, 1_000);
+    let signature = node.blocks[1].txs[0].signature.0;
+    // A copy of the data file as it stands (every commit was durable when made).
+    let copy = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(node.store.path(), copy.path().join("node.redb")).expect("copy");
+    let (clean, text) = run_check(copy.path());
+    assert!(clean, "{text}");
+    assert!(text.contains("checked 2 of 2 heights") && text.contains("no problem found"), "{text}");
+
+    // The signature of block 2's transaction, which no root in the header covers.
+    assert!(flip_every_copy(&copy.path().join("node.redb"), &signature) >= 1);
+    let (clean, text) = run_check(copy.path());
+    assert!(!clean, "a damaged store fails the check: {text}");
+    assert!(text.contains("bad: blocks 2: its bytes differ from the checksum"), "{text}");
+    assert!(!text.contains("bad: blocks 1"), "block 1 is intact: {text}");
+    assert!(text.contains("1 problems"), "{text}");
+
+    let (clean, text) = run_check(&copy.path().join("missing"));
+    assert!(!clean && text.contains("no such data file"), "{text}");
+}

@@ -492,6 +492,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             Event::PeerUp => self.connected += 1,
             Event::PeerDown => self.connected = self.connected.saturating_sub(1),
             Event::Tick => {
+                stop_if_corrupt(&self.shared.store)?;
                 self.gossip_fresh();
                 self.publish_status();
             }
@@ -1139,6 +1140,18 @@ fn block_body_matches(block: &Block) -> bool {
 }
 
 /// Answers a peer's block request from the store (a serve job).
+/// Stops the node once any read of its store (a peer's range, an API answer, an export) met a
+/// corrupt record: the record was refused, and a store that lost one may have lost others.
+/// The error names the record; `tally-node check --data DIR` lists every bad one.
+pub(crate) fn stop_if_corrupt(store: &Store) -> anyhow::Result<()> {
+    match store.corruption() {
+        Some(found) => {
+            bail!("{found}; the node stops (run `tally-node check --data DIR` to list every bad record)")
+        }
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn serve(store: &Store, request: BlockRequest) -> anyhow::Result<Vec<u8>> {
     match request {
         BlockRequest::ById(id) => {

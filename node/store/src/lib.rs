@@ -82,7 +82,7 @@ use redb::{
     WriteTransaction,
 };
 use tally_types::codec::{Bounded, decode, encode};
-use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, TxId};
+use tally_types::{Block, BlockId, Certificate, ChainId, Hash, Height, Receipt, Subject, TxId};
 
 /// The schema this code writes and reads. Bumped on any change of table layout or encoding.
 ///
@@ -127,6 +127,50 @@ const TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tree");
 const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
 const GUARD: TableDefinition<&str, &[u8]> = TableDefinition::new("guard");
 const EPOCH_PROOFS: TableDefinition<u64, &[u8]> = TableDefinition::new("epoch_proofs");
+/// By height: the checksums of the stored bytes of the block, its certificate and its receipts
+/// ([`RECORD_SUM_BYTES`] each, in [`Record`] order), written in the block's own commit and
+/// checked by every read of them. redb checksums its commit slots, not every page: a flipped
+/// byte in a page is otherwise read back as truth (a transaction signature, which no root in
+/// the header covers, included). Heights committed before this table existed have none; their
+/// blocks are still checked against their ids and roots.
+const RECORD_SUMS: TableDefinition<u64, &[u8]> = TableDefinition::new("record_sums");
+/// The first bytes of a blake3 hash: enough against flipped or torn bytes (this is not a
+/// defence against someone who can write the file).
+const RECORD_SUM_BYTES: usize = 16;
+
+/// The records stored per height whose bytes [`RECORD_SUMS`] covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Record {
+    Block = 0,
+    Certificate = 1,
+    Receipts = 2,
+}
+
+impl Record {
+    const ALL: [Record; 3] = [Record::Block, Record::Certificate, Record::Receipts];
+
+    fn table(self) -> TableDefinition<'static, u64, &'static [u8]> {
+        match self {
+            Record::Block => BLOCKS,
+            Record::Certificate => CERTIFICATES,
+            Record::Receipts => RECEIPTS,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Record::Block => "blocks",
+            Record::Certificate => "certificates",
+            Record::Receipts => "receipts",
+        }
+    }
+}
+
+fn record_sum(bytes: &[u8]) -> [u8; RECORD_SUM_BYTES] {
+    let mut sum = [0; RECORD_SUM_BYTES];
+    sum.copy_from_slice(&blake3::hash(bytes).as_bytes()[..RECORD_SUM_BYTES]);
+    sum
+}
 
 const META_SCHEMA: &str = "schema_version";
 const META_CHAIN_ID: &str = "chain_id";
@@ -244,6 +288,8 @@ pub struct Store {
     file_backed: bool,
     /// How many waiting account entries make a commit merge them ([`index::POSTINGS_MERGE_AT`]).
     postings_merge_at: u64,
+    /// The first corrupt record any read found ([`Store::corruption`]).
+    corruption: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -259,7 +305,13 @@ impl Store {
     /// of the same chain and schema.
     pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
         open_or_create_file(path, |db, path| {
-            let store = Store { db, path, file_backed: true, postings_merge_at: index::POSTINGS_MERGE_AT };
+            let store = Store {
+                db,
+                path,
+                file_backed: true,
+                postings_merge_at: index::POSTINGS_MERGE_AT,
+                corruption: Default::default(),
+            };
             store.check_or_init_identity(identity)?;
             Ok(store)
         })
@@ -278,7 +330,13 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let path = PathBuf::from(label);
         let db = open_database(redb::Builder::new().create_with_backend(backend), &path)?;
-        let store = Store { db, path, file_backed: false, postings_merge_at: index::POSTINGS_MERGE_AT };
+        let store = Store {
+            db,
+            path,
+            file_backed: false,
+            postings_merge_at: index::POSTINGS_MERGE_AT,
+            corruption: Default::default(),
+        };
         store.check_or_init_identity(identity)?;
         Ok(store)
     }
@@ -293,7 +351,13 @@ impl Store {
             return Err(StoreError::Open { path, reason: "no such data file".into() });
         }
         let db = open_database(Database::open(&path), &path)?;
-        let store = Store { db, path, file_backed: true, postings_merge_at: index::POSTINGS_MERGE_AT };
+        let store = Store {
+            db,
+            path,
+            file_backed: true,
+            postings_merge_at: index::POSTINGS_MERGE_AT,
+            corruption: Default::default(),
+        };
         let identity = store.identity()?;
         Ok((store, identity))
     }
@@ -350,7 +414,16 @@ impl Store {
         key: impl std::fmt::Display,
         reason: impl std::fmt::Display,
     ) -> StoreError {
-        corrupt_error(&self.path, table, key, reason)
+        let error = corrupt_error(&self.path, table, key, reason);
+        let _ = self.corruption.set(error.to_string());
+        error
+    }
+
+    /// The first corrupt record a read of this store found, if any: the node stops on it
+    /// (its driver looks at every tick), since a store that lost one record may have lost
+    /// others. `tally-node check --data DIR` then lists every bad record.
+    pub fn corruption(&self) -> Option<&str> {
+        self.corruption.get().map(String::as_str)
     }
 
     fn check_or_init_identity(&self, identity: &ChainIdentity) -> Result<(), StoreError> {
@@ -381,6 +454,7 @@ impl Store {
         txn.open_table(WAL).map_err(self.storage())?;
         txn.open_table(GUARD).map_err(self.storage())?;
         txn.open_table(EPOCH_PROOFS).map_err(self.storage())?;
+        txn.open_table(RECORD_SUMS).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_TXS).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_POSTINGS).map_err(self.storage())?;
         txn.open_table(index::MARKET_FILLS).map_err(self.storage())?;
@@ -651,6 +725,7 @@ impl Store {
             state: txn.open_table(STATE).map_err(self.storage())?,
             tree: txn.open_table(TREE).map_err(self.storage())?,
             epoch_proofs: txn.open_table(EPOCH_PROOFS).map_err(self.storage())?,
+            record_sums: txn.open_table(RECORD_SUMS).map_err(self.storage())?,
             index: index::IndexTables::open(txn).map_err(self.storage())?,
         })
     }
@@ -660,14 +735,29 @@ impl Store {
     /// changes, the epoch-end proof if it ends an epoch, and its index entries. Returns how
     /// many account entries it left waiting for the history index.
     fn write_block(&self, tables: &mut BlockTables<'_>, commit: &BlockCommit<'_>) -> Result<u64, StoreError> {
-        let BlockTables { blocks, certificates, receipts, block_ids, txs, state, tree, epoch_proofs, index } =
-            tables;
+        let BlockTables {
+            blocks,
+            certificates,
+            receipts,
+            block_ids,
+            txs,
+            state,
+            tree,
+            epoch_proofs,
+            record_sums,
+            index,
+        } = tables;
         let header = &commit.block.header;
         let height = header.height.0;
         let id = commit.block.id();
-        blocks.insert(height, encode(commit.block).as_slice()).map_err(self.storage())?;
-        certificates.insert(height, encode(commit.certificate).as_slice()).map_err(self.storage())?;
-        receipts.insert(height, encode(&commit.receipts.to_vec()).as_slice()).map_err(self.storage())?;
+        let encoded = [encode(commit.block), encode(commit.certificate), encode(&commit.receipts.to_vec())];
+        blocks.insert(height, encoded[Record::Block as usize].as_slice()).map_err(self.storage())?;
+        certificates
+            .insert(height, encoded[Record::Certificate as usize].as_slice())
+            .map_err(self.storage())?;
+        receipts.insert(height, encoded[Record::Receipts as usize].as_slice()).map_err(self.storage())?;
+        let sums: Vec<u8> = encoded.iter().flat_map(|bytes| record_sum(bytes)).collect();
+        record_sums.insert(height, sums.as_slice()).map_err(self.storage())?;
         block_ids.insert(&id.0.0, height).map_err(self.storage())?;
         for (index, tx) in commit.block.txs.iter().enumerate() {
             txs.insert(&tx.id().0.0, (height, index as u32)).map_err(self.storage())?;
@@ -685,35 +775,138 @@ impl Store {
         index.record_block(state, commit.block, commit.receipts, commit.state_writes)
     }
 
-    fn get_decoded<K, T>(
+    /// The block at `height`, checked against its checksum and what the chain committed to
+    /// before it leaves ([`Store::check_block`]).
+    pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let Some(block) = self.read_record::<Block>(&txn, Record::Block, height)? else { return Ok(None) };
+        self.check_block(&txn, height, &block)?;
+        Ok(Some(block))
+    }
+
+    /// The finalization certificate stored with the block at `height`, checked against its
+    /// checksum and to finalize that block or a descendant ([`Store::check_certificate`]).
+    pub fn certificate(&self, height: Height) -> Result<Option<Certificate>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let Some(certificate) = self.read_record::<Certificate>(&txn, Record::Certificate, height)? else {
+            return Ok(None);
+        };
+        let block = self
+            .read_record::<Block>(&txn, Record::Block, height)?
+            .ok_or_else(|| self.corrupt("blocks", height, "missing beside its certificate"))?;
+        self.check_certificate(&txn, &block, &certificate)?;
+        Ok(Some(certificate))
+    }
+
+    /// The record `record` at `height`, its bytes checked against [`RECORD_SUMS`], decoded.
+    fn read_record<T>(
         &self,
-        table: TableDefinition<K, &[u8]>,
-        name: &'static str,
-        key: K::SelfType<'_>,
-        shown_key: impl std::fmt::Display,
+        txn: &ReadTransaction,
+        record: Record,
+        height: Height,
     ) -> Result<Option<T>, StoreError>
     where
-        K: redb::Key + 'static,
         T: borsh::BorshDeserialize + borsh::BorshSerialize + Bounded,
     {
-        let txn = self.db.begin_read().map_err(self.storage())?;
-        let table = txn.open_table(table).map_err(self.storage())?;
-        match table.get(key).map_err(self.storage())? {
-            None => Ok(None),
-            Some(bytes) => {
-                decode::<T>(bytes.value()).map(Some).map_err(|error| self.corrupt(name, shown_key, error))
-            }
+        let table = txn.open_table(record.table()).map_err(self.storage())?;
+        let Some(bytes) = table.get(height.0).map_err(self.storage())? else { return Ok(None) };
+        self.check_sum(txn, record, height, bytes.value())?;
+        decode::<T>(bytes.value()).map(Some).map_err(|error| self.corrupt(record.name(), height, error))
+    }
+
+    /// `bytes`, read as `record` at `height`, are the bytes written there (when the height has
+    /// checksums: see [`RECORD_SUMS`]).
+    fn check_sum(
+        &self,
+        txn: &ReadTransaction,
+        record: Record,
+        height: Height,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let sums = match txn.open_table(RECORD_SUMS) {
+            Ok(sums) => sums,
+            // A file opened read-only that no build with checksums has opened yet.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(error) => return Err(self.storage()(error)),
+        };
+        let Some(stored) = sums.get(height.0).map_err(self.storage())? else { return Ok(()) };
+        let stored = stored.value();
+        if stored.len() != Record::ALL.len() * RECORD_SUM_BYTES {
+            return Err(self.corrupt("record_sums", height, format!("{} bytes", stored.len())));
         }
+        let at = record as usize * RECORD_SUM_BYTES;
+        if stored[at..at + RECORD_SUM_BYTES] != record_sum(bytes) {
+            return Err(self.corrupt(
+                record.name(),
+                height,
+                "its bytes differ from the checksum written with them",
+            ));
+        }
+        Ok(())
     }
 
-    /// The block at `height`.
-    pub fn block(&self, height: Height) -> Result<Option<Block>, StoreError> {
-        self.get_decoded(BLOCKS, "blocks", height.0, height)
+    /// A block read from the store is the one committed at `height`: its header says that
+    /// height, its id is the one `block_ids` maps to it, and its transactions hash to its
+    /// header's tx root. A flipped byte anywhere in the block fails one of these (redb
+    /// checksums only its commit slots, not every page), so a damaged record is reported
+    /// instead of served to a client, a peer or an export.
+    fn check_block(&self, txn: &ReadTransaction, height: Height, block: &Block) -> Result<(), StoreError> {
+        if block.header.height != height {
+            return Err(self.corrupt(
+                "blocks",
+                height,
+                format!("the block says height {}", block.header.height),
+            ));
+        }
+        let ids = txn.open_table(BLOCK_IDS).map_err(self.storage())?;
+        let id = block.id();
+        if ids.get(&id.0.0).map_err(self.storage())?.map(|stored| stored.value()) != Some(height.0) {
+            return Err(self.corrupt(
+                "blocks",
+                height,
+                format!("its header hashes to {}, which is not the block id committed at this height", id.0),
+            ));
+        }
+        let tx_ids: Vec<TxId> = block.txs.iter().map(tally_types::SignedTransaction::id).collect();
+        if tally_types::block::tx_root(&tx_ids) != block.header.tx_root {
+            return Err(self.corrupt(
+                "blocks",
+                height,
+                "its transactions do not hash to its header's tx root",
+            ));
+        }
+        Ok(())
     }
 
-    /// The finalization certificate stored with the block at `height`.
-    pub fn certificate(&self, height: Height) -> Result<Option<Certificate>, StoreError> {
-        self.get_decoded(CERTIFICATES, "certificates", height.0, height)
+    /// A certificate read from the store finalizes the block it is stored with (`block`) or a
+    /// descendant: one committed above it, or, while a synced run is still being committed
+    /// (it is stored with the one finalization that covers it), one of a later view. Its
+    /// signatures are not checked here: every client checks them against the validators.
+    fn check_certificate(
+        &self,
+        txn: &ReadTransaction,
+        block: &Block,
+        certificate: &Certificate,
+    ) -> Result<(), StoreError> {
+        let height = block.header.height;
+        let Subject::Finalize { view, block_id } = certificate.subject else {
+            return Err(self.corrupt("certificates", height, "it is not a finalization"));
+        };
+        let ids = txn.open_table(BLOCK_IDS).map_err(self.storage())?;
+        let named = ids.get(&block_id.0.0).map_err(self.storage())?.map(|stored| stored.value());
+        let covers = match named {
+            Some(named) => named >= height.0,
+            None => view > block.header.view,
+        };
+        if covers {
+            Ok(())
+        } else {
+            Err(self.corrupt(
+                "certificates",
+                height,
+                "it does not finalize the block at this height or a descendant",
+            ))
+        }
     }
 
     /// The proofs recorded at the end of each epoch ([`EpochProof`]), by the number of the
@@ -734,10 +927,26 @@ impl Store {
         Ok(proofs)
     }
 
-    /// The receipts of the block at `height`, in tx order.
+    /// The receipts of the block at `height`, in tx order, checked against the receipts root
+    /// of the block's header.
     pub fn receipts(&self, height: Height) -> Result<Option<Vec<Receipt>>, StoreError> {
-        self.get_decoded::<u64, ReceiptList>(RECEIPTS, "receipts", height.0, height)
-            .map(|list| list.map(|l| l.0))
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let Some(ReceiptList(receipts)) = self.read_record::<ReceiptList>(&txn, Record::Receipts, height)?
+        else {
+            return Ok(None);
+        };
+        let header_root = self
+            .read_record::<Block>(&txn, Record::Block, height)?
+            .map(|block| block.header.receipts_root)
+            .ok_or_else(|| self.corrupt("blocks", height, "missing beside its receipts"))?;
+        if tally_types::block::receipts_root(&receipts) != header_root {
+            return Err(self.corrupt(
+                "receipts",
+                height,
+                "they do not hash to the block header's receipts root",
+            ));
+        }
+        Ok(Some(receipts))
     }
 
     /// The height of the block with id `id`, if committed.
@@ -793,10 +1002,14 @@ impl Store {
                 break;
             }
             bytes += size;
+            self.check_sum(&txn, Record::Block, Height(height), block_bytes.value())?;
+            self.check_sum(&txn, Record::Certificate, Height(height), certificate_bytes.value())?;
             let block = decode::<Block>(block_bytes.value())
                 .map_err(|error| self.corrupt("blocks", height, error))?;
             let certificate = decode::<Certificate>(certificate_bytes.value())
                 .map_err(|error| self.corrupt("certificates", height, error))?;
+            self.check_block(&txn, Height(height), &block)?;
+            self.check_certificate(&txn, &block, &certificate)?;
             range.push((block, certificate));
             height += 1;
         }
@@ -1022,6 +1235,7 @@ struct BlockTables<'t> {
     state: redb::Table<'t, &'static [u8], &'static [u8]>,
     tree: redb::Table<'t, &'static [u8], &'static [u8]>,
     epoch_proofs: redb::Table<'t, u64, &'static [u8]>,
+    record_sums: redb::Table<'t, u64, &'static [u8]>,
     index: index::IndexTables<'t>,
 }
 

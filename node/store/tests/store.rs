@@ -537,3 +537,59 @@ fn account_history_reads_the_same_whether_entries_wait_or_are_merged() {
         }
     }
 }
+
+/// Flips one bit of every copy of `needle` in the file at `path` (copy-on-write may have left
+/// older copies in free pages); returns how many were found.
+fn flip_every_copy(path: &Path, needle: &[u8], offset: usize) -> usize {
+    let mut bytes = std::fs::read(path).expect("read the data file");
+    let mut found = 0;
+    let mut at = 0;
+    while let Some(position) = bytes[at..].windows(needle.len()).position(|window| window == needle) {
+        let start = at + position;
+        bytes[start + offset] ^= 0x01;
+        found += 1;
+        at = start + needle.len();
+    }
+    std::fs::write(path, bytes).expect("write the data file");
+    found
+}
+
+#[test]
+fn a_flipped_byte_in_a_stored_block_or_receipt_is_reported_with_its_height_and_never_returned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let blocks = chain_of(4);
+    {
+        let store = Store::open(&path, &identity()).expect("open");
+        for block in &blocks {
+            commit(&store, block, &[]);
+        }
+    }
+    // One bit of a transaction's signature in block 2, as the issue found served as truth.
+    let signature = blocks[1].txs[1].signature.0;
+    assert!(flip_every_copy(&path, &signature, 40) >= 1, "the signature is in the file");
+    let store = Store::open(&path, &identity()).expect("redb opens it: its pages carry no checksums");
+    assert_eq!(store.block(Height(1)).expect("intact").as_ref(), Some(&blocks[0]));
+    assert!(store.corruption().is_none(), "nothing found yet");
+    let error = store.block(Height(2)).expect_err("the damaged block is refused");
+    assert!(matches!(&error, StoreError::Corrupt { table: "blocks", key, .. } if key == "2"), "{error}");
+    assert!(error.to_string().contains("checksum"), "{error}");
+    assert!(
+        store.corruption().is_some_and(|found| found.contains("blocks entry 2")),
+        "{:?}",
+        store.corruption()
+    );
+    let error = store.committed_range(Height(1), 4, 1 << 20).expect_err("a peer's range is refused too");
+    assert!(matches!(&error, StoreError::Corrupt { key, .. } if key == "2"), "{error}");
+    assert_eq!(store.committed_range(Height(3), 2, 1 << 20).expect("above it").len(), 2);
+    drop(store);
+
+    // A receipt of block 3: its tx id appears as the receipt's only content (and as keys of
+    // the tx index); the flip is caught against the header's receipts root.
+    let tx_id = blocks[2].txs[0].id().0.0;
+    assert!(flip_every_copy(&path, &tx_id, 7) >= 1);
+    let store = Store::open(&path, &identity()).expect("reopen");
+    let error = store.receipts(Height(3)).expect_err("the damaged receipts are refused");
+    assert!(matches!(&error, StoreError::Corrupt { table: "receipts", key, .. } if key == "3"), "{error}");
+    assert!(store.receipts(Height(4)).expect("intact").is_some());
+}

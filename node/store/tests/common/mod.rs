@@ -8,7 +8,9 @@ use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::ids::{AssetId, ChainId, Height, ValidatorIndex, View};
 use tally_types::receipt::Receipt;
 use tally_types::tx::{Op, Transaction, Transfer};
-use tally_types::{Amount, Block, BlockId, Certificate, Hash, Header, SecretKey, Subject};
+use tally_types::{
+    Amount, Block, BlockId, Certificate, Hash, Header, SecretKey, SignedTransaction, Subject, TxId,
+};
 
 pub fn identity() -> ChainIdentity {
     ChainIdentity { chain_id: ChainId::new("tally-store-test").expect("valid"), genesis_hash: Hash([7; 32]) }
@@ -34,6 +36,9 @@ pub fn block(height: u64, parent: BlockId, txs: usize) -> Block {
             .sign(&key)
         })
         .collect();
+    // The roots a real block carries: the store checks them when it reads the block back.
+    let ids: Vec<TxId> = txs.iter().map(SignedTransaction::id).collect();
+    let receipts: Vec<Receipt> = ids.iter().map(|id| Receipt::success(*id)).collect();
     Block {
         header: Header {
             chain_id: identity().chain_id,
@@ -42,8 +47,8 @@ pub fn block(height: u64, parent: BlockId, txs: usize) -> Block {
             parent_id: parent,
             time_ms: 1_700_000_000_000 + height,
             proposer: ValidatorIndex(0),
-            tx_root: Hash([1; 32]),
-            receipts_root: Hash([2; 32]),
+            tx_root: tally_types::block::tx_root(&ids),
+            receipts_root: tally_types::block::receipts_root(&receipts),
             state_root: Hash([height as u8; 32]),
             validators_hash: Hash([3; 32]),
         },
