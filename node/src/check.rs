@@ -47,82 +47,83 @@ pub fn check_data_dir(data_dir: &Path) -> anyhow::Result<CheckReport> {
 pub fn check_store(store: &Store) -> anyhow::Result<CheckReport> {
     let tip = store.height()?;
     let mut report = CheckReport { height: tip.0, ..CheckReport::default() };
-    // The certificate's and receipts' checks read the block too: a bad block is listed once.
-    let problem = |report: &mut CheckReport, text: String| {
-        if !report.problems.contains(&text) {
-            report.problems.push(text);
-        }
-    };
     let mut previous: Option<BlockId> = None;
     for height in (1..=tip.0).map(Height) {
         if report.problems.len() >= PROBLEMS_MAX {
             break;
         }
         report.checked += 1;
-        let block = match store.block(height) {
-            Ok(Some(block)) => Some(block),
-            Ok(None) => {
-                problem(
-                    &mut report,
-                    format!("height {height}: no block, though the committed height is {tip}"),
-                );
-                None
-            }
-            Err(error) => {
-                problem(&mut report, described(error));
-                None
-            }
-        };
-        match store.certificate(height) {
-            Ok(Some(_)) => {}
-            Ok(None) => problem(&mut report, format!("height {height}: no certificate")),
-            Err(error) => problem(&mut report, described(error)),
-        }
-        match store.receipts(height) {
-            Ok(Some(receipts)) => {
-                if let Some(block) = &block
-                    && receipts.len() != block.txs.len()
-                {
-                    problem(
-                        &mut report,
-                        format!(
-                            "height {height}: {} receipts for {} transactions",
-                            receipts.len(),
-                            block.txs.len()
-                        ),
-                    );
-                }
-            }
-            Ok(None) => problem(&mut report, format!("height {height}: no receipts")),
-            Err(error) => problem(&mut report, described(error)),
-        }
-        let Some(block) = block else {
-            previous = None;
-            continue;
-        };
-        if let Some(parent) = previous
-            && block.header.parent_id != parent
-        {
-            problem(
-                &mut report,
-                format!("height {height}: its parent is not the block at height {}", height.0 - 1),
-            );
-        }
-        for (index, tx) in block.txs.iter().enumerate() {
-            let expected = TxLocation { height, index: index as u32 };
-            match store.tx_location(&SignedTransaction::id(tx)) {
-                Ok(Some(found)) if found == expected => {}
-                Ok(found) => problem(
-                    &mut report,
-                    format!("height {height}: the tx index places transaction {index} at {found:?}"),
-                ),
-                Err(error) => problem(&mut report, described(error)),
-            }
-        }
-        previous = Some(block.id());
+        previous = check_height(store, height, tip, previous, &mut report);
     }
     check_tip(store, tip, &mut report)?;
     Ok(report)
+}
+
+impl CheckReport {
+    /// Adds `text` unless it is there already (the certificate's and receipts' checks read the
+    /// block too: a bad block is listed once).
+    fn add(&mut self, text: String) {
+        if !self.problems.contains(&text) {
+            self.problems.push(text);
+        }
+    }
+}
+
+/// Checks the records of `height`, whose parent should be `previous`; returns the block's id
+/// if the block could be read.
+fn check_height(
+    store: &Store,
+    height: Height,
+    tip: Height,
+    previous: Option<BlockId>,
+    report: &mut CheckReport,
+) -> Option<BlockId> {
+    let block = match store.block(height) {
+        Ok(Some(block)) => Some(block),
+        Ok(None) => {
+            report.add(format!("height {height}: no block, though the committed height is {tip}"));
+            None
+        }
+        Err(error) => {
+            report.add(described(error));
+            None
+        }
+    };
+    match store.certificate(height) {
+        Ok(Some(_)) => {}
+        Ok(None) => report.add(format!("height {height}: no certificate")),
+        Err(error) => report.add(described(error)),
+    }
+    match store.receipts(height) {
+        Ok(Some(receipts)) => {
+            if let Some(block) = &block
+                && receipts.len() != block.txs.len()
+            {
+                report.add(format!(
+                    "height {height}: {} receipts for {} transactions",
+                    receipts.len(),
+                    block.txs.len()
+                ));
+            }
+        }
+        Ok(None) => report.add(format!("height {height}: no receipts")),
+        Err(error) => report.add(described(error)),
+    }
+    let block = block?;
+    if previous.is_some_and(|parent| block.header.parent_id != parent) {
+        report.add(format!("height {height}: its parent is not the block at height {}", height.0 - 1));
+    }
+    for (index, tx) in block.txs.iter().enumerate() {
+        let expected = TxLocation { height, index: index as u32 };
+        match store.tx_location(&SignedTransaction::id(tx)) {
+            Ok(Some(found)) if found == expected => {}
+            Ok(found) => {
+                report.add(format!("height {height}: the tx index places transaction {index} at {found:?}"))
+            }
+            Err(error) => report.add(described(error)),
+        }
+    }
+    Some(block.id())
 }
 
 /// The tip's block is the last one `meta` names, and the state tree's root is its state root.

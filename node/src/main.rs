@@ -157,9 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { config, archive } => return import(&config, &archive),
         Command::Check { data } => return check(&data),
         Command::Init { home, p2p_listen, http_listen, full_node } => {
-            let role =
-                if full_node { tally_node::home::Role::FullNode } else { tally_node::home::Role::Validator };
-            return init(&home, role, p2p_listen.as_deref(), http_listen);
+            return init(&home, full_node, p2p_listen.as_deref(), http_listen);
         }
         Command::Apply(args) => return apply(*args),
     };
@@ -246,10 +244,11 @@ fn check(data: &std::path::Path) -> anyhow::Result<()> {
 
 fn init(
     home: &std::path::Path,
-    role: tally_node::home::Role,
+    full_node: bool,
     p2p_listen: Option<&str>,
     http_listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
+    let role = if full_node { tally_node::home::Role::FullNode } else { tally_node::home::Role::Validator };
     if let Some(address) = p2p_listen {
         address
             .parse::<tally_net::Multiaddr>()

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use tally_consensus::{BlockRef, Input, Scheme};
 use tally_types::block::tx_root;
-use tally_types::wire::{BlockRequest, BlockResponse};
+use tally_types::wire::{BlockRequest, BlockResponse, CommittedBlock};
 use tally_types::{BlockId, Certificate, Height, SignedTransaction, Subject, TxId, decode, encode, limits};
 
 use super::executor::{ChainRules, check_child};
@@ -472,6 +472,23 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
     }
 }
 
+/// Keeps the blocks of `epoch` at the start of `blocks`: only this node's epoch can be checked
+/// (its set signs the certificates); blocks of a later epoch wait for that epoch's core (R8).
+/// True when blocks of a later epoch followed (so the last kept block ends the epoch).
+fn keep_epoch(blocks: &mut Vec<CommittedBlock>, epoch: u64) -> Result<bool, RangeRefused> {
+    let in_epoch = blocks.iter().take_while(|committed| committed.block.header.view.epoch() == epoch).count();
+    let first_epoch = blocks.first().map_or(epoch, |committed| committed.block.header.view.epoch());
+    if in_epoch == 0 && first_epoch > epoch {
+        return Err(RangeRefused::LaterEpoch { epoch: first_epoch });
+    }
+    if in_epoch == 0 {
+        return Err(format!("the range starts in epoch {first_epoch}, this node is in epoch {epoch}").into());
+    }
+    let epoch_ended = in_epoch < blocks.len();
+    blocks.truncate(in_epoch);
+    Ok(epoch_ended)
+}
+
 /// Checks a range answer without trusting the peer: decodes within limits; heights start at
 /// `from`, count at most `count`, and follow one another by parent link; header rules between
 /// neighbours; tx roots; and finds the last block whose own finalization verifies (checking
@@ -489,18 +506,7 @@ pub(crate) fn check_range(
     if blocks.is_empty() || blocks.len() > count as usize {
         return Err(format!("{} blocks for a request of {count}", blocks.len()).into());
     }
-    // Only this node's epoch can be checked (its set signs the certificates): blocks of a
-    // later epoch wait for that epoch's core (R8).
-    let in_epoch = blocks.iter().take_while(|committed| committed.block.header.view.epoch() == epoch).count();
-    let first_epoch = blocks[0].block.header.view.epoch();
-    if in_epoch == 0 && first_epoch > epoch {
-        return Err(RangeRefused::LaterEpoch { epoch: first_epoch });
-    }
-    if in_epoch == 0 {
-        return Err(format!("the range starts in epoch {first_epoch}, this node is in epoch {epoch}").into());
-    }
-    let epoch_ended = in_epoch < blocks.len();
-    blocks.truncate(in_epoch);
+    let epoch_ended = keep_epoch(&mut blocks, epoch)?;
     for (index, committed) in blocks.iter().enumerate() {
         let header = &committed.block.header;
         if header.height.0 != from.0 + index as u64 {
@@ -553,7 +559,6 @@ mod tests {
     use std::cell::Cell;
 
     use tally_types::codec::BoundedVec;
-    use tally_types::wire::CommittedBlock;
     use tally_types::{Block, ChainId, Hash, Header, SecretKey, ValidatorIndex, ValidatorSet, View};
 
     use super::*;
