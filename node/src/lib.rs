@@ -15,3 +15,4 @@ pub mod follower;
 pub mod home;
 pub mod import;
 pub mod mempool;
+pub mod sign_state;
