@@ -17,7 +17,8 @@
 //! Invariants:
 //! - Effects are performed in the order the core emits them; consecutive `Persist`s become one
 //!   durable WAL append before `Persisted` is fed back, so nothing this node signed leaves it
-//!   before it is on disk.
+//!   before it is on disk; a `PersistSignState` among them is written to the key's sign-state
+//!   file at the same time as that append, and `Persisted` waits for both.
 //! - Pipelining: a finalized block goes to the writer as soon as it is executed; the executor
 //!   meanwhile works on the next block, on the committed state seen through the write sets of
 //!   every block not yet durable ([`executor::Overlay`]). A block's write set is dropped only
@@ -570,16 +571,34 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         pending: &mut Vec<Vec<u8>>,
         last_ticket: &mut Option<Ticket>,
     ) -> anyhow::Result<()> {
-        // The sign state first: a crash between the two leaves the record ahead of the WAL,
-        // which only stops this node from signing something else in that view.
-        if let Some(state) = self.sign_state_pending.take() {
-            self.sign_state.keep(&state).context("writing the sign state")?;
+        let sign_state = self.sign_state_pending.take();
+        let Some(ticket) = last_ticket.take() else {
+            if let Some(state) = sign_state {
+                self.sign_state.keep(&state).context("writing the sign state")?;
+            }
+            return Ok(());
+        };
+        match sign_state {
+            None => self.wal.append(pending).context("appending to the consensus WAL")?,
+            // Two files, two flushes, both done before `Persisted` is fed back (so before the
+            // signature can leave): run at once, the sign state costs no latency of its own. A
+            // crash between them leaves either ahead of the other, and the core restarts on
+            // the later of the two (a WAL vote the record lacks was never acknowledged, so
+            // never sent).
+            Some(state) => {
+                let (sink, wal) = (&mut self.sign_state, &self.wal);
+                let (kept, appended) = std::thread::scope(|scope| {
+                    let kept = scope.spawn(move || sink.keep(&state));
+                    let appended = wal.append(pending);
+                    (kept.join(), appended)
+                });
+                kept.map_err(|_| anyhow::anyhow!("the sign-state write panicked"))?
+                    .context("writing the sign state")?;
+                appended.context("appending to the consensus WAL")?;
+            }
         }
-        if let Some(ticket) = last_ticket.take() {
-            self.wal.append(pending).context("appending to the consensus WAL")?;
-            pending.clear();
-            self.inputs.push_back(Input::Persisted(ticket));
-        }
+        pending.clear();
+        self.inputs.push_back(Input::Persisted(ticket));
         Ok(())
     }
 
