@@ -118,6 +118,32 @@ pub struct AssetPage {
     pub next: Option<AssetId>,
 }
 
+/// One equivocation record of `GET /v1/evidence`: two conflicting messages one validator
+/// signed (votes as signed; proposals with their block's header).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    /// This record's cursor.
+    pub key: String,
+    /// `conflicting_votes` or `conflicting_proposals`.
+    pub kind: String,
+    pub view: u64,
+    pub epoch: u64,
+    /// The accused validator's index in the epoch's set.
+    pub signer: u16,
+    pub first: serde_json::Value,
+    pub second: serde_json::Value,
+    /// The record's borsh bytes (hex), for checking the signatures.
+    pub record: String,
+}
+
+/// `GET /v1/evidence`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvidencePage {
+    pub evidence: Vec<EvidenceRecord>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
 /// A committed transaction: `GET /v1/txs/{id}` and `POST /v1/txs?wait=commit`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TxInclusion {
@@ -363,6 +389,17 @@ impl NodeClient {
         let path = match after {
             Some(after) => format!("/v1/assets?limit={limit}&after={after}"),
             None => format!("/v1/assets?limit={limit}"),
+        };
+        self.get(&path)
+    }
+
+    /// `GET /v1/evidence?after=&limit=`: one page of the equivocation evidence the node
+    /// stored, oldest view first.
+    pub fn evidence(&self, after: Option<&str>, limit: usize) -> Result<EvidencePage, HttpError> {
+        // The cursor is hex: nothing in it needs escaping in a query.
+        let path = match after {
+            Some(after) => format!("/v1/evidence?limit={limit}&after={after}"),
+            None => format!("/v1/evidence?limit={limit}"),
         };
         self.get(&path)
     }

@@ -103,6 +103,9 @@ enum Command {
     /// Price plans: list, show and quote every provider's prices; publish and retire your own.
     #[command(subcommand)]
     Price(cmd_price::PriceCommand),
+    /// List the equivocation evidence the node stored: validators that signed two conflicting
+    /// messages, with both messages.
+    Evidence,
 }
 
 #[derive(Subcommand)]
@@ -312,6 +315,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Badge(command) => cmd_badge::run(&context, command),
         Command::Verify(command) => cmd_verify::run(&context, command),
         Command::Account { address } => account(&context, &address),
+        Command::Evidence => evidence(&context),
         Command::Asset(AssetCommand::List) => asset_list(&context),
         Command::Asset(AssetCommand::Issue { code, scale, max_supply, submit }) => {
             let code: AssetCode = code.parse().map_err(|error| usage(format!("--code: {error}")))?;
@@ -508,6 +512,34 @@ fn account(context: &Session, text: &str) -> anyhow::Result<()> {
         }
         for balance in &info.balances {
             println!("{:>24} {}  (locked {})", balance.available, balance.asset, balance.locked);
+        }
+    });
+    Ok(())
+}
+
+fn evidence(context: &Session) -> anyhow::Result<()> {
+    let client = context.client()?;
+    let mut records = Vec::new();
+    let mut after: Option<String> = None;
+    // Pages of 100, at most 100 pages: evidence is rare, and the bound keeps a hostile node
+    // from keeping the client busy.
+    for _ in 0..100 {
+        let page = client.evidence(after.as_deref(), 100)?;
+        records.extend(page.evidence);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    context.print(serde_json::to_value(&records)?, || {
+        if records.is_empty() {
+            println!("no evidence");
+        }
+        for record in &records {
+            println!(
+                "view {} (epoch {}): validator {} signed {} — {} / {}",
+                record.view, record.epoch, record.signer, record.kind, record.first, record.second
+            );
         }
     });
     Ok(())

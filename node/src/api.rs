@@ -163,6 +163,11 @@ pub struct Metrics {
     pub view: Gauge,
     /// Views that ended in a nullification instead of a block.
     pub nullified_views: Counter,
+    /// 1 while the key's sign state is ahead of the data directory and the node follows
+    /// without signing (see `Core::following_until`), else 0.
+    pub sign_state_following: Gauge,
+    /// Equivocation evidence records this node stored (new ones only).
+    pub evidence_stored: Counter,
     /// Transactions waiting in the mempool.
     pub mempool_txs: Gauge,
     /// Connected validator peers.
@@ -194,6 +199,8 @@ impl Metrics {
         let view = Gauge::default();
         let nullified_views = Counter::default();
         let mempool_txs = Gauge::default();
+        let sign_state_following = Gauge::default();
+        let evidence_stored = Counter::default();
         let peers = Gauge::default();
         // 1 ms .. ~32 s: commits take a few hundred milliseconds when healthy.
         let commit_latency_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
@@ -204,6 +211,12 @@ impl Metrics {
         registry.register("height", "The last committed block height", height.clone());
         registry.register("view", "The current consensus view", view.clone());
         registry.register("nullified_views", "Views that ended in a nullification", nullified_views.clone());
+        registry.register(
+            "sign_state_following",
+            "1 while the key's sign state is ahead of the data and the node signs nothing",
+            sign_state_following.clone(),
+        );
+        registry.register("evidence_stored", "Equivocation evidence records stored", evidence_stored.clone());
         registry.register("mempool_txs", "Transactions waiting in the mempool", mempool_txs.clone());
         registry.register("peers", "Connected validator peers", peers.clone());
         registry.register(
@@ -223,6 +236,8 @@ impl Metrics {
             height,
             view,
             nullified_views,
+            sign_state_following,
+            evidence_stored,
             mempool_txs,
             peers,
             commit_latency_seconds,
@@ -387,6 +402,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/providers/{member}/rewards", get(series::get_rewards))
         .route("/v1/accounts/{address}/holds", get(series::get_holds))
         .route("/v1/events", get(explorer::events))
+        .route("/v1/evidence", get(explorer::list_evidence))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(explorer_page::index))
         .route("/explorer/{*file}", get(explorer_page::asset))

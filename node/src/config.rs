@@ -186,6 +186,10 @@ pub struct NodeConfig {
     pub build_ms_max: Option<u64>,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// `tally-node run --recreate-lost-sign-state`: the key's sign state is lost and the
+    /// operator vouches that the key signed nothing beyond what this data directory holds;
+    /// the node recreates it from the WAL and the store's tip (never set by the file).
+    pub recreate_lost_sign_state: bool,
 }
 
 impl NodeConfig {
@@ -249,6 +253,7 @@ impl NodeConfig {
             build_ms_max,
             log_format,
             log_level,
+            recreate_lost_sign_state: false,
         })
     }
 }

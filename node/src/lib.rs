@@ -17,3 +17,4 @@ pub mod home;
 pub mod http_server;
 pub mod import;
 pub mod mempool;
+pub mod sign_state;

@@ -46,6 +46,13 @@ enum Command {
         /// Overrides `log.format` of the configuration.
         #[arg(long, value_enum)]
         log_format: Option<CliLogFormat>,
+        /// The consensus key's sign state (`<key>.sign-state` beside the key file) is lost,
+        /// and this data directory shows the key has signed before: recreate the sign state
+        /// from the WAL and the store's tip, then follow without signing until past them. Only
+        /// if the key signed nothing this data directory does not know of (no other copy of
+        /// the key ran, no newer data directory was lost); else the validator may sign twice.
+        #[arg(long)]
+        recreate_lost_sign_state: bool,
     },
     /// Writes every finalized block with its certificate to a portable archive (for `tally
     /// audit`). A running node is exported over its HTTP API (--node); a stopped one from its
@@ -151,8 +158,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let (config, log_format) = match cli.command {
-        Command::Run { config, log_format } => (config, log_format),
+    let (config, log_format, recreate_lost_sign_state) = match cli.command {
+        Command::Run { config, log_format, recreate_lost_sign_state } => {
+            (config, log_format, recreate_lost_sign_state)
+        }
         Command::Export { data, node, out } => return export(data, node, &out),
         Command::Import { config, archive } => return import(&config, &archive),
         Command::Check { data } => return check(&data),
@@ -161,7 +170,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apply(args) => return apply(*args),
     };
-    let node_config = NodeConfig::load(&config)?;
+    let mut node_config = NodeConfig::load(&config)?;
+    node_config.recreate_lost_sign_state = recreate_lost_sign_state;
     let format = match log_format {
         Some(CliLogFormat::Human) => LogFormat::Human,
         Some(CliLogFormat::Json) => LogFormat::Json,

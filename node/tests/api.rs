@@ -1273,3 +1273,53 @@ async fn tally_node_check_lists_every_record_a_flipped_byte_damaged() {
     let (clean, text) = run_check(&copy.path().join("missing"));
     assert!(!clean && text.contains("no such data file"), "{text}");
 }
+
+/// Equivocation evidence a node stored (the engine writes `Effect::Evidence` to the store) is
+/// served at `GET /v1/evidence` with both signed messages, oldest view first, in pages; the
+/// same record stored twice is kept once.
+#[tokio::test]
+async fn evidence_is_stored_once_and_served_in_pages() {
+    let node = node(false, 1_000);
+    let signer = key(9);
+    let vote = |view: u64, salt: u8| {
+        let subject =
+            Subject::Notarize { view: View(view), block_id: tally_types::BlockId(Hash([salt; 32])) };
+        Box::new(tally_types::Vote {
+            subject,
+            signer: tally_types::ValidatorIndex(2),
+            signature: subject.sign(&chain(), &signer),
+        })
+    };
+    let record = |view: u64| {
+        borsh::to_vec(&tally_consensus::Evidence::ConflictingVotes {
+            first: vote(view, 1),
+            second: vote(view, 2),
+        })
+        .expect("encode")
+    };
+    assert!(node.store.evidence_put(7, &record(7)).expect("put"));
+    assert!(!node.store.evidence_put(7, &record(7)).expect("put again"), "kept once");
+    assert!(node.store.evidence_put(3, &record(3)).expect("put"));
+
+    let first = get(&node, "/v1/evidence?limit=1").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let first = first.json();
+    let listed = first["evidence"].as_array().expect("a list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["view"], 3, "oldest view first");
+    assert_eq!(listed[0]["kind"], "conflicting_votes");
+    assert_eq!(listed[0]["signer"], 2);
+    assert_ne!(listed[0]["first"], listed[0]["second"], "both messages");
+    assert_eq!(listed[0]["first"]["signer"], 2);
+    let next = first["next"].as_str().expect("a next page");
+    let second = get(&node, &format!("/v1/evidence?limit=1&after={next}")).await.json();
+    assert_eq!(second["evidence"][0]["view"], 7);
+    let last = get(&node, &format!("/v1/evidence?after={}", second["next"].as_str().expect("next"))).await;
+    assert_eq!(last.json()["evidence"], json!([]));
+    assert_problem(
+        &get(&node, "/v1/evidence?after=zz").await,
+        StatusCode::BAD_REQUEST,
+        "cursor",
+        "bad cursor",
+    );
+}

@@ -1,6 +1,7 @@
 //! What a host feeds the core ([`Input`]) and what the core asks of the host ([`Effect`]).
 //! `API.md` next to this crate states the host's obligations in full.
 
+use crate::sign_state::SignState;
 use borsh::{BorshDeserialize, BorshSerialize};
 use tally_types::codec::Bounded;
 use tally_types::{Block, BlockId, Certificate, Height, Proposal, ValidatorIndex, View, Vote};
@@ -91,7 +92,7 @@ pub struct Timer {
 
 /// Proof that a validator signed two conflicting messages. The messages are boxed: evidence
 /// is rare, and boxing keeps every `Effect` small.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
 pub enum Evidence {
     /// The view's leader signed two different proposals for the view.
     ConflictingProposals { first: Box<Proposal>, second: Box<Proposal> },
@@ -183,4 +184,9 @@ pub enum Effect {
     PruneWal { below: View },
     /// A validator signed conflicting messages.
     Evidence(Evidence),
+    /// Keep `SignState` (the last message this node signed) durable, beside the key, before
+    /// acknowledging any later `Persist` ticket: it is emitted right before the `Persist` of
+    /// the entry that carries the signature, so the record is on disk before the message can
+    /// leave. A host may write only the last of several in a row.
+    PersistSignState(SignState),
 }

@@ -15,6 +15,7 @@ use tally_types::{
 use crate::api::{BlockRef, Effect, Evidence, Input, Message, Recipient, Ticket, Timer, TimerKind, WalEntry};
 use crate::config::{Config, ConfigError};
 use crate::scheme::Scheme;
+use crate::sign_state::{SignState, Signed};
 
 /// Fewest certificates per justification page (see [`Core::justification`]), whatever the
 /// view window: the base certificate and two nullifications.
@@ -213,6 +214,9 @@ pub struct Core<S: Scheme> {
     justification_cursor: View,
     /// Per peer, the view of ours at which we last sent it catch-up help.
     helped: BTreeMap<ValidatorIndex, View>,
+    /// The last message this node signed (from the WAL, the host's kept record and this
+    /// run); every signature passes [`SignState::check`] against it first.
+    sign_state: SignState,
     next_ticket: u64,
     persisted: u64,
     outbox: VecDeque<(Ticket, Outgoing)>,
@@ -259,6 +263,7 @@ impl<S: Scheme> Core<S> {
             sync_retry_ticks: None,
             justification_cursor: View(0),
             helped: BTreeMap::new(),
+            sign_state: SignState::default(),
             next_ticket: 1,
             persisted: 0,
             outbox: VecDeque::new(),
@@ -292,12 +297,16 @@ impl<S: Scheme> Core<S> {
                     if vote.signer != me {
                         return Err(RestoreError::ForeignSignature { view, signer: vote.signer });
                     }
+                    core.sign_state.record(Signed::vote(&vote.subject));
                     core.restore_vote(vote)?;
                     // A finalize is signed only after the view's notarization, whose WAL entry
                     // precedes it, so the certificate entry already moved the view past it.
                     highest_view = highest_view.max(view);
                 }
                 WalEntry::Proposal(proposal) => {
+                    if core.config.validators.leader(view) == me {
+                        core.sign_state.record(Signed::proposal(view, proposal.block.id()));
+                    }
                     core.restore_proposal(proposal)?;
                     // This node proposed or notarized in the view, so it was there.
                     highest_view = highest_view.max(view);
@@ -327,6 +336,44 @@ impl<S: Scheme> Core<S> {
         }
         core.drop_past_proposals(floor..core.view, true);
         Ok(core)
+    }
+
+    /// Gives the core the sign state the host kept beside the key (see [`crate::sign_state`]):
+    /// it signs nothing at or below it but the very message recorded. Call before
+    /// [`Core::start`]; the core keeps the later of this and what its WAL showed it signed.
+    pub fn with_sign_state(mut self, kept: SignState) -> Self {
+        assert!(!self.started, "Core::with_sign_state is called before start");
+        self.sign_state = self.sign_state.later(kept);
+        self
+    }
+
+    /// The last message this node signed, as far as the core knows.
+    pub fn sign_state(&self) -> SignState {
+        self.sign_state
+    }
+
+    /// While the current view is below the view of the last signature (a node whose WAL and
+    /// store were lost restarts far behind its sign state), the core signs nothing: it follows
+    /// certificates until it is past that view. Returns that view while it does.
+    pub fn following_until(&self) -> Option<View> {
+        let last = self.sign_state.view();
+        (self.view < last).then_some(last)
+    }
+
+    /// Whether `signed` may be signed now; records it when so and asks the host to keep the
+    /// record durable before the message's WAL entry ([`Effect::PersistSignState`]).
+    fn sign_guard(&mut self, signed: Signed) -> bool {
+        // The deliberately broken core of the simulator's oracle test notarizes twice per
+        // view; the guard would stop it.
+        if !self.faults_notarize_twice() && self.sign_state.check(&signed).is_err() {
+            return false;
+        }
+        let before = self.sign_state;
+        self.sign_state.record(signed);
+        if self.sign_state != before {
+            self.effects.push(Effect::PersistSignState(self.sign_state));
+        }
+        true
     }
 
     /// The effects of starting: the view's timers, re-broadcast of this node's durable
@@ -884,6 +931,12 @@ impl<S: Scheme> Core<S> {
             return;
         }
         let block_id = block.id();
+        // The leader's notarize follows at once: both must pass the sign state.
+        let notarize = Signed::vote(&Subject::Notarize { view, block_id });
+        let refused = self.sign_state.check(&notarize).is_err() && !self.faults_notarize_twice();
+        if refused || !self.sign_guard(Signed::proposal(view, block_id)) {
+            return;
+        }
         let signature =
             self.scheme.sign(Namespace::Proposal, &Proposal::payload(view, parent_view, block_id));
         let proposal = Proposal { view, parent_view, block: block.clone(), signature };
@@ -1086,6 +1139,11 @@ impl<S: Scheme> Core<S> {
 
     /// Notarizes the held proposal of `view`, whose block the host found valid.
     fn notarize_verified(&mut self, view: View, held: &HeldProposal) {
+        if self.sign_state.check(&Signed::vote(&Subject::Notarize { view, block_id: held.block_id })).is_err()
+            && !self.faults_notarize_twice()
+        {
+            return;
+        }
         // Availability: the block is durable before the notarize for it can leave this
         // node (a lower ticket than the vote's), so the f + 1 honest notarizers behind
         // any notarization still hold the block after a crash and serve it to fetches.
@@ -1118,7 +1176,9 @@ impl<S: Scheme> Core<S> {
             return;
         }
         let no_proposal = state.proposal.is_none();
-        self.sign_vote(Subject::Nullify { view });
+        if !self.sign_vote(Subject::Nullify { view }) {
+            return;
+        }
         self.set_timer(TimerKind::NullifyRetry, self.nullify_retry_ms);
         if no_proposal {
             // The leader may be missing a certificate it needs to propose (R1): give every
@@ -1149,7 +1209,11 @@ impl<S: Scheme> Core<S> {
 
     /// Signs a vote, records it as signed at once (so no conflicting vote can follow), and
     /// queues it behind its WAL entry.
-    fn sign_vote(&mut self, subject: Subject) {
+    /// A vote the sign state refuses is not signed (see [`Core::following_until`]).
+    fn sign_vote(&mut self, subject: Subject) -> bool {
+        if !self.sign_guard(Signed::vote(&subject)) {
+            return false;
+        }
         let view = subject.view();
         let signature = self.scheme.sign(subject.namespace(), &subject.payload());
         let vote = Vote { subject, signer: self.config.me, signature };
@@ -1160,6 +1224,7 @@ impl<S: Scheme> Core<S> {
             Subject::Finalize { block_id, .. } => state.signed_finalize = Some(block_id),
         }
         self.persist(WalEntry::Vote(vote.clone()), Some(Outgoing::Vote(vote)));
+        true
     }
 
     /// R6: commit the finalized block and every uncommitted ancestor in height order, each

@@ -136,6 +136,7 @@ mod api;
 mod config;
 mod core;
 mod scheme;
+pub mod sign_state;
 
 pub use api::{BlockRef, Effect, Evidence, Input, Message, Recipient, Ticket, Timer, TimerKind, WalEntry};
 #[cfg(feature = "test-faults")]
@@ -147,3 +148,4 @@ pub use config::{
 };
 pub use core::{Core, RestoreError, Stats};
 pub use scheme::{Ed25519Scheme, Scheme, SchemeError};
+pub use sign_state::{SignKind, SignRefused, SignState, Signed};

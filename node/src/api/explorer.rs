@@ -842,3 +842,81 @@ async fn event_start(state: &ApiState, from: Option<&str>, resume: Option<&str>)
     };
     Ok(start)
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EvidenceQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// One stored evidence record as JSON: both signed messages (votes as signed; proposals with
+/// the header of their block), who signed them, and the record's borsh bytes for checking.
+fn evidence_json(key: &[u8; 40], record: &[u8]) -> Result<serde_json::Value, Problem> {
+    let evidence: tally_consensus::Evidence = borsh::from_slice(record)
+        .map_err(|error| internal(format!("stored evidence does not decode: {error}")))?;
+    let proposal = |proposal: &tally_types::Proposal| {
+        json!({
+            "view": proposal.view,
+            "parent_view": proposal.parent_view,
+            "block_id": proposal.block.id(),
+            "header": proposal.block.header,
+            "signature": proposal.signature,
+        })
+    };
+    let (kind, view, signer, first, second) = match &evidence {
+        tally_consensus::Evidence::ConflictingProposals { first, second } => (
+            "conflicting_proposals",
+            first.view,
+            first.block.header.proposer,
+            proposal(first),
+            proposal(second),
+        ),
+        tally_consensus::Evidence::ConflictingVotes { first, second } => (
+            "conflicting_votes",
+            first.subject.view(),
+            first.signer,
+            serde_json::to_value(first.as_ref()).map_err(internal)?,
+            serde_json::to_value(second.as_ref()).map_err(internal)?,
+        ),
+    };
+    Ok(json!({
+        "key": hex::encode(key),
+        "kind": kind,
+        "view": view,
+        "epoch": view.epoch(),
+        "signer": signer,
+        "first": first,
+        "second": second,
+        "record": hex::encode(record),
+    }))
+}
+
+/// `GET /v1/evidence?after=KEY&limit=N`: equivocation evidence this node saw (both signed
+/// messages of each), oldest view first; `next` is the cursor of the next page.
+pub(super) async fn list_evidence(
+    State(state): State<ApiState>,
+    query: Result<Query<EvidenceQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    let limit = parse_limit(query.limit.as_deref())?;
+    let after = match query.after.as_deref() {
+        None => None,
+        Some(text) => {
+            let bytes = hex::decode(text).ok().and_then(|bytes| <[u8; 40]>::try_from(bytes).ok());
+            Some(bytes.ok_or_else(|| Problem::bad_request("after", "a cursor: 80 hex digits from `next`"))?)
+        }
+    };
+    let body = read_store(&state, move |store| {
+        let page = store.evidence_page(after, limit)?;
+        let listed =
+            page.iter().map(|(key, record)| evidence_json(key, record)).collect::<Result<Vec<_>, _>>()?;
+        let next = match page.last() {
+            Some((key, _)) if page.len() == limit => Some(hex::encode(key)),
+            _ => None,
+        };
+        Ok(json!({ "evidence": listed, "next": next }))
+    })
+    .await?;
+    ok_json(body)
+}

@@ -17,7 +17,8 @@
 //! Invariants:
 //! - Effects are performed in the order the core emits them; consecutive `Persist`s become one
 //!   durable WAL append before `Persisted` is fed back, so nothing this node signed leaves it
-//!   before it is on disk.
+//!   before it is on disk; a `PersistSignState` among them is written to the key's sign-state
+//!   file at the same time as that append, and `Persisted` waits for both.
 //! - Pipelining: a finalized block goes to the writer as soon as it is executed; the executor
 //!   meanwhile works on the next block, on the committed state seen through the write sets of
 //!   every block not yet durable ([`executor::Overlay`]). A block's write set is dropped only
@@ -39,7 +40,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tally_consensus::{
-    BlockRef, Core, Effect, Evidence, Input, Message, Recipient, Scheme, Ticket, Timer, TimerKind, WalEntry,
+    BlockRef, Core, Effect, Evidence, Input, Message, Recipient, Scheme, SignState, Ticket, Timer, TimerKind,
+    WalEntry,
 };
 use tally_ledger::{StateKey, StateValue};
 use tally_store::{BlockCommit, Store, Wal, state_writes, tree_writes};
@@ -51,6 +53,7 @@ use tokio::sync::watch;
 
 use crate::api::{AssetCatalog, Metrics, NodeStatus, Submission};
 use crate::mempool::Mempool;
+use crate::sign_state::SignStateSink;
 pub use executor::{BuildPace, ChainRules, EpochRules, Executed};
 pub use ingress::VerifiedTx;
 use io::{Clock, Lane, Network, RequestTag, Verdict, Workers};
@@ -142,6 +145,8 @@ pub enum Event<N: Network> {
         tag: RequestTag,
         bytes: Option<Vec<u8>>,
     },
+    /// An evidence record was written to the store (`Ok(true)`: it was new).
+    EvidenceStored(Result<bool, String>),
     /// An executor job finished.
     Executed(ExecOutcome),
     /// A writer job finished.
@@ -244,6 +249,12 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     epoch_cores: EpochCores<S>,
     /// The consensus WAL: the driver's own file, so an append never waits on a block commit.
     wal: Wal,
+    /// The sign state beside the key, written before the WAL entry that carries a signature.
+    sign_state: Box<dyn SignStateSink>,
+    /// A sign state the core asked to keep, written before the next WAL append.
+    sign_state_pending: Option<SignState>,
+    /// The view the core follows until (signing nothing), as last logged.
+    following_until: Option<View>,
     net: N,
     clock: C,
     workers: W,
@@ -300,6 +311,8 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     stopped: Option<String>,
     /// Equivocation evidence the core reported, not yet taken (bounded by [`EVIDENCE_KEPT_MAX`]).
     evidence: VecDeque<Evidence>,
+    /// Evidence records being written to the store (at most [`EVIDENCE_KEPT_MAX`]).
+    evidence_jobs: usize,
 }
 
 /// How the driver is put together; see [`startup`] for the node's and `tests/sim` for the
@@ -308,6 +321,8 @@ pub struct Parts<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     pub core: Core<S>,
     pub epoch_cores: EpochCores<S>,
     pub wal: Wal,
+    /// Where the sign state is kept ([`crate::sign_state`]); the core was given what it holds.
+    pub sign_state: Box<dyn SignStateSink>,
     pub net: N,
     pub clock: C,
     pub workers: W,
@@ -327,6 +342,9 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             core: parts.core,
             epoch_cores: parts.epoch_cores,
             wal: parts.wal,
+            sign_state: parts.sign_state,
+            sign_state_pending: None,
+            following_until: None,
             net: parts.net,
             clock: parts.clock,
             workers: parts.workers,
@@ -367,6 +385,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             committed: parts.committed,
             stopped: None,
             evidence: VecDeque::new(),
+            evidence_jobs: 0,
         }
     }
 
@@ -387,6 +406,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
 
     /// Starts the core; call once before any event.
     pub fn start(&mut self) -> anyhow::Result<()> {
+        self.note_following();
         let effects = self.core.start();
         self.perform(effects)?;
         self.drain()
@@ -486,6 +506,17 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
                 self.net.respond(reply, bytes);
             }
             Event::Response { tag, bytes } => self.on_response(tag, bytes),
+            Event::EvidenceStored(result) => {
+                self.evidence_jobs -= 1;
+                match result {
+                    Ok(new) => {
+                        if new {
+                            self.shared.metrics.evidence_stored.inc();
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot store equivocation evidence"),
+                }
+            }
             Event::Executed(outcome) => self.on_executed(outcome)?,
             Event::Committed(outcome) => self.on_committed(outcome)?,
             Event::SyncChecked(checked) => self.on_sync_checked(checked)?,
@@ -506,6 +537,9 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             let effects = self.core.on_input(input);
             self.perform(effects)?;
         }
+        if self.following_until.is_some() {
+            self.note_following();
+        }
         self.pump_executor();
         self.pump_writer();
         Ok(())
@@ -521,6 +555,12 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
                 last_ticket = Some(ticket);
                 continue;
             }
+            // Kept before the WAL append that follows it (the entry with the signature), so
+            // only the last of a run needs writing.
+            if let Effect::PersistSignState(state) = effect {
+                self.sign_state_pending = Some(state);
+                continue;
+            }
             self.flush_wal(&mut pending, &mut last_ticket)?;
             self.perform_one(effect)?;
         }
@@ -532,18 +572,43 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         pending: &mut Vec<Vec<u8>>,
         last_ticket: &mut Option<Ticket>,
     ) -> anyhow::Result<()> {
-        if let Some(ticket) = last_ticket.take() {
-            self.wal.append(pending).context("appending to the consensus WAL")?;
-            pending.clear();
-            self.inputs.push_back(Input::Persisted(ticket));
+        let sign_state = self.sign_state_pending.take();
+        let Some(ticket) = last_ticket.take() else {
+            if let Some(state) = sign_state {
+                self.sign_state.keep(&state).context("writing the sign state")?;
+            }
+            return Ok(());
+        };
+        match sign_state {
+            None => self.wal.append(pending).context("appending to the consensus WAL")?,
+            // Two files, two flushes, both done before `Persisted` is fed back (so before the
+            // signature can leave): run at once, the sign state costs no latency of its own. A
+            // crash between them leaves either ahead of the other, and the core restarts on
+            // the later of the two (a WAL vote the record lacks was never acknowledged, so
+            // never sent).
+            Some(state) => {
+                let (sink, wal) = (&mut self.sign_state, &self.wal);
+                let (kept, appended) = std::thread::scope(|scope| {
+                    let kept = scope.spawn(move || sink.keep(&state));
+                    let appended = wal.append(pending);
+                    (kept.join(), appended)
+                });
+                kept.map_err(|_| anyhow::anyhow!("the sign-state write panicked"))?
+                    .context("writing the sign state")?;
+                appended.context("appending to the consensus WAL")?;
+            }
         }
+        pending.clear();
+        self.inputs.push_back(Input::Persisted(ticket));
         Ok(())
     }
 
     // Not split: one arm per consensus effect; the match is the table of how the host performs each.
     fn perform_one(&mut self, effect: Effect) -> anyhow::Result<()> {
         match effect {
-            Effect::Persist { .. } => unreachable!("persists are batched by perform"),
+            Effect::Persist { .. } | Effect::PersistSignState(_) => {
+                unreachable!("persists are batched by perform")
+            }
             Effect::Send { to, message } => {
                 // Every nullification this node forms or forwards passes here at least once; count
                 // each view once (leaders re-send old ones as justifications).
@@ -613,6 +678,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             }
             Effect::Evidence(evidence) => {
                 tracing::warn!(?evidence, "validator equivocation");
+                self.store_evidence(&evidence);
                 if self.evidence.len() >= EVIDENCE_KEPT_MAX {
                     self.evidence.pop_front();
                 }
@@ -620,6 +686,50 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             }
         }
         Ok(())
+    }
+
+    /// Stores `evidence` (both signed messages) in node.redb off the driver, so that it is
+    /// served (`GET /v1/evidence`) and survives restarts; de-duplicated by the store. Rare:
+    /// the core reports each equivocation once per view, kind and signer; beyond
+    /// [`EVIDENCE_KEPT_MAX`] writes in flight a record is only logged.
+    fn store_evidence(&mut self, evidence: &Evidence) {
+        if self.evidence_jobs >= EVIDENCE_KEPT_MAX {
+            tracing::warn!("equivocation evidence not stored: too many writes in flight");
+            return;
+        }
+        let view = match evidence {
+            Evidence::ConflictingProposals { first, .. } => first.view,
+            Evidence::ConflictingVotes { first, .. } => first.subject.view(),
+        };
+        let record = borsh::to_vec(evidence).expect("encoding to memory");
+        let store = Arc::clone(&self.shared.store);
+        self.evidence_jobs += 1;
+        self.workers.spawn(
+            Lane::Serve,
+            Box::new(move || {
+                Event::EvidenceStored(store.evidence_put(view.0, &record).map_err(|error| error.to_string()))
+            }),
+        );
+    }
+
+    /// Logs when the core starts or stops following (signing nothing until it is past its sign
+    /// state: a validator whose data directory was emptied or is behind its key's record).
+    fn note_following(&mut self) {
+        let now = self.core.following_until();
+        if now == self.following_until {
+            return;
+        }
+        match now {
+            Some(view) => tracing::warn!(
+                sign_state_view = view.0,
+                view = self.core.view().0,
+                "the key's sign state is ahead of this data directory: following the chain without \
+                 voting or proposing until past view {view}"
+            ),
+            None => tracing::info!(view = self.core.view().0, "past the key's sign state: voting again"),
+        }
+        self.shared.metrics.sign_state_following.set(i64::from(now.is_some()));
+        self.following_until = now;
     }
 
     fn mempool_has_ready(&self) -> bool {
@@ -914,7 +1024,9 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
         self.shared.rules = ChainRules { me: self.me, ..self.shared.rules.clone() }.in_epoch(&epoch);
         self.empty_block_delay_ms = EMPTY_BLOCK_INTERVAL_MS.min(epoch.params.timeout_propose_ms / 2);
         self.net.set_validators(peers);
-        self.core = core;
+        // The last signature carries over: the new epoch's views are all after it, and a
+        // node still following its key's record keeps following.
+        self.core = core.with_sign_state(self.core.sign_state());
         // A catch-up ran to the end of the finished epoch; the new core asks for its own sync.
         if self.sync.as_ref().is_some_and(sync::SyncRun::is_catch_up) {
             self.sync = None;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use tally_consensus::{BlockRef, Config, Core, Ed25519Scheme, WalEntry};
+use tally_consensus::{BlockRef, Config, Core, Ed25519Scheme, SignKind, SignState, Signed, WalEntry};
 use tally_genesis::Genesis;
 use tally_ledger::tree::apply_updates;
 use tally_ledger::{StateKey, StateRead, StateValue};
@@ -22,6 +22,7 @@ use super::{Engine, Parts, SUBMISSIONS_MAX, Shared};
 use crate::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, Submission, router};
 use crate::config::NodeConfig;
 use crate::mempool::Mempool;
+use crate::sign_state::{self, SignStateFile};
 
 /// Assets a node lists at most (`GET /v1/assets`); they are created only by members' issuers.
 const ASSETS_LISTED_MAX: usize = 1_000_000;
@@ -382,6 +383,7 @@ pub fn validates_now(config: &NodeConfig) -> anyhow::Result<bool> {
     let genesis = Genesis::load(&config.genesis)
         .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
     let (consensus_key, network_key) = validator_keys(config)?;
+    refuse_emptied_files(config)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = open_store(&store_path(config), &genesis)?;
@@ -395,15 +397,18 @@ pub fn validates_now(config: &NodeConfig) -> anyhow::Result<bool> {
     }
 }
 
-/// The consensus core restored from the WAL for this validator's seat, and the WAL.
+/// The consensus core restored from the WAL for this validator's seat and given the key's
+/// sign state, the WAL, and the sign-state file (see [`open_sign_state`]).
 fn restore_core(
+    config: &NodeConfig,
+    genesis: &Genesis,
     store: &Store,
-    chain_id: &ChainId,
     epoch: &EpochRules,
     me: ValidatorIndex,
     consensus_key: &tally_types::SecretKey,
     tip: BlockRef,
-) -> anyhow::Result<(Core<Ed25519Scheme>, Wal)> {
+) -> anyhow::Result<(Core<Ed25519Scheme>, Wal, SignStateFile<std::fs::File>)> {
+    let chain_id = genesis.chain_id();
     // The WAL lives in its own file beside the store (moved there from node.redb once).
     let wal_file = Wal::open_beside(store)?;
     let wal = read_wal(&wal_file)?;
@@ -411,8 +416,114 @@ fn restore_core(
     let scheme = Ed25519Scheme::new(chain_id.clone(), epoch.validators.clone(), consensus_key.clone())?;
     let core = Core::restore(epoch_config(chain_id, epoch, me, tip), scheme, wal)
         .context("restoring consensus from the WAL")?;
-    tracing::info!(height = %tip.height, wal_entries = wal_len, validator = me.0, epoch = epoch.number, "consensus restored");
-    Ok((core, wal_file))
+    let (core, sign_state) = open_sign_state(config, genesis, store, core, consensus_key, tip)?;
+    let last = core.sign_state().last;
+    tracing::info!(
+        height = %tip.height,
+        wal_entries = wal_len,
+        validator = me.0,
+        epoch = epoch.number,
+        sign_state_view = last.map(|signed| signed.view.0),
+        sign_state_kind = ?last.map(|signed| signed.kind),
+        "consensus restored"
+    );
+    Ok((core, wal_file, sign_state))
+}
+
+/// The key's sign-state file (docs/ARCHITECTURE.md "Storage"), and the core given what it
+/// holds. The rules, in order:
+/// - a file exists: the core signs nothing at or below its record (a data directory that is
+///   empty or behind the record makes a node that follows until it is past it); a record the
+///   WAL shows to be older is brought up to the WAL's;
+/// - no file, and the WAL shows this key signed (a data directory from before sign states):
+///   made from the WAL's last signature, no flag needed;
+/// - no file, an empty WAL, and a store past genesis in an epoch this key validates: the key
+///   may have signed what nothing here records, so the node refuses to start unless the
+///   operator passes `--recreate-lost-sign-state`; with it, the record is the store's tip
+///   (the node signs nothing up to the tip's view);
+/// - otherwise (a new validator): a file with nothing signed.
+fn open_sign_state(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    store: &Store,
+    core: Core<Ed25519Scheme>,
+    consensus_key: &tally_types::SecretKey,
+    tip: BlockRef,
+) -> anyhow::Result<(Core<Ed25519Scheme>, SignStateFile<std::fs::File>)> {
+    let key_path =
+        config.consensus_key.as_deref().ok_or_else(|| anyhow!("a validator needs a consensus key"))?;
+    let path = sign_state::path_for_key(key_path);
+    let genesis_hash = genesis.hash();
+    if let Some(mut file) = sign_state::open_file(&path, &genesis_hash)? {
+        let core = core.with_sign_state(file.state());
+        file.write(&core.sign_state())?;
+        return Ok((core, file));
+    }
+    let from_wal = core.sign_state();
+    let signed_before = from_wal.last.is_some() || validated_tip(store, genesis, consensus_key, tip)?;
+    let initial = if from_wal.last.is_some() {
+        tracing::info!(sign_state = %path.display(), "no sign state beside the key: made from the WAL's last signature");
+        from_wal
+    } else if signed_before {
+        if !config.recreate_lost_sign_state {
+            bail!(
+                "the consensus key has no sign state ({} is missing) but this data directory shows it \
+                 validated up to height {}: it may have signed votes nothing here records, and starting \
+                 would risk signing twice. If the key signed nothing beyond this data directory (no other \
+                 copy of it ran), start with `tally-node run --recreate-lost-sign-state`",
+                path.display(),
+                tip.height
+            );
+        }
+        tracing::warn!(
+            sign_state = %path.display(),
+            view = tip.view.0,
+            "--recreate-lost-sign-state: recreating the sign state at the store's tip; signing nothing up to its view"
+        );
+        SignState { last: Some(Signed { view: tip.view, kind: SignKind::Finalize, digest: tip.id.0 }) }
+    } else {
+        SignState::default()
+    };
+    let file = sign_state::create_file(&path, &genesis_hash, initial)?;
+    Ok((core.with_sign_state(initial), file))
+}
+
+/// Whether `key` validated the epoch of the store's tip block (false at genesis).
+fn validated_tip(
+    store: &Store,
+    genesis: &Genesis,
+    key: &tally_types::SecretKey,
+    tip: BlockRef,
+) -> anyhow::Result<bool> {
+    if tip.height == Height(0) {
+        return Ok(false);
+    }
+    let snapshot = store.snapshot()?;
+    let validators = match EpochRules::at(&snapshot, tip.height)? {
+        Some(epoch) => epoch.validators,
+        None => genesis.validator_set(),
+    };
+    Ok(validators.index_of(&key.public_key()).is_some())
+}
+
+/// Refuses a data directory whose `node.redb` or `wal.redb` is there but empty: opening would
+/// make a new store and a validator that forgot its chain (and, for the WAL, its votes). Such
+/// files are never left by a crash (files are made under another name and renamed); an
+/// operator who wants to re-sync deletes them, or the directory.
+fn refuse_emptied_files(config: &NodeConfig) -> anyhow::Result<()> {
+    for path in [store_path(config), config.data_dir.join(tally_store::WAL_FILE_NAME)] {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.len() == 0 => bail!(
+                "{} is empty (0 bytes): refusing to start it as a new store. A data file is never left \
+                 empty by a crash; to re-sync this node from its peers, delete the file (or the whole data \
+                 directory) explicitly",
+                path.display()
+            ),
+            Ok(meta) if !meta.is_file() => bail!("{} is not a file", path.display()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Every validator of an epoch as a network peer, in index order.
@@ -436,6 +547,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         .with_context(|| format!("loading genesis {}", config.genesis.display()))?;
     let (consensus_key, network_key) = validator_keys(config)?;
     let chain_id = genesis.chain_id().clone();
+    refuse_emptied_files(config)?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Arc::new(open_store(&store_path(config), &genesis)?);
@@ -443,7 +555,8 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
     // The validators of the next block's epoch, by the committed state: genesis's until
     // governance changes them (docs/ARCHITECTURE.md "Governance and epochs").
     let (epoch, me, validator_peers) = epoch_seat(&store, &genesis, &consensus_key, &network_key)?;
-    let (core, wal_file) = restore_core(&store, &chain_id, &epoch, me, &consensus_key, tip)?;
+    let (core, wal_file, sign_state) =
+        restore_core(config, &genesis, &store, &epoch, me, &consensus_key, tip)?;
     let net_peers = net_peers(&validator_peers)?;
     let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
     let entry = &validator_peers[usize::from(me.0)];
@@ -477,7 +590,7 @@ pub async fn start(config: &NodeConfig) -> anyhow::Result<(NodeEngine, Channels)
         assets,
         check_invariants: cfg!(debug_assertions),
     };
-    let seat = Seat { chain_id, consensus_key, epoch, core, wal: wal_file, tip };
+    let seat = Seat { chain_id, consensus_key, epoch, core, wal: wal_file, sign_state, tip };
     Ok(assemble(seat, shared, handle, peers, Channels0 { events, submissions }, status, committed))
 }
 
@@ -492,7 +605,8 @@ pub async fn start_resumed(config: &NodeConfig, resumed: Resumed) -> anyhow::Res
     let Resumed { mut shared, handle, events, submissions, status, committed } = resumed;
     let tip = store_tip(&shared.store, &genesis)?;
     let (epoch, me, validator_peers) = epoch_seat(&shared.store, &genesis, &consensus_key, &network_key)?;
-    let (core, wal_file) = restore_core(&shared.store, &chain_id, &epoch, me, &consensus_key, tip)?;
+    let (core, wal_file, sign_state) =
+        restore_core(config, &genesis, &shared.store, &epoch, me, &consensus_key, tip)?;
     let net_peers = net_peers(&validator_peers)?;
     let peers: Vec<PeerId> = net_peers.iter().map(|peer| peer.peer_id).collect();
     handle.set_validators(net_peers).await?;
@@ -501,7 +615,7 @@ pub async fn start_resumed(config: &NodeConfig, resumed: Resumed) -> anyhow::Res
     shared.pace = Arc::new(BuildPace::new(Duration::from_millis(
         config.build_ms_max.unwrap_or(genesis.params().timeout_propose_ms / 2),
     )));
-    let seat = Seat { chain_id, consensus_key, epoch, core, wal: wal_file, tip };
+    let seat = Seat { chain_id, consensus_key, epoch, core, wal: wal_file, sign_state, tip };
     Ok(assemble(seat, shared, handle, peers, Channels0 { events, submissions }, status, committed))
 }
 
@@ -512,6 +626,7 @@ struct Seat {
     epoch: EpochRules,
     core: Core<Ed25519Scheme>,
     wal: Wal,
+    sign_state: SignStateFile<std::fs::File>,
     tip: BlockRef,
 }
 
@@ -536,6 +651,7 @@ fn assemble(
         core: seat.core,
         epoch_cores: epoch_cores(seat.chain_id, seat.consensus_key),
         wal: seat.wal,
+        sign_state: Box::new(seat.sign_state),
         net,
         clock: SystemClock::new(),
         workers,

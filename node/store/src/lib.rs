@@ -1,6 +1,8 @@
 //! Durable storage for a Tally node: blocks with their certificates, receipts, ledger state,
 //! state-tree nodes and indexes in one redb file (`node.redb`, [`Store`]), and the consensus
-//! write-ahead log with the sign guard in another (`wal.redb`, [`Wal`]).
+//! write-ahead log in another (`wal.redb`, [`Wal`]). (The sign state, the last message the
+//! validator signed, is not here: it lives beside the consensus key, `node/src/sign_state.rs`,
+//! so that losing this directory does not lose it.)
 //!
 //! # Design note
 //!
@@ -21,10 +23,11 @@
 //! | node.redb | `tree` | state-tree node key bytes | node bytes |
 //! | node.redb | `epoch_proofs` | number of an epoch after 0 | [`EpochProof`]: height of the previous epoch's last block, the epochs entry after it and its proof (the tree keeps one version, so this is recorded when that block commits) |
 //! | node.redb | `account_postings`, `account_txs`, `market_fills`, `figures`, `badge_revocations` | — | the explorer's indexes, written with each block; see [`index`] |
+//! | node.redb | `evidence` | view (u64 BE) ‖ blake3 of the record | equivocation evidence (opaque; the node's borsh `Evidence`), once per record. Created at open like every table; no schema bump, because a build without it ignores the table and loses nothing but the serving |
 //! | node.redb | `wal`, `guard` | — | where the WAL lived before it had a file of its own; emptied by [`Wal::take_over_from`], still served by `Store::wal_*` until the engine switches |
 //! | wal.redb | `wal_meta` | name | WAL schema version, next sequence number, "took over node.redb's WAL" mark, this WAL file's id |
 //! | wal.redb | `wal` | sequence number (u64) | one consensus WAL entry (opaque to this crate) |
-//! | wal.redb | `guard` | name | opaque bytes (the sign guard: highest views signed) |
+//! | wal.redb | `guard` | name | legacy: only records moved from an old node.redb; never written (the sign state lives beside the key) |
 //!
 //! **Invariants.** The committed height in `meta` equals the highest key in `blocks`; every
 //! block at or below it has its certificate, receipts, id and tx index entries; `state` and
@@ -171,6 +174,8 @@ fn record_sum(bytes: &[u8]) -> [u8; RECORD_SUM_BYTES] {
     sum.copy_from_slice(&blake3::hash(bytes).as_bytes()[..RECORD_SUM_BYTES]);
     sum
 }
+/// Equivocation evidence: (view, blake3 of the record) → the record (opaque to this crate).
+const EVIDENCE: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("evidence");
 
 const META_SCHEMA: &str = "schema_version";
 const META_CHAIN_ID: &str = "chain_id";
@@ -455,6 +460,7 @@ impl Store {
         txn.open_table(GUARD).map_err(self.storage())?;
         txn.open_table(EPOCH_PROOFS).map_err(self.storage())?;
         txn.open_table(RECORD_SUMS).map_err(self.storage())?;
+        txn.open_table(EVIDENCE).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_TXS).map_err(self.storage())?;
         txn.open_table(index::ACCOUNT_POSTINGS).map_err(self.storage())?;
         txn.open_table(index::MARKET_FILLS).map_err(self.storage())?;
@@ -1142,20 +1148,77 @@ impl Store {
         Ok(true)
     }
 
-    /// Reads a sign-guard record.
+    /// Stores an equivocation record (the encoded evidence, both signed messages) about
+    /// `view`, durably, once: the key is the view and the record's hash, so the same evidence
+    /// reported again (by a restarted core, or by two peers' messages) is kept once. Returns
+    /// whether it was new.
+    pub fn evidence_put(&self, view: u64, record: &[u8]) -> Result<bool, StoreError> {
+        let key = evidence_key(view, record);
+        let mut txn = self.db.begin_write().map_err(self.storage())?;
+        txn.set_durability(Durability::Immediate).map_err(self.storage())?;
+        let new = {
+            let mut table = txn.open_table(EVIDENCE).map_err(self.storage())?;
+            let new = table.get(&key).map_err(self.storage())?.is_none();
+            if new {
+                table.insert(&key, record).map_err(self.storage())?;
+            }
+            new
+        };
+        txn.commit().map_err(self.storage())?;
+        Ok(new)
+    }
+
+    /// Up to `limit` evidence records in key order (view, then hash) after the key `after`:
+    /// (key, record) pairs.
+    pub fn evidence_page(
+        &self,
+        after: Option<[u8; 40]>,
+        limit: usize,
+    ) -> Result<Vec<EvidenceEntry>, StoreError> {
+        let txn = self.db.begin_read().map_err(self.storage())?;
+        let table = txn.open_table(EVIDENCE).map_err(self.storage())?;
+        let range = match after {
+            Some(after) => {
+                table.range::<&[u8; 40]>((std::ops::Bound::Excluded(&after), std::ops::Bound::Unbounded))
+            }
+            None => table.range::<&[u8; 40]>(..),
+        }
+        .map_err(self.storage())?;
+        let mut page = Vec::new();
+        for item in range.take(limit) {
+            let (key, value) = item.map_err(self.storage())?;
+            page.push((*key.value(), value.value().to_vec()));
+        }
+        Ok(page)
+    }
+
+    /// Reads a record of the legacy `guard` table (never written by the engine: the sign state
+    /// lives beside the consensus key; kept for moving old files' records and their tests).
     pub fn guard_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(self.storage())?;
         let table = txn.open_table(GUARD).map_err(self.storage())?;
         Ok(table.get(name).map_err(self.storage())?.map(|v| v.value().to_vec()))
     }
 
-    /// Writes a sign-guard record durably.
+    /// Writes a record of the legacy `guard` table durably (tests of the WAL's move only).
     pub fn guard_set(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(self.storage())?;
         txn.set_durability(Durability::Immediate).map_err(self.storage())?;
         txn.open_table(GUARD).map_err(self.storage())?.insert(name, value).map_err(self.storage())?;
         txn.commit().map_err(self.storage())
     }
+}
+
+/// An evidence record with its key (the cursor of [`Store::evidence_page`]).
+pub type EvidenceEntry = ([u8; 40], Vec<u8>);
+
+/// The key of an evidence record: its view (big-endian, so records sort by view) and the
+/// first 32 bytes of its blake3 hash.
+pub fn evidence_key(view: u64, record: &[u8]) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&view.to_be_bytes());
+    key[8..].copy_from_slice(blake3::hash(record).as_bytes());
+    key
 }
 
 /// A redb failure on the file at `path`, as a [`StoreError::Storage`].

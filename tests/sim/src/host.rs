@@ -318,3 +318,47 @@ fn application(consensus: &SecretKey, slot: ValidatorIndex, generation: usize) -
     };
     SignedApplication { body, proofs }
 }
+
+/// A sign-state file on a simulated disk: the same two-slot file the node keeps beside its
+/// key (`tally_node::sign_state`), so a crash tears or loses its writes as it does the WAL's.
+pub struct SimSignDevice(pub tally_store::sim_disk::SimBackend);
+
+impl tally_node::sign_state::SignStateDevice for SimSignDevice {
+    fn len_bytes(&self) -> std::io::Result<u64> {
+        redb::StorageBackend::len(&self.0)
+    }
+
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
+        redb::StorageBackend::read(&self.0, offset, out)
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        let end = offset + data.len() as u64;
+        if redb::StorageBackend::len(&self.0)? < end {
+            redb::StorageBackend::set_len(&self.0, end)?;
+        }
+        redb::StorageBackend::write(&self.0, offset, data)
+    }
+
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        redb::StorageBackend::sync_data(&self.0)
+    }
+}
+
+/// The chain prefix every simulated sign-state file carries.
+pub fn sign_chain() -> [u8; 16] {
+    tally_node::sign_state::chain_prefix(&identity().genesis_hash)
+}
+
+/// A node's sign-state disk, formatted with nothing signed (before faults are injected).
+pub fn formatted_sign_disk() -> SimDisk {
+    let disk = SimDisk::new();
+    tally_node::sign_state::SignStateFile::format(
+        SimSignDevice(disk.backend()),
+        "template sign state",
+        sign_chain(),
+        tally_consensus::SignState::default(),
+    )
+    .expect("formatting a simulated sign state");
+    disk
+}

@@ -32,6 +32,7 @@ use tally_node::engine::startup::read_wal;
 use tally_node::engine::{BuildPace, ChainRules, Engine, Event as EngineEvent, Parts, Shared, executor};
 use tally_node::follower::take_range;
 use tally_node::mempool::{Mempool, MempoolConfig};
+use tally_node::sign_state::SignStateFile;
 use tally_store::sim_disk::SimDisk;
 use tally_store::{Store, TxLocation, Wal};
 use tally_types::governance::Action;
@@ -246,6 +247,8 @@ struct Host {
     store: Option<Arc<Store>>,
     store_disk: SimDisk,
     wal_disk: SimDisk,
+    /// The sign state beside the key: a disk of its own, kept across crashes like the others.
+    sign_disk: SimDisk,
     outbox: OutboxHandle,
     incarnation: u64,
     clock_offset_ms: i64,
@@ -609,15 +612,18 @@ fn new_host(scenario: &Scenario, spec: &ChainSpec, host: usize, validator: Valid
         None => Role::Honest,
     };
     let (store_disk, wal_disk) = host::formatted_disks(&spec.validators);
+    let sign_disk = host::formatted_sign_disk();
     let lying_disk = scenario.lying_disk == Some(NodeId(host as u16));
     if lying_disk {
         store_disk.set_lying_fsync(true);
         wal_disk.set_lying_fsync(true);
+        sign_disk.set_lying_fsync(true);
     }
     if scenario.host_acks_early {
         // The broken host of the oracle's own test: its WAL acknowledges appends that
         // are not durable, and the oracle still counts it as correct.
         wal_disk.set_lying_fsync(true);
+        sign_disk.set_lying_fsync(true);
     }
     Host {
         id: NodeId(host as u16),
@@ -629,6 +635,7 @@ fn new_host(scenario: &Scenario, spec: &ChainSpec, host: usize, validator: Valid
         store: None,
         store_disk,
         wal_disk,
+        sign_disk,
         outbox: Rc::new(RefCell::new(host::Outbox::default())),
         incarnation: 0,
         clock_offset_ms: scenario.clock_offsets_ms.get(host).copied().unwrap_or(0),
@@ -788,6 +795,15 @@ impl Simulation {
         let wal_len = entries.len();
         let core = Core::restore(config, scheme.clone(), entries)
             .map_err(|error| format!("restore from its own WAL failed: {error}"))?;
+        // As the node does: the key's sign state, brought up to what the WAL shows.
+        let mut sign_state = SignStateFile::open(
+            host::SimSignDevice(host.sign_disk.backend()),
+            &format!("{node}"),
+            host::sign_chain(),
+        )
+        .map_err(|error| format!("opening its sign state: {error}"))?;
+        let core = core.with_sign_state(sign_state.state());
+        sign_state.write(&core.sign_state()).map_err(|error| format!("writing its sign state: {error}"))?;
         let store = Arc::new(store);
         let shared = self.shared_for(&store, me, epoch.as_ref())?;
         let (status, _) = watch::channel(NodeStatus::default());
@@ -805,6 +821,7 @@ impl Simulation {
                 })
             },
             wal,
+            sign_state: Box::new(sign_state),
             net: SimNet { outbox: Rc::clone(&host.outbox) },
             clock: SimClock { now_ms: Rc::clone(&self.world.now_ms), offset_ms: host.clock_offset_ms },
             workers: SimWorkers { outbox: Rc::clone(&host.outbox) },
@@ -2474,6 +2491,8 @@ impl Simulation {
         host.armed_crash = None;
         let store_report = host.store_disk.crash(seeds.0);
         let wal_report = host.wal_disk.crash(seeds.1);
+        // Its own seed, derived: drawing another would shift every later random choice.
+        let _ = host.sign_disk.crash(seeds.1.rotate_left(17) ^ 0x5169_6e53_7461_7465);
         if store_report.torn_bytes.is_some() || wal_report.torn_bytes.is_some() {
             self.stats.torn_writes += 1;
         }
