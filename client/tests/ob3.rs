@@ -271,3 +271,55 @@ fn the_schema_names_what_is_missing() {
     assert!(error.contains("criteria"), "{error}");
     assert!(error.contains("validFrom") || error.contains("issuanceDate"), "{error}");
 }
+
+/// Native booleans and numbers under an Open Badges term with a datatype: the canonical
+/// N-Quads below are what jsonld.js and rdf-canonize (Digital Bazaar, an implementation
+/// independent of ours) give for this document: `hashed` keeps the context's (https)
+/// boolean datatype and `creditsAvailable` is written as JSON-LD writes a double.
+#[test]
+fn typed_native_values_canonicalize_as_jsonld_js_does() {
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+        "id": "urn:uuid:11111111-2222-4333-8444-555555555555",
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": {"id": "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2", "type": ["Profile"]},
+        "validFrom": "2026-01-01T00:00:00Z",
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [{"type": "IdentityObject", "identityHash": "sha256$00", "identityType": "emailAddress", "hashed": true, "salt": "5a"}],
+            "achievement": {"id": "https://badges.acme.example/a", "type": ["Achievement"], "name": "A", "description": "B",
+                "criteria": {"narrative": "C"}, "creditsAvailable": 3.5, "tag": ["x"]}
+        }
+    });
+    let expected = "\
+<did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#Profile> .
+<https://badges.acme.example/a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#Achievement> .
+<https://badges.acme.example/a> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#Criteria> _:c14n2 .
+<https://badges.acme.example/a> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#creditsAvailable> \"3.5E0\"^^<https://www.w3.org/2001/XMLSchema#float> .
+<https://badges.acme.example/a> <https://schema.org/description> \"B\" .
+<https://badges.acme.example/a> <https://schema.org/keywords> \"x\" .
+<https://badges.acme.example/a> <https://schema.org/name> \"A\" .
+<urn:uuid:11111111-2222-4333-8444-555555555555> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#OpenBadgeCredential> .
+<urn:uuid:11111111-2222-4333-8444-555555555555> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://www.w3.org/2018/credentials#VerifiableCredential> .
+<urn:uuid:11111111-2222-4333-8444-555555555555> <https://www.w3.org/2018/credentials#credentialSubject> _:c14n1 .
+<urn:uuid:11111111-2222-4333-8444-555555555555> <https://www.w3.org/2018/credentials#issuer> <did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2> .
+<urn:uuid:11111111-2222-4333-8444-555555555555> <https://www.w3.org/2018/credentials#validFrom> \"2026-01-01T00:00:00Z\"^^<http://www.w3.org/2001/XMLSchema#dateTime> .
+_:c14n0 <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#IdentityObject> .
+_:c14n0 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#hashed> \"true\"^^<https://www.w3.org/2001/XMLSchema#boolean> .
+_:c14n0 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#identityHash> \"sha256$00\" .
+_:c14n0 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#identityType> \"emailAddress\" .
+_:c14n0 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#salt> \"5a\" .
+_:c14n1 <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://purl.imsglobal.org/spec/vc/ob/vocab.html#AchievementSubject> .
+_:c14n1 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#achievement> <https://badges.acme.example/a> .
+_:c14n1 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#identifier> _:c14n0 .
+_:c14n2 <https://purl.imsglobal.org/spec/vc/ob/vocab.html#narrative> \"C\" .
+";
+    assert_eq!(proof::canonical_nquads(&document).expect("canonical"), expected);
+    let mut whole = document;
+    whole["credentialSubject"]["achievement"]["creditsAvailable"] = 3.into();
+    let canonical = proof::canonical_nquads(&whole).expect("canonical");
+    assert!(
+        canonical.contains("#creditsAvailable> \"3\"^^<https://www.w3.org/2001/XMLSchema#float> ."),
+        "{canonical}"
+    );
+}

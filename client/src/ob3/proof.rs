@@ -55,10 +55,164 @@ pub struct VerifiedProof {
 /// expanded in safe mode.
 pub fn canonical_nquads(document: &Value) -> Result<String, Ob3Error> {
     let inlined = contexts::inline(document)?;
-    let dataset = affinidi_rdf_encoding::jsonld::expand_and_to_rdf_safe(&inlined)
+    let mut natives = Vec::new();
+    let marked = mark_natives(&inlined, &mut natives);
+    let expanded = affinidi_rdf_encoding::jsonld::expand::expand_document_safe(&marked)
+        .map_err(|error| Ob3Error::Canonicalization(error.to_string()))?;
+    let expanded = restore_natives(expanded, &natives)?;
+    let dataset = affinidi_rdf_encoding::jsonld::to_rdf::to_rdf(&expanded)
         .map_err(|error| Ob3Error::Canonicalization(error.to_string()))?;
     affinidi_rdf_encoding::rdfc1::canonicalize(&dataset)
         .map_err(|error| Ob3Error::Canonicalization(error.to_string()))
+}
+
+// Native JSON booleans and numbers under a term with a datatype (`"hashed": true` under Open
+// Badges' `"@type": "…XMLSchema#boolean"`, `creditsAvailable` as `xsd:float`) must become
+// literals of that datatype (JSON-LD 1.1 §5.3.2 value expansion, §8.6 object to RDF).
+// `affinidi-rdf-encoding` 0.1.7 drops the datatype of a native boolean and writes a typed
+// native number as JSON does (`3.5` where JSON-LD writes `3.5E0`), so its RDF would differ
+// from every other implementation's and the signatures would not interoperate (found by
+// tests/ob3-interop). Until it is fixed there, each native boolean or number is swapped for a
+// marker string before expansion, which then carries the term's datatype (if any) like any
+// string, and swapped back in the expanded form with the lexical form JSON-LD prescribes.
+
+/// The marker that stands for native value `index` during expansion: control characters no
+/// JSON-LD term, IRI or real value holds.
+fn native_marker(index: usize) -> String {
+    format!("\u{1}tally-native-{index}\u{1}")
+}
+
+/// The index of the native value a string (a value or an expanded IRI) marks, if it does.
+fn marked_index(text: &str) -> Option<usize> {
+    let start = text.find("\u{1}tally-native-")? + "\u{1}tally-native-".len();
+    let end = start + text[start..].find('\u{1}')?;
+    text[start..end].parse().ok()
+}
+
+/// `value` with every native boolean and number outside `@context` replaced by its marker,
+/// the originals collected in `natives`.
+fn mark_natives(value: &Value, natives: &mut Vec<Value>) -> Value {
+    match value {
+        Value::Bool(_) | Value::Number(_) => {
+            natives.push(value.clone());
+            Value::String(native_marker(natives.len() - 1))
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|item| mark_natives(item, natives)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, member)| {
+                    let member =
+                        if key == "@context" { member.clone() } else { mark_natives(member, natives) };
+                    (key.clone(), member)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The expanded form with each marker replaced: a marked value with a datatype becomes the
+/// typed literal JSON-LD makes of the native value; one without (or under an `@id`-typed
+/// term, which applies only to strings) the native value again; inside `@json` literals the
+/// native value.
+fn restore_natives(expanded: Value, natives: &[Value]) -> Result<Value, Ob3Error> {
+    let native = |text: &str| -> Result<Option<&Value>, Ob3Error> {
+        match marked_index(text) {
+            None => Ok(None),
+            Some(index) => natives.get(index).map(Some).ok_or_else(|| {
+                Ob3Error::Canonicalization("a value marker was changed during expansion".into())
+            }),
+        }
+    };
+    Ok(match expanded {
+        Value::Array(items) => Value::Array(
+            items.into_iter().map(|item| restore_natives(item, natives)).collect::<Result<_, _>>()?,
+        ),
+        Value::Object(mut map) => {
+            let datatype = map.get("@type").and_then(Value::as_str).map(str::to_owned);
+            if datatype.as_deref() == Some("@json") {
+                if let Some(literal) = map.remove("@value") {
+                    map.insert("@value".to_owned(), restore_json_literal(literal, natives));
+                }
+                return Ok(Value::Object(map));
+            }
+            if let Some(Value::String(text)) = map.get("@value")
+                && let Some(value) = native(text)?
+            {
+                map.remove("@language");
+                let literal = match &datatype {
+                    Some(datatype) => Value::String(typed_lexical_form(value, datatype)),
+                    None => value.clone(),
+                };
+                map.insert("@value".to_owned(), literal);
+                return Ok(Value::Object(map));
+            }
+            if let Some(Value::String(iri)) = map.get("@id")
+                && let Some(value) = native(iri)?
+            {
+                return Ok(serde_json::json!({ "@value": value }));
+            }
+            Value::Object(
+                map.into_iter()
+                    .map(|(key, member)| Ok((key, restore_natives(member, natives)?)))
+                    .collect::<Result<_, Ob3Error>>()?,
+            )
+        }
+        other => other,
+    })
+}
+
+/// A `@json` literal with its markers replaced by the native values they stand for.
+fn restore_json_literal(value: Value, natives: &[Value]) -> Value {
+    match value {
+        Value::String(text) => match marked_index(&text).and_then(|index| natives.get(index)) {
+            Some(native) => native.clone(),
+            None => Value::String(text),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|item| restore_json_literal(item, natives)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter().map(|(key, member)| (key, restore_json_literal(member, natives))).collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The lexical form JSON-LD's object-to-RDF conversion gives a native value under `datatype`:
+/// `true`/`false`; a number with a fractional part, or any number under `xsd:double`, in the
+/// canonical `xsd:double` form (`5.3E0`); other numbers as integers.
+fn typed_lexical_form(value: &Value, datatype: &str) -> String {
+    match value {
+        Value::Number(number) => {
+            let is_double = datatype == "http://www.w3.org/2001/XMLSchema#double";
+            match (number.as_i64(), number.as_u64(), number.as_f64()) {
+                (Some(integer), _, _) if !is_double => integer.to_string(),
+                (_, Some(integer), _) if !is_double => integer.to_string(),
+                (_, _, Some(float)) if float.fract() == 0.0 && !is_double && float.abs() < 1e21 => {
+                    format!("{float:.0}")
+                }
+                (_, _, Some(float)) => canonical_double(float),
+                _ => number.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The canonical `xsd:double` lexical form as JSON-LD processors write it (`toExponential(15)`
+/// with the mantissa's trailing zeros removed): `5.3E0`, `1.0E-5`.
+fn canonical_double(value: f64) -> String {
+    let formatted = format!("{value:.15e}");
+    let (mantissa, exponent) = formatted.split_once('e').unwrap_or((&formatted, "0"));
+    let mantissa = match mantissa.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            format!("{whole}.{}", if fraction.is_empty() { "0" } else { fraction })
+        }
+        None => format!("{mantissa}.0"),
+    };
+    format!("{mantissa}E{exponent}")
 }
 
 /// The 64 bytes the suite signs: SHA-256 of the canonical proof configuration, then of the
