@@ -54,6 +54,11 @@ step "TypeScript SDK (sdk/typescript): npm ci, npm test, npm run test:live"
   TALLY_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/debug" npm run test:live
 )
 
+# Open Badges 3.0 credentials signed by `tally badge issue` verify with Digital Bazaar's
+# eddsa-rdfc-2022 implementation, an independent one (npm packages; nothing fetched at run time).
+step "OB 3.0 credentials verify with an independent implementation (tests/ob3-interop/run.sh)"
+tests/ob3-interop/run.sh "${CARGO_TARGET_DIR:-$PWD/target}/debug"
+
 # The explorer page embeds the SDK's compiled modules: they must be the ones this SDK builds.
 step "explorer assets are current (scripts/explorer-assets.sh --check)"
 scripts/explorer-assets.sh --check

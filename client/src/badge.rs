@@ -39,6 +39,8 @@ pub const OPEN_BADGES_2_CONTEXTS: [&str; 2] =
 /// The start of every Open Badges 3.0 context IRI: `context.json` and the versioned
 /// `context-3.0.x.json` forms.
 pub const OPEN_BADGES_3_CONTEXT_PREFIX: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context";
+/// The `type` values of an Open Badges 3.0 credential (two names of one class).
+pub const OPEN_BADGES_3_CREDENTIAL_TYPES: [&str; 2] = ["OpenBadgeCredential", "AchievementCredential"];
 /// W3C Verifiable Credentials contexts (data model 1.1 and 2.0), which every Open Badges 3.0
 /// credential also carries; alone they do not make a credential an Open Badge.
 pub const VERIFIABLE_CREDENTIAL_CONTEXTS: [&str; 2] =
@@ -293,10 +295,18 @@ fn format_of(document: &Value) -> Result<BadgeFormat, BadgeError> {
             });
         }
     };
+    let types: Vec<&str> = match document.get("type") {
+        Some(Value::String(text)) => vec![text.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
     let is_v2 = entries.iter().any(|entry| OPEN_BADGES_2_CONTEXTS.contains(entry));
+    // An Open Badges 3.0 credential is known by its OB context or, whatever its context URLs
+    // (published credentials use several, and earlier drafts' URLs), by its type.
     let is_v3 = entries
         .iter()
-        .any(|entry| entry.starts_with(OPEN_BADGES_3_CONTEXT_PREFIX) && entry.ends_with(".json"));
+        .any(|entry| entry.starts_with(OPEN_BADGES_3_CONTEXT_PREFIX) && entry.ends_with(".json"))
+        || types.iter().any(|found| OPEN_BADGES_3_CREDENTIAL_TYPES.contains(found));
     let format = match (is_v2, is_v3) {
         (true, false) => BadgeFormat::OpenBadges2,
         (false, true) => BadgeFormat::OpenBadges3,
@@ -309,7 +319,7 @@ fn format_of(document: &Value) -> Result<BadgeFormat, BadgeError> {
             let is_credential = entries.iter().any(|entry| VERIFIABLE_CREDENTIAL_CONTEXTS.contains(entry));
             let reason = if is_credential {
                 format!(
-                    "a Verifiable Credential without the Open Badges 3.0 context ({OPEN_BADGES_3_CONTEXT_PREFIX}…) is not an Open Badge"
+                    "a Verifiable Credential without the Open Badges 3.0 context ({OPEN_BADGES_3_CONTEXT_PREFIX}…) and not of type OpenBadgeCredential or AchievementCredential is not an Open Badge"
                 )
             } else {
                 format!(
@@ -320,17 +330,11 @@ fn format_of(document: &Value) -> Result<BadgeFormat, BadgeError> {
             return Err(BadgeError::UnknownFormat { reason });
         }
     };
-    let types: Vec<&str> = match document.get("type") {
-        Some(Value::String(text)) => vec![text.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
     let (accepted, expected): (&[&str], &str) = match format {
         BadgeFormat::OpenBadges2 => (&["Assertion", "https://w3id.org/openbadges#Assertion"], "Assertion"),
-        BadgeFormat::OpenBadges3 => (
-            &["OpenBadgeCredential", "AchievementCredential"],
-            "OpenBadgeCredential or AchievementCredential",
-        ),
+        BadgeFormat::OpenBadges3 => {
+            (&OPEN_BADGES_3_CREDENTIAL_TYPES, "OpenBadgeCredential or AchievementCredential")
+        }
     };
     if !types.iter().any(|found| accepted.contains(found)) {
         let found = if types.is_empty() { "(none)".to_owned() } else { types.join(", ") };

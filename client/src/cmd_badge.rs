@@ -1,6 +1,7 @@
-//! `tally badge anchor|verify|revoke|receipt` (docs/ARCHITECTURE.md "Badges"): anchor Open Badges assertions as
-//! one Merkle root, verify a badge step by step from the genesis file alone, revoke a badge,
-//! and show or refresh a receipt.
+//! `tally badge anchor|verify|revoke|receipt|achievement|issue` (docs/ARCHITECTURE.md
+//! "Badges"): anchor Open Badges assertions as one Merkle root, verify a badge step by step
+//! from the genesis file alone, revoke a badge, show or refresh a receipt, validate a
+//! provider's achievements, and issue signed Open Badges 3.0 credentials in one anchored batch.
 //!
 //! Receipt files are named `<assertion file name>.receipt.json`, next to the assertion or in
 //! `--out-dir`; `badge verify` looks there when no `--receipt` is given.
@@ -13,6 +14,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use tally_client::badge::{BadgeBatch, BadgeReceipt, canon_name, format_name, hash_assertion};
 use tally_client::http::{NodeClient, TxInclusion};
+use tally_client::ob3;
 use tally_client::proofs::{ArchiveSource, ChainSource, Interest, NodeSource, Trust, verify_badge};
 use tally_client::txbuild::VALID_FOR_BLOCKS_DEFAULT;
 use tally_genesis::Genesis;
@@ -29,6 +31,10 @@ type AnchorBatch = (BadgeBatch, Vec<(usize, Hash)>);
 
 /// The suffix of a receipt file.
 pub const RECEIPT_SUFFIX: &str = ".receipt.json";
+/// The largest achievements file read, in bytes.
+const ACHIEVEMENTS_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// The largest recipients file read, in bytes (a full batch of 2^20 addresses fits).
+const RECIPIENTS_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Receipt files `badge receipt HASH` reads while searching a directory.
 const RECEIPT_SEARCH_FILES_MAX: usize = 100_000;
 
@@ -45,6 +51,68 @@ pub enum BadgeCommand {
     /// Show a receipt (a file, or the receipt of a badge hash found in --dir); --refresh
     /// fills in the anchor transaction and height from the node.
     Receipt(ReceiptArgs),
+    /// A provider's Open Badges 3.0 achievements.
+    #[command(subcommand)]
+    Achievement(AchievementCommand),
+    /// Issue Open Badges 3.0 credentials of one achievement to many recipients, signed
+    /// (eddsa-rdfc-2022) with your issuer key as a did:key, and anchor them in one transaction.
+    Issue(IssueArgs),
+}
+
+#[derive(Subcommand)]
+pub enum AchievementCommand {
+    /// Check an achievements file (an OB 3.0 Achievement or an array of them) against the
+    /// bundled OB 3.0 JSON schema; ids must be distinct.
+    Validate {
+        /// The achievements file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct IssueArgs {
+    /// The achievements file (see `tally badge achievement validate`).
+    #[arg(long)]
+    achievements: PathBuf,
+    /// The id of the achievement to award, from the achievements file.
+    #[arg(long)]
+    achievement: String,
+    /// A recipient: a tally1… account address or an email address (repeatable).
+    #[arg(long = "recipient")]
+    recipients: Vec<String>,
+    /// A file of recipients, one per line (`#` comments and blank lines skipped); a line may
+    /// add, after a tab, the evidence narrative for that recipient.
+    #[arg(long)]
+    recipients_file: Option<PathBuf>,
+    /// The issuer key's name in the keystore (an issuer of your member): it signs the
+    /// credentials and the anchor transaction.
+    #[arg(long = "from", visible_alias = "key")]
+    key: String,
+    /// The issuer's name in each credential's issuer profile.
+    #[arg(long)]
+    issuer_name: Option<String>,
+    /// Start of validity, RFC 3339 (default: now).
+    #[arg(long)]
+    valid_from: Option<String>,
+    /// End of validity, RFC 3339 (default: none).
+    #[arg(long)]
+    valid_until: Option<String>,
+    /// A URI for the evidence of every credential of this run (e.g. where it is described).
+    #[arg(long)]
+    evidence_uri: Option<String>,
+    /// The evidence narrative of every credential of this run (a recipient line's own
+    /// narrative takes its place).
+    #[arg(long)]
+    evidence_narrative: Option<String>,
+    /// Where to write the credentials and their receipts.
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// A URI describing the batch (e.g. where the achievements are published).
+    #[arg(long)]
+    metadata_uri: Option<String>,
+    /// Sign and write the credentials but do not anchor them (anchor later with `badge anchor`).
+    #[arg(long)]
+    no_anchor: bool,
 }
 
 #[derive(Args)]
@@ -81,6 +149,10 @@ pub struct VerifyArgs {
     /// answer from before a revocation.
     #[arg(long, default_value_t = 0)]
     min_height: u64,
+    /// The time (RFC 3339) at which an OB 3.0 credential's validity window is checked
+    /// (default: now).
+    #[arg(long)]
+    at: Option<String>,
 }
 
 #[derive(Args)]
@@ -112,15 +184,32 @@ pub fn run(context: &Session, command: BadgeCommand) -> anyhow::Result<()> {
         BadgeCommand::Verify(args) => verify(context, args),
         BadgeCommand::Revoke(args) => revoke(context, args),
         BadgeCommand::Receipt(args) => receipt(context, args),
+        BadgeCommand::Achievement(AchievementCommand::Validate { file }) => {
+            validate_achievements(context, &file)
+        }
+        BadgeCommand::Issue(args) => issue(context, args),
     }
 }
 
 /// Loads `name` from the keystore, builds a transaction of `ops` at the account's next seq,
 /// submits it and waits for the commit. A failed receipt is an error.
 fn submit_and_wait(context: &Session, name: &str, ops: Vec<Op>) -> anyhow::Result<TxInclusion> {
+    submit_and_wait_with(context, name, None, ops)
+}
+
+/// [`submit_and_wait`], signing with `key` when it is already loaded.
+fn submit_and_wait_with(
+    context: &Session,
+    name: &str,
+    key: Option<&tally_types::SecretKey>,
+    ops: Vec<Op>,
+) -> anyhow::Result<TxInclusion> {
     let args =
         SubmitArgs { from: name.to_owned(), wait: true, valid_for: VALID_FOR_BLOCKS_DEFAULT, seq: None };
-    let sent = crate::submit::send(context, &args, ops)?;
+    let sent = match key {
+        Some(key) => crate::submit::send_with_key(context, key, &args, ops)?,
+        None => crate::submit::send(context, &args, ops)?,
+    };
     let Some(inclusion) = sent.inclusion else {
         bail!("transaction {} was admitted but not reported committed", sent.tx_id)
     };
@@ -166,12 +255,7 @@ fn anchor(context: &Session, args: AnchorArgs) -> anyhow::Result<()> {
     if args.files.len() > limits::BADGE_BATCH_LEAVES_MAX as usize {
         return Err(usage(format!("at most {} badges per anchor", limits::BADGE_BATCH_LEAVES_MAX)));
     }
-    let metadata_uri = match &args.metadata_uri {
-        Some(text) => Some(BoundedString::new(text.clone()).map_err(|_| {
-            usage(format!("--metadata-uri is longer than {} bytes", limits::BADGE_METADATA_URI_BYTES_MAX))
-        })?),
-        None => None,
-    };
+    let metadata_uri = parse_metadata_uri(args.metadata_uri.as_deref())?;
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -179,7 +263,7 @@ fn anchor(context: &Session, args: AnchorArgs) -> anyhow::Result<()> {
     let ops: Vec<Op> =
         batches.iter().map(|(batch, _)| Op::AnchorBadges(batch.anchor_op(metadata_uri.clone()))).collect();
     let inclusion = submit_and_wait(context, &args.key, ops)?;
-    let written = write_receipts(&args, &batches, &inclusion)?;
+    let written = write_receipts(&args.files, args.out_dir.as_deref(), &batches, &inclusion)?;
     context.print(json!({ "tx_id": inclusion.tx_id, "height": inclusion.height, "badges": written }), || {
         println!(
             "anchored {} in transaction {} at height {}",
@@ -234,7 +318,8 @@ fn batch_assertions(files: &[PathBuf]) -> anyhow::Result<Vec<AnchorBatch>> {
 /// Writes each assertion's receipt (next to it, or in `--out-dir`) now that its batch is on
 /// chain in `inclusion`; returns one report entry per assertion.
 fn write_receipts(
-    args: &AnchorArgs,
+    files: &[PathBuf],
+    out_dir: Option<&Path>,
     batches: &[AnchorBatch],
     inclusion: &TxInclusion,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
@@ -244,8 +329,8 @@ fn write_receipts(
             let mut receipt = batch.receipt(position).expect("position is within the batch");
             receipt.tx_id = Some(inclusion.tx_id);
             receipt.height = Some(inclusion.height);
-            let assertion = &args.files[*file_index];
-            let path = receipt_path(assertion, args.out_dir.as_deref())?;
+            let assertion = &files[*file_index];
+            let path = receipt_path(assertion, out_dir)?;
             std::fs::write(&path, receipt.to_json() + "\n")
                 .with_context(|| format!("writing the receipt {}", path.display()))?;
             written.push(json!({
@@ -271,17 +356,60 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
         .with_context(|| format!("reading the genesis file {}", args.genesis.display()))?;
     let mut trust = Trust::from_genesis(&genesis);
     trust.min_state_height = Height(args.min_height);
+    if let Some(at) = &args.at {
+        let unix_s = tally_client::ob3::credential::parse_rfc3339(at)
+            .ok_or_else(|| usage(format!("--at {at} is not an RFC 3339 date-time")))?;
+        trust.credential_time_unix_s = Some(unix_s);
+    }
     let assertion = read_bounded(&args.assertion, tally_client::badge::BADGE_BYTES_MAX, "assertion")?;
     let receipt_file = match &args.receipt {
         Some(path) => path.clone(),
         None => receipt_path(&args.assertion, None)?,
     };
     let receipt = load_receipt(&receipt_file)?;
-    let mut source: Box<dyn ChainSource> = match &args.archive {
+    let mut source = chain_source(context, &args, &genesis, &receipt, &mut trust)?;
+    let report = verify_badge(source.as_mut(), &trust, &assertion, &receipt);
+    context.print(json!({ "valid": report.is_valid(), "report": report }), || {
+        println!("badge {}", report.badge_hash);
+        for step in &report.steps {
+            let mark = if step.passed { "ok  " } else { "FAIL" };
+            println!("  {mark} step {} ({}): {}", step.number, step.name, step.detail);
+            if let Some(expected) = &step.expected {
+                println!("         expected: {expected}");
+            }
+            if let Some(actual) = &step.actual {
+                println!("         actual:   {actual}");
+            }
+        }
+        if report.is_valid() && report.step_count > 6 {
+            println!(
+                "VALID: anchored, final, issued by a member, not revoked; an OB 3.0 credential signed by the member's issuer key, within its validity window"
+            );
+        } else if report.is_valid() {
+            println!("VALID: anchored, final, issued by a member, not revoked");
+        }
+    });
+    match report.failed_step() {
+        None if report.is_valid() => Ok(()),
+        None => bail!("verification stopped before all steps ran"),
+        Some(step) => bail!("badge verification failed at step {} ({})", step.number, step.name),
+    }
+}
+
+/// The source `badge verify` reads the chain from: the archive, or the node (after checking
+/// its chain id); `trust` learns the epochs from it.
+fn chain_source(
+    context: &Session,
+    args: &VerifyArgs,
+    genesis: &Genesis,
+    receipt: &BadgeReceipt,
+    trust: &mut Trust,
+) -> anyhow::Result<Box<dyn ChainSource>> {
+    Ok(match &args.archive {
         Some(path) => {
             let interest =
                 Interest { txs: receipt.tx_id.into_iter().collect(), anchor_roots: vec![receipt.root] };
-            let source = ArchiveSource::load(path, &genesis, &interest)
+            let source = ArchiveSource::load(path, genesis, &interest)
                 .with_context(|| format!("replaying the archive {}", path.display()))?;
             // The replay established every epoch's validators from the genesis file.
             trust.epochs = source.epochs().to_vec();
@@ -305,29 +433,7 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
             trust.follow_epochs(&steps).context("following the epochs from the genesis file")?;
             Box::new(source)
         }
-    };
-    let report = verify_badge(source.as_mut(), &trust, &assertion, &receipt);
-    context.print(json!({ "valid": report.is_valid(), "report": report }), || {
-        println!("badge {}", report.badge_hash);
-        for step in &report.steps {
-            let mark = if step.passed { "ok  " } else { "FAIL" };
-            println!("  {mark} step {} ({}): {}", step.number, step.name, step.detail);
-            if let Some(expected) = &step.expected {
-                println!("         expected: {expected}");
-            }
-            if let Some(actual) = &step.actual {
-                println!("         actual:   {actual}");
-            }
-        }
-        if report.is_valid() {
-            println!("VALID: anchored, final, issued by a member, not revoked");
-        }
-    });
-    match report.failed_step() {
-        None if report.is_valid() => Ok(()),
-        None => bail!("verification stopped before all steps ran"),
-        Some(step) => bail!("badge verification failed at step {} ({})", step.number, step.name),
-    }
+    })
 }
 
 fn revoke(context: &Session, args: RevokeArgs) -> anyhow::Result<()> {
@@ -406,6 +512,229 @@ fn receipt(context: &Session, args: ReceiptArgs) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+fn validate_achievements(context: &Session, file: &Path) -> anyhow::Result<()> {
+    let bytes = read_bounded(file, ACHIEVEMENTS_BYTES_MAX, "achievements file")?;
+    let achievements = ob3::credential::parse_achievements(&bytes)
+        .map_err(|error| usage(format!("{}: {error}", file.display())))?;
+    ob3::schema::check_achievements(&achievements)
+        .map_err(|error| usage(format!("{}:\n{error}", file.display())))?;
+    let ids: Vec<&str> =
+        achievements.iter().filter_map(|a| a.get("id").and_then(serde_json::Value::as_str)).collect();
+    context.print(json!({ "file": file, "valid": true, "achievements": ids }), || {
+        println!(
+            "{}: {} valid under the OB 3.0 JSON schema",
+            file.display(),
+            plural(ids.len(), "achievement")
+        );
+        for id in &ids {
+            println!("  {id}");
+        }
+    });
+    Ok(())
+}
+
+/// One line of a recipients file, or one `--recipient`.
+struct RecipientLine {
+    text: String,
+    recipient: ob3::credential::Recipient,
+    narrative: Option<String>,
+}
+
+fn read_recipients(args: &IssueArgs) -> anyhow::Result<Vec<RecipientLine>> {
+    let mut lines = Vec::new();
+    for text in &args.recipients {
+        let recipient = ob3::credential::Recipient::parse(text).map_err(|error| usage(error.to_string()))?;
+        lines.push(RecipientLine { text: text.trim().to_owned(), recipient, narrative: None });
+    }
+    if let Some(path) = &args.recipients_file {
+        let bytes = read_bounded(path, RECIPIENTS_BYTES_MAX, "recipients file")?;
+        let text = String::from_utf8(bytes).map_err(|_| usage(format!("{} is not UTF-8", path.display())))?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let (who, narrative) = match line.split_once('\t') {
+                Some((who, narrative)) => (who, Some(narrative.trim().to_owned()).filter(|n| !n.is_empty())),
+                None => (line, None),
+            };
+            let recipient = ob3::credential::Recipient::parse(who)
+                .map_err(|error| usage(format!("{} line {}: {error}", path.display(), number + 1)))?;
+            lines.push(RecipientLine { text: who.trim().to_owned(), recipient, narrative });
+        }
+    }
+    if lines.is_empty() {
+        return Err(usage("no recipients: give --recipient or --recipients-file"));
+    }
+    if lines.len() > limits::BADGE_BATCH_LEAVES_MAX as usize {
+        return Err(usage(format!("at most {} recipients per run", limits::BADGE_BATCH_LEAVES_MAX)));
+    }
+    Ok(lines)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `--metadata-uri`, checked against the protocol's length limit.
+fn parse_metadata_uri(
+    text: Option<&str>,
+) -> anyhow::Result<Option<BoundedString<{ limits::BADGE_METADATA_URI_BYTES_MAX }>>> {
+    text.map(|text| {
+        BoundedString::new(text.to_owned()).map_err(|_| {
+            usage(format!("--metadata-uri is longer than {} bytes", limits::BADGE_METADATA_URI_BYTES_MAX))
+        })
+    })
+    .transpose()
+}
+
+fn checked_date(option: &str, text: &str) -> anyhow::Result<String> {
+    ob3::credential::parse_rfc3339(text)
+        .map(|_| text.to_owned())
+        .ok_or_else(|| usage(format!("{option} {text} is not an RFC 3339 date-time")))
+}
+
+/// The achievement `--achievement` names, from the achievements file (which must be valid).
+fn find_achievement(args: &IssueArgs) -> anyhow::Result<serde_json::Value> {
+    let bytes = read_bounded(&args.achievements, ACHIEVEMENTS_BYTES_MAX, "achievements file")?;
+    let achievements = ob3::credential::parse_achievements(&bytes)
+        .map_err(|error| usage(format!("{}: {error}", args.achievements.display())))?;
+    ob3::schema::check_achievements(&achievements)
+        .map_err(|error| usage(format!("{}:\n{error}", args.achievements.display())))?;
+    achievements
+        .into_iter()
+        .find(|a| a.get("id").and_then(serde_json::Value::as_str) == Some(args.achievement.as_str()))
+        .ok_or_else(|| {
+            usage(format!("{} has no achievement {}", args.achievements.display(), args.achievement))
+        })
+}
+
+fn issue(context: &Session, args: IssueArgs) -> anyhow::Result<()> {
+    let achievement = find_achievement(&args)?;
+    let recipients = read_recipients(&args)?;
+    let now = ob3::credential::format_rfc3339(unix_now());
+    let metadata_uri = parse_metadata_uri(args.metadata_uri.as_deref())?;
+    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+    let key = context.keystore()?.load(&args.key, &crate::passphrase(false)?)?;
+    let spec = ob3::credential::IssueSpec {
+        achievement,
+        issuer: key.public_key(),
+        issuer_name: args.issuer_name.clone(),
+        valid_from: match &args.valid_from {
+            Some(text) => checked_date("--valid-from", text)?,
+            None => now.clone(),
+        },
+        valid_until: args
+            .valid_until
+            .as_deref()
+            .map(|text| checked_date("--valid-until", text))
+            .transpose()?,
+    };
+    let started = std::time::Instant::now();
+    let files = sign_credentials(&args, &spec, &key, &recipients, &now)?;
+    let signed_s = started.elapsed().as_secs_f64();
+    let issued: Vec<serde_json::Value> = recipients
+        .iter()
+        .zip(&files)
+        .map(|(line, file)| json!({ "recipient": line.text, "credential": file }))
+        .collect();
+    if args.no_anchor {
+        context.print(json!({ "credentials": issued, "anchored": false, "sign_s": signed_s }), || {
+            println!(
+                "signed {} in {} (not anchored)",
+                plural(files.len(), "credential"),
+                args.out_dir.display()
+            );
+        });
+        return Ok(());
+    }
+    let batches = batch_assertions(&files)?;
+    let ops: Vec<Op> =
+        batches.iter().map(|(batch, _)| Op::AnchorBadges(batch.anchor_op(metadata_uri.clone()))).collect();
+    let inclusion = submit_and_wait_with(context, &args.key, Some(&key), ops).with_context(|| {
+        format!(
+            "the credentials are written in {} but not anchored; anchor them with `tally badge anchor`",
+            args.out_dir.display()
+        )
+    })?;
+    let written = write_receipts(&files, Some(&args.out_dir), &batches, &inclusion)?;
+    let total_s = started.elapsed().as_secs_f64();
+    context.print(
+        json!({
+            "tx_id": inclusion.tx_id,
+            "height": inclusion.height,
+            "credentials": issued,
+            "badges": written,
+            "sign_s": signed_s,
+            "total_s": total_s,
+        }),
+        || print_issued(&args, &recipients, &files, &inclusion, signed_s, total_s),
+    );
+    Ok(())
+}
+
+fn print_issued(
+    args: &IssueArgs,
+    recipients: &[RecipientLine],
+    files: &[PathBuf],
+    inclusion: &TxInclusion,
+    signed_s: f64,
+    total_s: f64,
+) {
+    println!(
+        "issued {} of {} and anchored them in transaction {} at height {} ({signed_s:.2} s signing, {total_s:.2} s in all)",
+        plural(files.len(), "credential"),
+        args.achievement,
+        inclusion.tx_id,
+        inclusion.height,
+    );
+    for (line, file) in recipients.iter().zip(files) {
+        println!("  {}  ->  {}", line.text, file.display());
+    }
+}
+
+/// Builds, signs and writes one credential per recipient into `--out-dir`; returns the files,
+/// in recipient order.
+fn sign_credentials(
+    args: &IssueArgs,
+    spec: &ob3::credential::IssueSpec,
+    key: &tally_types::SecretKey,
+    recipients: &[RecipientLine],
+    created: &str,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::with_capacity(recipients.len());
+    for line in recipients {
+        let id = ob3::credential::random_urn_uuid()?;
+        let salt = ob3::credential::random_salt()?;
+        let narrative = line.narrative.as_ref().or(args.evidence_narrative.as_ref());
+        let mut evidence = Vec::new();
+        if narrative.is_some() || args.evidence_uri.is_some() {
+            let mut item = json!({ "type": ["Evidence"] });
+            if let Some(uri) = &args.evidence_uri {
+                item["id"] = uri.clone().into();
+            }
+            if let Some(narrative) = narrative {
+                item["narrative"] = narrative.clone().into();
+            }
+            evidence.push(item);
+        }
+        let unsigned = ob3::credential::build(spec, &line.recipient, &id, &salt, &evidence);
+        let signed = ob3::credential::sign(&unsigned, key, created)
+            .map_err(|error| anyhow::anyhow!("signing the credential for {}: {error}", line.text))?;
+        let path = args.out_dir.join(format!("{}.ob3.json", id.trim_start_matches("urn:uuid:")));
+        let text = serde_json::to_string_pretty(&signed).context("writing a credential as JSON")?;
+        std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 /// "1 badge", "3 badges".

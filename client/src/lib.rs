@@ -72,6 +72,7 @@ pub mod http;
 pub mod jcs;
 pub mod keystore;
 pub mod market;
+pub mod ob3;
 pub mod pricing;
 pub mod proofs;
 #[cfg(test)]

@@ -109,10 +109,21 @@ pub(crate) struct Sent {
 /// Loads the `--from` key, signs `ops` at the account's next seq (or `--seq`) and submits
 /// them; waits for the commit with `--wait`. Does not print.
 pub(crate) fn send(context: &Session, args: &SubmitArgs, ops: Vec<Op>) -> anyhow::Result<Sent> {
-    let client = context.client()?;
     let store = context.keystore()?;
     let passphrase = passphrase(false)?;
     let key: SecretKey = store.load(&args.from, &passphrase)?;
+    send_with_key(context, &key, args, ops)
+}
+
+/// [`send`] with a key already loaded (`args.from` is not read), for commands that sign
+/// something else with the same key first.
+pub(crate) fn send_with_key(
+    context: &Session,
+    key: &SecretKey,
+    args: &SubmitArgs,
+    ops: Vec<Op>,
+) -> anyhow::Result<Sent> {
+    let client = context.client()?;
     let status = client.status().context("reading the node's status")?;
     let seq = match args.seq {
         Some(seq) => seq,
@@ -122,7 +133,7 @@ pub(crate) fn send(context: &Session, args: &SubmitArgs, ops: Vec<Op>) -> anyhow
         }
     };
     let valid_until = txbuild::valid_until(status.committed_height, args.valid_for);
-    let signed = txbuild::build_signed(&key, &status.chain_id, seq, valid_until, ops, b"")
+    let signed = txbuild::build_signed(key, &status.chain_id, seq, valid_until, ops, b"")
         .map_err(|error| usage(error.to_string()))?;
     let tx_id = signed.id();
     let inclusion = match client.submit(&signed, args.wait)? {

@@ -455,3 +455,113 @@ fn a_removed_members_badge_fails_at_step_5_naming_the_removal() {
     assert_eq!(step, 5, "{detail}");
     assert!(detail.contains("`globex` was removed from the consortium at height 3"), "{detail}");
 }
+
+/// An Open Badges 3.0 credential of the example achievement for the developer of `seed`,
+/// signed by `key`; `edit` changes the unsigned credential before signing.
+fn ob3_credential(
+    key: &SecretKey,
+    seed: u8,
+    valid_until: Option<&str>,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Vec<u8> {
+    use tally_client::ob3::credential::{self, IssueSpec, Recipient};
+    let achievements = std::fs::read(format!("{EXAMPLES}/achievements.json")).expect("example achievements");
+    let achievement = credential::parse_achievements(&achievements).expect("achievements")[0].clone();
+    let spec = IssueSpec {
+        achievement,
+        issuer: key.public_key(),
+        issuer_name: Some("Acme APIs".into()),
+        valid_from: "2026-01-01T00:00:00Z".into(),
+        valid_until: valid_until.map(str::to_owned),
+    };
+    let developer = Recipient::Account(SecretKey::from_seed(&[seed; 32]).public_key());
+    let id = format!("urn:uuid:00000000-0000-4000-8000-0000000000{seed:02x}");
+    let mut unsigned = credential::build(&spec, &developer, &id, "", &[]);
+    edit(&mut unsigned);
+    let signed = credential::sign(&unsigned, key, "2026-01-01T00:00:00Z").expect("signs");
+    serde_json::to_vec_pretty(&signed).expect("JSON")
+}
+
+/// Issued credentials anchored by acme: a good one passes nine steps, and each way of being
+/// wrong fails at its own step with the reason.
+#[test]
+fn ob3_credentials_pass_nine_steps_and_each_failure_names_its_step() {
+    let mut chain = TestChain::new();
+    let acme = chain.acme.clone();
+    let globex = chain.globex.clone();
+    let good = ob3_credential(&acme, 1, None, |_| {});
+    let by_globex_key = ob3_credential(&globex, 2, None, |_| {});
+    let expiring = ob3_credential(&acme, 3, Some("2026-06-01T00:00:00Z"), |_| {});
+    let to_revoke = ob3_credential(&acme, 4, None, |_| {});
+    let mut changed: serde_json::Value = serde_json::from_slice(&good).expect("JSON");
+    changed["credentialSubject"]["achievement"]["name"] = "Ten Million API Calls".into();
+    let changed = serde_json::to_vec_pretty(&changed).expect("JSON");
+    let no_criteria = ob3_credential(&acme, 5, None, |credential| {
+        credential["credentialSubject"]["achievement"].as_object_mut().expect("object").remove("criteria");
+    });
+    let credentials = vec![good, by_globex_key, expiring, to_revoke, changed, no_criteria];
+    let batch = BadgeBatch::from_assertions(&credentials).expect("one OB 3.0 batch");
+    let tx = chain.tx(&acme, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+    chain.block(vec![tx.clone()], false);
+    let revocation = chain.tx(&acme, vec![revoke(batch.badge_hashes()[3], "issued in error")]);
+    chain.block(vec![revocation], false);
+    let receipts: Vec<BadgeReceipt> = batch
+        .receipts()
+        .map(|mut receipt| {
+            receipt.tx_id = Some(tx.id());
+            receipt.height = Some(Height(1));
+            receipt
+        })
+        .collect();
+    let mut trust = chain.trust();
+    trust.credential_time_unix_s = tally_client::ob3::credential::parse_rfc3339("2026-12-01T00:00:00Z");
+    let verify = |index: usize| chain.verify_with(&trust, &credentials[index], &receipts[index]);
+
+    let report = verify(0);
+    assert!(report.is_valid(), "{report:#?}");
+    assert_eq!(report.steps.iter().map(|step| step.number).collect::<Vec<_>>(), (1..=9).collect::<Vec<_>>());
+    assert_eq!(report.steps[6].name, "OB 3.0 schema");
+    assert!(report.steps[7].detail.contains("issuer of member `acme`"), "{}", report.steps[7].detail);
+
+    let (step, detail) = failed_at(&verify(1));
+    assert_eq!(step, 8, "{detail}");
+    assert!(detail.contains("not an issuer key of member `acme`"), "{detail}");
+    let (step, detail) = failed_at(&verify(2));
+    assert_eq!(step, 9, "{detail}");
+    assert!(detail.contains("expired"), "{detail}");
+    let (step, detail) = failed_at(&verify(3));
+    assert_eq!(step, 6, "{detail}");
+    let (step, detail) = failed_at(&verify(4));
+    assert_eq!(step, 8, "{detail}");
+    assert!(detail.contains("does not verify"), "{detail}");
+    let (step, detail) = failed_at(&verify(5));
+    assert_eq!(step, 7, "{detail}");
+    assert!(detail.contains("criteria"), "{detail}");
+    // The changed credential against the good one's receipt: the hash step already fails.
+    let report = chain.verify_with(&trust, &credentials[4], &receipts[0]);
+    assert_eq!(failed_at(&report).0, 1);
+    // Before its validity starts, the good credential fails at step 9 too.
+    trust.credential_time_unix_s = tally_client::ob3::credential::parse_rfc3339("2025-12-31T00:00:00Z");
+    let report = chain.verify_with(&trust, &credentials[0], &receipts[0]);
+    let (step, detail) = failed_at(&report);
+    assert_eq!((step, detail.contains("not valid yet")), (9, true), "{detail}");
+}
+
+/// A credential made elsewhere without an embedded proof keeps the six steps: the anchor by
+/// a member's issuer is its evidence of issuance.
+#[test]
+fn an_unsigned_ob3_credential_has_six_steps() {
+    let mut chain = TestChain::new();
+    let credential =
+        std::fs::read(format!("{EXAMPLES}/credential-client-library.ob3.json")).expect("example credential");
+    let batch = BadgeBatch::from_assertions(std::slice::from_ref(&credential)).expect("batch");
+    let acme = chain.acme.clone();
+    let tx = chain.tx(&acme, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+    chain.block(vec![tx.clone()], false);
+    let mut receipt = batch.receipt(0).expect("one");
+    receipt.tx_id = Some(tx.id());
+    receipt.height = Some(Height(1));
+    let report = chain.verify(&credential, &receipt);
+    assert!(report.is_valid(), "{report:#?}");
+    assert_eq!(report.steps.len(), 6);
+}

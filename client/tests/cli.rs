@@ -240,3 +240,77 @@ fn application_sign_and_check() {
     assert!(!elsewhere.status.success());
     assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("tally-elsewhere"));
 }
+
+#[test]
+fn badge_achievement_validate_and_offline_issue() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keystore = dir.path().join("keys");
+    let achievements = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/badges/achievements.json");
+    let valid = json(&run(&keystore, &["--json", "badge", "achievement", "validate", achievements]));
+    assert_eq!(valid["achievements"].as_array().map(Vec::len), Some(4), "{valid:#}");
+
+    // A broken file: exit 2 (usage), naming the achievement and what is missing.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        r#"[{"id": "not a uri", "type": ["Achievement"], "name": "X", "description": "Y"}]"#,
+    )
+    .expect("write");
+    let refused = run(&keystore, &["badge", "achievement", "validate", broken.to_str().expect("UTF-8")]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("achievement 0") && stderr.contains("criteria"), "{stderr}");
+
+    // Issue to two recipients without anchoring: signed credentials, the issuer our key.
+    let issuer = json(&run(&keystore, &["--json", "keys", "new", "acme-issuer"]));
+    let developer = json(&run(&keystore, &["--json", "keys", "new", "developer"]));
+    let recipients = dir.path().join("recipients.txt");
+    let developer_address = developer["address"].as_str().expect("address");
+    std::fs::write(
+        &recipients,
+        format!("# milestone reached\n{developer_address}\tsettled 1,000,000 calls\ndev@example.com\n"),
+    )
+    .expect("write");
+    let out = dir.path().join("issued");
+    let issued = json(&run(
+        &keystore,
+        &[
+            "--json",
+            "badge",
+            "issue",
+            "--achievements",
+            achievements,
+            "--achievement",
+            "https://badges.acme.example/achievements/api-calls-1m",
+            "--recipients-file",
+            recipients.to_str().expect("UTF-8"),
+            "--from",
+            "acme-issuer",
+            "--out-dir",
+            out.to_str().expect("UTF-8"),
+            "--no-anchor",
+        ],
+    ));
+    let credentials = issued["credentials"].as_array().expect("credentials");
+    assert_eq!(credentials.len(), 2, "{issued:#}");
+    let issuer_key =
+        tally_types::PublicKey::from_address(issuer["address"].as_str().expect("address")).expect("key");
+    for entry in credentials {
+        let text = std::fs::read_to_string(entry["credential"].as_str().expect("path")).expect("written");
+        let credential: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        tally_client::ob3::schema::check_credential(&credential).expect("schema-valid");
+        let verified = tally_client::ob3::credential::verify_issuer_proof(&credential).expect("verifies");
+        assert_eq!(verified.key, issuer_key);
+    }
+    let first: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(credentials[0]["credential"].as_str().expect("path")).expect("read"),
+    )
+    .expect("JSON");
+    assert_eq!(first["evidence"][0]["narrative"], "settled 1,000,000 calls");
+    assert_eq!(
+        first["credentialSubject"]["id"],
+        tally_client::ob3::didkey::did_key(
+            &tally_types::PublicKey::from_address(developer_address).expect("key")
+        )
+    );
+}

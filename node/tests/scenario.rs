@@ -348,6 +348,45 @@ fn badges_and_audit(tally: &Tally, dir: &Path) {
     let (report, _) =
         json_failure(tally, &["badge", "verify", &files[2], "--genesis", genesis, "--archive", archive]);
     assert_eq!(failed_step(&report)["number"], 6, "{report:#}");
+
+    // Open Badges 3.0: acme issues signed credentials of one achievement to two developers in
+    // one anchored batch; each verifies in nine steps, and fails at step 9 once expired.
+    let achievements = examples.join("achievements.json");
+    let achievements = achievements.to_str().expect("UTF-8 path");
+    tally.json(&["badge", "achievement", "validate", achievements]);
+    let recipients = dir.join("recipients.txt");
+    std::fs::write(&recipients, "dev-one@example.com\ndev-two@example.com\tsettled 1,000,000 calls\n")
+        .expect("write the recipients");
+    let issued_dir = dir.join("issued");
+    let issued = tally.json(&[
+        "badge",
+        "issue",
+        "--achievements",
+        achievements,
+        "--achievement",
+        "https://badges.acme.example/achievements/api-calls-1m",
+        "--recipients-file",
+        recipients.to_str().expect("UTF-8 path"),
+        "--from",
+        "acme-issuer",
+        "--valid-until",
+        "2099-01-01T00:00:00Z",
+        "--out-dir",
+        issued_dir.to_str().expect("UTF-8 path"),
+    ]);
+    let credentials = issued["credentials"].as_array().expect("credentials");
+    assert_eq!(credentials.len(), 2, "{issued:#}");
+    for entry in credentials {
+        let file = entry["credential"].as_str().expect("path");
+        let verified = tally.json(&["badge", "verify", file, "--genesis", genesis]);
+        assert_eq!(verified["valid"], true, "{verified:#}");
+        assert_eq!(verified["report"]["steps"].as_array().map(Vec::len), Some(9), "{verified:#}");
+    }
+    let file = credentials[0]["credential"].as_str().expect("path");
+    let (report, stderr) =
+        json_failure(tally, &["badge", "verify", file, "--genesis", genesis, "--at", "2100-01-01T00:00:00Z"]);
+    assert_eq!(failed_step(&report)["number"], 9, "{report:#}");
+    assert!(stderr.contains("validity window"), "{stderr}");
 }
 
 // Not split: one story on one running network, each step starting from the state the last one left.

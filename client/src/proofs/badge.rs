@@ -1,4 +1,6 @@
-//! The six steps of badge verification (docs/ARCHITECTURE.md "Badges").
+//! The six steps of badge verification (docs/ARCHITECTURE.md "Badges"), and three more for an
+//! Open Badges 3.0 credential with an embedded proof: the OB 3.0 schema, the proof by an
+//! issuer key of the anchoring member, the validity window.
 
 use super::*;
 use tally_types::PublicKey;
@@ -22,19 +24,23 @@ pub struct StepReport {
 /// The names of the six steps, by number − 1.
 pub const BADGE_STEPS: [&str; 6] =
     ["badge hash", "Merkle path", "anchor transaction", "finality", "issuer membership", "non-revocation"];
+/// The names of steps 7 to 9, run for an Open Badges 3.0 JSON credential that carries a proof.
+pub const CREDENTIAL_STEPS: [&str; 3] = ["OB 3.0 schema", "credential proof", "validity window"];
 
 /// The outcome of verifying one badge: the steps run, up to the first failure.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BadgeVerification {
     pub badge_hash: Hash,
     pub root: Hash,
+    /// How many steps this badge has: 6, or 9 for an OB 3.0 credential with a proof.
+    pub step_count: u8,
     pub steps: Vec<StepReport>,
 }
 
 impl BadgeVerification {
-    /// True when all six steps passed.
+    /// True when every step of this badge ran and passed.
     pub fn is_valid(&self) -> bool {
-        self.steps.len() == BADGE_STEPS.len() && self.steps.iter().all(|step| step.passed)
+        self.steps.len() == usize::from(self.step_count) && self.steps.iter().all(|step| step.passed)
     }
 
     /// The step that failed, if any.
@@ -44,7 +50,9 @@ impl BadgeVerification {
 
     /// Records step `number`'s outcome; returns whether it passed.
     fn record(&mut self, number: u8, outcome: Result<String, StepFailure>) -> bool {
-        let name = BADGE_STEPS[usize::from(number - 1)];
+        let index = usize::from(number - 1);
+        let name =
+            BADGE_STEPS.get(index).copied().unwrap_or_else(|| CREDENTIAL_STEPS[index - BADGE_STEPS.len()]);
         let step = match outcome {
             Ok(detail) => StepReport { number, name, passed: true, detail, expected: None, actual: None },
             Err(failure) => StepReport {
@@ -124,14 +132,33 @@ impl From<crate::badge::BadgeError> for StepFailure {
 /// 6. under the same header, no revocation of the badge hash by the anchoring member exists
 ///    (a non-membership proof). Revocations by other members are not looked at: they cannot
 ///    revoke another member's badge.
+///
+/// For an Open Badges 3.0 JSON credential that carries an embedded proof, three more:
+///
+/// 7. the credential is valid under the bundled OB 3.0 JSON schema;
+/// 8. its `eddsa-rdfc-2022` proof verifies, the proof's key is the credential's issuer (its
+///    `did:key`), and that key is an issuer of the anchoring member (the member entry proven
+///    in step 5);
+/// 9. the verification time ([`Trust::credential_time_unix_s`], else the clock) lies in its
+///    validity window.
+///
+/// A credential without a proof (or a VC-JWT) has the six steps: the ledger anchor is then
+/// its only evidence of issuance.
+// Not split: the steps in their order, each recorded before the next one runs.
 pub fn verify_badge(
     source: &mut dyn ChainSource,
     trust: &Trust,
     assertion: &[u8],
     receipt: &crate::badge::BadgeReceipt,
 ) -> BadgeVerification {
-    let mut report =
-        BadgeVerification { badge_hash: receipt.badge_hash, root: receipt.root, steps: Vec::new() };
+    let credential = credential_with_proof(assertion);
+    let step_count = if credential.is_some() { 9 } else { 6 };
+    let mut report = BadgeVerification {
+        badge_hash: receipt.badge_hash,
+        root: receipt.root,
+        step_count,
+        steps: Vec::new(),
+    };
     // Steps 1 and 2: no ledger needed.
     if !report.record(1, step_assertion_hash(assertion, receipt)) || !report.record(2, step_path(receipt)) {
         return report;
@@ -172,10 +199,10 @@ pub fn verify_badge(
             return report;
         }
     };
-    let member = match step_membership(&latest, receipt, &evidence, &included) {
-        Ok((member, detail)) => {
+    let (member, issuers) = match step_membership(&latest, receipt, &evidence, &included) {
+        Ok((member, issuers, detail)) => {
             report.record(5, Ok(detail));
-            member
+            (member, issuers)
         }
         Err(failure) => {
             report.record(5, Err(failure));
@@ -183,8 +210,77 @@ pub fn verify_badge(
         }
     };
     let revocation = step_revocation(&latest, receipt, &evidence, &member);
-    report.record(6, revocation);
+    if !report.record(6, revocation) {
+        return report;
+    }
+    if let Some(credential) = credential {
+        credential_steps(&mut report, trust, &credential, &member, &issuers);
+    }
     report
+}
+
+/// Steps 7 to 9: the credential itself (schema, proof by an issuer key of `member`, validity
+/// window), stopping at the first failure.
+fn credential_steps(
+    report: &mut BadgeVerification,
+    trust: &Trust,
+    credential: &serde_json::Value,
+    member: &tally_types::MemberId,
+    issuers: &[PublicKey],
+) {
+    let schema = crate::ob3::schema::check_credential(credential)
+        .map(|()| "the credential is valid under the bundled Open Badges 3.0 JSON schema".to_owned())
+        .map_err(|error| StepFailure::new(error.to_string()));
+    if !report.record(7, schema) || !report.record(8, step_credential_proof(credential, member, issuers)) {
+        return;
+    }
+    let now = trust.credential_time_unix_s.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+    });
+    let validity = crate::ob3::credential::check_validity(credential, now)
+        .map_err(|error| StepFailure::new(error.to_string()));
+    report.record(9, validity);
+}
+
+/// The assertion as JSON when it is an Open Badges 3.0 JSON credential with a `proof`: the
+/// badges that get steps 7 to 9.
+fn credential_with_proof(assertion: &[u8]) -> Option<serde_json::Value> {
+    let (format, canon) = crate::badge::detect(assertion).ok()?;
+    if format != tally_types::tx::BadgeFormat::OpenBadges3 || canon != tally_types::tx::BadgeCanon::JcsBlake3
+    {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(assertion).ok()?;
+    crate::ob3::proof::has_proof(&value).then_some(value)
+}
+
+/// Step 8: the proof verifies, its key is the credential's issuer, and an issuer key of the
+/// anchoring member.
+fn step_credential_proof(
+    credential: &serde_json::Value,
+    member: &tally_types::MemberId,
+    issuers: &[PublicKey],
+) -> Result<String, StepFailure> {
+    let verified = crate::ob3::credential::verify_issuer_proof(credential)
+        .map_err(|error| StepFailure::new(error.to_string()))?;
+    if !issuers.contains(&verified.key) {
+        return Err(StepFailure::compare(
+            format!(
+                "the credential is signed by {} (account {}), which is not an issuer key of member `{member}`, the member that anchored it",
+                verified.controller,
+                verified.key.to_address()
+            ),
+            format!("an issuer key of `{member}`"),
+            verified.key.to_address(),
+        ));
+    }
+    Ok(format!(
+        "eddsa-rdfc-2022 proof by {} verifies; the key (account {}) is the credential's issuer and an issuer of member `{member}`",
+        verified.verification_method,
+        verified.key.to_address()
+    ))
 }
 
 /// Step 1: the assertion's hash, with the receipt's canonicalization, is the receipt's.
@@ -361,7 +457,7 @@ fn step_membership(
     receipt: &crate::badge::BadgeReceipt,
     evidence: &BadgeEvidence,
     included: &IncludedTx,
-) -> Result<(tally_types::MemberId, String), StepFailure> {
+) -> Result<(tally_types::MemberId, Vec<PublicKey>, String), StepFailure> {
     let state_root = latest.header.state_root;
     let anchor_key = StateKey::BadgeAnchor { batch_root: receipt.root };
     let anchor = match evidence.anchor.verify(&state_root, &anchor_key)? {
@@ -391,7 +487,7 @@ fn step_membership(
             signer,
         ));
     }
-    let name = verify_member_lists_issuer(evidence, &state_root, &anchor.member, &signer)?;
+    let (name, issuers) = verify_member_lists_issuer(evidence, &state_root, &anchor.member, &signer)?;
     verify_issuer_index(evidence, &state_root, &anchor.member, &signer)?;
     let detail = format!(
         "signer {} is an issuer of member `{}` ({name}); the anchor entry, the member and the issuer index are proven against the state root {} of finalized block {} ({} of {} signatures)",
@@ -402,17 +498,17 @@ fn step_membership(
         latest.signers,
         latest.quorum
     );
-    Ok((anchor.member, detail))
+    Ok((anchor.member, issuers, detail))
 }
 
 /// The member entry (proven against `state_root`) exists, is not removed and lists `signer`
-/// as an issuer; returns the member's name.
+/// as an issuer; returns the member's name and issuer keys.
 fn verify_member_lists_issuer(
     evidence: &BadgeEvidence,
     state_root: &Hash,
     member_id: &tally_types::MemberId,
     signer: &PublicKey,
-) -> Result<String, StepFailure> {
+) -> Result<(String, Vec<PublicKey>), StepFailure> {
     let member_key = StateKey::Member { member: member_id.clone() };
     let member_entry = evidence
         .member
@@ -435,7 +531,7 @@ fn verify_member_lists_issuer(
                     signer.to_address()
                 )));
             }
-            Ok(member.name.as_str().to_owned())
+            Ok((member.name.as_str().to_owned(), member.issuers.iter().copied().collect()))
         }
         _ => Err(StepFailure::new(format!("member `{member_id}` does not exist"))),
     }

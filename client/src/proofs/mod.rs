@@ -70,6 +70,10 @@ pub struct Trust {
     /// or dishonest one could answer from a height before a revocation (withholding, not
     /// forgery). A verifier that knows the chain reached some height says so here.
     pub min_state_height: Height,
+    /// The time (Unix seconds) at which a credential's validity window is checked; `None`
+    /// for the verifier's clock when the check runs. Verification reads no clock of its own
+    /// when this is set, so a report can be reproduced.
+    pub credential_time_unix_s: Option<i64>,
 }
 
 impl Trust {
@@ -80,6 +84,7 @@ impl Trust {
             genesis_hash: genesis.hash(),
             epochs: vec![Epoch::genesis(genesis)],
             min_state_height: Height(0),
+            credential_time_unix_s: None,
         }
     }
 
@@ -560,7 +565,7 @@ mod badge;
 mod node;
 
 pub use archive::{ArchiveSource, Interest};
-pub use badge::{BADGE_STEPS, BadgeVerification, StepReport, verify_badge};
+pub use badge::{BADGE_STEPS, BadgeVerification, CREDENTIAL_STEPS, StepReport, verify_badge};
 pub use node::NodeSource;
 
 #[cfg(test)]
