@@ -132,6 +132,15 @@ enum CliLogFormat {
     Json,
 }
 
+impl From<CliLogFormat> for LogFormat {
+    fn from(format: CliLogFormat) -> LogFormat {
+        match format {
+            CliLogFormat::Human => LogFormat::Human,
+            CliLogFormat::Json => LogFormat::Json,
+        }
+    }
+}
+
 fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
     // RUST_LOG, when set, wins over the configured level (for debugging one module).
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -172,12 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let mut node_config = NodeConfig::load(&config)?;
     node_config.recreate_lost_sign_state = recreate_lost_sign_state;
-    let format = match log_format {
-        Some(CliLogFormat::Human) => LogFormat::Human,
-        Some(CliLogFormat::Json) => LogFormat::Json,
-        None => node_config.log_format,
-    };
-    init_logging(format, &node_config.log_level)?;
+    init_logging(log_format.map_or(node_config.log_format, LogFormat::from), &node_config.log_level)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

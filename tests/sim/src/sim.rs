@@ -761,6 +761,8 @@ impl Simulation {
 
     /// Opens a node's store and WAL on its disks, restores its core from the WAL and starts
     /// a new engine (the first start and every restart).
+    // Whole: the node's start-up order (store, epoch, key, WAL, sign state, engine) in one
+    // place, step by step as `engine::startup` does it, so the two can be compared line by line.
     fn boot(&mut self, node: NodeId) -> Result<(), String> {
         let index = node.index();
         let (store, wal, entries) = self.open_disks(node)?;
