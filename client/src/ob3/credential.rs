@@ -222,6 +222,13 @@ pub fn check_validity(credential: &Value, now_unix_s: i64) -> Result<String, Ob3
 /// Unix seconds of an RFC 3339 date-time (`2025-05-20T08:00:00Z`, fractions and offsets
 /// allowed); `None` when it is not one.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    parse_rfc3339_ms(text).map(|ms| ms.div_euclid(1_000))
+}
+
+/// Unix milliseconds of an RFC 3339 date-time (the fraction cut to milliseconds; a leap
+/// second counts as :59); `None` when it is not one. The one date parser of the client
+/// (transaction files use it too).
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;
@@ -242,11 +249,13 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         return None;
     }
     let mut rest = &text[19..];
+    let mut millis = 0i64;
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
             return None;
         }
+        millis = format!("{:0<3}", &fraction[..digits.min(3)]).parse().ok()?;
         rest = &fraction[digits..];
     }
     let offset_s = match rest.as_bytes() {
@@ -265,7 +274,8 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         _ => return None,
     };
     let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset_s)
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second.min(59) - offset_s;
+    seconds.checked_mul(1_000)?.checked_add(millis)
 }
 
 /// `2026-12-04T18:00:00Z` for Unix seconds.
