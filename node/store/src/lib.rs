@@ -304,19 +304,24 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// A store over an open database.
+    fn over(db: Database, path: PathBuf, file_backed: bool) -> Store {
+        Store {
+            db,
+            path,
+            file_backed,
+            postings_merge_at: index::POSTINGS_MERGE_AT,
+            corruption: Default::default(),
+        }
+    }
+
     /// Opens the data file at `path`, creating it (and its chain identity) if it does not exist —
     /// whole or not at all: a crash during creation leaves no file at `path`, only a
     /// `<name>.creating` file the next open removes. An existing file must be a Tally data file
     /// of the same chain and schema.
     pub fn open(path: &Path, identity: &ChainIdentity) -> Result<Store, StoreError> {
         open_or_create_file(path, |db, path| {
-            let store = Store {
-                db,
-                path,
-                file_backed: true,
-                postings_merge_at: index::POSTINGS_MERGE_AT,
-                corruption: Default::default(),
-            };
+            let store = Store::over(db, path, true);
             store.check_or_init_identity(identity)?;
             Ok(store)
         })
@@ -335,13 +340,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let path = PathBuf::from(label);
         let db = open_database(redb::Builder::new().create_with_backend(backend), &path)?;
-        let store = Store {
-            db,
-            path,
-            file_backed: false,
-            postings_merge_at: index::POSTINGS_MERGE_AT,
-            corruption: Default::default(),
-        };
+        let store = Store::over(db, path, false);
         store.check_or_init_identity(identity)?;
         Ok(store)
     }
@@ -356,13 +355,7 @@ impl Store {
             return Err(StoreError::Open { path, reason: "no such data file".into() });
         }
         let db = open_database(Database::open(&path), &path)?;
-        let store = Store {
-            db,
-            path,
-            file_backed: true,
-            postings_merge_at: index::POSTINGS_MERGE_AT,
-            corruption: Default::default(),
-        };
+        let store = Store::over(db, path, true);
         let identity = store.identity()?;
         Ok((store, identity))
     }
