@@ -22,7 +22,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! // A keystore directory of the gateway's own (created 0700 if missing, files 0600).
-//! let keys = Keystore::open(dir.path())?;
+//! let keys = Keystore::open(&dir.path().join("keys"))?;
 //! let gateway = keys.create("gateway", "a long passphrase")?;
 //! let key = keys.load("gateway", "a long passphrase")?;
 //! assert_eq!(key.public_key(), gateway);
