@@ -268,6 +268,101 @@ pub struct AuditSummary {
     pub invariant_checks: u64,
     pub elapsed_ms: u64,
     pub txs_per_second: f64,
+    /// Every epoch of the chain with its validator set, for checking evidence
+    /// ([`check_evidence`]).
+    #[serde(skip)]
+    pub epochs: Vec<Epoch>,
+}
+
+/// What the audit concluded about one equivocation record a node served.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum EvidenceVerdict {
+    /// Both messages verify under the epoch's validator set and conflict: the validator is
+    /// proven faulty.
+    Proven { validator: u16, key: tally_types::PublicKey },
+    /// Not evidence: the node serves a false or damaged record (the reason names why).
+    Invalid { reason: String },
+    /// Of an epoch past the audited chain; audit again later to check it.
+    Unchecked { reason: String },
+}
+
+/// One evidence record and its verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvidenceFinding {
+    pub key: String,
+    pub kind: String,
+    pub view: u64,
+    pub epoch: u64,
+    #[serde(flatten)]
+    pub verdict: EvidenceVerdict,
+}
+
+/// Checks each evidence record (`GET /v1/evidence`) on its own: its borsh bytes decode, the
+/// fields the node printed beside them match them, and [`tally_types::consensus::Evidence::verify`]
+/// holds under the validator set of the view's epoch, taken from the audited chain (`epochs`).
+pub fn check_evidence(
+    chain_id: &ChainId,
+    epochs: &[Epoch],
+    records: &[crate::http::EvidenceRecord],
+) -> Vec<EvidenceFinding> {
+    records
+        .iter()
+        .map(|record| EvidenceFinding {
+            key: record.key.clone(),
+            kind: record.kind.clone(),
+            view: record.view,
+            epoch: record.epoch,
+            verdict: evidence_verdict(chain_id, epochs, record),
+        })
+        .collect()
+}
+
+fn evidence_verdict(
+    chain_id: &ChainId,
+    epochs: &[Epoch],
+    record: &crate::http::EvidenceRecord,
+) -> EvidenceVerdict {
+    use tally_types::consensus::Evidence;
+    let invalid = |reason: String| EvidenceVerdict::Invalid { reason };
+    let Ok(bytes) = hex::decode(&record.record) else {
+        return invalid("`record` is not hex".into());
+    };
+    let evidence = match tally_types::codec::decode::<Evidence>(&bytes) {
+        Ok(evidence) => evidence,
+        Err(error) => return invalid(format!("`record` does not decode as evidence: {error}")),
+    };
+    let view = evidence.view();
+    let kind = match evidence {
+        Evidence::ConflictingProposals { .. } => "conflicting_proposals",
+        Evidence::ConflictingVotes { .. } => "conflicting_votes",
+    };
+    if (view.0, view.epoch(), kind) != (record.view, record.epoch, record.kind.as_str()) {
+        return invalid(format!(
+            "the record is {kind} in view {view} (epoch {}), but the node lists it as {} in view {} (epoch {})",
+            view.epoch(),
+            record.kind,
+            record.view,
+            record.epoch
+        ));
+    }
+    let Some(epoch) = epochs.iter().find(|epoch| epoch.number == view.epoch()) else {
+        let last = epochs.last().map_or(0, |epoch| epoch.number);
+        return EvidenceVerdict::Unchecked {
+            reason: format!("epoch {} is past the audited chain's last epoch {last}", view.epoch()),
+        };
+    };
+    match evidence.verify(chain_id, &epoch.validators) {
+        Ok(validator) if validator.0 != record.signer => invalid(format!(
+            "the record proves validator {validator}, but the node names validator {}",
+            record.signer
+        )),
+        Ok(validator) => match epoch.validators.key(validator) {
+            Some(key) => EvidenceVerdict::Proven { validator: validator.0, key: *key },
+            None => invalid(format!("validator {validator} is not in epoch {}", epoch.number)),
+        },
+        Err(error) => invalid(error.to_string()),
+    }
 }
 
 /// One signature job: a slice of one block's transactions.
@@ -368,6 +463,7 @@ impl Auditor {
                 invariant_checks: 0,
                 elapsed_ms: 0,
                 txs_per_second: 0.0,
+                epochs: Vec::new(),
             },
             state,
             history: History::new(),
@@ -711,6 +807,7 @@ impl Auditor {
         self.summary.state_entries = self.state.len() as u64;
         self.summary.accounts =
             self.state.entries().filter(|(key, _)| key.kind() == EntryKind::Account).count() as u64;
+        self.summary.epochs = self.epochs.epochs().to_vec();
         Ok(self.summary)
     }
 }

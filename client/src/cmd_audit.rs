@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use tally_client::audit::{
-    AuditFailure, AuditOptions, AuditSummary, InvariantPolicy, NodeBlocks, Progress, archive_source, audit,
-    check_archive_header, node_source,
+    AuditFailure, AuditOptions, AuditSummary, EvidenceFinding, EvidenceVerdict, InvariantPolicy, NodeBlocks,
+    Progress, archive_source, audit, check_archive_header, check_evidence, node_source,
 };
 use tally_genesis::Genesis;
 use tally_types::archive::ArchiveReader;
@@ -123,9 +123,31 @@ pub fn run(context: &Session, args: AuditArgs) -> anyhow::Result<()> {
     printer.end();
     match outcome {
         Ok(summary) => {
-            context.print(json!({ "ok": true, "source": source_name, "summary": summary }), || {
-                print_summary(&source_name, &summary)
-            });
+            // Evidence lives in the node's store, not in the chain: read it from a node only.
+            let evidence = match &args.archive {
+                Some(_) => None,
+                None => {
+                    let records = context.client()?.all_evidence().context("reading the node's evidence")?;
+                    Some(check_evidence(&summary.chain_id, &summary.epochs, &records))
+                }
+            };
+            let invalid = evidence
+                .iter()
+                .flatten()
+                .filter(|f| matches!(f.verdict, EvidenceVerdict::Invalid { .. }))
+                .count();
+            context.print(
+                json!({ "ok": invalid == 0, "source": source_name, "summary": summary, "evidence": evidence }),
+                || {
+                    print_summary(&source_name, &summary);
+                    print_evidence(evidence.as_deref());
+                },
+            );
+            if invalid > 0 {
+                anyhow::bail!(
+                    "the node serves {invalid} evidence record(s) that prove nothing (listed above)"
+                );
+            }
             Ok(())
         }
         Err(failure) => {
@@ -227,6 +249,30 @@ fn print_summary(source: &str, summary: &AuditSummary) {
         summary.elapsed_ms as f64 / 1_000.0,
         summary.txs_per_second
     );
+}
+
+/// The evidence section of the report: each record the node served and what it proves.
+fn print_evidence(evidence: Option<&[EvidenceFinding]>) {
+    let Some(findings) = evidence else {
+        println!("  evidence:          not in archives (audit a node to check the evidence it stores)");
+        return;
+    };
+    if findings.is_empty() {
+        println!("  evidence:          none stored by the node");
+    }
+    for finding in findings {
+        let what = match &finding.verdict {
+            EvidenceVerdict::Proven { validator, key } => {
+                format!("PROVEN: validator {validator} ({key}) equivocated")
+            }
+            EvidenceVerdict::Invalid { reason } => format!("INVALID, proves nothing: {reason}"),
+            EvidenceVerdict::Unchecked { reason } => format!("not checked: {reason}"),
+        };
+        println!(
+            "  evidence:          {} in view {} (epoch {}): {what}",
+            finding.kind, finding.view, finding.epoch
+        );
+    }
 }
 
 /// The record count an archive's end marker declares (its last 12 bytes: `u32` 0, `u64`

@@ -404,6 +404,22 @@ impl NodeClient {
         self.get(&path)
     }
 
+    /// Every evidence record the node stored, page by page (pages of 100, at most 100 pages:
+    /// evidence is rare, and the bound keeps a hostile node from keeping the client busy).
+    pub fn all_evidence(&self) -> Result<Vec<EvidenceRecord>, HttpError> {
+        let mut records = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..100 {
+            let page = self.evidence(after.as_deref(), 100)?;
+            records.extend(page.evidence);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(records)
+    }
+
     /// `GET /v1/txs/{id}`: the committed transaction, or `None` if no committed block has it
     /// (yet).
     pub fn tx(&self, id: &TxId) -> Result<Option<TxInclusion>, HttpError> {

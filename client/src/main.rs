@@ -518,19 +518,7 @@ fn account(context: &Session, text: &str) -> anyhow::Result<()> {
 }
 
 fn evidence(context: &Session) -> anyhow::Result<()> {
-    let client = context.client()?;
-    let mut records = Vec::new();
-    let mut after: Option<String> = None;
-    // Pages of 100, at most 100 pages: evidence is rare, and the bound keeps a hostile node
-    // from keeping the client busy.
-    for _ in 0..100 {
-        let page = client.evidence(after.as_deref(), 100)?;
-        records.extend(page.evidence);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let records = context.client()?.all_evidence()?;
     context.print(serde_json::to_value(&records)?, || {
         if records.is_empty() {
             println!("no evidence");

@@ -500,3 +500,82 @@ fn the_chain_of_epochs_is_followed_from_genesis_step_by_step() {
     let error = refused(step);
     assert!(error.to_string().contains("height 3 is in epoch 0"), "{error}");
 }
+
+/// A record as `GET /v1/evidence` serves it: two votes of `signer` (keys[signer]) in `view`,
+/// one for each of two blocks.
+fn evidence_record(
+    view: View,
+    signer: u16,
+    key: &tally_types::SecretKey,
+) -> tally_client::http::EvidenceRecord {
+    let chain_id = tally_types::ChainId::new("tally-audit-test").expect("valid");
+    let vote = |byte: u8| {
+        let subject =
+            Subject::Notarize { view, block_id: tally_types::BlockId(tally_types::Hash([byte; 32])) };
+        tally_types::Vote {
+            subject,
+            signer: tally_types::ValidatorIndex(signer),
+            signature: subject.sign(&chain_id, key),
+        }
+    };
+    let evidence = tally_types::consensus::Evidence::ConflictingVotes {
+        first: Box::new(vote(1)),
+        second: Box::new(vote(2)),
+    };
+    tally_client::http::EvidenceRecord {
+        key: format!("k{}", view.0),
+        kind: "conflicting_votes".into(),
+        view: view.0,
+        epoch: view.epoch(),
+        signer,
+        first: serde_json::Value::Null,
+        second: serde_json::Value::Null,
+        record: hex::encode(encode(&evidence)),
+    }
+}
+
+/// `tally audit` checks the evidence a node serves against the audited chain's validator sets
+/// (issue #17 item 1): evidence signed by a validator's key of that epoch proves it; the same
+/// key after it was rotated away, a record the node mislabels, damaged bytes and a forged
+/// signer prove nothing; an epoch past the chain is left unchecked.
+#[test]
+fn evidence_is_checked_against_the_validator_set_of_its_epoch() {
+    use tally_client::audit::{EvidenceVerdict, check_evidence};
+    let rotated = build_rotated();
+    let bytes = archive_bytes(&header_of(&rotated.chain.genesis), &rotated.chain.records);
+    let summary = audit_bytes(&rotated.chain.genesis, &bytes).expect("verifies");
+    assert_eq!(summary.epochs.len(), 2, "epochs 0 and 1");
+    let epoch_1 = View::epoch_base(1).0;
+    let mut mislabelled = evidence_record(View(3), 1, &rotated.old_keys[1]);
+    mislabelled.view = 4;
+    let mut wrong_signer = evidence_record(View(3), 1, &rotated.old_keys[1]);
+    wrong_signer.signer = 2;
+    let mut damaged = evidence_record(View(3), 1, &rotated.old_keys[1]);
+    damaged.record.truncate(20);
+    let records = vec![
+        evidence_record(View(3), 0, &rotated.old_keys[0]),
+        evidence_record(View(epoch_1 + 2), 0, &rotated.new_keys[0]),
+        evidence_record(View(epoch_1 + 2), 0, &rotated.old_keys[0]),
+        mislabelled,
+        wrong_signer,
+        damaged,
+        evidence_record(View(View::epoch_base(2).0 + 1), 3, &rotated.new_keys[3]),
+    ];
+    let findings = check_evidence(&summary.chain_id, &summary.epochs, &records);
+    let verdicts: Vec<&EvidenceVerdict> = findings.iter().map(|finding| &finding.verdict).collect();
+    assert_eq!(
+        verdicts[0],
+        &EvidenceVerdict::Proven { validator: 0, key: rotated.old_keys[0].public_key() },
+        "{findings:?}"
+    );
+    assert_eq!(verdicts[1], &EvidenceVerdict::Proven { validator: 0, key: rotated.new_keys[0].public_key() });
+    let reason = |index: usize| match verdicts[index] {
+        EvidenceVerdict::Invalid { reason } => reason.clone(),
+        other => panic!("record {index}: {other:?}"),
+    };
+    assert!(reason(2).contains("signature"), "{}", reason(2));
+    assert!(reason(3).contains("lists it as conflicting_votes in view 4"), "{}", reason(3));
+    assert!(reason(4).contains("but the node names validator 2"), "{}", reason(4));
+    assert!(reason(5).contains("does not decode"), "{}", reason(5));
+    assert!(matches!(verdicts[6], EvidenceVerdict::Unchecked { reason } if reason.contains("epoch 2")));
+}

@@ -113,6 +113,8 @@ struct RawNetwork {
     redial_interval_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    invalid_messages_max: Option<u64>,
+    penalty_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -171,6 +173,10 @@ pub struct NodeConfig {
     pub redial_interval_ms: u64,
     pub idle_timeout_ms: u64,
     pub request_timeout_ms: u64,
+    /// Invalid gossip messages a peer may forward within 10 s before it is disconnected and
+    /// refused for `penalty_ms`.
+    pub invalid_messages_max: u32,
+    pub penalty_ms: u64,
     /// `None`: use this validator's address from genesis.
     pub http_listen: Option<SocketAddr>,
     pub http_body_bytes_max: usize,
@@ -244,6 +250,8 @@ impl NodeConfig {
             redial_interval_ms: network.redial_interval_ms,
             idle_timeout_ms: network.idle_timeout_ms,
             request_timeout_ms: network.request_timeout_ms,
+            invalid_messages_max: network.invalid_messages_max,
+            penalty_ms: network.penalty_ms,
             http_listen: http.listen,
             http_body_bytes_max: http.body_bytes_max,
             http_wait_timeout_ms: http.wait_timeout_ms,
@@ -314,6 +322,8 @@ struct NetworkSection {
     redial_interval_ms: u64,
     idle_timeout_ms: u64,
     request_timeout_ms: u64,
+    invalid_messages_max: u32,
+    penalty_ms: u64,
 }
 
 fn parse_network(network: &RawNetwork, problems: &mut Problems) -> NetworkSection {
@@ -359,6 +369,13 @@ fn parse_network(network: &RawNetwork, problems: &mut Problems) -> NetworkSectio
             10_000,
             600_000,
         ),
+        invalid_messages_max: problems.positive(
+            "network.invalid_messages_max",
+            network.invalid_messages_max,
+            100,
+            1_000_000,
+        ) as u32,
+        penalty_ms: problems.positive("network.penalty_ms", network.penalty_ms, 60_000, 86_400_000),
     }
 }
 

@@ -1323,3 +1323,33 @@ async fn evidence_is_stored_once_and_served_in_pages() {
         "bad cursor",
     );
 }
+
+/// Deeply nested and oversized bodies (issue #17 item 7) are refused as precise problems
+/// without exhausting the stack or memory, and the node answers the next request.
+#[tokio::test]
+async fn deeply_nested_and_oversized_bodies_are_problems() {
+    let node = node_with_body_limit(false, 30_000, 1024 * 1024);
+    let depth = 400_000;
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "nested arrays",
+            format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "recursion limit exceeded",
+        ),
+        (
+            "nested objects",
+            format!("{}{}", r#"{"tx":"#.repeat(depth / 8), "}".repeat(depth / 8)).into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "invalid type: map, expected a string",
+        ),
+        ("2 MiB of JSON", vec![b' '; 2 * 1024 * 1024], StatusCode::PAYLOAD_TOO_LARGE, "1048576"),
+    ];
+    for (case, body, status, needle) in cases {
+        let reply = submit(&node, "/v1/txs", body).await;
+        assert_problem(&reply, status, needle, case);
+    }
+    assert!(node.mempool.lock().expect("lock").is_empty());
+    let reply = call(&node, Method::GET, "/v1/status", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}

@@ -90,16 +90,9 @@ pub struct Timer {
     pub view: View,
 }
 
-/// Proof that a validator signed two conflicting messages. The messages are boxed: evidence
-/// is rare, and boxing keeps every `Effect` small.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
-pub enum Evidence {
-    /// The view's leader signed two different proposals for the view.
-    ConflictingProposals { first: Box<Proposal>, second: Box<Proposal> },
-    /// One signer signed, in one view, two notarizes (or two finalizes) for different blocks,
-    /// or a nullify and a finalize.
-    ConflictingVotes { first: Box<Vote>, second: Box<Vote> },
-}
+/// Proof that a validator signed two conflicting messages: defined in `tally-types`, so that
+/// an auditor checks it without this crate ([`Evidence::verify`]).
+pub use tally_types::consensus::Evidence;
 
 /// One write-ahead-log record: what this node signed, the blocks it notarized, and
 /// certificates it saw (so a restarted node resumes at the right view, knows the notarized

@@ -24,6 +24,11 @@
 //!   peer may have missed) would be swallowed. Such messages go by [`NetHandle::send_direct`]:
 //!   a framed one-way message to one peer on its own protocol, delivered every time it is
 //!   sent, with no de-duplication.
+//! - A peer that forwards more than `invalid_messages_max` gossip messages the node rejects
+//!   ([`Verdict::Reject`]) within `invalid_window_ms` is penalized: logged at warn, its
+//!   connections closed, and refused (not dialed, not accepted) for `penalty_ms`. Honest peers
+//!   forward only what they accepted themselves, and rejection is decided from the bytes alone
+//!   (undecodable, oversized), so only a faulty or malicious peer ever reaches the limit.
 
 use std::collections::HashMap;
 use std::io;
@@ -112,6 +117,12 @@ pub struct NetworkConfig {
     pub redial_interval_ms: u64,
     /// Capacity of the event channel towards the node.
     pub events_max: usize,
+    /// Rejected gossip messages a peer may forward within `invalid_window_ms` before it is
+    /// penalized.
+    pub invalid_messages_max: u32,
+    pub invalid_window_ms: u64,
+    /// How long a penalized peer stays disconnected and refused.
+    pub penalty_ms: u64,
 }
 
 impl NetworkConfig {
@@ -131,6 +142,9 @@ impl NetworkConfig {
             idle_timeout_ms: 3_600_000,
             redial_interval_ms: 1_000,
             events_max: 4096,
+            invalid_messages_max: 100,
+            invalid_window_ms: 10_000,
+            penalty_ms: 60_000,
         }
     }
 
@@ -144,6 +158,9 @@ impl NetworkConfig {
             ("idle_timeout_ms", self.idle_timeout_ms),
             ("redial_interval_ms", self.redial_interval_ms),
             ("events_max", self.events_max as u64),
+            ("invalid_messages_max", u64::from(self.invalid_messages_max)),
+            ("invalid_window_ms", self.invalid_window_ms),
+            ("penalty_ms", self.penalty_ms),
         ];
         for (field, value) in positive {
             if value == 0 {
@@ -239,6 +256,7 @@ enum Command {
     Respond { token: ReplyToken, data: Vec<u8> },
     Direct { peer: PeerId, data: Vec<u8> },
     Peers { reply: oneshot::Sender<Vec<PeerId>> },
+    Penalized { reply: oneshot::Sender<Vec<PeerId>> },
     ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
     SetValidators { validators: Vec<Peer> },
 }
@@ -321,6 +339,13 @@ impl NetHandle {
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Peers { reply }).await?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Peers serving a penalty for invalid gossip (module invariants).
+    pub async fn penalized_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Penalized { reply }).await?;
         answer.await.map_err(|_| NetError::Stopped)
     }
 
@@ -430,6 +455,53 @@ pub struct EventLoop {
     topic_handles: [gossipsub::IdentTopic; 2],
     redial_interval: Duration,
     dropped_events: u64,
+    misconduct: Misconduct,
+}
+
+/// Rejected gossip per peer, and the peers serving a penalty (module invariants).
+struct Misconduct {
+    invalid_max: u32,
+    window: Duration,
+    penalty: Duration,
+    /// Per peer: start of its current window and rejections counted in it.
+    counts: HashMap<PeerId, (std::time::Instant, u32)>,
+    /// Penalized peers and when their penalty ends.
+    penalized: HashMap<PeerId, std::time::Instant>,
+}
+
+impl Misconduct {
+    /// Counts one rejected message from `peer`; true when this one crosses the limit (the
+    /// peer is then penalized until `now + penalty`).
+    fn offend(&mut self, peer: PeerId, now: std::time::Instant) -> bool {
+        if self.penalized.contains_key(&peer) {
+            return false;
+        }
+        let (start, count) = self.counts.entry(peer).or_insert((now, 0));
+        if now.duration_since(*start) >= self.window {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count <= self.invalid_max {
+            return false;
+        }
+        self.counts.remove(&peer);
+        self.penalized.insert(peer, now + self.penalty);
+        true
+    }
+
+    /// Removes and returns the peers whose penalty is over.
+    fn expired(&mut self, now: std::time::Instant) -> Vec<PeerId> {
+        let over: Vec<PeerId> =
+            self.penalized.iter().filter(|(_, until)| **until <= now).map(|(peer, _)| *peer).collect();
+        for peer in &over {
+            self.penalized.remove(peer);
+        }
+        // Windows long past carry no information; keep the map as small as the active peers.
+        let window = self.window;
+        self.counts.retain(|_, (start, _)| now.duration_since(*start) < window);
+        over
+    }
 }
 
 /// Builds the swarm, starts listening, and returns the handle, the event receiver and the loop.
@@ -479,6 +551,13 @@ pub fn build(config: NetworkConfig) -> Result<(NetHandle, mpsc::Receiver<NetEven
         topic_handles,
         redial_interval: Duration::from_millis(config.redial_interval_ms),
         dropped_events: 0,
+        misconduct: Misconduct {
+            invalid_max: config.invalid_messages_max,
+            window: Duration::from_millis(config.invalid_window_ms),
+            penalty: Duration::from_millis(config.penalty_ms),
+            counts: HashMap::new(),
+            penalized: HashMap::new(),
+        },
     };
     Ok((handle, event_receiver, event_loop))
 }
@@ -570,10 +649,18 @@ impl EventLoop {
         tracing::debug!("network event loop stopped");
     }
 
-    /// Dials every validator that is neither connected nor being dialed.
+    /// Ends the penalties that are over, then dials every validator that is neither connected,
+    /// being dialed, nor penalized.
     fn redial(&mut self) {
+        for peer in self.misconduct.expired(std::time::Instant::now()) {
+            if self.validators.iter().any(|v| v.peer_id == peer) || self.observers.contains(&peer) {
+                tracing::info!(%peer, "penalty over; the peer is allowed again");
+                self.swarm.behaviour_mut().allow.allow_peer(peer);
+            }
+        }
         for peer in &self.validators {
-            if self.swarm.is_connected(&peer.peer_id) {
+            if self.swarm.is_connected(&peer.peer_id) || self.misconduct.penalized.contains_key(&peer.peer_id)
+            {
                 continue;
             }
             let options = DialOpts::peer_id(peer.peer_id)
@@ -642,6 +729,9 @@ impl EventLoop {
                     .behaviour_mut()
                     .gossip
                     .report_message_validation_result(&id.0, &source, acceptance);
+                if verdict == Verdict::Reject {
+                    self.offend(source);
+                }
             }
             Command::Request { peer, data, reply } => {
                 if self.pending.len() >= PENDING_REQUESTS_MAX {
@@ -663,10 +753,28 @@ impl EventLoop {
             Command::Peers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
+            Command::Penalized { reply } => {
+                let _ = reply.send(self.misconduct.penalized.keys().copied().collect());
+            }
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
             Command::SetValidators { validators } => self.set_validators(validators),
+        }
+    }
+
+    /// Counts a rejected message against `peer`; past the limit, disallows it (which closes its
+    /// connections) until the penalty is over.
+    fn offend(&mut self, peer: PeerId) {
+        if self.misconduct.offend(peer, std::time::Instant::now()) {
+            tracing::warn!(
+                %peer,
+                invalid_messages_max = self.misconduct.invalid_max,
+                window_ms = self.misconduct.window.as_millis() as u64,
+                penalty_ms = self.misconduct.penalty.as_millis() as u64,
+                "peer penalized: too many invalid gossip messages; disconnected and refused for the penalty"
+            );
+            self.swarm.behaviour_mut().allow.disallow_peer(peer);
         }
     }
 
@@ -687,7 +795,9 @@ impl EventLoop {
             if !self.validators.iter().any(|old| old.peer_id == peer.peer_id) {
                 tracing::info!(peer = %peer.peer_id, addr = %peer.addr, "validator joined the set; dialing it");
             }
-            self.swarm.behaviour_mut().allow.allow_peer(peer.peer_id);
+            if !self.misconduct.penalized.contains_key(&peer.peer_id) {
+                self.swarm.behaviour_mut().allow.allow_peer(peer.peer_id);
+            }
         }
         self.validators = validators;
     }
@@ -789,5 +899,51 @@ fn event_kind(event: &NetEvent) -> &'static str {
         NetEvent::Direct { .. } => "direct",
         NetEvent::PeerConnected(_) => "peer_connected",
         NetEvent::PeerDisconnected(_) => "peer_disconnected",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn misconduct(max: u32) -> Misconduct {
+        Misconduct {
+            invalid_max: max,
+            window: Duration::from_secs(10),
+            penalty: Duration::from_secs(60),
+            counts: HashMap::new(),
+            penalized: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_peer_is_penalized_on_the_first_rejection_over_the_limit_within_a_window() {
+        let (peer, start) = (PeerId::random(), Instant::now());
+        let mut m = misconduct(3);
+        assert!(!m.offend(peer, start));
+        assert!(!m.offend(peer, start + Duration::from_secs(1)));
+        assert!(!m.offend(peer, start + Duration::from_secs(2)));
+        assert!(m.offend(peer, start + Duration::from_secs(3)), "the 4th within 10 s crosses 3");
+        // Once penalized, more rejections do not penalize again (nor extend the penalty).
+        assert!(!m.offend(peer, start + Duration::from_secs(4)));
+        assert!(m.expired(start + Duration::from_secs(62)).is_empty());
+        assert_eq!(m.expired(start + Duration::from_secs(63)), vec![peer]);
+        assert!(m.penalized.is_empty());
+    }
+
+    #[test]
+    fn rejections_spread_over_windows_never_penalize() {
+        let (peer, start) = (PeerId::random(), Instant::now());
+        let mut m = misconduct(3);
+        for step in 0..30u64 {
+            // Three per 10-second window, forever: at the limit, never over it.
+            let at = start + Duration::from_secs(10 * (step / 3)) + Duration::from_millis(step % 3);
+            assert!(!m.offend(peer, at), "step {step}");
+        }
+        assert!(m.penalized.is_empty());
+        // Old windows are forgotten.
+        assert!(m.expired(start + Duration::from_secs(1_000)).is_empty());
+        assert!(m.counts.is_empty());
     }
 }

@@ -379,3 +379,70 @@ async fn the_allow_list_follows_set_validators() {
         task.abort();
     }
 }
+
+/// Misconduct is penalized (issue #17 item 7): a validator that floods invalid gossip is
+/// disconnected and refused once it passes `invalid_messages_max` rejections, while a peer
+/// with fewer rejections stays connected; when the penalty is over it is allowed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_flooding_invalid_gossip_is_penalized_then_allowed_again() {
+    let seeds = [61u8, 62, 63];
+    let ports: Vec<u16> = seeds.iter().map(|_| free_port()).collect();
+    let peers = cluster_peers(&seeds, &ports);
+    let (flooder, honest) = (peers[1].peer_id, peers[2].peer_id);
+    let addr = format!("/ip4/127.0.0.1/tcp/{}", ports[0]).parse().expect("multiaddr");
+    let mut config = NetworkConfig::new("tally-net-test".into(), key(seeds[0]), addr, peers.clone());
+    config.redial_interval_ms = 200;
+    config.invalid_messages_max = 10;
+    config.invalid_window_ms = 600_000;
+    config.penalty_ms = 3_000;
+    let (judge, mut judge_events, judge_loop) = build(config).expect("build");
+    let judge_task = tokio::spawn(judge_loop.run());
+    let others: Vec<Node> =
+        [1, 2].iter().map(|&i| start(key(seeds[i]), ports[i], peers.clone(), vec![])).collect();
+    wait_connected(&judge, 2).await;
+
+    // Both publish distinct garbage until the judge has rejected 5 from the honest peer and
+    // more than 10 from the flooder (the others report nothing, so nothing is forwarded: each
+    // message reaches the judge from its publisher only).
+    let publishers: Vec<_> = others
+        .iter()
+        .enumerate()
+        .map(|(index, node)| {
+            let handle = node.handle.clone();
+            tokio::spawn(async move {
+                for attempt in 0..400 {
+                    let _ = handle
+                        .publish(Topic::Transactions, format!("garbage {index} {attempt}").into_bytes())
+                        .await;
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            })
+        })
+        .collect();
+    let (mut from_flooder, mut from_honest) = (0, 0);
+    while from_flooder <= 10 || from_honest < 5 {
+        let (_, source, id, _) = next_gossip(&mut judge_events).await;
+        let reject = if source == flooder {
+            from_flooder += 1;
+            true
+        } else {
+            from_honest += 1;
+            from_honest <= 5
+        };
+        let verdict = if reject { Verdict::Reject } else { Verdict::Ignore };
+        judge.report(id, source, verdict).await.expect("report");
+    }
+    wait_link(&judge, flooder, false).await;
+    assert_eq!(judge.penalized_peers().await.expect("penalized"), vec![flooder]);
+    assert!(judge.connected_peers().await.expect("peers").contains(&honest), "the honest peer stays");
+    for publisher in publishers {
+        publisher.abort();
+    }
+    // The flooder keeps dialing; it is refused until the penalty is over, then admitted.
+    wait_link(&judge, flooder, true).await;
+    assert!(judge.penalized_peers().await.expect("penalized").is_empty());
+    judge_task.abort();
+    for node in others {
+        node.task.abort();
+    }
+}

@@ -187,6 +187,8 @@ pub fn start_network(
     net_config.observers = config.observers.clone();
     net_config.redial_interval_ms = config.redial_interval_ms;
     net_config.idle_timeout_ms = config.idle_timeout_ms;
+    net_config.invalid_messages_max = config.invalid_messages_max;
+    net_config.penalty_ms = config.penalty_ms;
     net_config.request_timeout_ms = config.request_timeout_ms;
     let (handle, events, event_loop) = tally_net::build(net_config)?;
     tokio::spawn(event_loop.run());

@@ -1274,10 +1274,22 @@ fn open_database(opened: Result<Database, redb::DatabaseError>, path: &Path) -> 
     match opened {
         Ok(db) => Ok(db),
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::InUse { path: path.to_path_buf() }),
-        Err(error) => Err(StoreError::Open {
-            path: path.to_path_buf(),
-            reason: format!("not a readable Tally data file ({error})"),
-        }),
+        Err(error) => {
+            // redb checks its header before anything else, and reports a damaged one by what
+            // the damage looks like ("File truncated below stored layout" for a flipped length
+            // byte): say what is known — the header does not match the file — and what to do.
+            let size = std::fs::metadata(path).map(|meta| meta.len()).ok();
+            let size = size.map_or_else(String::new, |size| format!(", {size} bytes"));
+            Err(StoreError::Open {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "not a readable Tally data file{size}: its header does not describe this file (redb: {error}); \
+                     the file is damaged or was cut short. Restore it from a backup, or move the data directory \
+                     aside and start the node again to sync the chain from its peers (the sign state beside the \
+                     consensus key keeps a validator from signing twice)"
+                ),
+            })
+        }
     }
 }
 

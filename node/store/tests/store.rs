@@ -154,6 +154,31 @@ fn a_file_that_is_not_a_database_is_refused_naming_the_file() {
     assert_eq!(std::fs::read(&path).expect("read"), vec![0x5a; 64 * 1024]);
 }
 
+/// A damaged header (issue #17: one flipped byte was reported as "File truncated below stored
+/// layout") is refused with the file's name, what is wrong and what to do; the file is left as
+/// it was, for a backup or a post-mortem.
+#[test]
+fn a_flipped_header_byte_is_refused_saying_the_header_is_damaged_and_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    drop(Store::open(&path, &identity()).expect("open"));
+    let clean = std::fs::read(&path).expect("read");
+    let mut refused = 0;
+    for offset in 0..128 {
+        let mut damaged = clean.clone();
+        damaged[offset] ^= 0x40;
+        std::fs::write(&path, &damaged).expect("write");
+        let Err(error) = Store::open(&path, &identity()) else { continue };
+        refused += 1;
+        let message = error.to_string();
+        for needle in ["node.redb", "header does not describe this file", "Restore it from a backup"] {
+            assert!(message.contains(needle), "byte {offset}: `{message}` lacks `{needle}`");
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), damaged, "byte {offset}: the file was changed");
+    }
+    assert!(refused > 10, "only {refused} of 128 header bytes were noticed");
+}
+
 #[test]
 fn a_second_open_of_the_same_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");

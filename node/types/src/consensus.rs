@@ -279,6 +279,98 @@ pub struct Certificate {
     pub signatures: BoundedVec<Signature, { limits::VALIDATORS_MAX }>,
 }
 
+/// Proof that a validator signed two conflicting messages. The messages are boxed: evidence
+/// is rare, and boxing keeps every consensus `Effect` small.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub enum Evidence {
+    /// The view's leader signed two different proposals for the view.
+    ConflictingProposals { first: Box<Proposal>, second: Box<Proposal> },
+    /// One signer signed, in one view, two notarizes (or two finalizes) for different blocks,
+    /// or a nullify and a finalize.
+    ConflictingVotes { first: Box<Vote>, second: Box<Vote> },
+}
+
+impl Bounded for Evidence {
+    const MAX_ENCODED_SIZE: usize = 1 + 2 * Proposal::MAX_ENCODED_SIZE;
+}
+
+/// Why a record is not evidence of equivocation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("the two messages are of views {first} and {second}, not one view")]
+    Views { first: View, second: View },
+    #[error("the two votes are signed by validators {first} and {second}, not one")]
+    Signers { first: ValidatorIndex, second: ValidatorIndex },
+    #[error("the two messages do not conflict: {0}")]
+    NoConflict(&'static str),
+    #[error("the {which} message: {error}")]
+    Signature { which: &'static str, error: CertificateError },
+}
+
+impl Evidence {
+    /// The view both messages are about (the first's; [`Evidence::verify`] checks the second's).
+    pub fn view(&self) -> View {
+        match self {
+            Evidence::ConflictingProposals { first, .. } => first.view,
+            Evidence::ConflictingVotes { first, .. } => first.subject.view(),
+        }
+    }
+
+    /// Checks that this proves equivocation under `validators` (the set of the view's epoch):
+    /// both messages are of one view, signed by one validator of the set (a proposal by the
+    /// view's leader), with valid signatures, and in conflict — two different proposals; two
+    /// notarizes or two finalizes of different blocks; a nullify and a finalize. Returns the
+    /// validator it proves faulty.
+    pub fn verify(
+        &self,
+        chain_id: &ChainId,
+        validators: &ValidatorSet,
+    ) -> Result<ValidatorIndex, EvidenceError> {
+        let signature = |which, result: Result<(), CertificateError>| {
+            result.map_err(|error| EvidenceError::Signature { which, error })
+        };
+        match self {
+            Evidence::ConflictingProposals { first, second } => {
+                if first.view != second.view {
+                    return Err(EvidenceError::Views { first: first.view, second: second.view });
+                }
+                if (first.parent_view, first.block.id()) == (second.parent_view, second.block.id()) {
+                    return Err(EvidenceError::NoConflict("one proposal twice"));
+                }
+                signature("first", first.verify(chain_id, validators))?;
+                signature("second", second.verify(chain_id, validators))?;
+                Ok(validators.leader(first.view))
+            }
+            Evidence::ConflictingVotes { first, second } => {
+                let (a, b) = (first.subject, second.subject);
+                if a.view() != b.view() {
+                    return Err(EvidenceError::Views { first: a.view(), second: b.view() });
+                }
+                if first.signer != second.signer {
+                    return Err(EvidenceError::Signers { first: first.signer, second: second.signer });
+                }
+                let conflict = match (a, b) {
+                    (Subject::Notarize { block_id: x, .. }, Subject::Notarize { block_id: y, .. })
+                    | (Subject::Finalize { block_id: x, .. }, Subject::Finalize { block_id: y, .. }) => {
+                        x != y
+                    }
+                    (Subject::Nullify { .. }, Subject::Finalize { .. })
+                    | (Subject::Finalize { .. }, Subject::Nullify { .. }) => true,
+                    _ => false,
+                };
+                if !conflict {
+                    return Err(EvidenceError::NoConflict(
+                        "only two notarizes or two finalizes of different blocks, or a nullify and a finalize, conflict",
+                    ));
+                }
+                signature("first", first.verify(chain_id, validators))?;
+                signature("second", second.verify(chain_id, validators))?;
+                Ok(first.signer)
+            }
+        }
+    }
+}
+
 /// Why a vote or certificate was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertificateError {

@@ -5,7 +5,7 @@
 
 use tally_types::block::{receipts_root, tx_root};
 use tally_types::codec::BoundedVec;
-use tally_types::consensus::{Certificate, CertificateError};
+use tally_types::consensus::{Certificate, CertificateError, Evidence, EvidenceError};
 use tally_types::{
     Block, BlockId, ChainId, Hash, Header, Height, Namespace, Proposal, SecretKey, Signature, Subject,
     ValidatorIndex, ValidatorSet, View,
@@ -81,4 +81,81 @@ fn a_certificate_names_signers_beyond_the_first_byte_of_its_bitmap() {
     let certificate = Certificate::from_votes(subject, &votes, 20).expect("distinct indices below 20");
     let named: Vec<u16> = certificate.signer_indices().iter().map(|index| index.0).collect();
     assert_eq!(named, indices);
+}
+
+/// A vote of `subject` by validator `signer`.
+fn vote(subject: Subject, signer: u16) -> tally_types::Vote {
+    let signature = subject.sign(&chain(), &keys()[usize::from(signer)]);
+    tally_types::Vote { subject, signer: ValidatorIndex(signer), signature }
+}
+
+fn votes(first: tally_types::Vote, second: tally_types::Vote) -> Evidence {
+    Evidence::ConflictingVotes { first: Box::new(first), second: Box::new(second) }
+}
+
+/// Evidence of equivocation is what an auditor can check alone (`tally audit` reads it from
+/// the node): each conflict the core reports proves its signer, and anything else is named.
+#[test]
+fn evidence_proves_exactly_the_conflicts_the_core_reports() {
+    let set = validators();
+    let view = View(7);
+    let (a, b) = (BlockId(Hash([1; 32])), BlockId(Hash([2; 32])));
+    let notarize = |block_id| Subject::Notarize { view, block_id };
+    let finalize = |block_id| Subject::Finalize { view, block_id };
+    let nullify = Subject::Nullify { view };
+    for (first, second) in [
+        (notarize(a), notarize(b)),
+        (finalize(a), finalize(b)),
+        (nullify, finalize(a)),
+        (finalize(b), nullify),
+    ] {
+        assert_eq!(votes(vote(first, 2), vote(second, 2)).verify(&chain(), &set), Ok(ValidatorIndex(2)));
+    }
+    for (first, second) in
+        [(notarize(a), notarize(a)), (notarize(a), nullify), (nullify, nullify), (notarize(a), finalize(a))]
+    {
+        let verdict = votes(vote(first, 2), vote(second, 2)).verify(&chain(), &set);
+        assert!(matches!(verdict, Err(EvidenceError::NoConflict(_))), "{first:?} {second:?}: {verdict:?}");
+    }
+    let other_view = Subject::Notarize { view: View(8), block_id: b };
+    assert!(matches!(
+        votes(vote(notarize(a), 2), vote(other_view, 2)).verify(&chain(), &set),
+        Err(EvidenceError::Views { .. })
+    ));
+    assert!(matches!(
+        votes(vote(notarize(a), 2), vote(notarize(b), 3)).verify(&chain(), &set),
+        Err(EvidenceError::Signers { .. })
+    ));
+    // A forged second vote: validator 2's name, validator 3's signature.
+    let mut forged = vote(notarize(b), 3);
+    forged.signer = ValidatorIndex(2);
+    assert!(matches!(
+        votes(vote(notarize(a), 2), forged).verify(&chain(), &set),
+        Err(EvidenceError::Signature { which: "second", .. })
+    ));
+
+    // Two proposals of one view by its leader, for different blocks.
+    let leader = set.leader(view);
+    let first = proposal(view, leader);
+    let mut second = proposal(view, leader);
+    second.block.header.time_ms += 1;
+    second.signature = keys()[usize::from(leader.0)].sign(
+        Namespace::Proposal,
+        &chain(),
+        &Proposal::payload(view, View(0), second.block.id()),
+    );
+    let two = |first: &Proposal, second: &Proposal| Evidence::ConflictingProposals {
+        first: Box::new(first.clone()),
+        second: Box::new(second.clone()),
+    };
+    assert_eq!(two(&first, &second).verify(&chain(), &set), Ok(leader));
+    assert!(matches!(two(&first, &first).verify(&chain(), &set), Err(EvidenceError::NoConflict(_))));
+    let mut not_leader = second.clone();
+    not_leader.signature = keys()[usize::from((leader.0 + 1) % 4)].sign(
+        Namespace::Proposal,
+        &chain(),
+        &Proposal::payload(view, View(0), second.block.id()),
+    );
+    assert!(matches!(two(&first, &not_leader).verify(&chain(), &set), Err(EvidenceError::Signature { .. })));
+    assert_eq!(two(&first, &second).view(), view);
 }
