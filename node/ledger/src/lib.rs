@@ -39,7 +39,7 @@ pub use genesis::{
     GenesisAsset, GenesisBalance, GenesisError, GenesisLedger, GenesisMember, GenesisValidator,
     genesis_writes,
 };
-pub use invariants::{History, HistoryViolation, InvariantViolation, check_invariants};
+pub use invariants::{FactViolation, History, HistoryViolation, InvariantViolation, check_invariants};
 pub use mem::{CommitBlockError, CommittedBlock, MemState};
 pub use proof::{ProveError, StateProof, prove_entry, verify_state_proof};
 pub use state::{
