@@ -88,8 +88,12 @@ fn settlements_count_units_spend_and_distinct_applications() {
         usage(&chain, &a.alice),
         Some(StateValue::Usage(UsageState { units: 1_016, settlements: 4, applications: 2 }))
     );
-    let spent = StateKey::Spent { holder: a.alice.public_key(), provider: member("acme"), asset: asset("ACME@acme") };
-    assert_eq!(value(&chain, &spent), Some(StateValue::Spent(SpentState { amount: Amount(55), settlements: 4 })));
+    let spent =
+        StateKey::Spent { holder: a.alice.public_key(), provider: member("acme"), asset: asset("ACME@acme") };
+    assert_eq!(
+        value(&chain, &spent),
+        Some(StateValue::Spent(SpentState { amount: Amount(55), settlements: 4 }))
+    );
     let app = StateKey::AppUsage {
         holder: a.alice.public_key(),
         provider: member("acme"),
@@ -101,7 +105,10 @@ fn settlements_count_units_spend_and_distinct_applications() {
     );
     // Nothing for another holder or provider.
     assert_eq!(usage(&chain, &a.bob), None);
-    assert_eq!(value(&chain, &StateKey::Usage { holder: a.alice.public_key(), provider: member("globex") }), None);
+    assert_eq!(
+        value(&chain, &StateKey::Usage { holder: a.alice.public_key(), provider: member("globex") }),
+        None
+    );
 }
 
 #[test]
@@ -176,23 +183,25 @@ fn the_checks_catch_a_fact_that_disagrees_with_holds_or_history() {
     chain.ok(&a.acme, vec![grant(9, "ACME@acme", &a.carol, 30)]);
     let entries: Vec<(StateKey, StateValue)> =
         chain.state.entries().map(|(key, value)| (key.clone(), value.clone())).collect();
-    let check = |entries: &[(StateKey, StateValue)]| -> (Result<(), InvariantViolation>, Result<(), FactViolation>) {
-        (
-            check_invariants(entries.iter().map(|(key, value)| (key, value))),
-            chain.history.check_facts(entries.iter().map(|(key, value)| (key, value))),
-        )
-    };
+    let check =
+        |entries: &[(StateKey, StateValue)]| -> (Result<(), InvariantViolation>, Result<(), FactViolation>) {
+            (
+                check_invariants(entries.iter().map(|(key, value)| (key, value))),
+                chain.history.check_facts(entries.iter().map(|(key, value)| (key, value))),
+            )
+        };
     let (state, history) = check(&entries);
     state.expect("the real state keeps the invariants");
     history.expect("the real state is what the history implies");
 
-    let edit = |change: &dyn Fn(&mut StateValue)| -> (Result<(), InvariantViolation>, Result<(), FactViolation>) {
-        let mut changed = entries.clone();
-        for (_, value) in changed.iter_mut() {
-            change(value);
-        }
-        check(&changed)
-    };
+    let edit =
+        |change: &dyn Fn(&mut StateValue)| -> (Result<(), InvariantViolation>, Result<(), FactViolation>) {
+            let mut changed = entries.clone();
+            for (_, value) in changed.iter_mut() {
+                change(value);
+            }
+            check(&changed)
+        };
     // Spend one unit more than the settled holds captured: the state check.
     let (state, _) = edit(&|value| {
         if let StateValue::Spent(spent) = value {

@@ -166,7 +166,8 @@ const _: () = assert!(SMT_PROOF_SIBLINGS_MAX * 32 + 256 <= SMT_PROOF_BYTES_MAX);
 const _: () = assert!(1 + 32 + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
 // The widest fact keys: (holder, provider, asset) spent and (holder, provider, app) usage.
 const _: () = assert!(
-    1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX
+    1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX
+        <= STATE_KEY_BYTES_MAX
 );
 const _: () = assert!(1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + APP_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
 // The largest key: a book entry (two asset ids, a 24-byte price rank, a 17-byte stamp).

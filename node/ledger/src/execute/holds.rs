@@ -29,8 +29,8 @@ use tally_types::{Amount, AppId, OpId, PublicKey, limits};
 
 use super::{BlockExecutor, OpContext, OpResult, wrong_kind};
 use crate::state::{
-    AppUsageState, AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, ItemUsage, KeyRange, OrderedU64,
-    PlanUsageState, SpentState, StateError, StateKey, StateRead, StateValue, UsageState,
+    AppUsageState, AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, ItemUsage, KeyRange,
+    OrderedU64, PlanUsageState, SpentState, StateError, StateKey, StateRead, StateValue, UsageState,
 };
 
 impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
@@ -292,7 +292,8 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
                 StateKey::AppUsage { holder: hold.holder, provider: hold.member.clone(), app: app.clone() };
             let mut app_usage = match self.read(&app_key)? {
                 None => {
-                    usage.applications = usage.applications.checked_add(1).ok_or(ErrorCode::AmountOverflow)?;
+                    usage.applications =
+                        usage.applications.checked_add(1).ok_or(ErrorCode::AmountOverflow)?;
                     AppUsageState { units: 0, settlements: 0, first_height: self.context.height }
                 }
                 Some(StateValue::AppUsage(app_usage)) => app_usage,

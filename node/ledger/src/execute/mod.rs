@@ -45,8 +45,8 @@ use tally_types::tx::{
 use tally_types::{Amount, AssetId, ChainId, Height, MemberId, PublicKey, limits};
 
 use crate::state::{
-    AccountState, AssetState, BalanceState, GrantRecord, KeyRange, RevenueState, StateError, StateKey, StateRead,
-    StateValue, WriteSet, next_entry_layered,
+    AccountState, AssetState, BalanceState, GrantRecord, KeyRange, RevenueState, StateError, StateKey,
+    StateRead, StateValue, WriteSet, next_entry_layered,
 };
 
 /// What execution may know about the block besides its transactions.

@@ -39,7 +39,12 @@ pub enum FactViolation {
 }
 
 impl FactViolation {
-    fn mismatch(what: String, expected: impl std::fmt::Debug, actual: impl std::fmt::Debug, from: &'static str) -> Self {
+    fn mismatch(
+        what: String,
+        expected: impl std::fmt::Debug,
+        actual: impl std::fmt::Debug,
+        from: &'static str,
+    ) -> Self {
         FactViolation::Mismatch {
             what,
             expected: format!("{expected:?}"),
@@ -140,7 +145,9 @@ impl<'a> Collector<'a> {
         let mut apps: BTreeMap<Pair<'a>, (u32, u64, u128)> = BTreeMap::new();
         for (&(holder, provider, app), usage) in &self.apps {
             if usage.settlements == 0 {
-                return Err(FactViolation::Empty { what: format!("application `{app}` of {holder} with `{provider}`") });
+                return Err(FactViolation::Empty {
+                    what: format!("application `{app}` of {holder} with `{provider}`"),
+                });
             }
             let slot = apps.entry((holder, provider)).or_default();
             slot.0 += 1;
@@ -155,7 +162,12 @@ impl<'a> Collector<'a> {
             }
             let (count, app_settlements, app_units) = apps.remove(&(holder, provider)).unwrap_or_default();
             if usage.applications != count {
-                return Err(FactViolation::mismatch(what, count, usage.applications, "the application entries"));
+                return Err(FactViolation::mismatch(
+                    what,
+                    count,
+                    usage.applications,
+                    "the application entries",
+                ));
             }
             if app_settlements > usage.settlements || app_units > usage.units {
                 return Err(FactViolation::mismatch(
@@ -226,7 +238,8 @@ impl HistoryPart {
                 self.settled.insert(settle.hold_id, (settled(settle), None));
             }
             Op::SettleApp(settle) => {
-                self.settled.insert(settle.settle.hold_id, (settled(&settle.settle), Some(settle.app.clone())));
+                self.settled
+                    .insert(settle.settle.hold_id, (settled(&settle.settle), Some(settle.app.clone())));
             }
             Op::Grant(grant) => {
                 let slot = self.revenue.entry((grant.to, grant.asset.clone())).or_default();
@@ -288,7 +301,8 @@ impl HistoryPart {
                     usage_seen.insert((*holder, provider.clone()), state.units);
                 }
                 (StateKey::AppUsage { holder, provider, app }, StateValue::AppUsage(state)) => {
-                    apps_seen.insert((*holder, provider.clone(), app.clone()), (state.units, state.settlements));
+                    apps_seen
+                        .insert((*holder, provider.clone(), app.clone()), (state.units, state.settlements));
                 }
                 (StateKey::Revenue { account, asset }, StateValue::Revenue(state)) => {
                     revenue_seen.insert((*account, asset.clone()), *state);
@@ -298,10 +312,20 @@ impl HistoryPart {
         }
         let from = "the history's settlements, grants and fills";
         if usage != usage_seen {
-            return Err(FactViolation::mismatch("usage units per (holder, provider)".into(), usage, usage_seen, from));
+            return Err(FactViolation::mismatch(
+                "usage units per (holder, provider)".into(),
+                usage,
+                usage_seen,
+                from,
+            ));
         }
         if apps != apps_seen {
-            return Err(FactViolation::mismatch("application entries (units, settlements)".into(), apps, apps_seen, from));
+            return Err(FactViolation::mismatch(
+                "application entries (units, settlements)".into(),
+                apps,
+                apps_seen,
+                from,
+            ));
         }
         if self.revenue != revenue_seen {
             return Err(FactViolation::mismatch("revenue entries".into(), &self.revenue, revenue_seen, from));

@@ -22,7 +22,8 @@ use tally_types::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec};
 use tally_types::consensus::{Certificate, Proposal, Subject, ValidatorSet, Vote};
 use tally_types::hash::{Hash, merkle_leaf};
 use tally_types::ids::{
-    AppId, AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex, View,
+    AppId, AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex,
+    View,
 };
 use tally_types::keys::{PublicKey, SecretKey, Signature};
 use tally_types::merkle::{self, MerkleProof};
@@ -32,8 +33,8 @@ use tally_types::pricing::{
 use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
-    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan, RevokeBadge, RewardReason, Settle, SettleApp,
-    SignedTransaction, Transaction, Transfer, TxId, Void,
+    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan, RevokeBadge, RewardReason, Settle,
+    SettleApp, SignedTransaction, Transaction, Transfer, TxId, Void,
 };
 use tally_types::{Amount, Price, limits};
 
