@@ -536,3 +536,78 @@ pub fn gather_facts(
     }
     Ok(facts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(json: serde_json::Value) -> Result<Option<LedgerRule>, String> {
+        rule_of(&json!({ "id": "urn:example:a", RULE_MEMBER: json }))
+    }
+
+    #[test]
+    fn rules_read_from_achievements_and_bad_ones_name_their_problem() {
+        assert_eq!(
+            rule(json!({"kind": "api-calls", "provider": "acme", "threshold": 1000})),
+            Ok(Some(LedgerRule::ApiCalls {
+                provider: MemberId::new("acme").expect("valid"),
+                threshold: 1000
+            }))
+        );
+        assert_eq!(rule_of(&json!({"id": "urn:example:b"})), Ok(None));
+        let cases = [
+            (json!({"kind": "api-calls", "provider": "acme", "threshold": 0}), "threshold of at least 1"),
+            (json!({"kind": "calls", "provider": "acme", "threshold": 5}), "unknown variant `calls`"),
+            (json!({"kind": "spend", "provider": "acme", "threshold": 5}), "missing field `asset`"),
+            (
+                json!({"kind": "revenue", "asset": "ACME@acme", "threshold": 5, "extra": 1}),
+                "unknown field `extra`",
+            ),
+            (
+                json!({"kind": "contributions", "provider": "acme", "reason": "blogging", "count": 1}),
+                "blogging",
+            ),
+            (
+                json!({"kind": "contributions", "provider": "acme", "reason": "forum-support", "count": 0}),
+                "count of at least 1",
+            ),
+            (json!({"kind": "api-calls", "provider": "Acme!", "threshold": 5}), "member id"),
+        ];
+        for (json, expected) in cases {
+            let error = rule(json.clone()).expect_err(&json.to_string());
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_rule_is_removed_from_the_embedded_achievement() {
+        let achievement = json!({ "id": "urn:example:a", "name": "A", RULE_MEMBER: {"kind": "x"} });
+        assert_eq!(without_rule(&achievement), json!({ "id": "urn:example:a", "name": "A" }));
+    }
+
+    #[test]
+    fn claimed_facts_read_back_what_to_evidence_wrote_and_refuse_a_changed_id() {
+        let chain = ChainId::new("tally-test").expect("valid");
+        let holder = tally_types::SecretKey::from_seed(&[5; 32]).public_key();
+        let rule = LedgerRule::Applications { provider: MemberId::new("acme").expect("valid"), threshold: 2 };
+        let fact = Fact::State { height: Height(9), key: "00ff".into(), value: "3".into() };
+        let mut credential = json!({
+            "credentialSubject": { "id": crate::ob3::didkey::did_key(&holder) },
+            "evidence": [ { "type": ["Evidence"], "narrative": "by hand" }, fact.to_evidence(&chain, &rule, &holder) ],
+        });
+        assert!(names_facts(&credential));
+        let claimed = claimed_facts(&credential, &chain).expect("reads").expect("names facts");
+        assert_eq!(claimed, ClaimedFacts { rule: rule.clone(), facts: vec![fact], holder });
+        // Another chain's URN, or an id that does not match the narrative's fact.
+        let other = ChainId::new("tally-other").expect("valid");
+        assert!(claimed_facts(&credential, &other).expect_err("other chain").contains("its id is not"));
+        credential["evidence"][1]["id"] = "urn:tally:tally-test:state:9:00fe".into();
+        assert!(claimed_facts(&credential, &chain).expect_err("changed id").contains("its id is not"));
+        // A subject that is not an account.
+        credential["evidence"][1]["id"] = "urn:tally:tally-test:state:9:00ff".into();
+        credential["credentialSubject"]["id"] = "mailto:a@example.com".into();
+        assert!(
+            claimed_facts(&credential, &chain).expect_err("no account").contains("not an account's did:key")
+        );
+    }
+}
