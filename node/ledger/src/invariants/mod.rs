@@ -113,7 +113,8 @@ impl<'a> Locks<'a> {
 /// max supply, scale and flags valid, issuer member exists. Per balance: its asset exists, and
 /// locked equals what open holds and offers lock. Holds: open ⇔ indexed by expiry, settled
 /// holds match their batch records. Market: every open offer has exactly one book entry and
-/// vice versa, and no book is crossed. Badges: anchors and revocations name members. No
+/// vice versa, and no book is crossed. Badges: anchors and revocations name members. Facts:
+/// spend equals the settled holds, usage counts its spend and application entries. No
 /// balance can exceed supply, since balances are non-negative and sum to it. Members have a
 /// name and sorted, unique issuers, and the issuer index matches the members exactly. Every
 /// entry's value is of its key's kind, and no entry holds only defaults.
