@@ -15,6 +15,10 @@
 #    an Open Badges 2.0 assertion, a 3.0 credential and a 3.0 credential as a JWS), one is
 #    verified step by step from the genesis file alone, then revoked and verified again (fails
 #    at step 6);
+# 5b. ledger-proven badges (examples/badges/milestones.json): acme settles usage for two of dev1's
+#    applications; issues dev1 its client-library badge (refused for dev2); awards api-calls,
+#    several-applications, spend and revenue badges (a second award run awards nothing); one is
+#    verified in ten steps, revoked, and fails at step 6;
 # 6. governance: the members vote the threshold to 3/4 and back;
 # 7. audit: the whole chain is verified from the genesis file, over HTTP and from an archive
 #    exported from the running node.
@@ -69,6 +73,7 @@ done
 tally keys new dev1
 tally keys new dev2
 DEV1="$(tally --json keys show dev1 | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p')"
+DEV2="$(tally --json keys show dev2 | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p')"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$TALLY_KEYSTORE" "$WORK"' EXIT
 
@@ -239,6 +244,58 @@ REVOKED="$(tally --json badge receipt "$WORK/credential-forum-support.ob3.jws.re
 tally badge revoke "$REVOKED" --reason "issued in error" --from acme-issuer
 echo "-- verify the revoked badge (must fail at step 6):"
 if tally badge verify "$WORK/credential-forum-support.ob3.jws" --genesis "$NET_DIR/genesis.json"; then
+  echo "a revoked badge verified" >&2
+  exit 1
+fi
+
+echo
+echo "==> 5b. badges the ledger proves: usage for two applications, then issue, award, verify, revoke"
+# acme settles three more batches of dev1's search queries under its plan, naming the
+# application each was for: with step 4's batch, 1,000 units for two applications.
+for app in weather-bot news-bot weather-bot; do
+  HOLD="$(tally --json hold --holder "$DEV1" --asset ACME@acme --amount 10 --expires 1h \
+    --from acme-issuer --wait | sed -n 's/.*"hold_id": *"\([^"]*\)".*/\1/p')"
+  BATCH="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  tally settle --hold "$HOLD" --batch "$BATCH" --usage examples/pricing/search.csv --app "$app" \
+    --from acme-issuer --wait
+done
+MILESTONES=examples/badges/milestones.json
+ACHIEVEMENTS=https://badges.acme.example/achievements
+tally badge achievement validate "$MILESTONES"
+echo "-- acme issues its client-library badge to dev1 (proven by step 1's reward grant)"
+tally badge issue --achievements "$MILESTONES" --achievement "$ACHIEVEMENTS/client-library" \
+  --recipient "$DEV1" --from acme-issuer --genesis "$NET_DIR/genesis.json" --out-dir "$WORK/issued"
+echo "-- the same badge for dev2, who has no such grant (refused, nothing signed):"
+if tally badge issue --achievements "$MILESTONES" --achievement "$ACHIEVEMENTS/client-library" \
+  --recipient "$DEV2" --from acme-issuer --genesis "$NET_DIR/genesis.json" --out-dir "$WORK/refused"; then
+  echo "a badge was issued to an account that does not meet its rule" >&2
+  exit 1
+fi
+# The progress files live with the testnet, so a second run goes on from where this one stopped.
+award() {
+  tally badge award --rule "examples/badges/rules/$1.json" --from acme-issuer \
+    --genesis "$NET_DIR/genesis.json" --out-dir "$WORK/award-$1" --progress "$NET_DIR/award-$1.json"
+}
+for rule in api-calls-1k several-applications acme-customer revenue-generated; do
+  echo "-- award $rule"
+  award "$rule"
+done
+echo "-- award api-calls-1k again from height 1 (the ledger shows every badge already awarded):"
+AGAIN="$(tally --json badge award --rule examples/badges/rules/api-calls-1k.json --from acme-issuer \
+  --genesis "$NET_DIR/genesis.json" --out-dir "$WORK/award-again" \
+  --progress "$NET_DIR/award-api-calls-1k.json" --from-height 1)"
+if ! grep -q '"awarded": *\[\]' <<<"$AGAIN"; then
+  echo "a second award run awarded again: $AGAIN" >&2
+  exit 1
+fi
+CREDENTIAL="$(ls "$WORK"/award-api-calls-1k/*.ob3.json | head -1)"
+echo "-- verify dev1's api-calls-1k credential: ten steps, the last one the ledger's usage counter"
+tally badge verify "$CREDENTIAL" --genesis "$NET_DIR/genesis.json"
+PROVEN="$(tally --json badge receipt "$CREDENTIAL.receipt.json" \
+  | sed -n 's/.*"badge_hash": *"\([^"]*\)".*/\1/p' | head -1)"
+tally badge revoke "$PROVEN" --reason "demo: revoked after verifying" --from acme-issuer
+echo "-- verify it again (must fail at step 6):"
+if tally badge verify "$CREDENTIAL" --genesis "$NET_DIR/genesis.json"; then
   echo "a revoked badge verified" >&2
   exit 1
 fi

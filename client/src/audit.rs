@@ -752,6 +752,10 @@ impl Auditor {
             self.state
                 .check_invariants()
                 .map_err(|violation| AuditFailure::new(height, Check::Invariant, violation.to_string()))?;
+            // The ledger facts badges are proven by must equal what the history implies.
+            self.history
+                .check_facts(self.state.entries())
+                .map_err(|violation| AuditFailure::new(height, Check::Invariant, violation.to_string()))?;
             self.summary.invariant_checks += 1;
             self.txs_since_invariants = 0;
         }

@@ -15,6 +15,7 @@ use serde_json::json;
 use tally_client::badge::{BadgeBatch, BadgeReceipt, canon_name, format_name, hash_assertion};
 use tally_client::http::{NodeClient, TxInclusion};
 use tally_client::ob3;
+use tally_client::proofs::facts::{self, LedgerRule};
 use tally_client::proofs::{ArchiveSource, ChainSource, Interest, NodeSource, Trust, verify_badge};
 use tally_client::txbuild::VALID_FOR_BLOCKS_DEFAULT;
 use tally_genesis::Genesis;
@@ -54,6 +55,10 @@ pub enum BadgeCommand {
     /// A provider's Open Badges 3.0 achievements.
     #[command(subcommand)]
     Achievement(AchievementCommand),
+    /// Award an achievement with a ledger rule to every account that newly meets it: scans the
+    /// chain from where the last run stopped, checks each candidate with proofs, and issues and
+    /// anchors their credentials in one batch.
+    Award(crate::cmd_award::AwardArgs),
     /// Issue Open Badges 3.0 credentials of one achievement to many recipients, signed
     /// (eddsa-rdfc-2022) with your issuer key as a did:key, and anchor them in one transaction.
     Issue(IssueArgs),
@@ -73,46 +78,50 @@ pub enum AchievementCommand {
 pub struct IssueArgs {
     /// The achievements file (see `tally badge achievement validate`).
     #[arg(long)]
-    achievements: PathBuf,
+    pub(crate) achievements: PathBuf,
     /// The id of the achievement to award, from the achievements file.
     #[arg(long)]
-    achievement: String,
+    pub(crate) achievement: String,
     /// A recipient: a tally1… account address or an email address (repeatable).
     #[arg(long = "recipient")]
-    recipients: Vec<String>,
+    pub(crate) recipients: Vec<String>,
     /// A file of recipients, one per line (`#` comments and blank lines skipped); a line may
     /// add, after a tab, the evidence narrative for that recipient.
     #[arg(long)]
-    recipients_file: Option<PathBuf>,
+    pub(crate) recipients_file: Option<PathBuf>,
     /// The issuer key's name in the keystore (an issuer of your member): it signs the
     /// credentials and the anchor transaction.
     #[arg(long = "from", visible_alias = "key")]
-    key: String,
+    pub(crate) key: String,
     /// The issuer's name in each credential's issuer profile.
     #[arg(long)]
-    issuer_name: Option<String>,
+    pub(crate) issuer_name: Option<String>,
     /// Start of validity, RFC 3339 (default: now).
     #[arg(long)]
-    valid_from: Option<String>,
+    pub(crate) valid_from: Option<String>,
     /// End of validity, RFC 3339 (default: none).
     #[arg(long)]
-    valid_until: Option<String>,
+    pub(crate) valid_until: Option<String>,
     /// A URI for the evidence of every credential of this run (e.g. where it is described).
     #[arg(long)]
-    evidence_uri: Option<String>,
+    pub(crate) evidence_uri: Option<String>,
     /// The evidence narrative of every credential of this run (a recipient line's own
     /// narrative takes its place).
     #[arg(long)]
-    evidence_narrative: Option<String>,
+    pub(crate) evidence_narrative: Option<String>,
     /// Where to write the credentials and their receipts.
     #[arg(long)]
-    out_dir: PathBuf,
+    pub(crate) out_dir: PathBuf,
     /// A URI describing the batch (e.g. where the achievements are published).
     #[arg(long)]
-    metadata_uri: Option<String>,
+    pub(crate) metadata_uri: Option<String>,
     /// Sign and write the credentials but do not anchor them (anchor later with `badge anchor`).
     #[arg(long)]
-    no_anchor: bool,
+    pub(crate) no_anchor: bool,
+    /// The genesis file: required when the achievement carries a ledger rule (`tallyRule`),
+    /// whose facts are gathered with proofs checked from it, as a verifier would.
+    #[arg(long)]
+    pub(crate) genesis: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -188,6 +197,7 @@ pub fn run(context: &Session, command: BadgeCommand) -> anyhow::Result<()> {
             validate_achievements(context, &file)
         }
         BadgeCommand::Issue(args) => issue(context, args),
+        BadgeCommand::Award(args) => crate::cmd_award::award(context, args),
     }
 }
 
@@ -198,7 +208,7 @@ fn submit_and_wait(context: &Session, name: &str, ops: Vec<Op>) -> anyhow::Resul
 }
 
 /// [`submit_and_wait`], signing with `key` when it is already loaded.
-fn submit_and_wait_with(
+pub(crate) fn submit_and_wait_with(
     context: &Session,
     name: &str,
     key: Option<&tally_types::SecretKey>,
@@ -225,7 +235,7 @@ fn submit_and_wait_with(
     Ok(*inclusion)
 }
 
-fn read_bounded(path: &Path, max: usize, what: &str) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, max: usize, what: &str) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path).with_context(|| format!("opening {what} {}", path.display()))?;
     let mut bytes = Vec::new();
@@ -367,7 +377,13 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
         None => receipt_path(&args.assertion, None)?,
     };
     let receipt = load_receipt(&receipt_file)?;
-    let mut source = chain_source(context, &args, &genesis, &receipt, &mut trust)?;
+    // The grant transactions a credential's ledger facts name: an archive keeps those too.
+    let fact_txs = serde_json::from_slice::<serde_json::Value>(&assertion)
+        .ok()
+        .and_then(|credential| facts::claimed_facts(&credential, genesis.chain_id()).ok().flatten())
+        .map(|claimed| claimed.grant_txs())
+        .unwrap_or_default();
+    let mut source = chain_source(context, &args, &genesis, &receipt, &fact_txs, &mut trust)?;
     let report = verify_badge(source.as_mut(), &trust, &assertion, &receipt);
     context.print(json!({ "valid": report.is_valid(), "report": report }), || {
         println!("badge {}", report.badge_hash);
@@ -381,7 +397,11 @@ fn verify(context: &Session, args: VerifyArgs) -> anyhow::Result<()> {
                 println!("         actual:   {actual}");
             }
         }
-        if report.is_valid() && report.step_count > 6 {
+        if report.is_valid() && report.step_count == 10 {
+            println!(
+                "VALID: anchored, final, issued by a member, not revoked; an OB 3.0 credential signed by the member's issuer key, within its validity window, whose ledger facts the chain proves"
+            );
+        } else if report.is_valid() && report.step_count > 6 {
             println!(
                 "VALID: anchored, final, issued by a member, not revoked; an OB 3.0 credential signed by the member's issuer key, within its validity window"
             );
@@ -403,12 +423,13 @@ fn chain_source(
     args: &VerifyArgs,
     genesis: &Genesis,
     receipt: &BadgeReceipt,
+    fact_txs: &[tally_types::TxId],
     trust: &mut Trust,
 ) -> anyhow::Result<Box<dyn ChainSource>> {
     Ok(match &args.archive {
         Some(path) => {
-            let interest =
-                Interest { txs: receipt.tx_id.into_iter().collect(), anchor_roots: vec![receipt.root] };
+            let txs = receipt.tx_id.into_iter().chain(fact_txs.iter().copied()).collect();
+            let interest = Interest { txs, anchor_roots: vec![receipt.root] };
             let source = ArchiveSource::load(path, genesis, &interest)
                 .with_context(|| format!("replaying the archive {}", path.display()))?;
             // The replay established every epoch's validators from the genesis file.
@@ -515,31 +536,44 @@ fn receipt(context: &Session, args: ReceiptArgs) -> anyhow::Result<()> {
 }
 
 fn validate_achievements(context: &Session, file: &Path) -> anyhow::Result<()> {
-    let bytes = read_bounded(file, ACHIEVEMENTS_BYTES_MAX, "achievements file")?;
-    let achievements = ob3::credential::parse_achievements(&bytes)
-        .map_err(|error| usage(format!("{}: {error}", file.display())))?;
-    ob3::schema::check_achievements(&achievements)
-        .map_err(|error| usage(format!("{}:\n{error}", file.display())))?;
-    let ids: Vec<&str> =
-        achievements.iter().filter_map(|a| a.get("id").and_then(serde_json::Value::as_str)).collect();
-    context.print(json!({ "file": file, "valid": true, "achievements": ids }), || {
+    let (achievements, rules) = read_achievements(file)?;
+    let listed: Vec<serde_json::Value> = achievements
+        .iter()
+        .zip(&rules)
+        .map(|(achievement, rule)| {
+            json!({
+                "id": achievement.get("id"),
+                "rule": rule,
+                "proven_by": rule.as_ref().map(|rule| if rule.is_attestation() {
+                    "the provider's attestation (reward grants it signed, proven on the ledger)"
+                } else {
+                    "the ledger (a state proof)"
+                }),
+            })
+        })
+        .collect();
+    context.print(json!({ "file": file, "valid": true, "achievements": listed }), || {
         println!(
             "{}: {} valid under the OB 3.0 JSON schema",
             file.display(),
-            plural(ids.len(), "achievement")
+            plural(achievements.len(), "achievement")
         );
-        for id in &ids {
-            println!("  {id}");
+        for (achievement, rule) in achievements.iter().zip(&rules) {
+            let id = achievement.get("id").and_then(serde_json::Value::as_str).unwrap_or("");
+            match rule {
+                Some(rule) => println!("  {id}\n    rule: {}", rule.describe()),
+                None => println!("  {id}"),
+            }
         }
     });
     Ok(())
 }
 
 /// One line of a recipients file, or one `--recipient`.
-struct RecipientLine {
-    text: String,
-    recipient: ob3::credential::Recipient,
-    narrative: Option<String>,
+pub(crate) struct RecipientLine {
+    pub(crate) text: String,
+    pub(crate) recipient: ob3::credential::Recipient,
+    pub(crate) narrative: Option<String>,
 }
 
 fn read_recipients(args: &IssueArgs) -> anyhow::Result<Vec<RecipientLine>> {
@@ -598,24 +632,77 @@ fn checked_date(option: &str, text: &str) -> anyhow::Result<String> {
         .ok_or_else(|| usage(format!("{option} {text} is not an RFC 3339 date-time")))
 }
 
-/// The achievement `--achievement` names, from the achievements file (which must be valid).
-fn find_achievement(args: &IssueArgs) -> anyhow::Result<serde_json::Value> {
-    let bytes = read_bounded(&args.achievements, ACHIEVEMENTS_BYTES_MAX, "achievements file")?;
-    let achievements = ob3::credential::parse_achievements(&bytes)
-        .map_err(|error| usage(format!("{}: {error}", args.achievements.display())))?;
+/// The achievement `id` names in the achievements file (which must be valid), without its
+/// ledger rule, and the rule (`tallyRule`) if it carries one.
+pub(crate) fn find_achievement(
+    file: &Path,
+    id: &str,
+) -> anyhow::Result<(serde_json::Value, Option<LedgerRule>)> {
+    let (achievements, rules) = read_achievements(file)?;
+    let position = achievements
+        .iter()
+        .position(|a| a.get("id").and_then(serde_json::Value::as_str) == Some(id))
+        .ok_or_else(|| usage(format!("{} has no achievement {id}", file.display())))?;
+    Ok((achievements[position].clone(), rules[position].clone()))
+}
+
+/// Reads an achievements file: each achievement without its ledger rule, checked against the
+/// OB 3.0 schema, and each one's rule (checked too).
+fn read_achievements(file: &Path) -> anyhow::Result<(Vec<serde_json::Value>, Vec<Option<LedgerRule>>)> {
+    let bytes = read_bounded(file, ACHIEVEMENTS_BYTES_MAX, "achievements file")?;
+    let raw = ob3::credential::parse_achievements(&bytes)
+        .map_err(|error| usage(format!("{}: {error}", file.display())))?;
+    let mut rules = Vec::with_capacity(raw.len());
+    for achievement in &raw {
+        let id = achievement.get("id").and_then(serde_json::Value::as_str).unwrap_or("(no id)");
+        rules.push(
+            facts::rule_of(achievement)
+                .map_err(|error| usage(format!("{}: {id}: {error}", file.display())))?,
+        );
+    }
+    let achievements: Vec<serde_json::Value> = raw.iter().map(facts::without_rule).collect();
     ob3::schema::check_achievements(&achievements)
-        .map_err(|error| usage(format!("{}:\n{error}", args.achievements.display())))?;
-    achievements
-        .into_iter()
-        .find(|a| a.get("id").and_then(serde_json::Value::as_str) == Some(args.achievement.as_str()))
-        .ok_or_else(|| {
-            usage(format!("{} has no achievement {}", args.achievements.display(), args.achievement))
-        })
+        .map_err(|error| usage(format!("{}:\n{error}", file.display())))?;
+    Ok((achievements, rules))
 }
 
 fn issue(context: &Session, args: IssueArgs) -> anyhow::Result<()> {
-    let achievement = find_achievement(&args)?;
+    let (achievement, rule) = find_achievement(&args.achievements, &args.achievement)?;
     let recipients = read_recipients(&args)?;
+    let ledger_evidence = match &rule {
+        None => vec![Vec::new(); recipients.len()],
+        Some(rule) => {
+            let genesis = args.genesis.as_deref().ok_or_else(|| {
+                usage(format!(
+                    "achievement {} carries a ledger rule ({}): give --genesis to gather its facts with proofs",
+                    args.achievement,
+                    rule.describe()
+                ))
+            })?;
+            let holders: Vec<_> =
+                recipients.iter().map(|line| (line.text.as_str(), &line.recipient)).collect();
+            crate::cmd_award::evidence_for_all(context, genesis, rule, &holders)?
+        }
+    };
+    issue_signed(context, &args, achievement, &recipients, &ledger_evidence, true).map(|_| ())
+}
+
+/// What an anchored issuing run wrote: the anchor transaction and one entry per credential
+/// (`assertion`, `receipt`, `badge_hash`, `root`, ...), in recipient order.
+pub(crate) type Issued = (TxInclusion, Vec<serde_json::Value>);
+
+/// Signs one credential of `achievement` per recipient (with its ledger evidence, if any),
+/// writes them to `--out-dir`, and anchors them in one transaction unless `--no-anchor`
+/// (then `None`); prints the outcome when `print`.
+// Not split: one run from signing to receipts, each stage reporting into the same summary.
+pub(crate) fn issue_signed(
+    context: &Session,
+    args: &IssueArgs,
+    achievement: serde_json::Value,
+    recipients: &[RecipientLine],
+    ledger_evidence: &[Vec<serde_json::Value>],
+    print: bool,
+) -> anyhow::Result<Option<Issued>> {
     let now = ob3::credential::format_rfc3339(unix_now());
     let metadata_uri = parse_metadata_uri(args.metadata_uri.as_deref())?;
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
@@ -635,7 +722,7 @@ fn issue(context: &Session, args: IssueArgs) -> anyhow::Result<()> {
             .transpose()?,
     };
     let started = std::time::Instant::now();
-    let files = sign_credentials(&args, &spec, &key, &recipients, &now)?;
+    let files = sign_credentials(args, &spec, &key, recipients, ledger_evidence, &now)?;
     let signed_s = started.elapsed().as_secs_f64();
     let issued: Vec<serde_json::Value> = recipients
         .iter()
@@ -643,14 +730,16 @@ fn issue(context: &Session, args: IssueArgs) -> anyhow::Result<()> {
         .map(|(line, file)| json!({ "recipient": line.text, "credential": file }))
         .collect();
     if args.no_anchor {
-        context.print(json!({ "credentials": issued, "anchored": false, "sign_s": signed_s }), || {
-            println!(
-                "signed {} in {} (not anchored)",
-                plural(files.len(), "credential"),
-                args.out_dir.display()
-            );
-        });
-        return Ok(());
+        if print {
+            context.print(json!({ "credentials": issued, "anchored": false, "sign_s": signed_s }), || {
+                println!(
+                    "signed {} in {} (not anchored)",
+                    plural(files.len(), "credential"),
+                    args.out_dir.display()
+                );
+            });
+        }
+        return Ok(None);
     }
     let batches = batch_assertions(&files)?;
     let ops: Vec<Op> =
@@ -663,6 +752,9 @@ fn issue(context: &Session, args: IssueArgs) -> anyhow::Result<()> {
     })?;
     let written = write_receipts(&files, Some(&args.out_dir), &batches, &inclusion)?;
     let total_s = started.elapsed().as_secs_f64();
+    if !print {
+        return Ok(Some((inclusion, written)));
+    }
     context.print(
         json!({
             "tx_id": inclusion.tx_id,
@@ -672,9 +764,9 @@ fn issue(context: &Session, args: IssueArgs) -> anyhow::Result<()> {
             "sign_s": signed_s,
             "total_s": total_s,
         }),
-        || print_issued(&args, &recipients, &files, &inclusion, signed_s, total_s),
+        || print_issued(args, recipients, &files, &inclusion, signed_s, total_s),
     );
-    Ok(())
+    Ok(Some((inclusion, written)))
 }
 
 fn print_issued(
@@ -704,10 +796,11 @@ fn sign_credentials(
     spec: &ob3::credential::IssueSpec,
     key: &tally_types::SecretKey,
     recipients: &[RecipientLine],
+    ledger_evidence: &[Vec<serde_json::Value>],
     created: &str,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::with_capacity(recipients.len());
-    for line in recipients {
+    for (line, facts) in recipients.iter().zip(ledger_evidence) {
         let id = ob3::credential::random_urn_uuid()?;
         let salt = ob3::credential::random_salt()?;
         let narrative = line.narrative.as_ref().or(args.evidence_narrative.as_ref());
@@ -722,6 +815,7 @@ fn sign_credentials(
             }
             evidence.push(item);
         }
+        evidence.extend(facts.iter().cloned());
         let unsigned = ob3::credential::build(spec, &line.recipient, &id, &salt, &evidence);
         let signed = ob3::credential::sign(&unsigned, key, created)
             .map_err(|error| anyhow::anyhow!("signing the credential for {}: {error}", line.text))?;

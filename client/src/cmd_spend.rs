@@ -83,8 +83,22 @@ pub(crate) struct SettleArgs {
     /// (settle_amount_mismatch), so a gateway's figures are checked, not trusted.
     #[arg(long)]
     amount: Option<String>,
+    /// The holder's application the usage was for (e.g. `weather-bot`): the settlement is sent
+    /// as SettleApp and the ledger counts the holder's distinct applications with you.
+    #[arg(long)]
+    app: Option<String>,
     #[command(flatten)]
     submit: SubmitArgs,
+}
+
+/// `op` (a Settle) as a SettleApp naming `--app`, when given.
+fn with_app(op: Op, app: Option<&str>) -> anyhow::Result<Op> {
+    let Some(app) = app else { return Ok(op) };
+    let app = tally_types::AppId::new(app).map_err(|error| usage(format!("--app: {error}")))?;
+    match op {
+        Op::Settle(settle) => Ok(Op::SettleApp(Box::new(tally_types::tx::SettleApp { settle, app }))),
+        other => Ok(other),
+    }
 }
 
 #[derive(Args)]
@@ -204,6 +218,7 @@ pub(crate) fn settle(context: &Session, args: SettleArgs) -> anyhow::Result<()> 
         );
     }
     let op = txbuild::settle_op(hold_id, batch_id, batch.total, batch.usage_root, BoundedVec::empty());
+    let op = with_app(op, args.app.as_deref())?;
     let sent = send(context, &args.submit, vec![op])?;
     let released = hold.amount_minor.checked_sub(batch.total).unwrap_or(Amount::ZERO);
     let extra = json!({
@@ -270,6 +285,7 @@ fn settle_planned(
             hold.hold_id
         );
     }
+    let op = with_app(op, args.app.as_deref())?;
     let sent = send(context, &args.submit, vec![op])?;
     let released = hold.amount_minor.checked_sub(charge.total).unwrap_or(Amount::ZERO);
     let extra = json!({

@@ -20,6 +20,7 @@ use tally_client::txbuild::{self, GrantDetails, VALID_FOR_BLOCKS_DEFAULT};
 use tally_types::{AssetCode, AssetId, Op, OpId, PublicKey, SecretKey, TxId, TxOutcome};
 use zeroize::Zeroizing;
 
+mod cmd_award;
 mod cmd_badge;
 mod cmd_gov;
 mod cmd_grant;

@@ -607,7 +607,10 @@ fn example_files() -> Vec<PathBuf> {
         .map(|entry| entry.expect("readable entry").path())
         .filter(|path| matches!(path.extension().and_then(|e| e.to_str()), Some("json" | "jws")))
         // A provider's achievements file (an array), not a badge: client/tests/ob3.rs reads it.
-        .filter(|path| path.file_name().is_some_and(|name| name != "achievements.json"))
+        // (and milestones.json, the achievements with ledger rules).
+        .filter(|path| {
+            path.file_name().is_some_and(|name| name != "achievements.json" && name != "milestones.json")
+        })
         .collect();
     files.sort();
     files

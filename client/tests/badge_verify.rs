@@ -565,3 +565,227 @@ fn an_unsigned_ob3_credential_has_six_steps() {
     assert!(report.is_valid(), "{report:#?}");
     assert_eq!(report.steps.len(), 6);
 }
+
+/// Ledger facts (step 10): dev1 settles 1,220 units for two applications with acme and
+/// receives one forum-support reward; dev2 receives another. Credentials anchored by acme
+/// with facts gathered from the chain pass ten steps; each wrong claim fails at step 10.
+mod ledger_facts {
+    use super::*;
+    use tally_client::proofs::facts::{self, Fact, LedgerRule};
+    use tally_types::codec::BoundedVec;
+    use tally_types::pricing::UsageLine;
+    use tally_types::tx::{AuthorizeSpend, Grant, GrantKind, Hold, RewardReason, Settle, SettleApp};
+    use tally_types::{AppId, AssetId, ItemName, OpId, PublicKey};
+
+    fn acme_asset() -> AssetId {
+        "ACME@acme".parse().expect("valid")
+    }
+
+    fn grant(id: u8, to: PublicKey, amount: u128, reason: Option<RewardReason>) -> Op {
+        let kind = if reason.is_some() { GrantKind::Reward } else { GrantKind::Purchase };
+        Op::Grant(Grant {
+            grant_id: OpId([id; 16]),
+            asset: acme_asset(),
+            to,
+            amount: Amount(amount),
+            kind,
+            reason,
+            external_ref: BoundedString::new("").expect("empty"),
+            pack: None,
+        })
+    }
+
+    fn settle_app(hold: u8, amount: u128, units: u64, app: &str) -> Op {
+        Op::SettleApp(Box::new(SettleApp {
+            settle: Settle {
+                hold_id: OpId([hold; 16]),
+                batch_id: OpId([hold; 16]),
+                amount: Amount(amount),
+                usage_root: Hash([hold; 32]),
+                lines: BoundedVec::new(vec![UsageLine {
+                    item: ItemName::new("calls").expect("valid"),
+                    units,
+                }])
+                .expect("one line"),
+            },
+            app: AppId::new(app).expect("valid"),
+        }))
+    }
+
+    struct Facts {
+        chain: TestChain,
+        dev1: SecretKey,
+        dev2: SecretKey,
+        /// The reward grants to dev1 and to dev2.
+        rewards: [TxId; 2],
+    }
+
+    fn chain_with_facts() -> Facts {
+        let mut chain = TestChain::new();
+        let acme = chain.acme.clone();
+        let (dev1, dev2) = (SecretKey::from_seed(&[1; 32]), SecretKey::from_seed(&[2; 32]));
+        let forum = Some(RewardReason::ForumSupport);
+        let buy = chain.tx(&acme, vec![grant(1, dev1.public_key(), 500, None)]);
+        let reward1 = chain.tx(&acme, vec![grant(2, dev1.public_key(), 10, forum.clone())]);
+        let reward2 = chain.tx(&acme, vec![grant(3, dev2.public_key(), 10, forum)]);
+        let authorize = chain.tx(
+            &dev1,
+            vec![Op::AuthorizeSpend(AuthorizeSpend {
+                provider: member("acme"),
+                asset: acme_asset(),
+                cap: Amount(500),
+                expires_at_ms: u64::MAX,
+                plan: None,
+            })],
+        );
+        let rewards = [reward1.id(), reward2.id()];
+        chain.block(vec![buy, reward1, reward2, authorize], false);
+        let holds = (1..=2u8)
+            .map(|id| {
+                Op::Hold(Hold {
+                    hold_id: OpId([id; 16]),
+                    holder: dev1.public_key(),
+                    asset: acme_asset(),
+                    amount: Amount(100),
+                    expires_at_ms: u64::MAX - 1,
+                })
+            })
+            .collect();
+        let place = chain.tx(&acme, holds);
+        chain.block(vec![place], false);
+        let settle = chain.tx(&acme, vec![settle_app(1, 50, 1_200, "bot"), settle_app(2, 10, 20, "bot2")]);
+        chain.block(vec![settle], false);
+        Facts { chain, dev1, dev2, rewards }
+    }
+
+    /// A credential to `holder` naming `facts` of `rule`, signed by acme.
+    fn credential(chain: &TestChain, holder: &SecretKey, rule: &LedgerRule, facts: &[Fact]) -> Vec<u8> {
+        use tally_client::ob3::credential::{self, IssueSpec, Recipient};
+        let achievements =
+            std::fs::read(format!("{EXAMPLES}/achievements.json")).expect("example achievements");
+        let achievement = credential::parse_achievements(&achievements).expect("achievements")[0].clone();
+        let spec = IssueSpec {
+            achievement: facts::without_rule(&achievement),
+            issuer: chain.acme.public_key(),
+            issuer_name: None,
+            valid_from: "2026-01-01T00:00:00Z".into(),
+            valid_until: None,
+        };
+        let evidence: Vec<serde_json::Value> = facts
+            .iter()
+            .map(|fact| fact.to_evidence(chain.genesis.chain_id(), rule, &holder.public_key()))
+            .collect();
+        let id = format!(
+            "urn:uuid:00000000-0000-4000-8000-{:012x}",
+            evidence.len() * 7 + holder.public_key().0[0] as usize
+        );
+        let unsigned = credential::build(&spec, &Recipient::Account(holder.public_key()), &id, "", &evidence);
+        let signed = credential::sign(&unsigned, &chain.acme, "2026-01-01T00:00:00Z").expect("signs");
+        serde_json::to_vec(&signed).expect("JSON")
+    }
+
+    /// Anchors `credentials` in one block and verifies each against an archive of the chain.
+    fn anchor_and_verify(
+        chain: &mut TestChain,
+        credentials: &[Vec<u8>],
+        txs: &[TxId],
+    ) -> Vec<BadgeVerification> {
+        let batch = BadgeBatch::from_assertions(credentials).expect("one batch");
+        let acme = chain.acme.clone();
+        let tx = chain.tx(&acme, vec![Op::AnchorBadges(batch.anchor_op(None))]);
+        chain.block(vec![tx.clone()], false);
+        let mut trust = chain.trust();
+        trust.credential_time_unix_s = tally_client::ob3::credential::parse_rfc3339("2026-12-01T00:00:00Z");
+        let interest = Interest {
+            txs: std::iter::once(tx.id()).chain(txs.iter().copied()).collect(),
+            anchor_roots: vec![batch.root()],
+        };
+        let mut source = chain.source(&interest);
+        batch
+            .receipts()
+            .zip(credentials)
+            .map(|(mut receipt, credential)| {
+                receipt.tx_id = Some(tx.id());
+                verify_badge(&mut source, &trust, credential, &receipt)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn proven_claims_pass_ten_steps_and_false_ones_fail_at_step_10() {
+        let Facts { mut chain, dev1, dev2, rewards } = chain_with_facts();
+        let trust = chain.trust();
+        let mut source = chain.source(&Interest { txs: rewards.to_vec(), anchor_roots: vec![] });
+        let provider = member("acme");
+        let api_calls = LedgerRule::ApiCalls { provider: provider.clone(), threshold: 1_000 };
+        let applications = LedgerRule::Applications { provider: provider.clone(), threshold: 2 };
+        let spend = LedgerRule::Spend { provider: provider.clone(), asset: acme_asset(), threshold: 60 };
+        let revenue = LedgerRule::Revenue { asset: acme_asset(), threshold: 510 };
+        let forum = LedgerRule::Contributions { provider, reason: "forum-support".into(), count: 1 };
+        let gather = |source: &mut ArchiveSource, rule: &LedgerRule, holder: &SecretKey| {
+            facts::gather_facts(source, &trust, rule, holder.public_key(), &rewards)
+        };
+        let mut good = Vec::new();
+        for rule in [&api_calls, &applications, &spend, &revenue, &forum] {
+            let found = gather(&mut source, rule, &dev1).unwrap_or_else(|error| panic!("{rule:?}: {error}"));
+            good.push(credential(&chain, &dev1, rule, &found));
+        }
+        // Below a threshold, the issuer's gathering refuses the holder.
+        let ten_thousand = LedgerRule::ApiCalls { provider: member("acme"), threshold: 10_000 };
+        let error = gather(&mut source, &ten_thousand, &dev1).expect_err("1,220 units");
+        assert!(error.contains("has 1220, below the threshold 10000"), "{error}");
+        // dev2 has settled nothing with acme.
+        assert!(gather(&mut source, &api_calls, &dev2).is_err());
+
+        // Claims a dishonest issuer could sign: more units than settled; dev2's grant as dev1's;
+        // dev1's usage entry claimed for dev2; a threshold the claimed value does not reach.
+        let Fact::State { height, key, .. } = gather(&mut source, &api_calls, &dev1).expect("met")[0].clone()
+        else {
+            panic!("a state fact")
+        };
+        let inflated = Fact::State { height, key: key.clone(), value: "5000".into() };
+        let inflated_rule = LedgerRule::ApiCalls { provider: member("acme"), threshold: 5_000 };
+        let others_grant = Fact::Grant { height: Height(1), tx_id: rewards[1], op_index: 0 };
+        let bad = vec![
+            credential(&chain, &dev1, &inflated_rule, &[inflated]),
+            credential(&chain, &dev1, &forum, &[others_grant]),
+            credential(&chain, &dev2, &api_calls, &[Fact::State { height, key, value: "1220".into() }]),
+            credential(
+                &chain,
+                &dev1,
+                &inflated_rule,
+                &[Fact::State {
+                    height,
+                    key: hex::encode(
+                        StateKey::Usage { holder: dev1.public_key(), provider: member("acme") }.to_bytes(),
+                    ),
+                    value: "1220".into(),
+                }],
+            ),
+        ];
+        let credentials: Vec<Vec<u8>> = good.iter().chain(&bad).cloned().collect();
+        let reports = anchor_and_verify(&mut chain, &credentials, &rewards);
+        for (index, report) in reports[..5].iter().enumerate() {
+            assert!(report.is_valid(), "credential {index}: {report:#?}");
+            assert_eq!(report.steps.len(), 10);
+            assert_eq!(report.steps[9].name, "ledger evidence");
+        }
+        assert!(
+            reports[0].steps[9].detail.starts_with("api-calls: 1220 at finalized height"),
+            "{}",
+            reports[0].steps[9].detail
+        );
+        assert!(reports[1].steps[9].detail.starts_with("applications: 2"), "{}", reports[1].steps[9].detail);
+        let expected = [
+            "less than the 5000 the credential claims",
+            "is to ",
+            "not the rule's entry for the holder",
+            "below the rule's threshold 5000",
+        ];
+        for (report, expected) in reports[5..].iter().zip(expected) {
+            let (step, detail) = failed_at(report);
+            assert_eq!(step, 10, "{detail}");
+            assert!(detail.contains(expected), "{expected}: {detail}");
+        }
+    }
+}

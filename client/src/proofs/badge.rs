@@ -24,15 +24,18 @@ pub struct StepReport {
 /// The names of the six steps, by number − 1.
 pub const BADGE_STEPS: [&str; 6] =
     ["badge hash", "Merkle path", "anchor transaction", "finality", "issuer membership", "non-revocation"];
-/// The names of steps 7 to 9, run for an Open Badges 3.0 JSON credential that carries a proof.
-pub const CREDENTIAL_STEPS: [&str; 3] = ["OB 3.0 schema", "credential proof", "validity window"];
+/// The names of steps 7 to 10, run for an Open Badges 3.0 JSON credential that carries a
+/// proof; step 10 only when its evidence names ledger facts.
+pub const CREDENTIAL_STEPS: [&str; 4] =
+    ["OB 3.0 schema", "credential proof", "validity window", "ledger evidence"];
 
 /// The outcome of verifying one badge: the steps run, up to the first failure.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BadgeVerification {
     pub badge_hash: Hash,
     pub root: Hash,
-    /// How many steps this badge has: 6, or 9 for an OB 3.0 credential with a proof.
+    /// How many steps this badge has: 6, 9 for an OB 3.0 credential with a proof, 10 when its
+    /// evidence also names ledger facts.
     pub step_count: u8,
     pub steps: Vec<StepReport>,
 }
@@ -142,6 +145,12 @@ impl From<crate::badge::BadgeError> for StepFailure {
 /// 9. the verification time ([`Trust::credential_time_unix_s`], else the clock) lies in its
 ///    validity window.
 ///
+/// And for a credential whose evidence names ledger facts (genre `tally-ledger-fact`), one more:
+///
+/// 10. each fact checks against the chain ([`super::facts::verify_facts`]): state facts by a
+///     state proof under a finalized header, grants by inclusion proofs of the transaction and
+///     its receipt, all for the credential's subject and the rule the facts name.
+///
 /// A credential without a proof (or a VC-JWT) has the six steps: the ledger anchor is then
 /// its only evidence of issuance.
 // Not split: the steps in their order, each recorded before the next one runs.
@@ -152,7 +161,11 @@ pub fn verify_badge(
     receipt: &crate::badge::BadgeReceipt,
 ) -> BadgeVerification {
     let credential = credential_with_proof(assertion);
-    let step_count = if credential.is_some() { 9 } else { 6 };
+    let step_count = match &credential {
+        None => 6,
+        Some(credential) if super::facts::names_facts(credential) => 10,
+        Some(_) => 9,
+    };
     let mut report = BadgeVerification {
         badge_hash: receipt.badge_hash,
         root: receipt.root,
@@ -213,26 +226,33 @@ pub fn verify_badge(
     if !report.record(6, revocation) {
         return report;
     }
-    if let Some(credential) = credential {
-        credential_steps(&mut report, trust, &credential, &member, &issuers);
+    if let Some(credential) = credential
+        && credential_steps(&mut report, trust, &credential, &member, &issuers)
+        && report.step_count == 10
+    {
+        let facts = super::facts::claimed_facts(&credential, &trust.chain_id)
+            .and_then(|claimed| claimed.ok_or_else(|| "the credential names no ledger facts".to_owned()))
+            .and_then(|claimed| super::facts::verify_facts(source, trust, &claimed))
+            .map_err(StepFailure::new);
+        report.record(10, facts);
     }
     report
 }
 
 /// Steps 7 to 9: the credential itself (schema, proof by an issuer key of `member`, validity
-/// window), stopping at the first failure.
+/// window), stopping at the first failure; true when all three passed.
 fn credential_steps(
     report: &mut BadgeVerification,
     trust: &Trust,
     credential: &serde_json::Value,
     member: &tally_types::MemberId,
     issuers: &[PublicKey],
-) {
+) -> bool {
     let schema = crate::ob3::schema::check_credential(credential)
         .map(|()| "the credential is valid under the bundled Open Badges 3.0 JSON schema".to_owned())
         .map_err(|error| StepFailure::new(error.to_string()));
     if !report.record(7, schema) || !report.record(8, step_credential_proof(credential, member, issuers)) {
-        return;
+        return false;
     }
     let now = trust.credential_time_unix_s.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -241,7 +261,7 @@ fn credential_steps(
     });
     let validity = crate::ob3::credential::check_validity(credential, now)
         .map_err(|error| StepFailure::new(error.to_string()));
-    report.record(9, validity);
+    report.record(9, validity)
 }
 
 /// The assertion as JSON when it is an Open Badges 3.0 JSON credential with a `proof`: the

@@ -562,6 +562,7 @@ pub fn verify_tx_inclusion(
 
 mod archive;
 mod badge;
+pub mod facts;
 mod node;
 
 pub use archive::{ArchiveSource, Interest};

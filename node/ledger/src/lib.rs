@@ -17,7 +17,9 @@
 //!   supply ≤ max supply; locked = open offers + open holds per account and asset; no book is
 //!   crossed; fills conserve value and lie within both offers' limit prices; holds resolve
 //!   once; every grant, hold, batch and offer id is used once in its scope; every account's
-//!   seqs are used once each, in order ([`check_invariants`], [`History`]).
+//!   seqs are used once each, in order; the ledger facts (usage, spend, applications,
+//!   revenue) equal the settled holds and what the blocks' ops and receipts imply
+//!   ([`check_invariants`], [`History`], [`History::check_facts`]).
 //! - Market rules: exact rational prices compared in wide integers, price-time priority,
 //!   trades at the resting offer's price, rounding in favour of the resting offer, at most
 //!   1,000 fills per op, no self-trade, and an offer never rests crossed.
@@ -39,7 +41,7 @@ pub use genesis::{
     GenesisAsset, GenesisBalance, GenesisError, GenesisLedger, GenesisMember, GenesisValidator,
     genesis_writes,
 };
-pub use invariants::{History, HistoryViolation, InvariantViolation, check_invariants};
+pub use invariants::{FactViolation, History, HistoryViolation, InvariantViolation, check_invariants};
 pub use mem::{CommitBlockError, CommittedBlock, MemState};
 pub use proof::{ProveError, StateProof, prove_entry, verify_state_proof};
 pub use state::{

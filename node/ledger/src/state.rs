@@ -25,7 +25,7 @@ use tally_types::pricing::{PlanRef, PricePlan};
 use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
 use tally_types::{
-    Amount, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits,
+    Amount, AppId, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits,
 };
 
 /// The position of one ledger entry.
@@ -92,6 +92,17 @@ pub enum StateKey {
     /// What a holder has settled under one version of a member's price plan, per item
     /// ([`PlanUsageState`]): the tier position of its next settlement.
     PlanUsage { holder: PublicKey, member: MemberId, plan_id: PlanId, version: OrderedU64 },
+    /// What a holder has settled with one provider, over every asset and application
+    /// ([`UsageState`]): the ledger fact behind "N API calls" badges.
+    Usage { holder: PublicKey, provider: MemberId },
+    /// What a holder has paid one provider in one asset by settlements ([`SpentState`]).
+    Spent { holder: PublicKey, provider: MemberId, asset: AssetId },
+    /// One application of a holder with usage settled by one provider ([`AppUsageState`]);
+    /// written by `SettleApp` only.
+    AppUsage { holder: PublicKey, provider: MemberId, app: AppId },
+    /// Credits an account received in one asset, by selling on the market or as grants
+    /// ([`RevenueState`]).
+    Revenue { account: PublicKey, asset: AssetId },
 }
 
 impl StateKey {
@@ -141,6 +152,10 @@ impl StateKey {
             StateKey::Proposal { .. } => EntryKind::Proposal,
             StateKey::Plan { .. } => EntryKind::Plan,
             StateKey::PlanUsage { .. } => EntryKind::PlanUsage,
+            StateKey::Usage { .. } => EntryKind::Usage,
+            StateKey::Spent { .. } => EntryKind::Spent,
+            StateKey::AppUsage { .. } => EntryKind::AppUsage,
+            StateKey::Revenue { .. } => EntryKind::Revenue,
         }
     }
 }
@@ -190,6 +205,18 @@ impl Ord for StateKey {
                 PlanUsage { holder: a, member: x, plan_id: p, version: v },
                 PlanUsage { holder: b, member: y, plan_id: q, version: w },
             ) => cmp_account(a, b).then_with(|| x.cmp(y)).then_with(|| p.cmp(q)).then_with(|| v.cmp(w)),
+            (Usage { holder: a, provider: x }, Usage { holder: b, provider: y }) => {
+                cmp_account(a, b).then_with(|| x.cmp(y))
+            }
+            (Spent { holder: a, provider: x, asset: s }, Spent { holder: b, provider: y, asset: t }) => {
+                cmp_account(a, b).then_with(|| x.cmp(y)).then_with(|| s.cmp(t))
+            }
+            (AppUsage { holder: a, provider: x, app: s }, AppUsage { holder: b, provider: y, app: t }) => {
+                cmp_account(a, b).then_with(|| x.cmp(y)).then_with(|| s.cmp(t))
+            }
+            (Revenue { account: a, asset: x }, Revenue { account: b, asset: y }) => {
+                cmp_account(a, b).then_with(|| x.cmp(y))
+            }
             _ => self.kind().cmp(&other.kind()),
         }
     }
@@ -243,6 +270,10 @@ pub enum EntryKind {
     Proposal,
     Plan,
     PlanUsage,
+    Usage,
+    Spent,
+    AppUsage,
+    Revenue,
 }
 
 /// An account's replay protection: the seq of its last included transaction.
@@ -769,6 +800,62 @@ impl PlanUsageState {
     }
 }
 
+/// What a holder has settled with one provider (docs/ARCHITECTURE.md "Ledger facts"). Only
+/// ever grows; written by every successful `Settle` and `SettleApp`.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct UsageState {
+    /// Σ units of the settlements' usage lines (a settlement without lines adds none).
+    pub units: u128,
+    /// Settlements (zero-amount ones included).
+    pub settlements: u64,
+    /// Distinct applications named by `SettleApp`: the number of [`StateKey::AppUsage`]
+    /// entries of the pair.
+    pub applications: u32,
+}
+
+/// What a holder has paid one provider in one asset. Only ever grows.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct SpentState {
+    /// Σ settled amounts: equal to the amounts of the settled holds of the triple.
+    pub amount: Amount,
+    pub settlements: u64,
+}
+
+/// A holder's application with usage settled by one provider. Only ever grows.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct AppUsageState {
+    pub units: u128,
+    pub settlements: u64,
+    /// The height of its first settlement.
+    pub first_height: Height,
+}
+
+/// Credits an account received in one asset. Only ever grows; saturates at 2^128 − 1 rather
+/// than fail a trade or a grant over a statistic (market proceeds can exceed any supply, since
+/// the same credits may be traded back and forth).
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct RevenueState {
+    /// Received from market fills, as maker or taker (the other side's payment).
+    pub market: Amount,
+    /// Received as grants (purchases, rewards and promotions).
+    pub grants: Amount,
+}
+
+impl RevenueState {
+    /// Market proceeds plus grants, saturating.
+    pub fn total(&self) -> Amount {
+        Amount(self.market.0.saturating_add(self.grants.0))
+    }
+}
+
 /// A used settlement batch id: what it settled. Kept forever, so the batch can never be
 /// settled twice.
 #[derive(
@@ -877,6 +964,10 @@ pub enum StateValue {
     /// Boxed: a plan may be several kilobytes.
     Plan(Box<PlanState>),
     PlanUsage(PlanUsageState),
+    Usage(UsageState),
+    Spent(SpentState),
+    AppUsage(AppUsageState),
+    Revenue(RevenueState),
 }
 
 impl StateValue {
@@ -920,6 +1011,10 @@ impl StateValue {
             StateValue::Proposal(_) => EntryKind::Proposal,
             StateValue::Plan(_) => EntryKind::Plan,
             StateValue::PlanUsage(_) => EntryKind::PlanUsage,
+            StateValue::Usage(_) => EntryKind::Usage,
+            StateValue::Spent(_) => EntryKind::Spent,
+            StateValue::AppUsage(_) => EntryKind::AppUsage,
+            StateValue::Revenue(_) => EntryKind::Revenue,
         }
     }
 }
@@ -1221,6 +1316,10 @@ mod tests {
             Proposal(OpId),
             Plan(&'a MemberId, &'a PlanId, u64),
             PlanUsage([u8; 32], &'a MemberId, &'a PlanId, u64),
+            Usage([u8; 32], &'a MemberId),
+            Spent([u8; 32], &'a MemberId, &'a AssetId),
+            AppUsage([u8; 32], &'a MemberId, &'a AppId),
+            Revenue([u8; 32], &'a AssetId),
         }
         fn reference(key: &StateKey) -> Reference<'_> {
             match key {
@@ -1260,6 +1359,10 @@ mod tests {
                 StateKey::PlanUsage { holder, member, plan_id, version } => {
                     Reference::PlanUsage(holder.0, member, plan_id, version.0)
                 }
+                StateKey::Usage { holder, provider } => Reference::Usage(holder.0, provider),
+                StateKey::Spent { holder, provider, asset } => Reference::Spent(holder.0, provider, asset),
+                StateKey::AppUsage { holder, provider, app } => Reference::AppUsage(holder.0, provider, app),
+                StateKey::Revenue { account, asset } => Reference::Revenue(account.0, asset),
             }
         }
         let other_asset: AssetId = "ACME@acmf".parse().expect("valid");
@@ -1315,6 +1418,21 @@ mod tests {
                         plan_id: plan_id.clone(),
                         version: OrderedU64(version),
                     });
+                }
+            }
+        }
+        for bytes in &accounts[..4] {
+            let holder = PublicKey(*bytes);
+            for member in ["acme", "ab"] {
+                let provider = MemberId::new(member).expect("valid");
+                keys.push(StateKey::Usage { holder, provider: provider.clone() });
+                for asset in [asset(), other_asset.clone()] {
+                    keys.push(StateKey::Spent { holder, provider: provider.clone(), asset: asset.clone() });
+                    keys.push(StateKey::Revenue { account: holder, asset });
+                }
+                for app in ["bot", "bot2", "a"] {
+                    let app = AppId::new(app).expect("valid");
+                    keys.push(StateKey::AppUsage { holder, provider: provider.clone(), app });
                 }
             }
         }

@@ -295,7 +295,12 @@ impl<'t> IndexTables<'t> {
                 self.add(&format!("m/{member}/{}/burned", burn.asset), burn.amount.0).map_err(index_error)?;
             }
             Op::Hold(hold) => touched.push((hold.holder, ROLE_RECIPIENT)),
-            Op::Settle(settle) => {
+            Op::Settle(_) | Op::SettleApp(_) => {
+                let settle = match op {
+                    Op::SettleApp(settle_app) => &settle_app.settle,
+                    Op::Settle(settle) => settle,
+                    _ => unreachable!("matched Settle or SettleApp above"),
+                };
                 if let Some(hold) = read_hold(state, settle.hold_id)? {
                     touched.push((hold.holder, ROLE_RECIPIENT));
                     let member = &hold.member;

@@ -29,6 +29,8 @@ pub enum IdError {
     PlanId(String),
     #[error("item name `{0}` must be 1..={max} characters of [a-z0-9._-], starting with a letter (e.g. search.query)", max = limits::ITEM_NAME_BYTES_MAX)]
     ItemName(String),
+    #[error("application id `{0}` must be 1..={max} characters of [a-z0-9._-], starting with a letter or digit (e.g. weather-bot)", max = limits::APP_ID_BYTES_MAX)]
+    AppId(String),
     #[error("currency `{0}` must be three capital letters (ISO 4217, e.g. USD)")]
     Currency(String),
 }
@@ -152,6 +154,18 @@ validated_string!(
         && text.as_bytes()[0].is_ascii_lowercase()
         && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')),
     IdError::ItemName
+);
+
+validated_string!(
+    /// A developer's application, as the provider that meters it names it in a settlement
+    /// (`Op::SettleApp`), e.g. `weather-bot`: scoped to the (holder, provider) pair, so that the
+    /// ledger can count the distinct applications a holder has settled usage for.
+    AppId,
+    limits::APP_ID_BYTES_MAX,
+    |text| (1..=limits::APP_ID_BYTES_MAX).contains(&text.len())
+        && text.as_bytes()[0].is_ascii_alphanumeric()
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')),
+    IdError::AppId
 );
 
 validated_string!(

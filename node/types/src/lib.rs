@@ -39,7 +39,7 @@ pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, d
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
 pub use ids::{
-    AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId, PlanId,
+    AppId, AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId, PlanId,
     VIEW_EPOCH_SHIFT, ValidatorIndex, View,
 };
 pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, verify_batch};

@@ -133,6 +133,8 @@ pub const PLAN_TIERS_MAX: usize = 8;
 pub const PLAN_PACKS_MAX: usize = 16;
 /// Usage lines in one settlement (one per metered item at most).
 pub const SETTLE_LINES_MAX: usize = PLAN_ITEMS_MAX;
+/// The longest application id a settlement names (`tally_types::AppId`).
+pub const APP_ID_BYTES_MAX: usize = 64;
 /// Decimal places of a unit price: prices are minor units of the asset per unit, exact to a
 /// billionth (`1.5` is stored as 1,500,000,000 billionths).
 pub const UNIT_PRICE_SCALE: u8 = 9;
@@ -162,6 +164,12 @@ const _: () = assert!(RECEIPT_FILLS_MAX * 145 + 1024 <= RECEIPT_BYTES_MAX);
 const _: () = assert!(SMT_PROOF_SIBLINGS_MAX * 32 + 256 <= SMT_PROOF_BYTES_MAX);
 // A state key holds at most a tag, an account key and an asset id.
 const _: () = assert!(1 + 32 + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
+// The widest fact keys: (holder, provider, asset) spent and (holder, provider, app) usage.
+const _: () = assert!(
+    1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX
+        <= STATE_KEY_BYTES_MAX
+);
+const _: () = assert!(1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + APP_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
 // The largest key: a book entry (two asset ids, a 24-byte price rank, a 17-byte stamp).
 const _: () =
     assert!(1 + 2 * (4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX) + 24 + 17 <= STATE_KEY_BYTES_MAX);

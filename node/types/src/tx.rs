@@ -11,7 +11,7 @@ use crate::amount::{Amount, Price};
 use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
 use crate::governance::{CastVote, Propose};
 use crate::hash::{Domain, Hash};
-use crate::ids::{AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId};
+use crate::ids::{AppId, AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId};
 use crate::keys::{
     KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, signing_message, verify_batch,
 };
@@ -206,6 +206,17 @@ pub struct Settle {
     pub lines: BoundedVec<UsageLine, { limits::SETTLE_LINES_MAX }>,
 }
 
+/// A settlement that names the holder's application the usage was for: a [`Settle`] with the
+/// same checks and effects, after which the ledger also counts the usage under (holder,
+/// provider, app), so that "settled usage for more than one application" is a state proof. A
+/// variant of its own rather than a field of `Settle`, so that every `Settle` already signed
+/// keeps its bytes and its id.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SettleApp {
+    pub settle: Settle,
+    pub app: AppId,
+}
+
 /// Retires one version of the signer's member's price plan: no new authorization, hold or
 /// pack purchase may name it; holds already placed under it still settle by it.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
@@ -273,6 +284,8 @@ pub enum Op {
     /// Boxed: a plan may be several kilobytes.
     PublishPlan(Box<PricePlan>),
     RetirePlan(RetirePlan),
+    /// Boxed: a settlement's lines may be several kilobytes.
+    SettleApp(Box<SettleApp>),
 }
 
 impl Op {
@@ -295,6 +308,7 @@ impl Op {
             Op::CastVote(_) => "cast_vote",
             Op::PublishPlan(_) => "publish_plan",
             Op::RetirePlan(_) => "retire_plan",
+            Op::SettleApp(_) => "settle_app",
         }
     }
 }

@@ -24,13 +24,13 @@
 
 use tally_types::pricing::{self, ChargeError};
 use tally_types::receipt::ErrorCode;
-use tally_types::tx::{AssetFlags, AuthorizeSpend, Hold, Settle, Void};
-use tally_types::{Amount, OpId, PublicKey, limits};
+use tally_types::tx::{AssetFlags, AuthorizeSpend, Hold, Settle, SettleApp, Void};
+use tally_types::{Amount, AppId, OpId, PublicKey, limits};
 
 use super::{BlockExecutor, OpContext, OpResult, wrong_kind};
 use crate::state::{
-    AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, ItemUsage, KeyRange, OrderedU64,
-    PlanUsageState, StateError, StateKey, StateRead, StateValue,
+    AppUsageState, AuthorizationState, BatchRecord, HoldState, HoldStatus, IndexMarker, ItemUsage, KeyRange,
+    OrderedU64, PlanUsageState, SpentState, StateError, StateKey, StateRead, StateValue, UsageState,
 };
 
 impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
@@ -213,8 +213,21 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
     /// issuer account (supply does not change) and the rest back to the holder's available
     /// balance and the authorization's cap; the hold becomes `Settled`, its expiry index entry
     /// is deleted, and the batch id is recorded with its usage root; under a plan, the
-    /// holder's usage of the plan version counts the lines' units and charges.
+    /// holder's usage of the plan version counts the lines' units and charges; the holder's
+    /// usage facts with the member ([`StateKey::Usage`], [`StateKey::Spent`]) count the
+    /// settlement, its lines' units and its amount.
     pub(super) fn settle(&mut self, at: OpContext<'_>, op: &Settle) -> OpResult {
+        self.settle_for(at, op, None)
+    }
+
+    /// SettleApp: a [`Self::settle`] with the same checks in the same order, after which the
+    /// holder's application `app` with the member ([`StateKey::AppUsage`]) counts the
+    /// settlement and its units; a new application adds one to the pair's `applications`.
+    pub(super) fn settle_app(&mut self, at: OpContext<'_>, op: &SettleApp) -> OpResult {
+        self.settle_for(at, &op.settle, Some(&op.app))
+    }
+
+    fn settle_for(&mut self, at: OpContext<'_>, op: &Settle, app: Option<&AppId>) -> OpResult {
         let hold_key = StateKey::Hold { hold_id: op.hold_id };
         let hold = self.read_hold(&hold_key)?.ok_or(ErrorCode::UnknownHold)?;
         if !self.is_issuer_of(at.signer, &hold.member)? {
@@ -242,11 +255,56 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
             self.put(key, Some(StateValue::PlanUsage(usage)));
         }
         let height = self.context.height;
+        self.count_settlement(&hold, op, app)?;
         let status = HoldStatus::Settled { batch_id: op.batch_id, amount: op.amount, height };
         self.close_hold(op.hold_id, hold, Some((at.signer, op.amount)), status)?;
         let record =
             BatchRecord { hold_id: op.hold_id, amount: op.amount, usage_root: op.usage_root, height };
         self.put(batch_key, Some(StateValue::BatchId(record)));
+        Ok(())
+    }
+
+    /// Adds one accepted settlement of `hold` to the holder's usage facts with the hold's
+    /// member: units, settlements and the amount per asset, and per application when named.
+    /// The counters are u128 and u64 sums of u64 units and of amounts within a supply, so an
+    /// overflow is refused (`AmountOverflow`) rather than wrapped, though none can occur.
+    fn count_settlement(&mut self, hold: &HoldState, op: &Settle, app: Option<&AppId>) -> OpResult {
+        let units: u128 = op.lines.iter().map(|line| u128::from(line.units)).sum();
+        let usage_key = StateKey::Usage { holder: hold.holder, provider: hold.member.clone() };
+        let mut usage = match self.read(&usage_key)? {
+            None => UsageState::default(),
+            Some(StateValue::Usage(usage)) => usage,
+            Some(other) => return Err(wrong_kind(&usage_key, &other).into()),
+        };
+        usage.units = usage.units.checked_add(units).ok_or(ErrorCode::AmountOverflow)?;
+        usage.settlements = usage.settlements.checked_add(1).ok_or(ErrorCode::AmountOverflow)?;
+        let spent_key =
+            StateKey::Spent { holder: hold.holder, provider: hold.member.clone(), asset: hold.asset.clone() };
+        let mut spent = match self.read(&spent_key)? {
+            None => SpentState::default(),
+            Some(StateValue::Spent(spent)) => spent,
+            Some(other) => return Err(wrong_kind(&spent_key, &other).into()),
+        };
+        spent.amount = spent.amount.checked_add(op.amount).ok_or(ErrorCode::AmountOverflow)?;
+        spent.settlements = spent.settlements.checked_add(1).ok_or(ErrorCode::AmountOverflow)?;
+        if let Some(app) = app {
+            let app_key =
+                StateKey::AppUsage { holder: hold.holder, provider: hold.member.clone(), app: app.clone() };
+            let mut app_usage = match self.read(&app_key)? {
+                None => {
+                    usage.applications =
+                        usage.applications.checked_add(1).ok_or(ErrorCode::AmountOverflow)?;
+                    AppUsageState { units: 0, settlements: 0, first_height: self.context.height }
+                }
+                Some(StateValue::AppUsage(app_usage)) => app_usage,
+                Some(other) => return Err(wrong_kind(&app_key, &other).into()),
+            };
+            app_usage.units = app_usage.units.checked_add(units).ok_or(ErrorCode::AmountOverflow)?;
+            app_usage.settlements = app_usage.settlements.checked_add(1).ok_or(ErrorCode::AmountOverflow)?;
+            self.put(app_key, Some(StateValue::AppUsage(app_usage)));
+        }
+        self.put(usage_key, Some(StateValue::Usage(usage)));
+        self.put(spent_key, Some(StateValue::Spent(spent)));
         Ok(())
     }
 

@@ -306,6 +306,9 @@ impl<S: StateRead + ?Sized> BlockExecutor<'_, S> {
         // for another unit and stops.
         let maker_offer_key = StateKey::Offer { owner: maker, offer_id: best.entry.offer_id };
         self.put(maker_offer_key, Some(StateValue::Offer(maker_offer)));
+        // Each side's proceeds count as its revenue in the asset it received.
+        self.add_revenue(maker, &op.sell, Amount(taker_gave), Amount::ZERO)?;
+        self.add_revenue(*at.signer, &op.buy, Amount(maker_gave), Amount::ZERO)?;
         self.tx_fills.push(Fill {
             op_index: at.op_index,
             maker_offer: best.entry.offer_id,

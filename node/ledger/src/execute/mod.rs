@@ -45,8 +45,8 @@ use tally_types::tx::{
 use tally_types::{Amount, AssetId, ChainId, Height, MemberId, PublicKey, limits};
 
 use crate::state::{
-    AccountState, AssetState, BalanceState, GrantRecord, KeyRange, StateError, StateKey, StateRead,
-    StateValue, WriteSet, next_entry_layered,
+    AccountState, AssetState, BalanceState, GrantRecord, KeyRange, RevenueState, StateError, StateKey,
+    StateRead, StateValue, WriteSet, next_entry_layered,
 };
 
 /// What execution may know about the block besides its transactions.
@@ -329,6 +329,7 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             Op::CastVote(op) => self.cast_vote(at, op),
             Op::PublishPlan(op) => self.publish_plan(at, op),
             Op::RetirePlan(op) => self.retire_plan(at, op),
+            Op::SettleApp(op) => self.settle_app(at, op),
         }
     }
 
@@ -407,6 +408,7 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
 
         self.put(asset_key, Some(StateValue::Asset(asset)));
         self.put_balance(balance_key, balance);
+        self.add_revenue(op.to, &op.asset, Amount::ZERO, op.amount)?;
         let record = GrantRecord { height: self.context.height };
         self.put(grant_key, Some(StateValue::GrantId(record)));
         Ok(())
@@ -497,6 +499,31 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             Some((_, slot)) => *slot = value,
             None => self.tx_writes.push((key, value)),
         }
+    }
+
+    /// Adds what `account` received of `asset` to its revenue entry: `market` proceeds of a
+    /// fill, `grants` of a grant (saturating: see [`RevenueState`]). Adding nothing writes
+    /// nothing.
+    fn add_revenue(
+        &mut self,
+        account: PublicKey,
+        asset: &AssetId,
+        market: Amount,
+        grants: Amount,
+    ) -> Result<(), StateError> {
+        if market.is_zero() && grants.is_zero() {
+            return Ok(());
+        }
+        let key = StateKey::Revenue { account, asset: asset.clone() };
+        let mut revenue = match self.read(&key)? {
+            None => RevenueState::default(),
+            Some(StateValue::Revenue(revenue)) => revenue,
+            Some(other) => return Err(wrong_kind(&key, &other)),
+        };
+        revenue.market = Amount(revenue.market.0.saturating_add(market.0));
+        revenue.grants = Amount(revenue.grants.0.saturating_add(grants.0));
+        self.put(key, Some(StateValue::Revenue(revenue)));
+        Ok(())
     }
 
     /// Stores a balance, or deletes the entry when it holds nothing (canonical form).

@@ -7,11 +7,13 @@
 //! state check after every commit, and `tally audit` runs both over the whole chain.
 
 mod badges;
+mod facts;
 mod governance;
 mod holds;
 mod market;
 
 pub use badges::BadgeViolation;
+pub use facts::FactViolation;
 pub use governance::GovernanceViolation;
 pub use holds::HoldViolation;
 pub use market::MarketViolation;
@@ -73,6 +75,8 @@ pub enum InvariantViolation {
     Badge(#[from] BadgeViolation),
     #[error(transparent)]
     Governance(#[from] GovernanceViolation),
+    #[error(transparent)]
+    Fact(FactViolation),
 }
 
 /// What the themed checks (holds, market, badges) may look at besides their own entries.
@@ -109,7 +113,8 @@ impl<'a> Locks<'a> {
 /// max supply, scale and flags valid, issuer member exists. Per balance: its asset exists, and
 /// locked equals what open holds and offers lock. Holds: open ⇔ indexed by expiry, settled
 /// holds match their batch records. Market: every open offer has exactly one book entry and
-/// vice versa, and no book is crossed. Badges: anchors and revocations name members. No
+/// vice versa, and no book is crossed. Badges: anchors and revocations name members. Facts:
+/// spend equals the settled holds, usage counts its spend and application entries. No
 /// balance can exceed supply, since balances are non-negative and sum to it. Members have a
 /// name and sorted, unique issuers, and the issuer index matches the members exactly. Every
 /// entry's value is of its key's kind, and no entry holds only defaults.
@@ -122,11 +127,19 @@ where
     let mut market = market::Collector::default();
     let mut badges = badges::Collector::default();
     let mut governance = governance::Collector::default();
+    let mut facts = facts::Collector::default();
     for (key, value) in entries {
         if key.kind() != value.kind() {
             return Err(InvariantViolation::KindMismatch { key: key.clone(), value: value.kind() });
         }
+        if let StateKey::Hold { .. } = key {
+            facts.observe_hold(value);
+        }
         match key {
+            StateKey::Usage { .. }
+            | StateKey::Spent { .. }
+            | StateKey::AppUsage { .. }
+            | StateKey::Revenue { .. } => facts.observe(key, value),
             StateKey::Authorization { .. }
             | StateKey::Hold { .. }
             | StateKey::HoldExpiry { .. }
@@ -150,6 +163,7 @@ where
     market.finish(&world, &mut locks)?;
     badges.finish(&world)?;
     governance.finish(&world, &core.member_states)?;
+    facts.finish(&world)?;
     core.check_locks(locks)?;
     core.check_assets()?;
     core.check_issuers()
@@ -373,6 +387,7 @@ pub struct History {
     holds: holds::HistoryPart,
     market: market::HistoryPart,
     badges: badges::HistoryPart,
+    facts: facts::HistoryPart,
 }
 
 impl History {
@@ -423,6 +438,7 @@ impl History {
                 self.holds.observe_op(height, index, &tx.signer, op)?;
                 self.market.observe_op(height, index, op_index, &tx.signer, op, receipt)?;
                 self.badges.observe_op(height, index, &tx.signer, op)?;
+                self.facts.observe_op(op_index, &tx.signer, op, receipt);
                 if let Op::Grant(grant) = op {
                     let id = (grant.asset.issuer.clone(), grant.grant_id);
                     if self.grant_ids.contains(&id) {
@@ -435,5 +451,15 @@ impl History {
         }
         self.last_height = height;
         Ok(())
+    }
+
+    /// Checks the ledger facts of the state after the last block observed (its entries, in any
+    /// order) against what the blocks' ops and receipts imply: usage units, application
+    /// entries and revenue, exactly (see `facts.rs`).
+    pub fn check_facts<'a, I>(&self, entries: I) -> Result<(), FactViolation>
+    where
+        I: IntoIterator<Item = (&'a StateKey, &'a StateValue)>,
+    {
+        self.facts.check(entries)
     }
 }

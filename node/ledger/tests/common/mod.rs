@@ -203,6 +203,9 @@ impl Chain {
                 self.history
                     .observe_block(context.height, txs, &committed.output.receipts)
                     .expect("history invariants hold after every block");
+                self.history
+                    .check_facts(self.state.entries())
+                    .expect("the ledger facts equal what the history implies after every block");
             }
             Err(_) => assert_eq!(self.state.root(), root_before, "a refused block changed the state"),
         }

@@ -22,7 +22,8 @@ use tally_types::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec};
 use tally_types::consensus::{Certificate, Proposal, Subject, ValidatorSet, Vote};
 use tally_types::hash::{Hash, merkle_leaf};
 use tally_types::ids::{
-    AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex, View,
+    AppId, AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex,
+    View,
 };
 use tally_types::keys::{PublicKey, SecretKey, Signature};
 use tally_types::merkle::{self, MerkleProof};
@@ -33,7 +34,7 @@ use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
     AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
     Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan, RevokeBadge, RewardReason, Settle,
-    SignedTransaction, Transaction, Transfer, TxId, Void,
+    SettleApp, SignedTransaction, Transaction, Transfer, TxId, Void,
 };
 use tally_types::{Amount, Price, limits};
 
@@ -330,6 +331,13 @@ pub fn settle() -> impl Strategy<Value = Settle> {
     )
 }
 
+pub fn settle_app() -> impl Strategy<Value = SettleApp> {
+    (settle(), "[a-z0-9][a-z0-9._-]{0,63}").prop_map(|(settle, app)| SettleApp {
+        settle,
+        app: AppId::new(app).expect("the pattern makes valid application ids"),
+    })
+}
+
 pub fn void() -> impl Strategy<Value = Void> {
     op_id().prop_map(|hold_id| Void { hold_id })
 }
@@ -381,6 +389,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         revoke_badge().prop_map(Op::RevokeBadge),
         price_plan().prop_map(|plan| Op::PublishPlan(Box::new(plan))),
         retire_plan().prop_map(Op::RetirePlan),
+        settle_app().prop_map(|settle| Op::SettleApp(Box::new(settle))),
     ]
 }
 
@@ -399,9 +408,9 @@ pub fn one_op_of_each_variant() -> impl Strategy<Value = Vec<Op>> {
         place_offer(),
         cancel_offer(),
         anchor_badges(),
-        (revoke_badge(), price_plan(), retire_plan()),
+        (revoke_badge(), price_plan(), retire_plan(), settle_app()),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, (l, m, n))| {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, (l, m, n, o))| {
             vec![
                 Op::IssueAsset(a),
                 Op::Grant(b),
@@ -417,6 +426,7 @@ pub fn one_op_of_each_variant() -> impl Strategy<Value = Vec<Op>> {
                 Op::RevokeBadge(l),
                 Op::PublishPlan(Box::new(m)),
                 Op::RetirePlan(n),
+                Op::SettleApp(Box::new(o)),
             ]
         })
 }
