@@ -46,6 +46,10 @@ export function isPlanId(text: string): boolean {
 export function isItemName(text: string): boolean {
   return typeof text === 'string' && text.length >= 1 && text.length <= LIMITS.ITEM_NAME_BYTES_MAX && /^[a-z][a-z0-9._-]*$/.test(text);
 }
+/** A developer's application as a settlement names it (`Op::SettleApp`), e.g. `weather-bot`. */
+export function isAppId(text: string): boolean {
+  return typeof text === 'string' && text.length >= 1 && text.length <= LIMITS.APP_ID_BYTES_MAX && /^[a-z0-9][a-z0-9._-]*$/.test(text);
+}
 export function isCurrency(text: string): boolean {
   return typeof text === 'string' && /^[A-Z]{3}$/.test(text);
 }
@@ -68,6 +72,10 @@ export function writeItemName(w: Writer, text: string): void {
   w.string(checked(isItemName(text), 'item name', text), LIMITS.ITEM_NAME_BYTES_MAX, 'item name');
 }
 export const readItemName = (r: Reader): string => readChecked(r, LIMITS.ITEM_NAME_BYTES_MAX, 'item name', isItemName);
+export function writeAppId(w: Writer, text: string): void {
+  w.string(checked(isAppId(text), 'app id', text), LIMITS.APP_ID_BYTES_MAX, 'app id');
+}
+export const readAppId = (r: Reader): string => readChecked(r, LIMITS.APP_ID_BYTES_MAX, 'app id', isAppId);
 
 export function writePlanRef(w: Writer, plan: PlanRef): void {
   writePlanId(w, plan.plan_id);

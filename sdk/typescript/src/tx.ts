@@ -33,10 +33,12 @@ import { LIMITS } from './limits.js';
 import type { Price } from './amount.js';
 import { readAction, writeAction, type Action } from './governance.js';
 import {
+  readAppId,
   readItemName,
   readPlanRef,
   readPricePlan,
   readUsageLine,
+  writeAppId,
   writeItemName,
   writePlanRef,
   writePricePlan,
@@ -96,6 +98,10 @@ export interface Settle {
   /** Usage per metered item, sorted by item; priced by the hold's plan, if it has one. */
   lines?: UsageLine[];
 }
+/** A settlement that names the developer's application (tag 16, after `retire_plan`): the
+ * ledger counts distinct applications per (holder, provider). Its own variant, so every
+ * `settle` already signed keeps its bytes. */
+export interface SettleApp { op: 'settle_app'; settle: Omit<Settle, 'op'>; app: string }
 export interface Void { op: 'void'; hold_id: Uint8Array }
 export interface PlaceOffer {
   op: 'place_offer';
@@ -142,7 +148,8 @@ export type Op =
   | Propose
   | CastVote
   | PublishPlan
-  | RetirePlan;
+  | RetirePlan
+  | SettleApp;
 
 /** Op names in variant order: the index is the borsh tag. */
 export const OP_NAMES = [
@@ -162,6 +169,7 @@ export const OP_NAMES = [
   'cast_vote',
   'publish_plan',
   'retire_plan',
+  'settle_app',
 ] as const satisfies readonly Op['op'][];
 
 /** The signed part of a transaction. */
@@ -192,6 +200,24 @@ const REWARD_REASONS = ['client_library', 'how_to_guide', 'forum_support', 'publ
 const OFFER_MODES: readonly OfferMode[] = ['normal', 'passive', 'immediate_or_cancel', 'fill_or_kill'];
 export const BADGE_FORMATS: readonly BadgeFormat[] = ['open_badges2', 'open_badges3'];
 export const BADGE_CANONS: readonly BadgeCanon[] = ['jcs-blake3', 'raw-blake3'];
+
+function writeSettle(w: Writer, op: Omit<Settle, 'op'>): void {
+  writeOpId(w, op.hold_id);
+  writeOpId(w, op.batch_id);
+  w.u128(op.amount);
+  writeHash(w, op.usage_root);
+  w.list(op.lines ?? [], LIMITS.SETTLE_LINES_MAX, 'usage lines', writeUsageLine);
+}
+
+function readSettle(r: Reader): Omit<Settle, 'op'> {
+  return {
+    hold_id: readOpId(r),
+    batch_id: readOpId(r),
+    amount: r.u128('amount'),
+    usage_root: readHash(r),
+    lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
+  };
+}
 
 function indexOf<T>(values: readonly T[], value: T, what: string): number {
   const index = values.indexOf(value);
@@ -259,11 +285,11 @@ export function writeOp(w: Writer, op: Op): void {
       w.u64(op.expires_at_ms);
       return;
     case 'settle':
-      writeOpId(w, op.hold_id);
-      writeOpId(w, op.batch_id);
-      w.u128(op.amount);
-      writeHash(w, op.usage_root);
-      w.list(op.lines ?? [], LIMITS.SETTLE_LINES_MAX, 'usage lines', writeUsageLine);
+      writeSettle(w, op);
+      return;
+    case 'settle_app':
+      writeSettle(w, op.settle);
+      writeAppId(w, op.app);
       return;
     case 'void':
       writeOpId(w, op.hold_id);
@@ -355,14 +381,9 @@ export function readOp(r: Reader): Op {
         expires_at_ms: r.u64('expires_at_ms'),
       };
     case 'settle':
-      return {
-        op: name,
-        hold_id: readOpId(r),
-        batch_id: readOpId(r),
-        amount: r.u128('amount'),
-        usage_root: readHash(r),
-        lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
-      };
+      return { op: name, ...readSettle(r) };
+    case 'settle_app':
+      return { op: name, settle: readSettle(r), app: readAppId(r) };
     case 'void':
       return { op: name, hold_id: readOpId(r) };
     case 'place_offer':

@@ -85,8 +85,9 @@ describe('governance ops', () => {
     assert.equal(encodeOp(sdk.ops.castVote({ proposalId: ID, approve: true })), '0d' + ID + '01');
     assert.equal(encodeOp(sdk.ops.castVote({ proposalId: ID, approve: false })), '0d' + ID + '00');
     assert.throws(() => decodeOp('0d' + ID + '02'), /invalid bool value 2/);
-    // The price plan ops follow (14 and 15: pricing.test.ts); 16 is past the last.
-    assert.throws(() => decodeOp('10'), /unknown Op variant 16/);
+    // The price plan ops follow (14 and 15: pricing.test.ts), then settle_app (16); 17 is past
+    // the last.
+    assert.throws(() => decodeOp('11'), /unknown Op variant 17/);
   });
 
   it('a transaction with a Propose: envelope, op list, the signature verifies', () => {

@@ -69,3 +69,35 @@ describe('price plans', () => {
     assert.throws(() => sdk.priceLines(dear, [{ item: 'calls', units: 2n }]), /overflows/);
   });
 });
+
+describe('settle_app (Op tag 16)', () => {
+  // Bytes and JSON of this op as the Rust node encodes them (tally-types, `Op::SettleApp`).
+  const rustHex =
+    '10' + '1a'.repeat(16) + '2b'.repeat(16) + 'fa' + '00'.repeat(15) + '07'.repeat(32) +
+    '01000000' + '0c000000' + '7365617263682e7175657279' + '7800000000000000' + '0b000000' + '776561746865722d626f74';
+  const op: sdk.Op = {
+    op: 'settle_app',
+    settle: {
+      hold_id: new Uint8Array(16).fill(0x1a),
+      batch_id: new Uint8Array(16).fill(0x2b),
+      amount: 250n,
+      usage_root: new Uint8Array(32).fill(7) as sdk.Hash,
+      lines: [{ item: 'search.query', units: 120n }],
+    },
+    app: 'weather-bot',
+  };
+  const OpCodec: sdk.Codec<sdk.Op> = { typeName: 'Op', maxEncodedSize: 1 << 20, write: sdk.writeOp, read: sdk.readOp };
+
+  it('encodes and decodes exactly as the node does', () => {
+    assert.equal(toHex(sdk.encode(OpCodec, op)), rustHex);
+    assert.deepEqual(sdk.decode(OpCodec, fromHex(rustHex, 'op')), op);
+  });
+
+  it('refuses an app id the ledger refuses', () => {
+    for (const app of ['', 'Weather', '-bot', 'a'.repeat(65), 'bot!']) {
+      assert.throws(() => sdk.encode(OpCodec, { ...op, app } as sdk.Op), /app id/, app);
+    }
+    const upper = rustHex.slice(0, -22) + '576561746865722d626f74'; // `Weather-bot`
+    assert.throws(() => sdk.decode(OpCodec, fromHex(upper, 'op')), /app id/);
+  });
+});

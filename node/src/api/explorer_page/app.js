@@ -119,6 +119,7 @@ function opText(op, map) {
     case 'authorize_spend': return `authorize ${e(op.provider)} to hold up to ${human(map, op.asset, op.cap)}`;
     case 'hold': return `hold ${human(map, op.asset, op.amount)} of ${addressLink(op.holder)} (hold <code>${e(short(op.hold_id, 6))}</code>)`;
     case 'settle': return `settle hold <code>${e(short(op.hold_id, 6))}</code> for ${e(op.amount)} minor units (batch <code>${e(short(op.batch_id, 6))}</code>)`;
+    case 'settle_app': return `settle hold <code>${e(short(op.settle.hold_id, 6))}</code> for ${e(op.settle.amount)} minor units (batch <code>${e(short(op.settle.batch_id, 6))}</code>) for app <code>${e(op.app)}</code>`;
     case 'void': return `void hold <code>${e(short(op.hold_id, 6))}</code>`;
     case 'place_offer': return `offer ${human(map, op.sell, op.amount)} for ${e(op.buy)} at ${price(op.price, op.sell, op.buy)} (${e(op.mode)})`;
     case 'cancel_offer': return `cancel offer <code>${e(short(op.offer_id, 6))}</code>`;

@@ -52,6 +52,7 @@ export const LIMITS = {
     PLAN_TIERS_MAX: 8,
     PLAN_PACKS_MAX: 16,
     SETTLE_LINES_MAX: 64,
+    APP_ID_BYTES_MAX: 64,
     UNIT_PRICE_SCALE: 9,
     REFERENCE_PRICE_SCALE_MAX: 4,
     /** The most blocks followed from a certified descendant back to a block (client/src/proofs). */

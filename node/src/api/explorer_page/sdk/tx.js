@@ -10,7 +10,7 @@ import { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberI
 import { verifySignature, sameKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import { readAction, writeAction } from './governance.js';
-import { readItemName, readPlanRef, readPricePlan, readUsageLine, writeItemName, writePlanRef, writePricePlan, writeUsageLine, } from './pricing.js';
+import { readAppId, readItemName, readPlanRef, readPricePlan, readUsageLine, writeAppId, writeItemName, writePlanRef, writePricePlan, writeUsageLine, } from './pricing.js';
 /** Asset flag bits. */
 export const ASSET_FLAGS = { NON_TRANSFERABLE: 1, NON_TRADABLE: 2 };
 /** Op names in variant order: the index is the borsh tag. */
@@ -31,6 +31,7 @@ export const OP_NAMES = [
     'cast_vote',
     'publish_plan',
     'retire_plan',
+    'settle_app',
 ];
 // ---- field codecs shared with other modules (defined in fields.ts) ----
 export * from './fields.js';
@@ -39,6 +40,22 @@ const REWARD_REASONS = ['client_library', 'how_to_guide', 'forum_support', 'publ
 const OFFER_MODES = ['normal', 'passive', 'immediate_or_cancel', 'fill_or_kill'];
 export const BADGE_FORMATS = ['open_badges2', 'open_badges3'];
 export const BADGE_CANONS = ['jcs-blake3', 'raw-blake3'];
+function writeSettle(w, op) {
+    writeOpId(w, op.hold_id);
+    writeOpId(w, op.batch_id);
+    w.u128(op.amount);
+    writeHash(w, op.usage_root);
+    w.list(op.lines ?? [], LIMITS.SETTLE_LINES_MAX, 'usage lines', writeUsageLine);
+}
+function readSettle(r) {
+    return {
+        hold_id: readOpId(r),
+        batch_id: readOpId(r),
+        amount: r.u128('amount'),
+        usage_root: readHash(r),
+        lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
+    };
+}
 function indexOf(values, value, what) {
     const index = values.indexOf(value);
     if (index < 0)
@@ -106,11 +123,11 @@ export function writeOp(w, op) {
             w.u64(op.expires_at_ms);
             return;
         case 'settle':
-            writeOpId(w, op.hold_id);
-            writeOpId(w, op.batch_id);
-            w.u128(op.amount);
-            writeHash(w, op.usage_root);
-            w.list(op.lines ?? [], LIMITS.SETTLE_LINES_MAX, 'usage lines', writeUsageLine);
+            writeSettle(w, op);
+            return;
+        case 'settle_app':
+            writeSettle(w, op.settle);
+            writeAppId(w, op.app);
             return;
         case 'void':
             writeOpId(w, op.hold_id);
@@ -201,14 +218,9 @@ export function readOp(r) {
                 expires_at_ms: r.u64('expires_at_ms'),
             };
         case 'settle':
-            return {
-                op: name,
-                hold_id: readOpId(r),
-                batch_id: readOpId(r),
-                amount: r.u128('amount'),
-                usage_root: readHash(r),
-                lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
-            };
+            return { op: name, ...readSettle(r) };
+        case 'settle_app':
+            return { op: name, settle: readSettle(r), app: readAppId(r) };
         case 'void':
             return { op: name, hold_id: readOpId(r) };
         case 'place_offer':
