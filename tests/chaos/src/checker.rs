@@ -259,6 +259,17 @@ fn check_transactions(
             }
         }
     }
+    check_invented(txs, state, places, findings);
+    unknown_committed.len()
+}
+
+/// Property 6: every committed transaction was submitted.
+fn check_invented(
+    txs: &[&TxRecord],
+    state: &FinalState,
+    places: &[HashMap<String, Vec<u64>>],
+    findings: &mut Findings,
+) {
     let submitted: BTreeSet<&str> = txs.iter().map(|tx| tx.tx_id.as_str()).collect();
     for (node, places) in state.nodes.iter().zip(places) {
         let mut invented: Vec<&String> =
@@ -271,7 +282,6 @@ fn check_transactions(
             );
         }
     }
-    unknown_committed.len()
 }
 
 fn parse_minor(text: &str) -> Result<u128, String> {

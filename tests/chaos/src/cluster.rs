@@ -286,12 +286,30 @@ impl Cluster {
     pub fn log_tail(&self, k: usize, lines: usize) -> String {
         let text = std::fs::read_to_string(self.node_dir(k).join("node.log")).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(lines).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        strip_ansi(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
     }
 
     pub fn path(&self) -> &Path {
         &self.dir
     }
+}
+
+/// `text` without the terminal colour sequences (`ESC [ … m`) the human log format writes.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for Cluster {
@@ -304,5 +322,14 @@ impl Drop for Cluster {
         for mount in &self.mounts {
             let _ = run("umount", &["-l", &mount.to_string_lossy()]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_sequences_are_stripped_from_log_lines() {
+        let line = "\u{1b}[2m2026-12-04T21:43:40Z\u{1b}[0m \u{1b}[31mERROR\u{1b}[0m no space";
+        assert_eq!(super::strip_ansi(line), "2026-12-04T21:43:40Z ERROR no space");
     }
 }
