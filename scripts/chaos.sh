@@ -2,7 +2,7 @@
 # The nemesis harness over real tally-node processes (tests/chaos; README "Reliability").
 #
 # Usage: scripts/chaos.sh --seed N [--duration 30m] [--old-bin DIR] [--out DIR] [tally-chaos run options]
-#   Builds tally-node and tally-chaos (release), installs the tools it needs if missing (ip, tc,
+#   Builds tally-node (release) and the harness, installs the tools it needs if missing (ip, tc,
 #   iptables, faketime, fallocate; Debian/Ubuntu), runs the seeded schedule and checks it. The
 #   history (history.jsonl), verdict (verdict.json), final state and node logs go to --out
 #   (default .chaos/seed-N-<time>/). Exit 0: valid; 1: a violation (the verdict names the first;
@@ -54,8 +54,9 @@ fi
 
 cargo_flags=()
 [[ "$PROFILE" == release ]] && cargo_flags+=(--release)
-echo "==> building tally-node and tally-chaos ($PROFILE)"
-cargo build "${cargo_flags[@]}" -p tally-node -p tally-chaos
+echo "==> building tally-node ($PROFILE) and the harness tally-chaos (dev: its speed does not matter)"
+cargo build "${cargo_flags[@]}" -p tally-node
+cargo build -p tally-chaos
 
 # Whatever happens to the harness (Ctrl-C, a crash), leave no namespace, bridge or mount
 # behind: the harness removes its own on exit; this catches a harness killed outright.
@@ -63,7 +64,14 @@ cleanup() {
   local pid=${CHAOS_PID:-}
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   if [[ -d "$OUT/net" ]]; then
-    grep " $OUT/net/" /proc/mounts | awk '{print $2}' | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
+    # Nodes the harness started (their PIDs in node.pid), if it died without stopping them.
+    for pid_file in "$OUT"/net/validator-*/node.pid; do
+      [[ -f "$pid_file" ]] || continue
+      local node_pid
+      node_pid=$(cat "$pid_file")
+      if tr '\0' ' ' <"/proc/$node_pid/cmdline" 2>/dev/null | grep -q tally-node; then kill -9 "$node_pid" 2>/dev/null || true; fi
+    done
+    for mount in $(awk -v dir="$OUT/net/" 'index($2, dir) == 1 {print $2}' /proc/mounts); do umount -l "$mount" 2>/dev/null || true; done
   fi
   if [[ -n "$pid" && $(id -u) -eq 0 ]]; then
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^tch${pid}n" || true); do ip netns del "$ns" || true; done
@@ -77,7 +85,7 @@ REPRO="scripts/chaos.sh ${ORIGINAL[*]}"
 mkdir -p "$OUT"
 echo "==> seed $SEED, duration $DURATION, output in $OUT"
 set +e
-"$TARGET_DIR/$PROFILE/tally-chaos" run --seed "$SEED" --duration "$DURATION" --bin-dir "$TARGET_DIR/$PROFILE" \
+"$TARGET_DIR/debug/tally-chaos" run --seed "$SEED" --duration "$DURATION" --bin-dir "$TARGET_DIR/$PROFILE" \
   --out "$OUT" --repro "$REPRO" "${PASS[@]}" &
 CHAOS_PID=$!
 wait "$CHAOS_PID"

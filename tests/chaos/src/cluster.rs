@@ -86,7 +86,7 @@ impl Cluster {
     /// Writes the network under `spec.dir` (keys, genesis, node.toml per validator).
     pub fn create(spec: &ClusterSpec, netns: Option<Netns>) -> Result<Cluster, String> {
         let chain_id =
-            ChainId::new(&format!("tally-chaos-{}", spec.seed % 1_000_000)).map_err(|e| e.to_string())?;
+            ChainId::new(format!("tally-chaos-{}", spec.seed % 1_000_000)).map_err(|e| e.to_string())?;
         let members: Vec<MemberId> =
             MEMBERS.iter().map(|name| MemberId::new(*name).expect("valid member")).collect();
         let testnet_spec = TestnetSpec {
@@ -234,6 +234,9 @@ impl Cluster {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        // For scripts/chaos.sh's cleanup if the harness itself is killed (no Drop runs then).
+        std::fs::write(node_dir.join("node.pid"), format!("{}\n", child.id()))
+            .map_err(|e| format!("write node.pid: {e}"))?;
         self.procs[k] = Some(child);
         Ok(())
     }

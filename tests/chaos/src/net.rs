@@ -28,6 +28,15 @@ pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// Whether process `pid` exists and is not a zombie (a killed harness whose parent has not
+/// reaped it still has a /proc entry).
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // `pid (comm) state ...`; comm may hold spaces and parentheses, so split at the last `)`.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
+}
+
 /// The prefix of every name a harness run creates.
 pub const PREFIX: &str = "tch";
 
@@ -62,7 +71,7 @@ impl Netns {
         let mut removed = Vec::new();
         let alive = |name: &str| -> bool {
             let digits: String = name[PREFIX.len()..].chars().take_while(char::is_ascii_digit).collect();
-            digits.parse::<u32>().is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+            digits.parse::<u32>().is_ok_and(process_alive)
         };
         if let Ok(list) = run("ip", &["netns", "list"]) {
             for name in list.lines().filter_map(|line| line.split_whitespace().next()) {
@@ -216,6 +225,15 @@ impl Netns {
             let _ = self.exec(k, &["tc", "qdisc", "del", "dev", &slot.veth_ns, "root"]);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_process_is_alive_and_a_free_pid_is_not() {
+        assert!(super::process_alive(std::process::id()));
+        assert!(!super::process_alive(u32::MAX));
     }
 }
 
