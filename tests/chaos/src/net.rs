@@ -228,15 +228,6 @@ impl Netns {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn this_process_is_alive_and_a_free_pid_is_not() {
-        assert!(super::process_alive(std::process::id()));
-        assert!(!super::process_alive(u32::MAX));
-    }
-}
-
 impl Drop for Netns {
     fn drop(&mut self) {
         for slot in &self.slots {
@@ -246,5 +237,14 @@ impl Drop for Netns {
             let _ = run("ip", &["link", "del", &slot.veth_host]);
         }
         let _ = run("ip", &["link", "del", &self.bridge]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_process_is_alive_and_a_free_pid_is_not() {
+        assert!(super::process_alive(std::process::id()));
+        assert!(!super::process_alive(u32::MAX));
     }
 }
