@@ -47,10 +47,10 @@ fn is_root() -> bool {
 /// Namespaces if root and they can be made; the reason printed when not.
 fn network(config: &RunConfig) -> (Option<Netns>, String) {
     if config.loopback {
-        return (None, "loopback only (asked for with --loopback): process faults only".into());
+        return (None, "loopback only (asked for with --loopback): no network faults".into());
     }
     if !is_root() {
-        return (None, "loopback only: not root, so no network namespaces; process faults only".into());
+        return (None, "loopback only: not root, so no network namespaces; no network faults".into());
     }
     for name in Netns::remove_stale() {
         eprintln!("chaos: removed {name}, left by a crashed run");
@@ -65,7 +65,7 @@ fn network(config: &RunConfig) -> (Option<Netns>, String) {
         }
         Err(error) => (
             None,
-            format!("loopback only: setting up network namespaces failed ({error}); process faults only"),
+            format!("loopback only: setting up network namespaces failed ({error}); no network faults"),
         ),
     }
 }

@@ -56,7 +56,7 @@ struct RunArgs {
     /// Stop after this many faults.
     #[arg(long)]
     max_faults: Option<usize>,
-    /// No network namespaces: process faults only.
+    /// No network namespaces: no network faults.
     #[arg(long)]
     loopback: bool,
     /// The bound on the time from a heal to the next commit, in seconds.
