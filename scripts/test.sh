@@ -31,6 +31,14 @@ if [[ "$(cargo deny --version 2>/dev/null)" != "cargo-deny 0.20.2" ]]; then
 fi
 cargo deny --log-level error check licenses bans
 
+# The nemesis test (tests/chaos) partitions nodes with iptables inside network namespaces and
+# skews a clock with libfaketime; as root, install them if missing (without them it falls back
+# to fewer faults and says so).
+if [[ $(id -u) -eq 0 ]] && { ! command -v iptables >/dev/null 2>&1 || ! command -v faketime >/dev/null 2>&1; }; then
+  step "installing iptables and faketime (Debian packages) for tests/chaos"
+  apt-get update -qq && apt-get install -y -qq iptables faketime >/dev/null
+fi
+
 step "cargo test"
 cargo test --workspace --locked
 
