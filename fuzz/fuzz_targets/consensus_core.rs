@@ -172,8 +172,14 @@ impl World {
         };
         let mut starts = Vec::new();
         for me in 0..HONEST {
-            let config =
+            #[allow(unused_mut)] // Changed only with the `broken-core` feature.
+            let mut config =
                 Config::new(chain_id.clone(), validators.clone(), ValidatorIndex(me as u16), genesis);
+            #[cfg(feature = "broken-core")]
+            {
+                config.faults =
+                    tally_consensus::Faults { notarize_twice_per_view: true, skip_nullification_check: true };
+            }
             let scheme = MacScheme { me, chain_id: chain_id.clone(), keys: Arc::clone(&macs) };
             let mut core = Core::new(config, scheme).expect("valid config");
             starts.push(core.start());
