@@ -5,7 +5,7 @@ directly above them. Usage: scripts/long-fns.py [ROOT] [--all] (docs: the house 
 import os, re, sys
 
 LIMIT = 70
-ROOTS = ["node", "client", "genesis", "tests/sim/src", "tests/chaos/src"]
+ROOTS = ["node", "client", "genesis", "tests/sim/src", "tests/chaos/src", "fuzz"]
 SKIP_DIRS = {"tests", "benches", "examples", "target"}
 REASON = re.compile(r"//\s*(Not split|Whole)\b")
 

@@ -42,6 +42,11 @@ fi
 step "cargo test"
 cargo test --workspace --locked
 
+# Every fuzz target (fuzz/, nightly cargo-fuzz, both installed by the script if missing) for a
+# few seconds each from the seed corpora: a decoder that panics on outside bytes fails CI.
+step "fuzz targets, briefly (scripts/fuzz.sh --ci)"
+scripts/fuzz.sh --ci
+
 # The TypeScript SDK: unit and golden-vector tests, then the live test against a throwaway
 # 4-validator network of the debug binaries `cargo test` just built. Node.js >= 20 from
 # Debian's packages if the machine has none.

@@ -222,6 +222,13 @@ impl<D: SignStateDevice> SignStateFile<D> {
             }
         }
         let newest = newest.ok_or_else(|| corrupt("neither slot is valid"))?;
+        // The next write takes sequence + 1: at the last sequence number it would wrap to 0, land
+        // in the slot that is not the newest and be lost on the next start (found by fuzzing).
+        if newest.sequence == u64::MAX {
+            return Err(corrupt(
+                "the newest slot's sequence number is the largest there is; no later write could be told apart",
+            ));
+        }
         Ok(SignStateFile {
             device,
             label: label.to_owned(),
@@ -396,6 +403,31 @@ mod tests {
         SignStateFile::format(&mut memory, "m", [1; 16], state(3, SignKind::Finalize, 1)).expect("format");
         let error = SignStateFile::open(&mut memory, "m", CHAIN).expect_err("other chain");
         assert!(matches!(error, SignStateError::OtherChain { .. }));
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/node_config.rs): a slot at the last sequence number
+    /// opened, then the next write overflowed (a panic with overflow checks; without them the
+    /// sequence wrapped to 0, the write landed in the older slot and the next start read the
+    /// state before it back).
+    #[test]
+    fn a_slot_at_the_last_sequence_number_is_refused() {
+        let mut memory = Memory::default();
+        memory.bytes.extend_from_slice(&encode_slot(&CHAIN, u64::MAX - 1, &state(4, SignKind::Notarize, 1)));
+        memory.bytes.extend_from_slice(&encode_slot(&CHAIN, u64::MAX, &state(5, SignKind::Finalize, 2)));
+        let error = SignStateFile::open(&mut memory, "m", CHAIN).expect_err("no room for another write");
+        assert!(
+            matches!(&error, SignStateError::Corrupt { reason, .. } if reason.contains("sequence number")),
+            "{error}"
+        );
+        // One below the last still opens and takes one more write; the start after it refuses.
+        let mut memory = Memory::default();
+        memory.bytes.extend_from_slice(&encode_slot(&CHAIN, u64::MAX - 1, &state(4, SignKind::Notarize, 1)));
+        memory.bytes.extend_from_slice(&encode_slot(&CHAIN, 0, &state(3, SignKind::Notarize, 1)));
+        let mut file = SignStateFile::open(&mut memory, "m", CHAIN).expect("opens");
+        file.write(&state(6, SignKind::Nullify, 0)).expect("write");
+        drop(file);
+        let error = SignStateFile::open(&mut memory, "m", CHAIN).expect_err("now at the last sequence");
+        assert!(matches!(error, SignStateError::Corrupt { .. }), "{error}");
     }
 
     #[test]

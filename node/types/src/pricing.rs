@@ -147,11 +147,32 @@ impl PlanItem {
 
 /// A price in a reference currency: `amount` × 10^−`scale` of `currency` (`10.00` USD is 1000
 /// at scale 2). JSON: `{"currency": "USD", "amount": "10.00"}`.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, BorshSerialize)]
 pub struct ReferencePrice {
     pub currency: Currency,
     pub amount: u64,
     pub scale: u8,
+}
+
+/// Refuses a scale above [`limits::REFERENCE_PRICE_SCALE_MAX`], as the JSON form does: such a
+/// price has no JSON form (`decimal` shows at most that many places), so a transaction carrying
+/// one would be served as JSON with a different price than the one signed (found by fuzzing).
+impl BorshDeserialize for ReferencePrice {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let currency = Currency::deserialize_reader(reader)?;
+        let amount = u64::deserialize_reader(reader)?;
+        let scale = u8::deserialize_reader(reader)?;
+        if scale > limits::REFERENCE_PRICE_SCALE_MAX {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "reference price scale {scale} is above the limit of {}",
+                    limits::REFERENCE_PRICE_SCALE_MAX
+                ),
+            ));
+        }
+        Ok(ReferencePrice { currency, amount, scale })
+    }
 }
 
 impl fmt::Display for ReferencePrice {
@@ -468,6 +489,22 @@ pub fn price_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/fuzz_targets/tx.rs): a plan's pack price at scale 44 decoded, and
+    /// its JSON form read back at scale 4, a different price than the one signed. The minimized
+    /// value: `USD` (borsh string), amount 1000, scale 44.
+    #[test]
+    fn a_reference_price_scale_without_a_json_form_does_not_decode() {
+        let bytes = [3, 0, 0, 0, b'U', b'S', b'D', 0xe8, 3, 0, 0, 0, 0, 0, 0, 44];
+        let error = borsh::from_slice::<ReferencePrice>(&bytes).expect_err("scale 44 is refused");
+        assert!(error.to_string().contains("scale 44 is above the limit of 4"), "{error}");
+        let mut at_limit = bytes;
+        at_limit[15] = limits::REFERENCE_PRICE_SCALE_MAX;
+        let price = borsh::from_slice::<ReferencePrice>(&at_limit).expect("scale 4 decodes");
+        assert_eq!(price.decimal(), "0.1000");
+        let json = serde_json::to_string(&price).expect("serializes");
+        assert_eq!(serde_json::from_str::<ReferencePrice>(&json).expect("reads back"), price);
+    }
 
     fn item(name: &str, included: u64, tiers: &[(Option<u64>, &str)]) -> PlanItem {
         PlanItem {
