@@ -194,7 +194,8 @@ pub struct Core<S: Scheme> {
     /// The last block emitted as `Commit` (or the anchor / last synced block).
     committed: BlockRef,
     /// The highest finalized view known, its block, and its certificate (None when the
-    /// finalization is the anchor or came from sync).
+    /// finalization is the anchor and the WAL does not hold its certificate, or came from
+    /// sync).
     finalized_view: View,
     finalized_id: BlockId,
     finalization: Option<Certificate>,
