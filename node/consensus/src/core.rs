@@ -194,7 +194,8 @@ pub struct Core<S: Scheme> {
     /// The last block emitted as `Commit` (or the anchor / last synced block).
     committed: BlockRef,
     /// The highest finalized view known, its block, and its certificate (None when the
-    /// finalization is the anchor or came from sync).
+    /// finalization is the anchor and the WAL does not hold its certificate, or came from
+    /// sync).
     finalized_view: View,
     finalized_id: BlockId,
     finalization: Option<Certificate>,
@@ -1608,8 +1609,15 @@ impl<S: Scheme> Core<S> {
         let view = certificate.subject.view();
         *self.views.entry(view).or_default().certificate_slot(VoteKind::of(&certificate.subject)) =
             Some(certificate.clone());
+        // The anchor's own finalization counts too (the WAL keeps it: pruning stops below the
+        // finalized view): it is the base of every justification this node sends until the
+        // next finalization, and a peer that missed it cannot check R3 for a proposal on the
+        // anchor, nor learn it is behind, without it (tally-sim seed 10,095,345).
         if let Subject::Finalize { block_id, .. } = certificate.subject
-            && view > self.finalized_view
+            && (view > self.finalized_view
+                || (view == self.finalized_view
+                    && block_id == self.finalized_id
+                    && self.finalization.is_none()))
         {
             self.finalized_view = view;
             self.finalized_id = block_id;

@@ -492,3 +492,46 @@ fn a_gap_of_exactly_the_fetch_limit_is_fetched_and_one_more_is_synced() {
         assert_eq!((synced, fetched), (syncs, !syncs), "a gap of {} blocks", tip - 2);
     }
 }
+
+/// The certificates a node sends to every peer (`Recipient::All`), by subject.
+fn broadcast_certificates(effects: &[Effect]) -> Vec<Subject> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to: Recipient::All, message: Message::Certificate(c) } => Some(c.subject),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A node restarted after committing block b1 finds b1's finalization in its WAL (pruning
+/// stops below the finalized view) and restores it as its anchor's finalization: it sends it
+/// with its justifications, so a peer that missed it (partitioned while b1 was finalized) can
+/// check R3 for a proposal on b1 and learn that it is behind. Without it, every node holding
+/// b1 had restarted, no one sent b1's finalization, and the chain halted (tally-sim seed
+/// 10,095,345).
+#[test]
+fn a_restored_core_sends_its_anchors_finalization_from_the_wal() {
+    let fixture = Fixture::new(4);
+    let me = 0;
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    let finalization = fixture.finalization(&b1, &[1, 2, 3]);
+    let wal = vec![
+        WalEntry::Certificate(finalization.clone()),
+        WalEntry::Certificate(fixture.nullification(2, &[1, 2, 3])),
+    ];
+    let mut config = fixture.config(me);
+    config.anchor = BlockRef::of(&b1);
+    let mut core = Core::restore(config, fixture.scheme(me), wal).expect("restore");
+    let start = core.start();
+    assert_eq!(core.view(), v(3));
+    // No proposal by the leader timeout: the node nullifies and sends its justification of
+    // view 3, whose base is the anchor's finalization.
+    let effects = core.on_input(timeout(TimerKind::Leader, 3));
+    let sent: Vec<Subject> =
+        broadcast_certificates(&start).into_iter().chain(broadcast_certificates(&effects)).collect();
+    assert!(
+        sent.contains(&finalization.subject),
+        "the anchor's finalization goes with the justification; sent {sent:?}"
+    );
+}

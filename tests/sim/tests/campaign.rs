@@ -64,6 +64,13 @@ fn seeds_that_once_failed_still_pass() {
     // removed and never answered; every round asked the same peers (L1). Fixed in the engine:
     // such an answer tells the catch-up where its epoch ends.
     assert_campaign(10_073_464, 1, 10, SchemeChoice::Fast);
+    // Two validators committed a block while the third was partitioned away and the fourth
+    // (a lying disk) lost it; both restarted, and the restored core dropped its WAL's
+    // finalization of the anchor (only a later view's counted), so no justification carried
+    // it: the other two could neither check R3 for proposals on it nor learn they were behind
+    // (no sync), and views advanced only by nullification (L1). Fixed in the core: a restored
+    // finalization of the anchor itself is kept as the anchor's finalization.
+    assert_campaign(10_095_345, 1, 4, SchemeChoice::Fast);
 }
 
 /// Seed 1011 (n = 5) passes a change in a view whose block is notarized but neither finalized
