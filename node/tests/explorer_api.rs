@@ -700,8 +700,11 @@ async fn events_stream_blocks_and_followed_accounts_and_resume() {
     problem(&node, &format!("/v1/events?accounts={many}"), StatusCode::BAD_REQUEST, "query", "more than 16")
         .await;
     // A malformed `from` is refused even when Last-Event-ID would take precedence over it.
-    let request =
-        Request::builder().uri("/v1/events?from=0").header("last-event-id", "3").body(Body::empty()).expect("req");
+    let request = Request::builder()
+        .uri("/v1/events?from=0")
+        .header("last-event-id", "3")
+        .body(Body::empty())
+        .expect("req");
     let (status, _, body) = call(&node.router, request).await;
     assert_eq!((status, body["type"].as_str()), (StatusCode::BAD_REQUEST, Some("urn:tally:problem:query")));
     // Not a height, the last height (after which nothing can follow), and not ASCII.

@@ -119,5 +119,9 @@ fn every_path_and_query_parameter_says_what_the_node_accepts() {
         }
     }
     assert!(checked >= 60, "too few parameters found: {checked}");
-    assert!(vague.is_empty(), "parameters documented more loosely than the handlers parse them:\n{}", vague.join("\n"));
+    assert!(
+        vague.is_empty(),
+        "parameters documented more loosely than the handlers parse them:\n{}",
+        vague.join("\n")
+    );
 }

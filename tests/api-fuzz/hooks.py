@@ -5,7 +5,8 @@ but three rules of the node cannot be written as a pattern, so the document name
 this file teaches schemathesis to generate values that keep them:
 
 - format `tally-address`: a bech32m checksum over a valid ed25519 key of prime order. Values
-  are k·B for a random scalar k, written as the bech32m address or as 64 hex digits.
+  are k·B for a random scalar k, written as the bech32m address or as 64 hex digits; format
+  `tally-address-list` is up to 16 of them joined by commas.
 - format `tally-state-key`: hex of a canonical borsh `StateKey`. Values are drawn from
   variants whose fields need no further rule (Governance, Epochs, Hold, Proposal,
   BadgeAnchor).
@@ -15,6 +16,7 @@ this file teaches schemathesis to generate values that keep them:
 """
 
 import re
+from urllib.parse import quote as quote_url, unquote
 
 import schemathesis
 from hypothesis import strategies as st
@@ -103,10 +105,10 @@ def _address(key, form):
 
 
 _KEYS = st.integers(min_value=1, max_value=L - 1).map(lambda k: _encode_point(_multiply(k, B)))
-schemathesis.openapi.format(
-    "tally-address",
-    st.builds(_address, _KEYS, st.sampled_from(["bech32m", "bech32m", "hex", "HEX"])),
-)
+_ADDRESSES = st.builds(_address, _KEYS, st.sampled_from(["bech32m", "bech32m", "hex", "HEX"]))
+schemathesis.openapi.format("tally-address", _ADDRESSES)
+# `GET /v1/events?accounts=`: at most 16 addresses, comma-separated.
+schemathesis.openapi.format("tally-address-list", st.lists(_ADDRESSES, max_size=16).map(",".join))
 
 # StateKey variant tags: the order of `tally_ledger::StateKey`'s variants.
 _HOLD, _BADGE_ANCHOR, _GOVERNANCE, _EPOCHS, _PROPOSAL = 7, 12, 15, 17, 18
@@ -139,11 +141,14 @@ def map_case(context, case):
     path = case.operation.path
     if path.startswith("/v1/markets/{base}/{quote}"):
         base, quote = case.path_parameters.get("base"), case.path_parameters.get("quote")
-        if isinstance(quote, str) and _ASSET_ID.match(quote) and base == quote:
-            code, member = quote.split("@", 1)
-            # Another code of the same shape: its first character changed.
-            swapped = ("B" if code[0] == "A" else "A") + code[1:]
-            case.path_parameters["quote"] = f"{swapped}@{member}"
+        if isinstance(base, str) and isinstance(quote, str) and unquote(base) == unquote(quote):
+            text = unquote(quote)
+            if _ASSET_ID.match(text):
+                code, member = text.split("@", 1)
+                # Another code of the same shape: its first character changed.
+                swapped = f"{'B' if code[0] == 'A' else 'A'}{code[1:]}@{member}"
+                # Keep the encoding the value came in (the coverage phase sends it encoded).
+                case.path_parameters["quote"] = swapped if text == quote else quote_url(swapped, safe="")
     if path == "/v1/providers/{member}/rewards" and case.query:
         member, asset = case.path_parameters.get("member"), case.query.get("asset")
         if isinstance(member, str) and _MEMBER_ID.match(member) and isinstance(asset, str) and _ASSET_ID.match(asset):
