@@ -729,12 +729,7 @@ pub(super) async fn events(
 ) -> Result<Response, Problem> {
     let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
     let accounts = event_accounts(query.accounts.as_deref())?;
-    let resume = match headers.get("last-event-id") {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| {
-            Problem::bad_request("last-event-id", "header Last-Event-ID: not visible ASCII, so not a height")
-        })?),
-    };
+    let resume = last_event_id(&headers)?;
     let from = event_start(&state, query.from.as_deref(), resume).await?;
     let permit = Arc::clone(event_streams()).try_acquire_owned().map_err(|_| {
         Problem::new(
@@ -793,6 +788,22 @@ pub(super) async fn events(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
+
+/// The `Last-Event-ID` header's text, if sent; a value that is not visible ASCII is refused
+/// rather than ignored (it cannot be a height).
+fn last_event_id(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+    headers
+        .get("last-event-id")
+        .map(|value| {
+            value.to_str().map_err(|_| {
+                Problem::bad_request(
+                    "last-event-id",
+                    "header Last-Event-ID: not visible ASCII, so not a height",
+                )
+            })
+        })
+        .transpose()
 }
 
 /// The accounts of `?accounts=A,B` (none when absent or empty), at most
