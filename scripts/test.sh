@@ -67,6 +67,17 @@ step "TypeScript SDK (sdk/typescript): npm ci, npm test, npm run test:live"
   TALLY_BIN_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/debug" npm run test:live
 )
 
+# The HTTP API against its own OpenAPI document: schemathesis (pinned, pip into a venv under
+# target/) with every check, seeded, against a throwaway 4-validator network of the same debug
+# binaries; a short slice (scripts/api-fuzz.sh runs longer ones).
+step "HTTP API against its OpenAPI document (scripts/api-fuzz.sh --max-examples 10)"
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq python3-venv >/dev/null
+fi
+scripts/api-fuzz.sh --max-examples 10 --bin-dir "${CARGO_TARGET_DIR:-$PWD/target}/debug"
+
 # Open Badges 3.0 credentials signed by `tally badge issue` verify with Digital Bazaar's
 # eddsa-rdfc-2022 implementation, an independent one (npm packages; nothing fetched at run time).
 step "OB 3.0 credentials verify with an independent implementation (tests/ob3-interop/run.sh)"

@@ -699,18 +699,26 @@ async fn events_stream_blocks_and_followed_accounts_and_resume() {
     let many = vec![three.as_str(); 17].join(",");
     problem(&node, &format!("/v1/events?accounts={many}"), StatusCode::BAD_REQUEST, "query", "more than 16")
         .await;
-    // Not a height, and the last height, after which nothing can follow.
-    for bad in ["x", "18446744073709551615"] {
+    // A malformed `from` is refused even when Last-Event-ID would take precedence over it.
+    let request = Request::builder()
+        .uri("/v1/events?from=0")
+        .header("last-event-id", "3")
+        .body(Body::empty())
+        .expect("req");
+    let (status, _, body) = call(&node.router, request).await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::BAD_REQUEST, Some("urn:tally:problem:query")));
+    // Not a height, the last height (after which nothing can follow), and not ASCII.
+    for bad in [&b"x"[..], b"18446744073709551615", b"\xe9"] {
         let request = Request::builder()
             .uri("/v1/events")
-            .header("last-event-id", bad)
+            .header("last-event-id", axum::http::HeaderValue::from_bytes(bad).expect("a header value"))
             .body(Body::empty())
             .expect("req");
         let (status, _, body) = call(&node.router, request).await;
         assert_eq!(
             (status, body["type"].as_str()),
             (StatusCode::BAD_REQUEST, Some("urn:tally:problem:last-event-id")),
-            "{bad}"
+            "{bad:?}"
         );
     }
 }

@@ -74,3 +74,54 @@ fn the_document_is_openapi_3_1_with_problem_answers_and_path_parameters() {
         }
     }
 }
+
+/// Why `schema` (of a path or query parameter) does not say what the node accepts, or `None`
+/// when it does: a string needs a `pattern`, an `enum`, a `const` or a named `format`; an
+/// integer needs both bounds; alternatives and list items each need the same. `$ref`s are
+/// followed into `components/schemas`.
+fn unconstrained(document: &Value, schema: &Value) -> Option<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/components/schemas/").expect("a local schema reference");
+        let target = &document["components"]["schemas"][name];
+        assert!(target.is_object(), "`{reference}` names no schema");
+        return unconstrained(document, target).map(|why| format!("{name}: {why}"));
+    }
+    if let Some(alternatives) = schema["anyOf"].as_array().or(schema["oneOf"].as_array()) {
+        return alternatives.iter().find_map(|alternative| unconstrained(document, alternative));
+    }
+    if schema.get("enum").is_some() || schema.get("const").is_some() {
+        return None;
+    }
+    match schema["type"].as_str() {
+        Some("string") if schema.get("pattern").is_some() || schema.get("format").is_some() => None,
+        Some("integer") if schema.get("minimum").is_some() && schema.get("maximum").is_some() => None,
+        Some("array") => unconstrained(document, &schema["items"]),
+        _ => Some(format!("{schema} takes values the node refuses")),
+    }
+}
+
+#[test]
+fn every_path_and_query_parameter_says_what_the_node_accepts() {
+    let document = document();
+    let mut vague = Vec::new();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            for parameter in operation["parameters"].as_array().expect("parameters") {
+                if !matches!(parameter["in"].as_str(), Some("path" | "query")) {
+                    continue;
+                }
+                checked += 1;
+                if let Some(why) = unconstrained(&document, &parameter["schema"]) {
+                    vague.push(format!("{method} {path} `{}`: {why}", parameter["name"]));
+                }
+            }
+        }
+    }
+    assert!(checked >= 60, "too few parameters found: {checked}");
+    assert!(
+        vague.is_empty(),
+        "parameters documented more loosely than the handlers parse them:\n{}",
+        vague.join("\n")
+    );
+}

@@ -729,7 +729,7 @@ pub(super) async fn events(
 ) -> Result<Response, Problem> {
     let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
     let accounts = event_accounts(query.accounts.as_deref())?;
-    let resume = headers.get("last-event-id").and_then(|value| value.to_str().ok());
+    let resume = last_event_id(&headers)?;
     let from = event_start(&state, query.from.as_deref(), resume).await?;
     let permit = Arc::clone(event_streams()).try_acquire_owned().map_err(|_| {
         Problem::new(
@@ -790,6 +790,22 @@ pub(super) async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }
 
+/// The `Last-Event-ID` header's text, if sent; a value that is not visible ASCII is refused
+/// rather than ignored (it cannot be a height).
+fn last_event_id(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+    headers
+        .get("last-event-id")
+        .map(|value| {
+            value.to_str().map_err(|_| {
+                Problem::bad_request(
+                    "last-event-id",
+                    "header Last-Event-ID: not visible ASCII, so not a height",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// The accounts of `?accounts=A,B` (none when absent or empty), at most
 /// `EVENT_ACCOUNTS_MAX`.
 fn event_accounts(list: Option<&str>) -> Result<Vec<PublicKey>, Problem> {
@@ -814,8 +830,25 @@ fn event_accounts(list: Option<&str>) -> Result<Vec<PublicKey>, Problem> {
 }
 
 /// The first height an event stream sends: after `Last-Event-ID` (`resume`) when a client
-/// resumes, else `?from=`, else the block after the committed height.
+/// resumes, else `?from=`, else the block after the committed height. A malformed `?from=` is
+/// refused even when `Last-Event-ID` takes precedence: a browser resuming a stream sends the
+/// same URL again, so a `from` that is wrong then was wrong from the start.
 async fn event_start(state: &ApiState, from: Option<&str>, resume: Option<&str>) -> Result<Height, Problem> {
+    let from = match from {
+        None => None,
+        Some(text) => {
+            let height = text.parse::<u64>().map_err(|_| {
+                Problem::bad_request(
+                    "query",
+                    format!("query `from`: `{text}` is not a height (a whole number ≥ 1)"),
+                )
+            })?;
+            if height == 0 {
+                return Err(Problem::bad_request("query", "query `from`: blocks start at height 1"));
+            }
+            Some(Height(height))
+        }
+    };
     let start = match (from, resume) {
         (_, Some(text)) => {
             let last = text.parse::<u64>().ok().filter(|last| *last < u64::MAX).ok_or_else(|| {
@@ -826,18 +859,7 @@ async fn event_start(state: &ApiState, from: Option<&str>, resume: Option<&str>)
             })?;
             Height(last + 1)
         }
-        (Some(text), None) => {
-            let height = text.parse::<u64>().map_err(|_| {
-                Problem::bad_request(
-                    "query",
-                    format!("query `from`: `{text}` is not a height (a whole number ≥ 1)"),
-                )
-            })?;
-            if height == 0 {
-                return Err(Problem::bad_request("query", "query `from`: blocks start at height 1"));
-            }
-            Height(height)
-        }
+        (Some(height), None) => height,
         (None, None) => read_store(state, |store| Ok(store.height()?.next())).await?,
     };
     Ok(start)
