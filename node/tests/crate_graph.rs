@@ -22,6 +22,7 @@ const EDGES: &[(&str, &[&str])] = &[
     ),
     ("tally-client", &["tally-genesis", "tally-ledger", "tally-types"]),
     ("tally-sim", &["tally-consensus", "tally-ledger", "tally-node", "tally-store", "tally-types"]),
+    ("tally-chaos", &["tally-client", "tally-genesis", "tally-types"]),
 ];
 
 /// Outside crates that would bring a runtime, I/O, the network, storage, the clock or
