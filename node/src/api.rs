@@ -412,7 +412,27 @@ pub fn router(state: ApiState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(problems_only))
         .with_state(state)
+}
+
+/// Every error answer is problem+json, also those no handler wrote: an extractor's rejection
+/// (a path segment whose percent-encoding is not UTF-8, found by the `http` fuzz target) comes
+/// from axum as plain text, and is rewritten here as a problem whose detail is that text.
+async fn problems_only(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    // axum's rejection texts are one short line; anything longer is cut.
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_owned();
+    let title = status.canonical_reason().unwrap_or("Error");
+    Problem::new(status, "request", title, detail).into_response()
 }
 
 /// `router` with CORS for `origins` (`http.cors_origins`): none (no CORS headers, so browsers

@@ -1353,3 +1353,12 @@ async fn deeply_nested_and_oversized_bodies_are_problems() {
     let reply = call(&node, Method::GET, "/v1/status", None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
+
+/// A path segment whose percent-encoding is not UTF-8 is refused by axum's extractor before any
+/// handler runs; the answer is still a problem (found by the `http` fuzz target in CI).
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_is_a_problem() {
+    let node = node(false, 2_000);
+    let reply = call(&node, Method::GET, "/v1/accounts/tally1%FF%FE", None).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "UTF-8", "invalid UTF-8 in a path segment");
+}
