@@ -31,8 +31,8 @@ use tally_types::merkle::MerkleProof;
 use tally_types::smt::SmtProof;
 use tally_types::tx::{AssetFlags, Transaction, Transfer};
 use tally_types::{
-    Amount, AssetId, Block, Certificate, ChainId, Hash, Height, MemberId, Op, SecretKey, SignedTransaction,
-    Subject, TxId, ValidatorSet, View, encode,
+    Amount, AssetId, Block, Certificate, ChainId, Hash, Height, MemberId, Op, PublicKey, SecretKey,
+    SignedTransaction, Subject, TxId, ValidatorSet, View, encode,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -270,6 +270,15 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
         tx.chain_id = ChainId::new("another-chain").expect("valid");
         tx.sign(&key(0))
     };
+    // A recipient key that is not a curve point (y = 2), in a transaction its signer signed.
+    let off_curve = {
+        let mut tx = transfer(0, 2, 3, 100).tx;
+        let mut off_curve_key = [0; 32];
+        off_curve_key[0] = 2;
+        let op = Op::Transfer(Transfer { asset: acme(), to: PublicKey(off_curve_key), amount: Amount(100) });
+        tx.ops = BoundedVec::new(vec![op]).expect("one op");
+        tx.sign(&key(0))
+    };
     let too_large = format!("larger than the limit of {BODY_BYTES_MAX} bytes");
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
         ("malformed JSON", b"{\"tx\": ".to_vec(), StatusCode::BAD_REQUEST, "body: EOF"),
@@ -301,6 +310,13 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
         ),
         ("wrong chain id", tx_body(&foreign), StatusCode::BAD_REQUEST, "wrong chain id `another-chain`"),
         ("bad signature", tx_body(&forged), StatusCode::BAD_REQUEST, "signature does not verify"),
+        (
+            "recipient off the curve",
+            tx_body(&off_curve),
+            StatusCode::BAD_REQUEST,
+            "operation 0 names key 0200000000000000000000000000000000000000000000000000000000000000, which is \
+             refused: public key is not a valid ed25519 point encoding",
+        ),
         (
             "replayed seq (the committed block-1 transaction)",
             tx_body(&node.blocks[0].txs[0]),
@@ -351,11 +367,12 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     let reply = submit(&node, "/v1/txs", tx_body(&transfer(0, 2, 1, 7))).await;
     assert_problem(&reply, StatusCode::CONFLICT, "seq 2 from this account is already waiting", "seq taken");
     assert_eq!(node.mempool.lock().expect("lock").len(), 1);
-    // Counted once each, by the engine: 1 admitted; refused: wrong chain, bad signature,
-    // replayed seq, duplicate, seq taken. Requests refused before the engine count in neither.
+    // Counted once each, by the engine: 1 admitted; refused: wrong chain, bad signature, key off
+    // the curve, replayed seq, duplicate, seq taken. Requests refused before the engine count in
+    // neither.
     let metrics = get(&node, "/metrics").await.text;
     assert_eq!(metric(&metrics, "tally_http_submitted_txs_total"), Some("1"), "{metrics}");
-    assert_eq!(metric(&metrics, "tally_http_refused_txs_total"), Some("5"), "{metrics}");
+    assert_eq!(metric(&metrics, "tally_http_refused_txs_total"), Some("6"), "{metrics}");
 }
 
 /// Asserts one result of a batch answer: the transaction's id, and `status` (202 for admitted,

@@ -370,7 +370,7 @@ mod hex_key {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PublicKey, D::Error> {
         let text = String::deserialize(deserializer)?;
-        PublicKey::from_hex(&text).map_err(serde::de::Error::custom)
+        PublicKey::from_hex_recorded(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -124,8 +124,11 @@ pub enum KeyError {
 /// An ed25519 public key: an account (its address) or a validator's consensus key.
 ///
 /// Stored as the 32 encoded bytes. Decoding bytes off the wire does not check the point (so
-/// that decode stays cheap and canonical); [`PublicKey::validate`] does, and verification
-/// refuses invalid and weak keys in any case.
+/// that decode stays cheap and canonical); [`PublicKey::validate`] does. Every key a
+/// transaction names must pass it (`tx::TxFormError::BadKey`), so the ledger holds no key that
+/// its JSON form cannot carry: reading JSON ([`Deserialize`]) applies the same check, while
+/// keys people type ([`FromStr`], [`PublicKey::from_address`], [`PublicKey::from_hex`]) get the
+/// stricter [`PublicKey::validate_strict`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct PublicKey(pub [u8; 32]);
 
@@ -181,8 +184,41 @@ impl PublicKey {
     }
 
     /// Parses a bech32m address; checks the prefix, the checksum variant, the length, and that
-    /// the key is valid and not weak.
+    /// the key is valid and not weak ([`Self::validate_strict`]).
     pub fn from_address(text: &str) -> Result<Self, KeyError> {
+        let key = Self::decode_address(text)?;
+        key.validate_strict()?;
+        Ok(key)
+    }
+
+    /// Parses 64 hex characters; checks the key is valid and not weak ([`Self::validate_strict`]).
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        let key = PublicKey(parse_hex_array::<32>(text)?);
+        key.validate_strict()?;
+        Ok(key)
+    }
+
+    /// Reads a key as the ledger records it: a bech32m address or 64 hex characters, checked
+    /// with [`Self::validate`], the rule every key in a transaction meets. JSON readers use
+    /// this, so the JSON of anything the ledger accepted reads back.
+    pub fn parse_recorded(text: &str) -> Result<Self, KeyError> {
+        if is_hex_key(text) {
+            return Self::from_hex_recorded(text);
+        }
+        let key = Self::decode_address(text)?;
+        key.validate()?;
+        Ok(key)
+    }
+
+    /// [`Self::parse_recorded`] for keys written only in hex (network keys).
+    pub fn from_hex_recorded(text: &str) -> Result<Self, KeyError> {
+        let key = PublicKey(parse_hex_array::<32>(text)?);
+        key.validate()?;
+        Ok(key)
+    }
+
+    /// The bytes of a bech32m address, with no check of the key itself.
+    fn decode_address(text: &str) -> Result<Self, KeyError> {
         let checked =
             bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32m>(text).map_err(|error| {
                 // Tell apart the common mistake of a bech32 (not bech32m) checksum.
@@ -199,22 +235,19 @@ impl PublicKey {
         let bytes: Vec<u8> = checked.byte_iter().collect();
         let array: [u8; 32] =
             bytes.as_slice().try_into().map_err(|_| KeyError::AddressLength(bytes.len()))?;
-        let key = PublicKey(array);
-        key.validate_strict()?;
-        Ok(key)
-    }
-
-    /// Parses 64 hex characters; checks the key is valid and not weak.
-    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
-        let key = PublicKey(parse_hex_array::<32>(text)?);
-        key.validate_strict()?;
-        Ok(key)
+        Ok(PublicKey(array))
     }
 
     /// Hex form.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+}
+
+/// Whether `text` is a key in hex rather than an address (no address is 64 hex characters: it
+/// starts with `tally1`).
+fn is_hex_key(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn parse_hex_array<const N: usize>(text: &str) -> Result<[u8; N], KeyError> {
@@ -246,11 +279,7 @@ impl FromStr for PublicKey {
     type Err = KeyError;
     /// Accepts the bech32m address or 64 hex characters.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Self::from_hex(text)
-        } else {
-            Self::from_address(text)
-        }
+        if is_hex_key(text) { Self::from_hex(text) } else { Self::from_address(text) }
     }
 }
 
@@ -263,7 +292,7 @@ impl Serialize for PublicKey {
 impl<'de> Deserialize<'de> for PublicKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = <String as Deserialize>::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        PublicKey::parse_recorded(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, Price};
 use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
-use crate::governance::{CastVote, Propose};
+use crate::governance::{Action, CastVote, Propose, SignedApplication};
 use crate::hash::{Domain, Hash};
 use crate::ids::{AppId, AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId};
 use crate::keys::{
@@ -311,6 +311,55 @@ impl Op {
             Op::SettleApp(_) => "settle_app",
         }
     }
+
+    /// Every key the op names besides the signer's: the keys [`SignedTransaction`]'s form check
+    /// validates. Written out variant by variant (no catch-all), so a new op must say which
+    /// keys it carries.
+    pub fn named_keys(&self) -> Vec<&PublicKey> {
+        match self {
+            Op::Grant(grant) => vec![&grant.to],
+            Op::Transfer(transfer) => vec![&transfer.to],
+            Op::Hold(hold) => vec![&hold.holder],
+            Op::Propose(propose) => action_keys(&propose.action),
+            Op::IssueAsset(_)
+            | Op::Burn(_)
+            | Op::AuthorizeSpend(_)
+            | Op::Settle(_)
+            | Op::Void(_)
+            | Op::PlaceOffer(_)
+            | Op::CancelOffer(_)
+            | Op::AnchorBadges(_)
+            | Op::RevokeBadge(_)
+            | Op::CastVote(_)
+            | Op::PublishPlan(_)
+            | Op::RetirePlan(_)
+            | Op::SettleApp(_) => Vec::new(),
+        }
+    }
+}
+
+/// The keys an application names.
+fn application_keys(application: &SignedApplication) -> [&PublicKey; 3] {
+    let body = &application.body;
+    [&body.issuer, &body.consensus_key, &body.network_key]
+}
+
+/// The keys a governance action names.
+fn action_keys(action: &Action) -> Vec<&PublicKey> {
+    match action {
+        Action::AddMember { application } | Action::AddValidator { application } => {
+            application_keys(application).to_vec()
+        }
+        Action::RemoveValidator { consensus_key } => vec![consensus_key],
+        Action::RotateValidatorKey { consensus_key, application } => {
+            let mut keys = vec![consensus_key];
+            keys.extend(application_keys(application));
+            keys
+        }
+        Action::RemoveMember { .. } | Action::SetConsensusParams { .. } | Action::SetThreshold { .. } => {
+            Vec::new()
+        }
+    }
 }
 
 /// The signed part of a transaction.
@@ -356,6 +405,11 @@ pub enum TxFormError {
     BadSigner(KeyError),
     #[error("signature does not verify for the signer")]
     BadSignature,
+    /// A key an operation names (a recipient, a holder, a key in a governance action) is not
+    /// a valid ed25519 point or is weak ([`PublicKey::validate`]): such a key could never sign,
+    /// and its JSON form could not be read back.
+    #[error("operation {op} names key {}, which is refused: {reason}", hex::encode(key.0))]
+    BadKey { op: usize, key: PublicKey, reason: KeyError },
 }
 
 /// A transaction with its signature.
@@ -371,8 +425,8 @@ impl SignedTransaction {
         self.tx.id()
     }
 
-    /// Checks what does not depend on ledger state: at least one op, seq ≥ 1, the signer key is
-    /// valid and not weak, and the signature verifies (the signature rule of
+    /// Checks what does not depend on ledger state: at least one op, seq ≥ 1, every key the ops
+    /// name and the signer key are valid and not weak, and the signature verifies (the signature rule of
     /// [`crate::keys`], `Tx` namespace). [`check_batch`] does the same for many at once.
     pub fn check_form_and_signature(&self) -> Result<(), TxFormError> {
         self.check_form()?;
@@ -389,6 +443,11 @@ impl SignedTransaction {
         }
         if self.tx.seq == 0 {
             return Err(TxFormError::ZeroSeq);
+        }
+        for (op, operation) in self.tx.ops.iter().enumerate() {
+            for key in operation.named_keys() {
+                key.validate().map_err(|reason| TxFormError::BadKey { op, key: *key, reason })?;
+            }
         }
         Ok(())
     }

@@ -541,6 +541,110 @@ fn weak_keys_are_refused_where_keys_are_registered_or_used() {
     assert_eq!(check_batch(&[signed]), vec![Err(TxFormError::BadSigner(KeyError::WeakKey))]);
 }
 
+/// A key that is not a point: y = 2 is not the y-coordinate of any point.
+fn not_on_curve() -> PublicKey {
+    let mut bytes = [0u8; 32];
+    bytes[0] = 2;
+    PublicKey(bytes)
+}
+
+fn transfer_to(to: PublicKey) -> tally_types::Op {
+    tally_types::Op::Transfer(tally_types::tx::Transfer {
+        asset: "ACME@acme".parse().expect("a valid asset id"),
+        to,
+        amount: tally_types::Amount(1),
+    })
+}
+
+/// Every key a transaction names meets the signature rule's key checks, or the transaction is
+/// malformed: a recipient off the curve or weak could never sign, and the ledger would hold a
+/// key its JSON form cannot carry (found by fuzzing the wire codec).
+#[test]
+fn every_key_a_transaction_names_must_be_a_valid_point_and_not_weak() {
+    let signer = SecretKey::from_seed(&[5; 32]);
+    let honest = signer.public_key();
+    let weak = PublicKey(identity_bytes());
+    let with_ops = |ops: Vec<tally_types::Op>| {
+        let mut tx = transaction(&signer, 1);
+        tx.ops = BoundedVec::new(ops).expect("a few ops");
+        tx.sign(&signer)
+    };
+    let grant = |to| {
+        tally_types::Op::Grant(tally_types::tx::Grant {
+            grant_id: tally_types::OpId([1; 16]),
+            asset: "ACME@acme".parse().expect("a valid asset id"),
+            to,
+            amount: tally_types::Amount(1),
+            kind: tally_types::tx::GrantKind::Purchase,
+            reason: None,
+            external_ref: tally_types::BoundedString::new(String::new()).expect("empty"),
+            pack: None,
+        })
+    };
+    let hold = |holder| {
+        tally_types::Op::Hold(tally_types::tx::Hold {
+            hold_id: tally_types::OpId([2; 16]),
+            holder,
+            asset: "ACME@acme".parse().expect("a valid asset id"),
+            amount: tally_types::Amount(1),
+            expires_at_ms: 1,
+        })
+    };
+    let remove = |consensus_key| {
+        tally_types::Op::Propose(Box::new(tally_types::governance::Propose {
+            proposal_id: tally_types::OpId([3; 16]),
+            action: tally_types::governance::Action::RemoveValidator { consensus_key },
+            expires_at_height: tally_types::Height(9),
+        }))
+    };
+    let cases: Vec<(Vec<tally_types::Op>, Option<TxFormError>)> = vec![
+        (vec![transfer_to(honest), grant(honest), hold(honest), remove(honest)], None),
+        (vec![transfer_to(weak)], Some(TxFormError::BadKey { op: 0, key: weak, reason: KeyError::WeakKey })),
+        (
+            vec![transfer_to(honest), grant(not_on_curve())],
+            Some(TxFormError::BadKey { op: 1, key: not_on_curve(), reason: KeyError::InvalidPoint }),
+        ),
+        (
+            vec![hold(not_on_curve())],
+            Some(TxFormError::BadKey { op: 0, key: not_on_curve(), reason: KeyError::InvalidPoint }),
+        ),
+        (
+            vec![transfer_to(honest), transfer_to(honest), remove(weak)],
+            Some(TxFormError::BadKey { op: 2, key: weak, reason: KeyError::WeakKey }),
+        ),
+    ];
+    for (ops, expected) in cases {
+        let tx = with_ops(ops);
+        let verdict = tx.check_form_and_signature();
+        assert_eq!(verdict.clone().err(), expected, "{:?}", tx.tx.ops);
+        assert_eq!(check_batch(std::slice::from_ref(&tx)), vec![verdict]);
+        if expected.is_none() {
+            // What the ledger accepts, its JSON carries.
+            let text = serde_json::to_string(&tx).expect("JSON");
+            assert_eq!(serde_json::from_str::<SignedTransaction>(&text).expect("reads back"), tx);
+        }
+    }
+}
+
+/// JSON readers take any key the ledger takes: a key with a small-order component passes the
+/// signature rule (it may sign and receive), so its JSON form must read back; keys people type
+/// get the stricter check.
+#[test]
+fn json_reads_every_key_the_ledger_accepts_and_typed_keys_stay_strict() {
+    let mixed_hex = "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d";
+    let mixed = PublicKey(hex::decode(mixed_hex).expect("hex").try_into().expect("32 bytes"));
+    assert_eq!(mixed.validate(), Ok(()));
+    let address = serde_json::to_string(&mixed).expect("JSON");
+    assert_eq!(serde_json::from_str::<PublicKey>(&address).expect("reads back"), mixed);
+    assert_eq!(serde_json::from_str::<PublicKey>(&format!("\"{mixed_hex}\"")).expect("hex reads"), mixed);
+    assert_eq!(mixed.to_address().parse::<PublicKey>(), Err(KeyError::MixedOrder));
+    for refused in [not_on_curve(), PublicKey(identity_bytes())] {
+        let text = serde_json::to_string(&refused).expect("JSON");
+        let error = serde_json::from_str::<PublicKey>(&text).expect_err("refused");
+        assert!(error.to_string().starts_with("public key is"), "{error}");
+    }
+}
+
 #[test]
 fn keys_off_the_curve_are_refused_as_invalid_points() {
     // y = 2 is not the y-coordinate of any point: (y² - 1)/(d y² + 1) is not a square.
@@ -1103,6 +1207,16 @@ fn check_batch_equals_check_form_and_signature_per_transaction() {
                 tx
             },
             TxFormError::BadSigner(KeyError::InvalidPoint),
+        ),
+        // A transfer to a key off the curve, signed by its honest signer: the form check
+        // refuses it before the signature, alone and in a batch alike.
+        (
+            {
+                let mut tx = good.tx.clone();
+                tx.ops = BoundedVec::new(vec![transfer_to(not_on_curve())]).expect("one op");
+                tx.sign(&keys[0])
+            },
+            TxFormError::BadKey { op: 0, key: not_on_curve(), reason: KeyError::InvalidPoint },
         ),
     ];
     assert_eq!(check_batch(&honest), vec![Ok(()); honest.len()]);

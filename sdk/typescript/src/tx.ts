@@ -28,10 +28,10 @@ import {
   writePrice,
   writeSignature,
 } from './fields.js';
-import { verifySignature, type KeyProblem, type PublicKey, type SecretKey, type Signature, sameKey } from './keys.js';
+import { validateKey, verifySignature, type KeyProblem, type PublicKey, type SecretKey, type Signature, sameKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import type { Price } from './amount.js';
-import { readAction, writeAction, type Action } from './governance.js';
+import { readAction, writeAction, type Action, type SignedApplication } from './governance.js';
 import {
   readAppId,
   readItemName,
@@ -478,16 +478,62 @@ export function signTransaction(tx: Transaction, key: SecretKey): SignedTransact
   return { tx, signature: key.sign('tx', tx.chain_id, encode(TransactionCodec, tx)) };
 }
 
-/** Why a transaction is malformed whatever the ledger state (the Rust `TxFormError`). */
-export type TxFormProblem = 'no-ops' | 'zero-seq' | `bad-signer:${KeyProblem}` | 'bad-signature';
+/** Why a transaction is malformed whatever the ledger state (the Rust `TxFormError`);
+ * `bad-key:OP:PROBLEM` names the index of the op whose key is refused. */
+export type TxFormProblem =
+  | 'no-ops'
+  | 'zero-seq'
+  | `bad-key:${number}:${KeyProblem}`
+  | `bad-signer:${KeyProblem}`
+  | 'bad-signature';
+
+/** Every key an op names besides the signer's (the Rust `Op::named_keys`): a recipient, a
+ * holder, the keys of a governance action. Each must be a valid point and not weak. */
+export function namedKeys(op: Op): PublicKey[] {
+  const applicationKeys = (application: SignedApplication): PublicKey[] => [
+    application.body.issuer,
+    application.body.consensus_key,
+    application.body.network_key,
+  ];
+  switch (op.op) {
+    case 'grant':
+    case 'transfer':
+      return [op.to];
+    case 'hold':
+      return [op.holder];
+    case 'propose': {
+      const action = op.action;
+      switch (action.action) {
+        case 'add_member':
+        case 'add_validator':
+          return applicationKeys(action.application);
+        case 'remove_validator':
+          return [action.consensus_key];
+        case 'rotate_validator_key':
+          return [action.consensus_key, ...applicationKeys(action.application)];
+        default:
+          return [];
+      }
+    }
+    default:
+      return [];
+  }
+}
 
 /**
- * The checks that need no ledger state: at least one op, seq ≥ 1, the signer key valid and not
- * weak, the signature valid under Tally's rule. `null` when the transaction passes.
+ * The checks that need no ledger state: at least one op, seq ≥ 1, every key the ops name and
+ * the signer key valid and not weak, the signature valid under Tally's rule. `null` when the
+ * transaction passes.
  */
 export function checkFormAndSignature(signed: SignedTransaction): TxFormProblem | null {
   if (signed.tx.ops.length === 0) return 'no-ops';
   if (signed.tx.seq === 0n) return 'zero-seq';
+  for (const [index, op] of signed.tx.ops.entries()) {
+    for (const key of namedKeys(op)) {
+      const keyProblem = validateKey(key);
+      if (keyProblem !== null) return `bad-key:${index}:${keyProblem}`;
+    }
+  }
   const problem = verifySignature(
     signed.tx.signer,
     'tx',

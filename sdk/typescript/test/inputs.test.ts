@@ -91,6 +91,27 @@ describe('inputs', () => {
     assert.equal(sdk.checkFormAndSignature(signed), null);
     const tampered = { ...signed, tx: { ...signed.tx, seq: 2n } };
     assert.equal(sdk.checkFormAndSignature(tampered), 'bad-signature');
+    // Every key an op names must be a point and not weak, as the node's form check requires:
+    // y = 2 is on no point; the identity is weak. Signed by the honest signer all the same.
+    const offCurve = new Uint8Array(32);
+    offCurve[0] = 2;
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const withOps = (ops: sdk.Op[]) => sdk.signTransaction({ ...signed.tx, ops }, key);
+    const to = (recipient: Uint8Array): sdk.Op => ({ op: 'transfer', asset: 'ACME@acme', to: recipient, amount: 1n });
+    assert.equal(sdk.checkFormAndSignature(withOps([transfer, to(offCurve)])), 'bad-key:1:invalid-point');
+    assert.equal(sdk.checkFormAndSignature(withOps([to(identity)])), 'bad-key:0:weak-key');
+    const hold: sdk.Op = { op: 'hold', hold_id: new Uint8Array(16), holder: offCurve, asset: 'ACME@acme', amount: 1n, expires_at_ms: 1n };
+    assert.equal(sdk.checkFormAndSignature(withOps([hold])), 'bad-key:0:invalid-point');
+    const remove: sdk.Op = {
+      op: 'propose',
+      proposal_id: new Uint8Array(16),
+      action: { action: 'remove_validator', consensus_key: identity },
+      expires_at_height: 9n,
+    };
+    assert.equal(sdk.checkFormAndSignature(withOps([remove])), 'bad-key:0:weak-key');
+    assert.deepEqual(sdk.namedKeys(remove), [identity]);
+    assert.equal(sdk.checkFormAndSignature(withOps([transfer, { ...hold, holder: key.publicKey }])), null);
   });
 });
 

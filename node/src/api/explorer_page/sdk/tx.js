@@ -7,7 +7,7 @@ import { encode } from './codec.js';
 import { toHex } from './bytes.js';
 import { domainHash } from './hash.js';
 import { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberId, readOpId, readPrice, readSignature, writeAssetCode, writeAssetId, writeChainId, writeHash, writeKey, writeMemberId, writeOpId, writePrice, writeSignature, } from './fields.js';
-import { verifySignature, sameKey } from './keys.js';
+import { validateKey, verifySignature, sameKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import { readAction, writeAction } from './governance.js';
 import { readAppId, readItemName, readPlanRef, readPricePlan, readUsageLine, writeAppId, writeItemName, writePlanRef, writePricePlan, writeUsageLine, } from './pricing.js';
@@ -309,15 +309,55 @@ export function signTransaction(tx, key) {
     }
     return { tx, signature: key.sign('tx', tx.chain_id, encode(TransactionCodec, tx)) };
 }
+/** Every key an op names besides the signer's (the Rust `Op::named_keys`): a recipient, a
+ * holder, the keys of a governance action. Each must be a valid point and not weak. */
+export function namedKeys(op) {
+    const applicationKeys = (application) => [
+        application.body.issuer,
+        application.body.consensus_key,
+        application.body.network_key,
+    ];
+    switch (op.op) {
+        case 'grant':
+        case 'transfer':
+            return [op.to];
+        case 'hold':
+            return [op.holder];
+        case 'propose': {
+            const action = op.action;
+            switch (action.action) {
+                case 'add_member':
+                case 'add_validator':
+                    return applicationKeys(action.application);
+                case 'remove_validator':
+                    return [action.consensus_key];
+                case 'rotate_validator_key':
+                    return [action.consensus_key, ...applicationKeys(action.application)];
+                default:
+                    return [];
+            }
+        }
+        default:
+            return [];
+    }
+}
 /**
- * The checks that need no ledger state: at least one op, seq ≥ 1, the signer key valid and not
- * weak, the signature valid under Tally's rule. `null` when the transaction passes.
+ * The checks that need no ledger state: at least one op, seq ≥ 1, every key the ops name and
+ * the signer key valid and not weak, the signature valid under Tally's rule. `null` when the
+ * transaction passes.
  */
 export function checkFormAndSignature(signed) {
     if (signed.tx.ops.length === 0)
         return 'no-ops';
     if (signed.tx.seq === 0n)
         return 'zero-seq';
+    for (const [index, op] of signed.tx.ops.entries()) {
+        for (const key of namedKeys(op)) {
+            const keyProblem = validateKey(key);
+            if (keyProblem !== null)
+                return `bad-key:${index}:${keyProblem}`;
+        }
+    }
     const problem = verifySignature(signed.tx.signer, 'tx', signed.tx.chain_id, encode(TransactionCodec, signed.tx), signed.signature);
     if (problem === null)
         return null;
