@@ -8,7 +8,7 @@
 #   (default .chaos/seed-N-<time>/). Exit 0: valid; 1: a violation (the verdict names the first;
 #   the command to reproduce it is printed); 2: the run could not be made.
 #   Network namespaces need root; without it the run falls back to process faults on loopback
-#   and says so. Other tally-chaos options: --nodes, --clients, --max-faults, --loopback,
+#   and says so. Other tally-chaos options: --nodes, --clients, --max-faults, --faults LIST, --loopback,
 #   --resume-bound SECONDS, --tmpfs-mb MIB.
 #
 # Environment: CARGO_TARGET_DIR is honoured; TALLY_PROFILE=debug uses a debug build.
@@ -69,7 +69,8 @@ cleanup() {
       [[ -f "$pid_file" ]] || continue
       local node_pid
       node_pid=$(cat "$pid_file")
-      if tr '\0' ' ' <"/proc/$node_pid/cmdline" 2>/dev/null | grep -q tally-node; then kill -9 "$node_pid" 2>/dev/null || true; fi
+      # Braces, so that a process already gone (no /proc entry) makes no message either.
+      if { tr '\0' ' ' <"/proc/$node_pid/cmdline"; } 2>/dev/null | grep -q tally-node; then kill -9 "$node_pid" 2>/dev/null || true; fi
     done
     for mount in $(awk -v dir="$OUT/net/" 'index($2, dir) == 1 {print $2}' /proc/mounts); do umount -l "$mount" 2>/dev/null || true; done
   fi

@@ -17,9 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=(tx block consensus_msg wire proofs archive keystore genesis node_config jcs badge http consensus_core ledger_ops)
-# Seconds per target in CI: 14 targets, about 80 s of fuzzing after the build (which takes
-# most of the step: about 10 CPU-minutes from scratch, the instrumented dependency graph of the
-# node and client included).
+# Seconds per target in CI: 14 targets, about 80 s of fuzzing after the build. CI builds
+# unoptimized (`--dev`): the build is most of the step (the instrumented dependency graph of the
+# node and client), and cargo-fuzz's release build (one codegen unit per crate) took about
+# twice as long from scratch; for a five-second smoke run of each target, build time matters
+# more than executions per second. Longer runs (--seconds) build optimized.
 CI_SECONDS=5
 # Per input: slower than this is reported as a hang; more memory than this as a leak or
 # an unbounded allocation.
@@ -30,11 +32,12 @@ usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 seconds=""
 mode=run
+profile=release
 selected=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="${2:?--seconds needs a number}"; shift 2 ;;
-    --ci) seconds=$CI_SECONDS; shift ;;
+    --ci) seconds=$CI_SECONDS; profile=dev; shift ;;
     --seeds) mode=seeds; shift ;;
     --list) printf '%s\n' "${TARGETS[@]}"; exit 0 ;;
     -h|--help) usage ;;
@@ -158,7 +161,8 @@ fi
 
 FUZZ=(cargo +nightly fuzz)
 BUILD_FLAGS=(--sanitizer none)
-printf '\n==> building %d fuzz targets (cargo +nightly fuzz build --sanitizer none)\n' "${#selected[@]}"
+[[ $profile == dev ]] && BUILD_FLAGS+=(--dev)
+printf '\n==> building %d fuzz targets (cargo +nightly fuzz build %s)\n' "${#selected[@]}" "${BUILD_FLAGS[*]}"
 start=$(date +%s)
 if [[ ${#selected[@]} -eq ${#TARGETS[@]} ]]; then
   "${FUZZ[@]}" build "${BUILD_FLAGS[@]}"
@@ -169,7 +173,7 @@ echo "built in $(( $(date +%s) - start )) s"
 
 # The binaries are run directly (as `cargo fuzz run` does after its build), so that one build
 # serves every target.
-bin_dir="${CARGO_TARGET_DIR:-fuzz/target}/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+bin_dir="${CARGO_TARGET_DIR:-fuzz/target}/$(rustc +nightly -vV | sed -n 's/^host: //p')/$([[ $profile == dev ]] && echo debug || echo release)"
 failed=0
 for target in "${selected[@]}"; do
   printf '\n==> fuzzing %s for %s s\n' "$target" "$seconds"
@@ -187,7 +191,7 @@ for target in "${selected[@]}"; do
     tail -n 60 "$log"
     artifact=$(grep -oE 'fuzz/artifacts/[^ ]+' "$log" | tail -n 1 || true)
     echo "FAILED: fuzz target $target (exit $status)"
-    [[ -n $artifact ]] && echo "reproduce: cargo +nightly fuzz run --sanitizer none $target $artifact"
+    [[ -n $artifact ]] && echo "reproduce: cargo +nightly fuzz run ${BUILD_FLAGS[*]} $target $artifact"
   fi
   rm -f "$log"
 done

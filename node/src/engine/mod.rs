@@ -899,7 +899,15 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
                 }
             }
             ExecResult::ForCommit(result) => {
-                result.context("this node's ledger diverges from a finalized block; it stops")?
+                // A quorum finalized the block, so it is this node's execution that differs:
+                // most often a binary of another ledger version (seen with the chaos harness's
+                // older-binary fault). The block is not stored: nothing needs repair.
+                result.context(
+                    "this node's ledger diverges from a finalized block; it stops. A quorum agreed on \
+                     the block, so this node executes differently: check that it runs the network's \
+                     release (`tally-node --version`); its data directory is left as it was, and \
+                     the right binary resumes from it",
+                )?
             }
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::checker::{self, BlockSummary, FinalState, NodeFinal, SupplyInfo, Verdict};
 use crate::cluster::{Cluster, ClusterSpec};
 use crate::history::{Event, HistoryWriter, Outcome};
-use crate::nemesis::{ALL_FAULTS, Capabilities, Nemesis};
+use crate::nemesis::{ALL_FAULTS, Capabilities, Fault, Nemesis};
 use crate::net::{Netns, run};
 use crate::rng::Rng;
 use crate::workload::{self, WorkloadNet, user_key};
@@ -27,6 +27,8 @@ pub struct RunConfig {
     /// Skip namespaces even when root.
     pub loopback: bool,
     pub max_faults: Option<usize>,
+    /// Draw only these faults (empty: every fault this machine can run).
+    pub only_faults: Vec<Fault>,
     pub resume_bound_ms: u64,
     pub tmpfs_mb: u64,
     /// The command that reproduces this run, printed on failure.
@@ -87,6 +89,13 @@ pub fn run_once(config: &RunConfig) -> Result<RunOutcome, String> {
         if let Some(why) = fault.unavailable(&caps) {
             eprintln!("chaos: skipping fault {}: {why}", fault.name());
         }
+    }
+    if let Some(fault) = config.only_faults.iter().find(|fault| fault.unavailable(&caps).is_some()) {
+        return Err(format!(
+            "--faults names {}, which cannot run here: {}",
+            fault.name(),
+            fault.unavailable(&caps).unwrap_or_default()
+        ));
     }
     let spec = ClusterSpec {
         dir: config.out_dir.join("net"),
@@ -151,6 +160,7 @@ fn load_and_faults(
         caps,
         recovery_wait: Duration::from_millis(config.resume_bound_ms.max(10_000) * 2),
         high_water: 0,
+        only: config.only_faults.clone(),
     };
     // A few seconds of load before the first fault.
     std::thread::sleep(Duration::from_secs(3));

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use tally_chaos::checker::{self, FinalState};
 use tally_chaos::harness::{RunConfig, run_once};
 use tally_chaos::history::read_history;
+use tally_chaos::nemesis::Fault;
 
 #[derive(Parser)]
 #[command(name = "tally-chaos", about = "Nemesis harness and history checker for tally-node")]
@@ -56,6 +57,9 @@ struct RunArgs {
     /// Stop after this many faults.
     #[arg(long)]
     max_faults: Option<usize>,
+    /// Draw only these faults, comma-separated (e.g. `old_binary,kill_one`); default all.
+    #[arg(long, value_delimiter = ',', value_parser = Fault::parse)]
+    faults: Vec<Fault>,
     /// No network namespaces: no network faults.
     #[arg(long)]
     loopback: bool,
@@ -120,6 +124,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         nodes,
         clients,
         max_faults,
+        faults,
         loopback,
         resume_bound,
         tmpfs_mb,
@@ -148,6 +153,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         out_dir: out,
         loopback,
         max_faults,
+        only_faults: faults,
         resume_bound_ms: resume_bound * 1000,
         tmpfs_mb,
         repro: repro.clone(),

@@ -62,6 +62,14 @@ pub struct Capabilities {
 }
 
 impl Fault {
+    /// Parses a fault's name as `name` writes it (`kill_one`, `old_binary`, ...).
+    pub fn parse(text: &str) -> Result<Fault, String> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+            let names: Vec<String> = ALL_FAULTS.iter().map(|fault| fault.name()).collect();
+            format!("unknown fault `{text}`; the faults are {}", names.join(", "))
+        })
+    }
+
     pub fn name(self) -> String {
         serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
@@ -100,6 +108,8 @@ pub struct Nemesis<'a> {
     /// The highest committed height seen so far: the base a heal's first commit must pass
     /// (right after a restart of every node nobody answers, so "now" would be no base).
     pub high_water: u64,
+    /// Draw only these faults (empty: all available).
+    pub only: Vec<Fault>,
 }
 
 fn sleep_s(seconds: u64) {
@@ -109,8 +119,11 @@ fn sleep_s(seconds: u64) {
 impl Nemesis<'_> {
     /// Runs faults until `deadline` or `max_faults`, whichever first; returns how many ran.
     pub fn run(&mut self, deadline: Instant, max_faults: Option<usize>) -> usize {
-        let available: Vec<Fault> =
-            ALL_FAULTS.iter().copied().filter(|f| f.unavailable(&self.caps).is_none()).collect();
+        let available: Vec<Fault> = ALL_FAULTS
+            .iter()
+            .copied()
+            .filter(|f| f.unavailable(&self.caps).is_none() && (self.only.is_empty() || self.only.contains(f)))
+            .collect();
         let mut count = 0;
         while Instant::now() < deadline && max_faults.is_none_or(|max| count < max) {
             let fault = *self.rng.pick(&available);
@@ -379,5 +392,19 @@ impl Nemesis<'_> {
         };
         std::fs::remove_file(&filler).map_err(|e| format!("remove {}: {e}", filler.display()))?;
         Ok(format!("node {k}'s data tmpfs filled ({avail} bytes) for {hold_s}s: {state}; freed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_parses_from_its_name_and_unknown_names_list_the_faults() {
+        for fault in ALL_FAULTS {
+            assert_eq!(Fault::parse(&fault.name()), Ok(fault));
+        }
+        let error = Fault::parse("kill-one").expect_err("the name is kill_one");
+        assert!(error.starts_with("unknown fault `kill-one`; the faults are kill_one, kill_f,"), "{error}");
     }
 }

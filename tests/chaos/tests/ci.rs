@@ -40,6 +40,7 @@ fn a_short_seeded_schedule_keeps_every_acknowledged_transaction() {
         out_dir: out.path().to_path_buf(),
         loopback: false,
         max_faults: Some(5),
+        only_faults: Vec::new(),
         // Generous: a liveness bound (the network must commit again at all), not a speed figure;
         // long runs report the measured times.
         resume_bound_ms: 120_000,
