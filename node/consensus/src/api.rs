@@ -141,8 +141,9 @@ pub enum Input {
     /// A block the host fetched after [`Effect::Fetch`]. The core checks its id.
     BlockFetched { block: Block },
     /// The host committed blocks up to `anchor` by sync (each verified against a finalization),
-    /// after [`Effect::Sync`] or on its own.
-    Synced { anchor: BlockRef },
+    /// after [`Effect::Sync`] or on its own; `finalization` is the certificate `anchor` was
+    /// stored with (kept as the anchor's finalization when it finalizes exactly `anchor`).
+    Synced { anchor: BlockRef, finalization: Option<Certificate> },
 }
 
 /// Something the core asks of the host. Perform effects in the order given.

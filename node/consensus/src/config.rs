@@ -1,6 +1,6 @@
 //! Configuration of one consensus core, validated once at start.
 
-use tally_types::{BlockId, ChainId, Height, ValidatorIndex, ValidatorSet, View};
+use tally_types::{BlockId, Certificate, ChainId, Height, ValidatorIndex, ValidatorSet, View};
 
 use crate::api::BlockRef;
 
@@ -84,6 +84,13 @@ pub struct Config {
     /// (`BlockRef::genesis`), after a restart the store's last committed block. The core never
     /// emits `Commit` for it or its ancestors.
     pub anchor: BlockRef,
+    /// The anchor's own finalization, as the host stored it with the block, if it has one:
+    /// the base of the justifications this node sends, and what it helps peers that missed the
+    /// anchor with, until the next finalization. Kept only when it finalizes exactly `anchor`
+    /// in this epoch and its signatures verify; anything else (a descendant's finalization,
+    /// an earlier epoch's) is ignored. Without it, a node restarted after a sync (whose WAL
+    /// holds no certificate for the anchor) could not give peers the base they lack.
+    pub anchor_finalization: Option<Certificate>,
     /// R5: nullify the view if no valid proposal arrived this long after entering it (2Δ).
     pub leader_timeout_ms: u64,
     /// R5: nullify the view if no notarization arrived this long after entering it (3Δ).
@@ -147,6 +154,7 @@ impl Config {
             validators,
             me,
             anchor,
+            anchor_finalization: None,
             leader_timeout_ms: LEADER_TIMEOUT_MS_DEFAULT,
             advance_timeout_ms: ADVANCE_TIMEOUT_MS_DEFAULT,
             nullify_retry_ms: NULLIFY_RETRY_MS_DEFAULT,

@@ -241,7 +241,8 @@ impl<S: Scheme> Core<S> {
         // from the epoch's base, which stands in for the finalized view.
         let start = anchor.view.max(View::epoch_base(config.epoch));
         let nullify_retry_ms = config.nullify_retry_ms;
-        Ok(Core {
+        let anchor_finalization = config.anchor_finalization.clone();
+        let mut core = Core {
             config,
             scheme,
             n,
@@ -269,7 +270,11 @@ impl<S: Scheme> Core<S> {
             persisted: 0,
             outbox: VecDeque::new(),
             effects: Vec::new(),
-        })
+        };
+        if let Some(certificate) = anchor_finalization {
+            core.adopt_anchor_finalization(certificate);
+        }
+        Ok(core)
     }
 
     /// A core rebuilt from the WAL entries of an earlier run, in the order they were written.
@@ -450,7 +455,7 @@ impl<S: Scheme> Core<S> {
             Input::BlockVerified { view, block_id, valid } => self.on_block_verified(view, block_id, valid),
             Input::BlockBuilt { view, block } => self.on_block_built(view, block),
             Input::BlockFetched { block } => self.on_block_fetched(block),
-            Input::Synced { anchor } => self.on_synced(anchor),
+            Input::Synced { anchor, finalization } => self.on_synced(anchor, finalization),
         }
         std::mem::take(&mut self.effects)
     }
@@ -969,7 +974,7 @@ impl<S: Scheme> Core<S> {
         self.progress();
     }
 
-    fn on_synced(&mut self, anchor: BlockRef) {
+    fn on_synced(&mut self, anchor: BlockRef, finalization: Option<Certificate>) {
         if anchor.height <= self.committed.height {
             return;
         }
@@ -979,6 +984,9 @@ impl<S: Scheme> Core<S> {
             self.finalized_view = anchor.view;
             self.finalized_id = anchor.id;
             self.finalization = None;
+            if let Some(certificate) = finalization {
+                self.adopt_anchor_finalization(certificate);
+            }
         }
         if anchor.view >= self.view {
             self.enter_view(anchor.view.next(), true);
@@ -1603,6 +1611,25 @@ impl<S: Scheme> Core<S> {
         state.proposed |= own;
         self.blocks.insert(block_id, proposal.block);
         Ok(())
+    }
+
+    /// Keeps `certificate` as the finalization of the finalized block this core stands on
+    /// (its anchor: `Config::anchor_finalization`, `Input::Synced`), when it finalizes exactly
+    /// that block at its view and verifies; otherwise leaves things as they are. (A later
+    /// epoch's core stands on the epoch's base view, where no block is, so an earlier epoch's
+    /// finalization never matches.)
+    fn adopt_anchor_finalization(&mut self, certificate: Certificate) {
+        let Subject::Finalize { view, block_id } = certificate.subject else { return };
+        if view != self.finalized_view
+            || block_id != self.finalized_id
+            || !self.verify_certificate(&certificate)
+        {
+            return;
+        }
+        if self.latest_certificate.as_ref().is_none_or(|latest| view >= latest.subject.view()) {
+            self.latest_certificate = Some(certificate.clone());
+        }
+        self.finalization = Some(certificate);
     }
 
     fn restore_certificate(&mut self, certificate: Certificate) {

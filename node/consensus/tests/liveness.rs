@@ -7,8 +7,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use common::*;
-use tally_consensus::{BlockRef, Core, Effect, Input, Message, Recipient, Timer, TimerKind, WalEntry};
-use tally_types::{Height, Subject};
+use tally_consensus::{
+    BlockRef, Core, Ed25519Scheme, Effect, Input, Message, Recipient, Timer, TimerKind, WalEntry,
+};
+use tally_types::{Certificate, Height, Subject};
 
 fn timeout(kind: TimerKind, view: u64) -> Input {
     Input::Timeout(Timer { kind, view: v(view) })
@@ -176,7 +178,7 @@ fn a_finalization_far_ahead_asks_the_host_to_sync_then_resumes_after_it() {
         !effects.iter().any(|e| matches!(e, Effect::Fetch { .. })),
         "no block-by-block fetch over a large gap"
     );
-    let effects = host.input(Input::Synced { anchor: BlockRef::of(&tip) });
+    let effects = host.input(Input::Synced { anchor: BlockRef::of(&tip), finalization: None });
     assert!(commits(&effects).is_empty(), "synced blocks are already committed by the host");
     assert_eq!(host.core.committed(), BlockRef::of(&tip));
     assert_eq!(host.core.view(), v(11));
@@ -534,4 +536,85 @@ fn a_restored_core_sends_its_anchors_finalization_from_the_wal() {
         sent.contains(&finalization.subject),
         "the anchor's finalization goes with the justification; sent {sent:?}"
     );
+}
+
+/// The finalizations a core stuck in `view` broadcasts (its leader timed out, then its
+/// nullify retry): the latest certificate it re-sends while stuck, and the base of its
+/// justifications.
+fn finalizations_sent(core: &mut Core<Ed25519Scheme>, start: &[Effect], view: u64) -> Vec<Subject> {
+    let mut effects = start.to_vec();
+    effects.extend(core.on_input(timeout(TimerKind::Leader, view)));
+    effects.extend(core.on_input(timeout(TimerKind::NullifyRetry, view)));
+    let mut subjects: Vec<Subject> = broadcast_certificates(&effects)
+        .into_iter()
+        .filter(|subject| matches!(subject, Subject::Finalize { .. }))
+        .collect();
+    subjects.dedup();
+    subjects
+}
+
+/// A node whose WAL holds no certificate for its anchor (it reached the anchor by sync, then
+/// restarted) is given the anchor's finalization from its store (`Config::anchor_finalization`)
+/// and sends it with its justifications, as if its WAL had held it. A certificate that does not
+/// finalize exactly the anchor, or whose signatures do not verify, is ignored.
+#[test]
+fn a_core_given_its_anchors_stored_finalization_sends_it_and_ignores_any_other() {
+    let fixture = Fixture::new(4);
+    let me = 0;
+    let b1 = fixture.block(fixture.genesis, 1, 1);
+    let b1_other = fixture.block(fixture.genesis, 1, 9);
+    let finalization = fixture.finalization(&b1, &[1, 2, 3]);
+    let mut forged = finalization.clone();
+    let mut signatures = forged.signatures.to_vec();
+    signatures[0].0[0] ^= 1;
+    forged.signatures = tally_types::codec::BoundedVec::new(signatures).expect("as many as before");
+    let cases = [
+        (Some(finalization.clone()), true),
+        (None, false),
+        // Another block of the same view: not the anchor's.
+        (Some(fixture.finalization(&b1_other, &[1, 2, 3])), false),
+        // The anchor's id at another view: no such finalization is the anchor's.
+        (Some(fixture.certificate(Subject::Finalize { view: v(2), block_id: b1.id() }, &[1, 2, 3])), false),
+        (Some(forged), false),
+        // Not a finalization.
+        (Some(fixture.nullification(1, &[1, 2, 3])), false),
+    ];
+    for (index, (given, kept)) in cases.into_iter().enumerate() {
+        let mut config = fixture.config(me);
+        config.anchor = BlockRef::of(&b1);
+        config.anchor_finalization = given;
+        let mut core = Core::restore(config, fixture.scheme(me), Vec::new()).expect("restore");
+        let start = core.start();
+        assert_eq!(core.view(), v(2), "case {index}");
+        let expected = if kept { vec![finalization.subject] } else { Vec::new() };
+        assert_eq!(finalizations_sent(&mut core, &start, 2), expected, "case {index}");
+    }
+}
+
+/// After a sync the core stands on the synced tip; given the tip's finalization with
+/// `Input::Synced` it keeps it as the base of its justifications (without, it had none until
+/// the next finalization).
+#[test]
+fn a_synced_core_keeps_the_tips_finalization_as_its_base() {
+    for given in [true, false] {
+        let fixture = Fixture::new(4);
+        let (core, start) = fixture.core_with(fixture.config(0));
+        let mut host = Host::new(core, start);
+        let mut parent = fixture.genesis;
+        let mut tip = None;
+        for view in 1..=6 {
+            let block = fixture.block(parent, view, view as u8);
+            parent = BlockRef::of(&block);
+            tip = Some(block);
+        }
+        let tip = tip.expect("six blocks");
+        let finalization = fixture.finalization(&tip, &[1, 2, 3]);
+        host.input(Input::Synced {
+            anchor: BlockRef::of(&tip),
+            finalization: given.then(|| finalization.clone()),
+        });
+        assert_eq!(host.core.view(), v(7));
+        let expected = if given { vec![finalization.subject] } else { Vec::new() };
+        assert_eq!(finalizations_sent(&mut host.core, &[], 7), expected, "given with Synced: {given}");
+    }
 }

@@ -263,6 +263,9 @@ pub struct Engine<S: Scheme, N: Network, C: Clock, W: Workers<N>> {
     me: ValidatorIndex,
     /// The last durable block.
     durable: BlockRef,
+    /// The certificate `durable` was committed with, once this run committed a block (the
+    /// core keeps it as the anchor's finalization after a sync, `Input::Synced`).
+    durable_certificate: Option<Certificate>,
     /// The last block handed to the commit pipeline (≥ `durable`).
     queued: BlockRef,
     /// Ids of blocks in the commit pipeline by height (`durable` < height ≤ `queued`).
@@ -352,6 +355,7 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             validators: parts.validators,
             me,
             durable: parts.tip,
+            durable_certificate: None,
             queued: parts.tip,
             queued_ids: BTreeMap::new(),
             commit_queue: VecDeque::new(),
@@ -960,7 +964,9 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
     fn on_committed(&mut self, outcome: CommitOutcome) -> anyhow::Result<()> {
         let elapsed =
             outcome.result.with_context(|| format!("committing through block {}", outcome.through.height))?;
-        self.commit_queue.drain(..self.writing);
+        if let Some((_, certificate)) = self.commit_queue.drain(..self.writing).next_back() {
+            self.durable_certificate = Some(certificate);
+        }
         self.writing = 0;
         let height = outcome.through.height;
         self.durable = outcome.through;

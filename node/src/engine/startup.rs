@@ -416,8 +416,11 @@ fn restore_core(
     let wal = read_wal(&wal_file)?;
     let wal_len = wal.len();
     let scheme = Ed25519Scheme::new(chain_id.clone(), epoch.validators.clone(), consensus_key.clone())?;
-    let core = Core::restore(epoch_config(chain_id, epoch, me, tip), scheme, wal)
-        .context("restoring consensus from the WAL")?;
+    let mut consensus = epoch_config(chain_id, epoch, me, tip);
+    // The tip's certificate as stored: its own finalization after a sync, which the WAL does
+    // not hold (the core keeps it only if it finalizes exactly the tip in this epoch).
+    consensus.anchor_finalization = store.certificate(tip.height)?;
+    let core = Core::restore(consensus, scheme, wal).context("restoring consensus from the WAL")?;
     let (core, sign_state) = open_sign_state(config, genesis, store, core, consensus_key, tip)?;
     let last = core.sign_state().last;
     tracing::info!(

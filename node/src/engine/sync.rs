@@ -430,7 +430,10 @@ impl<S: Scheme + Clone + Send + 'static, N: Network + 'static, C: Clock, W: Work
             let committed_any = run.committed_any;
             self.sync = None;
             if committed_any {
-                self.inputs.push_back(Input::Synced { anchor: self.durable });
+                self.inputs.push_back(Input::Synced {
+                    anchor: self.durable,
+                    finalization: self.durable_certificate.clone(),
+                });
             }
         }
     }

@@ -122,7 +122,9 @@ impl Nemesis<'_> {
         let available: Vec<Fault> = ALL_FAULTS
             .iter()
             .copied()
-            .filter(|f| f.unavailable(&self.caps).is_none() && (self.only.is_empty() || self.only.contains(f)))
+            .filter(|f| {
+                f.unavailable(&self.caps).is_none() && (self.only.is_empty() || self.only.contains(f))
+            })
             .collect();
         let mut count = 0;
         while Instant::now() < deadline && max_faults.is_none_or(|max| count < max) {

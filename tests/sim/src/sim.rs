@@ -794,6 +794,8 @@ impl Simulation {
             config_for(&self.scenario, &self.spec.chain_id, validators.clone(), me, tip, host.role)
                 .map_err(|error| error.to_string())?;
         config.epoch = epoch_number;
+        // As the node does: the tip's certificate as stored (its own finalization after a sync).
+        config.anchor_finalization = store.certificate(tip.height).map_err(|error| error.to_string())?;
         let wal_len = entries.len();
         let core = Core::restore(config, scheme.clone(), entries)
             .map_err(|error| format!("restore from its own WAL failed: {error}"))?;
