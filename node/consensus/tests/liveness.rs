@@ -10,7 +10,7 @@ use common::*;
 use tally_consensus::{
     BlockRef, Core, Ed25519Scheme, Effect, Input, Message, Recipient, Timer, TimerKind, WalEntry,
 };
-use tally_types::{Certificate, Height, Subject};
+use tally_types::{Height, Subject};
 
 fn timeout(kind: TimerKind, view: u64) -> Input {
     Input::Timeout(Timer { kind, view: v(view) })

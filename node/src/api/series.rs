@@ -22,6 +22,7 @@ use serde_json::json;
 use tally_ledger::state::HoldStatus;
 use tally_ledger::{StateKey, StateValue};
 use tally_store::index::ROLE_RECIPIENT;
+use tally_types::calendar;
 use tally_types::{Amount, AssetId, MemberId, Op, PublicKey};
 
 use super::markets::{hold_json, scale_of};
@@ -148,28 +149,15 @@ impl Bucket {
     }
 }
 
-/// The proleptic Gregorian date of a day number (H. Hinnant's `civil_from_days`).
+/// The date of a day number (days since 1970-01-01), unsigned as the series count days.
 fn civil_from_days(day: u64) -> (u64, u64, u64) {
-    let z = day + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + u64::from(m <= 2), m, d)
+    let (year, month, day) = calendar::civil_from_days(day as i64);
+    (year as u64, month as u64, day as u64)
 }
 
-/// The day number of a proleptic Gregorian date (H. Hinnant's `days_from_civil`), from 1970.
+/// The day number of a date on or after 1970-01-01.
 fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year / 400;
-    let yoe = year - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    calendar::days_from_civil(year as i64, month as i64, day as i64) as u64
 }
 
 fn parse_days(text: Option<&str>) -> Result<u64, Problem> {

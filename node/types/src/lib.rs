@@ -19,6 +19,7 @@ pub mod address;
 pub mod amount;
 pub mod archive;
 pub mod block;
+pub mod calendar;
 pub mod codec;
 pub mod consensus;
 pub mod governance;
