@@ -138,11 +138,8 @@ fn run_command(args: RunArgs) -> ExitCode {
         eprintln!("tally-chaos: --nodes must be at least 4 and --clients 1 to 4 (one per member)");
         return ExitCode::from(2);
     }
-    let repro = if repro.is_empty() {
-        format!("scripts/chaos.sh --seed {seed} --duration {}s", duration.as_secs())
-    } else {
-        repro
-    };
+    let default_repro = || format!("scripts/chaos.sh --seed {seed} --duration {}s", duration.as_secs());
+    let repro = if repro.is_empty() { default_repro() } else { repro };
     let config = RunConfig {
         seed,
         duration,
