@@ -25,7 +25,8 @@ use tally_types::pricing::{PlanRef, PricePlan};
 use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
 use tally_types::{
-    Amount, AppId, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits,
+    AchievementId, Amount, AppId, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price,
+    PublicKey, limits,
 };
 
 /// The position of one ledger entry.
@@ -103,6 +104,9 @@ pub enum StateKey {
     /// Credits an account received in one asset, by selling on the market or as grants
     /// ([`RevenueState`]).
     Revenue { account: PublicKey, asset: AssetId },
+    /// The badges one member anchored for one achievement ([`BadgeFiguresState`]), as its
+    /// `AnchorAchievements` ops counted them: the community figures.
+    BadgeFigures { member: MemberId, achievement: AchievementId },
 }
 
 impl StateKey {
@@ -156,6 +160,7 @@ impl StateKey {
             StateKey::Spent { .. } => EntryKind::Spent,
             StateKey::AppUsage { .. } => EntryKind::AppUsage,
             StateKey::Revenue { .. } => EntryKind::Revenue,
+            StateKey::BadgeFigures { .. } => EntryKind::BadgeFigures,
         }
     }
 }
@@ -217,6 +222,9 @@ impl Ord for StateKey {
             (Revenue { account: a, asset: x }, Revenue { account: b, asset: y }) => {
                 cmp_account(a, b).then_with(|| x.cmp(y))
             }
+            (BadgeFigures { member: x, achievement: s }, BadgeFigures { member: y, achievement: t }) => {
+                x.cmp(y).then_with(|| s.cmp(t))
+            }
             _ => self.kind().cmp(&other.kind()),
         }
     }
@@ -274,6 +282,7 @@ pub enum EntryKind {
     Spent,
     AppUsage,
     Revenue,
+    BadgeFigures,
 }
 
 /// An account's replay protection: the seq of its last included transaction.
@@ -856,6 +865,24 @@ impl RevenueState {
     }
 }
 
+/// The badges one member anchored for one achievement (docs/ARCHITECTURE.md "Badges",
+/// community figures). Only ever grows; written by every successful `AnchorAchievements`.
+/// Revocations are not attributed to an achievement: see `RevokeBadge` in
+/// `execute/badges.rs` for why.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct BadgeFiguresState {
+    /// Σ counts the member's anchors gave the achievement: badges anchored for it.
+    pub anchored: u64,
+    /// Anchors that named the achievement.
+    pub batches: u64,
+    /// The height of the first of them.
+    pub first_height: Height,
+    /// The height of the latest of them.
+    pub last_height: Height,
+}
+
 /// A used settlement batch id: what it settled. Kept forever, so the batch can never be
 /// settled twice.
 #[derive(
@@ -968,6 +995,7 @@ pub enum StateValue {
     Spent(SpentState),
     AppUsage(AppUsageState),
     Revenue(RevenueState),
+    BadgeFigures(BadgeFiguresState),
 }
 
 impl StateValue {
@@ -1015,6 +1043,7 @@ impl StateValue {
             StateValue::Spent(_) => EntryKind::Spent,
             StateValue::AppUsage(_) => EntryKind::AppUsage,
             StateValue::Revenue(_) => EntryKind::Revenue,
+            StateValue::BadgeFigures(_) => EntryKind::BadgeFigures,
         }
     }
 }
@@ -1320,6 +1349,7 @@ mod tests {
             Spent([u8; 32], &'a MemberId, &'a AssetId),
             AppUsage([u8; 32], &'a MemberId, &'a AppId),
             Revenue([u8; 32], &'a AssetId),
+            BadgeFigures(&'a MemberId, &'a AchievementId),
         }
         fn reference(key: &StateKey) -> Reference<'_> {
             match key {
@@ -1363,6 +1393,9 @@ mod tests {
                 StateKey::Spent { holder, provider, asset } => Reference::Spent(holder.0, provider, asset),
                 StateKey::AppUsage { holder, provider, app } => Reference::AppUsage(holder.0, provider, app),
                 StateKey::Revenue { account, asset } => Reference::Revenue(account.0, asset),
+                StateKey::BadgeFigures { member, achievement } => {
+                    Reference::BadgeFigures(member, achievement)
+                }
             }
         }
         let other_asset: AssetId = "ACME@acmf".parse().expect("valid");
@@ -1434,6 +1467,14 @@ mod tests {
                     let app = AppId::new(app).expect("valid");
                     keys.push(StateKey::AppUsage { holder, provider: provider.clone(), app });
                 }
+            }
+        }
+        for member in ["acme", "ab", "acmf"] {
+            for achievement in ["https://a.example/x", "https://a.example/xy", "urn:a", "A:", "z:~"] {
+                keys.push(StateKey::BadgeFigures {
+                    member: MemberId::new(member).expect("valid"),
+                    achievement: AchievementId::new(achievement).expect("valid"),
+                });
             }
         }
         for a in &keys {
