@@ -334,6 +334,15 @@ impl Op {
             Op::AnchorAchievements(_) => "anchor_achievements",
         }
     }
+
+    /// The badge anchor the op makes, if it is `AnchorBadges` or `AnchorAchievements`.
+    pub fn badge_anchor(&self) -> Option<&AnchorBadges> {
+        match self {
+            Op::AnchorBadges(anchor) => Some(anchor),
+            Op::AnchorAchievements(op) => Some(&op.anchor),
+            _ => None,
+        }
+    }
 }
 
 /// The signed part of a transaction.
