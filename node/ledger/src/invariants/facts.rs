@@ -66,6 +66,10 @@ impl From<FactViolation> for InvariantViolation {
 }
 
 type Pair<'a> = (&'a PublicKey, &'a MemberId);
+/// Usage units per (holder, provider).
+type UnitsPerPair = BTreeMap<(PublicKey, MemberId), u128>;
+/// (units, settlements) per (holder, provider, app).
+type UnitsPerApp = BTreeMap<(PublicKey, MemberId, AppId), (u128, u64)>;
 type Triple<'a> = (&'a PublicKey, &'a MemberId, &'a AssetId);
 
 /// Gathers the fact entries of a state, and the holds they are checked against.
@@ -328,40 +332,23 @@ impl HistoryPart {
 
     /// Compares a state's fact entries (all of its entries may be given) with what the history
     /// implies: usage units per (holder, provider), each application entry's units and
-    /// settlements, and each revenue entry, exactly. The state must be the one after the last
-    /// block observed.
+    /// settlements, each revenue entry and the badge figures, exactly. The state must be the one
+    /// after the last block observed.
     pub fn check<'a, I>(&self, entries: I) -> Result<(), FactViolation>
     where
         I: IntoIterator<Item = (&'a StateKey, &'a StateValue)>,
     {
-        let mut usage: BTreeMap<(PublicKey, MemberId), u128> = BTreeMap::new();
-        let mut apps: BTreeMap<(PublicKey, MemberId, AppId), (u128, u64)> = BTreeMap::new();
-        let mut usage_seen: BTreeMap<(PublicKey, MemberId), u128> = BTreeMap::new();
-        let mut apps_seen: BTreeMap<(PublicKey, MemberId, AppId), (u128, u64)> = BTreeMap::new();
+        let mut usage = UnitsPerPair::new();
+        let mut apps = UnitsPerApp::new();
+        let mut usage_seen = UnitsPerPair::new();
+        let mut apps_seen = UnitsPerApp::new();
         let mut revenue_seen: BTreeMap<(PublicKey, AssetId), RevenueState> = BTreeMap::new();
         let mut anchors: Vec<(Hash, MemberId, Height)> = Vec::new();
         let mut figures_seen: BTreeMap<(MemberId, AchievementId), BadgeFiguresState> = BTreeMap::new();
         for (key, value) in entries {
             match (key, value) {
                 (StateKey::Hold { hold_id }, StateValue::Hold(hold)) => {
-                    if !matches!(hold.status, HoldStatus::Settled { .. }) {
-                        continue;
-                    }
-                    let Some((units, app)) = self.settled.get(hold_id) else {
-                        return Err(FactViolation::mismatch(
-                            format!("hold {hold_id}"),
-                            "no settlement",
-                            "settled",
-                            "the history's Settle and SettleApp ops",
-                        ));
-                    };
-                    let pair = (hold.holder, hold.member.clone());
-                    *usage.entry(pair.clone()).or_default() += units;
-                    if let Some(app) = app {
-                        let slot = apps.entry((pair.0, pair.1, app.clone())).or_default();
-                        slot.0 += units;
-                        slot.1 += 1;
-                    }
+                    self.add_settled(hold_id, hold, &mut usage, &mut apps)?;
                 }
                 (StateKey::Usage { holder, provider }, StateValue::Usage(state)) => {
                     usage_seen.insert((*holder, provider.clone()), state.units);
@@ -403,6 +390,36 @@ impl HistoryPart {
             return Err(FactViolation::mismatch("revenue entries".into(), &self.revenue, revenue_seen, from));
         }
         self.check_figures(anchors, figures_seen)
+    }
+
+    /// Adds what `hold`'s settlement (if it is settled) implies to the usage units of its pair
+    /// and of its application.
+    fn add_settled(
+        &self,
+        hold_id: &OpId,
+        hold: &HoldState,
+        usage: &mut UnitsPerPair,
+        apps: &mut UnitsPerApp,
+    ) -> Result<(), FactViolation> {
+        if !matches!(hold.status, HoldStatus::Settled { .. }) {
+            return Ok(());
+        }
+        let Some((units, app)) = self.settled.get(hold_id) else {
+            return Err(FactViolation::mismatch(
+                format!("hold {hold_id}"),
+                "no settlement",
+                "settled",
+                "the history's Settle and SettleApp ops",
+            ));
+        };
+        let pair = (hold.holder, hold.member.clone());
+        *usage.entry(pair.clone()).or_default() += units;
+        if let Some(app) = app {
+            let slot = apps.entry((pair.0, pair.1, app.clone())).or_default();
+            slot.0 += units;
+            slot.1 += 1;
+        }
+        Ok(())
     }
 
     /// The badge figures the history implies: each anchor that named achievements counts, for
