@@ -82,6 +82,23 @@ describe('ledger facts and badge figures: the Rust vectors', () => {
     assert.equal(sdk.badgeAnchorOf(op), op.anchor);
   });
 
+  it('builds the same op with ops.anchorAchievements from unsorted input, and refuses a bad list', () => {
+    const json = vectors.anchor_achievements.json as { achievements: { achievement: string; count: number }[] };
+    const built = sdk.ops.anchorAchievements({
+      batchRoot: new Uint8Array(32).fill(0xab),
+      format: 'open_badges3',
+      canon: 'jcs-blake3',
+      metadataUri: 'https://badges.acme.example/batches/7',
+      achievements: [...json.achievements].reverse(),
+    });
+    assert.equal(toHex(sdk.encode(OpCodec, built)), vectors.anchor_achievements.bytes);
+    const base = { batchRoot: new Uint8Array(32).fill(1), format: 'open_badges3' as const, canon: 'jcs-blake3' as const };
+    assert.throws(() => sdk.ops.anchorAchievements({ ...base, achievements: [] }), /1 to 32/);
+    assert.throws(() => sdk.ops.anchorAchievements({ ...base, achievements: [{ achievement: 'urn:a', count: 1 }, { achievement: 'urn:a', count: 2 }] }), /named twice/);
+    assert.throws(() => sdk.ops.anchorAchievements({ ...base, achievements: [{ achievement: 'urn:a', count: 0 }] }), /count/);
+    assert.throws(() => sdk.ops.anchorAchievements({ ...base, achievements: [{ achievement: 'no scheme', count: 1 }] }), /absolute URI/);
+  });
+
   it('refuses an achievement id the ledger refuses, both ways', () => {
     const op = sdk.decode(OpCodec, fromHex(vectors.anchor_achievements.bytes, 'op'));
     if (op.op !== 'anchor_achievements') throw new Error('anchor_achievements');
