@@ -209,6 +209,18 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       // The figures per achievement: the two badges anchored above.
       await page.waitForSelector('#figures >> text=https://badges.acme.example/achievements/api-calls-1m', { timeout: WAIT_MS });
       assert.equal(await page.locator('#figures tbody td.num').first().textContent(), '2');
+      const counted = await client.getBadgeFigures('acme');
+      assert.deepEqual(
+        counted.figures.map((row) => [row.achievement, String(row.anchored), String(row.batches)]),
+        [['https://badges.acme.example/achievements/api-calls-1m', '2', '1']],
+      );
+      // The entry is proven under a finalized header, as any state entry.
+      const proven = await sdk.verifyState(client, sdk.trustFromGenesis(readText(net.genesisPath)), {
+        kind: 'badge_figures',
+        member: 'acme',
+        achievement: 'https://badges.acme.example/achievements/api-calls-1m',
+      });
+      assert.equal(proven.value?.kind === 'badge_figures' ? proven.value.anchored : null, 2n);
       await page.screenshot({ path: join(shots, 'provider.png'), fullPage: true });
     }));
 
