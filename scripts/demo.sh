@@ -17,8 +17,9 @@
 #    at step 6);
 # 5b. ledger-proven badges (examples/badges/milestones.json): acme settles usage for two of dev1's
 #    applications; issues dev1 its client-library badge (refused for dev2); awards api-calls,
-#    several-applications, spend and revenue badges (a second award run awards nothing); one is
-#    verified in ten steps, revoked, and fails at step 6;
+#    several-applications, spend and revenue badges (a second award run awards nothing); prints
+#    the community figures (badges anchored per achievement, each proven from the genesis file);
+#    one is verified in ten steps, revoked, and fails at step 6;
 # 6. governance: the members vote the threshold to 3/4 and back;
 # 7. audit: the whole chain is verified from the genesis file, over HTTP and from an archive
 #    exported from the running node.
@@ -288,6 +289,8 @@ if ! grep -q '"awarded": *\[\]' <<<"$AGAIN"; then
   echo "a second award run awarded again: $AGAIN" >&2
   exit 1
 fi
+echo "-- the community figures: acme's badges anchored per achievement, each proven by a state proof"
+tally badge figures --member acme --genesis "$NET_DIR/genesis.json"
 CREDENTIAL="$(ls "$WORK"/award-api-calls-1k/*.ob3.json | head -1)"
 echo "-- verify dev1's api-calls-1k credential: ten steps, the last one the ledger's usage counter"
 tally badge verify "$CREDENTIAL" --genesis "$NET_DIR/genesis.json"

@@ -19,9 +19,11 @@ use tally_client::proofs::facts::{self, LedgerRule};
 use tally_client::proofs::{ArchiveSource, ChainSource, Interest, NodeSource, Trust, verify_badge};
 use tally_client::txbuild::VALID_FOR_BLOCKS_DEFAULT;
 use tally_genesis::Genesis;
-use tally_types::codec::BoundedString;
-use tally_types::tx::{BadgeCanon, BadgeFormat, RevokeBadge};
-use tally_types::{Hash, Height, Op, TxOutcome, limits};
+use tally_types::codec::{BoundedString, BoundedVec};
+use tally_types::tx::{
+    AchievementCount, AnchorAchievements, AnchorBadges, BadgeCanon, BadgeFormat, RevokeBadge,
+};
+use tally_types::{AchievementId, Hash, Height, Op, TxOutcome, limits};
 
 use crate::{Session, SubmitArgs, usage};
 
@@ -62,6 +64,9 @@ pub enum BadgeCommand {
     /// Issue Open Badges 3.0 credentials of one achievement to many recipients, signed
     /// (eddsa-rdfc-2022) with your issuer key as a did:key, and anchor them in one transaction.
     Issue(IssueArgs),
+    /// Community figures: badges anchored per achievement per provider (anchors that name
+    /// their achievements); --genesis proves each entry.
+    Figures(crate::cmd_figures::FiguresArgs),
 }
 
 #[derive(Subcommand)]
@@ -198,6 +203,7 @@ pub fn run(context: &Session, command: BadgeCommand) -> anyhow::Result<()> {
         }
         BadgeCommand::Issue(args) => issue(context, args),
         BadgeCommand::Award(args) => crate::cmd_award::award(context, args),
+        BadgeCommand::Figures(args) => crate::cmd_figures::figures(context, args),
     }
 }
 
@@ -705,6 +711,9 @@ pub(crate) fn issue_signed(
 ) -> anyhow::Result<Option<Issued>> {
     let now = ob3::credential::format_rfc3339(unix_now());
     let metadata_uri = parse_metadata_uri(args.metadata_uri.as_deref())?;
+    // The anchor names the achievement, so the ledger counts it (community figures); checked
+    // before anything is signed.
+    let achievement_id = ledger_achievement_id(&achievement)?;
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
     let key = context.keystore()?.load(&args.key, &crate::passphrase(false)?)?;
     let spec = ob3::credential::IssueSpec {
@@ -742,8 +751,10 @@ pub(crate) fn issue_signed(
         return Ok(None);
     }
     let batches = batch_assertions(&files)?;
-    let ops: Vec<Op> =
-        batches.iter().map(|(batch, _)| Op::AnchorBadges(batch.anchor_op(metadata_uri.clone()))).collect();
+    let ops: Vec<Op> = batches
+        .iter()
+        .map(|(batch, _)| achievement_anchor(batch.anchor_op(metadata_uri.clone()), &achievement_id))
+        .collect();
     let inclusion = submit_and_wait_with(context, &args.key, Some(&key), ops).with_context(|| {
         format!(
             "the credentials are written in {} but not anchored; anchor them with `tally badge anchor`",
@@ -767,6 +778,26 @@ pub(crate) fn issue_signed(
         || print_issued(args, recipients, &files, &inclusion, signed_s, total_s),
     );
     Ok(Some((inclusion, written)))
+}
+
+/// The achievement's `id` as the ledger takes it in an anchor (an absolute URI of at most 128
+/// bytes): the error says why an id does not qualify, before anything is signed.
+fn ledger_achievement_id(achievement: &serde_json::Value) -> anyhow::Result<AchievementId> {
+    let id = achievement.get("id").and_then(serde_json::Value::as_str).unwrap_or_default();
+    AchievementId::new(id).map_err(|error| {
+        usage(format!(
+            "{error}; the anchor names the achievement so that the ledger counts its badges: give the achievement a shorter id"
+        ))
+    })
+}
+
+/// An anchor of a batch whose badges are all for `achievement`.
+fn achievement_anchor(anchor: AnchorBadges, achievement: &AchievementId) -> Op {
+    let count = AchievementCount { achievement: achievement.clone(), count: anchor.leaf_count };
+    Op::AnchorAchievements(Box::new(AnchorAchievements {
+        anchor,
+        achievements: BoundedVec::new(vec![count]).expect("one achievement is within the limit"),
+    }))
 }
 
 fn print_issued(

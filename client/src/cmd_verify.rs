@@ -32,10 +32,10 @@ pub enum VerifyCommand {
 pub struct Trusted {
     /// The genesis file: the only thing trusted.
     #[arg(long)]
-    genesis: PathBuf,
+    pub(crate) genesis: PathBuf,
     /// Verify offline from an archive written by `tally-node export` instead of a node.
     #[arg(long)]
-    archive: Option<PathBuf>,
+    pub(crate) archive: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -61,7 +61,7 @@ pub fn run(context: &Session, command: VerifyCommand) -> anyhow::Result<()> {
     }
 }
 
-fn open_source(
+pub(crate) fn open_source(
     context: &Session,
     trusted: &Trusted,
     interest: &Interest,
@@ -99,7 +99,7 @@ fn open_source(
     Ok((trust, source))
 }
 
-fn finality_json(finalized: &Finalized) -> serde_json::Value {
+pub(crate) fn finality_json(finalized: &Finalized) -> serde_json::Value {
     json!({
         "height": finalized.header.height,
         "block_id": finalized.block_id,

@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tally_types::limits::TX_SUBMIT_BATCH_MAX;
-use tally_types::{AssetId, ChainId, Height, PublicKey, Receipt, SignedTransaction, TxId, encode};
+use tally_types::{
+    AchievementId, AssetId, ChainId, Height, MemberId, PublicKey, Receipt, SignedTransaction, TxId, encode,
+};
 
 /// The largest response body read from a node. The biggest answers (a block of
 /// `TX_BYTES_MAX`-sized transactions, an asset page of 1,000 entries) stay well below it.
@@ -116,6 +118,33 @@ pub struct AssetPage {
     pub assets: Vec<AssetInfo>,
     /// Pass as `after` to get the next page; `None` on the last page.
     pub next: Option<AssetId>,
+}
+
+/// `GET /v1/badges/figures`: per member and achievement, the badges its anchors named.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BadgeFigures {
+    pub height: Height,
+    /// The member asked about, or `None` for every member.
+    pub member: Option<MemberId>,
+    /// Sorted by member, then achievement id.
+    pub figures: Vec<BadgeFiguresRow>,
+    /// True when the node listed only the first 10,000 entries.
+    pub truncated: bool,
+}
+
+/// One (member, achievement) of [`BadgeFigures`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadgeFiguresRow {
+    pub member: MemberId,
+    pub achievement: AchievementId,
+    /// Badges anchored for the achievement.
+    pub anchored: u64,
+    /// Anchors that named it.
+    pub batches: u64,
+    pub first_height: Height,
+    pub last_height: Height,
+    /// The entry's state key, hex: `GET /v1/state/proof?key=` proves it.
+    pub key_hex: String,
 }
 
 /// One equivocation record of `GET /v1/evidence`: two conflicting messages one validator
@@ -391,6 +420,15 @@ impl NodeClient {
             None => format!("/v1/assets?limit={limit}"),
         };
         self.get(&path)
+    }
+
+    /// `GET /v1/badges/figures[?member=M]`.
+    pub fn badge_figures(&self, member: Option<&MemberId>) -> Result<BadgeFigures, HttpError> {
+        // Member ids are `[a-z0-9-]`: nothing in them needs escaping in a query.
+        match member {
+            Some(member) => self.get(&format!("/v1/badges/figures?member={member}")),
+            None => self.get("/v1/badges/figures"),
+        }
     }
 
     /// `GET /v1/evidence?after=&limit=`: one page of the equivocation evidence the node

@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 mod cmd_award;
 mod cmd_badge;
+mod cmd_figures;
 mod cmd_gov;
 mod cmd_grant;
 mod cmd_market;

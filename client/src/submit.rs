@@ -96,6 +96,12 @@ pub(crate) fn describe(code: ErrorCode) -> &'static str {
         }
         ErrorCode::UnknownPack => "the price plan has no credit pack of this name",
         ErrorCode::PackMismatch => "a pack purchase must be a purchase grant of exactly the pack's credits",
+        ErrorCode::BadAchievementList => {
+            "the anchor's achievements must be named once each, in ascending order, each with a count of at least 1"
+        }
+        ErrorCode::AchievementCountMismatch => {
+            "the anchor's achievement counts must add up to its number of badges"
+        }
     }
 }
 

@@ -322,7 +322,7 @@ fn a_badge_never_anchored_fails_at_step_3() {
     receipt.tx_id = s.receipts[0].tx_id;
     let (step, detail) = failed_at(&s.chain.verify(&assertion(10), &receipt));
     assert_eq!(step, 3, "{detail}");
-    assert!(detail.contains("no AnchorBadges op"), "{detail}");
+    assert!(detail.contains("no AnchorBadges or AnchorAchievements op"), "{detail}");
 }
 
 #[test]
@@ -787,5 +787,35 @@ mod ledger_facts {
             assert_eq!(step, 10, "{detail}");
             assert!(detail.contains(expected), "{expected}: {detail}");
         }
+    }
+}
+
+/// An anchor that names its achievements (`AnchorAchievements`) is found and checked at step 3
+/// as a plain anchor is, from the receipt's tx id or, without one, through the anchor entry
+/// (the archive keeps the transaction because it anchors the receipt's root).
+#[test]
+fn a_badge_anchored_with_its_achievement_passes_all_six_steps() {
+    use tally_types::AchievementId;
+    use tally_types::tx::{AchievementCount, AnchorAchievements};
+    let mut chain = TestChain::new();
+    let assertions: Vec<Vec<u8>> = (0..2).map(assertion).collect();
+    let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+    let achievement =
+        AchievementId::new("https://badges.acme.example/achievements/api-calls-1k").expect("valid");
+    let op = Op::AnchorAchievements(Box::new(AnchorAchievements {
+        anchor: batch.anchor_op(None),
+        achievements: BoundedVec::new(vec![AchievementCount { achievement, count: 2 }]).expect("one"),
+    }));
+    let acme = chain.acme.clone();
+    let anchor_tx = chain.tx(&acme, vec![op]);
+    chain.block(vec![anchor_tx.clone()], false);
+    for (index, mut receipt) in batch.receipts().enumerate() {
+        receipt.height = Some(Height(1));
+        let report = chain.verify(&assertions[index], &receipt);
+        assert!(report.is_valid(), "{report:#?}");
+        assert_eq!(report.steps.len(), 6, "{report:#?}");
+        receipt.tx_id = Some(anchor_tx.id());
+        let report = chain.verify(&assertions[index], &receipt);
+        assert!(report.is_valid(), "{report:#?}");
     }
 }

@@ -384,6 +384,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/holds/{hold_id}", get(markets::get_hold))
         .route("/v1/batches/{member}/{batch_id}", get(markets::get_batch))
         .route("/v1/authorizations/{holder}/{provider}/{asset}", get(markets::get_authorization))
+        .route("/v1/badges/figures", get(badges::get_figures))
         .route("/v1/badges/{hash}", get(badges::get_badge))
         .route("/v1/governance", get(governance::get_governance))
         .route("/v1/governance/proposals", get(governance::list_proposals))

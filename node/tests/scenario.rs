@@ -387,6 +387,29 @@ fn badges_and_audit(tally: &Tally, dir: &Path) {
         json_failure(tally, &["badge", "verify", file, "--genesis", genesis, "--at", "2100-01-01T00:00:00Z"]);
     assert_eq!(failed_step(&report)["number"], 9, "{report:#}");
     assert!(stderr.contains("validity window"), "{stderr}");
+
+    // The issue anchored with the achievement's id: the community figures count both
+    // credentials, proven from the genesis file; the hand-made anchors above count nothing.
+    let figures = tally.json(&["badge", "figures", "--member", "acme", "--genesis", genesis]);
+    let rows = figures["figures"].as_array().expect("figures");
+    assert_eq!(rows.len(), 1, "{figures:#}");
+    assert_eq!(
+        rows[0]["achievement"], "https://badges.acme.example/achievements/api-calls-1m",
+        "{figures:#}"
+    );
+    assert_eq!(
+        (rows[0]["anchored"].as_u64(), rows[0]["batches"].as_u64()),
+        (Some(2), Some(1)),
+        "{figures:#}"
+    );
+    assert!(figures["proven"]["height"].as_u64().is_some(), "{figures:#}");
+    let everyone = tally.json(&["badge", "figures"]);
+    assert_eq!(everyone["figures"], figures["figures"], "{everyone:#}");
+    let globex = tally.json(&["badge", "figures", "--member", "globex"]);
+    assert_eq!(globex["figures"].as_array().map(Vec::len), Some(0), "{globex:#}");
+    // The auditor recomputes the figures from the blocks.
+    let audit = tally.json(&["audit", "--genesis", genesis]);
+    assert_eq!(audit["ok"], true, "{audit:#}");
 }
 
 // Not split: one story on one running network, each step starting from the state the last one left.

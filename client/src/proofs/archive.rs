@@ -126,9 +126,12 @@ impl ArchiveSource {
     ) -> bool {
         let mut interesting = false;
         for (index, tx) in block.txs.iter().enumerate() {
-            let anchors_root = tx.tx.ops.iter().any(|op| {
-                matches!(op, Op::AnchorBadges(anchor) if interest.anchor_roots.contains(&anchor.batch_root))
-            });
+            let anchors_root = tx
+                .tx
+                .ops
+                .iter()
+                .filter_map(Op::badge_anchor)
+                .any(|anchor| interest.anchor_roots.contains(&anchor.batch_root));
             if anchors_root || interest.txs.contains(&ids[index]) {
                 let tx_leaves: Vec<Hash> = ids.iter().map(|id| merkle_leaf(id.0.as_bytes())).collect();
                 let receipt_leaves: Vec<Hash> =

@@ -126,7 +126,7 @@ impl From<crate::badge::BadgeError> for StepFailure {
 /// 2. the receipt's Merkle path leads from that hash to the receipt's root;
 /// 3. the anchor transaction (the receipt's `tx_id`, else the one the ledger's anchor entry
 ///    names) is in its block's tx root, its receipt in the receipts root says success, and it
-///    holds an AnchorBadges op for this root, batch size and canonicalization;
+///    holds an AnchorBadges (or AnchorAchievements) op for this root, batch size and canonicalization;
 /// 4. that block is final: a finalization by ≥ n − f of the validators of its epoch (as
 ///    established from the genesis file, [`Trust::epochs`]);
 /// 5. under the latest finalized header (its certificate checked too), the ledger's anchor
@@ -437,7 +437,7 @@ fn step_anchor_tx(
     Ok((included, block, detail))
 }
 
-/// The anchor transaction succeeded, and its AnchorBadges op for the receipt's root.
+/// The anchor transaction succeeded, and its AnchorBadges or AnchorAchievements op for the receipt's root.
 fn successful_anchor_op<'a>(
     included: &'a IncludedTx,
     receipt: &crate::badge::BadgeReceipt,
@@ -459,13 +459,16 @@ fn successful_anchor_op<'a>(
             ));
         }
     }
-    let op = included.tx.tx.ops.iter().find_map(|op| match op {
-        Op::AnchorBadges(anchor) if anchor.batch_root == receipt.root => Some(anchor),
-        _ => None,
-    });
+    let op = included
+        .tx
+        .tx
+        .ops
+        .iter()
+        .filter_map(Op::badge_anchor)
+        .find(|anchor| anchor.batch_root == receipt.root);
     let Some(op) = op else {
         return Err(StepFailure::new(format!(
-            "transaction {tx_id} holds no AnchorBadges op for root {}",
+            "transaction {tx_id} holds no AnchorBadges or AnchorAchievements op for root {}",
             receipt.root
         )));
     };

@@ -25,7 +25,8 @@ use tally_types::pricing::{PlanRef, PricePlan};
 use tally_types::receipt::ErrorCode;
 use tally_types::tx::{AssetFlags, BadgeCanon, BadgeFormat, OfferMode, TxId};
 use tally_types::{
-    Amount, AppId, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price, PublicKey, limits,
+    AchievementId, Amount, AppId, AssetId, Domain, Hash, Height, ItemName, MemberId, OpId, PlanId, Price,
+    PublicKey, limits,
 };
 
 /// The position of one ledger entry.
@@ -103,6 +104,9 @@ pub enum StateKey {
     /// Credits an account received in one asset, by selling on the market or as grants
     /// ([`RevenueState`]).
     Revenue { account: PublicKey, asset: AssetId },
+    /// The badges one member anchored for one achievement ([`BadgeFiguresState`]), as its
+    /// `AnchorAchievements` ops counted them: the community figures.
+    BadgeFigures { member: MemberId, achievement: AchievementId },
 }
 
 impl StateKey {
@@ -156,6 +160,7 @@ impl StateKey {
             StateKey::Spent { .. } => EntryKind::Spent,
             StateKey::AppUsage { .. } => EntryKind::AppUsage,
             StateKey::Revenue { .. } => EntryKind::Revenue,
+            StateKey::BadgeFigures { .. } => EntryKind::BadgeFigures,
         }
     }
 }
@@ -217,6 +222,9 @@ impl Ord for StateKey {
             (Revenue { account: a, asset: x }, Revenue { account: b, asset: y }) => {
                 cmp_account(a, b).then_with(|| x.cmp(y))
             }
+            (BadgeFigures { member: x, achievement: s }, BadgeFigures { member: y, achievement: t }) => {
+                x.cmp(y).then_with(|| s.cmp(t))
+            }
             _ => self.kind().cmp(&other.kind()),
         }
     }
@@ -274,6 +282,7 @@ pub enum EntryKind {
     Spent,
     AppUsage,
     Revenue,
+    BadgeFigures,
 }
 
 /// An account's replay protection: the seq of its last included transaction.
@@ -545,6 +554,28 @@ impl PriceRank {
     }
 }
 
+/// A u128 as a decimal string in JSON.
+mod u128_decimal {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.is_empty()
+            || !text.bytes().all(|b| b.is_ascii_digit())
+            || (text.len() > 1 && text.starts_with('0'))
+        {
+            return Err(D::Error::custom(format!(
+                "`{text}` is not a decimal count (digits, no leading zero)"
+            )));
+        }
+        text.parse().map_err(|_| D::Error::custom(format!("`{text}` is larger than 2^128 - 1")))
+    }
+}
+
 mod hex_24 {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
@@ -806,7 +837,10 @@ impl PlanUsageState {
     Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct UsageState {
-    /// Σ units of the settlements' usage lines (a settlement without lines adds none).
+    /// Σ units of the settlements' usage lines (a settlement without lines adds none). A
+    /// decimal string in JSON, as amounts are: a sum of u64 lines can pass 2^64, which a JSON
+    /// number of most readers (and serde_json's `Value`) cannot hold.
+    #[serde(with = "u128_decimal")]
     pub units: u128,
     /// Settlements (zero-amount ones included).
     pub settlements: u64,
@@ -830,6 +864,8 @@ pub struct SpentState {
     Clone, Copy, PartialEq, Eq, Hash, Debug, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 pub struct AppUsageState {
+    /// A decimal string in JSON (see [`UsageState::units`]).
+    #[serde(with = "u128_decimal")]
     pub units: u128,
     pub settlements: u64,
     /// The height of its first settlement.
@@ -854,6 +890,24 @@ impl RevenueState {
     pub fn total(&self) -> Amount {
         Amount(self.market.0.saturating_add(self.grants.0))
     }
+}
+
+/// The badges one member anchored for one achievement (docs/ARCHITECTURE.md "Badges",
+/// community figures). Only ever grows; written by every successful `AnchorAchievements`.
+/// Revocations are not attributed to an achievement: see `RevokeBadge` in
+/// `execute/badges.rs` for why.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct BadgeFiguresState {
+    /// Σ counts the member's anchors gave the achievement: badges anchored for it.
+    pub anchored: u64,
+    /// Anchors that named the achievement.
+    pub batches: u64,
+    /// The height of the first of them.
+    pub first_height: Height,
+    /// The height of the latest of them.
+    pub last_height: Height,
 }
 
 /// A used settlement batch id: what it settled. Kept forever, so the batch can never be
@@ -968,6 +1022,7 @@ pub enum StateValue {
     Spent(SpentState),
     AppUsage(AppUsageState),
     Revenue(RevenueState),
+    BadgeFigures(BadgeFiguresState),
 }
 
 impl StateValue {
@@ -1015,6 +1070,7 @@ impl StateValue {
             StateValue::Spent(_) => EntryKind::Spent,
             StateValue::AppUsage(_) => EntryKind::AppUsage,
             StateValue::Revenue(_) => EntryKind::Revenue,
+            StateValue::BadgeFigures(_) => EntryKind::BadgeFigures,
         }
     }
 }
@@ -1248,6 +1304,27 @@ mod tests {
     use super::*;
     use tally_types::AssetCode;
 
+    /// Settled units are a sum of u64 lines and pass 2^64: their JSON (what /v1/state/proof
+    /// serves through `serde_json::Value`) is a decimal string, which every reader holds
+    /// exactly; a JSON number that large made `serde_json::to_value` fail (a panic in `json!`).
+    #[test]
+    fn settled_units_past_2_64_are_decimal_strings_in_json() {
+        let units = u128::from(u64::MAX) * 3 + 1;
+        let usage = StateValue::Usage(UsageState { units, settlements: 4, applications: 1 });
+        let app = StateValue::AppUsage(AppUsageState { units, settlements: 4, first_height: Height(9) });
+        for value in [usage, app] {
+            let json = serde_json::to_value(&value).expect("any units have a JSON form");
+            assert_eq!(json["units"], serde_json::json!(units.to_string()));
+            assert_eq!(serde_json::from_value::<StateValue>(json).expect("reads back"), value);
+        }
+        for bad in
+            ["\"\"", "\"012\"", "\"1e3\"", "\"-1\"", "12", "\"340282366920938463463374607431768211456\""]
+        {
+            let text = format!(r#"{{"kind":"usage","units":{bad},"settlements":1,"applications":0}}"#);
+            assert!(serde_json::from_str::<StateValue>(&text).is_err(), "{bad}");
+        }
+    }
+
     fn asset() -> AssetId {
         AssetId::new(AssetCode::new("ACME").expect("valid"), MemberId::new("acme").expect("valid"))
     }
@@ -1320,6 +1397,7 @@ mod tests {
             Spent([u8; 32], &'a MemberId, &'a AssetId),
             AppUsage([u8; 32], &'a MemberId, &'a AppId),
             Revenue([u8; 32], &'a AssetId),
+            BadgeFigures(&'a MemberId, &'a AchievementId),
         }
         fn reference(key: &StateKey) -> Reference<'_> {
             match key {
@@ -1363,6 +1441,9 @@ mod tests {
                 StateKey::Spent { holder, provider, asset } => Reference::Spent(holder.0, provider, asset),
                 StateKey::AppUsage { holder, provider, app } => Reference::AppUsage(holder.0, provider, app),
                 StateKey::Revenue { account, asset } => Reference::Revenue(account.0, asset),
+                StateKey::BadgeFigures { member, achievement } => {
+                    Reference::BadgeFigures(member, achievement)
+                }
             }
         }
         let other_asset: AssetId = "ACME@acmf".parse().expect("valid");
@@ -1434,6 +1515,14 @@ mod tests {
                     let app = AppId::new(app).expect("valid");
                     keys.push(StateKey::AppUsage { holder, provider: provider.clone(), app });
                 }
+            }
+        }
+        for member in ["acme", "ab", "acmf"] {
+            for achievement in ["https://a.example/x", "https://a.example/xy", "urn:a", "A:", "z:~"] {
+                keys.push(StateKey::BadgeFigures {
+                    member: MemberId::new(member).expect("valid"),
+                    achievement: AchievementId::new(achievement).expect("valid"),
+                });
             }
         }
         for a in &keys {

@@ -10,6 +10,10 @@
 //!
 //!   The root is required: the ledger stores batch roots, never the badge hashes under them,
 //!   so a hash alone cannot be looked up. The holder has the root in its receipt.
+//! - `GET /v1/badges/figures[?member=M]`: the community figures, per member and achievement
+//!   the badges anchored and the batches that named it (`BadgeFigures` entries, written by
+//!   `AnchorAchievements`), at the snapshot's height, each with its state key so that
+//!   `GET /v1/state/proof?key=` proves it. At most [`FIGURES_MAX`] entries, then `truncated`.
 //! - `GET /v1/txs/{id}/receipt`: the receipt of a committed transaction with its
 //!   receipts-root inclusion proof (`GET /v1/txs/{id}` proves the transaction against the tx
 //!   root; this proves what happened to it).
@@ -24,10 +28,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
+use std::ops::Bound;
 use tally_ledger::state::BadgeAnchorState;
 use tally_ledger::{StateKey, StateValue, prove_entry};
 use tally_store::Store;
-use tally_types::{Hash, Height, TxId};
+
+use tally_types::{AchievementId, Hash, Height, MemberId, TxId};
 
 use super::{ApiResult, ApiState, Problem, ok_json, read_store};
 
@@ -36,6 +42,16 @@ use super::{ApiResult, ApiState, Problem, ok_json, read_store};
 pub(super) struct BadgeQuery {
     root: Option<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FiguresQuery {
+    member: Option<String>,
+}
+
+/// Figures entries one answer lists: every member's achievements on a large consortium (256
+/// members with dozens of achievements each) fits; beyond it the answer says `truncated`.
+pub const FIGURES_MAX: usize = 10_000;
 
 fn internal(error: impl std::fmt::Display) -> Problem {
     Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "storage", "Storage error", error.to_string())
@@ -81,6 +97,77 @@ pub(super) async fn get_tx_receipt(State(state): State<ApiState>, Path(id): Path
         Some(found) => ok_json(found),
         None => Err(Problem::not_found(format!("transaction {id} is not in a committed block"))),
     }
+}
+
+/// `GET /v1/badges/figures[?member=M]`: one byte-range walk over the `BadgeFigures` entries
+/// (of one member when named), sorted by member and achievement id.
+pub(super) async fn get_figures(
+    State(state): State<ApiState>,
+    query: Result<Query<FiguresQuery>, QueryRejection>,
+) -> ApiResult {
+    let Query(query) = query.map_err(|rejection| Problem::bad_request("query", rejection.body_text()))?;
+    let member = query
+        .member
+        .as_deref()
+        .map(|text| super::markets::parse_member(text, "query `member`"))
+        .transpose()?;
+    let body = read_store(&state, move |store| {
+        let snapshot = store.snapshot()?;
+        // The kind is the key's first byte and the member follows it, borsh-encoded: the
+        // prefix of every entry wanted. Take both from real encodings.
+        let sample = StateKey::BadgeFigures {
+            member: member.clone().unwrap_or_else(|| MemberId::new("aa").expect("a valid member id")),
+            achievement: AchievementId::new("urn:x").expect("a valid achievement id"),
+        };
+        let mut prefix = vec![sample.to_bytes()[0]];
+        if let Some(member) = &member {
+            prefix.extend_from_slice(&tally_types::encode(member));
+        }
+        let mut last = prefix.clone();
+        last.resize(tally_types::limits::STATE_KEY_BYTES_MAX + 1, 0xff);
+        let mut figures = Vec::new();
+        let mut cursor: Option<Vec<u8>> = None;
+        let mut truncated = false;
+        loop {
+            let start = match &cursor {
+                Some(key) => Bound::Excluded(key.as_slice()),
+                None => Bound::Included(prefix.as_slice()),
+            };
+            let Some((key_bytes, value_bytes)) = snapshot.state_next(start, &last).map_err(internal)? else {
+                break;
+            };
+            if figures.len() == FIGURES_MAX {
+                truncated = true;
+                break;
+            }
+            let key = StateKey::from_bytes(&key_bytes).map_err(internal)?;
+            let value = StateValue::from_bytes(&value_bytes).map_err(internal)?;
+            let (StateKey::BadgeFigures { member, achievement }, StateValue::BadgeFigures(entry)) = (&key, &value)
+            else {
+                return Err(internal(format!("the badge figures range holds {key:?}")));
+            };
+            figures.push((
+                member.clone(),
+                achievement.clone(),
+                json!({
+                    "member": member,
+                    "achievement": achievement,
+                    "anchored": entry.anchored,
+                    "batches": entry.batches,
+                    "first_height": entry.first_height,
+                    "last_height": entry.last_height,
+                    "key_hex": hex::encode(&key_bytes),
+                }),
+            ));
+            cursor = Some(key_bytes);
+        }
+        // Byte order puts shorter ids first; readers want them by member, then id.
+        figures.sort_by(|(a, x, _), (b, y, _)| a.cmp(b).then_with(|| x.cmp(y)));
+        let figures: Vec<_> = figures.into_iter().map(|(_, _, entry)| entry).collect();
+        Ok(json!({ "height": snapshot.height(), "member": member, "figures": figures, "truncated": truncated }))
+    })
+    .await?;
+    ok_json(body)
 }
 
 /// `GET /v1/badges/{hash}?root=R`.

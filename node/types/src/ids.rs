@@ -33,6 +33,8 @@ pub enum IdError {
     AppId(String),
     #[error("currency `{0}` must be three capital letters (ISO 4217, e.g. USD)")]
     Currency(String),
+    #[error("achievement id `{0}` must be an absolute URI of 1..={max} printable ASCII characters allowed in URIs (RFC 3986: a scheme such as https: or urn:, no spaces or quotes), e.g. https://badges.acme.example/achievements/api-calls-1m", max = limits::ACHIEVEMENT_ID_BYTES_MAX)]
+    AchievementId(String),
 }
 
 fn is_lower_ident(text: &str, min: usize, max: usize) -> bool {
@@ -167,6 +169,57 @@ validated_string!(
         && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')),
     IdError::AppId
 );
+
+validated_string!(
+    /// The id of an Open Badges 3.0 `Achievement` as a badge anchor names it
+    /// (`Op::AnchorAchievements`), e.g. `https://badges.acme.example/achievements/api-calls-1m`:
+    /// an absolute URI (a scheme `[A-Za-z][A-Za-z0-9+.-]*` and `:`), of the characters RFC 3986
+    /// allows in a URI (unreserved, reserved and `%`), so no whitespace, quotes or control bytes
+    /// reach the ledger or the pages that show it. It names the achievement, which the provider
+    /// publishes anyway, never a recipient.
+    AchievementId,
+    limits::ACHIEVEMENT_ID_BYTES_MAX,
+    is_achievement_id,
+    IdError::AchievementId
+);
+
+/// The check of [`AchievementId`]: see its documentation.
+fn is_achievement_id(text: &str) -> bool {
+    let Some((scheme, _)) = text.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'));
+    let uri_byte = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'/'
+                    | b'?'
+                    | b'#'
+                    | b'['
+                    | b']'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            )
+    };
+    scheme_ok && text.len() <= limits::ACHIEVEMENT_ID_BYTES_MAX && text.bytes().all(uri_byte)
+}
 
 validated_string!(
     /// A reference currency for credit packs: an ISO 4217 code, e.g. `USD`.

@@ -40,8 +40,8 @@ pub use codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, DecodeError, d
 pub use consensus::{Certificate, CertificateError, Proposal, Subject, ValidatorSet, Vote};
 pub use hash::{Domain, Hash};
 pub use ids::{
-    AppId, AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId, PlanId,
-    VIEW_EPOCH_SHIFT, ValidatorIndex, View,
+    AchievementId, AppId, AssetCode, AssetId, ChainId, Currency, Height, IdError, ItemName, MemberId, OpId,
+    PlanId, VIEW_EPOCH_SHIFT, ValidatorIndex, View,
 };
 pub use keys::{KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, verify_batch};
 pub use receipt::{ErrorCode, Fill, Receipt, TxOutcome};

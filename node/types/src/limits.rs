@@ -34,6 +34,14 @@ pub const BADGE_METADATA_URI_BYTES_MAX: usize = 256;
 pub const BADGE_REVOCATION_REASON_BYTES_MAX: usize = 128;
 /// Badges in one anchored batch.
 pub const BADGE_BATCH_LEAVES_MAX: u32 = 1 << 20;
+/// The longest achievement id an anchor names (`tally_types::AchievementId`, an OB 3.0
+/// achievement's URI). Published achievement URLs are well under 100 bytes; 128 leaves room
+/// and keeps a (member, achievement) figures key within [`STATE_KEY_BYTES_MAX`].
+pub const ACHIEVEMENT_ID_BYTES_MAX: usize = 128;
+/// Achievements one anchor names (`Op::AnchorAchievements`). One issuing run covers a few
+/// achievements (the client anchors one per batch); 32 of the longest ids with their counts
+/// fit one transaction beside the anchor's own fields.
+pub const ANCHOR_ACHIEVEMENTS_MAX: usize = 32;
 
 /// Validators in one chain (f = ⌊(n − 1)/3⌋ ≤ 33).
 pub const VALIDATORS_MAX: usize = 100;
@@ -170,6 +178,20 @@ const _: () = assert!(
         <= STATE_KEY_BYTES_MAX
 );
 const _: () = assert!(1 + 32 + 4 + MEMBER_ID_BYTES_MAX + 4 + APP_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
+// The badge figures key: a tag, the member and the achievement id.
+const _: () = assert!(1 + 4 + MEMBER_ID_BYTES_MAX + 4 + ACHIEVEMENT_ID_BYTES_MAX <= STATE_KEY_BYTES_MAX);
+// An anchor naming the most achievements (each an id and a count) with the longest metadata
+// URI fits one transaction with its envelope (chain id, signer, seq, expiry, memo, signature).
+const _: () = assert!(
+    ANCHOR_ACHIEVEMENTS_MAX * (4 + ACHIEVEMENT_ID_BYTES_MAX + 4)
+        + 32
+        + 4
+        + 2
+        + 5
+        + BADGE_METADATA_URI_BYTES_MAX
+        + 1024
+        <= TX_BYTES_MAX
+);
 // The largest key: a book entry (two asset ids, a 24-byte price rank, a 17-byte stamp).
 const _: () =
     assert!(1 + 2 * (4 + ASSET_CODE_BYTES_MAX + 4 + MEMBER_ID_BYTES_MAX) + 24 + 17 <= STATE_KEY_BYTES_MAX);

@@ -159,6 +159,11 @@ pub enum ErrorCode {
     UnknownPack,
     /// A pack purchase that is not a purchase grant of exactly the pack's credits.
     PackMismatch,
+    /// An anchor's achievement list is empty, not in strictly ascending id order, or gives an
+    /// achievement a count of zero.
+    BadAchievementList,
+    /// An anchor's achievement counts do not add up to its batch's leaf count.
+    AchievementCountMismatch,
 }
 
 /// One trade of a PlaceOffer op against a resting offer.

@@ -11,7 +11,7 @@ use crate::amount::{Amount, Price};
 use crate::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec, encode};
 use crate::governance::{Action, CastVote, Propose, SignedApplication};
 use crate::hash::{Domain, Hash};
-use crate::ids::{AppId, AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId};
+use crate::ids::{AchievementId, AppId, AssetCode, AssetId, ChainId, Height, ItemName, MemberId, OpId};
 use crate::keys::{
     KeyError, Namespace, PublicKey, SecretKey, Signature, SignatureItem, signing_message, verify_batch,
 };
@@ -256,6 +256,26 @@ pub struct AnchorBadges {
     pub metadata_uri: Option<BoundedString<{ limits::BADGE_METADATA_URI_BYTES_MAX }>>,
 }
 
+/// An anchor that names the achievements its badges are for, so that the ledger can count the
+/// badges each member anchored per achievement (docs/ARCHITECTURE.md "Badges", community
+/// figures): an [`AnchorBadges`] with the same checks and effects, then per achievement how
+/// many of the batch's badges are for it. Ids strictly ascending (so each is named once and
+/// the op has one encoding), counts at least 1, summing to the anchor's `leaf_count`. A variant
+/// of its own rather than a field of `AnchorBadges`, so that every anchor already signed keeps
+/// its bytes and its id.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AnchorAchievements {
+    pub anchor: AnchorBadges,
+    pub achievements: BoundedVec<AchievementCount, { limits::ANCHOR_ACHIEVEMENTS_MAX }>,
+}
+
+/// How many badges of an anchored batch are for one achievement.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AchievementCount {
+    pub achievement: AchievementId,
+    pub count: u32,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct RevokeBadge {
     pub badge_hash: Hash,
@@ -286,6 +306,8 @@ pub enum Op {
     RetirePlan(RetirePlan),
     /// Boxed: a settlement's lines may be several kilobytes.
     SettleApp(Box<SettleApp>),
+    /// Boxed: its achievement ids may take a few kilobytes.
+    AnchorAchievements(Box<AnchorAchievements>),
 }
 
 impl Op {
@@ -309,6 +331,16 @@ impl Op {
             Op::PublishPlan(_) => "publish_plan",
             Op::RetirePlan(_) => "retire_plan",
             Op::SettleApp(_) => "settle_app",
+            Op::AnchorAchievements(_) => "anchor_achievements",
+        }
+    }
+
+    /// The badge anchor the op makes, if it is `AnchorBadges` or `AnchorAchievements`.
+    pub fn badge_anchor(&self) -> Option<&AnchorBadges> {
+        match self {
+            Op::AnchorBadges(anchor) => Some(anchor),
+            Op::AnchorAchievements(op) => Some(&op.anchor),
+            _ => None,
         }
     }
 
@@ -333,7 +365,8 @@ impl Op {
             | Op::CastVote(_)
             | Op::PublishPlan(_)
             | Op::RetirePlan(_)
-            | Op::SettleApp(_) => Vec::new(),
+            | Op::SettleApp(_)
+            | Op::AnchorAchievements(_) => Vec::new(),
         }
     }
 }

@@ -300,7 +300,7 @@ export function verifyBadgePath(receipt: BadgeReceipt, assertion: Uint8Array): v
 }
 
 /** Step 3's comparison: the receipt belongs to `anchor` (same root, batch size, canonicalization). */
-export function verifyBadgeAnchor(receipt: BadgeReceipt, anchor: AnchorBadges): void {
+export function verifyBadgeAnchor(receipt: BadgeReceipt, anchor: Omit<AnchorBadges, 'op'>): void {
   const mismatch = (what: string, expected: string, actual: string) =>
     new VerifyError('badge', `step 3 (anchor): the anchor has ${what} ${expected}, the receipt says ${actual}`, expected, actual);
   if (!equalBytes(anchor.batch_root, receipt.root)) throw mismatch('root', toHex(anchor.batch_root), toHex(receipt.root));

@@ -331,6 +331,21 @@ export interface ProviderJson {
   rewards_by_day_from_ms: JsonInt;
 }
 
+/** One (member, achievement) of `GET /v1/badges/figures`. */
+export interface BadgeFiguresRowJson {
+  member: string;
+  achievement: string;
+  /** Badges anchored for the achievement by the member's `anchor_achievements` ops. */
+  anchored: JsonInt;
+  /** Anchors that named it. */
+  batches: JsonInt;
+  first_height: JsonInt;
+  last_height: JsonInt;
+  /** The entry's state key, hex (`GET /v1/state/proof?key=`; `verifyState` takes the typed key). */
+  key_hex: string;
+}
+export interface BadgeFiguresJson { height: JsonInt; member: string | null; figures: BadgeFiguresRowJson[]; truncated: boolean }
+
 export interface ClientOptions {
   /** Milliseconds before a request is abandoned (default 10,000). */
   timeoutMs?: number;
@@ -606,6 +621,11 @@ export class TallyClient {
   /** `GET /v1/providers/{member}`: the provider's figures, or `null` for no such member. */
   getProvider(member: string): Promise<ProviderJson | null> {
     return this.maybe(() => this.json<ProviderJson>(`/v1/providers/${encodeURIComponent(member)}`));
+  }
+
+  /** `GET /v1/badges/figures[?member=]`: badges anchored per member and achievement (community figures), sorted. */
+  getBadgeFigures(member?: string): Promise<BadgeFiguresJson> {
+    return this.json('/v1/badges/figures', member === undefined ? {} : { member });
   }
 
   /** `GET /v1/openapi.json`: the API's OpenAPI 3.1 document. */

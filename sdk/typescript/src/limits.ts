@@ -53,6 +53,8 @@ export const LIMITS = {
   PLAN_PACKS_MAX: 16,
   SETTLE_LINES_MAX: 64,
   APP_ID_BYTES_MAX: 64,
+  ACHIEVEMENT_ID_BYTES_MAX: 128,
+  ANCHOR_ACHIEVEMENTS_MAX: 32,
   UNIT_PRICE_SCALE: 9,
   REFERENCE_PRICE_SCALE_MAX: 4,
   /** The most blocks followed from a certified descendant back to a block (client/src/proofs). */

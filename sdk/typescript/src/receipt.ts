@@ -77,6 +77,8 @@ export const ERROR_CODES = [
   'settle_amount_mismatch',
   'unknown_pack',
   'pack_mismatch',
+  'bad_achievement_list',
+  'achievement_count_mismatch',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -26,10 +26,14 @@ import {
 } from './governance.js';
 import { ERROR_CODES, type ErrorCode } from './receipt.js';
 import {
+  readAchievementId,
+  readAppId,
   readItemName,
   readPlanId,
   readPlanRef,
   readPricePlan,
+  writeAchievementId,
+  writeAppId,
   writeItemName,
   writePlanId,
   writePlanRef,
@@ -92,7 +96,17 @@ export type StateKey =
   /** One version of a member's price plan, kept forever. */
   | { kind: 'plan'; member: string; plan_id: string; version: bigint }
   /** What a holder settled under one version of a member's price plan, per item. */
-  | { kind: 'plan_usage'; holder: PublicKey; member: string; plan_id: string; version: bigint };
+  | { kind: 'plan_usage'; holder: PublicKey; member: string; plan_id: string; version: bigint }
+  /** What a holder settled with one provider (ledger facts: "N API calls"). */
+  | { kind: 'usage'; holder: PublicKey; provider: string }
+  /** What a holder paid one provider in one asset by settlements. */
+  | { kind: 'spent'; holder: PublicKey; provider: string; asset: string }
+  /** One application of a holder with usage settled by one provider (`settle_app`). */
+  | { kind: 'app_usage'; holder: PublicKey; provider: string; app: string }
+  /** Credits an account received in one asset, from market fills and grants. */
+  | { kind: 'revenue'; account: PublicKey; asset: string }
+  /** Badges one member anchored for one achievement (`anchor_achievements`): community figures. */
+  | { kind: 'badge_figures'; member: string; achievement: string };
 
 export const ENTRY_KINDS = [
   'account',
@@ -116,6 +130,11 @@ export const ENTRY_KINDS = [
   'proposal',
   'plan',
   'plan_usage',
+  'usage',
+  'spent',
+  'app_usage',
+  'revenue',
+  'badge_figures',
 ] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
 
@@ -188,6 +207,23 @@ export const StateKeyCodec: Codec<StateKey> = {
         writeMemberId(w, key.member);
         writePlanId(w, key.plan_id);
         return void w.u64BigEndian(key.version);
+      case 'usage':
+        writeKey(w, key.holder);
+        return writeMemberId(w, key.provider);
+      case 'spent':
+        writeKey(w, key.holder);
+        writeMemberId(w, key.provider);
+        return writeAssetId(w, key.asset);
+      case 'app_usage':
+        writeKey(w, key.holder);
+        writeMemberId(w, key.provider);
+        return writeAppId(w, key.app);
+      case 'revenue':
+        writeKey(w, key.account);
+        return writeAssetId(w, key.asset);
+      case 'badge_figures':
+        writeMemberId(w, key.member);
+        return writeAchievementId(w, key.achievement);
       case 'governance':
       case 'epochs':
         return;
@@ -239,6 +275,16 @@ export const StateKeyCodec: Codec<StateKey> = {
           plan_id: readPlanId(r),
           version: r.u64BigEndian('version'),
         };
+      case 'usage':
+        return { kind, holder: readKey(r), provider: readMemberId(r) };
+      case 'spent':
+        return { kind, holder: readKey(r), provider: readMemberId(r), asset: readAssetId(r) };
+      case 'app_usage':
+        return { kind, holder: readKey(r), provider: readMemberId(r), app: readAppId(r) };
+      case 'revenue':
+        return { kind, account: readKey(r), asset: readAssetId(r) };
+      case 'badge_figures':
+        return { kind, member: readMemberId(r), achievement: readAchievementId(r) };
       case 'governance':
       case 'epochs':
         return { kind };
@@ -372,7 +418,16 @@ export type StateValue =
       tx_id: Hash;
     }
   | { kind: 'plan'; plan: PricePlan; published_at: bigint; retired_at: bigint | null }
-  | { kind: 'plan_usage'; items: ItemUsage[] };
+  | { kind: 'plan_usage'; items: ItemUsage[] }
+  /** Σ units of the settlements' lines, settlements, distinct applications (`app_usage` entries). */
+  | { kind: 'usage'; units: bigint; settlements: bigint; applications: number }
+  /** Σ settled amounts (minor units) and settlements. */
+  | { kind: 'spent'; amount: bigint; settlements: bigint }
+  | { kind: 'app_usage'; units: bigint; settlements: bigint; first_height: bigint }
+  /** Received from market fills and from grants (minor units; saturating). */
+  | { kind: 'revenue'; market: bigint; grants: bigint }
+  /** Badges anchored for the achievement, anchors that named it, their first and latest height. */
+  | { kind: 'badge_figures'; anchored: bigint; batches: bigint; first_height: bigint; last_height: bigint };
 
 /** Settled units of one metered item under a plan version. */
 export interface ItemUsage { item: string; units: bigint; billed: bigint; charged: bigint }
@@ -557,6 +612,21 @@ export const StateValueCodec: Codec<StateValue> = {
           w2.u64(item.units).u64(item.billed).u128(item.charged);
         });
         return;
+      case 'usage':
+        w.u128(v.units).u64(v.settlements).u32(v.applications);
+        return;
+      case 'spent':
+        w.u128(v.amount).u64(v.settlements);
+        return;
+      case 'app_usage':
+        w.u128(v.units).u64(v.settlements).u64(v.first_height);
+        return;
+      case 'revenue':
+        w.u128(v.market).u128(v.grants);
+        return;
+      case 'badge_figures':
+        w.u64(v.anchored).u64(v.batches).u64(v.first_height).u64(v.last_height);
+        return;
     }
   },
   read(r) {
@@ -688,6 +758,22 @@ export const StateValueCodec: Codec<StateValue> = {
             billed: r2.u64('billed'),
             charged: r2.u128('charged'),
           })),
+        };
+      case 'usage':
+        return { kind, units: r.u128('units'), settlements: r.u64('settlements'), applications: r.u32('applications') };
+      case 'spent':
+        return { kind, amount: r.u128('amount'), settlements: r.u64('settlements') };
+      case 'app_usage':
+        return { kind, units: r.u128('units'), settlements: r.u64('settlements'), first_height: r.u64('first_height') };
+      case 'revenue':
+        return { kind, market: r.u128('market'), grants: r.u128('grants') };
+      case 'badge_figures':
+        return {
+          kind,
+          anchored: r.u64('anchored'),
+          batches: r.u64('batches'),
+          first_height: r.u64('first_height'),
+          last_height: r.u64('last_height'),
         };
     }
   },

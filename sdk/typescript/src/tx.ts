@@ -33,11 +33,13 @@ import { LIMITS } from './limits.js';
 import type { Price } from './amount.js';
 import { readAction, writeAction, type Action, type SignedApplication } from './governance.js';
 import {
+  readAchievementId,
   readAppId,
   readItemName,
   readPlanRef,
   readPricePlan,
   readUsageLine,
+  writeAchievementId,
   writeAppId,
   writeItemName,
   writePlanRef,
@@ -122,6 +124,16 @@ export interface AnchorBadges {
   metadata_uri: string | null;
 }
 export interface RevokeBadge { op: 'revoke_badge'; badge_hash: Hash; reason: string }
+/** How many badges of an anchored batch are for one achievement. */
+export interface AchievementCount { achievement: string; count: number }
+/** An anchor that names its badges' achievements (tag 17, after `settle_app`), so the ledger
+ * counts badges per (member, achievement): ids strictly ascending, counts ≥ 1 summing to
+ * `anchor.leaf_count`. Its own variant, so every `anchor_badges` already signed keeps its bytes. */
+export interface AnchorAchievements {
+  op: 'anchor_achievements';
+  anchor: Omit<AnchorBadges, 'op'>;
+  achievements: AchievementCount[];
+}
 /** A member puts an action to the vote (signed by its governance key); proposing is its yes vote. */
 export interface Propose { op: 'propose'; proposal_id: Uint8Array; action: Action; expires_at_height: bigint }
 /** A member's one vote on an open proposal. */
@@ -149,7 +161,8 @@ export type Op =
   | CastVote
   | PublishPlan
   | RetirePlan
-  | SettleApp;
+  | SettleApp
+  | AnchorAchievements;
 
 /** Op names in variant order: the index is the borsh tag. */
 export const OP_NAMES = [
@@ -170,6 +183,7 @@ export const OP_NAMES = [
   'publish_plan',
   'retire_plan',
   'settle_app',
+  'anchor_achievements',
 ] as const satisfies readonly Op['op'][];
 
 /** The signed part of a transaction. */
@@ -217,6 +231,31 @@ function readSettle(r: Reader): Omit<Settle, 'op'> {
     usage_root: readHash(r),
     lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
   };
+}
+
+function writeAnchor(w: Writer, op: Omit<AnchorBadges, 'op'>): void {
+  writeHash(w, op.batch_root);
+  w.u32(op.leaf_count);
+  w.u8(indexOf(BADGE_FORMATS, op.format, 'badge format'));
+  w.u8(indexOf(BADGE_CANONS, op.canon, 'badge canon'));
+  w.option(op.metadata_uri, (w2, v) => w2.string(v, LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri'));
+}
+
+function readAnchor(r: Reader): Omit<AnchorBadges, 'op'> {
+  return {
+    batch_root: readHash(r),
+    leaf_count: r.u32('leaf_count'),
+    format: BADGE_FORMATS[r.tag(BADGE_FORMATS.length, 'BadgeFormat')]!,
+    canon: BADGE_CANONS[r.tag(BADGE_CANONS.length, 'BadgeCanon')]!,
+    metadata_uri: r.option('metadata_uri', (r2) => r2.string(LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri')),
+  };
+}
+
+/** The badge anchor an op makes (`anchor_badges`, or the anchor of `anchor_achievements`). */
+export function badgeAnchorOf(op: Op): Omit<AnchorBadges, 'op'> | null {
+  if (op.op === 'anchor_badges') return op;
+  if (op.op === 'anchor_achievements') return op.anchor;
+  return null;
 }
 
 function indexOf<T>(values: readonly T[], value: T, what: string): number {
@@ -306,11 +345,14 @@ export function writeOp(w: Writer, op: Op): void {
       writeOpId(w, op.offer_id);
       return;
     case 'anchor_badges':
-      writeHash(w, op.batch_root);
-      w.u32(op.leaf_count);
-      w.u8(indexOf(BADGE_FORMATS, op.format, 'badge format'));
-      w.u8(indexOf(BADGE_CANONS, op.canon, 'badge canon'));
-      w.option(op.metadata_uri, (w2, v) => w2.string(v, LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri'));
+      writeAnchor(w, op);
+      return;
+    case 'anchor_achievements':
+      writeAnchor(w, op.anchor);
+      w.list(op.achievements, LIMITS.ANCHOR_ACHIEVEMENTS_MAX, 'achievements', (w2, entry) => {
+        writeAchievementId(w2, entry.achievement);
+        w2.u32(entry.count);
+      });
       return;
     case 'revoke_badge':
       writeHash(w, op.badge_hash);
@@ -399,13 +441,15 @@ export function readOp(r: Reader): Op {
     case 'cancel_offer':
       return { op: name, offer_id: readOpId(r) };
     case 'anchor_badges':
+      return { op: name, ...readAnchor(r) };
+    case 'anchor_achievements':
       return {
         op: name,
-        batch_root: readHash(r),
-        leaf_count: r.u32('leaf_count'),
-        format: BADGE_FORMATS[r.tag(BADGE_FORMATS.length, 'BadgeFormat')]!,
-        canon: BADGE_CANONS[r.tag(BADGE_CANONS.length, 'BadgeCanon')]!,
-        metadata_uri: r.option('metadata_uri', (r2) => r2.string(LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri')),
+        anchor: readAnchor(r),
+        achievements: r.list(LIMITS.ANCHOR_ACHIEVEMENTS_MAX, 'achievements', (r2) => ({
+          achievement: readAchievementId(r2),
+          count: r2.u32('count'),
+        })),
       };
     case 'revoke_badge':
       return {

@@ -18,7 +18,7 @@ import { LIMITS } from './limits.js';
 import { computeMerkleRoot } from './merkle.js';
 import { receiptHash, type Receipt } from './receipt.js';
 import { verifyStateEntry, type StateKey, type StateValue, StateValueCodec } from './state.js';
-import { SignedTransactionCodec, txId, type AnchorBadges, type SignedTransaction } from './tx.js';
+import { SignedTransactionCodec, badgeAnchorOf, txId, type SignedTransaction } from './tx.js';
 import { checkChainId } from './ids.js';
 import { verifyBadgeAnchor, badgeHash, type BadgeReceipt } from './badge.js';
 import type { TallyClient, TxWithReceiptProof, EntryJson } from './client.js';
@@ -263,7 +263,7 @@ function entryValue(entry: EntryJson | null, stateRoot: Hash, key: StateKey, wha
  * 2. the receipt's Merkle path leads from that hash to its root;
  * 3. the anchor transaction (the receipt's `tx_id`, else the one the ledger's anchor names) is in
  *    its block's tx root, its receipt (success) in the receipts root, and it holds an
- *    AnchorBadges op for this root, batch size and canonicalization;
+ *    AnchorBadges (or AnchorAchievements) op for this root, batch size and canonicalization;
  * 4. that block is final;
  * 5. under the finalized header the node's state proofs are against, the anchor entry names
  *    this transaction and its signer, the member lists the signer as an issuer, and the issuer
@@ -358,8 +358,10 @@ export async function verifyBadge(client: TallyClient, trust: Trust, assertion: 
       const { op_index: opIndex, code } = included.receipt.outcome;
       throw new StepFailure(`the anchor transaction ${toHex(id)} failed at op ${opIndex} (${code}); it anchored nothing`, 'success', `failed: ${code}`);
     }
-    const op = included.tx.tx.ops.find((o): o is AnchorBadges => o.op === 'anchor_badges' && equalBytes(o.batch_root, receipt.root));
-    if (op === undefined) throw new StepFailure(`transaction ${toHex(id)} holds no AnchorBadges op for root ${toHex(receipt.root)}`);
+    const op = included.tx.tx.ops.map(badgeAnchorOf).find((a) => a !== null && equalBytes(a.batch_root, receipt.root));
+    if (op === undefined || op === null) {
+      throw new StepFailure(`transaction ${toHex(id)} holds no AnchorBadges or AnchorAchievements op for root ${toHex(receipt.root)}`);
+    }
     verifyBadgeAnchor(receipt, op);
     const count = op.leaf_count === 1 ? '1 badge' : `${op.leaf_count} badges`;
     return [

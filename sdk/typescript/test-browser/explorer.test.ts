@@ -168,7 +168,13 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       const other = new Uint8Array(readRepoFile('examples/badges/assertion-client-library.json'));
       const batch = sdk.badgeBatch([assertion, other].map((bytes) => sdk.hashAssertion(bytes).hash), 'jcs-blake3');
       const anchor = await sdk.prepareTransaction(client, acme, [
-        sdk.ops.anchorBadges({ batchRoot: batch.root, leafCount: 2, format: 'open_badges2', canon: 'jcs-blake3' }),
+        // Anchored naming the achievement, so the provider page counts them (community figures).
+        sdk.ops.anchorAchievements({
+          batchRoot: batch.root,
+          format: 'open_badges2',
+          canon: 'jcs-blake3',
+          achievements: [{ achievement: 'https://badges.acme.example/achievements/api-calls-1m', count: 2 }],
+        }),
       ]);
       const committed = await client.submitAndWait(anchor, WAIT_MS);
       const receipt = { ...batch.receipts[0]!, tx_id: sdk.txId(anchor), height: sdk.toBigInt(committed.height, 'height') };
@@ -200,6 +206,21 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       assert.equal(String(figures?.badges.badges_revoked), '1');
       await page.goto(`${url}/#/provider/acme`);
       await page.waitForSelector('text=1 revoked', { timeout: WAIT_MS });
+      // The figures per achievement: the two badges anchored above.
+      await page.waitForSelector('#figures >> text=https://badges.acme.example/achievements/api-calls-1m', { timeout: WAIT_MS });
+      assert.equal(await page.locator('#figures tbody td.num').first().textContent(), '2');
+      const counted = await client.getBadgeFigures('acme');
+      assert.deepEqual(
+        counted.figures.map((row) => [row.achievement, String(row.anchored), String(row.batches)]),
+        [['https://badges.acme.example/achievements/api-calls-1m', '2', '1']],
+      );
+      // The entry is proven under a finalized header, as any state entry.
+      const proven = await sdk.verifyState(client, sdk.trustFromGenesis(readText(net.genesisPath)), {
+        kind: 'badge_figures',
+        member: 'acme',
+        achievement: 'https://badges.acme.example/achievements/api-calls-1m',
+      });
+      assert.equal(proven.value?.kind === 'badge_figures' ? proven.value.anchored : null, 2n);
       await page.screenshot({ path: join(shots, 'provider.png'), fullPage: true });
     }));
 

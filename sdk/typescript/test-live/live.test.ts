@@ -172,6 +172,21 @@ describe('live 4-validator network', { timeout: 240_000 }, () => {
           { kind: 'plan_usage', holder: account, member: 'acme', plan_id: 'standard', version: 3n },
           { holder: recipient.address(), member: 'acme', plan_id: 'standard', version: 3 },
         ],
+        [{ kind: 'usage', holder: account, provider: 'acme' }, { holder: recipient.address(), provider: 'acme' }],
+        [
+          { kind: 'spent', holder: account, provider: 'acme', asset: ACME },
+          { holder: recipient.address(), provider: 'acme', asset: ACME },
+        ],
+        [
+          { kind: 'app_usage', holder: account, provider: 'acme', app: 'weather-bot' },
+          { holder: recipient.address(), provider: 'acme', app: 'weather-bot' },
+        ],
+        // The recipient was sent its credits, not granted them: no revenue (a proof of absence).
+        [{ kind: 'revenue', account, asset: ACME }, { account: recipient.address(), asset: ACME }],
+        [
+          { kind: 'badge_figures', member: 'acme', achievement: 'https://badges.acme.example/achievements/api-calls-1k' },
+          { member: 'acme', achievement: 'https://badges.acme.example/achievements/api-calls-1k' },
+        ],
       ];
       assert.deepEqual(keys.map(([key]) => key.kind), [...sdk.ENTRY_KINDS]);
       const values = new Map<string, sdk.StateValue>();

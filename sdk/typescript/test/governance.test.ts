@@ -85,9 +85,9 @@ describe('governance ops', () => {
     assert.equal(encodeOp(sdk.ops.castVote({ proposalId: ID, approve: true })), '0d' + ID + '01');
     assert.equal(encodeOp(sdk.ops.castVote({ proposalId: ID, approve: false })), '0d' + ID + '00');
     assert.throws(() => decodeOp('0d' + ID + '02'), /invalid bool value 2/);
-    // The price plan ops follow (14 and 15: pricing.test.ts), then settle_app (16); 17 is past
-    // the last.
-    assert.throws(() => decodeOp('11'), /unknown Op variant 17/);
+    // The price plan ops follow (14 and 15: pricing.test.ts), then settle_app (16) and
+    // anchor_achievements (17: facts.test.ts); 18 is past the last.
+    assert.throws(() => decodeOp('12'), /unknown Op variant 18/);
   });
 
   it('a transaction with a Propose: envelope, op list, the signature verifies', () => {
@@ -182,8 +182,8 @@ describe('governance state keys and values', () => {
       assert.deepEqual(sdk.decode(sdk.StateKeyCodec, fromHex(expected, key.kind)), key, key.kind);
     }
     // The price plan kinds follow (19 and 20: pricing.test.ts).
-    assert.equal(sdk.ENTRY_KINDS.length, 21);
-    assert.throws(() => sdk.decode(sdk.StateKeyCodec, fromHex('15', 'key')), /unknown StateKey variant 21/);
+    assert.equal(sdk.ENTRY_KINDS.length, 26);
+    assert.throws(() => sdk.decode(sdk.StateKeyCodec, fromHex('1a', 'key')), /unknown StateKey variant 26/);
     assert.throws(() => sdk.decode(sdk.StateKeyCodec, fromHex('0f00', 'key')), /1 trailing bytes/);
   });
 

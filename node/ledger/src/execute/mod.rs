@@ -330,6 +330,7 @@ impl<'s, S: StateRead + ?Sized> BlockExecutor<'s, S> {
             Op::PublishPlan(op) => self.publish_plan(at, op),
             Op::RetirePlan(op) => self.retire_plan(at, op),
             Op::SettleApp(op) => self.settle_app(at, op),
+            Op::AnchorAchievements(op) => self.anchor_achievements(at, op),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Invariants of the ledger facts badges are proven by: usage per (holder, provider), spend per
 //! (holder, provider, asset), applications per (holder, provider, app) and revenue per
-//! (account, asset).
+//! (account, asset); and of the badge figures per (member, achievement).
 //!
 //! State (checked from scratch, sharing nothing with `execute`):
 //! - Spend of each (holder, provider, asset) is exactly the settled holds of that triple: their
@@ -10,21 +10,26 @@
 //!   and units are within the pair's.
 //! - Every fact names an existing member and asset; no entry holds only defaults.
 //! - The grants counted as revenue in an asset add up to at most what the asset ever minted.
+//! - Badge figures name an existing member, count at least one batch, at least one badge per
+//!   batch, first height ≤ last height; a member's figures add up to at most the badges of its
+//!   anchors.
 //!
 //! History ([`HistoryPart`], fed from the ops and receipts of every block): the units of every
-//! settlement and the application it names, and every grant and fill. [`HistoryPart::check`]
-//! then requires the state's usage units, application entries and revenue to equal what the
-//! history implies, exactly.
+//! settlement and the application it names, every grant and fill, and the achievement counts
+//! of every anchor that names them. [`HistoryPart::check`] then requires the state's usage
+//! units, application entries, revenue and badge figures to equal what the history implies,
+//! exactly (the figures attributed to the member and height of each anchor's entry).
 
 use std::collections::BTreeMap;
 
 use tally_types::receipt::Receipt;
-use tally_types::tx::{Op, Settle};
-use tally_types::{Amount, AppId, AssetId, MemberId, OpId, PublicKey};
+use tally_types::tx::{AchievementCount, Op, Settle};
+use tally_types::{AchievementId, Amount, AppId, AssetId, Hash, Height, MemberId, OpId, PublicKey};
 
 use super::{InvariantViolation, World};
 use crate::state::{
-    AppUsageState, HoldState, HoldStatus, RevenueState, SpentState, StateKey, StateValue, UsageState,
+    AppUsageState, BadgeFiguresState, HoldState, HoldStatus, RevenueState, SpentState, StateKey, StateValue,
+    UsageState,
 };
 
 /// A broken invariant of the fact entries.
@@ -61,6 +66,10 @@ impl From<FactViolation> for InvariantViolation {
 }
 
 type Pair<'a> = (&'a PublicKey, &'a MemberId);
+/// Usage units per (holder, provider).
+type UnitsPerPair = BTreeMap<(PublicKey, MemberId), u128>;
+/// (units, settlements) per (holder, provider, app).
+type UnitsPerApp = BTreeMap<(PublicKey, MemberId, AppId), (u128, u64)>;
 type Triple<'a> = (&'a PublicKey, &'a MemberId, &'a AssetId);
 
 /// Gathers the fact entries of a state, and the holds they are checked against.
@@ -71,6 +80,9 @@ pub(crate) struct Collector<'a> {
     apps: BTreeMap<(&'a PublicKey, &'a MemberId, &'a AppId), &'a AppUsageState>,
     revenue: BTreeMap<(&'a PublicKey, &'a AssetId), &'a RevenueState>,
     holds: Vec<&'a HoldState>,
+    figures: BTreeMap<(&'a MemberId, &'a AchievementId), &'a BadgeFiguresState>,
+    /// Per member, the badges of its anchors (any anchor, with achievements or not).
+    anchored: BTreeMap<&'a MemberId, u64>,
 }
 
 impl<'a> Collector<'a> {
@@ -89,7 +101,17 @@ impl<'a> Collector<'a> {
             (StateKey::Revenue { account, asset }, StateValue::Revenue(revenue)) => {
                 self.revenue.insert((account, asset), revenue);
             }
+            (StateKey::BadgeFigures { member, achievement }, StateValue::BadgeFigures(figures)) => {
+                self.figures.insert((member, achievement), figures);
+            }
             _ => unreachable!("check_invariants routes only fact entries here, with matching kinds"),
+        }
+    }
+
+    /// Keeps a badge anchor's size (also checked by the badge invariants).
+    pub fn observe_anchor(&mut self, value: &'a StateValue) {
+        if let StateValue::BadgeAnchor(anchor) = value {
+            *self.anchored.entry(&anchor.member).or_default() += u64::from(anchor.leaf_count);
         }
     }
 
@@ -105,6 +127,47 @@ impl<'a> Collector<'a> {
         self.check_spent(world)?;
         self.check_usage()?;
         self.check_revenue(world)?;
+        self.check_figures(world)?;
+        Ok(())
+    }
+
+    fn check_figures(&self, world: &World<'a>) -> Result<(), FactViolation> {
+        let mut per_member: BTreeMap<&'a MemberId, u64> = BTreeMap::new();
+        for (&(member, achievement), figures) in &self.figures {
+            let what = format!("badge figures of `{member}` for `{achievement}`");
+            if !world.members.contains_key(member) {
+                return Err(FactViolation::Unknown { what, name: member.to_string() });
+            }
+            if figures.batches == 0 || figures.anchored < figures.batches {
+                return Err(FactViolation::mismatch(
+                    what,
+                    "at least one batch and at least one badge per batch",
+                    format!("{} badges in {} batches", figures.anchored, figures.batches),
+                    "the anchor rules",
+                ));
+            }
+            if figures.first_height > figures.last_height {
+                return Err(FactViolation::mismatch(
+                    what,
+                    "first height <= last height",
+                    (figures.first_height, figures.last_height),
+                    "the anchor rules",
+                ));
+            }
+            let sum = per_member.entry(member).or_default();
+            *sum = sum.saturating_add(figures.anchored);
+        }
+        for (member, sum) in per_member {
+            let anchored = self.anchored.get(member).copied().unwrap_or(0);
+            if sum > anchored {
+                return Err(FactViolation::mismatch(
+                    format!("badge figures of `{member}`"),
+                    format!("at most {anchored} badges (its anchors' leaves)"),
+                    sum,
+                    "the badge anchors",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -227,6 +290,8 @@ pub(crate) struct HistoryPart {
     /// Per offer (owner, id): its sell and buy assets, to price a maker's side of a fill.
     offers: BTreeMap<(PublicKey, OpId), (AssetId, AssetId)>,
     revenue: BTreeMap<(PublicKey, AssetId), RevenueState>,
+    /// Per anchored batch root that named achievements: their counts.
+    achievements: BTreeMap<Hash, Vec<AchievementCount>>,
 }
 
 impl HistoryPart {
@@ -240,6 +305,9 @@ impl HistoryPart {
             Op::SettleApp(settle) => {
                 self.settled
                     .insert(settle.settle.hold_id, (settled(&settle.settle), Some(settle.app.clone())));
+            }
+            Op::AnchorAchievements(anchor) => {
+                self.achievements.insert(anchor.anchor.batch_root, anchor.achievements.to_vec());
             }
             Op::Grant(grant) => {
                 let slot = self.revenue.entry((grant.to, grant.asset.clone())).or_default();
@@ -264,38 +332,23 @@ impl HistoryPart {
 
     /// Compares a state's fact entries (all of its entries may be given) with what the history
     /// implies: usage units per (holder, provider), each application entry's units and
-    /// settlements, and each revenue entry, exactly. The state must be the one after the last
-    /// block observed.
+    /// settlements, each revenue entry and the badge figures, exactly. The state must be the one
+    /// after the last block observed.
     pub fn check<'a, I>(&self, entries: I) -> Result<(), FactViolation>
     where
         I: IntoIterator<Item = (&'a StateKey, &'a StateValue)>,
     {
-        let mut usage: BTreeMap<(PublicKey, MemberId), u128> = BTreeMap::new();
-        let mut apps: BTreeMap<(PublicKey, MemberId, AppId), (u128, u64)> = BTreeMap::new();
-        let mut usage_seen: BTreeMap<(PublicKey, MemberId), u128> = BTreeMap::new();
-        let mut apps_seen: BTreeMap<(PublicKey, MemberId, AppId), (u128, u64)> = BTreeMap::new();
+        let mut usage = UnitsPerPair::new();
+        let mut apps = UnitsPerApp::new();
+        let mut usage_seen = UnitsPerPair::new();
+        let mut apps_seen = UnitsPerApp::new();
         let mut revenue_seen: BTreeMap<(PublicKey, AssetId), RevenueState> = BTreeMap::new();
+        let mut anchors: Vec<(Hash, MemberId, Height)> = Vec::new();
+        let mut figures_seen: BTreeMap<(MemberId, AchievementId), BadgeFiguresState> = BTreeMap::new();
         for (key, value) in entries {
             match (key, value) {
                 (StateKey::Hold { hold_id }, StateValue::Hold(hold)) => {
-                    if !matches!(hold.status, HoldStatus::Settled { .. }) {
-                        continue;
-                    }
-                    let Some((units, app)) = self.settled.get(hold_id) else {
-                        return Err(FactViolation::mismatch(
-                            format!("hold {hold_id}"),
-                            "no settlement",
-                            "settled",
-                            "the history's Settle and SettleApp ops",
-                        ));
-                    };
-                    let pair = (hold.holder, hold.member.clone());
-                    *usage.entry(pair.clone()).or_default() += units;
-                    if let Some(app) = app {
-                        let slot = apps.entry((pair.0, pair.1, app.clone())).or_default();
-                        slot.0 += units;
-                        slot.1 += 1;
-                    }
+                    self.add_settled(hold_id, hold, &mut usage, &mut apps)?;
                 }
                 (StateKey::Usage { holder, provider }, StateValue::Usage(state)) => {
                     usage_seen.insert((*holder, provider.clone()), state.units);
@@ -306,6 +359,12 @@ impl HistoryPart {
                 }
                 (StateKey::Revenue { account, asset }, StateValue::Revenue(state)) => {
                     revenue_seen.insert((*account, asset.clone()), *state);
+                }
+                (StateKey::BadgeAnchor { batch_root }, StateValue::BadgeAnchor(anchor)) => {
+                    anchors.push((*batch_root, anchor.member.clone(), anchor.height));
+                }
+                (StateKey::BadgeFigures { member, achievement }, StateValue::BadgeFigures(state)) => {
+                    figures_seen.insert((member.clone(), achievement.clone()), *state);
                 }
                 _ => {}
             }
@@ -329,6 +388,84 @@ impl HistoryPart {
         }
         if self.revenue != revenue_seen {
             return Err(FactViolation::mismatch("revenue entries".into(), &self.revenue, revenue_seen, from));
+        }
+        self.check_figures(anchors, figures_seen)
+    }
+
+    /// Adds what `hold`'s settlement (if it is settled) implies to the usage units of its pair
+    /// and of its application.
+    fn add_settled(
+        &self,
+        hold_id: &OpId,
+        hold: &HoldState,
+        usage: &mut UnitsPerPair,
+        apps: &mut UnitsPerApp,
+    ) -> Result<(), FactViolation> {
+        if !matches!(hold.status, HoldStatus::Settled { .. }) {
+            return Ok(());
+        }
+        let Some((units, app)) = self.settled.get(hold_id) else {
+            return Err(FactViolation::mismatch(
+                format!("hold {hold_id}"),
+                "no settlement",
+                "settled",
+                "the history's Settle and SettleApp ops",
+            ));
+        };
+        let pair = (hold.holder, hold.member.clone());
+        *usage.entry(pair.clone()).or_default() += units;
+        if let Some(app) = app {
+            let slot = apps.entry((pair.0, pair.1, app.clone())).or_default();
+            slot.0 += units;
+            slot.1 += 1;
+        }
+        Ok(())
+    }
+
+    /// The badge figures the history implies: each anchor that named achievements counts, for
+    /// the member and at the height its state entry records, each achievement's badges and one
+    /// batch. They must equal the state's figures entries exactly, and every such anchor must
+    /// have its entry.
+    fn check_figures(
+        &self,
+        mut anchors: Vec<(Hash, MemberId, Height)>,
+        seen: BTreeMap<(MemberId, AchievementId), BadgeFiguresState>,
+    ) -> Result<(), FactViolation> {
+        // Oldest anchor first, so first and last heights come out in order.
+        anchors.sort_by_key(|(_, _, height)| *height);
+        let mut implied: BTreeMap<(MemberId, AchievementId), BadgeFiguresState> = BTreeMap::new();
+        let mut attributed = 0usize;
+        for (root, member, height) in anchors {
+            let Some(counts) = self.achievements.get(&root) else { continue };
+            attributed += 1;
+            for entry in counts {
+                let slot =
+                    implied.entry((member.clone(), entry.achievement.clone())).or_insert(BadgeFiguresState {
+                        anchored: 0,
+                        batches: 0,
+                        first_height: height,
+                        last_height: height,
+                    });
+                slot.anchored += u64::from(entry.count);
+                slot.batches += 1;
+                slot.last_height = height;
+            }
+        }
+        if attributed != self.achievements.len() {
+            return Err(FactViolation::mismatch(
+                "badge anchors that named achievements".into(),
+                self.achievements.len(),
+                attributed,
+                "the history's AnchorAchievements ops",
+            ));
+        }
+        if implied != seen {
+            return Err(FactViolation::mismatch(
+                "badge figures per (member, achievement)".into(),
+                implied,
+                seen,
+                "the history's AnchorAchievements ops",
+            ));
         }
         Ok(())
     }

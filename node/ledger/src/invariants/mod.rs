@@ -114,7 +114,8 @@ impl<'a> Locks<'a> {
 /// locked equals what open holds and offers lock. Holds: open ⇔ indexed by expiry, settled
 /// holds match their batch records. Market: every open offer has exactly one book entry and
 /// vice versa, and no book is crossed. Badges: anchors and revocations name members. Facts:
-/// spend equals the settled holds, usage counts its spend and application entries. No
+/// spend equals the settled holds, usage counts its spend and application entries; badge
+/// figures name members and add up to at most their anchors' badges. No
 /// balance can exceed supply, since balances are non-negative and sum to it. Members have a
 /// name and sorted, unique issuers, and the issuer index matches the members exactly. Every
 /// entry's value is of its key's kind, and no entry holds only defaults.
@@ -132,14 +133,17 @@ where
         if key.kind() != value.kind() {
             return Err(InvariantViolation::KindMismatch { key: key.clone(), value: value.kind() });
         }
-        if let StateKey::Hold { .. } = key {
-            facts.observe_hold(value);
+        match key {
+            StateKey::Hold { .. } => facts.observe_hold(value),
+            StateKey::BadgeAnchor { .. } => facts.observe_anchor(value),
+            _ => {}
         }
         match key {
             StateKey::Usage { .. }
             | StateKey::Spent { .. }
             | StateKey::AppUsage { .. }
-            | StateKey::Revenue { .. } => facts.observe(key, value),
+            | StateKey::Revenue { .. }
+            | StateKey::BadgeFigures { .. } => facts.observe(key, value),
             StateKey::Authorization { .. }
             | StateKey::Hold { .. }
             | StateKey::HoldExpiry { .. }
@@ -455,7 +459,7 @@ impl History {
 
     /// Checks the ledger facts of the state after the last block observed (its entries, in any
     /// order) against what the blocks' ops and receipts imply: usage units, application
-    /// entries and revenue, exactly (see `facts.rs`).
+    /// entries, revenue and badge figures, exactly (see `facts.rs`).
     pub fn check_facts<'a, I>(&self, entries: I) -> Result<(), FactViolation>
     where
         I: IntoIterator<Item = (&'a StateKey, &'a StateValue)>,

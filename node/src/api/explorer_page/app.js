@@ -124,6 +124,7 @@ function opText(op, map) {
     case 'place_offer': return `offer ${human(map, op.sell, op.amount)} for ${e(op.buy)} at ${price(op.price, op.sell, op.buy)} (${e(op.mode)})`;
     case 'cancel_offer': return `cancel offer <code>${e(short(op.offer_id, 6))}</code>`;
     case 'anchor_badges': return `anchor ${e(op.leaf_count)} badges, root <a class="mono" href="#/search/${e(op.batch_root)}">${e(short(op.batch_root))}</a>`;
+    case 'anchor_achievements': return `anchor ${e(op.anchor.leaf_count)} badges, root <a class="mono" href="#/search/${e(op.anchor.batch_root)}">${e(short(op.anchor.batch_root))}</a>, for ${op.achievements.map((a) => `<code>${e(a.achievement)}</code> (${e(a.count)})`).join(', ')}`;
     case 'revoke_badge': return `revoke badge <code>${e(short(op.badge_hash))}</code>: ${e(op.reason)}`;
     default: return `<code>${e(JSON.stringify(op))}</code>`;
   }
@@ -377,9 +378,20 @@ async function loadRewards(member, asset, index, [bucket, days]) {
   }
 }
 
+/** The provider's community figures: badges anchored per achievement (anchors that name them). */
+function figuresTable(figures) {
+  if (figures.figures.length === 0) return '<p class="muted" id="no-figures">No anchor has named an achievement yet.</p>';
+  return `<table id="figures"><thead><tr><th>Achievement</th><th class="num">Badges</th><th class="num">Batches</th><th class="hide-narrow">First</th><th class="hide-narrow">Latest</th></tr></thead><tbody>
+    ${figures.figures.map((f) => `<tr><td class="mono">${e(f.achievement)}</td><td class="num">${e(f.anchored)}</td><td class="num">${e(f.batches)}</td><td class="hide-narrow">${blockLink(f.first_height)}</td><td class="hide-narrow">${blockLink(f.last_height)}</td></tr>`).join('')}
+  </tbody></table>`;
+}
+
 async function provider(member) {
   const main = current;
-  const p = await api(`/v1/providers/${encodeURIComponent(member)}`);
+  const [p, figures] = await Promise.all([
+    api(`/v1/providers/${encodeURIComponent(member)}`),
+    api(`/v1/badges/figures?member=${encodeURIComponent(member)}`),
+  ]);
   main.innerHTML = `<h1>Provider ${e(p.name)} <span class="muted">${e(p.member)}</span></h1>
     ${p.assets.map((a, index) => `<div class="card"><h2>${assetLink(a.asset)}</h2><div class="grid">
       ${[['purchase', 'sold'], ['reward', 'rewarded'], ['promo', 'promotions'], ['burned', 'burned'], ['settled_amount', 'settled usage']].map(([k, label]) => `<div class="stat"><div class="value">${e(a[k] ?? '0')}</div><div class="label">${label}</div></div>`).join('')}
@@ -389,7 +401,7 @@ async function provider(member) {
       <div class="pager" data-rewards="${index}">${REWARD_WINDOWS.map((w, i) => `<button class="secondary" data-window="${i}">${e(w[2])}</button>`).join('')}</div>
       <div id="rewards-${index}" class="rewards"><p class="muted">Loading…</p></div>
       <h2>Rewards by reason, in all</h2>${Object.keys(a.rewards_by_reason).length === 0 ? '<p class="muted">None yet.</p>' : `<table>${Object.entries(a.rewards_by_reason).map(([r, v]) => `<tr><td>${e(r)}</td><td class="num">${e(v)}</td></tr>`).join('')}</table>`}</div>`).join('')}
-    <div class="card"><h2>Badges</h2><p>${e(p.badges.badge_batches ?? 0)} batches anchored (${e(p.badges.badge_leaves ?? 0)} badges), ${e(p.badges.badges_revoked ?? 0)} revoked.</p><p class="muted">${e(p.units_note)}</p></div>`;
+    <div class="card"><h2>Badges</h2><p>${e(p.badges.badge_batches ?? 0)} batches anchored (${e(p.badges.badge_leaves ?? 0)} badges), ${e(p.badges.badges_revoked ?? 0)} revoked.</p><h2>Per achievement</h2>${figuresTable(figures)}<p class="muted">${e(p.units_note)}</p></div>`;
   p.assets.forEach((a, index) => {
     document.querySelectorAll(`[data-rewards="${index}"] button`).forEach((button) =>
       button.addEventListener('click', () => loadRewards(p.member, a.asset, index, REWARD_WINDOWS[Number(button.dataset.window)])));

@@ -22,8 +22,8 @@ use tally_types::codec::{Bounded, BoundedBytes, BoundedString, BoundedVec};
 use tally_types::consensus::{Certificate, Proposal, Subject, ValidatorSet, Vote};
 use tally_types::hash::{Hash, merkle_leaf};
 use tally_types::ids::{
-    AppId, AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId, ValidatorIndex,
-    View,
+    AchievementId, AppId, AssetCode, AssetId, ChainId, Currency, Height, ItemName, MemberId, OpId, PlanId,
+    ValidatorIndex, View,
 };
 use tally_types::keys::{PublicKey, SecretKey, Signature};
 use tally_types::merkle::{self, MerkleProof};
@@ -32,9 +32,9 @@ use tally_types::pricing::{
 };
 use tally_types::receipt::{ErrorCode, Fill, Receipt, TxOutcome};
 use tally_types::tx::{
-    AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat, Burn, CancelOffer, Grant, GrantKind,
-    Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan, RevokeBadge, RewardReason, Settle,
-    SettleApp, SignedTransaction, Transaction, Transfer, TxId, Void,
+    AchievementCount, AnchorAchievements, AnchorBadges, AssetFlags, AuthorizeSpend, BadgeCanon, BadgeFormat,
+    Burn, CancelOffer, Grant, GrantKind, Hold, IssueAsset, OfferMode, Op, PackRef, PlaceOffer, RetirePlan,
+    RevokeBadge, RewardReason, Settle, SettleApp, SignedTransaction, Transaction, Transfer, TxId, Void,
 };
 use tally_types::{Amount, Price, limits};
 
@@ -369,6 +369,20 @@ pub fn anchor_badges() -> impl Strategy<Value = AnchorBadges> {
         })
 }
 
+/// Any well-formed list of up to three (the codec does not sort or sum; the ledger checks
+/// those), short enough that 16 ops of it fit a transaction, as `usage_lines` keeps settlements.
+pub fn anchor_achievements() -> impl Strategy<Value = AnchorAchievements> {
+    let entry = ("[a-zA-Z][a-zA-Z0-9+.-]{0,9}:[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]{0,40}", any::<u32>())
+        .prop_map(|(id, count)| AchievementCount {
+            achievement: AchievementId::new(id).expect("the pattern makes valid achievement ids"),
+            count,
+        });
+    (anchor_badges(), vec(entry, 0..=3)).prop_map(|(anchor, achievements)| AnchorAchievements {
+        anchor,
+        achievements: BoundedVec::new(achievements).expect("within the limit"),
+    })
+}
+
 pub fn revoke_badge() -> impl Strategy<Value = RevokeBadge> {
     (hash(), bounded_string()).prop_map(|(badge_hash, reason)| RevokeBadge { badge_hash, reason })
 }
@@ -390,6 +404,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         price_plan().prop_map(|plan| Op::PublishPlan(Box::new(plan))),
         retire_plan().prop_map(Op::RetirePlan),
         settle_app().prop_map(|settle| Op::SettleApp(Box::new(settle))),
+        anchor_achievements().prop_map(|anchor| Op::AnchorAchievements(Box::new(anchor))),
     ]
 }
 
@@ -408,9 +423,9 @@ pub fn one_op_of_each_variant() -> impl Strategy<Value = Vec<Op>> {
         place_offer(),
         cancel_offer(),
         anchor_badges(),
-        (revoke_badge(), price_plan(), retire_plan(), settle_app()),
+        (revoke_badge(), price_plan(), retire_plan(), settle_app(), anchor_achievements()),
     )
-        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, (l, m, n, o))| {
+        .prop_map(|(a, b, c, d, e, f, g, h, i, j, k, (l, m, n, o, p))| {
             vec![
                 Op::IssueAsset(a),
                 Op::Grant(b),
@@ -427,6 +442,7 @@ pub fn one_op_of_each_variant() -> impl Strategy<Value = Vec<Op>> {
                 Op::PublishPlan(Box::new(m)),
                 Op::RetirePlan(n),
                 Op::SettleApp(Box::new(o)),
+                Op::AnchorAchievements(Box::new(p)),
             ]
         })
 }

@@ -12,6 +12,7 @@ import { LIMITS } from './limits.js';
 import { U128_MAX, U64_MAX } from './amount.js';
 import { consensusParamsProblems, thresholdProblem, } from './governance.js';
 import { toBigInt } from './json.js';
+import { isAchievementId } from './pricing.js';
 import { SignedTransactionCodec, signTransaction, } from './tx.js';
 function opId(id, field) {
     if (id === undefined)
@@ -144,6 +145,33 @@ export const ops = {
             canon: a.canon,
             metadata_uri: a.metadataUri === undefined || a.metadataUri === null ? null : text(a.metadataUri, LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri'),
         };
+    },
+    /**
+     * An anchor that names how many of its badges are for each achievement (the ledger counts them
+     * per member and achievement): the leaf count is the counts' sum; the list is sorted here, and
+     * an id named twice, an id the ledger refuses or a count below 1 is refused.
+     */
+    anchorAchievements(a) {
+        if (a.achievements.length < 1 || a.achievements.length > LIMITS.ANCHOR_ACHIEVEMENTS_MAX) {
+            throw new InputError('achievements', `${a.achievements.length} achievements; an anchor names 1 to ${LIMITS.ANCHOR_ACHIEVEMENTS_MAX}`);
+        }
+        const sorted = [...a.achievements].sort((x, y) => (x.achievement < y.achievement ? -1 : x.achievement > y.achievement ? 1 : 0));
+        sorted.forEach((entry, index) => {
+            if (!isAchievementId(entry.achievement)) {
+                throw new InputError('achievement', `\`${entry.achievement}\` is not an absolute URI of at most ${LIMITS.ACHIEVEMENT_ID_BYTES_MAX} URI characters`);
+            }
+            if (index > 0 && sorted[index - 1].achievement === entry.achievement) {
+                throw new InputError('achievement', `\`${entry.achievement}\` is named twice`);
+            }
+            if (!Number.isInteger(entry.count) || entry.count < 1 || entry.count > 0xffff_ffff) {
+                throw new InputError('count', `${entry.count} badges of \`${entry.achievement}\`: a count is 1 to 2^32 - 1`);
+            }
+        });
+        const leafCount = sorted.reduce((sum, entry) => sum + entry.count, 0);
+        const anchor = ops.anchorBadges({ ...a, leafCount });
+        const { op: _op, ...fields } = anchor;
+        void _op;
+        return { op: 'anchor_achievements', anchor: fields, achievements: sorted.map((e) => ({ achievement: e.achievement, count: e.count })) };
     },
     revokeBadge(a) {
         return { op: 'revoke_badge', badge_hash: hash32(a.badgeHash, 'badge hash'), reason: text(a.reason, LIMITS.BADGE_REVOCATION_REASON_BYTES_MAX, 'reason') };

@@ -253,6 +253,10 @@ export class TallyClient {
     getProvider(member) {
         return this.maybe(() => this.json(`/v1/providers/${encodeURIComponent(member)}`));
     }
+    /** `GET /v1/badges/figures[?member=]`: badges anchored per member and achievement (community figures), sorted. */
+    getBadgeFigures(member) {
+        return this.json('/v1/badges/figures', member === undefined ? {} : { member });
+    }
     /** `GET /v1/openapi.json`: the API's OpenAPI 3.1 document. */
     getOpenApi() {
         return this.json('/v1/openapi.json');

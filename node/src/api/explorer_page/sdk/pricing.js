@@ -25,6 +25,16 @@ export function isItemName(text) {
 export function isAppId(text) {
     return typeof text === 'string' && text.length >= 1 && text.length <= LIMITS.APP_ID_BYTES_MAX && /^[a-z0-9][a-z0-9._-]*$/.test(text);
 }
+/**
+ * An Open Badges 3.0 achievement's id as an anchor names it (`Op::AnchorAchievements`): an
+ * absolute URI (scheme `[A-Za-z][A-Za-z0-9+.-]*` then `:`) of at most 128 bytes of the
+ * characters RFC 3986 allows, as `AchievementId` in `node/types/src/ids.rs` checks it.
+ */
+export function isAchievementId(text) {
+    return (typeof text === 'string' &&
+        text.length <= LIMITS.ACHIEVEMENT_ID_BYTES_MAX &&
+        /^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]*$/.test(text));
+}
 export function isCurrency(text) {
     return typeof text === 'string' && /^[A-Z]{3}$/.test(text);
 }
@@ -51,6 +61,10 @@ export function writeAppId(w, text) {
     w.string(checked(isAppId(text), 'app id', text), LIMITS.APP_ID_BYTES_MAX, 'app id');
 }
 export const readAppId = (r) => readChecked(r, LIMITS.APP_ID_BYTES_MAX, 'app id', isAppId);
+export function writeAchievementId(w, text) {
+    w.string(checked(isAchievementId(text), 'achievement id', text), LIMITS.ACHIEVEMENT_ID_BYTES_MAX, 'achievement id');
+}
+export const readAchievementId = (r) => readChecked(r, LIMITS.ACHIEVEMENT_ID_BYTES_MAX, 'achievement id', isAchievementId);
 export function writePlanRef(w, plan) {
     writePlanId(w, plan.plan_id);
     w.u32(plan.version);

@@ -72,6 +72,8 @@ export const ERROR_CODES = [
     'settle_amount_mismatch',
     'unknown_pack',
     'pack_mismatch',
+    'bad_achievement_list',
+    'achievement_count_mismatch',
 ];
 export const ReceiptCodec = {
     typeName: 'Receipt',

@@ -11,7 +11,7 @@ import { LIMITS } from './limits.js';
 import { verifySmtProof } from './smt.js';
 import { readAction, readConsensusParams, readThreshold, writeAction, writeConsensusParams, writeThreshold, } from './governance.js';
 import { ERROR_CODES } from './receipt.js';
-import { readItemName, readPlanId, readPlanRef, readPricePlan, writeItemName, writePlanId, writePlanRef, writePricePlan, } from './pricing.js';
+import { readAchievementId, readAppId, readItemName, readPlanId, readPlanRef, readPricePlan, writeAchievementId, writeAppId, writeItemName, writePlanId, writePlanRef, writePricePlan, } from './pricing.js';
 import { BADGE_CANONS, BADGE_FORMATS, readAssetId, readHash, readKey, readMemberId, readOpId, readPrice, writeAssetId, writeHash, writeKey, writeMemberId, writeOpId, writePrice, } from './tx.js';
 export const ENTRY_KINDS = [
     'account',
@@ -35,6 +35,11 @@ export const ENTRY_KINDS = [
     'proposal',
     'plan',
     'plan_usage',
+    'usage',
+    'spent',
+    'app_usage',
+    'revenue',
+    'badge_figures',
 ];
 function writePosition(w, position) {
     w.fixed(position.rank, 24, 'price rank');
@@ -104,6 +109,23 @@ export const StateKeyCodec = {
                 writeMemberId(w, key.member);
                 writePlanId(w, key.plan_id);
                 return void w.u64BigEndian(key.version);
+            case 'usage':
+                writeKey(w, key.holder);
+                return writeMemberId(w, key.provider);
+            case 'spent':
+                writeKey(w, key.holder);
+                writeMemberId(w, key.provider);
+                return writeAssetId(w, key.asset);
+            case 'app_usage':
+                writeKey(w, key.holder);
+                writeMemberId(w, key.provider);
+                return writeAppId(w, key.app);
+            case 'revenue':
+                writeKey(w, key.account);
+                return writeAssetId(w, key.asset);
+            case 'badge_figures':
+                writeMemberId(w, key.member);
+                return writeAchievementId(w, key.achievement);
             case 'governance':
             case 'epochs':
                 return;
@@ -155,6 +177,16 @@ export const StateKeyCodec = {
                     plan_id: readPlanId(r),
                     version: r.u64BigEndian('version'),
                 };
+            case 'usage':
+                return { kind, holder: readKey(r), provider: readMemberId(r) };
+            case 'spent':
+                return { kind, holder: readKey(r), provider: readMemberId(r), asset: readAssetId(r) };
+            case 'app_usage':
+                return { kind, holder: readKey(r), provider: readMemberId(r), app: readAppId(r) };
+            case 'revenue':
+                return { kind, account: readKey(r), asset: readAssetId(r) };
+            case 'badge_figures':
+                return { kind, member: readMemberId(r), achievement: readAchievementId(r) };
             case 'governance':
             case 'epochs':
                 return { kind };
@@ -357,6 +389,21 @@ export const StateValueCodec = {
                     w2.u64(item.units).u64(item.billed).u128(item.charged);
                 });
                 return;
+            case 'usage':
+                w.u128(v.units).u64(v.settlements).u32(v.applications);
+                return;
+            case 'spent':
+                w.u128(v.amount).u64(v.settlements);
+                return;
+            case 'app_usage':
+                w.u128(v.units).u64(v.settlements).u64(v.first_height);
+                return;
+            case 'revenue':
+                w.u128(v.market).u128(v.grants);
+                return;
+            case 'badge_figures':
+                w.u64(v.anchored).u64(v.batches).u64(v.first_height).u64(v.last_height);
+                return;
         }
     },
     read(r) {
@@ -488,6 +535,22 @@ export const StateValueCodec = {
                         billed: r2.u64('billed'),
                         charged: r2.u128('charged'),
                     })),
+                };
+            case 'usage':
+                return { kind, units: r.u128('units'), settlements: r.u64('settlements'), applications: r.u32('applications') };
+            case 'spent':
+                return { kind, amount: r.u128('amount'), settlements: r.u64('settlements') };
+            case 'app_usage':
+                return { kind, units: r.u128('units'), settlements: r.u64('settlements'), first_height: r.u64('first_height') };
+            case 'revenue':
+                return { kind, market: r.u128('market'), grants: r.u128('grants') };
+            case 'badge_figures':
+                return {
+                    kind,
+                    anchored: r.u64('anchored'),
+                    batches: r.u64('batches'),
+                    first_height: r.u64('first_height'),
+                    last_height: r.u64('last_height'),
                 };
         }
     },

@@ -10,7 +10,7 @@ import { readAssetCode, readAssetId, readChainId, readHash, readKey, readMemberI
 import { validateKey, verifySignature, sameKey } from './keys.js';
 import { LIMITS } from './limits.js';
 import { readAction, writeAction } from './governance.js';
-import { readAppId, readItemName, readPlanRef, readPricePlan, readUsageLine, writeAppId, writeItemName, writePlanRef, writePricePlan, writeUsageLine, } from './pricing.js';
+import { readAchievementId, readAppId, readItemName, readPlanRef, readPricePlan, readUsageLine, writeAchievementId, writeAppId, writeItemName, writePlanRef, writePricePlan, writeUsageLine, } from './pricing.js';
 /** Asset flag bits. */
 export const ASSET_FLAGS = { NON_TRANSFERABLE: 1, NON_TRADABLE: 2 };
 /** Op names in variant order: the index is the borsh tag. */
@@ -32,6 +32,7 @@ export const OP_NAMES = [
     'publish_plan',
     'retire_plan',
     'settle_app',
+    'anchor_achievements',
 ];
 // ---- field codecs shared with other modules (defined in fields.ts) ----
 export * from './fields.js';
@@ -55,6 +56,30 @@ function readSettle(r) {
         usage_root: readHash(r),
         lines: r.list(LIMITS.SETTLE_LINES_MAX, 'usage lines', readUsageLine),
     };
+}
+function writeAnchor(w, op) {
+    writeHash(w, op.batch_root);
+    w.u32(op.leaf_count);
+    w.u8(indexOf(BADGE_FORMATS, op.format, 'badge format'));
+    w.u8(indexOf(BADGE_CANONS, op.canon, 'badge canon'));
+    w.option(op.metadata_uri, (w2, v) => w2.string(v, LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri'));
+}
+function readAnchor(r) {
+    return {
+        batch_root: readHash(r),
+        leaf_count: r.u32('leaf_count'),
+        format: BADGE_FORMATS[r.tag(BADGE_FORMATS.length, 'BadgeFormat')],
+        canon: BADGE_CANONS[r.tag(BADGE_CANONS.length, 'BadgeCanon')],
+        metadata_uri: r.option('metadata_uri', (r2) => r2.string(LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri')),
+    };
+}
+/** The badge anchor an op makes (`anchor_badges`, or the anchor of `anchor_achievements`). */
+export function badgeAnchorOf(op) {
+    if (op.op === 'anchor_badges')
+        return op;
+    if (op.op === 'anchor_achievements')
+        return op.anchor;
+    return null;
 }
 function indexOf(values, value, what) {
     const index = values.indexOf(value);
@@ -144,11 +169,14 @@ export function writeOp(w, op) {
             writeOpId(w, op.offer_id);
             return;
         case 'anchor_badges':
-            writeHash(w, op.batch_root);
-            w.u32(op.leaf_count);
-            w.u8(indexOf(BADGE_FORMATS, op.format, 'badge format'));
-            w.u8(indexOf(BADGE_CANONS, op.canon, 'badge canon'));
-            w.option(op.metadata_uri, (w2, v) => w2.string(v, LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri'));
+            writeAnchor(w, op);
+            return;
+        case 'anchor_achievements':
+            writeAnchor(w, op.anchor);
+            w.list(op.achievements, LIMITS.ANCHOR_ACHIEVEMENTS_MAX, 'achievements', (w2, entry) => {
+                writeAchievementId(w2, entry.achievement);
+                w2.u32(entry.count);
+            });
             return;
         case 'revoke_badge':
             writeHash(w, op.badge_hash);
@@ -236,13 +264,15 @@ export function readOp(r) {
         case 'cancel_offer':
             return { op: name, offer_id: readOpId(r) };
         case 'anchor_badges':
+            return { op: name, ...readAnchor(r) };
+        case 'anchor_achievements':
             return {
                 op: name,
-                batch_root: readHash(r),
-                leaf_count: r.u32('leaf_count'),
-                format: BADGE_FORMATS[r.tag(BADGE_FORMATS.length, 'BadgeFormat')],
-                canon: BADGE_CANONS[r.tag(BADGE_CANONS.length, 'BadgeCanon')],
-                metadata_uri: r.option('metadata_uri', (r2) => r2.string(LIMITS.BADGE_METADATA_URI_BYTES_MAX, 'metadata uri')),
+                anchor: readAnchor(r),
+                achievements: r.list(LIMITS.ANCHOR_ACHIEVEMENTS_MAX, 'achievements', (r2) => ({
+                    achievement: readAchievementId(r2),
+                    count: r2.u32('count'),
+                })),
             };
         case 'revoke_badge':
             return {
