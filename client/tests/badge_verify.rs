@@ -800,8 +800,9 @@ fn a_badge_anchored_with_its_achievement_passes_all_six_steps() {
     let mut chain = TestChain::new();
     let assertions: Vec<Vec<u8>> = (0..2).map(assertion).collect();
     let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+    // The assertions' badge class, the OB 2.0 counterpart of an achievement.
     let achievement =
-        AchievementId::new("https://badges.acme.example/achievements/api-calls-1k").expect("valid");
+        AchievementId::new("https://badges.acme.example/classes/api-calls-1m.json").expect("valid");
     let op = Op::AnchorAchievements(Box::new(AnchorAchievements {
         anchor: batch.anchor_op(None),
         achievements: BoundedVec::new(vec![AchievementCount { achievement, count: 2 }]).expect("one"),
@@ -814,8 +815,50 @@ fn a_badge_anchored_with_its_achievement_passes_all_six_steps() {
         let report = chain.verify(&assertions[index], &receipt);
         assert!(report.is_valid(), "{report:#?}");
         assert_eq!(report.steps.len(), 6, "{report:#?}");
+        assert!(
+            report.steps[2]
+                .detail
+                .contains("counted under achievement https://badges.acme.example/classes/api-calls-1m.json"),
+            "{report:#?}"
+        );
         receipt.tx_id = Some(anchor_tx.id());
         let report = chain.verify(&assertions[index], &receipt);
         assert!(report.is_valid(), "{report:#?}");
+    }
+}
+
+/// The ledger counts an `AnchorAchievements` batch under the achievements it names but sees
+/// only hashes; the verifier checks that the badge's own achievement (its badge class in OB
+/// 2.0) is among them, so figures cannot count a badge under another achievement unnoticed.
+#[test]
+fn a_badge_counted_under_another_achievement_fails_at_step_3() {
+    use tally_types::AchievementId;
+    use tally_types::tx::{AchievementCount, AnchorAchievements};
+    let mut chain = TestChain::new();
+    let without_class = br#"{"@context": "https://w3id.org/openbadges/v2", "type": "Assertion",
+  "id": "https://badges.acme.example/assertions/9.json",
+  "recipient": {"type": "email", "hashed": true, "salt": "5a1f", "identity": "sha256$00ff"},
+  "issuedOn": "2025-03-14T09:30:00Z", "verification": {"type": "hosted"}}"#
+        .to_vec();
+    let assertions = vec![assertion(1), without_class];
+    let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+    let other = AchievementId::new("https://badges.acme.example/achievements/forum-support").expect("valid");
+    let op = Op::AnchorAchievements(Box::new(AnchorAchievements {
+        anchor: batch.anchor_op(None),
+        achievements: BoundedVec::new(vec![AchievementCount { achievement: other, count: 2 }]).expect("one"),
+    }));
+    let acme = chain.acme.clone();
+    let anchor_tx = chain.tx(&acme, vec![op]);
+    chain.block(vec![anchor_tx], false);
+    let expected = [
+        "the anchor counts its badges under achievements that do not include this credential's",
+        "but this badge names none",
+    ];
+    for ((index, mut receipt), expected) in batch.receipts().enumerate().zip(expected) {
+        receipt.height = Some(Height(1));
+        let report = chain.verify(&assertions[index], &receipt);
+        let (step, detail) = failed_at(&report);
+        assert_eq!(step, 3, "{detail}");
+        assert!(detail.contains(expected), "{expected}: {detail}");
     }
 }

@@ -4,7 +4,6 @@
 
 use super::*;
 use tally_types::PublicKey;
-use tally_types::tx::AnchorBadges;
 
 /// One step of `tally badge verify`, passed or failed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -185,7 +184,7 @@ pub fn verify_badge(
             return report;
         }
     };
-    let (included, anchor_block) = match step_anchor_tx(source, receipt, &evidence) {
+    let (included, anchor_block) = match step_anchor_tx(source, receipt, &evidence, assertion) {
         Ok((included, block, detail)) => {
             report.record(3, Ok(detail));
             (included, block)
@@ -385,6 +384,7 @@ fn step_anchor_tx(
     source: &mut dyn ChainSource,
     receipt: &crate::badge::BadgeReceipt,
     evidence: &BadgeEvidence,
+    assertion: &[u8],
 ) -> Result<(IncludedTx, Block, String), StepFailure> {
     // The anchor entry is checked against a finalized header in step 5; here it only says
     // where to look when the receipt does not.
@@ -425,10 +425,15 @@ fn step_anchor_tx(
             height,
         ));
     }
-    let op = successful_anchor_op(&included, receipt, &tx_id)?;
+    let anchor_op = successful_anchor_op(&included, receipt, &tx_id)?;
+    let op = anchor_op.badge_anchor().expect("successful_anchor_op finds badge anchors only");
     receipt.verify_anchor(op)?;
+    let counted = match anchor_op {
+        Op::AnchorAchievements(named) => named_achievement(named, assertion)?,
+        _ => String::new(),
+    };
     let detail = format!(
-        "transaction {tx_id} (index {} in block {}) anchors root {} with {}; it is in the tx root and its receipt (success) in the receipts root",
+        "transaction {tx_id} (index {} in block {}) anchors root {} with {}{counted}; it is in the tx root and its receipt (success) in the receipts root",
         included.index,
         included.height,
         receipt.root,
@@ -437,12 +442,46 @@ fn step_anchor_tx(
     Ok((included, block, detail))
 }
 
+/// An anchor that names its badges' achievements (the ledger counts them per achievement, the
+/// community figures) must name this badge's — an Open Badges 3.0 credential's achievement,
+/// a 2.0 assertion's badge class: otherwise the figures would count it under another. The
+/// ledger cannot check this (it sees hashes only); a verifier can.
+fn named_achievement(
+    named: &tally_types::tx::AnchorAchievements,
+    assertion: &[u8],
+) -> Result<String, StepFailure> {
+    let listed: Vec<&str> = named.achievements.iter().map(|count| count.achievement.as_str()).collect();
+    let badge: Option<serde_json::Value> = serde_json::from_slice(assertion).ok();
+    // Open Badges 3.0: the subject's achievement; 2.0: the assertion's badge class.
+    let id = badge
+        .as_ref()
+        .and_then(|value| {
+            value
+                .pointer("/credentialSubject/achievement/id")
+                .or_else(|| value.get("badge").map(|class| class.get("id").unwrap_or(class)))
+        })
+        .and_then(serde_json::Value::as_str);
+    match id {
+        Some(id) if listed.contains(&id) => Ok(format!(", counted under achievement {id}")),
+        Some(id) => Err(StepFailure::compare(
+            "the anchor counts its badges under achievements that do not include this credential's",
+            listed.join(", "),
+            id,
+        )),
+        None => Err(StepFailure::compare(
+            "the anchor counts its badges under achievements, but this badge names none (no credentialSubject.achievement.id, no badge class)",
+            listed.join(", "),
+            "no achievement id",
+        )),
+    }
+}
+
 /// The anchor transaction succeeded, and its AnchorBadges or AnchorAchievements op for the receipt's root.
 fn successful_anchor_op<'a>(
     included: &'a IncludedTx,
     receipt: &crate::badge::BadgeReceipt,
     tx_id: &TxId,
-) -> Result<&'a AnchorBadges, StepFailure> {
+) -> Result<&'a Op, StepFailure> {
     match &included.receipt.outcome {
         tally_types::TxOutcome::Success => {}
         tally_types::TxOutcome::Failed { op_index, code } => {
@@ -464,8 +503,7 @@ fn successful_anchor_op<'a>(
         .tx
         .ops
         .iter()
-        .filter_map(Op::badge_anchor)
-        .find(|anchor| anchor.batch_root == receipt.root);
+        .find(|op| op.badge_anchor().is_some_and(|anchor| anchor.batch_root == receipt.root));
     let Some(op) = op else {
         return Err(StepFailure::new(format!(
             "transaction {tx_id} holds no AnchorBadges or AnchorAchievements op for root {}",

@@ -168,12 +168,16 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       const other = new Uint8Array(readRepoFile('examples/badges/assertion-client-library.json'));
       const batch = sdk.badgeBatch([assertion, other].map((bytes) => sdk.hashAssertion(bytes).hash), 'jcs-blake3');
       const anchor = await sdk.prepareTransaction(client, acme, [
-        // Anchored naming the achievement, so the provider page counts them (community figures).
+        // Anchored naming each badge's achievement (an OB 2.0 badge class), so the provider page
+        // counts them (community figures) and verification finds the badge's own among them.
         sdk.ops.anchorAchievements({
           batchRoot: batch.root,
           format: 'open_badges2',
           canon: 'jcs-blake3',
-          achievements: [{ achievement: 'https://badges.acme.example/achievements/api-calls-1m', count: 2 }],
+          achievements: [
+            { achievement: 'https://badges.acme.example/classes/api-calls-1m.json', count: 1 },
+            { achievement: 'https://badges.acme.example/classes/client-library.json', count: 1 },
+          ],
         }),
       ]);
       const committed = await client.submitAndWait(anchor, WAIT_MS);
@@ -206,21 +210,24 @@ describe('the explorer in chromium', { timeout: 300_000 }, () => {
       assert.equal(String(figures?.badges.badges_revoked), '1');
       await page.goto(`${url}/#/provider/acme`);
       await page.waitForSelector('text=1 revoked', { timeout: WAIT_MS });
-      // The figures per achievement: the two badges anchored above.
-      await page.waitForSelector('#figures >> text=https://badges.acme.example/achievements/api-calls-1m', { timeout: WAIT_MS });
-      assert.equal(await page.locator('#figures tbody td.num').first().textContent(), '2');
+      // The figures per achievement: the two badges anchored above, one each.
+      await page.waitForSelector('#figures >> text=https://badges.acme.example/classes/api-calls-1m.json', { timeout: WAIT_MS });
+      assert.equal(await page.locator('#figures tbody td.num').first().textContent(), '1');
       const counted = await client.getBadgeFigures('acme');
       assert.deepEqual(
         counted.figures.map((row) => [row.achievement, String(row.anchored), String(row.batches)]),
-        [['https://badges.acme.example/achievements/api-calls-1m', '2', '1']],
+        [
+          ['https://badges.acme.example/classes/api-calls-1m.json', '1', '1'],
+          ['https://badges.acme.example/classes/client-library.json', '1', '1'],
+        ],
       );
       // The entry is proven under a finalized header, as any state entry.
       const proven = await sdk.verifyState(client, sdk.trustFromGenesis(readText(net.genesisPath)), {
         kind: 'badge_figures',
         member: 'acme',
-        achievement: 'https://badges.acme.example/achievements/api-calls-1m',
+        achievement: 'https://badges.acme.example/classes/api-calls-1m.json',
       });
-      assert.equal(proven.value?.kind === 'badge_figures' ? proven.value.anchored : null, 2n);
+      assert.equal(proven.value?.kind === 'badge_figures' ? proven.value.anchored : null, 1n);
       await page.screenshot({ path: join(shots, 'provider.png'), fullPage: true });
     }));
 

@@ -197,12 +197,38 @@ function entryValue(entry, stateRoot, key, what) {
     return verifyStateEntry(stateRoot, key, entry.value, smtProofFromJson(entry.proof));
 }
 /**
+ * An anchor that names its badges' achievements (the ledger's figures count them under those)
+ * must name this badge's: an Open Badges 3.0 credential's achievement, a 2.0 assertion's badge
+ * class. The ledger sees hashes only; the verifier checks it (as the Rust client does).
+ */
+function namedAchievement(listed, assertion) {
+    let id;
+    try {
+        const badge = JSON.parse(new TextDecoder().decode(assertion));
+        const subject = badge.credentialSubject;
+        const achievement = subject?.achievement;
+        const badgeClass = badge.badge;
+        id = achievement?.id ?? (typeof badgeClass === 'string' ? badgeClass : badgeClass?.id);
+    }
+    catch {
+        id = undefined;
+    }
+    if (typeof id !== 'string') {
+        throw new StepFailure('the anchor counts its badges under achievements, but this badge names none (no credentialSubject.achievement.id, no badge class)', listed.join(', '), 'no achievement id');
+    }
+    if (!listed.includes(id)) {
+        throw new StepFailure("the anchor counts its badges under achievements that do not include this credential's", listed.join(', '), id);
+    }
+    return `, counted under achievement ${id}`;
+}
+/**
  * The six steps of `tally badge verify`, stopping at the first failure:
  * 1. the assertion's hash (with the receipt's canonicalization) equals the receipt's;
  * 2. the receipt's Merkle path leads from that hash to its root;
  * 3. the anchor transaction (the receipt's `tx_id`, else the one the ledger's anchor names) is in
  *    its block's tx root, its receipt (success) in the receipts root, and it holds an
- *    AnchorBadges (or AnchorAchievements) op for this root, batch size and canonicalization;
+ *    AnchorBadges (or AnchorAchievements) op for this root, batch size and canonicalization (an
+ *    AnchorAchievements op must name the badge's own achievement or badge class);
  * 4. that block is final;
  * 5. under the finalized header the node's state proofs are against, the anchor entry names
  *    this transaction and its signer, the member lists the signer as an issuer, and the issuer
@@ -299,15 +325,20 @@ export async function verifyBadge(client, trust, assertion, receipt) {
             const { op_index: opIndex, code } = included.receipt.outcome;
             throw new StepFailure(`the anchor transaction ${toHex(id)} failed at op ${opIndex} (${code}); it anchored nothing`, 'success', `failed: ${code}`);
         }
-        const op = included.tx.tx.ops.map(badgeAnchorOf).find((a) => a !== null && equalBytes(a.batch_root, receipt.root));
-        if (op === undefined || op === null) {
+        const anchorOp = included.tx.tx.ops.find((candidate) => {
+            const anchor = badgeAnchorOf(candidate);
+            return anchor !== null && equalBytes(anchor.batch_root, receipt.root);
+        });
+        const op = anchorOp === undefined ? null : badgeAnchorOf(anchorOp);
+        if (anchorOp === undefined || op === null) {
             throw new StepFailure(`transaction ${toHex(id)} holds no AnchorBadges or AnchorAchievements op for root ${toHex(receipt.root)}`);
         }
         verifyBadgeAnchor(receipt, op);
+        const counted = anchorOp.op === 'anchor_achievements' ? namedAchievement(anchorOp.achievements.map((c) => c.achievement), assertion) : '';
         const count = op.leaf_count === 1 ? '1 badge' : `${op.leaf_count} badges`;
         return [
             { included, block },
-            `transaction ${toHex(id)} (index ${included.index} in block ${included.height}) anchors root ${toHex(receipt.root)} with ${count}; it is in the tx root and its receipt (success) in the receipts root`,
+            `transaction ${toHex(id)} (index ${included.index} in block ${included.height}) anchors root ${toHex(receipt.root)} with ${count}${counted}; it is in the tx root and its receipt (success) in the receipts root`,
         ];
     });
     if (anchored === undefined || evidence === undefined)
