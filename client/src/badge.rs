@@ -207,13 +207,18 @@ pub fn hash_assertion(bytes: &[u8]) -> Result<HashedBadge, BadgeError> {
 /// decoded and classified the same way: the document itself (Open Badges 2.0 signed
 /// assertions, VC-JOSE) or its `vc` claim (VC-JWT, as Open Badges 3.0 §8.2 uses).
 pub fn detect(bytes: &[u8]) -> Result<(BadgeFormat, BadgeCanon), BadgeError> {
+    let (document, canon) = document(bytes)?;
+    Ok((format_of(&document)?, canon))
+}
+
+/// The badge's JSON document and how it is hashed: a JSON object itself (`jcs-blake3`); for a
+/// compact JWS (`raw-blake3`) its payload, or the payload's `vc` claim (VC-JWT). The token's
+/// header must name a signing algorithm; the document's format is not checked ([`detect`]).
+pub fn document(bytes: &[u8]) -> Result<(Value, BadgeCanon), BadgeError> {
     check_size(bytes)?;
     match first_non_whitespace(bytes) {
         None => Err(BadgeError::Empty),
-        Some(b'{') => {
-            let value = parse_json(bytes)?;
-            Ok((format_of(&value)?, BadgeCanon::JcsBlake3))
-        }
+        Some(b'{') => Ok((parse_json(bytes)?, BadgeCanon::JcsBlake3)),
         Some(first_byte) if is_base64url(first_byte) => {
             let jws = CompactJws::parse(bytes)?;
             let header = jws.decode_json(0, "header")?;
@@ -234,19 +239,32 @@ pub fn detect(bytes: &[u8]) -> Result<(BadgeFormat, BadgeCanon), BadgeError> {
             }
             let payload = jws.decode_json(1, "payload")?;
             let document = if payload.get("@context").is_some() {
-                &payload
+                payload
             } else if let Some(vc @ Value::Object(_)) = payload.get("vc") {
-                vc
+                vc.clone()
             } else {
                 return Err(BadgeError::UnknownFormat {
                     reason: "the JWS payload has neither an `@context` nor a `vc` claim holding one"
                         .to_owned(),
                 });
             };
-            Ok((format_of(document)?, BadgeCanon::RawBlake3))
+            Ok((document, BadgeCanon::RawBlake3))
         }
         Some(first_byte) => Err(BadgeError::Unrecognized { first_byte }),
     }
+}
+
+/// The achievement a badge is for: an Open Badges 3.0 credential's
+/// `credentialSubject.achievement.id`; only when the achievement has no `id`, a 2.0 assertion's
+/// badge class (an IRI, or an embedded class's `id`). `None` when it names none or is not a
+/// badge. Read from the JSON object, or from a compact JWS's payload (or its `vc` claim).
+pub fn achievement_id(bytes: &[u8]) -> Option<String> {
+    let (badge, _) = document(bytes).ok()?;
+    let own = badge.get("credentialSubject").and_then(|subject| subject.get("achievement"));
+    let id = own
+        .and_then(|achievement| achievement.get("id"))
+        .or_else(|| badge.get("badge").map(|class| class.get("id").unwrap_or(class)))?;
+    id.as_str().map(str::to_owned)
 }
 
 fn check_size(bytes: &[u8]) -> Result<(), BadgeError> {

@@ -675,3 +675,27 @@ fn examples_hash_and_match_the_published_hashes() {
         assert_eq!(receipt.verify_path(bytes), Ok(()));
     }
 }
+
+/// The achievement a badge is for (`badge::achievement_id`, read at verification step 3 for an
+/// anchor that counts achievements), from the table the TypeScript SDK checks too: a JSON
+/// object or a compact JWS's payload (or `vc` claim); a null or non-string id names none.
+#[test]
+fn the_achievement_a_badge_is_for_is_read_as_the_sdk_reads_it() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/badge-achievement-ids.json");
+    let table: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the table")).expect("JSON");
+    let cases = table["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let badge = case["badge"].as_str().expect("badge text");
+        let expected = case["achievement"].as_str();
+        assert_eq!(badge::achievement_id(badge.as_bytes()).as_deref(), expected, "{}", case["case"]);
+    }
+    // The repository's VC-JWT example names its achievement in the payload's `vc` claim.
+    let example =
+        std::fs::read(Path::new(EXAMPLES).join("credential-forum-support.ob3.jws")).expect("example");
+    assert_eq!(
+        badge::achievement_id(&example).as_deref(),
+        Some("https://badges.acme.example/achievements/forum-support")
+    );
+}

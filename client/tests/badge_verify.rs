@@ -862,3 +862,40 @@ fn a_badge_counted_under_another_achievement_fails_at_step_3() {
         assert!(detail.contains(expected), "{expected}: {detail}");
     }
 }
+
+/// A compact JWS (VC-JWT) is hashed raw, but the verifier reads its achievement from the
+/// payload's `vc` claim: anchored under that achievement, step 3 passes; under another, it
+/// fails there, as a JSON credential does.
+#[test]
+fn a_jws_credential_is_counted_under_the_achievement_its_payload_names() {
+    use tally_types::AchievementId;
+    use tally_types::tx::{AchievementCount, AnchorAchievements};
+    let jws = include_bytes!("../../examples/badges/credential-forum-support.ob3.jws").to_vec();
+    let own = "https://badges.acme.example/achievements/forum-support";
+    let other = "https://badges.acme.example/achievements/api-calls-1m";
+    for named in [own, other] {
+        let mut chain = TestChain::new();
+        let assertions = vec![jws.clone()];
+        let batch = BadgeBatch::from_assertions(&assertions).expect("batch");
+        let achievement = AchievementId::new(named).expect("valid");
+        let op = Op::AnchorAchievements(Box::new(AnchorAchievements {
+            anchor: batch.anchor_op(None),
+            achievements: BoundedVec::new(vec![AchievementCount { achievement, count: 1 }]).expect("one"),
+        }));
+        let acme = chain.acme.clone();
+        let anchor_tx = chain.tx(&acme, vec![op]);
+        chain.block(vec![anchor_tx], false);
+        let mut receipt = batch.receipts().next().expect("one receipt");
+        receipt.height = Some(Height(1));
+        let report = chain.verify(&jws, &receipt);
+        let step = &report.steps[2];
+        assert_eq!(step.number, 3, "{report:#?}");
+        if named == own {
+            assert!(step.passed, "{report:#?}");
+            assert!(step.detail.contains(&format!("counted under achievement {own}")), "{}", step.detail);
+        } else {
+            assert!(!step.passed, "{report:#?}");
+            assert!(step.detail.contains("do not include this credential's"), "{}", step.detail);
+        }
+    }
+}

@@ -976,7 +976,7 @@ fn read_asset(snapshot: &tally_store::Snapshot<'_>, asset: &AssetId) -> Result<O
 }
 
 async fn get_account(State(state): State<ApiState>, Path(address): Path<String>) -> ApiResult {
-    let account = PublicKey::from_str(&address).map_err(|error| {
+    let account = PublicKey::parse_recorded(&address).map_err(|error| {
         Problem::bad_request("address", format!("`{address}` is not an address: {error}"))
     })?;
     let assets = state.assets.all();

@@ -375,6 +375,44 @@ async fn every_bad_submission_is_a_precise_problem_and_changes_nothing() {
     assert_eq!(metric(&metrics, "tally_http_refused_txs_total"), Some("6"), "{metrics}");
 }
 
+/// Every account the ledger can record can be looked up. A mixed-order key (a torsion
+/// component, not of small order) passes the key rule of transactions, so it can hold credits;
+/// the account reads take it as they take any address. A key off the curve is still a precise 400.
+#[tokio::test]
+async fn every_account_the_ledger_can_record_can_be_looked_up() {
+    let node = node(false, 2_000);
+    let mixed_hex = "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d";
+    let mixed = PublicKey(hex::decode(mixed_hex).expect("hex").try_into().expect("32 bytes"));
+    assert!(mixed.validate().is_ok() && mixed.validate_strict().is_err(), "the key is mixed-order");
+    let off_curve = PublicKey([2; 32]);
+    let reads = |address: &str| {
+        vec![
+            format!("/v1/accounts/{address}"),
+            format!("/v1/accounts/{address}/offers"),
+            format!("/v1/accounts/{address}/history"),
+            format!("/v1/accounts/{address}/holds"),
+            format!("/v1/authorizations/{address}/acme/ACME@acme"),
+        ]
+    };
+    for address in [mixed.to_address(), mixed_hex.to_string()] {
+        for uri in reads(&address) {
+            let reply = get(&node, &uri).await;
+            assert!(
+                reply.status == StatusCode::OK || reply.status == StatusCode::NOT_FOUND,
+                "{uri}: {} {}",
+                reply.status,
+                reply.text
+            );
+        }
+        let account = get(&node, &format!("/v1/accounts/{address}")).await.json();
+        assert_eq!(account["seq"], json!(0), "{address}: {account}");
+    }
+    for uri in reads(&off_curve.to_address()) {
+        let reply = get(&node, &uri).await;
+        assert_problem(&reply, StatusCode::BAD_REQUEST, "not a valid ed25519 point encoding", &uri);
+    }
+}
+
 /// Asserts one result of a batch answer: the transaction's id, and `status` (202 for admitted,
 /// else a problem whose detail contains `needle`).
 fn assert_result(result: &Value, tx: &SignedTransaction, status: StatusCode, needle: &str, case: &str) {

@@ -451,17 +451,8 @@ fn named_achievement(
     assertion: &[u8],
 ) -> Result<String, StepFailure> {
     let listed: Vec<&str> = named.achievements.iter().map(|count| count.achievement.as_str()).collect();
-    let badge: Option<serde_json::Value> = serde_json::from_slice(assertion).ok();
-    // Open Badges 3.0: the subject's achievement; 2.0: the assertion's badge class.
-    let id = badge
-        .as_ref()
-        .and_then(|value| {
-            value
-                .pointer("/credentialSubject/achievement/id")
-                .or_else(|| value.get("badge").map(|class| class.get("id").unwrap_or(class)))
-        })
-        .and_then(serde_json::Value::as_str);
-    match id {
+    let id = crate::badge::achievement_id(assertion);
+    match id.as_deref() {
         Some(id) if listed.contains(&id) => Ok(format!(", counted under achievement {id}")),
         Some(id) => Err(StepFailure::compare(
             "the anchor counts its badges under achievements that do not include this credential's",

@@ -13,7 +13,7 @@ use tally_types::codec::BoundedVec;
 use tally_types::tx::{
     AchievementCount, AnchorAchievements, AnchorBadges, BadgeCanon, BadgeFormat, RevokeBadge,
 };
-use tally_types::{AchievementId, ErrorCode, Hash, Height, Op, limits};
+use tally_types::{AchievementId, ErrorCode, Hash, Height, Op, SignedTransaction, decode, encode, limits};
 
 const CALLS: &str = "https://badges.acme.example/achievements/api-calls-1k";
 const LIBRARY: &str = "https://badges.acme.example/achievements/client-library";
@@ -169,6 +169,57 @@ fn a_malformed_or_oversized_list_does_not_decode() {
         .map(|n| AchievementCount { achievement: achievement(&format!("urn:a:{n:02}")), count: 1 })
         .collect();
     assert!(BoundedVec::<AchievementCount, { limits::ANCHOR_ACHIEVEMENTS_MAX }>::new(too_many).is_err());
+
+    // The same from bytes, as a peer or a client would send them: a transaction with a full
+    // list of the most achievements decodes; one more (the list's length and an item crafted),
+    // or an id that breaks the rule, does not.
+    let a = actors();
+    let full: Vec<(String, u32)> =
+        (0..limits::ANCHOR_ACHIEVEMENTS_MAX).map(|n| (format!("urn:a:{n:02}"), 1)).collect();
+    let counts: Vec<(&str, u32)> = full.iter().map(|(id, count)| (id.as_str(), *count)).collect();
+    let bytes = encode(&signed(&a.acme, 1, vec![anchor_for(1, None, &counts)]));
+    assert!(decode::<SignedTransaction>(&bytes).is_ok(), "the full list decodes");
+    // The list's u32 length sits before the first id's own length and bytes; the list ends
+    // the op, which ends the ops, followed by the empty memo (4 bytes) and the signature (64).
+    let first = bytes.windows(8).position(|window| window == b"urn:a:00").expect("the first id");
+    let length_at = first - 8;
+    assert_eq!(bytes[length_at..length_at + 4], (limits::ANCHOR_ACHIEVEMENTS_MAX as u32).to_le_bytes());
+    let list_end = bytes.len() - 64 - 4;
+    let mut one_more = bytes.clone();
+    one_more[length_at..length_at + 4]
+        .copy_from_slice(&(limits::ANCHOR_ACHIEVEMENTS_MAX as u32 + 1).to_le_bytes());
+    let item: Vec<u8> = [&8u32.to_le_bytes()[..], b"urn:a:zz", &1u32.to_le_bytes()].concat();
+    one_more.splice(list_end..list_end, item);
+    let error = decode::<SignedTransaction>(&one_more).expect_err("33 achievements decoded").to_string();
+    assert!(error.contains("length 33 exceeds the limit of 32"), "{error}");
+    let mut bad_id = bytes.clone();
+    bad_id[first + 3] = b' ';
+    let error = decode::<SignedTransaction>(&bad_id).expect_err("`urn a:00` decoded").to_string();
+    assert!(error.contains("urn a:00"), "{error}");
+}
+
+/// The history check refuses a batch root anchored twice whichever op anchors it: an
+/// AnchorAchievements reusing an AnchorBadges root (the executor refuses this; the check
+/// must too, or a broken executor would count the batch twice unnoticed).
+#[test]
+fn the_history_refuses_a_root_anchored_twice_by_either_op() {
+    let a = actors();
+    let success = |tx: &tally_types::SignedTransaction| tally_types::Receipt::success(tx.id());
+    let plain = |seq| signed(&a.acme, seq, vec![Op::AnchorBadges(anchor_badges(7, 2))]);
+    let named = |seq| signed(&a.acme, seq, vec![anchor_for(7, None, &[(CALLS, 2)])]);
+    for (first, second) in [(plain(1), named(2)), (named(1), plain(2)), (named(1), named(2))] {
+        let mut history = tally_ledger::History::new();
+        history.observe_block(Height(1), std::slice::from_ref(&first), &[success(&first)]).expect("first");
+        let violation = history
+            .observe_block(Height(2), std::slice::from_ref(&second), &[success(&second)])
+            .expect_err("the root again");
+        assert!(violation.to_string().contains("was anchored before"), "{violation}");
+    }
+    let plain = plain(1);
+    let again = signed(&a.acme, 2, vec![anchor_for(8, None, &[(CALLS, 2)])]);
+    let mut history = tally_ledger::History::new();
+    history.observe_block(Height(1), std::slice::from_ref(&plain), &[success(&plain)]).expect("first");
+    history.observe_block(Height(2), std::slice::from_ref(&again), &[success(&again)]).expect("another root");
 }
 
 /// A figures entry changed alone, added or removed breaks the state check or the history

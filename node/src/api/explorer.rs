@@ -103,7 +103,7 @@ fn to_u32(value: u64, text: &str) -> Result<u32, Problem> {
 }
 
 fn parse_account(text: &str) -> Result<PublicKey, Problem> {
-    PublicKey::from_str(text)
+    PublicKey::parse_recorded(text)
         .map_err(|error| Problem::bad_request("address", format!("`{text}` is not an address: {error}")))
 }
 
@@ -812,7 +812,7 @@ fn event_accounts(list: Option<&str>) -> Result<Vec<PublicKey>, Problem> {
     let mut accounts = Vec::new();
     if let Some(list) = list.filter(|list| !list.is_empty()) {
         for text in list.split(',') {
-            accounts.push(PublicKey::from_str(text).map_err(|error| {
+            accounts.push(PublicKey::parse_recorded(text).map_err(|error| {
                 Problem::bad_request(
                     "address",
                     format!("query `accounts`: `{text}` is not an address: {error}"),

@@ -57,7 +57,7 @@ fn parse_asset(text: &str, what: &str) -> Result<AssetId, Problem> {
 }
 
 pub(super) fn parse_account(text: &str, what: &str) -> Result<PublicKey, Problem> {
-    PublicKey::from_str(text).map_err(|error| {
+    PublicKey::parse_recorded(text).map_err(|error| {
         Problem::bad_request("address", format!("{what}: `{text}` is not an address: {error}"))
     })
 }

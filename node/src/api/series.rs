@@ -44,7 +44,7 @@ fn internal(error: impl ToString) -> Problem {
 
 /// `GET /v1/accounts/{address}/holds`: the account's open holds, newest first.
 pub(super) async fn get_holds(State(state): State<ApiState>, Path(address): Path<String>) -> ApiResult {
-    let account = PublicKey::from_str(&address).map_err(|error| {
+    let account = PublicKey::parse_recorded(&address).map_err(|error| {
         Problem::bad_request("address", format!("`{address}` is not an address: {error}"))
     })?;
     let body = read_store(&state, move |store| {

@@ -626,6 +626,87 @@ fn every_key_a_transaction_names_must_be_a_valid_point_and_not_weak() {
     }
 }
 
+/// The keys of a governance action are named keys too: an application's issuer, consensus and
+/// network keys (to add a member or a validator, or rotate a key) and the key a rotation or
+/// removal replaces. A bad one at any of these places makes the proposal malformed.
+#[test]
+fn every_key_a_governance_action_names_is_checked() {
+    use tally_types::governance::{Action, ApplicationBody, ApplicationProofs, Propose, SignedApplication};
+    let signer = SecretKey::from_seed(&[5; 32]);
+    let honest = signer.public_key();
+    let other = SecretKey::from_seed(&[6; 32]).public_key();
+    let weak = PublicKey(identity_bytes());
+    let application = |issuer, consensus_key, network_key| SignedApplication {
+        body: ApplicationBody {
+            chain_id: ChainId::new("tally-test").expect("valid"),
+            member: "acme".parse().expect("valid"),
+            member_name: tally_types::BoundedString::new("Acme").expect("short"),
+            issuer,
+            asset_code: "ACME".parse().expect("valid"),
+            asset_scale: 2,
+            validator_name: tally_types::BoundedString::new("acme-1").expect("short"),
+            consensus_key,
+            network_key,
+            p2p_listen: tally_types::BoundedString::new("/ip4/127.0.0.1/tcp/1").expect("short"),
+            http_listen: tally_types::BoundedString::new("127.0.0.1:2").expect("short"),
+        },
+        proofs: ApplicationProofs {
+            consensus: Signature([0; 64]),
+            network: Signature([0; 64]),
+            issuer: None,
+        },
+    };
+    let propose = |action| {
+        tally_types::Op::Propose(Box::new(Propose {
+            proposal_id: tally_types::OpId([3; 16]),
+            action,
+            expires_at_height: tally_types::Height(9),
+        }))
+    };
+    // Each action with the bad key at each place it can be; the good form names them in order.
+    let actions = |bad: PublicKey| -> Vec<(Action, Vec<PublicKey>)> {
+        vec![
+            (Action::AddMember { application: application(bad, honest, other) }, vec![bad, honest, other]),
+            (Action::AddMember { application: application(honest, bad, other) }, vec![honest, bad, other]),
+            (Action::AddValidator { application: application(honest, other, bad) }, vec![honest, other, bad]),
+            (
+                Action::RotateValidatorKey {
+                    consensus_key: bad,
+                    application: application(honest, other, honest),
+                },
+                vec![bad, honest, other, honest],
+            ),
+            (
+                Action::RotateValidatorKey {
+                    consensus_key: honest,
+                    application: application(honest, bad, other),
+                },
+                vec![honest, honest, bad, other],
+            ),
+        ]
+    };
+    for (action, keys) in actions(other) {
+        let op = propose(action);
+        assert_eq!(op.named_keys().into_iter().copied().collect::<Vec<_>>(), keys.clone());
+        let mut tx = transaction(&signer, 1);
+        tx.ops = BoundedVec::new(vec![op]).expect("one op");
+        assert_eq!(tx.sign(&signer).check_form_and_signature(), Ok(()), "{keys:?}");
+    }
+    for bad in [weak, not_on_curve()] {
+        let reason = bad.validate().expect_err("a bad key");
+        for (action, keys) in actions(bad) {
+            let op = propose(action);
+            assert_eq!(op.named_keys().into_iter().copied().collect::<Vec<_>>(), keys);
+            let mut tx = transaction(&signer, 1);
+            tx.ops = BoundedVec::new(vec![transfer_to(honest), op]).expect("two ops");
+            let tx = tx.sign(&signer);
+            let expected = TxFormError::BadKey { op: 1, key: bad, reason: reason.clone() };
+            assert_eq!(tx.check_form_and_signature(), Err(expected.clone()), "{keys:?}");
+            assert_eq!(check_batch(std::slice::from_ref(&tx)), vec![Err(expected)]);
+        }
+    }
+}
+
 /// JSON readers take any key the ledger takes: a key with a small-order component passes the
 /// signature rule (it may sign and receive), so its JSON form must read back; keys people type
 /// get the stricter check.

@@ -157,10 +157,20 @@ function formatOf(document: JsonValue): BadgeFormat {
 
 /** Tells a badge's format and canonicalization from its content (`badge::detect`). */
 export function detectBadge(bytes: Uint8Array): { format: BadgeFormat; canon: BadgeCanon } {
+  const { document, canon } = badgeDocument(bytes);
+  return { format: formatOf(document), canon };
+}
+
+/**
+ * The badge's JSON document and how it is hashed (`badge::document`): a JSON object itself
+ * (`jcs-blake3`); for a compact JWS (`raw-blake3`) its payload, or the payload's `vc` claim
+ * (VC-JWT). The token's header must name a signing algorithm; the format is not checked.
+ */
+export function badgeDocument(bytes: Uint8Array): { document: JsonValue; canon: BadgeCanon } {
   checkSize(bytes);
   const first = firstNonWhitespace(bytes);
   if (first === undefined) throw new BadgeError('badge is empty');
-  if (first === 0x7b) return { format: formatOf(parseJson(jcsText(bytes))), canon: 'jcs-blake3' };
+  if (first === 0x7b) return { document: parseJson(jcsText(bytes)), canon: 'jcs-blake3' };
   if (!isBase64urlChar(first)) {
     throw new BadgeError(`badge is neither a JSON object nor a compact JWS (first byte 0x${first.toString(16).padStart(2, '0')})`);
   }
@@ -184,7 +194,32 @@ export function detectBadge(bytes: Uint8Array): { format: BadgeFormat; canon: Ba
   if (document === undefined) {
     throw new BadgeError('cannot tell the badge format: the JWS payload has neither an `@context` nor a `vc` claim holding one');
   }
-  return { format: formatOf(document), canon: 'raw-blake3' };
+  return { document, canon: 'raw-blake3' };
+}
+
+/**
+ * The achievement a badge is for (`badge::achievement_id`): an Open Badges 3.0 credential's
+ * `credentialSubject.achievement.id`; only when the achievement has no `id`, a 2.0 assertion's
+ * badge class (an IRI, or an embedded class's `id`). Undefined when it names none or is not a
+ * badge. Read from the JSON object, or from a compact JWS's payload (or its `vc` claim).
+ */
+export function badgeAchievementId(bytes: Uint8Array): string | undefined {
+  let badge: JsonValue;
+  try {
+    badge = badgeDocument(bytes).document;
+  } catch {
+    return undefined;
+  }
+  const subject = jsonGet(badge, 'credentialSubject');
+  const achievement = subject === undefined ? undefined : jsonGet(subject, 'achievement');
+  const ownId = achievement === undefined ? undefined : jsonGet(achievement, 'id');
+  let id: JsonValue | undefined = ownId;
+  if (ownId === undefined) {
+    const badgeClass = jsonGet(badge, 'badge');
+    const classId = badgeClass === undefined ? undefined : jsonGet(badgeClass, 'id');
+    id = classId !== undefined ? classId : badgeClass;
+  }
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** Detects and hashes an assertion. */

@@ -20,7 +20,7 @@ import { receiptHash, type Receipt } from './receipt.js';
 import { verifyStateEntry, type StateKey, type StateValue, StateValueCodec } from './state.js';
 import { SignedTransactionCodec, badgeAnchorOf, txId, type SignedTransaction } from './tx.js';
 import { checkChainId } from './ids.js';
-import { verifyBadgeAnchor, badgeHash, type BadgeReceipt } from './badge.js';
+import { verifyBadgeAnchor, badgeAchievementId, badgeHash, type BadgeReceipt } from './badge.js';
 import type { TallyClient, TxWithReceiptProof, EntryJson } from './client.js';
 
 /** What a verifier trusts: the genesis chain id and validators, nothing else. */
@@ -263,17 +263,8 @@ function entryValue(entry: EntryJson | null, stateRoot: Hash, key: StateKey, wha
  * class. The ledger sees hashes only; the verifier checks it (as the Rust client does).
  */
 function namedAchievement(listed: string[], assertion: Uint8Array): string {
-  let id: unknown;
-  try {
-    const badge = JSON.parse(new TextDecoder().decode(assertion)) as Record<string, unknown>;
-    const subject = badge.credentialSubject as Record<string, unknown> | undefined;
-    const achievement = subject?.achievement as Record<string, unknown> | undefined;
-    const badgeClass = badge.badge as Record<string, unknown> | string | undefined;
-    id = achievement?.id ?? (typeof badgeClass === 'string' ? badgeClass : badgeClass?.id);
-  } catch {
-    id = undefined;
-  }
-  if (typeof id !== 'string') {
+  const id = badgeAchievementId(assertion);
+  if (id === undefined) {
     throw new StepFailure(
       'the anchor counts its badges under achievements, but this badge names none (no credentialSubject.achievement.id, no badge class)',
       listed.join(', '),

@@ -111,6 +111,34 @@ describe('inputs', () => {
     };
     assert.equal(sdk.checkFormAndSignature(withOps([remove])), 'bad-key:0:weak-key');
     assert.deepEqual(sdk.namedKeys(remove), [identity]);
+    // An application's three keys, and the key a rotation replaces, at each place a bad one can be.
+    const application = (issuer: Uint8Array, consensus: Uint8Array, network: Uint8Array): sdk.SignedApplication => ({
+      body: {
+        chain_id: 'tally-test', member: 'acme', member_name: 'Acme', issuer, asset_code: 'ACME', asset_scale: 2,
+        validator_name: 'acme-1', consensus_key: consensus, network_key: network,
+        p2p_listen: '/ip4/127.0.0.1/tcp/1', http_listen: '127.0.0.1:2',
+      },
+      proofs: { consensus: new Uint8Array(64), network: new Uint8Array(64), issuer: null },
+    });
+    const good = key.publicKey;
+    const propose = (action: sdk.Action): sdk.Op => ({ op: 'propose', proposal_id: new Uint8Array(16), action, expires_at_height: 9n });
+    const actions = (bad: Uint8Array): [sdk.Action, Uint8Array[]][] => [
+      [{ action: 'add_member', application: application(bad, good, good) }, [bad, good, good]],
+      [{ action: 'add_member', application: application(good, bad, good) }, [good, bad, good]],
+      [{ action: 'add_validator', application: application(good, good, bad) }, [good, good, bad]],
+      [{ action: 'rotate_validator_key', consensus_key: bad, application: application(good, good, good) }, [bad, good, good, good]],
+      [{ action: 'rotate_validator_key', consensus_key: good, application: application(good, bad, good) }, [good, good, bad, good]],
+    ];
+    for (const [action, keys] of actions(good)) {
+      assert.deepEqual(sdk.namedKeys(propose(action)), keys, action.action);
+      assert.equal(sdk.checkFormAndSignature(withOps([propose(action)])), null, action.action);
+    }
+    for (const [bad, problem] of [[identity, 'weak-key'], [offCurve, 'invalid-point']] as const) {
+      for (const [action, keys] of actions(bad)) {
+        assert.deepEqual(sdk.namedKeys(propose(action)), keys, action.action);
+        assert.equal(sdk.checkFormAndSignature(withOps([transfer, propose(action)])), `bad-key:1:${problem}`, action.action);
+      }
+    }
     assert.equal(sdk.checkFormAndSignature(withOps([transfer, { ...hold, holder: key.publicKey }])), null);
   });
 });

@@ -148,4 +148,16 @@ describe('badge hashes', () => {
     assert.throws(() => sdk.verifyBadgePath({ ...one, root: hashes[0]! }, assertion), /step 2/);
     assert.equal(toHex(fromHex(toHex(hash), 'x')), toHex(hash));
   });
+
+  it('the achievement a badge is for: the table the Rust client checks (client/tests/golden/badge-achievement-ids.json)', () => {
+    const table = JSON.parse(readRepoFile('client/tests/golden/badge-achievement-ids.json').toString('utf8')) as {
+      cases: { case: string; badge: string; achievement: string | null }[];
+    };
+    assert.ok(table.cases.length >= 10);
+    for (const { case: name, badge, achievement } of table.cases) {
+      assert.equal(sdk.badgeAchievementId(utf8(badge)), achievement ?? undefined, name);
+    }
+    const example = new Uint8Array(readRepoFile('examples/badges/credential-forum-support.ob3.jws'));
+    assert.equal(sdk.badgeAchievementId(example), 'https://badges.acme.example/achievements/forum-support');
+  });
 });

@@ -101,14 +101,17 @@ impl HistoryPart {
     ) -> Result<(), HistoryViolation> {
         // `insert` records the use and says whether it is the first; a guard that is false
         // has recorded it, so the catch-all arm is right for first uses too.
+        // Both anchor ops (AnchorBadges, AnchorAchievements) use the same roots.
+        if let Some(anchor) = op.badge_anchor()
+            && !self.roots.insert(anchor.batch_root)
+        {
+            return Err(HistoryViolation::Themed {
+                height,
+                index,
+                what: format!("badge batch root {} was anchored before", anchor.batch_root),
+            });
+        }
         match op {
-            Op::AnchorBadges(anchor) if !self.roots.insert(anchor.batch_root) => {
-                Err(HistoryViolation::Themed {
-                    height,
-                    index,
-                    what: format!("badge batch root {} was anchored before", anchor.batch_root),
-                })
-            }
             Op::RevokeBadge(revoke) if !self.revocations.insert((*signer, revoke.badge_hash)) => {
                 Err(HistoryViolation::Themed {
                     height,

@@ -307,6 +307,7 @@ impl HistoryPart {
                     .insert(settle.settle.hold_id, (settled(&settle.settle), Some(settle.app.clone())));
             }
             Op::AnchorAchievements(anchor) => {
+                // A root anchored twice is refused before this runs (badges::HistoryPart).
                 self.achievements.insert(anchor.anchor.batch_root, anchor.achievements.to_vec());
             }
             Op::Grant(grant) => {

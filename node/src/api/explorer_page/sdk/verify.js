@@ -19,7 +19,7 @@ import { receiptHash } from './receipt.js';
 import { verifyStateEntry, StateValueCodec } from './state.js';
 import { SignedTransactionCodec, badgeAnchorOf, txId } from './tx.js';
 import { checkChainId } from './ids.js';
-import { verifyBadgeAnchor, badgeHash } from './badge.js';
+import { verifyBadgeAnchor, badgeAchievementId, badgeHash } from './badge.js';
 /** Trust from a genesis document (the JSON `tally-genesis init` writes). */
 export function trustFromGenesis(genesis) {
     const document = typeof genesis === 'string' ? JSON.parse(genesis) : genesis;
@@ -202,18 +202,8 @@ function entryValue(entry, stateRoot, key, what) {
  * class. The ledger sees hashes only; the verifier checks it (as the Rust client does).
  */
 function namedAchievement(listed, assertion) {
-    let id;
-    try {
-        const badge = JSON.parse(new TextDecoder().decode(assertion));
-        const subject = badge.credentialSubject;
-        const achievement = subject?.achievement;
-        const badgeClass = badge.badge;
-        id = achievement?.id ?? (typeof badgeClass === 'string' ? badgeClass : badgeClass?.id);
-    }
-    catch {
-        id = undefined;
-    }
-    if (typeof id !== 'string') {
+    const id = badgeAchievementId(assertion);
+    if (id === undefined) {
         throw new StepFailure('the anchor counts its badges under achievements, but this badge names none (no credentialSubject.achievement.id, no badge class)', listed.join(', '), 'no achievement id');
     }
     if (!listed.includes(id)) {
