@@ -2,13 +2,15 @@
 //! HTTP connections held open against one validator while a peer holding a validator's network
 //! key floods the others with invalid gossip. The validators keep committing and answering, the
 //! idle connections are closed after the header timeout, the flooding peer is penalized and
-//! logged by every validator, and the validator's peak resident memory stays bounded (it is
-//! printed: `cargo test -p tally-node --test exhaustion -- --nocapture`).
+//! logged by every validator; then a flood of deeply nested and oversized request bodies, each
+//! answered with a problem document. The validator's peak resident memory stays bounded (it is
+//! printed after each flood: `cargo test -p tally-node --test exhaustion -- --nocapture`).
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpStream;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +28,13 @@ const IDLE_CONNECTIONS: usize = 1_000;
 /// has cut it off).
 const FLOOD_MAX: usize = 20_000;
 const INVALID_MESSAGES_MAX: usize = 50;
+/// The body flood: threads, and requests per thread (half nested, half oversized).
+const BODY_FLOOD_THREADS: usize = 8;
+const BODY_FLOOD_PER_THREAD: usize = 40;
+/// Under the default body limit (1 MiB): `{"tx":` and 900,000 `[` then 100 `]`.
+const NESTED_OPEN: usize = 900_000;
+/// Over the default body limit.
+const OVERSIZED_BYTES: usize = 4 << 20;
 
 /// Restarts validator `index` with a short header timeout and a low misconduct limit, so the
 /// test sees both take effect within seconds.
@@ -109,6 +118,53 @@ fn flood(network: &common::Network, index: usize) -> usize {
     })
 }
 
+/// One `POST /v1/txs` with `body` on a new connection: the answer's status if the node answered
+/// (its content type must be problem+json), `None` if it closed the connection first (it may
+/// answer 413 and close before an oversized body is sent).
+fn post_body(addr: SocketAddr, body: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(WAIT_MAX)).expect("read timeout");
+    let head = format!(
+        "POST /v1/txs HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    // A write may fail once the node has answered and closed: read what it said.
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body));
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status: u16 = text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let problem = text.lines().any(|line| {
+        line.to_ascii_lowercase().starts_with("content-type:") && line.contains("application/problem+json")
+    });
+    assert!(problem, "answer {status} is not problem+json: {text}");
+    Some(status)
+}
+
+/// Requests from several threads, alternating a deeply nested body under the size limit and an
+/// oversized one: the answers by status, and how many connections were closed unanswered.
+fn body_flood(addr: SocketAddr) -> (BTreeMap<u16, usize>, usize) {
+    let nested: Vec<u8> = [&b"{\"tx\":"[..], &vec![b'['; NESTED_OPEN], &vec![b']'; 100]].concat();
+    let oversized = vec![b'0'; OVERSIZED_BYTES];
+    let results: Vec<Option<u16>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..BODY_FLOOD_THREADS)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..BODY_FLOOD_PER_THREAD)
+                        .map(|number| post_body(addr, if number % 2 == 0 { &nested } else { &oversized }))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|worker| worker.join().expect("a flood thread")).collect()
+    });
+    let mut statuses = BTreeMap::new();
+    for status in results.iter().flatten() {
+        *statuses.entry(*status).or_insert(0) += 1;
+    }
+    (statuses, results.iter().filter(|result| result.is_none()).count())
+}
+
 // Not split: one scenario from set-up to the last check; the steps share the network.
 #[test]
 fn idle_connections_and_a_gossip_flood_do_not_stop_commits_and_the_flooder_is_penalized() {
@@ -142,21 +198,23 @@ fn idle_connections_and_a_gossip_flood_do_not_stop_commits_and_the_flooder_is_pe
     let chain_id = network.testnet.genesis.chain_id().clone();
     let (member, issuer) = network.testnet.issuer_keys[0].clone();
     let asset = AssetId::new(asset_code_for(&member).expect("code"), member);
-    let tx = Transaction {
-        chain_id,
-        signer: issuer.public_key(),
-        seq: 1,
-        valid_until_height: Height(1_000_000),
-        ops: BoundedVec::new(vec![Op::Transfer(Transfer {
-            asset,
-            to: SecretKey::from_seed(&[42; 32]).public_key(),
-            amount: Amount(1),
-        })])
-        .expect("one op"),
-        memo: BoundedBytes::empty(),
-    }
-    .sign(&issuer);
-    client(addrs[0]).submit(&tx, true).expect("a transfer is committed during the attack");
+    let transfer = |seq| {
+        Transaction {
+            chain_id: chain_id.clone(),
+            signer: issuer.public_key(),
+            seq,
+            valid_until_height: Height(1_000_000),
+            ops: BoundedVec::new(vec![Op::Transfer(Transfer {
+                asset: asset.clone(),
+                to: SecretKey::from_seed(&[42; 32]).public_key(),
+                amount: Amount(1),
+            })])
+            .expect("one op"),
+            memo: BoundedBytes::empty(),
+        }
+        .sign(&issuer)
+    };
+    client(addrs[0]).submit(&transfer(1), true).expect("a transfer is committed during the attack");
 
     // Every idle connection was closed by the node (header timeout 2 s).
     for (number, stream) in idle.iter_mut().enumerate() {
@@ -170,6 +228,18 @@ fn idle_connections_and_a_gossip_flood_do_not_stop_commits_and_the_flooder_is_pe
         );
     }
     drop(idle);
+    let peak_idle = memory_kib(pid, "VmHWM");
+
+    // Deeply nested and oversized bodies: each a problem document (400 for the nesting, 413 for
+    // the size), or a connection closed before the oversized body was sent; then the node still
+    // commits.
+    let (statuses, cut_off) = body_flood(addrs[0]);
+    let nested_sent = BODY_FLOOD_THREADS * BODY_FLOOD_PER_THREAD / 2;
+    assert_eq!(statuses.get(&400), Some(&nested_sent), "{statuses:?}, {cut_off} cut off");
+    assert!(statuses.keys().all(|status| [400, 413].contains(status)), "{statuses:?}");
+    assert_eq!(statuses.values().sum::<usize>() + cut_off, 2 * nested_sent);
+    client(addrs[0]).submit(&transfer(2), true).expect("a transfer is committed after the body flood");
+    let peak_bodies = memory_kib(pid, "VmHWM");
 
     // Every validator penalized the flooder, by its peer id, and says why.
     let flooder_peer = tally_node::engine::startup::validator_peers(&network.testnet.genesis).expect("peers")
@@ -186,12 +256,14 @@ fn idle_connections_and_a_gossip_flood_do_not_stop_commits_and_the_flooder_is_pe
         }
         assert!(penalized, "validator-{index} logged no penalty for the flooder {flooder_peer}");
     }
-    let peak = memory_kib(pid, "VmHWM");
     eprintln!(
-        "validator-0: RSS {} MiB before, peak {} MiB with {IDLE_CONNECTIONS} idle connections and {sent} invalid \
-         gossip messages sent",
+        "validator-0: RSS {} MiB before; peak {} MiB with {IDLE_CONNECTIONS} idle connections and {sent} invalid \
+         gossip messages sent; peak {} MiB after {} nested and oversized bodies (answers by status {statuses:?}, \
+         {cut_off} closed before the body was sent)",
         rss_before / 1024,
-        peak / 1024
+        peak_idle / 1024,
+        peak_bodies / 1024,
+        2 * nested_sent,
     );
-    assert!(peak < 1024 * 1024, "validator-0 peaked at {} MiB", peak / 1024);
+    assert!(peak_bodies < 1024 * 1024, "validator-0 peaked at {} MiB", peak_bodies / 1024);
 }
