@@ -144,7 +144,7 @@ fn post_body(addr: SocketAddr, body: &[u8]) -> Option<u16> {
 /// Requests from several threads, alternating a deeply nested body under the size limit and an
 /// oversized one: the answers by status, and how many connections were closed unanswered.
 fn body_flood(addr: SocketAddr) -> (BTreeMap<u16, usize>, usize) {
-    let nested: Vec<u8> = [&b"{\"tx\":"[..], &vec![b'['; NESTED_OPEN], &vec![b']'; 100]].concat();
+    let nested: Vec<u8> = [&b"{\"tx\":"[..], &vec![b'['; NESTED_OPEN], &[b']'; 100]].concat();
     let oversized = vec![b'0'; OVERSIZED_BYTES];
     let results: Vec<Option<u16>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..BODY_FLOOD_THREADS)
