@@ -107,9 +107,15 @@ fn a_full_node_follows_forwards_and_serves_what_the_validators_commit() {
     });
     let follow = || {
         let target = height(validator_http[0]).unwrap_or(u64::MAX);
-        wait_for("the full node to reach the validators' height", || {
-            height(follower_http).is_some_and(|height| height >= target)
-        });
+        let start = Instant::now();
+        while !height(follower_http).is_some_and(|height| height >= target) {
+            if start.elapsed() > WAIT_MAX {
+                // Say why: the full node's log (it may have failed to start, or to sync).
+                dump();
+                panic!("timed out waiting for the full node to reach the validators' height {target}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     };
     follow();
 

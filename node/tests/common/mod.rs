@@ -30,13 +30,15 @@ impl Drop for Nodes {
     }
 }
 
-/// A base port B such that B..B+4 and B+1000..B+1004 are free now (the builder's layout).
+/// A base port B such that B..=B+4 and B+1000..=B+1004 are free now (the builder's layout, and one
+/// spare in each block for a full node).
 pub fn free_base_port() -> u16 {
     let seed = std::process::id() as u64
         ^ SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(7);
     for attempt in 0..200u64 {
         let base = 20_000 + ((seed.wrapping_mul(31).wrapping_add(attempt * 97)) % 20_000) as u16;
-        let ports = (0..VALIDATORS as u16).flat_map(|k| [base + k, base + 1_000 + k]);
+        // One spare port in each block, for a full node beside the validators (full_node.rs).
+        let ports = (0..=VALIDATORS as u16).flat_map(|k| [base + k, base + 1_000 + k]);
         let listeners: Vec<_> = ports.map(|port| TcpListener::bind(("127.0.0.1", port))).collect();
         if listeners.iter().all(Result::is_ok) {
             return base;
