@@ -15,15 +15,14 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tally_ledger::tree::apply_updates;
 use tally_ledger::{
-    GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateKey, genesis_writes, verify_state_proof,
+    GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateKey, verify_state_proof,
 };
 use tally_node::api::{
     ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, PROBLEM_JSON, Submission, router,
 };
 use tally_node::mempool::{Mempool, MempoolConfig};
-use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
+use tally_store::{ChainIdentity, Store};
 use tally_types::codec::{BoundedBytes, BoundedVec};
 use tally_types::hash::merkle_leaf;
 use tally_types::limits::TX_SUBMIT_BATCH_MAX;
@@ -126,12 +125,7 @@ fn node_with_body_limit(auto_commit: bool, wait_timeout_ms: u64, body_bytes_max:
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
     let store = Arc::new(Store::open(&dir.path().join("node.redb"), &identity).expect("open"));
-    let writes = genesis_writes(&genesis()).expect("genesis writes");
-    let batch = {
-        let snapshot = store.snapshot().expect("snapshot");
-        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
-    };
-    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    inproc::init_genesis(&store, &genesis());
     let blocks =
         vec![commit(&store, vec![transfer(0, 1, 1, 250)]), commit(&store, vec![transfer(1, 1, 2, 5)])];
 

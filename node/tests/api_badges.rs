@@ -11,10 +11,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use tally_ledger::tree::apply_updates;
-use tally_ledger::{GenesisLedger, GenesisMember, StateKey, StateValue, genesis_writes, verify_state_proof};
+use tally_ledger::{GenesisLedger, GenesisMember, StateKey, StateValue, verify_state_proof};
 use tally_node::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, Submission, router};
-use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
+use tally_store::{ChainIdentity, Store};
 use tally_types::codec::{BoundedBytes, BoundedString, BoundedVec};
 use tally_types::hash::merkle_leaf;
 use tally_types::merkle::MerkleProof;
@@ -98,12 +97,7 @@ fn node() -> Node {
         balances: vec![],
         ..Default::default()
     };
-    let writes = genesis_writes(&genesis).expect("genesis writes");
-    let batch = {
-        let snapshot = store.snapshot().expect("snapshot");
-        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
-    };
-    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    inproc::init_genesis(&store, &genesis);
     let blocks = vec![
         commit(&store, vec![signed(&issuer(), 1, anchor(ROOT))]),
         commit(

@@ -13,7 +13,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tally_ledger::tree::apply_updates;
-use tally_ledger::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, genesis_writes};
+use tally_ledger::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember};
 use tally_node::api::{
     ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, PROBLEM_JSON, router, with_cors,
 };
@@ -120,12 +120,7 @@ fn node() -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = ChainIdentity { chain_id: chain(), genesis_hash: GENESIS_HASH };
     let store = Arc::new(Store::open(&dir.path().join("node.redb"), &identity).expect("open"));
-    let writes = genesis_writes(&genesis()).expect("genesis writes");
-    let batch = {
-        let snapshot = store.snapshot().expect("snapshot");
-        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
-    };
-    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    inproc::init_genesis(&store, &genesis());
     let issuer = acme_issuer();
     let blocks = vec![
         commit(
@@ -961,12 +956,7 @@ async fn measure_commit_of_blocks_of_1000_transfers() {
         .iter()
         .map(|k| GenesisBalance { account: k.public_key(), asset: acme(), amount: Amount(1_000_000) })
         .collect();
-    let writes = genesis_writes(&ledger).expect("genesis writes");
-    let batch = {
-        let snapshot = store.snapshot().expect("snapshot");
-        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
-    };
-    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    inproc::init_genesis(&store, &ledger);
     let mut parent = BlockId(GENESIS_HASH);
     let mut times = Vec::new();
     for height in 1..=10u64 {

@@ -12,10 +12,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tally_ledger::tree::apply_updates;
-use tally_ledger::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateValue, genesis_writes};
+use tally_ledger::{GenesisAsset, GenesisBalance, GenesisLedger, GenesisMember, StateValue};
 use tally_node::api::{ApiLimits, ApiState, AssetCatalog, Metrics, NodeStatus, PROBLEM_JSON, router};
-use tally_store::{ChainIdentity, Store, state_writes, tree_writes};
+use tally_store::{ChainIdentity, Store};
 use tally_types::codec::{BoundedBytes, BoundedString, BoundedVec};
 use tally_types::pricing::{PlanItem, PlanRef, PricePlan, Tier, UnitPrice, UsageLine};
 use tally_types::tx::{AssetFlags, AuthorizeSpend, Hold, RetirePlan, Settle, Transaction};
@@ -124,12 +123,7 @@ fn node() -> Node {
         }],
         ..Default::default()
     };
-    let writes = genesis_writes(&genesis).expect("genesis writes");
-    let batch = {
-        let snapshot = store.snapshot().expect("snapshot");
-        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
-    };
-    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+    inproc::init_genesis(&store, &genesis);
     let commit = |txs| inproc::commit(&store, &chain(), GENESIS_HASH, validators().hash(), txs);
     let (acme_issuer, globex_issuer) = (issuer(1), issuer(2));
     let standard = |version| plan("standard", version, acme(), &[("calls", "2"), ("tokens", "0.5")]);

@@ -2,13 +2,23 @@
 //! to a real redb store, the way the engine commits them, without consensus or network.
 
 use tally_ledger::tree::apply_updates;
-use tally_ledger::{BlockContext, execute_block};
+use tally_ledger::{BlockContext, GenesisLedger, execute_block, genesis_writes};
 use tally_store::{BlockCommit, Store, state_writes, tree_writes};
 use tally_types::codec::BoundedVec;
 use tally_types::{
     Block, BlockId, Certificate, ChainId, Hash, Header, Height, Signature, SignedTransaction, Subject,
     ValidatorIndex, View,
 };
+
+/// Writes `genesis`'s state (its entries and their tree) into the empty `store`.
+pub fn init_genesis(store: &Store, genesis: &GenesisLedger) {
+    let writes = genesis_writes(genesis).expect("genesis writes");
+    let batch = {
+        let snapshot = store.snapshot().expect("snapshot");
+        apply_updates(&snapshot, &writes.tree_updates()).expect("tree")
+    };
+    store.init_genesis_state(&state_writes(&writes), &tree_writes(&batch)).expect("genesis state");
+}
 
 /// Executes `txs` on the committed state of `store` and commits them as the next block of
 /// chain `chain_id` (block 1's parent is `genesis_hash`; time = 1,000 ms × height), with a
